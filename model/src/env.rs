@@ -1,0 +1,285 @@
+//! The launcher's contract with whoever starts it: a documented set of `DCS_*`
+//! environment variables, nothing else.
+//!
+//! The local runtime sets them on a child process; the Knative runtime writes them
+//! into the workspace container. [`LauncherEnv::to_vars`] and
+//! [`LauncherEnv::from_lookup`] are inverse, so both sides agree by construction.
+//! Secrets are never values here: the git token travels as a *file path*.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::{RepoRef, UserId};
+
+/// `owner/repo` to check out. Required.
+pub const DCS_REPO: &str = "DCS_REPO";
+/// Git base URL; the clone URL is `<base>/<owner>/<repo>.git`. Default `https://github.com`.
+pub const DCS_GIT_BASE: &str = "DCS_GIT_BASE";
+/// Root of the user's workspace volume; the repo lives at `<dir>/<owner>/<repo>`.
+/// Default `/workspaces`.
+pub const DCS_WORKSPACES_DIR: &str = "DCS_WORKSPACES_DIR";
+/// Address the launcher's front listens on. Default `0.0.0.0:8080`; port 0 picks one.
+pub const DCS_LISTEN: &str = "DCS_LISTEN";
+/// Optional file the launcher writes its bound address to once it listens
+/// (atomically), so a starter using port 0 learns the port without a race.
+pub const DCS_ADDR_FILE: &str = "DCS_ADDR_FILE";
+/// IDE kind. Default `none` (the headless file manager).
+pub const DCS_IDE: &str = "DCS_IDE";
+/// Optional path of a file holding the git token for private repositories.
+pub const DCS_GIT_TOKEN_FILE: &str = "DCS_GIT_TOKEN_FILE";
+/// The path prefix the proxy serves this workspace under, e.g. `/github/acme/hello`.
+pub const DCS_BASE_PATH: &str = "DCS_BASE_PATH";
+/// The user the workspace belongs to (informational: logs, git author defaults).
+pub const DCS_USER: &str = "DCS_USER";
+/// Seconds the launcher gives its IDE between SIGTERM and SIGKILL. Default 10.
+pub const DCS_STOP_GRACE: &str = "DCS_STOP_GRACE";
+/// Log filter (`tracing` env-filter syntax). Default `info`.
+pub const DCS_LOG: &str = "DCS_LOG";
+
+/// Every variable of the contract, for documentation and for scrubbing.
+pub const ALL: &[&str] = &[
+    DCS_REPO,
+    DCS_GIT_BASE,
+    DCS_WORKSPACES_DIR,
+    DCS_LISTEN,
+    DCS_ADDR_FILE,
+    DCS_IDE,
+    DCS_GIT_TOKEN_FILE,
+    DCS_BASE_PATH,
+    DCS_USER,
+    DCS_STOP_GRACE,
+    DCS_LOG,
+];
+
+/// Default git base.
+pub const DEFAULT_GIT_BASE: &str = "https://github.com";
+/// Default workspaces directory inside a container.
+pub const DEFAULT_WORKSPACES_DIR: &str = "/workspaces";
+/// Default listen address inside a container.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+/// Default IDE kind.
+pub const DEFAULT_IDE: &str = "none";
+/// Default stop grace, seconds.
+pub const DEFAULT_STOP_GRACE_SECS: u64 = 10;
+
+/// The decoded contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LauncherEnv {
+    /// Repository to check out.
+    pub repo: RepoRef,
+    /// Git base URL (no trailing slash).
+    pub git_base: String,
+    /// Root of the user's workspace volume.
+    pub workspaces_dir: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where to publish the bound address, if anywhere.
+    pub addr_file: Option<PathBuf>,
+    /// IDE kind name.
+    pub ide: String,
+    /// File holding the git token, if the repo needs one.
+    pub git_token_file: Option<PathBuf>,
+    /// Path prefix the workspace is served under (`""` when served at the root).
+    pub base_path: String,
+    /// Owner of the workspace, if known.
+    pub user: Option<UserId>,
+    /// Grace period for stopping the IDE, seconds.
+    pub stop_grace_secs: u64,
+    /// Log filter, if set.
+    pub log: Option<String>,
+}
+
+impl LauncherEnv {
+    /// A contract with defaults for everything but the repository.
+    pub fn new(repo: RepoRef) -> Self {
+        Self {
+            repo,
+            git_base: DEFAULT_GIT_BASE.to_owned(),
+            workspaces_dir: PathBuf::from(DEFAULT_WORKSPACES_DIR),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| unreachable!("constant parses")),
+            addr_file: None,
+            ide: DEFAULT_IDE.to_owned(),
+            git_token_file: None,
+            base_path: String::new(),
+            user: None,
+            stop_grace_secs: DEFAULT_STOP_GRACE_SECS,
+            log: None,
+        }
+    }
+
+    /// The directory the repository is checked out into.
+    pub fn checkout_dir(&self) -> PathBuf {
+        self.workspaces_dir
+            .join(self.repo.owner())
+            .join(self.repo.repo())
+    }
+
+    /// Reads the contract through `lookup` (e.g. `|k| std::env::var(k).ok()`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |k: &str| lookup(k).filter(|v| !v.is_empty());
+        let repo_s = get(DCS_REPO).ok_or(Error::Env {
+            var: DCS_REPO,
+            why: "is required".into(),
+        })?;
+        let repo = RepoRef::parse(&repo_s).map_err(|e| Error::Env {
+            var: DCS_REPO,
+            why: e.to_string(),
+        })?;
+        let mut env = Self::new(repo);
+        if let Some(base) = get(DCS_GIT_BASE) {
+            if !(base.starts_with("http://")
+                || base.starts_with("https://")
+                || base.starts_with("file://"))
+            {
+                return Err(Error::Env {
+                    var: DCS_GIT_BASE,
+                    why: "must start with http://, https:// or file://".into(),
+                });
+            }
+            env.git_base = base.trim_end_matches('/').to_owned();
+        }
+        if let Some(dir) = get(DCS_WORKSPACES_DIR) {
+            env.workspaces_dir = PathBuf::from(dir);
+        }
+        if let Some(listen) = get(DCS_LISTEN) {
+            env.listen = listen.parse().map_err(|_| Error::Env {
+                var: DCS_LISTEN,
+                why: "must be an IP:port socket address".into(),
+            })?;
+        }
+        env.addr_file = get(DCS_ADDR_FILE).map(PathBuf::from);
+        if let Some(ide) = get(DCS_IDE) {
+            env.ide = ide;
+        }
+        env.git_token_file = get(DCS_GIT_TOKEN_FILE).map(PathBuf::from);
+        if let Some(base_path) = get(DCS_BASE_PATH) {
+            if !base_path.starts_with('/') {
+                return Err(Error::Env {
+                    var: DCS_BASE_PATH,
+                    why: "must start with '/'".into(),
+                });
+            }
+            env.base_path = base_path.trim_end_matches('/').to_owned();
+        }
+        if let Some(user) = get(DCS_USER) {
+            env.user = Some(UserId::new(&user).map_err(|e| Error::Env {
+                var: DCS_USER,
+                why: e.to_string(),
+            })?);
+        }
+        if let Some(grace) = get(DCS_STOP_GRACE) {
+            env.stop_grace_secs = grace.parse().map_err(|_| Error::Env {
+                var: DCS_STOP_GRACE,
+                why: "must be a whole number of seconds".into(),
+            })?;
+        }
+        env.log = get(DCS_LOG);
+        Ok(env)
+    }
+
+    /// The variables to set for a launcher, in contract order. Optional ones that are
+    /// unset are left out.
+    pub fn to_vars(&self) -> Vec<(&'static str, String)> {
+        let mut vars = vec![
+            (DCS_REPO, self.repo.to_string()),
+            (DCS_GIT_BASE, self.git_base.clone()),
+            (
+                DCS_WORKSPACES_DIR,
+                self.workspaces_dir.display().to_string(),
+            ),
+            (DCS_LISTEN, self.listen.to_string()),
+        ];
+        if let Some(f) = &self.addr_file {
+            vars.push((DCS_ADDR_FILE, f.display().to_string()));
+        }
+        vars.push((DCS_IDE, self.ide.clone()));
+        if let Some(f) = &self.git_token_file {
+            vars.push((DCS_GIT_TOKEN_FILE, f.display().to_string()));
+        }
+        if !self.base_path.is_empty() {
+            vars.push((DCS_BASE_PATH, self.base_path.clone()));
+        }
+        if let Some(u) = &self.user {
+            vars.push((DCS_USER, u.to_string()));
+        }
+        vars.push((DCS_STOP_GRACE, self.stop_grace_secs.to_string()));
+        if let Some(l) = &self.log {
+            vars.push((DCS_LOG, l.clone()));
+        }
+        vars
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_fill_everything_but_the_repo() {
+        let env = LauncherEnv::from_lookup(lookup(&[(DCS_REPO, "acme/hello")])).expect("valid");
+        assert_eq!(
+            env,
+            LauncherEnv::new(RepoRef::parse("acme/hello").expect("repo"))
+        );
+        assert_eq!(env.checkout_dir(), PathBuf::from("/workspaces/acme/hello"));
+    }
+
+    #[test]
+    fn to_vars_and_from_lookup_are_inverse() {
+        let mut env = LauncherEnv::new(RepoRef::parse("acme/hello").expect("repo"));
+        env.git_base = "http://127.0.0.1:9418".into();
+        env.workspaces_dir = "/data/workspaces/alice".into();
+        env.listen = "127.0.0.1:0".parse().expect("addr");
+        env.addr_file = Some("/run/addr".into());
+        env.git_token_file = Some("/secrets/token".into());
+        env.base_path = "/github/acme/hello".into();
+        env.user = Some(UserId::new("alice").expect("user"));
+        env.stop_grace_secs = 3;
+        env.log = Some("debug".into());
+        let vars = env.to_vars();
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(
+            LauncherEnv::from_lookup(lookup(&pairs)).expect("valid"),
+            env
+        );
+        assert!(vars.iter().all(|(k, _)| ALL.contains(k)));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases = [
+            (vec![], DCS_REPO),
+            (vec![(DCS_REPO, "nope")], DCS_REPO),
+            (vec![(DCS_REPO, "a/b"), (DCS_LISTEN, "8080")], DCS_LISTEN),
+            (
+                vec![(DCS_REPO, "a/b"), (DCS_GIT_BASE, "ftp://x")],
+                DCS_GIT_BASE,
+            ),
+            (
+                vec![(DCS_REPO, "a/b"), (DCS_STOP_GRACE, "soon")],
+                DCS_STOP_GRACE,
+            ),
+            (vec![(DCS_REPO, "a/b"), (DCS_BASE_PATH, "x")], DCS_BASE_PATH),
+            (vec![(DCS_REPO, "a/b"), (DCS_USER, "../x")], DCS_USER),
+        ];
+        for (vars, want) in cases {
+            match LauncherEnv::from_lookup(lookup(&vars)) {
+                Err(Error::Env { var, .. }) => assert_eq!(var, want),
+                other => panic!("{vars:?}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Pure domain types for devcontainer-serverless. No I/O lives here.
+//!
+//! # Layout
+//! - [`repo`]: [`RepoRef`], a validated `owner/repo` following GitHub's naming rules.
+//! - [`user`]: [`UserId`], the stable key of a person (safe as a path segment).
+//! - [`key`]: [`WorkspaceKey`], one workspace = one (user, repo) pair.
+//! - [`names`]: Kubernetes-safe, deterministic, collision-free object names.
+//! - [`env`]: the launcher's `DCS_*` environment contract ([`LauncherEnv`]).
+//! - [`error`]: the crate's single error type.
+
+pub mod env;
+pub mod error;
+pub mod key;
+pub mod names;
+pub mod repo;
+pub mod user;
+
+pub use env::LauncherEnv;
+pub use error::{Error, Result};
+pub use key::WorkspaceKey;
+pub use names::K8sName;
+pub use repo::RepoRef;
+pub use user::UserId;

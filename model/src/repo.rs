@@ -1,0 +1,223 @@
+//! [`RepoRef`]: an `owner/repo` pair validated with GitHub's naming rules.
+//!
+//! Owners are 1–39 characters of `[A-Za-z0-9-]` with no leading or trailing `-`.
+//! Repository names are 1–100 characters of `[A-Za-z0-9._-]`, never `.` or `..`; a
+//! trailing `.git` is accepted and stripped. Case is preserved as given: GitHub
+//! treats names case-insensitively but other git servers do not, so `Acme/Hello` and
+//! `acme/hello` are different workspaces.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{shown, Error, Result};
+
+/// A validated repository reference. Both parts are safe as single path segments.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RepoRef {
+    owner: String,
+    repo: String,
+}
+
+impl RepoRef {
+    /// Longest owner GitHub accepts.
+    pub const MAX_OWNER: usize = 39;
+    /// Longest repository name GitHub accepts.
+    pub const MAX_REPO: usize = 100;
+
+    /// Validates an owner and a repository name given separately (e.g. two URL segments).
+    pub fn new(owner: &str, repo: &str) -> Result<Self> {
+        validate_owner(owner)?;
+        let repo = repo.strip_suffix(".git").unwrap_or(repo);
+        validate_repo(repo)?;
+        Ok(Self {
+            owner: owner.to_owned(),
+            repo: repo.to_owned(),
+        })
+    }
+
+    /// Parses `owner/repo` (optionally `owner/repo.git`).
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.split_once('/') {
+            Some((owner, repo)) => Self::new(owner, repo),
+            None => Err(Error::InvalidRepo {
+                shown: shown(s),
+                why: "expected owner/repo",
+            }),
+        }
+    }
+
+    /// The owner (user or organisation).
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The repository name, without any `.git` suffix.
+    pub fn repo(&self) -> &str {
+        &self.repo
+    }
+
+    /// The clone URL under a git base such as `https://github.com`.
+    pub fn clone_url(&self, git_base: &str) -> String {
+        format!(
+            "{}/{}/{}.git",
+            git_base.trim_end_matches('/'),
+            self.owner,
+            self.repo
+        )
+    }
+}
+
+fn validate_owner(owner: &str) -> Result<()> {
+    let err = |why| {
+        Err(Error::InvalidOwner {
+            shown: shown(owner),
+            why,
+        })
+    };
+    if owner.is_empty() {
+        return err("must not be empty");
+    }
+    if owner.len() > RepoRef::MAX_OWNER {
+        return err("must be at most 39 characters");
+    }
+    if !owner
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return err("may contain only ASCII letters, digits and '-'");
+    }
+    if owner.starts_with('-') || owner.ends_with('-') {
+        return err("must not start or end with '-'");
+    }
+    Ok(())
+}
+
+fn validate_repo(repo: &str) -> Result<()> {
+    let err = |why| {
+        Err(Error::InvalidRepo {
+            shown: shown(repo),
+            why,
+        })
+    };
+    if repo.is_empty() {
+        return err("must not be empty");
+    }
+    if repo.len() > RepoRef::MAX_REPO {
+        return err("must be at most 100 characters");
+    }
+    if !repo
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return err("may contain only ASCII letters, digits, '.', '_' and '-'");
+    }
+    if repo == "." || repo == ".." {
+        return err("must not be '.' or '..'");
+    }
+    Ok(())
+}
+
+impl fmt::Display for RepoRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.repo)
+    }
+}
+
+impl std::str::FromStr for RepoRef {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for RepoRef {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Self::parse(&s)
+    }
+}
+
+impl From<RepoRef> for String {
+    fn from(r: RepoRef) -> String {
+        r.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_github_shaped_names() {
+        let r = RepoRef::parse("acme-corp/hello.world_2").expect("valid");
+        assert_eq!((r.owner(), r.repo()), ("acme-corp", "hello.world_2"));
+        assert_eq!(r.to_string(), "acme-corp/hello.world_2");
+        RepoRef::new(&"a".repeat(39), &"b".repeat(100)).expect("limits are inclusive");
+        RepoRef::new("a", ".github").expect("leading dot in repo is fine");
+    }
+
+    #[test]
+    fn git_suffix_is_stripped() {
+        assert_eq!(
+            RepoRef::parse("acme/hello.git").expect("valid").repo(),
+            "hello"
+        );
+    }
+
+    #[test]
+    fn bad_owners_are_rejected() {
+        for owner in [
+            "", "-acme", "acme-", "ac_me", "ac.me", "a/b", "é", "a b", "a\0",
+        ] {
+            assert!(
+                matches!(RepoRef::new(owner, "r"), Err(Error::InvalidOwner { .. })),
+                "{owner:?}"
+            );
+        }
+        assert!(RepoRef::new(&"a".repeat(40), "r").is_err());
+        assert!(RepoRef::new(&"a".repeat(200), "r").is_err());
+    }
+
+    #[test]
+    fn bad_repos_are_rejected() {
+        for repo in [
+            "", ".", "..", ".git", "a/b", "a b", "a%2Fb", "é", "a\0b", "..git",
+        ] {
+            let got = RepoRef::new("acme", repo);
+            // "..git" strips to "." which is rejected too.
+            assert!(
+                matches!(got, Err(Error::InvalidRepo { .. })),
+                "{repo:?} → {got:?}"
+            );
+        }
+        assert!(RepoRef::new("acme", &"r".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn parse_requires_a_slash() {
+        assert!(RepoRef::parse("acme").is_err());
+        assert!(RepoRef::parse("acme/hello/extra").is_err());
+    }
+
+    #[test]
+    fn clone_url_joins_base() {
+        let r = RepoRef::parse("acme/hello").expect("valid");
+        assert_eq!(
+            r.clone_url("https://github.com/"),
+            "https://github.com/acme/hello.git"
+        );
+        assert_eq!(
+            r.clone_url("http://127.0.0.1:9/git"),
+            "http://127.0.0.1:9/git/acme/hello.git"
+        );
+    }
+
+    #[test]
+    fn serde_round_trips_and_validates() {
+        let r: RepoRef = serde_json::from_str("\"acme/hello\"").expect("valid");
+        assert_eq!(serde_json::to_string(&r).expect("ser"), "\"acme/hello\"");
+        assert!(serde_json::from_str::<RepoRef>("\"acme/..\"").is_err());
+    }
+}
