@@ -60,6 +60,8 @@ pub const DEFAULT_WORKSPACES_DIR: &str = "/workspaces";
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 /// Default IDE kind.
 pub const DEFAULT_IDE: &str = "none";
+/// IDE kinds a launcher of this version can run.
+pub const IDE_KINDS: &[&str] = &["none"];
 /// Default stop grace, seconds.
 pub const DEFAULT_STOP_GRACE_SECS: u64 = 10;
 

@@ -1,0 +1,174 @@
+//! The activator: wakes workspaces single-flight, makes requests wait for them
+//! (bounded by the start timeout), and scales idle ones to zero.
+//!
+//! A start runs in its own task, so a request that gives up waiting (504) does not
+//! cancel it: the next request finds it ready. Concurrent first requests share one
+//! start. The reaper stops workspaces with no client activity for the idle timeout.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dcs_model::WorkspaceKey;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+use tracing::{info, warn};
+
+use crate::activity::Activity;
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::runtime::{Runtime, Status, Upstream, WorkspaceSpec};
+
+type Start = Shared<BoxFuture<'static, Result<Upstream>>>;
+
+/// Wakes and scales workspaces.
+pub struct Activator {
+    runtime: Arc<dyn Runtime>,
+    start_timeout: Duration,
+    idle_timeout: Duration,
+    /// Client activity per workspace.
+    pub activity: Activity,
+    metrics: Arc<Metrics>,
+    ready: Mutex<HashMap<WorkspaceKey, Upstream>>,
+    starting: Mutex<HashMap<WorkspaceKey, Start>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Activator {
+    /// An activator over `runtime`.
+    pub fn new(
+        runtime: Arc<dyn Runtime>,
+        start_timeout: Duration,
+        idle_timeout: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            runtime,
+            start_timeout,
+            idle_timeout,
+            activity: Activity::default(),
+            metrics,
+            ready: Mutex::new(HashMap::new()),
+            starting: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The runtime underneath.
+    pub fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.runtime
+    }
+
+    /// Where to send `spec`'s requests, starting it if needed.
+    pub async fn upstream(self: &Arc<Self>, spec: &WorkspaceSpec) -> Result<Upstream> {
+        if let Some(up) = lock(&self.ready).get(&spec.key) {
+            return Ok(up.clone());
+        }
+        let start = self.start(spec);
+        tokio::time::timeout(self.start_timeout, start)
+            .await
+            .unwrap_or(Err(Error::StartTimeout {
+                after: self.start_timeout,
+            }))
+    }
+
+    /// Joins the start of `spec` in progress, or begins one.
+    fn start(self: &Arc<Self>, spec: &WorkspaceSpec) -> Start {
+        let mut starting = lock(&self.starting);
+        if let Some(start) = starting.get(&spec.key) {
+            return start.clone();
+        }
+        let this = self.clone();
+        let spec = spec.clone();
+        let key = spec.key.clone();
+        // The task cannot remove its entry before we insert it: it needs this lock.
+        let task = tokio::spawn(async move {
+            let began = Instant::now();
+            let result = this.runtime.ensure(&spec).await;
+            match &result {
+                Ok(up) => {
+                    this.activity.tracker(&spec.key).touch();
+                    if lock(&this.ready)
+                        .insert(spec.key.clone(), up.clone())
+                        .is_none()
+                    {
+                        this.metrics.running.inc();
+                    }
+                    this.metrics.starts.inc();
+                    this.metrics
+                        .start_seconds
+                        .observe(began.elapsed().as_secs_f64());
+                    info!(workspace = %spec.key, secs = began.elapsed().as_secs_f32(), "workspace ready");
+                }
+                Err(err) => {
+                    this.metrics.start_failures.inc();
+                    warn!(workspace = %spec.key, %err, "workspace failed to start");
+                }
+            }
+            lock(&this.starting).remove(&spec.key);
+            result
+        });
+        let start = async move {
+            task.await
+                .unwrap_or_else(|e| Err(Error::Runtime(format!("the start task failed: {e}"))))
+        }
+        .boxed()
+        .shared();
+        starting.insert(key, start.clone());
+        start
+    }
+
+    /// Forgets a cached upstream (e.g. after a refused connection), so the next
+    /// request asks the runtime again.
+    pub fn invalidate(&self, key: &WorkspaceKey) {
+        if lock(&self.ready).remove(key).is_some() {
+            self.metrics.running.dec();
+        }
+    }
+
+    /// One reaper pass: stops every running workspace idle for the idle timeout.
+    pub async fn reap_idle(&self) {
+        let mut candidates: Vec<WorkspaceKey> = lock(&self.ready).keys().cloned().collect();
+        // Workspaces running without having been routed to by this process (adopted
+        // after a restart) are reaped too; their idleness counts from first sight.
+        if let Ok(all) = self.runtime.list(None).await {
+            candidates.extend(
+                all.into_iter()
+                    .filter(|w| w.status == Status::Running)
+                    .map(|w| w.key),
+            );
+        }
+        candidates.sort();
+        candidates.dedup();
+        for key in candidates {
+            let tracker = self.activity.tracker(&key);
+            if tracker.in_flight() > 0 || tracker.idle_for() < self.idle_timeout {
+                continue;
+            }
+            if lock(&self.starting).contains_key(&key) {
+                continue;
+            }
+            info!(workspace = %key, idle_secs = tracker.idle_for().as_secs(), "stopping idle workspace");
+            self.invalidate(&key);
+            match self.runtime.stop(&key).await {
+                Ok(()) => {
+                    self.metrics.idle_stops.inc();
+                }
+                Err(err) => warn!(workspace = %key, %err, "idle stop failed"),
+            }
+        }
+    }
+
+    /// Runs the reaper forever (the caller aborts it at shutdown).
+    pub async fn run_reaper(self: Arc<Self>) {
+        let tick =
+            (self.idle_timeout / 10).clamp(Duration::from_millis(100), Duration::from_secs(15));
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            self.reap_idle().await;
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Per-workspace activity: when the client last did something, and how many HTTP
+//! exchanges are in flight. Client HTTP requests and client WebSocket data frames
+//! count; server pushes, pings and open-but-silent sockets do not, so an abandoned
+//! tab cannot keep a workspace alive.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use dcs_model::WorkspaceKey;
+
+/// One workspace's activity.
+#[derive(Debug)]
+pub struct Tracker {
+    epoch: Instant,
+    last_ms: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+impl Tracker {
+    fn new(epoch: Instant) -> Self {
+        let t = Self {
+            epoch,
+            last_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+        };
+        t.touch();
+        t
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Records client activity now.
+    pub fn touch(&self) {
+        self.last_ms.fetch_max(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Time since the last client activity.
+    pub fn idle_for(&self) -> Duration {
+        Duration::from_millis(
+            self.now_ms()
+                .saturating_sub(self.last_ms.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// HTTP exchanges currently in flight.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Marks an exchange as started; it ends (and counts as activity) when the
+    /// guard drops, i.e. when the response body has been sent or abandoned.
+    pub fn begin(self: &Arc<Self>) -> InFlight {
+        self.touch();
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+}
+
+/// Guard for one in-flight exchange.
+#[derive(Debug)]
+pub struct InFlight(Arc<Tracker>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// All workspaces' trackers.
+#[derive(Debug)]
+pub struct Activity {
+    epoch: Instant,
+    trackers: Mutex<HashMap<WorkspaceKey, Arc<Tracker>>>,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self {
+            epoch: Instant::now(),
+            trackers: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Activity {
+    /// The tracker of `key`, created (as active now) on first use.
+    pub fn tracker(&self, key: &WorkspaceKey) -> Arc<Tracker> {
+        let mut trackers = self.trackers.lock().unwrap_or_else(|p| p.into_inner());
+        trackers
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(Tracker::new(self.epoch)))
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dcs_model::{RepoRef, UserId};
+
+    use super::*;
+
+    #[test]
+    fn in_flight_guards_count_and_touch() {
+        let activity = Activity::default();
+        let key = WorkspaceKey::new(
+            UserId::new("a").expect("u"),
+            RepoRef::parse("o/r").expect("r"),
+        );
+        let t = activity.tracker(&key);
+        let g1 = t.begin();
+        let g2 = t.begin();
+        assert_eq!(t.in_flight(), 2);
+        drop(g1);
+        drop(g2);
+        assert_eq!(t.in_flight(), 0);
+        assert!(t.idle_for() < Duration::from_secs(1));
+        assert!(Arc::ptr_eq(&t, &activity.tracker(&key)));
+    }
+}

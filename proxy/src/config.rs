@@ -1,0 +1,314 @@
+//! Configuration: command-line flags (each with an environment variable), then
+//! validation as its own step that lists every problem at once.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use dcs_model::{env::IDE_KINDS, UserId};
+
+/// Where workspaces run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeKind {
+    /// A `dcs-launcher` child process per workspace on this machine.
+    Local,
+}
+
+/// How requests are tied to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Every request is `--user`; only on a loopback listen address.
+    None,
+}
+
+/// `dcs-proxy serve` flags.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "DCS_PROXY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Where workspaces run.
+    #[arg(long, env = "DCS_PROXY_RUNTIME", value_enum, default_value = "local")]
+    pub runtime: RuntimeKind,
+    /// How requests are tied to a person.
+    #[arg(long, env = "DCS_PROXY_AUTH", value_enum, default_value = "none")]
+    pub auth: AuthMode,
+    /// The user every request belongs to with `--auth none` [default: $USER, else "dev"].
+    #[arg(long, env = "DCS_PROXY_USER")]
+    pub user: Option<String>,
+    /// Root of local state and workspaces [default: $XDG_DATA_HOME/dcs or ~/.local/share/dcs].
+    #[arg(long, env = "DCS_PROXY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Git base URL: repositories are cloned from `<git-base>/<owner>/<repo>.git`.
+    #[arg(long, env = "DCS_PROXY_GIT_BASE", default_value = "https://github.com")]
+    pub git_base: String,
+    /// File holding a git token for private repositories (used via git's credential
+    /// callback; never put in a URL, argument or log).
+    #[arg(long, env = "DCS_PROXY_GIT_TOKEN_FILE")]
+    pub git_token_file: Option<PathBuf>,
+    /// The `dcs-launcher` binary [default: next to dcs-proxy, else on PATH].
+    #[arg(long, env = "DCS_PROXY_LAUNCHER_BIN")]
+    pub launcher_bin: Option<PathBuf>,
+    /// IDE to run in workspaces.
+    #[arg(long, env = "DCS_PROXY_IDE", default_value = "none")]
+    pub ide: String,
+    /// Stop a workspace after this long without a client request or WebSocket frame.
+    #[arg(long, env = "DCS_PROXY_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+    /// How long a request waits for a cold workspace before a 504 page.
+    #[arg(long, env = "DCS_PROXY_START_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub start_timeout: Duration,
+    /// Between SIGTERM and SIGKILL when stopping a workspace.
+    #[arg(long, env = "DCS_PROXY_STOP_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub stop_grace: Duration,
+    /// Log filter (tracing env-filter syntax).
+    #[arg(long, env = "DCS_PROXY_LOG", default_value = "info")]
+    pub log: String,
+    /// Log filter handed to launchers.
+    #[arg(long, env = "DCS_PROXY_LAUNCHER_LOG")]
+    pub launcher_log: Option<String>,
+    /// Validate the configuration, print the result and exit.
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+/// A validated configuration with every default resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Runtime kind.
+    pub runtime: RuntimeKind,
+    /// The local user (`--auth none`).
+    pub user: UserId,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Git base URL, no trailing slash.
+    pub git_base: String,
+    /// Git token file.
+    pub git_token_file: Option<PathBuf>,
+    /// Launcher binary.
+    pub launcher_bin: PathBuf,
+    /// IDE kind.
+    pub ide: String,
+    /// Idle timeout.
+    pub idle_timeout: Duration,
+    /// Start timeout.
+    pub start_timeout: Duration,
+    /// Stop grace.
+    pub stop_grace: Duration,
+    /// Launcher log filter.
+    pub launcher_log: Option<String>,
+}
+
+impl ServeArgs {
+    /// Resolves defaults and checks everything, returning every problem found.
+    pub fn validate(&self) -> Result<Config, Vec<String>> {
+        let mut problems = Vec::new();
+        let AuthMode::None = self.auth;
+        if !self.listen.ip().is_loopback() {
+            problems.push(format!(
+                "--auth none serves every request as one user, so it is only allowed on a loopback \
+                 --listen address (got {}); use 127.0.0.1 or ::1",
+                self.listen
+            ));
+        }
+        let user_s = self
+            .user
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "dev".into());
+        let user = UserId::new(&user_s)
+            .map_err(|e| problems.push(format!("--user: {e}")))
+            .ok();
+
+        let git_base = self.git_base.trim_end_matches('/').to_owned();
+        if !["http://", "https://", "file://"]
+            .iter()
+            .any(|s| git_base.starts_with(s))
+        {
+            problems.push(format!(
+                "--git-base must start with http://, https:// or file:// (got {git_base:?})"
+            ));
+        }
+        if let Some(f) = &self.git_token_file {
+            if let Err(e) = std::fs::metadata(f).and_then(|m| {
+                if m.is_file() {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::other("not a regular file"))
+                }
+            }) {
+                problems.push(format!("--git-token-file {}: {e}", f.display()));
+            }
+        }
+        if !IDE_KINDS.contains(&self.ide.as_str()) {
+            problems.push(format!(
+                "--ide {:?} is not known; choose one of: {}",
+                self.ide,
+                IDE_KINDS.join(", ")
+            ));
+        }
+        for (flag, d, min) in [
+            ("--idle-timeout", self.idle_timeout, Duration::from_secs(1)),
+            (
+                "--start-timeout",
+                self.start_timeout,
+                Duration::from_secs(1),
+            ),
+            ("--stop-grace", self.stop_grace, Duration::from_millis(100)),
+        ] {
+            if d < min {
+                problems.push(format!(
+                    "{flag} must be at least {}",
+                    humantime::format_duration(min)
+                ));
+            }
+        }
+        let launcher_bin = self
+            .launcher_bin
+            .clone()
+            .unwrap_or_else(default_launcher_bin);
+        if !is_executable(&launcher_bin) {
+            problems.push(format!(
+                "launcher binary {} is not an executable file; build it (cargo build --bins) or pass --launcher-bin",
+                launcher_bin.display()
+            ));
+        }
+        let data_dir = self.data_dir.clone().unwrap_or_else(default_data_dir);
+        if let Err(e) = std::fs::create_dir_all(&data_dir) {
+            problems.push(format!("--data-dir {}: {e}", data_dir.display()));
+        }
+        match (problems.is_empty(), user) {
+            (true, Some(user)) => Ok(Config {
+                listen: self.listen,
+                runtime: self.runtime,
+                user,
+                data_dir,
+                git_base,
+                git_token_file: self.git_token_file.clone(),
+                launcher_bin,
+                ide: self.ide.clone(),
+                idle_timeout: self.idle_timeout,
+                start_timeout: self.start_timeout,
+                stop_grace: self.stop_grace,
+                launcher_log: self.launcher_log.clone(),
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn default_launcher_bin() -> PathBuf {
+    let sibling = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("dcs-launcher")));
+    match sibling {
+        Some(p) if is_executable(&p) => p,
+        _ => std::env::var_os("PATH")
+            .and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join("dcs-launcher"))
+                    .find(|p| is_executable(p))
+            })
+            .unwrap_or_else(|| PathBuf::from("dcs-launcher")),
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("dcs");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/dcs")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn args(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["dcs-proxy"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).expect("parses").args
+    }
+
+    #[test]
+    fn every_problem_is_listed_at_once() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let data = tmp.path().join("data");
+        let problems = args(&[
+            "--listen",
+            "0.0.0.0:8080",
+            "--user",
+            "../root",
+            "--git-base",
+            "ftp://x",
+            "--git-token-file",
+            "/nonexistent/token",
+            "--ide",
+            "emacs",
+            "--idle-timeout",
+            "0s",
+            "--launcher-bin",
+            "/nonexistent/dcs-launcher",
+            "--data-dir",
+            data.to_str().expect("utf8"),
+        ])
+        .validate()
+        .expect_err("invalid");
+        let all = problems.join("\n");
+        for needle in [
+            "loopback",
+            "--user",
+            "--git-base",
+            "--git-token-file",
+            "--ide",
+            "--idle-timeout",
+            "launcher binary",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+        assert_eq!(problems.len(), 7, "{all}");
+    }
+
+    #[test]
+    fn a_good_configuration_resolves_defaults() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let bin = tmp.path().join("dcs-launcher");
+        std::fs::write(&bin, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let cfg = args(&[
+            "--user",
+            "alice",
+            "--git-base",
+            "http://127.0.0.1:9/",
+            "--launcher-bin",
+            bin.to_str().expect("utf8"),
+            "--data-dir",
+            tmp.path().to_str().expect("utf8"),
+        ])
+        .validate()
+        .expect("valid");
+        assert_eq!(cfg.git_base, "http://127.0.0.1:9");
+        assert_eq!(cfg.idle_timeout, Duration::from_secs(30 * 60));
+        assert_eq!(cfg.user.as_str(), "alice");
+    }
+}

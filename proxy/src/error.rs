@@ -1,0 +1,139 @@
+//! The proxy's one error type, and how each cause becomes a status code.
+//!
+//! [`Error::status`] is the single place that maps causes to 4xx/5xx; rendering
+//! (HTML for browsers, JSON for APIs) lives in [`crate::pages`].
+
+use std::time::Duration;
+
+use http::StatusCode;
+
+/// Why a workspace could not start, as reported by the launcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartFailure {
+    /// The repository does not exist at the git base (or is private and no token fits).
+    NotFound,
+    /// The workspace directory holds something else; nothing was changed.
+    Refused,
+    /// The git server refused the credentials.
+    Auth,
+    /// The git server could not be reached.
+    Network,
+    /// Anything else.
+    #[serde(other)]
+    Other,
+}
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The request itself is malformed (path, header, name).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Nothing is routed here, or the caller may not know that it exists.
+    #[error("{0}")]
+    NotFound(String),
+    /// No identity could be established.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The workspace did not become ready in time.
+    #[error("the workspace did not become ready within {}s; it keeps starting in the background, reload to try again", after.as_secs())]
+    StartTimeout {
+        /// The configured start timeout.
+        after: Duration,
+    },
+    /// The launcher reported that it cannot serve this workspace.
+    #[error("{message}")]
+    StartFailed {
+        /// The class of failure.
+        kind: StartFailure,
+        /// A readable message (never containing secrets).
+        message: String,
+    },
+    /// The workspace was reached but the exchange with it failed.
+    #[error("the workspace did not answer: {0}")]
+    Upstream(String),
+    /// The runtime could not do its job (spawn, state, API).
+    #[error("the workspace runtime failed: {0}")]
+    Runtime(String),
+}
+
+/// `Result` with the proxy's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::StartTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Error::StartFailed { kind, .. } => match kind {
+                StartFailure::NotFound => StatusCode::NOT_FOUND,
+                StartFailure::Refused => StatusCode::CONFLICT,
+                StartFailure::Auth => StatusCode::FORBIDDEN,
+                StartFailure::Network | StartFailure::Other => StatusCode::BAD_GATEWAY,
+            },
+            Error::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Error::Runtime(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A short title for the error page.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Error::BadRequest(_) => "Bad request",
+            Error::NotFound(_) => "Not found",
+            Error::Unauthorized(_) => "Sign-in required",
+            Error::StartTimeout { .. } => "Workspace is still starting",
+            Error::StartFailed {
+                kind: StartFailure::NotFound,
+                ..
+            } => "Repository not found",
+            Error::StartFailed {
+                kind: StartFailure::Refused,
+                ..
+            } => "Workspace directory in use",
+            Error::StartFailed {
+                kind: StartFailure::Auth,
+                ..
+            } => "Repository access denied",
+            Error::StartFailed { .. } => "Workspace failed to start",
+            Error::Upstream(_) => "Workspace unreachable",
+            Error::Runtime(_) => "Workspace runtime unavailable",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_mistakes_are_4xx_and_ours_are_5xx() {
+        assert_eq!(Error::BadRequest("x".into()).status(), 400);
+        assert_eq!(
+            Error::StartFailed {
+                kind: StartFailure::NotFound,
+                message: "m".into()
+            }
+            .status(),
+            404
+        );
+        assert_eq!(
+            Error::StartTimeout {
+                after: Duration::from_secs(1)
+            }
+            .status(),
+            504
+        );
+        assert_eq!(Error::Runtime("x".into()).status(), 503);
+    }
+
+    #[test]
+    fn unknown_failure_kinds_read_as_other() {
+        let k: StartFailure = serde_json::from_str("\"martian\"").expect("other");
+        assert_eq!(k, StartFailure::Other);
+    }
+}

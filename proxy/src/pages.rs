@@ -1,0 +1,109 @@
+//! Rendering errors and small status pages: HTML for browsers, JSON for API and
+//! script clients. This is the one "rescue" the whole proxy answers errors with.
+
+use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+
+use crate::body::{full, Body};
+use crate::error::Error;
+
+/// Whether the client prefers HTML (a browser navigation) over JSON.
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    accept.contains("text/html")
+}
+
+/// Turns an error into the response the client sees.
+pub fn rescue(err: &Error, wants_html: bool) -> Response<Body> {
+    page(err.status(), err.title(), &err.to_string(), wants_html)
+}
+
+/// A status page with a title and a message.
+pub fn page(status: StatusCode, title: &str, message: &str, wants_html: bool) -> Response<Body> {
+    let (content_type, body) = if wants_html {
+        ("text/html; charset=utf-8", html(status, title, message))
+    } else {
+        let json =
+            serde_json::json!({ "error": message, "status": status.as_u16(), "title": title });
+        ("application/json", json.to_string())
+    };
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn html(status: StatusCode, title: &str, message: &str) -> String {
+    format!(
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>{code} {title}</title>\
+         <meta name=viewport content=\"width=device-width\">\
+         <style>body{{font:16px system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}}\
+         h1{{font-size:1.4em}}code{{background:#f3f3f3;padding:0 .2em}}</style></head>\
+         <body><h1>{title}</h1><p>{message}</p><p><small>{code} · devcontainer-serverless</small></p></body></html>",
+        code = status.as_u16(),
+        title = escape(title),
+        message = escape(message),
+    )
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    async fn text(resp: Response<Body>) -> String {
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        String::from_utf8(bytes.to_vec()).expect("utf8")
+    }
+
+    #[tokio::test]
+    async fn browsers_get_escaped_html() {
+        let resp = rescue(&Error::BadRequest("<script>".into()), true);
+        assert_eq!(resp.status(), 400);
+        let body = text(resp).await;
+        assert!(body.contains("&lt;script&gt;") && !body.contains("<script>"));
+    }
+
+    #[tokio::test]
+    async fn scripts_get_json() {
+        let resp = rescue(&Error::NotFound("nothing here".into()), false);
+        assert_eq!(resp.headers()[CONTENT_TYPE], "application/json");
+        let v: serde_json::Value = serde_json::from_str(&text(resp).await).expect("json");
+        assert_eq!(v["error"], "nothing here");
+        assert_eq!(v["status"], 404);
+    }
+
+    #[test]
+    fn accept_header_decides() {
+        let mut h = HeaderMap::new();
+        assert!(!wants_html(&h));
+        h.insert(
+            ACCEPT,
+            HeaderValue::from_static("text/html,application/xhtml+xml"),
+        );
+        assert!(wants_html(&h));
+    }
+}

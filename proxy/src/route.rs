@@ -1,0 +1,203 @@
+//! Parsing a request path into a [`Route`]. Pure; fuzzed.
+//!
+//! `/github/<owner>/<repo>/<rest>` selects the caller's workspace for that repo; the
+//! prefix `/github/<owner>/<repo>` is stripped here, in one place, and `<rest>` is
+//! forwarded still percent-encoded. Dot segments and encoded NULs are refused
+//! anywhere in the path, so no path can mean something other than what it says.
+
+use dcs_model::RepoRef;
+use percent_encoding::percent_decode_str;
+
+use crate::error::Error;
+
+/// The prefix under which repository workspaces are served.
+pub const GITHUB_PREFIX: &str = "/github";
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Liveness: the process serves requests.
+    Healthz,
+    /// Readiness: the runtime is usable.
+    Readyz,
+    /// Prometheus metrics.
+    Metrics,
+    /// Send the client to the canonical form of the URL (`Location` value).
+    Redirect(String),
+    /// A request for the caller's workspace of `repo`.
+    Workspace {
+        /// The repository.
+        repo: RepoRef,
+        /// The stripped prefix, e.g. `/github/acme/hello`.
+        prefix: String,
+        /// The rest of the path, starting with `/`, still percent-encoded, with query.
+        rest: String,
+    },
+    /// Nothing lives here.
+    NotFound,
+}
+
+/// Parses the path and query of a request target.
+pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
+    check_segments(path)?;
+    match path {
+        "/healthz" => return Ok(Route::Healthz),
+        "/readyz" => return Ok(Route::Readyz),
+        "/metrics" => return Ok(Route::Metrics),
+        _ => {}
+    }
+    let Some(after) = path.strip_prefix(GITHUB_PREFIX) else {
+        return Ok(Route::NotFound);
+    };
+    if !(after.is_empty() || after.starts_with('/')) {
+        return Ok(Route::NotFound); // e.g. /githubx
+    }
+    let mut parts = after.splitn(4, '/').skip(1); // "" before the first '/'
+    let owner = parts.next().unwrap_or("");
+    let repo = parts.next().unwrap_or("");
+    let rest = parts.next();
+    if owner.is_empty() {
+        return Err(Error::BadRequest("expected /github/<owner>/<repo>/".into()));
+    }
+    if repo.is_empty() {
+        return Err(Error::BadRequest(format!(
+            "missing repository name: expected /github/{}/<repo>/",
+            crate::pages::escape(owner)
+        )));
+    }
+    let repo = RepoRef::new(&decode(owner)?, &decode(repo)?)
+        .map_err(|e| Error::BadRequest(e.to_string()))?;
+    let prefix = format!("{GITHUB_PREFIX}/{}/{}", repo.owner(), repo.repo());
+    let query_suffix = query.map(|q| format!("?{q}")).unwrap_or_default();
+    let canonical = path.starts_with(&format!("{prefix}/"));
+    match rest {
+        // `/github/o/r` (or a non-canonical spelling such as `r.git`): redirect so the
+        // IDE's relative URLs resolve under the prefix.
+        None => Ok(Route::Redirect(format!("{prefix}/{query_suffix}"))),
+        Some(rest) if !canonical => Ok(Route::Redirect(format!("{prefix}/{rest}{query_suffix}"))),
+        Some(rest) => Ok(Route::Workspace {
+            repo,
+            prefix,
+            rest: format!("/{rest}{query_suffix}"),
+        }),
+    }
+}
+
+/// Refuses dot segments (raw or encoded) and encoded NULs anywhere in the path.
+fn check_segments(path: &str) -> Result<(), Error> {
+    if !path.starts_with('/') {
+        return Err(Error::BadRequest("the path must start with '/'".into()));
+    }
+    for segment in path.split('/') {
+        let decoded = percent_decode_str(segment).collect::<Vec<u8>>();
+        if decoded.contains(&0) {
+            return Err(Error::BadRequest("the path contains a NUL byte".into()));
+        }
+        if decoded == b"." || decoded == b".." {
+            return Err(Error::BadRequest(
+                "the path contains a '.' or '..' segment".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Percent-decodes one segment into UTF-8.
+fn decode(segment: &str) -> Result<String, Error> {
+    percent_decode_str(segment)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| Error::BadRequest("the path is not valid UTF-8 once decoded".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws(path: &str) -> (String, String, String) {
+        match parse(path, None).expect("parses") {
+            Route::Workspace { repo, prefix, rest } => (repo.to_string(), prefix, rest),
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fixed_routes() {
+        assert_eq!(parse("/healthz", None).expect("ok"), Route::Healthz);
+        assert_eq!(parse("/readyz", None).expect("ok"), Route::Readyz);
+        assert_eq!(parse("/metrics", None).expect("ok"), Route::Metrics);
+        assert_eq!(parse("/", None).expect("ok"), Route::NotFound);
+        assert_eq!(parse("/githubx/a/b/", None).expect("ok"), Route::NotFound);
+    }
+
+    #[test]
+    fn workspace_paths_strip_the_prefix_once() {
+        assert_eq!(
+            ws("/github/acme/hello/"),
+            ("acme/hello".into(), "/github/acme/hello".into(), "/".into())
+        );
+        assert_eq!(ws("/github/acme/hello/a/b%20c").2, "/a/b%20c");
+        assert_eq!(
+            ws("/github/acme/hello/github/acme/hello/").2,
+            "/github/acme/hello/"
+        );
+        match parse("/github/acme/hello/x", Some("a=1&b")).expect("ok") {
+            Route::Workspace { rest, .. } => assert_eq!(rest, "/x?a=1&b"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bare_repo_path_redirects_with_trailing_slash() {
+        assert_eq!(
+            parse("/github/acme/hello", None).expect("ok"),
+            Route::Redirect("/github/acme/hello/".into())
+        );
+        assert_eq!(
+            parse("/github/acme/hello", Some("x=1")).expect("ok"),
+            Route::Redirect("/github/acme/hello/?x=1".into())
+        );
+    }
+
+    #[test]
+    fn non_canonical_spellings_redirect_to_the_canonical_one() {
+        assert_eq!(
+            parse("/github/acme/hello.git/", None).expect("ok"),
+            Route::Redirect("/github/acme/hello/".into())
+        );
+        assert_eq!(
+            parse("/github/ac%6De/hello/x", None).expect("ok"),
+            Route::Redirect("/github/acme/hello/x".into())
+        );
+    }
+
+    #[test]
+    fn bad_paths_are_400_with_a_message() {
+        let long_owner = format!("/github/{}/r/", "a".repeat(200));
+        for path in [
+            "/github/..",
+            "/github/a/..",
+            "/github/a/b/../c",
+            "/github/a/b/%2e%2E/c",
+            "/github/a/b%2Fc",
+            "/github/a/b%2Fc/",
+            long_owner.as_str(),
+            "/github/a/.git",
+            "/github/a/.git/",
+            "/github/a/b%00/",
+            "/github/a/b/x%00y",
+            "/github/%C3%A9/b/",
+            "/github/a/%FF/",
+            "/github",
+            "/github/",
+            "/github/a",
+            "/github/a/",
+            "/github/-a/b/",
+        ] {
+            match parse(path, None) {
+                Err(Error::BadRequest(msg)) => assert!(!msg.is_empty(), "{path}"),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+    }
+}

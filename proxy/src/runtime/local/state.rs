@@ -1,0 +1,143 @@
+//! The local runtime's persisted state: one JSON record per workspace under
+//! `<data-dir>/state/`, written atomically (temp file + rename) so a proxy killed at
+//! any instant leaves either the old record or the new one, never half of one.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use dcs_model::WorkspaceKey;
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+/// A workspace the local runtime knows about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Whose workspace for which repository.
+    pub key: WorkspaceKey,
+    /// The prefix it is served under.
+    pub base_path: String,
+    /// The launcher process, while one runs.
+    pub process: Option<ProcessRecord>,
+    /// Why the last start failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// A running launcher, identified robustly against pid reuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    /// Its pid (and process-group id: each launcher leads its own group).
+    pub pid: u32,
+    /// Its start time in clock ticks since boot (`/proc/<pid>/stat` field 22).
+    pub start_time: u64,
+    /// Where it listens, once it does.
+    pub addr: Option<SocketAddr>,
+}
+
+/// The directory of records.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    dir: PathBuf,
+}
+
+impl StateDir {
+    /// Opens (creating) the state directory.
+    pub fn open(dir: PathBuf) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self { dir })
+    }
+
+    fn path(&self, key: &WorkspaceKey) -> PathBuf {
+        self.dir.join(format!("{}.json", key.name()))
+    }
+
+    /// Every readable record. Unreadable files are set aside (renamed `.corrupt`)
+    /// and reported, never deleted.
+    pub fn load_all(&self) -> std::io::Result<Vec<Record>> {
+        let mut records = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            match std::fs::read(&path).map(|b| serde_json::from_slice::<Record>(&b)) {
+                Ok(Ok(record)) => records.push(record),
+                Ok(Err(err)) => {
+                    warn!(path = %path.display(), %err, "unreadable workspace record set aside");
+                    let _ = std::fs::rename(&path, path.with_extension("json.corrupt"));
+                }
+                Err(err) => warn!(path = %path.display(), %err, "cannot read workspace record"),
+            }
+        }
+        Ok(records)
+    }
+
+    /// Writes a record atomically.
+    pub fn save(&self, record: &Record) -> std::io::Result<()> {
+        let path = self.path(&record.key);
+        write_atomic(
+            &path,
+            &serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?,
+        )
+    }
+
+    /// Forgets a record.
+    pub fn remove(&self, key: &WorkspaceKey) -> std::io::Result<()> {
+        match std::fs::remove_file(self.path(key)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// Writes `bytes` to `path` via a temp file in the same directory and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use dcs_model::{RepoRef, UserId};
+
+    use super::*;
+
+    fn record() -> Record {
+        Record {
+            key: WorkspaceKey::new(
+                UserId::new("alice").expect("u"),
+                RepoRef::parse("acme/hello").expect("r"),
+            ),
+            base_path: "/github/acme/hello".into(),
+            process: Some(ProcessRecord {
+                pid: 42,
+                start_time: 7,
+                addr: Some("127.0.0.1:9".parse().expect("a")),
+            }),
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_are_removed() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let state = StateDir::open(tmp.path().join("state")).expect("open");
+        state.save(&record()).expect("save");
+        assert_eq!(state.load_all().expect("load"), vec![record()]);
+        state.remove(&record().key).expect("remove");
+        state.remove(&record().key).expect("removing twice is fine");
+        assert!(state.load_all().expect("load").is_empty());
+    }
+
+    #[test]
+    fn corrupt_records_are_set_aside_not_deleted() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let state = StateDir::open(tmp.path().to_path_buf()).expect("open");
+        std::fs::write(tmp.path().join("x.json"), b"{not json").expect("write");
+        assert!(state.load_all().expect("load").is_empty());
+        assert!(tmp.path().join("x.json.corrupt").exists());
+    }
+}

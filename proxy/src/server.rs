@@ -1,0 +1,168 @@
+//! The HTTP front: accepting connections, dispatching each request by [`Route`],
+//! the access log, and graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{CONTENT_TYPE, LOCATION};
+use http::{HeaderValue, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tracing::{debug, info, warn};
+
+use crate::body::{full, Body};
+use crate::error::Result;
+use crate::forward::{self, Target};
+use crate::pages;
+use crate::route::{self, Route};
+use crate::state::AppState;
+
+/// Largest request head (request line + headers) accepted; more gets 431.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Serves `listener` until `shutdown` resolves, then drains connections (bounded)
+/// and stops the runtime's workspaces.
+pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()>) {
+    // Each connection holds a clone of `live`; its count is the number still open.
+    let live = Arc::new(());
+    let (drain_tx, drain_rx) = tokio::sync::watch::channel(false);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .max_buf_size(MAX_HEAD_BYTES);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            // Stop accepting as soon as shutdown is asked for.
+            () = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(conn) => conn,
+                    Err(err) => {
+                        warn!(%err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let state = state.clone();
+                let svc = service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(handle(&state, req, peer).await) }
+                });
+                let conn = http.serve_connection(TokioIo::new(stream), svc).with_upgrades();
+                let (live, mut drain) = (live.clone(), drain_rx.clone());
+                tokio::spawn(async move {
+                    tokio::pin!(conn);
+                    let result = tokio::select! {
+                        result = conn.as_mut() => result,
+                        // Shutdown: finish the request in flight, then close.
+                        _ = drain.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(err) = result {
+                        debug!(%peer, %err, "connection ended with an error");
+                    }
+                    drop(live);
+                });
+            }
+        }
+    }
+    state.draining.store(true, Ordering::SeqCst);
+    info!("shutting down: draining connections");
+    let _ = drain_tx.send(true);
+    let drained = async {
+        while Arc::strong_count(&live) > 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(10), drained)
+        .await
+        .is_err()
+    {
+        warn!("connections still open after 10s; closing them");
+    }
+    state.activator.runtime().shutdown().await;
+    info!("stopped");
+}
+
+/// Answers one request. Never fails: errors become pages.
+pub async fn handle(state: &AppState, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let began = Instant::now();
+    let method = req.method().clone();
+    // Only the path is logged: query strings may carry tokens.
+    let path = req.uri().path().to_owned();
+    let wants_html = pages::wants_html(req.headers());
+    let resp = match dispatch(state, req, peer).await {
+        Ok(resp) => resp,
+        Err(err) => pages::rescue(&err, wants_html),
+    };
+    state.metrics.count_request(resp.status());
+    info!(%peer, %method, path = %truncate(&path, 200), status = resp.status().as_u16(), ms = began.elapsed().as_millis() as u64, "request");
+    resp
+}
+
+async fn dispatch(
+    state: &AppState,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>> {
+    match route::parse(req.uri().path(), req.uri().query())? {
+        Route::Healthz => Ok(text(StatusCode::OK, "ok\n")),
+        Route::Readyz if state.draining.load(Ordering::SeqCst) => {
+            Ok(text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"))
+        }
+        Route::Readyz => Ok(text(StatusCode::OK, "ready\n")),
+        Route::Metrics => {
+            let mut resp = text(StatusCode::OK, &state.metrics.render());
+            resp.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
+            );
+            Ok(resp)
+        }
+        Route::Redirect(location) => {
+            let mut resp = text(StatusCode::PERMANENT_REDIRECT, "");
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(LOCATION, v);
+            }
+            Ok(resp)
+        }
+        Route::NotFound => Err(crate::error::Error::NotFound(format!(
+            "nothing is served at {}; open /github/<owner>/<repo>/",
+            truncate(req.uri().path(), 200)
+        ))),
+        Route::Workspace { repo, prefix, rest } => {
+            let (parts, body) = req.into_parts();
+            let identity = state.auth.authenticate(&parts, peer).await?;
+            let req = Request::from_parts(parts, body);
+            forward::forward(state, req, peer, &identity, Target { repo, prefix, rest }).await
+        }
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut resp = Response::new(full(body.to_owned()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
