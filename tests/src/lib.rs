@@ -1,1 +1,32 @@
-//! placeholder
+//! Support library for the end-to-end tests in `tests/tests/*.rs`.
+//!
+//! Everything here talks to real processes and real sockets on 127.0.0.1,
+//! always on ports chosen by the kernel (`127.0.0.1:0`), never fixed ones.
+//!
+//! # Layout
+//!
+//! - [`git_server`]: a real git smart-HTTP server (`git http-backend` as CGI
+//!   behind hyper), optionally token-protected, recording every request.
+//! - [`repos`]: bare upstream repositories built with the `git` CLI, plus
+//!   later commits to them.
+//! - [`git_cli`]: a `git` command isolated from the user's config, prompts
+//!   and proxies; used by [`repos`] and by tests that clone or fetch.
+//! - [`raw_http`]: exact-bytes HTTP/1.1 requests over a `TcpStream`, for
+//!   paths a URL library would normalise.
+//! - [`procs`]: Linux `/proc` helpers: find processes by environment entry,
+//!   read command lines, liveness, async polling.
+//! - [`bins`]: locate the workspace binaries (`dcs-proxy`, `dcs-launcher`).
+
+pub mod bins;
+pub mod git_cli;
+pub mod git_server;
+pub mod procs;
+pub mod raw_http;
+pub mod repos;
+
+pub use bins::{bin_dir, bin_path};
+pub use git_cli::{git_command, run_git};
+pub use git_server::{GitServer, GitServerBuilder, RecordedRequest};
+pub use procs::{cmdline, is_alive, processes_with_env, wait_until};
+pub use raw_http::{raw_get, raw_request, RawResponse};
+pub use repos::UpstreamRepo;

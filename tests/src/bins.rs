@@ -1,0 +1,45 @@
+//! Locating the workspace binaries (`dcs-proxy`, `dcs-launcher`) that the
+//! end-to-end tests start as real processes.
+//!
+//! Integration tests run from `target/<profile>/deps/`; the binaries built by
+//! `cargo build --bins` sit in its parent, `target/<profile>/`. The
+//! `DCS_BIN_DIR` environment variable overrides that directory.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+
+/// Environment variable naming the directory that holds the binaries.
+pub const BIN_DIR_ENV: &str = "DCS_BIN_DIR";
+
+/// Directory holding the workspace binaries: `$DCS_BIN_DIR` if set, else the
+/// cargo profile directory the running test executable was built into.
+pub fn bin_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(BIN_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let exe = std::env::current_exe().context("locating the test executable")?;
+    let mut dir = exe
+        .parent()
+        .with_context(|| format!("{} has no parent directory", exe.display()))?
+        .to_path_buf();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
+    Ok(dir)
+}
+
+/// Path of the workspace binary `name` (e.g. `"dcs-proxy"`); fails with a
+/// hint to build it when it does not exist.
+pub fn bin_path(name: &str) -> anyhow::Result<PathBuf> {
+    let dir = bin_dir()?;
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !path.is_file() {
+        bail!(
+            "binary `{name}` not found at {}: run `cargo build --bins` first \
+             (or set {BIN_DIR_ENV} to the directory holding it)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
