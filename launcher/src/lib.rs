@@ -1,1 +1,43 @@
-//! placeholder
+//! `dcs-launcher`: PID 1 of a workspace container (or a local child process of the
+//! proxy). It checks the repository out, starts and supervises the IDE, and serves
+//! the workspace's front: `/_dcs/ready`, `/_dcs/ws-echo`, `/_dcs/files/…` and,
+//! for every other path, the IDE.
+//!
+//! [`run`] is the seam: give it the decoded [`LauncherEnv`](dcs_model::LauncherEnv), a
+//! bound listener and a shutdown future.
+//!
+//! # Layout
+//! - [`launch`]: [`run`], the launcher's life: serve, start up, shut down.
+//! - [`serve`]: the accept loop and per-connection HTTP/1.1 with upgrades.
+//! - [`front`]: routing between launcher endpoints and the IDE.
+//! - [`app`]: [`App`](app::App), the state handlers share.
+//! - [`ready`]: start-up phases and the `/_dcs/ready` report.
+//! - [`startup`]: checkout, then IDE start.
+//! - [`checkout`]: clone or fetch with git2; never touches the user's files.
+//! - [`files`]: the file API under `/_dcs/files/`.
+//! - [`ws_echo`]: the `/_dcs/ws-echo` WebSocket diagnostic.
+//! - [`ide`]: the [`Ide`](ide::Ide) seam and the `none` IDE.
+//! - [`pages`]: HTML/JSON responses for people, and error rescue.
+//! - [`body`]: the response body type.
+//! - [`error`]: the crate's [`Error`] and [`FailureKind`].
+
+pub mod app;
+pub mod body;
+pub mod checkout;
+pub mod error;
+pub mod files;
+pub mod front;
+pub mod ide;
+pub mod launch;
+pub mod pages;
+pub mod ready;
+pub mod serve;
+pub mod startup;
+pub mod ws_echo;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use error::{Error, FailureKind, Result};
+pub use launch::run;
+pub use ready::{Phase, ReadyReport};

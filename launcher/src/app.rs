@@ -1,0 +1,86 @@
+//! [`App`]: the state every request handler shares: which repository, where it is
+//! checked out, the start-up [`Readiness`], the running IDE once there is one, and the
+//! drain signal that tells connections and WebSockets to wind down.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use dcs_model::{LauncherEnv, RepoRef};
+use tokio::sync::watch;
+
+use crate::ide::RunningIde;
+use crate::ready::Readiness;
+
+/// Shared state of one launcher.
+pub struct App {
+    repo: RepoRef,
+    checkout_dir: PathBuf,
+    readiness: Readiness,
+    /// Set once, when the IDE has started.
+    ide: OnceLock<Box<dyn RunningIde>>,
+    /// `true` once shutdown began; receivers are connections and WebSockets, and the
+    /// server waits until all of them are gone.
+    draining: watch::Sender<bool>,
+}
+
+impl App {
+    /// State for the workspace `env` describes, in the checkout phase.
+    pub fn new(env: &LauncherEnv) -> Self {
+        let (draining, _) = watch::channel(false);
+        Self {
+            repo: env.repo.clone(),
+            checkout_dir: env.checkout_dir(),
+            readiness: Readiness::new(),
+            ide: OnceLock::new(),
+            draining,
+        }
+    }
+
+    /// The repository this workspace is for.
+    pub fn repo(&self) -> &RepoRef {
+        &self.repo
+    }
+
+    /// Where the repository is (or will be) checked out.
+    pub fn checkout_dir(&self) -> &Path {
+        &self.checkout_dir
+    }
+
+    /// Start-up state.
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    /// The running IDE, once started.
+    pub fn ide(&self) -> Option<&dyn RunningIde> {
+        self.ide.get().map(Box::as_ref)
+    }
+
+    /// Records the started IDE. Returns it back if one was already set.
+    pub fn set_ide(&self, ide: Box<dyn RunningIde>) -> Result<(), Box<dyn RunningIde>> {
+        self.ide.set(ide)
+    }
+
+    /// A receiver that turns `true` when shutdown begins. Holding it delays the end of
+    /// the drain, so drop it when the connection or stream it guards is done.
+    pub fn drain_watch(&self) -> watch::Receiver<bool> {
+        self.draining.subscribe()
+    }
+
+    /// Tells every watcher to wind down.
+    pub fn start_drain(&self) {
+        self.draining.send_replace(true);
+    }
+
+    /// Resolves when every watcher is gone.
+    pub async fn drained(&self) {
+        self.draining.closed().await;
+    }
+}
+
+/// Resolves once `watch` (from [`App::drain_watch`]) says shutdown began, or its
+/// sender is gone.
+pub async fn draining(watch: &mut watch::Receiver<bool>) {
+    // The returned guard is dropped here, so callers' futures stay `Send`.
+    let _ = watch.wait_for(|d| *d).await;
+}

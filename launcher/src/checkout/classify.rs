@@ -1,0 +1,196 @@
+//! Turns a libgit2 error into a user-facing [`Error::Checkout`] with a
+//! [`FailureKind`]: not found, authentication, network, or other. Pure, so it is
+//! tested with constructed `git2::Error` values.
+
+use dcs_model::RepoRef;
+use git2::{ErrorClass, ErrorCode};
+
+use crate::error::{Error, FailureKind};
+
+/// What the messages talk about.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// The repository.
+    pub repo: &'a RepoRef,
+    /// The git base it was looked up under (shown with any user-info removed).
+    pub git_base: &'a str,
+    /// Whether a token was configured (changes the advice for auth failures).
+    pub token_configured: bool,
+}
+
+/// Classifies `err` and writes the message the user sees.
+pub fn classify(err: &git2::Error, s: &Subject<'_>) -> Error {
+    let git = err.message();
+    let lower = git.to_ascii_lowercase();
+    let base = redact_userinfo(s.git_base);
+    let repo = s.repo;
+    let (kind, message) = if is_auth(err, &lower) {
+        let message = if s.token_configured {
+            format!(
+                "the git server at {base} rejected the token for {repo}: check that the token \
+                 in DCS_GIT_TOKEN_FILE is valid and can read the repository (git: {git})"
+            )
+        } else {
+            format!(
+                "{repo} at {base} needs authentication (it is private, or does not exist): \
+                 put an access token with read access in a file and point DCS_GIT_TOKEN_FILE \
+                 at it (git: {git})"
+            )
+        };
+        (FailureKind::Auth, message)
+    } else if is_network(err, &lower) {
+        let message = format!("could not reach {base} to get {repo}: {git}");
+        (FailureKind::Network, message)
+    } else if is_not_found(err, &lower) {
+        let message = format!("repository {repo} was not found at {base}");
+        (FailureKind::NotFound, message)
+    } else {
+        let message = format!("getting {repo} from {base} failed: {git}");
+        (FailureKind::Other, message)
+    };
+    Error::Checkout { kind, message }
+}
+
+fn is_auth(err: &git2::Error, lower: &str) -> bool {
+    err.code() == ErrorCode::Auth
+        || lower.contains("status code: 401")
+        || lower.contains("status code: 403")
+        || lower.contains("authentication")
+}
+
+fn is_network(err: &git2::Error, lower: &str) -> bool {
+    matches!(err.class(), ErrorClass::Net | ErrorClass::Ssl)
+        || matches!(err.code(), ErrorCode::Certificate | ErrorCode::Timeout)
+        || lower.contains("failed to connect")
+        || lower.contains("failed to resolve address")
+        || lower.contains("connection refused")
+        || lower.contains("connection reset")
+        || lower.contains("timed out")
+        || lower.contains("unexpected eof")
+        || lower.contains("status code: 502")
+        || lower.contains("status code: 503")
+        || lower.contains("status code: 504")
+}
+
+fn is_not_found(err: &git2::Error, lower: &str) -> bool {
+    err.code() == ErrorCode::NotFound
+        || lower.contains("status code: 404")
+        || lower.contains("not found")
+        || lower.contains("could not find repository")
+        || lower.contains("failed to resolve path")
+        || lower.contains("not appear to be a git repository")
+}
+
+/// `scheme://user:pass@host/…` → `scheme://***@host/…`; anything else unchanged.
+pub fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_of(
+        code: ErrorCode,
+        class: ErrorClass,
+        msg: &str,
+        token: bool,
+    ) -> (FailureKind, String) {
+        let repo = RepoRef::parse("acme/hello").expect("repo");
+        let subject = Subject {
+            repo: &repo,
+            git_base: "https://github.com",
+            token_configured: token,
+        };
+        match classify(&git2::Error::new(code, class, msg), &subject) {
+            Error::Checkout { kind, message } => (kind, message),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn http_404_is_not_found_with_a_plain_message() {
+        let (kind, msg) = kind_of(
+            ErrorCode::GenericError,
+            ErrorClass::Http,
+            "unexpected http status code: 404",
+            false,
+        );
+        assert_eq!(kind, FailureKind::NotFound);
+        assert_eq!(
+            msg,
+            "repository acme/hello was not found at https://github.com"
+        );
+    }
+
+    #[test]
+    fn auth_failures_say_how_to_provide_a_token() {
+        let (kind, msg) = kind_of(ErrorCode::Auth, ErrorClass::Http, "no token", false);
+        assert_eq!(kind, FailureKind::Auth);
+        assert!(msg.contains("DCS_GIT_TOKEN_FILE"), "{msg}");
+        let (kind, msg) = kind_of(
+            ErrorCode::GenericError,
+            ErrorClass::Http,
+            "unexpected http status code: 403",
+            true,
+        );
+        assert_eq!(kind, FailureKind::Auth);
+        assert!(msg.contains("rejected the token"), "{msg}");
+    }
+
+    #[test]
+    fn connection_problems_are_network() {
+        for (code, class, msg) in [
+            (
+                ErrorCode::GenericError,
+                ErrorClass::Os,
+                "failed to connect to 10.0.0.1: Connection refused",
+            ),
+            (
+                ErrorCode::GenericError,
+                ErrorClass::Net,
+                "failed to resolve address for nope: Name or service not known",
+            ),
+            (
+                ErrorCode::Certificate,
+                ErrorClass::Ssl,
+                "the SSL certificate is invalid",
+            ),
+            (
+                ErrorCode::GenericError,
+                ErrorClass::Http,
+                "unexpected http status code: 503",
+            ),
+        ] {
+            assert_eq!(
+                kind_of(code, class, msg, false).0,
+                FailureKind::Network,
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn anything_else_is_other_and_keeps_gits_message() {
+        let (kind, msg) = kind_of(ErrorCode::GenericError, ErrorClass::Zlib, "bad pack", false);
+        assert_eq!(kind, FailureKind::Other);
+        assert!(msg.ends_with("bad pack"), "{msg}");
+    }
+
+    #[test]
+    fn user_info_is_redacted_from_urls() {
+        assert_eq!(
+            redact_userinfo("https://u:p@host/x@y"),
+            "https://***@host/x@y"
+        );
+        assert_eq!(redact_userinfo("https://host/a"), "https://host/a");
+        assert_eq!(redact_userinfo("/local/path"), "/local/path");
+    }
+}

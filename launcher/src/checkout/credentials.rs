@@ -1,0 +1,102 @@
+//! Git credentials for private repositories: the token read from `DCS_GIT_TOKEN_FILE`
+//! into a [`Secret`], handed to libgit2 only through the credentials callback (never a
+//! URL, argv, log line, error message or `.git/config`), at most once per operation.
+
+use std::cell::Cell;
+use std::fmt;
+use std::path::Path;
+
+use git2::{Cred, CredentialType, ErrorClass, ErrorCode, RemoteCallbacks};
+
+use crate::error::{Error, Result};
+
+/// The user name GitHub (and most forges) accept alongside an access token.
+pub const TOKEN_USER: &str = "x-access-token";
+
+/// Message of the error the callback returns when the server wants credentials and
+/// no token is configured.
+pub const NO_TOKEN: &str = "the git server asked for credentials and no token is configured";
+/// Message of the error the callback returns when the server turned the token down.
+pub const REJECTED: &str = "the git server rejected the configured token";
+
+/// A secret string. Its `Debug` is redacted and it has no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `value`.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The secret itself, for the one place that hands it to libgit2.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Reads the token from `path`, trimming surrounding whitespace. Errors name the
+/// file, never its content.
+pub fn read_token(path: &Path) -> Result<Secret> {
+    let token_error = |why: String| Error::Token {
+        path: path.to_path_buf(),
+        why,
+    };
+    let raw = std::fs::read_to_string(path).map_err(|e| token_error(e.kind().to_string()))?;
+    let token = raw.trim();
+    if token.is_empty() {
+        return Err(token_error("is empty".into()));
+    }
+    Ok(Secret::new(token.to_owned()))
+}
+
+/// Installs the credentials callback on `callbacks`: the token as
+/// `x-access-token:<token>` on the first request, an `Auth` error on the second (so
+/// libgit2 stops retrying a rejected token) or when there is no token at all.
+pub fn install<'a>(callbacks: &mut RemoteCallbacks<'a>, token: Option<&'a Secret>) {
+    let asked = Cell::new(0u32);
+    callbacks.credentials(move |_url, _user, allowed| {
+        let n = asked.get();
+        asked.set(n + 1);
+        let auth_error = |msg| Err(git2::Error::new(ErrorCode::Auth, ErrorClass::Http, msg));
+        match token {
+            None => auth_error(NO_TOKEN),
+            Some(_) if n > 0 => auth_error(REJECTED),
+            Some(_) if !allowed.contains(CredentialType::USER_PASS_PLAINTEXT) => {
+                auth_error("the git server asked for a kind of credentials other than a token")
+            }
+            Some(token) => Cred::userpass_plaintext(TOKEN_USER, token.expose()),
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_redacted() {
+        let s = Secret::new("ghp_supersecret".into());
+        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+        assert!(!format!("{:?}", Some(&s)).contains("supersecret"));
+    }
+
+    #[test]
+    fn token_file_is_trimmed_and_errors_never_show_content() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("token");
+        std::fs::write(&file, "  ghp_abc\n").expect("write");
+        assert_eq!(read_token(&file).expect("token").expose(), "ghp_abc");
+        std::fs::write(&file, " \n").expect("write");
+        let err = read_token(&file).expect_err("empty");
+        assert!(err.to_string().contains("is empty"), "{err}");
+        let err = read_token(&dir.path().join("absent")).expect_err("missing");
+        assert!(err.to_string().contains("absent"), "{err}");
+    }
+}

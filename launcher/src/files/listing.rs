@@ -1,0 +1,111 @@
+//! Directory listings: reading a directory into sorted [`Entry`] values and rendering
+//! them as the JSON form of the file API.
+
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// What a directory entry is. Symbolic links are reported as such, not followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A directory (sorted first).
+    Dir,
+    /// A regular file (or anything that is neither a directory nor a link).
+    File,
+    /// A symbolic link.
+    Symlink,
+}
+
+/// One entry of a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// The entry's name (lossily decoded if it is not UTF-8).
+    pub name: String,
+    /// What it is.
+    pub kind: Kind,
+    /// Size in bytes (of the link itself for symbolic links).
+    pub size: u64,
+    /// Last modification, unix seconds, when the filesystem knows it.
+    pub modified: Option<u64>,
+}
+
+/// Marks the temporary files of uploads in progress; they are not listed.
+pub const UPLOAD_MARK: &str = ".dcs-upload-";
+
+/// Reads `dir`: directories first, then everything else, each group by name.
+pub async fn read_dir(dir: &Path, shown: &str) -> Result<Vec<Entry>> {
+    let io = |e| Error::io(format!("listing {shown}"), e);
+    let mut reader = tokio::fs::read_dir(dir).await.map_err(io)?;
+    let mut entries = Vec::new();
+    while let Some(entry) = reader.next_entry().await.map_err(io)? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(UPLOAD_MARK) {
+            continue;
+        }
+        // DirEntry::metadata does not follow symbolic links.
+        let Ok(meta) = entry.metadata().await else {
+            continue; // vanished since read_dir saw it
+        };
+        let kind = if meta.is_symlink() {
+            Kind::Symlink
+        } else if meta.is_dir() {
+            Kind::Dir
+        } else {
+            Kind::File
+        };
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs());
+        entries.push(Entry {
+            name,
+            kind,
+            size: meta.len(),
+            modified,
+        });
+    }
+    entries.sort_by(|a, b| (a.kind != Kind::Dir, &a.name).cmp(&(b.kind != Kind::Dir, &b.name)));
+    Ok(entries)
+}
+
+/// The JSON listing: `{"path": "/sub/", "entries": [...]}`.
+pub fn to_json(shown: &str, entries: &[Entry]) -> serde_json::Value {
+    serde_json::json!({ "path": shown, "entries": entries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn directories_come_first_then_names_and_upload_temps_are_hidden() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("b.txt"), "bb").expect("write");
+        std::fs::write(dir.path().join("a.txt"), "a").expect("write");
+        std::fs::create_dir(dir.path().join("zdir")).expect("mkdir");
+        std::fs::write(dir.path().join(".x.dcs-upload-1"), "").expect("write");
+        std::os::unix::fs::symlink("a.txt", dir.path().join("link")).expect("symlink");
+
+        let entries = read_dir(dir.path(), "/").await.expect("list");
+        let names: Vec<(&str, Kind)> = entries.iter().map(|e| (e.name.as_str(), e.kind)).collect();
+        assert_eq!(
+            names,
+            [
+                ("zdir", Kind::Dir),
+                ("a.txt", Kind::File),
+                ("b.txt", Kind::File),
+                ("link", Kind::Symlink)
+            ]
+        );
+        assert_eq!(entries[2].size, 2);
+        assert!(entries[1].modified.is_some());
+        let json = to_json("/", &entries);
+        assert_eq!(json["entries"][0]["kind"], "dir");
+        assert_eq!(json["path"], "/");
+    }
+}

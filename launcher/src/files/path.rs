@@ -1,0 +1,266 @@
+//! Safe path resolution for the file API: a request path becomes a [`RelPath`] of
+//! validated, percent-decoded segments, and is then resolved against the canonical
+//! repository root so that nothing (`..`, encoded `..`, NUL, backslash, or a symbolic
+//! link pointing outside) can reach a file outside the checkout.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use percent_encoding::percent_decode_str;
+
+use crate::error::{Error, Result};
+
+/// A validated path below the repository root, as the client named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelPath {
+    segments: Vec<String>,
+    trailing_slash: bool,
+}
+
+impl RelPath {
+    /// Parses the raw (still percent-encoded) part of the URL path after `/_dcs/files`,
+    /// which starts with `/`. Rejects empty, `.` and `..` segments, NUL, backslash and
+    /// encoded `/`, whether written plainly or percent-encoded.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let Some(rest) = raw.strip_prefix('/') else {
+            return Err(Error::BadRequest("a file path must start with '/'".into()));
+        };
+        if rest.is_empty() {
+            return Ok(Self {
+                segments: Vec::new(),
+                trailing_slash: true,
+            });
+        }
+        let mut raw_segments: Vec<&str> = rest.split('/').collect();
+        let trailing_slash = raw_segments.last() == Some(&"");
+        if trailing_slash {
+            raw_segments.pop();
+        }
+        let segments = raw_segments
+            .into_iter()
+            .map(decode_segment)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            segments,
+            trailing_slash,
+        })
+    }
+
+    /// True for the repository root itself.
+    pub fn is_root(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    /// True when the client wrote a trailing `/` (it means a directory).
+    pub fn trailing_slash(&self) -> bool {
+        self.trailing_slash
+    }
+
+    /// The decoded segments.
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+
+    /// The last segment, if this is not the root.
+    pub fn name(&self) -> Option<&str> {
+        self.segments.last().map(String::as_str)
+    }
+
+    /// The path as shown to users, `/`-separated from the repository root; with a
+    /// trailing `/` when it names a directory.
+    pub fn display(&self) -> String {
+        let mut out = String::from("/");
+        out.push_str(&self.segments.join("/"));
+        if self.trailing_slash && !self.segments.is_empty() {
+            out.push('/');
+        }
+        out
+    }
+
+    fn parent_display(&self) -> String {
+        let n = self.segments.len().saturating_sub(1);
+        let mut out = String::from("/");
+        for s in &self.segments[..n] {
+            out.push_str(s);
+            out.push('/');
+        }
+        out
+    }
+}
+
+fn decode_segment(raw: &str) -> Result<String> {
+    if raw.is_empty() {
+        return Err(Error::BadRequest(
+            "the path has an empty segment ('//'); remove the doubled slash".into(),
+        ));
+    }
+    let decoded = percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| Error::BadRequest("the path is not valid UTF-8 once decoded".into()))?;
+    let bad = |why: &str| Err(Error::BadRequest(format!("invalid path segment: {why}")));
+    match decoded.as_ref() {
+        "." | ".." => return bad("'.' and '..' are not allowed"),
+        s if s.contains('\0') => return bad("it contains a NUL character"),
+        s if s.contains('\\') => return bad("it contains a backslash"),
+        s if s.contains('/') => return bad("it contains an encoded '/'"),
+        _ => {}
+    }
+    Ok(decoded.into_owned())
+}
+
+/// The canonical repository root; 503 while the checkout does not exist yet.
+pub async fn root(checkout_dir: &Path) -> Result<PathBuf> {
+    tokio::fs::canonicalize(checkout_dir)
+        .await
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::NotReady(
+                "the repository is not checked out yet; try again in a moment".into(),
+            ),
+            _ => Error::io(format!("opening {}", checkout_dir.display()), e),
+        })
+}
+
+/// Resolves an existing file or directory, following symbolic links, and checks the
+/// result is still inside `root` (which must be canonical).
+pub async fn resolve_existing(root: &Path, rel: &RelPath) -> Result<PathBuf> {
+    let joined = join(root, rel.segments());
+    let canonical = tokio::fs::canonicalize(&joined)
+        .await
+        .map_err(|e| not_found_or_io(e, &rel.display()))?;
+    inside(root, &canonical, &rel.display())?;
+    Ok(canonical)
+}
+
+/// Resolves the place a new entry named by `rel` would go: its canonical parent
+/// directory, checked to be inside `root`, joined with the new entry's name.
+pub async fn resolve_new(root: &Path, rel: &RelPath) -> Result<PathBuf> {
+    let Some((name, parents)) = rel.segments().split_last() else {
+        return Err(Error::BadRequest(
+            "the repository root itself cannot be created".into(),
+        ));
+    };
+    let parent_shown = rel.parent_display();
+    let parent = tokio::fs::canonicalize(join(root, parents))
+        .await
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Error::NotFound(format!(
+                "directory {parent_shown} does not exist; create it first"
+            )),
+            _ => Error::io(format!("opening {parent_shown}"), e),
+        })?;
+    inside(root, &parent, &parent_shown)?;
+    let meta = tokio::fs::metadata(&parent)
+        .await
+        .map_err(|e| Error::io(format!("opening {parent_shown}"), e))?;
+    if !meta.is_dir() {
+        return Err(Error::Conflict(format!(
+            "{parent_shown} is a file, not a directory"
+        )));
+    }
+    Ok(parent.join(name))
+}
+
+fn join(root: &Path, segments: &[String]) -> PathBuf {
+    let mut path = root.to_path_buf();
+    path.extend(segments);
+    path
+}
+
+fn inside(root: &Path, canonical: &Path, shown: &str) -> Result<()> {
+    if canonical.starts_with(root) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "{shown} leads outside the repository (through a symbolic link); refused"
+        )))
+    }
+}
+
+fn not_found_or_io(e: io::Error, shown: &str) -> Error {
+    match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => {
+            Error::NotFound(format!("{shown} does not exist"))
+        }
+        _ => Error::io(format!("opening {shown}"), e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bad(raw: &str) -> String {
+        match RelPath::parse(raw) {
+            Err(Error::BadRequest(m)) => m,
+            other => panic!("{raw:?} should be rejected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parse_decodes_segments_and_remembers_the_trailing_slash() {
+        let p = RelPath::parse("/a%20b/c.txt").expect("valid");
+        assert_eq!(p.segments(), ["a b", "c.txt"]);
+        assert!(!p.trailing_slash());
+        assert_eq!(p.display(), "/a b/c.txt");
+        let d = RelPath::parse("/sub/").expect("valid");
+        assert_eq!((d.display(), d.trailing_slash()), ("/sub/".into(), true));
+        assert!(RelPath::parse("/").expect("root").is_root());
+    }
+
+    #[test]
+    fn traversal_and_odd_bytes_are_rejected() {
+        assert!(bad("/../etc/passwd").contains("'..'"));
+        assert!(bad("/a/%2e%2e/b").contains("'..'"));
+        assert!(bad("/a/%2E%2E").contains("'..'"));
+        assert!(bad("/./a").contains("'.'"));
+        assert!(bad("/a%00b").contains("NUL"));
+        assert!(bad("/a%5cb").contains("backslash"));
+        assert!(bad("/a\\b").contains("backslash"));
+        assert!(bad("/a%2fb").contains("'/'"));
+        assert!(bad("/a//b").contains("empty"));
+        assert!(bad("/%ff").contains("UTF-8"));
+        assert!(bad("no-slash").contains("start"));
+    }
+
+    #[tokio::test]
+    async fn a_symlink_pointing_outside_is_refused() {
+        let outside = tempfile::tempdir().expect("tempdir");
+        std::fs::write(outside.path().join("secret"), "s").expect("write");
+        let repo = tempfile::tempdir().expect("tempdir");
+        std::os::unix::fs::symlink(outside.path(), repo.path().join("out")).expect("symlink");
+        std::fs::write(repo.path().join("ok.txt"), "ok").expect("write");
+        let root = root(repo.path()).await.expect("root");
+
+        let through = RelPath::parse("/out/secret").expect("syntax is fine");
+        let err = resolve_existing(&root, &through)
+            .await
+            .expect_err("outside");
+        assert!(matches!(err, Error::Forbidden(_)), "{err:?}");
+        let new_there = RelPath::parse("/out/new.txt").expect("syntax is fine");
+        let err = resolve_new(&root, &new_there).await.expect_err("outside");
+        assert!(matches!(err, Error::Forbidden(_)), "{err:?}");
+
+        let ok = RelPath::parse("/ok.txt").expect("valid");
+        assert_eq!(
+            resolve_existing(&root, &ok).await.expect("inside"),
+            root.join("ok.txt")
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_things_are_404_and_a_missing_root_is_503() {
+        let repo = tempfile::tempdir().expect("tempdir");
+        let root_dir = root(repo.path()).await.expect("root");
+        let missing = RelPath::parse("/nope/x").expect("valid");
+        let err = resolve_existing(&root_dir, &missing)
+            .await
+            .expect_err("missing");
+        assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+        let err = resolve_new(&root_dir, &missing)
+            .await
+            .expect_err("no parent");
+        assert!(err.to_string().contains("/nope/ does not exist"), "{err}");
+        let err = root(&repo.path().join("absent")).await.expect_err("absent");
+        assert!(matches!(err, Error::NotReady(_)), "{err:?}");
+    }
+}

@@ -1,0 +1,153 @@
+//! `GET` (and `HEAD`) in the file API: directory listings (HTML or JSON), redirects of
+//! directories named without their trailing slash, and file downloads streamed from
+//! disk, never read whole into memory.
+
+use std::path::Path;
+
+use http::header::{
+    HeaderValue, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION,
+};
+use http::{Response, StatusCode};
+
+use super::listing::{self, Entry};
+use super::page::{self, encode_segment, Chrome};
+use super::path::{self, RelPath};
+use super::Query;
+use crate::body::{self, Body};
+use crate::error::{Error, Result};
+use crate::pages;
+
+/// Answers a `GET` for `rel` below `root` (canonical); listings are JSON when
+/// `as_json`.
+pub async fn get(
+    root: &Path,
+    rel: &RelPath,
+    query: &Query,
+    as_json: bool,
+    repo: &str,
+) -> Result<Response<Body>> {
+    let target = path::resolve_existing(root, rel).await?;
+    let shown = rel.display();
+    let meta = tokio::fs::metadata(&target)
+        .await
+        .map_err(|e| Error::io(format!("opening {shown}"), e))?;
+    if meta.is_dir() {
+        if !rel.trailing_slash() {
+            let name = rel.name().unwrap_or_default();
+            return Ok(redirect(&format!("{}/", encode_segment(name)), query));
+        }
+        let entries = listing::read_dir(&target, &shown).await?;
+        return Ok(render_listing(rel, &entries, as_json, repo));
+    }
+    if !meta.is_file() {
+        return Err(Error::Forbidden(format!(
+            "{shown} is not a regular file or directory"
+        )));
+    }
+    if rel.trailing_slash() {
+        return Err(Error::NotFound(format!(
+            "{shown} is a file, not a directory"
+        )));
+    }
+    send_file(&target, rel, query.download).await
+}
+
+fn render_listing(rel: &RelPath, entries: &[Entry], as_json: bool, repo: &str) -> Response<Body> {
+    let shown = rel.display();
+    if as_json {
+        return pages::json(StatusCode::OK, &listing::to_json(&shown, entries));
+    }
+    let chrome = Chrome {
+        repo,
+        shown: &shown,
+        prefix: "./",
+        parent_link: !rel.is_root(),
+    };
+    pages::html(StatusCode::OK, page::render(&chrome, entries))
+}
+
+/// A permanent redirect to `location` (relative), keeping the query string.
+pub fn redirect(location: &str, query: &Query) -> Response<Body> {
+    let location = match &query.raw {
+        Some(q) => format!("{location}?{q}"),
+        None => location.to_owned(),
+    };
+    let mut res = Response::new(body::empty());
+    *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(LOCATION, value);
+    }
+    res
+}
+
+async fn send_file(target: &Path, rel: &RelPath, download: bool) -> Result<Response<Body>> {
+    let shown = rel.display();
+    let io = |e| Error::io(format!("reading {shown}"), e);
+    let file = tokio::fs::File::open(target).await.map_err(io)?;
+    let len = file.metadata().await.map_err(io)?.len();
+    let name = rel.name().unwrap_or_default();
+    let mut res = Response::new(body::file(file));
+    let headers = res.headers_mut();
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(name)));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Repository content is untrusted: never sniffed, and HTML from it renders in a
+    // sandbox (a unique origin without scripts), not as the workspace's own origin.
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static("sandbox"),
+    );
+    if download {
+        let value = format!("attachment; filename*=UTF-8''{}", encode_segment(name));
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(CONTENT_DISPOSITION, value);
+        }
+    }
+    Ok(res)
+}
+
+/// A content type guessed from the file name's extension.
+pub fn content_type(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "json" => "application/json",
+        "md" => "text/markdown; charset=utf-8",
+        "txt" | "rs" | "py" | "go" | "c" | "h" | "sh" | "toml" | "yaml" | "yml" | "ts" | "java"
+        | "rb" | "cfg" | "ini" | "log" | "csv" => "text/plain; charset=utf-8",
+        "xml" => "application/xml",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "ico" => "image/x-icon",
+        "pdf" => "application/pdf",
+        "wasm" => "application/wasm",
+        "zip" => "application/zip",
+        "gz" | "tgz" => "application/gzip",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_are_guessed_from_extensions() {
+        assert_eq!(content_type("README.md"), "text/markdown; charset=utf-8");
+        assert_eq!(content_type("a.PNG"), "image/png");
+        assert_eq!(content_type("Makefile"), "application/octet-stream");
+        assert_eq!(content_type("x.unknown"), "application/octet-stream");
+    }
+}

@@ -1,0 +1,213 @@
+//! The launcher end to end on loopback: readiness through every phase, the
+//! WebSocket echo, and graceful shutdown.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use http::StatusCode;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::fixtures::{env, Running, Upstream};
+
+/// A git "server" that accepts connections and says nothing until released, then
+/// hangs up on everyone.
+async fn stalling_git_server() -> (String, oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (release, released) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        tokio::pin!(released);
+        loop {
+            tokio::select! {
+                _ = &mut released => break,
+                Ok((mut stream, _)) = listener.accept() => {
+                    let mut buf = [0u8; 1024];
+                    let _ = stream.read(&mut buf).await;
+                    held.push(stream);
+                }
+            }
+        }
+        drop(held);
+        // Anything later is refused outright.
+        while let Ok((stream, _)) = listener.accept().await {
+            drop(stream);
+        }
+    });
+    (base, release)
+}
+
+#[tokio::test]
+async fn ready_is_503_while_checking_out_and_after_failing() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    let (base, release) = stalling_git_server().await;
+    let l = Running::start(env(&base, ws.path())).await;
+
+    let during = l.wait_for_phase("checkout").await;
+    assert_eq!(during.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(during.json()["ready"], false);
+    let ide = l.get("/").await;
+    assert_eq!(ide.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ide.headers["retry-after"], "2");
+
+    release.send(()).expect("server alive");
+    let failed = l.wait_for_phase("failed").await;
+    assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE);
+    let json = failed.json();
+    assert_eq!(json["ready"], false);
+    assert_eq!(json["error"]["kind"], "network", "{json}");
+    assert!(json["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains(&base)));
+    assert!(!ws.path().join("acme/hello").exists());
+    l.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn ready_is_200_once_cloned_and_the_ide_is_up() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let l = Running::ready(env(&upstream.base(), ws.path())).await;
+    let reply = l.get("/_dcs/ready").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"phase": "ready", "ready": true, "error": null, "warning": null})
+    );
+    l.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_failed_fetch_is_ready_with_a_warning() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let first = Running::ready(env(&upstream.base(), ws.path())).await;
+    first.stop().await.expect("clean stop");
+    let bare = upstream.dir.path().join("git/acme/hello.git");
+    std::fs::rename(&bare, upstream.dir.path().join("gone.git")).expect("move upstream");
+
+    let l = Running::ready(env(&upstream.base(), ws.path())).await;
+    let json = l.get("/_dcs/ready").await.json();
+    assert!(
+        json["warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("used as it is")),
+        "{json}"
+    );
+    l.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_refused_checkout_is_explained_and_files_stay_browsable() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let target = ws.path().join("acme/hello");
+    std::fs::create_dir_all(&target).expect("mkdir");
+    std::fs::write(target.join("notes.txt"), "mine\n").expect("write");
+
+    let l = Running::start(env(&upstream.base(), ws.path())).await;
+    let json = l.wait_for_phase("failed").await.json();
+    assert_eq!(json["error"]["kind"], "refused");
+    assert!(json["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("nothing was changed")));
+    let ide = l.get("/").await;
+    assert_eq!(ide.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(ide.text().contains("nothing was changed"));
+    assert_eq!(l.get("/_dcs/files/notes.txt").await.body, "mine\n");
+    assert_eq!(
+        std::fs::read(target.join("notes.txt")).expect("notes"),
+        b"mine\n"
+    );
+    l.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_missing_repository_is_not_found() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let mut e = env(&upstream.base(), ws.path());
+    e.repo = dcs_model::RepoRef::parse("acme/absent").expect("repo");
+    let l = Running::start(e).await;
+    let json = l.wait_for_phase("failed").await.json();
+    assert_eq!(json["error"]["kind"], "not_found", "{json}");
+    l.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
+async fn an_unknown_ide_fails_run_with_the_known_kinds() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    let mut e = env("file:///nonexistent", ws.path());
+    e.ide = "emacs".into();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let err = crate::run(e, listener, std::future::pending())
+        .await
+        .expect_err("unknown IDE");
+    assert!(err.to_string().contains("known kinds: none"), "{err}");
+}
+
+#[tokio::test]
+async fn ws_echo_returns_text_and_binary_and_answers_pings() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let l = Running::start(env(&upstream.base(), ws.path())).await;
+    let stream = TcpStream::connect(l.addr).await.expect("connect");
+    let url = format!("ws://{}/_dcs/ws-echo", l.addr);
+    let (mut client, response) = tokio_tungstenite::client_async(url, stream)
+        .await
+        .expect("upgrade");
+    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+
+    client.send(Message::text("héllo")).await.expect("send");
+    assert_eq!(
+        client.next().await.expect("reply").expect("ok"),
+        Message::text("héllo")
+    );
+    client
+        .send(Message::binary(vec![1u8, 2, 3, 255]))
+        .await
+        .expect("send");
+    assert_eq!(
+        client.next().await.expect("reply").expect("ok"),
+        Message::binary(vec![1u8, 2, 3, 255])
+    );
+    client
+        .send(Message::Ping(vec![9u8].into()))
+        .await
+        .expect("ping");
+    assert_eq!(
+        client.next().await.expect("reply").expect("ok"),
+        Message::Pong(vec![9u8].into())
+    );
+
+    let plain = l.get("/_dcs/ws-echo").await;
+    assert_eq!(plain.status, StatusCode::BAD_REQUEST);
+    assert!(plain.text().contains("WebSocket"));
+
+    // Shutdown closes the open WebSocket with "going away" and `run` returns cleanly.
+    let stop = tokio::spawn(l.stop());
+    let closed = tokio::time::timeout(Duration::from_secs(5), client.next())
+        .await
+        .expect("closed in time")
+        .expect("a frame")
+        .expect("ok");
+    match closed {
+        Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Away),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    stop.await.expect("no panic").expect("clean stop");
+}
+
+#[tokio::test]
+async fn after_shutdown_the_port_is_closed() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let l = Running::ready(env(&upstream.base(), ws.path())).await;
+    let addr = l.addr;
+    l.stop().await.expect("clean stop");
+    assert!(TcpStream::connect(addr).await.is_err(), "still accepting");
+}

@@ -1,0 +1,137 @@
+//! `dcs-launcher run`: reads the `DCS_*` environment, binds, publishes the bound
+//! address, and serves until SIGTERM or SIGINT.
+//!
+//! Exit codes: 0 after a clean stop, 1 on a fatal runtime error, 2 on a configuration
+//! error (bad `DCS_*` variable, unknown IDE kind).
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use dcs_model::LauncherEnv;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::info;
+use tracing_subscriber::EnvFilter;
+
+/// PID 1 of a devcontainer-serverless workspace. Configured only through `DCS_*`
+/// environment variables (see the `dcs-model` crate's `env` module).
+#[derive(Debug, Parser)]
+#[command(name = "dcs-launcher", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check out the repository, start the IDE and serve the workspace.
+    Run,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run => run(),
+    }
+}
+
+fn run() -> ExitCode {
+    let env = match LauncherEnv::from_lookup(|k| std::env::var(k).ok()) {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("dcs-launcher: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = dcs_launcher::ide::for_kind(&env.ide) {
+        eprintln!("dcs-launcher: DCS_IDE: {e}");
+        return ExitCode::from(2);
+    }
+    let filter = env.log.as_deref().unwrap_or("info");
+    let filter = match EnvFilter::try_new(filter) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("dcs-launcher: DCS_LOG: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dcs-launcher: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(serve(env));
+    // A libgit2 transfer stuck in a blocking thread must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dcs-launcher: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(env: LauncherEnv) -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let listener = TcpListener::bind(env.listen)
+        .await
+        .with_context(|| format!("binding {}", env.listen))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    if let Some(file) = &env.addr_file {
+        publish_addr(file, &addr.to_string())
+            .with_context(|| format!("writing the address file {}", file.display()))?;
+    }
+    info!(%addr, "listening");
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => info!(signal = "SIGTERM", "stop requested"),
+            _ = int.recv() => info!(signal = "SIGINT", "stop requested"),
+        }
+    };
+    dcs_launcher::run(env, listener, shutdown).await?;
+    Ok(())
+}
+
+/// Writes `addr` to `<file>.tmp`, then renames it over `file`, so readers never see a
+/// partial address.
+fn publish_addr(file: &Path, addr: &str) -> std::io::Result<()> {
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, addr)?;
+    std::fs::rename(&tmp, file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_file_is_replaced_whole_and_no_temp_file_remains() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("addr");
+        std::fs::write(&file, "old").expect("write");
+        publish_addr(&file, "127.0.0.1:4242").expect("publish");
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("read"),
+            "127.0.0.1:4242"
+        );
+        assert!(!dir.path().join("addr.tmp").exists());
+    }
+}

@@ -1,0 +1,134 @@
+//! Responses written for people: HTML escaping, the page chrome shared by every page
+//! the launcher renders, JSON replies, and [`rescue`], the one place an [`Error`]
+//! becomes a 4xx/5xx response (HTML for browsers, JSON when the client asks for it).
+
+use http::header::{HeaderMap, HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
+use http::{Response, StatusCode};
+use tracing::warn;
+
+use crate::body::{self, Body};
+use crate::error::Error;
+
+/// Escapes text for HTML element content and double-quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// True when the client prefers JSON (`Accept: application/json`).
+pub fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/json"))
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}\
+table{border-collapse:collapse;width:100%}td,th{padding:.25rem .75rem;text-align:left}\
+tr:nth-child(even){background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}\
+form{display:inline-block;margin:.5rem 1rem .5rem 0}.err{color:#a00}code{background:#eee;padding:0 .2rem}";
+
+/// A whole HTML document: `title` is escaped here, `body_html` must already be safe.
+pub fn document(title: &str, body_html: &str) -> String {
+    let title = escape(title);
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title><style>{STYLE}</style></head>\n<body>\n{body_html}\n</body></html>\n"
+    )
+}
+
+/// An HTML response.
+pub fn html(status: StatusCode, document: String) -> Response<Body> {
+    respond(status, "text/html; charset=utf-8", document.into_bytes())
+}
+
+/// A JSON response.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    respond(status, "application/json", value.to_string().into_bytes())
+}
+
+/// A short message, as `{"<key>": message}` for JSON clients or a small page otherwise.
+pub fn message(status: StatusCode, key: &str, text: &str, as_json: bool) -> Response<Body> {
+    if as_json {
+        let mut map = serde_json::Map::new();
+        map.insert(key.to_owned(), text.into());
+        return json(status, &serde_json::Value::Object(map));
+    }
+    let heading = status.canonical_reason().unwrap_or("Response");
+    let class = if status.is_success() {
+        ""
+    } else {
+        " class=\"err\""
+    };
+    let body = format!(
+        "<h1>{}</h1>\n<p{class}>{}</p>",
+        escape(heading),
+        escape(text)
+    );
+    html(status, document(heading, &body))
+}
+
+/// Turns an error into the response a user sees. 5xx answers are logged; 4xx are the
+/// user's business and are not.
+pub fn rescue(err: &Error, as_json: bool) -> Response<Body> {
+    let status = err.status();
+    if status.is_server_error() {
+        warn!(%status, error = %err, "request failed");
+    }
+    message(status, "error", &err.to_string(), as_json)
+}
+
+fn respond(status: StatusCode, content_type: &'static str, bytes: Vec<u8>) -> Response<Body> {
+    let mut res = Response::new(body::full(bytes));
+    *res.status_mut() = status;
+    let headers = res.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_markup() {
+        assert_eq!(
+            escape("<a href=\"x\">&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn accept_json_is_detected_among_other_types() {
+        let mut h = HeaderMap::new();
+        assert!(!wants_json(&h));
+        h.insert(
+            ACCEPT,
+            HeaderValue::from_static("text/html, application/json;q=0.9"),
+        );
+        assert!(wants_json(&h));
+    }
+
+    #[test]
+    fn rescue_answers_json_clients_with_an_error_object() {
+        let res = rescue(&Error::Conflict("exists".into()), true);
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        assert_eq!(res.headers()[CONTENT_TYPE], "application/json");
+        let res = rescue(&Error::BadRequest("<bad>".into()), false);
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(res.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+    }
+}

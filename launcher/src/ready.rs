@@ -1,0 +1,184 @@
+//! Readiness: the workspace's phase (checkout → starting the IDE → ready, or failed),
+//! held in a [`Readiness`] cell, and the `GET /_dcs/ready` report built from it.
+//!
+//! The starter polls this endpoint: 200 only when the checkout is done and the IDE is
+//! up and healthy, 503 otherwise. A failure carries a [`FailureKind`] so the proxy can
+//! show the user a clear page (not found, refused, auth, network).
+
+use http::{Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::body::Body;
+use crate::error::{Error, FailureKind};
+use crate::pages;
+
+/// Where the workspace is in its start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Cloning or fetching the repository.
+    Checkout,
+    /// The checkout is done; the IDE is starting (or is not healthy right now).
+    StartingIde,
+    /// The checkout is done and the IDE is up and healthy.
+    Ready,
+    /// Start-up stopped; `error` says why. The launcher keeps serving this report.
+    Failed,
+}
+
+/// Why start-up failed, as shown in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Classification for the proxy.
+    pub kind: FailureKind,
+    /// A message for the user.
+    pub message: String,
+}
+
+/// The body of `GET /_dcs/ready`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadyReport {
+    /// Current phase.
+    pub phase: Phase,
+    /// True exactly when the response status is 200.
+    pub ready: bool,
+    /// Set when `phase` is `failed`.
+    pub error: Option<Failure>,
+    /// Something the user should know that did not stop the workspace (e.g. the fetch
+    /// failed and the existing checkout is used as it is).
+    pub warning: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct State {
+    phase: Phase,
+    error: Option<Failure>,
+    warning: Option<String>,
+}
+
+/// The shared, observable start-up state.
+#[derive(Debug)]
+pub struct Readiness {
+    state: watch::Sender<State>,
+}
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Readiness {
+    /// Starts in [`Phase::Checkout`] with no error or warning.
+    pub fn new() -> Self {
+        let (state, _) = watch::channel(State {
+            phase: Phase::Checkout,
+            error: None,
+            warning: None,
+        });
+        Self { state }
+    }
+
+    /// Moves to `phase`. A failed workspace stays failed.
+    pub fn set_phase(&self, phase: Phase) {
+        self.state.send_modify(|s| {
+            if s.phase != Phase::Failed {
+                s.phase = phase;
+            }
+        });
+    }
+
+    /// Records `err` and moves to [`Phase::Failed`].
+    pub fn fail(&self, err: &Error) {
+        let failure = Failure {
+            kind: err.failure_kind(),
+            message: err.to_string(),
+        };
+        self.state.send_modify(|s| {
+            s.phase = Phase::Failed;
+            s.error = Some(failure);
+        });
+    }
+
+    /// Records a warning shown alongside the phase.
+    pub fn warn(&self, warning: String) {
+        self.state.send_modify(|s| s.warning = Some(warning));
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        self.state.borrow().phase
+    }
+
+    /// The report, given whether the running IDE (if any) answers its health check.
+    pub fn report(&self, ide_healthy: bool) -> ReadyReport {
+        let s = self.state.borrow().clone();
+        let phase = match s.phase {
+            Phase::Ready if !ide_healthy => Phase::StartingIde,
+            p => p,
+        };
+        ReadyReport {
+            phase,
+            ready: phase == Phase::Ready,
+            error: s.error,
+            warning: s.warning,
+        }
+    }
+}
+
+/// The `/_dcs/ready` response for `report`.
+pub fn respond(report: &ReadyReport) -> Response<Body> {
+    let status = if report.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let value = serde_json::to_value(report).unwrap_or(serde_json::Value::Null);
+    pages::json(status, &value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_when_phase_is_ready_and_the_ide_is_healthy() {
+        let r = Readiness::new();
+        assert_eq!(r.report(true).phase, Phase::Checkout);
+        r.set_phase(Phase::Ready);
+        assert!(r.report(true).ready);
+        let unhealthy = r.report(false);
+        assert_eq!(
+            (unhealthy.phase, unhealthy.ready),
+            (Phase::StartingIde, false)
+        );
+        assert_eq!(respond(&r.report(true)).status(), StatusCode::OK);
+        assert_eq!(
+            respond(&r.report(false)).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    #[test]
+    fn failure_sticks_and_is_reported_with_its_kind() {
+        let r = Readiness::new();
+        r.warn("offline".into());
+        r.fail(&Error::Checkout {
+            kind: FailureKind::Refused,
+            message: "nothing was changed".into(),
+        });
+        r.set_phase(Phase::Ready);
+        let report = r.report(true);
+        let json = serde_json::to_value(&report).expect("serialise");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "phase": "failed",
+                "ready": false,
+                "error": {"kind": "refused", "message": "nothing was changed"},
+                "warning": "offline",
+            })
+        );
+    }
+}
