@@ -15,18 +15,24 @@
 //!   paths a URL library would normalise.
 //! - [`procs`]: Linux `/proc` helpers: find processes by environment entry,
 //!   read command lines, liveness, async polling.
+//! - [`fixture`]: the common scene: git server + `acme/hello` + proxy.
+//! - [`proxy`]: a real `dcs-proxy` process: start, SIGTERM, SIGKILL, its launchers.
 //! - [`bins`]: locate the workspace binaries (`dcs-proxy`, `dcs-launcher`).
 
 pub mod bins;
+pub mod fixture;
 pub mod git_cli;
 pub mod git_server;
 pub mod procs;
+pub mod proxy;
 pub mod raw_http;
 pub mod repos;
 
 pub use bins::{bin_dir, bin_path};
+pub use fixture::{client, Fixture, README};
 pub use git_cli::{git_command, run_git};
 pub use git_server::{GitServer, GitServerBuilder, RecordedRequest};
 pub use procs::{cmdline, is_alive, processes_with_env, wait_until};
+pub use proxy::{Proxy, ProxyBuilder};
 pub use raw_http::{raw_get, raw_request, RawResponse};
 pub use repos::UpstreamRepo;

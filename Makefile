@@ -1,0 +1,68 @@
+# devcontainer-serverless — the two commands of the README, and their helpers.
+#
+#   make run    build, then serve http://127.0.0.1:8080/github/<owner>/<repo>/ (local mode)
+#   make test   install what the tests need, then run every test
+#
+# Each target installs what it needs itself (apt packages, the Rust toolchain's
+# components); nothing installed by hand is assumed.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+LISTEN ?= 127.0.0.1:8080
+DATA_DIR ?= $(CURDIR)/.cache/data
+GIT_BASE ?= https://github.com
+IDLE_TIMEOUT ?= 30m
+RUN_ARGS ?=
+APT_PACKAGES := git pkg-config libssl-dev ca-certificates build-essential
+
+.PHONY: run test deps build lint fmt unit e2e bench clean
+
+## deps: system packages needed to build and test (installed only when missing)
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
+	@rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy 2>/dev/null || true
+
+## build: debug binaries for dcs-proxy and dcs-launcher
+build: deps
+	$(CARGO) build --bins
+
+## run: the proxy in local mode, ready to open a repository
+run: build
+	@mkdir -p "$(DATA_DIR)"
+	@echo "data dir: $(DATA_DIR)   git base: $(GIT_BASE)   (override with make run GIT_BASE=... LISTEN=...)"
+	$(CARGO) run -q --bin dcs-proxy -- serve --runtime local --auth none \
+	  --listen $(LISTEN) --data-dir "$(DATA_DIR)" --git-base $(GIT_BASE) \
+	  --idle-timeout $(IDLE_TIMEOUT) $(RUN_ARGS)
+
+## test: formatting, lints, unit tests and end-to-end tests
+test: deps lint build
+	$(CARGO) test --workspace --all-targets
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+unit: deps
+	$(CARGO) test --workspace --lib
+
+e2e: build
+	$(CARGO) test -p dcs-e2e
+
+## bench: wake-from-zero latency and idle RSS (see docs/benchmarks.md)
+bench: build
+	$(CARGO) build --release --bins -p dcs-proxy -p dcs-launcher
+	$(CARGO) run --release -p dcs-e2e --bin dcs-bench
+
+clean:
+	$(CARGO) clean
+	rm -rf .cache

@@ -1,0 +1,80 @@
+//! The common scene of an end-to-end test: a temp dir, a git server on loopback
+//! serving `acme/hello` (README.md + src/main.rs), and a proxy cloning from it.
+
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::git_server::GitServer;
+use crate::proxy::{Proxy, ProxyBuilder};
+use crate::repos::UpstreamRepo;
+
+/// README contents of the fixture repo.
+pub const README: &str = "# hello\n\nThe fixture repository.\n";
+
+/// A test's world. Field order is drop order: proxy first, then servers, then files.
+pub struct Fixture {
+    /// The proxy under test.
+    pub proxy: Proxy,
+    /// The upstream repo `acme/hello`.
+    pub repo: UpstreamRepo,
+    /// The git server.
+    pub git: GitServer,
+    /// Everything on disk.
+    pub tmp: TempDir,
+}
+
+impl Fixture {
+    /// A fixture whose proxy gets extra flags from `configure`.
+    pub fn new(configure: impl FnOnce(ProxyBuilder) -> ProxyBuilder) -> anyhow::Result<Self> {
+        Self::with_git(GitServer::start, configure)
+    }
+
+    /// Like [`Fixture::new`] with a custom git server (e.g. token-protected).
+    pub fn with_git(
+        git: impl FnOnce(&std::path::Path) -> anyhow::Result<GitServer>,
+        configure: impl FnOnce(ProxyBuilder) -> ProxyBuilder,
+    ) -> anyhow::Result<Self> {
+        let tmp = tempfile::tempdir()?;
+        let git_root = tmp.path().join("git");
+        std::fs::create_dir_all(&git_root)?;
+        let repo = UpstreamRepo::create(
+            &git_root,
+            "acme/hello",
+            &[("README.md", README), ("src/main.rs", "fn main() {}\n")],
+        )?;
+        let git = git(&git_root)?;
+        let builder = ProxyBuilder::new(&tmp.path().join("data"), &git.base_url())
+            .arg("--stop-grace")
+            .arg("2s");
+        let proxy = configure(builder).start()?;
+        Ok(Self {
+            proxy,
+            repo,
+            git,
+            tmp,
+        })
+    }
+
+    /// Where the proxy's user has `acme/hello` checked out.
+    pub fn checkout(&self) -> std::path::PathBuf {
+        self.proxy.volume().join("acme/hello")
+    }
+
+    /// Waits until no launcher of this proxy's user runs.
+    pub async fn wait_for_no_launcher(&self, timeout: Duration) -> bool {
+        crate::procs::wait_until(timeout, Duration::from_millis(50), || {
+            self.proxy.launcher_pids().is_empty()
+        })
+        .await
+    }
+}
+
+/// An HTTP client that does not follow redirects (tests look at them).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap_or_default()
+}

@@ -1,0 +1,202 @@
+//! A real `dcs-proxy` process for end-to-end tests: started on `127.0.0.1:0` with a
+//! data dir of the test's, its address read from the line it prints, stopped with
+//! SIGTERM (or killed with SIGKILL to simulate a crash). Dropping it stops the proxy
+//! and any launcher it left behind, so a failing test leaks nothing.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::bins::bin_path;
+use crate::procs::{is_alive, processes_with_env};
+
+/// How to start a proxy.
+#[derive(Debug, Clone)]
+pub struct ProxyBuilder {
+    data_dir: PathBuf,
+    git_base: String,
+    user: String,
+    listen: String,
+    args: Vec<String>,
+}
+
+/// A running `dcs-proxy serve --runtime local --auth none`.
+#[derive(Debug)]
+pub struct Proxy {
+    child: Option<Child>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its data dir.
+    pub data_dir: PathBuf,
+    /// The local user.
+    pub user: String,
+    log_path: PathBuf,
+    /// Whether dropping this handle kills leftover launchers (off after a simulated
+    /// crash: those launchers belong to the next proxy on the same data dir).
+    reap_on_drop: bool,
+}
+
+impl ProxyBuilder {
+    /// A proxy over `data_dir` cloning from `git_base`, as user `alice`.
+    pub fn new(data_dir: &Path, git_base: &str) -> Self {
+        Self {
+            data_dir: data_dir.to_path_buf(),
+            git_base: git_base.to_owned(),
+            user: "alice".into(),
+            listen: "127.0.0.1:0".into(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Adds a flag (and its value, if any).
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Sets `--listen`.
+    pub fn listen(mut self, addr: impl Into<String>) -> Self {
+        self.listen = addr.into();
+        self
+    }
+
+    /// Starts it and waits until it prints its address.
+    pub fn start(&self) -> anyhow::Result<Proxy> {
+        std::fs::create_dir_all(&self.data_dir)?;
+        let log_path = self.data_dir.join(format!(
+            "proxy-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_nanos()
+        ));
+        let log = std::fs::File::create(&log_path)?;
+        let mut child = Command::new(bin_path("dcs-proxy")?)
+            .arg("serve")
+            .args([
+                "--listen",
+                &self.listen,
+                "--user",
+                &self.user,
+                "--git-base",
+                &self.git_base,
+            ])
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--launcher-bin"])
+            .arg(bin_path("dcs-launcher")?)
+            .args(["--log", "debug", "--launcher-log", "debug"])
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .context("spawn dcs-proxy")?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("dcs-proxy listening on http://") {
+                    let _ = tx.send(rest.trim().to_owned());
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr.parse().context("listen address")?,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "dcs-proxy did not start; its log:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+        };
+        Ok(Proxy {
+            child: Some(child),
+            addr,
+            data_dir: self.data_dir.clone(),
+            user: self.user.clone(),
+            log_path,
+            reap_on_drop: true,
+        })
+    }
+}
+
+impl Proxy {
+    /// `http://<addr><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The proxy's pid.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The proxy's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// The user's workspace volume.
+    pub fn volume(&self) -> PathBuf {
+        self.data_dir.join("workspaces").join(&self.user)
+    }
+
+    /// Live launcher processes serving this proxy's user.
+    pub fn launcher_pids(&self) -> Vec<u32> {
+        let marker = format!("DCS_WORKSPACES_DIR={}", self.volume().display());
+        processes_with_env(&marker)
+            .into_iter()
+            .filter(|p| is_alive(*p))
+            .collect()
+    }
+
+    /// Kills the proxy with SIGKILL (a crash): its launchers keep running.
+    pub fn sigkill(&mut self) {
+        self.reap_on_drop = false;
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the proxy with SIGTERM and waits for it to exit; returns whether it
+    /// exited cleanly in time.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let _ = i32::try_from(child.id()).map(|pid| kill(Pid::from_raw(pid), Signal::SIGTERM));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.terminate();
+        if !self.reap_on_drop {
+            return;
+        }
+        for pid in self.launcher_pids() {
+            if let Ok(pid) = i32::try_from(pid) {
+                let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! A workspace's life: single-flight start, idle stop (even with an open but
+//! silent WebSocket), wake with nothing lost, proxy crash and restart, start timeout.
+
+use std::time::Duration;
+
+use dcs_e2e::{client, run_git, Fixture, ProxyBuilder, README};
+use futures_util::SinkExt;
+use tokio_tungstenite::tungstenite::Message;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+async fn open(fx: &Fixture) -> anyhow::Result<()> {
+    let resp = client()
+        .get(fx.proxy.url("/github/acme/hello/"))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status() == 200,
+        "{}: {}",
+        resp.status(),
+        fx.proxy.log()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn fifty_concurrent_first_requests_start_exactly_one_launcher() -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b)?;
+    let http = client();
+    let requests = (0..50).map(|_| {
+        let http = http.clone();
+        let url = fx.proxy.url("/github/acme/hello/_dcs/files/README.md");
+        async move { http.get(url).send().await?.error_for_status()?.text().await }
+    });
+    let bodies = futures_util::future::join_all(requests).await;
+    for body in bodies {
+        assert_eq!(body?, README);
+    }
+    assert_eq!(fx.proxy.launcher_pids().len(), 1);
+    let metrics = http
+        .get(fx.proxy.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        metrics.contains("dcs_workspace_starts_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("dcs_requests_total{code=\"2xx\"} 50"),
+        "{metrics}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_idle_workspace_stops_even_with_a_silent_websocket_and_wakes_with_nothing_lost(
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b.arg("--idle-timeout").arg("2s"))?;
+    let http = client();
+    let resp = http
+        .put(fx.proxy.url("/github/acme/hello/_dcs/files/kept.txt"))
+        .body("still here")
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 201);
+    let pid = fx.proxy.launcher_pids()[0];
+
+    // An abandoned tab: the socket stays open, the browser only answers pings.
+    let stream = tokio::net::TcpStream::connect(fx.proxy.addr).await?;
+    let url = format!("ws://{}/github/acme/hello/_dcs/ws-echo", fx.proxy.addr);
+    let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await?;
+    let pinger = tokio::spawn(async move {
+        for _ in 0..100 {
+            if ws.send(Message::Ping(vec![1].into())).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+
+    assert!(
+        fx.wait_for_no_launcher(PATIENCE).await,
+        "the idle launcher was stopped"
+    );
+    assert!(!dcs_e2e::is_alive(pid));
+    pinger.abort();
+
+    let resp = http
+        .get(fx.proxy.url("/github/acme/hello/_dcs/files/kept.txt"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200, "the next request wakes it");
+    assert_eq!(resp.text().await?, "still here");
+    let metrics = http
+        .get(fx.proxy.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        metrics.contains("dcs_workspace_idle_stops_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("dcs_workspace_starts_total 2\n"),
+        "{metrics}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn uncommitted_edits_survive_a_wake_with_a_new_upstream_commit() -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b.arg("--idle-timeout").arg("1s"))?;
+    open(&fx).await?;
+    let checkout = fx.checkout();
+    std::fs::write(checkout.join("README.md"), "my uncommitted edit\n")?;
+    std::fs::write(checkout.join("scratch.txt"), "untracked\n")?;
+    run_git(&checkout, &["add", "scratch.txt"])?;
+    let head_before = run_git(&checkout, &["rev-parse", "HEAD"])?;
+    assert!(fx.wait_for_no_launcher(PATIENCE).await);
+
+    let new_sha = fx
+        .repo
+        .commit(&[("NEW.md", "upstream moved on\n")], "upstream change")?;
+    open(&fx).await?;
+
+    assert_eq!(
+        std::fs::read_to_string(checkout.join("README.md"))?,
+        "my uncommitted edit\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(checkout.join("scratch.txt"))?,
+        "untracked\n"
+    );
+    assert!(
+        !checkout.join("NEW.md").exists(),
+        "the working tree is not touched"
+    );
+    assert_eq!(
+        run_git(&checkout, &["rev-parse", "HEAD"])?,
+        head_before,
+        "HEAD is not moved"
+    );
+    assert_eq!(
+        run_git(&checkout, &["rev-parse", "origin/main"])?,
+        new_sha,
+        "but the fetch happened"
+    );
+    assert_eq!(
+        run_git(&checkout, &["diff", "--name-only"])?,
+        "README.md",
+        "edit still unstaged"
+    );
+    assert_eq!(
+        run_git(&checkout, &["diff", "--cached", "--name-only"])?,
+        "scratch.txt",
+        "index untouched"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_proxy_killed_with_sigkill_and_restarted_adopts_its_workspace() -> anyhow::Result<()> {
+    let mut fx = Fixture::new(|b| b)?;
+    let http = client();
+    let resp = http
+        .put(
+            fx.proxy
+                .url("/github/acme/hello/_dcs/files/before-crash.txt"),
+        )
+        .body("safe")
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 201);
+    let launcher = fx.proxy.launcher_pids();
+    assert_eq!(launcher.len(), 1);
+
+    fx.proxy.sigkill();
+    assert!(
+        dcs_e2e::is_alive(launcher[0]),
+        "the workspace outlives the proxy"
+    );
+
+    fx.proxy = ProxyBuilder::new(&fx.proxy.data_dir.clone(), &fx.git.base_url()).start()?;
+    let resp = http
+        .get(
+            fx.proxy
+                .url("/github/acme/hello/_dcs/files/before-crash.txt"),
+        )
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    assert_eq!(resp.text().await?, "safe");
+    assert_eq!(
+        fx.proxy.launcher_pids(),
+        launcher,
+        "adopted, not duplicated: {}",
+        fx.proxy.log()
+    );
+    let metrics = http
+        .get(fx.proxy.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        metrics.contains("dcs_workspace_starts_total 1\n"),
+        "{metrics}"
+    );
+
+    assert!(fx.proxy.terminate(), "a graceful stop exits 0");
+    assert!(
+        fx.wait_for_no_launcher(Duration::from_secs(5)).await,
+        "and leaves no orphan"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_workspace_that_does_not_start_in_time_gets_a_504_page() -> anyhow::Result<()> {
+    // A "git server" that accepts connections and never answers.
+    let blackhole = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let base = format!("http://{}", blackhole.local_addr()?);
+    let tmp = tempfile::tempdir()?;
+    let proxy = ProxyBuilder::new(tmp.path(), &base)
+        .arg("--start-timeout")
+        .arg("2s")
+        .start()?;
+    let resp = client()
+        .get(proxy.url("/github/acme/hello/"))
+        .header("accept", "text/html")
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 504);
+    let page = resp.text().await?;
+    assert!(page.contains("did not become ready within 2s"), "{page}");
+    drop(blackhole);
+    Ok(())
+}
+
+#[tokio::test]
+async fn auth_none_is_refused_on_a_non_loopback_address() -> anyhow::Result<()> {
+    let out = std::process::Command::new(dcs_e2e::bin_path("dcs-proxy")?)
+        .args(["serve", "--listen", "0.0.0.0:0", "--check-config"])
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+    let out = std::process::Command::new(dcs_e2e::bin_path("dcs-proxy")?)
+        .args(["serve", "--check-config", "--data-dir"])
+        .arg(tempfile::tempdir()?.path())
+        .arg("--launcher-bin")
+        .arg(dcs_e2e::bin_path("dcs-launcher")?)
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
+    Ok(())
+}
