@@ -17,6 +17,9 @@ APT_PACKAGES := git pkg-config libssl-dev ca-certificates build-essential
 
 .PHONY: run test deps build lint fmt unit e2e bench clean
 
+# Kubernetes targets (deploy, undeploy, images, e2e-k8s) live in their own file.
+-include mk/*.mk
+
 ## deps: system packages needed to build and test (installed only when missing)
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
