@@ -58,12 +58,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Idle RSS: a proxy that keeps its workspace, measured after a request and a pause.
     let tmp = tempfile::tempdir()?;
-    let proxy = ProxyBuilder::new(tmp.path(), &fx.git.base_url())
-        .arg("--log")
-        .arg("warn")
-        .arg("--launcher-log")
-        .arg("warn")
-        .start()?;
+    let proxy = ProxyBuilder::new(tmp.path(), &fx.git.base_url()).start()?;
     http.get(proxy.url("/github/acme/hello/"))
         .send()
         .await?
