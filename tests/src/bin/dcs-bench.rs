@@ -29,14 +29,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let http = client();
-    let fx = Fixture::new(|b| {
-        b.arg("--idle-timeout")
-            .arg("1s")
-            .arg("--log")
-            .arg("warn")
-            .arg("--launcher-log")
-            .arg("warn")
-    })?;
+    let fx = Fixture::new(|b| b.arg("--idle-timeout").arg("1s"))?;
     let url = fx.proxy.url("/github/acme/hello/_dcs/files/README.md");
 
     let t = Instant::now();
