@@ -15,7 +15,7 @@ IDLE_TIMEOUT ?= 30m
 RUN_ARGS ?=
 APT_PACKAGES := git pkg-config libssl-dev ca-certificates build-essential
 
-.PHONY: run test deps build lint fmt unit e2e bench clean
+.PHONY: run test deps build lint fmt unit e2e bench fuzz clean
 
 # Kubernetes targets (deploy, undeploy, images, e2e-k8s) live in their own file.
 -include mk/*.mk
@@ -60,6 +60,11 @@ unit: deps
 
 e2e: build
 	$(CARGO) test -p dcs-e2e
+
+## fuzz: every cargo-fuzz target for FUZZ_SECONDS each (results: docs/security.md)
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	bash fuzz/run.sh $(FUZZ_SECONDS)
 
 ## bench: wake-from-zero latency and idle RSS (see docs/benchmarks.md)
 bench: build

@@ -5,19 +5,25 @@
 //! - [`user`]: [`UserId`], the stable key of a person (safe as a path segment).
 //! - [`key`]: [`WorkspaceKey`], one workspace = one (user, repo) pair.
 //! - [`names`]: Kubernetes-safe, deterministic, collision-free object names.
+//! - [`quantity`]: Kubernetes resource quantities, validated and comparable.
+//! - [`image`]: container image references (OCI distribution grammar).
 //! - [`env`]: the launcher's `DCS_*` environment contract ([`LauncherEnv`]).
 //! - [`error`]: the crate's single error type.
 
 pub mod env;
 pub mod error;
+pub mod image;
 pub mod key;
 pub mod names;
+pub mod quantity;
 pub mod repo;
 pub mod user;
 
 pub use env::LauncherEnv;
 pub use error::{Error, Result};
+pub use image::ImageRef;
 pub use key::WorkspaceKey;
 pub use names::K8sName;
+pub use quantity::Quantity;
 pub use repo::RepoRef;
 pub use user::UserId;
