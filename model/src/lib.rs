@@ -8,8 +8,10 @@
 //! - [`quantity`]: Kubernetes resource quantities, validated and comparable.
 //! - [`image`]: container image references (OCI distribution grammar).
 //! - [`env`]: the launcher's `DCS_*` environment contract ([`LauncherEnv`]).
+//! - [`api`]: management API request types and their validation.
 //! - [`error`]: the crate's single error type.
 
+pub mod api;
 pub mod env;
 pub mod error;
 pub mod image;
