@@ -151,6 +151,9 @@ impl Activator {
             }
             info!(workspace = %key, idle_secs = tracker.idle_for().as_secs(), "stopping idle workspace");
             self.invalidate(&key);
+            // Runtimes that scale on their own (Knative) count open sockets as
+            // requests in flight; close them so the workspace can reach zero.
+            tracker.close_tunnels();
             match self.runtime.stop(&key).await {
                 Ok(()) => {
                     self.metrics.idle_stops.inc();

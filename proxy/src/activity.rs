@@ -18,6 +18,8 @@ pub struct Tracker {
     epoch: Instant,
     last_ms: AtomicU64,
     in_flight: AtomicUsize,
+    /// Bumped to close every open tunnel of the workspace (idle policy).
+    close: tokio::sync::watch::Sender<u64>,
 }
 
 impl Tracker {
@@ -26,6 +28,7 @@ impl Tracker {
             epoch,
             last_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            close: tokio::sync::watch::channel(0).0,
         };
         t.touch();
         t
@@ -51,6 +54,18 @@ impl Tracker {
     /// HTTP exchanges currently in flight.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Closes every tunnel (WebSocket) of this workspace that is open now. The idle
+    /// policy uses it: an open socket must not keep a workspace from scaling to zero,
+    /// and on Knative an open socket counts as a request in flight.
+    pub fn close_tunnels(&self) {
+        self.close.send_modify(|generation| *generation += 1);
+    }
+
+    /// A receiver that changes when [`Tracker::close_tunnels`] is called.
+    pub fn on_close(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.close.subscribe()
     }
 
     /// Marks an exchange as started; it ends (and counts as activity) when the

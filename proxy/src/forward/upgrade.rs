@@ -25,7 +25,8 @@ pub fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
         .flatten()
 }
 
-/// Carries bytes between `client` and `upstream` until both directions end.
+/// Carries bytes between `client` and `upstream` until both directions end, or
+/// until the workspace's tunnels are closed by the idle policy.
 /// Client→upstream bytes are scanned: with `websocket`, each client data frame
 /// touches `tracker`; otherwise any client bytes do.
 pub async fn tunnel<C, U>(client: C, upstream: U, tracker: Arc<Tracker>, websocket: bool)
@@ -33,6 +34,7 @@ where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
+    let mut close = tracker.on_close();
     let (mut client_rd, mut client_wr) = tokio::io::split(client);
     let (mut up_rd, mut up_wr) = tokio::io::split(upstream);
 
@@ -62,9 +64,14 @@ where
         let _ = tokio::io::copy(&mut up_rd, &mut client_wr).await;
         let _ = client_wr.shutdown().await;
     };
-    // Each direction half-closes the other side when it ends; the tunnel is over
-    // when both have.
-    tokio::join!(client_to_upstream, upstream_to_client);
+    tokio::select! {
+        // Each direction half-closes the other side when it ends; the tunnel is
+        // over when both have.
+        _ = async { tokio::join!(client_to_upstream, upstream_to_client) } => {}
+        // The idle policy closed the workspace's tunnels: dropping both halves
+        // closes both connections.
+        _ = close.changed() => {}
+    }
 }
 
 #[cfg(test)]
@@ -128,5 +135,30 @@ mod tests {
         drop(client);
         drop(server);
         t.await.expect("tunnel ends when both sides close");
+    }
+
+    #[tokio::test]
+    async fn the_idle_policy_closes_open_tunnels() {
+        let activity = Activity::default();
+        let key = WorkspaceKey::new(
+            UserId::new("a").expect("u"),
+            RepoRef::parse("o/r").expect("r"),
+        );
+        let tracker = activity.tracker(&key);
+        let (mut client, client_side) = tokio::io::duplex(1024);
+        let (upstream_side, _server) = tokio::io::duplex(1024);
+        let t = tokio::spawn(tunnel(client_side, upstream_side, tracker.clone(), true));
+        tokio::task::yield_now().await;
+        tracker.close_tunnels();
+        tokio::time::timeout(Duration::from_secs(5), t)
+            .await
+            .expect("closed in time")
+            .expect("join");
+        let mut buf = [0u8; 1];
+        assert_eq!(
+            client.read(&mut buf).await.expect("read"),
+            0,
+            "the client sees EOF"
+        );
     }
 }
