@@ -3,30 +3,66 @@
 //!
 //! # Layout
 //! - [`Identity`]: who is asking (stable user id, display name, email, groups).
-//! - [`Authenticate`]: the seam each auth mode implements.
+//! - [`Authenticate`]: the seam each auth mode implements; [`build`] picks one.
 //! - [`none`]: the single-user loopback mode.
+//! - [`authentik`]: forward auth done by the proxy itself against an Authentik
+//!   outpost, with a short-lived session cache; also passes
+//!   `/outpost.goauthentik.io/*` through to the outpost.
+//! - [`trusted`]: behind an ingress that already did forward auth; headers count
+//!   only with a verified `X-authentik-jwt` ([`jwt`]).
+//! - [`headers`]: reading `X-authentik-*` headers, with size and character hygiene.
+//! - [`secret`]: the redacted [`secret::Secret`] newtype.
 
+pub mod authentik;
+pub mod headers;
+pub mod jwt;
 pub mod none;
+pub mod secret;
+pub mod trusted;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use dcs_model::UserId;
 use http::request::Parts;
+use http::{Request, Response};
+use hyper::body::Incoming;
 
-use crate::error::Result;
+use crate::body::Body;
+use crate::config::AuthConfig;
+use crate::error::{Error, Result};
 
 /// A verified person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// The stable key workspaces are owned by.
+    /// The stable key workspaces are owned by (Authentik's `uid` / JWT `sub`,
+    /// which survives renames).
     pub user: UserId,
-    /// The name shown to people.
+    /// The name shown to people (Authentik's username).
     pub username: String,
+    /// Full name, when known.
+    pub name: Option<String>,
     /// Email, when known.
     pub email: Option<String>,
     /// Group memberships, for access policy.
     pub groups: Vec<String>,
+    /// Authentik application entitlements, for access policy.
+    pub entitlements: Vec<String>,
+}
+
+impl Identity {
+    /// An identity that is only a user id (shown by that id), no groups.
+    pub fn from_user(user: UserId) -> Self {
+        Self {
+            username: user.to_string(),
+            user,
+            name: None,
+            email: None,
+            groups: Vec::new(),
+            entitlements: Vec::new(),
+        }
+    }
 }
 
 /// An auth mode: turns a request into an [`Identity`] or an error.
@@ -34,4 +70,22 @@ pub struct Identity {
 pub trait Authenticate: Send + Sync {
     /// Establishes who sent the request (headers and peer only; the body is untouched).
     async fn authenticate(&self, parts: &Parts, peer: SocketAddr) -> Result<Identity>;
+
+    /// Answers a request for `/outpost.goauthentik.io/*` (sign-in callback,
+    /// sign-out). Only the `authentik` mode serves these; every other mode says 404.
+    async fn outpost(&self, req: Request<Incoming>, _peer: SocketAddr) -> Result<Response<Body>> {
+        Err(Error::NotFound(format!(
+            "nothing is served at {}; sign-in is not handled by this proxy",
+            crate::server::truncate(req.uri().path(), 200)
+        )))
+    }
+}
+
+/// The auth mode `cfg` asks for.
+pub fn build(cfg: &AuthConfig) -> Arc<dyn Authenticate> {
+    match cfg {
+        AuthConfig::None { user } => Arc::new(none::NoAuth::new(user.clone())),
+        AuthConfig::Authentik(cfg) => Arc::new(authentik::AuthentikAuth::new(cfg.clone())),
+        AuthConfig::TrustedHeaders(cfg) => Arc::new(trusted::TrustedHeaders::new(cfg)),
+    }
 }

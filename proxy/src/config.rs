@@ -1,25 +1,25 @@
 //! Configuration: command-line flags (each with an environment variable), then
 //! validation as its own step that lists every problem at once.
+//!
+//! # Layout
+//! - [`auth`]: the sign-in flags ([`AuthArgs`]) and their validation.
+
+pub mod auth;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use dcs_model::{env::IDE_KINDS, UserId};
+use dcs_model::env::IDE_KINDS;
+
+pub use self::auth::{AuthArgs, AuthConfig, AuthMode};
 
 /// Where workspaces run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RuntimeKind {
     /// A `dcs-launcher` child process per workspace on this machine.
     Local,
-}
-
-/// How requests are tied to a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AuthMode {
-    /// Every request is `--user`; only on a loopback listen address.
-    None,
 }
 
 /// `dcs-proxy serve` flags.
@@ -31,9 +31,9 @@ pub struct ServeArgs {
     /// Where workspaces run.
     #[arg(long, env = "DCS_PROXY_RUNTIME", value_enum, default_value = "local")]
     pub runtime: RuntimeKind,
-    /// How requests are tied to a person.
-    #[arg(long, env = "DCS_PROXY_AUTH", value_enum, default_value = "none")]
-    pub auth: AuthMode,
+    /// Sign-in: `--auth` and the flags each mode needs.
+    #[command(flatten)]
+    pub auth: AuthArgs,
     /// The user every request belongs to with `--auth none` [default: $USER, else "dev"].
     #[arg(long, env = "DCS_PROXY_USER")]
     pub user: Option<String>,
@@ -80,8 +80,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Runtime kind.
     pub runtime: RuntimeKind,
-    /// The local user (`--auth none`).
-    pub user: UserId,
+    /// The sign-in mode and what it needs.
+    pub auth: AuthConfig,
     /// Data directory.
     pub data_dir: PathBuf,
     /// Git base URL, no trailing slash.
@@ -106,22 +106,9 @@ impl ServeArgs {
     /// Resolves defaults and checks everything, returning every problem found.
     pub fn validate(&self) -> Result<Config, Vec<String>> {
         let mut problems = Vec::new();
-        let AuthMode::None = self.auth;
-        if !self.listen.ip().is_loopback() {
-            problems.push(format!(
-                "--auth none serves every request as one user, so it is only allowed on a loopback \
-                 --listen address (got {}); use 127.0.0.1 or ::1",
-                self.listen
-            ));
-        }
-        let user_s = self
-            .user
-            .clone()
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "dev".into());
-        let user = UserId::new(&user_s)
-            .map_err(|e| problems.push(format!("--user: {e}")))
-            .ok();
+        let auth = self
+            .auth
+            .validate(self.listen, self.user.as_deref(), &mut problems);
 
         let git_base = self.git_base.trim_end_matches('/').to_owned();
         if !["http://", "https://", "file://"]
@@ -180,11 +167,11 @@ impl ServeArgs {
         if let Err(e) = std::fs::create_dir_all(&data_dir) {
             problems.push(format!("--data-dir {}: {e}", data_dir.display()));
         }
-        match (problems.is_empty(), user) {
-            (true, Some(user)) => Ok(Config {
+        match (problems.is_empty(), auth) {
+            (true, Some(auth)) => Ok(Config {
                 listen: self.listen,
                 runtime: self.runtime,
-                user,
+                auth,
                 data_dir,
                 git_base,
                 git_token_file: self.git_token_file.clone(),
@@ -309,6 +296,9 @@ mod tests {
         .expect("valid");
         assert_eq!(cfg.git_base, "http://127.0.0.1:9");
         assert_eq!(cfg.idle_timeout, Duration::from_secs(30 * 60));
-        assert_eq!(cfg.user.as_str(), "alice");
+        match cfg.auth {
+            AuthConfig::None { user } => assert_eq!(user.as_str(), "alice"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -36,6 +36,16 @@ pub enum Error {
     /// No identity could be established.
     #[error("{0}")]
     Unauthorized(String),
+    /// A browser must sign in first: answered with a redirect to `location`
+    /// (and a 401 to clients that did not ask for HTML).
+    #[error("sign-in required: continue at {location}")]
+    SignIn {
+        /// Where the sign-in starts (same host, `/outpost.goauthentik.io/start?rd=…`).
+        location: String,
+    },
+    /// The sign-in service cannot answer; the request is refused, never let through.
+    #[error("the sign-in service is unavailable; try again in a moment")]
+    AuthUnavailable,
     /// The workspace did not become ready in time.
     #[error("the workspace did not become ready within {}s; it keeps starting in the background, reload to try again", after.as_secs())]
     StartTimeout {
@@ -68,6 +78,8 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::SignIn { .. } => StatusCode::FOUND,
+            Error::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::StartTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Error::StartFailed { kind, .. } => match kind {
                 StartFailure::NotFound => StatusCode::NOT_FOUND,
@@ -85,7 +97,8 @@ impl Error {
         match self {
             Error::BadRequest(_) => "Bad request",
             Error::NotFound(_) => "Not found",
-            Error::Unauthorized(_) => "Sign-in required",
+            Error::Unauthorized(_) | Error::SignIn { .. } => "Sign-in required",
+            Error::AuthUnavailable => "Sign-in service unavailable",
             Error::StartTimeout { .. } => "Workspace is still starting",
             Error::StartFailed {
                 kind: StartFailure::NotFound,
@@ -129,6 +142,8 @@ mod tests {
             504
         );
         assert_eq!(Error::Runtime("x".into()).status(), 503);
+        assert_eq!(Error::AuthUnavailable.status(), 503);
+        assert_eq!(Error::Unauthorized("x".into()).status(), 401);
     }
 
     #[test]

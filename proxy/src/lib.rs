@@ -41,7 +41,6 @@ pub use error::{Error, Result};
 pub use state::AppState;
 
 use crate::activator::Activator;
-use crate::auth::none::NoAuth;
 use crate::config::RuntimeKind;
 use crate::metrics::Metrics;
 use crate::runtime::local::{LocalConfig, LocalRuntime};
@@ -72,7 +71,7 @@ pub fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
         metrics.clone(),
     ));
     Ok(Arc::new(AppState {
-        auth: Arc::new(NoAuth::new(cfg.user.clone())),
+        auth: auth::build(&cfg.auth),
         activator,
         metrics,
         draining: AtomicBool::new(false),

@@ -1,24 +1,42 @@
 //! Rendering errors and small status pages: HTML for browsers, JSON for API and
 //! script clients. This is the one "rescue" the whole proxy answers errors with.
 
-use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::body::{full, Body};
 use crate::error::Error;
 
-/// Whether the client prefers HTML (a browser navigation) over JSON.
+/// Whether the client is a browser navigation that wants an HTML page, rather
+/// than XHR, `fetch` or a script (which get JSON they can act on): `Accept`
+/// names `text/html`, no `X-Requested-With`, and `Sec-Fetch-Mode`, when sent,
+/// is `navigate`.
 pub fn wants_html(headers: &HeaderMap) -> bool {
-    let accept = headers
-        .get(ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    accept.contains("text/html")
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    text(ACCEPT.as_str()).is_some_and(|a| a.contains("text/html"))
+        && !headers.contains_key("x-requested-with")
+        && text("sec-fetch-mode").is_none_or(|m| m.eq_ignore_ascii_case("navigate"))
 }
 
-/// Turns an error into the response the client sees.
+/// Turns an error into the response the client sees. A sign-in is a `302` to
+/// the sign-in page for browsers and a `401` for everything else.
 pub fn rescue(err: &Error, wants_html: bool) -> Response<Body> {
-    page(err.status(), err.title(), &err.to_string(), wants_html)
+    match err {
+        Error::SignIn { location } => {
+            let status = if wants_html {
+                StatusCode::FOUND
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            let message = "sign-in required: continue at the sign-in page";
+            let mut resp = page(status, err.title(), message, wants_html);
+            if let Ok(v) = HeaderValue::from_str(location) {
+                resp.headers_mut().insert(LOCATION, v);
+            }
+            resp
+        }
+        _ => page(err.status(), err.title(), &err.to_string(), wants_html),
+    }
 }
 
 /// A status page with a title and a message.
@@ -96,6 +114,30 @@ mod tests {
         assert_eq!(v["status"], 404);
     }
 
+    #[tokio::test]
+    async fn sign_in_is_a_redirect_for_browsers_and_a_401_otherwise() {
+        let err = Error::SignIn {
+            location: "/outpost.goauthentik.io/start?rd=x".into(),
+        };
+        let resp = rescue(&err, true);
+        assert_eq!(resp.status(), 302);
+        assert_eq!(
+            resp.headers()[LOCATION],
+            "/outpost.goauthentik.io/start?rd=x"
+        );
+        let resp = rescue(&err, false);
+        assert_eq!(resp.status(), 401);
+        let v: serde_json::Value = serde_json::from_str(&text(resp).await).expect("json");
+        assert_eq!(v["status"], 401);
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_sign_in_service_is_a_503_page() {
+        let resp = rescue(&Error::AuthUnavailable, true);
+        assert_eq!(resp.status(), 503);
+        assert!(text(resp).await.contains("Sign-in service unavailable"));
+    }
+
     #[test]
     fn accept_header_decides() {
         let mut h = HeaderMap::new();
@@ -105,5 +147,15 @@ mod tests {
             HeaderValue::from_static("text/html,application/xhtml+xml"),
         );
         assert!(wants_html(&h));
+        h.insert("sec-fetch-mode", HeaderValue::from_static("navigate"));
+        assert!(wants_html(&h));
+        h.insert("sec-fetch-mode", HeaderValue::from_static("cors"));
+        assert!(!wants_html(&h), "fetch() gets JSON");
+        h.remove("sec-fetch-mode");
+        h.insert(
+            "x-requested-with",
+            HeaderValue::from_static("XMLHttpRequest"),
+        );
+        assert!(!wants_html(&h), "XHR gets JSON");
     }
 }

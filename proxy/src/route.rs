@@ -12,6 +12,8 @@ use crate::error::Error;
 
 /// The prefix under which repository workspaces are served.
 pub const GITHUB_PREFIX: &str = "/github";
+/// The prefix of Authentik's outpost endpoints (sign-in start, callback, sign-out).
+pub const OUTPOST_PREFIX: &str = "/outpost.goauthentik.io";
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +26,9 @@ pub enum Route {
     Metrics,
     /// Send the client to the canonical form of the URL (`Location` value).
     Redirect(String),
+    /// `/outpost.goauthentik.io/…`: passed to the Authentik outpost, unauthenticated
+    /// (only in `--auth authentik`; a 404 otherwise).
+    Outpost,
     /// A request for the caller's workspace of `repo`.
     Workspace {
         /// The repository.
@@ -45,6 +50,11 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
         "/readyz" => return Ok(Route::Readyz),
         "/metrics" => return Ok(Route::Metrics),
         _ => {}
+    }
+    if let Some(after) = path.strip_prefix(OUTPOST_PREFIX) {
+        if after.is_empty() || after.starts_with('/') {
+            return Ok(Route::Outpost);
+        }
     }
     let Some(after) = path.strip_prefix(GITHUB_PREFIX) else {
         return Ok(Route::NotFound);
@@ -128,6 +138,27 @@ mod tests {
         assert_eq!(parse("/metrics", None).expect("ok"), Route::Metrics);
         assert_eq!(parse("/", None).expect("ok"), Route::NotFound);
         assert_eq!(parse("/githubx/a/b/", None).expect("ok"), Route::NotFound);
+    }
+
+    #[test]
+    fn outpost_paths_are_one_route() {
+        for path in [
+            "/outpost.goauthentik.io",
+            "/outpost.goauthentik.io/start",
+            "/outpost.goauthentik.io/callback",
+            "/outpost.goauthentik.io/sign_out",
+        ] {
+            assert_eq!(
+                parse(path, Some("rd=x")).expect("ok"),
+                Route::Outpost,
+                "{path}"
+            );
+        }
+        assert_eq!(
+            parse("/outpost.goauthentik.iox/start", None).expect("ok"),
+            Route::NotFound
+        );
+        assert!(parse("/outpost.goauthentik.io/../github/a/b/", None).is_err());
     }
 
     #[test]

@@ -137,6 +137,8 @@ async fn dispatch(
             }
             Ok(resp)
         }
+        // Sign-in start, callback and sign-out: no auth check (they are how one signs in).
+        Route::Outpost => state.auth.outpost(req, peer).await,
         Route::NotFound => Err(crate::error::Error::NotFound(format!(
             "nothing is served at {}; open /github/<owner>/<repo>/",
             truncate(req.uri().path(), 200)
@@ -160,7 +162,8 @@ fn text(status: StatusCode, body: &str) -> Response<Body> {
     resp
 }
 
-fn truncate(s: &str, max: usize) -> &str {
+/// At most `max` characters of `s`.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,

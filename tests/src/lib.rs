@@ -18,11 +18,15 @@
 //! - [`fixture`]: the common scene: git server + `acme/hello` + proxy.
 //! - [`proxy`]: a real `dcs-proxy` process: start, SIGTERM, SIGKILL, its launchers.
 //! - [`bins`]: locate the workspace binaries (`dcs-proxy`, `dcs-launcher`).
+//! - [`outpost`]: a stand-in Authentik outpost (+ fake IdP) for `--auth authentik`.
+//! - [`jwt`]: real and forged `X-authentik-jwt` tokens for `--auth trusted-headers`.
 
 pub mod bins;
 pub mod fixture;
 pub mod git_cli;
 pub mod git_server;
+pub mod jwt;
+pub mod outpost;
 pub mod procs;
 pub mod proxy;
 pub mod raw_http;
@@ -32,6 +36,8 @@ pub use bins::{bin_dir, bin_path};
 pub use fixture::{client, Fixture, README};
 pub use git_cli::{git_command, run_git};
 pub use git_server::{GitServer, GitServerBuilder, RecordedRequest};
+pub use jwt::JwtIssuer;
+pub use outpost::{FakeOutpost, FakeUser};
 pub use procs::{cmdline, is_alive, processes_with_env, wait_until};
 pub use proxy::{Proxy, ProxyBuilder};
 pub use raw_http::{raw_get, raw_request, RawResponse};

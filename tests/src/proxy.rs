@@ -26,7 +26,7 @@ pub struct ProxyBuilder {
     args: Vec<String>,
 }
 
-/// A running `dcs-proxy serve --runtime local --auth none`.
+/// A running `dcs-proxy serve --runtime local` (`--auth none` unless flags say otherwise).
 #[derive(Debug)]
 pub struct Proxy {
     child: Option<Child>,
@@ -57,6 +57,13 @@ impl ProxyBuilder {
     /// Adds a flag (and its value, if any).
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
+        self
+    }
+
+    /// Sets `--user` (`--auth none`), and whose volume [`Proxy::volume`] names: with
+    /// other auth modes, pass the uid the test signs in as.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = user.into();
         self
     }
 
@@ -146,12 +153,34 @@ impl Proxy {
 
     /// The user's workspace volume.
     pub fn volume(&self) -> PathBuf {
-        self.data_dir.join("workspaces").join(&self.user)
+        self.volume_of(&self.user)
+    }
+
+    /// The workspace volume of user id `user`.
+    pub fn volume_of(&self, user: &str) -> PathBuf {
+        self.data_dir.join("workspaces").join(user)
+    }
+
+    /// User ids that have a workspace volume (someone's workspace was started).
+    pub fn volumes(&self) -> Vec<String> {
+        let mut users: Vec<String> = std::fs::read_dir(self.data_dir.join("workspaces"))
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        users.sort();
+        users
     }
 
     /// Live launcher processes serving this proxy's user.
     pub fn launcher_pids(&self) -> Vec<u32> {
-        let marker = format!("DCS_WORKSPACES_DIR={}", self.volume().display());
+        self.launcher_pids_of(&self.user)
+    }
+
+    /// Live launcher processes serving user id `user`.
+    pub fn launcher_pids_of(&self, user: &str) -> Vec<u32> {
+        let marker = format!("DCS_WORKSPACES_DIR={}", self.volume_of(user).display());
         processes_with_env(&marker)
             .into_iter()
             .filter(|p| is_alive(*p))
@@ -193,7 +222,8 @@ impl Drop for Proxy {
         if !self.reap_on_drop {
             return;
         }
-        for pid in self.launcher_pids() {
+        let users = self.volumes();
+        for pid in users.iter().flat_map(|u| self.launcher_pids_of(u)) {
             if let Ok(pid) = i32::try_from(pid) {
                 let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
             }

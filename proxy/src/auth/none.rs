@@ -20,14 +20,8 @@ pub struct NoAuth {
 impl NoAuth {
     /// Every request becomes `user`.
     pub fn new(user: UserId) -> Self {
-        let username = user.to_string();
         Self {
-            identity: Identity {
-                user,
-                username,
-                email: None,
-                groups: Vec::new(),
-            },
+            identity: Identity::from_user(user),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Header rewriting, in one place: hop-by-hop headers removed both ways, identity
-//! headers from the client removed and set from the verified [`Identity`], and
-//! `X-Forwarded-*` set for the workspace.
+//! headers from the client removed and set from the verified [`Identity`], the
+//! auth layer's credentials (`Authorization`, Authentik's `authentik_proxy_*`
+//! cookies) removed, and `X-Forwarded-*` set for the workspace.
 
 use std::net::SocketAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use crate::auth::headers::is_session_cookie;
 use crate::auth::Identity;
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
@@ -83,6 +85,8 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
     {
         headers.remove(name);
     }
+    headers.remove(header::AUTHORIZATION);
+    strip_session_cookies(headers);
 
     let original_host = headers.get(header::HOST).cloned();
     if let Some(host) = ctx.host.and_then(|h| HeaderValue::from_str(h).ok()) {
@@ -116,6 +120,22 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
             "x-forwarded-groups",
             &ctx.identity.groups.join("|"),
         );
+    }
+}
+
+/// Removes Authentik's session cookies from `Cookie`, keeping every other cookie
+/// (the IDE may set its own) in one header; no header is left if none remain.
+pub fn strip_session_cookies(headers: &mut HeaderMap) {
+    if !headers.contains_key(header::COOKIE) {
+        return;
+    }
+    let kept: Vec<&str> = crate::auth::headers::cookie_pairs(headers)
+        .filter(|p| !is_session_cookie(p.split('=').next().unwrap_or("").trim()))
+        .collect();
+    let joined = kept.join("; ");
+    headers.remove(header::COOKIE);
+    if let (false, Ok(v)) = (joined.is_empty(), HeaderValue::from_str(&joined)) {
+        headers.insert(header::COOKIE, v);
     }
 }
 
@@ -163,10 +183,9 @@ mod tests {
 
     fn identity() -> Identity {
         Identity {
-            user: UserId::new("alice").expect("u"),
-            username: "alice".into(),
             email: Some("alice@example.com".into()),
             groups: vec!["dev".into(), "ops".into()],
+            ..Identity::from_user(UserId::new("alice").expect("u"))
         }
     }
 
@@ -219,6 +238,33 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.0.0.9");
         assert_eq!(h["x-forwarded-host"], "ide.example:8443");
         assert_eq!(h["x-forwarded-proto"], "http");
+    }
+
+    #[test]
+    fn auth_credentials_never_reach_the_workspace_but_other_cookies_do() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer app-password"),
+        );
+        h.append(
+            "cookie",
+            HeaderValue::from_static("authentik_proxy_ab12=sess; ide-theme=dark"),
+        );
+        h.append("cookie", HeaderValue::from_static("authentik_proxy_x=y"));
+        let id = identity();
+        rewrite_request(&mut h, &ctx(&id, None));
+        assert!(!h.contains_key("authorization"));
+        assert_eq!(h.get_all("cookie").iter().count(), 1);
+        assert_eq!(h["cookie"], "ide-theme=dark");
+
+        let mut h = HeaderMap::new();
+        h.insert(
+            "cookie",
+            HeaderValue::from_static("authentik_proxy_ab12=sess"),
+        );
+        rewrite_request(&mut h, &ctx(&id, None));
+        assert!(!h.contains_key("cookie"), "nothing left, no header");
     }
 
     #[test]

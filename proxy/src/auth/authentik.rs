@@ -1,0 +1,218 @@
+//! `--auth authentik`: the proxy does forward auth itself, the way nginx's
+//! `auth_request` does. A request without a fresh cached session is checked
+//! against the outpost's `/outpost.goauthentik.io/auth/nginx` with the client's
+//! cookies (and `Authorization`), `X-Original-URL` and `X-Forwarded-Host`:
+//! - 200 → the identity from the outpost's `X-authentik-*` response headers,
+//!   cached for `--auth-cache-ttl` under a hash of the credentials;
+//! - 401 → a browser navigation is sent to `/outpost.goauthentik.io/start?rd=…`,
+//!   anything else (XHR, API, scripts) gets a 401;
+//! - unreachable, slow or any other answer → 503: never an open door.
+//!
+//! `/outpost.goauthentik.io/*` is passed to the outpost unauthenticated, so the
+//! sign-in callback and sign-out work on the IDE's own host.
+//!
+//! # Layout
+//! - [`client`]: the HTTP exchanges with the outpost.
+//! - [`cache`]: the bounded, hashed session cache.
+
+pub mod cache;
+pub mod client;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use http::header::{HeaderMap, HeaderValue, HOST};
+use http::request::Parts;
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use tracing::{debug, warn};
+
+use self::cache::{SessionCache, SessionKey, MAX_ENTRIES};
+use self::client::{Origin, OutpostClient, Verdict};
+use super::{headers, Authenticate, Identity};
+use crate::body::Body;
+use crate::error::{Error, Result};
+
+/// Where the outpost starts a sign-in; `rd` is where to come back to.
+pub const START_PATH: &str = "/outpost.goauthentik.io/start";
+/// Where the outpost ends a session.
+pub const SIGN_OUT_PATH: &str = "/outpost.goauthentik.io/sign_out";
+
+/// Everything but RFC 3986 unreserved characters is encoded in `rd`.
+const RD: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// What authentik mode needs.
+#[derive(Debug, Clone)]
+pub struct AuthentikConfig {
+    /// The outpost, `http://host:port`, no trailing slash.
+    pub outpost_url: String,
+    /// How long a successful check is reused (zero: never).
+    pub cache_ttl: Duration,
+    /// The origin users open (`https://ide.example.com`). When set, it is what the
+    /// outpost is told, whatever `Host` and `X-Forwarded-*` the client sent.
+    pub public_url: Option<PublicUrl>,
+}
+
+/// A pinned public origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// `host[:port]`.
+    pub host: String,
+}
+
+impl PublicUrl {
+    /// Parses `http(s)://host[:port]` (a trailing `/` is allowed, nothing else).
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        let uri: Uri = s.parse().map_err(|e| format!("{e}"))?;
+        let scheme = uri.scheme_str().unwrap_or("");
+        let host = uri.authority().map(|a| a.as_str()).unwrap_or("");
+        let path_ok = matches!(uri.path(), "" | "/") && uri.query().is_none();
+        if !matches!(scheme, "http" | "https") || host.is_empty() || host.contains('@') || !path_ok
+        {
+            return Err(format!(
+                "expected http(s)://host[:port] with no path (got {s:?})"
+            ));
+        }
+        Ok(Self {
+            scheme: scheme.to_owned(),
+            host: host.to_owned(),
+        })
+    }
+}
+
+/// The authentik mode.
+#[derive(Debug)]
+pub struct AuthentikAuth {
+    client: OutpostClient,
+    cache: SessionCache,
+    public_url: Option<PublicUrl>,
+}
+
+impl AuthentikAuth {
+    /// The mode for `cfg`.
+    pub fn new(cfg: AuthentikConfig) -> Self {
+        Self {
+            client: OutpostClient::new(&cfg.outpost_url),
+            cache: SessionCache::new(cfg.cache_ttl, MAX_ENTRIES),
+            public_url: cfg.public_url,
+        }
+    }
+
+    /// The scheme and host the user opened: the pinned `--public-url`, else the
+    /// request's `Host` (never the client's `X-Forwarded-Host`, which would let it
+    /// pick which Authentik application checks the session) and `X-Forwarded-Proto`.
+    fn origin(&self, headers: &HeaderMap, uri: &Uri) -> Result<Origin> {
+        if let Some(p) = &self.public_url {
+            if let Ok(host) = HeaderValue::from_str(&p.host) {
+                let scheme = p.scheme.clone();
+                return Ok(Origin { scheme, host });
+            }
+        }
+        let host = headers
+            .get(HOST)
+            .cloned()
+            .or_else(|| {
+                uri.authority()
+                    .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            })
+            .ok_or_else(|| Error::BadRequest("the request has no Host header".into()))?;
+        let proto = headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_ascii_lowercase());
+        let scheme = match proto.as_deref() {
+            Some("https") => "https",
+            _ => "http",
+        };
+        Ok(Origin {
+            scheme: scheme.into(),
+            host,
+        })
+    }
+}
+
+/// The full URL the user asked for.
+pub fn original_url(origin: &Origin, uri: &Uri) -> String {
+    let host = String::from_utf8_lossy(origin.host.as_bytes());
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    format!("{}://{host}{path}", origin.scheme)
+}
+
+/// Where a browser goes to sign in before coming back to `original_url`.
+pub fn sign_in_location(original_url: &str) -> String {
+    format!("{START_PATH}?rd={}", utf8_percent_encode(original_url, RD))
+}
+
+/// Whether the request is a browser navigation (which may be redirected to sign
+/// in) rather than XHR, fetch or a script (which get a 401 they can act on).
+pub fn is_navigation(headers: &HeaderMap) -> bool {
+    crate::pages::wants_html(headers)
+}
+
+/// The cache key: the credentials, scoped to the origin they were checked for.
+fn session_key(headers: &HeaderMap, origin: &Origin) -> Option<SessionKey> {
+    SessionKey::of(headers, &[origin.scheme.as_bytes(), origin.host.as_bytes()])
+}
+
+#[async_trait]
+impl Authenticate for AuthentikAuth {
+    async fn authenticate(&self, parts: &Parts, peer: SocketAddr) -> Result<Identity> {
+        let origin = self.origin(&parts.headers, &parts.uri)?;
+        let key = session_key(&parts.headers, &origin);
+        if let Some(id) = key.as_ref().and_then(|k| self.cache.get(k)) {
+            return Ok(id);
+        }
+        let url = original_url(&origin, &parts.uri);
+        let url_value = HeaderValue::from_str(&url)
+            .map_err(|_| Error::BadRequest("the request URL cannot be checked".into()))?;
+        match self.client.check(&parts.headers, url_value, &origin).await {
+            Ok(Verdict::Allowed(answer)) => {
+                let id = headers::identity(&answer).map_err(|reason| {
+                    warn!(%peer, %reason, "the outpost allowed a request without a usable identity");
+                    Error::AuthUnavailable
+                })?;
+                debug!(%peer, user = %id.user, username = %id.username, "session checked by the outpost");
+                if let Some(k) = key {
+                    self.cache.insert(k, id.clone());
+                }
+                Ok(id)
+            }
+            Ok(Verdict::Denied) if is_navigation(&parts.headers) => Err(Error::SignIn {
+                location: sign_in_location(&url),
+            }),
+            Ok(Verdict::Denied) => Err(Error::Unauthorized(
+                "sign-in required: no valid session; sign in with a browser first".into(),
+            )),
+            Err(err) => {
+                warn!(%peer, %err, "sign-in check failed");
+                Err(Error::AuthUnavailable)
+            }
+        }
+    }
+
+    async fn outpost(&self, req: Request<Incoming>, peer: SocketAddr) -> Result<Response<Body>> {
+        let origin = self.origin(req.headers(), req.uri())?;
+        if req.uri().path() == SIGN_OUT_PATH {
+            if let Some(k) = session_key(req.headers(), &origin) {
+                self.cache.remove(&k);
+            }
+        }
+        self.client.pass(req, peer, &origin).await.map_err(|err| {
+            warn!(%peer, %err, "passing a request to the outpost failed");
+            Error::AuthUnavailable
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "authentik/tests.rs"]
+mod tests;
