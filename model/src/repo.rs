@@ -116,6 +116,11 @@ fn validate_repo(repo: &str) -> Result<()> {
     if repo == "." || repo == ".." {
         return err("must not be '.' or '..'");
     }
+    // One `.git` suffix is stripped before this check; a name still ending in it
+    // would display as something that parses to a different repository.
+    if repo.ends_with(".git") {
+        return err("must not end in .git twice");
+    }
     Ok(())
 }
 
@@ -183,7 +188,8 @@ mod tests {
     #[test]
     fn bad_repos_are_rejected() {
         for repo in [
-            "", ".", "..", ".git", "a/b", "a b", "a%2Fb", "é", "a\0b", "..git",
+            "", ".", "..", ".git", "a/b", "a b", "a%2Fb", "é", "a\0b", "..git", "x.git.git",
+            ".git.git", "..git.git",
         ] {
             let got = RepoRef::new("acme", repo);
             // "..git" strips to "." which is rejected too.
@@ -193,6 +199,15 @@ mod tests {
             );
         }
         assert!(RepoRef::new("acme", &"r".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn every_accepted_name_survives_its_own_string_form() {
+        // Found by the repo_ref fuzz target: "x.git.git" used to become "x.git".
+        for (o, r) in [("acme", "hello"), ("4", "a.git"), ("a", ".github"), ("a", "x.gitx"), ("a", "git")] {
+            let parsed = RepoRef::new(o, r).expect("valid");
+            assert_eq!(RepoRef::parse(&parsed.to_string()).expect("round trip"), parsed);
+        }
     }
 
     #[test]
