@@ -188,8 +188,19 @@ mod tests {
     #[test]
     fn bad_repos_are_rejected() {
         for repo in [
-            "", ".", "..", ".git", "a/b", "a b", "a%2Fb", "é", "a\0b", "..git", "x.git.git",
-            ".git.git", "..git.git",
+            "",
+            ".",
+            "..",
+            ".git",
+            "a/b",
+            "a b",
+            "a%2Fb",
+            "é",
+            "a\0b",
+            "..git",
+            "x.git.git",
+            ".git.git",
+            "..git.git",
         ] {
             let got = RepoRef::new("acme", repo);
             // "..git" strips to "." which is rejected too.
@@ -204,9 +215,18 @@ mod tests {
     #[test]
     fn every_accepted_name_survives_its_own_string_form() {
         // Found by the repo_ref fuzz target: "x.git.git" used to become "x.git".
-        for (o, r) in [("acme", "hello"), ("4", "a.git"), ("a", ".github"), ("a", "x.gitx"), ("a", "git")] {
+        for (o, r) in [
+            ("acme", "hello"),
+            ("4", "a.git"),
+            ("a", ".github"),
+            ("a", "x.gitx"),
+            ("a", "git"),
+        ] {
             let parsed = RepoRef::new(o, r).expect("valid");
-            assert_eq!(RepoRef::parse(&parsed.to_string()).expect("round trip"), parsed);
+            assert_eq!(
+                RepoRef::parse(&parsed.to_string()).expect("round trip"),
+                parsed
+            );
         }
     }
 

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::policy::Policy;
 use clap::{Args, ValueEnum};
 use dcs_model::env::IDE_KINDS;
 
@@ -68,6 +69,10 @@ pub struct ServeArgs {
     /// Log filter handed to launchers.
     #[arg(long, env = "DCS_PROXY_LAUNCHER_LOG")]
     pub launcher_log: Option<String>,
+    /// Repository access policy (YAML, see docs/policy.md) [default: every signed-in
+    /// user may open every repository].
+    #[arg(long, env = "DCS_PROXY_POLICY")]
+    pub policy: Option<PathBuf>,
     /// Validate the configuration, print the result and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -100,6 +105,8 @@ pub struct Config {
     pub stop_grace: Duration,
     /// Launcher log filter.
     pub launcher_log: Option<String>,
+    /// Who may open which repositories.
+    pub policy: Policy,
 }
 
 impl ServeArgs {
@@ -167,8 +174,14 @@ impl ServeArgs {
         if let Err(e) = std::fs::create_dir_all(&data_dir) {
             problems.push(format!("--data-dir {}: {e}", data_dir.display()));
         }
-        match (problems.is_empty(), auth) {
-            (true, Some(auth)) => Ok(Config {
+        let policy = match &self.policy {
+            None => Some(Policy::allow_all()),
+            Some(path) => Policy::load(path)
+                .map_err(|errs| problems.extend(errs))
+                .ok(),
+        };
+        match (problems.is_empty(), auth, policy) {
+            (true, Some(auth), Some(policy)) => Ok(Config {
                 listen: self.listen,
                 runtime: self.runtime,
                 auth,
@@ -181,6 +194,7 @@ impl ServeArgs {
                 start_timeout: self.start_timeout,
                 stop_grace: self.stop_grace,
                 launcher_log: self.launcher_log.clone(),
+                policy,
             }),
             _ => Err(problems),
         }

@@ -46,6 +46,9 @@ pub enum Error {
     /// The sign-in service cannot answer; the request is refused, never let through.
     #[error("the sign-in service is unavailable; try again in a moment")]
     AuthUnavailable,
+    /// The caller may not open this repository (the message names the rule).
+    #[error("{0}")]
+    Forbidden(String),
     /// The workspace did not become ready in time.
     #[error("the workspace did not become ready within {}s; it keeps starting in the background, reload to try again", after.as_secs())]
     StartTimeout {
@@ -78,6 +81,7 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::SignIn { .. } => StatusCode::FOUND,
             Error::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Error::StartTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -99,6 +103,7 @@ impl Error {
             Error::NotFound(_) => "Not found",
             Error::Unauthorized(_) | Error::SignIn { .. } => "Sign-in required",
             Error::AuthUnavailable => "Sign-in service unavailable",
+            Error::Forbidden(_) => "Access denied",
             Error::StartTimeout { .. } => "Workspace is still starting",
             Error::StartFailed {
                 kind: StartFailure::NotFound,

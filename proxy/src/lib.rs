@@ -8,6 +8,7 @@
 //! - [`config`]: flags and `validate()` listing every problem.
 //! - [`route`]: path → [`route::Route`] (the one place the prefix is stripped).
 //! - [`auth`]: [`auth::Identity`] and the auth modes.
+//! - [`policy`]: who may open which repositories (YAML rules over groups).
 //! - [`activator`]: single-flight wake, start timeout, idle reaper.
 //! - [`activity`]: per-workspace client activity and in-flight counts.
 //! - [`forward`]: the forwarding phases, header rewriting, upgrade tunnel.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod forward;
 pub mod metrics;
 pub mod pages;
+pub mod policy;
 pub mod route;
 pub mod runtime;
 pub mod server;
@@ -74,6 +76,7 @@ pub fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
         auth: auth::build(&cfg.auth),
         activator,
         metrics,
+        policy: cfg.policy.clone(),
         draining: AtomicBool::new(false),
     }))
 }

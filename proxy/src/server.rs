@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 use crate::body::{full, Body};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::forward::{self, Target};
 use crate::pages;
 use crate::route::{self, Route};
@@ -146,6 +146,14 @@ async fn dispatch(
         Route::Workspace { repo, prefix, rest } => {
             let (parts, body) = req.into_parts();
             let identity = state.auth.authenticate(&parts, peer).await?;
+            let decision = state.policy.decide(&identity.groups, &repo);
+            if !decision.is_allowed() {
+                return Err(Error::Forbidden(format!(
+                    "{} may not open {repo}: denied by the access policy (rule \"{}\")",
+                    identity.username,
+                    decision.rule()
+                )));
+            }
             let req = Request::from_parts(parts, body);
             forward::forward(state, req, peer, &identity, Target { repo, prefix, rest }).await
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::activator::Activator;
 use crate::auth::Authenticate;
 use crate::metrics::Metrics;
+use crate::policy::Policy;
 
 /// Shared state of a running proxy.
 pub struct AppState {
@@ -15,6 +16,8 @@ pub struct AppState {
     pub activator: Arc<Activator>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Who may open which repositories.
+    pub policy: Policy,
     /// Set once shutdown begins: `/readyz` turns 503 so balancers drain us.
     pub draining: AtomicBool,
 }

@@ -1,0 +1,28 @@
+//! `RepoRef::parse` / `RepoRef::new` on any string: never panic, and every accepted
+//! reference is a safe path segment pair that round-trips through its display form.
+#![no_main]
+
+use dcs_model::RepoRef;
+use libfuzzer_sys::fuzz_target;
+
+fn check(r: &RepoRef) {
+    for part in [r.owner(), r.repo()] {
+        assert!(!part.is_empty());
+        assert!(part != "." && part != "..", "{r}");
+        assert!(part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')));
+    }
+    let again = RepoRef::parse(&r.to_string()).expect("display form re-parses");
+    assert_eq!(&again, r);
+}
+
+fuzz_target!(|input: (&str, &str)| {
+    let (a, b) = input;
+    if let Ok(r) = RepoRef::parse(a) {
+        check(&r);
+    }
+    if let Ok(r) = RepoRef::new(a, b) {
+        check(&r);
+    }
+});

@@ -1,0 +1,178 @@
+//! Repository access policy: which signed-in people may open which repositories.
+//!
+//! Loaded once at start-up from a YAML file (`--policy`, format in `docs/policy.md`),
+//! validated with every problem listed, then consulted for each workspace request
+//! with the caller's groups and the `owner/repo` being opened. Pure: no I/O after
+//! [`Policy::load`].
+//!
+//! Decision order:
+//! 1. a caller in any of `admin_groups` → allowed (rule `admin_groups`);
+//! 2. the rules, in file order: a rule applies when one of its `groups` is one of
+//!    the caller's (or it lists `"*"`); in an applying rule a matching `deny`
+//!    pattern denies, else a matching `allow` pattern allows; the first rule that
+//!    decides wins;
+//! 3. nothing decided → `default` (rule `default`).
+//!
+//! Patterns are regular expressions (the `regex` crate's syntax) matched against the
+//! whole `owner/repo`: each is wrapped as `\A(?:…)\z`, so `acme/.*` matches
+//! `acme/web` but neither `xacme/web` nor `acme/web` inside a longer name. Matching
+//! is case-sensitive, like repository names in the rest of the product; write
+//! `(?i)acme/.*` for a case-insensitive pattern. Group names match exactly.
+//!
+//! # Layout
+//! - this file: [`Policy`], [`Decision`] and the decision procedure.
+//! - `file`: the YAML format and its validation (every problem, with line numbers).
+
+mod file;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use dcs_model::RepoRef;
+use regex::RegexSet;
+
+/// Rule name reported when an admin group decided.
+pub const ADMIN_RULE: &str = "admin_groups";
+/// Rule name reported when no rule decided and the default applied.
+pub const DEFAULT_RULE: &str = "default";
+/// The group wildcard: a rule listing it applies to every signed-in user.
+pub const ANY_GROUP: &str = "*";
+
+/// The outcome of [`Policy::decide`], naming the rule that decided (shown on the 403
+/// page and in the access log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The caller may open the repository.
+    Allow {
+        /// The deciding rule: a rule name, [`ADMIN_RULE`] or [`DEFAULT_RULE`].
+        rule: String,
+    },
+    /// The caller may not open the repository.
+    Deny {
+        /// The deciding rule: a rule name or [`DEFAULT_RULE`].
+        rule: String,
+    },
+}
+
+impl Decision {
+    /// Whether access is granted.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allow { .. })
+    }
+
+    /// The name of the rule that decided.
+    pub fn rule(&self) -> &str {
+        match self {
+            Decision::Allow { rule } | Decision::Deny { rule } => rule,
+        }
+    }
+}
+
+/// What the `default` key says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Open the repository.
+    Allow,
+    /// Refuse with 403.
+    Deny,
+}
+
+/// A validated access policy. Build it with [`Policy::load`], [`Policy::parse`] or
+/// [`Policy::allow_all`].
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Applied when no admin group and no rule decided.
+    default: Effect,
+    /// Members of any of these groups may open every repository.
+    admin_groups: Vec<String>,
+    /// Ordered rules; the first that decides wins.
+    rules: Vec<Rule>,
+}
+
+/// One validated rule.
+#[derive(Debug, Clone)]
+struct Rule {
+    /// Unique name, reported in decisions.
+    name: String,
+    /// The rule applies to callers in any of these groups (or everyone with `*`).
+    groups: Vec<String>,
+    /// Anchored deny patterns, checked first.
+    deny: RegexSet,
+    /// Anchored allow patterns.
+    allow: RegexSet,
+}
+
+impl Rule {
+    fn applies_to(&self, groups: &[String]) -> bool {
+        self.groups
+            .iter()
+            .any(|g| g == ANY_GROUP || groups.contains(g))
+    }
+}
+
+impl Policy {
+    /// Reads and validates the policy file at `path`. On failure returns every problem
+    /// found, each prefixed with `<path>:<line>:<column>:` where a location is known.
+    pub fn load(path: &Path) -> Result<Policy, Vec<String>> {
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| vec![format!("{shown}: cannot read: {e}")])?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| vec![format!("{shown}: the policy file is not valid UTF-8")])?;
+        Self::parse(&text, &shown)
+    }
+
+    /// Validates policy text; `file` is the name used in problem messages. Never panics,
+    /// whatever the input (fuzzed).
+    pub fn parse(text: &str, file: &str) -> Result<Policy, Vec<String>> {
+        file::parse(text, file)
+    }
+
+    /// The policy used when none is configured (`--auth none` without `--policy`):
+    /// everyone may open everything, by the default.
+    pub fn allow_all() -> Policy {
+        Policy {
+            default: Effect::Allow,
+            admin_groups: Vec::new(),
+            rules: Vec::new(),
+        }
+    }
+
+    /// Decides whether a caller in `groups` may open `repo`.
+    pub fn decide(&self, groups: &[String], repo: &RepoRef) -> Decision {
+        if self.admin_groups.iter().any(|g| groups.contains(g)) {
+            return Decision::Allow {
+                rule: ADMIN_RULE.to_owned(),
+            };
+        }
+        let subject = repo.to_string();
+        for rule in self.rules.iter().filter(|r| r.applies_to(groups)) {
+            if rule.deny.is_match(&subject) {
+                return Decision::Deny {
+                    rule: rule.name.clone(),
+                };
+            }
+            if rule.allow.is_match(&subject) {
+                return Decision::Allow {
+                    rule: rule.name.clone(),
+                };
+            }
+        }
+        let rule = DEFAULT_RULE.to_owned();
+        match self.default {
+            Effect::Allow => Decision::Allow { rule },
+            Effect::Deny => Decision::Deny { rule },
+        }
+    }
+
+    /// The effect applied when nothing else decides.
+    pub fn default_effect(&self) -> Effect {
+        self.default
+    }
+
+    /// The rule names, in evaluation order (for start-up logging).
+    pub fn rule_names(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| r.name.as_str())
+    }
+}
