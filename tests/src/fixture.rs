@@ -56,6 +56,25 @@ impl Fixture {
         })
     }
 
+    /// A fixture whose proxy runs `--auth trusted-headers` for tokens of `issuer`
+    /// (the secret file is written, read at start-up, then removed), as `user`,
+    /// with `extra` flags.
+    pub fn trusted_headers(
+        issuer: &crate::JwtIssuer,
+        user: &str,
+        extra: &[String],
+    ) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let secret = issuer.write_secret(dir.path())?;
+        Self::new(|b| {
+            issuer
+                .proxy_args(&secret)
+                .into_iter()
+                .chain(extra.iter().cloned())
+                .fold(b.user(user), |b, a| b.arg(a))
+        })
+    }
+
     /// Where the proxy's user has `acme/hello` checked out.
     pub fn checkout(&self) -> std::path::PathBuf {
         self.proxy.volume().join("acme/hello")

@@ -53,6 +53,22 @@ impl JwtIssuer {
         sign_with(Algorithm::HS256, &self.secret, claims)
     }
 
+    /// `req` as `user`, with the headers an ingress adds after forward auth: the
+    /// identity headers and a valid token whose `groups` claim carries the user's
+    /// groups (the signed claim is what the proxy believes, not the header).
+    pub fn signed(
+        &self,
+        req: reqwest::RequestBuilder,
+        user: &crate::FakeUser,
+    ) -> reqwest::RequestBuilder {
+        let mut claims = self.claims(&user.uid, &user.username);
+        claims["groups"] = json!(user.groups);
+        req.header("x-authentik-uid", &user.uid)
+            .header("x-authentik-username", &user.username)
+            .header("x-authentik-groups", user.groups.join("|"))
+            .header("x-authentik-jwt", self.sign(&claims))
+    }
+
     /// A valid token for `uid`/`username`.
     pub fn token(&self, uid: &str, username: &str) -> String {
         self.sign(&self.claims(uid, username))

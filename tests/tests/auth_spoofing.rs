@@ -13,14 +13,7 @@ use serde_json::json;
 async fn every_forged_identity_is_refused_and_starts_nothing() -> anyhow::Result<()> {
     let issuer = JwtIssuer::default();
     let (alice, mallory) = (FakeUser::new("alice"), FakeUser::new("mallory"));
-    let dir = tempfile::tempdir()?;
-    let secret = issuer.write_secret(dir.path())?;
-    let fx = Fixture::new(|b| {
-        issuer
-            .proxy_args(&secret)
-            .into_iter()
-            .fold(b.user(&alice.uid), |b, a| b.arg(a))
-    })?;
+    let fx = Fixture::trusted_headers(&issuer, &alice.uid, &[])?;
     let claims = issuer.claims(&alice.uid, "alice");
     let now = dcs_e2e::jwt::now();
     let long = "a".repeat(5 * 1024);

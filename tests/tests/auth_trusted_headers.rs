@@ -6,26 +6,13 @@ use dcs_e2e::{client, FakeUser, Fixture, JwtIssuer};
 use reqwest::RequestBuilder;
 
 fn fixture(issuer: &JwtIssuer, uid: &str, extra: &[&str]) -> anyhow::Result<Fixture> {
-    let dir = tempfile::tempdir()?;
-    let secret = issuer.write_secret(dir.path())?;
-    let fx = Fixture::new(|b| {
-        issuer
-            .proxy_args(&secret)
-            .into_iter()
-            .chain(extra.iter().map(|s| s.to_string()))
-            .fold(b.user(uid), |b, a| b.arg(a))
-    })?;
-    // The proxy read the secret at start-up; the file is not needed any more.
-    drop(dir);
-    Ok(fx)
+    let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+    Fixture::trusted_headers(issuer, uid, &extra)
 }
 
 /// `req` as `user`, with the headers an ingress would add after forward auth.
 fn signed(req: RequestBuilder, issuer: &JwtIssuer, user: &FakeUser) -> RequestBuilder {
-    req.header("x-authentik-uid", &user.uid)
-        .header("x-authentik-username", &user.username)
-        .header("x-authentik-groups", user.groups.join("|"))
-        .header("x-authentik-jwt", issuer.token(&user.uid, &user.username))
+    issuer.signed(req, user)
 }
 
 #[tokio::test]

@@ -15,33 +15,19 @@ rules:
     deny: [\"acme/secrets\"]
 ";
 
-/// `req` as `user`; the signed token carries the user's groups (the claim is what
-/// the proxy believes, not the header).
 fn signed(req: RequestBuilder, issuer: &JwtIssuer, user: &FakeUser) -> RequestBuilder {
-    let mut claims = issuer.claims(&user.uid, &user.username);
-    claims["groups"] = serde_json::json!(user.groups);
-    req.header("x-authentik-uid", &user.uid)
-        .header("x-authentik-username", &user.username)
-        .header("x-authentik-groups", user.groups.join("|"))
-        .header("x-authentik-jwt", issuer.sign(&claims))
-        .header("accept", "text/html")
+    issuer.signed(req, user).header("accept", "text/html")
 }
 
 #[tokio::test]
 async fn the_policy_decides_who_opens_what_and_names_the_rule() -> anyhow::Result<()> {
     let issuer = JwtIssuer::default();
     let dir = tempfile::tempdir()?;
-    let secret = issuer.write_secret(dir.path())?;
     let policy = dir.path().join("policy.yaml");
     std::fs::write(&policy, POLICY)?;
     let alice = FakeUser::new("alice");
-    let fx = Fixture::new(|b| {
-        issuer
-            .proxy_args(&secret)
-            .into_iter()
-            .chain(["--policy".to_owned(), policy.display().to_string()])
-            .fold(b, |b, a| b.arg(a))
-    })?;
+    let flags = ["--policy".to_owned(), policy.display().to_string()];
+    let fx = Fixture::trusted_headers(&issuer, &alice.uid, &flags)?;
 
     let resp = signed(
         client().get(fx.proxy.url("/github/acme/hello/")),
