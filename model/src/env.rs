@@ -36,6 +36,18 @@ pub const DCS_USER: &str = "DCS_USER";
 pub const DCS_STOP_GRACE: &str = "DCS_STOP_GRACE";
 /// Log filter (`tracing` env-filter syntax). Default `info`.
 pub const DCS_LOG: &str = "DCS_LOG";
+/// An IDE already installed, used as is instead of downloading one: an absolute path
+/// or a name looked up on `PATH` (e.g. `code-server`).
+pub const DCS_IDE_BIN: &str = "DCS_IDE_BIN";
+/// The IDE version to download (the original product's `--vscode-version`); each kind
+/// has a pinned default. Ignored when `DCS_IDE_BIN` is set.
+pub const DCS_IDE_VERSION: &str = "DCS_IDE_VERSION";
+/// Base URL IDE downloads are fetched from instead of each kind's upstream (a mirror,
+/// or a test server). `http://` or `https://`.
+pub const DCS_IDE_DOWNLOAD_BASE: &str = "DCS_IDE_DOWNLOAD_BASE";
+/// The per-instance config volume: IDE installs (per kind and version), user data,
+/// settings and extensions. Default `<DCS_WORKSPACES_DIR>/.dcs`.
+pub const DCS_CONFIG_DIR: &str = "DCS_CONFIG_DIR";
 
 /// Every variable of the contract, for documentation and for scrubbing.
 pub const ALL: &[&str] = &[
@@ -50,6 +62,10 @@ pub const ALL: &[&str] = &[
     DCS_USER,
     DCS_STOP_GRACE,
     DCS_LOG,
+    DCS_IDE_BIN,
+    DCS_IDE_VERSION,
+    DCS_IDE_DOWNLOAD_BASE,
+    DCS_CONFIG_DIR,
 ];
 
 /// Default git base.
@@ -60,8 +76,11 @@ pub const DEFAULT_WORKSPACES_DIR: &str = "/workspaces";
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 /// Default IDE kind.
 pub const DEFAULT_IDE: &str = "none";
-/// IDE kinds a launcher of this version can run.
+/// IDE kinds a launcher of this version can run (`none`: the file manager).
 pub const IDE_KINDS: &[&str] = &["none"];
+/// Name of the config directory inside the workspaces volume when `DCS_CONFIG_DIR`
+/// is unset. Owners never start with `.`, so it never clashes with a checkout.
+pub const DEFAULT_CONFIG_SUBDIR: &str = ".dcs";
 /// Default stop grace, seconds.
 pub const DEFAULT_STOP_GRACE_SECS: u64 = 10;
 
@@ -90,6 +109,14 @@ pub struct LauncherEnv {
     pub stop_grace_secs: u64,
     /// Log filter, if set.
     pub log: Option<String>,
+    /// An installed IDE binary to use as is, if any.
+    pub ide_bin: Option<PathBuf>,
+    /// The IDE version to install, if not the kind's pinned default.
+    pub ide_version: Option<String>,
+    /// Where IDE downloads come from, if not upstream (no trailing slash).
+    pub ide_download_base: Option<String>,
+    /// The config volume, if not the default under the workspaces directory.
+    pub config_dir: Option<PathBuf>,
 }
 
 impl LauncherEnv {
@@ -109,7 +136,18 @@ impl LauncherEnv {
             user: None,
             stop_grace_secs: DEFAULT_STOP_GRACE_SECS,
             log: None,
+            ide_bin: None,
+            ide_version: None,
+            ide_download_base: None,
+            config_dir: None,
         }
+    }
+
+    /// The config volume: `DCS_CONFIG_DIR`, or `<workspaces_dir>/.dcs`.
+    pub fn config_dir(&self) -> PathBuf {
+        self.config_dir
+            .clone()
+            .unwrap_or_else(|| self.workspaces_dir.join(DEFAULT_CONFIG_SUBDIR))
     }
 
     /// The directory the repository is checked out into.
@@ -179,6 +217,29 @@ impl LauncherEnv {
             })?;
         }
         env.log = get(DCS_LOG);
+        env.ide_bin = get(DCS_IDE_BIN).map(PathBuf::from);
+        if let Some(version) = get(DCS_IDE_VERSION) {
+            let ok = version
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
+            if !ok || version.starts_with('.') || version.len() > 64 {
+                return Err(Error::Env {
+                    var: DCS_IDE_VERSION,
+                    why: "must be a version like 1.104.0 (letters, digits, . - _ +)".into(),
+                });
+            }
+            env.ide_version = Some(version);
+        }
+        if let Some(base) = get(DCS_IDE_DOWNLOAD_BASE) {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(Error::Env {
+                    var: DCS_IDE_DOWNLOAD_BASE,
+                    why: "must start with http:// or https://".into(),
+                });
+            }
+            env.ide_download_base = Some(base.trim_end_matches('/').to_owned());
+        }
+        env.config_dir = get(DCS_CONFIG_DIR).map(PathBuf::from);
         Ok(env)
     }
 
@@ -211,6 +272,18 @@ impl LauncherEnv {
         if let Some(l) = &self.log {
             vars.push((DCS_LOG, l.clone()));
         }
+        if let Some(b) = &self.ide_bin {
+            vars.push((DCS_IDE_BIN, b.display().to_string()));
+        }
+        if let Some(v) = &self.ide_version {
+            vars.push((DCS_IDE_VERSION, v.clone()));
+        }
+        if let Some(b) = &self.ide_download_base {
+            vars.push((DCS_IDE_DOWNLOAD_BASE, b.clone()));
+        }
+        if let Some(d) = &self.config_dir {
+            vars.push((DCS_CONFIG_DIR, d.display().to_string()));
+        }
         vars
     }
 }
@@ -237,6 +310,30 @@ mod tests {
             LauncherEnv::new(RepoRef::parse("acme/hello").expect("repo"))
         );
         assert_eq!(env.checkout_dir(), PathBuf::from("/workspaces/acme/hello"));
+        assert_eq!(env.config_dir(), PathBuf::from("/workspaces/.dcs"));
+    }
+
+    #[test]
+    fn every_optional_variable_round_trips_and_unset_ones_are_left_out() {
+        let env = LauncherEnv::new(RepoRef::parse("acme/hello").expect("repo"));
+        let names: Vec<&str> = env.to_vars().iter().map(|(k, _)| *k).collect();
+        for optional in [
+            DCS_IDE_BIN,
+            DCS_IDE_VERSION,
+            DCS_IDE_DOWNLOAD_BASE,
+            DCS_CONFIG_DIR,
+        ] {
+            assert!(!names.contains(&optional), "{optional} unset is left out");
+        }
+        let with = LauncherEnv::from_lookup(lookup(&[
+            (DCS_REPO, "acme/hello"),
+            (DCS_IDE_DOWNLOAD_BASE, "https://mirror.example/ides/"),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            with.ide_download_base.as_deref(),
+            Some("https://mirror.example/ides")
+        );
     }
 
     #[test]
@@ -251,6 +348,11 @@ mod tests {
         env.user = Some(UserId::new("alice").expect("user"));
         env.stop_grace_secs = 3;
         env.log = Some("debug".into());
+        env.ide = "code-server".into();
+        env.ide_bin = Some("/opt/code-server/bin/code-server".into());
+        env.ide_version = Some("4.104.0".into());
+        env.ide_download_base = Some("http://127.0.0.1:9/mirror".into());
+        env.config_dir = Some("/config".into());
         let vars = env.to_vars();
         let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         assert_eq!(
@@ -276,6 +378,14 @@ mod tests {
             ),
             (vec![(DCS_REPO, "a/b"), (DCS_BASE_PATH, "x")], DCS_BASE_PATH),
             (vec![(DCS_REPO, "a/b"), (DCS_USER, "../x")], DCS_USER),
+            (
+                vec![(DCS_REPO, "a/b"), (DCS_IDE_VERSION, "../../etc")],
+                DCS_IDE_VERSION,
+            ),
+            (
+                vec![(DCS_REPO, "a/b"), (DCS_IDE_DOWNLOAD_BASE, "file:///x")],
+                DCS_IDE_DOWNLOAD_BASE,
+            ),
         ];
         for (vars, want) in cases {
             match LauncherEnv::from_lookup(lookup(&vars)) {

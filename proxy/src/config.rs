@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::policy::Policy;
+use crate::runtime::knative::{KnativeArgs, KnativeConfig, LauncherSettings};
 use clap::{Args, ValueEnum};
 use dcs_model::env::IDE_KINDS;
 
@@ -21,6 +22,8 @@ pub use self::auth::{AuthArgs, AuthConfig, AuthMode};
 pub enum RuntimeKind {
     /// A `dcs-launcher` child process per workspace on this machine.
     Local,
+    /// A Knative Service per workspace (in-cluster config or `KUBECONFIG`).
+    Knative,
 }
 
 /// `dcs-proxy serve` flags.
@@ -73,6 +76,9 @@ pub struct ServeArgs {
     /// user may open every repository].
     #[arg(long, env = "DCS_PROXY_POLICY")]
     pub policy: Option<PathBuf>,
+    /// Knative runtime settings (`--runtime knative`).
+    #[command(flatten)]
+    pub knative: KnativeArgs,
     /// Validate the configuration, print the result and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -107,6 +113,8 @@ pub struct Config {
     pub launcher_log: Option<String>,
     /// Who may open which repositories.
     pub policy: Policy,
+    /// Knative settings, with `--runtime knative`.
+    pub knative: Option<KnativeConfig>,
 }
 
 impl ServeArgs {
@@ -164,16 +172,36 @@ impl ServeArgs {
             .launcher_bin
             .clone()
             .unwrap_or_else(default_launcher_bin);
-        if !is_executable(&launcher_bin) {
+        let local = self.runtime == RuntimeKind::Local;
+        if local && !is_executable(&launcher_bin) {
             problems.push(format!(
                 "launcher binary {} is not an executable file; build it (cargo build --bins) or pass --launcher-bin",
                 launcher_bin.display()
             ));
         }
         let data_dir = self.data_dir.clone().unwrap_or_else(default_data_dir);
-        if let Err(e) = std::fs::create_dir_all(&data_dir) {
+        if let (true, Err(e)) = (local, std::fs::create_dir_all(&data_dir)) {
             problems.push(format!("--data-dir {}: {e}", data_dir.display()));
         }
+        let knative = match self.runtime {
+            RuntimeKind::Local => None,
+            RuntimeKind::Knative => match self.knative.validate() {
+                Ok(mut k) => {
+                    k.launcher = LauncherSettings {
+                        git_base: git_base.clone(),
+                        ide: self.ide.clone(),
+                        git_token_file: self.git_token_file.clone(),
+                        stop_grace_secs: self.stop_grace.as_secs().max(1),
+                        log: self.launcher_log.clone(),
+                    };
+                    Some(k)
+                }
+                Err(errs) => {
+                    problems.extend(errs);
+                    None
+                }
+            },
+        };
         let policy = match &self.policy {
             None => Some(Policy::allow_all()),
             Some(path) => Policy::load(path)
@@ -195,6 +223,7 @@ impl ServeArgs {
                 stop_grace: self.stop_grace,
                 launcher_log: self.launcher_log.clone(),
                 policy,
+                knative,
             }),
             _ => Err(problems),
         }

@@ -45,12 +45,13 @@ pub use state::AppState;
 use crate::activator::Activator;
 use crate::config::RuntimeKind;
 use crate::metrics::Metrics;
+use crate::runtime::knative::KnativeRuntime;
 use crate::runtime::local::{LocalConfig, LocalRuntime};
 use crate::runtime::Runtime;
 
-/// Builds the shared state for `cfg`: opens the runtime (adopting surviving
-/// workspaces) and the auth mode.
-pub fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
+/// Builds the shared state for `cfg`: opens the runtime (adopting surviving local
+/// workspaces, or connecting to the Kubernetes API) and the auth mode.
+pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
     let runtime: Arc<dyn Runtime> = match cfg.runtime {
         RuntimeKind::Local => Arc::new(LocalRuntime::open(LocalConfig {
             data_dir: cfg.data_dir.clone(),
@@ -64,6 +65,17 @@ pub fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
                 .max(std::time::Duration::from_secs(30 * 60)),
             launcher_log: cfg.launcher_log.clone(),
         })?),
+        RuntimeKind::Knative => {
+            let knative = cfg
+                .knative
+                .clone()
+                .ok_or_else(|| std::io::Error::other("--runtime knative without its settings"))?;
+            Arc::new(
+                KnativeRuntime::connect(knative)
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))?,
+            )
+        }
     };
     let metrics = Arc::new(Metrics::default());
     let activator = Arc::new(Activator::new(

@@ -20,12 +20,24 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve workspaces at /github/<owner>/<repo>/.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Print the Kubernetes manifests (the kustomize tree `knative/`) of this version.
+    Manifests(ManifestsArgs),
+}
+
+#[derive(clap::Args)]
+struct ManifestsArgs {
+    /// Write the files into this directory (e.g. `knative`) instead of printing them.
+    #[arg(long)]
+    out_dir: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Command::Serve(args) = Cli::parse().command;
+    let args = match Cli::parse().command {
+        Command::Serve(args) => *args,
+        Command::Manifests(m) => return manifests(m),
+    };
     dcs_proxy::telemetry::init(&args.log);
     let cfg = match args.validate() {
         Ok(cfg) => cfg,
@@ -48,7 +60,9 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    let state = dcs_proxy::build(&cfg).context("cannot open the runtime")?;
+    let state = dcs_proxy::build(&cfg)
+        .await
+        .context("cannot open the runtime")?;
     println!("dcs-proxy listening on http://{addr}");
     println!(
         "open http://{addr}/github/<owner>/<repo>/ (repositories come from {})",
@@ -57,6 +71,19 @@ async fn main() -> anyhow::Result<()> {
     std::io::stdout().flush()?;
     dcs_proxy::run(listener, state, shutdown_signal()).await;
     Ok(())
+}
+
+/// `dcs-proxy manifests`: prints the tree, or writes it under `--out-dir`.
+fn manifests(args: ManifestsArgs) -> anyhow::Result<()> {
+    use dcs_proxy::runtime::knative::manifests;
+    match args.out_dir {
+        Some(dir) => manifests::write_to(&dir)
+            .with_context(|| format!("cannot write the manifests into {}", dir.display())),
+        None => {
+            std::io::stdout().write_all(manifests::render().as_bytes())?;
+            Ok(())
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

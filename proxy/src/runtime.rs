@@ -5,6 +5,9 @@
 //! idempotent. Implementations:
 //! - [`local`]: a `dcs-launcher` child process per workspace on this machine.
 
+#[doc(hidden)]
+pub mod contract;
+pub mod knative;
 pub mod local;
 
 use async_trait::async_trait;

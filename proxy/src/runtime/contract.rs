@@ -1,0 +1,174 @@
+//! The runtime contract: one test suite every [`Runtime`] passes.
+//!
+//! Test support, compiled in so integration tests can use it (it is small and
+//! runs nothing by itself). Each case takes a [`Harness`], which gives the runtime
+//! plus the few hooks where platforms differ: Knative marks a Service ready and
+//! scales it to zero *after* `ensure`/`stop` return, so a harness over a fake API
+//! server plays the Knative controller there; a process runtime needs no hooks.
+//! Cases use distinct users, so they can share one runtime.
+//!
+//! Instantiations: `proxy/tests/runtime_contract_local.rs` (real `dcs-launcher`
+//! processes and a local git repository) and the Knative runtime's unit tests
+//! (its stateful fake API server).
+
+use async_trait::async_trait;
+use dcs_model::{RepoRef, UserId, WorkspaceKey};
+
+use super::{Runtime, Status, WorkspaceSpec};
+
+/// Repositories the cases open; a harness whose runtime clones must serve them.
+pub const REPOS: &[&str] = &["acme/hello", "acme/world"];
+
+/// A runtime under test, and the platform's side of the story.
+#[async_trait]
+pub trait Harness: Send + Sync {
+    /// The runtime.
+    fn runtime(&self) -> &dyn Runtime;
+    /// Lets the platform finish starting `key` after `ensure` returned.
+    async fn settle_started(&self, _key: &WorkspaceKey) {}
+    /// Lets the platform scale `key` to zero after `stop` returned.
+    async fn settle_stopped(&self, _key: &WorkspaceKey) {}
+    /// Whether `key`'s files (its user's volume, its checkout) still exist.
+    async fn files_exist(&self, key: &WorkspaceKey) -> bool;
+}
+
+/// The key of `user`'s workspace of `repo`.
+pub fn key(user: &str, repo: &str) -> WorkspaceKey {
+    WorkspaceKey::new(
+        UserId::new(user).expect("contract user ids are valid"),
+        RepoRef::parse(repo).expect("contract repos are valid"),
+    )
+}
+
+fn spec(key: &WorkspaceKey) -> WorkspaceSpec {
+    WorkspaceSpec::for_repo(key.clone())
+}
+
+async fn status(h: &dyn Harness, key: &WorkspaceKey) -> Status {
+    h.runtime().status(key).await.expect("status")
+}
+
+async fn listed(h: &dyn Harness, user: Option<&str>) -> Vec<(WorkspaceKey, Status)> {
+    let user = user.map(|u| UserId::new(u).expect("user"));
+    let list = h.runtime().list(user.as_ref()).await.expect("list");
+    list.into_iter().map(|w| (w.key, w.status)).collect()
+}
+
+/// Runs every case.
+pub async fn run_all(h: &dyn Harness) {
+    unknown_workspaces_are_not_found_and_stop_delete_are_fine(h).await;
+    ensure_is_idempotent_and_runs(h).await;
+    concurrent_ensures_make_one_workspace(h).await;
+    list_is_filtered_by_user(h).await;
+    stop_keeps_files_and_ensure_wakes(h).await;
+    delete_forgets_but_keeps_the_users_files(h).await;
+}
+
+/// Never-seen workspaces: `NotFound`; `stop` and `delete` succeed and change nothing.
+pub async fn unknown_workspaces_are_not_found_and_stop_delete_are_fine(h: &dyn Harness) {
+    let k = key("c0-ghost", REPOS[0]);
+    assert_eq!(status(h, &k).await, Status::NotFound);
+    h.runtime().stop(&k).await.expect("stop unknown");
+    h.runtime().delete(&k).await.expect("delete unknown");
+    assert_eq!(status(h, &k).await, Status::NotFound);
+    assert!(listed(h, Some("c0-ghost")).await.is_empty());
+}
+
+/// NotFound → ensure → Running; a second `ensure` returns the same upstream.
+pub async fn ensure_is_idempotent_and_runs(h: &dyn Harness) {
+    let k = key("c1-alice", REPOS[0]);
+    assert_eq!(status(h, &k).await, Status::NotFound);
+    let first = h.runtime().ensure(&spec(&k)).await.expect("ensure");
+    h.settle_started(&k).await;
+    assert_eq!(status(h, &k).await, Status::Running);
+    let second = h.runtime().ensure(&spec(&k)).await.expect("ensure again");
+    assert_eq!(first, second, "ensure of a running workspace is a no-op");
+    assert_eq!(
+        listed(h, Some("c1-alice")).await,
+        vec![(k.clone(), Status::Running)]
+    );
+    assert!(h.files_exist(&k).await);
+}
+
+/// Concurrent `ensure`s of one workspace agree and create it once.
+pub async fn concurrent_ensures_make_one_workspace(h: &dyn Harness) {
+    let k = key("c2-alice", REPOS[0]);
+    let s = spec(&k);
+    let all = futures_util::future::join_all((0..4).map(|_| h.runtime().ensure(&s))).await;
+    let ups: Vec<_> = all.into_iter().map(|r| r.expect("ensure")).collect();
+    assert!(ups.windows(2).all(|w| w[0] == w[1]), "{ups:?}");
+    h.settle_started(&k).await;
+    assert_eq!(
+        listed(h, Some("c2-alice")).await,
+        vec![(k.clone(), Status::Running)]
+    );
+}
+
+/// `list(Some(user))` shows exactly that user's workspaces, sorted; `list(None)` all.
+pub async fn list_is_filtered_by_user(h: &dyn Harness) {
+    let a1 = key("c3-alice", REPOS[0]);
+    let a2 = key("c3-alice", REPOS[1]);
+    let b1 = key("c3-bob", REPOS[0]);
+    for k in [&a1, &a2, &b1] {
+        h.runtime().ensure(&spec(k)).await.expect("ensure");
+        h.settle_started(k).await;
+    }
+    let keys = |l: Vec<(WorkspaceKey, Status)>| l.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    assert_eq!(
+        keys(listed(h, Some("c3-alice")).await),
+        vec![a1.clone(), a2.clone()]
+    );
+    assert_eq!(keys(listed(h, Some("c3-bob")).await), vec![b1.clone()]);
+    assert!(listed(h, Some("c3-carol")).await.is_empty());
+    let all = keys(listed(h, None).await);
+    for k in [&a1, &a2, &b1] {
+        assert!(all.contains(k), "{k} missing from {all:?}");
+    }
+}
+
+/// `stop` (twice is fine) keeps the files; the workspace reads `Stopped` once the
+/// platform scaled it down; the next `ensure` wakes it.
+pub async fn stop_keeps_files_and_ensure_wakes(h: &dyn Harness) {
+    let k = key("c4-alice", REPOS[0]);
+    h.runtime().ensure(&spec(&k)).await.expect("ensure");
+    h.settle_started(&k).await;
+    h.runtime().stop(&k).await.expect("stop");
+    h.runtime().stop(&k).await.expect("stop again");
+    h.settle_stopped(&k).await;
+    assert_eq!(status(h, &k).await, Status::Stopped);
+    assert_eq!(
+        listed(h, Some("c4-alice")).await,
+        vec![(k.clone(), Status::Stopped)]
+    );
+    assert!(h.files_exist(&k).await, "stop keeps the files");
+    h.runtime().ensure(&spec(&k)).await.expect("wake");
+    h.settle_started(&k).await;
+    assert_eq!(status(h, &k).await, Status::Running);
+}
+
+/// `delete` (twice is fine) forgets the workspace but keeps the user's files; a new
+/// `ensure` brings it back.
+pub async fn delete_forgets_but_keeps_the_users_files(h: &dyn Harness) {
+    let k = key("c5-alice", REPOS[0]);
+    let other = key("c5-alice", REPOS[1]);
+    for k in [&k, &other] {
+        h.runtime().ensure(&spec(k)).await.expect("ensure");
+        h.settle_started(k).await;
+    }
+    h.runtime().delete(&k).await.expect("delete");
+    h.runtime().delete(&k).await.expect("delete again");
+    h.runtime().stop(&k).await.expect("stop after delete");
+    assert_eq!(status(h, &k).await, Status::NotFound);
+    assert_eq!(
+        listed(h, Some("c5-alice")).await,
+        vec![(other.clone(), Status::Running)],
+        "the user's other workspace is untouched"
+    );
+    assert!(h.files_exist(&k).await, "delete keeps the user's files");
+    h.runtime()
+        .ensure(&spec(&k))
+        .await
+        .expect("ensure after delete");
+    h.settle_started(&k).await;
+    assert_eq!(status(h, &k).await, Status::Running);
+}

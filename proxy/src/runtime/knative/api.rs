@@ -1,0 +1,212 @@
+//! The Kubernetes API calls of the Knative runtime, and nothing else.
+//!
+//! Writes: Knative Services and Secrets by server-side apply (field manager
+//! `dcs-proxy`, forced: the proxy owns these fields); volumes by create-if-absent,
+//! because a PVC's spec is immutable and a user's volume is never changed once made
+//! (a changed size or class applies to new users). API errors are matched with
+//! `Status::is_not_found()` / `is_already_exists()` / `is_conflict()`, never raw codes.
+//! The RBAC Role shipped in `knative/` grants exactly the calls made here
+//! ([`API_USAGE`]; a test checks it against the fake API server's log).
+
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tracing::debug;
+
+use super::objects::FIELD_MANAGER;
+use super::types::{ksvc_resource, revision_resource, Ksvc, Revision};
+
+/// What the proxy does with the API: `(API group, resource, verbs)`. The shipped
+/// Role is generated from this table.
+pub const API_USAGE: &[(&str, &str, &[&str])] = &[
+    (
+        "serving.knative.dev",
+        "services",
+        &["get", "list", "create", "patch", "delete"],
+    ),
+    ("serving.knative.dev", "revisions", &["get", "list"]),
+    ("", "persistentvolumeclaims", &["create", "delete"]),
+    ("", "secrets", &["create", "patch"]),
+];
+
+/// A failed API call.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {op} {kind} {name}: {source}")]
+pub struct ApiError {
+    /// `apply`, `get`, …
+    pub op: &'static str,
+    /// Kind of object.
+    pub kind: &'static str,
+    /// Object name or selector.
+    pub name: String,
+    /// The client's error.
+    #[source]
+    pub source: kube::Error,
+}
+
+/// `Result` of an API call.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.is_not_found())
+}
+
+fn is_already_exists(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.is_already_exists())
+}
+
+/// A create racing another one (two proxy replicas applying the same new object).
+fn is_create_race(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.is_conflict() || s.is_already_exists())
+}
+
+/// The workspace namespace's API.
+#[derive(Clone)]
+pub struct KnativeApi {
+    ksvcs: Api<Ksvc>,
+    revisions: Api<Revision>,
+    pvcs: Api<PersistentVolumeClaim>,
+    secrets: Api<Secret>,
+}
+
+impl KnativeApi {
+    /// The API of `namespace` through `client`.
+    pub fn new(client: Client, namespace: &str) -> Self {
+        Self {
+            ksvcs: Api::namespaced_with(client.clone(), namespace, &ksvc_resource()),
+            revisions: Api::namespaced_with(client.clone(), namespace, &revision_resource()),
+            pvcs: Api::namespaced(client.clone(), namespace),
+            secrets: Api::namespaced(client, namespace),
+        }
+    }
+
+    /// Server-side applies a Knative Service.
+    pub async fn apply_ksvc(&self, ksvc: &Ksvc) -> Result<Ksvc> {
+        apply(
+            &self.ksvcs,
+            "Knative Service",
+            name_of(&ksvc.metadata),
+            ksvc,
+        )
+        .await
+    }
+
+    /// Server-side applies a Secret.
+    pub async fn apply_secret(&self, secret: &Secret) -> Result<()> {
+        apply(&self.secrets, "Secret", name_of(&secret.metadata), secret)
+            .await
+            .map(drop)
+    }
+
+    /// Creates a volume unless it exists; an existing one is left exactly as it is.
+    pub async fn create_pvc(&self, pvc: &PersistentVolumeClaim) -> Result<()> {
+        let name = name_of(&pvc.metadata);
+        let params = PostParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PostParams::default()
+        };
+        match self.pvcs.create(&params, pvc).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_already_exists(&e) => {
+                debug!(pvc = name, "volume exists");
+                Ok(())
+            }
+            Err(source) => Err(err("create", "PersistentVolumeClaim", name, source)),
+        }
+    }
+
+    /// A Knative Service, or `None` if there is none.
+    pub async fn get_ksvc(&self, name: &str) -> Result<Option<Ksvc>> {
+        get(&self.ksvcs, "Knative Service", name).await
+    }
+
+    /// A Revision, or `None` if there is none.
+    pub async fn get_revision(&self, name: &str) -> Result<Option<Revision>> {
+        get(&self.revisions, "Revision", name).await
+    }
+
+    /// The Knative Services matching a label selector.
+    pub async fn list_ksvcs(&self, selector: &str) -> Result<Vec<Ksvc>> {
+        list(&self.ksvcs, "Knative Services", selector).await
+    }
+
+    /// The Revisions matching a label selector.
+    pub async fn list_revisions(&self, selector: &str) -> Result<Vec<Revision>> {
+        list(&self.revisions, "Revisions", selector).await
+    }
+
+    /// Deletes a Knative Service (its revisions and pods go with it); absent is fine.
+    pub async fn delete_ksvc(&self, name: &str) -> Result<()> {
+        delete(&self.ksvcs, "Knative Service", name).await
+    }
+
+    /// Deletes a volume; absent is fine.
+    pub async fn delete_pvc(&self, name: &str) -> Result<()> {
+        delete(&self.pvcs, "PersistentVolumeClaim", name).await
+    }
+}
+
+fn name_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
+    meta.name.as_deref().unwrap_or_default()
+}
+
+fn err(op: &'static str, kind: &'static str, name: &str, source: kube::Error) -> ApiError {
+    ApiError {
+        op,
+        kind,
+        name: name.to_owned(),
+        source,
+    }
+}
+
+async fn apply<K>(api: &Api<K>, kind: &'static str, name: &str, obj: &K) -> Result<K>
+where
+    K: Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    match api.patch(name, &params, &Patch::Apply(obj)).await {
+        // Two replicas creating the same object at once: the loser retries once,
+        // now as an update of the winner's identical object.
+        Err(e) if is_create_race(&e) => {
+            debug!(kind, name, error = %e, "apply raced another writer; retrying");
+            api.patch(name, &params, &Patch::Apply(obj))
+                .await
+                .map_err(|e| err("apply", kind, name, e))
+        }
+        other => other.map_err(|e| err("apply", kind, name, e)),
+    }
+}
+
+async fn get<K>(api: &Api<K>, kind: &'static str, name: &str) -> Result<Option<K>>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    match api.get(name).await {
+        Ok(obj) => Ok(Some(obj)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(err("get", kind, name, e)),
+    }
+}
+
+async fn list<K>(api: &Api<K>, kind: &'static str, selector: &str) -> Result<Vec<K>>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    api.list(&ListParams::default().labels(selector))
+        .await
+        .map(|l| l.items)
+        .map_err(|e| err("list", kind, selector, e))
+}
+
+async fn delete<K>(api: &Api<K>, kind: &'static str, name: &str) -> Result<()>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(err("delete", kind, name, e)),
+    }
+}

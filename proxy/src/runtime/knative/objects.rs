@@ -1,0 +1,247 @@
+//! Pure builders of a workspace's Kubernetes objects; no I/O. Golden-tested whole
+//! and validated against the upstream Knative Service CRD schema.
+//!
+//! Per user: a workspace volume (PVC, mounted at `/workspaces`, never deleted by
+//! the proxy) and, when a git token is configured, a Secret holding it. Per
+//! workspace: a Knative Service and a home volume (PVC) for IDE settings and
+//! extensions, both named `WorkspaceKey::name()`. Labels are slugs with a hash
+//! (label values allow neither `@` nor 128 characters); annotations carry the
+//! exact user and repository, from which [`key_of`] reads a workspace back.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use dcs_model::names::{safe_name, user_volume_name};
+use dcs_model::{K8sName, LauncherEnv, RepoRef, UserId, WorkspaceKey};
+use k8s_openapi::api::core::v1::{
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, Secret, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::ByteString;
+
+use super::config::KnativeConfig;
+use crate::runtime::Upstream;
+
+mod pod;
+
+pub use pod::ksvc;
+
+/// The field manager of every write.
+pub const FIELD_MANAGER: &str = "dcs-proxy";
+/// `app.kubernetes.io/name`: what an object is.
+pub const LABEL_NAME: &str = "app.kubernetes.io/name";
+/// `app.kubernetes.io/managed-by`: always [`MANAGED_BY`].
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// The user: a hashed slug as label, the exact id as annotation.
+pub const USER_KEY: &str = "dcs.dev/user";
+/// The repository: a hashed slug as label, `owner/repo` as annotation.
+pub const REPO_KEY: &str = "dcs.dev/repo";
+/// Knative's visibility label; `cluster-local` keeps workspaces off the public gateway.
+pub const LABEL_VISIBILITY: &str = "networking.knative.dev/visibility";
+/// Value of [`LABEL_MANAGED_BY`].
+pub const MANAGED_BY: &str = "dcs";
+/// [`LABEL_NAME`] of workspace Knative Services (and their pods).
+pub const APP_WORKSPACE: &str = "dcs-workspace";
+/// [`LABEL_NAME`] of a user's workspace volume.
+pub const APP_USER_VOLUME: &str = "dcs-user-volume";
+/// [`LABEL_NAME`] of a workspace's home volume.
+pub const APP_HOME_VOLUME: &str = "dcs-workspace-home";
+/// [`LABEL_NAME`] of a user's git token Secret.
+pub const APP_GIT_TOKEN: &str = "dcs-git-token";
+/// The key of the token inside the Secret.
+pub const GIT_TOKEN_KEY: &str = "token";
+
+/// A git token. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GitToken(String);
+
+impl GitToken {
+    /// Reads a token file (surrounding whitespace trimmed).
+    pub fn read(path: &Path) -> std::io::Result<Self> {
+        let s = std::fs::read_to_string(path)?;
+        Ok(Self(s.trim().to_owned()))
+    }
+
+    /// A token from a string (tests).
+    pub fn new(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl fmt::Debug for GitToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GitToken(<redacted>)")
+    }
+}
+
+/// The label value identifying `user`: `u-<slug>-<hash>`.
+pub fn user_label(user: &UserId) -> String {
+    safe_name("u", &[user.as_str()]).to_string()
+}
+
+/// The label value identifying `repo`: `r-<slug>-<hash>`.
+pub fn repo_label(repo: &RepoRef) -> String {
+    safe_name("r", &[repo.owner(), repo.repo()]).to_string()
+}
+
+/// The name of `user`'s git token Secret: `git-<slug>-<hash>`.
+pub fn git_secret_name(user: &UserId) -> K8sName {
+    safe_name("git", &[user.as_str()])
+}
+
+/// The label selector of workspace Knative Services, of one user or of all.
+pub fn workspace_selector(user: Option<&UserId>) -> String {
+    let mut s = format!("{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_NAME}={APP_WORKSPACE}");
+    if let Some(user) = user {
+        s.push_str(&format!(",{USER_KEY}={}", user_label(user)));
+    }
+    s
+}
+
+/// Reads a workspace's key back from its annotations.
+pub fn key_of(meta: &ObjectMeta) -> Option<WorkspaceKey> {
+    let ann = meta.annotations.as_ref()?;
+    let user = UserId::new(ann.get(USER_KEY)?).ok()?;
+    let repo = RepoRef::parse(ann.get(REPO_KEY)?).ok()?;
+    Some(WorkspaceKey::new(user, repo))
+}
+
+/// Where the proxy sends a workspace's requests: the Knative route's cluster-local
+/// host, through the Knative data plane (so the activator buffers cold starts).
+pub fn upstream(cfg: &KnativeConfig, key: &WorkspaceKey) -> Upstream {
+    let host = format!(
+        "{}.{}.svc.{}",
+        key.name(),
+        cfg.namespace,
+        cfg.cluster_domain
+    );
+    Upstream {
+        authority: format!("{host}:80"),
+        host: Some(host),
+    }
+}
+
+/// Labels of a per-user object.
+fn user_labels(app: &str, user: &UserId) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_NAME.to_owned(), app.to_owned()),
+        (LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
+        (USER_KEY.to_owned(), user_label(user)),
+    ])
+}
+
+/// Labels of a per-workspace object.
+pub(crate) fn workspace_labels(app: &str, key: &WorkspaceKey) -> BTreeMap<String, String> {
+    let mut labels = user_labels(app, &key.user);
+    labels.insert(REPO_KEY.to_owned(), repo_label(&key.repo));
+    labels
+}
+
+/// Annotations carrying the exact user (and repository).
+pub(crate) fn identity_annotations(
+    user: &UserId,
+    repo: Option<&RepoRef>,
+) -> BTreeMap<String, String> {
+    let mut ann = BTreeMap::from([(USER_KEY.to_owned(), user.to_string())]);
+    if let Some(repo) = repo {
+        ann.insert(REPO_KEY.to_owned(), repo.to_string());
+    }
+    ann
+}
+
+fn meta(
+    cfg: &KnativeConfig,
+    name: &K8sName,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: Some(cfg.namespace.clone()),
+        labels: Some(labels),
+        annotations: Some(annotations),
+        ..ObjectMeta::default()
+    }
+}
+
+fn pvc(cfg: &KnativeConfig, meta: ObjectMeta, access: &str, size: &str) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata: meta,
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec![access.to_owned()]),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_owned(),
+                    Quantity(size.to_owned()),
+                )])),
+                limits: None,
+            }),
+            storage_class_name: cfg.storage_class.clone(),
+            volume_mode: Some("Filesystem".to_owned()),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// `user`'s workspace volume, shared by all of their workspaces.
+pub fn user_volume(cfg: &KnativeConfig, user: &UserId) -> PersistentVolumeClaim {
+    let meta = meta(
+        cfg,
+        &user_volume_name(user),
+        user_labels(APP_USER_VOLUME, user),
+        identity_annotations(user, None),
+    );
+    pvc(cfg, meta, cfg.volume_access.as_str(), &cfg.volume_size)
+}
+
+/// A workspace's own home volume (IDE settings and extensions). One pod mounts it.
+pub fn home_volume(cfg: &KnativeConfig, key: &WorkspaceKey) -> PersistentVolumeClaim {
+    let meta = meta(
+        cfg,
+        &key.name(),
+        workspace_labels(APP_HOME_VOLUME, key),
+        identity_annotations(&key.user, Some(&key.repo)),
+    );
+    pvc(cfg, meta, "ReadWriteOnce", &cfg.home_size)
+}
+
+/// `user`'s git token Secret, mounted as a file into their workspaces.
+pub fn git_token_secret(cfg: &KnativeConfig, user: &UserId, token: &GitToken) -> Secret {
+    Secret {
+        metadata: meta(
+            cfg,
+            &git_secret_name(user),
+            user_labels(APP_GIT_TOKEN, user),
+            identity_annotations(user, None),
+        ),
+        type_: Some("Opaque".to_owned()),
+        data: Some(BTreeMap::from([(
+            GIT_TOKEN_KEY.to_owned(),
+            ByteString(token.0.as_bytes().to_vec()),
+        )])),
+        ..Secret::default()
+    }
+}
+
+/// The launcher's `DCS_*` contract inside a workspace container.
+pub fn launcher_env(cfg: &KnativeConfig, key: &WorkspaceKey, base_path: &str) -> LauncherEnv {
+    let mut env = LauncherEnv::new(key.repo.clone());
+    env.git_base = cfg.launcher.git_base.clone();
+    env.workspaces_dir = PathBuf::from(pod::WORKSPACES_DIR);
+    env.ide = cfg.launcher.ide.clone();
+    env.git_token_file = cfg
+        .launcher
+        .git_token_file
+        .as_ref()
+        .map(|_| Path::new(pod::GIT_TOKEN_DIR).join(GIT_TOKEN_KEY));
+    env.base_path = base_path.to_owned();
+    env.user = Some(key.user.clone());
+    env.stop_grace_secs = cfg.launcher.stop_grace_secs;
+    env.log = cfg.launcher.log.clone();
+    // IDE installs, settings and extensions go to the workspace's own volume.
+    env.config_dir = Some(Path::new(pod::HOME_DIR).join(".dcs"));
+    env
+}

@@ -1,0 +1,296 @@
+//! The workspace's Knative Service: its revision template and pod spec.
+//!
+//! An init container from the launcher image copies the static `dcs-launcher` into
+//! an `emptyDir`; the main container is the chosen base image running
+//! `dcs-launcher run` on port 8080, ready when `/_dcs/ready` says so. Every field
+//! here must be allowed by Knative: the pod-spec features it needs are exactly
+//! those the shipped `config-features` enables (a test derives them from this
+//! object and the CRD's "behind a feature flag" notes).
+
+use std::collections::BTreeMap;
+
+use dcs_model::names::user_volume_name;
+use k8s_openapi::api::core::v1::{
+    Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction,
+    LocalObjectReference, PersistentVolumeClaimVolumeSource, PodAffinity, PodAffinityTerm,
+    PodSecurityContext, PodSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
+    SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::core::Object;
+
+use super::{
+    git_secret_name, identity_annotations, launcher_env, user_label, workspace_labels,
+    APP_WORKSPACE, LABEL_NAME, LABEL_VISIBILITY, USER_KEY,
+};
+use crate::runtime::knative::config::{KnativeConfig, VolumeAccess};
+use crate::runtime::knative::types::{
+    ksvc_resource, Ksvc, KsvcSpec, RevisionSpec, RevisionTemplate,
+};
+use crate::runtime::WorkspaceSpec;
+
+/// Where the user's workspace volume is mounted (the launcher's `DCS_WORKSPACES_DIR`).
+pub const WORKSPACES_DIR: &str = "/workspaces";
+/// Where the workspace's home volume is mounted; `HOME` points here.
+pub const HOME_DIR: &str = "/home/dcs";
+/// Where the init container puts the launcher.
+pub const LAUNCHER_DIR: &str = "/opt/dcs/bin";
+/// The launcher inside the launcher image.
+pub const LAUNCHER_IN_IMAGE: &str = "/usr/local/bin/dcs-launcher";
+/// Where the git token Secret is mounted.
+pub const GIT_TOKEN_DIR: &str = "/var/run/secrets/dcs/git";
+/// The one port Knative routes to.
+pub const PORT: i32 = 8080;
+/// The launcher's readiness endpoint.
+pub const READY_PATH: &str = "/_dcs/ready";
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.to_owned(),
+        mount_path: path.to_owned(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}
+
+fn quantities(pairs: &[(&str, Option<&String>)]) -> Option<BTreeMap<String, Quantity>> {
+    let map: BTreeMap<String, Quantity> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), Quantity(v.clone()))))
+        .collect();
+    (!map.is_empty()).then_some(map)
+}
+
+/// Non-root, no privilege escalation, no capabilities (allowed without flags).
+fn container_security(cfg: &KnativeConfig) -> SecurityContext {
+    SecurityContext {
+        run_as_user: Some(cfg.run_as),
+        run_as_group: Some(cfg.run_as),
+        run_as_non_root: Some(true),
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(strings(&["ALL"])),
+            add: None,
+        }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            localhost_profile: None,
+        }),
+        ..SecurityContext::default()
+    }
+}
+
+fn init_container(cfg: &KnativeConfig) -> Container {
+    let target = format!("{LAUNCHER_DIR}/dcs-launcher");
+    Container {
+        name: "install-launcher".to_owned(),
+        image: Some(cfg.launcher_image.clone()),
+        command: Some(vec!["cp".to_owned(), LAUNCHER_IN_IMAGE.to_owned(), target]),
+        volume_mounts: Some(vec![mount("launcher", LAUNCHER_DIR, false)]),
+        resources: Some(ResourceRequirements {
+            requests: quantities(&[
+                ("cpu", Some(&"10m".to_owned())),
+                ("memory", Some(&"16Mi".to_owned())),
+            ]),
+            limits: quantities(&[("memory", Some(&"64Mi".to_owned()))]),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(container_security(cfg)),
+        ..Container::default()
+    }
+}
+
+fn main_container(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Container {
+    let with_token = cfg.launcher.git_token_file.is_some();
+    let mut env: Vec<EnvVar> = launcher_env(cfg, &spec.key, &spec.base_path)
+        .to_vars()
+        .into_iter()
+        .map(|(name, value)| EnvVar {
+            name: name.to_owned(),
+            value: Some(value),
+            value_from: None,
+        })
+        .collect();
+    env.push(EnvVar {
+        name: "HOME".to_owned(),
+        value: Some(HOME_DIR.to_owned()),
+        value_from: None,
+    });
+    let mut mounts = vec![
+        mount("workspaces", WORKSPACES_DIR, false),
+        mount("home", HOME_DIR, false),
+        mount("launcher", LAUNCHER_DIR, true),
+    ];
+    if with_token {
+        mounts.push(mount("git-token", GIT_TOKEN_DIR, true));
+    }
+    let r = &cfg.resources;
+    Container {
+        name: "workspace".to_owned(),
+        image: Some(cfg.base_image.clone()),
+        command: Some(vec![
+            format!("{LAUNCHER_DIR}/dcs-launcher"),
+            "run".to_owned(),
+        ]),
+        working_dir: Some(WORKSPACES_DIR.to_owned()),
+        ports: Some(vec![ContainerPort {
+            container_port: PORT,
+            ..ContainerPort::default()
+        }]),
+        env: Some(env),
+        readiness_probe: Some(Probe {
+            // Knative probes only the container port; name it (0 would mean "unset").
+            http_get: Some(HTTPGetAction {
+                path: Some(READY_PATH.to_owned()),
+                port: IntOrString::Int(PORT),
+                ..HTTPGetAction::default()
+            }),
+            ..Probe::default()
+        }),
+        resources: Some(ResourceRequirements {
+            requests: quantities(&[
+                ("cpu", Some(&r.cpu_request)),
+                ("memory", Some(&r.memory_request)),
+            ]),
+            limits: quantities(&[
+                ("cpu", r.cpu_limit.as_ref()),
+                ("memory", Some(&r.memory_limit)),
+            ]),
+            ..ResourceRequirements::default()
+        }),
+        security_context: Some(container_security(cfg)),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    }
+}
+
+fn volumes(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Vec<Volume> {
+    let pvc = |name: &str, claim: String| Volume {
+        name: name.to_owned(),
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+            claim_name: claim,
+            read_only: Some(false),
+        }),
+        ..Volume::default()
+    };
+    let mut volumes = vec![
+        pvc("workspaces", user_volume_name(&spec.key.user).to_string()),
+        pvc("home", spec.key.name().to_string()),
+        Volume {
+            name: "launcher".to_owned(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: Some(Quantity("256Mi".to_owned())),
+                medium: None,
+            }),
+            ..Volume::default()
+        },
+    ];
+    if cfg.launcher.git_token_file.is_some() {
+        volumes.push(Volume {
+            name: "git-token".to_owned(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(git_secret_name(&spec.key.user).to_string()),
+                default_mode: Some(0o440),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
+    volumes
+}
+
+/// With a ReadWriteOnce user volume, all of a user's workspace pods must share a
+/// node: the volume attaches to one node at a time.
+fn same_node_as_user(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Option<Affinity> {
+    (cfg.volume_access == VolumeAccess::ReadWriteOnce).then(|| Affinity {
+        pod_affinity: Some(PodAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                label_selector: Some(LabelSelector {
+                    match_labels: Some(BTreeMap::from([
+                        (LABEL_NAME.to_owned(), APP_WORKSPACE.to_owned()),
+                        (USER_KEY.to_owned(), user_label(&spec.key.user)),
+                    ])),
+                    match_expressions: None,
+                }),
+                topology_key: "kubernetes.io/hostname".to_owned(),
+                ..PodAffinityTerm::default()
+            }]),
+            preferred_during_scheduling_ignored_during_execution: None,
+        }),
+        ..Affinity::default()
+    })
+}
+
+/// The workspace's Knative Service.
+pub fn ksvc(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Ksvc {
+    let key = &spec.key;
+    let name = key.name().to_string();
+    let labels = workspace_labels(APP_WORKSPACE, key);
+    let mut ksvc_labels = labels.clone();
+    ksvc_labels.insert(LABEL_VISIBILITY.to_owned(), "cluster-local".to_owned());
+    let template_annotations = BTreeMap::from([
+        (
+            "autoscaling.knative.dev/min-scale".to_owned(),
+            "0".to_owned(),
+        ),
+        (
+            "autoscaling.knative.dev/max-scale".to_owned(),
+            "1".to_owned(),
+        ),
+        (
+            "autoscaling.knative.dev/initial-scale".to_owned(),
+            "1".to_owned(),
+        ),
+        (
+            "serving.knative.dev/progress-deadline".to_owned(),
+            format!("{}s", cfg.progress_deadline_secs),
+        ),
+    ]);
+    let pod = PodSpec {
+        init_containers: Some(vec![init_container(cfg)]),
+        containers: vec![main_container(cfg, spec)],
+        volumes: Some(volumes(cfg, spec)),
+        security_context: Some(PodSecurityContext {
+            fs_group: Some(cfg.run_as),
+            ..PodSecurityContext::default()
+        }),
+        affinity: same_node_as_user(cfg, spec),
+        enable_service_links: Some(false),
+        automount_service_account_token: Some(false),
+        image_pull_secrets: cfg
+            .image_pull_secret
+            .as_ref()
+            .map(|s| vec![LocalObjectReference { name: s.clone() }]),
+        ..PodSpec::default()
+    };
+    let mut ksvc = Object::new(
+        &name,
+        &ksvc_resource(),
+        KsvcSpec {
+            template: RevisionTemplate {
+                metadata: ObjectMeta {
+                    labels: Some(labels),
+                    annotations: Some(template_annotations),
+                    ..ObjectMeta::default()
+                },
+                spec: RevisionSpec {
+                    container_concurrency: Some(0),
+                    timeout_seconds: Some(cfg.request_timeout_secs),
+                    response_start_timeout_seconds: Some(cfg.request_timeout_secs),
+                    idle_timeout_seconds: Some(0),
+                    pod,
+                },
+            },
+        },
+    );
+    ksvc.metadata.namespace = Some(cfg.namespace.clone());
+    ksvc.metadata.labels = Some(ksvc_labels);
+    ksvc.metadata.annotations = Some(identity_annotations(&key.user, Some(&key.repo)));
+    ksvc
+}

@@ -1,0 +1,74 @@
+//! Tests of the Knative runtime. Fixtures here; suites beside:
+//! - [`golden`]: every builder's output, whole.
+//! - [`schema`]: objects against the upstream Knative CRD schema and feature flags.
+//! - [`manifests`]: `knative/` parses strictly, matches the generator, RBAC is exact.
+//! - [`verifier`]: the exact requests each runtime call makes (scripted API server).
+//! - [`contract`]: the shared runtime contract against the stateful fake API server.
+//! - [`real_cluster`]: `#[ignore]`d tests against `KUBECONFIG` (`make e2e-k8s`).
+
+mod contract;
+mod golden;
+mod manifests;
+mod real_cluster;
+mod schema;
+mod verifier;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use dcs_model::{RepoRef, UserId, WorkspaceKey};
+
+use super::config::{KnativeArgs, KnativeConfig, LauncherSettings};
+use crate::runtime::WorkspaceSpec;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: KnativeArgs,
+}
+
+/// The default configuration, plus `flags`.
+pub fn config_with(flags: &[&str]) -> KnativeConfig {
+    let mut argv = vec!["dcs-proxy"];
+    argv.extend_from_slice(flags);
+    Cli::try_parse_from(argv)
+        .expect("flags parse")
+        .args
+        .validate()
+        .expect("valid")
+}
+
+/// The default configuration with a git token file configured.
+pub fn config() -> KnativeConfig {
+    let mut cfg = config_with(&[]);
+    cfg.launcher = LauncherSettings {
+        git_token_file: Some(PathBuf::from("/etc/dcs/git-token")),
+        ..LauncherSettings::default()
+    };
+    cfg
+}
+
+/// Alice's workspace of acme/hello.
+pub fn key() -> WorkspaceKey {
+    WorkspaceKey::new(
+        UserId::new("alice@example.com").expect("user"),
+        RepoRef::parse("acme/hello").expect("repo"),
+    )
+}
+
+/// Its spec.
+pub fn spec() -> WorkspaceSpec {
+    WorkspaceSpec::for_repo(key())
+}
+
+/// A file of the shared upstream reference data (`../shared/reference/`).
+pub fn reference(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/reference")
+        .join(path)
+}
+
+/// The checked-in `knative/` tree.
+pub fn knative_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../knative")
+}

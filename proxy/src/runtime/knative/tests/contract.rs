@@ -1,0 +1,165 @@
+//! The shared runtime contract against the stateful fake API server, the
+//! Knative controller's part played by the harness; and the RBAC Role checked
+//! against every call the runtime made.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use dcs_model::names::user_volume_name;
+use dcs_model::WorkspaceKey;
+
+use super::{config, config_with};
+use crate::runtime::contract::{self, Harness};
+use crate::runtime::knative::api::API_USAGE;
+use crate::runtime::knative::fake::FakeApiServer;
+use crate::runtime::knative::KnativeRuntime;
+use crate::runtime::{Runtime, Status, WorkspaceSpec};
+
+const NS: &str = "dcs-workspaces";
+
+struct FakeHarness {
+    server: FakeApiServer,
+    runtime: KnativeRuntime,
+}
+
+impl FakeHarness {
+    fn new(cfg: crate::runtime::knative::KnativeConfig) -> Self {
+        let server = FakeApiServer::new();
+        let runtime = KnativeRuntime::new(cfg, server.client());
+        Self { server, runtime }
+    }
+}
+
+#[async_trait]
+impl Harness for FakeHarness {
+    fn runtime(&self) -> &dyn Runtime {
+        &self.runtime
+    }
+
+    /// Knative makes a ready revision (or wakes the scaled-to-zero one on the
+    /// first request through the activator).
+    async fn settle_started(&self, key: &WorkspaceKey) {
+        self.server.mark_ready(NS, key.name().as_str());
+    }
+
+    /// Knative scales the idle revision to zero.
+    async fn settle_stopped(&self, key: &WorkspaceKey) {
+        self.server.scale_to_zero(NS, key.name().as_str());
+    }
+
+    /// The user's workspace volume is there.
+    async fn files_exist(&self, key: &WorkspaceKey) -> bool {
+        let pvc = user_volume_name(&key.user);
+        self.server
+            .object("", "persistentvolumeclaims", NS, pvc.as_str())
+            .is_some()
+    }
+}
+
+#[tokio::test]
+async fn knative_runtime_passes_the_runtime_contract() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let token = tmp.path().join("token");
+    std::fs::write(&token, "t0k3n").expect("write");
+    let mut cfg = config();
+    cfg.launcher.git_token_file = Some(token);
+    let h = FakeHarness::new(cfg);
+    contract::run_all(&h).await;
+    // Each user got one volume and one token Secret; deleted workspaces left no
+    // Service or home volume behind.
+    let secrets = h.server.names("", "secrets", NS);
+    let users: BTreeSet<&str> = [
+        "c1-alice", "c2-alice", "c3-alice", "c3-bob", "c4-alice", "c5-alice",
+    ]
+    .into();
+    assert_eq!(secrets.len(), users.len(), "{secrets:?}");
+    let services = h.server.names("serving.knative.dev", "services", NS);
+    let pvcs = h.server.names("", "persistentvolumeclaims", NS);
+    assert_eq!(pvcs.len(), users.len() + services.len(), "{pvcs:?}");
+}
+
+#[tokio::test]
+async fn a_failed_start_reads_failed_with_knatives_reason() {
+    let h = FakeHarness::new(config_with(&[]));
+    let k = contract::key("alice", "acme/hello");
+    h.runtime
+        .ensure(&WorkspaceSpec::for_repo(k.clone()))
+        .await
+        .expect("ensure");
+    assert_eq!(
+        h.runtime.status(&k).await.expect("status"),
+        Status::Starting
+    );
+    h.server.fail(
+        NS,
+        k.name().as_str(),
+        "ProgressDeadlineExceeded",
+        "Initial scale was never achieved",
+    );
+    assert_eq!(
+        h.runtime.status(&k).await.expect("status"),
+        Status::Failed {
+            reason: "ProgressDeadlineExceeded: Initial scale was never achieved".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn services_another_manager_owns_are_taken_over_by_forced_apply() {
+    let h = FakeHarness::new(config_with(&[]));
+    let k = contract::key("alice", "acme/hello");
+    let name = k.name().to_string();
+    h.server.insert(
+        "serving.knative.dev",
+        "services",
+        NS,
+        serde_json::json!({
+            "apiVersion": "serving.knative.dev/v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": NS, "managedFields": [{"manager": "kubectl"}]},
+            "spec": {"template": {"spec": {"containers": [{"image": "old"}]}}},
+        }),
+    );
+    h.runtime
+        .ensure(&WorkspaceSpec::for_repo(k))
+        .await
+        .expect("forced apply wins");
+    let obj = h
+        .server
+        .object("serving.knative.dev", "services", NS, &name)
+        .expect("ksvc");
+    assert_eq!(obj["metadata"]["generation"], 2);
+    assert_eq!(obj["metadata"]["managedFields"][0]["manager"], "dcs-proxy");
+}
+
+#[tokio::test]
+async fn the_rbac_role_grants_exactly_the_calls_the_runtime_makes() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let token = tmp.path().join("token");
+    std::fs::write(&token, "t0k3n").expect("write");
+    let mut cfg = config();
+    cfg.launcher.git_token_file = Some(token);
+    let h = FakeHarness::new(cfg);
+    contract::run_all(&h).await;
+    let used: BTreeSet<(String, String, String)> = h
+        .server
+        .calls()
+        .into_iter()
+        .map(|c| (c.group, c.resource, c.verb.to_owned()))
+        .collect();
+    let granted: BTreeSet<(String, String, String)> = API_USAGE
+        .iter()
+        .flat_map(|(g, r, verbs)| {
+            verbs
+                .iter()
+                .map(move |v| ((*g).into(), (*r).into(), (*v).into()))
+        })
+        .collect();
+    // SSA creates via PATCH need `create` too: the API server checks both.
+    let mut needed = used.clone();
+    for (g, r, v) in &used {
+        if v == "patch" {
+            needed.insert((g.clone(), r.clone(), "create".into()));
+        }
+    }
+    assert_eq!(granted, needed);
+}

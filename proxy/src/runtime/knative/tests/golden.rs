@@ -1,0 +1,209 @@
+//! Every builder's output, compared whole.
+
+use dcs_model::names::user_volume_name;
+use serde_json::json;
+
+use super::{config, config_with, key, spec};
+use crate::runtime::knative::objects::{self, git_secret_name, repo_label, user_label, GitToken};
+use crate::runtime::Upstream;
+
+#[test]
+fn knative_service_is_golden() {
+    let k = key();
+    let name = k.name().to_string();
+    let (user, repo) = (user_label(&k.user), repo_label(&k.repo));
+    let got = serde_json::to_value(objects::ksvc(&config(), &spec())).expect("json");
+    let labels = json!({
+        "app.kubernetes.io/managed-by": "dcs",
+        "app.kubernetes.io/name": "dcs-workspace",
+        "dcs.dev/repo": repo,
+        "dcs.dev/user": user,
+    });
+    let mut ksvc_labels = labels.clone();
+    ksvc_labels["networking.knative.dev/visibility"] = json!("cluster-local");
+    let security = json!({
+        "allowPrivilegeEscalation": false,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsGroup": 1000, "runAsNonRoot": true, "runAsUser": 1000,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    });
+    let want = json!({
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {
+            "name": name,
+            "namespace": "dcs-workspaces",
+            "labels": ksvc_labels,
+            "annotations": {"dcs.dev/repo": "acme/hello", "dcs.dev/user": "alice@example.com"},
+        },
+        "spec": {"template": {
+            "metadata": {
+                "labels": labels,
+                "annotations": {
+                    "autoscaling.knative.dev/initial-scale": "1",
+                    "autoscaling.knative.dev/max-scale": "1",
+                    "autoscaling.knative.dev/min-scale": "0",
+                    "serving.knative.dev/progress-deadline": "1800s",
+                },
+            },
+            "spec": {
+                "containerConcurrency": 0,
+                "timeoutSeconds": 3600,
+                "responseStartTimeoutSeconds": 3600,
+                "idleTimeoutSeconds": 0,
+                "affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+                    "labelSelector": {"matchLabels": {
+                        "app.kubernetes.io/name": "dcs-workspace", "dcs.dev/user": user}},
+                    "topologyKey": "kubernetes.io/hostname",
+                }]}},
+                "automountServiceAccountToken": false,
+                "enableServiceLinks": false,
+                "securityContext": {"fsGroup": 1000},
+                "initContainers": [{
+                    "name": "install-launcher",
+                    "image": "dcs-launcher:0.1.0",
+                    "command": ["cp", "/usr/local/bin/dcs-launcher", "/opt/dcs/bin/dcs-launcher"],
+                    "resources": {"limits": {"memory": "64Mi"}, "requests": {"cpu": "10m", "memory": "16Mi"}},
+                    "securityContext": security,
+                    "volumeMounts": [{"mountPath": "/opt/dcs/bin", "name": "launcher"}],
+                }],
+                "containers": [{
+                    "name": "workspace",
+                    "image": "mcr.microsoft.com/devcontainers/base:bookworm",
+                    "command": ["/opt/dcs/bin/dcs-launcher", "run"],
+                    "workingDir": "/workspaces",
+                    "ports": [{"containerPort": 8080}],
+                    "env": [
+                        {"name": "DCS_REPO", "value": "acme/hello"},
+                        {"name": "DCS_GIT_BASE", "value": "https://github.com"},
+                        {"name": "DCS_WORKSPACES_DIR", "value": "/workspaces"},
+                        {"name": "DCS_LISTEN", "value": "0.0.0.0:8080"},
+                        {"name": "DCS_IDE", "value": "none"},
+                        {"name": "DCS_GIT_TOKEN_FILE", "value": "/var/run/secrets/dcs/git/token"},
+                        {"name": "DCS_BASE_PATH", "value": "/github/acme/hello"},
+                        {"name": "DCS_USER", "value": "alice@example.com"},
+                        {"name": "DCS_STOP_GRACE", "value": "10"},
+                        {"name": "DCS_CONFIG_DIR", "value": "/home/dcs/.dcs"},
+                        {"name": "HOME", "value": "/home/dcs"},
+                    ],
+                    "readinessProbe": {"httpGet": {"path": "/_dcs/ready", "port": 8080}},
+                    "resources": {
+                        "limits": {"memory": "4Gi"},
+                        "requests": {"cpu": "500m", "memory": "1Gi"},
+                    },
+                    "securityContext": security,
+                    "volumeMounts": [
+                        {"mountPath": "/workspaces", "name": "workspaces"},
+                        {"mountPath": "/home/dcs", "name": "home"},
+                        {"mountPath": "/opt/dcs/bin", "name": "launcher", "readOnly": true},
+                        {"mountPath": "/var/run/secrets/dcs/git", "name": "git-token", "readOnly": true},
+                    ],
+                }],
+                "volumes": [
+                    {"name": "workspaces", "persistentVolumeClaim": {
+                        "claimName": user_volume_name(&k.user).to_string(), "readOnly": false}},
+                    {"name": "home", "persistentVolumeClaim": {"claimName": name, "readOnly": false}},
+                    {"name": "launcher", "emptyDir": {"sizeLimit": "256Mi"}},
+                    {"name": "git-token", "secret": {
+                        "secretName": git_secret_name(&k.user).to_string(), "defaultMode": 0o440}},
+                ],
+            },
+        }},
+    });
+    assert_eq!(
+        got,
+        want,
+        "{}",
+        serde_json::to_string_pretty(&got).unwrap_or_default()
+    );
+}
+
+#[test]
+fn without_a_token_there_is_no_secret_and_with_rwx_no_affinity() {
+    let cfg = config_with(&["--knative-volume-access", "read-write-many"]);
+    let got = serde_json::to_value(objects::ksvc(&cfg, &spec())).expect("json");
+    let pod = &got["spec"]["template"]["spec"];
+    assert!(pod.get("affinity").is_none(), "{pod}");
+    let text = pod.to_string();
+    assert!(
+        !text.contains("git-token") && !text.contains("DCS_GIT_TOKEN_FILE"),
+        "{text}"
+    );
+}
+
+#[test]
+fn volumes_and_secret_are_golden() {
+    let k = key();
+    let cfg = config_with(&["--knative-storage-class", "fast-ssd"]);
+    let user_meta = |name: String, app: &str| {
+        json!({
+            "name": name, "namespace": "dcs-workspaces",
+            "labels": {"app.kubernetes.io/managed-by": "dcs", "app.kubernetes.io/name": app,
+                       "dcs.dev/user": user_label(&k.user)},
+            "annotations": {"dcs.dev/user": "alice@example.com"},
+        })
+    };
+    assert_eq!(
+        serde_json::to_value(objects::user_volume(&cfg, &k.user)).expect("json"),
+        json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": user_meta(user_volume_name(&k.user).to_string(), "dcs-user-volume"),
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}},
+                     "storageClassName": "fast-ssd", "volumeMode": "Filesystem"},
+        })
+    );
+    let mut home_meta = user_meta(k.name().to_string(), "dcs-workspace-home");
+    home_meta["labels"]["dcs.dev/repo"] = json!(repo_label(&k.repo));
+    home_meta["annotations"]["dcs.dev/repo"] = json!("acme/hello");
+    assert_eq!(
+        serde_json::to_value(objects::home_volume(&cfg, &k)).expect("json"),
+        json!({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": home_meta,
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "2Gi"}},
+                     "storageClassName": "fast-ssd", "volumeMode": "Filesystem"},
+        })
+    );
+    let secret = objects::git_token_secret(&cfg, &k.user, &GitToken::new("s3cr3t"));
+    assert_eq!(
+        serde_json::to_value(&secret).expect("json"),
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": user_meta(git_secret_name(&k.user).to_string(), "dcs-git-token"),
+            "type": "Opaque",
+            "data": {"token": "czNjcjN0"},
+        })
+    );
+    assert_eq!(
+        format!("{:?}", GitToken::new("s3cr3t")),
+        "GitToken(<redacted>)"
+    );
+}
+
+#[test]
+fn upstream_is_the_cluster_local_route_with_its_host() {
+    let name = key().name();
+    assert_eq!(
+        objects::upstream(&config(), &key()),
+        Upstream {
+            authority: format!("{name}.dcs-workspaces.svc.cluster.local:80"),
+            host: Some(format!("{name}.dcs-workspaces.svc.cluster.local")),
+        }
+    );
+}
+
+#[test]
+fn labels_are_valid_label_values_and_keys_read_back() {
+    let k = key();
+    for v in [user_label(&k.user), repo_label(&k.repo)] {
+        assert!(v.len() <= 63 && dcs_model::K8sName::is_dns1035(&v), "{v}");
+    }
+    let ksvc = objects::ksvc(&config(), &spec());
+    assert_eq!(objects::key_of(&ksvc.metadata), Some(k.clone()));
+    assert_eq!(
+        objects::workspace_selector(Some(&k.user)),
+        format!(
+            "app.kubernetes.io/managed-by=dcs,app.kubernetes.io/name=dcs-workspace,dcs.dev/user={}",
+            user_label(&k.user)
+        )
+    );
+}
