@@ -3,7 +3,7 @@
 //! drain signal that tells connections and WebSockets to wind down.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use dcs_model::{LauncherEnv, RepoRef};
 use tokio::sync::watch;
@@ -20,7 +20,24 @@ pub struct App {
     ide: OnceLock<Box<dyn RunningIde>>,
     /// `true` once shutdown began; receivers are connections and WebSockets, and the
     /// server waits until all of them are gone.
-    draining: watch::Sender<bool>,
+    draining: Arc<watch::Sender<bool>>,
+}
+
+/// A handle that hands out drain receivers without being one itself, for parts that
+/// live as long as the app (the IDE's forwarder) but must not delay the drain.
+#[derive(Debug, Clone)]
+pub struct Drain(Arc<watch::Sender<bool>>);
+
+impl Drain {
+    /// A receiver like [`App::drain_watch`]'s.
+    pub fn watch(&self) -> watch::Receiver<bool> {
+        self.0.subscribe()
+    }
+
+    /// A handle whose drain never starts (tests, tools).
+    pub fn never() -> Self {
+        Self(Arc::new(watch::channel(false).0))
+    }
 }
 
 impl App {
@@ -32,7 +49,7 @@ impl App {
             checkout_dir: env.checkout_dir(),
             readiness: Readiness::new(),
             ide: OnceLock::new(),
-            draining,
+            draining: Arc::new(draining),
         }
     }
 
@@ -65,6 +82,22 @@ impl App {
     /// the drain, so drop it when the connection or stream it guards is done.
     pub fn drain_watch(&self) -> watch::Receiver<bool> {
         self.draining.subscribe()
+    }
+
+    /// Records a failure of the running IDE (it gave up restarting) in the
+    /// readiness, once; returns whether the workspace is failed now.
+    pub fn note_ide_failure(&self) -> bool {
+        if let Some(why) = self.ide().and_then(|ide| ide.failure()) {
+            if self.readiness.phase() != crate::ready::Phase::Failed {
+                self.readiness.fail(&crate::error::Error::IdeFailed(why));
+            }
+        }
+        self.readiness.phase() == crate::ready::Phase::Failed
+    }
+
+    /// A [`Drain`] handle for long-lived parts.
+    pub fn drain(&self) -> Drain {
+        Drain(self.draining.clone())
     }
 
     /// Tells every watcher to wind down.

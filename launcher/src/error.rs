@@ -85,6 +85,12 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A local server the front forwards to (the IDE, a preview) did not answer. 502.
+    #[error("{0}")]
+    BadGateway(String),
+    /// The IDE started but then stopped for good (it kept crashing).
+    #[error("the IDE stopped: {0}")]
+    IdeFailed(String),
     /// A background task died (panicked or was cancelled).
     #[error("internal task failed: {0}")]
     Task(String),
@@ -110,6 +116,7 @@ impl Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Io { source, .. } => match source.kind() {
                 io::ErrorKind::NotFound => StatusCode::NOT_FOUND,
                 io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
@@ -123,6 +130,7 @@ impl Error {
             | Self::Token { .. }
             | Self::Checkout { .. }
             | Self::IdeStart { .. }
+            | Self::IdeFailed(_)
             | Self::Task(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -109,7 +109,7 @@ pub struct Running {
     pub addr: SocketAddr,
     pub checkout: PathBuf,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<crate::Result<()>>>,
+    task: Option<JoinHandle<crate::Result<crate::Stopped>>>,
 }
 
 impl Running {
@@ -178,7 +178,7 @@ impl Running {
     }
 
     /// Triggers shutdown and waits for `run` to return.
-    pub async fn stop(mut self) -> crate::Result<()> {
+    pub async fn stop(mut self) -> crate::Result<crate::Stopped> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -3,7 +3,9 @@
 //!
 //! - `GET /_dcs/ready` → [`crate::ready`]
 //! - `/_dcs/ws-echo` → [`crate::ws_echo`]
+//! - `/_dcs/terminal` → [`crate::terminal`] (a shell on a PTY)
 //! - `/_dcs/files/…` → [`crate::files`]
+//! - `/ports/<n>/…` → [`crate::ports`] (a preview of `127.0.0.1:<n>`)
 //! - any other `/_dcs/…` → 404
 //! - everything else → the running IDE, or a "starting"/"failed" page until there is one.
 
@@ -16,7 +18,7 @@ use hyper::body::Incoming;
 use crate::app::App;
 use crate::body::Body;
 use crate::ready::{self, Phase};
-use crate::{files, pages, ws_echo};
+use crate::{files, pages, ports, terminal, ws_echo};
 
 const FILES: &str = "/_dcs/files";
 
@@ -24,6 +26,7 @@ const FILES: &str = "/_dcs/files";
 pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     if path == "/_dcs/ready" {
+        app.note_ide_failure();
         let healthy = match app.ide() {
             Some(ide) => ide.healthy().await,
             None => false,
@@ -33,13 +36,21 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     if path == "/_dcs/ws-echo" {
         return ws_echo::handle(&app, req);
     }
+    if path == terminal::PATH {
+        return terminal::handle(&app, req);
+    }
     if let Some(rest) = path.strip_prefix(FILES) {
         if rest.is_empty() || rest.starts_with('/') {
             return files::handle(&app, req, rest).await;
         }
     }
+    if let Some(rest) = path.strip_prefix(ports::PREFIX) {
+        if rest.starts_with('/') {
+            return ports::handle(&app, req, rest).await;
+        }
+    }
     if path == "/_dcs" || path.starts_with("/_dcs/") {
-        let msg = "no such launcher endpoint; known: /_dcs/ready, /_dcs/ws-echo, /_dcs/files/";
+        let msg = "no such launcher endpoint; known: /_dcs/ready, /_dcs/ws-echo, /_dcs/terminal, /_dcs/files/";
         return pages::message(
             StatusCode::NOT_FOUND,
             "error",

@@ -1,21 +1,39 @@
 //! The IDE seam: an [`Ide`] kind starts a [`RunningIde`], which answers every request
-//! that is not the launcher's own (`/_dcs/…`), reports its health and stops.
+//! that is not the launcher's own (`/_dcs/…`, `/ports/…`), reports its health and
+//! stops.
 //!
-//! Real IDEs (VS Code, code-server, openvscode) will be external processes the front
-//! forwards to; today only [`none::NoneIde`] exists, a headless file manager.
+//! Real IDEs are external HTTP servers ([`external::ExternalIde`]): supervised,
+//! probed, and forwarded to. [`none::NoneIde`] is the headless file manager.
+//!
+//! # Layout
+//! - [`none`]: the file manager (and web terminal) without an editor.
+//! - [`code_server`], [`openvscode`], [`vscode`]: how each kind is started.
+//! - [`external`]: the [`RunningIde`] of every external kind.
+//! - [`bin`]: finding the IDE's executable (`DCS_IDE_BIN`, `PATH`).
+//! - [`install`]: downloading a kind's release into the config volume, once.
+//! - [`dirs`]: the kind's user data and extensions in the config volume.
 
+pub mod bin;
+pub mod code_server;
+pub mod dirs;
+pub mod external;
+pub mod install;
 pub mod none;
+pub mod openvscode;
+pub mod vscode;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use dcs_model::{RepoRef, UserId};
+use dcs_model::{LauncherEnv, RepoRef, UserId};
 use http::{Request, Response};
 use hyper::body::Incoming;
 
+use crate::app::Drain;
 use crate::body::Body;
 use crate::error::{Error, Result};
+use crate::supervise::Ending;
 
 /// The IDE kinds this launcher knows, in `DCS_IDE` spelling: the contract's list,
 /// so the proxy can validate `--ide` without asking a launcher.
@@ -33,6 +51,33 @@ pub struct IdeContext {
     pub base_path: String,
     /// Whose workspace this is, if known.
     pub user: Option<UserId>,
+    /// The config volume: installs, user data, settings, extensions.
+    pub config_dir: PathBuf,
+    /// An installed IDE to use as is (`DCS_IDE_BIN`).
+    pub ide_bin: Option<PathBuf>,
+    /// The version to install instead of the kind's pinned default.
+    pub version: Option<String>,
+    /// Where downloads come from instead of upstream.
+    pub download_base: Option<String>,
+    /// Hands out drain receivers, so tunnels to the IDE end on shutdown.
+    pub drain: Drain,
+}
+
+impl IdeContext {
+    /// The context for the workspace `env` describes.
+    pub fn from_env(env: &LauncherEnv, drain: Drain) -> Self {
+        Self {
+            repo: env.repo.clone(),
+            checkout_dir: env.checkout_dir(),
+            base_path: env.base_path.clone(),
+            user: env.user.clone(),
+            config_dir: env.config_dir(),
+            ide_bin: env.ide_bin.clone(),
+            version: env.ide_version.clone(),
+            download_base: env.ide_download_base.clone(),
+            drain,
+        }
+    }
 }
 
 /// A kind of IDE, able to start an instance.
@@ -51,14 +96,21 @@ pub trait RunningIde: Send + Sync {
     async fn handle(&self, req: Request<Incoming>) -> Response<Body>;
     /// True while the IDE answers; `/_dcs/ready` is 200 only then.
     async fn healthy(&self) -> bool;
+    /// Why the IDE stopped for good (it kept crashing), if it did.
+    fn failure(&self) -> Option<String> {
+        None
+    }
     /// Stops the IDE, giving it `grace` before forcing it.
-    async fn stop(&self, grace: Duration);
+    async fn stop(&self, grace: Duration) -> Ending;
 }
 
 /// The IDE kind named `kind`, or an error listing the known kinds.
 pub fn for_kind(kind: &str) -> Result<Box<dyn Ide>> {
     match kind {
         none::KIND => Ok(Box::new(none::NoneIde)),
+        code_server::KIND => Ok(Box::new(code_server::CodeServer)),
+        openvscode::KIND => Ok(Box::new(openvscode::OpenVsCode)),
+        vscode::KIND => Ok(Box::new(vscode::VsCode)),
         other => Err(Error::UnknownIde {
             kind: other.to_owned(),
             known: KINDS.join(", "),
@@ -83,7 +135,7 @@ mod tests {
         let err = for_kind("emacs").err().expect("unknown");
         assert_eq!(
             err.to_string(),
-            "unknown IDE kind \"emacs\"; known kinds: none"
+            "unknown IDE kind \"emacs\"; known kinds: none, code-server, openvscode, vscode"
         );
     }
 }

@@ -14,17 +14,41 @@ use tracing::{info, warn};
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::{ide, serve, startup};
+use crate::{ide, reap, serve, startup};
+
+/// Why the launcher stopped; `main` turns it into the exit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// Stopped on request; everything ended within the grace period. Exit 0.
+    Clean,
+    /// Stopped on request while the workspace was failed (the checkout failed, or
+    /// the IDE kept crashing); the message says why. Exit 3.
+    Failed(String),
+    /// Stopped on request, but the IDE ignored SIGTERM for the whole grace period and
+    /// its process group was killed. Exit 4.
+    IdeKilled,
+}
+
+impl Stopped {
+    /// The process exit status for this reason.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Clean => 0,
+            Self::Failed(_) => 3,
+            Self::IdeKilled => 4,
+        }
+    }
+}
 
 /// Serves the workspace `env` describes on `listener` until `shutdown` resolves, then
-/// stops gracefully. Fails early only for configuration errors (an unknown IDE kind)
-/// or if the listener has no address; everything else is reported by
-/// `/_dcs/ready`.
+/// stops gracefully and says how. Fails early only for configuration errors (an
+/// unknown IDE kind) or if the listener has no address; everything else is reported
+/// by `/_dcs/ready`.
 pub async fn run(
     env: LauncherEnv,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<()> {
+) -> Result<Stopped> {
     let ide = ide::for_kind(&env.ide)?;
     let addr = listener
         .local_addr()
@@ -32,6 +56,7 @@ pub async fn run(
     let grace = Duration::from_secs(env.stop_grace_secs);
     let app = Arc::new(App::new(&env));
     info!(%addr, repo = %env.repo, ide = ide.kind(), "serving");
+    reap::run_if_init();
 
     let cancel = Arc::new(AtomicBool::new(false));
     let mut start = tokio::spawn(startup::start(env, app.clone(), ide, cancel.clone()));
@@ -48,9 +73,15 @@ pub async fn run(
         start.abort();
     }
 
+    let failure = app
+        .note_ide_failure()
+        .then(|| app.readiness().report(false).error)
+        .flatten()
+        .map(|f| f.message);
     let stop_ide = async {
-        if let Some(ide) = app.ide() {
-            ide.stop(grace).await;
+        match app.ide() {
+            Some(ide) => ide.stop(grace).await.forced,
+            None => false,
         }
     };
     let drained = async {
@@ -58,9 +89,14 @@ pub async fn run(
             warn!("connections still open after the grace period; closing them");
         }
     };
-    tokio::join!(stop_ide, drained);
-    info!("stopped");
-    Ok(())
+    let (forced, ()) = tokio::join!(stop_ide, drained);
+    let stopped = match (failure, forced) {
+        (Some(why), _) => Stopped::Failed(why),
+        (None, true) => Stopped::IdeKilled,
+        (None, false) => Stopped::Clean,
+    };
+    info!(?stopped, "stopped");
+    Ok(stopped)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! `dcs-launcher`: PID 1 of a workspace container (or a local child process of the
 //! proxy). It checks the repository out, starts and supervises the IDE, and serves
-//! the workspace's front: `/_dcs/ready`, `/_dcs/ws-echo`, `/_dcs/files/…` and,
-//! for every other path, the IDE.
+//! the workspace's front: `/_dcs/ready`, `/_dcs/ws-echo`, `/_dcs/terminal`,
+//! `/_dcs/files/…`, port previews under `/ports/<n>/` and, for every other path,
+//! the IDE (see `docs/ides.md`).
 //!
 //! [`run`] is the seam: give it the decoded [`LauncherEnv`](dcs_model::LauncherEnv), a
 //! bound listener and a shutdown future.
@@ -16,7 +17,13 @@
 //! - [`checkout`]: clone or fetch with git2; never touches the user's files.
 //! - [`files`]: the file API under `/_dcs/files/`.
 //! - [`ws_echo`]: the `/_dcs/ws-echo` WebSocket diagnostic.
-//! - [`ide`]: the [`Ide`](ide::Ide) seam and the `none` IDE.
+//! - [`ide`]: the [`Ide`](ide::Ide) seam and every IDE kind.
+//! - [`supervise`]: the IDE process: own process group, restart with backoff, stop.
+//! - [`forward`]: streaming HTTP and WebSocket forwarding to a loopback server.
+//! - [`reap`]: reaping orphans when the launcher is PID 1.
+//! - [`ports`]: port previews under `/ports/<n>/`.
+//! - [`packages`]: the image's package manager and what the IDE needs from it.
+//! - [`terminal`]: `/_dcs/terminal`, a shell on a PTY over a WebSocket.
 //! - [`pages`]: HTML/JSON responses for people, and error rescue.
 //! - [`body`]: the response body type.
 //! - [`error`]: the crate's [`Error`] and [`FailureKind`].
@@ -26,18 +33,24 @@ pub mod body;
 pub mod checkout;
 pub mod error;
 pub mod files;
+pub mod forward;
 pub mod front;
 pub mod ide;
 pub mod launch;
+pub mod packages;
 pub mod pages;
+pub mod ports;
 pub mod ready;
+pub mod reap;
 pub mod serve;
 pub mod startup;
+pub mod supervise;
+pub mod terminal;
 pub mod ws_echo;
 
 #[cfg(test)]
 mod fixtures;
 
 pub use error::{Error, FailureKind, Result};
-pub use launch::run;
+pub use launch::{run, Stopped};
 pub use ready::{Phase, ReadyReport};

@@ -1,8 +1,10 @@
 //! `dcs-launcher run`: reads the `DCS_*` environment, binds, publishes the bound
 //! address, and serves until SIGTERM or SIGINT.
 //!
-//! Exit codes: 0 after a clean stop, 1 on a fatal runtime error, 2 on a configuration
-//! error (bad `DCS_*` variable, unknown IDE kind).
+//! Exit codes say why it stopped: 0 after a clean stop on request, 1 on a fatal
+//! runtime error, 2 on a configuration error (bad `DCS_*` variable, unknown IDE
+//! kind), 3 when stopped while the workspace was failed (checkout failed, or the IDE
+//! kept crashing), 4 when the IDE ignored SIGTERM and had to be killed.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -79,7 +81,11 @@ fn run() -> ExitCode {
     // A libgit2 transfer stuck in a blocking thread must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(dcs_launcher::Stopped::Failed(why)) => {
+            eprintln!("dcs-launcher: stopped; the workspace had failed: {why}");
+            ExitCode::from(3)
+        }
+        Ok(stopped) => ExitCode::from(stopped.exit_code()),
         Err(e) => {
             eprintln!("dcs-launcher: {e:#}");
             ExitCode::FAILURE
@@ -87,7 +93,7 @@ fn run() -> ExitCode {
     }
 }
 
-async fn serve(env: LauncherEnv) -> anyhow::Result<()> {
+async fn serve(env: LauncherEnv) -> anyhow::Result<dcs_launcher::Stopped> {
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let listener = TcpListener::bind(env.listen)
@@ -105,8 +111,7 @@ async fn serve(env: LauncherEnv) -> anyhow::Result<()> {
             _ = int.recv() => info!(signal = "SIGINT", "stop requested"),
         }
     };
-    dcs_launcher::run(env, listener, shutdown).await?;
-    Ok(())
+    Ok(dcs_launcher::run(env, listener, shutdown).await?)
 }
 
 /// Writes `addr` to `<file>.tmp`, then renames it over `file`, so readers never see a

@@ -36,12 +36,7 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
         return;
     }
     readiness.set_phase(Phase::StartingIde);
-    let ctx = IdeContext {
-        repo: env.repo.clone(),
-        checkout_dir: env.checkout_dir(),
-        base_path: env.base_path.clone(),
-        user: env.user.clone(),
-    };
+    let ctx = IdeContext::from_env(&env, app.drain());
     match ide.start(&ctx).await {
         Ok(running) => {
             if app.set_ide(running).is_err() {

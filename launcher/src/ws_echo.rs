@@ -26,23 +26,35 @@ use crate::pages;
 
 /// Accepts the upgrade (101) and echoes on a background task, or answers 400.
 pub fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
+    let drain = app.drain_watch();
+    accept(req, "e.g. websocat ws://…/_dcs/ws-echo", move |io| {
+        echo(io, drain)
+    })
+}
+
+/// Accepts a WebSocket handshake with `101` and runs `serve` on the upgraded
+/// connection in a background task; a request that is no handshake gets a 400
+/// naming what is wrong, and `usage`.
+pub fn accept<F, Fut>(req: Request<Incoming>, usage: &str, serve: F) -> Response<Body>
+where
+    F: FnOnce(TokioIo<hyper::upgrade::Upgraded>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let key = match upgrade_key(&req) {
         Ok(key) => key,
         Err(why) => {
             let text = format!(
-                "this endpoint speaks WebSocket only: {why} (connect with a WebSocket client, \
-                 e.g. websocat ws://…/_dcs/ws-echo)"
+                "this endpoint speaks WebSocket only: {why} (connect with a WebSocket client, {usage})"
             );
             let as_json = pages::wants_json(req.headers());
             return pages::message(StatusCode::BAD_REQUEST, "error", &text, as_json);
         }
     };
     let accept = derive_accept_key(key.as_bytes());
-    let drain = app.drain_watch();
     tokio::spawn(async move {
         match hyper::upgrade::on(req).await {
-            Ok(upgraded) => echo(TokioIo::new(upgraded), drain).await,
-            Err(error) => debug!(%error, "ws-echo upgrade failed"),
+            Ok(upgraded) => serve(TokioIo::new(upgraded)).await,
+            Err(error) => debug!(%error, "WebSocket upgrade failed"),
         }
     });
     let mut res = Response::new(body::empty());

@@ -76,8 +76,10 @@ pub const DEFAULT_WORKSPACES_DIR: &str = "/workspaces";
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 /// Default IDE kind.
 pub const DEFAULT_IDE: &str = "none";
-/// IDE kinds a launcher of this version can run (`none`: the file manager).
-pub const IDE_KINDS: &[&str] = &["none"];
+/// IDE kinds a launcher of this version can run: `none` (file manager and web
+/// terminal), `code-server`, `openvscode` (openvscode-server) and `vscode`
+/// (Microsoft's VS Code Server for the web, through the `code` CLI's `serve-web`).
+pub const IDE_KINDS: &[&str] = &["none", "code-server", "openvscode", "vscode"];
 /// Name of the config directory inside the workspaces volume when `DCS_CONFIG_DIR`
 /// is unset. Owners never start with `.`, so it never clashes with a checkout.
 pub const DEFAULT_CONFIG_SUBDIR: &str = ".dcs";

@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// IDE to run in workspaces.
     #[arg(long, env = "DCS_PROXY_IDE", default_value = "none")]
     pub ide: String,
+    /// An IDE already installed (a path, or a name on PATH) for local workspaces to
+    /// run as is, e.g. code-server from the npm registry.
+    #[arg(long, env = "DCS_PROXY_IDE_BIN")]
+    pub ide_bin: Option<PathBuf>,
     /// Stop a workspace after this long without a client request or WebSocket frame.
     #[arg(long, env = "DCS_PROXY_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
@@ -103,6 +107,8 @@ pub struct Config {
     pub launcher_bin: PathBuf,
     /// IDE kind.
     pub ide: String,
+    /// Installed IDE binary, if given.
+    pub ide_bin: Option<PathBuf>,
     /// Idle timeout.
     pub idle_timeout: Duration,
     /// Start timeout.
@@ -218,6 +224,7 @@ impl ServeArgs {
                 git_token_file: self.git_token_file.clone(),
                 launcher_bin,
                 ide: self.ide.clone(),
+                ide_bin: self.ide_bin.clone(),
                 idle_timeout: self.idle_timeout,
                 start_timeout: self.start_timeout,
                 stop_grace: self.stop_grace,

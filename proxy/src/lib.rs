@@ -59,6 +59,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
             git_base: cfg.git_base.clone(),
             git_token_file: cfg.git_token_file.clone(),
             ide: cfg.ide.clone(),
+            ide_bin: cfg.ide_bin.clone(),
             stop_grace: cfg.stop_grace,
             start_limit: cfg
                 .start_timeout

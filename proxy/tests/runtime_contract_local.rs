@@ -112,6 +112,7 @@ async fn local_runtime_passes_the_runtime_contract() {
         git_base: format!("file://{}", git_root.display()),
         git_token_file: None,
         ide: "none".into(),
+        ide_bin: None,
         stop_grace: Duration::from_secs(2),
         start_limit: Duration::from_secs(60),
         launcher_log: None,

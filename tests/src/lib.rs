@@ -18,13 +18,17 @@
 //! - [`fixture`]: the common scene: git server + `acme/hello` + proxy.
 //! - [`proxy`]: a real `dcs-proxy` process: start, SIGTERM, SIGKILL, its launchers.
 //! - [`bins`]: locate the workspace binaries (`dcs-proxy`, `dcs-launcher`).
+//! - [`browser`]: headless Chromium through the playwright-core scripts in `tests/browser/`.
+//! - [`ide_support`]: code-server from `make ide-deps`, screenshots, the IDE's pid.
 //! - [`outpost`]: a stand-in Authentik outpost (+ fake IdP) for `--auth authentik`.
 //! - [`jwt`]: real and forged `X-authentik-jwt` tokens for `--auth trusted-headers`.
 
 pub mod bins;
+pub mod browser;
 pub mod fixture;
 pub mod git_cli;
 pub mod git_server;
+pub mod ide_support;
 pub mod jwt;
 pub mod outpost;
 pub mod procs;

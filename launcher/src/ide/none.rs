@@ -1,5 +1,6 @@
-//! The `none` IDE: no editor, just a file manager. `GET /` shows the repository root
-//! with upload and new-folder controls (the page of [`crate::files::page`], its links
+//! The `none` IDE: no editor, just a file manager and a web terminal. `GET /` shows
+//! the repository root with upload and new-folder controls and a terminal panel
+//! ([`crate::terminal`]) (the page of [`crate::files::page`], its links
 //! pointing into `_dcs/files/`); every other path is a 404 page.
 
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use crate::body::Body;
 use crate::error::Result;
 use crate::files::{listing, page, path};
 use crate::pages;
+use crate::supervise::Ending;
 
 /// The `DCS_IDE` name.
 pub const KIND: &str = "none";
@@ -53,7 +55,8 @@ impl RunningNone {
             prefix: "_dcs/files/",
             parent_link: false,
         };
-        Ok(pages::html(StatusCode::OK, page::render(&chrome, &entries)))
+        let page = crate::terminal::panel::add_to(&page::render(&chrome, &entries));
+        Ok(pages::html(StatusCode::OK, page))
     }
 }
 
@@ -76,5 +79,7 @@ impl RunningIde for RunningNone {
         true
     }
 
-    async fn stop(&self, _grace: Duration) {}
+    async fn stop(&self, _grace: Duration) -> Ending {
+        Ending::default()
+    }
 }

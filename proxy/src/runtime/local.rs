@@ -48,6 +48,8 @@ pub struct LocalConfig {
     pub git_token_file: Option<PathBuf>,
     /// IDE kind.
     pub ide: String,
+    /// An installed IDE binary the launcher runs as is (`DCS_IDE_BIN`).
+    pub ide_bin: Option<PathBuf>,
     /// SIGTERM → SIGKILL grace when stopping a launcher.
     pub stop_grace: Duration,
     /// Upper bound on one start (clone included), independent of any request's wait.

@@ -40,6 +40,7 @@ impl Plan {
         env.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         env.addr_file = Some(addr_file.clone());
         env.ide = cfg.ide.clone();
+        env.ide_bin = cfg.ide_bin.clone();
         env.git_token_file = cfg.git_token_file.clone();
         env.base_path = base_path.to_owned();
         env.user = Some(key.user.clone());
@@ -118,6 +119,7 @@ mod tests {
             git_base: "http://127.0.0.1:1".into(),
             git_token_file: Some("/secrets/token".into()),
             ide: "none".into(),
+            ide_bin: None,
             stop_grace: Duration::from_secs(3),
             start_limit: Duration::from_secs(60),
             launcher_log: None,

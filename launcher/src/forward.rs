@@ -1,0 +1,140 @@
+//! Forwarding one request to a local HTTP server (the IDE, or a port preview) as a
+//! sequence of small phases: connect → rewrite the request (hop-by-hop headers, the
+//! path) → send → stream the response back, or tunnel both ways after a `101`.
+//!
+//! Bodies stream in both directions; nothing is buffered whole. The `Host` header is
+//! the browser's, unchanged (see [`headers`]). Tunnels end when the launcher drains.
+//!
+//! # Layout
+//! - [`headers`]: hop-by-hop headers and upgrade detection.
+
+pub mod headers;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::uri::PathAndQuery;
+use http::{Request, Response, StatusCode, Uri};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tracing::debug;
+
+use crate::body::{self, Body, BoxError};
+use crate::error::{Error, Result};
+
+/// How long connecting to a local server may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sends `req` to the HTTP server at `to`, with its path and query replaced by
+/// `path` when given. `drain` ends an upgraded tunnel when the launcher shuts down.
+pub async fn forward(
+    mut req: Request<Incoming>,
+    to: SocketAddr,
+    path: Option<PathAndQuery>,
+    drain: watch::Receiver<bool>,
+) -> Result<Response<Body>> {
+    let stream = connect(to).await?;
+
+    let upgrade = headers::upgrade_requested(req.headers());
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+    headers::strip_hop_by_hop(req.headers_mut(), upgrade.as_ref());
+    let path = match path {
+        Some(p) => p,
+        None => req
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/")),
+    };
+    *req.uri_mut() = Uri::from(path);
+    *req.version_mut() = http::Version::HTTP_11;
+
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| Error::BadGateway(format!("talking to {to}: {e}")))?;
+    tokio::spawn(async move {
+        if let Err(error) = conn.with_upgrades().await {
+            debug!(%error, "upstream connection ended with an error");
+        }
+    });
+    let mut resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| Error::BadGateway(format!("no answer from {to}: {e}")))?;
+
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) = client_upgrade else {
+            return Err(Error::BadGateway(format!(
+                "{to} switched protocols unasked"
+            )));
+        };
+        let upstream_upgrade = hyper::upgrade::on(&mut resp);
+        tokio::spawn(tunnel(client_upgrade, upstream_upgrade, drain));
+        let (parts, _) = resp.into_parts();
+        return Ok(Response::from_parts(parts, body::empty()));
+    }
+    headers::strip_hop_by_hop(resp.headers_mut(), None);
+    Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync()))
+}
+
+async fn connect(to: SocketAddr) -> Result<TcpStream> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to))
+        .await
+        .map_err(|_| Error::BadGateway(format!("connecting to {to} timed out")))?
+        .map_err(|e| Error::BadGateway(format!("nothing answers at {to}: {e}")))?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// Copies bytes both ways between the two upgraded connections until either side
+/// closes or the launcher drains.
+async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, mut drain: watch::Receiver<bool>) {
+    let (client, upstream) = match tokio::try_join!(client, upstream) {
+        Ok(pair) => pair,
+        Err(error) => {
+            debug!(%error, "upgrade failed");
+            return;
+        }
+    };
+    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+    tokio::select! {
+        // Either side closed (or failed): the tunnel is done.
+        result = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
+            if let Ok((up, down)) = result {
+                debug!(up, down, "tunnel closed");
+            }
+        }
+        // Shutdown: drop both ends.
+        () = crate::app::draining(&mut drain) => debug!("tunnel closed by shutdown"),
+    }
+}
+
+/// True if an HTTP server answers `GET path` at `to` within `timeout` with a status
+/// below 500.
+pub async fn probe(to: SocketAddr, path: &str, timeout: Duration) -> bool {
+    let attempt = async {
+        let stream = TcpStream::connect(to).await.ok()?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .ok()?;
+        tokio::spawn(conn);
+        let req = Request::get(path)
+            .header(http::header::HOST, to.to_string())
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .ok()?;
+        let resp = sender.send_request(req).await.ok()?;
+        Some(resp.status().as_u16() < 500)
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests;

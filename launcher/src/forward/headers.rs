@@ -1,0 +1,101 @@
+//! Hop-by-hop headers, handled in one place: they describe one connection, so they
+//! are dropped before a request or response crosses to the next one. An upgrade
+//! keeps exactly `Connection: upgrade` and its `Upgrade` protocol.
+//!
+//! `Host` is never touched: code-server and VS Code compare a WebSocket's `Origin`
+//! with it, so the browser's `Host` must arrive unchanged.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Headers that are always connection-specific (RFC 9110 §7.6.1, plus the
+/// non-standard `Proxy-Connection` and `Keep-Alive`).
+const HOP_BY_HOP: &[HeaderName] = &[
+    header::CONNECTION,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// The protocol the client asks to switch to (`Upgrade`), when `Connection` names
+/// `upgrade`.
+pub fn upgrade_requested(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asks = connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"));
+    asks.then(|| headers.get(header::UPGRADE).cloned())
+        .flatten()
+}
+
+/// Removes every hop-by-hop header (and those `Connection` names); when `upgrade`
+/// is given, sets `Connection: upgrade` and `Upgrade: <upgrade>` again.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: Option<&HeaderValue>) {
+    let named: Vec<HeaderName> = connection_tokens(headers)
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP) {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+    if let Some(proto) = upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, proto.clone());
+    }
+}
+
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_go_and_host_stays() {
+        let mut h = map(&[
+            ("host", "ide.example:8443"),
+            ("connection", "keep-alive, x-secret-hop"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret-hop", "1"),
+            ("transfer-encoding", "chunked"),
+            ("te", "trailers"),
+            ("x-forwarded-prefix", "/github/acme/hello"),
+        ]);
+        strip_hop_by_hop(&mut h, None);
+        let mut names: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["host", "x-forwarded-prefix"]);
+        assert_eq!(h["host"], "ide.example:8443");
+    }
+
+    #[test]
+    fn an_upgrade_keeps_exactly_its_protocol() {
+        let mut h = map(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "k"),
+        ]);
+        let proto = upgrade_requested(&h).expect("upgrade");
+        strip_hop_by_hop(&mut h, Some(&proto));
+        assert_eq!(h["connection"], "upgrade");
+        assert_eq!(h["upgrade"], "websocket");
+        assert_eq!(h["sec-websocket-key"], "k");
+        assert!(upgrade_requested(&map(&[("upgrade", "websocket")])).is_none());
+    }
+}

@@ -1,0 +1,175 @@
+//! [`ExternalIde`]: the running form of every IDE that is its own HTTP server
+//! (code-server, openvscode-server, VS Code's `serve-web`). It is supervised
+//! ([`crate::supervise`]), probed for health, and sent every request through
+//! [`crate::forward`] with the browser's `Host` unchanged.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use http::header::{HeaderValue, LOCATION, RETRY_AFTER};
+use http::uri::PathAndQuery;
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use tracing::{info, warn};
+
+use super::RunningIde;
+use crate::app::Drain;
+use crate::body::{self, Body};
+use crate::error::{Error, Result};
+use crate::supervise::{Ending, MakeLaunch, Policy, State, Supervisor};
+use crate::{forward, pages};
+
+/// How long one health probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Exits before the first answer after which start-up fails (a broken install or a
+/// bad flag will not fix itself; later crashes are retried by the supervisor).
+const START_CRASHES: u32 = 3;
+
+/// How to run one external IDE.
+pub struct Spec {
+    /// The `DCS_IDE` kind.
+    pub kind: &'static str,
+    /// Builds the command line for a given loopback address.
+    pub make: MakeLaunch,
+    /// A path that answers below 500 once the IDE serves (relative to `prefix`).
+    pub health_path: &'static str,
+    /// Prepended to every forwarded path: the base path of servers started with
+    /// `--server-base-path`; empty for code-server (relative URLs, no base path).
+    pub prefix: String,
+    /// Where a bare `GET /` is redirected (e.g. `./?folder=…`), if anywhere.
+    pub landing: Option<String>,
+    /// Restart policy.
+    pub policy: Policy,
+    /// How long the first start may take before it counts as failed.
+    pub start_timeout: Duration,
+}
+
+/// A supervised IDE process and the way to reach it.
+pub struct ExternalIde {
+    kind: &'static str,
+    supervisor: Supervisor,
+    health_path: String,
+    prefix: String,
+    landing: Option<String>,
+    drain: Drain,
+}
+
+impl ExternalIde {
+    /// Starts the IDE and waits until it answers (or fails, or times out).
+    pub async fn start(spec: Spec, drain: Drain) -> Result<Self> {
+        let supervisor = Supervisor::spawn(spec.kind, spec.make, spec.policy);
+        let ide = Self {
+            kind: spec.kind,
+            supervisor,
+            health_path: format!("{}{}", spec.prefix, spec.health_path),
+            prefix: spec.prefix,
+            landing: spec.landing,
+            drain,
+        };
+        let deadline = Instant::now() + spec.start_timeout;
+        loop {
+            let gave_up = match ide.supervisor.state() {
+                State::Failed(why) => Some(why),
+                State::Restarting { crashes, last_exit } if crashes >= START_CRASHES => Some(
+                    format!("it exited {crashes} times before answering (last: {last_exit})"),
+                ),
+                _ => None,
+            };
+            if let Some(why) = gave_up {
+                ide.supervisor.stop(Duration::ZERO).await;
+                return Err(Error::IdeStart {
+                    kind: ide.kind,
+                    message: why,
+                });
+            }
+            if ide.healthy().await {
+                info!(kind = ide.kind, "IDE answers");
+                return Ok(ide);
+            }
+            if Instant::now() >= deadline {
+                warn!(kind = ide.kind, "IDE did not answer in time; stopping it");
+                ide.supervisor.stop(Duration::from_secs(2)).await;
+                return Err(Error::IdeStart {
+                    kind: ide.kind,
+                    message: format!(
+                        "it did not answer within {} s",
+                        spec.start_timeout.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The IDE process's pid while it runs (tests use it to crash the IDE).
+    pub fn pid(&self) -> Option<u32> {
+        match self.supervisor.state() {
+            State::Running { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
+
+    fn upstream_path(&self, req: &Request<Incoming>) -> Option<PathAndQuery> {
+        let pq = req.uri().path_and_query().map_or("/", PathAndQuery::as_str);
+        format!("{}{pq}", self.prefix).parse().ok()
+    }
+}
+
+#[async_trait]
+impl RunningIde for ExternalIde {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        let as_json = pages::wants_json(req.headers());
+        if let (Some(landing), true) = (&self.landing, req.uri() == "/") {
+            if req.method() == Method::GET {
+                return redirect(landing);
+            }
+        }
+        let State::Running { addr, .. } = self.supervisor.state() else {
+            let text = format!(
+                "the {} IDE is restarting; this page reloads by itself",
+                self.kind
+            );
+            let mut res = pages::message(StatusCode::SERVICE_UNAVAILABLE, "error", &text, as_json);
+            res.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            return res;
+        };
+        let path = self.upstream_path(&req);
+        match forward::forward(req, addr, path, self.drain.watch()).await {
+            Ok(res) => res,
+            Err(err) => pages::rescue(&err, as_json),
+        }
+    }
+
+    async fn healthy(&self) -> bool {
+        match self.supervisor.state() {
+            State::Running { addr, .. } => {
+                forward::probe(addr, &self.health_path, PROBE_TIMEOUT).await
+            }
+            _ => false,
+        }
+    }
+
+    fn failure(&self) -> Option<String> {
+        match self.supervisor.state() {
+            State::Failed(why) => Some(why),
+            _ => None,
+        }
+    }
+
+    async fn stop(&self, grace: Duration) -> Ending {
+        self.supervisor.stop(grace).await
+    }
+}
+
+fn redirect(location: &str) -> Response<Body> {
+    let mut res = Response::new(body::empty());
+    *res.status_mut() = StatusCode::FOUND;
+    if let Ok(v) = HeaderValue::from_str(location) {
+        res.headers_mut().insert(LOCATION, v);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! A whole launcher running the `code-server` kind with a fake `code-server`
+//! (`DCS_IDE_BIN`): a shell script that takes code-server's flags, leaves a child in
+//! its group and serves the checkout over HTTP with Python.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use nix::sys::signal::Signal;
+
+use crate::fixtures::{env, Running, Upstream};
+use crate::supervise::group;
+use crate::Stopped;
+
+/// Writes its pid and its child's to `<user-data-dir>/{ide,child}.pid`, then serves
+/// the current directory (the checkout) on `--bind-addr`.
+const FAKE_CODE_SERVER: &str = r#"#!/bin/sh
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bind-addr) addr="$2"; shift ;;
+    --user-data-dir) data="$2"; shift ;;
+  esac
+  shift
+done
+sleep 300 & echo $! > "$data/child.pid"
+echo $$ > "$data/ide.pid"
+exec python3 -m http.server --bind 127.0.0.1 "${addr##*:}" >/dev/null 2>&1
+"#;
+
+fn fake(dir: &Path, script: &str) -> PathBuf {
+    let bin = dir.join("code-server");
+    std::fs::write(&bin, script).expect("write fake");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    bin
+}
+
+fn pid_in(data: &Path, name: &str) -> u32 {
+    std::fs::read_to_string(data.join(name))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid")
+}
+
+fn alive(pid: u32) -> bool {
+    group::stat(pid).is_some_and(|s| !s.dead())
+}
+
+#[tokio::test]
+async fn code_server_is_started_forwarded_to_restarted_and_stopped_with_its_group() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let tools = tempfile::tempdir().expect("tempdir");
+    let mut env = env(&upstream.base(), ws.path());
+    env.ide = "code-server".into();
+    env.ide_bin = Some(fake(tools.path(), FAKE_CODE_SERVER));
+    let data = env.config_dir().join("code-server/data");
+    let l = Running::ready(env).await;
+
+    // Every non-/_dcs/ path is the IDE's: here, the fake serves the checkout.
+    let readme = l.get("/README.md").await;
+    assert_eq!(
+        (readme.status, readme.text().as_str()),
+        (StatusCode::OK, "hello\n")
+    );
+    let ide = pid_in(&data, "ide.pid");
+    let child = pid_in(&data, "child.pid");
+    assert_eq!(
+        group::stat(child).map(|s| s.pgrp),
+        Some(ide),
+        "own process group"
+    );
+    assert_ne!(
+        group::stat(ide).map(|s| s.pgrp),
+        group::stat(std::process::id()).map(|s| s.pgrp)
+    );
+
+    // Crash: ready drops, then the IDE is back on a new process; the checkout is as it was.
+    group::signal(ide, Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pid_in(&data, "ide.pid") == ide || l.get("/_dcs/ready").await.status != StatusCode::OK {
+        assert!(Instant::now() < deadline, "the IDE never came back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!alive(child), "the crashed IDE's child was cleaned up");
+    assert_eq!(l.get("/README.md").await.text(), "hello\n");
+    assert_eq!(
+        std::fs::read_to_string(l.checkout.join("README.md")).expect("read"),
+        "hello\n"
+    );
+
+    let ide = pid_in(&data, "ide.pid");
+    let child = pid_in(&data, "child.pid");
+    assert_eq!(l.stop().await.expect("stops"), Stopped::Clean);
+    assert!(!alive(ide) && !alive(child), "no orphan after the stop");
+}
+
+#[tokio::test]
+async fn an_ide_that_exits_at_once_fails_start_up_with_its_exit_status() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let tools = tempfile::tempdir().expect("tempdir");
+    let mut env = env(&upstream.base(), ws.path());
+    env.ide = "code-server".into();
+    env.ide_bin = Some(fake(tools.path(), "#!/bin/sh\nexit 9\n"));
+    let l = Running::start(env).await;
+    let failed = l.wait_for_phase("failed").await;
+    let message = failed.json()["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        message.contains("code-server")
+            && message.contains("exited 3 times")
+            && message.contains('9'),
+        "{message}"
+    );
+    assert!(matches!(l.stop().await.expect("stops"), Stopped::Failed(_)));
+}
+
+#[tokio::test]
+async fn a_missing_ide_binary_is_explained() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let mut env = env(&upstream.base(), ws.path());
+    env.ide = "code-server".into();
+    env.ide_bin = Some("/nonexistent/bin/code-server".into());
+    let l = Running::start(env).await;
+    let failed = l.wait_for_phase("failed").await;
+    let message = failed.json()["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        message.contains("DCS_IDE_BIN=/nonexistent/bin/code-server"),
+        "{message}"
+    );
+    l.stop().await.expect("stops");
+}

@@ -1,0 +1,123 @@
+//! `vscode`: Microsoft's VS Code Server for the web, started through the official
+//! `code` CLI as `code serve-web`. The CLI fetches the matching server itself into
+//! its data dir in the config volume (so only the first start downloads it).
+//! Served under the proxy's base path like [`super::openvscode`]; a bare `/` is sent
+//! to `./?folder=<checkout>` since `serve-web` has no default-folder flag.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::dirs::ConfigDirs;
+use super::external::{ExternalIde, Spec};
+use super::{Ide, IdeContext, RunningIde};
+use crate::error::Result;
+use crate::supervise::{Launch, Policy};
+
+/// The `DCS_IDE` name.
+pub const KIND: &str = "vscode";
+
+/// The VS Code (`code serve-web`) kind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VsCode;
+
+#[async_trait]
+impl Ide for VsCode {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    async fn start(&self, ctx: &IdeContext) -> Result<Box<dyn RunningIde>> {
+        let program = super::bin::for_context(KIND, ctx).await?;
+        let dirs = ConfigDirs::create(&ctx.config_dir, KIND)?;
+        let folder = ctx.checkout_dir.clone();
+        let base = ctx.base_path.clone();
+        let make = Arc::new(move |addr: SocketAddr| launch(&program, &dirs, &folder, &base, addr));
+        let landing = format!(
+            "./?folder={}",
+            percent_encoding::utf8_percent_encode(
+                &ctx.checkout_dir.to_string_lossy(),
+                percent_encoding::NON_ALPHANUMERIC
+            )
+        );
+        let spec = Spec {
+            kind: KIND,
+            make,
+            health_path: "/",
+            prefix: ctx.base_path.clone(),
+            landing: Some(landing),
+            policy: Policy::default(),
+            // The first start downloads the server.
+            start_timeout: Duration::from_secs(600),
+        };
+        Ok(Box::new(ExternalIde::start(spec, ctx.drain.clone()).await?))
+    }
+}
+
+/// The command line of `code serve-web`.
+pub fn launch(
+    program: &Path,
+    dirs: &ConfigDirs,
+    folder: &Path,
+    base: &str,
+    addr: SocketAddr,
+) -> Launch {
+    let mut args: Vec<OsString> = vec![
+        "serve-web".into(),
+        "--host".into(),
+        addr.ip().to_string().into(),
+        "--port".into(),
+        addr.port().to_string().into(),
+        "--without-connection-token".into(),
+        "--accept-server-license-terms".into(),
+    ];
+    if !base.is_empty() {
+        args.extend(["--server-base-path".into(), base.into()]);
+    }
+    args.extend(["--server-data-dir".into(), dirs.root.join("server").into()]);
+    args.extend(["--user-data-dir".into(), dirs.data.clone().into()]);
+    args.extend(["--extensions-dir".into(), dirs.extensions.clone().into()]);
+    args.extend(["--cli-data-dir".into(), dirs.root.join("cli").into()]);
+    Launch {
+        program: program.to_path_buf(),
+        args,
+        env: vec![("VSCODE_CLI_DISABLE_KEYCHAIN_ENCRYPT".into(), "1".into())],
+        cwd: folder.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_web_gets_the_base_path_and_keeps_its_data_in_the_config_dir() {
+        let dirs = ConfigDirs::under(Path::new("/config"), KIND);
+        let l = launch(
+            Path::new("/ide/code"),
+            &dirs,
+            Path::new("/w/acme/hello"),
+            "/github/acme/hello",
+            "127.0.0.1:7001".parse().expect("addr"),
+        );
+        let args: Vec<String> = l
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args[0], "serve-web");
+        let joined = args.join(" ");
+        for want in [
+            "--host 127.0.0.1 --port 7001",
+            "--accept-server-license-terms",
+            "--server-base-path /github/acme/hello",
+            "--cli-data-dir /config/vscode/cli",
+        ] {
+            assert!(joined.contains(want), "{want} in {joined}");
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Supervision of real processes: a fake IDE (Python's `http.server`, behind a shell
+//! that leaves a child in the group) is started, crashed, restarted and stopped.
+
+use std::path::Path;
+
+use super::*;
+use crate::forward::probe;
+
+fn quick() -> Policy {
+    Policy {
+        backoff_min: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(200),
+        stable_after: Duration::from_secs(60),
+        max_crashes: 3,
+    }
+}
+
+/// `sh -c <script>` in `dir`; `$PORT` is the port it must listen on.
+fn shell(dir: &Path, script: &'static str) -> MakeLaunch {
+    let dir = dir.to_path_buf();
+    Arc::new(move |addr: SocketAddr| Launch {
+        program: "sh".into(),
+        args: vec!["-c".into(), script.into()],
+        env: vec![("PORT".into(), addr.port().to_string().into())],
+        cwd: dir.clone(),
+    })
+}
+
+/// A fake IDE: a background `sleep` (its pid written to `child.pid`, as an IDE's pty
+/// or watcher child), then an HTTP server as the group leader.
+const FAKE_IDE: &str = "sleep 300 & echo $! > child.pid; \
+                        exec python3 -m http.server --bind 127.0.0.1 \"$PORT\" >/dev/null 2>&1";
+
+async fn wait_running_and_answering(sup: &Supervisor, not_pid: Option<u32>) -> (u32, SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let State::Running { pid, addr } = sup.state() {
+            if Some(pid) != not_pid && probe(addr, "/", Duration::from_secs(1)).await {
+                return (pid, addr);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never answered: {:?}",
+            sup.state()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    group::stat(pid).is_some_and(|s| !s.dead())
+}
+
+fn read_pid(file: &Path) -> u32 {
+    std::fs::read_to_string(file)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid")
+}
+
+#[tokio::test]
+async fn a_crashed_ide_is_restarted_and_the_workspace_is_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("work.txt"), "unsaved? no: saved").expect("write");
+    let sup = Supervisor::spawn("fake", shell(dir.path(), FAKE_IDE), quick());
+    let (pid, _) = wait_running_and_answering(&sup, None).await;
+    let first_child = read_pid(&dir.path().join("child.pid"));
+
+    group::signal(pid, Signal::SIGKILL);
+    let (new_pid, _) = wait_running_and_answering(&sup, Some(pid)).await;
+    assert_ne!(new_pid, pid);
+    assert!(
+        !alive(first_child),
+        "the crashed IDE's children were cleaned up"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("work.txt")).expect("read"),
+        "unsaved? no: saved"
+    );
+    assert!(!sup.stop(Duration::from_secs(5)).await.forced);
+}
+
+#[tokio::test]
+async fn stop_takes_the_whole_group_down_and_leaves_no_orphan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sup = Supervisor::spawn("fake", shell(dir.path(), FAKE_IDE), quick());
+    let (pid, addr) = wait_running_and_answering(&sup, None).await;
+    let child = read_pid(&dir.path().join("child.pid"));
+    assert!(alive(child));
+    assert_eq!(
+        group::stat(child).map(|s| s.pgrp),
+        Some(pid),
+        "same group as the IDE"
+    );
+
+    let ending = sup.stop(Duration::from_secs(5)).await;
+    assert!(!ending.forced, "SIGTERM was enough");
+    assert!(!alive(pid) && !alive(child), "no orphan left behind");
+    assert!(group::members(pid).is_empty());
+    assert_eq!(sup.state(), State::Stopped);
+    assert!(!probe(addr, "/", Duration::from_millis(500)).await);
+    // A second stop is a no-op.
+    assert_eq!(sup.stop(Duration::from_secs(1)).await, Ending::default());
+}
+
+#[tokio::test]
+async fn an_ide_ignoring_sigterm_is_killed_after_the_grace_period() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stubborn = "trap '' TERM; sleep 300 & echo $! > child.pid; \
+                    exec python3 -m http.server --bind 127.0.0.1 \"$PORT\" >/dev/null 2>&1";
+    let sup = Supervisor::spawn("stubborn", shell(dir.path(), stubborn), quick());
+    // Python resets SIGTERM to its default on start; the sleep inherits the ignore.
+    let (pid, _) = wait_running_and_answering(&sup, None).await;
+    let child = read_pid(&dir.path().join("child.pid"));
+    let started = Instant::now();
+    let ending = sup.stop(Duration::from_millis(500)).await;
+    assert!(ending.forced, "the group had to be killed");
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert!(!alive(child) && group::members(pid).is_empty());
+}
+
+#[tokio::test]
+async fn an_ide_that_keeps_crashing_is_given_up_with_a_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sup = Supervisor::spawn("crashy", shell(dir.path(), "exit 7"), quick());
+    let mut watch = sup.watch();
+    let failed = tokio::time::timeout(
+        Duration::from_secs(10),
+        watch.wait_for(|s| matches!(s, State::Failed(_))),
+    )
+    .await
+    .expect("gives up in time")
+    .expect("supervisor alive")
+    .clone();
+    let State::Failed(why) = failed else {
+        unreachable!()
+    };
+    assert!(
+        why.contains("crashy exited 4 times in a row") && why.contains("7"),
+        "{why}"
+    );
+    sup.stop(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_missing_program_fails_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cwd = dir.path().to_path_buf();
+    let make: MakeLaunch = Arc::new(move |_| Launch {
+        program: "/nonexistent/code-server".into(),
+        cwd: cwd.clone(),
+        ..Launch::default()
+    });
+    let sup = Supervisor::spawn("missing", make, quick());
+    let mut watch = sup.watch();
+    let state = tokio::time::timeout(
+        Duration::from_secs(5),
+        watch.wait_for(|s| matches!(s, State::Failed(_))),
+    )
+    .await
+    .expect("fails at once")
+    .expect("alive")
+    .clone();
+    assert!(
+        matches!(&state, State::Failed(why) if why.contains("cannot start missing")),
+        "{state:?}"
+    );
+}
+
+#[test]
+fn backoff_doubles_from_the_minimum_up_to_the_maximum() {
+    let p = Policy::default();
+    assert_eq!(p.backoff(1), Duration::from_millis(500));
+    assert_eq!(p.backoff(2), Duration::from_secs(1));
+    assert_eq!(p.backoff(4), Duration::from_secs(4));
+    assert_eq!(p.backoff(40), Duration::from_secs(30));
+}

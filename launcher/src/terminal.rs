@@ -1,0 +1,172 @@
+//! `/_dcs/terminal`: a shell on a real PTY over a WebSocket, opened in the checkout.
+//!
+//! Protocol: text and binary frames from the client are keyboard input, except a
+//! text frame holding a JSON object `{"resize": {"cols": c, "rows": r}}`; output
+//! comes back as binary frames. The socket closes when the shell exits; a closed
+//! socket (or the launcher draining) hangs the shell's session up (SIGHUP), then
+//! kills it. The shell gets the launcher's environment minus every `DCS_*`.
+//!
+//! # Layout
+//! - [`panel`]: the terminal panel of the file manager page (plain JS).
+
+pub mod panel;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use http::{Request, Response};
+use hyper::body::Incoming;
+use nix::sys::signal::Signal;
+use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+use tracing::{debug, info, warn};
+
+use crate::app::App;
+use crate::body::Body;
+use crate::supervise::group;
+use crate::{reap, ws_echo};
+
+/// The endpoint.
+pub const PATH: &str = "/_dcs/terminal";
+
+/// A control message from the client.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+struct Control {
+    resize: Size,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq, Clone, Copy)]
+struct Size {
+    cols: u16,
+    rows: u16,
+}
+
+/// Accepts the WebSocket and runs a shell for it.
+pub fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
+    let drain = app.drain_watch();
+    let cwd = app.checkout_dir().to_path_buf();
+    ws_echo::accept(
+        req,
+        "e.g. the terminal panel of the file manager",
+        move |io| session(io, cwd, drain),
+    )
+}
+
+/// The shell to run: `$SHELL` if it exists, else bash, else sh.
+pub fn shell(env_shell: Option<&str>, exists: impl Fn(&Path) -> bool) -> PathBuf {
+    env_shell
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(["/bin/bash", "/bin/sh"].map(PathBuf::from))
+        .find(|p| p.is_absolute() && exists(p))
+        .unwrap_or_else(|| PathBuf::from("/bin/sh"))
+}
+
+async fn session<S>(io: S, cwd: PathBuf, mut drain: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+    let program = shell(std::env::var("SHELL").ok().as_deref(), Path::exists);
+    let spawned = pty_process::open().and_then(|(pty, pts)| {
+        pty.resize(pty_process::Size::new(24, 80))?;
+        let mut cmd = pty_process::Command::new(&program)
+            .current_dir(&cwd)
+            .env("TERM", "xterm-256color")
+            .kill_on_drop(true);
+        for (key, _) in std::env::vars_os() {
+            if key.to_str().is_some_and(|k| k.starts_with("DCS_")) {
+                cmd = cmd.env_remove(key);
+            }
+        }
+        Ok((pty, cmd.spawn(pts)?))
+    });
+    let (pty, mut child) = match spawned {
+        Ok(s) => s,
+        Err(error) => {
+            warn!(%error, shell = %program.display(), "cannot start a terminal");
+            let reason = format!("cannot start {}: {error}", program.display());
+            let _ = ws.close(Some(close(CloseCode::Error, reason))).await;
+            return;
+        }
+    };
+    let pid = child.id().unwrap_or_default();
+    reap::adopt(pid);
+    info!(pid, shell = %program.display(), "terminal opened");
+    let (mut out, mut input) = pty.into_split();
+    let mut buf = vec![0u8; 16 * 1024];
+    let reason = loop {
+        tokio::select! {
+            // Output of the shell (EIO once every process closed the terminal).
+            n = out.read(&mut buf) => match n {
+                Ok(n) if n > 0 => {
+                    if ws.send(Message::binary(buf[..n].to_vec())).await.is_err() {
+                        break "the client went away".to_owned();
+                    }
+                }
+                _ => break "the shell exited".to_owned(),
+            },
+            // Keyboard input or a resize from the client.
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<Control>(&text) {
+                    Ok(c) => {
+                        let _ = input.resize(pty_process::Size::new(c.resize.rows, c.resize.cols));
+                    }
+                    Err(_) => {
+                        if input.write_all(text.as_bytes()).await.is_err() {
+                            break "the shell exited".to_owned();
+                        }
+                    }
+                },
+                Some(Ok(Message::Binary(bytes))) => {
+                    if input.write_all(&bytes).await.is_err() {
+                        break "the shell exited".to_owned();
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break "the client went away".to_owned(),
+                Some(Ok(_)) => {}
+            },
+            // The launcher is shutting down.
+            () = crate::app::draining(&mut drain) => break "launcher stopping".to_owned(),
+        }
+    };
+    debug!(pid, %reason, "terminal closing");
+    hang_up(pid, &mut child).await;
+    let code = if reason == "launcher stopping" {
+        CloseCode::Away
+    } else {
+        CloseCode::Normal
+    };
+    let _ = ws.close(Some(close(code, reason))).await;
+}
+
+/// SIGHUP to the shell's session group, as a terminal hang-up; SIGKILL if it is
+/// still there after two seconds.
+async fn hang_up(pid: u32, child: &mut tokio::process::Child) {
+    group::signal(pid, Signal::SIGHUP);
+    group::signal(pid, Signal::SIGCONT);
+    if tokio::time::timeout(Duration::from_secs(2), child.wait())
+        .await
+        .is_err()
+    {
+        group::signal(pid, Signal::SIGKILL);
+        let _ = child.wait().await;
+    }
+    reap::forget(pid);
+}
+
+fn close(code: CloseCode, reason: String) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

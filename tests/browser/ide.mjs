@@ -1,0 +1,93 @@
+// VS Code (code-server) in Chromium: the workbench loads, the Explorer lists the
+// repo's README, an edit is saved, and after the IDE process is killed the page
+// works again (reconnected, or reloaded when VS Code asks for it) and saves again.
+//
+// Input: {url, screenshots, file, text, text2}. Events: explorer, saved,
+// ready-for-kill, [reload-asked], saved-again, done | failed.
+// Stdin: `killed` once the test has killed the IDE process.
+import { emit, input, run, waitFor } from './lib.mjs';
+
+const LONG = 120_000;
+
+const fileRow = (page) =>
+  page.getByRole('treeitem', { name: new RegExp(`^${input.file}`) }).first();
+const editorLines = (page) => page.locator('.editor-instance .monaco-editor .view-lines').first();
+
+/** Gives the editor the focus (panels such as chat may grab it while loading). */
+async function focusEditor(page) {
+  const editor = editorLines(page);
+  await editor.waitFor({ timeout: LONG });
+  for (let i = 0; ; i++) {
+    await editor.click();
+    if ((await page.locator('.editor-instance .monaco-editor.focused').count()) > 0) return;
+    if (i > 20) throw new Error('the editor never took the focus');
+    await page.waitForTimeout(500);
+  }
+}
+
+async function editorText(page) {
+  const text = await editorLines(page).innerText({ timeout: 1000 }).catch(() => '');
+  return text.replace(/\u00a0/g, ' ');
+}
+
+/** The file as the launcher's file API reads it from the workspace. */
+async function onDisk(page) {
+  const url = new URL(`_dcs/files/${input.file}`, input.url).href;
+  const res = await page.request.get(url).catch(() => null);
+  return res && res.ok() ? await res.text() : '';
+}
+
+/** Opens the file from the Explorer and appends `text` on a new line. */
+async function append(page, text) {
+  await fileRow(page).dblclick();
+  await focusEditor(page);
+  await page.keyboard.press('Control+End');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type(text);
+}
+
+/** Saves until the file on disk holds `text`. When VS Code asks to reload the
+ *  window (its server restarted), reloads and types again if the edit was lost. */
+async function saveUntilClean(page, text) {
+  const deadline = Date.now() + LONG;
+  while (Date.now() < deadline) {
+    const reload = page.getByRole('button', { name: /Reload Window/i }).first();
+    if (await reload.isVisible().catch(() => false)) {
+      emit('reload-asked');
+      await reload.click();
+      await page.waitForLoadState('load').catch(() => {});
+      await page.waitForTimeout(1000);
+      continue;
+    }
+    const busy = (await page.locator('.monaco-dialog-box').count()) > 0;
+    if (busy || !(await fileRow(page).isVisible().catch(() => false))) {
+      await page.waitForTimeout(500);
+      continue;
+    }
+    if (!(await editorText(page)).includes(text)) await append(page, text);
+    await focusEditor(page);
+    await page.keyboard.press('Control+S');
+    await page.waitForTimeout(1500);
+    if ((await onDisk(page)).includes(text)) return;
+  }
+  throw new Error(`could not save ${JSON.stringify(text)}`);
+}
+
+await run(async (page) => {
+  await page.goto(input.url, { timeout: LONG });
+  await page.waitForSelector('.monaco-workbench', { timeout: LONG });
+  await fileRow(page).waitFor({ timeout: LONG });
+  await page.screenshot({ path: `${input.screenshots}/workbench.png` });
+  emit('explorer', { rows: await page.getByRole('treeitem').allInnerTexts() });
+
+  await saveUntilClean(page, input.text);
+  emit('saved');
+
+  emit('ready-for-kill');
+  await waitFor('killed');
+  // Let the page notice the lost connection before working with it again.
+  await page.waitForTimeout(3000);
+  await saveUntilClean(page, input.text2);
+  emit('saved-again');
+  await page.screenshot({ path: `${input.screenshots}/after-restart.png` });
+});

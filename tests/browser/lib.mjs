@@ -1,0 +1,60 @@
+// Shared helpers of the browser scripts: launch Debian's Chromium through
+// playwright-core, report events to the Rust test on stdout, read its commands on stdin.
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+/** The flags this machine's closed network needs (no background connections). */
+const ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+/** The script's single JSON argument. */
+export const input = JSON.parse(process.argv[2] ?? '{}');
+
+/** Tells the Rust side that `name` happened. */
+export function emit(name, data = {}) {
+  process.stdout.write(`EVENT ${name} ${JSON.stringify(data)}\n`);
+}
+
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+
+/** Waits for the Rust side to send `word` on a line of its own. */
+export async function waitFor(word) {
+  for (;;) {
+    const { value, done } = await lines.next();
+    if (done) throw new Error(`stdin closed while waiting for ${word}`);
+    if (value.trim() === word) return;
+  }
+}
+
+/** A headless Chromium page; `close()` ends the browser. */
+export async function openPage() {
+  const browser = await chromium.launch({
+    executablePath: input.chromium ?? '/usr/bin/chromium',
+    headless: true,
+    args: ARGS,
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('pageerror', (e) => console.error('pageerror:', String(e).slice(0, 300)));
+  return { browser, page };
+}
+
+/** Runs `main`, reporting a failure as an event (with a screenshot) and exit 1. */
+export async function run(main) {
+  let ctx;
+  try {
+    ctx = await openPage();
+    await main(ctx.page);
+    emit('done');
+  } catch (e) {
+    if (ctx && input.screenshots) {
+      await ctx.page.screenshot({ path: `${input.screenshots}/failure.png` }).catch(() => {});
+    }
+    emit('failed', { error: String(e?.stack ?? e) });
+    process.exitCode = 1;
+  } finally {
+    await ctx?.browser.close().catch(() => {});
+    process.stdin.destroy();
+  }
+}
