@@ -13,6 +13,9 @@ DATA_DIR ?= $(CURDIR)/.cache/data
 GIT_BASE ?= https://github.com
 IDLE_TIMEOUT ?= 30m
 RUN_ARGS ?=
+# The IDE `make run` serves: code-server (installed from the npm registry into
+# .cache/ on first run) or none (the headless file manager and terminal).
+IDE ?= code-server
 APT_PACKAGES := git pkg-config libssl-dev ca-certificates build-essential
 
 .PHONY: run test deps build lint fmt unit e2e bench fuzz clean
@@ -37,15 +40,16 @@ build: deps
 	$(CARGO) build --bins
 
 ## run: the proxy in local mode, ready to open a repository
-run: build
+run: build $(if $(filter code-server,$(IDE)),ide-apt node24 code-server)
 	@mkdir -p "$(DATA_DIR)"
-	@echo "data dir: $(DATA_DIR)   git base: $(GIT_BASE)   (override with make run GIT_BASE=... LISTEN=...)"
+	@echo "data dir: $(DATA_DIR)   git base: $(GIT_BASE)   IDE: $(IDE)   (override: make run IDE=none GIT_BASE=... LISTEN=...)"
 	$(CARGO) run -q --bin dcs-proxy -- serve --runtime local --auth none \
 	  --listen $(LISTEN) --data-dir "$(DATA_DIR)" --git-base $(GIT_BASE) \
-	  --idle-timeout $(IDLE_TIMEOUT) $(RUN_ARGS)
+	  --idle-timeout $(IDLE_TIMEOUT) --ide $(IDE) \
+	  $(if $(filter code-server,$(IDE)),--ide-bin $(DCS_TEST_CODE_SERVER)) $(RUN_ARGS)
 
 ## test: formatting, lints, unit tests and end-to-end tests
-test: deps lint build
+test: deps lint build ide-deps static-launcher
 	$(CARGO) test --workspace --all-targets
 
 lint:

@@ -18,7 +18,9 @@ async function focusEditor(page) {
   const editor = editorLines(page);
   await editor.waitFor({ timeout: LONG });
   for (let i = 0; ; i++) {
-    await editor.click();
+    // A short timeout: a dialog (e.g. "Cannot reconnect") may cover the editor at
+    // any moment; the caller's loop handles it and tries again.
+    await editor.click({ timeout: 5_000 });
     if ((await page.locator('.editor-instance .monaco-editor.focused').count()) > 0) return;
     if (i > 20) throw new Error('the editor never took the focus');
     await page.waitForTimeout(500);
@@ -64,9 +66,15 @@ async function saveUntilClean(page, text) {
       await page.waitForTimeout(500);
       continue;
     }
-    if (!(await editorText(page)).includes(text)) await append(page, text);
-    await focusEditor(page);
-    await page.keyboard.press('Control+S');
+    try {
+      if (!(await editorText(page)).includes(text)) await append(page, text);
+      await focusEditor(page);
+      await page.keyboard.press('Control+S');
+    } catch (err) {
+      // Interrupted (a dialog appeared, the window is reloading): look again.
+      await page.waitForTimeout(500);
+      continue;
+    }
     await page.waitForTimeout(1500);
     if ((await onDisk(page)).includes(text)) return;
   }
