@@ -143,7 +143,10 @@ impl Activator {
         candidates.dedup();
         for key in candidates {
             let tracker = self.activity.tracker(&key);
-            if tracker.in_flight() > 0 || tracker.idle_for() < self.idle_timeout {
+            if tracker.in_flight() > 0
+                || tracker.idle_for() < self.idle_timeout
+                || tracker.idle_stopped()
+            {
                 continue;
             }
             if lock(&self.starting).contains_key(&key) {
@@ -156,6 +159,7 @@ impl Activator {
             tracker.close_tunnels();
             match self.runtime.stop(&key).await {
                 Ok(()) => {
+                    tracker.mark_idle_stopped();
                     self.metrics.idle_stops.inc();
                 }
                 Err(err) => warn!(workspace = %key, %err, "idle stop failed"),

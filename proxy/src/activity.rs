@@ -20,6 +20,9 @@ pub struct Tracker {
     in_flight: AtomicUsize,
     /// Bumped to close every open tunnel of the workspace (idle policy).
     close: tokio::sync::watch::Sender<u64>,
+    /// `last_ms` as it was when the idle policy last stopped the workspace
+    /// (`u64::MAX`: never), so one idle period is acted on once.
+    stopped_at_ms: AtomicU64,
 }
 
 impl Tracker {
@@ -29,6 +32,7 @@ impl Tracker {
             last_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             close: tokio::sync::watch::channel(0).0,
+            stopped_at_ms: AtomicU64::new(u64::MAX),
         };
         t.touch();
         t
@@ -54,6 +58,18 @@ impl Tracker {
     /// HTTP exchanges currently in flight.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Records that the idle policy stopped the workspace for the current idle period.
+    pub fn mark_idle_stopped(&self) {
+        self.stopped_at_ms
+            .store(self.last_ms.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+
+    /// Whether the idle policy already stopped the workspace since its last activity
+    /// (a runtime that scales by itself may still list it as running for a while).
+    pub fn idle_stopped(&self) -> bool {
+        self.stopped_at_ms.load(Ordering::Relaxed) == self.last_ms.load(Ordering::Relaxed)
     }
 
     /// Closes every tunnel (WebSocket) of this workspace that is open now. The idle
@@ -137,5 +153,21 @@ mod tests {
         assert_eq!(t.in_flight(), 0);
         assert!(t.idle_for() < Duration::from_secs(1));
         assert!(Arc::ptr_eq(&t, &activity.tracker(&key)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_stop_is_remembered_until_the_next_activity() {
+        let activity = Activity::default();
+        let key = WorkspaceKey::new(
+            UserId::new("a").expect("u"),
+            RepoRef::parse("o/r").expect("r"),
+        );
+        let t = activity.tracker(&key);
+        assert!(!t.idle_stopped());
+        t.mark_idle_stopped();
+        assert!(t.idle_stopped());
+        tokio::time::advance(Duration::from_millis(5)).await;
+        t.touch();
+        assert!(!t.idle_stopped(), "new activity starts a new idle period");
     }
 }
