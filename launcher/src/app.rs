@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use dcs_model::{LauncherEnv, RepoRef};
+use dcs_model::LauncherEnv;
 use tokio::sync::watch;
 
 use crate::ide::RunningIde;
@@ -13,7 +13,7 @@ use crate::ready::Readiness;
 
 /// Shared state of one launcher.
 pub struct App {
-    repo: RepoRef,
+    label: String,
     checkout_dir: PathBuf,
     readiness: Readiness,
     /// Set once, when the IDE has started.
@@ -45,7 +45,7 @@ impl App {
     pub fn new(env: &LauncherEnv) -> Self {
         let (draining, _) = watch::channel(false);
         Self {
-            repo: env.repo.clone(),
+            label: env.label(),
             checkout_dir: env.checkout_dir(),
             readiness: Readiness::new(),
             ide: OnceLock::new(),
@@ -53,9 +53,9 @@ impl App {
         }
     }
 
-    /// The repository this workspace is for.
-    pub fn repo(&self) -> &RepoRef {
-        &self.repo
+    /// What this workspace holds, for titles: `owner/repo` or the instance id.
+    pub fn label(&self) -> &str {
+        &self.label
     }
 
     /// Where the repository is (or will be) checked out.

@@ -58,6 +58,10 @@ pub enum Outcome {
     Cloned,
     /// An existing clone was fetched.
     Fetched,
+    /// A workspace without a repository: its folder was made, empty.
+    Created,
+    /// A workspace without a repository: its folder exists and is used as it is.
+    Existing,
     /// An existing clone could not be fetched and is used as it is.
     UsedAsIs {
         /// Why, for `/_dcs/ready`'s `warning`.
@@ -66,20 +70,38 @@ pub enum Outcome {
 }
 
 impl Job {
-    /// The checkout `env` asks for.
-    pub fn from_env(env: &LauncherEnv, cancel: Arc<AtomicBool>) -> Self {
-        Self {
-            repo: env.repo.clone(),
+    /// The checkout `env` asks for; `None` for a workspace without a repository.
+    pub fn from_env(env: &LauncherEnv, cancel: Arc<AtomicBool>) -> Option<Self> {
+        Some(Self {
+            repo: env.repo.clone()?,
             git_base: env.git_base.clone(),
             target: env.checkout_dir(),
             token_file: env.git_token_file.clone(),
             cancel,
-        }
+        })
     }
 
     /// The clone URL.
     pub fn url(&self) -> String {
         self.repo.clone_url(&self.git_base)
+    }
+}
+
+/// Makes the folder of a workspace without a repository, if it is missing. An
+/// existing folder (or anything else at that path) is left exactly as it is.
+pub fn prepare_empty(target: &Path) -> Result<Outcome> {
+    match fs::symlink_metadata(target) {
+        Ok(meta) if meta.is_dir() => Ok(Outcome::Existing),
+        Ok(_) => Err(refused(format!(
+            "{} exists and is not a directory; nothing was changed",
+            target.display()
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(target)
+                .map_err(|e| Error::io(format!("creating {}", target.display()), e))?;
+            Ok(Outcome::Created)
+        }
+        Err(e) => Err(Error::io(format!("inspecting {}", target.display()), e)),
     }
 }
 

@@ -87,9 +87,7 @@ async fn serve(
     let done =
         |status: StatusCode, what: &str| Ok(pages::message(status, what, &rel.display(), as_json));
     match method {
-        Method::GET | Method::HEAD => {
-            read::get(&root, &rel, query, as_json, &app.repo().to_string()).await
-        }
+        Method::GET | Method::HEAD => read::get(&root, &rel, query, as_json, app.label()).await,
         Method::PUT => {
             refuse_cross_site(&req)?;
             let status = write::upload(&root, &rel, req.into_body()).await?;

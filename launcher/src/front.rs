@@ -86,7 +86,7 @@ fn not_ready(app: &App, req: &Request<Incoming>) -> Response<Body> {
     } else {
         let body = format!(
             "<meta http-equiv=\"refresh\" content=\"2\"><h1>Starting {}</h1><p>{}</p>",
-            pages::escape(&app.repo().to_string()),
+            pages::escape(app.label()),
             pages::escape(text)
         );
         pages::html(status, pages::document("Starting…", &body))

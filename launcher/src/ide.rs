@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use dcs_model::{LauncherEnv, RepoRef, UserId};
+use dcs_model::{LauncherEnv, UserId};
 use http::{Request, Response};
 use hyper::body::Incoming;
 
@@ -42,8 +42,8 @@ pub use dcs_model::env::IDE_KINDS as KINDS;
 /// What an IDE needs to know to start.
 #[derive(Debug, Clone)]
 pub struct IdeContext {
-    /// The repository.
-    pub repo: RepoRef,
+    /// What the workspace holds, for titles: `owner/repo` or the instance id.
+    pub label: String,
     /// The checked-out repository: the IDE's working directory / folder to open.
     pub checkout_dir: PathBuf,
     /// The path prefix the proxy serves the workspace under (`""` at the root); the
@@ -67,7 +67,7 @@ impl IdeContext {
     /// The context for the workspace `env` describes.
     pub fn from_env(env: &LauncherEnv, drain: Drain) -> Self {
         Self {
-            repo: env.repo.clone(),
+            label: env.label(),
             checkout_dir: env.checkout_dir(),
             base_path: env.base_path.clone(),
             user: env.user.clone(),

@@ -55,7 +55,7 @@ pub async fn run(
         .map_err(|e| Error::io("reading the listener's address", e))?;
     let grace = Duration::from_secs(env.stop_grace_secs);
     let app = Arc::new(App::new(&env));
-    info!(%addr, repo = %env.repo, ide = ide.kind(), "serving");
+    info!(%addr, workspace = %env.label(), ide = ide.kind(), "serving");
     reap::run_if_init();
 
     let cancel = Arc::new(AtomicBool::new(false));

@@ -20,9 +20,13 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
     let readiness = app.readiness();
     readiness.set_phase(Phase::Checkout);
     let job = Job::from_env(&env, cancel.clone());
-    let outcome = tokio::task::spawn_blocking(move || checkout::checkout(&job))
-        .await
-        .unwrap_or_else(|e| Err(Error::Task(e.to_string())));
+    let folder = env.checkout_dir();
+    let outcome = tokio::task::spawn_blocking(move || match job {
+        Some(job) => checkout::checkout(&job),
+        None => checkout::prepare_empty(&folder),
+    })
+    .await
+    .unwrap_or_else(|e| Err(Error::Task(e.to_string())));
     match outcome {
         Ok(Outcome::UsedAsIs { warning }) => readiness.warn(warning),
         Ok(outcome) => info!(?outcome, "checkout done"),

@@ -1,5 +1,8 @@
-//! Management API request types and their validation. Validation collects every
-//! problem as a [`FieldError`] so the API can answer one 422 listing them all.
+//! Management API request and response types, and request validation. Validation
+//! collects every problem as a [`FieldError`] so the API can answer one 422 listing
+//! them all. The proxy serves these types and the `dcs` CLI reads them, so both
+//! agree by construction; with the `openapi` feature they describe themselves for
+//! the OpenAPI document.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +13,7 @@ use crate::{ImageRef, Quantity, RepoRef, UserId};
 
 /// `POST /api/instances` body. Unknown fields are rejected.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateInstance {
     /// Whose instance (default: the caller; others need an admin group).
@@ -39,6 +43,7 @@ pub struct CreateInstance {
 
 /// One field's problem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// The field (`env.FOO` for an env entry).
     pub field: String,
@@ -73,7 +78,8 @@ impl Default for Bounds {
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Validated resources.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Resources {
     /// Volume size.
     pub storage: Option<Quantity>,
@@ -220,6 +226,147 @@ impl CreateInstance {
             Err(errors)
         }
     }
+}
+
+/// Whether a listed workspace is a repository workspace (`/github/…`) or an
+/// instance made through the API (`/instances/<id>/`, token-gated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceKind {
+    /// Opened at `/github/<owner>/<repo>/`; no token.
+    Repo,
+    /// Made with `POST /api/instances`; opened with its access token.
+    Instance,
+}
+
+/// A workspace's lifecycle phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Scaled to zero; the next request wakes it.
+    Stopped,
+    /// Being started.
+    Starting,
+    /// Serving.
+    Running,
+    /// The last start failed (see `reason`).
+    Failed,
+}
+
+/// One instance (or repository workspace), as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Instance {
+    /// Its id: `inst-<16 hex>` for instances, the object name for repository workspaces.
+    pub instance_id: String,
+    /// Whose it is.
+    pub user_id: String,
+    /// Repository workspace or API instance.
+    pub kind: InstanceKind,
+    /// The repository checked out in it, `owner/repo`, if any.
+    pub repo: Option<String>,
+    /// Where to open it (without any token).
+    pub url: String,
+    /// Lifecycle phase.
+    pub status: Phase,
+    /// Why it failed, when `status` is `failed`.
+    pub reason: Option<String>,
+    /// Container image, if not the operator's default.
+    pub base_image: Option<String>,
+    /// IDE kind, if not the operator's default.
+    pub ide: Option<String>,
+    /// IDE version, if not the kind's pinned default.
+    pub ide_version: Option<String>,
+    /// Size asked for the user's workspace volume.
+    pub storage: Option<String>,
+    /// CPU request.
+    pub cpu_request: Option<String>,
+    /// CPU limit.
+    pub cpu_limit: Option<String>,
+    /// Memory request.
+    pub memory_request: Option<String>,
+    /// Memory limit.
+    pub memory_limit: Option<String>,
+    /// Names of the extra environment variables (values are not shown).
+    pub env: Vec<String>,
+    /// When it was created (RFC 3339, UTC), if known.
+    pub created_at: Option<String>,
+}
+
+/// `201` answer to `POST /api/instances`: the instance and its access token, which
+/// is shown this once and never again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedInstance {
+    /// The instance.
+    #[serde(flatten)]
+    pub instance: Instance,
+    /// 256-bit token, hex. Open `url?tkn=<access_token>` once; a cookie takes over.
+    pub access_token: String,
+    /// Settings the runtime accepted but does not apply (e.g. images in local mode).
+    pub warnings: Vec<String>,
+}
+
+/// `GET /api/instances` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InstanceList {
+    /// The instances, repository workspaces included, sorted by id.
+    pub instances: Vec<Instance>,
+}
+
+/// `GET /api/status` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InstanceStatus {
+    /// Its id.
+    pub instance_id: String,
+    /// Lifecycle phase.
+    pub phase: Phase,
+    /// Whether it serves requests now.
+    pub ready: bool,
+    /// Why it failed, or what it is waiting for.
+    pub reason: Option<String>,
+    /// Last client activity seen by this proxy (RFC 3339, UTC), if any.
+    pub last_activity: Option<String>,
+    /// When it will be stopped if left idle (RFC 3339, UTC), while running.
+    pub idle_stop_at: Option<String>,
+    /// The idle timeout, seconds.
+    pub idle_timeout_seconds: u64,
+}
+
+/// `GET /api/workspaces/{user_id}` answer: the user's persistent volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkspaceVolume {
+    /// Whose volume.
+    pub user_id: String,
+    /// Its name (a PVC in Knative mode, a directory in local mode).
+    pub volume: String,
+    /// Whether it exists yet (it is made on the first start).
+    pub exists: bool,
+    /// Bytes used, where the runtime can tell.
+    pub used_bytes: Option<u64>,
+    /// Capacity, as a quantity (e.g. `10Gi`), where the runtime sets one.
+    pub capacity: Option<String>,
+    /// Ids of the instances using it.
+    pub instances: Vec<String>,
+}
+
+/// Every error answer of the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiError {
+    /// A stable code: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
+    /// `payload_too_large`, `unsupported_media_type`, `validation_failed`, …
+    pub error: String,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// Field-level problems (for `validation_failed`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
 }
 
 fn opt<T, E>(value: &Option<String>, parse: impl Fn(&str) -> Result<T, E>) -> Result<Option<T>, E> {

@@ -10,10 +10,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::{RepoRef, UserId};
+use crate::{InstanceId, RepoRef, UserId};
 
-/// `owner/repo` to check out. Required.
+/// `owner/repo` to check out. Required unless `DCS_INSTANCE` is set.
 pub const DCS_REPO: &str = "DCS_REPO";
+/// The instance id of a workspace made through the management API. Without
+/// `DCS_REPO`, the workspace folder is `<DCS_WORKSPACES_DIR>/_instances/<id>`, made
+/// empty on first start and never touched after.
+pub const DCS_INSTANCE: &str = "DCS_INSTANCE";
 /// Git base URL; the clone URL is `<base>/<owner>/<repo>.git`. Default `https://github.com`.
 pub const DCS_GIT_BASE: &str = "DCS_GIT_BASE";
 /// Root of the user's workspace volume; the repo lives at `<dir>/<owner>/<repo>`.
@@ -52,6 +56,7 @@ pub const DCS_CONFIG_DIR: &str = "DCS_CONFIG_DIR";
 /// Every variable of the contract, for documentation and for scrubbing.
 pub const ALL: &[&str] = &[
     DCS_REPO,
+    DCS_INSTANCE,
     DCS_GIT_BASE,
     DCS_WORKSPACES_DIR,
     DCS_LISTEN,
@@ -83,14 +88,19 @@ pub const IDE_KINDS: &[&str] = &["none", "code-server", "openvscode", "vscode"];
 /// Name of the config directory inside the workspaces volume when `DCS_CONFIG_DIR`
 /// is unset. Owners never start with `.`, so it never clashes with a checkout.
 pub const DEFAULT_CONFIG_SUBDIR: &str = ".dcs";
+/// Folder (inside the workspaces directory) of instances without a repository.
+/// GitHub owners never contain `_`, so it never clashes with a checkout.
+pub const INSTANCES_SUBDIR: &str = "_instances";
 /// Default stop grace, seconds.
 pub const DEFAULT_STOP_GRACE_SECS: u64 = 10;
 
 /// The decoded contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LauncherEnv {
-    /// Repository to check out.
-    pub repo: RepoRef,
+    /// Repository to check out, if any (at least one of `repo` and `instance` is set).
+    pub repo: Option<RepoRef>,
+    /// The management API's instance id, if the workspace is an instance.
+    pub instance: Option<InstanceId>,
     /// Git base URL (no trailing slash).
     pub git_base: String,
     /// Root of the user's workspace volume.
@@ -124,8 +134,22 @@ pub struct LauncherEnv {
 impl LauncherEnv {
     /// A contract with defaults for everything but the repository.
     pub fn new(repo: RepoRef) -> Self {
+        Self::for_instance(None, Some(repo))
+    }
+
+    /// A contract for the workspace `key` (its repository, or its instance id).
+    pub fn new_for(key: &crate::WorkspaceKey) -> Self {
+        match &key.kind {
+            crate::WorkspaceKind::Repo(repo) => Self::new(repo.clone()),
+            crate::WorkspaceKind::Instance(id) => Self::for_instance(Some(id.clone()), None),
+        }
+    }
+
+    /// A contract for an instance; without a repository its folder starts empty.
+    pub fn for_instance(instance: Option<InstanceId>, repo: Option<RepoRef>) -> Self {
         Self {
             repo,
+            instance,
             git_base: DEFAULT_GIT_BASE.to_owned(),
             workspaces_dir: PathBuf::from(DEFAULT_WORKSPACES_DIR),
             listen: DEFAULT_LISTEN
@@ -152,25 +176,52 @@ impl LauncherEnv {
             .unwrap_or_else(|| self.workspaces_dir.join(DEFAULT_CONFIG_SUBDIR))
     }
 
-    /// The directory the repository is checked out into.
+    /// The workspace folder: `<dir>/<owner>/<repo>` for a repository, else
+    /// `<dir>/_instances/<id>`.
     pub fn checkout_dir(&self) -> PathBuf {
-        self.workspaces_dir
-            .join(self.repo.owner())
-            .join(self.repo.repo())
+        match (&self.repo, &self.instance) {
+            (Some(repo), _) => self.workspaces_dir.join(repo.owner()).join(repo.repo()),
+            (None, Some(id)) => self.workspaces_dir.join(INSTANCES_SUBDIR).join(id.as_str()),
+            // `from_lookup` refuses this; a hand-built contract gets a fixed folder.
+            (None, None) => self.workspaces_dir.join(INSTANCES_SUBDIR).join("default"),
+        }
+    }
+
+    /// What the workspace holds, for titles and logs: `owner/repo` or the instance id.
+    pub fn label(&self) -> String {
+        match (&self.repo, &self.instance) {
+            (Some(repo), _) => repo.to_string(),
+            (None, Some(id)) => id.to_string(),
+            (None, None) => "workspace".to_owned(),
+        }
     }
 
     /// Reads the contract through `lookup` (e.g. `|k| std::env::var(k).ok()`).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let get = |k: &str| lookup(k).filter(|v| !v.is_empty());
-        let repo_s = get(DCS_REPO).ok_or(Error::Env {
-            var: DCS_REPO,
-            why: "is required".into(),
-        })?;
-        let repo = RepoRef::parse(&repo_s).map_err(|e| Error::Env {
-            var: DCS_REPO,
-            why: e.to_string(),
-        })?;
-        let mut env = Self::new(repo);
+        let repo = get(DCS_REPO)
+            .map(|s| {
+                RepoRef::parse(&s).map_err(|e| Error::Env {
+                    var: DCS_REPO,
+                    why: e.to_string(),
+                })
+            })
+            .transpose()?;
+        let instance = get(DCS_INSTANCE)
+            .map(|s| {
+                InstanceId::parse(&s).map_err(|e| Error::Env {
+                    var: DCS_INSTANCE,
+                    why: e.to_string(),
+                })
+            })
+            .transpose()?;
+        if repo.is_none() && instance.is_none() {
+            return Err(Error::Env {
+                var: DCS_REPO,
+                why: "is required (or DCS_INSTANCE for a workspace without a repository)".into(),
+            });
+        }
+        let mut env = Self::for_instance(instance, repo);
         if let Some(base) = get(DCS_GIT_BASE) {
             if !(base.starts_with("http://")
                 || base.starts_with("https://")
@@ -248,15 +299,21 @@ impl LauncherEnv {
     /// The variables to set for a launcher, in contract order. Optional ones that are
     /// unset are left out.
     pub fn to_vars(&self) -> Vec<(&'static str, String)> {
-        let mut vars = vec![
-            (DCS_REPO, self.repo.to_string()),
+        let mut vars = Vec::new();
+        if let Some(repo) = &self.repo {
+            vars.push((DCS_REPO, repo.to_string()));
+        }
+        if let Some(id) = &self.instance {
+            vars.push((DCS_INSTANCE, id.to_string()));
+        }
+        vars.extend([
             (DCS_GIT_BASE, self.git_base.clone()),
             (
                 DCS_WORKSPACES_DIR,
                 self.workspaces_dir.display().to_string(),
             ),
             (DCS_LISTEN, self.listen.to_string()),
-        ];
+        ]);
         if let Some(f) = &self.addr_file {
             vars.push((DCS_ADDR_FILE, f.display().to_string()));
         }

@@ -3,7 +3,8 @@
 //! # Layout
 //! - [`repo`]: [`RepoRef`], a validated `owner/repo` following GitHub's naming rules.
 //! - [`user`]: [`UserId`], the stable key of a person (safe as a path segment).
-//! - [`key`]: [`WorkspaceKey`], one workspace = one (user, repo) pair.
+//! - [`key`]: [`WorkspaceKey`], one workspace = (user, repo) or (user, instance id).
+//! - [`instance`]: [`InstanceId`] and [`InstanceSpec`], what a workspace runs.
 //! - [`names`]: Kubernetes-safe, deterministic, collision-free object names.
 //! - [`quantity`]: Kubernetes resource quantities, validated and comparable.
 //! - [`image`]: container image references (OCI distribution grammar).
@@ -15,6 +16,7 @@ pub mod api;
 pub mod env;
 pub mod error;
 pub mod image;
+pub mod instance;
 pub mod key;
 pub mod names;
 pub mod quantity;
@@ -24,7 +26,8 @@ pub mod user;
 pub use env::LauncherEnv;
 pub use error::{Error, Result};
 pub use image::ImageRef;
-pub use key::WorkspaceKey;
+pub use instance::{InstanceId, InstanceSpec};
+pub use key::{WorkspaceKey, WorkspaceKind};
 pub use names::K8sName;
 pub use quantity::Quantity;
 pub use repo::RepoRef;

@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::key::WorkspaceKind;
 use crate::{UserId, WorkspaceKey};
 
 /// Longest DNS-1035 label.
@@ -75,12 +76,15 @@ pub fn safe_name(prefix: &str, parts: &[&str]) -> K8sName {
     K8sName(name)
 }
 
-/// The name of a workspace's objects: `ws-<user>-<owner>-<repo>-<hash>`.
+/// The name of a workspace's objects: `ws-<user>-<owner>-<repo>-<hash>` for a
+/// repository workspace; an instance's id (already a DNS-1035 label) for an instance.
 pub fn workspace_name(key: &WorkspaceKey) -> K8sName {
-    safe_name(
-        "ws",
-        &[key.user.as_str(), key.repo.owner(), key.repo.repo()],
-    )
+    match &key.kind {
+        WorkspaceKind::Repo(repo) => {
+            safe_name("ws", &[key.user.as_str(), repo.owner(), repo.repo()])
+        }
+        WorkspaceKind::Instance(id) => K8sName(id.as_str().to_owned()),
+    }
 }
 
 /// The name of a user's workspace volume: `home-<user>-<hash>`.

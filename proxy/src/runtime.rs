@@ -1,9 +1,15 @@
 //! The `Runtime` seam: how a workspace gets somewhere to run.
 //!
-//! The activator and (later) the management API call only this trait; they never
-//! know whether processes or Knative Services are underneath. Every method is
+//! The activator and the management API call only this trait; they never know
+//! whether processes or Knative Services are underneath. Every method is
 //! idempotent. Implementations:
 //! - [`local`]: a `dcs-launcher` child process per workspace on this machine.
+//! - [`knative`]: a Knative Service per workspace.
+//!
+//! A workspace is either a repository workspace (`/github/<owner>/<repo>`) or an
+//! instance made through the API (`/instances/<id>`); see [`WorkspaceKind`]. What
+//! it runs (image, IDE, resources, env, token hash) travels as its
+//! [`InstanceSpec`], which the runtime records with it.
 
 #[doc(hidden)]
 pub mod contract;
@@ -11,30 +17,57 @@ pub mod knative;
 pub mod local;
 
 use async_trait::async_trait;
-use dcs_model::{K8sName, UserId, WorkspaceKey};
+use dcs_model::{InstanceId, InstanceSpec, K8sName, UserId, WorkspaceKey, WorkspaceKind};
 use serde::Serialize;
 
 use crate::error::Result;
 
 /// What to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkspaceSpec {
     /// Whose workspace for which repository.
     pub key: WorkspaceKey,
     /// The path prefix the proxy serves it under, e.g. `/github/acme/hello`.
     pub base_path: String,
+    /// What it runs. For repository workspaces, `instance.repo` is the key's repo.
+    pub instance: InstanceSpec,
 }
 
+/// The path prefix of API instances.
+pub const INSTANCES_PREFIX: &str = "/instances";
+
 impl WorkspaceSpec {
-    /// The spec of a repository workspace served under `/github/<owner>/<repo>`.
+    /// The spec of a workspace with the operator's defaults, served under
+    /// `/github/<owner>/<repo>` (repository) or `/instances/<id>` (instance).
     pub fn for_repo(key: WorkspaceKey) -> Self {
-        let base_path = format!(
+        let instance = InstanceSpec {
+            repo: key.repo().cloned(),
+            ..InstanceSpec::default()
+        };
+        Self::new(key, instance)
+    }
+
+    /// The spec of `key` running `instance`.
+    pub fn new(key: WorkspaceKey, instance: InstanceSpec) -> Self {
+        let base_path = base_path(&key);
+        Self {
+            key,
+            base_path,
+            instance,
+        }
+    }
+}
+
+/// Where the proxy serves a workspace: `/github/<owner>/<repo>` or `/instances/<id>`.
+pub fn base_path(key: &WorkspaceKey) -> String {
+    match &key.kind {
+        WorkspaceKind::Repo(repo) => format!(
             "{}/{}/{}",
             crate::route::GITHUB_PREFIX,
-            key.repo.owner(),
-            key.repo.repo()
-        );
-        Self { key, base_path }
+            repo.owner(),
+            repo.repo()
+        ),
+        WorkspaceKind::Instance(id) => format!("{INSTANCES_PREFIX}/{id}"),
     }
 }
 
@@ -68,7 +101,7 @@ pub enum Status {
 }
 
 /// One workspace as listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkspaceInfo {
     /// Its key.
     pub key: WorkspaceKey,
@@ -76,6 +109,21 @@ pub struct WorkspaceInfo {
     pub name: K8sName,
     /// Its state.
     pub status: Status,
+    /// What it runs, as recorded when it was registered or first started.
+    pub spec: InstanceSpec,
+}
+
+/// A user's persistent workspace volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeInfo {
+    /// Its name: a PVC name, or a directory.
+    pub name: String,
+    /// Whether it exists yet.
+    pub exists: bool,
+    /// Bytes in use, where the runtime can tell.
+    pub used_bytes: Option<u64>,
+    /// Capacity as a quantity (`10Gi`), where the runtime sets one.
+    pub capacity: Option<String>,
 }
 
 /// Start, stop and observe workspaces.
@@ -83,7 +131,26 @@ pub struct WorkspaceInfo {
 pub trait Runtime: Send + Sync + 'static {
     /// Makes sure the workspace runs; resolves once its upstream accepts requests
     /// (or, where a platform buffers them, once it will). Safe to call concurrently.
+    /// Records `spec` if the workspace is new.
     async fn ensure(&self, spec: &WorkspaceSpec) -> Result<Upstream>;
+    /// Records a workspace without waiting for it to start (the management API's
+    /// create), so that `status`, `list` and `find` see it at once. Idempotent.
+    async fn register(&self, spec: &WorkspaceSpec) -> Result<()>;
+    /// The workspace with this id, whoever owns it.
+    async fn find(&self, id: &InstanceId) -> Result<Option<WorkspaceInfo>> {
+        Ok(self
+            .list(None)
+            .await?
+            .into_iter()
+            .find(|w| &w.key.id() == id))
+    }
+    /// `user`'s persistent workspace volume.
+    async fn volume(&self, user: &UserId) -> Result<VolumeInfo>;
+    /// Whether base images and CPU/memory/storage figures take effect. `false`
+    /// (local processes): they are recorded and shown, and the API warns.
+    fn applies_containers(&self) -> bool {
+        true
+    }
     /// The workspace's state.
     async fn status(&self, key: &WorkspaceKey) -> Result<Status>;
     /// The workspaces of `user`, or of everybody.

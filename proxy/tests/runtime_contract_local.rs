@@ -88,13 +88,15 @@ impl Harness for LocalHarness {
 
     /// The checkout in the user's volume.
     async fn files_exist(&self, key: &WorkspaceKey) -> bool {
-        self.data_dir
-            .join("workspaces")
-            .join(key.user.as_str())
-            .join(key.repo.owner())
-            .join(key.repo.repo())
-            .join(".git")
-            .is_dir()
+        let env = dcs_model::LauncherEnv {
+            workspaces_dir: self.data_dir.join("workspaces").join(key.user.as_str()),
+            ..dcs_model::LauncherEnv::new_for(key)
+        };
+        let folder = env.checkout_dir();
+        match key.repo() {
+            Some(_) => folder.join(".git").is_dir(),
+            None => folder.is_dir(),
+        }
     }
 }
 

@@ -32,7 +32,7 @@ impl Ide for NoneIde {
 
     async fn start(&self, ctx: &IdeContext) -> Result<Box<dyn RunningIde>> {
         Ok(Box::new(RunningNone {
-            repo: ctx.repo.to_string(),
+            repo: ctx.label.clone(),
             checkout_dir: ctx.checkout_dir.clone(),
         }))
     }

@@ -131,7 +131,7 @@ async fn a_missing_repository_is_not_found() {
     let upstream = Upstream::new();
     let ws = tempfile::tempdir().expect("tempdir");
     let mut e = env(&upstream.base(), ws.path());
-    e.repo = dcs_model::RepoRef::parse("acme/absent").expect("repo");
+    e.repo = Some(dcs_model::RepoRef::parse("acme/absent").expect("repo"));
     let l = Running::start(e).await;
     let json = l.wait_for_phase("failed").await.json();
     assert_eq!(json["error"]["kind"], "not_found", "{json}");

@@ -169,6 +169,7 @@ impl KnativeRuntime {
                 name: key.name(),
                 status: status::status_of(Some(ksvc), revision),
                 key,
+                spec: dcs_model::InstanceSpec::default(),
             });
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -182,6 +183,16 @@ impl Runtime for KnativeRuntime {
         self.apply(spec).await?;
         debug!(workspace = %spec.key, "workspace objects applied");
         Ok(objects::upstream(&self.cfg, &spec.key))
+    }
+
+    async fn register(&self, spec: &WorkspaceSpec) -> Result<()> {
+        self.ensure(spec).await.map(|_| ())
+    }
+
+    async fn volume(&self, _user: &UserId) -> Result<crate::runtime::VolumeInfo> {
+        Err(crate::error::Error::Runtime(
+            "volume: not implemented yet".into(),
+        ))
     }
 
     async fn status(&self, key: &WorkspaceKey) -> Result<Status> {

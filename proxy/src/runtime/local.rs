@@ -252,6 +252,16 @@ impl Runtime for LocalRuntime {
         result
     }
 
+    async fn register(&self, spec: &WorkspaceSpec) -> Result<()> {
+        self.ensure(spec).await.map(|_| ())
+    }
+
+    async fn volume(&self, _user: &UserId) -> Result<crate::runtime::VolumeInfo> {
+        Err(crate::error::Error::Runtime(
+            "volume: not implemented yet".into(),
+        ))
+    }
+
     async fn status(&self, key: &WorkspaceKey) -> Result<Status> {
         let Some(slot) = self.existing(key) else {
             return Ok(Status::NotFound);
@@ -283,6 +293,7 @@ impl Runtime for LocalRuntime {
                 name: key.name(),
                 key,
                 status,
+                spec: dcs_model::InstanceSpec::default(),
             });
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));

@@ -135,7 +135,9 @@ fn user_labels(app: &str, user: &UserId) -> BTreeMap<String, String> {
 /// Labels of a per-workspace object.
 pub(crate) fn workspace_labels(app: &str, key: &WorkspaceKey) -> BTreeMap<String, String> {
     let mut labels = user_labels(app, &key.user);
-    labels.insert(REPO_KEY.to_owned(), repo_label(&key.repo));
+    if let Some(repo) = key.repo() {
+        labels.insert(REPO_KEY.to_owned(), repo_label(repo));
+    }
     labels
 }
 
@@ -203,7 +205,7 @@ pub fn home_volume(cfg: &KnativeConfig, key: &WorkspaceKey) -> PersistentVolumeC
         cfg,
         &key.name(),
         workspace_labels(APP_HOME_VOLUME, key),
-        identity_annotations(&key.user, Some(&key.repo)),
+        identity_annotations(&key.user, key.repo()),
     );
     pvc(cfg, meta, "ReadWriteOnce", &cfg.home_size)
 }
@@ -228,7 +230,7 @@ pub fn git_token_secret(cfg: &KnativeConfig, user: &UserId, token: &GitToken) ->
 
 /// The launcher's `DCS_*` contract inside a workspace container.
 pub fn launcher_env(cfg: &KnativeConfig, key: &WorkspaceKey, base_path: &str) -> LauncherEnv {
-    let mut env = LauncherEnv::new(key.repo.clone());
+    let mut env = LauncherEnv::new_for(key);
     env.git_base = cfg.launcher.git_base.clone();
     env.workspaces_dir = PathBuf::from(pod::WORKSPACES_DIR);
     env.ide = cfg.launcher.ide.clone();

@@ -34,7 +34,7 @@ impl Plan {
     pub fn new(cfg: &LocalConfig, key: &WorkspaceKey, base_path: &str) -> Self {
         let name = key.name();
         let addr_file = cfg.data_dir.join("run").join(format!("{name}.addr"));
-        let mut env = LauncherEnv::new(key.repo.clone());
+        let mut env = LauncherEnv::new_for(key);
         env.git_base = cfg.git_base.clone();
         env.workspaces_dir = cfg.data_dir.join("workspaces").join(key.user.as_str());
         env.listen = SocketAddr::from(([127, 0, 0, 1], 0));

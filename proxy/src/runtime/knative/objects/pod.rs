@@ -291,6 +291,6 @@ pub fn ksvc(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Ksvc {
     );
     ksvc.metadata.namespace = Some(cfg.namespace.clone());
     ksvc.metadata.labels = Some(ksvc_labels);
-    ksvc.metadata.annotations = Some(identity_annotations(&key.user, Some(&key.repo)));
+    ksvc.metadata.annotations = Some(identity_annotations(&key.user, key.repo()));
     ksvc
 }

@@ -11,7 +11,10 @@ use crate::runtime::Upstream;
 fn knative_service_is_golden() {
     let k = key();
     let name = k.name().to_string();
-    let (user, repo) = (user_label(&k.user), repo_label(&k.repo));
+    let (user, repo) = (
+        user_label(&k.user),
+        repo_label(k.repo().expect("a repository workspace")),
+    );
     let got = serde_json::to_value(objects::ksvc(&config(), &spec())).expect("json");
     let labels = json!({
         "app.kubernetes.io/managed-by": "dcs",
@@ -153,7 +156,8 @@ fn volumes_and_secret_are_golden() {
         })
     );
     let mut home_meta = user_meta(k.name().to_string(), "dcs-workspace-home");
-    home_meta["labels"]["dcs.dev/repo"] = json!(repo_label(&k.repo));
+    home_meta["labels"]["dcs.dev/repo"] =
+        json!(repo_label(k.repo().expect("a repository workspace")));
     home_meta["annotations"]["dcs.dev/repo"] = json!("acme/hello");
     assert_eq!(
         serde_json::to_value(objects::home_volume(&cfg, &k)).expect("json"),
@@ -194,7 +198,10 @@ fn upstream_is_the_cluster_local_route_with_its_host() {
 #[test]
 fn labels_are_valid_label_values_and_keys_read_back() {
     let k = key();
-    for v in [user_label(&k.user), repo_label(&k.repo)] {
+    for v in [
+        user_label(&k.user),
+        repo_label(k.repo().expect("a repository workspace")),
+    ] {
         assert!(v.len() <= 63 && dcs_model::K8sName::is_dns1035(&v), "{v}");
     }
     let ksvc = objects::ksvc(&config(), &spec());
