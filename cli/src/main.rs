@@ -1,6 +1,43 @@
-//! `dcs`: the command-line client of the management API (being written; see issue 6).
+//! `dcs`: the command-line client of the devcontainer-serverless management API.
+//! It creates, lists, opens and deletes instances, waits for them to be ready and
+//! keeps their access tokens in a private local store.
+//!
+//! - [`args`]: the command line (clap).
+//! - [`client`]: HTTP to the API, URLs, API errors.
+//! - [`commands`]: one function per subcommand.
+//! - [`exit`]: exit codes and the error type.
+//! - [`output`]: tables and JSON.
+//! - [`tokens`]: the local access-token store.
+//! - [`wait`]: `--wait` polling with progress.
 
-fn main() {
-    eprintln!("dcs: not built yet");
-    std::process::exit(2);
+mod args;
+mod client;
+mod commands;
+mod exit;
+mod output;
+mod tokens;
+mod wait;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // clap exits by itself: 0 for --help/--version, 2 for usage errors.
+    let cli = args::Cli::parse();
+    // One crypto provider for rustls (ring); an Err means one is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| exit::CliError::local(format!("starting the runtime: {e}")))
+        .and_then(|rt| rt.block_on(commands::run(cli)));
+    let exit = match result {
+        Ok(()) => exit::Exit::Ok,
+        Err(e) => {
+            eprintln!("dcs: {e}");
+            e.exit
+        }
+    };
+    ExitCode::from(u8::try_from(exit.code()).unwrap_or(1))
 }

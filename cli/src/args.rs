@@ -1,0 +1,313 @@
+//! The command line: global flags (server, token, output format) and one
+//! subcommand per API operation, parsed with clap's derive API.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::EXIT_CODES_HELP;
+
+/// Where `make run` serves the proxy.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
+/// dcs: create, list, open and delete devcontainer-serverless instances.
+#[derive(Debug, Parser)]
+#[command(name = "dcs", version, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// Base URL of the dcs proxy.
+    #[arg(long, global = true, env = "DCS_SERVER", default_value = DEFAULT_SERVER)]
+    pub server: String,
+    /// API token, sent as `Authorization: Bearer <token>` (never printed).
+    #[arg(long, global = true, env = "DCS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned columns for people.
+    Table,
+    /// The API's JSON, for scripts.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an instance; prints the URL to open it (with its access token, shown once).
+    Create(Box<CreateArgs>),
+    /// List instances (yours, or another user's with --user-id).
+    List {
+        /// Whose instances (default: yours).
+        #[arg(long)]
+        user_id: Option<String>,
+    },
+    /// Show one instance.
+    Get(InstanceRef),
+    /// Delete an instance and forget its stored token.
+    Delete(InstanceRef),
+    /// Show an instance's status; --wait polls until it is ready.
+    Status {
+        /// Which instance.
+        #[command(flatten)]
+        instance: InstanceRef,
+        /// Waiting.
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Show a user's persistent workspace volume (default: yours).
+    Workspace {
+        /// Whose volume (default: yours, from `GET /api/me`).
+        #[arg(long)]
+        user_id: Option<String>,
+    },
+    /// Open an instance in the browser with its stored access token.
+    Open {
+        /// Which instance.
+        #[command(flatten)]
+        instance: InstanceRef,
+        /// Print the URL instead of launching a browser.
+        #[arg(long)]
+        print: bool,
+    },
+    /// Show who the server thinks you are.
+    Whoami,
+}
+
+/// An instance id, as `--instance-id ID` or positionally.
+#[derive(Debug, Clone, Args)]
+#[group(id = "instance", required = true, multiple = false)]
+pub struct InstanceRef {
+    /// The instance id.
+    #[arg(value_name = "INSTANCE_ID")]
+    id: Option<String>,
+    /// The instance id.
+    #[arg(long = "instance-id", value_name = "ID")]
+    instance_id: Option<String>,
+}
+
+impl InstanceRef {
+    /// The id, however it was given.
+    pub fn id(&self) -> &str {
+        self.instance_id
+            .as_deref()
+            .or(self.id.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+/// `--wait` and `--timeout`.
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// Poll the status until the instance is ready (exit 0), failed (5) or the timeout passes (6).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub timeout: u64,
+}
+
+/// `dcs create` flags; each maps to a `CreateInstance` field.
+#[derive(Debug, Clone, Args)]
+pub struct CreateArgs {
+    /// Whose instance (default: yours; others need an admin group).
+    #[arg(long)]
+    pub user_id: Option<String>,
+    /// Repository to check out, `owner/repo`.
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Container image the workspace runs in.
+    #[arg(long)]
+    pub base_image: Option<String>,
+    /// IDE kind (e.g. code-server, none).
+    #[arg(long)]
+    pub ide: Option<String>,
+    /// IDE version.
+    #[arg(long, visible_alias = "ide-version", value_name = "VERSION")]
+    pub vscode_version: Option<String>,
+    /// Size of your workspace volume (e.g. 20Gi).
+    #[arg(long, value_name = "QUANTITY")]
+    pub storage: Option<String>,
+    /// CPU request (e.g. 500m).
+    #[arg(long, value_name = "QUANTITY")]
+    pub cpu_request: Option<String>,
+    /// CPU limit (e.g. 2).
+    #[arg(long, value_name = "QUANTITY")]
+    pub cpu_limit: Option<String>,
+    /// Memory request (e.g. 1Gi).
+    #[arg(long, value_name = "QUANTITY")]
+    pub memory_request: Option<String>,
+    /// Memory limit (e.g. 4Gi).
+    #[arg(long, value_name = "QUANTITY")]
+    pub memory_limit: Option<String>,
+    /// Environment variable for the workspace (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// Waiting.
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err("expected KEY=VALUE".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("dcs").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn create_takes_every_flag_and_repeated_env() -> Result<(), clap::Error> {
+        let cli = parse(&[
+            "create",
+            "--repo",
+            "acme/hello",
+            "--ide",
+            "none",
+            "--ide-version",
+            "1.2.3",
+            "--cpu-limit",
+            "2",
+            "--memory-request",
+            "1Gi",
+            "--env",
+            "A=1",
+            "--env",
+            "B=x=y",
+            "--wait",
+            "--timeout",
+            "9",
+            "--output",
+            "json",
+        ])?;
+        let Command::Create(c) = cli.command else {
+            panic!("not create: {:?}", cli.command);
+        };
+        assert_eq!(c.repo.as_deref(), Some("acme/hello"));
+        assert_eq!(c.vscode_version.as_deref(), Some("1.2.3"));
+        assert_eq!(c.cpu_limit.as_deref(), Some("2"));
+        assert_eq!(c.memory_request.as_deref(), Some("1Gi"));
+        assert_eq!(
+            c.env,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert!(c.wait.wait);
+        assert_eq!(c.wait.timeout, 9);
+        assert_eq!(cli.output, Output::Json);
+        Ok(())
+    }
+
+    #[test]
+    fn vscode_version_is_the_primary_name() -> Result<(), clap::Error> {
+        let Command::Create(c) = parse(&["create", "--vscode-version", "1.96.0"])?.command else {
+            panic!("not create");
+        };
+        assert_eq!(c.vscode_version.as_deref(), Some("1.96.0"));
+        assert_eq!(c.wait.timeout, 300);
+        Ok(())
+    }
+
+    #[test]
+    fn a_bad_env_entry_is_a_usage_error() {
+        let err = parse(&["create", "--env", "NOEQUALS"]).expect_err("rejected");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("KEY=VALUE"), "{err}");
+    }
+
+    #[test]
+    fn the_instance_id_is_a_flag_or_positional_but_required() -> Result<(), clap::Error> {
+        let Command::Get(r) = parse(&["get", "--instance-id", "inst-1"])?.command else {
+            panic!("not get");
+        };
+        assert_eq!(r.id(), "inst-1");
+        let Command::Delete(r) = parse(&["delete", "inst-2"])?.command else {
+            panic!("not delete");
+        };
+        assert_eq!(r.id(), "inst-2");
+        let Command::Open { instance, print } = parse(&["open", "inst-3", "--print"])?.command
+        else {
+            panic!("not open");
+        };
+        assert_eq!((instance.id(), print), ("inst-3", true));
+        assert_eq!(parse(&["status"]).expect_err("missing").exit_code(), 2);
+        assert_eq!(
+            parse(&["get", "a", "--instance-id", "b"])
+                .expect_err("both")
+                .exit_code(),
+            2
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn globals_go_anywhere() -> Result<(), clap::Error> {
+        let cli = parse(&[
+            "list",
+            "--server",
+            "https://dcs.example",
+            "--output",
+            "json",
+        ])?;
+        assert_eq!(cli.server, "https://dcs.example");
+        assert_eq!(cli.output, Output::Json);
+        assert_eq!(
+            parse(&["list", "--output", "yaml"])
+                .expect_err("bad")
+                .exit_code(),
+            2
+        );
+        Ok(())
+    }
+
+    /// The only test that reads or sets `DCS_SERVER` / `DCS_TOKEN` (the process
+    /// environment is shared by the tests running in parallel).
+    #[test]
+    fn server_and_token_default_or_come_from_the_environment() -> Result<(), clap::Error> {
+        let saved: Vec<_> = ["DCS_SERVER", "DCS_TOKEN"]
+            .iter()
+            .map(|k| (*k, std::env::var_os(k)))
+            .collect();
+        std::env::remove_var("DCS_SERVER");
+        std::env::remove_var("DCS_TOKEN");
+        let defaults = parse(&["whoami"]);
+        std::env::set_var("DCS_SERVER", "http://from-env:9");
+        std::env::set_var("DCS_TOKEN", "s3cret");
+        let from_env = parse(&["whoami"]);
+        let flag_wins = parse(&["whoami", "--server", "http://flag:1"]);
+        for (k, v) in saved {
+            match v {
+                Some(v) => std::env::set_var(k, v),
+                None => std::env::remove_var(k),
+            }
+        }
+        let defaults = defaults?;
+        assert_eq!(defaults.server, DEFAULT_SERVER);
+        assert_eq!(defaults.token, None);
+        assert_eq!(defaults.output, Output::Table);
+        let from_env = from_env?;
+        assert_eq!(from_env.server, "http://from-env:9");
+        assert_eq!(from_env.token.as_deref(), Some("s3cret"));
+        assert_eq!(flag_wins?.server, "http://flag:1");
+        Ok(())
+    }
+
+    #[test]
+    fn the_help_never_shows_the_token_value() {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let help = cmd.render_long_help().to_string();
+        assert!(help.contains("DCS_TOKEN"));
+        assert!(!help.contains("[env: DCS_TOKEN="), "{help}");
+        assert!(help.contains("Exit codes:"), "{help}");
+    }
+}

@@ -1,0 +1,347 @@
+//! One function per subcommand: build the request, call the API, render the answer.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command as Process, Stdio};
+use std::time::Duration;
+
+use dcs_model::api::{
+    CreateInstance, CreatedInstance, Instance, InstanceList, InstanceStatus, WorkspaceVolume,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::args::{Cli, Command, CreateArgs, Output};
+use crate::client::{open_url, parse_server, server_key, Client};
+use crate::exit::{CliError, Exit};
+use crate::output::{self, print};
+use crate::tokens::{write_private, StoredToken, TokenStore};
+use crate::wait;
+
+/// `GET /api/me`: who the caller is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Me {
+    user_id: String,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    admin: bool,
+}
+
+/// What every command works with.
+struct Ctx {
+    client: Client,
+    output: Output,
+    server_key: String,
+}
+
+impl Ctx {
+    fn tokens(&self) -> Result<TokenStore, CliError> {
+        TokenStore::locate(|k| std::env::var(k).ok())
+    }
+
+    fn show<T: Serialize>(
+        &self,
+        value: &T,
+        table: impl FnOnce(&T) -> String,
+    ) -> Result<(), CliError> {
+        let text = match self.output {
+            Output::Table => table(value),
+            Output::Json => output::json(value)?,
+        };
+        print(&text);
+        Ok(())
+    }
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let server = parse_server(&cli.server)?;
+    let ctx = Ctx {
+        server_key: server_key(&server),
+        client: Client::new(server, cli.token)?,
+        output: cli.output,
+    };
+    match cli.command {
+        Command::Create(args) => create(&ctx, *args).await,
+        Command::List { user_id } => list(&ctx, user_id.as_deref()).await,
+        Command::Get(r) => {
+            let i: Instance = ctx.client.get(&["instances", r.id()], &[]).await?;
+            ctx.show(&i, output::instance)
+        }
+        Command::Delete(r) => delete(&ctx, r.id()).await,
+        Command::Status { instance, wait } => {
+            let status: InstanceStatus = if wait.wait {
+                wait::until_ready(
+                    &ctx.client,
+                    instance.id(),
+                    Duration::from_secs(wait.timeout),
+                )
+                .await?
+            } else {
+                ctx.client
+                    .get(&["status"], &[("instance_id", instance.id())])
+                    .await?
+            };
+            ctx.show(&status, output::status)
+        }
+        Command::Workspace { user_id } => {
+            let user = match user_id {
+                Some(u) => u,
+                None => me(&ctx).await?.user_id,
+            };
+            let w: WorkspaceVolume = ctx.client.get(&["workspaces", &user], &[]).await?;
+            ctx.show(&w, output::workspace)
+        }
+        Command::Open { instance, print } => open(&ctx, instance.id(), print),
+        Command::Whoami => {
+            let me = me(&ctx).await?;
+            ctx.show(&me, |m| {
+                output::fields(&[
+                    ("user", m.user_id.clone()),
+                    ("username", m.username.clone().unwrap_or_default()),
+                    ("groups", m.groups.join(", ")),
+                    ("admin", if m.admin { "yes" } else { "no" }.to_owned()),
+                ])
+            })
+        }
+    }
+}
+
+async fn me(ctx: &Ctx) -> Result<Me, CliError> {
+    ctx.client.get(&["me"], &[]).await
+}
+
+/// The request body of `dcs create`.
+fn create_request(args: &CreateArgs) -> Result<CreateInstance, CliError> {
+    let mut env = BTreeMap::new();
+    for (k, v) in &args.env {
+        if env.insert(k.clone(), v.clone()).is_some() {
+            return Err(CliError::usage(format!(
+                "--env {k} is given more than once"
+            )));
+        }
+    }
+    Ok(CreateInstance {
+        user_id: args.user_id.clone(),
+        repo: args.repo.clone(),
+        base_image: args.base_image.clone(),
+        ide: args.ide.clone(),
+        ide_version: args.vscode_version.clone(),
+        storage: args.storage.clone(),
+        cpu_request: args.cpu_request.clone(),
+        cpu_limit: args.cpu_limit.clone(),
+        memory_request: args.memory_request.clone(),
+        memory_limit: args.memory_limit.clone(),
+        env: (!env.is_empty()).then_some(env),
+    })
+}
+
+async fn create(ctx: &Ctx, args: CreateArgs) -> Result<(), CliError> {
+    let body = create_request(&args)?;
+    let created: CreatedInstance = ctx.client.post(&["instances"], &body).await?;
+    let id = created.instance.instance_id.clone();
+    let url = open_url(
+        ctx.client.server(),
+        &created.instance.url,
+        &created.access_token,
+    )?;
+    let saved = ctx.tokens().and_then(|store| {
+        store.put(
+            &ctx.server_key,
+            &id,
+            StoredToken {
+                access_token: created.access_token.clone(),
+                url: created.instance.url.clone(),
+            },
+        )?;
+        Ok(store)
+    });
+    match ctx.output {
+        Output::Table => {
+            let mut text = output::instance(&created.instance);
+            text.push_str(&format!("\nOpen: {url}\n"));
+            for w in &created.warnings {
+                text.push_str(&format!("warning: {w}\n"));
+            }
+            print(&text);
+        }
+        Output::Json => {
+            let mut value = serde_json::to_value(&created)
+                .map_err(|e| CliError::local(format!("encoding JSON: {e}")))?;
+            if let Some(map) = value.as_object_mut() {
+                map.insert("open_url".into(), url.as_str().into());
+            }
+            print(&output::json(&value)?);
+        }
+    }
+    match &saved {
+        Ok(store) => eprintln!(
+            "The access token in this URL is shown only once; it is saved in {} \
+             so that `dcs open {id}` can open it again.",
+            store.path().display()
+        ),
+        Err(e) => eprintln!(
+            "dcs: warning: the access token is shown only once and could not be saved ({e}); \
+             keep the URL above."
+        ),
+    }
+    if args.wait.wait {
+        wait::until_ready(&ctx.client, &id, Duration::from_secs(args.wait.timeout)).await?;
+    }
+    Ok(())
+}
+
+async fn list(ctx: &Ctx, user_id: Option<&str>) -> Result<(), CliError> {
+    let query: Vec<(&str, &str)> = user_id.map(|u| ("user_id", u)).into_iter().collect();
+    let list: InstanceList = ctx.client.get(&["instances"], &query).await?;
+    if ctx.output == Output::Table && list.instances.is_empty() {
+        eprintln!("no instances");
+        return Ok(());
+    }
+    ctx.show(&list, |l| output::instances(&l.instances))
+}
+
+async fn delete(ctx: &Ctx, id: &str) -> Result<(), CliError> {
+    let result = ctx.client.delete(&["instances", id]).await;
+    if matches!(
+        &result,
+        Ok(())
+            | Err(CliError {
+                exit: Exit::NotFound,
+                ..
+            })
+    ) {
+        // Gone either way: its token opens nothing any more.
+        if let Err(e) = ctx.tokens().and_then(|s| s.forget(&ctx.server_key, id)) {
+            eprintln!("dcs: warning: {e}");
+        }
+    }
+    result?;
+    match ctx.output {
+        Output::Table => print(&format!("deleted {id}\n")),
+        Output::Json => print(&output::json(
+            &serde_json::json!({"instance_id": id, "deleted": true}),
+        )?),
+    }
+    Ok(())
+}
+
+fn open(ctx: &Ctx, id: &str, print_only: bool) -> Result<(), CliError> {
+    let store = ctx.tokens()?;
+    let stored = store.get(&ctx.server_key, id)?.ok_or_else(|| {
+        CliError::new(
+            Exit::NotFound,
+            format!(
+                "no stored access token for {id} on {}: tokens are saved by `dcs create` \
+                 on this machine (in {})",
+                ctx.server_key,
+                store.path().display()
+            ),
+        )
+    })?;
+    let url = open_url(ctx.client.server(), &stored.url, &stored.access_token)?;
+    if print_only {
+        print(&format!("{url}\n"));
+        return Ok(());
+    }
+    // The token must not appear in a process list: the browser gets a private file
+    // (next to the token store, same protection) that redirects to the URL.
+    let page = store
+        .path()
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("open.html");
+    let launched = write_private(&page, redirect_page(url.as_str()).as_bytes())
+        .ok()
+        .and_then(|()| {
+            Process::new("xdg-open")
+                .arg(&page)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .ok()
+        })
+        .is_some_and(|s| s.success());
+    if launched {
+        eprintln!("opened {id} in your browser");
+    } else {
+        eprintln!("could not launch a browser (xdg-open); open this URL:");
+        print(&format!("{url}\n"));
+    }
+    Ok(())
+}
+
+/// An HTML page that sends the browser to `url` without keeping it in history.
+fn redirect_page(url: &str) -> String {
+    let escaped = url
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!(
+        "<!doctype html>\n<meta charset=\"utf-8\">\n<meta name=\"referrer\" content=\"no-referrer\">\n\
+         <meta http-equiv=\"refresh\" content=\"0;url={escaped}\">\n\
+         <title>Opening…</title>\n<a href=\"{escaped}\">Open the instance</a>\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn create_flags_become_the_request_body() -> Result<(), Box<dyn std::error::Error>> {
+        let cli = Cli::try_parse_from([
+            "dcs",
+            "create",
+            "--repo",
+            "acme/hello",
+            "--ide-version",
+            "1.96.0",
+            "--env",
+            "FOO=bar",
+            "--cpu-limit",
+            "banana",
+        ])?;
+        let Command::Create(args) = cli.command else {
+            panic!("not create");
+        };
+        let body = serde_json::to_value(create_request(&args)?)?;
+        assert_eq!(body["repo"], "acme/hello");
+        assert_eq!(body["ide_version"], "1.96.0");
+        assert_eq!(body["cpu_limit"], "banana", "the server validates");
+        assert_eq!(body["env"]["FOO"], "bar");
+        assert_eq!(body["storage"], serde_json::Value::Null);
+        Ok(())
+    }
+
+    #[test]
+    fn a_repeated_env_name_is_a_usage_error() -> Result<(), Box<dyn std::error::Error>> {
+        let cli = Cli::try_parse_from(["dcs", "create", "--env", "A=1", "--env", "A=2"])?;
+        let Command::Create(args) = cli.command else {
+            panic!("not create");
+        };
+        assert_eq!(create_request(&args).expect_err("dup").exit, Exit::Usage);
+        Ok(())
+    }
+
+    #[test]
+    fn the_redirect_page_escapes_the_url() {
+        let page = redirect_page("http://h/i/?a=1&tkn=\"x\"");
+        assert!(
+            page.contains("url=http://h/i/?a=1&amp;tkn=&quot;x&quot;\""),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn me_reads_a_partial_answer() -> Result<(), serde_json::Error> {
+        let me: Me = serde_json::from_str(r#"{"user_id":"alice"}"#)?;
+        assert_eq!((me.user_id.as_str(), me.admin), ("alice", false));
+        Ok(())
+    }
+}
