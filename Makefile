@@ -2,6 +2,7 @@
 #
 #   make run    build, then serve http://127.0.0.1:8080/github/<owner>/<repo>/ (local mode)
 #   make test   install what the tests need, then run every test
+#               (api-fuzz-deps: schemathesis in .cache/venv for the API fuzz suite)
 #
 # Each target installs what it needs itself (apt packages, the Rust toolchain's
 # components); nothing installed by hand is assumed.
@@ -49,7 +50,7 @@ run: build $(if $(filter code-server,$(IDE)),ide-apt node24 code-server)
 	  $(if $(filter code-server,$(IDE)),--ide-bin $(DCS_TEST_CODE_SERVER)) $(RUN_ARGS)
 
 ## test: formatting, lints, unit tests and end-to-end tests
-test: deps lint build ide-deps static-launcher
+test: deps lint build ide-deps static-launcher api-fuzz-deps
 	$(CARGO) test --workspace --all-targets
 
 lint:

@@ -1,0 +1,25 @@
+# Management API fuzzing prerequisites (tests/tests/api_schemathesis.rs).
+#
+#   make api-fuzz-deps   schemathesis, pinned, into a Python venv at .cache/venv
+#
+# Installed once, idempotently (a stamp file records the pinned version); the path of
+# the `schemathesis` binary is exported to every recipe so `make test` passes it on.
+
+API_VENV := $(CURDIR)/.cache/venv
+SCHEMATHESIS_VERSION ?= 4.32.5
+SCHEMATHESIS_STAMP := $(API_VENV)/.schemathesis-$(SCHEMATHESIS_VERSION).stamp
+
+export SCHEMATHESIS := $(API_VENV)/bin/schemathesis
+
+.PHONY: api-fuzz-deps
+
+## api-fuzz-deps: schemathesis $(SCHEMATHESIS_VERSION) (OpenAPI fuzzing) in .cache/venv
+api-fuzz-deps: $(SCHEMATHESIS_STAMP)
+
+$(SCHEMATHESIS_STAMP):
+	@echo "installing schemathesis $(SCHEMATHESIS_VERSION) into $(API_VENV)"
+	test -x "$(API_VENV)/bin/python" || python3 -m venv "$(API_VENV)"
+	"$(API_VENV)/bin/python" -m pip install --quiet --disable-pip-version-check \
+	  "schemathesis==$(SCHEMATHESIS_VERSION)"
+	"$(SCHEMATHESIS)" --version
+	@touch $@
