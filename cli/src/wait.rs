@@ -16,7 +16,8 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
 /// Polls until `id` is ready (its last status), failed (exit 5) or `timeout`
-/// passed (exit 6). Network and server errors are retried until the timeout.
+/// passed (exit 6). Network and server errors after a first answer are retried
+/// until the timeout; before it, they end the wait (exit 5).
 pub async fn until_ready(
     client: &Client,
     id: &str,
@@ -47,7 +48,8 @@ pub async fn until_ready(
                 }
                 progress.update(phase(status.phase), secs(start));
             }
-            Ok(Err(e)) if e.exit == Exit::Server => {
+            // Once the server has answered, its hiccups (a restart, a 502) are retried.
+            Ok(Err(e)) if e.exit == Exit::Server && last.is_some() => {
                 progress.update(&format!("retrying ({})", e.message), secs(start));
             }
             Ok(Err(e)) => {
