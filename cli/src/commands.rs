@@ -139,7 +139,12 @@ fn create_request(args: &CreateArgs) -> Result<CreateInstance, CliError> {
 }
 
 async fn create(ctx: &Ctx, args: CreateArgs) -> Result<(), CliError> {
-    let body = create_request(&args)?;
+    // Only the fields given: unset ones are left out rather than sent as null.
+    let mut body = serde_json::to_value(create_request(&args)?)
+        .map_err(|e| CliError::local(format!("encoding the request: {e}")))?;
+    if let Some(map) = body.as_object_mut() {
+        map.retain(|_, v| !v.is_null());
+    }
     let created: CreatedInstance = ctx.client.post(&["instances"], &body).await?;
     let id = created.instance.instance_id.clone();
     let url = open_url(
