@@ -422,6 +422,52 @@ mod tests {
     }
 
     #[test]
+    fn an_instance_without_a_repository_round_trips() {
+        let id = InstanceId::parse("inst-0123456789abcdef").expect("id");
+        let mut env = LauncherEnv::for_instance(Some(id.clone()), None);
+        env.workspaces_dir = "/data/workspaces/alice".into();
+        env.base_path = "/instances/inst-0123456789abcdef".into();
+        let vars = env.to_vars();
+        assert!(vars.contains(&(DCS_INSTANCE, id.to_string())));
+        assert!(vars.iter().all(|(k, _)| *k != DCS_REPO), "no repository, no DCS_REPO");
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let back = LauncherEnv::from_lookup(lookup(&pairs)).expect("valid");
+        assert_eq!(back, env);
+        assert_eq!(
+            back.checkout_dir(),
+            PathBuf::from("/data/workspaces/alice/_instances/inst-0123456789abcdef")
+        );
+        assert_eq!(back.label(), "inst-0123456789abcdef");
+
+        // An instance with a repository checks the repository out as usual.
+        let both = LauncherEnv::from_lookup(lookup(&[
+            (DCS_INSTANCE, "inst-0123456789abcdef"),
+            (DCS_REPO, "acme/hello"),
+        ]))
+        .expect("valid");
+        assert_eq!(both.instance, Some(id));
+        assert_eq!(both.checkout_dir(), PathBuf::from("/workspaces/acme/hello"));
+        assert_eq!(both.label(), "acme/hello");
+    }
+
+    #[test]
+    fn neither_a_repository_nor_an_instance_is_refused() {
+        for vars in [vec![], vec![(DCS_REPO, ""), (DCS_INSTANCE, "")]] {
+            match LauncherEnv::from_lookup(lookup(&vars)) {
+                Err(Error::Env { var, why }) => {
+                    assert_eq!(var, DCS_REPO);
+                    assert!(why.contains(DCS_INSTANCE), "{why}");
+                }
+                other => panic!("{vars:?}: {other:?}"),
+            }
+        }
+        match LauncherEnv::from_lookup(lookup(&[(DCS_INSTANCE, "../etc")])) {
+            Err(Error::Env { var, .. }) => assert_eq!(var, DCS_INSTANCE),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         let cases = [
             (vec![], DCS_REPO),
