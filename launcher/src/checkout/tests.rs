@@ -285,3 +285,47 @@ fn without_a_token_auth_failures_explain_how_to_provide_one() {
     assert_eq!(kind, FailureKind::Auth, "{message}");
     assert!(message.contains("DCS_GIT_TOKEN_FILE"), "{message}");
 }
+
+#[test]
+fn an_instance_folder_is_created_empty() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    let target = ws.path().join("_instances/inst-0123456789abcdef");
+    assert!(matches!(prepare_empty(&target), Ok(Outcome::Created)));
+    assert!(target.is_dir());
+    assert!(names(&target).is_empty());
+    assert!(matches!(prepare_empty(&target), Ok(Outcome::Existing)));
+}
+
+#[test]
+fn an_existing_instance_folder_with_files_is_untouched() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    let target = ws.path().join("_instances/inst-0123456789abcdef");
+    fs::create_dir_all(target.join("src")).expect("mkdir");
+    fs::write(target.join("notes.txt"), "precious\n").expect("write");
+    assert!(matches!(prepare_empty(&target), Ok(Outcome::Existing)));
+    assert_eq!(names(&target), ["notes.txt", "src"]);
+    assert_eq!(
+        fs::read_to_string(target.join("notes.txt")).expect("notes"),
+        "precious\n"
+    );
+}
+
+#[test]
+fn a_file_or_symlink_at_the_instance_folder_is_refused_and_untouched() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    let file = ws.path().join("_instances/inst-file");
+    fs::create_dir_all(ws.path().join("_instances")).expect("mkdir");
+    fs::write(&file, "mine\n").expect("write");
+    let (kind, message) = failure(prepare_empty(&file));
+    assert_eq!(kind, FailureKind::Refused);
+    assert!(message.contains("nothing was changed"), "{message}");
+    assert_eq!(fs::read_to_string(&file).expect("file"), "mine\n");
+
+    // A symlink is not followed, even to a directory.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let link = ws.path().join("_instances/inst-link");
+    std::os::unix::fs::symlink(elsewhere.path(), &link).expect("symlink");
+    let (kind, _) = failure(prepare_empty(&link));
+    assert_eq!(kind, FailureKind::Refused);
+    assert!(names(elsewhere.path()).is_empty());
+}

@@ -82,6 +82,38 @@ async fn ready_is_200_once_cloned_and_the_ide_is_up() {
 }
 
 #[tokio::test]
+async fn an_instance_without_a_repository_gets_an_empty_folder_and_its_label() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    let mut e = env("file:///nonexistent", ws.path());
+    let id = dcs_model::InstanceId::parse("inst-0123456789abcdef").expect("id");
+    e.repo = None;
+    e.instance = Some(id.clone());
+    e.base_path = format!("/instances/{id}");
+    let l = Running::ready(e).await;
+    let folder = ws.path().join("_instances").join(id.as_str());
+    assert_eq!(l.checkout, folder);
+    assert!(folder.is_dir(), "the instance folder is made");
+    std::fs::write(folder.join("notes.txt"), "mine\n").expect("write");
+    assert_eq!(l.get("/_dcs/files/notes.txt").await.body, "mine\n");
+    // The file manager (the `none` IDE) titles the workspace with the instance id.
+    let page = l.get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains(id.as_str()), "{}", page.text());
+    l.stop().await.expect("clean stop");
+
+    // A restart uses the folder as it is.
+    let mut again = env("file:///nonexistent", ws.path());
+    again.repo = None;
+    again.instance = Some(id);
+    let l = Running::ready(again).await;
+    assert_eq!(
+        std::fs::read_to_string(folder.join("notes.txt")).expect("kept"),
+        "mine\n"
+    );
+    l.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
 async fn a_failed_fetch_is_ready_with_a_warning() {
     let upstream = Upstream::new();
     let ws = tempfile::tempdir().expect("tempdir");
