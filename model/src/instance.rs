@@ -101,6 +101,30 @@ pub struct InstanceSpec {
     pub created_unix: u64,
 }
 
+impl InstanceSpec {
+    /// The extra environment a runtime may apply: portable names (letters, digits
+    /// and `_`, not starting with a digit), never `DCS_*` (the launcher's contract),
+    /// values without NUL. The API refuses anything else; this filters defensively,
+    /// so a record written by hand or by an older version cannot reach the launcher.
+    pub fn extra_env(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.env
+            .iter()
+            .filter(|(name, value)| is_extra_env_name(name) && !value.contains('\0'))
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+}
+
+/// Whether `name` may be set as extra workspace environment (see
+/// [`InstanceSpec::extra_env`]).
+pub fn is_extra_env_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && !name.starts_with("DCS_")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +143,27 @@ mod tests {
         let id = InstanceId::from_random([0xab; 8]);
         assert_eq!(id.as_str(), "inst-abababababababab");
         assert!(InstanceId::parse(id.as_str()).is_ok());
+    }
+
+    #[test]
+    fn extra_env_never_passes_the_launchers_contract_or_bad_names() {
+        let spec = InstanceSpec {
+            env: BTreeMap::from(
+                [
+                    ("FOO", "bar"),
+                    ("_x1", "ok"),
+                    ("DCS_REPO", "evil/repo"),
+                    ("1BAD", "x"),
+                    ("A=B", "x"),
+                    ("", "x"),
+                    ("NUL", "a\0b"),
+                ]
+                .map(|(k, v)| (k.to_owned(), v.to_owned())),
+            ),
+            ..Default::default()
+        };
+        let got: Vec<(&str, &str)> = spec.extra_env().collect();
+        assert_eq!(got, vec![("FOO", "bar"), ("_x1", "ok")]);
     }
 
     #[test]

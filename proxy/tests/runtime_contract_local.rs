@@ -122,5 +122,24 @@ async fn local_runtime_passes_the_runtime_contract() {
     .expect("open");
     let h = LocalHarness { runtime, data_dir };
     contract::run_all(&h).await;
+
+    // Local specifics: the volume is the user's directory, measured; nothing of a
+    // container applies.
+    assert!(!h.runtime.applies_containers());
+    let alice = contract::key("c1-alice", REPOS[0]).user;
+    let v = h.runtime.volume(&alice).await.expect("volume");
+    assert_eq!(
+        PathBuf::from(&v.name),
+        h.data_dir.join("workspaces").join("c1-alice")
+    );
+    assert!(v.used_bytes.is_some_and(|b| b > 0), "{v:?}");
+    assert_eq!(v.capacity, None);
+    // An instance without a repository runs in `_instances/<id>` with its env.
+    let inst = contract::instance_key("c7-alice", "inst-00000000000000c7");
+    let folder = h
+        .data_dir
+        .join("workspaces/c7-alice/_instances/inst-00000000000000c7");
+    assert!(folder.is_dir());
+    assert!(inst.repo().is_none());
     h.runtime.shutdown().await;
 }

@@ -7,12 +7,17 @@
 //! server plays the Knative controller there; a process runtime needs no hooks.
 //! Cases use distinct users, so they can share one runtime.
 //!
+//! Instances (workspaces made through the management API) have their own cases:
+//! `register` records a spec without waiting for a start, the recorded spec (token
+//! hash included) survives later `ensure`s with the defaults, `find` works by id
+//! for both kinds, and `volume` reports the user's volume.
+//!
 //! Instantiations: `proxy/tests/runtime_contract_local.rs` (real `dcs-launcher`
 //! processes and a local git repository) and the Knative runtime's unit tests
 //! (its stateful fake API server).
 
 use async_trait::async_trait;
-use dcs_model::{RepoRef, UserId, WorkspaceKey};
+use dcs_model::{InstanceId, InstanceSpec, RepoRef, UserId, WorkspaceKey};
 
 use super::{Runtime, Status, WorkspaceSpec};
 
@@ -30,6 +35,12 @@ pub trait Harness: Send + Sync {
     async fn settle_stopped(&self, _key: &WorkspaceKey) {}
     /// Whether `key`'s files (its user's volume, its checkout) still exist.
     async fn files_exist(&self, key: &WorkspaceKey) -> bool;
+    /// The status right after `register`: `Stopped` where registering starts
+    /// nothing (processes), `Starting` where the platform starts what it is given
+    /// and scales it to zero later (Knative).
+    fn registered_status(&self) -> Status {
+        Status::Stopped
+    }
 }
 
 /// The key of `user`'s workspace of `repo`.
@@ -37,6 +48,28 @@ pub fn key(user: &str, repo: &str) -> WorkspaceKey {
     WorkspaceKey::new(
         UserId::new(user).expect("contract user ids are valid"),
         RepoRef::parse(repo).expect("contract repos are valid"),
+    )
+}
+
+/// The key of `user`'s instance `id`.
+pub fn instance_key(user: &str, id: &str) -> WorkspaceKey {
+    WorkspaceKey::instance(
+        UserId::new(user).expect("contract user ids are valid"),
+        InstanceId::parse(id).expect("contract instance ids are valid"),
+    )
+}
+
+/// What the API records for an instance without a repository: a token hash and
+/// a creation time (so no runtime fills one in), the rest the operator's defaults.
+pub fn instance_spec(key: &WorkspaceKey) -> WorkspaceSpec {
+    WorkspaceSpec::new(
+        key.clone(),
+        InstanceSpec {
+            token_sha256: Some("5e".repeat(32)),
+            created_unix: 1_700_000_000,
+            env: [("GREETING".to_owned(), "hello".to_owned())].into(),
+            ..InstanceSpec::default()
+        },
     )
 }
 
@@ -62,6 +95,107 @@ pub async fn run_all(h: &dyn Harness) {
     list_is_filtered_by_user(h).await;
     stop_keeps_files_and_ensure_wakes(h).await;
     delete_forgets_but_keeps_the_users_files(h).await;
+    register_records_the_spec_and_starts_nothing(h).await;
+    ensure_after_register_keeps_the_recorded_spec(h).await;
+    find_works_by_id_for_both_kinds(h).await;
+    delete_forgets_an_instance(h).await;
+    volume_reports_the_users_volume(h).await;
+}
+
+async fn found(h: &dyn Harness, id: &str) -> Option<(WorkspaceKey, InstanceSpec)> {
+    let id = InstanceId::parse(id).expect("id");
+    let info = h.runtime().find(&id).await.expect("find");
+    info.map(|w| (w.key, w.spec))
+}
+
+/// `register` records the spec (token hash included) without waiting for a
+/// start; `status`, `list` and `find` see it at once; registering again is fine.
+pub async fn register_records_the_spec_and_starts_nothing(h: &dyn Harness) {
+    let k = instance_key("c6-alice", "inst-00000000000000c6");
+    let s = instance_spec(&k);
+    h.runtime().register(&s).await.expect("register");
+    h.runtime().register(&s).await.expect("register again");
+    assert_eq!(status(h, &k).await, h.registered_status());
+    let list = h
+        .runtime()
+        .list(Some(&k.user))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|w| (w.key, w.spec))
+        .collect::<Vec<_>>();
+    assert_eq!(list, vec![(k.clone(), s.instance.clone())]);
+    assert_eq!(
+        found(h, "inst-00000000000000c6").await,
+        Some((k.clone(), s.instance.clone()))
+    );
+}
+
+/// An `ensure` with the defaults after `register` starts the instance from the
+/// recorded spec and keeps it (the token hash is never lost); an instance without
+/// a repository gets its own folder.
+pub async fn ensure_after_register_keeps_the_recorded_spec(h: &dyn Harness) {
+    let k = instance_key("c7-alice", "inst-00000000000000c7");
+    let s = instance_spec(&k);
+    h.runtime().register(&s).await.expect("register");
+    let first = h.runtime().ensure(&spec(&k)).await.expect("ensure");
+    h.settle_started(&k).await;
+    assert_eq!(status(h, &k).await, Status::Running);
+    let again = h.runtime().ensure(&spec(&k)).await.expect("ensure again");
+    assert_eq!(first, again);
+    let (_, recorded) = found(h, "inst-00000000000000c7").await.expect("found");
+    assert_eq!(recorded, s.instance, "ensure keeps the recorded spec");
+    assert!(h.files_exist(&k).await, "the instance's folder exists");
+}
+
+/// `find` by id: a repository workspace by its object name, an instance by its
+/// id; an unknown id is `None`.
+pub async fn find_works_by_id_for_both_kinds(h: &dyn Harness) {
+    let repo = key("c8-alice", REPOS[0]);
+    let inst = instance_key("c8-alice", "inst-00000000000000c8");
+    h.runtime().ensure(&spec(&repo)).await.expect("ensure");
+    h.settle_started(&repo).await;
+    h.runtime()
+        .register(&instance_spec(&inst))
+        .await
+        .expect("register");
+    let (got, spec_of_repo) = found(h, repo.id().as_str()).await.expect("repo found");
+    assert_eq!(got, repo);
+    assert_eq!(spec_of_repo.repo.as_ref(), repo.repo());
+    let (got, _) = found(h, inst.id().as_str()).await.expect("instance found");
+    assert_eq!(got, inst);
+    assert_eq!(found(h, "inst-00000000000000ff").await, None);
+}
+
+/// `delete` forgets an instance (status, list, find) and keeps the user's files.
+pub async fn delete_forgets_an_instance(h: &dyn Harness) {
+    let k = instance_key("c9-alice", "inst-00000000000000c9");
+    h.runtime()
+        .register(&instance_spec(&k))
+        .await
+        .expect("register");
+    h.runtime().ensure(&spec(&k)).await.expect("ensure");
+    h.settle_started(&k).await;
+    h.runtime().delete(&k).await.expect("delete");
+    h.runtime().delete(&k).await.expect("delete again");
+    assert_eq!(status(h, &k).await, Status::NotFound);
+    assert!(listed(h, Some("c9-alice")).await.is_empty());
+    assert_eq!(found(h, "inst-00000000000000c9").await, None);
+    assert!(h.files_exist(&k).await, "delete keeps the user's files");
+}
+
+/// `volume`: a user with a started workspace has one; a stranger has none.
+pub async fn volume_reports_the_users_volume(h: &dyn Harness) {
+    let k = key("c10-alice", REPOS[0]);
+    h.runtime().ensure(&spec(&k)).await.expect("ensure");
+    h.settle_started(&k).await;
+    let v = h.runtime().volume(&k.user).await.expect("volume");
+    assert!(v.exists, "{v:?}");
+    assert!(!v.name.is_empty());
+    let nobody = UserId::new("c10-nobody").expect("user");
+    let v = h.runtime().volume(&nobody).await.expect("volume");
+    assert!(!v.exists, "{v:?}");
+    assert_eq!(v.used_bytes, None);
 }
 
 /// Never-seen workspaces: `NotFound`; `stop` and `delete` succeed and change nothing.

@@ -8,6 +8,16 @@
 //! adopts launchers that still run (verified by pid *and* start time) and forgets the
 //! rest, so a restart leaves no orphan and loses no workspace.
 //!
+//! **Instances.** Each record holds the workspace's [`InstanceSpec`], recorded by
+//! the first `register` or `ensure` and kept from then on (a later `ensure` with
+//! the operator's defaults never replaces it, so a token hash is never lost); the
+//! launcher always starts from the recorded spec. `register` writes a record and
+//! starts nothing (status `Stopped`). An instance without a repository works in
+//! `<user volume>/_instances/<id>`. Local processes cannot apply a base image or
+//! CPU/memory/storage figures: they are recorded and listed, not applied
+//! ([`Runtime::applies_containers`] is `false`). [`Runtime::volume`] measures the
+//! user's volume directory with a bounded walk.
+//!
 //! # Layout
 //! - [`state`]: persisted records, atomic writes.
 //! - [`process`]: process identity and group termination.
@@ -26,13 +36,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use dcs_model::{UserId, WorkspaceKey};
+use dcs_model::{InstanceSpec, UserId, WorkspaceKey};
 use tokio::time::{sleep, Instant};
 use tracing::{info, warn};
 
 use self::ready::Readiness;
 use self::state::{ProcessRecord, Record, StateDir};
-use super::{Runtime, Status, Upstream, WorkspaceInfo, WorkspaceSpec};
+use super::{Runtime, Status, Upstream, VolumeInfo, WorkspaceInfo, WorkspaceSpec};
 use crate::error::{Error, Result, StartFailure};
 
 /// How the local runtime starts launchers.
@@ -106,22 +116,25 @@ impl LocalRuntime {
         })
     }
 
-    fn slot(&self, key: &WorkspaceKey, base_path: &str) -> Arc<Slot> {
+    /// The workspace's slot; a new one records `spec` (see [`recorded_spec`]).
+    /// The second value says whether it is new (not yet saved).
+    fn slot(&self, spec: &WorkspaceSpec) -> (Arc<Slot>, bool) {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots
-            .entry(key.clone())
-            .or_insert_with(|| {
-                Arc::new(Slot {
-                    record: tokio::sync::Mutex::new(Record {
-                        key: key.clone(),
-                        base_path: base_path.to_owned(),
-                        process: None,
-                        last_error: None,
-                    }),
-                    starting: AtomicBool::new(false),
-                })
-            })
-            .clone()
+        if let Some(slot) = slots.get(&spec.key) {
+            return (slot.clone(), false);
+        }
+        let slot = Arc::new(Slot {
+            record: tokio::sync::Mutex::new(Record {
+                key: spec.key.clone(),
+                base_path: spec.base_path.clone(),
+                spec: recorded_spec(spec),
+                process: None,
+                last_error: None,
+            }),
+            starting: AtomicBool::new(false),
+        });
+        slots.insert(spec.key.clone(), slot.clone());
+        (slot, true)
     }
 
     fn existing(&self, key: &WorkspaceKey) -> Option<Arc<Slot>> {
@@ -141,7 +154,7 @@ impl LocalRuntime {
     /// Starts a launcher for `record` and waits until it is ready or has failed.
     async fn start(&self, record: &mut Record) -> Result<Upstream> {
         let key = record.key.clone();
-        let plan = spawn::Plan::new(&self.cfg, &key, &record.base_path);
+        let plan = spawn::Plan::new(&self.cfg, &key, &record.base_path, &record.spec);
         let mut child = plan.spawn()?;
         let pid = child
             .id()
@@ -234,7 +247,7 @@ impl LocalRuntime {
 #[async_trait]
 impl Runtime for LocalRuntime {
     async fn ensure(&self, spec: &WorkspaceSpec) -> Result<Upstream> {
-        let slot = self.slot(&spec.key, &spec.base_path);
+        let (slot, _) = self.slot(spec);
         let mut record = slot.record.lock().await;
         if let Some(p) = record.process {
             if let (true, Some(addr)) = (process::is_alive(&p), p.addr) {
@@ -252,14 +265,39 @@ impl Runtime for LocalRuntime {
         result
     }
 
+    /// Saves a record without a process (`Stopped`); an existing record is kept
+    /// as it is, whatever it runs.
     async fn register(&self, spec: &WorkspaceSpec) -> Result<()> {
-        self.ensure(spec).await.map(|_| ())
+        let (slot, new) = self.slot(spec);
+        if new {
+            let record = slot.record.lock().await;
+            self.save(&record)?;
+            info!(workspace = %spec.key, "workspace registered");
+        }
+        Ok(())
     }
 
-    async fn volume(&self, _user: &UserId) -> Result<crate::runtime::VolumeInfo> {
-        Err(crate::error::Error::Runtime(
-            "volume: not implemented yet".into(),
-        ))
+    /// `<data-dir>/workspaces/<user>`: whether it exists and its disk usage.
+    async fn volume(&self, user: &UserId) -> Result<VolumeInfo> {
+        let dir = spawn::user_volume(&self.cfg, user);
+        let name = dir.display().to_string();
+        let (exists, used_bytes) = tokio::task::spawn_blocking(move || {
+            let exists = dir.is_dir();
+            (exists, exists.then(|| disk_usage(&dir, MAX_WALK)).flatten())
+        })
+        .await
+        .map_err(|e| Error::Runtime(format!("measuring the workspace volume failed: {e}")))?;
+        Ok(VolumeInfo {
+            name,
+            exists,
+            used_bytes,
+            capacity: None,
+        })
+    }
+
+    /// Processes run on this machine as they are: no image, no resource limits.
+    fn applies_containers(&self) -> bool {
+        false
     }
 
     async fn status(&self, key: &WorkspaceKey) -> Result<Status> {
@@ -284,16 +322,18 @@ impl Runtime for LocalRuntime {
         };
         let mut out = Vec::with_capacity(slots.len());
         for (key, slot) in slots {
-            let status = if slot.starting.load(Ordering::SeqCst) {
+            let starting = slot.starting.load(Ordering::SeqCst);
+            let record = slot.record.lock().await;
+            let status = if starting {
                 Status::Starting
             } else {
-                status_of(&*slot.record.lock().await)
+                status_of(&record)
             };
             out.push(WorkspaceInfo {
                 name: key.name(),
                 key,
                 status,
-                spec: dcs_model::InstanceSpec::default(),
+                spec: record.spec.clone(),
             });
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -341,6 +381,53 @@ impl Runtime for LocalRuntime {
     }
 }
 
+/// The spec a new workspace records: the given one, stamped with the time of
+/// creation if it has none, naming the key's repository if it is a repository's.
+fn recorded_spec(spec: &WorkspaceSpec) -> InstanceSpec {
+    let mut recorded = spec.instance.clone();
+    if recorded.created_unix == 0 {
+        recorded.created_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+    }
+    if let Some(repo) = spec.key.repo() {
+        recorded.repo = Some(repo.clone());
+    }
+    recorded
+}
+
+/// Most directory entries [`Runtime::volume`] visits before giving up on a figure.
+pub const MAX_WALK: usize = 200_000;
+
+/// Disk usage under `dir` in bytes (allocated blocks, as `du` counts them), not
+/// following symlinks; `None` if the walk met more than `max_entries` entries.
+/// Unreadable directories count as empty.
+pub fn disk_usage(dir: &std::path::Path, max_entries: usize) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut total = 0u64;
+    let mut seen = 0usize;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > max_entries {
+                return None;
+            }
+            // `DirEntry::metadata` does not traverse symlinks.
+            let Ok(meta) = entry.metadata() else { continue };
+            total = total.saturating_add(meta.blocks().saturating_mul(512));
+            if meta.is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    Some(total)
+}
+
 fn status_of(record: &Record) -> Status {
     match (&record.process, &record.last_error) {
         (Some(p), _) if process::is_alive(p) && p.addr.is_some() => Status::Running,
@@ -349,5 +436,27 @@ fn status_of(record: &Record) -> Status {
             reason: reason.clone(),
         },
         _ => Status::Stopped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_usage_counts_files_and_stops_at_the_cap_without_following_links() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path().join("alice");
+        std::fs::create_dir_all(root.join("acme/hello")).expect("mkdir");
+        std::fs::write(root.join("acme/hello/big"), vec![1u8; 64 * 1024]).expect("write");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        std::fs::write(outside.join("huge"), vec![1u8; 1024 * 1024]).expect("write");
+        std::os::unix::fs::symlink(&outside, root.join("link")).expect("symlink");
+        let used = disk_usage(&root, MAX_WALK).expect("under the cap");
+        assert!(used >= 64 * 1024, "{used}");
+        assert!(used < 1024 * 1024, "the symlinked directory is not counted: {used}");
+        assert_eq!(disk_usage(&root, 2), None, "capped");
+        assert_eq!(disk_usage(&tmp.path().join("absent"), 10), Some(0));
     }
 }

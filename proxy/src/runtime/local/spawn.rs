@@ -5,22 +5,35 @@
 //! workspace. The git token is passed as a file path; its value never appears in
 //! the child's argv or environment. stdout and stderr go to
 //! `<data-dir>/logs/<name>.log`.
+//!
+//! What runs comes from the workspace's *recorded* [`InstanceSpec`]: its repository
+//! (an instance may have none: its folder is `_instances/<id>`), IDE kind (else the
+//! configured one) and version, and its extra environment, set on the launcher
+//! process below the contract (never `DCS_*`). Base image and CPU/memory/storage
+//! figures do not apply to a local process.
 
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use dcs_model::{LauncherEnv, WorkspaceKey};
+use dcs_model::{InstanceSpec, LauncherEnv, WorkspaceKey, WorkspaceKind};
 
 use super::LocalConfig;
 use crate::error::{Error, Result};
+
+/// `user`'s workspace volume: `<data-dir>/workspaces/<user>`.
+pub fn user_volume(cfg: &LocalConfig, user: &dcs_model::UserId) -> PathBuf {
+    cfg.data_dir.join("workspaces").join(user.as_str())
+}
 
 /// Everything needed to start one launcher, and where it reports back.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// The contract handed over.
     pub env: LauncherEnv,
+    /// The workspace's extra environment (never `DCS_*`).
+    pub extra_env: Vec<(String, String)>,
     /// The launcher binary.
     pub bin: PathBuf,
     /// Where the launcher's output goes.
@@ -30,24 +43,39 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The plan for `key` served under `base_path`.
-    pub fn new(cfg: &LocalConfig, key: &WorkspaceKey, base_path: &str) -> Self {
+    /// The plan for `key` served under `base_path`, running `spec`.
+    pub fn new(cfg: &LocalConfig, key: &WorkspaceKey, base_path: &str, spec: &InstanceSpec) -> Self {
         let name = key.name();
         let addr_file = cfg.data_dir.join("run").join(format!("{name}.addr"));
-        let mut env = LauncherEnv::new_for(key);
+        let mut env = match &key.kind {
+            WorkspaceKind::Repo(_) => LauncherEnv::new_for(key),
+            WorkspaceKind::Instance(id) => {
+                LauncherEnv::for_instance(Some(id.clone()), spec.repo.clone())
+            }
+        };
         env.git_base = cfg.git_base.clone();
-        env.workspaces_dir = cfg.data_dir.join("workspaces").join(key.user.as_str());
+        env.workspaces_dir = user_volume(cfg, &key.user);
         env.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         env.addr_file = Some(addr_file.clone());
-        env.ide = cfg.ide.clone();
-        env.ide_bin = cfg.ide_bin.clone();
+        env.ide = spec.ide.clone().unwrap_or_else(|| cfg.ide.clone());
+        // The configured installed IDE serves only its own kind, and only when no
+        // other version was asked for (the launcher would ignore the version).
+        if env.ide == cfg.ide && spec.ide_version.is_none() {
+            env.ide_bin = cfg.ide_bin.clone();
+        }
+        env.ide_version = spec.ide_version.clone();
         env.git_token_file = cfg.git_token_file.clone();
         env.base_path = base_path.to_owned();
         env.user = Some(key.user.clone());
         env.stop_grace_secs = cfg.stop_grace.as_secs().max(1);
         env.log = cfg.launcher_log.clone();
+        let extra_env = spec
+            .extra_env()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         Self {
             env,
+            extra_env,
             bin: cfg.launcher_bin.clone(),
             log_path: cfg.data_dir.join("logs").join(format!("{name}.log")),
             addr_file,
@@ -86,6 +114,12 @@ impl Plan {
                 cmd.env_remove(key);
             }
         }
+        // The workspace's own variables first, the contract last: it always wins.
+        for (name, value) in &self.extra_env {
+            if dcs_model::instance::is_extra_env_name(name) {
+                cmd.env(name, value);
+            }
+        }
         cmd.envs(self.env.to_vars());
         let mut cmd = tokio::process::Command::from(cmd);
         cmd.kill_on_drop(false);
@@ -107,13 +141,12 @@ impl Plan {
 mod tests {
     use std::time::Duration;
 
-    use dcs_model::{env, RepoRef, UserId};
+    use dcs_model::{env, InstanceId, RepoRef, UserId};
 
     use super::*;
 
-    #[test]
-    fn plan_places_the_repo_in_the_users_volume_and_passes_only_a_token_path() {
-        let cfg = LocalConfig {
+    fn cfg() -> LocalConfig {
+        LocalConfig {
             data_dir: "/data".into(),
             launcher_bin: "/bin/dcs-launcher".into(),
             git_base: "http://127.0.0.1:1".into(),
@@ -123,12 +156,17 @@ mod tests {
             stop_grace: Duration::from_secs(3),
             start_limit: Duration::from_secs(60),
             launcher_log: None,
-        };
+        }
+    }
+
+    #[test]
+    fn plan_places_the_repo_in_the_users_volume_and_passes_only_a_token_path() {
+        let cfg = cfg();
         let key = WorkspaceKey::new(
             UserId::new("alice").expect("u"),
             RepoRef::parse("acme/hello").expect("r"),
         );
-        let plan = Plan::new(&cfg, &key, "/github/acme/hello");
+        let plan = Plan::new(&cfg, &key, "/github/acme/hello", &InstanceSpec::default());
         assert_eq!(
             plan.env.checkout_dir(),
             PathBuf::from("/data/workspaces/alice/acme/hello")
@@ -137,5 +175,47 @@ mod tests {
         assert!(vars.contains(&(env::DCS_GIT_TOKEN_FILE, "/secrets/token".into())));
         assert!(vars.contains(&(env::DCS_BASE_PATH, "/github/acme/hello".into())));
         assert!(plan.log_path.starts_with("/data/logs"));
+    }
+
+    #[test]
+    fn plan_of_an_instance_runs_its_recorded_spec() {
+        let mut cfg = cfg();
+        cfg.ide_bin = Some("/opt/code-server/bin/code-server".into());
+        cfg.ide = "code-server".into();
+        let id = InstanceId::parse("inst-0123456789abcdef").expect("id");
+        let key = WorkspaceKey::instance(UserId::new("alice").expect("u"), id.clone());
+        let spec = InstanceSpec {
+            ide: Some("openvscode".into()),
+            ide_version: Some("1.104.0".into()),
+            env: [("FOO", "bar"), ("DCS_REPO", "evil/repo")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            ..InstanceSpec::default()
+        };
+        let plan = Plan::new(&cfg, &key, "/instances/inst-0123456789abcdef", &spec);
+        assert_eq!(
+            plan.env.checkout_dir(),
+            PathBuf::from("/data/workspaces/alice/_instances/inst-0123456789abcdef")
+        );
+        assert_eq!(plan.env.repo, None);
+        assert_eq!(plan.env.instance, Some(id));
+        assert_eq!(plan.env.ide, "openvscode");
+        assert_eq!(plan.env.ide_version.as_deref(), Some("1.104.0"));
+        assert_eq!(plan.env.ide_bin, None, "the installed IDE is another kind");
+        assert_eq!(plan.extra_env, vec![("FOO".to_owned(), "bar".to_owned())]);
+
+        // With a repository, the instance checks it out in the usual place.
+        let with_repo = InstanceSpec {
+            repo: Some(RepoRef::parse("acme/hello").expect("r")),
+            ..InstanceSpec::default()
+        };
+        let plan = Plan::new(&cfg, &key, "/instances/inst-0123456789abcdef", &with_repo);
+        assert_eq!(
+            plan.env.checkout_dir(),
+            PathBuf::from("/data/workspaces/alice/acme/hello")
+        );
+        assert_eq!(plan.env.ide, "code-server");
+        assert!(plan.env.ide_bin.is_some(), "the configured kind uses the installed IDE");
     }
 }

@@ -5,21 +5,37 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use dcs_model::WorkspaceKey;
+use dcs_model::{InstanceSpec, WorkspaceKey};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 /// A workspace the local runtime knows about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Whose workspace for which repository.
     pub key: WorkspaceKey,
     /// The prefix it is served under.
     pub base_path: String,
+    /// What it runs, recorded when it was first registered or started and never
+    /// replaced by a later `ensure`. Records written before specs existed read as
+    /// the default spec (see [`Record::normalized`]).
+    #[serde(default)]
+    pub spec: InstanceSpec,
     /// The launcher process, while one runs.
     pub process: Option<ProcessRecord>,
     /// Why the last start failed, if it did.
     pub last_error: Option<String>,
+}
+
+impl Record {
+    /// Fills in what an older record cannot hold: a repository workspace's spec
+    /// names its repository.
+    pub fn normalized(mut self) -> Self {
+        if self.spec.repo.is_none() {
+            self.spec.repo = self.key.repo().cloned();
+        }
+        self
+    }
 }
 
 /// A running launcher, identified robustly against pid reuse.
@@ -60,7 +76,7 @@ impl StateDir {
                 continue;
             }
             match std::fs::read(&path).map(|b| serde_json::from_slice::<Record>(&b)) {
-                Ok(Ok(record)) => records.push(record),
+                Ok(Ok(record)) => records.push(record.normalized()),
                 Ok(Err(err)) => {
                     warn!(path = %path.display(), %err, "unreadable workspace record set aside");
                     let _ = std::fs::rename(&path, path.with_extension("json.corrupt"));
@@ -112,6 +128,12 @@ mod tests {
                 RepoRef::parse("acme/hello").expect("r"),
             ),
             base_path: "/github/acme/hello".into(),
+            spec: InstanceSpec {
+                repo: Some(RepoRef::parse("acme/hello").expect("r")),
+                token_sha256: Some("ab".repeat(32)),
+                created_unix: 7,
+                ..InstanceSpec::default()
+            },
             process: Some(ProcessRecord {
                 pid: 42,
                 start_time: 7,
@@ -130,6 +152,25 @@ mod tests {
         state.remove(&record().key).expect("remove");
         state.remove(&record().key).expect("removing twice is fine");
         assert!(state.load_all().expect("load").is_empty());
+    }
+
+    #[test]
+    fn records_without_a_spec_still_load_with_their_repository() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let state = StateDir::open(tmp.path().to_path_buf()).expect("open");
+        let old = r#"{"key":{"user":"alice","repo":"acme/hello"},"base_path":"/github/acme/hello",
+            "process":null,"last_error":null}"#;
+        std::fs::write(tmp.path().join("old.json"), old).expect("write");
+        let loaded = state.load_all().expect("load");
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].key, record().key);
+        assert_eq!(
+            loaded[0].spec,
+            InstanceSpec {
+                repo: Some(RepoRef::parse("acme/hello").expect("r")),
+                ..InstanceSpec::default()
+            }
+        );
     }
 
     #[test]
