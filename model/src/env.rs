@@ -429,7 +429,10 @@ mod tests {
         env.base_path = "/instances/inst-0123456789abcdef".into();
         let vars = env.to_vars();
         assert!(vars.contains(&(DCS_INSTANCE, id.to_string())));
-        assert!(vars.iter().all(|(k, _)| *k != DCS_REPO), "no repository, no DCS_REPO");
+        assert!(
+            vars.iter().all(|(k, _)| *k != DCS_REPO),
+            "no repository, no DCS_REPO"
+        );
         let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let back = LauncherEnv::from_lookup(lookup(&pairs)).expect("valid");
         assert_eq!(back, env);

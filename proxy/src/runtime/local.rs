@@ -455,7 +455,10 @@ mod tests {
         std::os::unix::fs::symlink(&outside, root.join("link")).expect("symlink");
         let used = disk_usage(&root, MAX_WALK).expect("under the cap");
         assert!(used >= 64 * 1024, "{used}");
-        assert!(used < 1024 * 1024, "the symlinked directory is not counted: {used}");
+        assert!(
+            used < 1024 * 1024,
+            "the symlinked directory is not counted: {used}"
+        );
         assert_eq!(disk_usage(&root, 2), None, "capped");
         assert_eq!(disk_usage(&tmp.path().join("absent"), 10), Some(0));
     }

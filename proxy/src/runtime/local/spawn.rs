@@ -44,7 +44,12 @@ pub struct Plan {
 
 impl Plan {
     /// The plan for `key` served under `base_path`, running `spec`.
-    pub fn new(cfg: &LocalConfig, key: &WorkspaceKey, base_path: &str, spec: &InstanceSpec) -> Self {
+    pub fn new(
+        cfg: &LocalConfig,
+        key: &WorkspaceKey,
+        base_path: &str,
+        spec: &InstanceSpec,
+    ) -> Self {
         let name = key.name();
         let addr_file = cfg.data_dir.join("run").join(format!("{name}.addr"));
         let mut env = match &key.kind {
@@ -216,6 +221,9 @@ mod tests {
             PathBuf::from("/data/workspaces/alice/acme/hello")
         );
         assert_eq!(plan.env.ide, "code-server");
-        assert!(plan.env.ide_bin.is_some(), "the configured kind uses the installed IDE");
+        assert!(
+            plan.env.ide_bin.is_some(),
+            "the configured kind uses the installed IDE"
+        );
     }
 }
