@@ -8,6 +8,17 @@
 //! replicas can share the namespace, and racing `ensure`s of one workspace apply
 //! the same objects (server-side apply is idempotent).
 //!
+//! **Instances and specs.** The Knative Service records the workspace's spec in
+//! its `dcs.dev/spec` annotation. `ensure` and `register` read it first: an
+//! existing workspace is (re)applied from its *recorded* spec, so an `ensure` with
+//! the operator's defaults never drops an instance's token hash or base image; only
+//! a new workspace takes the given spec. `register` applies the objects like
+//! `ensure` (Knative starts the revision and later scales it to zero; requests are
+//! buffered meanwhile). `list` and `find` read the spec back (the default, with a
+//! warning, when it is absent or unreadable); `find` GETs the Service named by the
+//! id (an instance's name is its id, a repository workspace's id is its name).
+//! `volume` reads the user's volume claim: its capacity, never its usage.
+//!
 //! **Stopping.** Knative scales a workspace to zero by itself once no request has
 //! been in flight for its stable window (plus the scale-to-zero grace period), so
 //! [`Runtime::stop`] does nothing and reports success; the workspace's status turns
@@ -39,13 +50,15 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use dcs_model::{UserId, WorkspaceKey};
+use dcs_model::names::user_volume_name;
+use dcs_model::{InstanceId, InstanceSpec, UserId, WorkspaceKey};
 use tracing::{debug, info, warn};
 
 pub use self::api::KnativeApi;
 pub use self::config::{KnativeArgs, KnativeConfig, LauncherSettings};
-use self::objects::GitToken;
-use super::{Runtime, Status, Upstream, WorkspaceInfo, WorkspaceSpec};
+use self::objects::{GitToken, SpecError};
+use self::types::Ksvc;
+use super::{Runtime, Status, Upstream, VolumeInfo, WorkspaceInfo, WorkspaceSpec};
 use crate::error::{Error, Result};
 
 /// What can go wrong in the Knative runtime.
@@ -120,13 +133,122 @@ impl KnativeRuntime {
             let secret = objects::git_token_secret(&self.cfg, &key.user, &token);
             self.api.apply_secret(&secret).await?;
         }
-        let user_volume = objects::user_volume(&self.cfg, &key.user);
+        let storage = spec.instance.resources.storage.as_ref();
+        let user_volume = objects::user_volume(&self.cfg, &key.user, storage);
         self.api.create_pvc(&user_volume).await?;
         self.api
-            .create_pvc(&objects::home_volume(&self.cfg, key))
+            .create_pvc(&objects::home_volume(&self.cfg, spec))
             .await?;
         self.api.apply_ksvc(&objects::ksvc(&self.cfg, spec)).await?;
         Ok(())
+    }
+
+    /// The spec to apply: the recorded one of an existing workspace, else `spec`'s
+    /// (stamped with its creation time, and naming a repository workspace's repo).
+    async fn recorded(&self, spec: &WorkspaceSpec) -> Result<WorkspaceSpec, KnativeError> {
+        let existing = self.api.get_ksvc(spec.key.name().as_str()).await?;
+        let recorded = existing.and_then(|ksvc| match objects::spec_of(&ksvc.metadata) {
+            Ok(recorded) => Some(recorded),
+            Err(err) => {
+                warn!(workspace = %spec.key, ?err, "the workspace's recorded spec cannot be read; applying the given one");
+                None
+            }
+        });
+        let instance = match recorded {
+            Some(recorded) => recorded,
+            None => {
+                let mut fresh = spec.instance.clone();
+                if fresh.created_unix == 0 {
+                    fresh.created_unix = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or_default();
+                }
+                fresh
+            }
+        };
+        let mut out = WorkspaceSpec::new(spec.key.clone(), instance);
+        if let Some(repo) = spec.key.repo() {
+            out.instance.repo = Some(repo.clone());
+        }
+        Ok(out)
+    }
+
+    /// A listed workspace from its Service (and the Service's serving revision).
+    fn info_of(&self, ksvc: &Ksvc, revision: Option<&types::Revision>) -> Option<WorkspaceInfo> {
+        let Some(key) = objects::key_of(&ksvc.metadata) else {
+            warn!(name = ?ksvc.metadata.name, "a workspace Knative Service without a readable user/repo annotation; ignored");
+            return None;
+        };
+        if ksvc.metadata.name.as_deref() != Some(key.name().as_str()) {
+            warn!(name = ?ksvc.metadata.name, workspace = %key, "a Knative Service whose name does not match its annotations; ignored");
+            return None;
+        }
+        let spec = match objects::spec_of(&ksvc.metadata) {
+            Ok(spec) => spec,
+            Err(err) => {
+                if err != SpecError::Absent {
+                    warn!(workspace = %key, ?err, "unreadable recorded spec; listed with the defaults");
+                } else {
+                    warn!(workspace = %key, "no recorded spec (made by an older version); listed with the defaults");
+                }
+                InstanceSpec {
+                    repo: key.repo().cloned(),
+                    ..InstanceSpec::default()
+                }
+            }
+        };
+        Some(WorkspaceInfo {
+            name: key.name(),
+            status: status::status_of(Some(ksvc), revision),
+            key,
+            spec,
+        })
+    }
+
+    async fn find_of(&self, id: &InstanceId) -> Result<Option<WorkspaceInfo>, KnativeError> {
+        let Some(ksvc) = self.api.get_ksvc(id.as_str()).await? else {
+            return Ok(None);
+        };
+        let ours = ksvc.metadata.labels.as_ref().is_some_and(|l| {
+            l.get(objects::LABEL_MANAGED_BY).map(String::as_str) == Some(objects::MANAGED_BY)
+                && l.get(objects::LABEL_NAME).map(String::as_str) == Some(objects::APP_WORKSPACE)
+        });
+        if !ours {
+            return Ok(None);
+        }
+        let revision = match status::serving_revision(&ksvc) {
+            Some(rev) => self.api.get_revision(rev).await?,
+            None => None,
+        };
+        Ok(self
+            .info_of(&ksvc, revision.as_ref())
+            .filter(|w| &w.key.id() == id))
+    }
+
+    async fn volume_of(&self, user: &UserId) -> Result<VolumeInfo, KnativeError> {
+        let name = user_volume_name(user).to_string();
+        let pvc = self.api.get_pvc(&name).await?;
+        let capacity = pvc.as_ref().and_then(|pvc| {
+            let from_status = pvc
+                .status
+                .as_ref()
+                .and_then(|s| s.capacity.as_ref())
+                .and_then(|c| c.get("storage"));
+            let requested = pvc
+                .spec
+                .as_ref()
+                .and_then(|s| s.resources.as_ref())
+                .and_then(|r| r.requests.as_ref())
+                .and_then(|r| r.get("storage"));
+            from_status.or(requested).map(|q| q.0.clone())
+        });
+        Ok(VolumeInfo {
+            name,
+            exists: pvc.is_some(),
+            used_bytes: None,
+            capacity,
+        })
     }
 
     async fn status_of(&self, key: &WorkspaceKey) -> Result<Status, KnativeError> {
@@ -153,24 +275,14 @@ impl KnativeRuntime {
             .collect();
         let mut out = Vec::with_capacity(ksvcs.len());
         for ksvc in &ksvcs {
-            let Some(key) = objects::key_of(&ksvc.metadata) else {
-                warn!(name = ?ksvc.metadata.name, "a workspace Knative Service without a readable user/repo annotation; ignored");
+            let revision = status::serving_revision(ksvc).and_then(|r| revisions.get(r));
+            let Some(info) = self.info_of(ksvc, revision) else {
                 continue;
             };
-            if ksvc.metadata.name.as_deref() != Some(key.name().as_str()) {
-                warn!(name = ?ksvc.metadata.name, workspace = %key, "a Knative Service whose name does not match its annotations; ignored");
+            if user.is_some_and(|u| u != &info.key.user) {
                 continue;
             }
-            if user.is_some_and(|u| u != &key.user) {
-                continue;
-            }
-            let revision = status::serving_revision(ksvc).and_then(|r| revisions.get(r));
-            out.push(WorkspaceInfo {
-                name: key.name(),
-                status: status::status_of(Some(ksvc), revision),
-                key,
-                spec: dcs_model::InstanceSpec::default(),
-            });
+            out.push(info);
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
@@ -180,19 +292,24 @@ impl KnativeRuntime {
 #[async_trait]
 impl Runtime for KnativeRuntime {
     async fn ensure(&self, spec: &WorkspaceSpec) -> Result<Upstream> {
-        self.apply(spec).await?;
+        let spec = self.recorded(spec).await?;
+        self.apply(&spec).await?;
         debug!(workspace = %spec.key, "workspace objects applied");
         Ok(objects::upstream(&self.cfg, &spec.key))
     }
 
+    /// Applies the objects like `ensure`; Knative buffers requests until the
+    /// revision is up, so there is nothing to wait for.
     async fn register(&self, spec: &WorkspaceSpec) -> Result<()> {
         self.ensure(spec).await.map(|_| ())
     }
 
-    async fn volume(&self, _user: &UserId) -> Result<crate::runtime::VolumeInfo> {
-        Err(crate::error::Error::Runtime(
-            "volume: not implemented yet".into(),
-        ))
+    async fn find(&self, id: &InstanceId) -> Result<Option<WorkspaceInfo>> {
+        Ok(self.find_of(id).await?)
+    }
+
+    async fn volume(&self, user: &UserId) -> Result<VolumeInfo> {
+        Ok(self.volume_of(user).await?)
     }
 
     async fn status(&self, key: &WorkspaceKey) -> Result<Status> {

@@ -27,7 +27,7 @@ pub const API_USAGE: &[(&str, &str, &[&str])] = &[
         &["get", "list", "create", "patch", "delete"],
     ),
     ("serving.knative.dev", "revisions", &["get", "list"]),
-    ("", "persistentvolumeclaims", &["create", "delete"]),
+    ("", "persistentvolumeclaims", &["get", "create", "delete"]),
     ("", "secrets", &["create", "patch"]),
 ];
 
@@ -120,6 +120,11 @@ impl KnativeApi {
     /// A Knative Service, or `None` if there is none.
     pub async fn get_ksvc(&self, name: &str) -> Result<Option<Ksvc>> {
         get(&self.ksvcs, "Knative Service", name).await
+    }
+
+    /// A volume, or `None` if there is none.
+    pub async fn get_pvc(&self, name: &str) -> Result<Option<PersistentVolumeClaim>> {
+        get(&self.pvcs, "PersistentVolumeClaim", name).await
     }
 
     /// A Revision, or `None` if there is none.

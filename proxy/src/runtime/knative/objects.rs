@@ -7,13 +7,23 @@
 //! extensions, both named `WorkspaceKey::name()`. Labels are slugs with a hash
 //! (label values allow neither `@` nor 128 characters); annotations carry the
 //! exact user and repository, from which [`key_of`] reads a workspace back.
+//!
+//! Instances (made through the management API) are named by their id and carry
+//! it as label and annotation (`dcs.dev/instance`); `dcs.dev/repo` is there only
+//! when the workspace has a repository. The Knative Service's `dcs.dev/spec`
+//! annotation holds the workspace's [`InstanceSpec`] as JSON (a token's SHA-256 at
+//! most, never a token), read back by [`spec_of`]; its base image, resources, IDE
+//! and extra environment shape the container, and its storage sizes the user's
+//! volume when that is first created.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use dcs_model::names::{safe_name, user_volume_name};
-use dcs_model::{K8sName, LauncherEnv, RepoRef, UserId, WorkspaceKey};
+use dcs_model::{
+    InstanceId, InstanceSpec, K8sName, LauncherEnv, RepoRef, UserId, WorkspaceKey, WorkspaceKind,
+};
 use k8s_openapi::api::core::v1::{
     PersistentVolumeClaim, PersistentVolumeClaimSpec, Secret, VolumeResourceRequirements,
 };
@@ -22,7 +32,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::ByteString;
 
 use super::config::KnativeConfig;
-use crate::runtime::Upstream;
+use crate::runtime::{Upstream, WorkspaceSpec};
 
 mod pod;
 
@@ -38,6 +48,10 @@ pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const USER_KEY: &str = "dcs.dev/user";
 /// The repository: a hashed slug as label, `owner/repo` as annotation.
 pub const REPO_KEY: &str = "dcs.dev/repo";
+/// The instance id (label and annotation) of an instance workspace.
+pub const INSTANCE_KEY: &str = "dcs.dev/instance";
+/// The annotation holding a workspace's [`InstanceSpec`] as JSON.
+pub const SPEC_KEY: &str = "dcs.dev/spec";
 /// Knative's visibility label; `cluster-local` keeps workspaces off the public gateway.
 pub const LABEL_VISIBILITY: &str = "networking.knative.dev/visibility";
 /// Value of [`LABEL_MANAGED_BY`].
@@ -100,12 +114,45 @@ pub fn workspace_selector(user: Option<&UserId>) -> String {
     s
 }
 
-/// Reads a workspace's key back from its annotations.
+/// The label selector of the workspace Knative Service of instance `id`.
+pub fn instance_selector(id: &InstanceId) -> String {
+    format!("{},{INSTANCE_KEY}={id}", workspace_selector(None))
+}
+
+/// Reads a workspace's key back from its annotations: an instance if it has an
+/// instance id, else a repository workspace.
 pub fn key_of(meta: &ObjectMeta) -> Option<WorkspaceKey> {
     let ann = meta.annotations.as_ref()?;
     let user = UserId::new(ann.get(USER_KEY)?).ok()?;
+    if let Some(id) = ann.get(INSTANCE_KEY) {
+        return Some(WorkspaceKey::instance(user, InstanceId::parse(id).ok()?));
+    }
     let repo = RepoRef::parse(ann.get(REPO_KEY)?).ok()?;
     Some(WorkspaceKey::new(user, repo))
+}
+
+/// Why a workspace's recorded spec cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpecError {
+    /// It has no `dcs.dev/spec` annotation (made before specs were recorded).
+    Absent,
+    /// The annotation is not a spec.
+    Unreadable(String),
+}
+
+/// Reads the recorded spec back from a Knative Service's annotations.
+pub fn spec_of(meta: &ObjectMeta) -> Result<InstanceSpec, SpecError> {
+    let json = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SPEC_KEY))
+        .ok_or(SpecError::Absent)?;
+    serde_json::from_str(json).map_err(|e| SpecError::Unreadable(e.to_string()))
+}
+
+/// The repository a workspace checks out: its key's, or its spec's for an instance.
+pub fn repo_of(spec: &WorkspaceSpec) -> Option<&RepoRef> {
+    spec.key.repo().or(spec.instance.repo.as_ref())
 }
 
 /// Where the proxy sends a workspace's requests: the Knative route's cluster-local
@@ -132,13 +179,27 @@ fn user_labels(app: &str, user: &UserId) -> BTreeMap<String, String> {
     ])
 }
 
-/// Labels of a per-workspace object.
-pub(crate) fn workspace_labels(app: &str, key: &WorkspaceKey) -> BTreeMap<String, String> {
-    let mut labels = user_labels(app, &key.user);
-    if let Some(repo) = key.repo() {
+/// Labels of a per-workspace object: the repository's only if it has one, the
+/// instance id for an instance.
+pub(crate) fn workspace_labels(app: &str, spec: &WorkspaceSpec) -> BTreeMap<String, String> {
+    let mut labels = user_labels(app, &spec.key.user);
+    if let Some(repo) = repo_of(spec) {
         labels.insert(REPO_KEY.to_owned(), repo_label(repo));
     }
+    if let WorkspaceKind::Instance(id) = &spec.key.kind {
+        labels.insert(INSTANCE_KEY.to_owned(), id.to_string());
+    }
     labels
+}
+
+/// Annotations of a per-workspace object: the exact user, repository (if any)
+/// and instance id (for an instance).
+pub(crate) fn workspace_annotations(spec: &WorkspaceSpec) -> BTreeMap<String, String> {
+    let mut ann = identity_annotations(&spec.key.user, repo_of(spec));
+    if let WorkspaceKind::Instance(id) = &spec.key.kind {
+        ann.insert(INSTANCE_KEY.to_owned(), id.to_string());
+    }
+    ann
 }
 
 /// Annotations carrying the exact user (and repository).
@@ -188,24 +249,31 @@ fn pvc(cfg: &KnativeConfig, meta: ObjectMeta, access: &str, size: &str) -> Persi
     }
 }
 
-/// `user`'s workspace volume, shared by all of their workspaces.
-pub fn user_volume(cfg: &KnativeConfig, user: &UserId) -> PersistentVolumeClaim {
+/// `user`'s workspace volume, shared by all of their workspaces: `storage` in
+/// size if given (the spec of the workspace that first makes it), else the
+/// configured size. Only created, never updated: an existing volume keeps its size.
+pub fn user_volume(
+    cfg: &KnativeConfig,
+    user: &UserId,
+    storage: Option<&dcs_model::Quantity>,
+) -> PersistentVolumeClaim {
     let meta = meta(
         cfg,
         &user_volume_name(user),
         user_labels(APP_USER_VOLUME, user),
         identity_annotations(user, None),
     );
-    pvc(cfg, meta, cfg.volume_access.as_str(), &cfg.volume_size)
+    let size = storage.map_or(cfg.volume_size.as_str(), |q| q.as_str());
+    pvc(cfg, meta, cfg.volume_access.as_str(), size)
 }
 
 /// A workspace's own home volume (IDE settings and extensions). One pod mounts it.
-pub fn home_volume(cfg: &KnativeConfig, key: &WorkspaceKey) -> PersistentVolumeClaim {
+pub fn home_volume(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> PersistentVolumeClaim {
     let meta = meta(
         cfg,
-        &key.name(),
-        workspace_labels(APP_HOME_VOLUME, key),
-        identity_annotations(&key.user, key.repo()),
+        &spec.key.name(),
+        workspace_labels(APP_HOME_VOLUME, spec),
+        workspace_annotations(spec),
     );
     pvc(cfg, meta, "ReadWriteOnce", &cfg.home_size)
 }
@@ -228,12 +296,26 @@ pub fn git_token_secret(cfg: &KnativeConfig, user: &UserId, token: &GitToken) ->
     }
 }
 
-/// The launcher's `DCS_*` contract inside a workspace container.
-pub fn launcher_env(cfg: &KnativeConfig, key: &WorkspaceKey, base_path: &str) -> LauncherEnv {
-    let mut env = LauncherEnv::new_for(key);
+/// The launcher's `DCS_*` contract inside a workspace container: the spec's
+/// repository (an instance may have none), IDE kind (else the configured one) and
+/// version.
+pub fn launcher_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
+    let key = &spec.key;
+    let base_path = spec.base_path.as_str();
+    let mut env = match &key.kind {
+        WorkspaceKind::Repo(_) => LauncherEnv::new_for(key),
+        WorkspaceKind::Instance(id) => {
+            LauncherEnv::for_instance(Some(id.clone()), spec.instance.repo.clone())
+        }
+    };
     env.git_base = cfg.launcher.git_base.clone();
     env.workspaces_dir = PathBuf::from(pod::WORKSPACES_DIR);
-    env.ide = cfg.launcher.ide.clone();
+    env.ide = spec
+        .instance
+        .ide
+        .clone()
+        .unwrap_or_else(|| cfg.launcher.ide.clone());
+    env.ide_version = spec.instance.ide_version.clone();
     env.git_token_file = cfg
         .launcher
         .git_token_file

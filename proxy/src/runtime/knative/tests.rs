@@ -61,6 +61,42 @@ pub fn spec() -> WorkspaceSpec {
     WorkspaceSpec::for_repo(key())
 }
 
+/// Alice's instance `inst-0123456789abcdef` without a repository, asking for
+/// everything a spec can: image, IDE, resources, env (some of it not allowed).
+pub fn instance_spec() -> WorkspaceSpec {
+    let q = |s: &str| Some(dcs_model::Quantity::parse(s).expect("quantity"));
+    WorkspaceSpec::new(
+        WorkspaceKey::instance(
+            UserId::new("alice@example.com").expect("user"),
+            dcs_model::InstanceId::parse("inst-0123456789abcdef").expect("id"),
+        ),
+        dcs_model::InstanceSpec {
+            repo: None,
+            base_image: Some(dcs_model::ImageRef::parse("ubuntu:24.04").expect("image")),
+            ide: Some("code-server".into()),
+            ide_version: Some("4.104.0".into()),
+            resources: dcs_model::api::Resources {
+                storage: q("20Gi"),
+                cpu_request: q("250m"),
+                cpu_limit: q("2"),
+                memory_request: q("512Mi"),
+                memory_limit: q("2Gi"),
+            },
+            env: [
+                ("FOO", "bar"),
+                ("HOME", "/root"),
+                ("PORT", "1"),
+                ("DCS_REPO", "evil/repo"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+            token_sha256: Some("ab".repeat(32)),
+            created_unix: 1_700_000_000,
+        },
+    )
+}
+
 /// A file of the shared upstream reference data (`../shared/reference/`).
 pub fn reference(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

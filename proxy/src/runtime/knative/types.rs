@@ -42,15 +42,19 @@ pub fn revision_resource() -> ApiResource {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KsvcSpec {
     /// The template every revision is stamped from.
+    #[serde(default)]
     pub template: RevisionTemplate,
 }
 
 /// `spec.template`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RevisionTemplate {
-    /// Labels and annotations of each revision (and its pods).
+    /// Labels and annotations of each revision (and its pods); a Service made by
+    /// hand may have none.
+    #[serde(default)]
     pub metadata: ObjectMeta,
     /// The revision's pod spec and Knative settings.
+    #[serde(default)]
     pub spec: RevisionSpec,
 }
 

@@ -2,7 +2,10 @@
 //!
 //! An init container from the launcher image copies the static `dcs-launcher` into
 //! an `emptyDir`; the main container is the chosen base image running
-//! `dcs-launcher run` on port 8080, ready when `/_dcs/ready` says so. Every field
+//! `dcs-launcher run` on port 8080, ready when `/_dcs/ready` says so. The
+//! workspace's spec picks the base image and the CPU/memory figures (each falls
+//! back to the configured one) and adds its extra environment after the launcher's
+//! (never `DCS_*` nor `HOME`, which the pod sets). Every field
 //! here must be allowed by Knative: the pod-spec features it needs are exactly
 //! those the shipped `config-features` enables (a test derives them from this
 //! object and the CRD's "behind a feature flag" notes).
@@ -22,8 +25,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::core::Object;
 
 use super::{
-    git_secret_name, identity_annotations, launcher_env, user_label, workspace_labels,
-    APP_WORKSPACE, LABEL_NAME, LABEL_VISIBILITY, USER_KEY,
+    git_secret_name, launcher_env, user_label, workspace_annotations, workspace_labels,
+    APP_WORKSPACE, LABEL_NAME, LABEL_VISIBILITY, SPEC_KEY, USER_KEY,
 };
 use crate::runtime::knative::config::{KnativeConfig, VolumeAccess};
 use crate::runtime::knative::types::{
@@ -45,6 +48,9 @@ pub const GIT_TOKEN_DIR: &str = "/var/run/secrets/dcs/git";
 pub const PORT: i32 = 8080;
 /// The launcher's readiness endpoint.
 pub const READY_PATH: &str = "/_dcs/ready";
+/// Variables Knative sets itself and refuses in a Service: a workspace's extra
+/// environment never sets them.
+pub const KNATIVE_RESERVED_ENV: &[&str] = &["PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"];
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
@@ -108,7 +114,7 @@ fn init_container(cfg: &KnativeConfig) -> Container {
 
 fn main_container(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Container {
     let with_token = cfg.launcher.git_token_file.is_some();
-    let mut env: Vec<EnvVar> = launcher_env(cfg, &spec.key, &spec.base_path)
+    let mut env: Vec<EnvVar> = launcher_env(cfg, spec)
         .to_vars()
         .into_iter()
         .map(|(name, value)| EnvVar {
@@ -122,6 +128,18 @@ fn main_container(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Container {
         value: Some(HOME_DIR.to_owned()),
         value_from: None,
     });
+    // The workspace's own variables, after the pod's; a name set already is
+    // skipped (server-side apply refuses duplicate entries in a keyed list), and
+    // so are Knative's own.
+    for (name, value) in spec.instance.extra_env() {
+        if env.iter().all(|e| e.name != name) && !KNATIVE_RESERVED_ENV.contains(&name) {
+            env.push(EnvVar {
+                name: name.to_owned(),
+                value: Some(value.to_owned()),
+                value_from: None,
+            });
+        }
+    }
     let mut mounts = vec![
         mount("workspaces", WORKSPACES_DIR, false),
         mount("home", HOME_DIR, false),
@@ -131,9 +149,28 @@ fn main_container(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Container {
         mounts.push(mount("git-token", GIT_TOKEN_DIR, true));
     }
     let r = &cfg.resources;
+    let want = &spec.instance.resources;
+    let pick = |asked: &Option<dcs_model::Quantity>, configured: &String| {
+        asked
+            .as_ref()
+            .map_or_else(|| configured.clone(), |q| q.as_str().to_owned())
+    };
+    let cpu_request = pick(&want.cpu_request, &r.cpu_request);
+    let memory_request = pick(&want.memory_request, &r.memory_request);
+    let memory_limit = pick(&want.memory_limit, &r.memory_limit);
+    let cpu_limit = want
+        .cpu_limit
+        .as_ref()
+        .map(|q| q.as_str().to_owned())
+        .or_else(|| r.cpu_limit.clone());
+    let image = spec
+        .instance
+        .base_image
+        .as_ref()
+        .map_or_else(|| cfg.base_image.clone(), |i| i.as_str().to_owned());
     Container {
         name: "workspace".to_owned(),
-        image: Some(cfg.base_image.clone()),
+        image: Some(image),
         command: Some(vec![
             format!("{LAUNCHER_DIR}/dcs-launcher"),
             "run".to_owned(),
@@ -155,13 +192,10 @@ fn main_container(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Container {
         }),
         resources: Some(ResourceRequirements {
             requests: quantities(&[
-                ("cpu", Some(&r.cpu_request)),
-                ("memory", Some(&r.memory_request)),
+                ("cpu", Some(&cpu_request)),
+                ("memory", Some(&memory_request)),
             ]),
-            limits: quantities(&[
-                ("cpu", r.cpu_limit.as_ref()),
-                ("memory", Some(&r.memory_limit)),
-            ]),
+            limits: quantities(&[("cpu", cpu_limit.as_ref()), ("memory", Some(&memory_limit))]),
             ..ResourceRequirements::default()
         }),
         security_context: Some(container_security(cfg)),
@@ -231,7 +265,7 @@ fn same_node_as_user(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Option<Affini
 pub fn ksvc(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Ksvc {
     let key = &spec.key;
     let name = key.name().to_string();
-    let labels = workspace_labels(APP_WORKSPACE, key);
+    let labels = workspace_labels(APP_WORKSPACE, spec);
     let mut ksvc_labels = labels.clone();
     ksvc_labels.insert(LABEL_VISIBILITY.to_owned(), "cluster-local".to_owned());
     let template_annotations = BTreeMap::from([
@@ -291,6 +325,12 @@ pub fn ksvc(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Ksvc {
     );
     ksvc.metadata.namespace = Some(cfg.namespace.clone());
     ksvc.metadata.labels = Some(ksvc_labels);
-    ksvc.metadata.annotations = Some(identity_annotations(&key.user, key.repo()));
+    let mut annotations = workspace_annotations(spec);
+    // Serializing a spec of strings and numbers cannot fail; were it to, the
+    // workspace still runs and reads back with the default spec.
+    if let Ok(json) = serde_json::to_string(&spec.instance) {
+        annotations.insert(SPEC_KEY.to_owned(), json);
+    }
+    ksvc.metadata.annotations = Some(annotations);
     ksvc
 }

@@ -47,6 +47,12 @@ impl Harness for FakeHarness {
         self.server.scale_to_zero(NS, key.name().as_str());
     }
 
+    /// Knative starts what it is given (initial scale 1) and scales it to zero
+    /// once idle.
+    fn registered_status(&self) -> Status {
+        Status::Starting
+    }
+
     /// The user's workspace volume is there.
     async fn files_exist(&self, key: &WorkspaceKey) -> bool {
         let pvc = user_volume_name(&key.user);
@@ -69,7 +75,17 @@ async fn knative_runtime_passes_the_runtime_contract() {
     // Service or home volume behind.
     let secrets = h.server.names("", "secrets", NS);
     let users: BTreeSet<&str> = [
-        "c1-alice", "c2-alice", "c3-alice", "c3-bob", "c4-alice", "c5-alice",
+        "c1-alice",
+        "c2-alice",
+        "c3-alice",
+        "c3-bob",
+        "c4-alice",
+        "c5-alice",
+        "c6-alice",
+        "c7-alice",
+        "c8-alice",
+        "c9-alice",
+        "c10-alice",
     ]
     .into();
     assert_eq!(secrets.len(), users.len(), "{secrets:?}");
@@ -162,4 +178,71 @@ async fn the_rbac_role_grants_exactly_the_calls_the_runtime_makes() {
         }
     }
     assert_eq!(granted, needed);
+}
+
+#[tokio::test]
+async fn an_instances_storage_sizes_a_new_user_volume_and_never_an_existing_one() {
+    let h = FakeHarness::new(config_with(&[]));
+    let mut s = super::instance_spec();
+    h.runtime.register(&s).await.expect("register");
+    let v = h.runtime.volume(&s.key.user).await.expect("volume");
+    assert!(v.exists);
+    assert_eq!(v.capacity.as_deref(), Some("20Gi"));
+    assert_eq!(v.used_bytes, None);
+    // A second instance asking for more does not resize the user's volume.
+    s.key = dcs_model::WorkspaceKey::instance(
+        s.key.user.clone(),
+        dcs_model::InstanceId::parse("inst-00000000000000ff").expect("id"),
+    );
+    s.instance.resources.storage = Some(dcs_model::Quantity::parse("50Gi").expect("q"));
+    h.runtime.register(&s).await.expect("register");
+    let v = h.runtime.volume(&s.key.user).await.expect("volume");
+    assert_eq!(v.capacity.as_deref(), Some("20Gi"));
+    // A user whose first workspace asked for nothing gets the configured size.
+    let k = contract::key("bob", "acme/hello");
+    h.runtime
+        .ensure(&WorkspaceSpec::for_repo(k.clone()))
+        .await
+        .expect("ensure");
+    let v = h.runtime.volume(&k.user).await.expect("volume");
+    assert_eq!(v.capacity.as_deref(), Some("10Gi"));
+}
+
+#[tokio::test]
+async fn services_without_a_recorded_spec_list_with_the_defaults() {
+    let h = FakeHarness::new(config_with(&[]));
+    let k = contract::key("alice", "acme/hello");
+    h.runtime
+        .ensure(&WorkspaceSpec::for_repo(k.clone()))
+        .await
+        .expect("ensure");
+    // Made by an older version: no spec annotation; then one garbled by hand.
+    let name = k.name().to_string();
+    for garbage in [None, Some("{not json")] {
+        let mut obj = h
+            .server
+            .object("serving.knative.dev", "services", NS, &name)
+            .expect("ksvc");
+        match garbage {
+            None => {
+                obj["metadata"]["annotations"]
+                    .as_object_mut()
+                    .expect("annotations")
+                    .remove("dcs.dev/spec");
+            }
+            Some(g) => obj["metadata"]["annotations"]["dcs.dev/spec"] = serde_json::json!(g),
+        }
+        h.server.insert("serving.knative.dev", "services", NS, obj);
+        let listed = h.runtime.list(Some(&k.user)).await.expect("list");
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].spec.repo.as_ref(), k.repo());
+        assert_eq!(listed[0].spec.token_sha256, None);
+        // The next ensure records a spec again.
+        h.runtime
+            .ensure(&WorkspaceSpec::for_repo(k.clone()))
+            .await
+            .expect("ensure");
+        let found = h.runtime.find(&k.id()).await.expect("find").expect("found");
+        assert!(found.spec.created_unix > 0, "{:?}", found.spec);
+    }
 }

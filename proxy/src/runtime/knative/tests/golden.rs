@@ -37,7 +37,16 @@ fn knative_service_is_golden() {
             "name": name,
             "namespace": "dcs-workspaces",
             "labels": ksvc_labels,
-            "annotations": {"dcs.dev/repo": "acme/hello", "dcs.dev/user": "alice@example.com"},
+            "annotations": {
+                "dcs.dev/repo": "acme/hello",
+                "dcs.dev/user": "alice@example.com",
+                "dcs.dev/spec": concat!(
+                    r#"{"repo":"acme/hello","base_image":null,"ide":null,"ide_version":null,"#,
+                    r#""resources":{"storage":null,"cpu_request":null,"cpu_limit":null,"#,
+                    r#""memory_request":null,"memory_limit":null},"env":{},"token_sha256":null,"#,
+                    r#""created_unix":0}"#
+                ),
+            },
         },
         "spec": {"template": {
             "metadata": {
@@ -147,7 +156,7 @@ fn volumes_and_secret_are_golden() {
         })
     };
     assert_eq!(
-        serde_json::to_value(objects::user_volume(&cfg, &k.user)).expect("json"),
+        serde_json::to_value(objects::user_volume(&cfg, &k.user, None)).expect("json"),
         json!({
             "apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": user_meta(user_volume_name(&k.user).to_string(), "dcs-user-volume"),
@@ -160,7 +169,7 @@ fn volumes_and_secret_are_golden() {
         json!(repo_label(k.repo().expect("a repository workspace")));
     home_meta["annotations"]["dcs.dev/repo"] = json!("acme/hello");
     assert_eq!(
-        serde_json::to_value(objects::home_volume(&cfg, &k)).expect("json"),
+        serde_json::to_value(objects::home_volume(&cfg, &spec())).expect("json"),
         json!({
             "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": home_meta,
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "2Gi"}},
@@ -212,5 +221,96 @@ fn labels_are_valid_label_values_and_keys_read_back() {
             "app.kubernetes.io/managed-by=dcs,app.kubernetes.io/name=dcs-workspace,dcs.dev/user={}",
             user_label(&k.user)
         )
+    );
+}
+
+#[test]
+fn an_instance_service_carries_its_id_spec_image_resources_and_env() {
+    let s = super::instance_spec();
+    let id = "inst-0123456789abcdef";
+    let got = serde_json::to_value(objects::ksvc(&config(), &s)).expect("json");
+    assert_eq!(
+        got["metadata"]["name"], id,
+        "an instance is named by its id"
+    );
+    let labels = &got["metadata"]["labels"];
+    assert_eq!(labels["dcs.dev/instance"], id);
+    assert!(
+        labels.get("dcs.dev/repo").is_none(),
+        "no repository, no repo label"
+    );
+    assert_eq!(
+        got["spec"]["template"]["metadata"]["labels"]["dcs.dev/instance"],
+        id
+    );
+    let ann = &got["metadata"]["annotations"];
+    assert_eq!(ann["dcs.dev/user"], "alice@example.com");
+    assert_eq!(ann["dcs.dev/instance"], id);
+    assert!(ann.get("dcs.dev/repo").is_none());
+    let recorded: dcs_model::InstanceSpec =
+        serde_json::from_str(ann["dcs.dev/spec"].as_str().expect("spec")).expect("a spec");
+    assert_eq!(recorded, s.instance);
+    let ksvc = objects::ksvc(&config(), &s);
+    assert_eq!(objects::key_of(&ksvc.metadata), Some(s.key.clone()));
+    assert_eq!(objects::spec_of(&ksvc.metadata), Ok(s.instance.clone()));
+
+    let c = &got["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], "ubuntu:24.04");
+    assert_eq!(
+        c["resources"],
+        json!({"limits": {"cpu": "2", "memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "512Mi"}})
+    );
+    let env: Vec<(String, String)> = c["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().expect("name").to_owned(),
+                e["value"].as_str().expect("value").to_owned(),
+            )
+        })
+        .collect();
+    let value = |n: &str| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    assert_eq!(value("DCS_INSTANCE"), Some(id));
+    assert_eq!(value("DCS_REPO"), None, "the spec's env never sets DCS_*");
+    assert_eq!(value("DCS_IDE"), Some("code-server"));
+    assert_eq!(value("DCS_IDE_VERSION"), Some("4.104.0"));
+    assert_eq!(
+        value("DCS_BASE_PATH"),
+        Some("/instances/inst-0123456789abcdef")
+    );
+    assert_eq!(value("HOME"), Some("/home/dcs"), "the pod's HOME wins");
+    assert_eq!(value("PORT"), None, "Knative's own variables are never set");
+    assert_eq!(value("FOO"), Some("bar"));
+    let names: std::collections::BTreeSet<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names.len(), env.len(), "no duplicate names");
+
+    // Volumes: the home volume is the instance's; the user's volume gets the
+    // spec's storage (when it is first made).
+    let home = serde_json::to_value(objects::home_volume(&config(), &s)).expect("json");
+    assert_eq!(home["metadata"]["name"], id);
+    assert_eq!(home["metadata"]["labels"]["dcs.dev/instance"], id);
+    let storage = s.instance.resources.storage.as_ref();
+    let user =
+        serde_json::to_value(objects::user_volume(&config(), &s.key.user, storage)).expect("json");
+    assert_eq!(user["spec"]["resources"]["requests"]["storage"], "20Gi");
+}
+
+#[test]
+fn an_instance_with_a_repository_checks_it_out_and_is_labelled_with_it() {
+    let mut s = super::instance_spec();
+    let repo = dcs_model::RepoRef::parse("acme/hello").expect("repo");
+    s.instance.repo = Some(repo.clone());
+    let got = serde_json::to_value(objects::ksvc(&config(), &s)).expect("json");
+    assert_eq!(got["metadata"]["labels"]["dcs.dev/repo"], repo_label(&repo));
+    assert_eq!(got["metadata"]["annotations"]["dcs.dev/repo"], "acme/hello");
+    // Still an instance: the instance id decides the key.
+    let ksvc = objects::ksvc(&config(), &s);
+    assert_eq!(objects::key_of(&ksvc.metadata), Some(s.key.clone()));
+    let env = got["spec"]["template"]["spec"]["containers"][0]["env"].to_string();
+    assert!(
+        env.contains(r#"{"name":"DCS_REPO","value":"acme/hello"}"#),
+        "{env}"
     );
 }

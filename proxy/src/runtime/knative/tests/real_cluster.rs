@@ -61,7 +61,7 @@ async fn knatives_admission_webhook_accepts_the_workspace_service() {
         .await
         .expect("Knative accepts the Service");
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client, &cfg.namespace);
-    let pvc = objects::user_volume(&cfg, &spec.key.user);
+    let pvc = objects::user_volume(&cfg, &spec.key.user, None);
     pvcs.patch(
         pvc.metadata.name.as_deref().unwrap_or_default(),
         &params,

@@ -7,10 +7,11 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{config, config_with, reference, spec};
+use super::{config, config_with, instance_spec, reference, spec};
 use crate::runtime::knative::config::KnativeConfig;
 use crate::runtime::knative::manifests::{knative_config, FEATURES};
 use crate::runtime::knative::objects;
+use crate::runtime::WorkspaceSpec;
 
 /// Loads a YAML reference file.
 pub fn load_yaml(path: &std::path::Path) -> Value {
@@ -64,6 +65,11 @@ fn upstream_key(example: &str, key: &str) -> bool {
         .any(|l| l.trim_start().starts_with(&format!("{key}: ")))
 }
 
+/// A repository workspace with the defaults, and an instance asking for everything.
+fn specs() -> Vec<WorkspaceSpec> {
+    vec![spec(), instance_spec()]
+}
+
 fn configs() -> Vec<KnativeConfig> {
     vec![
         config(),
@@ -85,8 +91,11 @@ fn configs() -> Vec<KnativeConfig> {
 fn knative_services_validate_against_the_upstream_crd_schema() {
     let mut schema = crd_schema(&reference("knative/crd-services.serving.knative.dev.yaml"));
     strict(&mut schema);
-    for cfg in configs() {
-        let ksvc = serde_json::to_value(objects::ksvc(&cfg, &spec())).expect("json");
+    for (cfg, spec) in configs()
+        .into_iter()
+        .flat_map(|c| specs().into_iter().map(move |s| (c.clone(), s)))
+    {
+        let ksvc = serde_json::to_value(objects::ksvc(&cfg, &spec)).expect("json");
         let errors = schema_errors(&schema, &ksvc);
         assert!(errors.is_empty(), "{errors:#?}");
     }
@@ -142,8 +151,11 @@ fn required_features(ksvc: &Value, schema: &Value) -> BTreeSet<String> {
 fn shipped_config_features_enable_exactly_the_pod_spec_features_used() {
     let schema = crd_schema(&reference("knative/crd-services.serving.knative.dev.yaml"));
     let mut needed = BTreeSet::new();
-    for cfg in configs() {
-        let ksvc = serde_json::to_value(objects::ksvc(&cfg, &spec())).expect("json");
+    for (cfg, spec) in configs()
+        .into_iter()
+        .flat_map(|c| specs().into_iter().map(move |s| (c.clone(), s)))
+    {
+        let ksvc = serde_json::to_value(objects::ksvc(&cfg, &spec)).expect("json");
         needed.extend(required_features(&ksvc, &schema));
     }
     let shipped: BTreeSet<String> = FEATURES.iter().map(|f| (*f).to_owned()).collect();
@@ -190,8 +202,11 @@ fn shipped_defaults_and_autoscaler_keys_are_upstream_and_fit_the_timeouts() {
 
 #[test]
 fn the_pod_spec_keeps_knatives_runtime_contract() {
-    for cfg in configs() {
-        let ksvc = serde_json::to_value(objects::ksvc(&cfg, &spec())).expect("json");
+    for (cfg, spec) in configs()
+        .into_iter()
+        .flat_map(|c| specs().into_iter().map(move |s| (c.clone(), s)))
+    {
+        let ksvc = serde_json::to_value(objects::ksvc(&cfg, &spec)).expect("json");
         let pod = &ksvc["spec"]["template"]["spec"];
         let containers = pod["containers"].as_array().expect("containers");
         let ports: Vec<&Value> = containers

@@ -15,7 +15,24 @@ use super::{config, config_with, key, spec};
 use crate::runtime::knative::fake::form_pairs;
 use crate::runtime::knative::objects::{self, git_secret_name, workspace_selector, GitToken};
 use crate::runtime::knative::KnativeRuntime;
-use crate::runtime::{Runtime, Status};
+use crate::runtime::{Runtime, Status, WorkspaceSpec};
+
+/// Alice's workspace as a new one is recorded: with its creation time (so the
+/// runtime stamps none) and its repository.
+fn recorded_spec() -> WorkspaceSpec {
+    let mut s = spec();
+    s.instance.repo = key().repo().cloned();
+    s.instance.created_unix = 1_700_000_000;
+    s
+}
+
+/// The GET `ensure` makes first, answered "no such Service".
+fn absent_ksvc() -> Step {
+    Step {
+        reply: (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
+        ..step(Method::GET, format!("{KSVCS}/{}", key().name()))
+    }
+}
 
 /// One expected request and the answer to it.
 struct Step {
@@ -112,10 +129,12 @@ async fn ensure_applies_the_secret_creates_the_volumes_and_applies_the_service()
         &GitToken::new("s3cr3t"),
     ))
     .expect("json");
-    let user_pvc = serde_json::to_value(objects::user_volume(&cfg, &k.user)).expect("json");
-    let home_pvc = serde_json::to_value(objects::home_volume(&cfg, &k)).expect("json");
-    let ksvc = serde_json::to_value(objects::ksvc(&cfg, &spec())).expect("json");
+    let user_pvc = serde_json::to_value(objects::user_volume(&cfg, &k.user, None)).expect("json");
+    let home_pvc =
+        serde_json::to_value(objects::home_volume(&cfg, &recorded_spec())).expect("json");
+    let ksvc = serde_json::to_value(objects::ksvc(&cfg, &recorded_spec())).expect("json");
     let steps = vec![
+        absent_ksvc(),
         Step {
             query: apply(),
             body: Some(secret.clone()),
@@ -149,7 +168,7 @@ async fn ensure_applies_the_secret_creates_the_volumes_and_applies_the_service()
     ];
     let (client, server) = scripted(steps);
     let rt = KnativeRuntime::new(cfg.clone(), client);
-    let up = rt.ensure(&spec()).await.expect("ensure");
+    let up = rt.ensure(&recorded_spec()).await.expect("ensure");
     assert_eq!(up, objects::upstream(&cfg, &k));
     drop(rt);
     server.await.expect("scenario");
@@ -159,8 +178,9 @@ async fn ensure_applies_the_secret_creates_the_volumes_and_applies_the_service()
 async fn an_apply_that_races_another_replica_is_retried_once() {
     let cfg = config_with(&[]);
     let k = key();
-    let ksvc = serde_json::to_value(objects::ksvc(&cfg, &spec())).expect("json");
+    let ksvc = serde_json::to_value(objects::ksvc(&cfg, &recorded_spec())).expect("json");
     let steps = vec![
+        absent_ksvc(),
         Step {
             query: create(),
             reply: (StatusCode::CREATED, json!({})),
@@ -185,7 +205,9 @@ async fn an_apply_that_races_another_replica_is_retried_once() {
     ];
     let (client, server) = scripted(steps);
     let rt = KnativeRuntime::new(cfg, client);
-    rt.ensure(&spec()).await.expect("ensure after one retry");
+    rt.ensure(&recorded_spec())
+        .await
+        .expect("ensure after one retry");
     drop(rt);
     server.await.expect("scenario");
 }
@@ -283,6 +305,100 @@ async fn delete_removes_the_service_and_home_volume_but_not_the_user_volume() {
     let rt = KnativeRuntime::new(config(), client);
     rt.delete(&k).await.expect("delete");
     rt.stop(&k).await.expect("stop makes no request");
+    drop(rt);
+    server.await.expect("scenario");
+}
+
+#[tokio::test]
+async fn ensure_of_an_existing_instance_applies_its_recorded_spec() {
+    let cfg = config_with(&[]);
+    let id = dcs_model::InstanceId::parse("inst-0123456789abcdef").expect("id");
+    let k = dcs_model::WorkspaceKey::instance(key().user, id.clone());
+    let recorded = WorkspaceSpec::new(
+        k.clone(),
+        dcs_model::InstanceSpec {
+            base_image: Some(dcs_model::ImageRef::parse("ubuntu:24.04").expect("image")),
+            token_sha256: Some("ab".repeat(32)),
+            created_unix: 7,
+            ..dcs_model::InstanceSpec::default()
+        },
+    );
+    let ksvc = serde_json::to_value(objects::ksvc(&cfg, &recorded)).expect("json");
+    let home = serde_json::to_value(objects::home_volume(&cfg, &recorded)).expect("json");
+    let steps = vec![
+        Step {
+            reply: (StatusCode::OK, ksvc.clone()),
+            ..step(Method::GET, format!("{KSVCS}/{id}"))
+        },
+        Step {
+            query: create(),
+            reply: (StatusCode::CONFLICT, status_body(409, "AlreadyExists")),
+            ..step(Method::POST, PVCS.into())
+        },
+        Step {
+            query: create(),
+            body: Some(home),
+            reply: (StatusCode::CONFLICT, status_body(409, "AlreadyExists")),
+            ..step(Method::POST, PVCS.into())
+        },
+        Step {
+            query: apply(),
+            body: Some(ksvc.clone()),
+            reply: (StatusCode::OK, ksvc),
+            ..step(Method::PATCH, format!("{KSVCS}/{id}"))
+        },
+    ];
+    let (client, server) = scripted(steps);
+    let rt = KnativeRuntime::new(cfg, client);
+    // The browser's ensure knows nothing but the key.
+    rt.ensure(&WorkspaceSpec::for_repo(k))
+        .await
+        .expect("ensure");
+    drop(rt);
+    server.await.expect("scenario");
+}
+
+#[tokio::test]
+async fn find_gets_the_service_named_by_the_id_and_volume_gets_the_claim() {
+    let cfg = config_with(&[]);
+    let k = key();
+    let mut ksvc = serde_json::to_value(objects::ksvc(&cfg, &recorded_spec())).expect("json");
+    ksvc["status"] = json!({"conditions": [{"type": "Ready", "status": "Unknown"}]});
+    let mut pvc = serde_json::to_value(objects::user_volume(&cfg, &k.user, None)).expect("json");
+    pvc["status"] = json!({"phase": "Bound", "capacity": {"storage": "12Gi"}});
+    let steps = vec![
+        Step {
+            reply: (StatusCode::OK, ksvc),
+            ..step(Method::GET, format!("{KSVCS}/{}", k.name()))
+        },
+        Step {
+            reply: (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
+            ..step(Method::GET, format!("{KSVCS}/inst-0000000000000000"))
+        },
+        Step {
+            reply: (StatusCode::OK, pvc),
+            ..step(Method::GET, format!("{PVCS}/{}", user_volume_name(&k.user)))
+        },
+    ];
+    let (client, server) = scripted(steps);
+    let rt = KnativeRuntime::new(cfg, client);
+    let found = rt.find(&k.id()).await.expect("find").expect("found");
+    assert_eq!(found.key, k);
+    assert_eq!(found.status, Status::Starting);
+    assert_eq!(found.spec, recorded_spec().instance);
+    let absent = dcs_model::InstanceId::parse("inst-0000000000000000").expect("id");
+    assert_eq!(rt.find(&absent).await.expect("find"), None);
+    let v = rt.volume(&k.user).await.expect("volume");
+    assert_eq!(
+        v,
+        crate::runtime::VolumeInfo {
+            name: user_volume_name(&k.user).to_string(),
+            exists: true,
+            used_bytes: None,
+            capacity: Some("12Gi".into()),
+        },
+        "the bound capacity wins over the request"
+    );
     drop(rt);
     server.await.expect("scenario");
 }
