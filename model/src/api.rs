@@ -355,6 +355,21 @@ pub struct WorkspaceVolume {
     pub instances: Vec<String>,
 }
 
+/// `GET /api/me` answer: who the caller is, as the proxy sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Me {
+    /// The stable user id workspaces are owned by.
+    pub user_id: String,
+    /// The name shown to people.
+    pub username: String,
+    /// Group memberships.
+    pub groups: Vec<String>,
+    /// Whether the caller may act for other users (member of an admin group, or
+    /// the single local user of `--auth none`).
+    pub admin: bool,
+}
+
 /// Every error answer of the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -127,6 +127,21 @@ impl Activator {
         }
     }
 
+    /// The idle timeout.
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+
+    /// Forgets everything about a workspace that is being deleted: its cached
+    /// upstream, its open tunnels (closed now) and its activity.
+    pub fn forget(&self, key: &WorkspaceKey) {
+        self.invalidate(key);
+        if let Some(tracker) = self.activity.peek(key) {
+            tracker.close_tunnels();
+        }
+        self.activity.remove(key);
+    }
+
     /// One reaper pass: stops every running workspace idle for the idle timeout.
     pub async fn reap_idle(&self) {
         let mut candidates: Vec<WorkspaceKey> = lock(&self.ready).keys().cloned().collect();

@@ -121,6 +121,18 @@ impl Default for Activity {
 }
 
 impl Activity {
+    /// The tracker of `key`, if it has one (never creates it).
+    pub fn peek(&self, key: &WorkspaceKey) -> Option<Arc<Tracker>> {
+        let trackers = self.trackers.lock().unwrap_or_else(|p| p.into_inner());
+        trackers.get(key).cloned()
+    }
+
+    /// Forgets `key`'s tracker (the workspace was deleted).
+    pub fn remove(&self, key: &WorkspaceKey) {
+        let mut trackers = self.trackers.lock().unwrap_or_else(|p| p.into_inner());
+        trackers.remove(key);
+    }
+
     /// The tracker of `key`, created (as active now) on first use.
     pub fn tracker(&self, key: &WorkspaceKey) -> Arc<Tracker> {
         let mut trackers = self.trackers.lock().unwrap_or_else(|p| p.into_inner());

@@ -13,7 +13,10 @@ use std::time::Duration;
 use crate::policy::Policy;
 use crate::runtime::knative::{KnativeArgs, KnativeConfig, LauncherSettings};
 use clap::{Args, ValueEnum};
+use dcs_model::api::Bounds;
 use dcs_model::env::IDE_KINDS;
+use dcs_model::Quantity;
+use ipnet::IpNet;
 
 pub use self::auth::{AuthArgs, AuthConfig, AuthMode};
 
@@ -80,6 +83,23 @@ pub struct ServeArgs {
     /// user may open every repository].
     #[arg(long, env = "DCS_PROXY_POLICY")]
     pub policy: Option<PathBuf>,
+    /// Members of this group may act for other users in the management API
+    /// (comma-separated or repeated). With `--auth none` the local user is an admin.
+    #[arg(
+        long = "admin-group",
+        env = "DCS_PROXY_ADMIN_GROUPS",
+        value_delimiter = ','
+    )]
+    pub admin_groups: Vec<String>,
+    /// Largest CPU request or limit an API instance may ask for (a quantity: `8`, `500m`).
+    #[arg(long, env = "DCS_PROXY_MAX_CPU", default_value = "8")]
+    pub max_cpu: String,
+    /// Largest memory request or limit an API instance may ask for (`32Gi`).
+    #[arg(long, env = "DCS_PROXY_MAX_MEMORY", default_value = "32Gi")]
+    pub max_memory: String,
+    /// Largest workspace volume an API instance may ask for (`200Gi`).
+    #[arg(long, env = "DCS_PROXY_MAX_STORAGE", default_value = "200Gi")]
+    pub max_storage: String,
     /// Knative runtime settings (`--runtime knative`).
     #[command(flatten)]
     pub knative: KnativeArgs,
@@ -121,6 +141,82 @@ pub struct Config {
     pub policy: Policy,
     /// Knative settings, with `--runtime knative`.
     pub knative: Option<KnativeConfig>,
+    /// Management API settings.
+    pub api: ApiSettings,
+}
+
+/// Management API settings.
+#[derive(Debug, Clone, Default)]
+pub struct ApiSettings {
+    /// Groups whose members may act for other users.
+    pub admin_groups: Vec<String>,
+    /// Whether every caller is an admin (`--auth none`: the single local user).
+    pub everyone_admin: bool,
+    /// Upper bounds of what an instance may ask for.
+    pub bounds: Bounds,
+    /// When the instance cookie gets `Secure`.
+    pub cookie: CookieSecurity,
+}
+
+/// When the instance cookie is marked `Secure`: the public URL is https, or
+/// (without a public URL) a trusted peer says `X-Forwarded-Proto: https`.
+#[derive(Debug, Clone, Default)]
+pub struct CookieSecurity {
+    /// `Some(is https)` when `--public-url` is set; it decides alone.
+    pub public_https: Option<bool>,
+    /// Peers whose `X-Forwarded-Proto` counts (empty: any peer, as for the
+    /// auth modes' own use of the header).
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl ServeArgs {
+    /// The API settings, adding every problem to `problems`.
+    fn api(&self, auth: Option<&AuthConfig>, problems: &mut Vec<String>) -> ApiSettings {
+        let mut quantity = |flag: &str, value: &str| -> f64 {
+            match Quantity::parse(value) {
+                Ok(q) if q.value() > 0.0 => q.value(),
+                Ok(_) => {
+                    problems.push(format!("{flag} must be more than 0"));
+                    0.0
+                }
+                Err(e) => {
+                    problems.push(format!("{flag}: {e}"));
+                    0.0
+                }
+            }
+        };
+        let bounds = Bounds {
+            max_cpu: quantity("--max-cpu", &self.max_cpu),
+            max_memory: quantity("--max-memory", &self.max_memory),
+            max_storage: quantity("--max-storage", &self.max_storage),
+            ..Bounds::default()
+        };
+        let admin_groups: Vec<String> = self
+            .admin_groups
+            .iter()
+            .map(|g| g.trim().to_owned())
+            .filter(|g| !g.is_empty())
+            .collect();
+        let public_https = self
+            .auth
+            .public_url
+            .as_deref()
+            .and_then(|u| crate::auth::authentik::PublicUrl::parse(u).ok())
+            .map(|p| p.scheme == "https");
+        let trusted_proxies = match auth {
+            Some(AuthConfig::TrustedHeaders(t)) => t.trusted_proxies.clone(),
+            _ => Vec::new(),
+        };
+        ApiSettings {
+            admin_groups,
+            everyone_admin: matches!(auth, Some(AuthConfig::None { .. })),
+            bounds,
+            cookie: CookieSecurity {
+                public_https,
+                trusted_proxies,
+            },
+        }
+    }
 }
 
 impl ServeArgs {
@@ -208,6 +304,7 @@ impl ServeArgs {
                 }
             },
         };
+        let api = self.api(auth.as_ref(), &mut problems);
         let policy = match &self.policy {
             None => Some(Policy::allow_all()),
             Some(path) => Policy::load(path)
@@ -231,6 +328,7 @@ impl ServeArgs {
                 launcher_log: self.launcher_log.clone(),
                 policy,
                 knative,
+                api,
             }),
             _ => Err(problems),
         }
@@ -307,6 +405,8 @@ mod tests {
             "/nonexistent/dcs-launcher",
             "--data-dir",
             data.to_str().expect("utf8"),
+            "--max-cpu",
+            "lots",
         ])
         .validate()
         .expect_err("invalid");
@@ -319,10 +419,11 @@ mod tests {
             "--ide",
             "--idle-timeout",
             "launcher binary",
+            "--max-cpu",
         ] {
             assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
         }
-        assert_eq!(problems.len(), 7, "{all}");
+        assert_eq!(problems.len(), 8, "{all}");
     }
 
     #[test]
@@ -350,5 +451,38 @@ mod tests {
             AuthConfig::None { user } => assert_eq!(user.as_str(), "alice"),
             other => panic!("{other:?}"),
         }
+        assert!(cfg.api.everyone_admin, "the single local user is an admin");
+        assert_eq!(cfg.api.bounds.max_cpu, 8.0);
+    }
+
+    #[test]
+    fn api_flags_set_admin_groups_and_bounds() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let bin = tmp.path().join("dcs-launcher");
+        std::fs::write(&bin, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let cfg = args(&[
+            "--launcher-bin",
+            bin.to_str().expect("utf8"),
+            "--data-dir",
+            tmp.path().to_str().expect("utf8"),
+            "--admin-group",
+            "ops,admins",
+            "--admin-group",
+            "root",
+            "--max-cpu",
+            "500m",
+            "--max-memory",
+            "2Gi",
+            "--max-storage",
+            "1Ti",
+        ])
+        .validate()
+        .expect("valid");
+        assert_eq!(cfg.api.admin_groups, ["ops", "admins", "root"]);
+        assert_eq!(cfg.api.bounds.max_cpu, 0.5);
+        assert_eq!(cfg.api.bounds.max_memory, 2.0 * 1024.0 * 1024.0 * 1024.0);
+        assert_eq!(cfg.api.bounds.max_storage, 1024f64.powi(4));
     }
 }

@@ -16,7 +16,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use dcs_model::{RepoRef, WorkspaceKey};
 use http::{Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -33,15 +32,15 @@ use crate::state::AppState;
 /// A request bound for a workspace.
 #[derive(Debug)]
 pub struct Target {
-    /// The repository.
-    pub repo: RepoRef,
+    /// The workspace (whose, which, and what it runs).
+    pub spec: WorkspaceSpec,
     /// The stripped prefix.
     pub prefix: String,
     /// Path and query to send upstream.
     pub rest: String,
 }
 
-/// Forwards `req` to the workspace of (`identity`, `target.repo`).
+/// Forwards `req` to the workspace `target.spec` for `identity`.
 pub async fn forward(
     state: &AppState,
     mut req: Request<Incoming>,
@@ -49,12 +48,11 @@ pub async fn forward(
     identity: &Identity,
     target: Target,
 ) -> Result<Response<Body>> {
-    let key = WorkspaceKey::new(identity.user.clone(), target.repo.clone());
-    let spec = WorkspaceSpec::for_repo(key.clone());
-    let tracker = state.activator.activity.tracker(&key);
+    let spec = &target.spec;
+    let tracker = state.activator.activity.tracker(&spec.key);
     let in_flight = tracker.begin();
 
-    let (upstream, stream) = connect(state, &spec).await?;
+    let (upstream, stream) = connect(state, spec).await?;
 
     let upgrade = upgrade::requested(req.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));

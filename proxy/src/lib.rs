@@ -2,10 +2,14 @@
 //!
 //! A request for `/github/<owner>/<repo>/…` is authenticated, routed to the
 //! caller's workspace of that repository, woken if it sleeps, and forwarded (HTTP
-//! and WebSocket, streamed). Idle workspaces are scaled to zero.
+//! and WebSocket, streamed). Idle workspaces are scaled to zero. `/api/…` is the
+//! management API (JSON, OpenAPI at `/api/openapi.json`); instances it creates
+//! are opened at `/instances/<id>/` with their access token.
 //!
 //! # Layout
 //! - [`config`]: flags and `validate()` listing every problem.
+//! - [`api`]: the management API (route table, handlers, JSON bodies, tokens).
+//! - [`instances`]: the `/instances/<id>/` token gate and the instance cache.
 //! - [`route`]: path → [`route::Route`] (the one place the prefix is stripped).
 //! - [`auth`]: [`auth::Identity`] and the auth modes.
 //! - [`policy`]: who may open which repositories (YAML rules over groups).
@@ -18,11 +22,13 @@
 
 pub mod activator;
 pub mod activity;
+pub mod api;
 pub mod auth;
 pub mod body;
 pub mod config;
 pub mod error;
 pub mod forward;
+pub mod instances;
 pub mod metrics;
 pub mod pages;
 pub mod policy;
@@ -90,6 +96,8 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
         activator,
         metrics,
         policy: cfg.policy.clone(),
+        api: cfg.api.clone(),
+        instances: instances::Registry::new(instances::CACHE_TTL),
         draining: AtomicBool::new(false),
     }))
 }

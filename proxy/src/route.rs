@@ -5,13 +5,17 @@
 //! forwarded still percent-encoded. Dot segments and encoded NULs are refused
 //! anywhere in the path, so no path can mean something other than what it says.
 
-use dcs_model::RepoRef;
+use dcs_model::{InstanceId, RepoRef};
 use percent_encoding::percent_decode_str;
 
 use crate::error::Error;
 
 /// The prefix under which repository workspaces are served.
 pub const GITHUB_PREFIX: &str = "/github";
+/// The prefix of the management API (`/api` and everything under it).
+pub const API_PREFIX: &str = "/api";
+/// The prefix under which API instances are served (token-gated).
+pub const INSTANCES_PREFIX: &str = "/instances";
 /// The prefix of Authentik's outpost endpoints (sign-in start, callback, sign-out).
 pub const OUTPOST_PREFIX: &str = "/outpost.goauthentik.io";
 
@@ -38,8 +42,28 @@ pub enum Route {
         /// The rest of the path, starting with `/`, still percent-encoded, with query.
         rest: String,
     },
+    /// `/api` or `/api/…`: the management API (its own route table, JSON only).
+    Api,
+    /// `/instances/<id>[/<rest>]`: an API instance, opened with its access token.
+    Instance {
+        /// The instance.
+        id: InstanceId,
+        /// The stripped prefix, `/instances/<id>`.
+        prefix: String,
+        /// The rest of the path after the prefix, starting with `/`, still
+        /// percent-encoded, without the query; `None` for the bare `/instances/<id>`.
+        rest: Option<String>,
+        /// The query, if any (may hold `tkn`).
+        query: Option<String>,
+    },
     /// Nothing lives here.
     NotFound,
+}
+
+/// Whether `path` is under the management API (errors there are JSON).
+pub fn is_api(path: &str) -> bool {
+    path.strip_prefix(API_PREFIX)
+        .is_some_and(|after| after.is_empty() || after.starts_with('/'))
 }
 
 /// Parses the path and query of a request target.
@@ -54,6 +78,14 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
     if let Some(after) = path.strip_prefix(OUTPOST_PREFIX) {
         if after.is_empty() || after.starts_with('/') {
             return Ok(Route::Outpost);
+        }
+    }
+    if is_api(path) {
+        return Ok(Route::Api);
+    }
+    if let Some(after) = path.strip_prefix(INSTANCES_PREFIX) {
+        if after.is_empty() || after.starts_with('/') {
+            return instance(after, query);
         }
     }
     let Some(after) = path.strip_prefix(GITHUB_PREFIX) else {
@@ -91,6 +123,26 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
             rest: format!("/{rest}{query_suffix}"),
         }),
     }
+}
+
+/// `/instances` + `after`: `/<id>` or `/<id>/<rest>`.
+fn instance(after: &str, query: Option<&str>) -> Result<Route, Error> {
+    let mut parts = after.splitn(3, '/').skip(1);
+    let id = parts.next().unwrap_or("");
+    if id.is_empty() {
+        return Ok(Route::NotFound);
+    }
+    // Ids are DNS labels: any other spelling (encoded, upper case) names nothing.
+    let Ok(id) = InstanceId::parse(id) else {
+        return Ok(Route::NotFound);
+    };
+    let prefix = format!("{INSTANCES_PREFIX}/{id}");
+    Ok(Route::Instance {
+        rest: parts.next().map(|rest| format!("/{rest}")),
+        id,
+        prefix,
+        query: query.map(str::to_owned),
+    })
 }
 
 /// Refuses dot segments (raw or encoded) and encoded NULs anywhere in the path.
@@ -138,6 +190,56 @@ mod tests {
         assert_eq!(parse("/metrics", None).expect("ok"), Route::Metrics);
         assert_eq!(parse("/", None).expect("ok"), Route::NotFound);
         assert_eq!(parse("/githubx/a/b/", None).expect("ok"), Route::NotFound);
+    }
+
+    #[test]
+    fn api_paths_are_one_route() {
+        for path in ["/api", "/api/", "/api/instances", "/api/x/y"] {
+            assert_eq!(parse(path, Some("a=1")).expect("ok"), Route::Api, "{path}");
+        }
+        assert_eq!(parse("/apix", None).expect("ok"), Route::NotFound);
+        assert!(is_api("/api/../x") && parse("/api/../x", None).is_err());
+    }
+
+    #[test]
+    fn instance_paths_strip_the_prefix_and_keep_the_query_apart() {
+        let id = "inst-0123456789abcdef";
+        match parse(&format!("/instances/{id}/a/b%20c"), Some("tkn=x&y=1")).expect("ok") {
+            Route::Instance {
+                id: got,
+                prefix,
+                rest,
+                query,
+            } => {
+                assert_eq!(got.as_str(), id);
+                assert_eq!(prefix, format!("/instances/{id}"));
+                assert_eq!(rest.as_deref(), Some("/a/b%20c"));
+                assert_eq!(query.as_deref(), Some("tkn=x&y=1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&format!("/instances/{id}"), None).expect("ok") {
+            Route::Instance { rest, .. } => assert_eq!(rest, None),
+            other => panic!("{other:?}"),
+        }
+        match parse(&format!("/instances/{id}/"), None).expect("ok") {
+            Route::Instance { rest, .. } => assert_eq!(rest.as_deref(), Some("/")),
+            other => panic!("{other:?}"),
+        }
+        for nothing in [
+            "/instances",
+            "/instances/",
+            "/instances/Inst-1/",
+            "/instances/a%2Db/",
+        ] {
+            assert_eq!(
+                parse(nothing, None).expect("ok"),
+                Route::NotFound,
+                "{nothing}"
+            );
+        }
+        assert_eq!(parse("/instancesx/a/", None).expect("ok"), Route::NotFound);
+        assert!(parse(&format!("/instances/{id}/../x"), None).is_err());
     }
 
     #[test]

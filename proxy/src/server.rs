@@ -21,7 +21,9 @@ use crate::error::{Error, Result};
 use crate::forward::{self, Target};
 use crate::pages;
 use crate::route::{self, Route};
+use crate::runtime::WorkspaceSpec;
 use crate::state::AppState;
+use dcs_model::WorkspaceKey;
 
 /// Largest request head (request line + headers) accepted; more gets 431.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -102,6 +104,8 @@ pub async fn handle(state: &AppState, req: Request<Incoming>, peer: SocketAddr) 
     let wants_html = pages::wants_html(req.headers());
     let resp = match dispatch(state, req, peer).await {
         Ok(resp) => resp,
+        // Under /api every answer is JSON, errors included.
+        Err(err) if route::is_api(&path) => crate::api::ApiErr::from(err).into_response(),
         Err(err) => pages::rescue(&err, wants_html),
     };
     state.metrics.count_request(resp.status());
@@ -139,8 +143,15 @@ async fn dispatch(
         }
         // Sign-in start, callback and sign-out: no auth check (they are how one signs in).
         Route::Outpost => state.auth.outpost(req, peer).await,
+        Route::Api => Ok(crate::api::handle(state, req, peer).await),
+        Route::Instance {
+            id,
+            prefix,
+            rest,
+            query,
+        } => crate::instances::serve(state, req, peer, id, prefix, rest, query).await,
         Route::NotFound => Err(crate::error::Error::NotFound(format!(
-            "nothing is served at {}; open /github/<owner>/<repo>/",
+            "nothing is served at {}; open /github/<owner>/<repo>/ (or see /api/openapi.json)",
             truncate(req.uri().path(), 200)
         ))),
         Route::Workspace { repo, prefix, rest } => {
@@ -155,7 +166,9 @@ async fn dispatch(
                 )));
             }
             let req = Request::from_parts(parts, body);
-            forward::forward(state, req, peer, &identity, Target { repo, prefix, rest }).await
+            let key = WorkspaceKey::new(identity.user.clone(), repo);
+            let spec = WorkspaceSpec::for_repo(key);
+            forward::forward(state, req, peer, &identity, Target { spec, prefix, rest }).await
         }
     }
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use crate::activator::Activator;
 use crate::auth::Authenticate;
+use crate::config::ApiSettings;
+use crate::instances::Registry;
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 
@@ -18,6 +20,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Who may open which repositories.
     pub policy: Policy,
+    /// Management API settings (admin groups, bounds, cookie security).
+    pub api: ApiSettings,
+    /// Cache of API instances (id → owner and spec) for the token gate.
+    pub instances: Registry,
     /// Set once shutdown begins: `/readyz` turns 503 so balancers drain us.
     pub draining: AtomicBool,
 }

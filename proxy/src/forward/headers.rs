@@ -123,14 +123,18 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
     }
 }
 
-/// Removes Authentik's session cookies from `Cookie`, keeping every other cookie
-/// (the IDE may set its own) in one header; no header is left if none remain.
+/// Removes Authentik's session cookies and the instance cookie (which holds an
+/// instance's access token) from `Cookie`, keeping every other cookie (the IDE
+/// may set its own) in one header; no header is left if none remain.
 pub fn strip_session_cookies(headers: &mut HeaderMap) {
     if !headers.contains_key(header::COOKIE) {
         return;
     }
     let kept: Vec<&str> = crate::auth::headers::cookie_pairs(headers)
-        .filter(|p| !is_session_cookie(p.split('=').next().unwrap_or("").trim()))
+        .filter(|p| {
+            !is_session_cookie(p.split('=').next().unwrap_or("").trim())
+                && !crate::api::cookie::is_instance_cookie(p)
+        })
         .collect();
     let joined = kept.join("; ");
     headers.remove(header::COOKIE);
@@ -249,7 +253,9 @@ mod tests {
         );
         h.append(
             "cookie",
-            HeaderValue::from_static("authentik_proxy_ab12=sess; ide-theme=dark"),
+            HeaderValue::from_static(
+                "authentik_proxy_ab12=sess; ide-theme=dark; dcs_instance_token=secret",
+            ),
         );
         h.append("cookie", HeaderValue::from_static("authentik_proxy_x=y"));
         let id = identity();

@@ -1,0 +1,414 @@
+//! The API's handlers. Each takes the caller's [`Identity`] (already
+//! authenticated) and answers JSON or an [`ApiErr`].
+//!
+//! Who may see what: a caller sees and acts on their own instances; members of
+//! an admin group (`--admin-group`; with `--auth none` the single local user)
+//! may act for anyone. Another user's instance answers 404, exactly like an id
+//! that does not exist, so ids of others are never confirmed.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use dcs_model::api::{
+    CreatedInstance, Instance, InstanceKind, InstanceList, InstanceStatus, Me, Phase,
+    WorkspaceVolume,
+};
+use dcs_model::{InstanceId, InstanceSpec, UserId, WorkspaceKey, WorkspaceKind};
+use http::header::LOCATION;
+use http::request::Parts;
+use http::{HeaderValue, Response, StatusCode};
+use percent_encoding::percent_decode_str;
+
+use super::error::{json_response, ApiErr};
+use super::{json, openapi, token};
+use crate::auth::Identity;
+use crate::body::Body;
+use crate::runtime::{base_path, Status, WorkspaceInfo, WorkspaceSpec};
+use crate::state::AppState;
+
+type Answer = Result<Response<Body>, ApiErr>;
+
+/// Whether `identity` may act for other users.
+pub fn is_admin(state: &AppState, identity: &Identity) -> bool {
+    state.api.everyone_admin
+        || identity
+            .groups
+            .iter()
+            .any(|g| state.api.admin_groups.iter().any(|a| a == g))
+}
+
+/// `GET /api/me`
+pub fn me(state: &AppState, identity: &Identity) -> Answer {
+    Ok(json_response(
+        StatusCode::OK,
+        &Me {
+            user_id: identity.user.to_string(),
+            username: identity.username.clone(),
+            groups: identity.groups.clone(),
+            admin: is_admin(state, identity),
+        },
+    ))
+}
+
+/// `GET /api/openapi.json`
+pub fn openapi_json() -> Answer {
+    let mut resp = Response::new(crate::body::full(openapi::json()));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+/// `POST /api/instances`
+pub async fn create<B>(state: &AppState, identity: &Identity, parts: &Parts, body: B) -> Answer
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let value = json::read_value(parts, body, json::MAX_BODY).await?;
+    let request = json::create_instance(value)?;
+    let valid = request
+        .validate(&state.api.bounds)
+        .map_err(ApiErr::validation)?;
+    let owner = match valid.user {
+        Some(user) => acting_for(state, identity, user)?,
+        None => identity.user.clone(),
+    };
+    if let Some(repo) = &valid.repo {
+        let decision = state.policy.decide(&identity.groups, repo);
+        if !decision.is_allowed() {
+            return Err(ApiErr::forbidden(format!(
+                "{} may not open {repo}: denied by the access policy (rule \"{}\")",
+                identity.username,
+                decision.rule()
+            )));
+        }
+    }
+    let runtime = state.activator.runtime();
+    let mut warnings = Vec::new();
+    if !runtime.applies_containers() {
+        for (field, set) in [
+            ("base_image", valid.base_image.is_some()),
+            ("storage", valid.resources.storage.is_some()),
+            ("cpu_request", valid.resources.cpu_request.is_some()),
+            ("cpu_limit", valid.resources.cpu_limit.is_some()),
+            ("memory_request", valid.resources.memory_request.is_some()),
+            ("memory_limit", valid.resources.memory_limit.is_some()),
+        ] {
+            if set {
+                warnings.push(format!(
+                    "{field} is recorded but not applied: this server runs workspaces as local processes"
+                ));
+            }
+        }
+    }
+    let id = token::instance_id()?;
+    let access_token = token::generate()?;
+    let spec = InstanceSpec {
+        repo: valid.repo,
+        base_image: valid.base_image,
+        ide: valid.ide,
+        ide_version: valid.ide_version,
+        resources: valid.resources,
+        env: valid.env,
+        token_sha256: Some(token::sha256_hex(&access_token)),
+        created_unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    let key = WorkspaceKey::instance(owner, id.clone());
+    let workspace = WorkspaceSpec::new(key.clone(), spec.clone());
+    runtime.register(&workspace).await?;
+    state.instances.insert(key.clone(), spec.clone());
+    let status = runtime.status(&key).await?;
+    tracing::info!(instance = %id, owner = %key.user, by = %identity.user, "instance created");
+    let created = CreatedInstance {
+        instance: view(&key, &status, &spec),
+        access_token,
+        warnings,
+    };
+    let mut resp = json_response(StatusCode::CREATED, &created);
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/instances/{id}")) {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    Ok(resp)
+}
+
+/// `GET /api/instances?user_id=`
+pub async fn list(state: &AppState, identity: &Identity, parts: &Parts) -> Answer {
+    let mut q = query(parts, &["user_id"])?;
+    let user = subject(state, identity, q.remove("user_id"))?;
+    let infos = state.activator.runtime().list(Some(&user)).await?;
+    let mut instances: Vec<Instance> = infos
+        .iter()
+        .map(|info| view(&info.key, &info.status, &spec_of(state, info)))
+        .collect();
+    instances.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    Ok(json_response(StatusCode::OK, &InstanceList { instances }))
+}
+
+/// `GET /api/instances/{id}`
+pub async fn get(state: &AppState, identity: &Identity, id: &str) -> Answer {
+    let info = owned(state, identity, id).await?;
+    let instance = view(&info.key, &info.status, &spec_of(state, &info));
+    Ok(json_response(StatusCode::OK, &instance))
+}
+
+/// `DELETE /api/instances/{id}`: stops it and forgets it (its token with it);
+/// the user's volume and files are kept.
+pub async fn delete(state: &AppState, identity: &Identity, id: &str) -> Answer {
+    let info = owned(state, identity, id).await?;
+    let id = info.key.id();
+    state.instances.remove(&id);
+    state.activator.forget(&info.key);
+    state.activator.runtime().delete(&info.key).await?;
+    state.instances.remove(&id);
+    tracing::info!(instance = %id, owner = %info.key.user, by = %identity.user, "instance deleted");
+    let mut resp = Response::new(crate::body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    Ok(resp)
+}
+
+/// `GET /api/status?instance_id=`
+pub async fn status(state: &AppState, identity: &Identity, parts: &Parts) -> Answer {
+    let mut q = query(parts, &["instance_id"])?;
+    let Some(id) = q.remove("instance_id") else {
+        return Err(ApiErr::bad_request(
+            "the query parameter instance_id is required: /api/status?instance_id=<id>",
+        ));
+    };
+    let info = owned(state, identity, &id).await?;
+    let status = state.activator.runtime().status(&info.key).await?;
+    let (phase, reason) = phase(&status);
+    let idle_timeout = state.activator.idle_timeout();
+    let last = state
+        .activator
+        .activity
+        .peek(&info.key)
+        .and_then(|t| SystemTime::now().checked_sub(t.idle_for()));
+    let idle_stop_at = match (phase, last) {
+        (Phase::Running, Some(last)) => Some(rfc3339(last + idle_timeout)),
+        _ => None,
+    };
+    let reason = reason.or_else(|| (phase == Phase::Starting).then(|| "starting".to_owned()));
+    Ok(json_response(
+        StatusCode::OK,
+        &InstanceStatus {
+            instance_id: info.key.id().to_string(),
+            phase,
+            ready: phase == Phase::Running,
+            reason,
+            last_activity: last.map(rfc3339),
+            idle_stop_at,
+            idle_timeout_seconds: idle_timeout.as_secs(),
+        },
+    ))
+}
+
+/// `GET /api/workspaces/{user_id}`
+pub async fn workspace(state: &AppState, identity: &Identity, user: &str) -> Answer {
+    let user = subject(state, identity, Some(user.to_owned()))?;
+    let runtime = state.activator.runtime();
+    let volume = runtime.volume(&user).await?;
+    let mut instances: Vec<String> = runtime
+        .list(Some(&user))
+        .await?
+        .into_iter()
+        .map(|w| w.key.id().to_string())
+        .collect();
+    instances.sort();
+    Ok(json_response(
+        StatusCode::OK,
+        &WorkspaceVolume {
+            user_id: user.to_string(),
+            volume: volume.name,
+            exists: volume.exists,
+            used_bytes: volume.used_bytes,
+            capacity: volume.capacity,
+            instances,
+        },
+    ))
+}
+
+/// `user`, if the caller may act for them (themselves, or anyone for an admin).
+fn acting_for(state: &AppState, identity: &Identity, user: UserId) -> Result<UserId, ApiErr> {
+    if user == identity.user || is_admin(state, identity) {
+        Ok(user)
+    } else {
+        Err(ApiErr::forbidden(format!(
+            "{} may not act for user {user}: only members of an admin group may",
+            identity.username
+        )))
+    }
+}
+
+/// The user a request is about: `requested` (checked), else the caller.
+fn subject(
+    state: &AppState,
+    identity: &Identity,
+    requested: Option<String>,
+) -> Result<UserId, ApiErr> {
+    match requested {
+        None => Ok(identity.user.clone()),
+        Some(u) => {
+            let user = UserId::new(&u).map_err(|e| ApiErr::bad_request(format!("user_id: {e}")))?;
+            acting_for(state, identity, user)
+        }
+    }
+}
+
+/// The workspace with id `id`, if the caller may see it; 404 otherwise (unknown
+/// and someone else's look the same).
+async fn owned(state: &AppState, identity: &Identity, id: &str) -> Result<WorkspaceInfo, ApiErr> {
+    let missing = || {
+        ApiErr::not_found(format!(
+            "no instance {} of yours",
+            crate::server::truncate(id, 80)
+        ))
+    };
+    let id = InstanceId::parse(id).map_err(|_| missing())?;
+    let info = state
+        .activator
+        .runtime()
+        .find(&id)
+        .await?
+        .ok_or_else(missing)?;
+    if info.key.user != identity.user && !is_admin(state, identity) {
+        return Err(missing());
+    }
+    Ok(info)
+}
+
+/// The listed spec; while a runtime does not record specs, the one this proxy
+/// cached when it created the instance.
+fn spec_of(state: &AppState, info: &WorkspaceInfo) -> InstanceSpec {
+    if info.spec == InstanceSpec::default() {
+        if let Some((_, spec)) = state.instances.cached(&info.key.id()) {
+            return spec;
+        }
+    }
+    info.spec.clone()
+}
+
+/// The query parameters (decoded), refusing any not in `allowed`.
+fn query(parts: &Parts, allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiErr> {
+    let mut out = BTreeMap::new();
+    for pair in parts.uri.query().unwrap_or("").split('&') {
+        if pair.is_empty() {
+            continue;
+        }
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let name = decode(name);
+        if !allowed.contains(&name.as_str()) {
+            return Err(ApiErr::bad_request(format!(
+                "unknown query parameter {:?}; allowed: {}",
+                crate::server::truncate(&name, 60),
+                allowed.join(", ")
+            )));
+        }
+        out.insert(name, decode(value));
+    }
+    Ok(out)
+}
+
+fn phase(status: &Status) -> (Phase, Option<String>) {
+    match status {
+        Status::NotFound | Status::Stopped => (Phase::Stopped, None),
+        Status::Starting => (Phase::Starting, None),
+        Status::Running => (Phase::Running, None),
+        Status::Failed { reason } => (Phase::Failed, Some(reason.clone())),
+    }
+}
+
+/// The API view of a workspace.
+pub fn view(key: &WorkspaceKey, status: &Status, spec: &InstanceSpec) -> Instance {
+    let (status, reason) = phase(status);
+    let q = |q: &Option<dcs_model::Quantity>| q.as_ref().map(|q| q.as_str().to_owned());
+    let kind = match key.kind {
+        WorkspaceKind::Repo(_) => InstanceKind::Repo,
+        WorkspaceKind::Instance(_) => InstanceKind::Instance,
+    };
+    Instance {
+        instance_id: key.id().to_string(),
+        user_id: key.user.to_string(),
+        kind,
+        repo: key.repo().or(spec.repo.as_ref()).map(ToString::to_string),
+        url: format!("{}/", base_path(key)),
+        status,
+        reason,
+        base_image: spec.base_image.as_ref().map(ToString::to_string),
+        ide: spec.ide.clone(),
+        ide_version: spec.ide_version.clone(),
+        storage: q(&spec.resources.storage),
+        cpu_request: q(&spec.resources.cpu_request),
+        cpu_limit: q(&spec.resources.cpu_limit),
+        memory_request: q(&spec.resources.memory_request),
+        memory_limit: q(&spec.resources.memory_limit),
+        env: spec.env.keys().cloned().collect(),
+        created_at: (spec.created_unix > 0)
+            .then(|| rfc3339(UNIX_EPOCH + Duration::from_secs(spec.created_unix))),
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use dcs_model::RepoRef;
+
+    use super::*;
+
+    #[test]
+    fn repo_workspaces_are_shown_at_their_github_url_without_a_token() {
+        let key = WorkspaceKey::new(
+            UserId::new("alice").expect("user"),
+            RepoRef::parse("acme/hello").expect("repo"),
+        );
+        let v = view(&key, &Status::Running, &InstanceSpec::default());
+        assert_eq!(v.kind, InstanceKind::Repo);
+        assert_eq!(v.url, "/github/acme/hello/");
+        assert_eq!(v.repo.as_deref(), Some("acme/hello"));
+        assert_eq!(v.status, Phase::Running);
+        assert!(v.instance_id.starts_with("ws-"));
+    }
+
+    #[test]
+    fn instances_show_their_spec_but_not_env_values() {
+        let id = InstanceId::from_random([3; 8]);
+        let key = WorkspaceKey::instance(UserId::new("bob").expect("user"), id.clone());
+        let spec = InstanceSpec {
+            env: BTreeMap::from([("SECRET".into(), "hunter2".into())]),
+            created_unix: 86_400,
+            token_sha256: Some("00".repeat(32)),
+            ..Default::default()
+        };
+        let v = view(
+            &key,
+            &Status::Failed {
+                reason: "boom".into(),
+            },
+            &spec,
+        );
+        assert_eq!(v.url, format!("/instances/{id}/"));
+        assert_eq!(v.env, ["SECRET"]);
+        assert_eq!(v.created_at.as_deref(), Some("1970-01-02T00:00:00Z"));
+        assert_eq!(
+            (v.status, v.reason.as_deref()),
+            (Phase::Failed, Some("boom"))
+        );
+        let json = serde_json::to_string(&v).expect("json");
+        assert!(
+            !json.contains("hunter2") && !json.contains("0000"),
+            "{json}"
+        );
+    }
+}

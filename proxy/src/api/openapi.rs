@@ -1,0 +1,170 @@
+//! The OpenAPI 3 document of the API, generated with utoipa from the model's
+//! types (`dcs-model`'s `openapi` feature) and the operation descriptions below.
+//! A test checks that its `paths` are exactly [`super::ROUTES`].
+
+use std::sync::OnceLock;
+
+use dcs_model::api::{
+    ApiError, CreateInstance, CreatedInstance, FieldError, Instance, InstanceKind, InstanceList,
+    InstanceStatus, Me, Phase, WorkspaceVolume,
+};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "devcontainer-serverless management API",
+        description = "Create, list, inspect and delete workspace instances. Every request is \
+                       authenticated like the rest of the proxy (a session cookie, or \
+                       `Authorization: Bearer <token>` where the sign-in service accepts it). \
+                       Errors are `ApiError` JSON."
+    ),
+    paths(
+        list_instances,
+        create_instance,
+        get_instance,
+        delete_instance,
+        get_status,
+        get_workspace,
+        get_me,
+        get_openapi
+    ),
+    components(schemas(
+        CreateInstance,
+        CreatedInstance,
+        Instance,
+        InstanceKind,
+        InstanceList,
+        InstanceStatus,
+        Phase,
+        WorkspaceVolume,
+        Me,
+        ApiError,
+        FieldError
+    )),
+    modifiers(&Security),
+    security(("bearer" = [])),
+    tags((name = "instances", description = "Workspace instances"))
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document as JSON (built once).
+pub fn json() -> String {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| ApiDoc::openapi().to_pretty_json().unwrap_or_default())
+        .clone()
+}
+
+/// List instances (API instances and `/github` repository workspaces).
+#[utoipa::path(get, path = "/api/instances", tag = "instances",
+    params(("user_id" = Option<String>, Query, description = "Whose (default: the caller; others need an admin group)")),
+    responses(
+        (status = 200, description = "The instances, sorted by id", body = InstanceList),
+        (status = 400, description = "Bad query", body = ApiError),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "Another user's, without an admin group", body = ApiError)))]
+#[allow(dead_code)]
+fn list_instances() {}
+
+/// Create an instance. Its access token is in the answer, once.
+#[utoipa::path(post, path = "/api/instances", tag = "instances",
+    request_body(content = CreateInstance, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; `Location` is its URL in the API", body = CreatedInstance),
+        (status = 400, description = "Malformed JSON", body = ApiError),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "For another user without an admin group, or the repository is denied by policy", body = ApiError),
+        (status = 413, description = "Body over 64 KiB", body = ApiError),
+        (status = 415, description = "Not application/json", body = ApiError),
+        (status = 422, description = "Invalid fields (unknown, wrong type, out of bounds)", body = ApiError)))]
+#[allow(dead_code)]
+fn create_instance() {}
+
+/// Get one instance.
+#[utoipa::path(get, path = "/api/instances/{id}", tag = "instances",
+    params(("id" = String, Path, description = "Instance id")),
+    responses(
+        (status = 200, description = "The instance", body = Instance),
+        (status = 404, description = "No such instance of the caller's", body = ApiError)))]
+#[allow(dead_code)]
+fn get_instance() {}
+
+/// Delete an instance: it stops and its token stops working. The user's volume is kept.
+#[utoipa::path(delete, path = "/api/instances/{id}", tag = "instances",
+    params(("id" = String, Path, description = "Instance id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such instance of the caller's", body = ApiError)))]
+#[allow(dead_code)]
+fn delete_instance() {}
+
+/// An instance's status: phase, readiness, last activity, idle stop time.
+#[utoipa::path(get, path = "/api/status", tag = "instances",
+    params(("instance_id" = String, Query, description = "Instance id")),
+    responses(
+        (status = 200, description = "Its status", body = InstanceStatus),
+        (status = 400, description = "Missing instance_id", body = ApiError),
+        (status = 404, description = "No such instance of the caller's", body = ApiError)))]
+#[allow(dead_code)]
+fn get_status() {}
+
+/// A user's persistent workspace volume and the instances using it.
+#[utoipa::path(get, path = "/api/workspaces/{user_id}", tag = "instances",
+    params(("user_id" = String, Path, description = "Whose volume (others need an admin group)")),
+    responses(
+        (status = 200, description = "The volume", body = WorkspaceVolume),
+        (status = 403, description = "Another user's, without an admin group", body = ApiError)))]
+#[allow(dead_code)]
+fn get_workspace() {}
+
+/// Who the caller is.
+#[utoipa::path(get, path = "/api/me", tag = "instances",
+    responses((status = 200, description = "The caller", body = Me),
+              (status = 401, description = "Not signed in", body = ApiError)))]
+#[allow(dead_code)]
+fn get_me() {}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "instances",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+#[allow(dead_code)]
+fn get_openapi() {}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn the_document_is_openapi_3_and_its_paths_are_the_route_table() {
+        let doc: serde_json::Value = serde_json::from_str(&json()).expect("json");
+        assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
+        let mut documented = BTreeSet::new();
+        for (path, ops) in doc["paths"].as_object().expect("paths") {
+            for method in ops.as_object().expect("ops").keys() {
+                documented.insert((method.to_ascii_uppercase(), path.clone()));
+            }
+        }
+        let routed: BTreeSet<(String, String)> = super::super::ROUTES
+            .iter()
+            .map(|r| (r.method.to_owned(), r.path.to_owned()))
+            .collect();
+        assert_eq!(documented, routed);
+        assert!(doc["components"]["schemas"]["CreateInstance"].is_object());
+    }
+}

@@ -1,0 +1,307 @@
+//! `/instances/<id>/…`: API instances, opened with their access token.
+//!
+//! A link `…/instances/<id>/…?tkn=<token>` is exchanged for an HttpOnly,
+//! SameSite=Lax cookie scoped to `Path=/instances/<id>/`, then a `303` to the same
+//! URL without `tkn`, so the token does not stay in the address bar, history or
+//! any log. The exchange happens before sign-in, so the token never reaches the
+//! sign-in service either (not even in a `rd=` return URL); it only sets a cookie.
+//! Every request that is forwarded needs both: a signed-in caller (as on every
+//! route) and the instance's cookie. The cookie is stripped before forwarding
+//! ([`crate::forward::headers`]), so the workspace never sees the token.
+//!
+//! The token is checked against the SHA-256 recorded in the instance's spec, in
+//! constant time. [`Registry`] caches id → (key, spec) for a short time so a
+//! runtime backed by an API server is not asked on every request; deleting an
+//! instance drops its entry (and the runtime's record), which revokes the token.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use dcs_model::{InstanceId, InstanceSpec, WorkspaceKey, WorkspaceKind};
+use http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use http::request::Parts;
+use http::{HeaderValue, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::api::{cookie, token};
+use crate::body::{self, Body};
+use crate::config::CookieSecurity;
+use crate::error::{Error, Result};
+use crate::forward::{self, Target};
+use crate::runtime::{Runtime, WorkspaceSpec};
+use crate::state::AppState;
+
+/// How long a cached instance is trusted before the runtime is asked again (a
+/// deletion made through another proxy replica takes at most this long to bite).
+pub const CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// Most cached instances.
+const MAX_ENTRIES: usize = 10_000;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    at: Instant,
+    key: WorkspaceKey,
+    spec: InstanceSpec,
+}
+
+/// Short-lived cache of instances: id → (owner's key, spec).
+#[derive(Debug)]
+pub struct Registry {
+    ttl: Duration,
+    entries: Mutex<HashMap<InstanceId, Entry>>,
+}
+
+impl Registry {
+    /// An empty cache whose entries live `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceId, Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Remembers an instance (just created, or just read from the runtime).
+    pub fn insert(&self, key: WorkspaceKey, spec: InstanceSpec) {
+        let mut entries = self.lock();
+        if entries.len() >= MAX_ENTRIES {
+            let ttl = self.ttl;
+            entries.retain(|_, e| e.at.elapsed() < ttl);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            key.id(),
+            Entry {
+                at: Instant::now(),
+                key,
+                spec,
+            },
+        );
+    }
+
+    /// Forgets an instance (deleted).
+    pub fn remove(&self, id: &InstanceId) {
+        self.lock().remove(id);
+    }
+
+    /// The cached instance, if fresh.
+    pub fn cached(&self, id: &InstanceId) -> Option<(WorkspaceKey, InstanceSpec)> {
+        let mut entries = self.lock();
+        match entries.get(id) {
+            Some(e) if e.at.elapsed() < self.ttl => Some((e.key.clone(), e.spec.clone())),
+            Some(_) => {
+                entries.remove(id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The API instance `id` (never a repository workspace): cached, else the
+    /// runtime's record.
+    pub async fn lookup(
+        &self,
+        runtime: &dyn Runtime,
+        id: &InstanceId,
+    ) -> Result<Option<(WorkspaceKey, InstanceSpec)>> {
+        if let Some(hit) = self.cached(id) {
+            return Ok(Some(hit));
+        }
+        let Some(info) = runtime.find(id).await? else {
+            return Ok(None);
+        };
+        if !matches!(info.key.kind, WorkspaceKind::Instance(_)) {
+            return Ok(None);
+        }
+        self.insert(info.key.clone(), info.spec.clone());
+        Ok(Some((info.key, info.spec)))
+    }
+}
+
+/// Whether `token` opens the instance with `spec`.
+pub fn opens(spec: &InstanceSpec, token: &str) -> bool {
+    spec.token_sha256
+        .as_deref()
+        .is_some_and(|stored| token::verify(token, stored))
+}
+
+/// Whether the instance cookie should be `Secure` for this request.
+pub fn secure_cookie(policy: &CookieSecurity, parts: &Parts, peer: SocketAddr) -> bool {
+    if let Some(https) = policy.public_https {
+        return https;
+    }
+    let forwarded_https = parts
+        .headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    forwarded_https && crate::auth::trusted::is_trusted(&policy.trusted_proxies, peer.ip())
+}
+
+fn refused(id: &InstanceId) -> Error {
+    Error::Forbidden(format!(
+        "instance {id} opens only with its access link: open the link you were given \
+         (…/instances/{id}/?tkn=…) in this browser. If it was deleted, its link no longer works."
+    ))
+}
+
+/// Serves `/instances/<id>[/rest][?query]`.
+pub async fn serve(
+    state: &AppState,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    id: InstanceId,
+    prefix: String,
+    rest: Option<String>,
+    query: Option<String>,
+) -> Result<Response<Body>> {
+    let (tkn, kept_query) = cookie::take_token(query.as_deref());
+    let (parts, body) = req.into_parts();
+    let runtime = state.activator.runtime().as_ref();
+
+    if let Some(tkn) = tkn {
+        // The exchange: a cookie for a valid token, then the URL without it.
+        let found = state.instances.lookup(runtime, &id).await?;
+        if !found.is_some_and(|(_, spec)| opens(&spec, &tkn)) {
+            return Err(refused(&id));
+        }
+        let location = format!(
+            "{prefix}{}{}",
+            rest.as_deref().unwrap_or("/"),
+            kept_query.map(|q| format!("?{q}")).unwrap_or_default()
+        );
+        let secure = secure_cookie(&state.api.cookie, &parts, peer);
+        return redirect(
+            StatusCode::SEE_OTHER,
+            &location,
+            Some(cookie::set_cookie(&prefix, &tkn, secure)),
+        );
+    }
+    let Some(rest) = rest else {
+        let q = query.map(|q| format!("?{q}")).unwrap_or_default();
+        return redirect(
+            StatusCode::PERMANENT_REDIRECT,
+            &format!("{prefix}/{q}"),
+            None,
+        );
+    };
+
+    let identity = state.auth.authenticate(&parts, peer).await?;
+    let found = state.instances.lookup(runtime, &id).await?;
+    let Some((key, spec)) = found.filter(|(_, spec)| {
+        cookie::values(&parts.headers)
+            .iter()
+            .any(|t| opens(spec, t))
+    }) else {
+        return Err(refused(&id));
+    };
+    let rest = match query {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest,
+    };
+    let req = Request::from_parts(parts, body);
+    forward::forward(
+        state,
+        req,
+        peer,
+        &identity,
+        Target {
+            spec: WorkspaceSpec::new(key, spec),
+            prefix,
+            rest,
+        },
+    )
+    .await
+}
+
+fn redirect(
+    status: StatusCode,
+    location: &str,
+    set_cookie: Option<String>,
+) -> Result<Response<Body>> {
+    let mut resp = Response::new(body::empty());
+    *resp.status_mut() = status;
+    let location = HeaderValue::from_str(location)
+        .map_err(|_| Error::BadRequest("unusable request path".into()))?;
+    resp.headers_mut().insert(LOCATION, location);
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(c) = set_cookie {
+        let c = HeaderValue::from_str(&c)
+            .map_err(|_| Error::BadRequest("unusable access token".into()))?;
+        resp.headers_mut().insert(SET_COOKIE, c);
+    }
+    resp.headers_mut()
+        .insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use dcs_model::UserId;
+
+    use super::*;
+
+    fn key(id: &InstanceId) -> WorkspaceKey {
+        WorkspaceKey::instance(UserId::new("alice").expect("user"), id.clone())
+    }
+
+    #[test]
+    fn a_token_opens_only_its_own_instance() {
+        let (ta, tb) = (token::generate().expect("a"), token::generate().expect("b"));
+        let a = InstanceSpec {
+            token_sha256: Some(token::sha256_hex(&ta)),
+            ..Default::default()
+        };
+        assert!(opens(&a, &ta));
+        assert!(!opens(&a, &tb));
+        assert!(!opens(&InstanceSpec::default(), &ta), "no hash, no entry");
+    }
+
+    #[test]
+    fn the_cache_expires_and_forgets() {
+        let id = InstanceId::from_random([1; 8]);
+        let reg = Registry::new(Duration::from_secs(60));
+        reg.insert(key(&id), InstanceSpec::default());
+        assert!(reg.cached(&id).is_some());
+        reg.remove(&id);
+        assert!(reg.cached(&id).is_none());
+        let short = Registry::new(Duration::ZERO);
+        short.insert(key(&id), InstanceSpec::default());
+        assert!(short.cached(&id).is_none(), "expired at once");
+    }
+
+    #[test]
+    fn secure_follows_the_public_url_else_a_trusted_forwarded_proto() {
+        let parts = |proto: Option<&str>| {
+            let mut b = http::Request::builder();
+            if let Some(p) = proto {
+                b = b.header("x-forwarded-proto", p);
+            }
+            b.body(()).expect("req").into_parts().0
+        };
+        let peer: SocketAddr = "10.0.0.5:1".parse().expect("addr");
+        let pinned = CookieSecurity {
+            public_https: Some(true),
+            trusted_proxies: vec![],
+        };
+        assert!(secure_cookie(&pinned, &parts(None), peer));
+        let open = CookieSecurity::default();
+        assert!(!secure_cookie(&open, &parts(None), peer));
+        assert!(secure_cookie(&open, &parts(Some("https")), peer));
+        let only_ingress = CookieSecurity {
+            public_https: None,
+            trusted_proxies: vec!["10.1.0.0/16".parse().expect("net")],
+        };
+        assert!(!secure_cookie(&only_ingress, &parts(Some("https")), peer));
+    }
+}
