@@ -21,8 +21,11 @@
 //! - [`browser`]: headless Chromium through the playwright-core scripts in `tests/browser/`.
 //! - [`ide_support`]: code-server from `make ide-deps`, screenshots, the IDE's pid.
 //! - [`outpost`]: a stand-in Authentik outpost (+ fake IdP) for `--auth authentik`.
+//! - [`api`]: management API helpers: JSON calls, waiting for an instance, a
+//!   request-head echo app.
 //! - [`jwt`]: real and forged `X-authentik-jwt` tokens for `--auth trusted-headers`.
 
+pub mod api;
 pub mod bins;
 pub mod browser;
 pub mod fixture;

@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use dcs_model::api::{
-    CreatedInstance, Instance, InstanceKind, InstanceList, InstanceStatus, Me, Phase,
-    WorkspaceVolume,
+    CreatedInstance, Instance, InstanceKind, InstanceList, InstanceRequest, InstanceStatus, Me,
+    Phase, WorkspaceVolume,
 };
 use dcs_model::{InstanceId, InstanceSpec, UserId, WorkspaceKey, WorkspaceKind};
 use http::header::LOCATION;
@@ -72,7 +72,7 @@ where
     let valid = request
         .validate(&state.api.bounds)
         .map_err(ApiErr::validation)?;
-    let owner = match valid.user {
+    let owner = match valid.user.clone() {
         Some(user) => acting_for(state, identity, user)?,
         None => identity.user.clone(),
     };
@@ -87,23 +87,7 @@ where
         }
     }
     let runtime = state.activator.runtime();
-    let mut warnings = Vec::new();
-    if !runtime.applies_containers() {
-        for (field, set) in [
-            ("base_image", valid.base_image.is_some()),
-            ("storage", valid.resources.storage.is_some()),
-            ("cpu_request", valid.resources.cpu_request.is_some()),
-            ("cpu_limit", valid.resources.cpu_limit.is_some()),
-            ("memory_request", valid.resources.memory_request.is_some()),
-            ("memory_limit", valid.resources.memory_limit.is_some()),
-        ] {
-            if set {
-                warnings.push(format!(
-                    "{field} is recorded but not applied: this server runs workspaces as local processes"
-                ));
-            }
-        }
-    }
+    let warnings = not_applied(runtime.applies_containers(), &valid);
     let id = token::instance_id()?;
     let access_token = token::generate()?;
     let spec = InstanceSpec {
@@ -134,6 +118,31 @@ where
         resp.headers_mut().insert(LOCATION, v);
     }
     Ok(resp)
+}
+
+/// Warnings for settings a runtime records but does not apply (local processes
+/// run in no container: no image, no CPU/memory/storage figures).
+pub fn not_applied(applies_containers: bool, valid: &InstanceRequest) -> Vec<String> {
+    if applies_containers {
+        return Vec::new();
+    }
+    let r = &valid.resources;
+    [
+        ("base_image", valid.base_image.is_some()),
+        ("storage", r.storage.is_some()),
+        ("cpu_request", r.cpu_request.is_some()),
+        ("cpu_limit", r.cpu_limit.is_some()),
+        ("memory_request", r.memory_request.is_some()),
+        ("memory_limit", r.memory_limit.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, set)| *set)
+    .map(|(field, _)| {
+        format!(
+            "{field} is recorded but not applied: this server runs workspaces as local processes"
+        )
+    })
+    .collect()
 }
 
 /// `GET /api/instances?user_id=`
@@ -379,6 +388,22 @@ mod tests {
         assert_eq!(v.repo.as_deref(), Some("acme/hello"));
         assert_eq!(v.status, Phase::Running);
         assert!(v.instance_id.starts_with("ws-"));
+    }
+
+    #[test]
+    fn local_runtimes_warn_about_what_they_do_not_apply() {
+        let req = dcs_model::api::CreateInstance {
+            base_image: Some("ubuntu:24.04".into()),
+            cpu_limit: Some("2".into()),
+            env: Some(BTreeMap::from([("A".into(), "1".into())])),
+            ..Default::default()
+        }
+        .validate(&dcs_model::api::Bounds::default())
+        .expect("valid");
+        let w = not_applied(false, &req);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("base_image") && w[1].starts_with("cpu_limit"));
+        assert!(not_applied(true, &req).is_empty());
     }
 
     #[test]
