@@ -61,6 +61,8 @@ impl FakeUser {
 struct State {
     users: Vec<FakeUser>,
     sessions: Mutex<HashMap<String, FakeUser>>,
+    /// `Authorization: Bearer` tokens (as Authentik with *intercept header auth*).
+    bearers: Mutex<HashMap<String, FakeUser>>,
     /// `/start` state → `rd`.
     pending: Mutex<HashMap<String, String>>,
     /// IdP code → user.
@@ -141,6 +143,16 @@ impl FakeOutpost {
         Ok(format!("{SESSION_COOKIE}={session}"))
     }
 
+    /// A token for `username` that the outpost accepts as `Authorization: Bearer
+    /// <token>` (Authentik's intercept header auth: an app password or a token
+    /// issued for the provider).
+    pub fn bearer_for(&self, username: &str) -> anyhow::Result<String> {
+        let user = self.user(username).context("unknown user")?;
+        let token = self.state.id("bearer");
+        lock(&self.state.bearers).insert(token.clone(), user);
+        Ok(token)
+    }
+
     /// Stops serving: the port refuses connections and open ones are closed.
     pub fn stop(&mut self) {
         if let Some(rt) = self.runtime.take() {
@@ -180,7 +192,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn handle(state: &State, me: SocketAddr, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let q = query(req.uri().query().unwrap_or(""));
     let param = |k: &str| q.get(k).cloned().unwrap_or_default();
-    let session = session_of(req.headers()).and_then(|s| lock(&state.sessions).get(&s).cloned());
+    let bearer = header(req.headers(), "authorization")
+        .and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned));
+    let session = match bearer {
+        // With intercept header auth, a credential that is there decides alone.
+        Some(token) => lock(&state.bearers).get(&token).cloned(),
+        None => session_of(req.headers()).and_then(|s| lock(&state.sessions).get(&s).cloned()),
+    };
     match req.uri().path() {
         "/outpost.goauthentik.io/auth/nginx" => {
             state.checks.fetch_add(1, Ordering::SeqCst);

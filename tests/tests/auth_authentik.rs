@@ -184,3 +184,57 @@ async fn an_unreachable_outpost_is_a_503_page_never_an_open_door() -> anyhow::Re
     assert!(fx.proxy.volumes().is_empty(), "no workspace was started");
     Ok(())
 }
+
+#[tokio::test]
+async fn scripts_use_the_api_with_a_bearer_token_the_outpost_checks() -> anyhow::Result<()> {
+    let alice = FakeUser::new("alice");
+    let outpost = FakeOutpost::start(vec![alice.clone()])?;
+    let fx = fixture(&outpost, &alice.uid)?;
+    let token = outpost.bearer_for("alice")?;
+    let http = client();
+
+    // The CLI's way in: `Authorization: Bearer`, checked by the outpost.
+    let resp = http
+        .get(fx.proxy.url("/api/me"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    let me: serde_json::Value = serde_json::from_str(&resp.text().await?)?;
+    assert_eq!(me["user_id"], alice.uid.as_str());
+    assert_eq!(me["admin"], false, "no --admin-group: nobody is an admin");
+    let checked = outpost.seen_checks();
+    assert!(
+        checked.iter().any(|h| h
+            .get("authorization")
+            .is_some_and(|v| v == format!("Bearer {token}").as_str())),
+        "the proxy passes Authorization to the outpost's check"
+    );
+
+    // A bad token: a JSON 401, never a sign-in redirect.
+    let resp = http
+        .get(fx.proxy.url("/api/me"))
+        .bearer_auth("not-a-token")
+        .header(ACCEPT, HTML)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 401);
+    assert!(resp.text().await?.contains("unauthorized"));
+
+    // And it never reaches a workspace.
+    let port = dcs_e2e::api::head_echo().await?;
+    let resp = http
+        .get(fx.proxy.url(&format!("/github/acme/hello/ports/{port}/x")))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    let head = resp.text().await?;
+    assert!(head.starts_with("GET /x "), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("authorization") && !head.contains(&token),
+        "{head}"
+    );
+    assert!(!fx.proxy.log().contains(&token), "tokens are never logged");
+    Ok(())
+}
