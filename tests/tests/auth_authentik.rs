@@ -235,6 +235,50 @@ async fn scripts_use_the_api_with_a_bearer_token_the_outpost_checks() -> anyhow:
         !head.to_ascii_lowercase().contains("authorization") && !head.contains(&token),
         "{head}"
     );
-    assert!(!fx.proxy.log().contains(&token), "tokens are never logged");
+
+    // An instance made with the token; its access cookie is not shown to the outpost.
+    let resp = http
+        .post(fx.proxy.url("/api/instances"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 201, "{}", fx.proxy.log());
+    let created: serde_json::Value = serde_json::from_str(&resp.text().await?)?;
+    let (id, access) = (
+        created["instance_id"].as_str().unwrap_or_default(),
+        created["access_token"].as_str().unwrap_or_default(),
+    );
+    let resp = http
+        .get(fx.proxy.url(&format!("/instances/{id}/?tkn={access}")))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 303);
+    let cookie = resp.headers()[SET_COOKIE]
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let resp = http
+        .get(fx.proxy.url(&format!("/instances/{id}/_dcs/ready")))
+        .bearer_auth(&token)
+        .header(COOKIE, format!("{cookie}; ide-pref=1"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    for check in outpost.seen_checks() {
+        let cookies = format!("{:?}", check.get_all(COOKIE).iter().collect::<Vec<_>>());
+        assert!(
+            !cookies.contains(access),
+            "the outpost never sees an access token"
+        );
+    }
+    let log = fx.proxy.log();
+    assert!(
+        !log.contains(&token) && !log.contains(access),
+        "tokens are never logged"
+    );
     Ok(())
 }

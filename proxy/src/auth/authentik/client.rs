@@ -88,7 +88,11 @@ impl OutpostClient {
         *req.method_mut() = Method::GET;
         *req.uri_mut() = self.uri(AUTH_PATH)?;
         let h = req.headers_mut();
-        let cookies: Vec<&str> = crate::auth::headers::cookie_pairs(client).collect();
+        // Every cookie but the instance cookie (an access token: the sign-in
+        // service has no use for it and must not see it).
+        let cookies: Vec<&str> = crate::auth::headers::cookie_pairs(client)
+            .filter(|p| !crate::api::cookie::is_instance_cookie(p))
+            .collect();
         if let (false, Ok(v)) = (
             cookies.is_empty(),
             HeaderValue::from_str(&cookies.join("; ")),
