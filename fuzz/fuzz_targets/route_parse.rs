@@ -27,6 +27,23 @@ fn check(path: &str, query: Option<&str>) {
                 "{path:?} vs {prefix:?}"
             );
         }
+        Ok(Route::Instance {
+            id,
+            prefix,
+            rest,
+            query: q,
+        }) => {
+            assert_eq!(prefix, format!("/instances/{id}"));
+            assert!(dcs_model::InstanceId::parse(id.as_str()).is_ok(), "{id:?}");
+            assert!(rest.as_deref().is_none_or(|r| r.starts_with('/')), "{rest:?}");
+            assert_eq!(
+                format!("{prefix}{}", rest.as_deref().unwrap_or("")),
+                path,
+                "nothing of the path is lost"
+            );
+            assert_eq!(q.as_deref(), query);
+        }
+        Ok(Route::Api) => assert!(dcs_proxy::route::is_api(path), "{path:?}"),
         Ok(_) | Err(_) => {}
     }
 }

@@ -87,7 +87,7 @@ pub struct ServeArgs {
     /// (comma-separated or repeated). With `--auth none` the local user is an admin.
     #[arg(
         long = "admin-group",
-        env = "DCS_PROXY_ADMIN_GROUPS",
+        env = "DCS_PROXY_ADMIN_GROUP",
         value_delimiter = ','
     )]
     pub admin_groups: Vec<String>,

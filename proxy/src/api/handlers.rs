@@ -104,7 +104,19 @@ where
     };
     let key = WorkspaceKey::instance(owner, id.clone());
     let workspace = WorkspaceSpec::new(key.clone(), spec.clone());
-    runtime.register(&workspace).await?;
+    if let Err(err) = runtime.register(&workspace).await {
+        // Nobody has its token: do not leave a record behind (best effort).
+        if let Err(cleanup) = runtime.delete(&key).await {
+            tracing::warn!(instance = %id, %cleanup, "cannot remove an instance that failed to register");
+        }
+        return Err(match err {
+            crate::error::Error::StartFailed {
+                kind: crate::error::StartFailure::NotFound,
+                message,
+            } => ApiErr::field("repo", message),
+            other => other.into(),
+        });
+    }
     state.instances.insert(key.clone(), spec.clone());
     let status = runtime.status(&key).await?;
     tracing::info!(instance = %id, owner = %key.user, by = %identity.user, "instance created");
