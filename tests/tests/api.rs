@@ -244,7 +244,7 @@ async fn bad_requests_get_the_right_status_and_name_the_field() -> anyhow::Resul
             "vscode_version",
             "",
         ),
-        (json!(["not", "an", "object"]), "", "object"),
+        (json!(["not", "an", "object"]), "body", "object"),
     ];
     for (body, field, words) in invalid {
         let (code, err) = call(post_json(&fx, body)).await?;

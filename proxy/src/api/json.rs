@@ -83,7 +83,7 @@ fn create_fields() -> Vec<String> {
 pub fn create_instance(value: Value) -> Result<CreateInstance, ApiErr> {
     let Value::Object(map) = value else {
         return Err(ApiErr::field(
-            "",
+            "body",
             format!("the body must be a JSON object, not {}", json_type(&value)),
         ));
     };
@@ -113,7 +113,7 @@ pub fn create_instance(value: Value) -> Result<CreateInstance, ApiErr> {
     if !errors.is_empty() {
         return Err(ApiErr::validation(errors));
     }
-    serde_json::from_value(Value::Object(map)).map_err(|e| ApiErr::field("", e.to_string()))
+    serde_json::from_value(Value::Object(map)).map_err(|e| ApiErr::field("body", e.to_string()))
 }
 
 fn check_env(v: &Value, errors: &mut Vec<FieldError>) {
@@ -226,6 +226,7 @@ mod tests {
         assert!(e.body().fields[0].message.contains("invalid type"), "{e:?}");
         let e = create_instance(json!([1])).expect_err("not an object");
         assert_eq!(e.status(), 422);
+        assert_eq!(e.body().fields[0].field, "body");
         let e = create_instance(json!({"env": "A=1"})).expect_err("env string");
         assert_eq!(e.body().fields[0].field, "env");
         let e =
