@@ -239,6 +239,11 @@ mod tests {
             );
         }
         assert_eq!(parse("/instancesx/a/", None).expect("ok"), Route::NotFound);
+        assert_eq!(
+            INSTANCES_PREFIX,
+            crate::runtime::INSTANCES_PREFIX,
+            "routed where the runtime serves them"
+        );
         assert!(parse(&format!("/instances/{id}/../x"), None).is_err());
     }
 
