@@ -389,18 +389,16 @@ fn opt<T, E>(value: &Option<String>, parse: impl Fn(&str) -> Result<T, E>) -> Re
 }
 
 fn check_env(name: &str, value: &str) -> Result<(), &'static str> {
-    let b = name.as_bytes();
-    if b.is_empty()
-        || b.len() > 128
-        || !(b[0].is_ascii_alphabetic() || b[0] == b'_')
-        || !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
-    {
+    if !crate::instance::is_env_name(name) {
         return Err(
             "a variable name is letters, digits and '_', not starting with a digit (at most 128)",
         );
     }
     if name.starts_with("DCS_") {
         return Err("DCS_* variables are reserved for the launcher");
+    }
+    if crate::instance::RESERVED_ENV.contains(&name) {
+        return Err("HOME, PORT, K_SERVICE, K_CONFIGURATION and K_REVISION are set by the runtime");
     }
     if value.len() > 32 * 1024 || value.contains('\0') {
         return Err("a value is at most 32 KiB and has no NUL byte");
@@ -459,6 +457,7 @@ mod tests {
             env: Some(BTreeMap::from([
                 ("1BAD".into(), "x".into()),
                 ("DCS_REPO".into(), "x".into()),
+                ("PORT".into(), "1".into()),
             ])),
             ..Default::default()
         };
@@ -474,6 +473,7 @@ mod tests {
             "memory_limit",
             "env.1BAD",
             "env.DCS_REPO",
+            "env.PORT",
         ] {
             assert!(got.iter().any(|f| f == want), "{want} missing from {got:?}");
         }

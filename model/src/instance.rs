@@ -114,15 +114,24 @@ impl InstanceSpec {
     }
 }
 
-/// Whether `name` may be set as extra workspace environment (see
-/// [`InstanceSpec::extra_env`]).
-pub fn is_extra_env_name(name: &str) -> bool {
+/// Variables a workspace's extra environment may not set: the workspace's `HOME`
+/// (its own volume), and those Knative sets itself and refuses in a Service.
+pub const RESERVED_ENV: &[&str] = &["HOME", "PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"];
+
+/// Whether `name` is well formed for an environment variable: letters, digits and
+/// `_`, not starting with a digit, at most 128.
+pub fn is_env_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphabetic() || b[0] == b'_')
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
-        && !name.starts_with("DCS_")
+}
+
+/// Whether `name` may be set as extra workspace environment (see
+/// [`InstanceSpec::extra_env`]): well formed, not `DCS_*`, not [`RESERVED_ENV`].
+pub fn is_extra_env_name(name: &str) -> bool {
+    is_env_name(name) && !name.starts_with("DCS_") && !RESERVED_ENV.contains(&name)
 }
 
 #[cfg(test)]

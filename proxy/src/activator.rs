@@ -73,6 +73,14 @@ impl Activator {
             }))
     }
 
+    /// Begins starting `spec` (or joins the start in progress) without waiting for
+    /// it: the management API's create. The outcome shows in the runtime's status.
+    pub fn wake(self: &Arc<Self>, spec: &WorkspaceSpec) {
+        if !lock(&self.ready).contains_key(&spec.key) {
+            drop(self.start(spec));
+        }
+    }
+
     /// Joins the start of `spec` in progress, or begins one.
     fn start(self: &Arc<Self>, spec: &WorkspaceSpec) -> Start {
         let mut starting = lock(&self.starting);

@@ -107,7 +107,37 @@ async fn the_api_survives_schemathesis() -> anyhow::Result<()> {
             tail(&fx.proxy.log(), 200)
         );
     }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    // A run that tested nothing also exits 0: insist that it exercised every operation.
+    let ops = doc["paths"].as_object().map_or(0, |paths| {
+        paths
+            .values()
+            .filter_map(|item| item.as_object())
+            .flat_map(|item| item.keys())
+            .filter(|k| ["get", "put", "post", "delete", "patch"].contains(&k.as_str()))
+            .count()
+    });
+    // Schemathesis leaves out the operation serving the document it reads.
+    let tested = number_after(&stdout, "Tested:");
+    assert!(
+        ops > 1
+            && tested == Some(ops - 1)
+            && stdout.contains(&format!("Selected: {0}/{0}", ops - 1)),
+        "schemathesis did not report exercising all {} operations:\n{stdout}",
+        ops - 1
+    );
     Ok(())
+}
+
+/// The number following `label` in schemathesis' summary.
+fn number_after(text: &str, label: &str) -> Option<usize> {
+    let rest = &text[text.find(label)? + label.len()..];
+    rest.trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn tail(text: &str, lines: usize) -> String {

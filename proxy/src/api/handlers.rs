@@ -109,15 +109,12 @@ where
         if let Err(cleanup) = runtime.delete(&key).await {
             tracing::warn!(instance = %id, %cleanup, "cannot remove an instance that failed to register");
         }
-        return Err(match err {
-            crate::error::Error::StartFailed {
-                kind: crate::error::StartFailure::NotFound,
-                message,
-            } => ApiErr::field("repo", message),
-            other => other.into(),
-        });
+        return Err(err.into());
     }
     state.instances.insert(key.clone(), spec.clone());
+    // Start it now, so it is warm when its link is opened; `/api/status` (and
+    // `dcs create --wait`) follow the start, a failure shows there with its reason.
+    state.activator.wake(&workspace);
     let status = runtime.status(&key).await?;
     tracing::info!(instance = %id, owner = %key.user, by = %identity.user, "instance created");
     let created = CreatedInstance {

@@ -48,10 +48,6 @@ pub const GIT_TOKEN_DIR: &str = "/var/run/secrets/dcs/git";
 pub const PORT: i32 = 8080;
 /// The launcher's readiness endpoint.
 pub const READY_PATH: &str = "/_dcs/ready";
-/// Variables Knative sets itself and refuses in a Service: a workspace's extra
-/// environment never sets them.
-pub const KNATIVE_RESERVED_ENV: &[&str] = &["PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"];
-
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -129,10 +125,10 @@ fn main_container(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Container {
         value_from: None,
     });
     // The workspace's own variables, after the pod's; a name set already is
-    // skipped (server-side apply refuses duplicate entries in a keyed list), and
-    // so are Knative's own.
+    // skipped (server-side apply refuses duplicate entries in a keyed list);
+    // Knative's own are never extra env (`dcs_model::instance::RESERVED_ENV`).
     for (name, value) in spec.instance.extra_env() {
-        if env.iter().all(|e| e.name != name) && !KNATIVE_RESERVED_ENV.contains(&name) {
+        if env.iter().all(|e| e.name != name) {
             env.push(EnvVar {
                 name: name.to_owned(),
                 value: Some(value.to_owned()),
