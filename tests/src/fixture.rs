@@ -91,6 +91,9 @@ impl Fixture {
 
 /// An HTTP client that does not follow redirects (tests look at them).
 pub fn client() -> reqwest::Client {
+    // reqwest's rustls (enabled workspace-wide by the CLI) has no provider of its
+    // own: install the one the project uses, ring. An Err means one is installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))

@@ -115,7 +115,11 @@ where
     // Start it now, so it is warm when its link is opened; `/api/status` (and
     // `dcs create --wait`) follow the start, a failure shows there with its reason.
     state.activator.wake(&workspace);
-    let status = runtime.status(&key).await?;
+    let status = match runtime.status(&key).await? {
+        // The start just asked for may not have reached the runtime yet.
+        Status::Stopped => Status::Starting,
+        status => status,
+    };
     tracing::info!(instance = %id, owner = %key.user, by = %identity.user, "instance created");
     let created = CreatedInstance {
         instance: view(&key, &status, &spec),

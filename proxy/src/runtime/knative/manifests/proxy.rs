@@ -31,6 +31,8 @@ pub const COMMON_ENV: &[(&str, &str)] = &[
     ("DCS_PROXY_GIT_BASE", "https://github.com"),
     ("DCS_PROXY_IDE", "none"),
     ("DCS_PROXY_IDLE_TIMEOUT", "30m"),
+    // The blueprint's admin group (authentik/blueprint.yaml): may act for others in /api.
+    ("DCS_PROXY_ADMIN_GROUP", "dcs-admins"),
     ("DCS_PROXY_LOG", "info"),
     ("DCS_PROXY_KNATIVE_NAMESPACE", WORKSPACES_NAMESPACE),
     ("DCS_PROXY_KNATIVE_LAUNCHER_IMAGE", DEFAULT_LAUNCHER_IMAGE),
