@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::env::IDE_KINDS;
-use crate::{ImageRef, Quantity, RepoRef, UserId};
+use crate::{ImageRef, InstanceSpec, Quantity, RepoRef, UserId};
 
 /// `POST /api/instances` body. Unknown fields are rejected.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,23 +93,14 @@ pub struct Resources {
     pub memory_limit: Option<Quantity>,
 }
 
-/// A validated [`CreateInstance`].
+/// A validated [`CreateInstance`]: whose, and what it runs (the spec's token hash
+/// and creation time are left for the API to fill in).
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceRequest {
     /// Explicit owner, if given.
     pub user: Option<UserId>,
-    /// Repository, if any.
-    pub repo: Option<RepoRef>,
-    /// Base image, if given.
-    pub base_image: Option<ImageRef>,
-    /// IDE kind, if given.
-    pub ide: Option<String>,
-    /// IDE version, if given.
-    pub ide_version: Option<String>,
-    /// Resources.
-    pub resources: Resources,
-    /// Extra environment.
-    pub env: BTreeMap<String, String>,
+    /// What the instance runs.
+    pub spec: InstanceSpec,
 }
 
 impl CreateInstance {
@@ -215,12 +206,15 @@ impl CreateInstance {
         if errors.is_empty() {
             Ok(InstanceRequest {
                 user,
-                repo,
-                base_image,
-                ide: self.ide.clone(),
-                ide_version: self.ide_version.clone(),
-                resources,
-                env,
+                spec: InstanceSpec {
+                    repo,
+                    base_image,
+                    ide: self.ide.clone(),
+                    ide_version: self.ide_version.clone(),
+                    resources,
+                    env,
+                    ..InstanceSpec::default()
+                },
             })
         } else {
             Err(errors)
@@ -433,8 +427,8 @@ mod tests {
             "memory_request":"1Gi","memory_limit":"4Gi","env":{"FOO":"bar"}}"#;
         let req: CreateInstance = serde_json::from_str(json).expect("parses");
         let ok = req.validate(&Bounds::default()).expect("valid");
-        assert_eq!(ok.ide_version.as_deref(), Some("1.96.0"));
-        assert_eq!(ok.resources.cpu_limit.expect("cpu").value(), 2.0);
+        assert_eq!(ok.spec.ide_version.as_deref(), Some("1.96.0"));
+        assert_eq!(ok.spec.resources.cpu_limit.expect("cpu").value(), 2.0);
     }
 
     #[test]

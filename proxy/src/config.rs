@@ -378,6 +378,15 @@ mod tests {
         args: ServeArgs,
     }
 
+    /// An executable `dcs-launcher` in `dir` (validation checks it exists and runs).
+    fn fake_launcher(dir: &std::path::Path) -> std::path::PathBuf {
+        let bin = dir.join("dcs-launcher");
+        std::fs::write(&bin, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        bin
+    }
+
     fn args(extra: &[&str]) -> ServeArgs {
         let mut argv = vec!["dcs-proxy"];
         argv.extend_from_slice(extra);
@@ -429,10 +438,7 @@ mod tests {
     #[test]
     fn a_good_configuration_resolves_defaults() {
         let tmp = tempfile::tempdir().expect("tmp");
-        let bin = tmp.path().join("dcs-launcher");
-        std::fs::write(&bin, "#!/bin/sh\n").expect("write");
-        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
+        let bin = fake_launcher(tmp.path());
         let cfg = args(&[
             "--user",
             "alice",
@@ -458,10 +464,7 @@ mod tests {
     #[test]
     fn api_flags_set_admin_groups_and_bounds() {
         let tmp = tempfile::tempdir().expect("tmp");
-        let bin = tmp.path().join("dcs-launcher");
-        std::fs::write(&bin, "#!/bin/sh\n").expect("write");
-        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
+        let bin = fake_launcher(tmp.path());
         let cfg = args(&[
             "--launcher-bin",
             bin.to_str().expect("utf8"),

@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use dcs_model::api::{
-    CreatedInstance, Instance, InstanceKind, InstanceList, InstanceRequest, InstanceStatus, Me,
-    Phase, WorkspaceVolume,
+    CreatedInstance, Instance, InstanceKind, InstanceList, InstanceStatus, Me, Phase,
+    WorkspaceVolume,
 };
 use dcs_model::{InstanceId, InstanceSpec, UserId, WorkspaceKey, WorkspaceKind};
 use http::header::LOCATION;
@@ -76,7 +76,7 @@ where
         Some(user) => acting_for(state, identity, user)?,
         None => identity.user.clone(),
     };
-    if let Some(repo) = &valid.repo {
+    if let Some(repo) = &valid.spec.repo {
         let decision = state.policy.decide(&identity.groups, repo);
         if !decision.is_allowed() {
             return Err(ApiErr::forbidden(format!(
@@ -87,20 +87,15 @@ where
         }
     }
     let runtime = state.activator.runtime();
-    let warnings = not_applied(runtime.applies_containers(), &valid);
+    let warnings = not_applied(runtime.applies_containers(), &valid.spec);
     let id = token::instance_id()?;
     let access_token = token::generate()?;
     let spec = InstanceSpec {
-        repo: valid.repo,
-        base_image: valid.base_image,
-        ide: valid.ide,
-        ide_version: valid.ide_version,
-        resources: valid.resources,
-        env: valid.env,
         token_sha256: Some(token::sha256_hex(&access_token)),
         created_unix: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        ..valid.spec
     };
     let key = WorkspaceKey::instance(owner, id.clone());
     let workspace = WorkspaceSpec::new(key.clone(), spec.clone());
@@ -135,13 +130,13 @@ where
 
 /// Warnings for settings a runtime records but does not apply (local processes
 /// run in no container: no image, no CPU/memory/storage figures).
-pub fn not_applied(applies_containers: bool, valid: &InstanceRequest) -> Vec<String> {
+pub fn not_applied(applies_containers: bool, spec: &InstanceSpec) -> Vec<String> {
     if applies_containers {
         return Vec::new();
     }
-    let r = &valid.resources;
+    let r = &spec.resources;
     [
-        ("base_image", valid.base_image.is_some()),
+        ("base_image", spec.base_image.is_some()),
         ("storage", r.storage.is_some()),
         ("cpu_request", r.cpu_request.is_some()),
         ("cpu_limit", r.cpu_limit.is_some()),
@@ -413,10 +408,10 @@ mod tests {
         }
         .validate(&dcs_model::api::Bounds::default())
         .expect("valid");
-        let w = not_applied(false, &req);
+        let w = not_applied(false, &req.spec);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].starts_with("base_image") && w[1].starts_with("cpu_limit"));
-        assert!(not_applied(true, &req).is_empty());
+        assert!(not_applied(true, &req.spec).is_empty());
     }
 
     #[test]
