@@ -1,13 +1,15 @@
 # Management API fuzzing prerequisites (tests/tests/api_schemathesis.rs).
 #
-#   make api-fuzz-deps   schemathesis, pinned, into a Python venv at .cache/venv
+#   make api-fuzz-deps   schemathesis and openapi-spec-validator, pinned, into a
+#                        Python venv at .cache/venv
 #
 # Installed once, idempotently (a stamp file records the pinned version); the path of
 # the `schemathesis` binary is exported to every recipe so `make test` passes it on.
 
 API_VENV := $(CURDIR)/.cache/venv
 SCHEMATHESIS_VERSION ?= 4.32.5
-SCHEMATHESIS_STAMP := $(API_VENV)/.schemathesis-$(SCHEMATHESIS_VERSION).stamp
+OPENAPI_SPEC_VALIDATOR_VERSION ?= 0.9.0
+SCHEMATHESIS_STAMP := $(API_VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)-osv-$(OPENAPI_SPEC_VALIDATOR_VERSION).stamp
 
 export SCHEMATHESIS := $(API_VENV)/bin/schemathesis
 
@@ -26,6 +28,7 @@ $(SCHEMATHESIS_STAMP):
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-venv && \
 	  python3 -m venv "$(API_VENV)"; }
 	"$(API_VENV)/bin/python" -m pip install --quiet --disable-pip-version-check \
-	  "schemathesis==$(SCHEMATHESIS_VERSION)"
+	  "schemathesis==$(SCHEMATHESIS_VERSION)" \
+	  "openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)"
 	"$(SCHEMATHESIS)" --version
 	@touch $@

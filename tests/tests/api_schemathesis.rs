@@ -1,7 +1,8 @@
 //! The management API fuzzed from its own OpenAPI document with schemathesis: a real
 //! proxy (local mode, `--auth none`, `--ide none`) on loopback, every operation in
 //! `/api/openapi.json` called with generated valid and invalid input, and no answer
-//! may be a 5xx or break the documented response schema.
+//! may be a 5xx or break the documented response schema. First the document itself
+//! must pass `openapi-spec-validator` (the reference OpenAPI 3.x validator).
 //!
 //! schemathesis comes from `make api-fuzz-deps` (a pinned version in `.cache/venv`);
 //! `make test` passes its path in `SCHEMATHESIS`.
@@ -45,6 +46,27 @@ async fn the_api_survives_schemathesis() -> anyhow::Result<()> {
 
     // Loopback only: no HTTP proxy from the environment, work files in a temp dir.
     let work = tempfile::tempdir()?;
+    // The document itself is valid OpenAPI (checked by the reference validator,
+    // installed beside schemathesis).
+    let validator = std::path::Path::new(&st).with_file_name("openapi-spec-validator");
+    let doc_file = work.path().join("openapi.json");
+    std::fs::write(&doc_file, serde_json::to_vec(&doc)?)?;
+    let checked = tokio::process::Command::new(&validator)
+        .arg(&doc_file)
+        .output()
+        .await
+        .with_context(|| {
+            format!(
+                "starting {} (run `make api-fuzz-deps`)",
+                validator.display()
+            )
+        })?;
+    assert!(
+        checked.status.success(),
+        "the OpenAPI document is not valid:\n{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
     let args = [
         "run",
         schema_url.as_str(),
