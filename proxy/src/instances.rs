@@ -37,8 +37,13 @@ use crate::state::AppState;
 /// deletion made through another proxy replica takes at most this long to bite).
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
 
-/// Most cached instances.
+/// Most cached instances (and, separately, most ids remembered as absent).
 const MAX_ENTRIES: usize = 10_000;
+
+/// How long an id the runtime did not know is answered from memory. Token links
+/// are exchanged before sign-in, so this is what bounds the runtime lookups an
+/// anonymous client can cause by trying made-up ids.
+pub const ABSENT_TTL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -47,11 +52,13 @@ struct Entry {
     spec: InstanceSpec,
 }
 
-/// Short-lived cache of instances: id → (owner's key, spec).
+/// Short-lived cache of instances: id → (owner's key, spec), and of ids the
+/// runtime did not know.
 #[derive(Debug)]
 pub struct Registry {
     ttl: Duration,
     entries: Mutex<HashMap<InstanceId, Entry>>,
+    absent: Mutex<HashMap<InstanceId, Instant>>,
 }
 
 impl Registry {
@@ -60,7 +67,32 @@ impl Registry {
         Self {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            absent: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether `id` was looked up recently and not found.
+    fn known_absent(&self, id: &InstanceId) -> bool {
+        let mut absent = self.absent.lock().unwrap_or_else(|p| p.into_inner());
+        match absent.get(id) {
+            Some(at) if at.elapsed() < ABSENT_TTL.min(self.ttl) => true,
+            Some(_) => {
+                absent.remove(id);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn mark_absent(&self, id: &InstanceId) {
+        let mut absent = self.absent.lock().unwrap_or_else(|p| p.into_inner());
+        if absent.len() >= MAX_ENTRIES {
+            absent.retain(|_, at| at.elapsed() < ABSENT_TTL);
+            if absent.len() >= MAX_ENTRIES {
+                absent.clear();
+            }
+        }
+        absent.insert(id.clone(), Instant::now());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceId, Entry>> {
@@ -69,6 +101,10 @@ impl Registry {
 
     /// Remembers an instance (just created, or just read from the runtime).
     pub fn insert(&self, key: WorkspaceKey, spec: InstanceSpec) {
+        self.absent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key.id());
         let mut entries = self.lock();
         if entries.len() >= MAX_ENTRIES {
             let ttl = self.ttl;
@@ -115,7 +151,11 @@ impl Registry {
         if let Some(hit) = self.cached(id) {
             return Ok(Some(hit));
         }
+        if self.known_absent(id) {
+            return Ok(None);
+        }
         let Some(info) = runtime.find(id).await? else {
+            self.mark_absent(id);
             return Ok(None);
         };
         if !matches!(info.key.kind, WorkspaceKind::Instance(_)) {
@@ -278,6 +318,26 @@ mod tests {
         let short = Registry::new(Duration::ZERO);
         short.insert(key(&id), InstanceSpec::default());
         assert!(short.cached(&id).is_none(), "expired at once");
+    }
+
+    #[test]
+    fn absent_ids_are_remembered_briefly_and_forgotten_on_insert() {
+        let id = InstanceId::from_random([2; 8]);
+        let reg = Registry::new(Duration::from_secs(60));
+        assert!(!reg.known_absent(&id));
+        reg.mark_absent(&id);
+        assert!(
+            reg.known_absent(&id),
+            "asked again within ABSENT_TTL: from memory"
+        );
+        reg.insert(key(&id), InstanceSpec::default());
+        assert!(!reg.known_absent(&id), "created here: known at once");
+        let short = Registry::new(Duration::ZERO);
+        short.mark_absent(&id);
+        assert!(
+            !short.known_absent(&id),
+            "never longer than the cache's own TTL"
+        );
     }
 
     #[test]
