@@ -19,15 +19,17 @@
 //! user's volume directory with a bounded walk.
 //!
 //! # Layout
-//! - [`state`]: persisted records, atomic writes.
+//! - [`state`]: persisted records (and the spec a new one records), atomic writes.
 //! - [`process`]: process identity and group termination.
 //! - [`ready`]: the `/_dcs/ready` probe.
 //! - [`spawn`]: building the launcher's command from the `DCS_*` contract.
+//! - [`volume`]: how much of a user's volume is used.
 
 pub mod process;
 pub mod ready;
 pub mod spawn;
 pub mod state;
+pub mod volume;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -36,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use dcs_model::{InstanceSpec, UserId, WorkspaceKey};
+use dcs_model::{UserId, WorkspaceKey};
 use tokio::time::{sleep, Instant};
 use tracing::{info, warn};
 
@@ -116,7 +118,7 @@ impl LocalRuntime {
         })
     }
 
-    /// The workspace's slot; a new one records `spec` (see [`recorded_spec`]).
+    /// The workspace's slot; a new one records `spec` (see [`state::recorded_spec`]).
     /// The second value says whether it is new (not yet saved).
     fn slot(&self, spec: &WorkspaceSpec) -> (Arc<Slot>, bool) {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
@@ -127,7 +129,7 @@ impl LocalRuntime {
             record: tokio::sync::Mutex::new(Record {
                 key: spec.key.clone(),
                 base_path: spec.base_path.clone(),
-                spec: recorded_spec(spec),
+                spec: state::recorded_spec(spec),
                 process: None,
                 last_error: None,
             }),
@@ -283,7 +285,12 @@ impl Runtime for LocalRuntime {
         let name = dir.display().to_string();
         let (exists, used_bytes) = tokio::task::spawn_blocking(move || {
             let exists = dir.is_dir();
-            (exists, exists.then(|| disk_usage(&dir, MAX_WALK)).flatten())
+            (
+                exists,
+                exists
+                    .then(|| volume::disk_usage(&dir, volume::MAX_WALK))
+                    .flatten(),
+            )
         })
         .await
         .map_err(|e| Error::Runtime(format!("measuring the workspace volume failed: {e}")))?;
@@ -381,53 +388,6 @@ impl Runtime for LocalRuntime {
     }
 }
 
-/// The spec a new workspace records: the given one, stamped with the time of
-/// creation if it has none, naming the key's repository if it is a repository's.
-fn recorded_spec(spec: &WorkspaceSpec) -> InstanceSpec {
-    let mut recorded = spec.instance.clone();
-    if recorded.created_unix == 0 {
-        recorded.created_unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-    }
-    if let Some(repo) = spec.key.repo() {
-        recorded.repo = Some(repo.clone());
-    }
-    recorded
-}
-
-/// Most directory entries [`Runtime::volume`] visits before giving up on a figure.
-pub const MAX_WALK: usize = 200_000;
-
-/// Disk usage under `dir` in bytes (allocated blocks, as `du` counts them), not
-/// following symlinks; `None` if the walk met more than `max_entries` entries.
-/// Unreadable directories count as empty.
-pub fn disk_usage(dir: &std::path::Path, max_entries: usize) -> Option<u64> {
-    use std::os::unix::fs::MetadataExt as _;
-    let mut total = 0u64;
-    let mut seen = 0usize;
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            seen += 1;
-            if seen > max_entries {
-                return None;
-            }
-            // `DirEntry::metadata` does not traverse symlinks.
-            let Ok(meta) = entry.metadata() else { continue };
-            total = total.saturating_add(meta.blocks().saturating_mul(512));
-            if meta.is_dir() {
-                pending.push(entry.path());
-            }
-        }
-    }
-    Some(total)
-}
-
 fn status_of(record: &Record) -> Status {
     match (&record.process, &record.last_error) {
         (Some(p), _) if process::is_alive(p) && p.addr.is_some() => Status::Running,
@@ -436,30 +396,5 @@ fn status_of(record: &Record) -> Status {
             reason: reason.clone(),
         },
         _ => Status::Stopped,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn disk_usage_counts_files_and_stops_at_the_cap_without_following_links() {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let root = tmp.path().join("alice");
-        std::fs::create_dir_all(root.join("acme/hello")).expect("mkdir");
-        std::fs::write(root.join("acme/hello/big"), vec![1u8; 64 * 1024]).expect("write");
-        let outside = tmp.path().join("outside");
-        std::fs::create_dir_all(&outside).expect("mkdir");
-        std::fs::write(outside.join("huge"), vec![1u8; 1024 * 1024]).expect("write");
-        std::os::unix::fs::symlink(&outside, root.join("link")).expect("symlink");
-        let used = disk_usage(&root, MAX_WALK).expect("under the cap");
-        assert!(used >= 64 * 1024, "{used}");
-        assert!(
-            used < 1024 * 1024,
-            "the symlinked directory is not counted: {used}"
-        );
-        assert_eq!(disk_usage(&root, 2), None, "capped");
-        assert_eq!(disk_usage(&tmp.path().join("absent"), 10), Some(0));
     }
 }

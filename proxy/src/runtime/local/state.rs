@@ -1,11 +1,14 @@
 //! The local runtime's persisted state: one JSON record per workspace under
 //! `<data-dir>/state/`, written atomically (temp file + rename) so a proxy killed at
-//! any instant leaves either the old record or the new one, never half of one.
+//! any instant leaves either the old record or the new one, never half of one. A new
+//! record keeps the spec it was first given ([`recorded_spec`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use dcs_model::{InstanceSpec, WorkspaceKey};
+
+use crate::runtime::WorkspaceSpec;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
@@ -113,6 +116,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)
+}
+
+/// The spec a new workspace records: the given one, stamped with the time of
+/// creation if it has none, naming the key's repository if it is a repository's.
+pub(crate) fn recorded_spec(spec: &WorkspaceSpec) -> InstanceSpec {
+    let mut recorded = spec.instance.clone();
+    if recorded.created_unix == 0 {
+        recorded.created_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+    }
+    if let Some(repo) = spec.key.repo() {
+        recorded.repo = Some(repo.clone());
+    }
+    recorded
 }
 
 #[cfg(test)]

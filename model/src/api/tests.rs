@@ -1,0 +1,74 @@
+//! Tests of [`super`]: api.
+
+use super::*;
+
+fn fields(req: CreateInstance) -> Vec<String> {
+    req.validate(&Bounds::default())
+        .expect_err("invalid")
+        .into_iter()
+        .map(|e| e.field)
+        .collect()
+}
+
+#[test]
+fn a_full_valid_request_passes() {
+    let json = r#"{"repo":"acme/hello","base_image":"mcr.microsoft.com/devcontainers/python:1-3.12",
+        "vscode_version":"1.96.0","storage":"20Gi","cpu_request":"500m","cpu_limit":"2",
+        "memory_request":"1Gi","memory_limit":"4Gi","env":{"FOO":"bar"}}"#;
+    let req: CreateInstance = serde_json::from_str(json).expect("parses");
+    let ok = req.validate(&Bounds::default()).expect("valid");
+    assert_eq!(ok.spec.ide_version.as_deref(), Some("1.96.0"));
+    assert_eq!(ok.spec.resources.cpu_limit.expect("cpu").value(), 2.0);
+}
+
+#[test]
+fn unknown_fields_are_rejected() {
+    assert!(serde_json::from_str::<CreateInstance>(r#"{"reppo":"a/b"}"#).is_err());
+}
+
+#[test]
+fn every_problem_is_reported_with_its_field() {
+    let req = CreateInstance {
+        user_id: Some("../x".into()),
+        repo: Some("nope".into()),
+        base_image: Some("Ubuntu:LATEST!".into()),
+        ide: Some("emacs".into()),
+        ide_version: Some("1 0".into()),
+        storage: Some("10TB".into()),
+        cpu_request: Some("4".into()),
+        cpu_limit: Some("2".into()),
+        memory_limit: Some("1Ti".into()),
+        env: Some(BTreeMap::from([
+            ("1BAD".into(), "x".into()),
+            ("DCS_REPO".into(), "x".into()),
+            ("PORT".into(), "1".into()),
+        ])),
+        ..Default::default()
+    };
+    let got = fields(req);
+    for want in [
+        "user_id",
+        "repo",
+        "base_image",
+        "ide",
+        "ide_version",
+        "storage",
+        "cpu_request",
+        "memory_limit",
+        "env.1BAD",
+        "env.DCS_REPO",
+        "env.PORT",
+    ] {
+        assert!(got.iter().any(|f| f == want), "{want} missing from {got:?}");
+    }
+}
+
+#[test]
+fn bounds_are_enforced() {
+    let req = CreateInstance {
+        cpu_limit: Some("64".into()),
+        ..Default::default()
+    };
+    let errs = req.validate(&Bounds::default()).expect_err("too big");
+    assert!(errs[0].message.contains("maximum of 8 cores"), "{errs:?}");
+}

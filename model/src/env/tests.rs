@@ -1,0 +1,155 @@
+//! Tests of [`super`]: env.
+
+use std::collections::HashMap;
+
+use super::*;
+
+fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
+#[test]
+fn defaults_fill_everything_but_the_repo() {
+    let env = LauncherEnv::from_lookup(lookup(&[(DCS_REPO, "acme/hello")])).expect("valid");
+    assert_eq!(
+        env,
+        LauncherEnv::new(RepoRef::parse("acme/hello").expect("repo"))
+    );
+    assert_eq!(env.checkout_dir(), PathBuf::from("/workspaces/acme/hello"));
+    assert_eq!(env.config_dir(), PathBuf::from("/workspaces/.dcs"));
+}
+
+#[test]
+fn every_optional_variable_round_trips_and_unset_ones_are_left_out() {
+    let env = LauncherEnv::new(RepoRef::parse("acme/hello").expect("repo"));
+    let names: Vec<&str> = env.to_vars().iter().map(|(k, _)| *k).collect();
+    for optional in [
+        DCS_IDE_BIN,
+        DCS_IDE_VERSION,
+        DCS_IDE_DOWNLOAD_BASE,
+        DCS_CONFIG_DIR,
+    ] {
+        assert!(!names.contains(&optional), "{optional} unset is left out");
+    }
+    let with = LauncherEnv::from_lookup(lookup(&[
+        (DCS_REPO, "acme/hello"),
+        (DCS_IDE_DOWNLOAD_BASE, "https://mirror.example/ides/"),
+    ]))
+    .expect("valid");
+    assert_eq!(
+        with.ide_download_base.as_deref(),
+        Some("https://mirror.example/ides")
+    );
+}
+
+#[test]
+fn to_vars_and_from_lookup_are_inverse() {
+    let mut env = LauncherEnv::new(RepoRef::parse("acme/hello").expect("repo"));
+    env.git_base = "http://127.0.0.1:9418".into();
+    env.workspaces_dir = "/data/workspaces/alice".into();
+    env.listen = "127.0.0.1:0".parse().expect("addr");
+    env.addr_file = Some("/run/addr".into());
+    env.git_token_file = Some("/secrets/token".into());
+    env.base_path = "/github/acme/hello".into();
+    env.user = Some(UserId::new("alice").expect("user"));
+    env.stop_grace_secs = 3;
+    env.log = Some("debug".into());
+    env.ide = "code-server".into();
+    env.ide_bin = Some("/opt/code-server/bin/code-server".into());
+    env.ide_version = Some("4.104.0".into());
+    env.ide_download_base = Some("http://127.0.0.1:9/mirror".into());
+    env.config_dir = Some("/config".into());
+    let vars = env.to_vars();
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        LauncherEnv::from_lookup(lookup(&pairs)).expect("valid"),
+        env
+    );
+    assert!(vars.iter().all(|(k, _)| ALL.contains(k)));
+}
+
+#[test]
+fn an_instance_without_a_repository_round_trips() {
+    let id = InstanceId::parse("inst-0123456789abcdef").expect("id");
+    let mut env = LauncherEnv::for_instance(Some(id.clone()), None);
+    env.workspaces_dir = "/data/workspaces/alice".into();
+    env.base_path = "/instances/inst-0123456789abcdef".into();
+    let vars = env.to_vars();
+    assert!(vars.contains(&(DCS_INSTANCE, id.to_string())));
+    assert!(
+        vars.iter().all(|(k, _)| *k != DCS_REPO),
+        "no repository, no DCS_REPO"
+    );
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let back = LauncherEnv::from_lookup(lookup(&pairs)).expect("valid");
+    assert_eq!(back, env);
+    assert_eq!(
+        back.checkout_dir(),
+        PathBuf::from("/data/workspaces/alice/_instances/inst-0123456789abcdef")
+    );
+    assert_eq!(back.label(), "inst-0123456789abcdef");
+
+    // An instance with a repository checks the repository out as usual.
+    let both = LauncherEnv::from_lookup(lookup(&[
+        (DCS_INSTANCE, "inst-0123456789abcdef"),
+        (DCS_REPO, "acme/hello"),
+    ]))
+    .expect("valid");
+    assert_eq!(both.instance, Some(id));
+    assert_eq!(both.checkout_dir(), PathBuf::from("/workspaces/acme/hello"));
+    assert_eq!(both.label(), "acme/hello");
+}
+
+#[test]
+fn neither_a_repository_nor_an_instance_is_refused() {
+    for vars in [vec![], vec![(DCS_REPO, ""), (DCS_INSTANCE, "")]] {
+        match LauncherEnv::from_lookup(lookup(&vars)) {
+            Err(Error::Env { var, why }) => {
+                assert_eq!(var, DCS_REPO);
+                assert!(why.contains(DCS_INSTANCE), "{why}");
+            }
+            other => panic!("{vars:?}: {other:?}"),
+        }
+    }
+    match LauncherEnv::from_lookup(lookup(&[(DCS_INSTANCE, "../etc")])) {
+        Err(Error::Env { var, .. }) => assert_eq!(var, DCS_INSTANCE),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn bad_values_name_the_variable() {
+    let cases = [
+        (vec![], DCS_REPO),
+        (vec![(DCS_REPO, "nope")], DCS_REPO),
+        (vec![(DCS_REPO, "a/b"), (DCS_LISTEN, "8080")], DCS_LISTEN),
+        (
+            vec![(DCS_REPO, "a/b"), (DCS_GIT_BASE, "ftp://x")],
+            DCS_GIT_BASE,
+        ),
+        (
+            vec![(DCS_REPO, "a/b"), (DCS_STOP_GRACE, "soon")],
+            DCS_STOP_GRACE,
+        ),
+        (vec![(DCS_REPO, "a/b"), (DCS_BASE_PATH, "x")], DCS_BASE_PATH),
+        (vec![(DCS_REPO, "a/b"), (DCS_USER, "../x")], DCS_USER),
+        (
+            vec![(DCS_REPO, "a/b"), (DCS_IDE_VERSION, "../../etc")],
+            DCS_IDE_VERSION,
+        ),
+        (
+            vec![(DCS_REPO, "a/b"), (DCS_IDE_DOWNLOAD_BASE, "file:///x")],
+            DCS_IDE_DOWNLOAD_BASE,
+        ),
+    ];
+    for (vars, want) in cases {
+        match LauncherEnv::from_lookup(lookup(&vars)) {
+            Err(Error::Env { var, .. }) => assert_eq!(var, want),
+            other => panic!("{vars:?}: {other:?}"),
+        }
+    }
+}

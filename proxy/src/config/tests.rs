@@ -1,0 +1,122 @@
+//! Tests of [`super`]: config.
+
+use clap::Parser;
+
+use super::*;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+/// An executable `dcs-launcher` in `dir` (validation checks it exists and runs).
+fn fake_launcher(dir: &std::path::Path) -> std::path::PathBuf {
+    let bin = dir.join("dcs-launcher");
+    std::fs::write(&bin, "#!/bin/sh\n").expect("write");
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    bin
+}
+
+fn args(extra: &[&str]) -> ServeArgs {
+    let mut argv = vec!["dcs-proxy"];
+    argv.extend_from_slice(extra);
+    Cli::try_parse_from(argv).expect("parses").args
+}
+
+#[test]
+fn every_problem_is_listed_at_once() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let problems = args(&[
+        "--listen",
+        "0.0.0.0:8080",
+        "--user",
+        "../root",
+        "--git-base",
+        "ftp://x",
+        "--git-token-file",
+        "/nonexistent/token",
+        "--ide",
+        "emacs",
+        "--idle-timeout",
+        "0s",
+        "--launcher-bin",
+        "/nonexistent/dcs-launcher",
+        "--data-dir",
+        data.to_str().expect("utf8"),
+        "--max-cpu",
+        "lots",
+    ])
+    .validate()
+    .expect_err("invalid");
+    let all = problems.join("\n");
+    for needle in [
+        "loopback",
+        "--user",
+        "--git-base",
+        "--git-token-file",
+        "--ide",
+        "--idle-timeout",
+        "launcher binary",
+        "--max-cpu",
+    ] {
+        assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+    }
+    assert_eq!(problems.len(), 8, "{all}");
+}
+
+#[test]
+fn a_good_configuration_resolves_defaults() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bin = fake_launcher(tmp.path());
+    let cfg = args(&[
+        "--user",
+        "alice",
+        "--git-base",
+        "http://127.0.0.1:9/",
+        "--launcher-bin",
+        bin.to_str().expect("utf8"),
+        "--data-dir",
+        tmp.path().to_str().expect("utf8"),
+    ])
+    .validate()
+    .expect("valid");
+    assert_eq!(cfg.git_base, "http://127.0.0.1:9");
+    assert_eq!(cfg.idle_timeout, Duration::from_secs(30 * 60));
+    match cfg.auth {
+        AuthConfig::None { user } => assert_eq!(user.as_str(), "alice"),
+        other => panic!("{other:?}"),
+    }
+    assert!(cfg.api.everyone_admin, "the single local user is an admin");
+    assert_eq!(cfg.api.bounds.max_cpu, 8.0);
+}
+
+#[test]
+fn api_flags_set_admin_groups_and_bounds() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bin = fake_launcher(tmp.path());
+    let cfg = args(&[
+        "--launcher-bin",
+        bin.to_str().expect("utf8"),
+        "--data-dir",
+        tmp.path().to_str().expect("utf8"),
+        "--admin-group",
+        "ops,admins",
+        "--admin-group",
+        "root",
+        "--max-cpu",
+        "500m",
+        "--max-memory",
+        "2Gi",
+        "--max-storage",
+        "1Ti",
+    ])
+    .validate()
+    .expect("valid");
+    assert_eq!(cfg.api.admin_groups, ["ops", "admins", "root"]);
+    assert_eq!(cfg.api.bounds.max_cpu, 0.5);
+    assert_eq!(cfg.api.bounds.max_memory, 2.0 * 1024.0 * 1024.0 * 1024.0);
+    assert_eq!(cfg.api.bounds.max_storage, 1024f64.powi(4));
+}
