@@ -3,6 +3,9 @@
 //! ([`crate::supervise`]), probed for health, and sent every request through
 //! [`crate::forward`] with the browser's `Host` unchanged.
 
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -12,11 +15,12 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use tracing::{info, warn};
 
-use super::RunningIde;
+use super::dirs::ConfigDirs;
+use super::{IdeContext, RunningIde};
 use crate::app::Drain;
 use crate::body::{self, Body};
 use crate::error::{Error, Result};
-use crate::supervise::{Ending, MakeLaunch, Policy, State, Supervisor};
+use crate::supervise::{Ending, Launch, MakeLaunch, Policy, State, Supervisor};
 use crate::{forward, pages};
 
 /// How long one health probe may take.
@@ -42,6 +46,40 @@ pub struct Spec {
     pub policy: Policy,
     /// How long the first start may take before it counts as failed.
     pub start_timeout: Duration,
+}
+
+/// How an installed IDE kind is reached: everything of a [`Spec`] but its command.
+pub struct Shape {
+    /// See [`Spec::health_path`].
+    pub health_path: &'static str,
+    /// See [`Spec::prefix`].
+    pub prefix: String,
+    /// See [`Spec::landing`].
+    pub landing: Option<String>,
+    /// See [`Spec::start_timeout`].
+    pub start_timeout: Duration,
+}
+
+/// Starts an IDE kind that runs as its own server: finds (or installs) its binary,
+/// makes its config directories, then supervises `command(program, dirs, addr)`.
+pub async fn start_installed(
+    kind: &'static str,
+    ctx: &IdeContext,
+    shape: Shape,
+    command: impl Fn(&Path, &ConfigDirs, SocketAddr) -> Launch + Send + Sync + 'static,
+) -> Result<Box<dyn RunningIde>> {
+    let program = super::bin::for_context(kind, ctx).await?;
+    let dirs = ConfigDirs::create(&ctx.config_dir, kind)?;
+    let spec = Spec {
+        kind,
+        make: Arc::new(move |addr: SocketAddr| command(&program, &dirs, addr)),
+        health_path: shape.health_path,
+        prefix: shape.prefix,
+        landing: shape.landing,
+        policy: Policy::default(),
+        start_timeout: shape.start_timeout,
+    };
+    Ok(Box::new(ExternalIde::start(spec, ctx.drain.clone()).await?))
 }
 
 /// A supervised IDE process and the way to reach it.

@@ -6,16 +6,15 @@
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::dirs::ConfigDirs;
-use super::external::{ExternalIde, Spec};
+use super::external::{start_installed, Shape};
 use super::{Ide, IdeContext, RunningIde};
 use crate::error::Result;
-use crate::supervise::{Launch, Policy};
+use crate::supervise::Launch;
 
 /// The `DCS_IDE` name.
 pub const KIND: &str = "openvscode";
@@ -31,21 +30,17 @@ impl Ide for OpenVsCode {
     }
 
     async fn start(&self, ctx: &IdeContext) -> Result<Box<dyn RunningIde>> {
-        let program = super::bin::for_context(KIND, ctx).await?;
-        let dirs = ConfigDirs::create(&ctx.config_dir, KIND)?;
-        let folder = ctx.checkout_dir.clone();
-        let base = ctx.base_path.clone();
-        let make = Arc::new(move |addr: SocketAddr| launch(&program, &dirs, &folder, &base, addr));
-        let spec = Spec {
-            kind: KIND,
-            make,
+        let (folder, base) = (ctx.checkout_dir.clone(), ctx.base_path.clone());
+        let shape = Shape {
             health_path: "/version",
             prefix: ctx.base_path.clone(),
             landing: None,
-            policy: Policy::default(),
             start_timeout: Duration::from_secs(120),
         };
-        Ok(Box::new(ExternalIde::start(spec, ctx.drain.clone()).await?))
+        start_installed(KIND, ctx, shape, move |program, dirs, addr| {
+            launch(program, dirs, &folder, &base, addr)
+        })
+        .await
     }
 }
 

@@ -7,16 +7,15 @@
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::dirs::ConfigDirs;
-use super::external::{ExternalIde, Spec};
+use super::external::{start_installed, Shape};
 use super::{Ide, IdeContext, RunningIde};
 use crate::error::Result;
-use crate::supervise::{Launch, Policy};
+use crate::supervise::Launch;
 
 /// The `DCS_IDE` name.
 pub const KIND: &str = "vscode";
@@ -32,11 +31,7 @@ impl Ide for VsCode {
     }
 
     async fn start(&self, ctx: &IdeContext) -> Result<Box<dyn RunningIde>> {
-        let program = super::bin::for_context(KIND, ctx).await?;
-        let dirs = ConfigDirs::create(&ctx.config_dir, KIND)?;
-        let folder = ctx.checkout_dir.clone();
-        let base = ctx.base_path.clone();
-        let make = Arc::new(move |addr: SocketAddr| launch(&program, &dirs, &folder, &base, addr));
+        let (folder, base) = (ctx.checkout_dir.clone(), ctx.base_path.clone());
         let landing = format!(
             "./?folder={}",
             percent_encoding::utf8_percent_encode(
@@ -44,17 +39,17 @@ impl Ide for VsCode {
                 percent_encoding::NON_ALPHANUMERIC
             )
         );
-        let spec = Spec {
-            kind: KIND,
-            make,
+        let shape = Shape {
             health_path: "/",
             prefix: ctx.base_path.clone(),
             landing: Some(landing),
-            policy: Policy::default(),
             // The first start downloads the server.
             start_timeout: Duration::from_secs(600),
         };
-        Ok(Box::new(ExternalIde::start(spec, ctx.drain.clone()).await?))
+        start_installed(KIND, ctx, shape, move |program, dirs, addr| {
+            launch(program, dirs, &folder, &base, addr)
+        })
+        .await
     }
 }
 
