@@ -73,6 +73,16 @@ impl Activator {
             }))
     }
 
+    /// The workspace's state as the runtime reports it, except that a start this
+    /// activator has under way reads `Starting` even before the runtime has seen it.
+    pub async fn status(&self, key: &WorkspaceKey) -> Result<Status> {
+        let status = self.runtime.status(key).await?;
+        Ok(match status {
+            Status::Stopped if lock(&self.starting).contains_key(key) => Status::Starting,
+            status => status,
+        })
+    }
+
     /// Begins starting `spec` (or joins the start in progress) without waiting for
     /// it: the management API's create. The outcome shows in the runtime's status.
     pub fn wake(self: &Arc<Self>, spec: &WorkspaceSpec) {

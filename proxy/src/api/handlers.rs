@@ -110,11 +110,7 @@ where
     // Start it now, so it is warm when its link is opened; `/api/status` (and
     // `dcs create --wait`) follow the start, a failure shows there with its reason.
     state.activator.wake(&workspace);
-    let status = match runtime.status(&key).await? {
-        // The start just asked for may not have reached the runtime yet.
-        Status::Stopped => Status::Starting,
-        status => status,
-    };
+    let status = state.activator.status(&key).await?;
     tracing::info!(instance = %id, owner = %key.user, by = %identity.user, "instance created");
     let created = CreatedInstance {
         instance: view(&key, &status, &spec),
@@ -181,6 +177,7 @@ pub async fn delete(state: &AppState, identity: &Identity, id: &str) -> Answer {
     state.instances.remove(&id);
     state.activator.forget(&info.key);
     state.activator.runtime().delete(&info.key).await?;
+    // Again: a link opened while the runtime deleted may have cached it anew.
     state.instances.remove(&id);
     tracing::info!(instance = %id, owner = %info.key.user, by = %identity.user, "instance deleted");
     let mut resp = Response::new(crate::body::empty());
@@ -197,7 +194,7 @@ pub async fn status(state: &AppState, identity: &Identity, parts: &Parts) -> Ans
         ));
     };
     let info = owned(state, identity, &id).await?;
-    let status = state.activator.runtime().status(&info.key).await?;
+    let status = state.activator.status(&info.key).await?;
     let (phase, reason) = phase(&status);
     let idle_timeout = state.activator.idle_timeout();
     let last = state
