@@ -4,9 +4,8 @@
 //! (a 0600 temporary file in the same directory, synced, then renamed over it).
 
 use std::collections::BTreeMap;
-use std::fs::{DirBuilder, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::DirBuilder;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -128,8 +127,8 @@ impl TokenStore {
 }
 
 /// Replaces `path` atomically with `bytes`, readable by the owner only: its directory
-/// is created (or tightened) to 0700, the data goes to a 0600 temporary file in it,
-/// synced, then renamed over `path`.
+/// is created (or tightened) to 0700, then the file is replaced with a 0600 one
+/// ([`dcs_os::write_atomic_private`]).
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     let fail = |doing: &str, e: &std::io::Error| {
         CliError::local(format!("{doing} {}: {e}", path.display()))
@@ -137,9 +136,6 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     let dir = path
         .parent()
         .ok_or_else(|| CliError::local(format!("{} has no directory", path.display())))?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| CliError::local(format!("{} has no file name", path.display())))?;
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -148,26 +144,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     // An existing directory keeps its mode with `create`; ours must be private.
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| fail("securing the directory of", &e))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail("writing", &e));
-    }
+    dcs_os::write_atomic_private(path, bytes).map_err(|e| fail("writing", &e))?;
     Ok(())
 }
 

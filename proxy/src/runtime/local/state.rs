@@ -4,7 +4,7 @@
 //! record keeps the spec it was first given ([`recorded_spec`]).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use dcs_model::{InstanceSpec, WorkspaceKey};
 
@@ -93,7 +93,7 @@ impl StateDir {
     /// Writes a record atomically.
     pub fn save(&self, record: &Record) -> std::io::Result<()> {
         let path = self.path(&record.key);
-        write_atomic(
+        dcs_os::write_atomic(
             &path,
             &serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?,
         )
@@ -106,16 +106,6 @@ impl StateDir {
             other => other,
         }
     }
-}
-
-/// Writes `bytes` to `path` via a temp file in the same directory and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 /// The spec a new workspace records: the given one, stamped with the time of

@@ -1,0 +1,18 @@
+//! `dcs-os`: the Linux primitives the proxy, the launcher and the CLI share, each
+//! written once.
+//!
+//! # Layout
+//! - [`proc`]: `/proc/<pid>/stat` parsing and process liveness (alive, gone, or
+//!   unknown when `/proc` cannot be read, e.g. out of descriptors).
+//! - [`group`]: signalling a whole process group and listing its live members.
+//! - [`atomic`]: writing a file so readers see the old or the new content, never half.
+//! - [`lock`]: advisory whole-file locks (`flock`) that die with their holder.
+
+pub mod atomic;
+pub mod group;
+pub mod lock;
+pub mod proc;
+
+pub use atomic::{write_atomic, write_atomic_private};
+pub use lock::FileLock;
+pub use proc::{Liveness, Stat};

@@ -1,0 +1,138 @@
+//! `/proc/<pid>/stat`: the fields this project reads, and what they say about a
+//! process's life.
+//!
+//! A zombie is dead (only not yet reaped). A `stat` that cannot be read for a reason
+//! other than "no such process" (too many open files, say) says nothing: callers get
+//! [`Liveness::Unknown`] and must never treat it as a death.
+
+use std::io;
+
+/// The fields of `/proc/<pid>/stat` this project uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// State letter: `R`, `S`, `Z`, …
+    pub state: char,
+    /// Parent pid.
+    pub ppid: u32,
+    /// Process group id.
+    pub pgrp: u32,
+    /// Start time in clock ticks since boot (field 22): with the pid, a process's
+    /// identity that survives pid reuse.
+    pub start_time: u64,
+}
+
+impl Stat {
+    /// A zombie or a dead process.
+    pub fn dead(&self) -> bool {
+        matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
+/// Parses a `stat` line: `pid (comm) S ppid pgrp …`; `comm` may hold `)` and spaces,
+/// so the last `)` ends it.
+pub fn parse_stat(line: &str) -> Option<Stat> {
+    let rest = &line[line.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    // Fields 6..=21 (session … itrealvalue) lie between pgrp (5) and starttime (22).
+    let start_time = fields.nth(22 - 6)?.parse().ok()?;
+    Some(Stat {
+        state,
+        ppid,
+        pgrp,
+        start_time,
+    })
+}
+
+/// Reads `/proc/<pid>/stat`: `Ok(None)` if the process does not exist, `Err` if
+/// `/proc` could not answer.
+pub fn read_stat(pid: u32) -> io::Result<Option<Stat>> {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(line) => parse_stat(&line)
+            .map(Some)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unparsable stat line")),
+        // ESRCH: the process went away between open and read.
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `stat(pid)`, or `None` if it is gone or unreadable.
+pub fn stat(pid: u32) -> Option<Stat> {
+    read_stat(pid).ok().flatten()
+}
+
+/// What can be said of a process's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// It runs (and, where a start time was given, it is the same process).
+    Alive,
+    /// It exited, is a zombie, or its pid now belongs to another process.
+    Gone,
+    /// `/proc` could not be read: nothing is known, nothing may be concluded.
+    Unknown,
+}
+
+/// The liveness of `pid`, which must have started at `start_time` (clock ticks since
+/// boot) if one is given: a pid reused by another process reads [`Liveness::Gone`].
+pub fn liveness(pid: u32, start_time: Option<u64>) -> Liveness {
+    match read_stat(pid) {
+        Ok(Some(s)) if s.dead() => Liveness::Gone,
+        Ok(Some(s)) if start_time.is_some_and(|t| t != s.start_time) => Liveness::Gone,
+        Ok(Some(_)) => Liveness::Alive,
+        Ok(None) => Liveness::Gone,
+        Err(_) => Liveness::Unknown,
+    }
+}
+
+/// True if `pid` exists and is not a zombie (unknown reads as alive: never conclude
+/// a death from a failed read).
+pub fn is_alive(pid: u32) -> bool {
+    liveness(pid, None) != Liveness::Gone
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &str = "4242 (code) server) (x) S 17 4240 4240 0 -1 4194560 \
+                        100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+
+    #[test]
+    fn stat_lines_with_odd_command_names_parse() {
+        let s = parse_stat(LINE).expect("parses");
+        assert_eq!(
+            s,
+            Stat {
+                state: 'S',
+                ppid: 17,
+                pgrp: 4240,
+                start_time: 987654
+            }
+        );
+        assert!(parse_stat("garbage").is_none());
+        assert!(
+            parse_stat("1 (x) S 0 1").is_none(),
+            "too short for a start time"
+        );
+        assert!(Stat { state: 'Z', ..s }.dead());
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_reused_pid_is_gone() {
+        let me = std::process::id();
+        let st = stat(me).expect("own stat");
+        assert_eq!(liveness(me, Some(st.start_time)), Liveness::Alive);
+        assert_eq!(liveness(me, Some(st.start_time + 1)), Liveness::Gone);
+        assert!(is_alive(me));
+    }
+
+    #[test]
+    fn a_pid_that_does_not_exist_is_gone() {
+        // Above the kernel's pid_max limit (4194304), so it can never exist.
+        assert_eq!(liveness(4_194_305, None), Liveness::Gone);
+        assert!(!is_alive(4_194_305));
+    }
+}
