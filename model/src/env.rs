@@ -40,6 +40,15 @@ pub const DCS_USER: &str = "DCS_USER";
 pub const DCS_STOP_GRACE: &str = "DCS_STOP_GRACE";
 /// Log filter (`tracing` env-filter syntax). Default `info`.
 pub const DCS_LOG: &str = "DCS_LOG";
+/// Seconds one clone or fetch may take in total before it is given up. Default 1800.
+pub const DCS_GIT_TIMEOUT: &str = "DCS_GIT_TIMEOUT";
+/// Bytes per second below which a clone or fetch counts as stalled (git's
+/// `http.lowSpeedLimit`); sideband progress messages count. Default 1000; 0 disables
+/// the low-speed check.
+pub const DCS_GIT_LOW_SPEED_LIMIT: &str = "DCS_GIT_LOW_SPEED_LIMIT";
+/// Seconds a clone or fetch may stay below `DCS_GIT_LOW_SPEED_LIMIT` before it is
+/// given up (git's `http.lowSpeedTime`). Default 60.
+pub const DCS_GIT_LOW_SPEED_TIME: &str = "DCS_GIT_LOW_SPEED_TIME";
 /// An IDE already installed, used as is instead of downloading one: an absolute path
 /// or a name looked up on `PATH` (e.g. `code-server`).
 pub const DCS_IDE_BIN: &str = "DCS_IDE_BIN";
@@ -67,6 +76,9 @@ pub const ALL: &[&str] = &[
     DCS_USER,
     DCS_STOP_GRACE,
     DCS_LOG,
+    DCS_GIT_TIMEOUT,
+    DCS_GIT_LOW_SPEED_LIMIT,
+    DCS_GIT_LOW_SPEED_TIME,
     DCS_IDE_BIN,
     DCS_IDE_VERSION,
     DCS_IDE_DOWNLOAD_BASE,
@@ -93,6 +105,12 @@ pub const DEFAULT_CONFIG_SUBDIR: &str = ".dcs";
 pub const INSTANCES_SUBDIR: &str = "_instances";
 /// Default stop grace, seconds.
 pub const DEFAULT_STOP_GRACE_SECS: u64 = 10;
+/// Default total limit of one clone or fetch, seconds.
+pub const DEFAULT_GIT_TIMEOUT_SECS: u64 = 1800;
+/// Default low-speed limit of a clone or fetch, bytes per second.
+pub const DEFAULT_GIT_LOW_SPEED_LIMIT: u64 = 1000;
+/// Default time a clone or fetch may stay below the low-speed limit, seconds.
+pub const DEFAULT_GIT_LOW_SPEED_SECS: u64 = 60;
 
 /// The decoded contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +139,14 @@ pub struct LauncherEnv {
     pub stop_grace_secs: u64,
     /// Log filter, if set.
     pub log: Option<String>,
+    /// Total limit of one clone or fetch, seconds (`DCS_GIT_TIMEOUT`).
+    pub git_timeout_secs: u64,
+    /// Bytes per second below which a transfer counts as stalled; 0 disables the
+    /// check (`DCS_GIT_LOW_SPEED_LIMIT`).
+    pub git_low_speed_limit: u64,
+    /// How long a transfer may stay below `git_low_speed_limit`, seconds
+    /// (`DCS_GIT_LOW_SPEED_TIME`).
+    pub git_low_speed_secs: u64,
     /// An installed IDE binary to use as is, if any.
     pub ide_bin: Option<PathBuf>,
     /// The IDE version to install, if not the kind's pinned default.
@@ -162,6 +188,9 @@ impl LauncherEnv {
             user: None,
             stop_grace_secs: DEFAULT_STOP_GRACE_SECS,
             log: None,
+            git_timeout_secs: DEFAULT_GIT_TIMEOUT_SECS,
+            git_low_speed_limit: DEFAULT_GIT_LOW_SPEED_LIMIT,
+            git_low_speed_secs: DEFAULT_GIT_LOW_SPEED_SECS,
             ide_bin: None,
             ide_version: None,
             ide_download_base: None,
@@ -264,12 +293,32 @@ impl LauncherEnv {
             })?);
         }
         if let Some(grace) = get(DCS_STOP_GRACE) {
-            env.stop_grace_secs = grace.parse().map_err(|_| Error::Env {
-                var: DCS_STOP_GRACE,
-                why: "must be a whole number of seconds".into(),
-            })?;
+            env.stop_grace_secs = number(DCS_STOP_GRACE, &grace, "seconds")?;
         }
         env.log = get(DCS_LOG);
+        if let Some(v) = get(DCS_GIT_TIMEOUT) {
+            env.git_timeout_secs = number(DCS_GIT_TIMEOUT, &v, "seconds")?;
+            if env.git_timeout_secs == 0 {
+                return Err(Error::Env {
+                    var: DCS_GIT_TIMEOUT,
+                    why: "must be at least 1 second".into(),
+                });
+            }
+        }
+        if let Some(v) = get(DCS_GIT_LOW_SPEED_LIMIT) {
+            env.git_low_speed_limit = number(DCS_GIT_LOW_SPEED_LIMIT, &v, "bytes per second")?;
+        }
+        if let Some(v) = get(DCS_GIT_LOW_SPEED_TIME) {
+            env.git_low_speed_secs = number(DCS_GIT_LOW_SPEED_TIME, &v, "seconds")?;
+            if env.git_low_speed_secs == 0 {
+                return Err(Error::Env {
+                    var: DCS_GIT_LOW_SPEED_TIME,
+                    why: "must be at least 1 second (set DCS_GIT_LOW_SPEED_LIMIT=0 to \
+                          disable the low-speed check)"
+                        .into(),
+                });
+            }
+        }
         env.ide_bin = get(DCS_IDE_BIN).map(PathBuf::from);
         if let Some(version) = get(DCS_IDE_VERSION) {
             let ok = version
@@ -331,6 +380,14 @@ impl LauncherEnv {
         if let Some(l) = &self.log {
             vars.push((DCS_LOG, l.clone()));
         }
+        vars.extend([
+            (DCS_GIT_TIMEOUT, self.git_timeout_secs.to_string()),
+            (
+                DCS_GIT_LOW_SPEED_LIMIT,
+                self.git_low_speed_limit.to_string(),
+            ),
+            (DCS_GIT_LOW_SPEED_TIME, self.git_low_speed_secs.to_string()),
+        ]);
         if let Some(b) = &self.ide_bin {
             vars.push((DCS_IDE_BIN, b.display().to_string()));
         }
@@ -345,6 +402,14 @@ impl LauncherEnv {
         }
         vars
     }
+}
+
+/// A whole non-negative number for `var`, or an error saying what it must be.
+fn number(var: &'static str, value: &str, unit: &str) -> Result<u64> {
+    value.parse().map_err(|_| Error::Env {
+        var,
+        why: format!("must be a whole number of {unit}, not {value:?}"),
+    })
 }
 
 #[cfg(test)]

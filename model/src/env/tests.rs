@@ -58,6 +58,9 @@ fn to_vars_and_from_lookup_are_inverse() {
     env.user = Some(UserId::new("alice").expect("user"));
     env.stop_grace_secs = 3;
     env.log = Some("debug".into());
+    env.git_timeout_secs = 3;
+    env.git_low_speed_limit = 0;
+    env.git_low_speed_secs = 2;
     env.ide = "code-server".into();
     env.ide_bin = Some("/opt/code-server/bin/code-server".into());
     env.ide_version = Some("4.104.0".into());
@@ -136,6 +139,30 @@ fn bad_values_name_the_variable() {
             DCS_STOP_GRACE,
         ),
         (vec![(DCS_REPO, "a/b"), (DCS_BASE_PATH, "x")], DCS_BASE_PATH),
+        (
+            vec![(DCS_REPO, "a/b"), (DCS_GIT_TIMEOUT, "30s")],
+            DCS_GIT_TIMEOUT,
+        ),
+        (
+            vec![(DCS_REPO, "a/b"), (DCS_GIT_TIMEOUT, "0")],
+            DCS_GIT_TIMEOUT,
+        ),
+        (
+            vec![(DCS_REPO, "a/b"), (DCS_GIT_LOW_SPEED_LIMIT, "-1")],
+            DCS_GIT_LOW_SPEED_LIMIT,
+        ),
+        (
+            vec![(DCS_REPO, "a/b"), (DCS_GIT_LOW_SPEED_LIMIT, "1k")],
+            DCS_GIT_LOW_SPEED_LIMIT,
+        ),
+        (
+            vec![(DCS_REPO, "a/b"), (DCS_GIT_LOW_SPEED_TIME, " 60")],
+            DCS_GIT_LOW_SPEED_TIME,
+        ),
+        (
+            vec![(DCS_REPO, "a/b"), (DCS_GIT_LOW_SPEED_TIME, "0")],
+            DCS_GIT_LOW_SPEED_TIME,
+        ),
         (vec![(DCS_REPO, "a/b"), (DCS_USER, "../x")], DCS_USER),
         (
             vec![(DCS_REPO, "a/b"), (DCS_IDE_VERSION, "../../etc")],
@@ -151,5 +178,56 @@ fn bad_values_name_the_variable() {
             Err(Error::Env { var, .. }) => assert_eq!(var, want),
             other => panic!("{vars:?}: {other:?}"),
         }
+    }
+}
+
+#[test]
+fn git_limits_default_to_half_an_hour_and_1000_bytes_per_second_over_a_minute() {
+    let env = LauncherEnv::from_lookup(lookup(&[(DCS_REPO, "acme/hello")])).expect("valid");
+    assert_eq!(
+        (
+            env.git_timeout_secs,
+            env.git_low_speed_limit,
+            env.git_low_speed_secs
+        ),
+        (1800, 1000, 60)
+    );
+    let vars = env.to_vars();
+    for (name, value) in [
+        (DCS_GIT_TIMEOUT, "1800"),
+        (DCS_GIT_LOW_SPEED_LIMIT, "1000"),
+        (DCS_GIT_LOW_SPEED_TIME, "60"),
+    ] {
+        assert!(
+            vars.contains(&(name, value.to_owned())),
+            "{name} is always emitted: {vars:?}"
+        );
+        assert!(ALL.contains(&name));
+    }
+    let off = LauncherEnv::from_lookup(lookup(&[
+        (DCS_REPO, "acme/hello"),
+        (DCS_GIT_LOW_SPEED_LIMIT, "0"),
+        (DCS_GIT_TIMEOUT, "3"),
+        (DCS_GIT_LOW_SPEED_TIME, "2"),
+    ]))
+    .expect("0 disables the low-speed check");
+    assert_eq!(
+        (
+            off.git_timeout_secs,
+            off.git_low_speed_limit,
+            off.git_low_speed_secs
+        ),
+        (3, 0, 2)
+    );
+}
+
+#[test]
+fn a_non_number_git_limit_says_what_it_must_be() {
+    match LauncherEnv::from_lookup(lookup(&[(DCS_REPO, "a/b"), (DCS_GIT_TIMEOUT, "soon")])) {
+        Err(Error::Env { var, why }) => {
+            assert_eq!(var, DCS_GIT_TIMEOUT);
+            assert!(why.contains("whole number of seconds"), "{why}");
+        }
+        other => panic!("{other:?}"),
     }
 }
