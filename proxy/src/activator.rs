@@ -3,7 +3,10 @@
 //!
 //! A start runs in its own task, so a request that gives up waiting (504) does not
 //! cancel it: the next request finds it ready. Concurrent first requests share one
-//! start. The reaper stops workspaces with no client activity for the idle timeout.
+//! start. A start that fails is remembered for a while ([`Backoff`]: 5 s, doubling
+//! with each failure in a row, at most a minute), so the requests that follow get
+//! its failure page at once instead of starting another clone each. The reaper
+//! stops workspaces with no client activity for the idle timeout.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +23,41 @@ use crate::runtime::{Runtime, Status, Upstream, WorkspaceSpec};
 
 type Start = Shared<BoxFuture<'static, Result<Upstream>>>;
 
+/// How long a failed start is remembered: `first`, doubled with each failure in a
+/// row, at most `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// After the first failure.
+    pub first: Duration,
+    /// The longest.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            first: Duration::from_secs(5),
+            max: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Backoff {
+    /// How long the `n`th failure in a row (1-based) is remembered.
+    pub fn after(&self, n: u32) -> Duration {
+        let factor = 2u32.saturating_pow(n.saturating_sub(1).min(16));
+        self.first.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// A failed start, remembered until `until`.
+#[derive(Debug, Clone)]
+struct Failed {
+    error: Error,
+    until: Instant,
+    in_a_row: u32,
+}
+
 /// Wakes and scales workspaces.
 pub struct Activator {
     runtime: Arc<dyn Runtime>,
@@ -30,6 +68,8 @@ pub struct Activator {
     metrics: Arc<Metrics>,
     ready: Mutex<HashMap<WorkspaceKey, Upstream>>,
     starting: Mutex<HashMap<WorkspaceKey, Start>>,
+    failed: Mutex<HashMap<WorkspaceKey, Failed>>,
+    backoff: Backoff,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -52,7 +92,15 @@ impl Activator {
             metrics,
             ready: Mutex::new(HashMap::new()),
             starting: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
+            backoff: Backoff::default(),
         }
+    }
+
+    /// The same activator remembering failed starts for `backoff`.
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
     }
 
     /// The runtime underneath.
@@ -64,6 +112,9 @@ impl Activator {
     pub async fn upstream(self: &Arc<Self>, spec: &WorkspaceSpec) -> Result<Upstream> {
         if let Some(up) = lock(&self.ready).get(&spec.key) {
             return Ok(up.clone());
+        }
+        if let Some(err) = self.remembered_failure(&spec.key) {
+            return Err(err);
         }
         let start = self.start(spec);
         tokio::time::timeout(self.start_timeout, start)
@@ -84,10 +135,52 @@ impl Activator {
     }
 
     /// Begins starting `spec` (or joins the start in progress) without waiting for
-    /// it: the management API's create. The outcome shows in the runtime's status.
+    /// it: the management API's create, which also clears a remembered failure. The
+    /// outcome shows in the runtime's status.
     pub fn wake(self: &Arc<Self>, spec: &WorkspaceSpec) {
+        lock(&self.failed).remove(&spec.key);
         if !lock(&self.ready).contains_key(&spec.key) {
             drop(self.start(spec));
+        }
+    }
+
+    /// The failure of the last start, while it is remembered, saying when the next
+    /// attempt may be made.
+    fn remembered_failure(&self, key: &WorkspaceKey) -> Option<Error> {
+        let failed = lock(&self.failed);
+        let f = failed.get(key)?;
+        let left = f.until.checked_duration_since(Instant::now())?;
+        let next = format!("(the next attempt starts in {} s)", left.as_secs() + 1);
+        Some(match &f.error {
+            Error::StartFailed { kind, message } => Error::StartFailed {
+                kind: *kind,
+                message: format!("{message} {next}"),
+            },
+            Error::Runtime(message) => Error::Runtime(format!("{message} {next}")),
+            other => other.clone(),
+        })
+    }
+
+    /// Remembers (or, after a success, forgets) the outcome of a start.
+    fn note_outcome(&self, key: &WorkspaceKey, result: &Result<Upstream>) {
+        let mut failed = lock(&self.failed);
+        match result {
+            // A cancelled start or a missing instance is no failure to back off from.
+            Ok(_) | Err(Error::Cancelled | Error::NotFound(_)) => {
+                failed.remove(key);
+            }
+            Err(error) => {
+                let in_a_row = failed.get(key).map_or(1, |f| f.in_a_row + 1);
+                let until = Instant::now() + self.backoff.after(in_a_row);
+                failed.insert(
+                    key.clone(),
+                    Failed {
+                        error: error.clone(),
+                        until,
+                        in_a_row,
+                    },
+                );
+            }
         }
     }
 
@@ -124,6 +217,7 @@ impl Activator {
                     warn!(workspace = %spec.key, %err, "workspace failed to start");
                 }
             }
+            this.note_outcome(&spec.key, &result);
             lock(&this.starting).remove(&spec.key);
             result
         });
@@ -154,6 +248,7 @@ impl Activator {
     /// upstream, its open tunnels (closed now) and its activity.
     pub fn forget(&self, key: &WorkspaceKey) {
         self.invalidate(key);
+        lock(&self.failed).remove(key);
         if let Some(tracker) = self.activity.peek(key) {
             tracker.close_tunnels();
         }
@@ -212,3 +307,6 @@ impl Activator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

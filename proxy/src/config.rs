@@ -3,8 +3,10 @@
 //!
 //! # Layout
 //! - [`auth`]: the sign-in flags ([`AuthArgs`]) and their validation.
+//! - [`limits`]: slow clients, stalled workspaces, stuck git transfers.
 
 pub mod auth;
+pub mod limits;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,6 +21,7 @@ use dcs_model::Quantity;
 use ipnet::IpNet;
 
 pub use self::auth::{AuthArgs, AuthConfig, AuthMode};
+pub use self::limits::{GitLimits, LimitArgs, Limits};
 
 /// Where workspaces run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,6 +103,9 @@ pub struct ServeArgs {
     /// Largest workspace volume an API instance may ask for (`200Gi`).
     #[arg(long, env = "DCS_PROXY_MAX_STORAGE", default_value = "200Gi")]
     pub max_storage: String,
+    /// Slow clients, stalled workspaces and stuck git transfers.
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Knative runtime settings (`--runtime knative`).
     #[command(flatten)]
     pub knative: KnativeArgs,
@@ -143,6 +149,8 @@ pub struct Config {
     pub knative: Option<KnativeConfig>,
     /// Management API settings.
     pub api: ApiSettings,
+    /// Limits on slow peers.
+    pub limits: Limits,
 }
 
 /// Management API settings.
@@ -270,6 +278,7 @@ impl ServeArgs {
                 ));
             }
         }
+        let limits = self.limits.validate(&mut problems);
         let launcher_bin = self
             .launcher_bin
             .clone()
@@ -295,6 +304,7 @@ impl ServeArgs {
                         git_token_file: self.git_token_file.clone(),
                         stop_grace_secs: self.stop_grace.as_secs().max(1),
                         log: self.launcher_log.clone(),
+                        git: limits.git,
                     };
                     Some(k)
                 }
@@ -329,6 +339,7 @@ impl ServeArgs {
                 policy,
                 knative,
                 api,
+                limits,
             }),
             _ => Err(problems),
         }

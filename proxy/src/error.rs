@@ -69,6 +69,16 @@ pub enum Error {
     /// The runtime could not do its job (spawn, state, API).
     #[error("the workspace runtime failed: {0}")]
     Runtime(String),
+    /// A start was cancelled (stop, delete or shutdown) before it finished.
+    #[error("the workspace was stopped while it was starting; reload to start it again")]
+    Cancelled,
+    /// The client sent its request body too slowly (a trickle below the minimum rate,
+    /// or a stall); the connection is closed.
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// The workspace stopped answering in the middle of an exchange.
+    #[error("{0}")]
+    UpstreamTimeout(String),
 }
 
 /// `Result` with the proxy's [`Error`].
@@ -92,7 +102,9 @@ impl Error {
                 StartFailure::Network | StartFailure::Other => StatusCode::BAD_GATEWAY,
             },
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
-            Error::Runtime(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Runtime(_) | Error::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
+            Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Error::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -120,6 +132,9 @@ impl Error {
             Error::StartFailed { .. } => "Workspace failed to start",
             Error::Upstream(_) => "Workspace unreachable",
             Error::Runtime(_) => "Workspace runtime unavailable",
+            Error::Cancelled => "Workspace stopped",
+            Error::RequestTimeout(_) => "Request too slow",
+            Error::UpstreamTimeout(_) => "Workspace not answering",
         }
     }
 }

@@ -4,10 +4,12 @@
 //!
 //! # Layout
 //! - [`headers`]: hop-by-hop, identity and `X-Forwarded-*` rewriting.
+//! - [`pace`]: progress deadlines for request and response bodies.
 //! - [`upgrade`]: WebSocket detection and the activity-counting tunnel.
 //! - [`ws_scan`]: the client WebSocket frame scanner.
 
 pub mod headers;
+pub mod pace;
 pub mod upgrade;
 pub mod ws_scan;
 
@@ -28,6 +30,7 @@ use crate::body::{self, Body};
 use crate::error::{Error, Result};
 use crate::runtime::{Upstream, WorkspaceSpec};
 use crate::state::AppState;
+use pace::{Pace, Paced};
 
 /// A request bound for a workspace.
 #[derive(Debug)]
@@ -79,10 +82,26 @@ pub async fn forward(
             debug!(%err, "upstream connection ended with an error");
         }
     });
-    let mut resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| Error::Upstream(e.to_string()))?;
+    // The request body keeps its pace; the answer must begin within the upstream
+    // timeout once the body is sent.
+    let limits = state.limits;
+    let (parts, body) = req.into_parts();
+    let (body, sent) = Paced::new(body, limits.request_body);
+    let req = Request::from_parts(parts, body);
+    let answer_due = async {
+        sent.finished().await;
+        tokio::time::sleep(limits.upstream_timeout).await;
+    };
+    let mut resp = tokio::select! {
+        resp = sender.send_request(req) => resp.map_err(|e| {
+            if sent.expired() {
+                too_slow(limits.request_body)
+            } else {
+                Error::Upstream(e.to_string())
+            }
+        })?,
+        () = answer_due => return Err(stalled(limits.upstream_timeout)),
+    };
 
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
     headers::rewrite_response(resp.headers_mut(), &target.prefix, switching);
@@ -110,12 +129,31 @@ pub async fn forward(
         let (parts, _) = resp.into_parts();
         return Ok(Response::from_parts(parts, body::empty()));
     }
+    let stall = Pace {
+        timeout: limits.upstream_timeout,
+        min_rate: 0,
+    };
     Ok(resp.map(|b| {
         body::boxed(Tracked {
-            inner: b,
+            inner: Paced::new(b, stall).0,
             _in_flight: in_flight,
         })
     }))
+}
+
+fn too_slow(pace: Pace) -> Error {
+    Error::RequestTimeout(format!(
+        "the request body arrived too slowly (it must start within {} and keep up at least {} bytes/s); the connection was closed",
+        humantime::format_duration(pace.timeout),
+        pace.min_rate
+    ))
+}
+
+fn stalled(timeout: std::time::Duration) -> Error {
+    Error::UpstreamTimeout(format!(
+        "the workspace did not answer within {}; reload to try again",
+        humantime::format_duration(timeout)
+    ))
 }
 
 /// Wakes the workspace and connects to it. A refused connection to a cached

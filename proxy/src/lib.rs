@@ -71,6 +71,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
                 .start_timeout
                 .max(std::time::Duration::from_secs(30 * 60)),
             launcher_log: cfg.launcher_log.clone(),
+            git: cfg.limits.git,
         })?),
         RuntimeKind::Knative => {
             let knative = cfg
@@ -98,6 +99,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
         policy: cfg.policy.clone(),
         api: cfg.api.clone(),
         instances: instances::Registry::new(instances::CACHE_TTL),
+        limits: cfg.limits,
         draining: AtomicBool::new(false),
     }))
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{CONTENT_TYPE, LOCATION};
+use http::header::{CONNECTION, CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -102,12 +102,17 @@ pub async fn handle(state: &AppState, req: Request<Incoming>, peer: SocketAddr) 
     // Only the path is logged: query strings may carry tokens.
     let path = req.uri().path().to_owned();
     let wants_html = pages::wants_html(req.headers());
-    let resp = match dispatch(state, req, peer).await {
+    let mut resp = match dispatch(state, req, peer).await {
         Ok(resp) => resp,
         // Under /api every answer is JSON, errors included.
         Err(err) if route::is_api(&path) => crate::api::ApiErr::from(err).into_response(),
         Err(err) => pages::rescue(&err, wants_html),
     };
+    if resp.status() == StatusCode::REQUEST_TIMEOUT {
+        // The rest of a too-slow body is not waited for: the connection ends here.
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     state.metrics.count_request(resp.status());
     info!(%peer, %method, path = %truncate(&path, 200), status = resp.status().as_u16(), ms = began.elapsed().as_millis() as u64, "request");
     resp

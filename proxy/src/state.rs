@@ -24,6 +24,8 @@ pub struct AppState {
     pub api: ApiSettings,
     /// Cache of API instances (id → owner and spec) for the token gate.
     pub instances: Registry,
+    /// Limits on slow clients and stalled workspaces.
+    pub limits: crate::config::Limits,
     /// Set once shutdown begins: `/readyz` turns 503 so balancers drain us.
     pub draining: AtomicBool,
 }

@@ -164,6 +164,9 @@ impl From<Error> for ApiErr {
             Error::StartFailed { .. } => "start_failed",
             Error::Upstream(_) => "upstream_failed",
             Error::Runtime(_) => "runtime_unavailable",
+            Error::Cancelled => "start_cancelled",
+            Error::RequestTimeout(_) => "request_timeout",
+            Error::UpstreamTimeout(_) => "upstream_timeout",
         };
         Self::new(status, code, err.to_string())
     }

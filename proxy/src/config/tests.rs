@@ -91,6 +91,50 @@ fn a_good_configuration_resolves_defaults() {
     }
     assert!(cfg.api.everyone_admin, "the single local user is an admin");
     assert_eq!(cfg.api.bounds.max_cpu, 8.0);
+    assert_eq!(cfg.limits, Limits::default());
+}
+
+#[test]
+fn limit_flags_set_the_paces_and_the_launchers_git_limits() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bin = fake_launcher(tmp.path());
+    let base = [
+        "--launcher-bin",
+        bin.to_str().expect("utf8"),
+        "--data-dir",
+        tmp.path().to_str().expect("utf8"),
+    ];
+    let mut argv = base.to_vec();
+    argv.extend([
+        "--body-timeout",
+        "5s",
+        "--body-min-rate",
+        "0",
+        "--upstream-timeout",
+        "1m",
+        "--git-timeout",
+        "10m",
+        "--git-low-speed-limit",
+        "0",
+        "--git-low-speed-time",
+        "2m",
+    ]);
+    let cfg = args(&argv).validate().expect("valid");
+    assert_eq!(cfg.limits.request_body.timeout, Duration::from_secs(5));
+    assert_eq!(cfg.limits.request_body.min_rate, 0);
+    assert_eq!(cfg.limits.upstream_timeout, Duration::from_secs(60));
+    let mut env = dcs_model::LauncherEnv::new(dcs_model::RepoRef::parse("a/b").expect("repo"));
+    cfg.limits.git.apply(&mut env);
+    assert_eq!(
+        (env.git_timeout_secs, env.git_low_speed_limit, env.git_low_speed_secs),
+        (600, 0, 120)
+    );
+
+    let mut argv = base.to_vec();
+    argv.extend(["--body-timeout", "0s", "--git-timeout", "100ms"]);
+    let problems = args(&argv).validate().expect_err("too short").join("\n");
+    assert!(problems.contains("--body-timeout must be at least 1s"), "{problems}");
+    assert!(problems.contains("--git-timeout must be at least 1s"), "{problems}");
 }
 
 #[test]

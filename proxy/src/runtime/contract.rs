@@ -99,6 +99,7 @@ pub async fn run_all(h: &dyn Harness) {
     ensure_after_register_keeps_the_recorded_spec(h).await;
     find_works_by_id_for_both_kinds(h).await;
     delete_forgets_an_instance(h).await;
+    an_unregistered_instance_is_never_started(h).await;
     volume_reports_the_users_volume(h).await;
 }
 
@@ -182,6 +183,27 @@ pub async fn delete_forgets_an_instance(h: &dyn Harness) {
     assert!(listed(h, Some("c9-alice")).await.is_empty());
     assert_eq!(found(h, "inst-00000000000000c9").await, None);
     assert!(h.files_exist(&k).await, "delete keeps the user's files");
+    // Delete is final: a late request for the instance never brings it back.
+    let late = h.runtime().ensure(&spec(&k)).await;
+    assert!(
+        matches!(late, Err(crate::error::Error::NotFound(_))),
+        "{late:?}"
+    );
+    assert_eq!(status(h, &k).await, Status::NotFound);
+    assert_eq!(found(h, "inst-00000000000000c9").await, None);
+}
+
+/// An instance is made only by `register` (the API's create): `ensure` of one that
+/// was never registered is `NotFound` and creates nothing.
+pub async fn an_unregistered_instance_is_never_started(h: &dyn Harness) {
+    let k = instance_key("c11-alice", "inst-00000000000000d1");
+    let got = h.runtime().ensure(&spec(&k)).await;
+    assert!(
+        matches!(got, Err(crate::error::Error::NotFound(_))),
+        "{got:?}"
+    );
+    assert_eq!(status(h, &k).await, Status::NotFound);
+    assert!(listed(h, Some("c11-alice")).await.is_empty());
 }
 
 /// `volume`: a user with a started workspace has one; a stranger has none.

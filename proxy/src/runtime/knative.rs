@@ -51,7 +51,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use dcs_model::names::user_volume_name;
-use dcs_model::{InstanceId, InstanceSpec, UserId, WorkspaceKey};
+use dcs_model::{InstanceId, InstanceSpec, UserId, WorkspaceKey, WorkspaceKind};
 use tracing::{debug, info, warn};
 
 pub use self::api::KnativeApi;
@@ -144,9 +144,11 @@ impl KnativeRuntime {
     }
 
     /// The spec to apply: the recorded one of an existing workspace, else `spec`'s
-    /// (stamped with its creation time, and naming a repository workspace's repo).
-    async fn recorded(&self, spec: &WorkspaceSpec) -> Result<WorkspaceSpec, KnativeError> {
+    /// (stamped with its creation time, and naming a repository workspace's repo);
+    /// and whether the workspace existed.
+    async fn recorded(&self, spec: &WorkspaceSpec) -> Result<(WorkspaceSpec, bool), KnativeError> {
         let existing = self.api.get_ksvc(spec.key.name().as_str()).await?;
+        let existed = existing.is_some();
         let recorded = existing.and_then(|ksvc| match objects::spec_of(&ksvc.metadata) {
             Ok(recorded) => Some(recorded),
             Err(err) => {
@@ -171,7 +173,7 @@ impl KnativeRuntime {
         if let Some(repo) = spec.key.repo() {
             out.instance.repo = Some(repo.clone());
         }
-        Ok(out)
+        Ok((out, existed))
     }
 
     /// A listed workspace from its Service (and the Service's serving revision).
@@ -291,17 +293,27 @@ impl KnativeRuntime {
 
 #[async_trait]
 impl Runtime for KnativeRuntime {
+    /// Applies the workspace's objects. An instance must exist already (made by
+    /// `register`): a deleted one is never recreated by a late request.
     async fn ensure(&self, spec: &WorkspaceSpec) -> Result<Upstream> {
-        let spec = self.recorded(spec).await?;
+        let (spec, existed) = self.recorded(spec).await?;
+        if let (WorkspaceKind::Instance(id), false) = (&spec.key.kind, existed) {
+            return Err(Error::NotFound(format!(
+                "instance {id} does not exist (it may have been deleted); create one with POST /api/instances"
+            )));
+        }
         self.apply(&spec).await?;
         debug!(workspace = %spec.key, "workspace objects applied");
         Ok(objects::upstream(&self.cfg, &spec.key))
     }
 
-    /// Applies the objects like `ensure`; Knative buffers requests until the
-    /// revision is up, so there is nothing to wait for.
+    /// Applies the objects like `ensure` (a new instance included); Knative buffers
+    /// requests until the revision is up, so there is nothing to wait for.
     async fn register(&self, spec: &WorkspaceSpec) -> Result<()> {
-        self.ensure(spec).await.map(|_| ())
+        let (spec, _) = self.recorded(spec).await?;
+        self.apply(&spec).await?;
+        debug!(workspace = %spec.key, "workspace objects applied");
+        Ok(())
     }
 
     async fn find(&self, id: &InstanceId) -> Result<Option<WorkspaceInfo>> {

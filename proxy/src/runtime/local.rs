@@ -18,8 +18,17 @@
 //! ([`Runtime::applies_containers`] is `false`). [`Runtime::volume`] measures the
 //! user's volume directory with a bounded walk.
 //!
+//! **Nothing waits on another workspace.** Each workspace has its own slot, locked
+//! only for moments; a start runs without holding any lock others need, so a clone
+//! that hangs delays neither other workspaces nor `list`, `status`, the reaper or
+//! shutdown. `stop`, `delete` and `shutdown` cancel a start under way and stop its
+//! launcher. A deleted instance is never started again: `ensure` starts only
+//! instances that were registered (created through the API).
+//!
 //! # Layout
-//! - [`state`]: persisted records (and the spec a new one records), atomic writes.
+//! - [`state`]: persisted records (and the spec a new one records).
+//! - `slot`: one workspace's record, start under way and deletion, each locked alone.
+//! - `start`: one start: spawn, wait for ready, commit or clean up; cancellable.
 //! - [`process`]: process identity and group termination.
 //! - [`ready`]: the `/_dcs/ready` probe.
 //! - [`spawn`]: building the launcher's command from the `DCS_*` contract.
@@ -27,25 +36,28 @@
 
 pub mod process;
 pub mod ready;
+mod slot;
 pub mod spawn;
+mod start;
 pub mod state;
 pub mod volume;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use dcs_model::{UserId, WorkspaceKey};
-use tokio::time::{sleep, Instant};
+use dcs_model::{UserId, WorkspaceKey, WorkspaceKind};
+use dcs_os::Liveness;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use self::ready::Readiness;
-use self::state::{ProcessRecord, Record, StateDir};
+use self::slot::Slot;
+use self::state::{Record, StateDir};
 use super::{Runtime, Status, Upstream, VolumeInfo, WorkspaceInfo, WorkspaceSpec};
-use crate::error::{Error, Result, StartFailure};
+use crate::error::{Error, Result};
 
 /// How the local runtime starts launchers.
 #[derive(Debug, Clone)]
@@ -68,18 +80,18 @@ pub struct LocalConfig {
     pub start_limit: Duration,
     /// Log filter for launchers.
     pub launcher_log: Option<String>,
-}
-
-struct Slot {
-    record: tokio::sync::Mutex<Record>,
-    starting: AtomicBool,
+    /// Limits of the launchers' clones and fetches.
+    pub git: crate::config::GitLimits,
 }
 
 /// Workspaces as local processes.
 pub struct LocalRuntime {
     cfg: LocalConfig,
     state: StateDir,
+    /// Every workspace's slot; locked only to find or add one.
     slots: Mutex<HashMap<WorkspaceKey, Arc<Slot>>>,
+    /// Set by `shutdown`: no start begins after it.
+    shutting_down: AtomicBool,
 }
 
 impl LocalRuntime {
@@ -92,10 +104,11 @@ impl LocalRuntime {
         let mut slots = HashMap::new();
         for mut record in state.load_all()? {
             if let Some(p) = record.process {
-                if process::is_alive(&p) && p.addr.is_some() {
+                let live = process::liveness(&p);
+                if live != Liveness::Gone && p.addr.is_some() {
                     info!(workspace = %record.key, pid = p.pid, "adopted running launcher");
                 } else {
-                    if process::is_alive(&p) {
+                    if live != Liveness::Gone {
                         // It was still starting when the last proxy died; we cannot
                         // know its readiness, so stop it rather than orphan it.
                         warn!(workspace = %record.key, pid = p.pid, "stopping half-started launcher");
@@ -105,165 +118,105 @@ impl LocalRuntime {
                     state.save(&record)?;
                 }
             }
-            let slot = Slot {
-                record: tokio::sync::Mutex::new(record.clone()),
-                starting: AtomicBool::new(false),
-            };
-            slots.insert(record.key, Arc::new(slot));
+            slots.insert(record.key.clone(), Slot::new(record));
         }
         Ok(Self {
             cfg,
             state,
             slots: Mutex::new(slots),
+            shutting_down: AtomicBool::new(false),
         })
+    }
+
+    fn slots(&self) -> MutexGuard<'_, HashMap<WorkspaceKey, Arc<Slot>>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The workspace's slot; a new one records `spec` (see [`state::recorded_spec`]).
     /// The second value says whether it is new (not yet saved).
     fn slot(&self, spec: &WorkspaceSpec) -> (Arc<Slot>, bool) {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slots = self.slots();
         if let Some(slot) = slots.get(&spec.key) {
             return (slot.clone(), false);
         }
-        let slot = Arc::new(Slot {
-            record: tokio::sync::Mutex::new(Record {
-                key: spec.key.clone(),
-                base_path: spec.base_path.clone(),
-                spec: state::recorded_spec(spec),
-                process: None,
-                last_error: None,
-            }),
-            starting: AtomicBool::new(false),
+        let slot = Slot::new(Record {
+            key: spec.key.clone(),
+            base_path: spec.base_path.clone(),
+            spec: state::recorded_spec(spec),
+            process: None,
+            last_error: None,
         });
         slots.insert(spec.key.clone(), slot.clone());
         (slot, true)
     }
 
     fn existing(&self, key: &WorkspaceKey) -> Option<Arc<Slot>> {
-        self.slots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
+        self.slots().get(key).cloned()
     }
 
-    fn save(&self, record: &Record) -> Result<()> {
-        self.state
-            .save(record)
-            .map_err(|e| Error::Runtime(format!("cannot save workspace state: {e}")))
-    }
-
-    /// Starts a launcher for `record` and waits until it is ready or has failed.
-    async fn start(&self, record: &mut Record) -> Result<Upstream> {
-        let key = record.key.clone();
-        let plan = spawn::Plan::new(&self.cfg, &key, &record.base_path, &record.spec);
-        let mut child = plan.spawn()?;
-        let pid = child
-            .id()
-            .ok_or_else(|| Error::Runtime("launcher exited at once".into()))?;
-        let start_time = process::start_time(pid).unwrap_or_default();
-        let mut proc_rec = ProcessRecord {
-            pid,
-            start_time,
-            addr: None,
+    /// Where a running launcher of `slot` answers, or `None` after stopping a
+    /// leftover that is dead or never became ready.
+    async fn running(&self, slot: &Slot) -> Result<Option<Upstream>> {
+        let Some(p) = slot.lock().record.process else {
+            return Ok(None);
         };
-        record.process = Some(proc_rec);
-        self.save(record)?;
-        info!(workspace = %key, pid, log = %plan.log_path.display(), "launcher started");
-        tokio::spawn(async move {
-            // Reap it whenever it exits, so it never lingers as a zombie.
-            match child.wait().await {
-                Ok(status) => info!(pid, %status, "launcher exited"),
-                Err(err) => warn!(pid, %err, "cannot wait for launcher"),
-            }
-        });
-
-        let outcome = self.await_ready(&plan, &mut proc_rec).await;
-        match outcome {
-            Ok(addr) => {
-                record.process = Some(proc_rec);
-                record.last_error = None;
-                self.save(record)?;
-                Ok(Upstream {
+        match (process::liveness(&p), p.addr) {
+            (Liveness::Alive | Liveness::Unknown, Some(addr)) => {
+                return Ok(Some(Upstream {
                     authority: addr.to_string(),
                     host: None,
-                })
+                }))
             }
-            Err(err) => {
-                process::terminate(&proc_rec, self.cfg.stop_grace).await;
-                record.process = None;
-                record.last_error = Some(err.to_string());
-                self.save(record)?;
-                Err(err)
-            }
-        }
-    }
-
-    async fn await_ready(
-        &self,
-        plan: &spawn::Plan,
-        p: &mut ProcessRecord,
-    ) -> Result<std::net::SocketAddr> {
-        let deadline = Instant::now() + self.cfg.start_limit;
-        let exited = || Error::StartFailed {
-            kind: StartFailure::Other,
-            message: format!(
-                "the workspace launcher exited during start; its log is {}",
-                plan.log_path.display()
-            ),
-        };
-        let addr = loop {
-            if let Some(addr) = plan.published_addr() {
-                break addr;
-            }
-            if !process::is_alive(p) {
-                return Err(exited());
-            }
-            if Instant::now() > deadline {
+            // Nothing can be told of it, so nothing may be done to it.
+            (Liveness::Unknown, None) => {
                 return Err(Error::Runtime(
-                    "the launcher never started listening".into(),
-                ));
+                    "the machine is out of resources (cannot read /proc); try again shortly".into(),
+                ))
             }
-            sleep(Duration::from_millis(10)).await;
-        };
-        p.addr = Some(addr);
-        loop {
-            match ready::probe(addr, Duration::from_secs(2)).await {
-                Readiness::Ready => return Ok(addr),
-                Readiness::Failed { kind, message } => {
-                    return Err(Error::StartFailed { kind, message })
-                }
-                Readiness::NotYet if !process::is_alive(p) => return Err(exited()),
-                Readiness::NotYet if Instant::now() > deadline => {
-                    return Err(Error::Runtime(format!(
-                        "the workspace was not ready after {}s",
-                        self.cfg.start_limit.as_secs()
-                    )))
-                }
-                Readiness::NotYet => sleep(Duration::from_millis(20)).await,
-            }
+            (Liveness::Gone, _) | (Liveness::Alive, None) => {}
         }
+        process::terminate(&p, self.cfg.stop_grace).await;
+        let mut st = slot.lock();
+        if st.record.process.is_some_and(|q| q.pid == p.pid) {
+            st.record.process = None;
+        }
+        Ok(None)
     }
 }
 
 #[async_trait]
 impl Runtime for LocalRuntime {
+    /// Starts the workspace unless it runs. An instance must have been registered
+    /// (created through the API): a deleted one is never started again.
     async fn ensure(&self, spec: &WorkspaceSpec) -> Result<Upstream> {
-        let (slot, _) = self.slot(spec);
-        let mut record = slot.record.lock().await;
-        if let Some(p) = record.process {
-            if let (true, Some(addr)) = (process::is_alive(&p), p.addr) {
-                return Ok(Upstream {
-                    authority: addr.to_string(),
-                    host: None,
+        let slot = match (&spec.key.kind, self.existing(&spec.key)) {
+            (_, Some(slot)) => slot,
+            (WorkspaceKind::Repo(_), None) => self.slot(spec).0,
+            (WorkspaceKind::Instance(id), None) => return Err(not_registered(id)),
+        };
+        let _one = slot.start_lock.lock().await;
+        if let Some(up) = self.running(&slot).await? {
+            return Ok(up);
+        }
+        let cancel = {
+            let mut st = slot.lock();
+            if st.deleted {
+                return Err(match &spec.key.kind {
+                    WorkspaceKind::Instance(id) => not_registered(id),
+                    WorkspaceKind::Repo(_) => Error::Cancelled,
                 });
             }
-            process::terminate(&p, self.cfg.stop_grace).await;
-            record.process = None;
-        }
-        slot.starting.store(true, Ordering::SeqCst);
-        let result = self.start(&mut record).await;
-        slot.starting.store(false, Ordering::SeqCst);
+            // Checked under the slot's lock, which `shutdown` takes after setting
+            // the flag: a start either sees it or is seen (and cancelled) by it.
+            if self.shutting_down.load(Ordering::SeqCst) {
+                return Err(Error::Runtime("the proxy is shutting down".into()));
+            }
+            let cancel = CancellationToken::new();
+            st.start = Some(cancel.clone());
+            cancel
+        };
+        let result = start::run(&self.cfg, &self.state, &slot, &cancel).await;
+        slot.lock().start = None;
         result
     }
 
@@ -272,13 +225,11 @@ impl Runtime for LocalRuntime {
     async fn register(&self, spec: &WorkspaceSpec) -> Result<()> {
         let (slot, new) = self.slot(spec);
         if new {
-            let record = slot.record.lock().await;
-            self.save(&record)?;
+            slot.persist(&self.state).await?;
             info!(workspace = %spec.key, "workspace registered");
         }
         Ok(())
     }
-
     /// `<data-dir>/workspaces/<user>`: whether it exists and its disk usage.
     async fn volume(&self, user: &UserId) -> Result<VolumeInfo> {
         let dir = spawn::user_volume(&self.cfg, user);
@@ -308,77 +259,78 @@ impl Runtime for LocalRuntime {
     }
 
     async fn status(&self, key: &WorkspaceKey) -> Result<Status> {
-        let Some(slot) = self.existing(key) else {
-            return Ok(Status::NotFound);
-        };
-        if slot.starting.load(Ordering::SeqCst) {
-            return Ok(Status::Starting);
-        }
-        let record = slot.record.lock().await;
-        Ok(status_of(&record))
+        Ok(self
+            .existing(key)
+            .map_or(Status::NotFound, |slot| slot.status()))
     }
 
     async fn list(&self, user: Option<&UserId>) -> Result<Vec<WorkspaceInfo>> {
-        let slots: Vec<(WorkspaceKey, Arc<Slot>)> = {
-            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots
-                .iter()
-                .filter(|(k, _)| user.is_none_or(|u| &k.user == u))
-                .map(|(k, s)| (k.clone(), s.clone()))
-                .collect()
-        };
-        let mut out = Vec::with_capacity(slots.len());
-        for (key, slot) in slots {
-            let starting = slot.starting.load(Ordering::SeqCst);
-            let record = slot.record.lock().await;
-            let status = if starting {
-                Status::Starting
-            } else {
-                status_of(&record)
-            };
-            out.push(WorkspaceInfo {
+        let slots: Vec<(WorkspaceKey, Arc<Slot>)> = self
+            .slots()
+            .iter()
+            .filter(|(k, _)| user.is_none_or(|u| &k.user == u))
+            .map(|(k, s)| (k.clone(), s.clone()))
+            .collect();
+        let mut out: Vec<WorkspaceInfo> = slots
+            .into_iter()
+            .map(|(key, slot)| WorkspaceInfo {
                 name: key.name(),
+                status: slot.status(),
+                spec: slot.lock().record.spec.clone(),
                 key,
-                status,
-                spec: record.spec.clone(),
-            });
-        }
+            })
+            .collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
 
+    /// Stops the launcher, cancelling a start under way, and returns once it and
+    /// that start are gone.
     async fn stop(&self, key: &WorkspaceKey) -> Result<()> {
         let Some(slot) = self.existing(key) else {
             return Ok(());
         };
-        let mut record = slot.record.lock().await;
-        if let Some(p) = record.process.take() {
+        let (start, process) = {
+            let mut st = slot.lock();
+            (st.start.take(), st.record.process.take())
+        };
+        if let Some(start) = &start {
+            info!(workspace = %key, "cancelling the start under way");
+            start.cancel();
+        }
+        if let Some(p) = process {
             info!(workspace = %key, pid = p.pid, "stopping launcher");
             process::terminate(&p, self.cfg.stop_grace).await;
-            self.save(&record)?;
+            slot.persist(&self.state).await?;
+        }
+        if start.is_some() {
+            // The start stops its own launcher when it sees the cancel; wait for it.
+            drop(slot.start_lock.lock().await);
         }
         Ok(())
     }
 
+    /// Stops the workspace (a start under way included) and forgets it for good: a
+    /// request still on its way cannot bring an instance back.
     async fn delete(&self, key: &WorkspaceKey) -> Result<()> {
+        let Some(slot) = self.existing(key) else {
+            return Ok(());
+        };
+        slot.lock().deleted = true;
         self.stop(key).await?;
-        self.slots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-        self.state
-            .remove(key)
-            .map_err(|e| Error::Runtime(format!("cannot remove workspace state: {e}")))
+        {
+            let mut slots = self.slots();
+            if slots.get(key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                slots.remove(key);
+            }
+        }
+        slot.forget(&self.state).await
     }
 
+    /// Stops every launcher, starting ones included; no start begins afterwards.
     async fn shutdown(&self) {
-        let keys: Vec<WorkspaceKey> = self
-            .slots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect();
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let keys: Vec<WorkspaceKey> = self.slots().keys().cloned().collect();
         let stops = keys.iter().map(|k| self.stop(k));
         for result in futures_util::future::join_all(stops).await {
             if let Err(err) = result {
@@ -388,13 +340,8 @@ impl Runtime for LocalRuntime {
     }
 }
 
-fn status_of(record: &Record) -> Status {
-    match (&record.process, &record.last_error) {
-        (Some(p), _) if process::is_alive(p) && p.addr.is_some() => Status::Running,
-        (Some(p), _) if process::is_alive(p) => Status::Starting,
-        (_, Some(reason)) => Status::Failed {
-            reason: reason.clone(),
-        },
-        _ => Status::Stopped,
-    }
+fn not_registered(id: &dcs_model::InstanceId) -> Error {
+    Error::NotFound(format!(
+        "instance {id} does not exist (it may have been deleted); create one with POST /api/instances"
+    ))
 }

@@ -118,6 +118,8 @@ pub struct LauncherSettings {
     pub stop_grace_secs: u64,
     /// The launcher's log filter.
     pub log: Option<String>,
+    /// Limits of the launcher's clones and fetches.
+    pub git: crate::config::GitLimits,
 }
 
 impl Default for LauncherSettings {
@@ -128,6 +130,7 @@ impl Default for LauncherSettings {
             git_token_file: None,
             stop_grace_secs: dcs_model::env::DEFAULT_STOP_GRACE_SECS,
             log: None,
+            git: crate::config::GitLimits::default(),
         }
     }
 }

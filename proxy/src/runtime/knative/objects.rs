@@ -325,6 +325,7 @@ pub fn launcher_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
     env.user = Some(key.user.clone());
     env.stop_grace_secs = cfg.launcher.stop_grace_secs;
     env.log = cfg.launcher.log.clone();
+    cfg.launcher.git.apply(&mut env);
     // IDE installs, settings and extensions go to the workspace's own volume.
     env.config_dir = Some(Path::new(pod::HOME_DIR).join(".dcs"));
     env

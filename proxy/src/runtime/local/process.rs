@@ -1,10 +1,14 @@
-//! Launcher processes: identity via `/proc`, and stopping a whole process group
-//! (SIGTERM, grace period, SIGKILL) so no IDE child is left behind.
+//! Launcher processes: identity (pid + start time, via [`dcs_os::proc`]) and stopping
+//! a whole process group (SIGTERM, grace period, SIGKILL) so no IDE child is left
+//! behind.
+//!
+//! Liveness has three answers: a `/proc` that cannot be read (out of descriptors)
+//! says [`Liveness::Unknown`], and nothing here ever stops a process on that answer.
 
 use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use dcs_os::{group, proc, Liveness};
+use nix::sys::signal::Signal;
 use tokio::time::{sleep, Instant};
 use tracing::{debug, warn};
 
@@ -12,50 +16,39 @@ use super::state::ProcessRecord;
 
 /// Start time of `pid` in clock ticks since boot, if it exists and is not a zombie.
 pub fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) state ...`: comm may hold spaces and parentheses; the last ')' ends it.
-    let after = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after.split_whitespace();
-    let state = fields.next()?;
-    if state == "Z" || state == "X" {
-        return None;
-    }
-    // Fields after comm start at field 3 (state); starttime is field 22.
-    fields.nth(22 - 4)?.parse().ok()
+    proc::stat(pid).filter(|s| !s.dead()).map(|s| s.start_time)
 }
 
 /// Whether the recorded process is still the same live process (not a reused pid).
-pub fn is_alive(p: &ProcessRecord) -> bool {
-    start_time(p.pid) == Some(p.start_time)
+pub fn liveness(p: &ProcessRecord) -> Liveness {
+    proc::liveness(p.pid, Some(p.start_time))
 }
 
-fn group_exists(pgid: u32) -> bool {
-    i32::try_from(pgid).is_ok_and(|pgid| killpg(Pid::from_raw(pgid), None).is_ok())
+/// Whether the recorded process is certainly gone.
+pub fn is_gone(p: &ProcessRecord) -> bool {
+    liveness(p) == Liveness::Gone
 }
 
 fn signal_group(pgid: u32, signal: Signal) {
-    let Ok(raw) = i32::try_from(pgid) else { return };
-    if raw <= 1 {
-        return; // never signal init or "every process"
-    }
-    if let Err(err) = killpg(Pid::from_raw(raw), signal) {
+    if let Err(err) = group::signal(pgid, signal) {
         debug!(pgid, %err, ?signal, "signal not delivered");
     }
 }
 
-/// SIGKILLs the recorded process's group at once, if it is still that process.
+/// SIGKILLs the recorded process's group at once, unless it is certainly gone.
 pub fn kill_now(p: &ProcessRecord) {
-    if is_alive(p) {
+    if !is_gone(p) {
         signal_group(p.pid, Signal::SIGKILL);
     }
 }
 
 /// Stops the launcher and everything in its process group: SIGTERM, up to `grace`
-/// for it to exit, then SIGKILL. Returns once the leader is gone.
+/// for the group to exit, then SIGKILL. Returns once the group is gone (or, after
+/// SIGKILL, at most 10 s later).
 pub async fn terminate(p: &ProcessRecord, grace: Duration) {
-    if !is_alive(p) {
+    if is_gone(p) {
         // The leader is gone; make sure no straggler of its group survives it.
-        if group_exists(p.pid) {
+        if group::exists(p.pid) {
             signal_group(p.pid, Signal::SIGKILL);
         }
         return;
@@ -63,7 +56,7 @@ pub async fn terminate(p: &ProcessRecord, grace: Duration) {
     signal_group(p.pid, Signal::SIGTERM);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
-        if !is_alive(p) && !group_exists(p.pid) {
+        if is_gone(p) && group::members(p.pid).is_empty() {
             return;
         }
         sleep(Duration::from_millis(25)).await;
@@ -74,8 +67,8 @@ pub async fn terminate(p: &ProcessRecord, grace: Duration) {
         "launcher ignored SIGTERM; killing its group"
     );
     signal_group(p.pid, Signal::SIGKILL);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while is_alive(p) && Instant::now() < deadline {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(is_gone(p) && group::members(p.pid).is_empty()) && Instant::now() < deadline {
         sleep(Duration::from_millis(10)).await;
     }
 }
@@ -104,20 +97,27 @@ mod tests {
         )
     }
 
+    /// Waits (bounded) until the group has `n` live members: the script has started
+    /// its children.
+    async fn wait_members(pgid: u32, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while group::members(pgid).len() < n {
+            assert!(Instant::now() < deadline, "the group never had {n} members");
+            sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     #[test]
     fn own_process_is_alive_and_pid_reuse_is_detected() {
         let me = std::process::id();
         let st = start_time(me).expect("self");
-        assert!(is_alive(&ProcessRecord {
+        let rec = |start_time| ProcessRecord {
             pid: me,
-            start_time: st,
-            addr: None
-        }));
-        assert!(!is_alive(&ProcessRecord {
-            pid: me,
-            start_time: st + 1,
-            addr: None
-        }));
+            start_time,
+            addr: None,
+        };
+        assert_eq!(liveness(&rec(st)), Liveness::Alive);
+        assert_eq!(liveness(&rec(st + 1)), Liveness::Gone);
     }
 
     #[tokio::test]
@@ -125,22 +125,26 @@ mod tests {
         // The leader spawns a grandchild in the same group and waits.
         let (mut child, rec) = spawn_group("sleep 30 & wait");
         let reaper = std::thread::spawn(move || child.wait());
-        sleep(Duration::from_millis(100)).await;
+        wait_members(rec.pid, 2).await;
         terminate(&rec, Duration::from_secs(5)).await;
         reaper.join().expect("join").expect("wait");
-        assert!(!is_alive(&rec));
-        assert!(!group_exists(rec.pid), "grandchild left behind");
+        assert!(is_gone(&rec));
+        assert!(group::members(rec.pid).is_empty(), "grandchild left behind");
     }
 
     #[tokio::test]
     async fn terminate_kills_after_grace_when_sigterm_is_ignored() {
-        let (mut child, rec) = spawn_group("trap '' TERM; while :; do sleep 0.05; done");
+        let (mut child, rec) = spawn_group("trap '' TERM; sleep 30 & while :; do sleep 0.05; done");
         let reaper = std::thread::spawn(move || child.wait());
-        sleep(Duration::from_millis(100)).await;
+        wait_members(rec.pid, 2).await;
         let started = Instant::now();
         terminate(&rec, Duration::from_millis(300)).await;
         assert!(started.elapsed() >= Duration::from_millis(300));
         reaper.join().expect("join").expect("wait");
-        assert!(!is_alive(&rec));
+        assert!(is_gone(&rec));
+        assert!(
+            group::members(rec.pid).is_empty(),
+            "the ignoring child was killed"
+        );
     }
 }

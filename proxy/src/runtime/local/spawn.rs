@@ -74,6 +74,7 @@ impl Plan {
         env.user = Some(key.user.clone());
         env.stop_grace_secs = cfg.stop_grace.as_secs().max(1);
         env.log = cfg.launcher_log.clone();
+        cfg.git.apply(&mut env);
         let extra_env = spec
             .extra_env()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -161,6 +162,7 @@ mod tests {
             stop_grace: Duration::from_secs(3),
             start_limit: Duration::from_secs(60),
             launcher_log: None,
+            git: crate::config::GitLimits::default(),
         }
     }
 

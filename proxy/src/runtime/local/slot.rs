@@ -1,0 +1,125 @@
+//! One workspace's place in the local runtime: its record, the start under way (if
+//! any) and whether it was deleted.
+//!
+//! Each slot is locked on its own and only for moments: no lock is held while a
+//! launcher starts or stops or a record is written, so a slow or hanging start never
+//! delays other workspaces, the idle reaper, the API or shutdown. Starts of one
+//! workspace queue on [`Slot::start_lock`]; writes of its record queue on their own
+//! lock and always write the latest state, so the file ends as the slot does.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use dcs_os::Liveness;
+use tokio_util::sync::CancellationToken;
+
+use super::process;
+use super::state::{Record, StateDir};
+use crate::error::{Error, Result};
+use crate::runtime::Status;
+
+/// A workspace of the local runtime.
+pub(super) struct Slot {
+    state: Mutex<SlotState>,
+    /// Serialises starts of this workspace; only its own `ensure`s wait on it (and a
+    /// `stop` waiting for a cancelled start to wind down).
+    pub start_lock: tokio::sync::Mutex<()>,
+    /// Serialises writes of the record.
+    save_lock: tokio::sync::Mutex<()>,
+}
+
+/// What a slot's lock guards.
+pub(super) struct SlotState {
+    /// The persisted record.
+    pub record: Record,
+    /// Cancels the start under way: taken and cancelled by stop, delete, shutdown.
+    pub start: Option<CancellationToken>,
+    /// Deleted: nothing starts it or saves its record again.
+    pub deleted: bool,
+}
+
+impl Slot {
+    /// A slot for `record`, with no start under way.
+    pub fn new(record: Record) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(SlotState {
+                record,
+                start: None,
+                deleted: false,
+            }),
+            start_lock: tokio::sync::Mutex::new(()),
+            save_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The state, for a moment (never across an `.await`).
+    pub fn lock(&self) -> MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A copy of the record.
+    pub fn record(&self) -> Record {
+        self.lock().record.clone()
+    }
+
+    /// The workspace's state: `Starting` while a start is under way, else what its
+    /// record and its process say.
+    pub fn status(&self) -> Status {
+        let (starting, record) = {
+            let st = self.lock();
+            (st.start.is_some(), st.record.clone())
+        };
+        if starting {
+            return Status::Starting;
+        }
+        status_of(&record)
+    }
+
+    /// Writes the record as it is now (unless the slot was deleted), off the async
+    /// threads.
+    pub async fn persist(&self, dir: &StateDir) -> Result<()> {
+        let _one = self.save_lock.lock().await;
+        let record = {
+            let st = self.lock();
+            if st.deleted {
+                return Ok(());
+            }
+            st.record.clone()
+        };
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || dir.save(&record))
+            .await
+            .map_err(|e| Error::Runtime(format!("saving workspace state failed: {e}")))?
+            .map_err(|e| Error::Runtime(format!("cannot save workspace state: {e}")))
+    }
+
+    /// Removes the record's file; the slot must be marked deleted first, so no later
+    /// [`Slot::persist`] writes it back.
+    pub async fn forget(&self, dir: &StateDir) -> Result<()> {
+        let _one = self.save_lock.lock().await;
+        let key = self.lock().record.key.clone();
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || dir.remove(&key))
+            .await
+            .map_err(|e| Error::Runtime(format!("removing workspace state failed: {e}")))?
+            .map_err(|e| Error::Runtime(format!("cannot remove workspace state: {e}")))
+    }
+}
+
+/// The state a record describes. A process whose liveness cannot be read counts as
+/// what it was last seen as: never as dead.
+pub(super) fn status_of(record: &Record) -> Status {
+    if let Some(p) = &record.process {
+        if process::liveness(p) != Liveness::Gone {
+            return match p.addr {
+                Some(_) => Status::Running,
+                None => Status::Starting,
+            };
+        }
+    }
+    match &record.last_error {
+        Some(reason) => Status::Failed {
+            reason: reason.clone(),
+        },
+        None => Status::Stopped,
+    }
+}

@@ -1,0 +1,149 @@
+//! One start of a launcher: spawn it, record its process, wait until it publishes its
+//! address and reports ready, and commit the outcome to its slot.
+//!
+//! A start can be cancelled at any point (stop, delete, shutdown): its launcher is
+//! then stopped (SIGTERM, grace, SIGKILL of its group) and nothing of the outcome is
+//! recorded as the workspace's failure. A start that fails stops its launcher too
+//! and records why, for `status` and the error page.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::time::{sleep, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::ready::{self, Readiness};
+use super::slot::Slot;
+use super::spawn::Plan;
+use super::state::{ProcessRecord, StateDir};
+use super::{process, LocalConfig};
+use crate::error::{Error, Result, StartFailure};
+use crate::runtime::Upstream;
+
+/// Starts a launcher for `slot`'s record and waits until it is ready, failed, or
+/// `cancel` fires.
+pub async fn run(
+    cfg: &LocalConfig,
+    dir: &StateDir,
+    slot: &Slot,
+    cancel: &CancellationToken,
+) -> Result<Upstream> {
+    let record = slot.record();
+    let key = record.key.clone();
+    let plan = Plan::new(cfg, &key, &record.base_path, &record.spec);
+    let mut child = plan.spawn()?;
+    let pid = child
+        .id()
+        .ok_or_else(|| Error::Runtime("launcher exited at once".into()))?;
+    let launched = ProcessRecord {
+        pid,
+        start_time: process::start_time(pid).unwrap_or_default(),
+        addr: None,
+    };
+    info!(workspace = %key, pid, log = %plan.log_path.display(), "launcher started");
+    tokio::spawn(async move {
+        // Reap it whenever it exits, so it never lingers as a zombie.
+        match child.wait().await {
+            Ok(status) => info!(pid, %status, "launcher exited"),
+            Err(err) => warn!(pid, %err, "cannot wait for launcher"),
+        }
+    });
+    slot.lock().record.process = Some(launched);
+    if let Err(err) = slot.persist(dir).await {
+        process::terminate(&launched, cfg.stop_grace).await;
+        slot.lock().record.process = None;
+        return Err(err);
+    }
+
+    let outcome = tokio::select! {
+        outcome = await_ready(cfg, &plan, &launched) => outcome,
+        // Stopped, deleted or shutting down: stop what was started.
+        () = cancel.cancelled() => Err(Error::Cancelled),
+    };
+    let outcome = outcome.and_then(|addr| commit(slot, cancel, launched, addr));
+    match outcome {
+        Ok(up) => {
+            slot.persist(dir).await?;
+            Ok(up)
+        }
+        Err(err) => {
+            process::terminate(&launched, cfg.stop_grace).await;
+            {
+                let mut st = slot.lock();
+                if st.record.process.is_some_and(|p| p.pid == pid) {
+                    st.record.process = None;
+                }
+                if !cancel.is_cancelled() {
+                    st.record.last_error = Some(err.to_string());
+                }
+            }
+            slot.persist(dir).await?;
+            Err(err)
+        }
+    }
+}
+
+/// Records the ready launcher, unless the start was cancelled meanwhile.
+fn commit(
+    slot: &Slot,
+    cancel: &CancellationToken,
+    launched: ProcessRecord,
+    addr: SocketAddr,
+) -> Result<Upstream> {
+    let mut st = slot.lock();
+    if cancel.is_cancelled() || st.deleted {
+        return Err(Error::Cancelled);
+    }
+    st.record.process = Some(ProcessRecord {
+        addr: Some(addr),
+        ..launched
+    });
+    st.record.last_error = None;
+    Ok(Upstream {
+        authority: addr.to_string(),
+        host: None,
+    })
+}
+
+/// Waits for the launcher to publish its address, then for `/_dcs/ready`.
+async fn await_ready(cfg: &LocalConfig, plan: &Plan, p: &ProcessRecord) -> Result<SocketAddr> {
+    let deadline = Instant::now() + cfg.start_limit;
+    let exited = || Error::StartFailed {
+        kind: StartFailure::Other,
+        message: format!(
+            "the workspace launcher exited during start; its log is {}",
+            plan.log_path.display()
+        ),
+    };
+    let addr = loop {
+        if let Some(addr) = plan.published_addr() {
+            break addr;
+        }
+        if process::is_gone(p) {
+            return Err(exited());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Runtime(
+                "the launcher never started listening".into(),
+            ));
+        }
+        sleep(Duration::from_millis(10)).await;
+    };
+    loop {
+        match ready::probe(addr, Duration::from_secs(2)).await {
+            Readiness::Ready => return Ok(addr),
+            Readiness::Failed { kind, message } => {
+                return Err(Error::StartFailed { kind, message })
+            }
+            Readiness::NotYet if process::is_gone(p) => return Err(exited()),
+            Readiness::NotYet if Instant::now() > deadline => {
+                return Err(Error::Runtime(format!(
+                    "the workspace was not ready after {}s",
+                    cfg.start_limit.as_secs()
+                )))
+            }
+            Readiness::NotYet => sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
