@@ -1,9 +1,12 @@
 //! `--auth trusted-headers`: behind an ingress that already did Authentik forward
-//! auth. An ingress overwrites only the headers it is told to, so `X-authentik-*`
-//! headers count only when `X-authentik-jwt` verifies ([`super::jwt`]) and its
-//! `sub` is the `X-authentik-uid`; optionally the peer must also be one of the
-//! `--trusted-proxies`. Where the token carries a claim (username, email, name,
-//! groups, entitlements) the claim wins over the header. Anything else is a 401.
+//! auth. An ingress overwrites only the headers it is told to, so the identity is
+//! taken from the claims of a verified `X-authentik-jwt` ([`super::jwt`]) and from
+//! nothing else: `sub` is the user, `preferred_username` (else `sub`) the name
+//! shown, `name`, `email`, `groups` and `entitlements` as the token has them. A
+//! claim the token lacks is empty, never filled from an `X-authentik-*` header
+//! (a client can send those). The `X-authentik-uid` the outpost sends along must be
+//! the token's `sub`; optionally the peer must also be one of the
+//! `--trusted-proxies`. Anything else is a 401.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -12,6 +15,8 @@ use http::request::Parts;
 use http::HeaderMap;
 use ipnet::IpNet;
 use tracing::warn;
+
+use dcs_model::UserId;
 
 use super::headers::{self, HeaderError, MAX_JWT_HEADER};
 use super::jwt::{Claims, JwtConfig, JwtError, JwtVerifier};
@@ -65,12 +70,12 @@ impl TrustedHeaders {
         if !is_trusted(&self.proxies, peer) {
             return Err(Refusal::UntrustedPeer);
         }
-        let mut identity = headers::identity(headers)?;
+        let uid = headers::single(headers, headers::UID, headers::MAX_IDENTITY_HEADER)?
+            .ok_or(HeaderError::Missing(headers::UID))?;
         let token =
             headers::single(headers, headers::JWT, MAX_JWT_HEADER)?.ok_or(Refusal::MissingJwt)?;
-        let claims = self.verifier.verify(token, identity.user.as_str())?;
-        merge(&mut identity, claims)?;
-        Ok(identity)
+        let claims = self.verifier.verify(token, uid)?;
+        identity_of(claims)
     }
 }
 
@@ -80,8 +85,9 @@ pub fn is_trusted(proxies: &[IpNet], peer: IpAddr) -> bool {
     proxies.is_empty() || proxies.iter().any(|net| net.contains(&peer))
 }
 
-/// Signed claims win over headers; a claim with control characters is refused.
-fn merge(id: &mut Identity, claims: Claims) -> Result<(), Refusal> {
+/// The identity a verified token's claims state, and nothing more; a claim with
+/// control characters is refused.
+fn identity_of(claims: Claims) -> Result<Identity, Refusal> {
     let clean = |v: &str| !v.chars().any(char::is_control);
     let all_clean = [&claims.preferred_username, &claims.name, &claims.email]
         .into_iter()
@@ -93,18 +99,19 @@ fn merge(id: &mut Identity, claims: Claims) -> Result<(), Refusal> {
     if !all_clean {
         return Err(Refusal::Jwt(JwtError::Malformed));
     }
-    if let Some(v) = claims.preferred_username.filter(|v| !v.is_empty()) {
-        id.username = v;
-    }
-    id.name = claims.name.or(id.name.take());
-    id.email = claims.email.or(id.email.take());
-    if let Some(groups) = claims.groups {
-        id.groups = groups;
-    }
-    if let Some(entitlements) = claims.entitlements {
-        id.entitlements = entitlements;
-    }
-    Ok(())
+    let user = UserId::new(&claims.sub).map_err(|e| HeaderError::BadUid(e.to_string()))?;
+    let username = claims
+        .preferred_username
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| claims.sub.clone());
+    Ok(Identity {
+        user,
+        username,
+        name: claims.name,
+        email: claims.email,
+        groups: claims.groups.unwrap_or_default(),
+        entitlements: claims.entitlements.unwrap_or_default(),
+    })
 }
 
 #[async_trait]

@@ -62,20 +62,56 @@ fn cidrs_decide_which_peers_are_trusted() {
 }
 
 #[test]
-fn a_verified_token_makes_the_headers_count_and_its_claims_win() {
+fn the_identity_is_the_verified_claims_and_headers_never_add_to_them() {
     let t = token(UID, json!(["dev"]));
     let h = request(&[
         (headers::UID, UID),
         (headers::USERNAME, "mallory"),
         (headers::GROUPS, "admins"),
-        (headers::EMAIL, "alice@example.com"),
+        (headers::EMAIL, "mallory@example.com"),
+        (headers::NAME, "Mallory"),
         (headers::JWT, &t),
     ]);
     let id = mode(&[]).check(&h, ip("127.0.0.1")).expect("identity");
     assert_eq!(id.user.as_str(), UID);
-    assert_eq!(id.username, "alice", "the signed claim wins");
-    assert_eq!(id.groups, ["dev"], "the signed claim wins");
-    assert_eq!(id.email.as_deref(), Some("alice@example.com"));
+    assert_eq!(id.username, "alice", "the signed claim, not the header");
+    assert_eq!(id.groups, ["dev"], "the signed claim, not the header");
+    assert_eq!(
+        id.email, None,
+        "the token has no email: none, whatever the header says"
+    );
+    assert_eq!(id.name, None);
+}
+
+#[test]
+fn a_token_without_groups_or_username_is_not_filled_in_from_headers() {
+    let claims = json!({
+        "iss": "https://auth.example/application/o/ide/", "aud": "ide", "sub": UID,
+        "exp": jsonwebtoken::get_current_timestamp() + 300,
+    });
+    let bare = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("sign");
+    let h = request(&[
+        (headers::UID, UID),
+        (headers::USERNAME, "root"),
+        (headers::GROUPS, "dcs-admins|authentik Admins"),
+        (headers::ENTITLEMENTS, "admin"),
+        (headers::JWT, &bare),
+    ]);
+    let id = mode(&[]).check(&h, ip("127.0.0.1")).expect("identity");
+    assert!(
+        id.groups.is_empty(),
+        "no admin group from an unsigned header: {id:?}"
+    );
+    assert!(id.entitlements.is_empty());
+    assert_eq!(
+        id.username, UID,
+        "shown by its subject, not the header's name"
+    );
 }
 
 #[test]
