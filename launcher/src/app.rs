@@ -1,6 +1,7 @@
 //! [`App`]: the state every request handler shares: which repository, where it is
-//! checked out, the start-up [`Readiness`], the running IDE once there is one, and the
-//! drain signal that tells connections and WebSockets to wind down.
+//! checked out, the start-up [`Readiness`], the user's [`Notices`], the running IDE
+//! once there is one, and the drain signal that tells connections and WebSockets to
+//! wind down.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -8,7 +9,9 @@ use std::sync::{Arc, OnceLock};
 use dcs_model::LauncherEnv;
 use tokio::sync::watch;
 
+use crate::files::temp::TempArea;
 use crate::ide::RunningIde;
+use crate::notices::Notices;
 use crate::ready::Readiness;
 
 /// Shared state of one launcher.
@@ -16,6 +19,9 @@ pub struct App {
     label: String,
     checkout_dir: PathBuf,
     readiness: Readiness,
+    notices: Notices,
+    /// This launcher's folder for upload temporaries, once made.
+    uploads: OnceLock<TempArea>,
     /// Set once, when the IDE has started.
     ide: OnceLock<Box<dyn RunningIde>>,
     /// `true` once shutdown began; receivers are connections and WebSockets, and the
@@ -48,6 +54,8 @@ impl App {
             label: env.label(),
             checkout_dir: env.checkout_dir(),
             readiness: Readiness::new(),
+            notices: Notices::default(),
+            uploads: OnceLock::new(),
             ide: OnceLock::new(),
             draining: Arc::new(draining),
         }
@@ -66,6 +74,22 @@ impl App {
     /// Start-up state.
     pub fn readiness(&self) -> &Readiness {
         &self.readiness
+    }
+
+    /// What the user should be told, in every page.
+    pub fn notices(&self) -> &Notices {
+        &self.notices
+    }
+
+    /// Where uploads are written before they are published, if this launcher has
+    /// its own temporary folder (else beside their target).
+    pub fn upload_dir(&self) -> Option<&Path> {
+        self.uploads.get().map(TempArea::dir)
+    }
+
+    /// Records the launcher's temporary folder (once).
+    pub fn set_upload_area(&self, area: TempArea) {
+        let _ = self.uploads.set(area);
     }
 
     /// The running IDE, once started.

@@ -1,20 +1,36 @@
 //! The checkout: clone the repository into `<workspaces>/<owner>/<repo>`, or fetch
 //! into an existing clone of it, without ever deleting, resetting or overwriting the
-//! user's files. Blocking (libgit2); run it on a blocking thread.
+//! user's files.
 //!
 //! - target missing or empty → clone into a hidden sibling, then rename into place, so
 //!   a failed clone leaves no half-cloned target;
 //! - target is a clone whose `origin` is the clone URL → fetch `origin` with its
 //!   configured refspecs only (working tree, index and HEAD untouched); a failed fetch
 //!   is a warning, the existing checkout is still usable;
+//! - target is a git repository whose `origin` the user renamed, re-pointed or
+//!   removed (or the operator changed the git base) → used as it is, nothing fetched,
+//!   with a warning saying how to get updates (see [`fetch`]);
 //! - anything else → refused, nothing changed.
 //!
+//! [`checkout`] is the blocking core (libgit2). The launcher runs it in a child
+//! process of its own ([`child`], started and watched by [`run`]), so a transfer
+//! stuck in a socket read can be killed: [`watchdog`] holds the git limits,
+//! [`lock`] serialises the launchers that share one checkout folder and removes the
+//! partial clones a killed one left behind.
+//!
 //! [`classify`] names failures; [`credentials`] feeds the token to libgit2;
-//! [`progress`] logs transfers.
+//! [`progress`] counts and logs transfers; [`protocol`] is what the launcher and its
+//! transfer child say to each other.
 
+pub mod child;
 pub mod classify;
 pub mod credentials;
+pub mod fetch;
+pub mod lock;
 pub mod progress;
+pub mod protocol;
+pub mod run;
+pub mod watchdog;
 
 #[cfg(test)]
 mod tests;
@@ -29,12 +45,13 @@ use std::time::Instant;
 
 use dcs_model::{LauncherEnv, RepoRef};
 use git2::{FetchOptions, ProxyOptions, RemoteCallbacks, Repository};
-use tracing::{info, warn};
+use serde::{Deserialize, Serialize};
+use tracing::info;
 
 use crate::error::{Error, FailureKind, Result};
 use classify::{classify, redact_userinfo, Subject};
 use credentials::Secret;
-use progress::Progress;
+use progress::{Observer, Op, Progress};
 
 /// One checkout to perform.
 #[derive(Debug, Clone)]
@@ -49,10 +66,13 @@ pub struct Job {
     pub token_file: Option<PathBuf>,
     /// Set to abort a transfer in progress (at the next progress callback).
     pub cancel: Arc<AtomicBool>,
+    /// Told about the transfer's progress, if anyone listens.
+    pub observer: Option<Observer>,
 }
 
 /// What the checkout did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// A fresh clone was made.
     Cloned,
@@ -62,9 +82,9 @@ pub enum Outcome {
     Created,
     /// A workspace without a repository: its folder exists and is used as it is.
     Existing,
-    /// An existing clone could not be fetched and is used as it is.
+    /// An existing clone was not (or could not be) fetched and is used as it is.
     UsedAsIs {
-        /// Why, for `/_dcs/ready`'s `warning`.
+        /// Why, and what to do about it, for the user's notice and `/_dcs/ready`.
         warning: String,
     },
 }
@@ -78,6 +98,7 @@ impl Job {
             target: env.checkout_dir(),
             token_file: env.git_token_file.clone(),
             cancel,
+            observer: None,
         })
     }
 
@@ -118,7 +139,7 @@ pub fn checkout(job: &Job) -> Result<Outcome> {
         Err(e) => Err(Error::io(format!("inspecting {shown}"), e)),
         Ok(meta) if meta.is_dir() && is_empty_dir(&job.target)? => clone_fresh(job, token.as_ref()),
         Ok(_) => match Repository::open(&job.target) {
-            Ok(repo) => fetch_existing(job, &repo, token.as_ref()),
+            Ok(repo) => fetch::existing(job, &repo, token.as_ref()),
             Err(e) if e.code() == git2::ErrorCode::NotFound => Err(refused(format!(
                 "{shown} already exists and is not empty, but it is not a git repository; \
                  nothing was changed. Move it away to check out {} there",
@@ -148,7 +169,7 @@ fn refused(message: String) -> Error {
     }
 }
 
-fn subject<'a>(job: &'a Job, token: Option<&Secret>) -> Subject<'a> {
+pub(crate) fn subject<'a>(job: &'a Job, token: Option<&Secret>) -> Subject<'a> {
     Subject {
         repo: &job.repo,
         git_base: &job.git_base,
@@ -161,19 +182,16 @@ fn clone_fresh(job: &Job, token: Option<&Secret>) -> Result<Outcome> {
     let owner_dir = target.parent().unwrap_or(Path::new("/"));
     fs::create_dir_all(owner_dir)
         .map_err(|e| Error::io(format!("creating {}", owner_dir.display()), e))?;
-    let partial = owner_dir.join(format!(
-        ".{}.dcs-partial-{}",
-        job.repo.repo(),
-        std::process::id()
-    ));
+    let partial = owner_dir.join(lock::partial_name(&job.repo, std::process::id()));
     if partial.exists() {
-        // Ours: left by an earlier launcher with the same pid (PID 1 in a container).
+        // Left by an earlier transfer with the same pid (the launcher removes every
+        // partial clone before it starts one; this is for `checkout` on its own).
         fs::remove_dir_all(&partial)
             .map_err(|e| Error::io(format!("removing stale {}", partial.display()), e))?;
     }
     let url = job.url();
     info!(url = %redact_userinfo(&url), target = %target.display(), "cloning");
-    let progress = RefCell::new(Progress::new("clone"));
+    let progress = RefCell::new(Progress::new(Op::Clone, job.observer.clone()));
     let cloned = git2::build::RepoBuilder::new()
         .fetch_options(fetch_options(job, token, &progress))
         .clone(&url, &partial);
@@ -203,53 +221,10 @@ fn clone_fresh(job: &Job, token: Option<&Secret>) -> Result<Outcome> {
     Ok(Outcome::Cloned)
 }
 
-fn fetch_existing(job: &Job, repo: &Repository, token: Option<&Secret>) -> Result<Outcome> {
-    let shown = job.target.display();
-    let url = job.url();
-    let Ok(mut origin) = repo.find_remote("origin") else {
-        return Err(refused(format!(
-            "{shown} is a git repository without an 'origin' remote, so it is not a \
-             checkout of {url}; nothing was changed"
-        )));
-    };
-    let origin_url = origin.url().unwrap_or_default().to_owned();
-    if same_remote(&origin_url) != same_remote(&url) {
-        return Err(refused(format!(
-            "{shown} is a checkout of {}, not of {url}; nothing was changed",
-            redact_userinfo(&origin_url)
-        )));
-    }
-    info!(url = %redact_userinfo(&url), target = %shown, "fetching into the existing checkout");
-    let progress = RefCell::new(Progress::new("fetch"));
-    let mut options = fetch_options(job, token, &progress);
-    // No refspecs: origin's configured ones, which only update refs/remotes/origin/*.
-    match origin.fetch::<&str>(&[], Some(&mut options), None) {
-        Ok(()) => {
-            progress.borrow().finish();
-            info!(target = %shown, "fetched");
-            Ok(Outcome::Fetched)
-        }
-        Err(e) => {
-            let error = classify(&e, &subject(job, token));
-            warn!(%error, "fetch failed; using the existing checkout as it is");
-            Ok(Outcome::UsedAsIs {
-                warning: format!(
-                    "could not fetch updates ({error}); the existing checkout is used as it is"
-                ),
-            })
-        }
-    }
-}
-
-/// A remote URL with trailing `/` and `.git` removed, for comparison.
-fn same_remote(url: &str) -> &str {
-    let url = url.trim_end_matches('/');
-    url.strip_suffix(".git")
-        .unwrap_or(url)
-        .trim_end_matches('/')
-}
-
-fn fetch_options<'a>(
+/// The fetch options of every transfer: the token through the credentials
+/// callback, progress (and cancellation) through the transfer callbacks, the
+/// environment's proxy.
+pub(crate) fn fetch_options<'a>(
     job: &'a Job,
     token: Option<&'a Secret>,
     progress: &'a RefCell<Progress>,
@@ -261,6 +236,10 @@ fn fetch_options<'a>(
         progress
             .borrow_mut()
             .observe(progress::Counts::from(&p), Instant::now());
+        !cancel.load(Ordering::Relaxed)
+    });
+    callbacks.sideband_progress(move |data| {
+        progress.borrow_mut().sideband(data.len(), Instant::now());
         !cancel.load(Ordering::Relaxed)
     });
     let mut proxy = ProxyOptions::new();

@@ -7,11 +7,14 @@
 //! - [`page`]: the HTML file-manager page (shared with the `none` IDE).
 //! - [`read`]: `GET`/`HEAD`: listings, redirects, streamed downloads.
 //! - [`write`]: `PUT` uploads and `POST ?mkdir`.
+//! - [`temp`]: the launcher's folder for upload temporaries, and the clean-up of
+//!   those of launchers that died.
 
 pub mod listing;
 pub mod page;
 pub mod path;
 pub mod read;
+pub mod temp;
 pub mod write;
 
 #[cfg(test)]
@@ -26,6 +29,9 @@ use crate::app::App;
 use crate::body::Body;
 use crate::error::{Error, Result};
 use crate::pages;
+
+/// Where the file API is served.
+pub const PREFIX: &str = "/_dcs/files";
 
 /// What the query string asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -87,10 +93,17 @@ async fn serve(
     let done =
         |status: StatusCode, what: &str| Ok(pages::message(status, what, &rel.display(), as_json));
     match method {
-        Method::GET | Method::HEAD => read::get(&root, &rel, query, as_json, app.label()).await,
+        Method::GET | Method::HEAD => {
+            let notices = app.notices().list();
+            let page = read::Page {
+                repo: app.label(),
+                notices: &notices,
+            };
+            read::get(&root, &rel, query, as_json, &page).await
+        }
         Method::PUT => {
             refuse_cross_site(&req)?;
-            let status = write::upload(&root, &rel, req.into_body()).await?;
+            let status = write::upload(&root, &rel, req.into_body(), app.upload_dir()).await?;
             done(status, "created")
         }
         Method::POST if query.mkdir => {

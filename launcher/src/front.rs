@@ -2,25 +2,33 @@
 //! launcher's own endpoints under `/_dcs/` or to the IDE.
 //!
 //! - `GET /_dcs/ready` → [`crate::ready`]
+//! - `GET /_dcs/notices`, `GET /_dcs/notice.js` → [`crate::notices`]
 //! - `/_dcs/ws-echo` → [`crate::ws_echo`]
 //! - `/_dcs/terminal` → [`crate::terminal`] (a shell on a PTY)
 //! - `/_dcs/files/…` → [`crate::files`]
 //! - `/ports/<n>/…` → [`crate::ports`] (a preview of `127.0.0.1:<n>`)
 //! - any other `/_dcs/…` → 404
 //! - everything else → the running IDE, or a "starting"/"failed" page until there is one.
+//!   The IDE's HTML documents get the notice banner script ([`notices::inject`]), and
+//!   the request carries the current [`PageNotices`] for IDEs that render their own
+//!   pages (the `none` IDE).
 
 use std::sync::Arc;
 
-use http::header::{HeaderValue, RETRY_AFTER};
-use http::{Request, Response, StatusCode};
+use http::header::{HeaderValue, ALLOW, RETRY_AFTER};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::app::App;
 use crate::body::Body;
+use crate::notices::{self, inject, Notice};
 use crate::ready::{self, Phase};
 use crate::{files, pages, ports, terminal, ws_echo};
 
-const FILES: &str = "/_dcs/files";
+/// The workspace's notices, as a request extension for an IDE that renders its own
+/// pages (and then loads the banner script itself, so nothing is injected).
+#[derive(Debug, Clone)]
+pub struct PageNotices(pub Vec<Notice>);
 
 /// Answers one request.
 pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
@@ -33,13 +41,30 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
         };
         return ready::respond(&app.readiness().report(healthy));
     }
+    if path == notices::PATH || path == notices::SCRIPT_PATH {
+        if !matches!(*req.method(), Method::GET | Method::HEAD) {
+            let mut res = pages::message(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "error",
+                "the notices are read with GET",
+                pages::wants_json(req.headers()),
+            );
+            res.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return res;
+        }
+        if path == notices::PATH {
+            return notices::respond(&app.notices().list());
+        }
+        return notices::script();
+    }
     if path == "/_dcs/ws-echo" {
         return ws_echo::handle(&app, req);
     }
     if path == terminal::PATH {
         return terminal::handle(&app, req);
     }
-    if let Some(rest) = path.strip_prefix(FILES) {
+    if let Some(rest) = path.strip_prefix(files::PREFIX) {
         if rest.is_empty() || rest.starts_with('/') {
             return files::handle(&app, req, rest).await;
         }
@@ -50,7 +75,8 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
         }
     }
     if path == "/_dcs" || path.starts_with("/_dcs/") {
-        let msg = "no such launcher endpoint; known: /_dcs/ready, /_dcs/ws-echo, /_dcs/terminal, /_dcs/files/";
+        let msg = "no such launcher endpoint; known: /_dcs/ready, /_dcs/notices, /_dcs/notice.js, \
+                   /_dcs/ws-echo, /_dcs/terminal, /_dcs/files/";
         return pages::message(
             StatusCode::NOT_FOUND,
             "error",
@@ -58,10 +84,19 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
             pages::wants_json(req.headers()),
         );
     }
-    match app.ide() {
-        Some(ide) => ide.handle(req).await,
-        None => not_ready(&app, &req),
+    let Some(ide) = app.ide() else {
+        return not_ready(&app, &req);
+    };
+    if !inject::wants(req.method(), &path, req.headers()) {
+        return ide.handle(req).await;
     }
+    let mut req = req;
+    inject::prepare(&mut req);
+    req.extensions_mut()
+        .insert(PageNotices(app.notices().list()));
+    let res = ide.handle(req).await;
+    let tag = notices::script_tag(&notices::root_from(&path));
+    inject::response(res, &tag).await
 }
 
 /// What the IDE's paths answer before the IDE runs: 503, with a page that refreshes
@@ -77,10 +112,14 @@ fn not_ready(app: &App, req: &Request<Incoming>) -> Response<Body> {
             .unwrap_or_else(|| "the workspace failed to start".into());
         return pages::message(status, "error", &text, as_json);
     }
-    let text = match report.phase {
-        Phase::Checkout => "the repository is being checked out; this page reloads by itself",
-        _ => "the IDE is starting; this page reloads by itself",
+    let text = match (report.phase, report.progress.and_then(|p| p.note)) {
+        (Phase::Checkout, Some(note)) => format!("{note}; this page reloads by itself"),
+        (Phase::Checkout, None) => {
+            "the repository is being checked out; this page reloads by itself".to_owned()
+        }
+        _ => "the IDE is starting; this page reloads by itself".to_owned(),
     };
+    let text = text.as_str();
     let mut res = if as_json {
         pages::message(status, "error", text, true)
     } else {

@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use crate::app::App;
 use crate::error::{Error, Result};
+use crate::files::temp::TempArea;
 use crate::{ide, reap, serve, startup};
 
 /// Why the launcher stopped; `main` turns it into the exit status.
@@ -57,6 +58,7 @@ pub async fn run(
     let app = Arc::new(App::new(&env));
     info!(%addr, workspace = %env.label(), ide = ide.kind(), "serving");
     reap::run_if_init();
+    open_upload_area(&app, &env).await;
 
     let cancel = Arc::new(AtomicBool::new(false));
     let mut start = tokio::spawn(startup::start(env, app.clone(), ide, cancel.clone()));
@@ -64,8 +66,9 @@ pub async fn run(
     serve::accept_until(listener, app.clone(), shutdown).await;
     info!(grace_secs = grace.as_secs(), "shutting down");
 
-    // Stop a clone or fetch at its next progress callback; wait for start-up to settle
-    // so a half-done clone is cleaned up and a starting IDE is known and stopped.
+    // Kill a clone or fetch in progress (its transfer child) and wait for start-up to
+    // settle, so a half-done clone is cleaned up and a starting IDE is known and
+    // stopped.
     cancel.store(true, Ordering::Relaxed);
     app.start_drain();
     if tokio::time::timeout(grace, &mut start).await.is_err() {
@@ -97,6 +100,20 @@ pub async fn run(
     };
     info!(?stopped, "stopped");
     Ok(stopped)
+}
+
+/// Removes the upload temporaries of launchers that died and makes this one's
+/// folder; without one (a read-only volume, say) uploads are written beside their
+/// target.
+async fn open_upload_area(app: &App, env: &LauncherEnv) {
+    let workspaces = env.workspaces_dir.clone();
+    match tokio::task::spawn_blocking(move || TempArea::open(&workspaces)).await {
+        Ok(Ok(area)) => app.set_upload_area(area),
+        Ok(Err(error)) => {
+            warn!(%error, "no folder for upload temporaries; writing them beside their target")
+        }
+        Err(error) => warn!(%error, "making the folder for upload temporaries failed"),
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,11 @@
 //! - [`app`]: [`App`](app::App), the state handlers share.
 //! - [`ready`]: start-up phases and the `/_dcs/ready` report.
 //! - [`startup`]: checkout, then IDE start.
-//! - [`checkout`]: clone or fetch with git2; never touches the user's files.
+//! - [`checkout`]: clone or fetch with git2 in a child process, within the git
+//!   limits, one launcher per checkout folder at a time; never touches the user's
+//!   files.
+//! - [`notices`]: what the user should know (e.g. updates are not fetched), shown
+//!   as a banner in every page, VS Code's included.
 //! - [`files`]: the file API under `/_dcs/files/`.
 //! - [`ws_echo`]: the `/_dcs/ws-echo` WebSocket diagnostic.
 //! - [`ide`]: the [`Ide`](ide::Ide) seam and every IDE kind.
@@ -37,6 +41,7 @@ pub mod forward;
 pub mod front;
 pub mod ide;
 pub mod launch;
+pub mod notices;
 pub mod packages;
 pub mod pages;
 pub mod ports;

@@ -1,6 +1,10 @@
 //! `dcs-launcher run`: reads the `DCS_*` environment, binds, publishes the bound
 //! address, and serves until SIGTERM or SIGINT.
 //!
+//! `dcs-launcher git-transfer` (hidden) is the launcher's own transfer child: one
+//! clone or fetch, its job on stdin, its progress on stdout (see the library's
+//! `checkout::child`).
+//!
 //! Exit codes say why it stopped: 0 after a clean stop on request, 1 on a fatal
 //! runtime error, 2 on a configuration error (bad `DCS_*` variable, unknown IDE
 //! kind), 3 when stopped while the workspace was failed (checkout failed, or the IDE
@@ -32,13 +36,31 @@ struct Cli {
 enum Command {
     /// Check out the repository, start the IDE and serve the workspace.
     Run,
+    /// One clone or fetch for a running launcher (internal).
+    #[command(name = "git-transfer", hide = true)]
+    GitTransfer,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run => run(),
+        Command::GitTransfer => git_transfer(),
     }
+}
+
+fn git_transfer() -> ExitCode {
+    let filter = std::env::var("DCS_LOG")
+        .ok()
+        .filter(|f| !f.is_empty())
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    ExitCode::from(dcs_launcher::checkout::child::main())
 }
 
 fn run() -> ExitCode {
@@ -78,7 +100,8 @@ fn run() -> ExitCode {
         }
     };
     let result = runtime.block_on(serve(env));
-    // A libgit2 transfer stuck in a blocking thread must not keep the process alive.
+    // Nothing blocking should be left (transfers run in a child process); bound the
+    // wait anyway.
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
         Ok(dcs_launcher::Stopped::Failed(why)) => {
@@ -114,13 +137,9 @@ async fn serve(env: LauncherEnv) -> anyhow::Result<dcs_launcher::Stopped> {
     Ok(dcs_launcher::run(env, listener, shutdown).await?)
 }
 
-/// Writes `addr` to `<file>.tmp`, then renames it over `file`, so readers never see a
-/// partial address.
+/// Publishes `addr` in `file` atomically, so readers never see a partial address.
 fn publish_addr(file: &Path, addr: &str) -> std::io::Result<()> {
-    let mut tmp = file.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, addr)?;
-    std::fs::rename(&tmp, file)
+    dcs_os::atomic::write_atomic(file, addr.as_bytes())
 }
 
 #[cfg(test)]
@@ -137,6 +156,19 @@ mod tests {
             std::fs::read_to_string(&file).expect("read"),
             "127.0.0.1:4242"
         );
-        assert!(!dir.path().join("addr.tmp").exists());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["addr"]);
+    }
+
+    #[test]
+    fn the_transfer_subcommand_is_hidden_but_parses() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_help().to_string();
+        assert!(!help.contains("git-transfer"), "{help}");
+        let cli = Cli::try_parse_from(["dcs-launcher", "git-transfer"]).expect("parses");
+        assert!(matches!(cli.command, Command::GitTransfer));
     }
 }

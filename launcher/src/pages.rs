@@ -37,7 +37,8 @@ pub fn wants_json(headers: &HeaderMap) -> bool {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}\
 table{border-collapse:collapse;width:100%}td,th{padding:.25rem .75rem;text-align:left}\
 tr:nth-child(even){background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}\
-form{display:inline-block;margin:.5rem 1rem .5rem 0}.err{color:#a00}code{background:#eee;padding:0 .2rem}";
+form{display:inline-block;margin:.5rem 1rem .5rem 0}.err{color:#a00}code{background:#eee;padding:0 .2rem}\
+.dcs-notice{padding:.4rem .75rem;margin:0 0 .5rem;border:1px solid #8a4b00;background:#fff4e5;color:#8a4b00}";
 
 /// A whole HTML document: `title` is escaped here, `body_html` must already be safe.
 pub fn document(title: &str, body_html: &str) -> String {

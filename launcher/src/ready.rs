@@ -3,7 +3,8 @@
 //!
 //! The starter polls this endpoint: 200 only when the checkout is done and the IDE is
 //! up and healthy, 503 otherwise. A failure carries a [`FailureKind`] so the proxy can
-//! show the user a clear page (not found, refused, auth, network).
+//! show the user a clear page (not found, refused, auth, network). While the
+//! checkout runs, [`Progress`] says how far it is (for a live progress page).
 
 use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,35 @@ pub struct Failure {
     pub message: String,
 }
 
+/// What the checkout is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Waiting for another workspace that checks out into the same folder.
+    Waiting,
+    /// Cloning.
+    Clone,
+    /// Fetching into an existing checkout.
+    Fetch,
+}
+
+/// How far the checkout is, in `/_dcs/ready`'s `progress`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// What it is doing.
+    pub phase: Step,
+    /// Bytes received so far (pack and the server's progress messages).
+    pub received_bytes: u64,
+    /// Objects received so far.
+    pub objects_done: u64,
+    /// Objects the server is sending (0 until it says).
+    pub objects_total: u64,
+    /// Objects indexed so far.
+    pub objects_indexed: u64,
+    /// A sentence for people, if there is something to say.
+    pub note: Option<String>,
+}
+
 /// The body of `GET /_dcs/ready`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadyReport {
@@ -48,6 +78,8 @@ pub struct ReadyReport {
     /// Something the user should know that did not stop the workspace (e.g. the fetch
     /// failed and the existing checkout is used as it is).
     pub warning: Option<String>,
+    /// How far the checkout is, while it runs.
+    pub progress: Option<Progress>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +87,7 @@ struct State {
     phase: Phase,
     error: Option<Failure>,
     warning: Option<String>,
+    progress: Option<Progress>,
 }
 
 /// The shared, observable start-up state.
@@ -76,6 +109,7 @@ impl Readiness {
             phase: Phase::Checkout,
             error: None,
             warning: None,
+            progress: None,
         });
         Self { state }
     }
@@ -106,6 +140,11 @@ impl Readiness {
         self.state.send_modify(|s| s.warning = Some(warning));
     }
 
+    /// Records how far the checkout is (`None` once it is done).
+    pub fn set_progress(&self, progress: Option<Progress>) {
+        self.state.send_modify(|s| s.progress = progress);
+    }
+
     /// The current phase.
     pub fn phase(&self) -> Phase {
         self.state.borrow().phase
@@ -123,6 +162,7 @@ impl Readiness {
             ready: phase == Phase::Ready,
             error: s.error,
             warning: s.warning,
+            progress: s.progress,
         }
     }
 }
@@ -141,6 +181,27 @@ pub fn respond(report: &ReadyReport) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_is_reported_while_the_checkout_runs() {
+        let r = Readiness::new();
+        r.set_progress(Some(Progress {
+            phase: Step::Clone,
+            received_bytes: 2048,
+            objects_done: 3,
+            objects_total: 10,
+            objects_indexed: 1,
+            note: None,
+        }));
+        let json = serde_json::to_value(r.report(false)).expect("serialise");
+        assert_eq!(
+            json["progress"],
+            serde_json::json!({"phase": "clone", "received_bytes": 2048, "objects_done": 3,
+                               "objects_total": 10, "objects_indexed": 1, "note": null})
+        );
+        r.set_progress(None);
+        assert_eq!(r.report(false).progress, None);
+    }
 
     #[test]
     fn ready_only_when_phase_is_ready_and_the_ide_is_healthy() {
@@ -178,6 +239,7 @@ mod tests {
                 "ready": false,
                 "error": {"kind": "refused", "message": "nothing was changed"},
                 "warning": "offline",
+                "progress": null,
             })
         );
     }

@@ -1,6 +1,7 @@
 //! Start-up, run beside the already-serving front: check out the repository, then
 //! start the IDE, moving [`Readiness`](crate::ready::Readiness) through its phases.
-//! Any failure parks the workspace in the failed phase with a classified error.
+//! Any failure parks the workspace in the failed phase with a classified error; a
+//! checkout used as it is (not fetched) becomes a warning and a notice.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,26 +10,41 @@ use dcs_model::LauncherEnv;
 use tracing::{error, info};
 
 use crate::app::App;
-use crate::checkout::{self, Job, Outcome};
+use crate::checkout::protocol::Program;
+use crate::checkout::run::Status;
+use crate::checkout::watchdog::Limits;
+use crate::checkout::{self, progress::Op, Job, Outcome};
 use crate::error::Error;
 use crate::ide::{Ide, IdeContext};
-use crate::ready::Phase;
+use crate::notices::{self, Notice};
+use crate::ready::{Phase, Progress, Step};
 
 /// Checks out, then starts `ide`. Returns early (leaving the phase as it is) once
 /// `cancel` is set.
 pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: Arc<AtomicBool>) {
     let readiness = app.readiness();
     readiness.set_phase(Phase::Checkout);
-    let job = Job::from_env(&env, cancel.clone());
-    let folder = env.checkout_dir();
-    let outcome = tokio::task::spawn_blocking(move || match job {
-        Some(job) => checkout::checkout(&job),
-        None => checkout::prepare_empty(&folder),
-    })
-    .await
-    .unwrap_or_else(|e| Err(Error::Task(e.to_string())));
+    let outcome = match Job::from_env(&env, cancel.clone()) {
+        Some(job) => {
+            let status = |s: Status| readiness.set_progress(Some(progress(&s, &job)));
+            let limits = Limits::from_env(&env);
+            let program = Program::this_executable();
+            checkout::run::run(&job, &program, limits, &status).await
+        }
+        None => {
+            let folder = env.checkout_dir();
+            tokio::task::spawn_blocking(move || checkout::prepare_empty(&folder))
+                .await
+                .unwrap_or_else(|e| Err(Error::Task(e.to_string())))
+        }
+    };
+    readiness.set_progress(None);
     match outcome {
-        Ok(Outcome::UsedAsIs { warning }) => readiness.warn(warning),
+        Ok(Outcome::UsedAsIs { warning }) => {
+            app.notices()
+                .set(Notice::warning(notices::CHECKOUT, warning.clone()));
+            readiness.warn(warning);
+        }
         Ok(outcome) => info!(?outcome, "checkout done"),
         Err(err) => {
             error!(kind = ?err.failure_kind(), error = %err, "checkout failed");
@@ -53,5 +69,34 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
             error!(ide = ide.kind(), error = %err, "IDE failed to start");
             readiness.fail(&err);
         }
+    }
+}
+
+/// The readiness form of a checkout status.
+fn progress(status: &Status, job: &Job) -> Progress {
+    match status {
+        Status::Waiting => Progress {
+            phase: Step::Waiting,
+            received_bytes: 0,
+            objects_done: 0,
+            objects_total: 0,
+            objects_indexed: 0,
+            note: Some(format!(
+                "waiting for another workspace to finish checking out {} into {}",
+                job.repo,
+                job.target.display()
+            )),
+        },
+        Status::Transfer { op, counts } => Progress {
+            phase: match op {
+                Op::Clone => Step::Clone,
+                Op::Fetch => Step::Fetch,
+            },
+            received_bytes: counts.bytes(),
+            objects_done: counts.received_objects,
+            objects_total: counts.total_objects,
+            objects_indexed: counts.indexed_objects,
+            note: None,
+        },
     }
 }

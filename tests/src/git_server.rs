@@ -4,11 +4,15 @@
 //! The server runs on its own thread with its own tokio runtime, so tests may
 //! block on `git clone` (a `std::process::Command`) without starving it. It
 //! can require a token through HTTP Basic auth, and records every request it
-//! saw so tests can prove where credentials travelled. Dropping the
-//! [`GitServer`] stops it.
+//! saw so tests can prove where credentials travelled. Its [`Mode`] makes it a
+//! faulty server on demand: one that accepts and never answers, or one that
+//! trickles its answers. Dropping the [`GitServer`] stops it.
 
 mod auth;
 mod cgi;
+mod mode;
+
+pub use mode::Mode;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -50,9 +54,17 @@ pub struct GitServerBuilder {
     root: PathBuf,
     /// Password every request must carry in HTTP Basic auth, if any.
     token: Option<String>,
+    /// How it answers at first.
+    mode: Mode,
 }
 
 impl GitServerBuilder {
+    /// Starts in `mode` (see [`GitServer::set_mode`]).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
     /// Requires `Authorization: Basic base64(<any user>:<token>)` on every
     /// request; others get `401` with `WWW-Authenticate: Basic realm="git"`.
     pub fn require_token(mut self, token: impl Into<String>) -> Self {
@@ -78,11 +90,13 @@ impl GitServerBuilder {
             tokio::net::TcpListener::from_std(std_listener)?
         };
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let mode = Arc::new(Mutex::new(self.mode));
         let shared = Arc::new(Shared {
             root: self.root,
             backend,
             token: self.token,
             requests: Arc::clone(&requests),
+            mode: Arc::clone(&mode),
         });
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let thread = std::thread::Builder::new()
@@ -95,6 +109,7 @@ impl GitServerBuilder {
         Ok(GitServer {
             addr,
             requests,
+            mode,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
         })
@@ -108,6 +123,8 @@ pub struct GitServer {
     addr: SocketAddr,
     /// Every request seen so far, in arrival order.
     requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    /// How requests are answered from now on.
+    mode: Arc<Mutex<Mode>>,
     /// Tells the accept loop to stop; taken on drop.
     shutdown: Option<oneshot::Sender<()>>,
     /// The thread running the server's runtime; joined on drop.
@@ -125,7 +142,14 @@ impl GitServer {
         GitServerBuilder {
             root: root.to_path_buf(),
             token: None,
+            mode: Mode::Normal,
         }
+    }
+
+    /// Answers requests that arrive from now on in `mode` (requests in flight keep
+    /// theirs).
+    pub fn set_mode(&self, mode: Mode) {
+        *self.mode.lock().unwrap_or_else(PoisonError::into_inner) = mode;
     }
 
     /// The listening address.
@@ -183,6 +207,8 @@ struct Shared {
     token: Option<String>,
     /// Request log, shared with [`GitServer::requests`].
     requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    /// How to answer, shared with [`GitServer::set_mode`].
+    mode: Arc<Mutex<Mode>>,
 }
 
 /// `$(git --exec-path)/git-http-backend`.
@@ -252,6 +278,11 @@ async fn handle(shared: &Shared, req: Request<Incoming>, peer: SocketAddr) -> Re
             authorized: verdict.authorized,
             user: verdict.user.clone(),
         });
+    let mode = *shared.mode.lock().unwrap_or_else(PoisonError::into_inner);
+    if mode == Mode::Hang {
+        // Accepted, read, never answered.
+        std::future::pending::<()>().await;
+    }
     if !verdict.authorized {
         let mut resp = text_response(StatusCode::UNAUTHORIZED, "authentication required\n");
         resp.headers_mut().insert(
@@ -261,7 +292,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>, peer: SocketAddr) -> Re
         return resp;
     }
     match cgi::run(&shared.backend, &shared.root, req, peer, verdict.user).await {
-        Ok(resp) => resp,
+        Ok(resp) => mode::apply(mode, resp),
         Err(err) => {
             eprintln!("git server: git-http-backend failed: {err:#}");
             text_response(StatusCode::BAD_GATEWAY, &format!("{err:#}\n"))

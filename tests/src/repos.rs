@@ -111,6 +111,27 @@ impl UpstreamRepo {
     }
 }
 
+/// `len` characters of deterministic noise (hex digits of a xorshift sequence
+/// seeded with `seed`): content that compresses poorly, for repositories big enough
+/// that a slow clone takes a while.
+pub fn noise(len: usize, seed: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut state = seed | 1;
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        for shift in (0..64).step_by(4) {
+            if out.len() == len {
+                break;
+            }
+            out.push(char::from(HEX[((state >> shift) & 0xf) as usize]));
+        }
+    }
+    out
+}
+
 /// Accepts relative names of plain segments such as `acme/hello`.
 fn check_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()

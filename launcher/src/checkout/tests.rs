@@ -15,6 +15,7 @@ fn job(base: &str, workspaces: &Path) -> Job {
         target: workspaces.join("acme/hello"),
         token_file: None,
         cancel: Arc::new(AtomicBool::new(false)),
+        observer: None,
     }
 }
 
@@ -131,44 +132,6 @@ fn a_non_empty_directory_that_is_not_a_repo_is_refused_and_untouched() {
         "precious\n"
     );
     assert_eq!(names(&ws.path().join("acme")), ["hello"]);
-}
-
-#[test]
-fn a_repo_with_another_origin_is_refused() {
-    let upstream = Upstream::new();
-    let ws = tempfile::tempdir().expect("tempdir");
-    let job = job(&upstream.base(), ws.path());
-    fs::create_dir_all(&job.target).expect("mkdir");
-    git(&job.target, &["init", "--quiet"]);
-    git(
-        &job.target,
-        &[
-            "remote",
-            "add",
-            "origin",
-            "https://user:pw@example.invalid/other/repo.git",
-        ],
-    );
-    let (kind, message) = failure(checkout(&job));
-    assert_eq!(kind, FailureKind::Refused);
-    assert!(
-        message.contains("https://***@example.invalid/other/repo.git"),
-        "{message}"
-    );
-    // (Not just "pw": temp dir names are random and may contain it.)
-    assert!(!message.contains("user:pw"), "{message}");
-}
-
-#[test]
-fn an_origin_differing_only_by_dot_git_or_slash_is_the_same_repo() {
-    assert_eq!(
-        same_remote("https://h/a/b.git"),
-        same_remote("https://h/a/b/")
-    );
-    assert_ne!(
-        same_remote("https://h/a/b.git"),
-        same_remote("https://h/a/c.git")
-    );
 }
 
 #[test]

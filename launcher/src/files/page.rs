@@ -8,6 +8,7 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::listing::{Entry, Kind};
+use crate::notices::{self, Notice};
 use crate::pages::{document, escape};
 
 /// Everything but unreserved characters is encoded, so a name can never read as a URL
@@ -35,6 +36,10 @@ pub struct Chrome<'a> {
     pub prefix: &'static str,
     /// Whether to offer a link to the parent directory.
     pub parent_link: bool,
+    /// The notices to show as a banner (with the script that keeps it current), and
+    /// the page's relative path to the workspace root; `None` leaves both to the
+    /// front, which injects them into the `none` IDE's page.
+    pub notices: Option<(&'a [Notice], &'a str)>,
 }
 
 /// Renders the page.
@@ -50,8 +55,16 @@ pub fn render(chrome: &Chrome<'_>, entries: &[Entry]) -> String {
         rows.push_str("<tr><td colspan=\"4\"><em>empty directory</em></td></tr>\n");
     }
     let title = format!("{} {}", chrome.repo, chrome.shown);
+    let banner = match chrome.notices {
+        Some((list, root)) => format!(
+            "{}{}\n",
+            notices::banner_html(list),
+            notices::script_tag(root)
+        ),
+        None => String::new(),
+    };
     let body = format!(
-        "<h1>{repo} <small><code>{shown}</code></small></h1>\n\
+        "{banner}<h1>{repo} <small><code>{shown}</code></small></h1>\n\
          <form id=\"up\"><input type=\"file\" id=\"file\" multiple required> \
          <button>Upload</button></form>\n\
          <form id=\"mk\"><input id=\"dir\" placeholder=\"folder name\" required> \
@@ -191,6 +204,7 @@ mod tests {
             shown: "/",
             prefix: "_dcs/files/",
             parent_link: false,
+            notices: None,
         };
         let page = render(
             &chrome,
@@ -206,6 +220,23 @@ mod tests {
         assert!(page.contains("2.0 KiB"));
         assert!(page.contains("const base = \"_dcs/files/\";"));
         assert!(!page.contains("href=\"/"), "no absolute links");
+        assert!(!page.contains("notice.js"), "left to the front");
+    }
+
+    #[test]
+    fn notices_are_a_banner_above_the_listing_with_the_script_that_updates_it() {
+        let list = [Notice::warning("checkout", "updates are not fetched")];
+        let chrome = Chrome {
+            repo: "acme/hello",
+            shown: "/sub/",
+            prefix: "./",
+            parent_link: true,
+            notices: Some((&list, "../../../")),
+        };
+        let page = render(&chrome, &[]);
+        let banner = page.find("updates are not fetched").expect("banner");
+        assert!(banner < page.find("<h1>").expect("heading"));
+        assert!(page.contains("<script src=\"../../../_dcs/notice.js\" defer></script>"));
     }
 
     #[test]

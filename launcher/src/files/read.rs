@@ -15,7 +15,17 @@ use super::path::{self, RelPath};
 use super::Query;
 use crate::body::{self, Body};
 use crate::error::{Error, Result};
+use crate::notices::{self, Notice};
 use crate::pages;
+
+/// What a listing page shows besides the entries.
+#[derive(Debug, Clone, Copy)]
+pub struct Page<'a> {
+    /// `owner/repo` (or the instance id), for the title.
+    pub repo: &'a str,
+    /// The workspace's notices, shown as a banner.
+    pub notices: &'a [Notice],
+}
 
 /// Answers a `GET` for `rel` below `root` (canonical); listings are JSON when
 /// `as_json`.
@@ -24,7 +34,7 @@ pub async fn get(
     rel: &RelPath,
     query: &Query,
     as_json: bool,
-    repo: &str,
+    page: &Page<'_>,
 ) -> Result<Response<Body>> {
     let target = path::resolve_existing(root, rel).await?;
     let shown = rel.display();
@@ -37,7 +47,7 @@ pub async fn get(
             return Ok(redirect(&format!("{}/", encode_segment(name)), query));
         }
         let entries = listing::read_dir(&target, &shown).await?;
-        return Ok(render_listing(rel, &entries, as_json, repo));
+        return Ok(render_listing(rel, &entries, as_json, page));
     }
     if !meta.is_file() {
         return Err(Error::Forbidden(format!(
@@ -52,16 +62,23 @@ pub async fn get(
     send_file(&target, rel, query.download).await
 }
 
-fn render_listing(rel: &RelPath, entries: &[Entry], as_json: bool, repo: &str) -> Response<Body> {
+fn render_listing(
+    rel: &RelPath,
+    entries: &[Entry],
+    as_json: bool,
+    page: &Page<'_>,
+) -> Response<Body> {
     let shown = rel.display();
     if as_json {
         return pages::json(StatusCode::OK, &listing::to_json(&shown, entries));
     }
+    let root = notices::root_from(&format!("{}{shown}", super::PREFIX));
     let chrome = Chrome {
-        repo,
+        repo: page.repo,
         shown: &shown,
         prefix: "./",
         parent_link: !rel.is_root(),
+        notices: Some((page.notices, &root)),
     };
     pages::html(StatusCode::OK, page::render(&chrome, entries))
 }

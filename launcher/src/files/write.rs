@@ -1,6 +1,12 @@
 //! The file API's writes, which never overwrite or delete anything: `PUT` uploads
-//! (streamed to a temporary file beside the target, then published with a hard link
-//! that fails if the target exists) and `POST ?mkdir`.
+//! and `POST ?mkdir`.
+//!
+//! An upload streams into a temporary file in the launcher's own temporary folder
+//! ([`super::temp`]; beside the target when there is none), and is published with a
+//! hard link, which fails if the target exists. A body that ends early (the client
+//! went away, or sent less than it announced) publishes nothing. Where the hard link
+//! cannot cross from the temporary folder to the target (another filesystem), the
+//! file is copied to a temporary beside the target and published from there.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,8 +22,14 @@ use super::listing::UPLOAD_MARK;
 use super::path::{self, RelPath};
 use crate::error::{Error, Result};
 
-/// Stores the request body as the new file `rel`. Returns 201 Created.
-pub async fn upload(root: &Path, rel: &RelPath, mut body: Incoming) -> Result<StatusCode> {
+/// Stores the request body as the new file `rel`, writing it first in `temp_dir`
+/// (if given) or beside the target. Returns 201 Created.
+pub async fn upload(
+    root: &Path,
+    rel: &RelPath,
+    mut body: Incoming,
+    temp_dir: Option<&Path>,
+) -> Result<StatusCode> {
     if rel.is_root() || rel.trailing_slash() {
         return Err(Error::BadRequest(
             "upload to a file path, not to a directory path ending in '/'".into(),
@@ -29,7 +41,8 @@ pub async fn upload(root: &Path, rel: &RelPath, mut body: Incoming) -> Result<St
         return Err(exists(&shown));
     }
     let name = rel.name().unwrap_or_default();
-    let mut tmp = TempUpload::create(&target, name, &shown).await?;
+    let beside = target.parent().unwrap_or(root);
+    let mut tmp = TempUpload::create(temp_dir.unwrap_or(beside), name, &shown).await?;
     let io = |e| Error::io(format!("writing {shown}"), e);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
@@ -41,14 +54,30 @@ pub async fn upload(root: &Path, rel: &RelPath, mut body: Incoming) -> Result<St
     }
     tmp.file.flush().await.map_err(io)?;
     tmp.file.sync_all().await.map_err(io)?;
-    match tokio::fs::hard_link(&tmp.path, &target).await {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists(&shown)),
-        Err(e) => return Err(Error::io(format!("publishing {shown}"), e)),
+    match publish(&tmp, &target, &shown).await {
+        Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+            // The temporary folder is on another filesystem: copy beside the target.
+            let near = TempUpload::create(beside, name, &shown).await?;
+            tokio::fs::copy(&tmp.path, &near.path).await.map_err(io)?;
+            near.file.sync_all().await.map_err(io)?;
+            drop(tmp);
+            publish(&near, &target, &shown).await
+        }
+        other => other,
     }
-    drop(tmp); // removes the temporary name; the content lives on as `target`
+    .map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => exists(&shown),
+        _ => Error::io(format!("publishing {shown}"), e),
+    })?;
     info!(path = %shown, "file uploaded");
     Ok(StatusCode::CREATED)
+}
+
+/// Links `tmp` as `target` (failing if it exists), then drops the temporary name.
+async fn publish(tmp: &TempUpload, target: &Path, shown: &str) -> std::io::Result<()> {
+    tokio::fs::hard_link(&tmp.path, target).await?;
+    tracing::debug!(path = %shown, "published");
+    Ok(())
 }
 
 /// Creates the directory `rel` (its parent must exist). Returns 201 Created.
@@ -71,14 +100,16 @@ fn exists(shown: &str) -> Error {
 
 /// A temporary upload file, removed when dropped: on success after the hard link, on
 /// any error, and when the client goes away mid-upload (the request future is
-/// dropped).
+/// dropped). A launcher killed mid-upload leaves it in its temporary folder, which
+/// the next start removes.
 struct TempUpload {
     path: PathBuf,
     file: tokio::fs::File,
 }
 
 impl TempUpload {
-    async fn create(target: &Path, name: &str, shown: &str) -> Result<Self> {
+    /// A new, hidden temporary for the upload of `name` in `dir`.
+    async fn create(dir: &Path, name: &str, shown: &str) -> Result<Self> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -91,7 +122,7 @@ impl TempUpload {
         );
         // Keep the temporary name well below NAME_MAX whatever the target's length.
         let stem: String = name.chars().take(64).collect();
-        let path = target.with_file_name(format!(".{stem}{UPLOAD_MARK}{unique}"));
+        let path = dir.join(format!(".{stem}{UPLOAD_MARK}{unique}"));
         let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -107,3 +138,6 @@ impl Drop for TempUpload {
         let _ = std::fs::remove_file(&self.path);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,8 @@
 //! The `none` IDE: no editor, just a file manager and a web terminal. `GET /` shows
 //! the repository root with upload and new-folder controls and a terminal panel
 //! ([`crate::terminal`]) (the page of [`crate::files::page`], its links
-//! pointing into `_dcs/files/`); every other path is a 404 page.
+//! pointing into `_dcs/files/`), under the workspace's notices when the front
+//! passes them ([`PageNotices`]); every other path is a 404 page.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use super::{Ide, IdeContext, RunningIde};
 use crate::body::Body;
 use crate::error::Result;
 use crate::files::{listing, page, path};
+use crate::front::PageNotices;
 use crate::pages;
 use crate::supervise::Ending;
 
@@ -46,7 +48,7 @@ struct RunningNone {
 }
 
 impl RunningNone {
-    async fn root_page(&self) -> Result<Response<Body>> {
+    async fn root_page(&self, notices: Option<&PageNotices>) -> Result<Response<Body>> {
         let root = path::root(&self.checkout_dir).await?;
         let entries = listing::read_dir(&root, "/").await?;
         let chrome = page::Chrome {
@@ -54,6 +56,7 @@ impl RunningNone {
             shown: "/",
             prefix: "_dcs/files/",
             parent_link: false,
+            notices: notices.map(|n| (n.0.as_slice(), "./")),
         };
         let page = crate::terminal::panel::add_to(&page::render(&chrome, &entries));
         Ok(pages::html(StatusCode::OK, page))
@@ -66,7 +69,7 @@ impl RunningIde for RunningNone {
         let as_json = pages::wants_json(req.headers());
         let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
         if req.uri().path() == "/" && is_read {
-            return match self.root_page().await {
+            return match self.root_page(req.extensions().get::<PageNotices>()).await {
                 Ok(res) => res,
                 Err(err) => pages::rescue(&err, as_json),
             };

@@ -76,7 +76,7 @@ async fn ready_is_200_once_cloned_and_the_ide_is_up() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
         reply.json(),
-        serde_json::json!({"phase": "ready", "ready": true, "error": null, "warning": null})
+        serde_json::json!({"phase": "ready", "ready": true, "error": null, "warning": null, "progress": null})
     );
     l.stop().await.expect("clean stop");
 }
@@ -242,4 +242,56 @@ async fn after_shutdown_the_port_is_closed() {
     let addr = l.addr;
     l.stop().await.expect("clean stop");
     assert!(TcpStream::connect(addr).await.is_err(), "still accepting");
+}
+
+#[tokio::test]
+async fn a_start_waits_while_another_launcher_checks_out_its_folder_and_says_so() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let e = env(&upstream.base(), ws.path());
+    let owner = ws.path().join("acme");
+    std::fs::create_dir_all(&owner).expect("mkdir");
+    let repo = e.repo.clone().expect("a repository");
+    // Another launcher (here: the test) is checking out into the same folder.
+    let held = dcs_os::FileLock::try_lock(&crate::checkout::lock::lock_path(&owner, &repo))
+        .expect("lock")
+        .expect("free");
+    let l = Running::start(e).await;
+    let deadline = std::time::Instant::now() + crate::fixtures::PATIENCE;
+    let report = loop {
+        let report = l.get("/_dcs/ready").await.json();
+        if report["progress"]["phase"] == "waiting" {
+            break report;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never waiting: {report}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(report["phase"], "checkout");
+    let note = report["progress"]["note"].as_str().unwrap_or_default();
+    assert!(
+        note.starts_with("waiting for another workspace to finish checking out acme/hello"),
+        "{note}"
+    );
+    let page = l
+        .send(http::Method::GET, "/", &[("accept", "text/html")], b"")
+        .await;
+    assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        page.text().contains("waiting for another workspace"),
+        "{}",
+        page.text()
+    );
+    assert!(
+        !l.checkout.exists(),
+        "nothing is cloned while the other holds the folder"
+    );
+
+    drop(held);
+    let ready = l.wait_for_phase("ready").await.json();
+    assert_eq!(ready["progress"], serde_json::Value::Null);
+    assert!(l.checkout.join("README.md").is_file());
+    l.stop().await.expect("clean stop");
 }

@@ -1,0 +1,153 @@
+//! The transfer child in process (its lines for a real clone) and as the child the
+//! unit tests start (see [`TEST_CHILD_NAME`]).
+
+use std::io;
+
+use super::*;
+use crate::checkout::protocol::TEST_CHILD_ENV;
+use crate::checkout::Outcome;
+use crate::fixtures::Upstream;
+
+/// Not a test of its own: the transfer child of the unit tests. It does nothing
+/// unless [`TEST_CHILD_ENV`] is set, and then never returns.
+#[test]
+fn acts_as_the_transfer_child_when_asked() {
+    if std::env::var_os(TEST_CHILD_ENV).is_none() {
+        return;
+    }
+    let code = super::main();
+    std::process::exit(i32::from(code));
+}
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn lines(out: &Shared) -> Vec<Line> {
+    let bytes = out.0.lock().expect("lock").clone();
+    String::from_utf8(bytes)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn a_clone_reports_progress_then_its_outcome() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let request = Request {
+        repo: "acme/hello".into(),
+        git_base: upstream.base(),
+        target: ws.path().join("acme/hello"),
+        token_file: None,
+    };
+    let out = Shared::default();
+    assert!(transfer(&request, Box::new(out.clone())));
+    let lines = lines(&out);
+    assert!(
+        matches!(lines.first(), Some(Line::Progress { op: Op::Clone, counts }) if *counts == Counts::default()),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.last(),
+        Some(&Line::Done {
+            outcome: Outcome::Cloned
+        })
+    );
+    assert!(request.target.join("README.md").is_file());
+}
+
+#[test]
+fn a_failure_is_a_line_with_its_kind() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let request = Request {
+        repo: "acme/absent".into(),
+        git_base: upstream.base(),
+        target: ws.path().join("acme/absent"),
+        token_file: None,
+    };
+    let out = Shared::default();
+    assert!(!transfer(&request, Box::new(out.clone())));
+    match lines(&out).last() {
+        Some(Line::Failed { kind, message }) => {
+            assert_eq!(*kind, FailureKind::NotFound, "{message}");
+            assert!(message.contains("acme/absent"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = Request {
+        repo: "../etc".into(),
+        ..request
+    };
+    let out = Shared::default();
+    assert!(!transfer(&bad, Box::new(out.clone())));
+    assert!(matches!(lines(&out).last(), Some(Line::Failed { .. })));
+}
+
+#[tokio::test]
+async fn the_child_gives_up_when_its_launcher_goes_away() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    // A git server that accepts and never answers: the transfer blocks in a read.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().collect();
+        drop(held);
+    });
+    let ws = tempfile::tempdir().expect("tempdir");
+    let program = crate::checkout::protocol::Program::this_executable();
+    let mut child = tokio::process::Command::new(&program.path)
+        .args(&program.args)
+        .envs(program.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let request = Request {
+        repo: "acme/hello".into(),
+        git_base: base,
+        target: ws.path().join("acme/hello"),
+        token_file: None,
+    };
+    let mut line = serde_json::to_vec(&request).expect("json");
+    line.push(b'\n');
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(&line).await.expect("request");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let started = async {
+        while let Some(text) = lines.next_line().await.expect("read") {
+            if matches!(serde_json::from_str(&text), Ok(Line::Progress { .. })) {
+                return;
+            }
+        }
+        panic!("the child ended before the transfer began");
+    };
+    tokio::time::timeout(Duration::from_secs(60), started)
+        .await
+        .expect("the transfer begins");
+
+    drop(stdin); // what the kernel does when the launcher dies
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("the child exits once its stdin closes")
+        .expect("wait");
+    assert_eq!(status.code(), Some(EXIT_ORPHANED));
+}

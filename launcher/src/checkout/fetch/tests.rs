@@ -1,0 +1,151 @@
+//! A checkout whose `origin` the user changed (renamed, re-pointed, removed) or whose
+//! git base the operator changed: opened as it is, nothing fetched, nothing changed,
+//! with a warning that says how to get updates again.
+
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use dcs_model::RepoRef;
+
+use super::same_remote;
+use crate::checkout::{checkout, Job, Outcome};
+use crate::fixtures::{git, Upstream};
+
+fn job(base: &str, workspaces: &Path) -> Job {
+    Job {
+        repo: RepoRef::parse("acme/hello").expect("repo"),
+        git_base: base.to_owned(),
+        target: workspaces.join("acme/hello"),
+        token_file: None,
+        cancel: Arc::new(AtomicBool::new(false)),
+        observer: None,
+    }
+}
+
+/// The working tree, index and refs of `dir`, to show nothing changed.
+fn state(dir: &Path) -> [String; 4] {
+    [
+        git(dir, &["rev-parse", "HEAD"]),
+        git(dir, &["status", "--porcelain", "--untracked-files=all"]),
+        git(dir, &["ls-files", "--stage"]),
+        git(dir, &["for-each-ref"]),
+    ]
+}
+
+fn warning(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::UsedAsIs { warning } => warning,
+        other => panic!("expected a warning, got {other:?}"),
+    }
+}
+
+/// A clone of `upstream` with local work in it, and the state to compare against.
+fn clone_with_local_work(upstream: &Upstream, ws: &Path) -> (Job, [String; 4]) {
+    let job = job(&upstream.base(), ws);
+    checkout(&job).expect("first clone");
+    fs::write(job.target.join("README.md"), "my edit\n").expect("edit");
+    fs::write(job.target.join("notes.txt"), "mine\n").expect("write");
+    upstream.commit("README.md", "upstream moved on\n");
+    let before = state(&job.target);
+    (job, before)
+}
+
+#[test]
+fn a_checkout_whose_origin_was_re_pointed_opens_as_it_is_with_a_warning() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let (job, before) = clone_with_local_work(&upstream, ws.path());
+    git(
+        &job.target,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "https://user:pw@example.invalid/other/repo.git",
+        ],
+    );
+    let before = [
+        before[0].clone(),
+        before[1].clone(),
+        before[2].clone(),
+        state(&job.target)[3].clone(),
+    ];
+    let warning = warning(checkout(&job).expect("opens"));
+    assert_eq!(
+        warning,
+        format!(
+            "origin of {} points at https://***@example.invalid/other/repo.git, not {url}: \
+             updates are not fetched. To get them: git remote set-url origin {url}",
+            job.target.display(),
+            url = job.url()
+        )
+    );
+    // (Not just "pw": temp dir names are random and may contain it.)
+    assert!(!warning.contains("user:pw"), "{warning}");
+    assert_eq!(
+        state(&job.target),
+        before,
+        "nothing fetched, nothing changed"
+    );
+}
+
+#[test]
+fn a_checkout_whose_origin_was_renamed_or_removed_opens_as_it_is_with_a_warning() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let (job, _) = clone_with_local_work(&upstream, ws.path());
+    git(&job.target, &["remote", "rename", "origin", "upstream"]);
+    let before = state(&job.target);
+    let renamed = warning(checkout(&job).expect("opens"));
+    assert!(
+        renamed.ends_with(&format!(
+            "has no remote 'origin' (its remote 'upstream' points at {}): updates are not \
+             fetched. To get them: git remote rename upstream origin",
+            job.url()
+        )),
+        "{renamed}"
+    );
+    assert_eq!(state(&job.target), before);
+
+    git(&job.target, &["remote", "remove", "upstream"]);
+    let before = state(&job.target);
+    let removed = warning(checkout(&job).expect("opens"));
+    assert!(
+        removed.ends_with(&format!(
+            "has no remote 'origin': updates are not fetched. To get them: git remote add \
+             origin {}",
+            job.url()
+        )),
+        "{removed}"
+    );
+    assert_eq!(state(&job.target), before);
+}
+
+#[test]
+fn a_changed_git_base_opens_the_checkout_as_it_is_with_a_warning() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let (old, before) = clone_with_local_work(&upstream, ws.path());
+    let new = job("https://git.example.invalid", ws.path());
+    let warning = warning(checkout(&new).expect("opens"));
+    assert!(
+        warning.contains(&format!("points at {}, not {}", old.url(), new.url())),
+        "{warning}"
+    );
+    assert!(warning.ends_with(&format!("git remote set-url origin {}", new.url())));
+    assert_eq!(state(&old.target), before);
+}
+
+#[test]
+fn an_origin_differing_only_by_dot_git_or_slash_is_the_same_repo() {
+    assert_eq!(
+        same_remote("https://h/a/b.git"),
+        same_remote("https://h/a/b/")
+    );
+    assert_ne!(
+        same_remote("https://h/a/b.git"),
+        same_remote("https://h/a/c.git")
+    );
+}

@@ -1,0 +1,156 @@
+//! What the launcher and its transfer child say to each other. The launcher starts
+//! [`Program`] (its own executable with the hidden `git-transfer` subcommand), writes
+//! one [`Request`] as a JSON line to its stdin and keeps stdin open (the child exits
+//! when it closes, so a killed launcher takes its child along); the child answers
+//! with [`Line`]s on stdout, one JSON object a line, ending with `done` or `failed`.
+//!
+//! The token never travels here: the request names the token *file*.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::progress::{Counts, Op};
+use super::Outcome;
+use crate::error::FailureKind;
+
+/// The hidden subcommand of `dcs-launcher` that runs one transfer.
+pub const SUBCOMMAND: &str = "git-transfer";
+
+/// The job, on the child's stdin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// `owner/repo`.
+    pub repo: String,
+    /// Git base URL.
+    pub git_base: String,
+    /// Where the checkout goes.
+    pub target: PathBuf,
+    /// File holding the git token, if any.
+    pub token_file: Option<PathBuf>,
+}
+
+/// One line of the child's stdout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Line {
+    /// The transfer's counters (the first line of a transfer has them all 0).
+    Progress {
+        /// Clone or fetch.
+        op: Op,
+        /// The counters.
+        #[serde(flatten)]
+        counts: Counts,
+    },
+    /// The checkout is done.
+    Done {
+        /// What it did.
+        #[serde(flatten)]
+        outcome: Outcome,
+    },
+    /// The checkout failed.
+    Failed {
+        /// Classification.
+        kind: FailureKind,
+        /// The message for the user.
+        message: String,
+    },
+}
+
+/// How to start the transfer child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    /// The executable.
+    pub path: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Extra environment variables.
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl Program {
+    /// This executable (`/proc/self/exe`, or `argv[0]` where there is no `/proc`)
+    /// with the hidden subcommand.
+    #[cfg(not(test))]
+    pub fn this_executable() -> Self {
+        Self {
+            path: this_executable_path(),
+            args: vec![SUBCOMMAND.into()],
+            env: Vec::new(),
+        }
+    }
+
+    /// In unit tests this executable is the test harness: it runs the one test that
+    /// acts as the transfer child when [`TEST_CHILD_ENV`] is set.
+    #[cfg(test)]
+    pub fn this_executable() -> Self {
+        Self {
+            path: this_executable_path(),
+            args: [
+                super::child::TEST_CHILD_NAME,
+                "--exact",
+                "--nocapture",
+                "--quiet",
+                "--test-threads=1",
+            ]
+            .map(OsString::from)
+            .to_vec(),
+            env: vec![(TEST_CHILD_ENV.into(), "1".into())],
+        }
+    }
+}
+
+/// Set (by unit tests) on the test harness started as a transfer child.
+#[cfg(test)]
+pub const TEST_CHILD_ENV: &str = "DCS_TEST_TRANSFER_CHILD";
+
+/// `/proc/self/exe` where there is a `/proc`: it runs this very binary even if the
+/// file was replaced or deleted since (an upgrade), so launcher and child always
+/// speak the same protocol. Else the path this process was started as.
+fn this_executable_path() -> PathBuf {
+    let proc_exe = Path::new("/proc/self/exe");
+    if proc_exe.exists() {
+        return proc_exe.to_path_buf();
+    }
+    std::env::current_exe()
+        .ok()
+        .or_else(|| std::env::args_os().next().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("dcs-launcher"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_flat_json_objects_tagged_by_event() {
+        let progress = Line::Progress {
+            op: Op::Clone,
+            counts: Counts {
+                received_bytes: 10,
+                sideband_bytes: 2,
+                ..Counts::default()
+            },
+        };
+        let json = serde_json::to_value(&progress).expect("json");
+        assert_eq!(json["event"], "progress");
+        assert_eq!(json["op"], "clone");
+        assert_eq!(json["received_bytes"], 10);
+        assert_eq!(json["sideband_bytes"], 2);
+        let done = Line::Done {
+            outcome: Outcome::UsedAsIs {
+                warning: "w".into(),
+            },
+        };
+        let text = serde_json::to_string(&done).expect("json");
+        assert_eq!(
+            text,
+            r#"{"event":"done","outcome":"used_as_is","warning":"w"}"#
+        );
+        for line in [progress, done] {
+            let text = serde_json::to_string(&line).expect("json");
+            assert_eq!(serde_json::from_str::<Line>(&text).expect("back"), line);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Notices: the list, its JSON, the banner markup and the script's path.
+
+use http_body_util::BodyExt;
+
+use super::*;
+
+#[test]
+fn a_notice_with_the_same_id_replaces_the_old_one_and_clear_removes_it() {
+    let notices = Notices::default();
+    notices.set(Notice::warning(CHECKOUT, "first"));
+    notices.set(Notice {
+        id: "idle".into(),
+        level: Level::Error,
+        text: "stopping in 5 minutes".into(),
+        actions: vec![Action {
+            label: "Keep working".into(),
+            method: "POST".into(),
+            href: "_dcs/keep-alive".into(),
+        }],
+    });
+    notices.set(Notice::warning(CHECKOUT, "second"));
+    let list = notices.list();
+    assert_eq!(list.len(), 2);
+    assert_eq!(
+        (list[0].id.as_str(), list[0].text.as_str()),
+        (CHECKOUT, "second")
+    );
+    notices.clear("idle");
+    assert_eq!(notices.list().len(), 1);
+}
+
+#[tokio::test]
+async fn the_list_is_json_with_actions_only_when_there_are_some() {
+    let res = respond(&[
+        Notice::warning(CHECKOUT, "updates are not fetched"),
+        Notice {
+            id: "idle".into(),
+            level: Level::Info,
+            text: "t".into(),
+            actions: vec![Action {
+                label: "Stop now".into(),
+                method: "POST".into(),
+                href: "_dcs/stop".into(),
+            }],
+        },
+    ]);
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[CONTENT_TYPE], "application/json");
+    let body = res.into_body().collect().await.expect("body").to_bytes();
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(
+        json,
+        serde_json::json!({"notices": [
+            {"id": "checkout", "level": "warning", "text": "updates are not fetched"},
+            {"id": "idle", "level": "info", "text": "t",
+             "actions": [{"label": "Stop now", "method": "POST", "href": "_dcs/stop"}]},
+        ]})
+    );
+}
+
+#[test]
+fn the_banner_escapes_its_text_and_is_empty_without_notices() {
+    assert_eq!(banner_html(&[]), "");
+    let html = banner_html(&[Notice::warning("x\"", "<script>alert(1)</script> & co")]);
+    assert!(html.starts_with("<div id=\"dcs-notices\">"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"),
+        "{html}"
+    );
+    assert!(html.contains("data-id=\"x&quot;\""), "{html}");
+    assert!(html.contains("role=\"alert\""), "{html}");
+}
+
+#[test]
+fn the_script_is_reached_relative_to_the_page_at_any_depth() {
+    assert_eq!(root_from("/"), "./");
+    assert_eq!(root_from("/index.html"), "./");
+    assert_eq!(root_from("/a/b"), "../");
+    assert_eq!(root_from("/_dcs/files/"), "../../");
+    assert_eq!(root_from("/_dcs/files/sub/dir/"), "../../../../");
+    assert_eq!(
+        script_tag("../../"),
+        "<script src=\"../../_dcs/notice.js\" defer></script>"
+    );
+}
+
+#[test]
+fn the_script_uses_no_inner_html_and_no_other_origin() {
+    assert!(!SCRIPT.contains("innerHTML"), "Trusted Types forbid it");
+    assert!(!SCRIPT.contains("http://") && !SCRIPT.contains("https://"));
+    assert!(SCRIPT.contains("new URL('notices', here)"));
+    // Requests count as use: a timer would keep an abandoned tab's workspace alive.
+    assert!(!SCRIPT.contains("setInterval") && !SCRIPT.contains("setTimeout"));
+}
