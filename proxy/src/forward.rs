@@ -96,6 +96,10 @@ pub async fn forward(
         resp = sender.send_request(req) => resp.map_err(|e| {
             if sent.expired() {
                 too_slow(limits.request_body)
+            } else if sent.broken() {
+                Error::BadRequest(
+                    "the request body ended before it was complete; nothing was stored".into(),
+                )
             } else {
                 Error::Upstream(e.to_string())
             }

@@ -225,6 +225,30 @@ async fn trickling_uploads_are_cut_at_their_deadline_and_publish_nothing() -> an
     Ok(())
 }
 
+#[tokio::test]
+async fn a_truncated_upload_is_a_400_and_publishes_nothing() -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b)?;
+    let resp = client()
+        .get(fx.proxy.url("/github/acme/hello/"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200);
+    let mut s = TcpStream::connect(fx.proxy.addr).await?;
+    let head = format!(
+        "PUT /github/acme/hello/_dcs/files/cut.txt HTTP/1.1\r\nhost: {}\r\ncontent-length: 1000\r\n\r\n",
+        fx.proxy.addr
+    );
+    s.write_all(head.as_bytes()).await?;
+    s.write_all(&[b'x'; 10]).await?;
+    s.shutdown().await?;
+    let mut answer = Vec::new();
+    promptly("the answer", s.read_to_end(&mut answer)).await?;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(!fx.checkout().join("cut.txt").exists(), "nothing published");
+    Ok(())
+}
+
 /// A preview app on loopback: the first connection gets a response head and then
 /// nothing; the second gets nothing at all.
 async fn stalling_app() -> anyhow::Result<u16> {

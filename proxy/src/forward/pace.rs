@@ -46,6 +46,7 @@ impl Pace {
 #[derive(Debug, Default)]
 pub struct Progress {
     expired: AtomicBool,
+    broken: AtomicBool,
     finished: AtomicBool,
     done: Notify,
 }
@@ -54,6 +55,11 @@ impl Progress {
     /// Whether the body was cut for being too slow.
     pub fn expired(&self) -> bool {
         self.expired.load(Ordering::SeqCst)
+    }
+
+    /// Whether the body itself failed (its sender went away or broke the framing).
+    pub fn broken(&self) -> bool {
+        self.broken.load(Ordering::SeqCst)
     }
 
     /// Resolves once the body has ended (fully sent, failed or expired).
@@ -133,6 +139,7 @@ where
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
+                this.progress.broken.store(true, Ordering::SeqCst);
                 this.progress.finish();
                 Poll::Ready(Some(Err(e.into())))
             }
