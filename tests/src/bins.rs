@@ -29,15 +29,15 @@ pub fn bin_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Path of the workspace binary `name` (e.g. `"dcs-proxy"`); fails with a
-/// hint to build it when it does not exist.
+/// Path of the workspace binary `name` (e.g. `"dcs-proxy"`); fails naming
+/// `make build` when it does not exist.
 pub fn bin_path(name: &str) -> anyhow::Result<PathBuf> {
     let dir = bin_dir()?;
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !path.is_file() {
         bail!(
-            "binary `{name}` not found at {}: run `cargo build --bins` first \
-             (or set {BIN_DIR_ENV} to the directory holding it)",
+            "binary `{name}` not found at {}: run `make build` (`cargo build --bins`) \
+             first (or set {BIN_DIR_ENV} to the directory holding it)",
             path.display()
         );
     }

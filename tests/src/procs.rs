@@ -1,6 +1,7 @@
 //! Linux `/proc` helpers: find the processes a test started (by a marker
-//! environment entry), read their command lines, check liveness, and poll
-//! for a condition with a deadline.
+//! environment entry or by parent), read their command lines, check liveness
+//! (through [`dcs_os::proc`], the project's one `/proc/<pid>/stat` parser), and
+//! poll for a condition with a deadline.
 
 use std::time::{Duration, Instant};
 
@@ -36,17 +37,27 @@ pub fn cmdline(pid: u32) -> Option<Vec<String>> {
     )
 }
 
-/// True if `pid` exists and is not a zombie.
+/// True if `pid` exists and is not a zombie ([`dcs_os::proc::is_alive`]: an
+/// unreadable `/proc` counts as alive, so a death is never concluded from a failed read).
 pub fn is_alive(pid: u32) -> bool {
-    process_state(pid).is_some_and(|state| state != 'Z' && state != 'X')
+    dcs_os::proc::is_alive(pid)
 }
 
-/// The state letter from `/proc/<pid>/stat` (`R`, `S`, `Z`, …).
+/// The state letter from `/proc/<pid>/stat` (`R`, `S`, `Z`, …), or `None` if the
+/// process is gone.
 pub fn process_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) S …`; comm may itself contain `)` or spaces.
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    after_comm.trim_start().chars().next()
+    dcs_os::proc::stat(pid).map(|s| s.state)
+}
+
+/// The pid of the first live process whose parent is `parent` and that leads its own
+/// process group (how a launcher starts its IDE: `process_group(0)`).
+pub fn group_leader_child_of(parent: u32) -> Option<u32> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|&pid| {
+            dcs_os::proc::stat(pid).is_some_and(|s| !s.dead() && s.ppid == parent && s.pgrp == pid)
+        })
 }
 
 /// Polls `condition` every `poll` until it is true (returns `true`) or

@@ -147,7 +147,16 @@ async fn scripts_and_xhr_without_a_session_get_401_json_and_start_nothing() -> a
 async fn a_session_is_checked_once_within_the_cache_ttl() -> anyhow::Result<()> {
     let alice = FakeUser::new("alice");
     let outpost = FakeOutpost::start(vec![alice.clone()])?;
-    let fx = fixture(&outpost, &alice.uid)?;
+    // The longest TTL there is, so a slow machine never outlasts it mid-test.
+    let fx = Fixture::new(|b| {
+        b.user(&alice.uid)
+            .arg("--auth")
+            .arg("authentik")
+            .arg("--authentik-outpost-url")
+            .arg(outpost.url())
+            .arg("--auth-cache-ttl")
+            .arg("10m")
+    })?;
     let cookie = format!("ide-pref=1; {}", outpost.session_for("alice")?);
     let url = fx.proxy.url("/github/acme/hello/_dcs/files/README.md");
     for _ in 0..6 {

@@ -14,9 +14,7 @@ const STEP: Duration = Duration::from_secs(240);
 
 #[tokio::test]
 async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Result<()> {
-    let (Some(tools), Some(code_server)) = (browser::tools(), ide_support::code_server()) else {
-        return Ok(());
-    };
+    let (tools, code_server) = (browser::tools(), ide_support::code_server());
     let shots = ide_support::screenshot_dir("code_server")?;
     let bin = code_server.display().to_string();
 

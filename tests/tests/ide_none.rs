@@ -19,7 +19,7 @@ async fn the_terminal_runs_a_shell_over_a_websocket_through_the_proxy() -> anyho
     // `hi` alone on a line is the output (the echoed input is `echo hi`).
     let mut seen = String::new();
     while !seen.split(['\r', '\n']).any(|line| line == "hi") {
-        let next = tokio::time::timeout(Duration::from_secs(15), ws.next()).await;
+        let next = tokio::time::timeout(Duration::from_secs(60), ws.next()).await;
         match next.map_err(|_| anyhow::anyhow!("no `hi` in {seen:?}"))? {
             Some(Ok(Message::Binary(b))) => seen.push_str(&String::from_utf8_lossy(&b)),
             Some(Ok(_)) => {}
@@ -29,7 +29,7 @@ async fn the_terminal_runs_a_shell_over_a_websocket_through_the_proxy() -> anyho
     ws.send(Message::text("pwd\n")).await?;
     let checkout = fx.checkout().display().to_string();
     while !seen.contains(&checkout) {
-        let next = tokio::time::timeout(Duration::from_secs(15), ws.next()).await;
+        let next = tokio::time::timeout(Duration::from_secs(60), ws.next()).await;
         match next.map_err(|_| anyhow::anyhow!("not in the checkout: {seen:?}"))? {
             Some(Ok(Message::Binary(b))) => seen.push_str(&String::from_utf8_lossy(&b)),
             Some(Ok(_)) => {}
@@ -42,9 +42,7 @@ async fn the_terminal_runs_a_shell_over_a_websocket_through_the_proxy() -> anyho
 
 #[tokio::test]
 async fn the_file_manager_and_its_terminal_work_in_chromium() -> anyhow::Result<()> {
-    let Some(tools) = browser::tools() else {
-        return Ok(());
-    };
+    let tools = browser::tools();
     let fx = Fixture::new(|b| b)?;
     let shots = ide_support::screenshot_dir("none")?;
     let mut script = Script::start(

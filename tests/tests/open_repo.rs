@@ -62,7 +62,7 @@ async fn websocket_carries_frames_both_ways_through_the_proxy() -> anyhow::Resul
     ws.send(Message::binary(vec![0u8, 1, 2, 255])).await?;
     let mut got = Vec::new();
     while got.len() < 2 {
-        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await? {
+        match tokio::time::timeout(Duration::from_secs(60), ws.next()).await? {
             Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => got.push(m),
             Some(Ok(_)) => {}
             other => anyhow::bail!("unexpected {other:?}"),
@@ -89,8 +89,9 @@ async fn a_missing_repository_gets_a_readable_404() -> anyhow::Result<()> {
         "{page}"
     );
     assert!(
-        fx.proxy.launcher_pids().is_empty(),
-        "a failed launcher is not left running"
+        fx.wait_for_no_launcher(Duration::from_secs(60)).await,
+        "a failed launcher is not left running: {:?}",
+        fx.proxy.launcher_pids()
     );
     Ok(())
 }

@@ -67,7 +67,7 @@ async fn a_preview_answers_http_and_websocket_through_the_proxy() -> anyhow::Res
     let (mut ws, resp) = tokio_tungstenite::client_async(url, stream).await?;
     assert_eq!(resp.status(), 101);
     ws.send(Message::text("hello preview")).await?;
-    let echoed = tokio::time::timeout(Duration::from_secs(10), ws.next()).await?;
+    let echoed = tokio::time::timeout(Duration::from_secs(60), ws.next()).await?;
     assert!(matches!(echoed, Some(Ok(m)) if m == Message::text("hello preview")));
     ws.close(None).await?;
 

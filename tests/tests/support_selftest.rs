@@ -297,7 +297,7 @@ async fn procs_find_and_watch_a_process() -> TestResult {
     let pid = child.id();
 
     assert!(
-        wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+        wait_until(Duration::from_secs(60), Duration::from_millis(20), || {
             processes_with_env(&marker) == vec![pid]
         })
         .await
@@ -313,7 +313,7 @@ async fn procs_find_and_watch_a_process() -> TestResult {
     child.kill()?;
     // Not yet reaped: a zombie still has a /proc entry but is not alive.
     assert!(
-        wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+        wait_until(Duration::from_secs(60), Duration::from_millis(20), || {
             !is_alive(pid)
         })
         .await
@@ -331,6 +331,6 @@ fn bins_point_at_the_profile_dir() -> TestResult {
     let err = bin_path("dcs-no-such-binary")
         .err()
         .ok_or_else(|| anyhow::anyhow!("found?"))?;
-    assert!(format!("{err}").contains("run `cargo build --bins` first"));
+    assert!(format!("{err}").contains("run `make build` (`cargo build --bins`) first"));
     Ok(())
 }

@@ -6,7 +6,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::*;
-use crate::fixtures::{env, Running, Upstream};
+use crate::fixtures::{env, Running, Upstream, PATIENCE};
 
 type Ws = WebSocketStream<tokio::net::TcpStream>;
 
@@ -25,7 +25,7 @@ async fn open(l: &Running) -> Ws {
 /// Reads output until it contains `want`; returns everything read.
 async fn read_until(ws: &mut Ws, want: &str) -> String {
     let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
     while !seen.contains(want) {
         match tokio::time::timeout_at(deadline, ws.next()).await {
             Ok(Some(Ok(Message::Binary(b)))) => seen.push_str(&String::from_utf8_lossy(&b)),
@@ -60,7 +60,7 @@ async fn a_shell_on_a_pty_runs_commands_in_the_checkout_and_resizes() {
     read_until(&mut term, "33 101").await;
 
     term.send(Message::text("exit\n")).await.expect("send");
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+    let closed = tokio::time::timeout(PATIENCE, async {
         loop {
             match term.next().await {
                 Some(Ok(Message::Close(frame))) => return frame,
@@ -91,8 +91,8 @@ async fn closing_the_socket_hangs_the_shell_up() {
         .next()
         .expect("a pid");
     drop(term);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while group::stat(pid).is_some_and(|s| !s.dead()) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while dcs_os::proc::is_alive(pid) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "shell {pid} still runs"

@@ -41,7 +41,7 @@ async fn github_workspaces_are_listed_and_can_be_deleted() -> anyhow::Result<()>
         .await?;
     assert_eq!(resp.status(), 204);
     assert!(
-        fx.wait_for_no_launcher(Duration::from_secs(15)).await,
+        fx.wait_for_no_launcher(Duration::from_secs(60)).await,
         "its launcher stopped"
     );
     let (_, list) = call(http.get(fx.proxy.url("/api/instances"))).await?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 use nix::sys::signal::Signal;
 
-use crate::fixtures::{env, Running, Upstream};
+use crate::fixtures::{env, Running, Upstream, PATIENCE};
 use crate::supervise::group;
 use crate::Stopped;
 
@@ -36,15 +36,22 @@ fn fake(dir: &Path, script: &str) -> PathBuf {
 }
 
 fn pid_in(data: &Path, name: &str) -> u32 {
-    std::fs::read_to_string(data.join(name))
-        .expect("pid file")
-        .trim()
-        .parse()
-        .expect("pid")
+    try_pid_in(data, name).expect("a pid in the pid file")
 }
 
+/// The pid in `<data>/<name>`, or `None` while the file is missing or half written
+/// (the fake writes it with `echo $$ > file`, not atomically).
+fn try_pid_in(data: &Path, name: &str) -> Option<u32> {
+    std::fs::read_to_string(data.join(name))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Alive and not a zombie (an unreadable `/proc` counts as alive).
 fn alive(pid: u32) -> bool {
-    group::stat(pid).is_some_and(|s| !s.dead())
+    dcs_os::proc::is_alive(pid)
 }
 
 #[tokio::test]
@@ -78,8 +85,10 @@ async fn code_server_is_started_forwarded_to_restarted_and_stopped_with_its_grou
 
     // Crash: ready drops, then the IDE is back on a new process; the checkout is as it was.
     group::signal(ide, Signal::SIGKILL);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while pid_in(&data, "ide.pid") == ide || l.get("/_dcs/ready").await.status != StatusCode::OK {
+    let deadline = Instant::now() + PATIENCE;
+    while try_pid_in(&data, "ide.pid").is_none_or(|p| p == ide)
+        || l.get("/_dcs/ready").await.status != StatusCode::OK
+    {
         assert!(Instant::now() < deadline, "the IDE never came back");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
