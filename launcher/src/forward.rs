@@ -5,14 +5,13 @@
 //! Bodies stream in both directions; nothing is buffered whole. The `Host` header is
 //! the browser's, unchanged (see [`headers`]). Tunnels end when the launcher drains.
 //!
-//! # Layout
-//! - [`headers`]: hop-by-hop headers and upgrade detection.
-
-pub mod headers;
+//! Hop-by-hop headers, upgrade detection and the tunnel are [`dcs_net`]'s, shared
+//! with the proxy.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use dcs_net::{hop, tunnel};
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
@@ -39,9 +38,9 @@ pub async fn forward(
 ) -> Result<Response<Body>> {
     let stream = connect(to).await?;
 
-    let upgrade = headers::upgrade_requested(req.headers());
+    let upgrade = hop::upgrade_requested(req.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
-    headers::strip_hop_by_hop(req.headers_mut(), upgrade.as_ref());
+    hop::strip(req.headers_mut(), upgrade.as_ref());
     let path = match path {
         Some(p) => p,
         None => req
@@ -77,7 +76,7 @@ pub async fn forward(
         let (parts, _) = resp.into_parts();
         return Ok(Response::from_parts(parts, body::empty()));
     }
-    headers::strip_hop_by_hop(resp.headers_mut(), None);
+    hop::strip(resp.headers_mut(), None);
     Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync()))
 }
 
@@ -90,7 +89,7 @@ async fn connect(to: SocketAddr) -> Result<TcpStream> {
     Ok(stream)
 }
 
-/// Copies bytes both ways between the two upgraded connections until either side
+/// Carries bytes both ways between the two upgraded connections until either side
 /// closes or the launcher drains.
 async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, mut drain: watch::Receiver<bool>) {
     let (client, upstream) = match tokio::try_join!(client, upstream) {
@@ -100,17 +99,15 @@ async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, mut drain: watch::Receiv
             return;
         }
     };
-    let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-    tokio::select! {
-        // Either side closed (or failed): the tunnel is done.
-        result = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {
-            if let Ok((up, down)) = result {
-                debug!(up, down, "tunnel closed");
-            }
-        }
-        // Shutdown: drop both ends.
-        () = crate::app::draining(&mut drain) => debug!("tunnel closed by shutdown"),
-    }
+    let drained = crate::app::draining(&mut drain);
+    let (up, down) = tunnel::tunnel(
+        TokioIo::new(client),
+        TokioIo::new(upstream),
+        |_: &[u8]| {},
+        drained,
+    )
+    .await;
+    debug!(up, down, "tunnel closed");
 }
 
 /// True if an HTTP server answers `GET path` at `to` within `timeout` with a status

@@ -9,21 +9,7 @@ use tracing::warn;
 use crate::body::{self, Body};
 use crate::error::Error;
 
-/// Escapes text for HTML element content and double-quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use dcs_net::escape::html as escape;
 
 /// True when the client prefers JSON (`Accept: application/json`).
 pub fn wants_json(headers: &HeaderMap) -> bool {
@@ -103,14 +89,6 @@ fn respond(status: StatusCode, content_type: &'static str, bytes: Vec<u8>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escape_neutralises_markup() {
-        assert_eq!(
-            escape("<a href=\"x\">&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
-        );
-    }
 
     #[test]
     fn accept_json_is_detected_among_other_types() {

@@ -118,10 +118,10 @@ impl<B: Body> Paced<B> {
 impl<B> Body for Paced<B>
 where
     B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<crate::body::BoxError>,
+    B::Error: Into<crate::BoxError>,
 {
     type Data = Bytes;
-    type Error = crate::body::BoxError;
+    type Error = crate::BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,

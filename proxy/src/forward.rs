@@ -4,12 +4,10 @@
 //!
 //! # Layout
 //! - [`headers`]: hop-by-hop, identity and `X-Forwarded-*` rewriting.
-//! - [`pace`]: progress deadlines for request and response bodies.
 //! - [`upgrade`]: WebSocket detection and the activity-counting tunnel.
 //! - [`ws_scan`]: the client WebSocket frame scanner.
 
 pub mod headers;
-pub mod pace;
 pub mod upgrade;
 pub mod ws_scan;
 
@@ -30,7 +28,7 @@ use crate::body::{self, Body};
 use crate::error::{Error, Result};
 use crate::runtime::{Upstream, WorkspaceSpec};
 use crate::state::AppState;
-use pace::{Pace, Paced};
+use dcs_net::pace::{Pace, Paced};
 
 /// A request bound for a workspace.
 #[derive(Debug)]
@@ -57,7 +55,7 @@ pub async fn forward(
 
     let (upstream, stream) = connect(state, spec).await?;
 
-    let upgrade = upgrade::requested(req.headers());
+    let upgrade = dcs_net::hop::upgrade_requested(req.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     let ctx = headers::RequestContext {
         peer,
@@ -110,9 +108,7 @@ pub async fn forward(
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
     headers::rewrite_response(resp.headers_mut(), &target.prefix, switching);
     if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
-        let websocket = upgrade
-            .as_ref()
-            .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"websocket"));
+        let websocket = upgrade.as_ref().is_some_and(dcs_net::hop::is_websocket);
         let upstream_upgrade = hyper::upgrade::on(&mut resp);
         state.metrics.upgrades.inc();
         tokio::spawn(async move {

@@ -1,6 +1,7 @@
 //! Rendering errors and small status pages: HTML for browsers, JSON for API and
 //! script clients. This is the one "rescue" the whole proxy answers errors with.
 
+use dcs_net::escape::html as html_escape;
 use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
@@ -65,25 +66,9 @@ fn html(status: StatusCode, title: &str, message: &str) -> String {
          h1{{font-size:1.4em}}code{{background:#f3f3f3;padding:0 .2em}}</style></head>\
          <body><h1>{title}</h1><p>{message}</p><p><small>{code} · devcontainer-serverless</small></p></body></html>",
         code = status.as_u16(),
-        title = escape(title),
-        message = escape(message),
+        title = html_escape(title),
+        message = html_escape(message),
     )
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
     if repo.is_empty() {
         return Err(Error::BadRequest(format!(
             "missing repository name: expected /github/{}/<repo>/",
-            crate::pages::escape(owner)
+            dcs_net::escape::html(owner)
         )));
     }
     let repo = RepoRef::new(&decode(owner)?, &decode(repo)?)

@@ -23,7 +23,7 @@ pub fn set_cookie(prefix: &str, token: &str, secure: bool) -> String {
 
 /// Every value of the instance cookie in the request's `Cookie` headers.
 pub fn values(headers: &HeaderMap) -> Vec<&str> {
-    crate::auth::headers::cookie_pairs(headers)
+    dcs_net::cookies::pairs(headers)
         .filter_map(|pair| {
             let (name, value) = pair.split_once('=')?;
             (name.trim() == COOKIE_NAME).then(|| value.trim().trim_matches('"'))
@@ -31,9 +31,9 @@ pub fn values(headers: &HeaderMap) -> Vec<&str> {
         .collect()
 }
 
-/// Whether a cookie pair (`name=value`) is the instance cookie.
-pub fn is_instance_cookie(pair: &str) -> bool {
-    pair.split('=').next().unwrap_or("").trim() == COOKIE_NAME
+/// Whether a cookie named `name` is the instance cookie.
+pub fn is_instance_cookie_name(name: &str) -> bool {
+    name == COOKIE_NAME
 }
 
 /// Splits `query` into the (decoded) value of `tkn`, if any, and the rest of
@@ -87,8 +87,12 @@ mod tests {
             HeaderValue::from_static("dcs_instance_token=\"t2\"; b=2"),
         );
         assert_eq!(values(&h), ["t1", "t2"]);
-        assert!(is_instance_cookie(" dcs_instance_token=x"));
-        assert!(!is_instance_cookie("dcs_instance_tokenx=x"));
+        assert!(is_instance_cookie_name(dcs_net::cookies::name(
+            " dcs_instance_token=x"
+        )));
+        assert!(!is_instance_cookie_name(dcs_net::cookies::name(
+            "dcs_instance_tokenx=x"
+        )));
         assert!(values(&HeaderMap::new()).is_empty());
     }
 

@@ -7,7 +7,7 @@
 //! session cache keys on and which never reach a workspace.
 
 use dcs_model::UserId;
-use http::header::{HeaderMap, COOKIE};
+use http::header::HeaderMap;
 
 use super::Identity;
 
@@ -109,20 +109,9 @@ pub fn is_session_cookie(name: &str) -> bool {
     name.starts_with(SESSION_COOKIE_PREFIX)
 }
 
-/// Every `name=value` pair of the request's `Cookie` headers, trimmed.
-pub fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = &str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-}
-
 /// The pairs of Authentik's session cookies, in the order sent.
 pub fn session_cookies(headers: &HeaderMap) -> Vec<&str> {
-    cookie_pairs(headers)
+    dcs_net::cookies::pairs(headers)
         .filter(|p| is_session_cookie(p.split('=').next().unwrap_or("").trim()))
         .collect()
 }
@@ -213,13 +202,16 @@ mod tests {
     #[test]
     fn session_cookies_are_picked_out() {
         let h = headers(&[
-            (COOKIE.as_str(), b"ide=1; authentik_proxy_ab12=s3ss; x=2"),
-            (COOKIE.as_str(), b"authentik_proxy_cd34=t"),
+            (
+                http::header::COOKIE.as_str(),
+                b"ide=1; authentik_proxy_ab12=s3ss; x=2",
+            ),
+            (http::header::COOKIE.as_str(), b"authentik_proxy_cd34=t"),
         ]);
         assert_eq!(
             session_cookies(&h),
             ["authentik_proxy_ab12=s3ss", "authentik_proxy_cd34=t"]
         );
-        assert_eq!(cookie_pairs(&h).count(), 4);
+        assert_eq!(dcs_net::cookies::pairs(&h).count(), 4);
     }
 }

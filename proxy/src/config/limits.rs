@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::forward::pace::Pace;
+use dcs_net::pace::Pace;
 
 /// Flags for slow clients, stalled workspaces and stuck git transfers.
 #[derive(Debug, Clone, Args)]

@@ -126,15 +126,25 @@ fn limit_flags_set_the_paces_and_the_launchers_git_limits() {
     let mut env = dcs_model::LauncherEnv::new(dcs_model::RepoRef::parse("a/b").expect("repo"));
     cfg.limits.git.apply(&mut env);
     assert_eq!(
-        (env.git_timeout_secs, env.git_low_speed_limit, env.git_low_speed_secs),
+        (
+            env.git_timeout_secs,
+            env.git_low_speed_limit,
+            env.git_low_speed_secs
+        ),
         (600, 0, 120)
     );
 
     let mut argv = base.to_vec();
     argv.extend(["--body-timeout", "0s", "--git-timeout", "100ms"]);
     let problems = args(&argv).validate().expect_err("too short").join("\n");
-    assert!(problems.contains("--body-timeout must be at least 1s"), "{problems}");
-    assert!(problems.contains("--git-timeout must be at least 1s"), "{problems}");
+    assert!(
+        problems.contains("--body-timeout must be at least 1s"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("--git-timeout must be at least 1s"),
+        "{problems}"
+    );
 }
 
 #[test]

@@ -7,21 +7,10 @@ use std::net::SocketAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use dcs_net::{cookies, hop};
+
 use crate::auth::headers::is_session_cookie;
 use crate::auth::Identity;
-
-/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 /// Identity headers only the proxy may set.
 const IDENTITY: &[&str] = &[
@@ -30,29 +19,6 @@ const IDENTITY: &[&str] = &[
     "x-forwarded-groups",
     "x-forwarded-prefix",
 ];
-
-/// Removes hop-by-hop headers, including any the `Connection` header names. When
-/// `upgrade` is given, the pair `Connection: upgrade` + `Upgrade: <upgrade>` is put
-/// back so the upgrade can pass.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: Option<&HeaderValue>) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(*name);
-    }
-    if let Some(proto) = upgrade {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::UPGRADE, proto.clone());
-    }
-}
 
 /// What the request rewrite needs to know.
 #[derive(Debug)]
@@ -73,7 +39,7 @@ pub struct RequestContext<'a> {
 
 /// Rewrites a request's headers for the workspace.
 pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
-    strip_hop_by_hop(headers, ctx.upgrade);
+    hop::strip(headers, ctx.upgrade);
     let authentik: Vec<HeaderName> = headers
         .keys()
         .filter(|n| n.as_str().starts_with("x-authentik-"))
@@ -127,20 +93,9 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
 /// instance's access token) from `Cookie`, keeping every other cookie (the IDE
 /// may set its own) in one header; no header is left if none remain.
 pub fn strip_session_cookies(headers: &mut HeaderMap) {
-    if !headers.contains_key(header::COOKIE) {
-        return;
-    }
-    let kept: Vec<&str> = crate::auth::headers::cookie_pairs(headers)
-        .filter(|p| {
-            !is_session_cookie(p.split('=').next().unwrap_or("").trim())
-                && !crate::api::cookie::is_instance_cookie(p)
-        })
-        .collect();
-    let joined = kept.join("; ");
-    headers.remove(header::COOKIE);
-    if let (false, Ok(v)) = (joined.is_empty(), HeaderValue::from_str(&joined)) {
-        headers.insert(header::COOKIE, v);
-    }
+    cookies::retain(headers, |name| {
+        !is_session_cookie(name) && !crate::api::cookie::is_instance_cookie_name(name)
+    });
 }
 
 /// Rewrites a response's headers for the client: hop-by-hop removed (kept for a
@@ -151,7 +106,7 @@ pub fn rewrite_response(headers: &mut HeaderMap, prefix: &str, switching: bool) 
     } else {
         None
     };
-    strip_hop_by_hop(headers, upgrade.as_ref());
+    hop::strip(headers, upgrade.as_ref());
     let location = headers
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())

@@ -1,29 +1,13 @@
-//! Upgraded connections (WebSocket): detecting them, and the tunnel that carries
-//! bytes both ways while counting the client's data frames as activity.
-//!
-//! The tunnel is generic over `AsyncRead + AsyncWrite`, so it is tested with
-//! in-memory duplex pipes as well as real sockets.
+//! Upgraded connections (WebSocket): the tunnel ([`dcs_net::tunnel`]) with the
+//! workspace's activity tracking: the client's data frames count as activity, and
+//! the idle policy can close every tunnel of a workspace.
 
 use std::sync::Arc;
 
-use http::header::{self, HeaderMap, HeaderValue};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::ws_scan::FrameScanner;
 use crate::activity::Tracker;
-
-/// The `Upgrade` protocol if `headers` ask for an upgrade (`Connection: upgrade`).
-pub fn requested(headers: &HeaderMap) -> Option<HeaderValue> {
-    let connection_upgrade = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    connection_upgrade
-        .then(|| headers.get(header::UPGRADE).cloned())
-        .flatten()
-}
 
 /// Carries bytes between `client` and `upstream` until both directions end, or
 /// until the workspace's tunnels are closed by the idle policy.
@@ -35,43 +19,16 @@ where
     U: AsyncRead + AsyncWrite + Unpin,
 {
     let mut close = tracker.on_close();
-    let (mut client_rd, mut client_wr) = tokio::io::split(client);
-    let (mut up_rd, mut up_wr) = tokio::io::split(upstream);
-
-    let client_to_upstream = async {
-        let mut scanner = FrameScanner::default();
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = match client_rd.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            let active = if websocket {
-                scanner.feed(&buf[..n]) > 0
-            } else {
-                true
-            };
-            if active {
-                tracker.touch();
-            }
-            if up_wr.write_all(&buf[..n]).await.is_err() {
-                break;
-            }
+    let mut scanner = FrameScanner::default();
+    let observe = |bytes: &[u8]| {
+        if !websocket || scanner.feed(bytes) > 0 {
+            tracker.touch();
         }
-        let _ = up_wr.shutdown().await;
     };
-    let upstream_to_client = async {
-        let _ = tokio::io::copy(&mut up_rd, &mut client_wr).await;
-        let _ = client_wr.shutdown().await;
+    let closed = async {
+        let _ = close.changed().await;
     };
-    tokio::select! {
-        // Each direction half-closes the other side when it ends; the tunnel is
-        // over when both have.
-        _ = async { tokio::join!(client_to_upstream, upstream_to_client) } => {}
-        // The idle policy closed the workspace's tunnels: dropping both halves
-        // closes both connections.
-        _ = close.changed() => {}
-    }
+    dcs_net::tunnel::tunnel(client, upstream, observe, closed).await;
 }
 
 #[cfg(test)]
@@ -79,21 +36,10 @@ mod tests {
     use std::time::Duration;
 
     use dcs_model::{RepoRef, UserId, WorkspaceKey};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
     use crate::activity::Activity;
-
-    #[test]
-    fn upgrade_needs_both_headers() {
-        let mut h = HeaderMap::new();
-        h.insert("upgrade", HeaderValue::from_static("websocket"));
-        assert!(requested(&h).is_none());
-        h.insert(
-            "connection",
-            HeaderValue::from_static("keep-alive, Upgrade"),
-        );
-        assert_eq!(requested(&h).expect("upgrade"), "websocket");
-    }
 
     #[tokio::test(start_paused = true)]
     async fn bytes_flow_both_ways_and_only_data_frames_are_activity() {

@@ -15,7 +15,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use crate::body::{self, Body};
-use crate::forward::headers::strip_hop_by_hop;
 
 /// The outpost's forward-auth endpoint for nginx-style callers.
 pub const AUTH_PATH: &str = "/outpost.goauthentik.io/auth/nginx";
@@ -90,8 +89,8 @@ impl OutpostClient {
         let h = req.headers_mut();
         // Every cookie but the instance cookie (an access token: the sign-in
         // service has no use for it and must not see it).
-        let cookies: Vec<&str> = crate::auth::headers::cookie_pairs(client)
-            .filter(|p| !crate::api::cookie::is_instance_cookie(p))
+        let cookies: Vec<&str> = dcs_net::cookies::pairs(client)
+            .filter(|p| !crate::api::cookie::is_instance_cookie_name(dcs_net::cookies::name(p)))
             .collect();
         if let (false, Ok(v)) = (
             cookies.is_empty(),
@@ -138,7 +137,7 @@ impl OutpostClient {
         parts.uri = self.uri(path)?;
         parts.version = http::Version::HTTP_11;
         let h = &mut parts.headers;
-        strip_hop_by_hop(h, None);
+        dcs_net::hop::strip(h, None);
         let spoofable: Vec<HeaderName> = h
             .keys()
             .filter(|n| n.as_str().starts_with("x-authentik-"))
@@ -164,7 +163,7 @@ impl OutpostClient {
             .map_err(|_| OutpostError::Timeout)?
             .map_err(unreachable)?;
         let (mut parts, incoming) = resp.into_parts();
-        strip_hop_by_hop(&mut parts.headers, None);
+        dcs_net::hop::strip(&mut parts.headers, None);
         Ok(Response::from_parts(parts, body::boxed(incoming)))
     }
 

@@ -1,0 +1,109 @@
+//! Hop-by-hop headers, handled in one place: they describe one connection, so they
+//! are dropped before a request or response crosses to the next one (RFC 9110
+//! §7.6.1, plus the non-standard `Keep-Alive` and `Proxy-Connection`). An upgrade
+//! keeps exactly `Connection: upgrade` and its `Upgrade` protocol.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Headers that always describe one connection.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The protocol the sender asks to switch to (`Upgrade`), when `Connection` names
+/// `upgrade`.
+pub fn upgrade_requested(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asks = connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"));
+    asks.then(|| headers.get(header::UPGRADE).cloned())
+        .flatten()
+}
+
+/// Whether `upgrade` (from [`upgrade_requested`]) is a WebSocket.
+pub fn is_websocket(upgrade: &HeaderValue) -> bool {
+    upgrade.as_bytes().eq_ignore_ascii_case(b"websocket")
+}
+
+/// Removes every hop-by-hop header (and those `Connection` names); when `upgrade`
+/// is given, sets `Connection: upgrade` and `Upgrade: <upgrade>` again so the
+/// upgrade can pass.
+pub fn strip(headers: &mut HeaderMap, upgrade: Option<&HeaderValue>) {
+    let named: Vec<HeaderName> = connection_tokens(headers)
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+    if let Some(proto) = upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, proto.clone());
+    }
+}
+
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_go_and_host_stays() {
+        let mut h = map(&[
+            ("host", "ide.example:8443"),
+            ("connection", "keep-alive, x-secret-hop"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-connection", "keep-alive"),
+            ("x-secret-hop", "1"),
+            ("transfer-encoding", "chunked"),
+            ("te", "trailers"),
+            ("x-forwarded-prefix", "/github/acme/hello"),
+        ]);
+        strip(&mut h, None);
+        let mut names: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["host", "x-forwarded-prefix"]);
+        assert_eq!(h["host"], "ide.example:8443");
+    }
+
+    #[test]
+    fn an_upgrade_needs_both_headers_and_keeps_exactly_its_protocol() {
+        let mut h = map(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "k"),
+        ]);
+        let proto = upgrade_requested(&h).expect("upgrade");
+        assert!(is_websocket(&proto));
+        strip(&mut h, Some(&proto));
+        assert_eq!(h["connection"], "upgrade");
+        assert_eq!(h["upgrade"], "websocket");
+        assert_eq!(h["sec-websocket-key"], "k");
+        assert!(upgrade_requested(&map(&[("upgrade", "websocket")])).is_none());
+    }
+}
