@@ -35,6 +35,9 @@ APT_PACKAGES := git pkg-config libssl-dev ca-certificates build-essential python
 
 .PHONY: run deps build lint fmt unit e2e bench fuzz clean
 
+# Plain `make` is the README's first command (mk/*.mk below define targets too).
+.DEFAULT_GOAL := run
+
 # Kubernetes targets (deploy, undeploy, images, e2e-k8s) live in their own file.
 -include mk/*.mk
 

@@ -307,7 +307,7 @@ async fn wait_gone(child: &mut tokio::process::Child, pgid: u32, limit: Duration
         if !leader_gone {
             leader_gone = matches!(child.try_wait(), Ok(Some(_)) | Err(_));
         }
-        if leader_gone && members(pgid).await.is_empty() {
+        if leader_gone && members(pgid).await.is_some_and(|m| m.is_empty()) {
             return true;
         }
         if tokio::time::Instant::now() >= deadline {
@@ -317,12 +317,13 @@ async fn wait_gone(child: &mut tokio::process::Child, pgid: u32, limit: Duration
     }
 }
 
-/// The live members of group `pgid` (a `/proc` scan, off the runtime). A failed scan
-/// reads as "not empty": a death is never concluded from it.
-async fn members(pgid: u32) -> Vec<u32> {
-    tokio::task::spawn_blocking(move || group::members(pgid))
+/// The live members of group `pgid` (a `/proc` scan, off the runtime); `None` when
+/// the scan failed, so a death is never concluded from it.
+async fn members(pgid: u32) -> Option<Vec<u32>> {
+    tokio::task::spawn_blocking(move || group::members(pgid).ok())
         .await
-        .unwrap_or_else(|_| vec![pgid])
+        .ok()
+        .flatten()
 }
 
 #[cfg(test)]

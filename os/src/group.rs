@@ -34,17 +34,22 @@ fn target(pgid: u32) -> Option<Pid> {
     (raw > 1).then(|| Pid::from_raw(raw))
 }
 
-/// Pids of the live (not zombie) processes whose process group is `pgid`.
-pub fn members(pgid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut pids: Vec<u32> = entries
+/// Pids of the live (not zombie) processes whose process group is `pgid`; an error
+/// when `/proc` cannot be listed (out of descriptors, say), which says nothing about
+/// the group.
+pub fn members(pgid: u32) -> std::io::Result<Vec<u32>> {
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| proc::stat(*pid).is_some_and(|s| s.pgrp == pgid && !s.dead()))
         .collect();
     pids.sort_unstable();
-    pids
+    Ok(pids)
+}
+
+/// Whether group `pgid` certainly has no live member left (a failed `/proc` scan
+/// never says so).
+pub fn is_empty(pgid: u32) -> bool {
+    members(pgid).is_ok_and(|m| m.is_empty())
 }
 
 #[cfg(test)]
@@ -55,7 +60,8 @@ mod tests {
     fn this_process_is_a_live_member_of_its_own_group() {
         let me = std::process::id();
         let pgrp = proc::stat(me).expect("own stat").pgrp;
-        assert!(members(pgrp).contains(&me));
+        assert!(members(pgrp).expect("scan").contains(&me));
+        assert!(!is_empty(pgrp));
         assert!(exists(pgrp));
     }
 

@@ -222,7 +222,7 @@ async fn ws_echo_returns_text_and_binary_and_answers_pings() {
 
     // Shutdown closes the open WebSocket with "going away" and `run` returns cleanly.
     let stop = tokio::spawn(l.stop());
-    let closed = tokio::time::timeout(Duration::from_secs(5), client.next())
+    let closed = tokio::time::timeout(Duration::from_secs(60), client.next())
         .await
         .expect("closed in time")
         .expect("a frame")

@@ -8,7 +8,7 @@
 use nix::sys::signal::Signal;
 use tracing::debug;
 
-pub use dcs_os::group::{exists, members};
+pub use dcs_os::group::{exists, is_empty, members};
 pub use dcs_os::proc::{stat, Stat};
 
 /// Sends `signal` to every process of group `pgid`. A group with no process left is

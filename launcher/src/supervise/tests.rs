@@ -100,7 +100,7 @@ async fn stop_takes_the_whole_group_down_and_leaves_no_orphan() {
     let ending = sup.stop(Duration::from_secs(5)).await;
     assert!(!ending.forced, "SIGTERM was enough");
     assert!(!alive(pid) && !alive(child), "no orphan left behind");
-    assert!(group::members(pid).is_empty());
+    assert!(group::is_empty(pid));
     assert_eq!(sup.state(), State::Stopped);
     assert!(!probe(addr, "/", Duration::from_millis(500)).await);
     // A second stop is a no-op.
@@ -126,7 +126,7 @@ async fn an_ide_ignoring_sigterm_is_killed_after_the_grace_period() {
         !alive(child),
         "the ignoring child is gone when stop returns"
     );
-    assert_eq!(group::members(pid), Vec::<u32>::new());
+    assert_eq!(group::members(pid).expect("scan"), Vec::<u32>::new());
     assert_eq!(sup.state(), State::Stopped);
 }
 
@@ -154,7 +154,7 @@ async fn a_crashed_ides_group_is_gone_before_the_restart_is_scheduled() {
     .expect("supervisor alive");
     // No polling: the supervisor waits for the old group before it restarts anything.
     assert!(!alive(child), "the crashed IDE's child is gone");
-    assert_eq!(group::members(pid), Vec::<u32>::new());
+    assert_eq!(group::members(pid).expect("scan"), Vec::<u32>::new());
     // A stop during the backoff returns at once: nothing runs.
     assert_eq!(sup.stop(Duration::from_secs(1)).await, Ending::default());
     assert_eq!(sup.state(), State::Stopped);

@@ -6,13 +6,39 @@ use bytes::Bytes;
 use dcs_model::api::{CreateInstance, FieldError};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
-use http_body_util::{BodyExt, Limited};
+use bytes::BytesMut;
+use http_body_util::BodyExt;
 use serde_json::{Map, Value};
 
 use super::error::ApiErr;
 
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 64 * 1024;
+
+/// How much of an oversized body is read and thrown away (within [`DRAIN_TIME`]),
+/// so a client still sending it gets its 413 rather than a broken pipe. A larger
+/// one is cut: the connection closes.
+const DRAIN_MAX: u64 = 1024 * 1024;
+/// How long reading and throwing away an oversized body may take.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads and discards what is left of `body`, at most [`DRAIN_MAX`] bytes within
+/// [`DRAIN_TIME`].
+async fn drain<B>(mut body: std::pin::Pin<&mut B>)
+where
+    B: http_body::Body<Data = Bytes>,
+{
+    let discard = async {
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+            if seen > DRAIN_MAX {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
+}
 
 /// Whether `content_type` is JSON: `application/json` or `application/*+json`,
 /// with any parameters.
@@ -45,20 +71,26 @@ where
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
+    let mut body = std::pin::pin!(body);
     if declared.is_some_and(|n| n > limit as u64) {
+        if declared.is_some_and(|n| n <= DRAIN_MAX) {
+            drain(body.as_mut()).await;
+        }
         return Err(ApiErr::too_large(limit));
     }
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-            return Err(ApiErr::too_large(limit))
+    let mut bytes = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            ApiErr::bad_request(format!("the request body could not be read: {err}"))
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > limit {
+                drain(body.as_mut()).await;
+                return Err(ApiErr::too_large(limit));
+            }
+            bytes.extend_from_slice(&data);
         }
-        Err(err) => {
-            return Err(ApiErr::bad_request(format!(
-                "the request body could not be read: {err}"
-            )))
-        }
-    };
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiErr::bad_request(
             "the request body is empty; send a JSON object",

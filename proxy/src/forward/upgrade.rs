@@ -96,7 +96,7 @@ mod tests {
         let t = tokio::spawn(tunnel(client_side, upstream_side, tracker.clone(), true));
         tokio::task::yield_now().await;
         tracker.close_tunnels();
-        tokio::time::timeout(Duration::from_secs(5), t)
+        tokio::time::timeout(Duration::from_secs(30), t)
             .await
             .expect("closed in time")
             .expect("join");
