@@ -4,9 +4,13 @@
 //! # Layout
 //! - [`auth`]: the sign-in flags ([`AuthArgs`]) and their validation.
 //! - [`limits`]: slow clients, stalled workspaces, stuck git transfers.
+//! - [`edge`]: own origins and hosts, per-user and total start limits.
+//! - [`previews`]: preview isolation and the credentials that stop at the edge.
 
 pub mod auth;
+pub mod edge;
 pub mod limits;
+pub mod previews;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,7 +25,9 @@ use dcs_model::Quantity;
 use ipnet::IpNet;
 
 pub use self::auth::{AuthArgs, AuthConfig, AuthMode};
+pub use self::edge::{Edge, EdgeArgs};
 pub use self::limits::{GitLimits, LimitArgs, Limits};
+pub use self::previews::{PreviewArgs, Previews};
 
 /// Where workspaces run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -106,6 +112,12 @@ pub struct ServeArgs {
     /// Slow clients, stalled workspaces and stuck git transfers.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Own origins and hosts; start limits.
+    #[command(flatten)]
+    pub edge: EdgeArgs,
+    /// Preview isolation; credentials stripped at the edge.
+    #[command(flatten)]
+    pub previews: PreviewArgs,
     /// Knative runtime settings (`--runtime knative`).
     #[command(flatten)]
     pub knative: KnativeArgs,
@@ -151,6 +163,10 @@ pub struct Config {
     pub api: ApiSettings,
     /// Limits on slow peers.
     pub limits: Limits,
+    /// The edge's own rules.
+    pub edge: Edge,
+    /// Preview isolation and stripped credentials.
+    pub previews: Previews,
 }
 
 /// Management API settings.
@@ -279,6 +295,8 @@ impl ServeArgs {
             }
         }
         let limits = self.limits.validate(&mut problems);
+        let edge = self.edge.validate(&mut problems);
+        let previews = self.previews.validate(&mut problems);
         let launcher_bin = self
             .launcher_bin
             .clone()
@@ -340,6 +358,8 @@ impl ServeArgs {
                 knative,
                 api,
                 limits,
+                edge,
+                previews,
             }),
             _ => Err(problems),
         }

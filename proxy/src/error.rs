@@ -79,6 +79,17 @@ pub enum Error {
     /// The workspace stopped answering in the middle of an exchange.
     #[error("{0}")]
     UpstreamTimeout(String),
+    /// A limit was reached (instances per user, starts at once); retry later.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What limit, and what to do.
+        message: String,
+        /// When to try again (`Retry-After`).
+        retry_after: Duration,
+    },
+    /// The request named a host this proxy does not serve (DNS rebinding).
+    #[error("{0}")]
+    Misdirected(String),
 }
 
 /// `Result` with the proxy's [`Error`].
@@ -105,6 +116,8 @@ impl Error {
             Error::Runtime(_) | Error::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
             Error::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Error::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Misdirected(_) => StatusCode::MISDIRECTED_REQUEST,
         }
     }
 
@@ -135,6 +148,8 @@ impl Error {
             Error::Cancelled => "Workspace stopped",
             Error::RequestTimeout(_) => "Request too slow",
             Error::UpstreamTimeout(_) => "Workspace not answering",
+            Error::TooManyRequests { .. } => "Too many workspaces",
+            Error::Misdirected(_) => "Wrong address",
         }
     }
 }

@@ -100,6 +100,8 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
         api: cfg.api.clone(),
         instances: instances::Registry::new(instances::CACHE_TTL),
         limits: cfg.limits,
+        edge: cfg.edge.clone(),
+        previews: cfg.previews.clone(),
         draining: AtomicBool::new(false),
     }))
 }

@@ -26,6 +26,10 @@ pub struct AppState {
     pub instances: Registry,
     /// Limits on slow clients and stalled workspaces.
     pub limits: crate::config::Limits,
+    /// The edge's own rules (origins, hosts, start limits).
+    pub edge: crate::config::Edge,
+    /// Preview isolation and the credentials stripped at the edge.
+    pub previews: crate::config::Previews,
     /// Set once shutdown begins: `/readyz` turns 503 so balancers drain us.
     pub draining: AtomicBool,
 }

@@ -167,6 +167,8 @@ impl From<Error> for ApiErr {
             Error::Cancelled => "start_cancelled",
             Error::RequestTimeout(_) => "request_timeout",
             Error::UpstreamTimeout(_) => "upstream_timeout",
+            Error::TooManyRequests { .. } => "too_many_requests",
+            Error::Misdirected(_) => "misdirected",
         };
         Self::new(status, code, err.to_string())
     }

@@ -3,10 +3,10 @@
 //! shape of a [`CreateInstance`] with field-level messages (422).
 
 use bytes::Bytes;
+use bytes::BytesMut;
 use dcs_model::api::{CreateInstance, FieldError};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
-use bytes::BytesMut;
 use http_body_util::BodyExt;
 use serde_json::{Map, Value};
 
