@@ -81,7 +81,15 @@ pub fn safe_name(prefix: &str, parts: &[&str]) -> K8sName {
 pub fn workspace_name(key: &WorkspaceKey) -> K8sName {
     match &key.kind {
         WorkspaceKind::Repo(repo) => {
-            safe_name("ws", &[key.user.as_str(), repo.owner(), repo.repo()])
+            // The canonical (lowercase) spelling: one repository, one name.
+            safe_name(
+                "ws",
+                &[
+                    key.user.as_str(),
+                    repo.canonical_owner(),
+                    repo.canonical_repo(),
+                ],
+            )
         }
         WorkspaceKind::Instance(id) => K8sName(id.as_str().to_owned()),
     }
@@ -147,12 +155,19 @@ mod tests {
     }
 
     #[test]
+    fn one_repository_has_one_name_whatever_its_case() {
+        let name = key("alice", "acme/hello").name();
+        assert_eq!(key("alice", "Acme/hello").name(), name);
+        assert_eq!(key("alice", "ACME/HELLO").name(), name);
+        // User ids are exact (they come from the identity provider).
+        assert_ne!(key("Alice", "acme/hello").name(), name);
+    }
+
+    #[test]
     fn keys_that_slug_alike_get_distinct_names() {
         let keys = [
             key("alice", "acme/hello"),
             key("Alice", "acme/hello"),
-            key("alice", "Acme/hello"),
-            key("alice", "acme/Hello"),
             key("alice", "acme/hel.lo"),
             key("alice", "acme/hel-lo"),
             key("alice-acme", "x/hello"),

@@ -2,9 +2,14 @@
 //!
 //! Owners are 1–39 characters of `[A-Za-z0-9-]` with no leading or trailing `-`.
 //! Repository names are 1–100 characters of `[A-Za-z0-9._-]`, never `.` or `..`; a
-//! trailing `.git` is accepted and stripped. Case is preserved as given: GitHub
-//! treats names case-insensitively but other git servers do not, so `Acme/Hello` and
-//! `acme/hello` are different workspaces.
+//! trailing `.git` is accepted and stripped.
+//!
+//! **Case.** GitHub treats owners and repository names case-insensitively, and so
+//! does everything here: two `RepoRef`s are equal (and hash, order and name their
+//! workspace alike) when they differ only in ASCII case, so `Acme/Hello` and
+//! `acme/hello` are one repository, one workspace, one policy decision. The spelling
+//! first given is kept for display and for the clone URL (git servers other than
+//! GitHub may care).
 
 use std::fmt;
 
@@ -13,11 +18,41 @@ use serde::{Deserialize, Serialize};
 use crate::error::{shown, Error, Result};
 
 /// A validated repository reference. Both parts are safe as single path segments.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Compared without regard to ASCII case (see the module docs).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RepoRef {
     owner: String,
     repo: String,
+    /// `owner/repo` in lowercase: what equality, hashing and ordering use.
+    #[serde(skip)]
+    folded: String,
+}
+
+impl PartialEq for RepoRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.folded == other.folded
+    }
+}
+
+impl Eq for RepoRef {}
+
+impl std::hash::Hash for RepoRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.folded.hash(state);
+    }
+}
+
+impl PartialOrd for RepoRef {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RepoRef {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.folded.cmp(&other.folded)
+    }
 }
 
 impl RepoRef {
@@ -32,6 +67,7 @@ impl RepoRef {
         let repo = repo.strip_suffix(".git").unwrap_or(repo);
         validate_repo(repo)?;
         Ok(Self {
+            folded: format!("{owner}/{repo}").to_ascii_lowercase(),
             owner: owner.to_owned(),
             repo: repo.to_owned(),
         })
@@ -56,6 +92,16 @@ impl RepoRef {
     /// The repository name, without any `.git` suffix.
     pub fn repo(&self) -> &str {
         &self.repo
+    }
+
+    /// The owner in lowercase: the same for every spelling of it.
+    pub fn canonical_owner(&self) -> &str {
+        &self.folded[..self.owner.len()]
+    }
+
+    /// The repository name in lowercase: the same for every spelling of it.
+    pub fn canonical_repo(&self) -> &str {
+        &self.folded[self.owner.len() + 1..]
     }
 
     /// The clone URL under a git base such as `https://github.com`.
@@ -228,6 +274,22 @@ mod tests {
                 parsed
             );
         }
+    }
+
+    #[test]
+    fn spellings_that_differ_only_in_case_are_one_repository() {
+        use std::collections::HashSet;
+        let a = RepoRef::parse("Acme/Hello").expect("valid");
+        let b = RepoRef::parse("acme/HELLO.git").expect("valid");
+        assert_eq!(a, b);
+        assert_eq!(a.cmp(&b), std::cmp::Ordering::Equal);
+        assert_eq!(HashSet::from([a.clone(), b.clone()]).len(), 1);
+        assert_eq!(a.to_string(), "Acme/Hello", "the spelling given is shown");
+        assert_eq!((a.canonical_owner(), a.canonical_repo()), ("acme", "hello"));
+        assert_ne!(a, RepoRef::parse("acme/hello2").expect("valid"));
+        let back: RepoRef = serde_json::from_str("\"Acme/Hello\"").expect("de");
+        assert_eq!(back, b);
+        assert_eq!(back.to_string(), "Acme/Hello");
     }
 
     #[test]

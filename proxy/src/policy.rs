@@ -16,8 +16,8 @@
 //! Patterns are regular expressions (the `regex` crate's syntax) matched against the
 //! whole `owner/repo`: each is wrapped as `\A(?:…)\z`, so `acme/.*` matches
 //! `acme/web` but neither `xacme/web` nor `acme/web` inside a longer name. Matching
-//! is case-sensitive, like repository names in the rest of the product; write
-//! `(?i)acme/.*` for a case-insensitive pattern. Group names match exactly.
+//! ignores case, as GitHub and the rest of the product do (`deny acme/secrets`
+//! also denies `ACME/Secrets`). Group names match exactly.
 //!
 //! # Layout
 //! - this file: [`Policy`], [`Decision`] and the decision procedure.

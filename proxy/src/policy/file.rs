@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use regex::{Regex, RegexSet};
+use regex::{Regex, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 use serde_saphyr::{DefaultMessageFormatter, Location, MessageFormatter, Spanned};
 
@@ -273,7 +273,11 @@ fn compile(
         return None;
     }
     let anchored = patterns.iter().map(|p| format!(r"\A(?:{})\z", p.value));
-    match RegexSet::new(anchored) {
+    // Owners and repository names are case-insensitive (as on GitHub).
+    match RegexSetBuilder::new(anchored)
+        .case_insensitive(true)
+        .build()
+    {
         Ok(set) => Some(set),
         Err(e) => {
             problems.at(at, format!("{label}: patterns: {}", regex_problem(&e)));

@@ -126,11 +126,25 @@ fn top_level_alternation_cannot_escape_the_anchors() {
 }
 
 #[test]
-fn matching_is_case_sensitive_unless_the_pattern_says_otherwise() {
+fn repositories_match_whatever_their_case_and_groups_exactly() {
     let p = policy(TEAM);
     let platform = groups(&["platform"]);
-    assert_eq!(p.decide(&platform, &repo("Acme/web")), deny(DEFAULT_RULE));
-    // Group names are case-sensitive too.
+    assert_eq!(
+        p.decide(&platform, &repo("Acme/web")),
+        p.decide(&platform, &repo("acme/web"))
+    );
+    // The shipped example: `deny acme/secrets` denies every spelling of it.
+    let p2 = policy(
+        "default: allow\nrules:\n  - name: secrets\n    groups: ['*']\n    deny: ['acme/secrets']\n",
+    );
+    for spelling in ["acme/secrets", "acme/SECRETS", "ACME/Secrets"] {
+        assert_eq!(
+            p2.decide(&[], &repo(spelling)),
+            deny("secrets"),
+            "{spelling}"
+        );
+    }
+    // Group names are case-sensitive.
     assert_eq!(
         p.decide(&groups(&["Platform"]), &repo("acme/web")),
         deny(DEFAULT_RULE)

@@ -4,13 +4,13 @@
 //! record keeps the spec it was first given ([`recorded_spec`]).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use dcs_model::{InstanceSpec, WorkspaceKey};
 
 use crate::runtime::WorkspaceSpec;
 use serde::{Deserialize, Serialize};
-use tracing::warn;
+use tracing::{info, warn};
 
 /// A workspace the local runtime knows about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,13 +73,21 @@ impl StateDir {
     /// and reported, never deleted.
     pub fn load_all(&self) -> std::io::Result<Vec<Record>> {
         let mut records = Vec::new();
-        for entry in std::fs::read_dir(&self.dir)? {
-            let path = entry?.path();
+        // Listed first: a migrated record must not be read twice.
+        let paths = std::fs::read_dir(&self.dir)?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<std::io::Result<Vec<PathBuf>>>()?;
+        for path in paths {
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }
             match std::fs::read(&path).map(|b| serde_json::from_slice::<Record>(&b)) {
-                Ok(Ok(record)) => records.push(record.normalized()),
+                Ok(Ok(record)) => {
+                    let record = record.normalized();
+                    if self.migrate(&path, &record) {
+                        records.push(record);
+                    }
+                }
                 Ok(Err(err)) => {
                     warn!(path = %path.display(), %err, "unreadable workspace record set aside");
                     let _ = std::fs::rename(&path, path.with_extension("json.corrupt"));
@@ -88,6 +96,32 @@ impl StateDir {
             }
         }
         Ok(records)
+    }
+
+    /// Moves a record written under an older name of its workspace (names of
+    /// repository workspaces used to depend on the case of the URL) to its name now;
+    /// if one is there already, the older file is set aside (`.json.superseded`) and
+    /// `false` says its record is not to be used.
+    fn migrate(&self, path: &Path, record: &Record) -> bool {
+        let current = self.path(&record.key);
+        if path == current {
+            return true;
+        }
+        if current.exists() {
+            let aside = path.with_extension("json.superseded");
+            warn!(path = %path.display(), "an older record of a workspace that has one now; set aside");
+            let _ = std::fs::rename(path, aside);
+            return false;
+        }
+        match std::fs::rename(path, &current) {
+            Ok(()) => {
+                info!(from = %path.display(), to = %current.display(), "workspace record renamed")
+            }
+            Err(err) => {
+                warn!(path = %path.display(), %err, "cannot rename an older workspace record")
+            }
+        }
+        true
     }
 
     /// Writes a record atomically.
@@ -189,5 +223,27 @@ mod tests {
         std::fs::write(tmp.path().join("x.json"), b"{not json").expect("write");
         assert!(state.load_all().expect("load").is_empty());
         assert!(tmp.path().join("x.json.corrupt").exists());
+    }
+
+    #[test]
+    fn a_record_under_an_older_name_moves_to_its_name_now() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let state = StateDir::open(tmp.path().to_path_buf()).expect("open");
+        let mut mixed = record();
+        mixed.key = WorkspaceKey::new(
+            UserId::new("alice").expect("u"),
+            RepoRef::parse("Acme/Hello").expect("r"),
+        );
+        let old = tmp.path().join("ws-alice-acme-hello-0123456789.json");
+        std::fs::write(&old, serde_json::to_vec(&mixed).expect("json")).expect("write");
+        let loaded = state.load_all().expect("load");
+        assert_eq!(loaded.len(), 1, "read once");
+        assert!(!old.exists());
+        assert!(state.path(&mixed.key).exists());
+        assert_eq!(state.path(&mixed.key), state.path(&record().key));
+        // A second older file of the same workspace is set aside, not loaded twice.
+        std::fs::write(&old, serde_json::to_vec(&mixed).expect("json")).expect("write");
+        assert_eq!(state.load_all().expect("load").len(), 1);
+        assert!(old.with_extension("json.superseded").exists());
     }
 }
