@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use views::*;
 
 use crate::env::IDE_KINDS;
-use crate::{ImageRef, InstanceSpec, Quantity, RepoRef, UserId};
+use crate::{ImageRef, InstanceSpec, Quantity, RepoRef, Sharing, UserId};
 
 /// `POST /api/instances` body. Unknown fields are rejected.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +46,36 @@ pub struct CreateInstance {
     pub memory_limit: Option<String>,
     /// Extra environment variables for the workspace.
     pub env: Option<BTreeMap<String, String>>,
+    /// Who besides the owner (and admins) may open it; nobody by default.
+    pub shared_with: Option<SharedWith>,
+}
+
+/// `PATCH /api/instances/{id}` body: what to change. Unknown fields are rejected.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PatchInstance {
+    /// Replaces who besides the owner may open it (`{}` or empty lists: nobody).
+    pub shared_with: Option<SharedWith>,
+}
+
+/// A validated [`PatchInstance`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstancePatch {
+    /// The new sharing, when given.
+    pub shared_with: Option<Sharing>,
+}
+
+impl PatchInstance {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<InstancePatch, Vec<FieldError>> {
+        let shared_with = self
+            .shared_with
+            .as_ref()
+            .map(|s| Sharing::from_request(s, "shared_with"))
+            .transpose()?;
+        Ok(InstancePatch { shared_with })
+    }
 }
 
 /// One field's problem.
@@ -198,6 +228,20 @@ impl CreateInstance {
                 }
             }
         }
+        let shared_with = match self
+            .shared_with
+            .as_ref()
+            .map(|s| Sharing::from_request(s, "shared_with"))
+        {
+            Some(Ok(s)) => s,
+            Some(Err(errs)) => {
+                for e in errs {
+                    fail(&e.field, e.message);
+                }
+                Sharing::default()
+            }
+            None => Sharing::default(),
+        };
         let env = self.env.clone().unwrap_or_default();
         if env.len() > bounds.max_env {
             fail("env", format!("at most {} variables", bounds.max_env));
@@ -220,6 +264,7 @@ impl CreateInstance {
                     ide_version: self.ide_version.clone(),
                     resources,
                     env,
+                    shared_with,
                     ..InstanceSpec::default()
                 },
             })

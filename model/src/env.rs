@@ -4,13 +4,20 @@
 //! The local runtime sets them on a child process; the Knative runtime writes them
 //! into the workspace container. [`LauncherEnv::to_vars`] and
 //! [`LauncherEnv::from_lookup`] are inverse, so both sides agree by construction.
-//! Secrets are never values here: the git token travels as a *file path*.
+//! Secrets are never values here: the git token and the hop credential travel as
+//! *file paths*, or as [`STDIN`] (`-`): then they arrive once on the launcher's stdin
+//! ([`StdinSecrets`]).
+//!
+//! # Layout
+//! - [`listen`]: [`Listen`], the TCP or unix-socket form of `DCS_LISTEN`.
+//! - [`stdin`]: [`StdinSecrets`], what a launcher reads from its stdin at spawn.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
 use crate::{InstanceId, RepoRef, UserId};
+
+pub use listen::Listen;
+pub use stdin::StdinSecrets;
 
 /// `owner/repo` to check out. Required unless `DCS_INSTANCE` is set.
 pub const DCS_REPO: &str = "DCS_REPO";
@@ -24,14 +31,32 @@ pub const DCS_GIT_BASE: &str = "DCS_GIT_BASE";
 /// Default `/workspaces`.
 pub const DCS_WORKSPACES_DIR: &str = "DCS_WORKSPACES_DIR";
 /// Address the launcher's front listens on. Default `0.0.0.0:8080`; port 0 picks one.
+/// `unix:<absolute path>` listens on a unix socket instead (a sandboxed launcher).
 pub const DCS_LISTEN: &str = "DCS_LISTEN";
 /// Optional file the launcher writes its bound address to once it listens
 /// (atomically), so a starter using port 0 learns the port without a race.
 pub const DCS_ADDR_FILE: &str = "DCS_ADDR_FILE";
 /// IDE kind. Default `none` (the headless file manager).
 pub const DCS_IDE: &str = "DCS_IDE";
-/// Optional path of a file holding the git token for private repositories.
+/// Optional path of a file holding the operator's git token for private
+/// repositories, or [`STDIN`]. Used only by the clone/fetch step, never offered to
+/// the user's processes.
 pub const DCS_GIT_TOKEN_FILE: &str = "DCS_GIT_TOKEN_FILE";
+/// Path of a file holding this workspace's hop credential, or [`STDIN`]. Every
+/// request the proxy sends carries it in [`HOP_HEADER`]; the launcher answers
+/// nothing else (401) but the bare status of `/_dcs/ready`. Unset: the launcher
+/// checks nothing (tests and tools only; runtimes always set it).
+pub const DCS_HOP_SECRET_FILE: &str = "DCS_HOP_SECRET_FILE";
+/// Optional path of the user's own git credentials (a JSON
+/// [`CredentialFile`](crate::credentials::CredentialFile)), offered to git in the
+/// workspace through `dcs-launcher credential-helper`. Read on every use, so a
+/// change reaches running workspaces.
+pub const DCS_CREDENTIALS_FILE: &str = "DCS_CREDENTIALS_FILE";
+/// Set when a checkout container (Knative's init container `checkout`, running
+/// `dcs-launcher checkout`) clones or fetches before the launcher starts: it writes
+/// its outcome to this file, and the launcher takes the outcome from it instead of
+/// checking out itself, so the workspace container never holds the git token.
+pub const DCS_CHECKOUT_OUTCOME_FILE: &str = "DCS_CHECKOUT_OUTCOME_FILE";
 /// The path prefix the proxy serves this workspace under, e.g. `/github/acme/hello`.
 pub const DCS_BASE_PATH: &str = "DCS_BASE_PATH";
 /// The user the workspace belongs to (informational: logs, git author defaults).
@@ -61,6 +86,10 @@ pub const DCS_IDE_DOWNLOAD_BASE: &str = "DCS_IDE_DOWNLOAD_BASE";
 /// The per-instance config volume: IDE installs (per kind and version), user data,
 /// settings and extensions. Default `<DCS_WORKSPACES_DIR>/.dcs`.
 pub const DCS_CONFIG_DIR: &str = "DCS_CONFIG_DIR";
+/// Optional PEM file of CA certificates to trust besides the ones the launcher carries
+/// (Mozilla's) and the image's own store: a private git server's or IDE mirror's CA.
+/// In Knative it is a Secret or ConfigMap mounted read-only.
+pub const DCS_EXTRA_CA_FILE: &str = "DCS_EXTRA_CA_FILE";
 
 /// Every variable of the contract, for documentation and for scrubbing.
 pub const ALL: &[&str] = &[
@@ -72,6 +101,9 @@ pub const ALL: &[&str] = &[
     DCS_ADDR_FILE,
     DCS_IDE,
     DCS_GIT_TOKEN_FILE,
+    DCS_HOP_SECRET_FILE,
+    DCS_CREDENTIALS_FILE,
+    DCS_CHECKOUT_OUTCOME_FILE,
     DCS_BASE_PATH,
     DCS_USER,
     DCS_STOP_GRACE,
@@ -83,7 +115,14 @@ pub const ALL: &[&str] = &[
     DCS_IDE_VERSION,
     DCS_IDE_DOWNLOAD_BASE,
     DCS_CONFIG_DIR,
+    DCS_EXTRA_CA_FILE,
 ];
+
+/// The value of a secret variable (`DCS_GIT_TOKEN_FILE`, `DCS_HOP_SECRET_FILE`) that
+/// means "on the launcher's stdin" ([`StdinSecrets`]).
+pub const STDIN: &str = "-";
+/// The request header carrying the hop credential from the proxy to a launcher.
+pub const HOP_HEADER: &str = "x-dcs-hop";
 
 /// Default git base.
 pub const DEFAULT_GIT_BASE: &str = "https://github.com";
@@ -123,14 +162,20 @@ pub struct LauncherEnv {
     pub git_base: String,
     /// Root of the user's workspace volume.
     pub workspaces_dir: PathBuf,
-    /// Address to listen on.
-    pub listen: SocketAddr,
+    /// Where to listen.
+    pub listen: Listen,
     /// Where to publish the bound address, if anywhere.
     pub addr_file: Option<PathBuf>,
     /// IDE kind name.
     pub ide: String,
-    /// File holding the git token, if the repo needs one.
+    /// File holding the git token, if the repo needs one ([`STDIN`]: on stdin).
     pub git_token_file: Option<PathBuf>,
+    /// File holding the hop credential ([`STDIN`]: on stdin); unset: no check.
+    pub hop_secret_file: Option<PathBuf>,
+    /// The user's own git credentials, if offered.
+    pub credentials_file: Option<PathBuf>,
+    /// Where a checkout container left its outcome, if one checked out.
+    pub checkout_outcome_file: Option<PathBuf>,
     /// Path prefix the workspace is served under (`""` when served at the root).
     pub base_path: String,
     /// Owner of the workspace, if known.
@@ -155,6 +200,8 @@ pub struct LauncherEnv {
     pub ide_download_base: Option<String>,
     /// The config volume, if not the default under the workspaces directory.
     pub config_dir: Option<PathBuf>,
+    /// CA certificates to trust besides the carried and the image's (`DCS_EXTRA_CA_FILE`).
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 impl LauncherEnv {
@@ -178,12 +225,17 @@ impl LauncherEnv {
             instance,
             git_base: DEFAULT_GIT_BASE.to_owned(),
             workspaces_dir: PathBuf::from(DEFAULT_WORKSPACES_DIR),
-            listen: DEFAULT_LISTEN
-                .parse()
-                .unwrap_or_else(|_| unreachable!("constant parses")),
+            listen: Listen::Tcp(
+                DEFAULT_LISTEN
+                    .parse()
+                    .unwrap_or_else(|_| unreachable!("constant parses")),
+            ),
             addr_file: None,
             ide: DEFAULT_IDE.to_owned(),
             git_token_file: None,
+            hop_secret_file: None,
+            credentials_file: None,
+            checkout_outcome_file: None,
             base_path: String::new(),
             user: None,
             stop_grace_secs: DEFAULT_STOP_GRACE_SECS,
@@ -195,6 +247,7 @@ impl LauncherEnv {
             ide_version: None,
             ide_download_base: None,
             config_dir: None,
+            extra_ca_file: None,
         }
     }
 
@@ -225,124 +278,12 @@ impl LauncherEnv {
         }
     }
 
-    /// Reads the contract through `lookup` (e.g. `|k| std::env::var(k).ok()`).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let get = |k: &str| lookup(k).filter(|v| !v.is_empty());
-        let repo = get(DCS_REPO)
-            .map(|s| {
-                RepoRef::parse(&s).map_err(|e| Error::Env {
-                    var: DCS_REPO,
-                    why: e.to_string(),
-                })
-            })
-            .transpose()?;
-        let instance = get(DCS_INSTANCE)
-            .map(|s| {
-                InstanceId::parse(&s).map_err(|e| Error::Env {
-                    var: DCS_INSTANCE,
-                    why: e.to_string(),
-                })
-            })
-            .transpose()?;
-        if repo.is_none() && instance.is_none() {
-            return Err(Error::Env {
-                var: DCS_REPO,
-                why: "is required (or DCS_INSTANCE for a workspace without a repository)".into(),
-            });
-        }
-        let mut env = Self::for_instance(instance, repo);
-        if let Some(base) = get(DCS_GIT_BASE) {
-            if !(base.starts_with("http://")
-                || base.starts_with("https://")
-                || base.starts_with("file://"))
-            {
-                return Err(Error::Env {
-                    var: DCS_GIT_BASE,
-                    why: "must start with http://, https:// or file://".into(),
-                });
-            }
-            env.git_base = base.trim_end_matches('/').to_owned();
-        }
-        if let Some(dir) = get(DCS_WORKSPACES_DIR) {
-            env.workspaces_dir = PathBuf::from(dir);
-        }
-        if let Some(listen) = get(DCS_LISTEN) {
-            env.listen = listen.parse().map_err(|_| Error::Env {
-                var: DCS_LISTEN,
-                why: "must be an IP:port socket address".into(),
-            })?;
-        }
-        env.addr_file = get(DCS_ADDR_FILE).map(PathBuf::from);
-        if let Some(ide) = get(DCS_IDE) {
-            env.ide = ide;
-        }
-        env.git_token_file = get(DCS_GIT_TOKEN_FILE).map(PathBuf::from);
-        if let Some(base_path) = get(DCS_BASE_PATH) {
-            if !base_path.starts_with('/') {
-                return Err(Error::Env {
-                    var: DCS_BASE_PATH,
-                    why: "must start with '/'".into(),
-                });
-            }
-            env.base_path = base_path.trim_end_matches('/').to_owned();
-        }
-        if let Some(user) = get(DCS_USER) {
-            env.user = Some(UserId::new(&user).map_err(|e| Error::Env {
-                var: DCS_USER,
-                why: e.to_string(),
-            })?);
-        }
-        if let Some(grace) = get(DCS_STOP_GRACE) {
-            env.stop_grace_secs = number(DCS_STOP_GRACE, &grace, "seconds")?;
-        }
-        env.log = get(DCS_LOG);
-        if let Some(v) = get(DCS_GIT_TIMEOUT) {
-            env.git_timeout_secs = number(DCS_GIT_TIMEOUT, &v, "seconds")?;
-            if env.git_timeout_secs == 0 {
-                return Err(Error::Env {
-                    var: DCS_GIT_TIMEOUT,
-                    why: "must be at least 1 second".into(),
-                });
-            }
-        }
-        if let Some(v) = get(DCS_GIT_LOW_SPEED_LIMIT) {
-            env.git_low_speed_limit = number(DCS_GIT_LOW_SPEED_LIMIT, &v, "bytes per second")?;
-        }
-        if let Some(v) = get(DCS_GIT_LOW_SPEED_TIME) {
-            env.git_low_speed_secs = number(DCS_GIT_LOW_SPEED_TIME, &v, "seconds")?;
-            if env.git_low_speed_secs == 0 {
-                return Err(Error::Env {
-                    var: DCS_GIT_LOW_SPEED_TIME,
-                    why: "must be at least 1 second (set DCS_GIT_LOW_SPEED_LIMIT=0 to \
-                          disable the low-speed check)"
-                        .into(),
-                });
-            }
-        }
-        env.ide_bin = get(DCS_IDE_BIN).map(PathBuf::from);
-        if let Some(version) = get(DCS_IDE_VERSION) {
-            let ok = version
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
-            if !ok || version.starts_with('.') || version.len() > 64 {
-                return Err(Error::Env {
-                    var: DCS_IDE_VERSION,
-                    why: "must be a version like 1.104.0 (letters, digits, . - _ +)".into(),
-                });
-            }
-            env.ide_version = Some(version);
-        }
-        if let Some(base) = get(DCS_IDE_DOWNLOAD_BASE) {
-            if !(base.starts_with("http://") || base.starts_with("https://")) {
-                return Err(Error::Env {
-                    var: DCS_IDE_DOWNLOAD_BASE,
-                    why: "must start with http:// or https://".into(),
-                });
-            }
-            env.ide_download_base = Some(base.trim_end_matches('/').to_owned());
-        }
-        env.config_dir = get(DCS_CONFIG_DIR).map(PathBuf::from);
-        Ok(env)
+    /// Whether any secret arrives on stdin ([`StdinSecrets`]).
+    pub fn reads_stdin(&self) -> bool {
+        [&self.git_token_file, &self.hop_secret_file]
+            .into_iter()
+            .flatten()
+            .any(|f| f.as_os_str() == STDIN)
     }
 
     /// The variables to set for a launcher, in contract order. Optional ones that are
@@ -367,8 +308,15 @@ impl LauncherEnv {
             vars.push((DCS_ADDR_FILE, f.display().to_string()));
         }
         vars.push((DCS_IDE, self.ide.clone()));
-        if let Some(f) = &self.git_token_file {
-            vars.push((DCS_GIT_TOKEN_FILE, f.display().to_string()));
+        for (var, file) in [
+            (DCS_GIT_TOKEN_FILE, &self.git_token_file),
+            (DCS_HOP_SECRET_FILE, &self.hop_secret_file),
+            (DCS_CREDENTIALS_FILE, &self.credentials_file),
+            (DCS_CHECKOUT_OUTCOME_FILE, &self.checkout_outcome_file),
+        ] {
+            if let Some(f) = file {
+                vars.push((var, f.display().to_string()));
+            }
         }
         if !self.base_path.is_empty() {
             vars.push((DCS_BASE_PATH, self.base_path.clone()));
@@ -400,17 +348,16 @@ impl LauncherEnv {
         if let Some(d) = &self.config_dir {
             vars.push((DCS_CONFIG_DIR, d.display().to_string()));
         }
+        if let Some(f) = &self.extra_ca_file {
+            vars.push((DCS_EXTRA_CA_FILE, f.display().to_string()));
+        }
         vars
     }
 }
 
-/// A whole non-negative number for `var`, or an error saying what it must be.
-fn number(var: &'static str, value: &str, unit: &str) -> Result<u64> {
-    value.parse().map_err(|_| Error::Env {
-        var,
-        why: format!("must be a whole number of {unit}, not {value:?}"),
-    })
-}
+pub mod listen;
+mod read;
+pub mod stdin;
 
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::Resources;
 use crate::error::shown;
 use crate::names::K8sName;
-use crate::{ImageRef, RepoRef};
+use crate::{ImageRef, RepoRef, Sharing};
 
 /// Prefix of the ids of explicit instances.
 pub const INSTANCE_PREFIX: &str = "inst-";
@@ -99,6 +99,9 @@ pub struct InstanceSpec {
     pub token_sha256: Option<String>,
     /// When it was created, seconds since the Unix epoch (0 if unknown).
     pub created_unix: u64,
+    /// Who besides its owner (and admins) may open it.
+    #[serde(skip_serializing_if = "Sharing::is_empty")]
+    pub shared_with: Sharing,
 }
 
 impl InstanceSpec {

@@ -10,9 +10,11 @@
 //! - [`image`]: container image references (OCI distribution grammar).
 //! - [`env`]: the launcher's `DCS_*` environment contract ([`LauncherEnv`]).
 //! - [`api`]: management API request types and their validation.
+//! - [`credentials`]: a user's own git credentials: API types and the stored form.
 //! - [`error`]: the crate's single error type.
 
 pub mod api;
+pub mod credentials;
 pub mod env;
 pub mod error;
 pub mod image;
@@ -21,6 +23,7 @@ pub mod key;
 pub mod names;
 pub mod quantity;
 pub mod repo;
+pub mod sharing;
 pub mod user;
 
 pub use env::LauncherEnv;
@@ -31,4 +34,5 @@ pub use key::{WorkspaceKey, WorkspaceKind};
 pub use names::K8sName;
 pub use quantity::Quantity;
 pub use repo::RepoRef;
+pub use sharing::Sharing;
 pub use user::UserId;

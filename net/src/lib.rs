@@ -2,17 +2,29 @@
 //! once so each rule about what crosses a hop lives in one place.
 //!
 //! # Layout
+//! - [`accept`]: accepting connections (`TCP_NODELAY`, a 503 when descriptors run out).
+//! - [`dns`]: name resolution with answers cached for a while.
+//! - [`limits`]: the descriptor limit: raised at start, shortages told apart, tunnels capped.
+//! - [`upstream`]: the pooled keep-alive client to upstreams, and upgrades' own connections.
 //! - [`hop`]: hop-by-hop headers and upgrade detection.
-//! - [`cookies`]: reading and filtering `Cookie` headers.
+//! - [`cookies`]: filtering `Cookie` headers, name patterns, confining `Set-Cookie`.
 //! - [`escape`]: HTML escaping.
 //! - [`pace`]: progress deadlines for streamed bodies.
+//! - [`preview`]: the `/ports/<n>/` grammar and the marks of a preview hop.
+//! - [`query`]: taking a credential out of a query string.
 //! - [`tunnel`]: carrying an upgraded connection's bytes both ways.
 
+pub mod accept;
 pub mod cookies;
+pub mod dns;
 pub mod escape;
 pub mod hop;
+pub mod limits;
 pub mod pace;
+pub mod preview;
+pub mod query;
 pub mod tunnel;
+pub mod upstream;
 
 /// Boxed error for bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -2,15 +2,33 @@
 //! the upstream until both directions end (each end half-closes the other) or a
 //! stop signal comes (idle policy, shutdown), which drops both connections.
 //!
-//! Generic over `AsyncRead + AsyncWrite`, so it is tested with in-memory pipes as
-//! well as real sockets.
+//! Two ways to carry them, the same behaviour:
+//! - [`tunnel_upgraded`], for hyper's upgraded connections: when both ends are TCP
+//!   sockets (always, between the proxy, the launcher and the IDE) the bytes go by
+//!   [`tunnel_tcp`], which waits for readiness without holding a buffer, so an idle
+//!   tunnel holds none; a burst borrows one [`BURST`] buffer while it lasts, enough
+//!   for a 64 KiB WebSocket message in one read and one write.
+//! - [`tunnel`], generic over `AsyncRead + AsyncWrite` (tested with in-memory pipes),
+//!   with a [`CHUNK`] buffer each way for as long as it runs.
 
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::{Buf, Bytes};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
 
-/// Bytes read at once in each direction.
-const CHUNK: usize = 8 * 1024;
+/// Bytes read at once in each direction by [`tunnel`].
+pub const CHUNK: usize = 16 * 1024;
+
+/// The largest read of [`tunnel_tcp`]; its buffer exists only while data flows.
+pub const BURST: usize = 64 * 1024;
 
 /// Carries bytes between `client` and `upstream` until both directions end or
 /// `stop` resolves. `observe` sees every chunk the client sends before it is passed
@@ -67,6 +85,153 @@ where
         () = stop => {}
     }
     (up, down)
+}
+
+/// [`tunnel`] for hyper's upgraded connections: by [`tunnel_tcp`] when both are TCP
+/// sockets, else by [`tunnel`]. Bytes hyper read past the upgrade's head are carried
+/// first.
+pub async fn tunnel_upgraded(
+    client: Upgraded,
+    upstream: Upgraded,
+    observe: impl FnMut(&[u8]),
+    stop: impl Future<Output = ()>,
+) -> (u64, u64) {
+    let client = match client.downcast::<TokioIo<TcpStream>>() {
+        Ok(client) => client,
+        Err(client) => {
+            return tunnel(TokioIo::new(client), TokioIo::new(upstream), observe, stop).await
+        }
+    };
+    match upstream.downcast::<TokioIo<TcpStream>>() {
+        Ok(upstream) => {
+            tunnel_tcp(
+                (client.io.into_inner(), client.read_buf),
+                (upstream.io.into_inner(), upstream.read_buf),
+                observe,
+                stop,
+            )
+            .await
+        }
+        Err(upstream) => {
+            let client = Prefixed {
+                pre: client.read_buf,
+                io: client.io.into_inner(),
+            };
+            tunnel(client, TokioIo::new(upstream), observe, stop).await
+        }
+    }
+}
+
+/// [`tunnel`] between two TCP sockets, each with the bytes already read from it
+/// (`(socket, read)`), holding a buffer only while bytes flow.
+pub async fn tunnel_tcp(
+    client: (TcpStream, Bytes),
+    upstream: (TcpStream, Bytes),
+    mut observe: impl FnMut(&[u8]),
+    stop: impl Future<Output = ()>,
+) -> (u64, u64) {
+    let ((mut client, client_read), (mut upstream, upstream_read)) = (client, upstream);
+    let (client_rd, mut client_wr) = client.split();
+    let (up_rd, mut up_wr) = upstream.split();
+    let (up, down) = (AtomicU64::new(0), AtomicU64::new(0));
+    let client_to_upstream = async {
+        if !client_read.is_empty() {
+            observe(&client_read);
+        }
+        if up_wr.write_all(&client_read).await.is_ok() {
+            up.store(client_read.len() as u64, Ordering::Relaxed);
+            pump(&client_rd, &mut up_wr, &mut observe, &up).await;
+        }
+        let _ = up_wr.shutdown().await;
+    };
+    let upstream_to_client = async {
+        if client_wr.write_all(&upstream_read).await.is_ok() {
+            down.store(upstream_read.len() as u64, Ordering::Relaxed);
+            pump(&up_rd, &mut client_wr, &mut |_: &[u8]| {}, &down).await;
+        }
+        let _ = client_wr.shutdown().await;
+    };
+    tokio::select! {
+        // Each direction half-closes the other side when it ends; the tunnel is
+        // over when both have.
+        _ = async { tokio::join!(client_to_upstream, upstream_to_client) } => {}
+        // Stopped: dropping both sockets closes both connections.
+        () = stop => {}
+    }
+    (up.into_inner(), down.into_inner())
+}
+
+/// Copies `from` to `to` until `from` ends or either fails, adding the bytes copied
+/// to `copied`. Waits for readability without a buffer; reads into a fresh [`BURST`]
+/// buffer for as long as bytes keep coming, and drops it when none are left.
+async fn pump(
+    from: &ReadHalf<'_>,
+    to: &mut WriteHalf<'_>,
+    observe: &mut impl FnMut(&[u8]),
+    copied: &AtomicU64,
+) {
+    loop {
+        if from.readable().await.is_err() {
+            return;
+        }
+        let mut buf = Vec::with_capacity(BURST);
+        loop {
+            buf.clear();
+            match from.try_read_buf(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    observe(&buf);
+                    if to.write_all(&buf).await.is_err() {
+                        return;
+                    }
+                    copied.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                // Nothing more for now: idle again, without the buffer.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// An I/O object read from `pre` first, then from `io`.
+struct Prefixed<T> {
+    pre: Bytes,
+    io: T,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.pre.has_remaining() {
+            let n = self.pre.len().min(buf.remaining());
+            buf.put_slice(&self.pre[..n]);
+            self.pre.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
 }
 
 #[cfg(test)]
@@ -126,5 +291,85 @@ mod tests {
             0,
             "upstream sees EOF"
         );
+    }
+
+    /// A connected pair of TCP sockets on loopback: (ours, theirs).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let ours = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (theirs, _) = listener.accept().await.expect("accept");
+        (ours, theirs)
+    }
+
+    #[tokio::test]
+    async fn tcp_tunnels_carry_bytes_read_before_and_after_and_half_close() {
+        let (mut client, client_side) = pair().await;
+        let (upstream_side, mut server) = pair().await;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let t = tokio::spawn(tunnel_tcp(
+            (client_side, Bytes::from_static(b"early ")),
+            (upstream_side, Bytes::from_static(b"hello ")),
+            move |b: &[u8]| log.lock().expect("lock").extend_from_slice(b),
+            std::future::pending(),
+        ));
+        let big = vec![7u8; 3 * BURST + 5];
+        client.write_all(&big).await.expect("write");
+        let mut got = vec![0u8; 6 + big.len()];
+        server.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got[..6], b"early ");
+        assert!(got[6..] == big[..]);
+        server.write_all(b"world").await.expect("write");
+        let mut got = [0u8; 11];
+        client.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"hello world");
+        // The client half-closes; the server sees EOF and can still answer.
+        client.shutdown().await.expect("shutdown");
+        let mut rest = Vec::new();
+        server.read_to_end(&mut rest).await.expect("eof");
+        assert!(rest.is_empty());
+        server.write_all(b"bye").await.expect("write");
+        drop(server);
+        let mut tail = Vec::new();
+        client.read_to_end(&mut tail).await.expect("read");
+        assert_eq!(tail, b"bye");
+        let (up, down) = tokio::time::timeout(Duration::from_secs(30), t)
+            .await
+            .expect("ends")
+            .expect("join");
+        assert_eq!(up, 6 + big.len() as u64);
+        assert_eq!(down, 14);
+        assert_eq!(
+            seen.lock().expect("lock").len(),
+            6 + big.len(),
+            "all of it observed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stop_closes_both_tcp_connections() {
+        let (mut client, client_side) = pair().await;
+        let (upstream_side, mut server) = pair().await;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let t = tokio::spawn(tunnel_tcp(
+            (client_side, Bytes::new()),
+            (upstream_side, Bytes::new()),
+            |_: &[u8]| {},
+            async {
+                let _ = rx.await;
+            },
+        ));
+        tx.send(()).expect("send");
+        tokio::time::timeout(Duration::from_secs(30), t)
+            .await
+            .expect("stopped in time")
+            .expect("join");
+        let mut buf = [0u8; 1];
+        assert_eq!(client.read(&mut buf).await.expect("read"), 0);
+        assert_eq!(server.read(&mut buf).await.expect("read"), 0);
     }
 }

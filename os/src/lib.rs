@@ -2,8 +2,9 @@
 //! written once.
 //!
 //! # Layout
-//! - [`proc`]: `/proc/<pid>/stat` parsing and process liveness (alive, gone, or
-//!   unknown when `/proc` cannot be read, e.g. out of descriptors).
+//! - [`proc`]: `/proc/<pid>/stat` parsing, process liveness (alive, gone, or
+//!   unknown when `/proc` cannot be read, e.g. out of descriptors), and a process's
+//!   descendants (a workspace's kill domain when it runs unsandboxed).
 //! - [`group`]: signalling a whole process group and listing its live members.
 //! - [`atomic`]: writing a file so readers see the old or the new content, never half.
 //! - [`lock`]: advisory whole-file locks (`flock`) that die with their holder.

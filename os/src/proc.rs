@@ -93,6 +93,38 @@ pub fn is_alive(pid: u32) -> bool {
     liveness(pid, None) != Liveness::Gone
 }
 
+/// Every live process (zombies excluded) whose parent chain leads to `pid`:
+/// children, grandchildren and so on, `pid` itself excluded; sorted. An error when
+/// `/proc` cannot be listed (out of descriptors, say), which says nothing about them.
+///
+/// A snapshot: processes may start or end while it is taken. Callers that must end a
+/// whole tree signal what they found and look again until nothing is left.
+pub fn descendants(pid: u32) -> io::Result<Vec<u32>> {
+    let table: Vec<(u32, Stat)> = std::fs::read_dir("/proc")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| Some((p, stat(p)?)))
+        .collect();
+    Ok(descendants_in(pid, &table))
+}
+
+/// The live descendants of `root` in a process table of `(pid, stat)` pairs.
+pub fn descendants_in(root: u32, table: &[(u32, Stat)]) -> Vec<u32> {
+    let mut found: Vec<u32> = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for (pid, st) in table {
+            // A pid is never its own parent, but a garbled table must not loop.
+            if st.ppid == parent && *pid != root && !found.contains(pid) {
+                found.push(*pid);
+                frontier.push(*pid);
+            }
+        }
+    }
+    found.retain(|p| table.iter().any(|(q, s)| q == p && !s.dead()));
+    found.sort_unstable();
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +166,52 @@ mod tests {
         // Above the kernel's pid_max limit (4194304), so it can never exist.
         assert_eq!(liveness(4_194_305, None), Liveness::Gone);
         assert!(!is_alive(4_194_305));
+    }
+
+    #[test]
+    fn descendants_are_children_and_theirs_but_not_zombies_or_strangers() {
+        let st = |state, ppid| Stat {
+            state,
+            ppid,
+            pgrp: 1,
+            start_time: 0,
+        };
+        let table = [
+            (10, st('S', 1)),  // the root
+            (11, st('S', 10)), // child
+            (12, st('S', 11)), // grandchild (e.g. a setsid'd server under a shell)
+            (13, st('Z', 10)), // a zombie child: dead already
+            (14, st('S', 13)), // under the zombie: still alive, still ours
+            (20, st('S', 1)),  // a stranger
+            (21, st('S', 20)),
+        ];
+        assert_eq!(descendants_in(10, &table), vec![11, 12, 14]);
+        assert_eq!(descendants_in(12, &table), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn a_real_child_and_its_child_are_descendants_of_this_process() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & wait"])
+            .spawn()
+            .expect("spawn sh");
+        let me = std::process::id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let found = loop {
+            let found = descendants(me).expect("scan");
+            if found.len() >= 2 || std::time::Instant::now() > deadline {
+                break found;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        for pid in &found {
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(*pid).expect("pid"));
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(found.contains(&child.id()), "{found:?}");
+        assert!(found.len() >= 2, "the shell's sleep too: {found:?}");
+        assert!(!found.contains(&me));
     }
 }

@@ -69,6 +69,21 @@ pub struct Instance {
     pub env: Vec<String>,
     /// When it was created (RFC 3339, UTC), if known.
     pub created_at: Option<String>,
+    /// Who besides its owner (and admins) may open it.
+    #[serde(default)]
+    pub shared_with: SharedWith,
+}
+
+/// Who besides an instance's owner may open it: user ids, and group names exactly
+/// as the identity provider sends them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct SharedWith {
+    /// User ids.
+    pub users: Vec<String>,
+    /// Group names.
+    pub groups: Vec<String>,
 }
 
 /// `201` answer to `POST /api/instances`: the instance and its access token, which

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::error::Error;
 
 fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = vars
@@ -32,6 +33,7 @@ fn every_optional_variable_round_trips_and_unset_ones_are_left_out() {
         DCS_IDE_VERSION,
         DCS_IDE_DOWNLOAD_BASE,
         DCS_CONFIG_DIR,
+        DCS_EXTRA_CA_FILE,
     ] {
         assert!(!names.contains(&optional), "{optional} unset is left out");
     }
@@ -54,6 +56,9 @@ fn to_vars_and_from_lookup_are_inverse() {
     env.listen = "127.0.0.1:0".parse().expect("addr");
     env.addr_file = Some("/run/addr".into());
     env.git_token_file = Some("/secrets/token".into());
+    env.hop_secret_file = Some(STDIN.into());
+    env.credentials_file = Some("/var/run/secrets/dcs/credentials/credentials.json".into());
+    env.checkout_outcome_file = Some("/opt/dcs/checkout/outcome.json".into());
     env.base_path = "/github/acme/hello".into();
     env.user = Some(UserId::new("alice").expect("user"));
     env.stop_grace_secs = 3;
@@ -66,6 +71,7 @@ fn to_vars_and_from_lookup_are_inverse() {
     env.ide_version = Some("4.104.0".into());
     env.ide_download_base = Some("http://127.0.0.1:9/mirror".into());
     env.config_dir = Some("/config".into());
+    env.extra_ca_file = Some("/var/run/secrets/dcs/ca/ca.crt".into());
     let vars = env.to_vars();
     let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(
@@ -229,5 +235,49 @@ fn a_non_number_git_limit_says_what_it_must_be() {
             assert!(why.contains("whole number of seconds"), "{why}");
         }
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_extra_ca_file_must_be_an_absolute_path() {
+    let ok = LauncherEnv::from_lookup(lookup(&[
+        (DCS_REPO, "acme/hello"),
+        (DCS_EXTRA_CA_FILE, "/etc/dcs/ca.pem"),
+    ]))
+    .expect("valid");
+    assert_eq!(ok.extra_ca_file, Some(PathBuf::from("/etc/dcs/ca.pem")));
+    let err = LauncherEnv::from_lookup(lookup(&[
+        (DCS_REPO, "acme/hello"),
+        (DCS_EXTRA_CA_FILE, "ca.pem"),
+    ]))
+    .expect_err("relative");
+    assert!(err.to_string().contains(DCS_EXTRA_CA_FILE), "{err}");
+}
+
+#[test]
+fn listen_takes_a_unix_socket_and_secrets_may_come_on_stdin() {
+    let env = LauncherEnv::from_lookup(lookup(&[
+        (DCS_REPO, "acme/hello"),
+        (DCS_LISTEN, "unix:/data/run/ws/launcher.sock"),
+        (DCS_HOP_SECRET_FILE, "-"),
+    ]))
+    .expect("valid");
+    assert_eq!(
+        env.listen,
+        Listen::Unix("/data/run/ws/launcher.sock".into())
+    );
+    assert!(env.reads_stdin());
+    let mut plain = LauncherEnv::new(RepoRef::parse("acme/hello").expect("repo"));
+    assert!(!plain.reads_stdin());
+    plain.git_token_file = Some(STDIN.into());
+    assert!(plain.reads_stdin());
+    for (var, bad) in [
+        (DCS_LISTEN, "unix:relative"),
+        (DCS_CREDENTIALS_FILE, "relative.json"),
+        (DCS_CHECKOUT_OUTCOME_FILE, "out.json"),
+    ] {
+        let err = LauncherEnv::from_lookup(lookup(&[(DCS_REPO, "acme/hello"), (var, bad)]))
+            .expect_err(bad);
+        assert!(err.to_string().contains(var), "{err}");
     }
 }

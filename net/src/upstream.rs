@@ -1,0 +1,255 @@
+//! Connections to upstream HTTP servers (a workspace's launcher, the IDE, a preview
+//! app): one pooled keep-alive client shared by all requests — hyper-util's legacy
+//! `Client` over an `HttpConnector` with `TCP_NODELAY`, a connect timeout, a bounded
+//! idle pool per host and DNS answers cached ([`crate::dns`]) — and, for upgrades,
+//! connections of their own made by the same connector, so a tunnel never holds a
+//! pooled connection.
+//!
+//! Failures are classified ([`Kind`]): a refused or reset connection says the
+//! upstream is gone (ask whoever knows where it is now); running out of descriptors
+//! or ports says this side is overloaded and nothing about the upstream.
+
+use std::error::Error as StdError;
+use std::io;
+use std::time::Duration;
+
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tower_service::Service;
+use tracing::debug;
+
+use crate::dns::CachedResolver;
+use crate::limits::libc_errno;
+use crate::BoxError;
+
+/// How a pool connects and how much it keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolConfig {
+    /// Idle keep-alive connections kept per upstream host.
+    pub max_idle_per_host: usize,
+    /// How long an idle connection is kept; below the upstream's own keep-alive
+    /// timeout (Node closes idle connections after 5 s).
+    pub idle_timeout: Duration,
+    /// How long a connect may take.
+    pub connect_timeout: Duration,
+    /// How long a DNS answer is used.
+    pub dns_ttl: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_idle_per_host: 32,
+            idle_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            dns_ttl: crate::dns::DEFAULT_TTL,
+        }
+    }
+}
+
+/// Why an exchange with an upstream failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Nothing listens there (any more): ask where the upstream is now.
+    Refused,
+    /// The connection was reset: the upstream went away.
+    Reset,
+    /// This side ran out of descriptors, ports or buffers: an overload, not a death.
+    Exhausted,
+    /// Connecting took longer than the connect timeout.
+    Timeout,
+    /// The name did not resolve.
+    Resolve,
+    /// Anything else (a malformed answer, a connection closed mid-answer).
+    Other,
+}
+
+/// A failed exchange: its [`Kind`], whether it failed while connecting (nothing of
+/// the request was sent), and a readable cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    /// What went wrong.
+    pub kind: Kind,
+    /// Whether no connection was made (so nothing of the request was sent).
+    pub connecting: bool,
+    /// Readable, from the error chain.
+    pub message: String,
+}
+
+impl Failure {
+    fn of(err: &(dyn StdError + 'static), connecting: bool) -> Self {
+        Self {
+            kind: classify(err),
+            connecting,
+            message: chain(err),
+        }
+    }
+}
+
+/// The [`Kind`] of an error, from the first I/O error in its chain.
+pub fn classify(err: &(dyn StdError + 'static)) -> Kind {
+    let mut cause = Some(err);
+    let mut resolve = false;
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            return io_kind(io);
+        }
+        resolve |= e.to_string() == "dns error";
+        cause = e.source();
+    }
+    if resolve {
+        Kind::Resolve
+    } else {
+        Kind::Other
+    }
+}
+
+/// The [`Kind`] of an I/O error.
+pub fn io_kind(err: &io::Error) -> Kind {
+    if crate::limits::exhausted(err) {
+        return Kind::Exhausted;
+    }
+    match err.raw_os_error() {
+        Some(libc_errno::ECONNREFUSED) => Kind::Refused,
+        Some(libc_errno::ECONNRESET) => Kind::Reset,
+        _ => match err.kind() {
+            io::ErrorKind::ConnectionRefused => Kind::Refused,
+            io::ErrorKind::ConnectionReset => Kind::Reset,
+            io::ErrorKind::TimedOut => Kind::Timeout,
+            _ => Kind::Other,
+        },
+    }
+}
+
+/// An error and its causes, `: `-joined.
+fn chain(err: &(dyn StdError + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        let more = e.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = e.source();
+    }
+    text
+}
+
+/// The shared client: pooled keep-alive connections, and connections of their own
+/// for upgrades. Requests carry bodies of type `B`.
+pub struct Pool<B> {
+    client: Client<HttpConnector<CachedResolver>, B>,
+    connector: HttpConnector<CachedResolver>,
+}
+
+impl<B> std::fmt::Debug for Pool<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").finish_non_exhaustive()
+    }
+}
+
+impl<B> Pool<B>
+where
+    B: http_body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    /// A pool configured by `cfg`.
+    pub fn new(cfg: &PoolConfig) -> Self {
+        let mut connector = HttpConnector::new_with_resolver(CachedResolver::system(cfg.dns_ttl));
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(cfg.connect_timeout));
+        connector.enforce_http(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(cfg.idle_timeout)
+            .pool_max_idle_per_host(cfg.max_idle_per_host)
+            // The request's own `Host` (the browser's, or the runtime's) is sent.
+            .set_host(false)
+            .build(connector.clone());
+        Self { client, connector }
+    }
+
+    /// Sends `req` (its URI's path and query) to `authority` over a pooled
+    /// keep-alive connection.
+    pub async fn send(
+        &self,
+        authority: &str,
+        mut req: Request<B>,
+    ) -> Result<Response<Incoming>, Failure> {
+        *req.uri_mut() = absolute(authority, req.uri())?;
+        self.client
+            .request(req)
+            .await
+            .map_err(|e| Failure::of(&e, e.is_connect()))
+    }
+
+    /// Sends an upgrade request (`req`, origin-form) to `authority` over a connection
+    /// of its own; a `101` answer's upgrade (`hyper::upgrade::on`) is the tunnel's
+    /// upstream side.
+    pub async fn send_upgrade(
+        &self,
+        authority: &str,
+        req: Request<B>,
+    ) -> Result<Response<Incoming>, Failure> {
+        let stream = self.connect(authority).await?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| Failure::of(&e, false))?;
+        tokio::spawn(async move {
+            if let Err(err) = conn.with_upgrades().await {
+                debug!(%err, "upstream connection ended with an error");
+            }
+        });
+        sender
+            .send_request(req)
+            .await
+            .map_err(|e| Failure::of(&e, false))
+    }
+
+    /// A new connection to `authority` (`host:port`), made like the pool's: resolved
+    /// through the cache, within the connect timeout, with `TCP_NODELAY`.
+    pub async fn connect(&self, authority: &str) -> Result<TcpStream, Failure> {
+        let uri = absolute(authority, &Uri::from_static("/"))?;
+        let mut connector = self.connector.clone();
+        std::future::poll_fn(|cx| connector.poll_ready(cx))
+            .await
+            .map_err(|e| Failure::of(&e, true))?;
+        connector
+            .call(uri)
+            .await
+            .map(TokioIo::into_inner)
+            .map_err(|e| Failure::of(&e, true))
+    }
+}
+
+/// `http://<authority><path and query of uri>`.
+fn absolute(authority: &str, uri: &Uri) -> Result<Uri, Failure> {
+    let bad = |what: &str| Failure {
+        kind: Kind::Other,
+        connecting: true,
+        message: format!("unusable upstream {what}"),
+    };
+    let authority: Authority = authority.parse().map_err(|_| bad("address"))?;
+    let path = uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    Uri::builder()
+        .scheme(Scheme::HTTP)
+        .authority(authority)
+        .path_and_query(path)
+        .build()
+        .map_err(|_| bad("path"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,130 @@
+//! The pool against real servers on loopback: connections reused, sockets with
+//! `TCP_NODELAY`, upgrades on connections of their own, failures classified.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::{BodyExt, Empty};
+use hyper::service::service_fn;
+use tokio::net::TcpListener;
+
+use super::*;
+
+/// A hyper server answering `ok` (and `101` to upgrades), counting accepts.
+async fn counting_server() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let accepts = Arc::new(AtomicUsize::new(0));
+    let count = accepts.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let svc = service_fn(|mut req: Request<Incoming>| async move {
+                    if crate::hop::upgrade_requested(req.headers()).is_some() {
+                        tokio::spawn(async move {
+                            let _ = hyper::upgrade::on(&mut req).await;
+                        });
+                        let resp = Response::builder()
+                            .status(StatusCode::SWITCHING_PROTOCOLS)
+                            .header("connection", "upgrade")
+                            .header("upgrade", "echo")
+                            .body(Empty::<Bytes>::new())
+                            .expect("response");
+                        return Ok::<_, Infallible>(resp);
+                    }
+                    Ok(Response::new(Empty::<Bytes>::new()))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    (addr, accepts)
+}
+
+fn get(path: &str) -> Request<Empty<Bytes>> {
+    Request::get(path)
+        .header("host", "workspace.example")
+        .body(Empty::new())
+        .expect("request")
+}
+
+#[tokio::test]
+async fn sequential_requests_share_one_kept_alive_connection() {
+    let (addr, accepts) = counting_server().await;
+    let pool = Pool::new(&PoolConfig::default());
+    for i in 0..100 {
+        let resp = pool
+            .send(&addr, get(&format!("/r/{i}")))
+            .await
+            .expect("sent");
+        assert_eq!(resp.status(), 200);
+        resp.into_body().collect().await.expect("body");
+    }
+    let opened = accepts.load(Ordering::SeqCst);
+    assert!(opened <= 2, "100 requests opened {opened} connections");
+}
+
+#[tokio::test]
+async fn connections_have_nodelay_and_upgrades_get_their_own() {
+    let (addr, accepts) = counting_server().await;
+    let pool = Pool::new(&PoolConfig::default());
+    let stream = pool.connect(&addr).await.expect("connect");
+    assert!(stream.nodelay().expect("getsockopt"), "TCP_NODELAY set");
+    drop(stream);
+
+    let resp = pool.send(&addr, get("/")).await.expect("sent");
+    resp.into_body().collect().await.expect("body");
+    let before = accepts.load(Ordering::SeqCst);
+    let upgrade = Request::get("/ws")
+        .header("host", "workspace.example")
+        .header("connection", "upgrade")
+        .header("upgrade", "echo")
+        .body(Empty::<Bytes>::new())
+        .expect("request");
+    let mut resp = pool.send_upgrade(&addr, upgrade).await.expect("sent");
+    assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+    assert_eq!(
+        accepts.load(Ordering::SeqCst),
+        before + 1,
+        "an upgrade takes a connection of its own"
+    );
+    let upgraded = hyper::upgrade::on(&mut resp).await.expect("upgraded");
+    let parts = upgraded
+        .downcast::<TokioIo<TcpStream>>()
+        .unwrap_or_else(|_| panic!("a TCP socket"));
+    assert!(
+        parts.io.inner().nodelay().expect("getsockopt"),
+        "the tunnel's upstream socket has TCP_NODELAY"
+    );
+}
+
+#[tokio::test]
+async fn refused_connections_are_told_from_shortages() {
+    let free = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = free.local_addr().expect("addr").to_string();
+    drop(free);
+    let pool = Pool::<Empty<Bytes>>::new(&PoolConfig::default());
+    let err = pool.send(&addr, get("/")).await.expect_err("refused");
+    assert_eq!(err.kind, Kind::Refused, "{err}");
+    assert!(err.connecting);
+    let err = pool.connect(&addr).await.expect_err("refused");
+    assert_eq!(err.kind, Kind::Refused, "{err}");
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("tcp open error")]
+    struct Wrapped(#[source] io::Error);
+    let emfile = Wrapped(io::Error::from_raw_os_error(libc_errno::EMFILE));
+    assert_eq!(classify(&emfile), Kind::Exhausted);
+    let reset = Wrapped(io::Error::from_raw_os_error(libc_errno::ECONNRESET));
+    assert_eq!(classify(&reset), Kind::Reset);
+}
