@@ -3,7 +3,11 @@
 //! user's files.
 //!
 //! - target missing or empty → clone into a hidden sibling, then rename into place, so
-//!   a failed clone leaves no half-cloned target;
+//!   a failed clone leaves no half-cloned target; the clone is shallow (the last
+//!   commit, as `git clone --depth 1`) where the transport can (HTTP, SSH), and the
+//!   rest of the history is fetched after the workspace opened, in the background
+//!   ([`run::complete_history`], [`fetch::complete`]), never touching the working
+//!   tree; an existing checkout is never made shallow;
 //! - target is a clone whose `origin` is the clone URL → fetch `origin` with its
 //!   configured refspecs only (working tree, index and HEAD untouched); a failed fetch
 //!   is a warning, the existing checkout is still usable;
@@ -126,8 +130,14 @@ pub fn prepare_empty(target: &Path) -> Result<Outcome> {
     }
 }
 
-/// Performs `job`.
+/// Performs `job` with the history this process's environment asks for
+/// ([`protocol::History::from_process_env`]: the transfer child's).
 pub fn checkout(job: &Job) -> Result<Outcome> {
+    checkout_with(job, protocol::History::from_process_env())
+}
+
+/// Performs `job`, fetching `history`.
+pub fn checkout_with(job: &Job, history: protocol::History) -> Result<Outcome> {
     let token = job
         .token_file
         .as_deref()
@@ -139,6 +149,9 @@ pub fn checkout(job: &Job) -> Result<Outcome> {
         Err(e) => Err(Error::io(format!("inspecting {shown}"), e)),
         Ok(meta) if meta.is_dir() && is_empty_dir(&job.target)? => clone_fresh(job, token.as_ref()),
         Ok(_) => match Repository::open(&job.target) {
+            Ok(repo) if history == protocol::History::Complete => {
+                fetch::complete(job, &repo, token.as_ref())
+            }
             Ok(repo) => fetch::existing(job, &repo, token.as_ref()),
             Err(e) if e.code() == git2::ErrorCode::NotFound => Err(refused(format!(
                 "{shown} already exists and is not empty, but it is not a git repository; \
@@ -190,10 +203,15 @@ fn clone_fresh(job: &Job, token: Option<&Secret>) -> Result<Outcome> {
             .map_err(|e| Error::io(format!("removing stale {}", partial.display()), e))?;
     }
     let url = job.url();
-    info!(url = %redact_userinfo(&url), target = %target.display(), "cloning");
+    let shallow = shallow_capable(&url);
+    info!(url = %redact_userinfo(&url), target = %target.display(), shallow, "cloning");
     let progress = RefCell::new(Progress::new(Op::Clone, job.observer.clone()));
+    let mut options = fetch_options(job, token, &progress);
+    if shallow {
+        options.depth(1);
+    }
     let cloned = git2::build::RepoBuilder::new()
-        .fetch_options(fetch_options(job, token, &progress))
+        .fetch_options(options)
         .clone(&url, &partial);
     match cloned {
         Ok(repo) => drop(repo),
@@ -219,6 +237,18 @@ fn clone_fresh(job: &Job, token: Option<&Secret>) -> Result<Outcome> {
     }
     info!(target = %target.display(), "cloned");
     Ok(Outcome::Cloned)
+}
+
+/// Whether a first clone from `url` can be shallow: libgit2 fetches shallow over
+/// the smart transports (HTTP, SSH), not over `file://` or a local path.
+pub fn shallow_capable(url: &str) -> bool {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    matches!(scheme.as_deref(), Some("http" | "https" | "ssh" | "git"))
+}
+
+/// Whether the checkout at `target` is shallow (its history incomplete).
+pub fn is_shallow(target: &Path) -> bool {
+    fs::metadata(target.join(".git").join("shallow")).is_ok_and(|m| m.len() > 0)
 }
 
 /// The fetch options of every transfer: the token through the credentials

@@ -1,16 +1,20 @@
 //! Forwarding one request to a local HTTP server (the IDE, or a port preview) as a
-//! sequence of small phases: connect → rewrite the request (hop-by-hop headers, the
-//! path) → send → stream the response back, or tunnel both ways after a `101`.
+//! sequence of small phases: rewrite the request (hop-by-hop headers, the path) →
+//! send (pooled keep-alive connections; an upgrade on a connection of its own) →
+//! stream the response back, or tunnel both ways after a `101`.
 //!
 //! Bodies stream in both directions; nothing is buffered whole. The `Host` header is
 //! the browser's, unchanged (see [`headers`]). Tunnels end when the launcher drains.
 //!
-//! Hop-by-hop headers, upgrade detection and the tunnel are [`dcs_net`]'s, shared
-//! with the proxy.
+//! Hop-by-hop headers, upgrade detection, the pooled client ([`dcs_net::upstream`]:
+//! `TCP_NODELAY`, a connect timeout, a bounded idle pool per port) and the tunnel are
+//! [`dcs_net`]'s, shared with the proxy.
 
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use dcs_net::upstream::{Failure, Kind, Pool, PoolConfig};
 use dcs_net::{hop, tunnel};
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri};
@@ -28,6 +32,20 @@ use crate::error::{Error, Result};
 /// How long connecting to a local server may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long an idle connection to a local server is kept: below Node's default
+/// keep-alive timeout (5 s), after which code-server and most dev servers close it.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// The launcher's one client to the IDE and the preview apps.
+static POOL: LazyLock<Pool<Incoming>> = LazyLock::new(|| {
+    Pool::new(&PoolConfig {
+        max_idle_per_host: 16,
+        idle_timeout: IDLE_TIMEOUT,
+        connect_timeout: CONNECT_TIMEOUT,
+        ..PoolConfig::default()
+    })
+});
+
 /// Sends `req` to the HTTP server at `to`, with its path and query replaced by
 /// `path` when given. `drain` ends an upgraded tunnel when the launcher shuts down.
 pub async fn forward(
@@ -36,8 +54,6 @@ pub async fn forward(
     path: Option<PathAndQuery>,
     drain: watch::Receiver<bool>,
 ) -> Result<Response<Body>> {
-    let stream = connect(to).await?;
-
     let upgrade = hop::upgrade_requested(req.headers());
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     hop::strip(req.headers_mut(), upgrade.as_ref());
@@ -52,18 +68,13 @@ pub async fn forward(
     *req.uri_mut() = Uri::from(path);
     *req.version_mut() = http::Version::HTTP_11;
 
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| Error::BadGateway(format!("talking to {to}: {e}")))?;
-    tokio::spawn(async move {
-        if let Err(error) = conn.with_upgrades().await {
-            debug!(%error, "upstream connection ended with an error");
-        }
-    });
-    let mut resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| Error::BadGateway(format!("no answer from {to}: {e}")))?;
+    let authority = to.to_string();
+    let sent = if upgrade.is_some() {
+        POOL.send_upgrade(&authority, req).await
+    } else {
+        POOL.send(&authority, req).await
+    };
+    let mut resp = sent.map_err(|failure| bad_gateway(to, &failure))?;
 
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) = client_upgrade else {
@@ -80,13 +91,16 @@ pub async fn forward(
     Ok(resp.map(|b| b.map_err(BoxError::from).boxed_unsync()))
 }
 
-async fn connect(to: SocketAddr) -> Result<TcpStream> {
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to))
-        .await
-        .map_err(|_| Error::BadGateway(format!("connecting to {to} timed out")))?
-        .map_err(|e| Error::BadGateway(format!("nothing answers at {to}: {e}")))?;
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
+/// The `502` of a failed exchange with `to`, saying how it failed.
+fn bad_gateway(to: SocketAddr, failure: &Failure) -> Error {
+    Error::BadGateway(match (failure.kind, failure.connecting) {
+        (Kind::Timeout, true) => format!("connecting to {to} timed out"),
+        (Kind::Exhausted, _) => format!(
+            "the launcher is out of file descriptors right now ({failure}); try again shortly"
+        ),
+        (_, true) => format!("nothing answers at {to}: {failure}"),
+        (_, false) => format!("no answer from {to}: {failure}"),
+    })
 }
 
 /// Carries bytes both ways between the two upgraded connections until either side
@@ -100,13 +114,7 @@ async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, mut drain: watch::Receiv
         }
     };
     let drained = crate::app::draining(&mut drain);
-    let (up, down) = tunnel::tunnel(
-        TokioIo::new(client),
-        TokioIo::new(upstream),
-        |_: &[u8]| {},
-        drained,
-    )
-    .await;
+    let (up, down) = tunnel::tunnel_upgraded(client, upstream, |_: &[u8]| {}, drained).await;
     debug!(up, down, "tunnel closed");
 }
 

@@ -1,6 +1,11 @@
 //! The front: routes each request the proxy forwards (prefix already stripped) to the
 //! launcher's own endpoints under `/_dcs/` or to the IDE.
 //!
+//! First of all, the hop check ([`crate::hop`]): a request without this workspace's
+//! hop credential gets `401` (upgrades included), except `/_dcs/ready`, which then
+//! answers its bare status code; the credential's header is removed before anything
+//! else sees the request.
+//!
 //! - `GET /_dcs/ready` → [`crate::ready`]
 //! - `GET /_dcs/notices`, `GET /_dcs/notice.js` → [`crate::notices`]
 //! - `/_dcs/ws-echo` → [`crate::ws_echo`]
@@ -31,15 +36,22 @@ use crate::{files, pages, ports, terminal, ws_echo};
 pub struct PageNotices(pub Vec<Notice>);
 
 /// Answers one request.
-pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body> {
+    // Only the proxy reaches a workspace: checked before anything else.
+    if crate::hop::check(req.headers_mut()) == crate::hop::Verdict::Refuse {
+        if req.uri().path() == "/_dcs/ready" {
+            return crate::hop::bare_status(ready(&app).await.ready);
+        }
+        return crate::hop::refused();
+    }
+    // A request that came out of a port preview never reaches a launcher (this one
+    // or another user's): previews address only apps.
+    if let Some(refused) = crate::ports::refuse_looped(req.headers()) {
+        return refused;
+    }
     let path = req.uri().path().to_owned();
     if path == "/_dcs/ready" {
-        app.note_ide_failure();
-        let healthy = match app.ide() {
-            Some(ide) => ide.healthy().await,
-            None => false,
-        };
-        return ready::respond(&app.readiness().report(healthy));
+        return ready::respond(&ready(&app).await);
     }
     if path == notices::PATH || path == notices::SCRIPT_PATH {
         if !matches!(*req.method(), Method::GET | Method::HEAD) {
@@ -97,6 +109,16 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let res = ide.handle(req).await;
     let tag = notices::script_tag(&notices::root_from(&path));
     inject::response(res, &tag).await
+}
+
+/// The readiness report, with the IDE's health asked now.
+async fn ready(app: &App) -> ready::ReadyReport {
+    app.note_ide_failure();
+    let healthy = match app.ide() {
+        Some(ide) => ide.healthy().await,
+        None => false,
+    };
+    app.readiness().report(healthy)
 }
 
 /// What the IDE's paths answer before the IDE runs: 503, with a page that refreshes

@@ -59,6 +59,9 @@ pub struct IdeContext {
     pub version: Option<String>,
     /// Where downloads come from instead of upstream.
     pub download_base: Option<String>,
+    /// CA certificates downloads trust besides the carried and the image's
+    /// (`DCS_EXTRA_CA_FILE`).
+    pub extra_ca_file: Option<PathBuf>,
     /// Hands out drain receivers, so tunnels to the IDE end on shutdown.
     pub drain: Drain,
 }
@@ -75,6 +78,7 @@ impl IdeContext {
             ide_bin: env.ide_bin.clone(),
             version: env.ide_version.clone(),
             download_base: env.ide_download_base.clone(),
+            extra_ca_file: env.extra_ca_file.clone(),
             drain,
         }
     }

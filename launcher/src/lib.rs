@@ -10,6 +10,10 @@
 //! # Layout
 //! - [`launch`]: [`run`], the launcher's life: serve, start up, shut down.
 //! - [`serve`]: the accept loop and per-connection HTTP/1.1 with upgrades.
+//! - [`unix_front`]: the unix-socket form of the front (a sandboxed launcher).
+//! - [`hop`]: the hop check: only the proxy (with this workspace's credential) is
+//!   answered.
+//! - [`secrets`]: the hop credential and the git token, from files or stdin.
 //! - [`front`]: routing between launcher endpoints and the IDE.
 //! - [`app`]: [`App`](app::App), the state handlers share.
 //! - [`ready`]: start-up phases and the `/_dcs/ready` report.
@@ -17,6 +21,10 @@
 //! - [`checkout`]: clone or fetch with git2 in a child process, within the git
 //!   limits, one launcher per checkout folder at a time; never touches the user's
 //!   files.
+//! - [`checkout_container`]: `dcs-launcher checkout`, the checkout done before the
+//!   launcher starts (Knative's init container, which alone holds the token).
+//! - [`credential_helper`]: the git credential helper offering the user's own
+//!   credentials.
 //! - [`notices`]: what the user should know (e.g. updates are not fetched), shown
 //!   as a banner in every page, VS Code's included.
 //! - [`files`]: the file API under `/_dcs/files/`.
@@ -24,10 +32,15 @@
 //! - [`ide`]: the [`Ide`](ide::Ide) seam and every IDE kind.
 //! - [`supervise`]: the IDE process: own process group, restart with backoff, stop.
 //! - [`forward`]: streaming HTTP and WebSocket forwarding to a loopback server.
-//! - [`reap`]: reaping orphans when the launcher is PID 1.
+//! - [`reap`]: reaping orphans (PID 1 or child subreaper) and ending the kill
+//!   domain at stop.
 //! - [`ports`]: port previews under `/ports/<n>/`.
 //! - [`packages`]: the image's package manager and what the IDE needs from it.
+//! - [`trust`]: the roots every TLS connection verifies against (Mozilla's, the
+//!   image's, `DCS_EXTRA_CA_FILE`), for libgit2 and for downloads alike.
+//! - [`user_env`]: what the user's processes get of the launcher's environment.
 //! - [`terminal`]: `/_dcs/terminal`, a shell on a PTY over a WebSocket.
+//! - [`session`]: a terminal session's parent and kill domain.
 //! - [`pages`]: HTML/JSON responses for people, and error rescue.
 //! - [`body`]: the response body type.
 //! - [`error`]: the crate's [`Error`] and [`FailureKind`].
@@ -35,10 +48,13 @@
 pub mod app;
 pub mod body;
 pub mod checkout;
+pub mod checkout_container;
+pub mod credential_helper;
 pub mod error;
 pub mod files;
 pub mod forward;
 pub mod front;
+pub mod hop;
 pub mod ide;
 pub mod launch;
 pub mod notices;
@@ -47,10 +63,15 @@ pub mod pages;
 pub mod ports;
 pub mod ready;
 pub mod reap;
+pub mod secrets;
 pub mod serve;
+pub mod session;
 pub mod startup;
 pub mod supervise;
 pub mod terminal;
+pub mod trust;
+pub mod unix_front;
+pub mod user_env;
 pub mod ws_echo;
 
 #[cfg(test)]

@@ -1,19 +1,38 @@
-//! Runtime packages, the way the original product did it: find the image's package
-//! manager (`apt-get`, `apk`, `dnf`, `yum`, `microdnf`, `zypper`), install only what
-//! the IDE needs and is missing (git, CA certificates, libstdc++), and say clearly
-//! when the image cannot run the IDE (no package manager, or a glibc-only IDE on a
-//! musl image such as Alpine, naming the kinds that work there).
+//! What an IDE needs from the image, checked before it is downloaded or started:
 //!
-//! [`plan`] is a pure function over a [`Probe`] (what is on `PATH`, which files
-//! exist, `/etc/os-release`); [`prepare`] probes the real system and runs the plan.
-//! Packages are installed only when the launcher is a container's PID 1: a local
-//! launcher never touches the developer's machine, it only warns.
+//! - **the C library.** code-server and openvscode run a glibc build of Node.js: on an
+//!   image without glibc (Alpine's musl, a busybox or distroless image) they cannot
+//!   run, so the start fails at once, naming the kinds that work there. The image's
+//!   libc is read from the dynamic loaders it has (`ld-linux-*` is glibc,
+//!   `ld-musl-*` is musl, neither: static binaries only);
+//! - **libstdc++**, which that Node.js links against (required);
+//! - **git**, for the IDE's source control and the user's terminal (optional: the
+//!   launcher itself clones with libgit2).
+//!
+//! Nothing else is needed: TLS roots come with the launcher ([`crate::trust`]), the
+//! IDE's runtime with its release. A shell is needed only by terminals.
+//!
+//! What is missing is installed only where that can work: the launcher is a
+//! container's PID 1 running as root, with the image's package manager (`apt-get`,
+//! `apk`, `dnf`, `microdnf`, `yum`, `zypper`). Anywhere else nothing is installed: in
+//! a container running as another user (Knative runs workspaces as uid 1000 without
+//! capabilities) a missing requirement fails the start, naming the package to add to
+//! the image; on a developer's machine (the launcher is not PID 1) it is only a
+//! warning, the machine is never changed. A missing git is always only a warning.
+//!
+//! [`plan`] is a pure function over a [`Probe`] of the image and the launcher's
+//! [`Privilege`] ([`libc()`] reads the image's C library from it); [`prepare`] probes
+//! this system and carries the plan out.
 
 use std::path::Path;
 
 use tracing::{info, warn};
 
 use crate::error::{Error, Result};
+
+mod libc;
+
+pub use self::libc::{libc, Libc};
 
 /// A package manager.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,20 +63,12 @@ const MANAGERS: [(Manager, &str); 6] = [
 /// Something an IDE needs from the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
-    /// The `git` command.
+    /// The `git` command (optional).
     Git,
-    /// A CA certificate bundle.
-    CaCertificates,
-    /// The C++ runtime Node.js-based servers link against.
+    /// The C++ runtime Node.js-based servers link against (required).
     LibStdCxx,
 }
 
-const CA_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/ssl/cert.pem",
-];
 const LIB_DIRS: &[&str] = &[
     "/usr/lib/x86_64-linux-gnu",
     "/usr/lib/aarch64-linux-gnu",
@@ -68,23 +79,25 @@ const LIB_DIRS: &[&str] = &[
     "/lib64",
     "/lib",
 ];
-const MUSL_LOADERS: &[&str] = &["/lib/ld-musl-x86_64.so.1", "/lib/ld-musl-aarch64.so.1"];
 
 impl Need {
     /// The package providing it under `manager`.
     pub fn package(self, manager: Manager) -> &'static str {
         match (self, manager) {
             (Self::Git, _) => "git",
-            (Self::CaCertificates, _) => "ca-certificates",
             (Self::LibStdCxx, Manager::AptGet | Manager::Zypper) => "libstdc++6",
             (Self::LibStdCxx, _) => "libstdc++",
         }
     }
 
+    /// Whether the IDE cannot run without it.
+    pub fn required(self) -> bool {
+        matches!(self, Self::LibStdCxx)
+    }
+
     fn present(self, probe: &Probe) -> bool {
         match self {
             Self::Git => (probe.on_path)("git"),
-            Self::CaCertificates => CA_BUNDLES.iter().any(|f| (probe.exists)(Path::new(f))),
             Self::LibStdCxx => LIB_DIRS
                 .iter()
                 .any(|d| (probe.exists)(&Path::new(d).join("libstdc++.so.6"))),
@@ -102,6 +115,33 @@ pub struct Probe<'a> {
     pub os_release: Option<&'a str>,
 }
 
+/// What the launcher may do to the system it runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privilege {
+    /// A container's PID 1 running as root: it may install packages.
+    ContainerRoot,
+    /// A container's PID 1 running as this other user: it cannot install anything.
+    ContainerUser {
+        /// The effective uid.
+        uid: u32,
+    },
+    /// Not a container's PID 1 (local mode): the machine is the developer's, never
+    /// changed.
+    Local,
+}
+
+impl Privilege {
+    /// This process's.
+    pub fn here() -> Self {
+        let uid = nix::unistd::geteuid();
+        match (std::process::id() == 1, uid.is_root()) {
+            (false, _) => Self::Local,
+            (true, true) => Self::ContainerRoot,
+            (true, false) => Self::ContainerUser { uid: uid.as_raw() },
+        }
+    }
+}
+
 /// What to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
@@ -116,19 +156,21 @@ pub enum Plan {
         /// The command lines.
         commands: Vec<Vec<String>>,
     },
+    /// These are missing and will not be installed: start anyway, with a warning.
+    Lacking {
+        /// The missing packages (named as Debian does when no manager is known).
+        packages: Vec<&'static str>,
+    },
 }
 
 /// What `kind` needs, and whether it needs glibc.
 pub fn needs(kind: &str) -> (&'static [Need], bool) {
     match kind {
-        "code-server" | "openvscode" => (&[Need::Git, Need::CaCertificates, Need::LibStdCxx], true),
-        "vscode" => (&[Need::Git, Need::CaCertificates], false),
+        "code-server" | "openvscode" => (&[Need::Git, Need::LibStdCxx], true),
+        "vscode" => (&[Need::Git], false),
         _ => (&[], false),
     }
 }
-
-/// The kinds that run on a musl image.
-pub const MUSL_KINDS: &str = "vscode, none";
 
 /// The image's name from `/etc/os-release` (`PRETTY_NAME`, else `ID`).
 pub fn image_name(os_release: Option<&str>) -> String {
@@ -143,18 +185,26 @@ pub fn image_name(os_release: Option<&str>) -> String {
         .unwrap_or_else(|| "this image".into())
 }
 
-/// Plans what `kind` needs on the image `probe` describes.
-pub fn plan(kind: &'static str, probe: &Probe<'_>) -> Result<Plan> {
+/// Plans what `kind` needs on the image `probe` describes (of architecture `arch`),
+/// for a launcher with `privilege`.
+pub fn plan(
+    kind: &'static str,
+    probe: &Probe<'_>,
+    privilege: Privilege,
+    arch: &str,
+) -> Result<Plan> {
     let (wanted, glibc_only) = needs(kind);
     let image = image_name(probe.os_release);
-    let musl = MUSL_LOADERS.iter().any(|l| (probe.exists)(Path::new(l)));
-    if glibc_only && musl {
-        return Err(Error::IdeStart {
-            kind,
-            message: format!(
-                "{kind} needs glibc, and {image} uses musl; choose an IDE that works here ({MUSL_KINDS}) or a glibc base image"
-            ),
-        });
+    let fail = |message: String| Error::IdeStart { kind, message };
+    let libc = libc(probe, arch);
+    if glibc_only && libc != Libc::Glibc {
+        return Err(fail(format!(
+            "{kind} needs glibc (it runs a glibc build of Node.js), and {image} {}; \
+             the IDE kinds that work on this image: {}. Choose one of them, or a base \
+             image with glibc",
+            libc.described(),
+            libc.kinds()
+        )));
     }
     let missing: Vec<Need> = wanted
         .iter()
@@ -164,26 +214,46 @@ pub fn plan(kind: &'static str, probe: &Probe<'_>) -> Result<Plan> {
     if missing.is_empty() {
         return Ok(Plan::Nothing);
     }
-    let Some(manager) = MANAGERS
+    let manager = MANAGERS
         .iter()
         .find(|(_, cmd)| (probe.on_path)(cmd))
-        .map(|(m, _)| *m)
-    else {
-        return Err(Error::IdeStart {
-            kind,
-            message: format!(
-                "{image} lacks {} and has no package manager this launcher knows \
-                 (apt-get, apk, dnf, yum, microdnf, zypper); add them to the image",
-                names(&missing, Manager::AptGet)
-            ),
-        });
+        .map(|(m, _)| *m);
+    let named = manager.unwrap_or(Manager::AptGet);
+    let required: Vec<Need> = missing.iter().copied().filter(|n| n.required()).collect();
+    let lacking = Plan::Lacking {
+        packages: missing.iter().map(|n| n.package(named)).collect(),
     };
-    let packages: Vec<&'static str> = missing.iter().map(|n| n.package(manager)).collect();
-    Ok(Plan::Install {
-        manager,
-        commands: commands(manager, &packages),
-        packages,
-    })
+    match (privilege, manager) {
+        (Privilege::ContainerRoot, Some(manager)) => {
+            let packages: Vec<&'static str> = missing.iter().map(|n| n.package(manager)).collect();
+            Ok(Plan::Install {
+                manager,
+                commands: commands(manager, &packages),
+                packages,
+            })
+        }
+        (_, _) if required.is_empty() => Ok(lacking),
+        (Privilege::Local, _) => Ok(lacking),
+        (Privilege::ContainerRoot, None) => Err(fail(format!(
+            "{image} lacks {}, which {kind} needs, and has no package manager this \
+             launcher knows (apt-get, apk, dnf, yum, microdnf, zypper); add it to the image",
+            names(&required, named)
+        ))),
+        (Privilege::ContainerUser { uid }, _) => {
+            let packages: Vec<&str> = required.iter().map(|n| n.package(named)).collect();
+            let how = manager.map_or_else(String::new, |m| {
+                let install = commands(m, &packages);
+                let last = install.last().map(|c| c.join(" ")).unwrap_or_default();
+                format!(" (e.g. `RUN {last}` in its Dockerfile)")
+            });
+            Err(fail(format!(
+                "{image} lacks {}, which {kind} needs, and the workspace runs as uid {uid}, \
+                 which cannot install packages; add it to the image{how}, or choose the \
+                 `none` IDE",
+                packages.join(", ")
+            )))
+        }
+    }
 }
 
 fn names(needs: &[Need], manager: Manager) -> String {
@@ -215,40 +285,31 @@ pub fn commands(manager: Manager, packages: &[&str]) -> Vec<Vec<String>> {
     }
 }
 
-/// Probes this system and makes sure `kind` can run; installs what is missing when
-/// `may_install` (the launcher is a container's PID 1), else only warns.
-pub async fn prepare(kind: &'static str, may_install: bool) -> Result<()> {
-    if !may_install {
-        // Outside a container the machine is the developer's: report, never change it.
-        match plan_here(kind) {
-            Ok(Plan::Nothing) => {}
-            Ok(Plan::Install { packages, .. }) => {
-                warn!(
-                    kind,
-                    ?packages,
-                    "the IDE may miss packages; not installing them outside a container"
-                );
-            }
-            Err(error) => warn!(kind, %error, "this machine may not run the IDE"),
-        }
-        return Ok(());
-    }
-    let (manager, packages, commands) = match plan_here(kind)? {
+/// Probes this system and makes sure `kind` can run here: installs what is missing
+/// where [`plan`] says so, warns about what will not be installed, fails when the
+/// IDE cannot run.
+pub async fn prepare(kind: &'static str) -> Result<()> {
+    let privilege = Privilege::here();
+    let plan = tokio::task::spawn_blocking(move || plan_here(kind, privilege))
+        .await
+        .map_err(|e| Error::Task(e.to_string()))??;
+    let (manager, packages, commands) = match plan {
         Plan::Nothing => return Ok(()),
+        Plan::Lacking { packages } => {
+            warn!(
+                kind,
+                ?privilege,
+                ?packages,
+                "the IDE may miss packages; not installing them here"
+            );
+            return Ok(());
+        }
         Plan::Install {
             manager,
             packages,
             commands,
         } => (manager, packages, commands),
     };
-    if !may_install {
-        warn!(
-            kind,
-            ?packages,
-            "the IDE may miss packages; not installing them outside a container"
-        );
-        return Ok(());
-    }
     info!(kind, ?manager, ?packages, "installing missing packages");
     for argv in commands {
         let status = tokio::process::Command::new(&argv[0])
@@ -268,7 +329,7 @@ pub async fn prepare(kind: &'static str, may_install: bool) -> Result<()> {
 }
 
 /// [`plan`] for this system.
-fn plan_here(kind: &'static str) -> Result<Plan> {
+fn plan_here(kind: &'static str, privilege: Privilege) -> Result<Plan> {
     let path = std::env::var_os("PATH");
     let on_path = |cmd: &str| {
         path.as_deref()
@@ -283,7 +344,7 @@ fn plan_here(kind: &'static str) -> Result<Plan> {
         exists: &|p: &Path| p.exists(),
         os_release: os_release.as_deref(),
     };
-    plan(kind, &probe)
+    plan(kind, &probe, privilege, std::env::consts::ARCH)
 }
 
 #[cfg(test)]

@@ -3,11 +3,18 @@
 //! `/github/<o>/<r>/ports/<n>/`). The proxy authenticated the owner already.
 //!
 //! `X-Forwarded-Prefix` is extended with `/ports/<n>`, so an app that honours it
-//! builds links that stay inside the preview.
+//! builds links that stay inside the preview; a preview the proxy serves on a host of
+//! its own ([`dcs_net::preview::ROOT_HEADER`]) is at that host's root and gets none.
+//!
+//! Every request sent to a preview is marked in `Via` ([`dcs_net::preview::mark`]),
+//! and a marked request is refused ([`refuse_looped`]): a preview addressing this
+//! launcher's own port (`/ports/<own>/ports/<own>/…` would nest without end), another
+//! launcher or the proxy arrives marked, and the proxy and launchers turn it away.
+//! The path grammar is [`dcs_net::preview`]'s, which the proxy reads as well.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use http::header::{HeaderValue, LOCATION};
+use http::header::{HeaderMap, HeaderValue, LOCATION};
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -17,39 +24,34 @@ use crate::body::{self, Body};
 use crate::error::Error;
 use crate::{forward, pages};
 
-/// Where the previews live.
-pub const PREFIX: &str = "/ports";
-
-/// What a path under [`PREFIX`] asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Target {
-    /// `/ports/<n>` without the slash: redirect to `<n>/` (relative URLs need it).
-    AddSlash(u16),
-    /// Forward to port `.0` with path and query `.1`.
-    Forward(u16, String),
-}
+pub use dcs_net::preview::{Target, PREFIX};
 
 /// Parses `rest`, the path after [`PREFIX`] (`/<n>` or `/<n>/…`), and the query.
 pub fn parse(rest: &str, query: Option<&str>) -> Result<Target, Error> {
-    let bad =
-        || Error::BadRequest("a preview is /ports/<port>/ with a port from 1 to 65535".into());
-    let rest = rest.strip_prefix('/').ok_or_else(bad)?;
-    let (port, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let valid = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|p| valid && *p != 0)
-        .ok_or_else(bad)?;
-    if path.is_empty() {
-        return Ok(Target::AddSlash(port));
-    }
-    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-    Ok(Target::Forward(port, format!("{path}{query}")))
+    dcs_net::preview::parse(rest, query).map_err(|e| Error::BadRequest(e.to_string()))
+}
+
+/// A 403 for a request that came through a preview (see the module docs), else
+/// `None`. The launcher's front calls it before routing anything.
+pub fn refuse_looped(headers: &HeaderMap) -> Option<Response<Body>> {
+    dcs_net::preview::looped(headers).then(|| {
+        let text = "this request came through a workspace's port preview (/ports/<n>/) and \
+                    reached a workspace launcher; a preview cannot address a launcher or the \
+                    proxy, only the apps running in its workspace";
+        pages::message(
+            StatusCode::FORBIDDEN,
+            "error",
+            text,
+            pages::wants_json(headers),
+        )
+    })
 }
 
 /// Answers a request whose path starts with `/ports/`.
 pub async fn handle(app: &App, mut req: Request<Incoming>, rest: &str) -> Response<Body> {
+    if let Some(refused) = refuse_looped(req.headers()) {
+        return refused;
+    }
     let as_json = pages::wants_json(req.headers());
     let target = parse(rest, req.uri().query());
     let (port, path) = match target {
@@ -60,16 +62,7 @@ pub async fn handle(app: &App, mut req: Request<Incoming>, rest: &str) -> Respon
     let Ok(path) = path.parse::<PathAndQuery>() else {
         return pages::rescue(&Error::BadRequest("unusable preview path".into()), as_json);
     };
-    let prefix = req
-        .headers()
-        .get("x-forwarded-prefix")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .trim_end_matches('/')
-        .to_owned();
-    if let Ok(v) = HeaderValue::from_str(&format!("{prefix}{PREFIX}/{port}")) {
-        req.headers_mut().insert("x-forwarded-prefix", v);
-    }
+    prepare(req.headers_mut(), port);
     let to = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     match forward::forward(req, to, Some(path), app.drain_watch()).await {
         Ok(res) => res,
@@ -79,6 +72,27 @@ pub async fn handle(app: &App, mut req: Request<Incoming>, rest: &str) -> Respon
         }
         Err(err) => pages::rescue(&err, as_json),
     }
+}
+
+/// The headers a preview app gets: `X-Forwarded-Prefix` extended with `/ports/<n>`
+/// (removed for a preview at the root of its own host), the proxy's root flag removed,
+/// and this hop marked in `Via`.
+fn prepare(headers: &mut HeaderMap, port: u16) {
+    let at_root = headers.remove(dcs_net::preview::ROOT_HEADER).is_some();
+    if at_root {
+        headers.remove("x-forwarded-prefix");
+    } else {
+        let prefix = headers
+            .get("x-forwarded-prefix")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_owned();
+        if let Ok(v) = HeaderValue::from_str(&format!("{prefix}{PREFIX}/{port}")) {
+            headers.insert("x-forwarded-prefix", v);
+        }
+    }
+    dcs_net::preview::mark(headers);
 }
 
 fn add_slash(port: u16) -> Response<Body> {

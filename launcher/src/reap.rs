@@ -1,21 +1,29 @@
-//! PID 1 duty: when the launcher is a container's init, orphaned processes (an IDE's
-//! pty shells after its pty host died, say) are re-parented to it and must be reaped,
+//! PID 1 and subreaper duty: when the launcher is a container's init, or a child
+//! subreaper ([`become_subreaper`]: a workspace's processes are one kill domain, and
+//! what double-forks or `setsid`s away is re-parented to the launcher, not to the
+//! machine's init), orphaned processes (an IDE's pty shells after its pty host died,
+//! a server started with `setsid nohup …`) are re-parented to it and must be reaped,
 //! or they linger as zombies forever.
 //!
 //! Children the launcher spawned itself are waited for by tokio; [`spawn`] records
 //! them so the reaper never steals their exit status. Everything else that becomes a
 //! zombie under us is reaped by [`run_if_init`].
+//!
+//! [`sweep`] ends the kill domain at stop: every descendant left (SIGTERM, a grace
+//! period, SIGKILL), found by walking `/proc` ([`dcs_os::proc::descendants`]).
 
 use std::collections::HashSet;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{signal, SignalKind};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use dcs_os::proc::{self, Stat};
 
@@ -49,13 +57,33 @@ pub fn forget(pid: u32) {
     }
 }
 
-/// If this process is PID 1, reaps orphaned zombies on every SIGCHLD (and every few
-/// seconds, in case signals coalesced) until the runtime shuts down.
+/// Set once this process is a child subreaper.
+static SUBREAPER: AtomicBool = AtomicBool::new(false);
+
+/// Makes this process the child subreaper of everything it starts: orphans of its
+/// descendants are re-parented to it (and reaped by [`run_if_init`]), so they stay
+/// in its kill domain. Returns whether that worked.
+pub fn become_subreaper() -> bool {
+    match nix::sys::prctl::set_child_subreaper(true) {
+        Ok(()) => {
+            SUBREAPER.store(true, Ordering::SeqCst);
+            true
+        }
+        Err(error) => {
+            warn!(%error, "cannot become a child subreaper; orphans escape to init");
+            false
+        }
+    }
+}
+
+/// If this process is PID 1 or a child subreaper, reaps orphaned zombies on every
+/// SIGCHLD (and every few seconds, in case signals coalesced) until the runtime
+/// shuts down.
 pub fn run_if_init() {
-    if std::process::id() != 1 {
+    if std::process::id() != 1 && !SUBREAPER.load(Ordering::SeqCst) {
         return;
     }
-    info!("running as PID 1: reaping orphaned processes");
+    info!("reaping orphaned processes (PID 1 or child subreaper)");
     tokio::spawn(async {
         let mut chld = signal(SignalKind::child()).ok();
         loop {
@@ -70,8 +98,18 @@ pub fn run_if_init() {
     });
 }
 
-/// Reaps every zombie whose parent is this process and that is not one of ours.
-/// Returns how many were reaped.
+/// How long a zombie child must have been one before it counts as an orphan: a
+/// child some part of the launcher spawned with plain `Command` (a transfer child, a
+/// package install) is waited for at once by whoever spawned it, and its exit
+/// status must not be taken from it.
+const ORPHAN_AFTER: Duration = Duration::from_secs(1);
+
+/// Zombie children seen, and when first.
+static SEEN: Mutex<Option<std::collections::HashMap<u32, Instant>>> = Mutex::new(None);
+
+/// Reaps every zombie whose parent is this process, that is not one of ours, and
+/// that was a zombie at an earlier scan at least [`ORPHAN_AFTER`] ago. Returns how
+/// many were reaped.
 pub fn reap_orphans() -> usize {
     let me = std::process::id();
     let guard = ours();
@@ -82,8 +120,20 @@ pub fn reap_orphans() -> usize {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter_map(|pid| Some((pid, proc::stat(pid)?)));
     let empty = HashSet::new();
+    let zombies = orphan_zombies(me, procs, guard.as_ref().unwrap_or(&empty));
+    let now = Instant::now();
+    let due: Vec<u32> = {
+        let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
+        let seen = seen.get_or_insert_with(Default::default);
+        seen.retain(|pid, _| zombies.contains(pid));
+        zombies
+            .iter()
+            .filter(|pid| now.duration_since(*seen.entry(**pid).or_insert(now)) >= ORPHAN_AFTER)
+            .copied()
+            .collect()
+    };
     let mut reaped = 0;
-    for pid in orphan_zombies(me, procs, guard.as_ref().unwrap_or(&empty)) {
+    for pid in due {
         if let Ok(raw) = i32::try_from(pid) {
             if waitpid(Pid::from_raw(raw), Some(WaitPidFlag::WNOHANG)).is_ok() {
                 debug!(pid, "reaped an orphaned process");
@@ -92,6 +142,102 @@ pub fn reap_orphans() -> usize {
         }
     }
     reaped
+}
+
+/// SIGTERM to every orphan this process adopted (a live child it did not spawn
+/// itself: something that double-forked or `setsid`ed away under a subreaper) and
+/// everything under it: the start of a stop, so they end alongside the IDE rather
+/// than after it. Returns how many were signalled.
+pub fn term_orphans() -> usize {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let table: Vec<(u32, Stat)> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| Some((pid, proc::stat(pid)?)))
+        .collect();
+    let ours = ours().clone().unwrap_or_default();
+    let mut targets: Vec<u32> = table
+        .iter()
+        .filter(|(pid, s)| s.ppid == me && !s.dead() && !ours.contains(pid))
+        .map(|(pid, _)| *pid)
+        .collect();
+    let under: Vec<u32> = targets
+        .iter()
+        .flat_map(|pid| proc::descendants_in(*pid, &table))
+        .collect();
+    targets.extend(under);
+    for pid in &targets {
+        if let Ok(raw) = i32::try_from(*pid) {
+            let _ = kill(Pid::from_raw(raw), Signal::SIGTERM);
+        }
+    }
+    targets.len()
+}
+
+/// How long a sweep waits for what survived SIGKILL to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+
+/// Ends every descendant of this process (blocking): SIGTERM, up to `grace` for them
+/// to exit, then SIGKILL and up to 10 s more, reaping the zombies that are ours.
+/// Looks again after each signal, so what started meanwhile is ended too. Returns
+/// the pids still alive at the end (none, normally).
+pub fn sweep(grace: Duration) -> Vec<u32> {
+    let me = std::process::id();
+    let found = descendants(me);
+    if found.is_empty() {
+        return found;
+    }
+    info!(
+        count = found.len(),
+        "ending the workspace's remaining processes"
+    );
+    for signal in [Signal::SIGTERM, Signal::SIGKILL] {
+        let limit = if signal == Signal::SIGTERM {
+            grace
+        } else {
+            KILL_WAIT
+        };
+        let deadline = Instant::now() + limit;
+        let mut signalled: HashSet<u32> = HashSet::new();
+        loop {
+            reap_children();
+            let left = descendants(me);
+            if left.is_empty() {
+                return left;
+            }
+            for pid in left.iter().filter(|p| signalled.insert(**p)) {
+                if let Ok(raw) = i32::try_from(*pid) {
+                    let _ = kill(Pid::from_raw(raw), signal);
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+    reap_children();
+    let left = descendants(me);
+    if !left.is_empty() {
+        warn!(?left, "processes survived SIGKILL");
+    }
+    left
+}
+
+/// Live descendants of `pid`; an unreadable `/proc` reads as none found yet.
+fn descendants(pid: u32) -> Vec<u32> {
+    proc::descendants(pid).unwrap_or_default()
+}
+
+/// Reaps every exited child of this process without blocking.
+fn reap_children() {
+    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
 }
 
 /// The zombies among `procs` whose parent is `me` and that are not in `ours`.

@@ -1,17 +1,22 @@
 //! The accept loop: HTTP/1.1 with upgrades on every accepted connection, until the
 //! shutdown future resolves. Each connection watches the app's drain signal and, once
 //! it turns, finishes its in-flight request and closes.
+//!
+//! Every accepted socket gets `TCP_NODELAY` (the IDE's WebSockets, the terminal and
+//! file downloads are interactive), the soft descriptor limit is raised to the hard
+//! one first, and out of descriptors a connection is answered `503` with
+//! `Retry-After` ([`dcs_net::accept::Acceptor`]).
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
+use dcs_net::accept::Acceptor;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::app::App;
 use crate::front;
@@ -25,21 +30,26 @@ pub async fn accept_until(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     tokio::pin!(shutdown);
+    match dcs_net::limits::raise_nofile() {
+        Ok(raised) => info!(
+            before = raised.before,
+            after = raised.after,
+            hard = raised.hard,
+            "file-descriptor limit"
+        ),
+        Err(error) => warn!(%error, "cannot raise the file-descriptor limit"),
+    }
+    let mut acceptor = Acceptor::new(listener, "dcs-launcher");
     loop {
         tokio::select! {
             // Shutdown requested: stop accepting.
             () = &mut shutdown => break,
-            // A new connection (or an accept error, e.g. out of file descriptors).
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    debug!(%peer, "connection accepted");
-                    tokio::spawn(connection(stream, app.clone()));
-                }
-                Err(error) => {
-                    warn!(%error, "accept failed; retrying shortly");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
+            // A new connection (accept errors are handled by the acceptor: out of
+            // descriptors, the waiting client is answered 503).
+            (stream, peer) = acceptor.accept() => {
+                debug!(%peer, "connection accepted");
+                tokio::spawn(connection(stream, app.clone()));
+            }
         }
     }
 }

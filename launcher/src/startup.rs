@@ -10,7 +10,6 @@ use dcs_model::LauncherEnv;
 use tracing::{error, info};
 
 use crate::app::App;
-use crate::checkout::protocol::Program;
 use crate::checkout::run::Status;
 use crate::checkout::watchdog::Limits;
 use crate::checkout::{self, progress::Op, Job, Outcome};
@@ -28,8 +27,11 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
         Some(job) => {
             let status = |s: Status| readiness.set_progress(Some(progress(&s, &job)));
             let limits = Limits::from_env(&env);
-            let program = Program::this_executable();
-            checkout::run::run(&job, &program, limits, &status).await
+            // The child gets the launcher's trust bundle (see `checkout::child`).
+            match checkout::child::program(&env).await {
+                Ok(program) => checkout::run::run(&job, &program, limits, &status).await,
+                Err(err) => Err(err),
+            }
         }
         None => {
             let folder = env.checkout_dir();

@@ -34,7 +34,8 @@ pub struct Launch {
     pub program: PathBuf,
     /// Its arguments.
     pub args: Vec<OsString>,
-    /// Variables set on top of the launcher's environment (minus every `DCS_*`).
+    /// Variables set on top of the launcher's environment (minus what
+    /// [`crate::user_env`] withholds).
     pub env: Vec<(OsString, OsString)>,
     /// Working directory.
     pub cwd: PathBuf,
@@ -252,11 +253,10 @@ fn spawn(launch: &Launch) -> std::io::Result<tokio::process::Child> {
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    for (key, _) in std::env::vars_os() {
-        if key.to_str().is_some_and(|k| k.starts_with("DCS_")) {
-            cmd.env_remove(key);
-        }
+    for key in crate::user_env::withheld() {
+        cmd.env_remove(key);
     }
+    cmd.envs(crate::user_env::added());
     cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
     reap::spawn(&mut cmd)
 }

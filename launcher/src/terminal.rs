@@ -3,8 +3,13 @@
 //! Protocol: text and binary frames from the client are keyboard input, except a
 //! text frame holding a JSON object `{"resize": {"cols": c, "rows": r}}`; output
 //! comes back as binary frames. The socket closes when the shell exits; a closed
-//! socket (or the launcher draining) hangs the shell's session up (SIGHUP), then
-//! kills it. The shell gets the launcher's environment minus every `DCS_*`.
+//! socket (or the launcher draining) ends the session and its whole process tree:
+//! the shell runs as a child subreaper (`dcs-launcher exec-subreaper <shell>`), so
+//! what its commands start in the background (`setsid nohup server &`, daemons that
+//! double-fork) stays under it; the tree is taken, the session hung up (SIGHUP), and
+//! whatever of the tree is left two seconds later is killed. The shell gets the
+//! launcher's environment minus what [`crate::user_env`] withholds, plus what it
+//! adds.
 //!
 //! # Layout
 //! - [`panel`]: the terminal panel of the file manager page (plain JS).
@@ -76,15 +81,16 @@ where
     let program = shell(std::env::var("SHELL").ok().as_deref(), Path::exists);
     let spawned = pty_process::open().and_then(|(pty, pts)| {
         pty.resize(pty_process::Size::new(24, 80))?;
-        let mut cmd = pty_process::Command::new(&program)
+        let (exe, args) = subreaper_wrapper(&program);
+        let mut cmd = pty_process::Command::new(exe)
+            .args(args)
             .current_dir(&cwd)
             .env("TERM", "xterm-256color")
             .kill_on_drop(true);
-        for (key, _) in std::env::vars_os() {
-            if key.to_str().is_some_and(|k| k.starts_with("DCS_")) {
-                cmd = cmd.env_remove(key);
-            }
+        for key in crate::user_env::withheld() {
+            cmd = cmd.env_remove(key);
         }
+        cmd = cmd.envs(crate::user_env::added());
         Ok((pty, cmd.spawn(pts)?))
     });
     let (pty, mut child) = match spawned {
@@ -146,19 +152,72 @@ where
     let _ = ws.close(Some(close(code, reason))).await;
 }
 
-/// SIGHUP to the shell's session group, as a terminal hang-up; SIGKILL if it is
-/// still there after two seconds.
+/// What to run for `shell`: this launcher's `terminal-session` in front of it. (Unit
+/// tests run in a test harness, not the launcher: they run the shell directly.)
+fn subreaper_wrapper(shell: &Path) -> (PathBuf, Vec<std::ffi::OsString>) {
+    #[cfg(not(test))]
+    if let Ok(exe) = std::env::current_exe() {
+        return (
+            exe,
+            vec![
+                crate::session::SUBCOMMAND.into(),
+                "--".into(),
+                shell.as_os_str().to_owned(),
+            ],
+        );
+    }
+    (shell.to_path_buf(), Vec::new())
+}
+
+/// Ends the session: takes the shell's process tree, SIGHUP to the shell's session
+/// group (a terminal hang-up) and SIGTERM to the rest of the tree; after two seconds
+/// SIGKILL to whatever of both is left (a pid counts only while its start time is
+/// the one taken, so a reused pid is never hit).
 async fn hang_up(pid: u32, child: &mut tokio::process::Child) {
+    let tree = tokio::task::spawn_blocking(move || tree_of(pid))
+        .await
+        .unwrap_or_default();
     group::signal(pid, Signal::SIGHUP);
     group::signal(pid, Signal::SIGCONT);
-    if tokio::time::timeout(Duration::from_secs(2), child.wait())
-        .await
-        .is_err()
-    {
+    signal_tree(&tree, Signal::SIGTERM);
+    let exited = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+    if exited.is_err() {
         group::signal(pid, Signal::SIGKILL);
         let _ = child.wait().await;
     }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while tree.iter().any(|(p, t)| same_process(*p, *t)) {
+        if tokio::time::Instant::now() >= deadline {
+            signal_tree(&tree, Signal::SIGKILL);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     reap::forget(pid);
+}
+
+/// The shell's descendants, each with its start time.
+fn tree_of(pid: u32) -> Vec<(u32, u64)> {
+    dcs_os::proc::descendants(pid)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| Some((p, dcs_os::proc::stat(p)?.start_time)))
+        .collect()
+}
+
+/// Whether `pid` is still the live process that started at `start_time`.
+fn same_process(pid: u32, start_time: u64) -> bool {
+    dcs_os::proc::liveness(pid, Some(start_time)) == dcs_os::Liveness::Alive
+}
+
+fn signal_tree(tree: &[(u32, u64)], signal: Signal) {
+    for (pid, start_time) in tree {
+        if same_process(*pid, *start_time) {
+            if let Ok(raw) = i32::try_from(*pid) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), signal);
+            }
+        }
+    }
 }
 
 fn close(code: CloseCode, reason: String) -> CloseFrame {

@@ -3,19 +3,36 @@
 //! blocking [`checkout`](super::checkout) core, and reports [`Line`]s on stdout:
 //! progress at most every [`PROGRESS_EVERY`], then the outcome. It exits as soon as
 //! its stdin closes, so a launcher that dies (even by SIGKILL) takes it along.
+//!
+//! [`program`] is how the launcher starts it: with the launcher's trust bundle
+//! ([`crate::trust`]) written into the config volume and named by OpenSSL's
+//! `SSL_CERT_FILE`/`SSL_CERT_DIR` in the child's environment, so libgit2 verifies git
+//! servers with the roots IDE downloads use (Mozilla's, the image's,
+//! `DCS_EXTRA_CA_FILE`), whether or not the image has CA certificates.
+//!
+//! When a checkout container did the transfer before the launcher started
+//! (`DCS_CHECKOUT_OUTCOME_FILE`, Knative's init container `checkout`), [`program`]
+//! starts the child in *replay* mode ([`REPLAY_ENV`]): it transfers nothing and
+//! reports the outcome that container recorded, so the launcher's start-up (lock,
+//! readiness, notices) is the same and the workspace container never needs the token.
+//!
+//! The child makes itself non-dumpable before it reads its request (which may carry
+//! the token held in the launcher's memory): the user's processes run as the same
+//! user and must not read its memory or descriptors through `/proc`.
 
 use std::io::{BufRead, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use dcs_model::RepoRef;
-use tracing::warn;
+use dcs_model::{LauncherEnv, RepoRef};
+use tracing::{info, warn};
 
 use super::progress::{Counts, Observer, Op};
-use super::protocol::{Line, Request};
+use super::protocol::{History, Line, Program, Request, Wire};
 use super::{checkout, Job};
-use crate::error::FailureKind;
+use crate::error::{Error, FailureKind, Result};
+use crate::trust::{self, Bundle};
 
 /// How often progress is reported at most.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -32,18 +49,77 @@ static REPORTING: AtomicBool = AtomicBool::new(false);
 #[cfg(test)]
 pub const TEST_CHILD_NAME: &str = "checkout::child::tests::acts_as_the_transfer_child_when_asked";
 
+/// The child's environment variable naming the outcome file to replay (see the
+/// module docs).
+pub const REPLAY_ENV: &str = "DCS_TRANSFER_REPLAY";
+
+/// How to start the transfer child for `env`: in replay mode when a checkout
+/// container recorded the outcome (`DCS_CHECKOUT_OUTCOME_FILE`), else as
+/// [`transfer_program`] does.
+pub async fn program(env: &LauncherEnv) -> Result<Program> {
+    match &env.checkout_outcome_file {
+        Some(file) => {
+            let mut program = Program::this_executable();
+            program.env.push((REPLAY_ENV.into(), file.clone().into()));
+            Ok(program)
+        }
+        None => transfer_program(env).await,
+    }
+}
+
+/// How to start a transfer child that transfers for `env`: this executable
+/// ([`Program::this_executable`]) with the trust bundle built from `env`, written to
+/// `<config>/trust/ca-bundle.pem` and named in OpenSSL's variables. A
+/// `DCS_EXTRA_CA_FILE` that cannot be used, or a config volume the bundle cannot be
+/// written to, fails the checkout with a message saying which.
+pub async fn transfer_program(env: &LauncherEnv) -> Result<Program> {
+    let (config, extra) = (env.config_dir(), env.extra_ca_file.clone());
+    let written = tokio::task::spawn_blocking(move || {
+        let bundle = Bundle::build(extra.as_deref())?;
+        let file = bundle.write(&config)?;
+        Ok::<_, trust::TrustError>((file, bundle.counts().clone()))
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))?;
+    let (file, counts) = written.map_err(|e| Error::Checkout {
+        kind: FailureKind::Other,
+        message: e.to_string(),
+    })?;
+    info!(
+        file = %file.display(),
+        mozilla = counts.mozilla,
+        image = counts.image,
+        image_store = ?counts.image_store,
+        extra = counts.extra,
+        "trusted certificates for git"
+    );
+    let mut program = Program::this_executable();
+    program.env.extend(trust::openssl_env(&file));
+    Ok(program)
+}
+
 /// Runs the child on this process's stdin and stdout; returns the exit status (0
 /// when the checkout succeeded, 1 when it failed, 2 for a malformed request).
 pub fn main() -> u8 {
+    // Before the request (and perhaps the token) is read: see the module docs.
+    if let Err(error) = nix::sys::prctl::set_dumpable(false) {
+        warn!(%error, "cannot make the transfer child non-dumpable");
+    }
     let mut first = String::new();
     let request = std::io::stdin()
         .lock()
         .read_line(&mut first)
         .map_err(|e| e.to_string())
-        .and_then(|_| serde_json::from_str::<Request>(&first).map_err(|e| e.to_string()));
+        .and_then(|_| serde_json::from_str::<Wire>(&first).map_err(|e| e.to_string()));
+    first.clear();
     let mut out = std::io::stdout();
-    let request = match request {
-        Ok(request) => request,
+    let request = match request.map(Wire::into_parts) {
+        Ok((request, token)) => {
+            if let Some(token) = token {
+                super::credentials::hold(token);
+            }
+            request
+        }
         Err(why) => {
             send(
                 &mut out,
@@ -69,11 +145,60 @@ pub fn main() -> u8 {
             }
         }
     });
+    if let Some(file) = std::env::var_os(REPLAY_ENV) {
+        REPORTING.store(true, Ordering::SeqCst);
+        let line = replay(std::path::Path::new(&file), History::from_process_env());
+        let ok = matches!(line, Line::Done { .. });
+        send(&mut out, &line);
+        return if ok { 0 } else { 1 };
+    }
     if transfer(&request, Box::new(out)) {
         0
     } else {
         1
     }
+}
+
+/// The line a checkout container recorded in `file` (a [`Line`] written by
+/// [`record`]); for [`History::Complete`], that the checkout container completes the
+/// history at the next start.
+pub fn replay(file: &std::path::Path, history: History) -> Line {
+    if history == History::Complete {
+        return Line::Done {
+            outcome: super::Outcome::UsedAsIs {
+                warning: "the history is completed by the checkout container at the next start"
+                    .into(),
+            },
+        };
+    }
+    let recorded = std::fs::read_to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str::<Line>(&text).map_err(|e| e.to_string()));
+    match recorded {
+        Ok(line @ (Line::Done { .. } | Line::Failed { .. })) => line,
+        Ok(Line::Progress { .. }) | Err(_) => Line::Failed {
+            kind: FailureKind::Other,
+            message: format!(
+                "the checkout container left no outcome in {} (see its log: kubectl logs -c checkout)",
+                file.display()
+            ),
+        },
+    }
+}
+
+/// Records `result` in `file` for [`replay`] (atomically).
+pub fn record(file: &std::path::Path, result: &Result<super::Outcome>) -> std::io::Result<()> {
+    let line = match result {
+        Ok(outcome) => Line::Done {
+            outcome: outcome.clone(),
+        },
+        Err(err) => Line::Failed {
+            kind: err.failure_kind(),
+            message: err.to_string(),
+        },
+    };
+    let text = serde_json::to_vec(&line).map_err(std::io::Error::other)?;
+    dcs_os::atomic::write_atomic(file, &text)
 }
 
 /// Performs `request`, writing progress and the final line to `out`. Returns

@@ -39,7 +39,14 @@ pub fn classify(err: &git2::Error, s: &Subject<'_>) -> Error {
         };
         (FailureKind::Auth, message)
     } else if is_network(err, &lower) {
-        let message = format!("could not reach {base} to get {repo}: {git}");
+        let mut message = format!("could not reach {base} to get {repo}: {git}");
+        if is_certificate(err) {
+            message.push_str(
+                "; if the git server uses a private certificate authority, give its \
+                 certificate as DCS_EXTRA_CA_FILE (proxy flags --extra-ca-file, or \
+                 --knative-extra-ca-secret / --knative-extra-ca-configmap)",
+            );
+        }
         (FailureKind::Network, message)
     } else if is_not_found(err, &lower) {
         let message = format!("repository {repo} was not found at {base}");
@@ -56,6 +63,10 @@ fn is_auth(err: &git2::Error, lower: &str) -> bool {
         || lower.contains("status code: 401")
         || lower.contains("status code: 403")
         || lower.contains("authentication")
+}
+
+fn is_certificate(err: &git2::Error) -> bool {
+    err.code() == ErrorCode::Certificate || err.class() == ErrorClass::Ssl
 }
 
 fn is_network(err: &git2::Error, lower: &str) -> bool {

@@ -1,10 +1,17 @@
 //! Git credentials for private repositories: the token read from `DCS_GIT_TOKEN_FILE`
 //! into a [`Secret`], handed to libgit2 only through the credentials callback (never a
 //! URL, argv, log line, error message or `.git/config`), at most once per operation.
+//!
+//! When `DCS_GIT_TOKEN_FILE` is `-` the token arrived on the launcher's stdin and is
+//! [`hold`]en in memory only: no file names it, and it reaches the transfer child
+//! inside its request, on the child's stdin ([`super::protocol`]). Both processes are
+//! non-dumpable, so the user's processes (same uid) cannot read their memory,
+//! environment or descriptors through `/proc`.
 
 use std::cell::Cell;
 use std::fmt;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use git2::{Cred, CredentialType, ErrorClass, ErrorCode, RemoteCallbacks};
 
@@ -41,13 +48,31 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Reads the token from `path`, trimming surrounding whitespace. Errors name the
-/// file, never its content.
+/// The token this process holds in memory (from stdin), if any.
+static HELD: OnceLock<Secret> = OnceLock::new();
+
+/// Holds `token` in memory for [`read_token`]`("-")` (once; later calls are ignored).
+pub fn hold(token: Secret) {
+    let _ = HELD.set(token);
+}
+
+/// The token held in memory, if any.
+pub fn held() -> Option<&'static Secret> {
+    HELD.get()
+}
+
+/// Reads the token from `path`, trimming surrounding whitespace; `-` is the token
+/// held in memory ([`hold`]). Errors name the file, never its content.
 pub fn read_token(path: &Path) -> Result<Secret> {
     let token_error = |why: String| Error::Token {
         path: path.to_path_buf(),
         why,
     };
+    if path.as_os_str() == dcs_model::env::STDIN {
+        return held()
+            .cloned()
+            .ok_or_else(|| token_error("was to arrive on stdin and did not".into()));
+    }
     let raw = std::fs::read_to_string(path).map_err(|e| token_error(e.kind().to_string()))?;
     let token = raw.trim();
     if token.is_empty() {

@@ -3,6 +3,10 @@
 //! removed by the user, or the operator changed the git base), nothing is fetched
 //! and the workspace opens as it is, with a warning that says why and the one git
 //! command that makes updates flow again. Nothing is refused, reset or rewritten.
+//!
+//! [`complete`] fetches the rest of a shallow checkout's history (after the first
+//! open cloned only the last commit): objects and `refs/remotes/origin/*` only, so the
+//! user's working tree, index and `HEAD` are untouched whatever they did meanwhile.
 
 use std::cell::RefCell;
 
@@ -39,6 +43,43 @@ pub fn existing(job: &Job, repo: &Repository, token: Option<&Secret>) -> Result<
         Err(e) => {
             let error = classify(&e, &subject(job, token));
             warn!(%error, "fetch failed; using the existing checkout as it is");
+            Ok(Outcome::UsedAsIs {
+                warning: could_not_fetch(&error.to_string()),
+            })
+        }
+    }
+}
+
+/// `git fetch --unshallow` in libgit2's terms.
+const UNSHALLOW: i32 = i32::MAX;
+
+/// Fetches the rest of the history of a shallow `repo` (the checkout of `job`) from
+/// `origin`, with its configured refspecs; a complete `repo` is fetched as
+/// [`existing`] does. An `origin` that is not the clone URL is left alone.
+pub fn complete(job: &Job, repo: &Repository, token: Option<&Secret>) -> Result<Outcome> {
+    if !repo.is_shallow() {
+        return existing(job, repo, token);
+    }
+    let url = job.url();
+    let Some(mut origin) = ours(repo, &url) else {
+        let warning = not_ours_warning(job, repo, &url);
+        warn!(target = %job.target.display(), %warning, "not completing the history");
+        return Ok(Outcome::UsedAsIs { warning });
+    };
+    let shown = job.target.display();
+    info!(url = %redact_userinfo(&url), target = %shown, "fetching the rest of the history");
+    let progress = RefCell::new(Progress::new(Op::Fetch, job.observer.clone()));
+    let mut options = fetch_options(job, token, &progress);
+    options.depth(UNSHALLOW);
+    match origin.fetch::<&str>(&[], Some(&mut options), None) {
+        Ok(()) => {
+            progress.borrow().finish();
+            info!(target = %shown, "history complete");
+            Ok(Outcome::Fetched)
+        }
+        Err(e) => {
+            let error = classify(&e, &subject(job, token));
+            warn!(%error, "fetching the rest of the history failed; the checkout stays shallow");
             Ok(Outcome::UsedAsIs {
                 warning: could_not_fetch(&error.to_string()),
             })

@@ -4,13 +4,21 @@
 //! when it closes, so a killed launcher takes its child along); the child answers
 //! with [`Line`]s on stdout, one JSON object a line, ending with `done` or `failed`.
 //!
-//! The token never travels here: the request names the token *file*.
+//! The token travels here only when the launcher holds it in memory (it came on
+//! the launcher's stdin, `DCS_GIT_TOKEN_FILE=-`): then the request line on the
+//! child's stdin carries it ([`Wire`]); otherwise the request names the token *file*.
+//!
+//! How much history a transfer fetches travels in the child's environment
+//! ([`HISTORY_ENV`], see [`History`]): the first open clones shallow, and the rest of
+//! the history is fetched afterwards by a second transfer asking for
+//! [`History::Complete`].
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
+use super::credentials::{self, Secret};
 use super::progress::{Counts, Op};
 use super::Outcome;
 use crate::error::FailureKind;
@@ -18,9 +26,64 @@ use crate::error::FailureKind;
 /// The hidden subcommand of `dcs-launcher` that runs one transfer.
 pub const SUBCOMMAND: &str = "git-transfer";
 
-/// The job, on the child's stdin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The child's environment variable naming the [`History`] wanted (unset: the
+/// default, [`History::FirstOpen`]).
+pub const HISTORY_ENV: &str = "DCS_TRANSFER_HISTORY";
+
+/// How much history a transfer fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum History {
+    /// As the workspace opens: a missing checkout is cloned shallow (the last
+    /// commit, as `git clone --depth 1`) where the transport can; an existing one is
+    /// fetched as it is (a shallow one stays shallow, a complete one complete).
+    #[default]
+    FirstOpen,
+    /// After the workspace opened: a shallow checkout gets the rest of its history
+    /// (refs and objects only; the working tree, index and `HEAD` are untouched).
+    Complete,
+}
+
+impl History {
+    /// The value of [`HISTORY_ENV`] for this.
+    pub fn env_value(self) -> &'static str {
+        match self {
+            History::FirstOpen => "first-open",
+            History::Complete => "complete",
+        }
+    }
+
+    /// The history `value` (of [`HISTORY_ENV`]) names; anything else is the default.
+    pub fn from_env_value(value: Option<&str>) -> Self {
+        match value {
+            Some("complete") => History::Complete,
+            _ => History::FirstOpen,
+        }
+    }
+
+    /// The history this process's environment names (the transfer child's).
+    pub fn from_process_env() -> Self {
+        Self::from_env_value(std::env::var(HISTORY_ENV).ok().as_deref())
+    }
+}
+
+/// The job, on the child's stdin (serialized as a [`Wire`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Request {
+    /// `owner/repo`.
+    pub repo: String,
+    /// Git base URL.
+    pub git_base: String,
+    /// Where the checkout goes.
+    pub target: PathBuf,
+    /// File holding the git token, if any (`-`: the token held in memory, which
+    /// then travels in the request itself).
+    pub token_file: Option<PathBuf>,
+}
+
+/// A [`Request`] as it travels: with the token itself when `token_file` is `-`.
+/// No `Debug`: it may hold the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wire {
     /// `owner/repo`.
     pub repo: String,
     /// Git base URL.
@@ -29,6 +92,43 @@ pub struct Request {
     pub target: PathBuf,
     /// File holding the git token, if any.
     pub token_file: Option<PathBuf>,
+    /// The token, when the launcher holds it in memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl Wire {
+    /// The request, and the token it carried.
+    pub fn into_parts(self) -> (Request, Option<Secret>) {
+        let request = Request {
+            repo: self.repo,
+            git_base: self.git_base,
+            target: self.target,
+            token_file: self.token_file,
+        };
+        (request, self.token.map(Secret::new))
+    }
+}
+
+impl Serialize for Request {
+    /// As a [`Wire`]: a `-` token file brings the held token along.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let in_memory = self
+            .token_file
+            .as_deref()
+            .is_some_and(|f| f.as_os_str() == dcs_model::env::STDIN);
+        Wire {
+            repo: self.repo.clone(),
+            git_base: self.git_base.clone(),
+            target: self.target.clone(),
+            token_file: self.token_file.clone(),
+            token: in_memory
+                .then(credentials::held)
+                .flatten()
+                .map(|t| t.expose().to_owned()),
+        }
+        .serialize(s)
+    }
 }
 
 /// One line of the child's stdout.
@@ -122,6 +222,15 @@ fn this_executable_path() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_history_travels_in_one_variable_and_defaults_to_first_open() {
+        for history in [History::FirstOpen, History::Complete] {
+            assert_eq!(History::from_env_value(Some(history.env_value())), history);
+        }
+        assert_eq!(History::from_env_value(None), History::FirstOpen);
+        assert_eq!(History::from_env_value(Some("bogus")), History::FirstOpen);
+    }
 
     #[test]
     fn lines_are_flat_json_objects_tagged_by_event() {

@@ -4,6 +4,12 @@
 //! ([`Watchdog`]) or the launcher stops. A clone given up fails the start with a
 //! message naming the limit; a fetch given up leaves the checkout as it is, with a
 //! warning, as any failed fetch does.
+//!
+//! A checkout left shallow (the first open clones only the last commit) gets the rest
+//! of its history in the background ([`complete_history`]): a second transfer under
+//! the same lock, started once the first is done, reporting to nobody, so the
+//! workspace never waits for it; a failure only leaves the checkout shallow until the
+//! next start tries again.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -17,7 +23,7 @@ use tracing::{debug, info, warn};
 use super::classify::redact_userinfo;
 use super::fetch::could_not_fetch;
 use super::progress::{Counts, Op};
-use super::protocol::{Line, Program, Request};
+use super::protocol::{History, Line, Program, Request, HISTORY_ENV};
 use super::watchdog::{Limits, Violation, Watchdog};
 use super::{lock, Job, Outcome};
 use crate::error::{Error, FailureKind, Result};
@@ -73,7 +79,47 @@ pub async fn run(
         remove_partials(&owner_dir, job).await?;
     }
     drop(lock);
+    if result.is_ok() && shallow(&job.target).await {
+        tokio::spawn(complete_history(job.clone(), program.clone(), limits));
+    }
     result
+}
+
+/// Fetches the rest of a shallow checkout's history in a transfer child of its own
+/// (under the checkout lock, within `limits`, ended by `job.cancel`), touching
+/// nothing but objects and `refs/remotes/origin/*`. Returns what it did; failures
+/// are logged, and the checkout stays as it was.
+pub async fn complete_history(job: Job, mut program: Program, limits: Limits) -> Result<Outcome> {
+    program
+        .env
+        .push((HISTORY_ENV.into(), History::Complete.env_value().into()));
+    let owner_dir = owner_dir(&job.target);
+    let Some(lock) = lock::acquire(&owner_dir, &job.repo, job.cancel.clone(), || {}).await? else {
+        return Err(cancelled());
+    };
+    if !shallow(&job.target).await {
+        // Another launcher completed it meanwhile.
+        return Ok(Outcome::Fetched);
+    }
+    let began = Instant::now();
+    let (result, _killed) = transfer(&job, &program, limits, &|_: Status| {}).await;
+    drop(lock);
+    match &result {
+        Ok(Outcome::Fetched) => {
+            info!(repo = %job.repo, secs = began.elapsed().as_secs_f32(), "history complete");
+        }
+        Ok(outcome) => warn!(repo = %job.repo, ?outcome, "the checkout stays shallow for now"),
+        Err(error) => warn!(repo = %job.repo, %error, "the checkout stays shallow for now"),
+    }
+    result
+}
+
+/// Whether the checkout at `target` is shallow (off the async threads).
+async fn shallow(target: &Path) -> bool {
+    let target = target.to_path_buf();
+    tokio::task::spawn_blocking(move || super::is_shallow(&target))
+        .await
+        .unwrap_or(false)
 }
 
 fn owner_dir(target: &Path) -> PathBuf {

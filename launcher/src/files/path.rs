@@ -2,6 +2,10 @@
 //! validated, percent-decoded segments, and is then resolved against the canonical
 //! repository root so that nothing (`..`, encoded `..`, NUL, backslash, or a symbolic
 //! link pointing outside) can reach a file outside the checkout.
+//!
+//! What the filesystem refuses about a path is the client's mistake, answered as
+//! such ([`path_error`]): a name over [`NAME_MAX`] bytes or a path over the system's
+//! limit is a 400, a symbolic link that loops is a 404; never a 500.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -9,6 +13,9 @@ use std::path::{Path, PathBuf};
 use percent_encoding::percent_decode_str;
 
 use crate::error::{Error, Result};
+
+/// The longest file or folder name, in bytes (Linux filesystems' `NAME_MAX`).
+pub const NAME_MAX: usize = 255;
 
 /// A validated path below the repository root, as the client named it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +105,13 @@ fn decode_segment(raw: &str) -> Result<String> {
         .decode_utf8()
         .map_err(|_| Error::BadRequest("the path is not valid UTF-8 once decoded".into()))?;
     let bad = |why: &str| Err(Error::BadRequest(format!("invalid path segment: {why}")));
+    if decoded.len() > NAME_MAX {
+        return Err(Error::BadRequest(format!(
+            "the name {}… is {} bytes long; a file or folder name may be at most {NAME_MAX} bytes",
+            decoded.chars().take(40).collect::<String>(),
+            decoded.len()
+        )));
+    }
     match decoded.as_ref() {
         "." | ".." => return bad("'.' and '..' are not allowed"),
         s if s.contains('\0') => return bad("it contains a NUL character"),
@@ -146,12 +160,12 @@ pub async fn resolve_new(root: &Path, rel: &RelPath) -> Result<PathBuf> {
             io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Error::NotFound(format!(
                 "directory {parent_shown} does not exist; create it first"
             )),
-            _ => Error::io(format!("opening {parent_shown}"), e),
+            _ => path_error(format!("opening {parent_shown}"), &parent_shown, e),
         })?;
     inside(root, &parent, &parent_shown)?;
     let meta = tokio::fs::metadata(&parent)
         .await
-        .map_err(|e| Error::io(format!("opening {parent_shown}"), e))?;
+        .map_err(|e| path_error(format!("opening {parent_shown}"), &parent_shown, e))?;
     if !meta.is_dir() {
         return Err(Error::Conflict(format!(
             "{parent_shown} is a file, not a directory"
@@ -181,7 +195,24 @@ fn not_found_or_io(e: io::Error, shown: &str) -> Error {
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => {
             Error::NotFound(format!("{shown} does not exist"))
         }
-        _ => Error::io(format!("opening {shown}"), e),
+        _ => path_error(format!("opening {shown}"), shown, e),
+    }
+}
+
+/// The error for `e`, met while `what` on the path shown as `shown`: what the
+/// filesystem refuses about the path itself is the client's mistake (a name or
+/// path too long: 400; a symbolic link loop: 404), anything else stays an I/O error.
+pub fn path_error(what: String, shown: &str, e: io::Error) -> Error {
+    use nix::errno::Errno;
+    match e.raw_os_error().map(Errno::from_raw) {
+        Some(Errno::ENAMETOOLONG) => Error::BadRequest(format!(
+            "{shown} is too long for the filesystem: a name may be at most {NAME_MAX} bytes \
+             and the whole path a few thousand"
+        )),
+        Some(Errno::ELOOP) => Error::NotFound(format!(
+            "{shown} leads through a symbolic link that loops (it never reaches a file or folder)"
+        )),
+        _ => Error::io(what, e),
     }
 }
 
@@ -245,6 +276,52 @@ mod tests {
             resolve_existing(&root, &ok).await.expect("inside"),
             root.join("ok.txt")
         );
+    }
+
+    #[test]
+    fn names_over_255_bytes_are_refused() {
+        let ok = format!("/{}", "n".repeat(255));
+        assert!(RelPath::parse(&ok).is_ok());
+        assert!(bad(&format!("/{}", "n".repeat(256))).contains("at most 255 bytes"));
+        // Bytes, not characters: 128 two-byte characters are 256 bytes.
+        let wide = format!("/{}", "%C3%A9".repeat(128));
+        assert!(bad(&wide).contains("256 bytes"));
+    }
+
+    #[tokio::test]
+    async fn symlink_loops_are_404_and_overlong_paths_400() {
+        let repo = tempfile::tempdir().expect("tempdir");
+        std::os::unix::fs::symlink("loop", repo.path().join("loop")).expect("symlink");
+        std::os::unix::fs::symlink("b", repo.path().join("a")).expect("symlink");
+        std::os::unix::fs::symlink("a", repo.path().join("b")).expect("symlink");
+        let root = root(repo.path()).await.expect("root");
+        for p in ["/loop", "/a", "/loop/x"] {
+            let rel = RelPath::parse(p).expect("valid");
+            let err = resolve_existing(&root, &rel).await.expect_err("loop");
+            assert!(matches!(err, Error::NotFound(_)), "{p}: {err:?}");
+            assert!(err.to_string().contains("symbolic link"), "{err}");
+        }
+        let inside = RelPath::parse("/loop/new.txt").expect("valid");
+        let err = resolve_new(&root, &inside).await.expect_err("loop parent");
+        assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+        let deep = format!("/{}", vec!["d".repeat(250); 20].join("/"));
+        let rel = RelPath::parse(&deep).expect("each name is short enough");
+        let err = resolve_existing(&root, &rel).await.expect_err("too long");
+        assert!(
+            matches!(err, Error::NotFound(_) | Error::BadRequest(_)),
+            "{err:?}"
+        );
+        let err = resolve_new(&root, &rel).await.expect_err("too long");
+        assert!(
+            matches!(err, Error::NotFound(_) | Error::BadRequest(_)),
+            "{err:?}"
+        );
+        let long = io::Error::from_raw_os_error(nix::errno::Errno::ENAMETOOLONG as i32);
+        let err = path_error("publishing /x".into(), "/x", long);
+        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST, "{err:?}");
+        let other = io::Error::from_raw_os_error(nix::errno::Errno::EIO as i32);
+        let err = path_error("publishing /x".into(), "/x", other);
+        assert_eq!(err.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[tokio::test]

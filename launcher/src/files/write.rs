@@ -67,7 +67,7 @@ pub async fn upload(
     }
     .map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => exists(&shown),
-        _ => Error::io(format!("publishing {shown}"), e),
+        _ => path::path_error(format!("publishing {shown}"), &shown, e),
     })?;
     info!(path = %shown, "file uploaded");
     Ok(StatusCode::CREATED)
@@ -90,7 +90,11 @@ pub async fn mkdir(root: &Path, rel: &RelPath) -> Result<StatusCode> {
             Ok(StatusCode::CREATED)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(exists(&shown)),
-        Err(e) => Err(Error::io(format!("creating directory {shown}"), e)),
+        Err(e) => Err(path::path_error(
+            format!("creating directory {shown}"),
+            &shown,
+            e,
+        )),
     }
 }
 
@@ -128,7 +132,9 @@ impl TempUpload {
             .create_new(true)
             .open(&path)
             .await
-            .map_err(|e| Error::io(format!("creating a temporary file for {shown}"), e))?;
+            .map_err(|e| {
+                path::path_error(format!("creating a temporary file for {shown}"), shown, e)
+            })?;
         Ok(Self { path, file })
     }
 }

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// The executable to run for `kind`: `DCS_IDE_BIN` resolved, or else the kind's
 /// release installed into the config volume (downloaded on first use).
 pub async fn for_context(kind: &'static str, ctx: &IdeContext) -> Result<PathBuf> {
-    crate::packages::prepare(kind, std::process::id() == 1).await?;
+    crate::packages::prepare(kind).await?;
     match (&ctx.ide_bin, super::install::source(kind)) {
         (Some(wanted), _) => resolve(kind, wanted, std::env::var_os("PATH").as_deref()),
         (None, Some(source)) => super::install::ensure(source, ctx).await,

@@ -46,15 +46,24 @@ impl Ide for CodeServer {
 }
 
 /// The command line: loopback only, no auth, state kept in the config volume, the
-/// checkout opened as the folder.
+/// checkout opened as the folder. Its own port proxy (`/proxy/<n>/`) is off: it
+/// would serve apps unsandboxed in the IDE's origin (and reach the proxy's own
+/// port); previews go through the launcher's `/ports/<n>/`.
+///
+/// `--port` repeats the port of `--bind-addr`: code-server lets a `PORT` variable
+/// override `--bind-addr`'s port (only `--port` overrides `PORT`), and Knative sets
+/// `PORT=8080` in every container, the launcher's own port.
 pub fn launch(program: &Path, dirs: &ConfigDirs, folder: &Path, addr: SocketAddr) -> Launch {
     let path = |p: &PathBuf| p.as_os_str().to_owned();
     let mut args: Vec<std::ffi::OsString> = [
         "--bind-addr",
         &addr.to_string(),
+        "--port",
+        &addr.port().to_string(),
         "--auth",
         "none",
         "--disable-telemetry",
+        "--disable-proxy",
         "--disable-update-check",
         "--disable-workspace-trust",
         "--disable-getting-started-override",
@@ -99,8 +108,9 @@ mod tests {
             .collect();
         let joined = args.join(" ");
         for want in [
-            "--bind-addr 127.0.0.1:4321",
+            "--bind-addr 127.0.0.1:4321 --port 4321",
             "--auth none",
+            "--disable-proxy",
             "--user-data-dir /config/code-server/data",
             "--extensions-dir /config/code-server/extensions",
             "--config /config/code-server/config.yaml",

@@ -3,6 +3,7 @@
 //! ([`crate::supervise`]), probed for health, and sent every request through
 //! [`crate::forward`] with the browser's `Host` unchanged.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -61,7 +62,8 @@ pub struct Shape {
 }
 
 /// Starts an IDE kind that runs as its own server: finds (or installs) its binary,
-/// makes its config directories, then supervises `command(program, dirs, addr)`.
+/// makes its config directories, then supervises `command(program, dirs, addr)` with
+/// the launcher's trust bundle in its environment ([`tls_env`]).
 pub async fn start_installed(
     kind: &'static str,
     ctx: &IdeContext,
@@ -70,9 +72,14 @@ pub async fn start_installed(
 ) -> Result<Box<dyn RunningIde>> {
     let program = super::bin::for_context(kind, ctx).await?;
     let dirs = ConfigDirs::create(&ctx.config_dir, kind)?;
+    let tls = tls_env(kind, ctx).await?;
     let spec = Spec {
         kind,
-        make: Arc::new(move |addr: SocketAddr| command(&program, &dirs, addr)),
+        make: Arc::new(move |addr: SocketAddr| {
+            let mut launch = command(&program, &dirs, addr);
+            launch.env.extend(tls.iter().cloned());
+            launch
+        }),
         health_path: shape.health_path,
         prefix: shape.prefix,
         landing: shape.landing,
@@ -80,6 +87,30 @@ pub async fn start_installed(
         start_timeout: shape.start_timeout,
     };
     Ok(Box::new(ExternalIde::start(spec, ctx.drain.clone()).await?))
+}
+
+/// The IDE's own TLS (extensions, VS Code's server download) and what it starts
+/// trust what the launcher trusts: the bundle ([`crate::trust`]) written into the
+/// config volume, named by `SSL_CERT_FILE` (OpenSSL, rustls-native-certs, curl,
+/// Python's `ssl`) and `NODE_EXTRA_CA_CERTS` (Node.js, beside its own roots).
+pub async fn tls_env(kind: &'static str, ctx: &IdeContext) -> Result<Vec<(OsString, OsString)>> {
+    let (config, extra) = (ctx.config_dir.clone(), ctx.extra_ca_file.clone());
+    let file = tokio::task::spawn_blocking(move || {
+        crate::trust::Bundle::build(extra.as_deref())?.write(&config)
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))?
+    .map_err(|e| Error::IdeStart {
+        kind,
+        message: e.to_string(),
+    })?;
+    Ok(vec![
+        (
+            crate::trust::SSL_CERT_FILE.into(),
+            file.clone().into_os_string(),
+        ),
+        ("NODE_EXTRA_CA_CERTS".into(), file.into_os_string()),
+    ])
 }
 
 /// A supervised IDE process and the way to reach it.

@@ -3,7 +3,9 @@
 //! `.installed` file, so a wake never downloads again.
 //!
 //! The archive comes from the kind's upstream (or `DCS_IDE_DOWNLOAD_BASE`, serving
-//! the same file names), with retries and progress in the log. When a
+//! the same file names), with retries and progress in the log, over TLS verified with
+//! the launcher's trust bundle ([`crate::trust`]: Mozilla's roots, the image's,
+//! `DCS_EXTRA_CA_FILE`), the same roots its clones use. When a
 //! `<archive>.sha256` is published beside it, the archive must match it; a mismatch
 //! is refused before anything is unpacked or run.
 //!
@@ -20,6 +22,7 @@ use tracing::info;
 
 use super::{bin, IdeContext};
 use crate::error::{Error, Result};
+use crate::trust::Bundle;
 
 /// Where one kind's releases come from.
 #[derive(Debug, Clone, Copy)]
@@ -159,7 +162,8 @@ pub async fn ensure(source: Source, ctx: &IdeContext) -> Result<PathBuf> {
     info!(kind = source.kind, version = %plan.version, url = %plan.url, "installing the IDE");
     let kind = source.kind;
     let job = plan.clone();
-    tokio::task::spawn_blocking(move || install(kind, &job))
+    let extra = ctx.extra_ca_file.clone();
+    tokio::task::spawn_blocking(move || install(kind, &job, extra.as_deref()))
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
     Ok(plan.exe)
@@ -167,8 +171,10 @@ pub async fn ensure(source: Source, ctx: &IdeContext) -> Result<PathBuf> {
 
 /// Downloads, verifies and unpacks into a temporary folder beside the target, then
 /// renames it into place: a crash never leaves a half install that looks complete.
-fn install(kind: &'static str, plan: &Plan) -> Result<()> {
+fn install(kind: &'static str, plan: &Plan, extra_ca: Option<&Path>) -> Result<()> {
     let fail = |message: String| Error::IdeStart { kind, message };
+    let roots = Bundle::build(extra_ca).map_err(|e| fail(e.to_string()))?;
+    let agent = fetch::agent(&roots);
     let parent = plan
         .dir
         .parent()
@@ -180,8 +186,8 @@ fn install(kind: &'static str, plan: &Plan) -> Result<()> {
         .tempdir_in(parent)
         .map_err(|e| Error::io(format!("creating a folder in {}", parent.display()), e))?;
     let archive = tmp.path().join("archive.tar.gz");
-    let digest = fetch::download(&plan.url, &archive).map_err(|e| fail(e.to_string()))?;
-    match fetch::published_sha256(&plan.url).map_err(|e| fail(e.to_string()))? {
+    let digest = fetch::download(&agent, &plan.url, &archive).map_err(|e| fail(e.to_string()))?;
+    match fetch::published_sha256(&agent, &plan.url).map_err(|e| fail(e.to_string()))? {
         Some(expected) if expected != digest => {
             return Err(fail(format!(
                 "checksum mismatch for {}: expected sha256 {expected}, got {digest}; nothing was installed",

@@ -138,3 +138,55 @@ async fn a_port_with_nothing_listening_says_so() {
     );
     l.stop().await.expect("stops");
 }
+
+#[tokio::test]
+async fn a_preview_of_the_launchers_own_port_is_refused_not_nested() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let l = Running::ready(env(&upstream.base(), ws.path())).await;
+    let own = l.addr.port();
+    // Without the mark the inner request would be served (and /ports/<own>/… could nest
+    // once per segment); marked, it is turned away at the first repetition.
+    let reply = l
+        .send(
+            Method::GET,
+            &format!("/ports/{own}/ports/{own}/"),
+            &[("accept", "application/json")],
+            b"",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text());
+    assert!(reply.text().contains("preview"), "{}", reply.text());
+    let marked = l
+        .send(
+            Method::GET,
+            "/ports/1/",
+            &[("via", "1.1 ingress, 1.1 dcs-preview")],
+            b"",
+        )
+        .await;
+    assert_eq!(marked.status, StatusCode::FORBIDDEN);
+    l.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_preview_at_the_root_of_its_own_host_gets_no_prefix() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let l = Running::ready(env(&upstream.base(), ws.path())).await;
+    let port = preview_server().await;
+    let reply = l
+        .send(
+            Method::GET,
+            &format!("/ports/{port}/x"),
+            &[
+                ("x-forwarded-prefix", "/github/acme/hello"),
+                ("x-dcs-preview-root", "1"),
+            ],
+            b"",
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.text(), "/x -");
+    l.stop().await.expect("stops");
+}

@@ -5,8 +5,10 @@ use std::io;
 
 use super::*;
 use crate::checkout::protocol::TEST_CHILD_ENV;
+use crate::checkout::watchdog::Limits;
 use crate::checkout::Outcome;
 use crate::fixtures::Upstream;
+use crate::trust::test_ca::{serve_https, TestCa};
 
 /// Not a test of its own: the transfer child of the unit tests. It does nothing
 /// unless [`TEST_CHILD_ENV`] is set, and then never returns.
@@ -150,4 +152,72 @@ async fn the_child_gives_up_when_its_launcher_goes_away() {
         .expect("the child exits once its stdin closes")
         .expect("wait");
     assert_eq!(status.code(), Some(EXIT_ORPHANED));
+}
+
+/// `job` run in a transfer child started as `program`; the failure's kind and text.
+async fn fails(job: &Job, program: &Program, env: &LauncherEnv) -> (FailureKind, String) {
+    let run = crate::checkout::run::run(job, program, Limits::from_env(env), &|_| {});
+    match tokio::time::timeout(Duration::from_secs(90), run).await {
+        Ok(Err(Error::Checkout { kind, message })) => (kind, message),
+        other => panic!("expected a checkout failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn libgit2_in_the_child_trusts_the_extra_ca_through_the_bundle() {
+    // An HTTPS "git server" signed by a private CA that answers everything 404:
+    // libgit2 hears the 404 only once it trusts the server's certificate.
+    let ca = TestCa::new("git CA");
+    let not_found = hyper::service::service_fn(|_req| async {
+        let mut res = http::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
+        *res.status_mut() = http::StatusCode::NOT_FOUND;
+        Ok::<_, std::convert::Infallible>(res)
+    });
+    let base = serve_https(&ca, not_found).await;
+    let ws = tempfile::tempdir().expect("tempdir");
+    let mut env = crate::fixtures::env(&base, ws.path());
+    let job = Job::from_env(&env, Arc::new(AtomicBool::new(false))).expect("a repository");
+
+    // The child as started before: its OpenSSL knows nothing of the private CA.
+    let (kind, message) = fails(&job, &Program::this_executable(), &env).await;
+    assert_eq!(kind, FailureKind::Network, "{message}");
+    assert!(message.to_lowercase().contains("certificate"), "{message}");
+    // The launcher's bundle without the CA: refused the same way.
+    let without = program(&env).await.expect("program");
+    let (kind, message) = fails(&job, &without, &env).await;
+    assert_eq!(kind, FailureKind::Network, "{message}");
+
+    env.extra_ca_file = Some(ca.write_ca(ws.path()));
+    let with = program(&env).await.expect("program");
+    let bundle = ws.path().join(".dcs/trust/ca-bundle.pem");
+    assert!(
+        with.env
+            .contains(&("SSL_CERT_FILE".into(), bundle.clone().into_os_string())),
+        "{:?}",
+        with.env
+    );
+    let pem = std::fs::read_to_string(&bundle).expect("the bundle is in the config volume");
+    assert!(pem.contains(ca.ca_pem.lines().nth(1).expect("base64")));
+    let (kind, message) = fails(&job, &with, &env).await;
+    assert_eq!(kind, FailureKind::NotFound, "past TLS: {message}");
+}
+
+#[tokio::test]
+async fn an_unusable_extra_ca_file_fails_the_checkout_naming_it() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    let mut env = crate::fixtures::env("https://127.0.0.1:9", ws.path());
+    let file = ws.path().join("ca.pem");
+    std::fs::write(&file, "not a certificate\n").expect("write");
+    env.extra_ca_file = Some(file.clone());
+    match program(&env).await {
+        Err(Error::Checkout { kind, message }) => {
+            assert_eq!(kind, FailureKind::Other);
+            assert!(
+                message.contains(&format!("DCS_EXTRA_CA_FILE={}", file.display()))
+                    && message.contains("holds no certificate"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }

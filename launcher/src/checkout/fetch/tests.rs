@@ -149,3 +149,45 @@ fn an_origin_differing_only_by_dot_git_or_slash_is_the_same_repo() {
         same_remote("https://h/a/c.git")
     );
 }
+
+#[test]
+fn first_clones_are_shallow_only_over_smart_transports() {
+    use crate::checkout::{is_shallow, shallow_capable};
+    for url in [
+        "https://h/a/b.git",
+        "http://127.0.0.1:1/a/b.git",
+        "ssh://h/a/b",
+    ] {
+        assert!(shallow_capable(url), "{url}");
+    }
+    for url in ["file:///srv/a/b.git", "/srv/a/b.git", "git@h:a/b.git"] {
+        assert!(!shallow_capable(url), "{url}");
+    }
+    // libgit2's local transport cannot fetch shallow: such a clone is complete.
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let job = job(&upstream.base(), ws.path());
+    assert_eq!(checkout(&job).expect("clone"), Outcome::Cloned);
+    assert!(!is_shallow(&job.target));
+}
+
+#[test]
+fn completing_a_complete_checkout_fetches_it_as_usual() {
+    use crate::checkout::checkout_with;
+    use crate::checkout::protocol::History;
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let job = job(&upstream.base(), ws.path());
+    checkout(&job).expect("clone");
+    let before = state(&job.target);
+    upstream.commit("later.txt", "later\n");
+    assert_eq!(
+        checkout_with(&job, History::Complete).expect("fetch"),
+        Outcome::Fetched
+    );
+    assert_eq!(
+        state(&job.target)[..3],
+        before[..3],
+        "working tree untouched"
+    );
+}

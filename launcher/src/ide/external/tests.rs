@@ -147,3 +147,42 @@ async fn a_missing_ide_binary_is_explained() {
     );
     l.stop().await.expect("stops");
 }
+
+/// Writes its environment to `<user-data-dir>/env`, then serves the checkout.
+const ENV_DUMPING_CODE_SERVER: &str = r#"#!/bin/sh
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bind-addr) addr="$2"; shift ;;
+    --user-data-dir) data="$2"; shift ;;
+  esac
+  shift
+done
+env > "$data/env"
+exec python3 -m http.server --bind 127.0.0.1 "${addr##*:}" >/dev/null 2>&1
+"#;
+
+#[tokio::test]
+async fn the_ide_trusts_the_launchers_bundle_extra_ca_included() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let tools = tempfile::tempdir().expect("tempdir");
+    let ca = crate::trust::test_ca::TestCa::new("operator CA");
+    let mut env = env(&upstream.base(), ws.path());
+    env.ide = "code-server".into();
+    env.ide_bin = Some(fake(tools.path(), ENV_DUMPING_CODE_SERVER));
+    env.extra_ca_file = Some(ca.write_ca(tools.path()));
+    let bundle = env.config_dir().join("trust/ca-bundle.pem");
+    let data = env.config_dir().join("code-server/data");
+    let l = Running::ready(env).await;
+    let seen = std::fs::read_to_string(data.join("env")).expect("the fake wrote its env");
+    l.stop().await.expect("stops");
+    for var in ["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS"] {
+        assert!(
+            seen.lines()
+                .any(|l| l == format!("{var}={}", bundle.display())),
+            "{var} in {seen}"
+        );
+    }
+    let pem = std::fs::read_to_string(&bundle).expect("bundle");
+    assert!(pem.contains(ca.ca_pem.lines().nth(1).expect("base64")));
+}

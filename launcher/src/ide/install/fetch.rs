@@ -1,6 +1,8 @@
-//! Downloads with `ureq` (blocking; run on a blocking thread): retries with backoff
-//! on network errors and 5xx, progress in the log, SHA-256 computed while the bytes
-//! go to disk, and the `<url>.sha256` an upstream may publish beside an archive.
+//! Downloads with `ureq` (blocking; run on a blocking thread) verifying TLS with the
+//! launcher's [`Bundle`] (the roots git uses too): retries with backoff on network
+//! errors and 5xx, progress in the log, SHA-256 computed while the bytes go to disk,
+//! and the `<url>.sha256` an upstream may publish beside an archive. An untrusted
+//! certificate is not retried: it says how to trust a private CA.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -8,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
+
+use crate::trust::Bundle;
 
 /// Attempts per download.
 const ATTEMPTS: u32 = 4;
@@ -17,8 +21,10 @@ const ATTEMPTS: u32 = 4;
 #[error("{0}")]
 pub struct FetchError(String);
 
-fn agent() -> ureq::Agent {
+/// The HTTP client of every download: `roots` and nothing else are trusted.
+pub fn agent(roots: &Bundle) -> ureq::Agent {
     ureq::Agent::config_builder()
+        .tls_config(roots.tls_config())
         .timeout_connect(Some(Duration::from_secs(20)))
         .timeout_recv_body(Some(Duration::from_secs(600)))
         .http_status_as_error(false)
@@ -26,12 +32,11 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-/// Downloads `url` to `to`; returns the content's SHA-256 (lower-case hex).
-pub fn download(url: &str, to: &Path) -> Result<String, FetchError> {
-    let agent = agent();
+/// Downloads `url` to `to` with `agent`; returns the content's SHA-256 (lower-case hex).
+pub fn download(agent: &ureq::Agent, url: &str, to: &Path) -> Result<String, FetchError> {
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {
-        match once(&agent, url, to) {
+        match once(agent, url, to) {
             Ok(digest) => return Ok(digest),
             Err(Failure::Permanent(why)) => return Err(FetchError(why)),
             Err(Failure::Retry(why)) => {
@@ -55,10 +60,7 @@ enum Failure {
 }
 
 fn once(agent: &ureq::Agent, url: &str, to: &Path) -> Result<String, Failure> {
-    let resp = agent
-        .get(url)
-        .call()
-        .map_err(|e| Failure::Retry(format!("{url}: {e}")))?;
+    let resp = agent.get(url).call().map_err(|e| failure(url, &e))?;
     let status = resp.status().as_u16();
     if status >= 500 || status == 429 {
         return Err(Failure::Retry(format!("{url} answered {status}")));
@@ -107,13 +109,34 @@ fn once(agent: &ureq::Agent, url: &str, to: &Path) -> Result<String, Failure> {
     Ok(hex(&hash.finalize()))
 }
 
+/// Why a request failed: an untrusted certificate is permanent (and says how to
+/// trust a private CA), anything else is worth another attempt.
+fn failure(url: &str, error: &ureq::Error) -> Failure {
+    // rustls reports it directly or inside the I/O error of the handshake.
+    let rustls = match error {
+        ureq::Error::Rustls(e) => Some(e),
+        ureq::Error::Io(e) => e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    match rustls {
+        Some(rustls::Error::InvalidCertificate(why)) => Failure::Permanent(format!(
+            "{url}: the server's certificate is not trusted ({why:?}); if it is signed by a \
+             private CA, give that CA's certificate in {}",
+            dcs_model::env::DCS_EXTRA_CA_FILE
+        )),
+        _ => Failure::Retry(format!("{url}: {error}")),
+    }
+}
+
 /// The SHA-256 published at `<url>.sha256`, if there is one (404 means none).
-pub fn published_sha256(url: &str) -> Result<Option<String>, FetchError> {
+pub fn published_sha256(agent: &ureq::Agent, url: &str) -> Result<Option<String>, FetchError> {
     let sums = format!("{url}.sha256");
-    let resp = agent()
+    let resp = agent
         .get(&sums)
         .call()
-        .map_err(|e| FetchError(format!("{sums}: {e}")))?;
+        .map_err(|e| match failure(&sums, &e) {
+            Failure::Permanent(why) | Failure::Retry(why) => FetchError(why),
+        })?;
     match resp.status().as_u16() {
         200 => {}
         404 | 403 => return Ok(None),

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 
 use super::*;
 use crate::fixtures::{env, Running, Upstream};
+use crate::trust::test_ca::{serve_https, TestCa};
 
 const VERSION: &str = "9.9.9";
 
@@ -65,42 +66,78 @@ fn tarball() -> Vec<u8> {
     tar.into_inner().expect("tar").finish().expect("gz")
 }
 
+/// Requests seen, per path.
+type Hits = Arc<Mutex<HashMap<String, usize>>>;
+
 /// Serves `files`; the first request of each path in `fail_once` gets a 503.
-/// Returns its base URL and the number of requests per path.
-async fn server(
+fn files_service(
     files: HashMap<String, Vec<u8>>,
     fail_once: Vec<String>,
-) -> (String, Arc<Mutex<HashMap<String, usize>>>) {
+    hits: Hits,
+) -> impl hyper::service::Service<
+    Request<hyper::body::Incoming>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone
+       + Send
+       + 'static {
+    let (files, fail_once) = (Arc::new(files), Arc::new(fail_once));
+    service_fn(move |req: Request<hyper::body::Incoming>| {
+        let path = req.uri().path().trim_start_matches('/').to_owned();
+        let n = {
+            let mut seen = hits.lock().expect("lock");
+            let n = seen.entry(path.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let res = match files.get(&path) {
+            _ if n == 1 && fail_once.contains(&path) => {
+                (StatusCode::SERVICE_UNAVAILABLE, Vec::new())
+            }
+            Some(body) => (StatusCode::OK, body.clone()),
+            None => (StatusCode::NOT_FOUND, Vec::new()),
+        };
+        let mut resp = Response::new(Full::new(Bytes::from(res.1)));
+        *resp.status_mut() = res.0;
+        async move { Ok::<_, Infallible>(resp) }
+    })
+}
+
+/// Serves `files` over plain HTTP (see [`files_service`]). Returns its base URL and
+/// the number of requests per path.
+async fn server(files: HashMap<String, Vec<u8>>, fail_once: Vec<String>) -> (String, Hits) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr: SocketAddr = listener.local_addr().expect("addr");
-    let hits = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
-    let (files, fail_once, seen) = (Arc::new(files), Arc::new(fail_once), hits.clone());
+    let hits = Hits::default();
+    let service = files_service(files, fail_once, hits.clone());
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let (files, fail_once, seen) = (files.clone(), fail_once.clone(), seen.clone());
-            let service = service_fn(move |req: Request<hyper::body::Incoming>| {
-                let path = req.uri().path().trim_start_matches('/').to_owned();
-                let n = {
-                    let mut seen = seen.lock().expect("lock");
-                    let n = seen.entry(path.clone()).or_default();
-                    *n += 1;
-                    *n
-                };
-                let res = match files.get(&path) {
-                    _ if n == 1 && fail_once.contains(&path) => {
-                        (StatusCode::SERVICE_UNAVAILABLE, Vec::new())
-                    }
-                    Some(body) => (StatusCode::OK, body.clone()),
-                    None => (StatusCode::NOT_FOUND, Vec::new()),
-                };
-                let mut resp = Response::new(Full::new(Bytes::from(res.1)));
-                *resp.status_mut() = res.0;
-                async move { Ok::<_, Infallible>(resp) }
-            });
+            let service = service.clone();
             tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
         }
     });
     (format!("http://{addr}"), hits)
+}
+
+/// Serves `files` over HTTPS with a certificate `ca` signed.
+async fn https_server(ca: &TestCa, files: HashMap<String, Vec<u8>>) -> (String, Hits) {
+    let hits = Hits::default();
+    let base = serve_https(ca, files_service(files, Vec::new(), hits.clone())).await;
+    (base, hits)
+}
+
+/// The archive and its published checksum.
+fn archive_files() -> HashMap<String, Vec<u8>> {
+    let (tarball, name) = (tarball(), archive_name());
+    let sum = fetch::hex(&Sha256::digest(&tarball));
+    HashMap::from([
+        (name.clone(), tarball),
+        (
+            format!("{name}.sha256"),
+            format!("{sum}  {name}\n").into_bytes(),
+        ),
+    ])
 }
 
 fn code_server_env(git: &str, ws: &Path, base: &str) -> dcs_model::LauncherEnv {
@@ -152,17 +189,8 @@ fn plans_name_the_upstream_archive_or_the_same_file_at_a_mirror() {
 
 #[tokio::test]
 async fn a_good_checksum_installs_once_and_the_next_start_does_not_download() {
-    let tarball = tarball();
     let name = archive_name();
-    let sum = fetch::hex(&Sha256::digest(&tarball));
-    let files = HashMap::from([
-        (name.clone(), tarball),
-        (
-            format!("{name}.sha256"),
-            format!("{sum}  {name}\n").into_bytes(),
-        ),
-    ]);
-    let (base, hits) = server(files, vec![name.clone()]).await;
+    let (base, hits) = server(archive_files(), vec![name.clone()]).await;
     let upstream = Upstream::new();
     let ws = tempfile::tempdir().expect("tempdir");
 
@@ -243,4 +271,42 @@ async fn a_version_that_does_not_exist_is_named_in_the_error() {
         "{message}"
     );
     l.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_mirror_signed_by_a_private_ca_is_trusted_through_the_extra_file_only() {
+    let ca = TestCa::new("mirror CA");
+    let (base, hits) = https_server(&ca, archive_files()).await;
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+
+    // The launcher's own roots do not include the mirror's CA: refused at once (no
+    // retries of an untrusted certificate), saying how to trust it.
+    let l = Running::start(code_server_env(&upstream.base(), ws.path(), &base)).await;
+    let failed = l.wait_for_phase("failed").await.json();
+    let message = failed["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("certificate is not trusted") && message.contains("DCS_EXTRA_CA_FILE"),
+        "{message}"
+    );
+    l.stop().await.expect("stops");
+    assert_eq!(
+        hits.lock().expect("lock").get(&archive_name()),
+        None,
+        "nothing was served"
+    );
+
+    let mut env = code_server_env(&upstream.base(), ws.path(), &base);
+    env.extra_ca_file = Some(ca.write_ca(ws.path()));
+    let l = Running::ready(env).await;
+    assert_eq!(
+        l.get("/README.md").await.text(),
+        "hello\n",
+        "the installed IDE serves"
+    );
+    l.stop().await.expect("stops");
+    assert_eq!(hits.lock().expect("lock")[&archive_name()], 1);
 }

@@ -1,0 +1,95 @@
+//! `dcs-launcher checkout`: the checkout container's whole life (Knative's init
+//! container `checkout`). It clones or fetches exactly as a launcher does (checkout
+//! lock, transfer child, git limits), with the operator's token, which is mounted
+//! into this container only; records the outcome in `DCS_CHECKOUT_OUTCOME_FILE`; and
+//! exits, so the workspace container starts. Its launcher replays the recorded
+//! outcome instead of transferring (see [`crate::checkout::child`]), so the user's
+//! processes never share a container with the token.
+//!
+//! A failed checkout still exits 0: the launcher reports the recorded failure
+//! through `/_dcs/ready` (the proxy shows the matching page). Progress goes to this
+//! container's log (`kubectl logs <pod> -c checkout`) while it runs.
+//!
+//! The first open clones shallow; every later start fetches, completing the
+//! history of a shallow checkout ([`History::Complete`]).
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use dcs_model::LauncherEnv;
+use tracing::{error, info};
+
+use crate::checkout::protocol::{History, HISTORY_ENV};
+use crate::checkout::run::Status;
+use crate::checkout::watchdog::Limits;
+use crate::checkout::{self, child, Job};
+use crate::error::Error;
+
+/// How often progress is logged at most.
+const LOG_EVERY: Duration = Duration::from_secs(2);
+
+/// Checks out what `env` names and records the outcome; returns the exit status
+/// (0 once the outcome is recorded, 1 if it cannot be, 2 without an outcome file).
+pub async fn run(env: LauncherEnv) -> u8 {
+    let Some(out) = env.checkout_outcome_file.clone() else {
+        eprintln!(
+            "dcs-launcher checkout: {} is required",
+            dcs_model::env::DCS_CHECKOUT_OUTCOME_FILE
+        );
+        return 2;
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let result = match Job::from_env(&env, cancel) {
+        Some(job) => match child::transfer_program(&env).await {
+            Ok(mut program) => {
+                program
+                    .env
+                    .push((HISTORY_ENV.into(), History::Complete.env_value().into()));
+                let last = Mutex::new(None::<Instant>);
+                let status = |s: Status| log_progress(&last, s);
+                checkout::run::run(&job, &program, Limits::from_env(&env), &status).await
+            }
+            Err(err) => Err(err),
+        },
+        None => {
+            let folder = env.checkout_dir();
+            tokio::task::spawn_blocking(move || checkout::prepare_empty(&folder))
+                .await
+                .unwrap_or_else(|e| Err(Error::Task(e.to_string())))
+        }
+    };
+    match &result {
+        Ok(outcome) => info!(?outcome, "checkout done"),
+        Err(err) => error!(kind = ?err.failure_kind(), error = %err, "checkout failed"),
+    }
+    match child::record(&out, &result) {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!(
+                "dcs-launcher checkout: cannot record the outcome in {}: {err}",
+                out.display()
+            );
+            1
+        }
+    }
+}
+
+fn log_progress(last: &Mutex<Option<Instant>>, status: Status) {
+    let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
+    let now = Instant::now();
+    if last.is_some_and(|at| now.duration_since(at) < LOG_EVERY) {
+        return;
+    }
+    *last = Some(now);
+    match status {
+        Status::Waiting => info!("waiting for another workspace to finish its checkout"),
+        Status::Transfer { op, counts } => info!(
+            ?op,
+            received_bytes = counts.bytes(),
+            objects = counts.received_objects,
+            total = counts.total_objects,
+            "checking out"
+        ),
+    }
+}

@@ -1,0 +1,257 @@
+//! The one set of roots every TLS connection of the launcher verifies against:
+//! clones and fetches (libgit2 over OpenSSL, in the transfer child) and IDE downloads
+//! (`ureq` over rustls) alike. A [`Bundle`] is, without duplicates:
+//!
+//! 1. Mozilla's root certificates, carried in the binary (`webpki-root-certs`), so an
+//!    image without CA certificates (`debian:bookworm-slim`, `ubuntu:24.04`) still
+//!    clones from GitHub;
+//! 2. the image's own store when it has one (`$SSL_CERT_FILE`, else the first of
+//!    [`IMAGE_STORES`]), so a CA baked into the image is trusted too;
+//! 3. the operator's `DCS_EXTRA_CA_FILE` (Knative: a Secret or ConfigMap mounted
+//!    read-only), so private git servers and IDE mirrors with their own CA work. A
+//!    file that holds no certificate, or one that does not parse, is an error naming
+//!    the file: silently trusting less than asked would only fail later, unclearly.
+//!
+//! rustls takes the certificates from [`Bundle::tls_config`]. libgit2 gets them as
+//! one PEM file, [`Bundle::write`] into `<config>/trust/ca-bundle.pem`, named by
+//! OpenSSL's `SSL_CERT_FILE` in the transfer child's environment (and `SSL_CERT_DIR`
+//! pointing at the same folder, which holds no hashed certificates, so nothing else
+//! is trusted): libgit2 loads OpenSSL's default verify paths, which honour both
+//! variables, in the system OpenSSL as in the static launcher's vendored one. git2's
+//! in-process setter (`opts::set_ssl_cert_file`) is an `unsafe fn`, and the workspace
+//! forbids unsafe code; each transfer runs in its own process anyway. Only
+//! certificates reach the bundle: anything else in a PEM file (a private key put there
+//! by mistake) is left out.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine;
+
+/// CA bundles of common images, in the order they are looked for: Debian, Ubuntu,
+/// Alpine, Arch, Gentoo; Fedora, RHEL, CentOS, Amazon Linux; RHEL's extracted
+/// store; openSUSE, SLES; Alpine's and the BSD-style `cert.pem`.
+pub const IMAGE_STORES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The bundle's folder inside the config volume.
+pub const DIR: &str = "trust";
+/// The bundle's file name inside [`DIR`].
+pub const FILE: &str = "ca-bundle.pem";
+/// OpenSSL's variable naming a PEM file of trusted certificates.
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+/// OpenSSL's variable naming a folder of hashed trusted certificates.
+pub const SSL_CERT_DIR: &str = "SSL_CERT_DIR";
+
+/// A trust source that cannot be used, in words for the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TrustError(pub String);
+
+/// How many certificates each source gave (after removing duplicates), for the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Mozilla's roots carried in the binary.
+    pub mozilla: usize,
+    /// The image's store.
+    pub image: usize,
+    /// The image's store that was read, if any.
+    pub image_store: Option<PathBuf>,
+    /// `DCS_EXTRA_CA_FILE`.
+    pub extra: usize,
+}
+
+/// The roots, as DER certificates in a stable order.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    certs: Vec<Vec<u8>>,
+    counts: Counts,
+}
+
+impl Bundle {
+    /// Mozilla's roots, this system's store (`$SSL_CERT_FILE` or the first of
+    /// [`IMAGE_STORES`] that exists) and `extra`.
+    pub fn build(extra: Option<&Path>) -> Result<Self, TrustError> {
+        let from_env = std::env::var_os(SSL_CERT_FILE).map(PathBuf::from);
+        let stores: Vec<PathBuf> = from_env
+            .into_iter()
+            .chain(IMAGE_STORES.iter().map(PathBuf::from))
+            .collect();
+        Self::from_sources(extra, &stores)
+    }
+
+    /// Mozilla's roots, the first of `stores` that can be read, and `extra`.
+    pub fn from_sources(extra: Option<&Path>, stores: &[PathBuf]) -> Result<Self, TrustError> {
+        let mut bundle = Self {
+            certs: Vec::new(),
+            counts: Counts::default(),
+        };
+        let mut seen = HashSet::new();
+        let mut add = |der: &[u8], certs: &mut Vec<Vec<u8>>| {
+            let new = seen.insert(der.to_vec());
+            if new {
+                certs.push(der.to_vec());
+            }
+            new
+        };
+        for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+            if add(der.as_ref(), &mut bundle.certs) {
+                bundle.counts.mozilla += 1;
+            }
+        }
+        // The image's store is the image's business: an unreadable one is skipped.
+        if let Some((path, ders)) = stores
+            .iter()
+            .find_map(|p| Some((p, pem_certificates(&std::fs::read(p).ok()?).ok()?)))
+        {
+            bundle.counts.image_store = Some(path.clone());
+            for der in &ders {
+                if add(der, &mut bundle.certs) {
+                    bundle.counts.image += 1;
+                }
+            }
+        }
+        if let Some(file) = extra {
+            for der in extra_certificates(file)? {
+                if add(&der, &mut bundle.certs) {
+                    bundle.counts.extra += 1;
+                }
+            }
+        }
+        Ok(bundle)
+    }
+
+    /// Where the certificates came from.
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// The number of certificates.
+    pub fn len(&self) -> usize {
+        self.certs.len()
+    }
+
+    /// Whether there is none (never: Mozilla's roots are always there).
+    pub fn is_empty(&self) -> bool {
+        self.certs.is_empty()
+    }
+
+    /// The certificates, DER-encoded.
+    pub fn certificates(&self) -> &[Vec<u8>] {
+        &self.certs
+    }
+
+    /// Every certificate as PEM, one after the other (what OpenSSL reads).
+    pub fn pem(&self) -> String {
+        let mut out = String::with_capacity(self.certs.len() * 2048);
+        for der in &self.certs {
+            pem_encode(der, &mut out);
+        }
+        out
+    }
+
+    /// Writes the PEM to `<config_dir>/trust/ca-bundle.pem` (atomically, and only
+    /// when it changed) and returns its path.
+    pub fn write(&self, config_dir: &Path) -> Result<PathBuf, TrustError> {
+        let dir = config_dir.join(DIR);
+        let file = dir.join(FILE);
+        let pem = self.pem();
+        if std::fs::read(&file).is_ok_and(|old| old == pem.as_bytes()) {
+            return Ok(file);
+        }
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| dcs_os::atomic::write_atomic(&file, pem.as_bytes()))
+            .map_err(|e| {
+                TrustError(format!(
+                    "writing the trusted certificates to {}: {e}",
+                    file.display()
+                ))
+            })?;
+        Ok(file)
+    }
+
+    /// A `ureq` TLS configuration (rustls, ring) trusting exactly these roots.
+    pub fn tls_config(&self) -> ureq::tls::TlsConfig {
+        let roots: Vec<ureq::tls::Certificate<'static>> = self
+            .certs
+            .iter()
+            .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+            .collect();
+        ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
+            .build()
+    }
+}
+
+/// The variables that make OpenSSL (libgit2's TLS) trust exactly the bundle written
+/// at `file`: `SSL_CERT_FILE` names it, `SSL_CERT_DIR` its folder (no hashed
+/// certificates there, so OpenSSL's default folder is not used either).
+pub fn openssl_env(file: &Path) -> Vec<(OsString, OsString)> {
+    let dir = file.parent().unwrap_or(file);
+    vec![
+        (SSL_CERT_FILE.into(), file.as_os_str().to_owned()),
+        (SSL_CERT_DIR.into(), dir.as_os_str().to_owned()),
+    ]
+}
+
+/// The certificates of a PEM file's bytes (other sections skipped).
+fn pem_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    for item in ureq::tls::parse_pem(bytes) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(cert)) => out.push(cert.der().to_vec()),
+            Ok(_) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(out)
+}
+
+/// `DCS_EXTRA_CA_FILE`'s certificates: at least one, each an X.509 certificate.
+fn extra_certificates(file: &Path) -> Result<Vec<Vec<u8>>, TrustError> {
+    let fail = |why: String| {
+        TrustError(format!(
+            "{}={}: {why}",
+            dcs_model::env::DCS_EXTRA_CA_FILE,
+            file.display()
+        ))
+    };
+    let bytes = std::fs::read(file).map_err(|e| fail(format!("cannot be read: {e}")))?;
+    let ders = pem_certificates(&bytes).map_err(|e| fail(format!("is not valid PEM: {e}")))?;
+    if ders.is_empty() {
+        return Err(fail(
+            "holds no certificate (expected PEM blocks \"-----BEGIN CERTIFICATE-----\")".into(),
+        ));
+    }
+    for (n, der) in ders.iter().enumerate() {
+        let mut store = rustls::RootCertStore::empty();
+        store
+            .add(rustls::pki_types::CertificateDer::from(der.as_slice()))
+            .map_err(|e| fail(format!("certificate {} is not usable: {e}", n + 1)))?;
+    }
+    Ok(ders)
+}
+
+/// Appends `der` as a PEM `CERTIFICATE` block (64-column base64).
+fn pem_encode(der: &[u8], out: &mut String) {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    out.push_str("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+}
+
+#[cfg(test)]
+pub(crate) mod test_ca;
+#[cfg(test)]
+mod tests;
