@@ -7,18 +7,25 @@
 //! with each failure in a row, at most a minute), so the requests that follow get
 //! its failure page at once instead of starting another clone each. The reaper
 //! stops workspaces with no client activity for the idle timeout.
+//!
+//! Starts begin here, so their limits are decided here ([`crate::quota::start`]:
+//! workspaces starting at once per user and in total; a start beyond is a 429),
+//! and a repository workspace the runtime does not know yet is started only once
+//! the git base says its repository exists ([`RepoProbe`]); a miss makes nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dcs_model::WorkspaceKey;
+use dcs_model::{RepoRef, UserId, WorkspaceKey, WorkspaceKind};
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use tracing::{info, warn};
 
 use crate::activity::Activity;
+use crate::config::edge::Quotas;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use crate::repo_probe::RepoProbe;
 use crate::runtime::{Runtime, Status, Upstream, WorkspaceSpec};
 
 type Start = Shared<BoxFuture<'static, Result<Upstream>>>;
@@ -70,6 +77,10 @@ pub struct Activator {
     starting: Mutex<HashMap<WorkspaceKey, Start>>,
     failed: Mutex<HashMap<WorkspaceKey, Failed>>,
     backoff: Backoff,
+    /// Limits on starts at once (per user, in total).
+    quotas: Quotas,
+    /// Asks the git base before a new repository workspace is made.
+    repos: Option<Arc<RepoProbe>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -94,7 +105,42 @@ impl Activator {
             starting: Mutex::new(HashMap::new()),
             failed: Mutex::new(HashMap::new()),
             backoff: Backoff::default(),
+            quotas: Quotas::default(),
+            repos: None,
         }
+    }
+
+    /// The same activator limiting starts at once as `quotas` say.
+    pub fn with_quotas(mut self, quotas: Quotas) -> Self {
+        self.quotas = quotas;
+        self
+    }
+
+    /// The same activator asking `probe` before it makes a new repository workspace.
+    pub fn with_repo_probe(mut self, probe: Arc<RepoProbe>) -> Self {
+        self.repos = Some(probe);
+        self
+    }
+
+    /// `Ok` when `repo` exists at the git base (or nothing checks): the API's
+    /// create asks before it registers an instance of a repository.
+    pub async fn require_repo(&self, repo: &RepoRef) -> Result<()> {
+        match &self.repos {
+            Some(probe) => probe.require(repo).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Whether `user` may begin one more start now (a 429 if not); nothing is
+    /// reserved.
+    pub fn admit_start(&self, user: &UserId) -> Result<()> {
+        self.admit(&lock(&self.starting), user)
+    }
+
+    /// The start limits for `user`, given the starts under way.
+    fn admit(&self, starting: &HashMap<WorkspaceKey, Start>, user: &UserId) -> Result<()> {
+        let theirs = starting.keys().filter(|k| &k.user == user).count();
+        crate::quota::start(&self.quotas, user, theirs, starting.len())
     }
 
     /// The same activator remembering failed starts for `backoff`.
@@ -116,7 +162,7 @@ impl Activator {
         if let Some(err) = self.remembered_failure(&spec.key) {
             return Err(err);
         }
-        let start = self.start(spec);
+        let start = self.start(spec, true)?;
         tokio::time::timeout(self.start_timeout, start)
             .await
             .unwrap_or(Err(Error::StartTimeout {
@@ -136,11 +182,12 @@ impl Activator {
 
     /// Begins starting `spec` (or joins the start in progress) without waiting for
     /// it: the management API's create, which also clears a remembered failure. The
-    /// outcome shows in the runtime's status.
+    /// outcome shows in the runtime's status. The start limits were checked when the
+    /// create was admitted ([`Activator::admit_start`]); this start is not refused.
     pub fn wake(self: &Arc<Self>, spec: &WorkspaceSpec) {
         lock(&self.failed).remove(&spec.key);
         if !lock(&self.ready).contains_key(&spec.key) {
-            drop(self.start(spec));
+            drop(self.start(spec, false));
         }
     }
 
@@ -184,11 +231,15 @@ impl Activator {
         }
     }
 
-    /// Joins the start of `spec` in progress, or begins one.
-    fn start(self: &Arc<Self>, spec: &WorkspaceSpec) -> Start {
+    /// Joins the start of `spec` in progress, or begins one if the start limits
+    /// allow (always, unless `limited`).
+    fn start(self: &Arc<Self>, spec: &WorkspaceSpec, limited: bool) -> Result<Start> {
         let mut starting = lock(&self.starting);
         if let Some(start) = starting.get(&spec.key) {
-            return start.clone();
+            return Ok(start.clone());
+        }
+        if limited {
+            self.admit(&starting, &spec.key.user)?;
         }
         let this = self.clone();
         let spec = spec.clone();
@@ -196,7 +247,10 @@ impl Activator {
         // The task cannot remove its entry before we insert it: it needs this lock.
         let task = tokio::spawn(async move {
             let began = Instant::now();
-            let result = this.runtime.ensure(&spec).await;
+            let result = match this.check_repo(&spec).await {
+                Ok(()) => this.runtime.ensure(&spec).await,
+                Err(err) => Err(err),
+            };
             match &result {
                 Ok(up) => {
                     this.activity.tracker(&spec.key).touch();
@@ -228,7 +282,19 @@ impl Activator {
         .boxed()
         .shared();
         starting.insert(key, start.clone());
-        start
+        Ok(start)
+    }
+
+    /// Before a repository workspace the runtime does not know yet is made: its
+    /// repository must exist at the git base.
+    async fn check_repo(&self, spec: &WorkspaceSpec) -> Result<()> {
+        let (Some(probe), WorkspaceKind::Repo(repo)) = (&self.repos, &spec.key.kind) else {
+            return Ok(());
+        };
+        if self.runtime.status(&spec.key).await? != Status::NotFound {
+            return Ok(());
+        }
+        probe.require(repo).await
     }
 
     /// Forgets a cached upstream (e.g. after a refused connection), so the next
@@ -261,6 +327,8 @@ impl Activator {
         // Workspaces running without having been routed to by this process (adopted
         // after a restart) are reaped too; their idleness counts from first sight.
         if let Ok(all) = self.runtime.list(None).await {
+            // `dcs_workspaces{state}`: the runtime's view (Knative: its watch cache).
+            self.metrics.set_workspaces(all.iter().map(|w| &w.status));
             candidates.extend(
                 all.into_iter()
                     .filter(|w| w.status == Status::Running)

@@ -11,13 +11,17 @@
 //! - [`openapi`]: the OpenAPI 3 document.
 //! - [`token`]: instance access tokens (random, hashed, constant-time checks).
 //! - [`cookie`]: the instance cookie and `?tkn=` handling (used by [`crate::instances`]).
+//! - [`sharing`]: who may open an instance's link, and `PATCH` to share it.
+//! - [`credentials`]: the caller's own git credentials, offered in their workspaces.
 
 pub mod cookie;
+pub mod credentials;
 pub mod error;
 pub mod handlers;
 pub mod json;
 pub mod openapi;
 pub mod routes;
+pub mod sharing;
 pub mod token;
 
 use std::net::SocketAddr;
@@ -53,9 +57,13 @@ async fn serve(
         Endpoint::CreateInstance => handlers::create(state, &identity, &parts, body).await,
         Endpoint::GetInstance => handlers::get(state, &identity, &param).await,
         Endpoint::DeleteInstance => handlers::delete(state, &identity, &param).await,
+        Endpoint::PatchInstance => sharing::patch(state, &identity, &parts, &param, body).await,
         Endpoint::Status => handlers::status(state, &identity, &parts).await,
         Endpoint::Workspace => handlers::workspace(state, &identity, &param).await,
         Endpoint::Me => handlers::me(state, &identity),
+        Endpoint::ListCredentials => credentials::list(state, &identity).await,
+        Endpoint::SetCredential => credentials::set(state, &identity, &parts, &param, body).await,
+        Endpoint::DeleteCredential => credentials::delete(state, &identity, &param).await,
         Endpoint::OpenApi => handlers::openapi_json(),
     }
 }

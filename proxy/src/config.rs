@@ -6,10 +6,13 @@
 //! - [`limits`]: slow clients, stalled workspaces, stuck git transfers.
 //! - [`edge`]: own origins and hosts, per-user and total start limits.
 //! - [`previews`]: preview isolation and the credentials that stop at the edge.
+//! - [`hop`]: the hop secret and the local sandbox.
 
 pub mod auth;
 pub mod edge;
+pub mod hop;
 pub mod limits;
+pub mod log;
 pub mod previews;
 
 use std::net::SocketAddr;
@@ -63,6 +66,11 @@ pub struct ServeArgs {
     /// callback; never put in a URL, argument or log).
     #[arg(long, env = "DCS_PROXY_GIT_TOKEN_FILE")]
     pub git_token_file: Option<PathBuf>,
+    /// Local mode: a PEM file of certificate authorities launchers trust besides
+    /// Mozilla's and the system's (a private git server's, a mirror's). Knative mode
+    /// mounts one with `--knative-extra-ca-secret`/`-configmap`.
+    #[arg(long, env = "DCS_PROXY_EXTRA_CA_FILE")]
+    pub extra_ca_file: Option<PathBuf>,
     /// The `dcs-launcher` binary [default: next to dcs-proxy, else on PATH].
     #[arg(long, env = "DCS_PROXY_LAUNCHER_BIN")]
     pub launcher_bin: Option<PathBuf>,
@@ -85,6 +93,9 @@ pub struct ServeArgs {
     /// Log filter (tracing env-filter syntax).
     #[arg(long, env = "DCS_PROXY_LOG", default_value = "info")]
     pub log: String,
+    /// The log's format (`--log-format text|json`).
+    #[command(flatten)]
+    pub logging: log::LogArgs,
     /// Log filter handed to launchers.
     #[arg(long, env = "DCS_PROXY_LAUNCHER_LOG")]
     pub launcher_log: Option<String>,
@@ -121,6 +132,9 @@ pub struct ServeArgs {
     /// Knative runtime settings (`--runtime knative`).
     #[command(flatten)]
     pub knative: KnativeArgs,
+    /// The hop secret and the local sandbox.
+    #[command(flatten)]
+    pub hop: hop::HopArgs,
     /// Validate the configuration, print the result and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -141,6 +155,8 @@ pub struct Config {
     pub git_base: String,
     /// Git token file.
     pub git_token_file: Option<PathBuf>,
+    /// Extra certificate authorities for local launchers.
+    pub extra_ca_file: Option<PathBuf>,
     /// Launcher binary.
     pub launcher_bin: PathBuf,
     /// IDE kind.
@@ -161,12 +177,16 @@ pub struct Config {
     pub knative: Option<KnativeConfig>,
     /// Management API settings.
     pub api: ApiSettings,
+    /// The origin users open (`--public-url`), in every sign-in mode.
+    pub public_url: Option<crate::auth::authentik::PublicUrl>,
     /// Limits on slow peers.
     pub limits: Limits,
     /// The edge's own rules.
     pub edge: Edge,
     /// Preview isolation and stripped credentials.
     pub previews: Previews,
+    /// The hop secret, and the sandbox of local workspaces.
+    pub hop: hop::Hop,
 }
 
 /// Management API settings.
@@ -260,6 +280,11 @@ impl ServeArgs {
                 "--git-base must start with http://, https:// or file:// (got {git_base:?})"
             ));
         }
+        if let Some(f) = &self.extra_ca_file {
+            if let Err(e) = std::fs::read(f) {
+                problems.push(format!("--extra-ca-file {}: {e}", f.display()));
+            }
+        }
         if let Some(f) = &self.git_token_file {
             if let Err(e) = std::fs::metadata(f).and_then(|m| {
                 if m.is_file() {
@@ -294,6 +319,15 @@ impl ServeArgs {
                 ));
             }
         }
+        // The origin users open, whatever the sign-in mode (authentik parses its own).
+        let public_url = match &auth {
+            Some(AuthConfig::Authentik(a)) => a.public_url.clone(),
+            _ => self.auth.public_url.as_deref().and_then(|u| {
+                crate::auth::authentik::PublicUrl::parse(u)
+                    .map_err(|why| problems.push(format!("--public-url: {why}")))
+                    .ok()
+            }),
+        };
         let limits = self.limits.validate(&mut problems);
         let edge = self.edge.validate(&mut problems);
         let previews = self.previews.validate(&mut problems);
@@ -312,10 +346,28 @@ impl ServeArgs {
         if let (true, Err(e)) = (local, std::fs::create_dir_all(&data_dir)) {
             problems.push(format!("--data-dir {}: {e}", data_dir.display()));
         }
+        let hop = self.hop.validate(
+            &hop::Context {
+                local,
+                multi_user: !matches!(auth, Some(AuthConfig::None { .. })),
+                data_dir: &data_dir,
+                secrets: [
+                    &self.git_token_file,
+                    &self.auth.jwt_secret_file,
+                    &self.previews.preview_secret_file,
+                ]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
+            },
+            &mut problems,
+        );
         let knative = match self.runtime {
             RuntimeKind::Local => None,
             RuntimeKind::Knative => match self.knative.validate() {
                 Ok(mut k) => {
+                    k.hop = hop.as_ref().map(|h| h.key.clone());
                     k.launcher = LauncherSettings {
                         git_base: git_base.clone(),
                         ide: self.ide.clone(),
@@ -339,14 +391,15 @@ impl ServeArgs {
                 .map_err(|errs| problems.extend(errs))
                 .ok(),
         };
-        match (problems.is_empty(), auth, policy) {
-            (true, Some(auth), Some(policy)) => Ok(Config {
+        match (problems.is_empty(), auth, policy, hop) {
+            (true, Some(auth), Some(policy), Some(hop)) => Ok(Config {
                 listen: self.listen,
                 runtime: self.runtime,
                 auth,
                 data_dir,
                 git_base,
                 git_token_file: self.git_token_file.clone(),
+                extra_ca_file: self.extra_ca_file.clone(),
                 launcher_bin,
                 ide: self.ide.clone(),
                 ide_bin: self.ide_bin.clone(),
@@ -357,9 +410,11 @@ impl ServeArgs {
                 policy,
                 knative,
                 api,
+                public_url,
                 limits,
                 edge,
                 previews,
+                hop,
             }),
             _ => Err(problems),
         }

@@ -90,6 +90,12 @@ pub enum Error {
     /// The request named a host this proxy does not serve (DNS rebinding).
     #[error("{0}")]
     Misdirected(String),
+    /// The request head (request line and headers) is larger than accepted.
+    #[error("{0}")]
+    HeadTooLarge(String),
+    /// The request target (path and query) is longer than accepted.
+    #[error("{0}")]
+    UriTooLong(String),
 }
 
 /// `Result` with the proxy's [`Error`].
@@ -118,6 +124,8 @@ impl Error {
             Error::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Misdirected(_) => StatusCode::MISDIRECTED_REQUEST,
+            Error::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Error::UriTooLong(_) => StatusCode::URI_TOO_LONG,
         }
     }
 
@@ -150,6 +158,8 @@ impl Error {
             Error::UpstreamTimeout(_) => "Workspace not answering",
             Error::TooManyRequests { .. } => "Too many workspaces",
             Error::Misdirected(_) => "Wrong address",
+            Error::HeadTooLarge(_) => "Request headers too large",
+            Error::UriTooLong(_) => "Address too long",
         }
     }
 }
@@ -179,6 +189,9 @@ mod tests {
         assert_eq!(Error::Runtime("x".into()).status(), 503);
         assert_eq!(Error::AuthUnavailable.status(), 503);
         assert_eq!(Error::Unauthorized("x".into()).status(), 401);
+        assert_eq!(Error::HeadTooLarge("x".into()).status(), 431);
+        assert_eq!(Error::UriTooLong("x".into()).status(), 414);
+        assert_eq!(Error::Misdirected("x".into()).status(), 421);
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Forwarding a request to its workspace, as a sequence of named phases:
-//! wake (activator) → connect → rewrite request → send → upgrade or stream the
-//! response back. Bodies are streamed both ways; nothing is buffered whole.
+//! wake (activator) → rewrite request → send (pooled keep-alive connections; an
+//! upgrade on a connection of its own, admitted under the tunnel cap) → upgrade or
+//! stream the response back. Bodies are streamed both ways; nothing is buffered whole.
 //!
 //! # Layout
 //! - [`headers`]: hop-by-hop, identity and `X-Forwarded-*` rewriting.
 //! - [`upgrade`]: WebSocket detection and the activity-counting tunnel.
+//! - [`send`]: the send phase: the pooled client, and what a failure means.
 //! - [`ws_scan`]: the client WebSocket frame scanner.
 
 pub mod headers;
+pub mod send;
 pub mod upgrade;
 pub mod ws_scan;
 
@@ -18,15 +21,13 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
-use tracing::{debug, warn};
+use tracing::warn;
 
 use crate::activity::InFlight;
 use crate::auth::Identity;
 use crate::body::{self, Body};
 use crate::error::{Error, Result};
-use crate::runtime::{Upstream, WorkspaceSpec};
+use crate::runtime::WorkspaceSpec;
 use crate::state::AppState;
 use dcs_net::pace::{Pace, Paced};
 
@@ -41,86 +42,102 @@ pub struct Target {
     pub rest: String,
 }
 
-/// Forwards `req` to the workspace `target.spec` for `identity`.
+/// How an exchange with a preview differs from one with the IDE.
+#[derive(Debug, Default)]
+pub struct Shape {
+    /// A sandboxed preview's path on the main origin (`<prefix>/ports/<n>`): its
+    /// root-relative `Location`s go back under it and its cookies stay under it.
+    pub preview_path: Option<String>,
+    /// A preview served at the root of a host of its own (subdomain mode).
+    pub preview_root: bool,
+}
+
+/// Forwards `req` to the workspace `target.spec` for `identity`; a port preview goes
+/// through [`crate::preview`].
 pub async fn forward(
+    state: &AppState,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    identity: &Identity,
+    target: Target,
+) -> Result<Response<Body>> {
+    match dcs_net::preview::of_target(&target.rest) {
+        Some(preview) => {
+            crate::preview::main_origin(state, req, peer, identity, target, preview).await
+        }
+        None => exchange(state, req, peer, identity, target, Shape::default()).await,
+    }
+}
+
+/// Forwards `req` to `target` as `shape` says, without looking at the path.
+pub async fn exchange(
     state: &AppState,
     mut req: Request<Incoming>,
     peer: SocketAddr,
     identity: &Identity,
     target: Target,
+    shape: Shape,
 ) -> Result<Response<Body>> {
     let spec = &target.spec;
     let tracker = state.activator.activity.tracker(&spec.key);
     let in_flight = tracker.begin();
-
-    let (upstream, stream) = connect(state, spec).await?;
+    let wants_html = crate::pages::wants_html(req.headers());
 
     let upgrade = dcs_net::hop::upgrade_requested(req.headers());
-    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
-    let ctx = headers::RequestContext {
-        peer,
-        prefix: &target.prefix,
-        identity,
-        host: upstream.host.as_deref(),
-        authority: &upstream.authority,
-        upgrade: upgrade.as_ref(),
+    // A tunnel holds two descriptors for as long as it is open: admitted below the cap.
+    let tunnel_slot = match upgrade {
+        Some(_) => match crate::accept::admit_tunnel() {
+            Ok(slot) => Some(slot),
+            Err(full) => return Ok(crate::accept::tunnel_refused(wants_html, &full)),
+        },
+        None => None,
     };
-    headers::rewrite_request(req.headers_mut(), &ctx);
-    *req.uri_mut() = target
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+    let path = target
         .rest
         .parse::<Uri>()
         .map_err(|_| Error::BadRequest("unusable request path".into()))?;
-    *req.version_mut() = http::Version::HTTP_11;
-
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| Error::Upstream(e.to_string()))?;
-    tokio::spawn(async move {
-        if let Err(err) = conn.with_upgrades().await {
-            debug!(%err, "upstream connection ended with an error");
-        }
-    });
-    // The request body keeps its pace; the answer must begin within the upstream
-    // timeout once the body is sent.
-    let limits = state.limits;
     let (parts, body) = req.into_parts();
-    let (body, sent) = Paced::new(body, limits.request_body);
-    let req = Request::from_parts(parts, body);
-    let answer_due = async {
-        sent.finished().await;
-        tokio::time::sleep(limits.upstream_timeout).await;
+    let rewrite = send::Rewrite {
+        ctx: headers::RequestContext {
+            peer,
+            prefix: &target.prefix,
+            identity,
+            host: None,
+            authority: "",
+            upgrade: upgrade.as_ref(),
+            credentials: &state.previews.credentials,
+            preview_root: shape.preview_root,
+        },
+        path,
+        upgrade: upgrade.is_some(),
     };
-    let mut resp = tokio::select! {
-        resp = sender.send_request(req) => resp.map_err(|e| {
-            if sent.expired() {
-                too_slow(limits.request_body)
-            } else if sent.broken() {
-                Error::BadRequest(
-                    "the request body ended before it was complete; nothing was stored".into(),
-                )
-            } else {
-                Error::Upstream(e.to_string())
-            }
-        })?,
-        () = answer_due => return Err(stalled(limits.upstream_timeout)),
+    let mut resp = match send::send(state, spec, parts, body, rewrite).await? {
+        send::Sent::Answer(resp, _sent) => resp,
+        send::Sent::Overloaded(message) => {
+            return Ok(crate::accept::overloaded(wants_html, &message))
+        }
     };
 
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
-    headers::rewrite_response(resp.headers_mut(), &target.prefix, switching);
+    let answered_under = shape.preview_path.as_deref().unwrap_or(&target.prefix);
+    headers::rewrite_response(resp.headers_mut(), answered_under, switching);
+    state
+        .previews
+        .credentials
+        .confine_response(resp.headers_mut(), shape.preview_path.as_deref());
     if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
         let websocket = upgrade.as_ref().is_some_and(dcs_net::hop::is_websocket);
         let upstream_upgrade = hyper::upgrade::on(&mut resp);
         state.metrics.upgrades.inc();
+        let open = state.metrics.tunnel_opened();
         tokio::spawn(async move {
+            // Counted in `dcs_tunnels_open`, and holding its place under the cap, for
+            // as long as this task runs.
+            let (_open, _slot) = (open, tunnel_slot);
             match tokio::try_join!(client_upgrade, upstream_upgrade) {
                 Ok((client, upstream)) => {
-                    upgrade::tunnel(
-                        TokioIo::new(client),
-                        TokioIo::new(upstream),
-                        tracker,
-                        websocket,
-                    )
-                    .await;
+                    upgrade::tunnel_upgraded(client, upstream, tracker, websocket).await;
                 }
                 Err(err) => warn!(%err, "upgrade failed"),
             }
@@ -130,7 +147,7 @@ pub async fn forward(
         return Ok(Response::from_parts(parts, body::empty()));
     }
     let stall = Pace {
-        timeout: limits.upstream_timeout,
+        timeout: state.limits.upstream_timeout,
         min_rate: 0,
     };
     Ok(resp.map(|b| {
@@ -154,25 +171,6 @@ fn stalled(timeout: std::time::Duration) -> Error {
         "the workspace did not answer within {}; reload to try again",
         humantime::format_duration(timeout)
     ))
-}
-
-/// Wakes the workspace and connects to it. A refused connection to a cached
-/// upstream (the workspace stopped or crashed) is retried once after asking the
-/// runtime again; nothing of the request has been consumed at that point.
-async fn connect(state: &AppState, spec: &WorkspaceSpec) -> Result<(Upstream, TcpStream)> {
-    let upstream = state.activator.upstream(spec).await?;
-    match TcpStream::connect(&upstream.authority).await {
-        Ok(stream) => Ok((upstream, stream)),
-        Err(err) => {
-            debug!(workspace = %spec.key, %err, "cached upstream refused; asking the runtime again");
-            state.activator.invalidate(&spec.key);
-            let upstream = state.activator.upstream(spec).await?;
-            let stream = TcpStream::connect(&upstream.authority)
-                .await
-                .map_err(|e| Error::Upstream(format!("cannot connect: {e}")))?;
-            Ok((upstream, stream))
-        }
-    }
 }
 
 /// A response body that keeps its exchange counted as in flight until it is done.

@@ -5,8 +5,10 @@
 //! URL without `tkn`, so the token does not stay in the address bar, history or
 //! any log. The exchange happens before sign-in, so the token never reaches the
 //! sign-in service either (not even in a `rd=` return URL); it only sets a cookie.
-//! Every request that is forwarded needs both: a signed-in caller (as on every
-//! route) and the instance's cookie. The cookie is stripped before forwarding
+//! Every request that is forwarded needs all of: a signed-in caller (as on every
+//! route) who may open it ([`crate::api::sharing::may_open`]: its owner, an admin,
+//! or someone it is shared with; to anyone else it does not exist, 404), and the
+//! instance's cookie. The cookie is stripped before forwarding
 //! ([`crate::forward::headers`]), so the workspace never sees the token.
 //!
 //! The token is checked against the SHA-256 recorded in the instance's spec, in
@@ -25,6 +27,7 @@ use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use crate::api::sharing::may_open;
 use crate::api::{cookie, token};
 use crate::body::{self, Body};
 use crate::config::CookieSecurity;
@@ -237,6 +240,11 @@ pub async fn serve(
 
     let identity = state.auth.authenticate(&parts, peer).await?;
     let found = state.instances.lookup(runtime, &id).await?;
+    // Someone it is not for learns nothing, not even that it exists.
+    let found = found.filter(|(key, spec)| may_open(state, &identity, key, spec));
+    if found.is_none() {
+        return Err(Error::NotFound(format!("no instance {id} here")));
+    }
     let Some((key, spec)) = found.filter(|(_, spec)| {
         cookie::values(&parts.headers)
             .iter()

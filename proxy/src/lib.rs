@@ -13,25 +13,41 @@
 //! - [`route`]: path → [`route::Route`] (the one place the prefix is stripped).
 //! - [`auth`]: [`auth::Identity`] and the auth modes.
 //! - [`policy`]: who may open which repositories (YAML rules over groups).
-//! - [`activator`]: single-flight wake, start timeout, idle reaper.
+//! - [`preview`]: port previews kept off the proxy's origin (sandbox, subdomains).
+//! - [`edge`]: the first phase: own hosts (DNS rebinding, 421) and own origins
+//!   (cross-site writes and upgrades, 403), one pure decision.
+//! - [`activator`]: single-flight wake, start limits, start timeout, idle reaper.
+//! - [`quota`]: instances per user, starts at once per user and in total (429).
+//! - [`repo_probe`]: whether a repository exists at the git base, before anything
+//!   is made for it.
 //! - [`activity`]: per-workspace client activity and in-flight counts.
 //! - [`forward`]: the forwarding phases, header rewriting, upgrade tunnel.
+//! - [`hop`]: the per-workspace hop credential every request to a launcher carries.
 //! - [`runtime`]: the [`runtime::Runtime`] seam and its implementations.
 //! - [`server`]: accept loop, dispatch, access log, graceful shutdown.
+//! - [`accept`]: the accept side: `TCP_NODELAY`, descriptor limits, the tunnel cap.
+//! - [`alloc`]: the memory allocator (jemalloc, returning freed memory).
 //! - [`pages`], [`error`], [`body`], [`metrics`], [`state`], [`telemetry`].
 
+pub mod accept;
 pub mod activator;
 pub mod activity;
+pub mod alloc;
 pub mod api;
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod edge;
 pub mod error;
 pub mod forward;
+pub mod hop;
 pub mod instances;
 pub mod metrics;
 pub mod pages;
 pub mod policy;
+pub mod preview;
+pub mod quota;
+pub mod repo_probe;
 pub mod route;
 pub mod runtime;
 pub mod server;
@@ -58,21 +74,36 @@ use crate::runtime::Runtime;
 /// Builds the shared state for `cfg`: opens the runtime (adopting surviving local
 /// workspaces, or connecting to the Kubernetes API) and the auth mode.
 pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
+    if !matches!(cfg.auth, config::AuthConfig::None { .. }) && cfg.previews.domain.is_none() {
+        // Sandboxed previews get no SameSite cookies from browsers: behind a
+        // cookie sign-in only their documents load, not their scripts or sockets.
+        tracing::warn!(
+            "previews are sandboxed under the workspace's path; behind cookie sign-in \
+             their sub-requests fail: set --preview-domain (see docs/operations.md)"
+        );
+    }
     let runtime: Arc<dyn Runtime> = match cfg.runtime {
-        RuntimeKind::Local => Arc::new(LocalRuntime::open(LocalConfig {
-            data_dir: cfg.data_dir.clone(),
-            launcher_bin: cfg.launcher_bin.clone(),
-            git_base: cfg.git_base.clone(),
-            git_token_file: cfg.git_token_file.clone(),
-            ide: cfg.ide.clone(),
-            ide_bin: cfg.ide_bin.clone(),
-            stop_grace: cfg.stop_grace,
-            start_limit: cfg
-                .start_timeout
-                .max(std::time::Duration::from_secs(30 * 60)),
-            launcher_log: cfg.launcher_log.clone(),
-            git: cfg.limits.git,
-        })?),
+        RuntimeKind::Local => Arc::new(LocalRuntime::open_with(
+            LocalConfig {
+                data_dir: cfg.data_dir.clone(),
+                launcher_bin: cfg.launcher_bin.clone(),
+                git_base: cfg.git_base.clone(),
+                git_token_file: cfg.git_token_file.clone(),
+                ide: cfg.ide.clone(),
+                ide_bin: cfg.ide_bin.clone(),
+                stop_grace: cfg.stop_grace,
+                start_limit: cfg
+                    .start_timeout
+                    .max(std::time::Duration::from_secs(30 * 60)),
+                launcher_log: cfg.launcher_log.clone(),
+                git: cfg.limits.git,
+                extra_ca_file: cfg.extra_ca_file.clone(),
+            },
+            runtime::local::spawn::Isolation {
+                hop: cfg.hop.key.clone(),
+                sandbox: cfg.hop.sandbox.clone(),
+            },
+        )?),
         RuntimeKind::Knative => {
             let knative = cfg
                 .knative
@@ -85,13 +116,38 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
             )
         }
     };
+    let credentials: Arc<dyn api::credentials::CredentialStore> = match &cfg.knative {
+        Some(knative) if cfg.runtime == RuntimeKind::Knative => {
+            let client = kube::Client::try_default()
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            Arc::new(api::credentials::store::KnativeStore::new(
+                client,
+                knative.clone(),
+            ))
+        }
+        _ => Arc::new(api::credentials::store::LocalStore::new(
+            cfg.data_dir.clone(),
+        )),
+    };
     let metrics = Arc::new(Metrics::default());
-    let activator = Arc::new(Activator::new(
-        runtime,
-        cfg.start_timeout,
-        cfg.idle_timeout,
-        metrics.clone(),
-    ));
+    let edge = cfg.edge.clone().bind(
+        &cfg.auth,
+        cfg.public_url.as_ref(),
+        &cfg.api.cookie.trusted_proxies,
+    );
+    let repos =
+        repo_probe::RepoProbe::new(&cfg.git_base, cfg.git_token_file.clone(), edge.repo_check);
+    let activator = Arc::new(
+        Activator::new(
+            runtime,
+            cfg.start_timeout,
+            cfg.idle_timeout,
+            metrics.clone(),
+        )
+        .with_quotas(edge.quotas)
+        .with_repo_probe(Arc::new(repos)),
+    );
     Ok(Arc::new(AppState {
         auth: auth::build(&cfg.auth),
         activator,
@@ -100,8 +156,9 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
         api: cfg.api.clone(),
         instances: instances::Registry::new(instances::CACHE_TTL),
         limits: cfg.limits,
-        edge: cfg.edge.clone(),
+        edge,
         previews: cfg.previews.clone(),
+        credentials,
         draining: AtomicBool::new(false),
     }))
 }

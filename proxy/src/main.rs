@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => *args,
         Command::Manifests(m) => return manifests(m),
     };
-    dcs_proxy::telemetry::init(&args.log);
+    dcs_proxy::telemetry::init(&args.log, args.logging.log_format);
     let cfg = match args.validate() {
         Ok(cfg) => cfg,
         Err(problems) => {

@@ -1,4 +1,10 @@
 //! Prometheus metrics of the proxy, rendered in the OpenMetrics text format at `/metrics`.
+//!
+//! `dcs_workspaces{state}` counts the workspaces the runtime knows by state (from
+//! Knative's watch cache, or the local runtime's table): whoever lists them
+//! regularly (the idle reaper) reports the list with [`Metrics::set_workspaces`].
+//! `dcs_tunnels_open` counts open upgraded connections: each tunnel holds a
+//! [`TunnelGuard`] from [`Metrics::tunnel_opened`] while it lives.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -6,6 +12,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+
+use crate::runtime::Status;
+
+/// The states `dcs_workspaces{state}` reports, always all of them.
+pub const WORKSPACE_STATES: &[&str] = &["starting", "running", "stopped", "failed"];
 
 /// The proxy's metrics.
 pub struct Metrics {
@@ -24,6 +35,20 @@ pub struct Metrics {
     pub requests: Family<Vec<(String, String)>, Counter>,
     /// WebSocket (and other upgrade) tunnels opened.
     pub upgrades: Counter,
+    /// Workspaces known to the runtime, by state.
+    pub workspaces: Family<Vec<(String, String)>, Gauge>,
+    /// Upgraded connections open now.
+    pub tunnels_open: Gauge,
+}
+
+/// Counts one open tunnel in `dcs_tunnels_open` until dropped.
+#[derive(Debug)]
+pub struct TunnelGuard(Gauge);
+
+impl Drop for TunnelGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl Default for Metrics {
@@ -36,6 +61,8 @@ impl Default for Metrics {
         let running = Gauge::default();
         let requests = Family::default();
         let upgrades = Counter::default();
+        let workspaces = Family::default();
+        let tunnels_open = Gauge::default();
         registry.register(
             "workspace_starts",
             "Workspace starts that succeeded",
@@ -71,6 +98,16 @@ impl Default for Metrics {
             "Upgraded connections tunnelled",
             upgrades.clone(),
         );
+        registry.register(
+            "workspaces",
+            "Workspaces known to the runtime, by state",
+            workspaces.clone(),
+        );
+        registry.register(
+            "tunnels_open",
+            "Upgraded connections open now",
+            tunnels_open.clone(),
+        );
         Self {
             registry,
             starts,
@@ -80,6 +117,8 @@ impl Default for Metrics {
             running,
             requests,
             upgrades,
+            workspaces,
+            tunnels_open,
         }
     }
 }
@@ -91,6 +130,33 @@ impl Metrics {
         self.requests
             .get_or_create(&vec![("code".to_owned(), class)])
             .inc();
+    }
+
+    /// Sets `dcs_workspaces{state}` from the runtime's list (every state, zeros
+    /// included; workspaces it does not know are not counted).
+    pub fn set_workspaces<'a>(&self, states: impl IntoIterator<Item = &'a Status>) {
+        let mut counts = [0i64; 4];
+        for status in states {
+            let i = match status {
+                Status::Starting => 0,
+                Status::Running => 1,
+                Status::Stopped => 2,
+                Status::Failed { .. } => 3,
+                Status::NotFound => continue,
+            };
+            counts[i] += 1;
+        }
+        for (state, n) in WORKSPACE_STATES.iter().zip(counts) {
+            self.workspaces
+                .get_or_create(&vec![("state".to_owned(), (*state).to_owned())])
+                .set(n);
+        }
+    }
+
+    /// Counts a tunnel open until the guard is dropped.
+    pub fn tunnel_opened(&self) -> TunnelGuard {
+        self.tunnels_open.inc();
+        TunnelGuard(self.tunnels_open.clone())
     }
 
     /// The text exposition.
@@ -118,5 +184,39 @@ mod tests {
             text.contains("dcs_requests_total{code=\"4xx\"} 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn workspaces_by_state_and_open_tunnels_are_gauges() {
+        let m = Metrics::default();
+        let failed = Status::Failed {
+            reason: "ImagePullBackOff".into(),
+        };
+        m.set_workspaces(&[Status::Running, Status::Running, Status::Starting, failed]);
+        let text = m.render();
+        for line in [
+            "dcs_workspaces{state=\"running\"} 2",
+            "dcs_workspaces{state=\"starting\"} 1",
+            "dcs_workspaces{state=\"failed\"} 1",
+            "dcs_workspaces{state=\"stopped\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        // The next report replaces the last.
+        m.set_workspaces(&[Status::Stopped, Status::NotFound]);
+        let text = m.render();
+        assert!(
+            text.contains("dcs_workspaces{state=\"running\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dcs_workspaces{state=\"stopped\"} 1"),
+            "{text}"
+        );
+        let (a, b) = (m.tunnel_opened(), m.tunnel_opened());
+        assert!(m.render().contains("dcs_tunnels_open 2"));
+        drop(a);
+        drop(b);
+        assert!(m.render().contains("dcs_tunnels_open 0"));
     }
 }

@@ -2,7 +2,7 @@
 //! script clients. This is the one "rescue" the whole proxy answers errors with.
 
 use dcs_net::escape::html as html_escape;
-use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use http::header::{ACCEPT, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::body::{full, Body};
@@ -20,7 +20,9 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
 }
 
 /// Turns an error into the response the client sees. A sign-in is a `302` to
-/// the sign-in page for browsers and a `401` for everything else.
+/// the sign-in page for browsers and a `401` for everything else; a limit (429)
+/// says when to retry in `Retry-After`; after an oversized head (431, 414) the
+/// connection is closed.
 pub fn rescue(err: &Error, wants_html: bool) -> Response<Body> {
     match err {
         Error::SignIn { location } => {
@@ -34,6 +36,19 @@ pub fn rescue(err: &Error, wants_html: bool) -> Response<Body> {
             if let Ok(v) = HeaderValue::from_str(location) {
                 resp.headers_mut().insert(LOCATION, v);
             }
+            resp
+        }
+        Error::TooManyRequests { retry_after, .. } => {
+            let mut resp = page(err.status(), err.title(), &err.to_string(), wants_html);
+            let secs = crate::api::error::retry_after_secs(*retry_after);
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+            resp
+        }
+        Error::HeadTooLarge(_) | Error::UriTooLong(_) => {
+            let mut resp = page(err.status(), err.title(), &err.to_string(), wants_html);
+            resp.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
             resp
         }
         _ => page(err.status(), err.title(), &err.to_string(), wants_html),
@@ -114,6 +129,27 @@ mod tests {
         assert_eq!(resp.status(), 401);
         let v: serde_json::Value = serde_json::from_str(&text(resp).await).expect("json");
         assert_eq!(v["status"], 401);
+    }
+
+    #[tokio::test]
+    async fn a_limit_is_a_429_page_saying_when_to_retry() {
+        let err = Error::TooManyRequests {
+            message: "alice already has 3 workspace(s) starting".into(),
+            retry_after: std::time::Duration::from_secs(10),
+        };
+        let resp = rescue(&err, true);
+        assert_eq!(resp.status(), 429);
+        assert_eq!(resp.headers()[RETRY_AFTER], "10");
+        let body = text(resp).await;
+        assert!(body.contains("Too many workspaces") && body.contains("alice already has 3"));
+        let resp = rescue(&err, false);
+        assert_eq!(resp.headers()[RETRY_AFTER], "10");
+        assert_eq!(resp.headers()[CONTENT_TYPE], "application/json");
+        let resp = rescue(&Error::HeadTooLarge("big".into()), false);
+        assert_eq!(
+            (resp.status().as_u16(), &resp.headers()[CONNECTION]),
+            (431, &HeaderValue::from_static("close"))
+        );
     }
 
     #[tokio::test]

@@ -71,14 +71,19 @@ pub fn base_path(key: &WorkspaceKey) -> String {
     }
 }
 
-/// Where to send a workspace's requests.
+/// Where to send a workspace's requests, and the hop credential they carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
-    /// `host:port` to connect to.
+    /// `host:port` to connect to (with `socket`: only what `Host` says when the
+    /// client sent none).
     pub authority: String,
     /// `Host` header to send: `None` keeps the browser's (the IDE checks Origin
     /// against it), `Some` overrides it (e.g. a Knative route's hostname).
     pub host: Option<String>,
+    /// Connect to this unix socket instead of `authority` (a sandboxed launcher).
+    pub socket: Option<std::path::PathBuf>,
+    /// The workspace's hop credential, sent with every request ([`crate::hop`]).
+    pub hop: Option<crate::hop::Credential>,
 }
 
 /// The observable state of a workspace. Never "None means running".
@@ -151,6 +156,10 @@ pub trait Runtime: Send + Sync + 'static {
     fn applies_containers(&self) -> bool {
         true
     }
+    /// Replaces the recorded spec of an existing workspace with `spec`. Only what
+    /// does not change what runs may differ (who it is shared with): the workspace
+    /// is not restarted. `NotFound` if it does not exist.
+    async fn update_spec(&self, key: &WorkspaceKey, spec: &InstanceSpec) -> Result<()>;
     /// The workspace's state.
     async fn status(&self, key: &WorkspaceKey) -> Result<Status>;
     /// The workspaces of `user`, or of everybody.

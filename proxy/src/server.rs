@@ -1,5 +1,5 @@
-//! The HTTP front: accepting connections, dispatching each request by [`Route`],
-//! the access log, and graceful shutdown.
+//! The HTTP front: accepting connections, answering each request in named
+//! phases (see [`handle`]), the access log, and graceful shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
 use crate::body::{full, Body};
+use crate::edge::{self, Ask, Scope};
 use crate::error::{Error, Result};
 use crate::forward::{self, Target};
 use crate::pages;
@@ -26,7 +27,16 @@ use crate::state::AppState;
 use dcs_model::WorkspaceKey;
 
 /// Largest request head (request line + headers) accepted; more gets 431.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Longest request target (path and query) accepted; longer gets 414.
+pub const MAX_TARGET_BYTES: usize = 8 * 1024;
+
+/// hyper's read buffer: room for a head somewhat over [`MAX_HEAD_BYTES`], so that
+/// the limit is decided here, the same whatever the reads (hyper checks its own
+/// bound only between reads), with a readable answer; beyond this buffer hyper
+/// answers a bare 431 itself.
+const READ_BUFFER_BYTES: usize = 2 * MAX_HEAD_BYTES;
 
 /// Serves `listener` until `shutdown` resolves, then drains connections (bounded)
 /// and stops the runtime's workspaces.
@@ -37,25 +47,30 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30))
-        .max_buf_size(MAX_HEAD_BYTES);
+        .max_buf_size(READ_BUFFER_BYTES);
     tokio::pin!(shutdown);
+    // TCP_NODELAY on every client socket; out of descriptors, a 503 (see `accept`);
+    // the memory of closed connections goes back to the system (see `alloc`).
+    crate::accept::raise_nofile();
+    crate::alloc::return_freed_memory();
+    let mut acceptor = crate::accept::acceptor(listener);
     loop {
         tokio::select! {
             // Stop accepting as soon as shutdown is asked for.
             () = &mut shutdown => break,
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(conn) => conn,
+            (stream, peer) = acceptor.accept() => {
+                // The address this connection came in on: the listen address and port.
+                let local = match stream.local_addr() {
+                    Ok(local) => local,
                     Err(err) => {
-                        warn!(%err, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        debug!(%peer, %err, "connection gone before it was served");
                         continue;
                     }
                 };
                 let state = state.clone();
                 let svc = service_fn(move |req| {
                     let state = state.clone();
-                    async move { Ok::<_, Infallible>(handle(&state, req, peer).await) }
+                    async move { Ok::<_, Infallible>(handle(&state, req, peer, local).await) }
                 });
                 let conn = http.serve_connection(TokioIo::new(stream), svc).with_upgrades();
                 let (live, mut drain) = (live.clone(), drain_rx.clone());
@@ -95,14 +110,53 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
     info!("stopped");
 }
 
-/// Answers one request. Never fails: errors become pages.
-pub async fn handle(state: &AppState, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+/// Answers one request from `peer` that came in on `local`. Never fails: errors
+/// become pages. The phases, in order; each may answer instead of the next:
+/// 1. **head**: a request head over [`MAX_HEAD_BYTES`] (431) or a target over
+///    [`MAX_TARGET_BYTES`] (414) goes no further.
+/// 2. **preview**: a request that came back through a preview (403), and every
+///    request for a preview host (subdomain mode: its own origin and cookie), is
+///    answered by [`crate::preview::intercept`].
+/// 3. **route**: the path says where the request goes ([`route::parse`]; 400 for
+///    paths that could mean something else).
+/// 4. **edge**: the host is ours (421 under `--auth none`) and a write or upgrade
+///    comes from our own origin (403): [`edge::decide`].
+/// 5. **dispatch** by route, where each route's handler runs identity (`auth`) →
+///    policy → limits and the repository check (activator, API) → forward.
+/// 6. **log**: the access log line and the request metrics.
+pub async fn handle(
+    state: &AppState,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Response<Body> {
     let began = Instant::now();
     let method = req.method().clone();
     // Only the path is logged: query strings may carry tokens.
     let path = req.uri().path().to_owned();
     let wants_html = pages::wants_html(req.headers());
-    let mut resp = match dispatch(state, req, peer).await {
+    let answer = async {
+        check_head(&req)?;
+        // Requests back through a preview, and preview hosts (which have their own
+        // origin and cookie): answered by the preview module before route and edge.
+        let req = match crate::preview::intercept(state, req, peer).await {
+            crate::preview::Intercept::Pass(req) => req,
+            crate::preview::Intercept::Answer(answer) => return answer,
+        };
+        let route = route::parse(req.uri().path(), req.uri().query())?;
+        let ask = Ask::of(
+            req.method(),
+            req.uri(),
+            req.headers(),
+            Scope::of(&route),
+            &state.edge.site,
+            peer,
+            local,
+        );
+        edge::decide(&state.edge.site, &ask).check()?;
+        dispatch(state, req, route, peer).await
+    };
+    let mut resp = match answer.await {
         Ok(resp) => resp,
         // Under /api every answer is JSON, errors included.
         Err(err) if route::is_api(&path) => crate::api::ApiErr::from(err).into_response(),
@@ -118,12 +172,46 @@ pub async fn handle(state: &AppState, req: Request<Incoming>, peer: SocketAddr) 
     resp
 }
 
+/// Phase 1: the size of the request head and of its target.
+fn check_head<B>(req: &Request<B>) -> Result<()> {
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or(req.uri().to_string().len(), |p| p.as_str().len());
+    if target > MAX_TARGET_BYTES {
+        return Err(Error::UriTooLong(format!(
+            "the address (path and query) is {target} bytes long; at most {MAX_TARGET_BYTES} are accepted"
+        )));
+    }
+    // As sent: "METHOD target HTTP/1.1\r\n", "name: value\r\n" each, "\r\n".
+    let head = req.method().as_str().len()
+        + target
+        + 12
+        + req
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>()
+        + 2;
+    if head > MAX_HEAD_BYTES {
+        return Err(Error::HeadTooLarge(format!(
+            "the request headers are {} KiB; at most {} KiB are accepted (a cookie or header \
+             too large?)",
+            head.div_ceil(1024),
+            MAX_HEAD_BYTES / 1024
+        )));
+    }
+    Ok(())
+}
+
+/// Phase 5: the route's handler.
 async fn dispatch(
     state: &AppState,
     req: Request<Incoming>,
+    route: Route,
     peer: SocketAddr,
 ) -> Result<Response<Body>> {
-    match route::parse(req.uri().path(), req.uri().query())? {
+    match route {
         Route::Healthz => Ok(text(StatusCode::OK, "ok\n")),
         Route::Readyz if state.draining.load(Ordering::SeqCst) => {
             Ok(text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"))

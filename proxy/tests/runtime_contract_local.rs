@@ -121,6 +121,7 @@ async fn local_runtime_passes_the_runtime_contract() {
         start_limit: Duration::from_secs(60),
         launcher_log: None,
         git: Default::default(),
+        extra_ca_file: None,
     })
     .expect("open");
     let h = LocalHarness { runtime, data_dir };
@@ -215,6 +216,7 @@ async fn a_hanging_start_blocks_nothing_and_stop_and_shutdown_end_it() {
             start_limit: Duration::from_secs(600),
             launcher_log: None,
             git: Default::default(),
+            extra_ca_file: None,
         })
         .expect("open"),
     );

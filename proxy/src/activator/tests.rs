@@ -1,5 +1,5 @@
-//! The activator over a scripted runtime: single-flight starts and the memory of a
-//! failed start.
+//! The activator over a scripted runtime: single-flight starts, the memory of a
+//! failed start, the limits on starts at once and the repository check.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -10,17 +10,23 @@ use super::*;
 use crate::error::StartFailure;
 use crate::runtime::{VolumeInfo, WorkspaceInfo};
 
-/// A runtime whose `ensure` fails (or succeeds) as told, counting calls.
+/// A runtime whose `ensure` fails (or succeeds, or never finishes) as told,
+/// counting calls; its workspaces are unknown (`NotFound`) when told so.
 #[derive(Default)]
 struct Scripted {
     ensures: AtomicUsize,
     fail: std::sync::atomic::AtomicBool,
+    hold: std::sync::atomic::AtomicBool,
+    unknown: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
 impl Runtime for Scripted {
     async fn ensure(&self, _spec: &WorkspaceSpec) -> Result<Upstream> {
         self.ensures.fetch_add(1, Ordering::SeqCst);
+        if self.hold.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         if self.fail.load(Ordering::SeqCst) {
             return Err(Error::StartFailed {
                 kind: StartFailure::NotFound,
@@ -30,15 +36,27 @@ impl Runtime for Scripted {
         Ok(Upstream {
             authority: "127.0.0.1:9".into(),
             host: None,
+            socket: None,
+            hop: None,
         })
     }
     async fn register(&self, _spec: &WorkspaceSpec) -> Result<()> {
+        Ok(())
+    }
+    async fn update_spec(
+        &self,
+        _key: &WorkspaceKey,
+        _spec: &dcs_model::InstanceSpec,
+    ) -> Result<()> {
         Ok(())
     }
     async fn volume(&self, _user: &UserId) -> Result<VolumeInfo> {
         Err(Error::Runtime("not scripted".into()))
     }
     async fn status(&self, _key: &WorkspaceKey) -> Result<Status> {
+        if self.unknown.load(Ordering::SeqCst) {
+            return Ok(Status::NotFound);
+        }
         Ok(Status::Stopped)
     }
     async fn list(&self, _user: Option<&UserId>) -> Result<Vec<WorkspaceInfo>> {
@@ -139,4 +157,122 @@ async fn a_cancelled_start_is_not_remembered_as_a_failure() {
     let act = activator(Arc::new(Scripted::default()), Backoff::default());
     act.note_outcome(&spec().key, &Err(Error::Cancelled));
     assert!(act.remembered_failure(&spec().key).is_none());
+}
+
+fn spec_of(user: &str, repo: &str) -> WorkspaceSpec {
+    WorkspaceSpec::for_repo(WorkspaceKey::new(
+        UserId::new(user).expect("user"),
+        RepoRef::parse(repo).expect("repo"),
+    ))
+}
+
+/// Begins the start of `spec` in the background (it never finishes: `hold`).
+fn begin(act: &Arc<Activator>, spec: WorkspaceSpec) -> tokio::task::JoinHandle<Result<Upstream>> {
+    let act = act.clone();
+    tokio::spawn(async move { act.upstream(&spec).await })
+}
+
+async fn until_starting(act: &Activator, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lock(&act.starting).len() < n {
+        assert!(Instant::now() < deadline, "the starts never began");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn starts_beyond_the_per_user_and_total_limits_are_429_and_joining_one_is_not() {
+    let runtime = Arc::new(Scripted::default());
+    runtime.hold.store(true, Ordering::SeqCst);
+    let act = Arc::new(
+        Activator::new(
+            runtime.clone(),
+            Duration::from_secs(600),
+            Duration::from_secs(60),
+            Arc::new(Metrics::default()),
+        )
+        .with_quotas(Quotas {
+            instances_per_user: None,
+            starts_per_user: Some(1),
+            starts_total: Some(2),
+        }),
+    );
+    let a = begin(&act, spec_of("alice", "acme/a"));
+    until_starting(&act, 1).await;
+    let err = act
+        .upstream(&spec_of("alice", "acme/b"))
+        .await
+        .expect_err("alice's second start");
+    assert_eq!(err.status(), 429, "{err}");
+    assert!(act
+        .admit_start(&UserId::new("alice").expect("user"))
+        .is_err());
+    // Joining the start under way is not another start.
+    let join = begin(&act, spec_of("alice", "acme/a"));
+    let b = begin(&act, spec_of("bob", "acme/a"));
+    until_starting(&act, 2).await;
+    let err = act
+        .upstream(&spec_of("carol", "acme/a"))
+        .await
+        .expect_err("the third start in total");
+    assert!(err.to_string().contains("starting 2 workspaces"), "{err}");
+    assert!(!join.is_finished(), "the join waits for alice's start");
+    assert_eq!(runtime.ensures.load(Ordering::SeqCst), 2);
+    // The API's create was admitted before it woke: its start is not refused.
+    act.wake(&spec_of("carol", "acme/c"));
+    until_starting(&act, 3).await;
+    for task in [a, join, b] {
+        task.abort();
+    }
+}
+
+#[tokio::test]
+async fn a_repository_workspace_the_runtime_does_not_know_is_made_only_if_the_repo_exists() {
+    let git = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(git.path().join("acme/hello.git")).expect("mkdir");
+    let probe = RepoProbe::new(
+        &format!("file://{}", git.path().display()),
+        None,
+        crate::config::edge::RepoCheck::default(),
+    );
+    let runtime = Arc::new(Scripted::default());
+    runtime.unknown.store(true, Ordering::SeqCst);
+    let act = Arc::new(
+        Activator::new(
+            runtime.clone(),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+            Arc::new(Metrics::default()),
+        )
+        .with_repo_probe(Arc::new(probe)),
+    );
+    let err = act
+        .upstream(&spec_of("alice", "acme/missing"))
+        .await
+        .expect_err("missing");
+    assert_eq!(err.status(), 404, "{err}");
+    assert!(
+        err.to_string().contains("acme/missing was not found"),
+        "{err}"
+    );
+    assert_eq!(
+        runtime.ensures.load(Ordering::SeqCst),
+        0,
+        "nothing was made"
+    );
+    let err = act
+        .require_repo(&RepoRef::parse("acme/missing").expect("repo"))
+        .await
+        .expect_err("the API's create asks the same");
+    assert_eq!(err.status(), 404);
+    act.upstream(&spec_of("alice", "acme/hello"))
+        .await
+        .expect("an existing repository starts");
+    assert_eq!(runtime.ensures.load(Ordering::SeqCst), 1);
+    // A workspace the runtime knows is woken without asking.
+    runtime.unknown.store(false, Ordering::SeqCst);
+    act.upstream(&spec_of("alice", "acme/gone"))
+        .await
+        .expect("known workspaces are not checked");
+    assert_eq!(runtime.ensures.load(Ordering::SeqCst), 2);
 }

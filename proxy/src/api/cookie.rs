@@ -40,22 +40,8 @@ pub fn is_instance_cookie_name(name: &str) -> bool {
 /// the query with every `tkn` removed (`None` when nothing is left). Other
 /// parameters keep their order and spelling.
 pub fn take_token(query: Option<&str>) -> (Option<String>, Option<String>) {
-    let Some(query) = query else {
-        return (None, None);
-    };
-    let mut token = None;
-    let mut kept = Vec::new();
-    for pair in query.split('&') {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if name == TOKEN_PARAM {
-            if token.is_none() {
-                token = Some(percent_decode_str(value).decode_utf8_lossy().into_owned());
-            }
-        } else if !pair.is_empty() {
-            kept.push(pair);
-        }
-    }
-    let rest = (!kept.is_empty()).then(|| kept.join("&"));
+    let (token, rest) = dcs_net::query::take(query, TOKEN_PARAM);
+    let token = token.map(|t| percent_decode_str(t).decode_utf8_lossy().into_owned());
     (token, rest)
 }
 

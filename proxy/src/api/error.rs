@@ -3,18 +3,20 @@
 //! are 4xx; only the proxy's or the runtime's own trouble is 5xx.
 
 use dcs_model::api::{ApiError, FieldError};
-use http::header::{ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_TYPE};
+use http::header::{ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Method, Response, StatusCode};
 
 use crate::body::{full, Body};
 use crate::error::{Error, StartFailure};
 
-/// An API failure: a status, the JSON body, and the `Allow` header of a 405.
+/// An API failure: a status, the JSON body, the `Allow` header of a 405 and the
+/// `Retry-After` of a 429.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiErr {
     status: StatusCode,
     body: ApiError,
     allow: Option<String>,
+    retry_after: Option<u64>,
     close: bool,
 }
 
@@ -29,6 +31,7 @@ impl ApiErr {
                 fields: Vec::new(),
             },
             allow: None,
+            retry_after: None,
             close: false,
         }
     }
@@ -125,11 +128,20 @@ impl ApiErr {
         self.allow.as_deref()
     }
 
+    /// The `Retry-After` seconds of a 429.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
     /// The response.
     pub fn into_response(self) -> Response<Body> {
         let mut resp = json_response(self.status, &self.body);
         if let Some(v) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             resp.headers_mut().insert(ALLOW, v);
+        }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.close {
             resp.headers_mut()
@@ -167,11 +179,25 @@ impl From<Error> for ApiErr {
             Error::Cancelled => "start_cancelled",
             Error::RequestTimeout(_) => "request_timeout",
             Error::UpstreamTimeout(_) => "upstream_timeout",
-            Error::TooManyRequests { .. } => "too_many_requests",
+            Error::TooManyRequests { retry_after, .. } => {
+                let mut e = Self::new(status, "too_many_requests", err.to_string());
+                e.retry_after = Some(retry_after_secs(*retry_after));
+                return e;
+            }
             Error::Misdirected(_) => "misdirected",
+            Error::HeadTooLarge(_) => "headers_too_large",
+            Error::UriTooLong(_) => "uri_too_long",
         };
-        Self::new(status, code, err.to_string())
+        let mut e = Self::new(status, code, err.to_string());
+        // The rest of an unread request is not waited for.
+        e.close = matches!(err, Error::HeadTooLarge(_) | Error::UriTooLong(_));
+        e
     }
+}
+
+/// Whole seconds for `Retry-After`, at least 1.
+pub fn retry_after_secs(d: std::time::Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
 /// A JSON answer with `status`, never cached.
@@ -218,6 +244,20 @@ mod tests {
         let resp = ApiErr::too_large(64 * 1024).into_response();
         assert_eq!(resp.status(), 413);
         assert_eq!(resp.headers()[CONNECTION], "close");
+    }
+
+    #[test]
+    fn too_many_requests_carry_retry_after() {
+        let e = ApiErr::from(Error::TooManyRequests {
+            message: "limit".into(),
+            retry_after: std::time::Duration::from_millis(10_500),
+        });
+        assert_eq!((e.status().as_u16(), e.retry_after()), (429, Some(11)));
+        assert_eq!(e.body().error, "too_many_requests");
+        let resp = e.into_response();
+        assert_eq!(resp.headers()[RETRY_AFTER], "11");
+        assert_eq!(retry_after_secs(std::time::Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(std::time::Duration::from_secs(10)), 10);
     }
 
     #[test]

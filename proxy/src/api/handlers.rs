@@ -27,7 +27,7 @@ use crate::body::Body;
 use crate::runtime::{base_path, Status, WorkspaceInfo, WorkspaceSpec};
 use crate::state::AppState;
 
-type Answer = Result<Response<Body>, ApiErr>;
+pub(crate) type Answer = Result<Response<Body>, ApiErr>;
 
 /// Whether `identity` may act for other users.
 pub fn is_admin(state: &AppState, identity: &Identity) -> bool {
@@ -86,8 +86,13 @@ where
             )));
         }
     }
+    // Nothing is registered past a limit or for a repository that does not exist.
+    crate::quota::admit_instance(state, &owner).await?;
+    if let Some(repo) = &valid.spec.repo {
+        state.activator.require_repo(repo).await?;
+    }
     let runtime = state.activator.runtime();
-    let warnings = not_applied(runtime.applies_containers(), &valid.spec);
+    let mut warnings = not_applied(runtime.applies_containers(), &valid.spec);
     let id = token::instance_id()?;
     let access_token = token::generate()?;
     let spec = InstanceSpec {
@@ -105,6 +110,14 @@ where
             tracing::warn!(instance = %id, %cleanup, "cannot remove an instance that failed to register");
         }
         return Err(err.into());
+    }
+    if let (true, Some(asked)) = (runtime.applies_containers(), &spec.resources.storage) {
+        // The user's volume is shared and never resized: say so if it is smaller.
+        if let Ok(volume) = runtime.volume(&key.user).await {
+            let short =
+                crate::runtime::knative::storage_shortfall(volume.capacity.as_deref(), asked);
+            warnings.extend(short);
+        }
     }
     state.instances.insert(key.clone(), spec.clone());
     // Start it now, so it is warm when its link is opened; `/api/status` (and
@@ -275,7 +288,11 @@ fn subject(
 
 /// The workspace with id `id`, if the caller may see it; 404 otherwise (unknown
 /// and someone else's look the same).
-async fn owned(state: &AppState, identity: &Identity, id: &str) -> Result<WorkspaceInfo, ApiErr> {
+pub(crate) async fn owned(
+    state: &AppState,
+    identity: &Identity,
+    id: &str,
+) -> Result<WorkspaceInfo, ApiErr> {
     let missing = || {
         ApiErr::not_found(format!(
             "no instance {} of yours",
@@ -297,7 +314,7 @@ async fn owned(state: &AppState, identity: &Identity, id: &str) -> Result<Worksp
 
 /// The listed spec; while a runtime does not record specs, the one this proxy
 /// cached when it created the instance.
-fn spec_of(state: &AppState, info: &WorkspaceInfo) -> InstanceSpec {
+pub(crate) fn spec_of(state: &AppState, info: &WorkspaceInfo) -> InstanceSpec {
     if info.spec == InstanceSpec::default() {
         if let Some((_, spec)) = state.instances.cached(&info.key.id()) {
             return spec;
@@ -368,6 +385,7 @@ pub fn view(key: &WorkspaceKey, status: &Status, spec: &InstanceSpec) -> Instanc
         env: spec.env.keys().cloned().collect(),
         created_at: (spec.created_unix > 0)
             .then(|| rfc3339(UNIX_EPOCH + Duration::from_secs(spec.created_unix))),
+        shared_with: spec.shared_with.view(),
     }
 }
 

@@ -1,16 +1,19 @@
 //! Reading a JSON request body: content type (415), size limit checked on
-//! `Content-Length` and enforced while streaming (413), syntax (400), and the
+//! `Content-Length` and enforced while streaming (413), syntax (400), a key given
+//! twice in one object (422, see [`duplicates`]), and the
 //! shape of a [`CreateInstance`] with field-level messages (422).
 
 use bytes::Bytes;
 use bytes::BytesMut;
-use dcs_model::api::{CreateInstance, FieldError};
+use dcs_model::api::{CreateInstance, FieldError, PatchInstance, SharedWith};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
 use http_body_util::BodyExt;
 use serde_json::{Map, Value};
 
 use super::error::ApiErr;
+
+mod duplicates;
 
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -96,8 +99,15 @@ where
             "the request body is empty; send a JSON object",
         ));
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiErr::bad_request(format!("the body is not valid JSON: {e}")))
+    let value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiErr::bad_request(format!("the body is not valid JSON: {e}")))?;
+    if let Some(path) = duplicates::first(&bytes) {
+        return Err(ApiErr::field(
+            crate::server::truncate(&path, 200),
+            "appears more than once; give each field once",
+        ));
+    }
+    Ok(value)
 }
 
 /// The names `CreateInstance` accepts (its fields, plus the `vscode_version` alias).
@@ -129,6 +139,8 @@ pub fn create_instance(value: Value) -> Result<CreateInstance, ApiErr> {
             });
         } else if name == "env" {
             check_env(v, &mut errors);
+        } else if name == "shared_with" {
+            check_shared_with(v, &mut errors);
         } else if let Err(e) = serde_json::from_value::<Option<String>>(v.clone()) {
             errors.push(FieldError {
                 field: name.clone(),
@@ -146,6 +158,41 @@ pub fn create_instance(value: Value) -> Result<CreateInstance, ApiErr> {
         return Err(ApiErr::validation(errors));
     }
     serde_json::from_value(Value::Object(map)).map_err(|e| ApiErr::field("body", e.to_string()))
+}
+
+/// Decodes a [`PatchInstance`]: an object whose only field is `shared_with`.
+pub fn patch_instance(value: Value) -> Result<PatchInstance, ApiErr> {
+    let Value::Object(map) = value else {
+        return Err(ApiErr::field(
+            "body",
+            format!("the body must be a JSON object, not {}", json_type(&value)),
+        ));
+    };
+    let mut errors = Vec::new();
+    for (name, v) in &map {
+        if name == "shared_with" {
+            check_shared_with(v, &mut errors);
+        } else {
+            errors.push(FieldError {
+                field: crate::server::truncate(name, 100).to_owned(),
+                message: "unknown field; the only field is shared_with".into(),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiErr::validation(errors));
+    }
+    serde_json::from_value(Value::Object(map)).map_err(|e| ApiErr::field("body", e.to_string()))
+}
+
+/// `shared_with`: null, or `{"users": [..strings], "groups": [..strings]}`.
+fn check_shared_with(v: &Value, errors: &mut Vec<FieldError>) {
+    if let Err(e) = serde_json::from_value::<Option<SharedWith>>(v.clone()) {
+        errors.push(FieldError {
+            field: "shared_with".into(),
+            message: format!("expected {{\"users\": [user ids], \"groups\": [group names]}}: {e}"),
+        });
+    }
 }
 
 fn check_env(v: &Value, errors: &mut Vec<FieldError>) {
@@ -246,6 +293,16 @@ mod tests {
             .expect("ok");
         assert_eq!(ok, json!({"a": 1}));
         assert!(is_json("application/merge-patch+json"));
+    }
+
+    #[tokio::test]
+    async fn a_key_given_twice_is_422_naming_it() {
+        let e = read(Some("application/json"), None, r#"{"a":1,"a":2}"#)
+            .await
+            .expect_err("duplicate");
+        assert_eq!(e.status(), 422);
+        assert_eq!(e.body().fields[0].field, "a");
+        assert!(e.body().fields[0].message.contains("more than once"));
     }
 
     #[test]

@@ -6,8 +6,9 @@ use std::sync::OnceLock;
 
 use dcs_model::api::{
     ApiError, CreateInstance, CreatedInstance, FieldError, Instance, InstanceKind, InstanceList,
-    InstanceStatus, Me, Phase, WorkspaceVolume,
+    InstanceStatus, Me, PatchInstance, Phase, SharedWith, WorkspaceVolume,
 };
+use dcs_model::credentials::{CredentialList, CredentialView, SetCredential};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -26,14 +27,20 @@ use utoipa::{Modify, OpenApi};
         create_instance,
         get_instance,
         delete_instance,
+        patch_instance,
         get_status,
         get_workspace,
         get_me,
+        list_credentials,
+        set_credential,
+        delete_credential,
         get_openapi
     ),
     components(schemas(
         CreateInstance,
         CreatedInstance,
+        PatchInstance,
+        SharedWith,
         Instance,
         InstanceKind,
         InstanceList,
@@ -41,12 +48,19 @@ use utoipa::{Modify, OpenApi};
         Phase,
         WorkspaceVolume,
         Me,
+        SetCredential,
+        CredentialView,
+        CredentialList,
         ApiError,
         FieldError
     )),
     modifiers(&Security),
     security(("bearer" = [])),
-    tags((name = "instances", description = "Workspace instances"))
+    tags(
+        (name = "instances", description = "Workspace instances"),
+        (name = "credentials", description = "The caller's own git credentials, offered to git \
+            in their workspaces (never the operator's token); tokens are never answered")
+    )
 )]
 pub struct ApiDoc;
 
@@ -87,10 +101,13 @@ fn list_instances() {}
         (status = 201, description = "Created; `Location` is its URL in the API", body = CreatedInstance),
         (status = 400, description = "Malformed JSON", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
-        (status = 403, description = "For another user without an admin group, or the repository is denied by policy", body = ApiError),
+        (status = 403, description = "For another user without an admin group, the repository is denied by policy, or the request came from another site", body = ApiError),
+        (status = 404, description = "The repository does not exist at the git base (`repo_not_found`)", body = ApiError),
         (status = 413, description = "Body over 64 KiB", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),
-        (status = 422, description = "Invalid fields (unknown, wrong type, out of bounds)", body = ApiError)))]
+        (status = 422, description = "Invalid fields (unknown, repeated, wrong type, out of bounds)", body = ApiError),
+        (status = 429, description = "Too many instances, or starts under way (`too_many_requests`); `Retry-After` says when to try again", body = ApiError),
+        (status = 502, description = "The git base could not be asked whether the repository exists; nothing was created", body = ApiError)))]
 #[allow(dead_code)]
 fn create_instance() {}
 
@@ -111,6 +128,21 @@ fn get_instance() {}
         (status = 404, description = "No such instance of the caller's", body = ApiError)))]
 #[allow(dead_code)]
 fn delete_instance() {}
+
+/// Share an instance: replaces who besides its owner (and admins) may open its link.
+/// Anyone else gets 404 for it, whatever link they hold. The workspace keeps running.
+#[utoipa::path(patch, path = "/api/instances/{id}", tag = "instances",
+    params(("id" = String, Path, description = "Instance id")),
+    request_body(content = PatchInstance, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The instance, as it is now", body = Instance),
+        (status = 400, description = "Malformed JSON", body = ApiError),
+        (status = 404, description = "No such instance of the caller's", body = ApiError),
+        (status = 413, description = "Body over 64 KiB", body = ApiError),
+        (status = 415, description = "Not application/json", body = ApiError),
+        (status = 422, description = "Invalid fields (unknown, wrong type, bad user id or group)", body = ApiError)))]
+#[allow(dead_code)]
+fn patch_instance() {}
 
 /// An instance's status: phase, readiness, last activity, idle stop time.
 #[utoipa::path(get, path = "/api/status", tag = "instances",
@@ -137,6 +169,39 @@ fn get_workspace() {}
               (status = 401, description = "Not signed in", body = ApiError)))]
 #[allow(dead_code)]
 fn get_me() {}
+
+/// The caller's git credentials: hosts and user names, never tokens.
+#[utoipa::path(get, path = "/api/me/credentials", tag = "credentials",
+    responses((status = 200, description = "The caller's credentials", body = CredentialList),
+              (status = 401, description = "Not signed in", body = ApiError)))]
+#[allow(dead_code)]
+fn list_credentials() {}
+
+/// Store (or replace) the caller's credential for a git host. It is offered to git in
+/// the caller's workspaces (through the launcher's credential helper) and never shown
+/// again.
+#[utoipa::path(put, path = "/api/me/credentials/{host}", tag = "credentials",
+    params(("host" = String, Path, description = "The git host, e.g. `github.com` or `git.example.com:8443`")),
+    request_body(content = SetCredential, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored; the answer has no token", body = CredentialView),
+        (status = 400, description = "Malformed JSON", body = ApiError),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 413, description = "Body over 64 KiB", body = ApiError),
+        (status = 415, description = "Not application/json", body = ApiError),
+        (status = 422, description = "Invalid host, user name or token, or too many credentials", body = ApiError)))]
+#[allow(dead_code)]
+fn set_credential() {}
+
+/// Delete the caller's credential for a git host.
+#[utoipa::path(delete, path = "/api/me/credentials/{host}", tag = "credentials",
+    params(("host" = String, Path, description = "The git host")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No credential for that host", body = ApiError),
+        (status = 422, description = "Not a git host", body = ApiError)))]
+#[allow(dead_code)]
+fn delete_credential() {}
 
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "instances",

@@ -17,12 +17,20 @@ pub enum Endpoint {
     GetInstance,
     /// `DELETE /api/instances/{id}`
     DeleteInstance,
+    /// `PATCH /api/instances/{id}`
+    PatchInstance,
     /// `GET /api/status`
     Status,
     /// `GET /api/workspaces/{user_id}`
     Workspace,
     /// `GET /api/me`
     Me,
+    /// `GET /api/me/credentials`
+    ListCredentials,
+    /// `PUT /api/me/credentials/{host}`
+    SetCredential,
+    /// `DELETE /api/me/credentials/{host}`
+    DeleteCredential,
     /// `GET /api/openapi.json`
     OpenApi,
 }
@@ -52,9 +60,17 @@ pub const ROUTES: &[ApiRoute] = &[
     r("POST", "/api/instances", Endpoint::CreateInstance),
     r("GET", "/api/instances/{id}", Endpoint::GetInstance),
     r("DELETE", "/api/instances/{id}", Endpoint::DeleteInstance),
+    r("PATCH", "/api/instances/{id}", Endpoint::PatchInstance),
     r("GET", "/api/status", Endpoint::Status),
     r("GET", "/api/workspaces/{user_id}", Endpoint::Workspace),
     r("GET", "/api/me", Endpoint::Me),
+    r("GET", "/api/me/credentials", Endpoint::ListCredentials),
+    r("PUT", "/api/me/credentials/{host}", Endpoint::SetCredential),
+    r(
+        "DELETE",
+        "/api/me/credentials/{host}",
+        Endpoint::DeleteCredential,
+    ),
     r("GET", "/api/openapi.json", Endpoint::OpenApi),
 ];
 
@@ -123,7 +139,8 @@ mod tests {
             let path = route
                 .path
                 .replace("{id}", "inst-0011223344556677")
-                .replace("{user_id}", "alice");
+                .replace("{user_id}", "alice")
+                .replace("{host}", "github.com");
             let method = Method::from_bytes(route.method.as_bytes()).expect("method");
             let (endpoint, _) = resolve(&method, &path).expect("resolves");
             assert_eq!(endpoint, route.endpoint, "{path}");
@@ -158,6 +175,6 @@ mod tests {
         assert_eq!(err.status(), 405);
         assert_eq!(err.allow(), Some("GET, POST"));
         let err = resolve(&Method::POST, "/api/instances/inst-1").expect_err("405");
-        assert_eq!(err.allow(), Some("GET, DELETE"));
+        assert_eq!(err.allow(), Some("GET, DELETE, PATCH"));
     }
 }

@@ -3,8 +3,9 @@
 //! header that is repeated, longer than [`MAX_IDENTITY_HEADER`], not UTF-8, or
 //! holds a control character is refused, never cleaned up and accepted.
 //!
-//! Also the names of Authentik's own cookies (`authentik_proxy_*`), which the
-//! session cache keys on and which never reach a workspace.
+//! Also the names of Authentik's own cookies (`authentik_proxy_*`, which the session
+//! cache keys on, and `authentik_session`), which never reach a workspace
+//! ([`crate::forward::headers::Credentials`]).
 
 use dcs_model::UserId;
 use http::header::HeaderMap;
@@ -33,6 +34,10 @@ pub const JWT: &str = "x-authentik-jwt";
 
 /// Prefix of the cookies Authentik's proxy outpost keeps its session in.
 pub const SESSION_COOKIE_PREFIX: &str = "authentik_proxy";
+
+/// Authentik's own session cookie (its core's, sent along when Authentik is served
+/// on the proxy's host or a parent domain's cookie reaches it).
+pub const AUTHENTIK_SESSION_COOKIE: &str = "authentik_session";
 
 /// Why identity headers were refused. Messages name the header, never its value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

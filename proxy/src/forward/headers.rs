@@ -1,15 +1,22 @@
 //! Header rewriting, in one place: hop-by-hop headers removed both ways, identity
-//! headers from the client removed and set from the verified [`Identity`], the
-//! auth layer's credentials (`Authorization`, Authentik's `authentik_proxy_*`
-//! cookies) removed, and `X-Forwarded-*` set for the workspace.
+//! headers from the client removed and set from the verified [`Identity`], and
+//! `X-Forwarded-*` set for the workspace.
+//!
+//! **Credentials stop here** ([`Credentials`]): `Authorization`, the auth layer's
+//! cookies (Authentik's `authentik_proxy_*` and `authentik_session`, plus any
+//! `--strip-cookie`), the instance cookie and the preview cookie are removed from
+//! every request forwarded to a workspace (IDE, files and previews alike), and a
+//! workspace's `Set-Cookie` for one of those names never reaches the browser. Every
+//! other `Set-Cookie` is kept to the host that answered (no `Domain`), and a
+//! sandboxed preview's to its own path.
 
 use std::net::SocketAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use dcs_net::{cookies, hop};
+use dcs_net::cookies::{self, NamePattern};
+use dcs_net::hop;
 
-use crate::auth::headers::is_session_cookie;
 use crate::auth::Identity;
 
 /// Identity headers only the proxy may set.
@@ -19,6 +26,78 @@ const IDENTITY: &[&str] = &[
     "x-forwarded-groups",
     "x-forwarded-prefix",
 ];
+
+/// The credentials that never cross to a workspace: `Authorization` (always) and the
+/// cookies named by its patterns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    cookies: Vec<NamePattern>,
+}
+
+impl Default for Credentials {
+    /// The cookies always stripped: Authentik's outpost session (`authentik_proxy_*`)
+    /// and core session (`authentik_session`), the instance cookie and the preview
+    /// cookie.
+    fn default() -> Self {
+        let prefix = format!("{}*", crate::auth::headers::SESSION_COOKIE_PREFIX);
+        let cookies = [
+            prefix.as_str(),
+            crate::auth::headers::AUTHENTIK_SESSION_COOKIE,
+            crate::api::cookie::COOKIE_NAME,
+            crate::preview::COOKIE_NAME,
+        ]
+        .iter()
+        .filter_map(|p| NamePattern::parse(p).ok())
+        .collect();
+        Self { cookies }
+    }
+}
+
+impl Credentials {
+    /// Strips cookies matching `pattern` as well.
+    pub fn add_cookie(&mut self, pattern: NamePattern) {
+        if !self.cookies.contains(&pattern) {
+            self.cookies.push(pattern);
+        }
+    }
+
+    /// Whether the cookie `name` is a credential that stops at the edge.
+    pub fn strips_cookie(&self, name: &str) -> bool {
+        self.cookies.iter().any(|p| p.matches(name))
+    }
+
+    /// The patterns, for `--check-config` and logs.
+    pub fn cookie_patterns(&self) -> impl Iterator<Item = &NamePattern> {
+        self.cookies.iter()
+    }
+
+    /// Removes `Authorization` and the credential cookies from a request, keeping
+    /// every other cookie (the IDE and apps set their own) in one `Cookie` header.
+    pub fn strip_request(&self, headers: &mut HeaderMap) {
+        headers.remove(header::AUTHORIZATION);
+        cookies::retain(headers, |name| !self.strips_cookie(name));
+    }
+
+    /// Drops a response's `Set-Cookie` for a credential name (an app must not set or
+    /// overwrite one on the proxy's origin) and confines the others to the host that
+    /// answered and, given `path`, to that path.
+    pub fn confine_response(&self, headers: &mut HeaderMap, path: Option<&str>) {
+        if !headers.contains_key(header::SET_COOKIE) {
+            return;
+        }
+        let kept: Vec<HeaderValue> = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter(|v| !self.strips_cookie(cookies::set_cookie_name(v)))
+            .filter_map(|v| HeaderValue::from_str(&cookies::confine(v, path)).ok())
+            .collect();
+        headers.remove(header::SET_COOKIE);
+        for value in kept {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+}
 
 /// What the request rewrite needs to know.
 #[derive(Debug)]
@@ -35,6 +114,10 @@ pub struct RequestContext<'a> {
     pub authority: &'a str,
     /// The upgrade protocol, for upgrade requests.
     pub upgrade: Option<&'a HeaderValue>,
+    /// What never crosses to the workspace.
+    pub credentials: &'a Credentials,
+    /// A preview served at the root of a host of its own (subdomain mode).
+    pub preview_root: bool,
 }
 
 /// Rewrites a request's headers for the workspace.
@@ -51,8 +134,11 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
     {
         headers.remove(name);
     }
-    headers.remove(header::AUTHORIZATION);
-    strip_session_cookies(headers);
+    headers.remove(dcs_net::preview::ROOT_HEADER);
+    if ctx.preview_root {
+        headers.insert(dcs_net::preview::ROOT_HEADER, HeaderValue::from_static("1"));
+    }
+    ctx.credentials.strip_request(headers);
 
     let original_host = headers.get(header::HOST).cloned();
     if let Some(host) = ctx.host.and_then(|h| HeaderValue::from_str(h).ok()) {
@@ -89,17 +175,8 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
     }
 }
 
-/// Removes Authentik's session cookies and the instance cookie (which holds an
-/// instance's access token) from `Cookie`, keeping every other cookie (the IDE
-/// may set its own) in one header; no header is left if none remain.
-pub fn strip_session_cookies(headers: &mut HeaderMap) {
-    cookies::retain(headers, |name| {
-        !is_session_cookie(name) && !crate::api::cookie::is_instance_cookie_name(name)
-    });
-}
-
 /// Rewrites a response's headers for the client: hop-by-hop removed (kept for a
-/// `101`), and a root-relative `Location` put back under the prefix.
+/// `101`), and a root-relative `Location` put back under `prefix`.
 pub fn rewrite_response(headers: &mut HeaderMap, prefix: &str, switching: bool) {
     let upgrade = if switching {
         headers.get(header::UPGRADE).cloned()
@@ -135,126 +212,4 @@ fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
 }
 
 #[cfg(test)]
-mod tests {
-    use dcs_model::UserId;
-
-    use super::*;
-
-    fn identity() -> Identity {
-        Identity {
-            email: Some("alice@example.com".into()),
-            groups: vec!["dev".into(), "ops".into()],
-            ..Identity::from_user(UserId::new("alice").expect("u"))
-        }
-    }
-
-    fn ctx<'a>(id: &'a Identity, upgrade: Option<&'a HeaderValue>) -> RequestContext<'a> {
-        RequestContext {
-            peer: "10.0.0.9:5555".parse().expect("addr"),
-            prefix: "/github/acme/hello",
-            identity: id,
-            host: None,
-            authority: "127.0.0.1:9",
-            upgrade,
-        }
-    }
-
-    #[test]
-    fn request_loses_hop_by_hop_and_spoofed_identity() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            "connection",
-            HeaderValue::from_static("keep-alive, x-secret-hop"),
-        );
-        h.insert("x-secret-hop", HeaderValue::from_static("1"));
-        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        h.insert("te", HeaderValue::from_static("trailers"));
-        h.insert("x-authentik-uid", HeaderValue::from_static("mallory"));
-        h.insert("x-authentik-groups", HeaderValue::from_static("admins"));
-        h.insert("x-forwarded-user", HeaderValue::from_static("mallory"));
-        h.insert("host", HeaderValue::from_static("ide.example:8443"));
-        h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
-        let id = identity();
-        rewrite_request(&mut h, &ctx(&id, None));
-        for gone in [
-            "connection",
-            "x-secret-hop",
-            "keep-alive",
-            "te",
-            "x-authentik-uid",
-            "x-authentik-groups",
-        ] {
-            assert!(!h.contains_key(gone), "{gone}");
-        }
-        assert_eq!(
-            h["host"], "ide.example:8443",
-            "browser Host kept for the IDE's Origin check"
-        );
-        assert_eq!(h["x-forwarded-user"], "alice");
-        assert_eq!(h["x-forwarded-email"], "alice@example.com");
-        assert_eq!(h["x-forwarded-groups"], "dev|ops");
-        assert_eq!(h["x-forwarded-prefix"], "/github/acme/hello");
-        assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.0.0.9");
-        assert_eq!(h["x-forwarded-host"], "ide.example:8443");
-        assert_eq!(h["x-forwarded-proto"], "http");
-    }
-
-    #[test]
-    fn auth_credentials_never_reach_the_workspace_but_other_cookies_do() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            "authorization",
-            HeaderValue::from_static("Bearer app-password"),
-        );
-        h.append(
-            "cookie",
-            HeaderValue::from_static(
-                "authentik_proxy_ab12=sess; ide-theme=dark; dcs_instance_token=secret",
-            ),
-        );
-        h.append("cookie", HeaderValue::from_static("authentik_proxy_x=y"));
-        let id = identity();
-        rewrite_request(&mut h, &ctx(&id, None));
-        assert!(!h.contains_key("authorization"));
-        assert_eq!(h.get_all("cookie").iter().count(), 1);
-        assert_eq!(h["cookie"], "ide-theme=dark");
-
-        let mut h = HeaderMap::new();
-        h.insert(
-            "cookie",
-            HeaderValue::from_static("authentik_proxy_ab12=sess"),
-        );
-        rewrite_request(&mut h, &ctx(&id, None));
-        assert!(!h.contains_key("cookie"), "nothing left, no header");
-    }
-
-    #[test]
-    fn upgrade_requests_keep_the_upgrade_pair() {
-        let mut h = HeaderMap::new();
-        h.insert("connection", HeaderValue::from_static("Upgrade"));
-        h.insert("upgrade", HeaderValue::from_static("websocket"));
-        let ws = HeaderValue::from_static("websocket");
-        let id = identity();
-        rewrite_request(&mut h, &ctx(&id, Some(&ws)));
-        assert_eq!(h["connection"], "upgrade");
-        assert_eq!(h["upgrade"], "websocket");
-        assert_eq!(h["host"], "127.0.0.1:9", "a Host is always sent");
-    }
-
-    #[test]
-    fn root_relative_locations_go_back_under_the_prefix() {
-        let p = "/github/acme/hello";
-        for (given, want) in [
-            ("/sub/", "/github/acme/hello/sub/"),
-            ("/github/acme/hello/x", "/github/acme/hello/x"),
-            ("sub/", "sub/"),
-            ("//evil.example/", "//evil.example/"),
-            ("https://x.example/", "https://x.example/"),
-        ] {
-            let mut h = HeaderMap::new();
-            h.insert("location", HeaderValue::from_str(given).expect("v"));
-            rewrite_response(&mut h, p, false);
-            assert_eq!(h["location"], want, "{given}");
-        }
-    }
-}
+mod tests;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use hyper::upgrade::Upgraded;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::ws_scan::FrameScanner;
@@ -29,6 +30,27 @@ where
         let _ = close.changed().await;
     };
     dcs_net::tunnel::tunnel(client, upstream, observe, closed).await;
+}
+
+/// [`tunnel`] for hyper's upgraded connections (the proxy's): between two TCP
+/// sockets it holds no buffer while idle ([`dcs_net::tunnel::tunnel_upgraded`]).
+pub async fn tunnel_upgraded(
+    client: Upgraded,
+    upstream: Upgraded,
+    tracker: Arc<Tracker>,
+    websocket: bool,
+) {
+    let mut close = tracker.on_close();
+    let mut scanner = FrameScanner::default();
+    let observe = |bytes: &[u8]| {
+        if !websocket || scanner.feed(bytes) > 0 {
+            tracker.touch();
+        }
+    };
+    let closed = async {
+        let _ = close.changed().await;
+    };
+    dcs_net::tunnel::tunnel_upgraded(client, upstream, observe, closed).await;
 }
 
 #[cfg(test)]

@@ -2,24 +2,29 @@
 //!
 //! Test support, compiled in so integration tests can use it (it is small and
 //! runs nothing by itself). Each case takes a [`Harness`], which gives the runtime
-//! plus the few hooks where platforms differ: Knative marks a Service ready and
-//! scales it to zero *after* `ensure`/`stop` return, so a harness over a fake API
-//! server plays the Knative controller there; a process runtime needs no hooks.
-//! Cases use distinct users, so they can share one runtime.
+//! plus the few hooks where platforms differ: Knative makes a Service ready while
+//! `ensure` waits for it and scales it to zero *after* `stop` returns, so a
+//! harness over a fake API server plays the Knative controller there
+//! ([`Harness::ensure`], [`Harness::settle_stopped`]); a process runtime needs no
+//! hooks. Cases use distinct users, so they can share one runtime.
 //!
-//! Instances (workspaces made through the management API) have their own cases:
-//! `register` records a spec without waiting for a start, the recorded spec (token
-//! hash included) survives later `ensure`s with the defaults, `find` works by id
-//! for both kinds, and `volume` reports the user's volume.
+//! Instances (workspaces made through the management API) have their own cases
+//! ([`instances`]); [`starts`] holds what every start promises: `ensure` resolves
+//! once the workspace answers, and a delete during a start is final.
 //!
 //! Instantiations: `proxy/tests/runtime_contract_local.rs` (real `dcs-launcher`
 //! processes and a local git repository) and the Knative runtime's unit tests
 //! (its stateful fake API server).
 
+pub mod instances;
+pub mod starts;
+
 use async_trait::async_trait;
 use dcs_model::{InstanceId, InstanceSpec, RepoRef, UserId, WorkspaceKey};
 
-use super::{Runtime, Status, WorkspaceSpec};
+pub use self::instances::*;
+pub use self::starts::*;
+use super::{Runtime, Status, Upstream, WorkspaceSpec};
 
 /// Repositories the cases open; a harness whose runtime clones must serve them.
 pub const REPOS: &[&str] = &["acme/hello", "acme/world"];
@@ -29,6 +34,11 @@ pub const REPOS: &[&str] = &["acme/hello", "acme/world"];
 pub trait Harness: Send + Sync {
     /// The runtime.
     fn runtime(&self) -> &dyn Runtime;
+    /// The runtime's `ensure`, with the platform doing its part meanwhile (a
+    /// Knative harness makes the Service ready while `ensure` waits).
+    async fn ensure(&self, spec: &WorkspaceSpec) -> crate::error::Result<Upstream> {
+        self.runtime().ensure(spec).await
+    }
     /// Lets the platform finish starting `key` after `ensure` returned.
     async fn settle_started(&self, _key: &WorkspaceKey) {}
     /// Lets the platform scale `key` to zero after `stop` returned.
@@ -77,6 +87,11 @@ fn spec(key: &WorkspaceKey) -> WorkspaceSpec {
     WorkspaceSpec::for_repo(key.clone())
 }
 
+/// `ensure` through the harness.
+async fn ensure(h: &dyn Harness, spec: &WorkspaceSpec) -> crate::error::Result<Upstream> {
+    h.ensure(spec).await
+}
+
 async fn status(h: &dyn Harness, key: &WorkspaceKey) -> Status {
     h.runtime().status(key).await.expect("status")
 }
@@ -100,116 +115,16 @@ pub async fn run_all(h: &dyn Harness) {
     find_works_by_id_for_both_kinds(h).await;
     delete_forgets_an_instance(h).await;
     an_unregistered_instance_is_never_started(h).await;
+    update_spec_replaces_the_recorded_spec(h).await;
     volume_reports_the_users_volume(h).await;
-}
-
-async fn found(h: &dyn Harness, id: &str) -> Option<(WorkspaceKey, InstanceSpec)> {
-    let id = InstanceId::parse(id).expect("id");
-    let info = h.runtime().find(&id).await.expect("find");
-    info.map(|w| (w.key, w.spec))
-}
-
-/// `register` records the spec (token hash included) without waiting for a
-/// start; `status`, `list` and `find` see it at once; registering again is fine.
-pub async fn register_records_the_spec_and_starts_nothing(h: &dyn Harness) {
-    let k = instance_key("c6-alice", "inst-00000000000000c6");
-    let s = instance_spec(&k);
-    h.runtime().register(&s).await.expect("register");
-    h.runtime().register(&s).await.expect("register again");
-    assert_eq!(status(h, &k).await, h.registered_status());
-    let list = h
-        .runtime()
-        .list(Some(&k.user))
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|w| (w.key, w.spec))
-        .collect::<Vec<_>>();
-    assert_eq!(list, vec![(k.clone(), s.instance.clone())]);
-    assert_eq!(
-        found(h, "inst-00000000000000c6").await,
-        Some((k.clone(), s.instance.clone()))
-    );
-}
-
-/// An `ensure` with the defaults after `register` starts the instance from the
-/// recorded spec and keeps it (the token hash is never lost); an instance without
-/// a repository gets its own folder.
-pub async fn ensure_after_register_keeps_the_recorded_spec(h: &dyn Harness) {
-    let k = instance_key("c7-alice", "inst-00000000000000c7");
-    let s = instance_spec(&k);
-    h.runtime().register(&s).await.expect("register");
-    let first = h.runtime().ensure(&spec(&k)).await.expect("ensure");
-    h.settle_started(&k).await;
-    assert_eq!(status(h, &k).await, Status::Running);
-    let again = h.runtime().ensure(&spec(&k)).await.expect("ensure again");
-    assert_eq!(first, again);
-    let (_, recorded) = found(h, "inst-00000000000000c7").await.expect("found");
-    assert_eq!(recorded, s.instance, "ensure keeps the recorded spec");
-    assert!(h.files_exist(&k).await, "the instance's folder exists");
-}
-
-/// `find` by id: a repository workspace by its object name, an instance by its
-/// id; an unknown id is `None`.
-pub async fn find_works_by_id_for_both_kinds(h: &dyn Harness) {
-    let repo = key("c8-alice", REPOS[0]);
-    let inst = instance_key("c8-alice", "inst-00000000000000c8");
-    h.runtime().ensure(&spec(&repo)).await.expect("ensure");
-    h.settle_started(&repo).await;
-    h.runtime()
-        .register(&instance_spec(&inst))
-        .await
-        .expect("register");
-    let (got, spec_of_repo) = found(h, repo.id().as_str()).await.expect("repo found");
-    assert_eq!(got, repo);
-    assert_eq!(spec_of_repo.repo.as_ref(), repo.repo());
-    let (got, _) = found(h, inst.id().as_str()).await.expect("instance found");
-    assert_eq!(got, inst);
-    assert_eq!(found(h, "inst-00000000000000ff").await, None);
-}
-
-/// `delete` forgets an instance (status, list, find) and keeps the user's files.
-pub async fn delete_forgets_an_instance(h: &dyn Harness) {
-    let k = instance_key("c9-alice", "inst-00000000000000c9");
-    h.runtime()
-        .register(&instance_spec(&k))
-        .await
-        .expect("register");
-    h.runtime().ensure(&spec(&k)).await.expect("ensure");
-    h.settle_started(&k).await;
-    h.runtime().delete(&k).await.expect("delete");
-    h.runtime().delete(&k).await.expect("delete again");
-    assert_eq!(status(h, &k).await, Status::NotFound);
-    assert!(listed(h, Some("c9-alice")).await.is_empty());
-    assert_eq!(found(h, "inst-00000000000000c9").await, None);
-    assert!(h.files_exist(&k).await, "delete keeps the user's files");
-    // Delete is final: a late request for the instance never brings it back.
-    let late = h.runtime().ensure(&spec(&k)).await;
-    assert!(
-        matches!(late, Err(crate::error::Error::NotFound(_))),
-        "{late:?}"
-    );
-    assert_eq!(status(h, &k).await, Status::NotFound);
-    assert_eq!(found(h, "inst-00000000000000c9").await, None);
-}
-
-/// An instance is made only by `register` (the API's create): `ensure` of one that
-/// was never registered is `NotFound` and creates nothing.
-pub async fn an_unregistered_instance_is_never_started(h: &dyn Harness) {
-    let k = instance_key("c11-alice", "inst-00000000000000d1");
-    let got = h.runtime().ensure(&spec(&k)).await;
-    assert!(
-        matches!(got, Err(crate::error::Error::NotFound(_))),
-        "{got:?}"
-    );
-    assert_eq!(status(h, &k).await, Status::NotFound);
-    assert!(listed(h, Some("c11-alice")).await.is_empty());
+    ensure_resolves_once_the_workspace_answers(h).await;
+    a_delete_during_a_start_is_final(h).await;
 }
 
 /// `volume`: a user with a started workspace has one; a stranger has none.
 pub async fn volume_reports_the_users_volume(h: &dyn Harness) {
     let k = key("c10-alice", REPOS[0]);
-    h.runtime().ensure(&spec(&k)).await.expect("ensure");
+    ensure(h, &spec(&k)).await.expect("ensure");
     h.settle_started(&k).await;
     let v = h.runtime().volume(&k.user).await.expect("volume");
     assert!(v.exists, "{v:?}");
@@ -234,10 +149,10 @@ pub async fn unknown_workspaces_are_not_found_and_stop_delete_are_fine(h: &dyn H
 pub async fn ensure_is_idempotent_and_runs(h: &dyn Harness) {
     let k = key("c1-alice", REPOS[0]);
     assert_eq!(status(h, &k).await, Status::NotFound);
-    let first = h.runtime().ensure(&spec(&k)).await.expect("ensure");
+    let first = ensure(h, &spec(&k)).await.expect("ensure");
     h.settle_started(&k).await;
     assert_eq!(status(h, &k).await, Status::Running);
-    let second = h.runtime().ensure(&spec(&k)).await.expect("ensure again");
+    let second = ensure(h, &spec(&k)).await.expect("ensure again");
     assert_eq!(first, second, "ensure of a running workspace is a no-op");
     assert_eq!(
         listed(h, Some("c1-alice")).await,
@@ -250,7 +165,7 @@ pub async fn ensure_is_idempotent_and_runs(h: &dyn Harness) {
 pub async fn concurrent_ensures_make_one_workspace(h: &dyn Harness) {
     let k = key("c2-alice", REPOS[0]);
     let s = spec(&k);
-    let all = futures_util::future::join_all((0..4).map(|_| h.runtime().ensure(&s))).await;
+    let all = futures_util::future::join_all((0..4).map(|_| ensure(h, &s))).await;
     let ups: Vec<_> = all.into_iter().map(|r| r.expect("ensure")).collect();
     assert!(ups.windows(2).all(|w| w[0] == w[1]), "{ups:?}");
     h.settle_started(&k).await;
@@ -266,7 +181,7 @@ pub async fn list_is_filtered_by_user(h: &dyn Harness) {
     let a2 = key("c3-alice", REPOS[1]);
     let b1 = key("c3-bob", REPOS[0]);
     for k in [&a1, &a2, &b1] {
-        h.runtime().ensure(&spec(k)).await.expect("ensure");
+        ensure(h, &spec(k)).await.expect("ensure");
         h.settle_started(k).await;
     }
     let keys = |l: Vec<(WorkspaceKey, Status)>| l.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
@@ -286,7 +201,7 @@ pub async fn list_is_filtered_by_user(h: &dyn Harness) {
 /// platform scaled it down; the next `ensure` wakes it.
 pub async fn stop_keeps_files_and_ensure_wakes(h: &dyn Harness) {
     let k = key("c4-alice", REPOS[0]);
-    h.runtime().ensure(&spec(&k)).await.expect("ensure");
+    ensure(h, &spec(&k)).await.expect("ensure");
     h.settle_started(&k).await;
     h.runtime().stop(&k).await.expect("stop");
     h.runtime().stop(&k).await.expect("stop again");
@@ -297,7 +212,7 @@ pub async fn stop_keeps_files_and_ensure_wakes(h: &dyn Harness) {
         vec![(k.clone(), Status::Stopped)]
     );
     assert!(h.files_exist(&k).await, "stop keeps the files");
-    h.runtime().ensure(&spec(&k)).await.expect("wake");
+    ensure(h, &spec(&k)).await.expect("wake");
     h.settle_started(&k).await;
     assert_eq!(status(h, &k).await, Status::Running);
 }
@@ -308,7 +223,7 @@ pub async fn delete_forgets_but_keeps_the_users_files(h: &dyn Harness) {
     let k = key("c5-alice", REPOS[0]);
     let other = key("c5-alice", REPOS[1]);
     for k in [&k, &other] {
-        h.runtime().ensure(&spec(k)).await.expect("ensure");
+        ensure(h, &spec(k)).await.expect("ensure");
         h.settle_started(k).await;
     }
     h.runtime().delete(&k).await.expect("delete");
@@ -321,10 +236,7 @@ pub async fn delete_forgets_but_keeps_the_users_files(h: &dyn Harness) {
         "the user's other workspace is untouched"
     );
     assert!(h.files_exist(&k).await, "delete keeps the user's files");
-    h.runtime()
-        .ensure(&spec(&k))
-        .await
-        .expect("ensure after delete");
+    ensure(h, &spec(&k)).await.expect("ensure after delete");
     h.settle_started(&k).await;
     assert_eq!(status(h, &k).await, Status::Running);
 }

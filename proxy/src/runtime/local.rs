@@ -31,15 +31,22 @@
 //! - `start`: one start: spawn, wait for ready, commit or clean up; cancellable.
 //! - [`process`]: process identity and group termination.
 //! - [`ready`]: the `/_dcs/ready` probe.
-//! - [`spawn`]: building the launcher's command from the `DCS_*` contract.
+//! - [`spawn`]: building the launcher's command from the `DCS_*` contract, its
+//!   secrets on its stdin.
+//! - [`sandbox`]: the bubblewrap sandbox of a machine several users share.
+//! - [`checkout`]: a sandboxed workspace's clone, before and outside its sandbox.
+//! - [`stdin`]: the secrets a launcher is handed on its stdin.
 //! - [`volume`]: how much of a user's volume is used.
 
+pub mod checkout;
 pub mod process;
 pub mod ready;
+pub mod sandbox;
 mod slot;
 pub mod spawn;
 mod start;
 pub mod state;
+pub mod stdin;
 pub mod volume;
 
 use std::collections::HashMap;
@@ -55,6 +62,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use self::slot::Slot;
+use self::spawn::Isolation;
 use self::state::{Record, StateDir};
 use super::{Runtime, Status, Upstream, VolumeInfo, WorkspaceInfo, WorkspaceSpec};
 use crate::error::{Error, Result};
@@ -82,11 +90,15 @@ pub struct LocalConfig {
     pub launcher_log: Option<String>,
     /// Limits of the launchers' clones and fetches.
     pub git: crate::config::GitLimits,
+    /// Extra certificate authorities launchers trust (`DCS_EXTRA_CA_FILE`).
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 /// Workspaces as local processes.
 pub struct LocalRuntime {
     cfg: LocalConfig,
+    /// The hop secret and the sandbox.
+    iso: Isolation,
     state: StateDir,
     /// Every workspace's slot; locked only to find or add one.
     slots: Mutex<HashMap<WorkspaceKey, Arc<Slot>>>,
@@ -96,7 +108,20 @@ pub struct LocalRuntime {
 
 impl LocalRuntime {
     /// Opens the data dir, adopting launchers that survived a previous proxy.
+    /// Launchers are not sandboxed, and their hop credentials derive from
+    /// `<data-dir>/secrets/hop.key` (generated once); see [`Self::with_isolation`].
     pub fn open(cfg: LocalConfig) -> std::io::Result<Self> {
+        let key = crate::hop::HopKey::load_or_generate(&default_hop_key(&cfg.data_dir))
+            .map_err(std::io::Error::other)?;
+        let iso = Isolation {
+            hop: key,
+            sandbox: None,
+        };
+        Self::open_with(cfg, iso)
+    }
+
+    /// Like [`Self::open`], with the given hop secret and sandbox.
+    pub fn open_with(cfg: LocalConfig, iso: Isolation) -> std::io::Result<Self> {
         for sub in ["workspaces", "run", "logs"] {
             std::fs::create_dir_all(cfg.data_dir.join(sub))?;
         }
@@ -122,6 +147,7 @@ impl LocalRuntime {
         }
         Ok(Self {
             cfg,
+            iso,
             state,
             slots: Mutex::new(slots),
             shutting_down: AtomicBool::new(false),
@@ -162,10 +188,8 @@ impl LocalRuntime {
         };
         match (process::liveness(&p), p.addr) {
             (Liveness::Alive | Liveness::Unknown, Some(addr)) => {
-                return Ok(Some(Upstream {
-                    authority: addr.to_string(),
-                    host: None,
-                }))
+                let key = slot.lock().record.key.clone();
+                return Ok(Some(spawn::upstream(&self.cfg, &self.iso, &key, addr)));
             }
             // Nothing can be told of it, so nothing may be done to it.
             (Liveness::Unknown, None) => {
@@ -215,7 +239,7 @@ impl Runtime for LocalRuntime {
             st.start = Some(cancel.clone());
             cancel
         };
-        let result = start::run(&self.cfg, &self.state, &slot, &cancel).await;
+        let result = start::run(&self.cfg, &self.iso, &self.state, &slot, &cancel).await;
         slot.lock().start = None;
         result
     }
@@ -230,6 +254,15 @@ impl Runtime for LocalRuntime {
         }
         Ok(())
     }
+    async fn update_spec(&self, key: &WorkspaceKey, spec: &dcs_model::InstanceSpec) -> Result<()> {
+        let slot = self
+            .existing(key)
+            .filter(|s| !s.lock().deleted)
+            .ok_or_else(|| Error::NotFound(format!("no workspace {key}")))?;
+        slot.lock().record.spec = spec.clone();
+        slot.persist(&self.state).await
+    }
+
     /// `<data-dir>/workspaces/<user>`: whether it exists and its disk usage.
     async fn volume(&self, user: &UserId) -> Result<VolumeInfo> {
         let dir = spawn::user_volume(&self.cfg, user);
@@ -338,6 +371,12 @@ impl Runtime for LocalRuntime {
             }
         }
     }
+}
+
+/// The hop secret generated for a data dir when none is given:
+/// `<data-dir>/secrets/hop.key` (never inside a sandbox).
+pub fn default_hop_key(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("secrets").join("hop.key")
 }
 
 fn not_registered(id: &dcs_model::InstanceId) -> Error {

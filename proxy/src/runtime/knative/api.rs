@@ -1,4 +1,5 @@
-//! The Kubernetes API calls of the Knative runtime, and nothing else.
+//! The Kubernetes API calls of the Knative runtime, and nothing else (the
+//! watches that keep the workspace cache current are in [`super::cache`]).
 //!
 //! Writes: Knative Services and Secrets by server-side apply (field manager
 //! `dcs-proxy`, forced: the proxy owns these fields); volumes by create-if-absent,
@@ -9,14 +10,14 @@
 //! ([`API_USAGE`]; a test checks it against the fake API server's log).
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::debug;
 
 use super::objects::FIELD_MANAGER;
-use super::types::{ksvc_resource, revision_resource, Ksvc, Revision};
+use super::types::{ksvc_resource, Ksvc};
 
 /// What the proxy does with the API: `(API group, resource, verbs)`. The shipped
 /// Role is generated from this table.
@@ -24,9 +25,9 @@ pub const API_USAGE: &[(&str, &str, &[&str])] = &[
     (
         "serving.knative.dev",
         "services",
-        &["get", "list", "create", "patch", "delete"],
+        &["get", "list", "watch", "create", "patch", "delete"],
     ),
-    ("serving.knative.dev", "revisions", &["get", "list"]),
+    ("serving.knative.dev", "revisions", &["list", "watch"]),
     ("", "persistentvolumeclaims", &["get", "create", "delete"]),
     ("", "secrets", &["create", "patch"]),
 ];
@@ -66,7 +67,6 @@ fn is_create_race(e: &kube::Error) -> bool {
 #[derive(Clone)]
 pub struct KnativeApi {
     ksvcs: Api<Ksvc>,
-    revisions: Api<Revision>,
     pvcs: Api<PersistentVolumeClaim>,
     secrets: Api<Secret>,
 }
@@ -76,7 +76,6 @@ impl KnativeApi {
     pub fn new(client: Client, namespace: &str) -> Self {
         Self {
             ksvcs: Api::namespaced_with(client.clone(), namespace, &ksvc_resource()),
-            revisions: Api::namespaced_with(client.clone(), namespace, &revision_resource()),
             pvcs: Api::namespaced(client.clone(), namespace),
             secrets: Api::namespaced(client, namespace),
         }
@@ -125,21 +124,6 @@ impl KnativeApi {
     /// A volume, or `None` if there is none.
     pub async fn get_pvc(&self, name: &str) -> Result<Option<PersistentVolumeClaim>> {
         get(&self.pvcs, "PersistentVolumeClaim", name).await
-    }
-
-    /// A Revision, or `None` if there is none.
-    pub async fn get_revision(&self, name: &str) -> Result<Option<Revision>> {
-        get(&self.revisions, "Revision", name).await
-    }
-
-    /// The Knative Services matching a label selector.
-    pub async fn list_ksvcs(&self, selector: &str) -> Result<Vec<Ksvc>> {
-        list(&self.ksvcs, "Knative Services", selector).await
-    }
-
-    /// The Revisions matching a label selector.
-    pub async fn list_revisions(&self, selector: &str) -> Result<Vec<Revision>> {
-        list(&self.revisions, "Revisions", selector).await
     }
 
     /// Deletes a Knative Service (its revisions and pods go with it); absent is fine.
@@ -193,16 +177,6 @@ where
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(err("get", kind, name, e)),
     }
-}
-
-async fn list<K>(api: &Api<K>, kind: &'static str, selector: &str) -> Result<Vec<K>>
-where
-    K: Clone + DeserializeOwned + std::fmt::Debug,
-{
-    api.list(&ListParams::default().labels(selector))
-        .await
-        .map(|l| l.items)
-        .map_err(|e| err("list", kind, selector, e))
 }
 
 async fn delete<K>(api: &Api<K>, kind: &'static str, name: &str) -> Result<()>

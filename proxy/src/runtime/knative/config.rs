@@ -11,6 +11,10 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use dcs_model::K8sName;
 
+mod extra_ca;
+
+pub use extra_ca::{CaSource, ExtraCa, DEFAULT_EXTRA_CA_KEY};
+
 /// How a user's workspace volume may be attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum VolumeAccess {
@@ -96,6 +100,21 @@ pub struct KnativeArgs {
         default_value = "cluster.local"
     )]
     pub knative_cluster_domain: String,
+    /// A Secret (in the workspace namespace) holding CA certificates workspaces trust
+    /// besides Mozilla's and the image's: a private git server's or IDE mirror's CA.
+    /// Mounted read-only; the launcher's `DCS_EXTRA_CA_FILE` names it.
+    #[arg(long, env = "DCS_PROXY_KNATIVE_EXTRA_CA_SECRET")]
+    pub knative_extra_ca_secret: Option<String>,
+    /// Like `--knative-extra-ca-secret`, from a ConfigMap (e.g. one trust-manager fills).
+    #[arg(long, env = "DCS_PROXY_KNATIVE_EXTRA_CA_CONFIGMAP")]
+    pub knative_extra_ca_configmap: Option<String>,
+    /// The key of the PEM bundle in that Secret or ConfigMap.
+    #[arg(
+        long,
+        env = "DCS_PROXY_KNATIVE_EXTRA_CA_KEY",
+        default_value = DEFAULT_EXTRA_CA_KEY
+    )]
+    pub knative_extra_ca_key: String,
 }
 
 /// The launcher image matching this build.
@@ -177,8 +196,13 @@ pub struct KnativeConfig {
     pub image_pull_secret: Option<String>,
     /// Cluster DNS domain.
     pub cluster_domain: String,
+    /// Extra CA certificates mounted into workspaces, if any.
+    pub extra_ca: Option<ExtraCa>,
     /// Shared launcher settings.
     pub launcher: LauncherSettings,
+    /// The proxy's hop secret (`--hop-secret-file`): each workspace's credential is
+    /// derived from it and put into the workspace's hop Secret.
+    pub hop: Option<crate::hop::HopKey>,
 }
 
 impl KnativeArgs {
@@ -259,6 +283,7 @@ impl KnativeArgs {
                 self.knative_cluster_domain
             ));
         }
+        let extra_ca = extra_ca::from_args(self, &mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -281,8 +306,24 @@ impl KnativeArgs {
             run_as: self.knative_run_as,
             image_pull_secret: self.knative_image_pull_secret.clone(),
             cluster_domain: self.knative_cluster_domain.clone(),
+            extra_ca,
             launcher: LauncherSettings::default(),
+            hop: None,
         })
+    }
+}
+
+/// The registry Knative resolves `image`'s tag against (go-containerregistry's
+/// rule, which Knative's digest resolver uses): the first path component when it
+/// looks like a host (has a `.` or a `:`, or is `localhost`), else Docker Hub,
+/// `index.docker.io` (also for an explicit `docker.io`). That is the name
+/// `config-deployment`'s `registries-skipping-tag-resolving` must list to skip it.
+pub fn image_registry(image: &str) -> String {
+    let hub = || "index.docker.io".to_owned();
+    match image.split_once('/') {
+        Some(("docker.io", _)) => hub(),
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first.to_owned(),
+        _ => hub(),
     }
 }
 
@@ -307,69 +348,4 @@ pub fn is_dns1123_subdomain(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::*;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: KnativeArgs,
-    }
-
-    fn args(extra: &[&str]) -> KnativeArgs {
-        let mut argv = vec!["dcs-proxy"];
-        argv.extend_from_slice(extra);
-        Cli::try_parse_from(argv).expect("parses").args
-    }
-
-    #[test]
-    fn defaults_are_valid() {
-        let cfg = args(&[]).validate().expect("valid");
-        assert_eq!(cfg.namespace, "dcs-workspaces");
-        assert_eq!(cfg.request_timeout_secs, 3600);
-        assert_eq!(cfg.progress_deadline_secs, 1800);
-        assert_eq!(cfg.volume_access, VolumeAccess::ReadWriteOnce);
-        assert_eq!(cfg.launcher_image, DEFAULT_LAUNCHER_IMAGE);
-    }
-
-    #[test]
-    fn every_knative_problem_is_listed_at_once() {
-        let problems = args(&[
-            "--knative-namespace",
-            "Bad_NS",
-            "--knative-volume-size",
-            "ten gigs",
-            "--knative-cpu-limit",
-            "1 core",
-            "--knative-request-timeout",
-            "5s",
-            "--knative-run-as",
-            "0",
-            "--knative-storage-class=-x",
-            "--knative-base-image",
-            "",
-        ])
-        .validate()
-        .expect_err("invalid");
-        assert_eq!(problems.len(), 7, "{problems:#?}");
-    }
-
-    #[test]
-    fn flattens_into_serve_args_without_clashes() {
-        use clap::{Args, Command};
-        // ServeArgs flattens KnativeArgs; clap's debug assertions catch any clash.
-        crate::config::ServeArgs::augment_args(Command::new("serve")).debug_assert();
-    }
-
-    #[test]
-    fn quantities_follow_kubernetes_syntax() {
-        for ok in ["1", "500m", "1.5", "10Gi", "2k", "0.5Gi", ".5", "1e3"] {
-            assert!(is_quantity(ok), "{ok}");
-        }
-        for bad in ["", "Gi", "1gi", "1 Gi", "-1", "1e3x"] {
-            assert!(!is_quantity(bad), "{bad}");
-        }
-    }
-}
+mod tests;

@@ -1,32 +1,55 @@
-//! A small stateful fake Kubernetes API server for tests, behind a real
-//! `kube::Client` (via `tower_test::mock::pair`).
+//! A small stateful fake Kubernetes API server for tests, served over HTTP on
+//! `127.0.0.1` (port 0) and reached by a real `kube::Client`: every client is a
+//! "replica" with its own connections, so two runtimes on one server see each
+//! other's changes only through the API, as in a cluster.
 //!
 //! Real semantics where the runtime depends on them: `404 NotFound` and
-//! `409 AlreadyExists` / `Conflict` `Status` bodies, label selectors on lists,
-//! server-side apply (creates or updates; needs `fieldManager`; another manager's
-//! object conflicts unless forced; the body's name must match the URL), generation
-//! bumps on spec changes, and the garbage collection of a Service's revisions.
-//! It also plays the Knative controller on demand ([`FakeApiServer::mark_ready`],
-//! [`FakeApiServer::scale_to_zero`]) and logs every call for RBAC checks.
+//! `409 AlreadyExists` / `Conflict` `Status` bodies, label selectors on lists
+//! and watches, server-side apply (creates or updates; needs `fieldManager`;
+//! another manager's object conflicts unless forced; the body's name must match
+//! the URL), `resourceVersion`s and generation bumps on spec changes, watch
+//! streams with resume, bookmarks and `410 Gone` after [`FakeApiServer::compact`],
+//! deletions that take a moment with a `deletionTimestamp`
+//! ([`FakeApiServer::set_delete_grace`]) and the garbage collection of a
+//! Service's revisions. It plays the Knative controller on demand or on a clock
+//! ([`Policy`]): a Service becomes Ready after some time, or fails with a
+//! reason. [`ingress`] is a loopback stand-in for Knative's networking layer.
+//!
+//! # Layout
+//! - `wire`: paths, queries, selectors, `Status` bodies, watch lines.
+//! - `verbs`: get, list, create, apply, delete.
+//! - `watch`: `resourceVersion`s, history, watch streams.
+//! - `controller`: the Knative controller's part.
+//! - [`ingress`]: the networking layer's part.
+//!
+//! Every call is logged (for the RBAC check and request counts), and every
+//! object created is counted.
 
 mod controller;
+pub mod ingress;
+mod verbs;
+mod watch;
 mod wire;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
-
-pub use self::wire::{form_pairs, selector_matches};
-use self::wire::{parse_path, query, respond, status, Target};
 use http_body_util::BodyExt;
-use kube::client::Body;
-use serde_json::{json, Value};
+use hyper::body::Incoming;
+use serde_json::Value;
+
+pub use self::controller::Policy;
+use self::watch::{Change, Watcher};
+pub use self::wire::{form_pairs, selector_matches, FakeBody};
+use self::wire::{parse_path, status, Target};
 
 /// One API call as the server saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
-    /// The RBAC verb: get, list, create, patch, delete.
+    /// The RBAC verb: get, list, watch, create, patch, delete.
     pub verb: &'static str,
     /// API group (`""` for core).
     pub group: String,
@@ -43,40 +66,123 @@ type Key = (String, String, String, String);
 struct State {
     objects: BTreeMap<Key, Value>,
     calls: Vec<Call>,
+    /// The last `resourceVersion` given out.
     version: u64,
+    /// Uids given out.
+    uids: u64,
+    /// Changes after `floor`, for watches that resume.
+    history: Vec<Change>,
+    /// Watches resuming from before this version get `410 Gone`.
+    floor: u64,
+    watchers: Vec<Watcher>,
+    next_watch: u64,
+    /// `(resource, name)` of every object created, in order.
+    created: Vec<(String, String)>,
+    /// What the Knative controller does with a new generation of any Service.
+    policy: Policy,
+    /// … and of particular Services.
+    policies: BTreeMap<String, Policy>,
+    /// How long a deleted object stays with its `deletionTimestamp`.
+    delete_grace: Duration,
+    /// A Service deleted (by "another replica") just before the next apply of it.
+    delete_before_apply: Option<String>,
 }
 
-/// The fake server; clones share state.
-#[derive(Clone, Default)]
+struct Inner {
+    state: Mutex<State>,
+    addr: SocketAddr,
+}
+
+/// The fake server; clones share it.
+#[derive(Clone)]
 pub struct FakeApiServer {
-    state: Arc<Mutex<State>>,
+    inner: Arc<Inner>,
 }
 
 impl FakeApiServer {
-    /// An empty server.
+    /// A server with no objects, listening on `127.0.0.1` (needs a Tokio runtime).
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A client talking to this server.
-    pub fn client(&self) -> kube::Client {
-        let (svc, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-        let server = self.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let addr = listener.local_addr().expect("local address");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("a Tokio runtime");
+        let server = Self {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::default()),
+                addr,
+            }),
+        };
+        let this = server.clone();
         tokio::spawn(async move {
-            while let Some((req, send)) = handle.next_request().await {
-                send.send_response(server.handle(req).await);
+            while let Ok((stream, _)) = listener.accept().await {
+                let this = this.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let this = this.clone();
+                        async move { Ok::<_, std::convert::Infallible>(this.handle(req).await) }
+                    });
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await;
+                });
             }
         });
-        kube::Client::new(svc, "default")
+        server
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.inner.addr)
+    }
+
+    /// A new client with its own connections (one proxy replica).
+    pub fn client(&self) -> kube::Client {
+        crate::runtime::knative::install_crypto_provider();
+        let url = self.url().parse().expect("the server's URL");
+        let mut cfg = kube::Config::new(url);
+        cfg.default_namespace = "default".into();
+        kube::Client::try_from(cfg).expect("a client for the fake API server")
+    }
+
+    /// A kubeconfig naming this server (for a `dcs-proxy` process: `KUBECONFIG`).
+    pub fn kubeconfig(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: fake\n\
+             clusters:\n- name: fake\n  cluster:\n    server: {}\n\
+             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\n\
+             users:\n- name: fake\n  user: {{}}\n",
+            self.url()
+        )
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Every call so far.
     pub fn calls(&self) -> Vec<Call> {
         self.lock().calls.clone()
+    }
+
+    /// Calls so far with this verb on this resource.
+    pub fn count(&self, verb: &str, resource: &str) -> usize {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| c.verb == verb && c.resource == resource)
+            .count()
+    }
+
+    /// Names of the objects of `resource` created so far, in order (a name twice
+    /// means it was made again after a delete).
+    pub fn created(&self, resource: &str) -> Vec<String> {
+        self.lock()
+            .created
+            .iter()
+            .filter(|(r, _)| r == resource)
+            .map(|(_, n)| n.clone())
+            .collect()
     }
 
     /// An object, if stored.
@@ -95,19 +201,36 @@ impl FakeApiServer {
             .collect()
     }
 
-    /// Stores an object as is (e.g. one made by another manager).
-    pub fn insert(&self, group: &str, resource: &str, ns: &str, obj: Value) {
+    /// Stores an object as is (e.g. one made by another manager), as a change
+    /// the watches see.
+    pub fn insert(&self, group: &str, resource: &str, ns: &str, mut obj: Value) {
         let name = obj["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let key = (group.into(), resource.into(), ns.into(), name);
-        self.lock().objects.insert(key, obj);
+        let mut state = self.lock();
+        if obj["metadata"]["uid"].is_null() {
+            state.uids += 1;
+            obj["metadata"]["uid"] = serde_json::json!(format!("uid-{}", state.uids));
+        }
+        state.put((group.into(), resource.into(), ns.into(), name), obj);
     }
 
-    async fn handle(&self, req: Request<Body>) -> Response<Body> {
+    /// The next server-side apply of the Knative Service `name` finds it deleted
+    /// just before (another replica's delete landing between a runtime's look and
+    /// its write).
+    pub fn delete_before_next_apply(&self, name: &str) {
+        self.lock().delete_before_apply = Some(name.to_owned());
+    }
+
+    /// Deleted objects stay for `grace` with a `deletionTimestamp` (finalizers).
+    pub fn set_delete_grace(&self, grace: Duration) {
+        self.lock().delete_grace = grace;
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> Response<FakeBody> {
         let method = req.method().clone();
-        let q = query(&req);
+        let q = form_pairs(req.uri().query().unwrap_or_default());
         let content_type = req
             .headers()
             .get(http::header::CONTENT_TYPE)
@@ -122,15 +245,11 @@ impl FakeApiServer {
                 resource: req.uri().path().to_owned(),
                 name: None,
             };
-            return status(
-                StatusCode::NOT_FOUND,
-                "NotFound",
-                "the server could not find the requested resource".into(),
-                &t,
-            );
+            let msg = "the server could not find the requested resource".into();
+            return status(StatusCode::NOT_FOUND, "NotFound", msg, &t);
         };
-        let bytes = match req.into_body().collect().await {
-            Ok(b) => b.to_bytes(),
+        let body: Value = match req.into_body().collect().await {
+            Ok(b) => serde_json::from_slice(&b.to_bytes()).unwrap_or(Value::Null),
             Err(_) => {
                 return status(
                     StatusCode::BAD_REQUEST,
@@ -140,220 +259,38 @@ impl FakeApiServer {
                 )
             }
         };
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let watch = matches!(q.get("watch").map(String::as_str), Some("true" | "1"));
         let verb = match (&method, &t.name) {
             (&Method::GET, Some(_)) => "get",
+            (&Method::GET, None) if watch => "watch",
             (&Method::GET, None) => "list",
             (&Method::POST, None) => "create",
             (&Method::PATCH, Some(_)) => "patch",
             (&Method::DELETE, Some(_)) => "delete",
             _ => {
-                return status(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "MethodNotAllowed",
-                    format!("{method} is not supported here"),
-                    &t,
-                )
+                let msg = format!("{method} is not supported here");
+                return status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", msg, &t);
             }
         };
-        let mut state = self.lock();
-        state.calls.push(Call {
+        self.lock().calls.push(Call {
             verb,
             group: t.group.clone(),
             resource: t.resource.clone(),
             name: t.name.clone(),
         });
-        let kind_name = |t: &Target| match t.group.as_str() {
-            "" => t.resource.clone(),
-            g => format!("{}.{g}", t.resource),
-        };
         match verb {
-            "get" => {
-                let name = t.name.clone().unwrap_or_default();
-                let key = (
-                    t.group.clone(),
-                    t.resource.clone(),
-                    t.namespace.clone(),
-                    name.clone(),
-                );
-                match state.objects.get(&key) {
-                    Some(obj) => respond(StatusCode::OK, obj),
-                    None => status(
-                        StatusCode::NOT_FOUND,
-                        "NotFound",
-                        format!("{} \"{name}\" not found", kind_name(&t)),
-                        &t,
-                    ),
-                }
-            }
-            "list" => {
-                let selector = q.get("labelSelector").cloned().unwrap_or_default();
-                let items: Vec<Value> = state
-                    .objects
-                    .iter()
-                    .filter(|((g, r, n, _), _)| {
-                        g == &t.group && r == &t.resource && n == &t.namespace
-                    })
-                    .filter(|(_, o)| selector_matches(&selector, &o["metadata"]["labels"]))
-                    .map(|(_, o)| o.clone())
-                    .collect();
-                let api_version = if t.group.is_empty() {
-                    t.version.clone()
-                } else {
-                    format!("{}/{}", t.group, t.version)
-                };
-                let version = state.version.to_string();
-                respond(
-                    StatusCode::OK,
-                    &json!({"apiVersion": api_version, "kind": "List",
-                    "metadata": {"resourceVersion": version}, "items": items}),
-                )
-            }
-            "create" => {
-                let name = body["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                let t = Target {
-                    name: Some(name.clone()),
-                    ..t
-                };
-                let key = (
-                    t.group.clone(),
-                    t.resource.clone(),
-                    t.namespace.clone(),
-                    name.clone(),
-                );
-                if state.objects.contains_key(&key) {
-                    return status(
-                        StatusCode::CONFLICT,
-                        "AlreadyExists",
-                        format!("{} \"{name}\" already exists", kind_name(&t)),
-                        &t,
-                    );
-                }
-                let manager = q
-                    .get("fieldManager")
-                    .cloned()
-                    .unwrap_or_else(|| "unknown".into());
-                let obj = stamp(&mut state, body, None, &t.namespace, &manager);
-                state.objects.insert(key, obj.clone());
-                respond(StatusCode::CREATED, &obj)
-            }
-            "patch" => {
-                if content_type != "application/apply-patch+yaml" {
-                    return status(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        "UnsupportedMediaType",
-                        format!("the fake supports only server-side apply, not {content_type}"),
-                        &t,
-                    );
-                }
-                let Some(manager) = q.get("fieldManager").cloned() else {
-                    return status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".into(), &t);
-                };
-                let name = t.name.clone().unwrap_or_default();
-                if body["metadata"]["name"].as_str() != Some(name.as_str()) {
-                    return status(
-                        StatusCode::BAD_REQUEST,
-                        "BadRequest",
-                        "the name of the object does not match the name on the URL".into(),
-                        &t,
-                    );
-                }
-                let key = (
-                    t.group.clone(),
-                    t.resource.clone(),
-                    t.namespace.clone(),
-                    name.clone(),
-                );
-                let existing = state.objects.get(&key).cloned();
-                if let Some(old) = &existing {
-                    let owner = old["metadata"]["managedFields"][0]["manager"]
-                        .as_str()
-                        .unwrap_or_default();
-                    if owner != manager && q.get("force").map(String::as_str) != Some("true") {
-                        return status(
-                            StatusCode::CONFLICT,
-                            "Conflict",
-                            format!("Apply failed with 1 conflict: conflict with \"{owner}\""),
-                            &t,
-                        );
-                    }
-                }
-                let created = existing.is_none();
-                let obj = stamp(&mut state, body, existing, &t.namespace, &manager);
-                state.objects.insert(key, obj.clone());
-                respond(
-                    if created {
-                        StatusCode::CREATED
-                    } else {
-                        StatusCode::OK
-                    },
-                    &obj,
-                )
-            }
-            _ => {
-                let name = t.name.clone().unwrap_or_default();
-                let key = (
-                    t.group.clone(),
-                    t.resource.clone(),
-                    t.namespace.clone(),
-                    name.clone(),
-                );
-                if state.objects.remove(&key).is_none() {
-                    return status(
-                        StatusCode::NOT_FOUND,
-                        "NotFound",
-                        format!("{} \"{name}\" not found", kind_name(&t)),
-                        &t,
-                    );
-                }
-                if t.resource == "services" && t.group == "serving.knative.dev" {
-                    // Garbage collection of the Service's revisions.
-                    state.objects.retain(|(g, r, n, _), o| {
-                        !(g == "serving.knative.dev"
-                            && r == "revisions"
-                            && n == &t.namespace
-                            && o["metadata"]["labels"]["serving.knative.dev/service"]
-                                == name.as_str())
-                    });
-                }
-                respond(
-                    StatusCode::OK,
-                    &json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
-                    "status": "Success", "details": {"name": name, "group": t.group, "kind": t.resource}}),
-                )
-            }
+            "get" => self.get(&t),
+            "watch" => self.watch(&t, &q),
+            "list" => self.list(&t, &q),
+            "create" => self.create(t, &q, body),
+            "patch" => self.apply(&t, &q, &content_type, body),
+            _ => self.delete(&t),
         }
     }
 }
 
-/// Server-set metadata: uid, resourceVersion, generation (bumped when the spec
-/// changes), managed fields; keeps the old status.
-fn stamp(state: &mut State, mut obj: Value, old: Option<Value>, ns: &str, manager: &str) -> Value {
-    state.version += 1;
-    let generation = match &old {
-        None => 1,
-        Some(o) if o["spec"] == obj["spec"] => o["metadata"]["generation"].as_i64().unwrap_or(1),
-        Some(o) => o["metadata"]["generation"].as_i64().unwrap_or(1) + 1,
-    };
-    let uid = old
-        .as_ref()
-        .map(|o| o["metadata"]["uid"].clone())
-        .unwrap_or_else(|| json!(format!("uid-{}", state.version)));
-    let meta = &mut obj["metadata"];
-    meta["namespace"] = json!(ns);
-    meta["uid"] = uid;
-    meta["resourceVersion"] = json!(state.version.to_string());
-    meta["generation"] = json!(generation);
-    meta["managedFields"] = json!([{"manager": manager, "operation": "Apply"}]);
-    if let Some(status) = old
-        .as_ref()
-        .map(|o| o["status"].clone())
-        .filter(|s| !s.is_null())
-    {
-        obj["status"] = status;
+impl Default for FakeApiServer {
+    fn default() -> Self {
+        Self::new()
     }
-    obj
 }

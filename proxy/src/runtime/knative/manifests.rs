@@ -7,6 +7,8 @@
 //!   httproute.yaml
 //!   base/                     namespaces, RBAC, proxy, network policies, Knative config
 //!   overlays/ingress-nginx/   ingress-nginx + Authentik forward auth, trusted-headers mode
+//!   overlays/kind/            the default install for a development cluster whose images
+//!                             have no registry (Knative skips resolving their tags)
 //! ```
 //!
 //! Every object is built from typed code (k8s-openapi types, or small typed
@@ -15,6 +17,7 @@
 //! our keys are owned and Knative's own keys stay.
 
 mod base;
+mod kind;
 mod nginx;
 mod proxy;
 mod route;
@@ -24,6 +27,7 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use self::base::{knative_config, FEATURES};
+pub use self::kind::{config_deployment, default_image_registries, KNATIVE_SKIPS, SKIP_KEY};
 pub use self::proxy::{AUTHENTIK_ENV, COMMON_ENV, FIXED_ENV};
 
 /// Namespace of the proxy.
@@ -182,6 +186,7 @@ pub fn files() -> Vec<File> {
         },
     ];
     files.extend(nginx::files());
+    files.extend(kind::files());
     files
 }
 

@@ -2,9 +2,11 @@
 //! and validated against the upstream Knative Service CRD schema.
 //!
 //! Per user: a workspace volume (PVC, mounted at `/workspaces`, never deleted by
-//! the proxy) and, when a git token is configured, a Secret holding it. Per
-//! workspace: a Knative Service and a home volume (PVC) for IDE settings and
-//! extensions, both named `WorkspaceKey::name()`. Labels are slugs with a hash
+//! the proxy), when a git token is configured a Secret holding it (mounted into the
+//! pod's `checkout` init container only), and the user's own git credentials
+//! ([`secrets`]). Per workspace: a Knative Service and a home volume (PVC) for IDE
+//! settings and extensions, both named `WorkspaceKey::name()`, and its hop Secret
+//! ([`secrets`]). Labels are slugs with a hash
 //! (label values allow neither `@` nor 128 characters); annotations carry the
 //! exact user and repository, from which [`key_of`] reads a workspace back.
 //!
@@ -35,8 +37,10 @@ use super::config::KnativeConfig;
 use crate::runtime::{Upstream, WorkspaceSpec};
 
 mod pod;
+pub mod secrets;
 
 pub use pod::ksvc;
+pub use secrets::{credentials_secret, credentials_secret_name, hop_secret, hop_secret_name};
 
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "dcs-proxy";
@@ -167,11 +171,13 @@ pub fn upstream(cfg: &KnativeConfig, key: &WorkspaceKey) -> Upstream {
     Upstream {
         authority: format!("{host}:80"),
         host: Some(host),
+        socket: None,
+        hop: cfg.hop.as_ref().map(|k| k.credential(&key.name())),
     }
 }
 
 /// Labels of a per-user object.
-fn user_labels(app: &str, user: &UserId) -> BTreeMap<String, String> {
+pub(crate) fn user_labels(app: &str, user: &UserId) -> BTreeMap<String, String> {
     BTreeMap::from([
         (LABEL_NAME.to_owned(), app.to_owned()),
         (LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
@@ -214,7 +220,7 @@ pub(crate) fn identity_annotations(
     ann
 }
 
-fn meta(
+pub(crate) fn meta(
     cfg: &KnativeConfig,
     name: &K8sName,
     labels: BTreeMap<String, String>,
@@ -298,7 +304,10 @@ pub fn git_token_secret(cfg: &KnativeConfig, user: &UserId, token: &GitToken) ->
 
 /// The launcher's `DCS_*` contract inside a workspace container: the spec's
 /// repository (an instance may have none), IDE kind (else the configured one) and
-/// version.
+/// version. No git token: the `checkout` init container cloned or fetched already
+/// and left its outcome in `DCS_CHECKOUT_OUTCOME_FILE` ([`checkout_env`] is its
+/// contract). The hop credential and the user's own git credentials are files of
+/// their Secrets.
 pub fn launcher_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
     let key = &spec.key;
     let base_path = spec.base_path.as_str();
@@ -316,11 +325,13 @@ pub fn launcher_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
         .clone()
         .unwrap_or_else(|| cfg.launcher.ide.clone());
     env.ide_version = spec.instance.ide_version.clone();
-    env.git_token_file = cfg
-        .launcher
-        .git_token_file
+    env.hop_secret_file = Some(Path::new(pod::HOP_DIR).join(secrets::HOP_KEY));
+    env.credentials_file = Some(Path::new(pod::CREDENTIALS_DIR).join(secrets::CREDENTIALS_KEY));
+    env.checkout_outcome_file = Some(Path::new(pod::CHECKOUT_DIR).join(pod::OUTCOME_FILE));
+    env.extra_ca_file = cfg
+        .extra_ca
         .as_ref()
-        .map(|_| Path::new(pod::GIT_TOKEN_DIR).join(GIT_TOKEN_KEY));
+        .map(|_| Path::new(pod::EXTRA_CA_DIR).join(pod::EXTRA_CA_FILE));
     env.base_path = base_path.to_owned();
     env.user = Some(key.user.clone());
     env.stop_grace_secs = cfg.launcher.stop_grace_secs;
@@ -328,5 +339,21 @@ pub fn launcher_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
     cfg.launcher.git.apply(&mut env);
     // IDE installs, settings and extensions go to the workspace's own volume.
     env.config_dir = Some(Path::new(pod::HOME_DIR).join(".dcs"));
+    env
+}
+
+/// The contract of the `checkout` init container (`dcs-launcher checkout`): the
+/// workspace's, with the git token file (mounted into this container only), no hop
+/// credential or user credentials, and a scratch config folder for the trust bundle.
+pub fn checkout_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
+    let mut env = launcher_env(cfg, spec);
+    env.git_token_file = cfg
+        .launcher
+        .git_token_file
+        .as_ref()
+        .map(|_| Path::new(pod::GIT_TOKEN_DIR).join(GIT_TOKEN_KEY));
+    env.hop_secret_file = None;
+    env.credentials_file = None;
+    env.config_dir = Some(Path::new(pod::CHECKOUT_DIR).join("config"));
     env
 }

@@ -1,41 +1,41 @@
-//! A workspace's [`Status`] from its Knative Service and serving revision.
+//! A workspace's [`Status`] from its Knative Service, serving revision and
+//! latest created revision.
 //!
-//! - no Knative Service → `NotFound`;
-//! - Service `Ready=False` → `Failed` with the reason and message;
-//! - Service `Ready=Unknown` (or not reported yet) → `Starting`;
-//! - Service `Ready=True`: the ksvc stays ready when scaled to zero, so the latest
-//!   ready Revision's `Active` condition decides: `False` (reason `NoTraffic`) →
+//! - no Knative Service, or one being deleted → `NotFound`;
+//! - the start cannot succeed ([`super::ready`]: the Service's `Ready=False`, a
+//!   failed or crash-looping latest revision, an image that cannot be pulled) →
+//!   `Failed` with Knative's reason and message;
+//! - the Service has not reported `Ready=True` for its current generation →
+//!   `Starting`;
+//! - `Ready=True`: the ksvc stays ready when scaled to zero, so the serving
+//!   revision's `Active` condition decides: `False` (reason `NoTraffic`) →
 //!   `Stopped`, `Unknown` (activating) → `Starting`, `True` → `Running`; without
 //!   that condition its `actualReplicas` (0 → `Stopped`).
 
+use super::ready::{verdict, Verdict};
 use super::types::{condition, Ksvc, Revision};
 use crate::runtime::Status;
 
-/// Status of `ksvc`, given its latest ready revision (if it was found).
-pub fn status_of(ksvc: Option<&Ksvc>, revision: Option<&Revision>) -> Status {
+/// Status of `ksvc`, given its serving revision and its latest created revision
+/// (each if it was found).
+pub fn status_of(
+    ksvc: Option<&Ksvc>,
+    serving: Option<&Revision>,
+    latest: Option<&Revision>,
+) -> Status {
     let Some(ksvc) = ksvc else {
         return Status::NotFound;
     };
-    let conditions = ksvc
-        .status
-        .as_ref()
-        .map(|s| &s.conditions[..])
-        .unwrap_or(&[]);
-    let ready = condition(conditions, "Ready");
-    match ready.map(|c| c.status.as_str()) {
-        Some("True") => {}
-        Some("False") => {
-            let c = ready.map(|c| (c.reason.as_deref(), c.message.as_deref()));
-            let reason = match c {
-                Some((Some(r), Some(m))) => format!("{r}: {m}"),
-                Some((Some(s), None)) | Some((None, Some(s))) => s.to_owned(),
-                _ => "the Knative Service is not ready".to_owned(),
-            };
-            return Status::Failed { reason };
-        }
-        _ => return Status::Starting,
+    if ksvc.metadata.deletion_timestamp.is_some() {
+        return Status::NotFound;
     }
-    let Some(rev) = revision.and_then(|r| r.status.as_ref()) else {
+    let generation = ksvc.metadata.generation.unwrap_or(1);
+    match verdict(ksvc, latest, generation) {
+        Verdict::Failed(f) => return Status::Failed { reason: f.detail() },
+        Verdict::Pending => return Status::Starting,
+        Verdict::Ready => {}
+    }
+    let Some(rev) = serving.and_then(|r| r.status.as_ref()) else {
         // Ready, but its revision not seen (yet): a moment in a rollout.
         return Status::Starting;
     };
@@ -80,7 +80,7 @@ mod tests {
     fn ready(status: &str) -> serde_json::Value {
         json!({"conditions": [{"type": "Ready", "status": status,
             "reason": "RevisionMissing", "message": "Configuration \"ws\" does not have any ready Revision."}],
-            "latestReadyRevisionName": "ws-00001"})
+            "observedGeneration": 1, "latestReadyRevisionName": "ws-00001"})
     }
 
     #[test]
@@ -88,35 +88,60 @@ mod tests {
         let active = |s: &str| {
             rev(json!({"conditions": [{"type": "Active", "status": s, "reason": "NoTraffic"}]}))
         };
-        assert_eq!(status_of(None, None), Status::NotFound);
-        assert_eq!(status_of(Some(&ksvc(json!({}))), None), Status::Starting);
+        assert_eq!(status_of(None, None, None), Status::NotFound);
         assert_eq!(
-            status_of(Some(&ksvc(ready("Unknown"))), None),
+            status_of(Some(&ksvc(json!({}))), None, None),
             Status::Starting
         );
         assert_eq!(
-            status_of(Some(&ksvc(ready("False"))), None),
+            status_of(Some(&ksvc(ready("Unknown"))), None, None),
+            Status::Starting
+        );
+        assert_eq!(
+            status_of(Some(&ksvc(ready("False"))), None, None),
             Status::Failed {
                 reason: "RevisionMissing: Configuration \"ws\" does not have any ready Revision."
                     .into()
             }
         );
         let k = ksvc(ready("True"));
-        assert_eq!(status_of(Some(&k), None), Status::Starting);
-        assert_eq!(status_of(Some(&k), Some(&active("True"))), Status::Running);
-        assert_eq!(status_of(Some(&k), Some(&active("False"))), Status::Stopped);
-        assert_eq!(
-            status_of(Some(&k), Some(&active("Unknown"))),
-            Status::Starting
-        );
-        assert_eq!(
-            status_of(Some(&k), Some(&rev(json!({"actualReplicas": 0})))),
-            Status::Stopped
-        );
-        assert_eq!(
-            status_of(Some(&k), Some(&rev(json!({"actualReplicas": 1})))),
-            Status::Running
-        );
+        let serving = |r: &Revision| status_of(Some(&k), Some(r), None);
+        assert_eq!(status_of(Some(&k), None, None), Status::Starting);
+        assert_eq!(serving(&active("True")), Status::Running);
+        assert_eq!(serving(&active("False")), Status::Stopped);
+        assert_eq!(serving(&active("Unknown")), Status::Starting);
+        assert_eq!(serving(&rev(json!({"actualReplicas": 0}))), Status::Stopped);
+        assert_eq!(serving(&rev(json!({"actualReplicas": 1}))), Status::Running);
         assert_eq!(serving_revision(&k), Some("ws-00001"));
+    }
+
+    #[test]
+    fn a_failing_latest_revision_a_new_generation_and_a_deletion_read_as_such() {
+        // The Service still waits (Unknown), its latest revision cannot pull.
+        let mut k = ksvc(
+            json!({"observedGeneration": 1, "latestCreatedRevisionName": "ws-00001",
+            "conditions": [{"type": "Ready", "status": "Unknown", "reason": "RevisionMissing"}]}),
+        );
+        let pulling = rev(json!({"conditions": [
+            {"type": "ResourcesAvailable", "status": "Unknown", "reason": "ImagePullBackOff",
+             "message": "Back-off pulling image \"nope:1\""}]}));
+        assert_eq!(
+            status_of(Some(&k), None, Some(&pulling)),
+            Status::Failed {
+                reason: "ImagePullBackOff: Back-off pulling image \"nope:1\"".into()
+            }
+        );
+        // A revision of another name is not the latest: no verdict from it.
+        let mut other = pulling.clone();
+        other.metadata.name = Some("ws-00000".into());
+        assert_eq!(status_of(Some(&k), None, Some(&other)), Status::Starting);
+        // Ready for an older generation than the current one: starting.
+        let mut ready_old = ksvc(ready("True"));
+        ready_old.metadata.generation = Some(2);
+        assert_eq!(status_of(Some(&ready_old), None, None), Status::Starting);
+        // Being deleted: gone already.
+        k.metadata.deletion_timestamp =
+            Some(serde_json::from_value(json!("2024-01-01T00:00:00Z")).expect("time"));
+        assert_eq!(status_of(Some(&k), None, Some(&pulling)), Status::NotFound);
     }
 }

@@ -4,16 +4,27 @@
 //! - [`manifests`]: `knative/` parses strictly, matches the generator, RBAC is exact.
 //! - [`verifier`]: the exact requests each runtime call makes (scripted API server).
 //! - [`contract`]: the shared runtime contract against the stateful fake API server.
+//! - [`readiness`]: `ensure` waits for Ready and the route, fails fast with Knative's
+//!   reason, keeps the fast path (a clock in the fake API server, the ingress stand-in).
+//! - [`replicas`]: two runtimes on one fake API server agree through their caches;
+//!   delete is final; no periodic LIST.
+//! - [`launcher`]: the first open answered by a real `dcs-launcher` behind the
+//!   ingress stand-in.
 //! - [`real_cluster`]: `#[ignore]`d tests against `KUBECONFIG` (`make e2e-k8s`).
 
 mod contract;
 mod golden;
+mod launcher;
 mod manifests;
+mod readiness;
 mod real_cluster;
+mod replicas;
 mod schema;
 mod verifier;
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use dcs_model::{RepoRef, UserId, WorkspaceKey};
@@ -56,6 +67,14 @@ pub fn key() -> WorkspaceKey {
     )
 }
 
+/// `user`'s workspace of acme/hello.
+pub fn contract_key(user: &str) -> WorkspaceKey {
+    WorkspaceKey::new(
+        UserId::new(user).expect("user"),
+        RepoRef::parse("acme/hello").expect("repo"),
+    )
+}
+
 /// Its spec.
 pub fn spec() -> WorkspaceSpec {
     WorkspaceSpec::for_repo(key())
@@ -93,6 +112,7 @@ pub fn instance_spec() -> WorkspaceSpec {
             .collect(),
             token_sha256: Some("ab".repeat(32)),
             created_unix: 1_700_000_000,
+            shared_with: dcs_model::Sharing::default(),
         },
     )
 }
@@ -107,4 +127,20 @@ pub fn reference(path: &str) -> PathBuf {
 /// The checked-in `knative/` tree.
 pub fn knative_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../knative")
+}
+
+/// Polls `check` every 20 ms until it returns a value; fails the test after 30 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

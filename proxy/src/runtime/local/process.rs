@@ -35,9 +35,11 @@ fn signal_group(pgid: u32, signal: Signal) {
     }
 }
 
-/// SIGKILLs the recorded process's group at once, unless it is certainly gone.
+/// SIGKILLs the recorded process's group at once, if it is certainly the recorded
+/// process, alive: an unknown liveness (`/proc` unreadable) may hide a reused pid,
+/// and a shortage is no reason to kill anything.
 pub fn kill_now(p: &ProcessRecord) {
-    if !is_gone(p) {
+    if liveness(p) == Liveness::Alive {
         signal_group(p.pid, Signal::SIGKILL);
     }
 }

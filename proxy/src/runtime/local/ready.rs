@@ -1,6 +1,7 @@
-//! Asking a launcher whether it is ready: `GET /_dcs/ready` over a fresh connection.
+//! Asking a launcher whether it is ready: `GET /_dcs/ready` over a fresh connection
+//! (TCP, or the unix socket of a sandboxed launcher), with the workspace's hop
+//! credential (without it a launcher answers only a bare status code).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -8,6 +9,7 @@ use http_body_util::{BodyExt, Empty, Limited};
 use serde::Deserialize;
 
 use crate::error::StartFailure;
+use crate::runtime::Upstream;
 
 /// The launcher's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,9 +39,9 @@ struct ReportError {
     message: String,
 }
 
-/// One readiness probe, bounded by `timeout`.
-pub async fn probe(addr: SocketAddr, timeout: Duration) -> Readiness {
-    match tokio::time::timeout(timeout, fetch(addr)).await {
+/// One readiness probe of `up`, bounded by `timeout`.
+pub async fn probe(up: &Upstream, timeout: Duration) -> Readiness {
+    match tokio::time::timeout(timeout, fetch(up)).await {
         Ok(Some(report)) => match (report.ready, report.error) {
             (true, _) => Readiness::Ready,
             (false, Some(e)) => Readiness::Failed {
@@ -52,23 +54,42 @@ pub async fn probe(addr: SocketAddr, timeout: Duration) -> Readiness {
     }
 }
 
-async fn fetch(addr: SocketAddr) -> Option<Report> {
-    let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .ok()?;
-    tokio::spawn(conn);
-    let req = http::Request::get("/_dcs/ready")
-        .header(http::header::HOST, addr.to_string())
+async fn fetch(up: &Upstream) -> Option<Report> {
+    let mut req = http::Request::get("/_dcs/ready")
+        .header(http::header::HOST, &up.authority)
         .header(http::header::ACCEPT, "application/json")
         .body(Empty::<Bytes>::new())
         .ok()?;
-    let resp = sender.send_request(req).await.ok()?;
+    crate::hop::insert(req.headers_mut(), up.hop.as_ref());
+    let resp = match &up.socket {
+        Some(socket) => send(tokio::net::UnixStream::connect(socket).await.ok()?, req).await?,
+        None => {
+            send(
+                tokio::net::TcpStream::connect(&up.authority).await.ok()?,
+                req,
+            )
+            .await?
+        }
+    };
     let body = Limited::new(resp.into_body(), 64 * 1024)
         .collect()
         .await
         .ok()?
         .to_bytes();
     serde_json::from_slice(&body).ok()
+}
+
+async fn send<S>(
+    stream: S,
+    req: http::Request<Empty<Bytes>>,
+) -> Option<http::Response<hyper::body::Incoming>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .ok()?;
+    tokio::spawn(conn);
+    sender.send_request(req).await.ok()
 }

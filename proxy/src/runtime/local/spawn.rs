@@ -2,9 +2,19 @@
 //!
 //! The child gets the proxy's environment minus every `DCS_*` variable (so nothing
 //! of the proxy's configuration leaks in by accident), plus the contract for this
-//! workspace. The git token is passed as a file path; its value never appears in
-//! the child's argv or environment. stdout and stderr go to
-//! `<data-dir>/logs/<name>.log`.
+//! workspace; a sandboxed one ([`super::sandbox`]) gets only a minimal environment
+//! (`PATH`, `HOME` in its volume, the locale) plus the contract. Its secrets — the
+//! workspace's hop credential and, unsandboxed, the operator's git token (read from
+//! its file at each start, so a rotated token is used at the next start) — arrive
+//! on its stdin as one JSON object ([`StdinSecrets`]); the contract names them `-`.
+//! They are never in the child's argv, environment or any file it can read. stdout
+//! and stderr go to `<data-dir>/logs/<name>.log`.
+//!
+//! Unsandboxed, the launcher listens on `127.0.0.1:0` and publishes its address in
+//! `<data-dir>/run/<name>.addr`. Sandboxed, its run folder `<data-dir>/run/<name>/`
+//! (bound into the sandbox) holds its unix socket `launcher.sock`, its address file
+//! and the outcome of the checkout, which runs before it, outside the sandbox's
+//! network ([`super::checkout`]); the launcher itself never gets the token.
 //!
 //! What runs comes from the workspace's *recorded* [`InstanceSpec`]: its repository
 //! (an instance may have none: its folder is `_instances/<id>`), IDE kind (else the
@@ -14,17 +24,80 @@
 
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use dcs_model::env::{Listen, StdinSecrets, STDIN};
 use dcs_model::{InstanceSpec, LauncherEnv, WorkspaceKey, WorkspaceKind};
 
+use super::sandbox::{self, System};
+use super::stdin::{hand_over, read_token};
 use super::LocalConfig;
 use crate::error::{Error, Result};
+use crate::hop::{Credential, HopKey};
+use crate::runtime::Upstream;
+
+/// The address recorded for a sandboxed launcher: it answers on its unix socket,
+/// whose path follows from the workspace's name ([`upstream`]).
+pub const ON_SOCKET: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+
+/// The socket's file name in a sandboxed launcher's run folder.
+pub const SOCKET_NAME: &str = "launcher.sock";
+
+/// How launchers are kept apart: the hop secret, and the sandbox (if any).
+#[derive(Debug, Clone)]
+pub struct Isolation {
+    /// The proxy's hop secret; each launcher gets its workspace's credential.
+    pub hop: HopKey,
+    /// Run every launcher in a bubblewrap sandbox.
+    pub sandbox: Option<SandboxConfig>,
+}
+
+/// The sandbox's settings.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// The `bwrap` executable.
+    pub bwrap: PathBuf,
+    /// The host's system folders.
+    pub system: System,
+    /// Secret files to mask should they lie under a bound folder.
+    pub hidden: Vec<PathBuf>,
+}
 
 /// `user`'s workspace volume: `<data-dir>/workspaces/<user>`.
 pub fn user_volume(cfg: &LocalConfig, user: &dcs_model::UserId) -> PathBuf {
     cfg.data_dir.join("workspaces").join(user.as_str())
+}
+
+/// A sandboxed workspace's run folder: `<data-dir>/run/<name>/`.
+pub fn run_dir(cfg: &LocalConfig, key: &WorkspaceKey) -> PathBuf {
+    cfg.data_dir.join("run").join(key.name().as_str())
+}
+
+/// Where `key`'s launcher, recorded at `addr`, answers: its TCP address, or (for
+/// [`ON_SOCKET`]) its unix socket; with its hop credential.
+pub fn upstream(
+    cfg: &LocalConfig,
+    iso: &Isolation,
+    key: &WorkspaceKey,
+    addr: SocketAddr,
+) -> Upstream {
+    let hop = Some(iso.hop.credential(&key.name()));
+    if addr == ON_SOCKET {
+        return Upstream {
+            authority: "localhost".into(),
+            host: None,
+            socket: Some(run_dir(cfg, key).join(SOCKET_NAME)),
+            hop,
+        };
+    }
+    Upstream {
+        authority: addr.to_string(),
+        host: None,
+        socket: None,
+        hop,
+    }
 }
 
 /// Everything needed to start one launcher, and where it reports back.
@@ -40,18 +113,29 @@ pub struct Plan {
     pub log_path: PathBuf,
     /// Where the launcher publishes its bound address.
     pub addr_file: PathBuf,
+    /// The workspace's hop credential.
+    pub hop: Credential,
+    /// The operator's git token file, read at each start.
+    pub git_token_file: Option<PathBuf>,
+    /// The sandbox, if launchers run in one.
+    pub sandbox: Option<sandbox::Spec>,
+    /// `bwrap`, with a sandbox.
+    pub bwrap: Option<PathBuf>,
+    key: WorkspaceKey,
+    cfg: LocalConfig,
+    iso: Isolation,
 }
 
 impl Plan {
     /// The plan for `key` served under `base_path`, running `spec`.
     pub fn new(
         cfg: &LocalConfig,
+        iso: &Isolation,
         key: &WorkspaceKey,
         base_path: &str,
         spec: &InstanceSpec,
     ) -> Self {
         let name = key.name();
-        let addr_file = cfg.data_dir.join("run").join(format!("{name}.addr"));
         let mut env = match &key.kind {
             WorkspaceKind::Repo(_) => LauncherEnv::new_for(key),
             WorkspaceKind::Instance(id) => {
@@ -60,8 +144,6 @@ impl Plan {
         };
         env.git_base = cfg.git_base.clone();
         env.workspaces_dir = user_volume(cfg, &key.user);
-        env.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        env.addr_file = Some(addr_file.clone());
         env.ide = spec.ide.clone().unwrap_or_else(|| cfg.ide.clone());
         // The configured installed IDE serves only its own kind, and only when no
         // other version was asked for (the launcher would ignore the version).
@@ -69,12 +151,42 @@ impl Plan {
             env.ide_bin = cfg.ide_bin.clone();
         }
         env.ide_version = spec.ide_version.clone();
-        env.git_token_file = cfg.git_token_file.clone();
+        env.hop_secret_file = Some(STDIN.into());
+        env.credentials_file = Some(credentials_file(&env.workspaces_dir));
         env.base_path = base_path.to_owned();
         env.user = Some(key.user.clone());
         env.stop_grace_secs = cfg.stop_grace.as_secs().max(1);
         env.log = cfg.launcher_log.clone();
         cfg.git.apply(&mut env);
+        env.extra_ca_file = cfg.extra_ca_file.clone();
+        let (addr_file, sandbox) = match &iso.sandbox {
+            None => {
+                env.listen = SocketAddr::from(([127, 0, 0, 1], 0)).into();
+                env.git_token_file = cfg.git_token_file.as_ref().map(|_| STDIN.into());
+                (cfg.data_dir.join("run").join(format!("{name}.addr")), None)
+            }
+            Some(sb) => {
+                let run = run_dir(cfg, key);
+                env.listen = Listen::Unix(run.join(SOCKET_NAME));
+                env.checkout_outcome_file = Some(run.join("checkout.json"));
+                let read_only = [ide_install(cfg), cfg.extra_ca_file.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                let spec = sandbox::Spec {
+                    system: sb.system.clone(),
+                    volume: env.workspaces_dir.clone(),
+                    run_dir: run.clone(),
+                    launcher: cfg.launcher_bin.clone(),
+                    read_only,
+                    hidden: sb.hidden.clone(),
+                    cwd: env.workspaces_dir.clone(),
+                    env: Vec::new(),
+                };
+                (run.join("addr"), Some(spec))
+            }
+        };
+        env.addr_file = Some(addr_file.clone());
         let extra_env = spec
             .extra_env()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -85,10 +197,34 @@ impl Plan {
             bin: cfg.launcher_bin.clone(),
             log_path: cfg.data_dir.join("logs").join(format!("{name}.log")),
             addr_file,
+            hop: iso.hop.credential(&name),
+            git_token_file: cfg.git_token_file.clone(),
+            bwrap: iso.sandbox.as_ref().map(|s| s.bwrap.clone()),
+            sandbox,
+            key: key.clone(),
+            cfg: cfg.clone(),
+            iso: iso.clone(),
         }
     }
 
-    /// Spawns the launcher in its own process group.
+    /// Where this launcher answers once it published `addr`.
+    pub fn upstream(&self, addr: SocketAddr) -> Upstream {
+        upstream(&self.cfg, &self.iso, &self.key, addr)
+    }
+
+    /// Sandboxed: clones or fetches first, outside the sandbox (see
+    /// [`super::checkout`]); unsandboxed the launcher does it itself.
+    pub async fn check_out_first(
+        &self,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<()> {
+        match &self.sandbox {
+            Some(_) => super::checkout::run(self, &self.cfg, cancel).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Spawns the launcher in its own process group, its secrets on its stdin.
     pub fn spawn(&self) -> Result<tokio::process::Child> {
         let fail = |what: &str, e: std::io::Error| Error::Runtime(format!("{what}: {e}"));
         std::fs::create_dir_all(&self.env.workspaces_dir)
@@ -99,133 +235,151 @@ impl Plan {
             }
             _ => {}
         }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)
-            .map_err(|e| fail("cannot open the launcher log", e))?;
+        let log = self.open_log()?;
         let log2 = log
             .try_clone()
             .map_err(|e| fail("cannot open the launcher log", e))?;
-
-        let mut cmd = std::process::Command::new(&self.bin);
+        let sandboxed = self.sandbox.is_some() && self.bwrap.is_some();
+        let mut cmd = match (&self.sandbox, &self.bwrap) {
+            (Some(spec), Some(bwrap)) => self.sandboxed(spec, bwrap)?,
+            _ => {
+                let mut cmd = std::process::Command::new(&self.bin);
+                for (key, _) in std::env::vars_os() {
+                    if key.to_str().is_some_and(|k| k.starts_with("DCS_")) {
+                        cmd.env_remove(key);
+                    }
+                }
+                cmd
+            }
+        };
         cmd.arg("run")
             .current_dir(&self.env.workspaces_dir)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(log)
             .stderr(log2)
             .process_group(0);
-        for (key, _) in std::env::vars_os() {
-            if key.to_str().is_some_and(|k| k.starts_with("DCS_")) {
-                cmd.env_remove(key);
-            }
-        }
         // The workspace's own variables first, the contract last: it always wins.
         for (name, value) in &self.extra_env {
             if dcs_model::instance::is_extra_env_name(name) {
                 cmd.env(name, value);
             }
         }
-        cmd.envs(self.env.to_vars());
+        if !sandboxed {
+            cmd.envs(self.env.to_vars());
+        }
+        let secrets = self.stdin_secrets()?;
         let mut cmd = tokio::process::Command::from(cmd);
         cmd.kill_on_drop(false);
-        cmd.spawn()
-            .map_err(|e| fail(&format!("cannot start {}", self.bin.display()), e))
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| fail(&format!("cannot start {}", self.bin.display()), e))?;
+        hand_over(&mut child, &secrets);
+        Ok(child)
     }
 
-    /// The address the launcher published, once it has.
-    pub fn published_addr(&self) -> Option<SocketAddr> {
-        std::fs::read_to_string(&self.addr_file)
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
+    /// The launcher's log, for appending.
+    pub fn open_log(&self) -> Result<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .map_err(|e| Error::Runtime(format!("cannot open the launcher log: {e}")))
     }
+
+    /// `bwrap … -- <launcher>` with a minimal environment and the run folder made.
+    fn sandboxed(&self, spec: &sandbox::Spec, bwrap: &Path) -> Result<std::process::Command> {
+        let fail = |what: &str, e: std::io::Error| Error::Runtime(format!("{what}: {e}"));
+        let socket_len = spec.run_dir.join(SOCKET_NAME).as_os_str().len();
+        if socket_len > dcs_model::env::listen::MAX_UNIX_PATH {
+            return Err(Error::Runtime(format!(
+                "the data dir's path is too long for a unix socket ({socket_len} bytes, at most {}); use a shorter --data-dir",
+                dcs_model::env::listen::MAX_UNIX_PATH
+            )));
+        }
+        make_private_dir(&spec.run_dir).map_err(|e| fail("cannot make the run folder", e))?;
+        let home = sandbox_home(&self.env.workspaces_dir);
+        std::fs::create_dir_all(&home).map_err(|e| fail("cannot make the home folder", e))?;
+        // The contract goes to the launcher alone (bubblewrap's `--setenv`), not to
+        // bubblewrap's own environment.
+        let mut spec = spec.clone();
+        spec.env = self
+            .env
+            .to_vars()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let mut cmd = std::process::Command::new(bwrap);
+        cmd.args(sandbox::argv(&spec))
+            .arg(&self.bin)
+            .env_clear()
+            .env("HOME", &home)
+            .env(
+                "PATH",
+                std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into()),
+            );
+        for name in ["LANG", "LC_ALL", "TZ"] {
+            if let Some(value) = std::env::var_os(name) {
+                cmd.env(name, value);
+            }
+        }
+        Ok(cmd)
+    }
+
+    /// What the launcher reads from its stdin.
+    fn stdin_secrets(&self) -> Result<StdinSecrets> {
+        let git_token = match (&self.env.git_token_file, &self.git_token_file) {
+            (Some(marker), Some(file)) if marker.as_os_str() == STDIN => Some(read_token(file)?),
+            _ => None,
+        };
+        Ok(StdinSecrets {
+            hop: Some(self.hop.expose().to_owned()),
+            git_token,
+        })
+    }
+
+    /// The address the launcher published, once it has ([`ON_SOCKET`] for a unix
+    /// socket).
+    pub fn published_addr(&self) -> Option<SocketAddr> {
+        let text = std::fs::read_to_string(&self.addr_file).ok()?;
+        match text.trim().parse::<Listen>().ok()? {
+            Listen::Tcp(addr) => Some(addr),
+            Listen::Unix(_) => Some(ON_SOCKET),
+        }
+    }
+}
+
+/// `PATH` when the proxy has none.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+
+/// The user's own git credentials in their volume (`0600`, written by the API,
+/// read by the launcher's credential helper): `<volume>/.dcs/git-credentials.json`.
+pub fn credentials_file(volume: &Path) -> PathBuf {
+    volume
+        .join(dcs_model::env::DEFAULT_CONFIG_SUBDIR)
+        .join("git-credentials.json")
+}
+
+/// `HOME` inside a sandbox: a folder of the user's volume.
+pub fn sandbox_home(volume: &Path) -> PathBuf {
+    volume
+        .join(dcs_model::env::DEFAULT_CONFIG_SUBDIR)
+        .join("home")
+}
+
+/// The folder an installed IDE lives in (bound read-only into sandboxes): two
+/// levels above an absolute `--ide-bin` (`…/code-server/bin/code-server`).
+fn ide_install(cfg: &LocalConfig) -> Option<PathBuf> {
+    let bin = cfg.ide_bin.as_ref().filter(|b| b.is_absolute())?;
+    let bin = std::fs::canonicalize(bin).unwrap_or_else(|_| bin.clone());
+    bin.parent()?.parent().map(Path::to_path_buf)
+}
+
+/// Makes `dir` (and its parents), owner-only.
+fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use dcs_model::{env, InstanceId, RepoRef, UserId};
-
-    use super::*;
-
-    fn cfg() -> LocalConfig {
-        LocalConfig {
-            data_dir: "/data".into(),
-            launcher_bin: "/bin/dcs-launcher".into(),
-            git_base: "http://127.0.0.1:1".into(),
-            git_token_file: Some("/secrets/token".into()),
-            ide: "none".into(),
-            ide_bin: None,
-            stop_grace: Duration::from_secs(3),
-            start_limit: Duration::from_secs(60),
-            launcher_log: None,
-            git: crate::config::GitLimits::default(),
-        }
-    }
-
-    #[test]
-    fn plan_places_the_repo_in_the_users_volume_and_passes_only_a_token_path() {
-        let cfg = cfg();
-        let key = WorkspaceKey::new(
-            UserId::new("alice").expect("u"),
-            RepoRef::parse("acme/hello").expect("r"),
-        );
-        let plan = Plan::new(&cfg, &key, "/github/acme/hello", &InstanceSpec::default());
-        assert_eq!(
-            plan.env.checkout_dir(),
-            PathBuf::from("/data/workspaces/alice/acme/hello")
-        );
-        let vars = plan.env.to_vars();
-        assert!(vars.contains(&(env::DCS_GIT_TOKEN_FILE, "/secrets/token".into())));
-        assert!(vars.contains(&(env::DCS_BASE_PATH, "/github/acme/hello".into())));
-        assert!(plan.log_path.starts_with("/data/logs"));
-    }
-
-    #[test]
-    fn plan_of_an_instance_runs_its_recorded_spec() {
-        let mut cfg = cfg();
-        cfg.ide_bin = Some("/opt/code-server/bin/code-server".into());
-        cfg.ide = "code-server".into();
-        let id = InstanceId::parse("inst-0123456789abcdef").expect("id");
-        let key = WorkspaceKey::instance(UserId::new("alice").expect("u"), id.clone());
-        let spec = InstanceSpec {
-            ide: Some("openvscode".into()),
-            ide_version: Some("1.104.0".into()),
-            env: [("FOO", "bar"), ("DCS_REPO", "evil/repo")]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-            ..InstanceSpec::default()
-        };
-        let plan = Plan::new(&cfg, &key, "/instances/inst-0123456789abcdef", &spec);
-        assert_eq!(
-            plan.env.checkout_dir(),
-            PathBuf::from("/data/workspaces/alice/_instances/inst-0123456789abcdef")
-        );
-        assert_eq!(plan.env.repo, None);
-        assert_eq!(plan.env.instance, Some(id));
-        assert_eq!(plan.env.ide, "openvscode");
-        assert_eq!(plan.env.ide_version.as_deref(), Some("1.104.0"));
-        assert_eq!(plan.env.ide_bin, None, "the installed IDE is another kind");
-        assert_eq!(plan.extra_env, vec![("FOO".to_owned(), "bar".to_owned())]);
-
-        // With a repository, the instance checks it out in the usual place.
-        let with_repo = InstanceSpec {
-            repo: Some(RepoRef::parse("acme/hello").expect("r")),
-            ..InstanceSpec::default()
-        };
-        let plan = Plan::new(&cfg, &key, "/instances/inst-0123456789abcdef", &with_repo);
-        assert_eq!(
-            plan.env.checkout_dir(),
-            PathBuf::from("/data/workspaces/alice/acme/hello")
-        );
-        assert_eq!(plan.env.ide, "code-server");
-        assert!(
-            plan.env.ide_bin.is_some(),
-            "the configured kind uses the installed IDE"
-        );
-    }
-}
+mod tests;

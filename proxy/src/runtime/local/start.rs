@@ -5,6 +5,11 @@
 //! then stopped (SIGTERM, grace, SIGKILL of its group) and nothing of the outcome is
 //! recorded as the workspace's failure. A start that fails stops its launcher too
 //! and records why, for `status` and the error page.
+//!
+//! A launcher's identity is its pid and start time, read from `/proc` right after
+//! the spawn; a `/proc` that cannot be read then (out of descriptors) is read again
+//! rather than recorded wrong, since a wrong start time would make the live launcher
+//! read as gone.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,7 +20,7 @@ use tracing::{info, warn};
 
 use super::ready::{self, Readiness};
 use super::slot::Slot;
-use super::spawn::Plan;
+use super::spawn::{Isolation, Plan};
 use super::state::{ProcessRecord, StateDir};
 use super::{process, LocalConfig};
 use crate::error::{Error, Result, StartFailure};
@@ -25,20 +30,31 @@ use crate::runtime::Upstream;
 /// `cancel` fires.
 pub async fn run(
     cfg: &LocalConfig,
+    iso: &Isolation,
     dir: &StateDir,
     slot: &Slot,
     cancel: &CancellationToken,
 ) -> Result<Upstream> {
     let record = slot.record();
     let key = record.key.clone();
-    let plan = Plan::new(cfg, &key, &record.base_path, &record.spec);
+    let plan = Plan::new(cfg, iso, &key, &record.base_path, &record.spec);
+    // Sandboxed: the clone runs first, outside the sandbox (`super::checkout`).
+    plan.check_out_first(cancel).await?;
     let mut child = plan.spawn()?;
     let pid = child
         .id()
         .ok_or_else(|| Error::Runtime("launcher exited at once".into()))?;
+    let start_time = match start_time_of(pid).await {
+        Ok(start_time) => start_time,
+        Err(err) => {
+            // Nothing is recorded of it yet: stop it rather than leave it unknown.
+            let _ = child.kill().await;
+            return Err(err);
+        }
+    };
     let launched = ProcessRecord {
         pid,
-        start_time: process::start_time(pid).unwrap_or_default(),
+        start_time,
         addr: None,
     };
     info!(workspace = %key, pid, log = %plan.log_path.display(), "launcher started");
@@ -61,7 +77,12 @@ pub async fn run(
         // Stopped, deleted or shutting down: stop what was started.
         () = cancel.cancelled() => Err(Error::Cancelled),
     };
-    let outcome = outcome.and_then(|addr| commit(slot, cancel, launched, addr));
+    // However the start ended, a cancelled one ends as cancelled (a stop may have
+    // killed the launcher before this start saw the cancel).
+    let outcome = match outcome.and_then(|addr| commit(slot, cancel, launched, addr, &plan)) {
+        Err(_) if cancel.is_cancelled() => Err(Error::Cancelled),
+        outcome => outcome,
+    };
     match outcome {
         Ok(up) => {
             slot.persist(dir).await?;
@@ -84,12 +105,36 @@ pub async fn run(
     }
 }
 
+/// The start time of the launcher just spawned as `pid`, its identity from now on. A
+/// `/proc` that cannot be read (out of descriptors) is asked again for a while: a
+/// wrong start time would make the live launcher read as gone, and be stopped.
+async fn start_time_of(pid: u32) -> Result<u64> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match dcs_os::proc::read_stat(pid) {
+            Ok(Some(stat)) => return Ok(stat.start_time),
+            // Exited already: any start time reads as gone, which it is.
+            Ok(None) => return Ok(0),
+            Err(err) if Instant::now() < deadline => {
+                warn!(pid, %err, "cannot read the new launcher's /proc entry yet");
+                sleep(Duration::from_millis(50)).await;
+            }
+            Err(err) => {
+                return Err(Error::Runtime(format!(
+                    "the machine is out of resources (cannot read /proc: {err}); try again shortly"
+                )))
+            }
+        }
+    }
+}
+
 /// Records the ready launcher, unless the start was cancelled meanwhile.
 fn commit(
     slot: &Slot,
     cancel: &CancellationToken,
     launched: ProcessRecord,
     addr: SocketAddr,
+    plan: &Plan,
 ) -> Result<Upstream> {
     let mut st = slot.lock();
     if cancel.is_cancelled() || st.deleted {
@@ -100,15 +145,24 @@ fn commit(
         ..launched
     });
     st.record.last_error = None;
-    Ok(Upstream {
-        authority: addr.to_string(),
-        host: None,
-    })
+    Ok(plan.upstream(addr))
+}
+
+/// The pause between two looks at a start that began at `began`: short at first (a
+/// workspace of a small repository is ready within a second, and every millisecond
+/// of waiting is the user's), then `later`.
+fn pause(began: Instant, first: Duration, later: Duration) -> Duration {
+    if began.elapsed() < Duration::from_secs(3) {
+        first
+    } else {
+        later
+    }
 }
 
 /// Waits for the launcher to publish its address, then for `/_dcs/ready`.
 async fn await_ready(cfg: &LocalConfig, plan: &Plan, p: &ProcessRecord) -> Result<SocketAddr> {
-    let deadline = Instant::now() + cfg.start_limit;
+    let began = Instant::now();
+    let deadline = began + cfg.start_limit;
     let exited = || Error::StartFailed {
         kind: StartFailure::Other,
         message: format!(
@@ -128,10 +182,15 @@ async fn await_ready(cfg: &LocalConfig, plan: &Plan, p: &ProcessRecord) -> Resul
                 "the launcher never started listening".into(),
             ));
         }
-        sleep(Duration::from_millis(10)).await;
+        sleep(pause(
+            began,
+            Duration::from_millis(2),
+            Duration::from_millis(10),
+        ))
+        .await;
     };
     loop {
-        match ready::probe(addr, Duration::from_secs(2)).await {
+        match ready::probe(&plan.upstream(addr), Duration::from_secs(2)).await {
             Readiness::Ready => return Ok(addr),
             Readiness::Failed { kind, message } => {
                 return Err(Error::StartFailed { kind, message })
@@ -143,7 +202,14 @@ async fn await_ready(cfg: &LocalConfig, plan: &Plan, p: &ProcessRecord) -> Resul
                     cfg.start_limit.as_secs()
                 )))
             }
-            Readiness::NotYet => sleep(Duration::from_millis(20)).await,
+            Readiness::NotYet => {
+                sleep(pause(
+                    began,
+                    Duration::from_millis(5),
+                    Duration::from_millis(20),
+                ))
+                .await;
+            }
         }
     }
 }

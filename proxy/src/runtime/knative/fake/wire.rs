@@ -1,19 +1,45 @@
 //! The wire side of the fake API server: paths, query strings, label
-//! selectors and `Status` bodies as the Kubernetes API spells them.
+//! selectors, `Status` bodies and watch-event lines as the Kubernetes API
+//! spells them.
 
 use std::collections::BTreeMap;
 
-use http::{Request, Response, StatusCode};
-use kube::client::Body;
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
 
+/// The body of every answer: whole JSON documents, or a watch stream.
+pub type FakeBody = UnsyncBoxBody<Bytes, std::io::Error>;
+
 /// What a request path addresses.
+#[derive(Debug, Clone)]
 pub(super) struct Target {
     pub(super) group: String,
     pub(super) version: String,
     pub(super) namespace: String,
     pub(super) resource: String,
     pub(super) name: Option<String>,
+}
+
+impl Target {
+    /// `services.serving.knative.dev`, `persistentvolumeclaims`.
+    pub(super) fn kind_name(&self) -> String {
+        match self.group.as_str() {
+            "" => self.resource.clone(),
+            g => format!("{}.{g}", self.resource),
+        }
+    }
+
+    /// `v1` or `serving.knative.dev/v1`.
+    pub(super) fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
 }
 
 pub(super) fn parse_path(path: &str) -> Option<Target> {
@@ -40,11 +66,6 @@ pub(super) fn parse_path(path: &str) -> Option<Target> {
         }),
         _ => None,
     }
-}
-
-pub(super) fn query(req: &Request<Body>) -> BTreeMap<String, String> {
-    let q = req.uri().query().unwrap_or_default();
-    form_pairs(q)
 }
 
 /// Decodes a query string into its pairs.
@@ -79,27 +100,55 @@ pub fn selector_matches(selector: &str, labels: &Value) -> bool {
     })
 }
 
+/// A `Status` object as the API server writes it.
+pub(super) fn status_object(code: StatusCode, reason: &str, message: &str, t: &Target) -> Value {
+    let mut details = json!({"group": t.group, "kind": t.resource});
+    if let Some(name) = &t.name {
+        details["name"] = json!(name);
+    }
+    json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {},
+        "status": "Failure", "message": message, "reason": reason,
+        "details": details, "code": code.as_u16(),
+    })
+}
+
+/// A failure answer with a `Status` body.
 pub(super) fn status(
     code: StatusCode,
     reason: &str,
     message: String,
     t: &Target,
-) -> Response<Body> {
-    let body = json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {},
-        "status": "Failure", "message": message, "reason": reason,
-        "details": {"name": t.name, "group": t.group, "kind": t.resource},
-        "code": code.as_u16(),
-    });
-    respond(code, &body)
+) -> Response<FakeBody> {
+    respond(code, &status_object(code, reason, &message, t))
 }
 
-pub(super) fn respond(code: StatusCode, body: &Value) -> Response<Body> {
-    let mut resp = Response::new(Body::from(body.to_string().into_bytes()));
+/// A JSON answer.
+pub(super) fn respond(code: StatusCode, body: &Value) -> Response<FakeBody> {
+    let full = Full::new(Bytes::from(body.to_string().into_bytes()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut resp = Response::new(full);
     *resp.status_mut() = code;
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+/// One line of a watch stream: `{"type": …, "object": …}` and a newline.
+pub(super) fn event_line(kind: &str, object: &Value) -> Bytes {
+    let mut line = json!({"type": kind, "object": object}).to_string();
+    line.push('\n');
+    Bytes::from(line)
+}
+
+/// A `BOOKMARK` event at `version` for objects of `t`.
+pub(super) fn bookmark_line(t: &Target, kind: &str, version: u64) -> Bytes {
+    event_line(
+        "BOOKMARK",
+        &json!({"apiVersion": t.api_version(), "kind": kind,
+                "metadata": {"resourceVersion": version.to_string()}}),
+    )
 }

@@ -183,7 +183,8 @@ pub fn network_policies() -> Vec<NetworkPolicy> {
     vec![proxy, workspaces]
 }
 
-fn knative_map(name: &str, data: &[(&str, String)]) -> ConfigMap {
+/// A partial ConfigMap of `knative-serving` holding only `data`.
+pub(super) fn knative_map(name: &str, data: &[(&str, String)]) -> ConfigMap {
     ConfigMap {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),

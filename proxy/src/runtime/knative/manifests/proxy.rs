@@ -1,6 +1,13 @@
 //! The proxy itself: Deployment (2 replicas, non-root, read-only root filesystem,
 //! probes, resources), Service, PodDisruptionBudget, and its site settings as a
 //! generated ConfigMap (`base/proxy.env`).
+//!
+//! The hop secret (every workspace's hop credential derives from it) is the Secret
+//! [`HOP_SECRET_NAME`] (key [`HOP_SECRET_KEY`]), mounted read-only and named by
+//! `DCS_PROXY_HOP_SECRET_FILE`. It is not part of the manifests (it must be random
+//! and the same for every replica): `make deploy` creates it once, or
+//! `kubectl -n dcs create secret generic dcs-hop --from-literal=secret="$(openssl
+//! rand -hex 32)"`.
 
 use std::collections::BTreeMap;
 
@@ -18,9 +25,18 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::base::{labels, meta};
 use super::{doc, file, PROXY_NAME, PROXY_NAMESPACE, WORKSPACES_NAMESPACE};
+use k8s_openapi::api::core::v1::SecretVolumeSource;
+
 use crate::runtime::knative::config::{
     DEFAULT_BASE_IMAGE, DEFAULT_LAUNCHER_IMAGE, DEFAULT_PROXY_IMAGE,
 };
+
+/// The Secret holding the proxy's hop secret.
+pub const HOP_SECRET_NAME: &str = "dcs-hop";
+/// Its key.
+pub const HOP_SECRET_KEY: &str = "secret";
+/// Where it is mounted in the proxy.
+pub const HOP_SECRET_DIR: &str = "/var/run/secrets/dcs/hop";
 
 /// Name of the ConfigMap generated from `proxy.env`.
 pub const CONFIG_NAME: &str = "dcs-proxy-config";
@@ -56,6 +72,10 @@ pub const FIXED_ENV: &[(&str, &str)] = &[
     ("DCS_PROXY_LISTEN", "0.0.0.0:8080"),
     ("DCS_PROXY_RUNTIME", "knative"),
     ("DCS_PROXY_DATA_DIR", "/tmp/dcs"),
+    (
+        "DCS_PROXY_HOP_SECRET_FILE",
+        "/var/run/secrets/dcs/hop/secret",
+    ),
 ];
 
 /// A `proxy.env`: the sign-in settings `auth`, then [`COMMON_ENV`].
@@ -138,11 +158,19 @@ fn container() -> Container {
             }),
             ..SecurityContext::default()
         }),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "tmp".into(),
-            mount_path: "/tmp".into(),
-            ..VolumeMount::default()
-        }]),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: "tmp".into(),
+                mount_path: "/tmp".into(),
+                ..VolumeMount::default()
+            },
+            VolumeMount {
+                name: "hop".into(),
+                mount_path: HOP_SECRET_DIR.into(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            },
+        ]),
         ..Container::default()
     }
 }
@@ -161,11 +189,27 @@ fn deployment() -> Deployment {
             ..PodSecurityContext::default()
         }),
         containers: vec![container()],
-        volumes: Some(vec![Volume {
-            name: "tmp".into(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
-            ..Volume::default()
-        }]),
+        volumes: Some(vec![
+            Volume {
+                name: "tmp".into(),
+                empty_dir: Some(EmptyDirVolumeSource::default()),
+                ..Volume::default()
+            },
+            Volume {
+                name: "hop".into(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(HOP_SECRET_NAME.into()),
+                    items: Some(vec![k8s_openapi::api::core::v1::KeyToPath {
+                        key: HOP_SECRET_KEY.into(),
+                        path: HOP_SECRET_KEY.into(),
+                        mode: None,
+                    }]),
+                    default_mode: Some(0o400),
+                    ..SecretVolumeSource::default()
+                }),
+                ..Volume::default()
+            },
+        ]),
         // Spread the replicas over nodes when the cluster has several.
         affinity: Some(Affinity {
             pod_anti_affinity: Some(PodAntiAffinity {

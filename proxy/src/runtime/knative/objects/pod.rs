@@ -1,23 +1,30 @@
 //! The workspace's Knative Service: its revision template and pod spec.
 //!
 //! An init container from the launcher image copies the static `dcs-launcher` into
-//! an `emptyDir`; the main container is the chosen base image running
-//! `dcs-launcher run` on port 8080, ready when `/_dcs/ready` says so. The
+//! an `emptyDir`; a second, `checkout`, runs `dcs-launcher checkout` from the
+//! launcher image: it clones or fetches into the user's volume with the operator's
+//! git token — whose Secret is mounted into it and nowhere else — and leaves its
+//! outcome in a small `emptyDir` (progress: `kubectl logs <pod> -c checkout`). The
+//! main container is the chosen base image running `dcs-launcher run` on port 8080,
+//! ready when `/_dcs/ready` says so; it reports the checkout's outcome as its own
+//! and never sees the token. It mounts the workspace's hop Secret (the credential
+//! only the proxy's requests carry) and, optionally, the user's credentials Secret
+//! (their own git credentials, offered through the launcher's credential helper). The
 //! workspace's spec picks the base image and the CPU/memory figures (each falls
 //! back to the configured one) and adds its extra environment after the launcher's
-//! (never `DCS_*` nor `HOME`, which the pod sets). Every field
+//! (never `DCS_*` nor `HOME`, which the pod sets). CA certificates the operator
+//! names (`--knative-extra-ca-secret`/`-configmap`) are mounted read-only, one file,
+//! named by `DCS_EXTRA_CA_FILE`. Every field
 //! here must be allowed by Knative: the pod-spec features it needs are exactly
 //! those the shipped `config-features` enables (a test derives them from this
 //! object and the CRD's "behind a feature flag" notes).
 
 use std::collections::BTreeMap;
 
-use dcs_model::names::user_volume_name;
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction,
-    LocalObjectReference, PersistentVolumeClaimVolumeSource, PodAffinity, PodAffinityTerm,
-    PodSecurityContext, PodSpec, Probe, ResourceRequirements, SeccompProfile, SecretVolumeSource,
-    SecurityContext, Volume, VolumeMount,
+    Affinity, Capabilities, Container, ContainerPort, EnvVar, HTTPGetAction, LocalObjectReference,
+    PodAffinity, PodAffinityTerm, PodSecurityContext, PodSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecurityContext, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -25,8 +32,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::core::Object;
 
 use super::{
-    git_secret_name, launcher_env, user_label, workspace_annotations, workspace_labels,
-    APP_WORKSPACE, LABEL_NAME, LABEL_VISIBILITY, SPEC_KEY, USER_KEY,
+    checkout_env, launcher_env, user_label, workspace_annotations, workspace_labels, APP_WORKSPACE,
+    LABEL_NAME, LABEL_VISIBILITY, SPEC_KEY, USER_KEY,
 };
 use crate::runtime::knative::config::{KnativeConfig, VolumeAccess};
 use crate::runtime::knative::types::{
@@ -42,12 +49,28 @@ pub const HOME_DIR: &str = "/home/dcs";
 pub const LAUNCHER_DIR: &str = "/opt/dcs/bin";
 /// The launcher inside the launcher image.
 pub const LAUNCHER_IN_IMAGE: &str = "/usr/local/bin/dcs-launcher";
-/// Where the git token Secret is mounted.
+/// Where the git token Secret is mounted (in the `checkout` init container only).
 pub const GIT_TOKEN_DIR: &str = "/var/run/secrets/dcs/git";
+/// Where the workspace's hop Secret is mounted.
+pub const HOP_DIR: &str = "/var/run/secrets/dcs/hop";
+/// Where the user's credentials Secret is mounted.
+pub const CREDENTIALS_DIR: &str = "/var/run/secrets/dcs/credentials";
+/// Where the checkout's outcome is left (an `emptyDir`).
+pub const CHECKOUT_DIR: &str = "/opt/dcs/checkout";
+/// The outcome's file name in [`CHECKOUT_DIR`].
+pub const OUTCOME_FILE: &str = "outcome.json";
+/// Where the extra CA Secret or ConfigMap is mounted (one file, [`EXTRA_CA_FILE`]).
+pub const EXTRA_CA_DIR: &str = "/var/run/secrets/dcs/ca";
+/// The extra CA bundle's file name inside [`EXTRA_CA_DIR`], whatever its key.
+pub const EXTRA_CA_FILE: &str = "ca.crt";
 /// The one port Knative routes to.
 pub const PORT: i32 = 8080;
 /// The launcher's readiness endpoint.
 pub const READY_PATH: &str = "/_dcs/ready";
+mod volumes;
+
+use volumes::volumes;
+
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -108,17 +131,50 @@ fn init_container(cfg: &KnativeConfig) -> Container {
     }
 }
 
-fn main_container(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Container {
-    let with_token = cfg.launcher.git_token_file.is_some();
-    let mut env: Vec<EnvVar> = launcher_env(cfg, spec)
-        .to_vars()
+fn env_vars(env: &dcs_model::LauncherEnv) -> Vec<EnvVar> {
+    env.to_vars()
         .into_iter()
         .map(|(name, value)| EnvVar {
             name: name.to_owned(),
             value: Some(value),
             value_from: None,
         })
-        .collect();
+        .collect()
+}
+
+/// `dcs-launcher checkout` from the launcher image: the only container with the
+/// git token. Sized like the workspace (the pod's request is the larger of its
+/// init containers and the sum of its containers, so this costs nothing more).
+fn checkout_container(
+    cfg: &KnativeConfig,
+    spec: &WorkspaceSpec,
+    resources: ResourceRequirements,
+) -> Container {
+    let mut mounts = vec![
+        mount("workspaces", WORKSPACES_DIR, false),
+        mount("checkout", CHECKOUT_DIR, false),
+    ];
+    if cfg.launcher.git_token_file.is_some() {
+        mounts.push(mount("git-token", GIT_TOKEN_DIR, true));
+    }
+    if cfg.extra_ca.is_some() {
+        mounts.push(mount("extra-ca", EXTRA_CA_DIR, true));
+    }
+    Container {
+        name: "checkout".to_owned(),
+        image: Some(cfg.launcher_image.clone()),
+        command: Some(vec![LAUNCHER_IN_IMAGE.to_owned(), "checkout".to_owned()]),
+        working_dir: Some(WORKSPACES_DIR.to_owned()),
+        env: Some(env_vars(&checkout_env(cfg, spec))),
+        resources: Some(resources),
+        security_context: Some(container_security(cfg)),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    }
+}
+
+fn main_container(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Container {
+    let mut env = env_vars(&launcher_env(cfg, spec));
     env.push(EnvVar {
         name: "HOME".to_owned(),
         value: Some(HOME_DIR.to_owned()),
@@ -140,25 +196,13 @@ fn main_container(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Container {
         mount("workspaces", WORKSPACES_DIR, false),
         mount("home", HOME_DIR, false),
         mount("launcher", LAUNCHER_DIR, true),
+        mount("checkout", CHECKOUT_DIR, true),
+        mount("hop", HOP_DIR, true),
+        mount("credentials", CREDENTIALS_DIR, true),
     ];
-    if with_token {
-        mounts.push(mount("git-token", GIT_TOKEN_DIR, true));
+    if cfg.extra_ca.is_some() {
+        mounts.push(mount("extra-ca", EXTRA_CA_DIR, true));
     }
-    let r = &cfg.resources;
-    let want = &spec.instance.resources;
-    let pick = |asked: &Option<dcs_model::Quantity>, configured: &String| {
-        asked
-            .as_ref()
-            .map_or_else(|| configured.clone(), |q| q.as_str().to_owned())
-    };
-    let cpu_request = pick(&want.cpu_request, &r.cpu_request);
-    let memory_request = pick(&want.memory_request, &r.memory_request);
-    let memory_limit = pick(&want.memory_limit, &r.memory_limit);
-    let cpu_limit = want
-        .cpu_limit
-        .as_ref()
-        .map(|q| q.as_str().to_owned())
-        .or_else(|| r.cpu_limit.clone());
     let image = spec
         .instance
         .base_image
@@ -186,53 +230,38 @@ fn main_container(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Container {
             }),
             ..Probe::default()
         }),
-        resources: Some(ResourceRequirements {
-            requests: quantities(&[
-                ("cpu", Some(&cpu_request)),
-                ("memory", Some(&memory_request)),
-            ]),
-            limits: quantities(&[("cpu", cpu_limit.as_ref()), ("memory", Some(&memory_limit))]),
-            ..ResourceRequirements::default()
-        }),
+        resources: Some(workspace_resources(cfg, spec)),
         security_context: Some(container_security(cfg)),
         volume_mounts: Some(mounts),
         ..Container::default()
     }
 }
 
-fn volumes(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Vec<Volume> {
-    let pvc = |name: &str, claim: String| Volume {
-        name: name.to_owned(),
-        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-            claim_name: claim,
-            read_only: Some(false),
-        }),
-        ..Volume::default()
+/// The workspace's CPU and memory: the spec's figures, else the configured ones.
+fn workspace_resources(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> ResourceRequirements {
+    let r = &cfg.resources;
+    let want = &spec.instance.resources;
+    let pick = |asked: &Option<dcs_model::Quantity>, configured: &String| {
+        asked
+            .as_ref()
+            .map_or_else(|| configured.clone(), |q| q.as_str().to_owned())
     };
-    let mut volumes = vec![
-        pvc("workspaces", user_volume_name(&spec.key.user).to_string()),
-        pvc("home", spec.key.name().to_string()),
-        Volume {
-            name: "launcher".to_owned(),
-            empty_dir: Some(EmptyDirVolumeSource {
-                size_limit: Some(Quantity("256Mi".to_owned())),
-                medium: None,
-            }),
-            ..Volume::default()
-        },
-    ];
-    if cfg.launcher.git_token_file.is_some() {
-        volumes.push(Volume {
-            name: "git-token".to_owned(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(git_secret_name(&spec.key.user).to_string()),
-                default_mode: Some(0o440),
-                ..SecretVolumeSource::default()
-            }),
-            ..Volume::default()
-        });
+    let cpu_request = pick(&want.cpu_request, &r.cpu_request);
+    let memory_request = pick(&want.memory_request, &r.memory_request);
+    let memory_limit = pick(&want.memory_limit, &r.memory_limit);
+    let cpu_limit = want
+        .cpu_limit
+        .as_ref()
+        .map(|q| q.as_str().to_owned())
+        .or_else(|| r.cpu_limit.clone());
+    ResourceRequirements {
+        requests: quantities(&[
+            ("cpu", Some(&cpu_request)),
+            ("memory", Some(&memory_request)),
+        ]),
+        limits: quantities(&[("cpu", cpu_limit.as_ref()), ("memory", Some(&memory_limit))]),
+        ..ResourceRequirements::default()
     }
-    volumes
 }
 
 /// With a ReadWriteOnce user volume, all of a user's workspace pods must share a
@@ -283,7 +312,10 @@ pub fn ksvc(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Ksvc {
         ),
     ]);
     let pod = PodSpec {
-        init_containers: Some(vec![init_container(cfg)]),
+        init_containers: Some(vec![
+            init_container(cfg),
+            checkout_container(cfg, spec, workspace_resources(cfg, spec)),
+        ]),
         containers: vec![main_container(cfg, spec)],
         volumes: Some(volumes(cfg, spec)),
         security_context: Some(PodSecurityContext {

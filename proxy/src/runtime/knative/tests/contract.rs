@@ -1,32 +1,60 @@
 //! The shared runtime contract against the stateful fake API server, the
-//! Knative controller's part played by the harness; and the RBAC Role checked
-//! against every call the runtime made.
+//! Knative controller's part played by the harness and Knative's networking
+//! layer by the ingress stand-in; and the RBAC Role checked against every call
+//! the runtime made.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use dcs_model::names::user_volume_name;
 use dcs_model::WorkspaceKey;
 
-use super::{config, config_with};
+use super::{config, config_with, eventually};
 use crate::runtime::contract::{self, Harness};
 use crate::runtime::knative::api::API_USAGE;
+use crate::runtime::knative::fake::ingress::FakeIngress;
 use crate::runtime::knative::fake::FakeApiServer;
 use crate::runtime::knative::KnativeRuntime;
-use crate::runtime::{Runtime, Status, WorkspaceSpec};
+use crate::runtime::{Runtime, Status, Upstream, WorkspaceSpec};
 
-const NS: &str = "dcs-workspaces";
+pub(super) const NS: &str = "dcs-workspaces";
 
-struct FakeHarness {
-    server: FakeApiServer,
-    runtime: KnativeRuntime,
+pub(super) struct FakeHarness {
+    pub(super) server: FakeApiServer,
+    pub(super) runtime: KnativeRuntime,
+    pub(super) ingress: FakeIngress,
 }
 
 impl FakeHarness {
-    fn new(cfg: crate::runtime::knative::KnativeConfig) -> Self {
+    pub(super) fn new(cfg: crate::runtime::knative::KnativeConfig) -> Self {
         let server = FakeApiServer::new();
-        let runtime = KnativeRuntime::new(cfg, server.client());
-        Self { server, runtime }
+        let ingress = FakeIngress::start(&server);
+        let runtime = KnativeRuntime::new(cfg, server.client())
+            .with_route_override(ingress.addr().to_string());
+        Self {
+            server,
+            runtime,
+            ingress,
+        }
+    }
+}
+
+impl FakeHarness {
+    /// Starts `key` (a repository workspace) as Knative would, until it runs.
+    pub(super) async fn ensure_ready(&self, key: &WorkspaceKey) {
+        Harness::ensure(self, &WorkspaceSpec::for_repo(key.clone()))
+            .await
+            .expect("ensure");
+        self.settle_started(key).await;
+    }
+
+    /// Waits until the runtime's watch cache shows `key` as `want`.
+    async fn heard(&self, key: &WorkspaceKey, want: Status) {
+        eventually("the runtime's cache hears of Knative's change", || async {
+            (self.runtime.status(key).await.ok()? == want).then_some(())
+        })
+        .await;
     }
 }
 
@@ -36,15 +64,32 @@ impl Harness for FakeHarness {
         &self.runtime
     }
 
-    /// Knative makes a ready revision (or wakes the scaled-to-zero one on the
-    /// first request through the activator).
-    async fn settle_started(&self, key: &WorkspaceKey) {
-        self.server.mark_ready(NS, key.name().as_str());
+    /// Knative makes a ready revision while `ensure` waits for it.
+    async fn ensure(&self, spec: &WorkspaceSpec) -> crate::error::Result<Upstream> {
+        let name = spec.key.name().to_string();
+        let ensure = self.runtime.ensure(spec);
+        tokio::pin!(ensure);
+        loop {
+            tokio::select! {
+                // The runtime is done (ready, failed or not found).
+                done = &mut ensure => return done,
+                // Meanwhile Knative readies what the runtime applied.
+                () = tokio::time::sleep(Duration::from_millis(20)) => self.server.settle(NS, &name),
+            }
+        }
     }
 
-    /// Knative scales the idle revision to zero.
+    /// Knative makes a ready revision (or wakes the scaled-to-zero one on the
+    /// first request through the activator); the runtime's cache hears of it.
+    async fn settle_started(&self, key: &WorkspaceKey) {
+        self.server.mark_ready(NS, key.name().as_str());
+        self.heard(key, Status::Running).await;
+    }
+
+    /// Knative scales the idle revision to zero; the runtime's cache hears of it.
     async fn settle_stopped(&self, key: &WorkspaceKey) {
         self.server.scale_to_zero(NS, key.name().as_str());
+        self.heard(key, Status::Stopped).await;
     }
 
     /// Knative starts what it is given (initial scale 1) and scales it to zero
@@ -86,12 +131,20 @@ async fn knative_runtime_passes_the_runtime_contract() {
         "c8-alice",
         "c9-alice",
         "c10-alice",
+        "c12-alice",
+        "c13-alice",
+        "c14-alice",
     ]
     .into();
     assert_eq!(secrets.len(), users.len(), "{secrets:?}");
     let services = h.server.names("serving.knative.dev", "services", NS);
     let pvcs = h.server.names("", "persistentvolumeclaims", NS);
     assert_eq!(pvcs.len(), users.len() + services.len(), "{pvcs:?}");
+    // The instance deleted during its starts left nothing behind.
+    assert!(
+        !services.contains(&"inst-00000000000000e2".to_owned()),
+        "{services:?}"
+    );
 }
 
 #[tokio::test]
@@ -99,9 +152,9 @@ async fn a_failed_start_reads_failed_with_knatives_reason() {
     let h = FakeHarness::new(config_with(&[]));
     let k = contract::key("alice", "acme/hello");
     h.runtime
-        .ensure(&WorkspaceSpec::for_repo(k.clone()))
+        .register(&WorkspaceSpec::for_repo(k.clone()))
         .await
-        .expect("ensure");
+        .expect("register");
     assert_eq!(
         h.runtime.status(&k).await.expect("status"),
         Status::Starting
@@ -112,12 +165,13 @@ async fn a_failed_start_reads_failed_with_knatives_reason() {
         "ProgressDeadlineExceeded",
         "Initial scale was never achieved",
     );
-    assert_eq!(
-        h.runtime.status(&k).await.expect("status"),
-        Status::Failed {
-            reason: "ProgressDeadlineExceeded: Initial scale was never achieved".into()
-        }
-    );
+    let failed = Status::Failed {
+        reason: "ProgressDeadlineExceeded: Initial scale was never achieved".into(),
+    };
+    eventually("the failure reaches the cache", || async {
+        (h.runtime.status(&k).await.expect("status") == failed).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -135,8 +189,7 @@ async fn services_another_manager_owns_are_taken_over_by_forced_apply() {
             "spec": {"template": {"spec": {"containers": [{"image": "old"}]}}},
         }),
     );
-    h.runtime
-        .ensure(&WorkspaceSpec::for_repo(k))
+    h.ensure(&WorkspaceSpec::for_repo(k))
         .await
         .expect("forced apply wins");
     let obj = h
@@ -200,8 +253,7 @@ async fn an_instances_storage_sizes_a_new_user_volume_and_never_an_existing_one(
     assert_eq!(v.capacity.as_deref(), Some("20Gi"));
     // A user whose first workspace asked for nothing gets the configured size.
     let k = contract::key("bob", "acme/hello");
-    h.runtime
-        .ensure(&WorkspaceSpec::for_repo(k.clone()))
+    h.ensure(&WorkspaceSpec::for_repo(k.clone()))
         .await
         .expect("ensure");
     let v = h.runtime.volume(&k.user).await.expect("volume");
@@ -212,8 +264,7 @@ async fn an_instances_storage_sizes_a_new_user_volume_and_never_an_existing_one(
 async fn services_without_a_recorded_spec_list_with_the_defaults() {
     let h = FakeHarness::new(config_with(&[]));
     let k = contract::key("alice", "acme/hello");
-    h.runtime
-        .ensure(&WorkspaceSpec::for_repo(k.clone()))
+    h.ensure(&WorkspaceSpec::for_repo(k.clone()))
         .await
         .expect("ensure");
     // Made by an older version: no spec annotation; then one garbled by hand.
@@ -233,13 +284,16 @@ async fn services_without_a_recorded_spec_list_with_the_defaults() {
             Some(g) => obj["metadata"]["annotations"]["dcs.dev/spec"] = serde_json::json!(g),
         }
         h.server.insert("serving.knative.dev", "services", NS, obj);
-        let listed = h.runtime.list(Some(&k.user)).await.expect("list");
-        assert_eq!(listed.len(), 1);
+        // Listed with the defaults (no creation time) once the cache has it.
+        let listed = eventually("the cache shows the change", || async {
+            let listed = h.runtime.list(Some(&k.user)).await.expect("list");
+            (listed.len() == 1 && listed[0].spec.created_unix == 0).then_some(listed)
+        })
+        .await;
         assert_eq!(listed[0].spec.repo.as_ref(), k.repo());
         assert_eq!(listed[0].spec.token_sha256, None);
         // The next ensure records a spec again.
-        h.runtime
-            .ensure(&WorkspaceSpec::for_repo(k.clone()))
+        h.ensure(&WorkspaceSpec::for_repo(k.clone()))
             .await
             .expect("ensure");
         let found = h.runtime.find(&k.id()).await.expect("find").expect("found");

@@ -4,7 +4,10 @@ use dcs_model::names::user_volume_name;
 use serde_json::json;
 
 use super::{config, config_with, key, spec};
-use crate::runtime::knative::objects::{self, git_secret_name, repo_label, user_label, GitToken};
+use crate::runtime::knative::objects::{
+    self, credentials_secret_name, git_secret_name, hop_secret_name, repo_label, user_label,
+    GitToken,
+};
 use crate::runtime::Upstream;
 
 #[test]
@@ -78,6 +81,38 @@ fn knative_service_is_golden() {
                     "resources": {"limits": {"memory": "64Mi"}, "requests": {"cpu": "10m", "memory": "16Mi"}},
                     "securityContext": security,
                     "volumeMounts": [{"mountPath": "/opt/dcs/bin", "name": "launcher"}],
+                }, {
+                    // The only container with the git token.
+                    "name": "checkout",
+                    "image": "dcs-launcher:0.1.0",
+                    "command": ["/usr/local/bin/dcs-launcher", "checkout"],
+                    "workingDir": "/workspaces",
+                    "env": [
+                        {"name": "DCS_REPO", "value": "acme/hello"},
+                        {"name": "DCS_GIT_BASE", "value": "https://github.com"},
+                        {"name": "DCS_WORKSPACES_DIR", "value": "/workspaces"},
+                        {"name": "DCS_LISTEN", "value": "0.0.0.0:8080"},
+                        {"name": "DCS_IDE", "value": "none"},
+                        {"name": "DCS_GIT_TOKEN_FILE", "value": "/var/run/secrets/dcs/git/token"},
+                        {"name": "DCS_CHECKOUT_OUTCOME_FILE", "value": "/opt/dcs/checkout/outcome.json"},
+                        {"name": "DCS_BASE_PATH", "value": "/github/acme/hello"},
+                        {"name": "DCS_USER", "value": "alice@example.com"},
+                        {"name": "DCS_STOP_GRACE", "value": "10"},
+                        {"name": "DCS_GIT_TIMEOUT", "value": "1800"},
+                        {"name": "DCS_GIT_LOW_SPEED_LIMIT", "value": "1000"},
+                        {"name": "DCS_GIT_LOW_SPEED_TIME", "value": "60"},
+                        {"name": "DCS_CONFIG_DIR", "value": "/opt/dcs/checkout/config"},
+                    ],
+                    "resources": {
+                        "limits": {"memory": "4Gi"},
+                        "requests": {"cpu": "500m", "memory": "1Gi"},
+                    },
+                    "securityContext": security,
+                    "volumeMounts": [
+                        {"mountPath": "/workspaces", "name": "workspaces"},
+                        {"mountPath": "/opt/dcs/checkout", "name": "checkout"},
+                        {"mountPath": "/var/run/secrets/dcs/git", "name": "git-token", "readOnly": true},
+                    ],
                 }],
                 "containers": [{
                     "name": "workspace",
@@ -91,7 +126,10 @@ fn knative_service_is_golden() {
                         {"name": "DCS_WORKSPACES_DIR", "value": "/workspaces"},
                         {"name": "DCS_LISTEN", "value": "0.0.0.0:8080"},
                         {"name": "DCS_IDE", "value": "none"},
-                        {"name": "DCS_GIT_TOKEN_FILE", "value": "/var/run/secrets/dcs/git/token"},
+                        {"name": "DCS_HOP_SECRET_FILE", "value": "/var/run/secrets/dcs/hop/credential"},
+                        {"name": "DCS_CREDENTIALS_FILE",
+                         "value": "/var/run/secrets/dcs/credentials/credentials.json"},
+                        {"name": "DCS_CHECKOUT_OUTCOME_FILE", "value": "/opt/dcs/checkout/outcome.json"},
                         {"name": "DCS_BASE_PATH", "value": "/github/acme/hello"},
                         {"name": "DCS_USER", "value": "alice@example.com"},
                         {"name": "DCS_STOP_GRACE", "value": "10"},
@@ -111,7 +149,10 @@ fn knative_service_is_golden() {
                         {"mountPath": "/workspaces", "name": "workspaces"},
                         {"mountPath": "/home/dcs", "name": "home"},
                         {"mountPath": "/opt/dcs/bin", "name": "launcher", "readOnly": true},
-                        {"mountPath": "/var/run/secrets/dcs/git", "name": "git-token", "readOnly": true},
+                        {"mountPath": "/opt/dcs/checkout", "name": "checkout", "readOnly": true},
+                        {"mountPath": "/var/run/secrets/dcs/hop", "name": "hop", "readOnly": true},
+                        {"mountPath": "/var/run/secrets/dcs/credentials", "name": "credentials",
+                         "readOnly": true},
                     ],
                 }],
                 "volumes": [
@@ -119,6 +160,12 @@ fn knative_service_is_golden() {
                         "claimName": user_volume_name(&k.user).to_string(), "readOnly": false}},
                     {"name": "home", "persistentVolumeClaim": {"claimName": name, "readOnly": false}},
                     {"name": "launcher", "emptyDir": {"sizeLimit": "256Mi"}},
+                    {"name": "checkout", "emptyDir": {"sizeLimit": "16Mi"}},
+                    {"name": "hop", "secret": {
+                        "secretName": hop_secret_name(&k).to_string(), "defaultMode": 0o440}},
+                    {"name": "credentials", "secret": {
+                        "secretName": credentials_secret_name(&k.user).to_string(),
+                        "defaultMode": 0o440, "optional": true}},
                     {"name": "git-token", "secret": {
                         "secretName": git_secret_name(&k.user).to_string(), "defaultMode": 0o440}},
                 ],
@@ -196,13 +243,18 @@ fn volumes_and_secret_are_golden() {
 }
 
 #[test]
-fn upstream_is_the_cluster_local_route_with_its_host() {
+fn upstream_is_the_cluster_local_route_with_its_host_and_hop_credential() {
     let name = key().name();
+    let mut cfg = config();
+    let hop = crate::hop::HopKey::from_bytes(&[b'h'; 32]).expect("key");
+    cfg.hop = Some(hop.clone());
     assert_eq!(
-        objects::upstream(&config(), &key()),
+        objects::upstream(&cfg, &key()),
         Upstream {
             authority: format!("{name}.dcs-workspaces.svc.cluster.local:80"),
             host: Some(format!("{name}.dcs-workspaces.svc.cluster.local")),
+            socket: None,
+            hop: Some(hop.credential(&name)),
         }
     );
 }
@@ -316,4 +368,121 @@ fn an_instance_with_a_repository_checks_it_out_and_is_labelled_with_it() {
         env.contains(r#"{"name":"DCS_REPO","value":"acme/hello"}"#),
         "{env}"
     );
+}
+
+#[test]
+fn an_extra_ca_is_one_read_only_file_named_to_the_launcher() {
+    let items = json!([{"key": "bundle.pem", "path": "ca.crt"}]);
+    let cases = [
+        (
+            "--knative-extra-ca-secret",
+            json!({"name": "extra-ca", "secret": {
+                "secretName": "corp-ca", "items": items, "defaultMode": 0o444}}),
+        ),
+        (
+            "--knative-extra-ca-configmap",
+            json!({"name": "extra-ca", "configMap": {
+                "name": "corp-ca", "items": items, "defaultMode": 0o444}}),
+        ),
+    ];
+    for (flag, volume) in cases {
+        let cfg = config_with(&[flag, "corp-ca", "--knative-extra-ca-key", "bundle.pem"]);
+        let got = serde_json::to_value(objects::ksvc(&cfg, &spec())).expect("json");
+        let pod = &got["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        let has = |list: &serde_json::Value, item: serde_json::Value| {
+            list.as_array().is_some_and(|l| l.contains(&item))
+        };
+        assert!(
+            has(
+                &container["env"],
+                json!({"name": "DCS_EXTRA_CA_FILE", "value": "/var/run/secrets/dcs/ca/ca.crt"})
+            ),
+            "{flag}: {container}"
+        );
+        assert!(
+            has(
+                &container["volumeMounts"],
+                json!({"mountPath": "/var/run/secrets/dcs/ca", "name": "extra-ca", "readOnly": true})
+            ),
+            "{flag}: {container}"
+        );
+        assert!(has(&pod["volumes"], volume), "{flag}: {}", pod["volumes"]);
+    }
+    let plain = serde_json::to_value(objects::ksvc(&config(), &spec())).expect("json");
+    let text = plain.to_string();
+    assert!(
+        !text.contains("extra-ca") && !text.contains("DCS_EXTRA_CA_FILE"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_git_token_reaches_the_checkout_container_only() {
+    let ksvc = serde_json::to_value(objects::ksvc(&config(), &spec())).expect("json");
+    let pod = &ksvc["spec"]["template"]["spec"];
+    let mounts_token = |c: &serde_json::Value| {
+        c["volumeMounts"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["name"] == "git-token"))
+    };
+    let names_token = |c: &serde_json::Value| {
+        c["env"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["name"] == "DCS_GIT_TOKEN_FILE"))
+    };
+    let with_token: Vec<&str> = pod["initContainers"]
+        .as_array()
+        .into_iter()
+        .chain(pod["containers"].as_array())
+        .flatten()
+        .filter(|c| mounts_token(c) || names_token(c))
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(with_token, ["checkout"]);
+}
+
+#[test]
+fn hop_and_credentials_secrets_are_golden() {
+    use dcs_model::credentials::{CredentialFile, StoredCredential};
+
+    let k = key();
+    let hop = crate::hop::HopKey::from_bytes(&[b'h'; 32]).expect("key");
+    let credential = hop.credential(&k.name());
+    let got =
+        serde_json::to_value(objects::hop_secret(&config(), &spec(), &credential)).expect("json");
+    assert_eq!(
+        got["metadata"]["name"],
+        json!(hop_secret_name(&k).to_string())
+    );
+    assert_eq!(
+        got["metadata"]["labels"]["app.kubernetes.io/name"],
+        json!("dcs-hop")
+    );
+    assert_eq!(got["type"], json!("Opaque"));
+    let encoded = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        credential.expose(),
+    );
+    assert_eq!(got["data"], json!({ "credential": encoded }));
+
+    let mut stored = CredentialFile::default();
+    stored
+        .set(StoredCredential {
+            host: "github.com".into(),
+            username: "x-access-token".into(),
+            token: "ghp_x".into(),
+        })
+        .expect("set");
+    let secret = objects::credentials_secret(&config(), &k.user, &stored);
+    let got = serde_json::to_value(&secret).expect("json");
+    assert_eq!(
+        got["metadata"]["name"],
+        json!(credentials_secret_name(&k.user).to_string())
+    );
+    assert_eq!(
+        got["metadata"]["labels"]["app.kubernetes.io/name"],
+        json!("dcs-credentials")
+    );
+    assert_eq!(objects::secrets::credentials_of(&secret), stored);
 }

@@ -213,3 +213,83 @@ fn kustomizations_list_only_files_that_exist() {
         }
     }
 }
+
+/// The value of `key: "…"` in an upstream ConfigMap's `_example` block, split at `,`.
+fn upstream_list(example: &str, key: &str) -> Vec<String> {
+    let line = example
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("{key} is not in the upstream example"));
+    line.trim_matches('"')
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The shipped `data` of the `config-deployment` in `path`, if it ships one.
+fn shipped_config_deployment(path: &str) -> Option<Value> {
+    let text = std::fs::read_to_string(knative_dir().join(path)).expect("read");
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("yaml");
+    docs.into_iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "config-deployment")
+        .map(|d| d["data"].clone())
+}
+
+#[test]
+fn registry_less_images_are_resolved_where_knative_looks_or_skipped_by_the_kind_tree() {
+    use crate::runtime::knative::config::{image_registry, DEFAULT_LAUNCHER_IMAGE};
+    use crate::runtime::knative::manifests::{default_image_registries, KNATIVE_SKIPS, SKIP_KEY};
+
+    // go-containerregistry's rule, as Knative's digest resolver applies it.
+    for (image, registry) in [
+        ("dcs-launcher:0.1.0", "index.docker.io"),
+        ("library/ubuntu:24.04", "index.docker.io"),
+        ("docker.io/library/ubuntu:24.04", "index.docker.io"),
+        ("kind.local/dcs-launcher:0.1.0", "kind.local"),
+        ("localhost:5000/dcs-launcher:0.1.0", "localhost:5000"),
+        ("localhost/dcs-launcher", "localhost"),
+        (
+            "registry.example.com/team/dcs-launcher:0.1.0",
+            "registry.example.com",
+        ),
+        (
+            "mcr.microsoft.com/devcontainers/base:bookworm",
+            "mcr.microsoft.com",
+        ),
+    ] {
+        assert_eq!(image_registry(image), registry, "{image}");
+    }
+    // The key is Knative's, and the shipped value keeps Knative's defaults.
+    let upstream = super::schema::load_yaml(&super::reference("knative/config-deployment.yaml"));
+    let example = upstream["data"]["_example"].as_str().expect("_example");
+    assert_eq!(upstream_list(example, SKIP_KEY), KNATIVE_SKIPS);
+
+    // The default launcher image names no registry: Knative would look it up on
+    // Docker Hub. The kind tree skips that; the default tree leaves the key alone.
+    assert_eq!(image_registry(DEFAULT_LAUNCHER_IMAGE), "index.docker.io");
+    let kind = shipped_config_deployment("overlays/kind/knative-config.yaml")
+        .expect("the kind tree ships config-deployment");
+    assert_eq!(kind.as_object().map(|m| m.len()), Some(1), "{kind}");
+    let skipped: Vec<&str> = kind[SKIP_KEY].as_str().expect("value").split(',').collect();
+    for registry in KNATIVE_SKIPS
+        .iter()
+        .map(|r| (*r).to_owned())
+        .chain(default_image_registries())
+    {
+        assert!(
+            skipped.contains(&registry.as_str()),
+            "{registry} in {skipped:?}"
+        );
+    }
+    assert_eq!(
+        shipped_config_deployment("base/knative-config.yaml"),
+        None,
+        "production keeps digest resolution"
+    );
+    let k: Kustomization = serde_saphyr::from_str(
+        &std::fs::read_to_string(knative_dir().join("overlays/kind/kustomization.yaml"))
+            .expect("read"),
+    )
+    .expect("kustomization");
+    assert_eq!(k.resources, ["../..", "knative-config.yaml"]);
+}

@@ -83,6 +83,14 @@ fn configs() -> Vec<KnativeConfig> {
             "registry",
             "--knative-storage-class",
             "nfs",
+            "--knative-extra-ca-secret",
+            "corp-ca",
+        ]),
+        config_with(&[
+            "--knative-extra-ca-configmap",
+            "trust-bundle",
+            "--knative-extra-ca-key",
+            "trust-bundle.pem",
         ]),
     ]
 }

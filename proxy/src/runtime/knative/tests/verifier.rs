@@ -1,24 +1,32 @@
 //! The exact requests of each runtime call, against a scripted API server
 //! (`tower_test::mock::pair`): method, path, query (`fieldManager`, `force`,
 //! `labelSelector`), content type and body; answers include real error `Status`es.
-//! The instance calls are in [`instances`].
+//! The workspace cache's own requests (a LIST, then a WATCH, per kind) are
+//! answered beside the script from a canned list ([`Cache`]), and a Service the
+//! script returns from an apply is streamed to the cache's watch, as the API
+//! server does. The instance calls are in [`instances`], the cache's in [`reads`].
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use dcs_model::names::user_volume_name;
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
+use http_body::Frame;
+use http_body_util::{BodyExt, Full, StreamBody};
 use kube::client::Body;
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 use tower_test::mock;
 
 use super::{config, config_with, key, spec};
-use crate::runtime::knative::fake::form_pairs;
-use crate::runtime::knative::objects::{self, git_secret_name, workspace_selector, GitToken};
+use crate::runtime::knative::fake::{form_pairs, FakeBody};
+use crate::runtime::knative::objects::{self, git_secret_name, GitToken};
 use crate::runtime::knative::KnativeRuntime;
-use crate::runtime::{Runtime, Status, WorkspaceSpec};
+use crate::runtime::{Runtime, WorkspaceSpec};
 
 mod instances;
+mod reads;
 
 /// Alice's workspace as a new one is recorded: with its creation time (so the
 /// runtime stamps none) and its repository.
@@ -29,7 +37,7 @@ fn recorded_spec() -> WorkspaceSpec {
     s
 }
 
-/// The GET `ensure` makes first, answered "no such Service".
+/// The GET a write makes first, answered "no such Service".
 fn absent_ksvc() -> Step {
     Step {
         reply: (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
@@ -75,12 +83,106 @@ fn status_body(code: u16, reason: &str) -> Value {
            "message": format!("a {reason} for the test"), "reason": reason, "code": code})
 }
 
-/// Serves `steps` in order, asserting each request; returns the client.
+/// `(path, query)` of the requests the cache made.
+type Seen = Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>;
+
+/// What the cache's LISTs find, and what its requests were.
+#[derive(Default, Clone)]
+struct Cache {
+    /// Services and Revisions the first LISTs return.
+    ksvcs: Vec<Value>,
+    revisions: Vec<Value>,
+    /// Answer every LIST with this error instead.
+    refuse: Option<(StatusCode, Value)>,
+    /// `(path, query)` of every request the cache made.
+    seen: Seen,
+}
+
+fn full(code: StatusCode, body: &Value) -> Response<FakeBody> {
+    let body = Full::new(Bytes::from(body.to_string()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut resp = Response::new(body);
+    *resp.status_mut() = code;
+    resp
+}
+
+fn streaming(rx: mpsc::UnboundedReceiver<Bytes>) -> Response<FakeBody> {
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::io::Error>(Frame::data(b)), rx))
+    });
+    Response::new(StreamBody::new(frames).boxed_unsync())
+}
+
+/// Answers one request of the cache (a GET of a whole collection); `None` if
+/// the request is not the cache's.
+fn cache_answer(
+    cache: &Cache,
+    req: &Request<Body>,
+    watches: &mut Vec<(String, mpsc::UnboundedSender<Bytes>)>,
+    applied: &[Bytes],
+) -> Option<Response<FakeBody>> {
+    let path = req.uri().path().to_owned();
+    if req.method() != Method::GET || (path != KSVCS && path != REVISIONS) {
+        return None;
+    }
+    let query = form_pairs(req.uri().query().unwrap_or_default());
+    let watch = query.get("watch").map(String::as_str) == Some("true");
+    lock(&cache.seen).push((path.clone(), query));
+    if watch {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if path == KSVCS {
+            // What was applied since the list, as a watch from its version sees it.
+            for line in applied {
+                let _ = tx.send(line.clone());
+            }
+        }
+        watches.push((path, tx));
+        return Some(streaming(rx));
+    }
+    if let Some((code, body)) = &cache.refuse {
+        return Some(full(*code, body));
+    }
+    let items = if path == KSVCS {
+        cache.ksvcs.clone()
+    } else {
+        cache.revisions.clone()
+    };
+    let list = json!({"apiVersion": "serving.knative.dev/v1", "kind": "List",
+                      "metadata": {"resourceVersion": "1"}, "items": items});
+    Some(full(StatusCode::OK, &list))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Serves `steps` in order, asserting each request (the cache's aside); returns
+/// the client.
 fn scripted(steps: Vec<Step>) -> (kube::Client, tokio::task::JoinHandle<()>) {
-    let (svc, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+    scripted_with(steps, Cache::default())
+}
+
+fn scripted_with(steps: Vec<Step>, cache: Cache) -> (kube::Client, tokio::task::JoinHandle<()>) {
+    let (svc, mut handle) = mock::pair::<Request<Body>, Response<FakeBody>>();
     let task = tokio::spawn(async move {
-        for (i, s) in steps.into_iter().enumerate() {
-            let (req, send) = handle.next_request().await.expect("a request");
+        let mut watches = Vec::new();
+        let mut applied = Vec::new();
+        let mut steps = steps.into_iter().enumerate();
+        while let Some((req, send)) = handle.next_request().await {
+            if let Some(resp) = cache_answer(&cache, &req, &mut watches, &applied) {
+                send.send_response(resp);
+                continue;
+            }
+            let Some((i, s)) = steps.next() else {
+                panic!(
+                    "an unexpected extra request: {} {}",
+                    req.method(),
+                    req.uri()
+                );
+            };
             assert_eq!(
                 (req.method(), req.uri().path()),
                 (&s.method, s.path.as_str()),
@@ -105,21 +207,32 @@ fn scripted(steps: Vec<Step>) -> (kube::Client, tokio::task::JoinHandle<()>) {
                 let got: Value = serde_json::from_slice(&bytes).expect("json body");
                 assert_eq!(got, want, "step {i}: body");
             }
-            let mut resp = Response::new(Body::from(s.reply.1.to_string().into_bytes()));
-            *resp.status_mut() = s.reply.0;
-            send.send_response(resp);
+            // An applied Service reaches the cache's watch, as from the API server.
+            let stored = s.reply.1["metadata"]["resourceVersion"].is_string();
+            if s.method == Method::PATCH && s.path.starts_with(KSVCS) && stored {
+                let mut line = json!({"type": "MODIFIED", "object": s.reply.1}).to_string();
+                line.push('\n');
+                let line = Bytes::from(line);
+                for (_, tx) in watches.iter().filter(|(p, _)| p == KSVCS) {
+                    let _ = tx.send(line.clone());
+                }
+                applied.push(line);
+            }
+            send.send_response(full(s.reply.0, &s.reply.1));
         }
-        // Nothing more may be asked.
-        assert!(
-            handle.next_request().await.is_none(),
-            "an unexpected extra request"
-        );
+        assert!(steps.next().is_none(), "a step was never asked for");
     });
     (kube::Client::new(svc, "default"), task)
 }
 
+/// Ends the runtime and the script; the script checks that every step ran.
+async fn finish(rt: KnativeRuntime, server: tokio::task::JoinHandle<()>) {
+    drop(rt);
+    server.await.expect("scenario");
+}
+
 #[tokio::test]
-async fn ensure_applies_the_secret_creates_the_volumes_and_applies_the_service() {
+async fn register_applies_the_secret_creates_the_volumes_and_applies_the_service() {
     let tmp = tempfile::tempdir().expect("tmp");
     let token_file = tmp.path().join("token");
     std::fs::write(&token_file, "s3cr3t\n").expect("write");
@@ -171,10 +284,8 @@ async fn ensure_applies_the_secret_creates_the_volumes_and_applies_the_service()
     ];
     let (client, server) = scripted(steps);
     let rt = KnativeRuntime::new(cfg.clone(), client);
-    let up = rt.ensure(&recorded_spec()).await.expect("ensure");
-    assert_eq!(up, objects::upstream(&cfg, &k));
-    drop(rt);
-    server.await.expect("scenario");
+    rt.register(&recorded_spec()).await.expect("register");
+    finish(rt, server).await;
 }
 
 #[tokio::test]
@@ -208,80 +319,56 @@ async fn an_apply_that_races_another_replica_is_retried_once() {
     ];
     let (client, server) = scripted(steps);
     let rt = KnativeRuntime::new(cfg, client);
-    rt.ensure(&recorded_spec())
+    rt.register(&recorded_spec())
         .await
-        .expect("ensure after one retry");
-    drop(rt);
-    server.await.expect("scenario");
+        .expect("register after one retry");
+    finish(rt, server).await;
+}
+
+/// A Service of `spec` as the API server returns it: uid, generation 1,
+/// `resourceVersion` `rv`, Ready for its generation.
+fn stored_ready(spec: &WorkspaceSpec, rv: &str) -> Value {
+    let mut ksvc = serde_json::to_value(objects::ksvc(&config_with(&[]), spec)).expect("json");
+    ksvc["metadata"]["uid"] = json!("uid-1");
+    ksvc["metadata"]["generation"] = json!(1);
+    ksvc["metadata"]["resourceVersion"] = json!(rv);
+    ksvc["status"] = json!({"observedGeneration": 1, "latestReadyRevisionName": "rev-00001",
+        "latestCreatedRevisionName": "rev-00001", "conditions": [{"type": "Ready", "status": "True"}]});
+    ksvc
 }
 
 #[tokio::test]
-async fn status_reads_the_service_then_its_serving_revision() {
+async fn ensure_of_a_ready_workspace_applies_and_returns_at_once() {
+    let cfg = config_with(&[]);
     let k = key();
-    let mut ksvc = serde_json::to_value(objects::ksvc(&config(), &spec())).expect("json");
-    ksvc["status"] = json!({"conditions": [{"type": "Ready", "status": "True"}],
-                            "latestReadyRevisionName": "rev-00002"});
-    let rev = json!({"apiVersion": "serving.knative.dev/v1", "kind": "Revision",
-        "metadata": {"name": "rev-00002"}, "spec": {},
-        "status": {"conditions": [{"type": "Active", "status": "False", "reason": "NoTraffic"}]}});
     let steps = vec![
         Step {
-            reply: (StatusCode::OK, ksvc),
+            reply: (StatusCode::OK, stored_ready(&recorded_spec(), "5")),
             ..step(Method::GET, format!("{KSVCS}/{}", k.name()))
         },
         Step {
-            reply: (StatusCode::OK, rev),
-            ..step(Method::GET, format!("{REVISIONS}/rev-00002"))
+            query: create(),
+            reply: (StatusCode::CONFLICT, status_body(409, "AlreadyExists")),
+            ..step(Method::POST, PVCS.into())
         },
         Step {
-            reply: (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
-            ..step(Method::GET, format!("{KSVCS}/{}", k.name()))
+            query: create(),
+            reply: (StatusCode::CONFLICT, status_body(409, "AlreadyExists")),
+            ..step(Method::POST, PVCS.into())
         },
         Step {
-            reply: (StatusCode::FORBIDDEN, status_body(403, "Forbidden")),
-            ..step(Method::GET, format!("{KSVCS}/{}", k.name()))
+            query: apply(),
+            body: Some(serde_json::to_value(objects::ksvc(&cfg, &recorded_spec())).expect("json")),
+            reply: (StatusCode::OK, stored_ready(&recorded_spec(), "6")),
+            ..step(Method::PATCH, format!("{KSVCS}/{}", k.name()))
         },
     ];
     let (client, server) = scripted(steps);
-    let rt = KnativeRuntime::new(config(), client);
-    assert_eq!(rt.status(&k).await.expect("status"), Status::Stopped);
-    assert_eq!(rt.status(&k).await.expect("status"), Status::NotFound);
-    let err = rt.status(&k).await.expect_err("forbidden is an error");
-    assert!(
-        matches!(&err, crate::error::Error::Runtime(m) if m.contains("Forbidden")),
-        "{err}"
-    );
-    drop(rt);
-    server.await.expect("scenario");
-}
-
-#[tokio::test]
-async fn list_selects_services_and_revisions_by_label() {
-    let k = key();
-    let selector = workspace_selector(Some(&k.user));
-    let query = vec![("labelSelector", selector)];
-    let mut ksvc = serde_json::to_value(objects::ksvc(&config(), &spec())).expect("json");
-    ksvc["status"] = json!({"conditions": [{"type": "Ready", "status": "Unknown"}]});
-    let list = |items: Vec<Value>| json!({"apiVersion": "serving.knative.dev/v1", "kind": "List", "metadata": {}, "items": items});
-    let steps = vec![
-        Step {
-            query: query.clone(),
-            reply: (StatusCode::OK, list(vec![ksvc])),
-            ..step(Method::GET, KSVCS.into())
-        },
-        Step {
-            query,
-            reply: (StatusCode::OK, list(vec![])),
-            ..step(Method::GET, REVISIONS.into())
-        },
-    ];
-    let (client, server) = scripted(steps);
-    let rt = KnativeRuntime::new(config(), client);
-    let listed = rt.list(Some(&k.user)).await.expect("list");
-    assert_eq!(listed.len(), 1);
-    assert_eq!((&listed[0].key, &listed[0].status), (&k, &Status::Starting));
-    drop(rt);
-    server.await.expect("scenario");
+    let rt = KnativeRuntime::new(cfg.clone(), client);
+    // Scaled to zero or not: Knative's activator holds the requests.
+    let up = rt.ensure(&spec()).await.expect("ensure");
+    assert_eq!(up, objects::upstream(&cfg, &k));
+    finish(rt, server).await;
 }
 
 #[tokio::test]
@@ -308,6 +395,5 @@ async fn delete_removes_the_service_and_home_volume_but_not_the_user_volume() {
     let rt = KnativeRuntime::new(config(), client);
     rt.delete(&k).await.expect("delete");
     rt.stop(&k).await.expect("stop makes no request");
-    drop(rt);
-    server.await.expect("scenario");
+    finish(rt, server).await;
 }

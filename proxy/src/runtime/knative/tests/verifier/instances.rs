@@ -1,5 +1,6 @@
 //! The exact requests of the instance calls: an existing instance re-applied from
-//! its recorded spec, `find` by id and `volume` from the user's claim.
+//! its recorded spec, an instance that does not exist never made by `ensure`,
+//! and `volume` from the user's claim.
 
 use super::*;
 
@@ -19,9 +20,14 @@ async fn ensure_of_an_existing_instance_applies_its_recorded_spec() {
     );
     let ksvc = serde_json::to_value(objects::ksvc(&cfg, &recorded)).expect("json");
     let home = serde_json::to_value(objects::home_volume(&cfg, &recorded)).expect("json");
+    let stored = |rv: &str| {
+        let mut stored = super::stored_ready(&recorded, rv);
+        stored["metadata"]["name"] = json!(id.as_str());
+        stored
+    };
     let steps = vec![
         Step {
-            reply: (StatusCode::OK, ksvc.clone()),
+            reply: (StatusCode::OK, stored("3")),
             ..step(Method::GET, format!("{KSVCS}/{id}"))
         },
         Step {
@@ -37,8 +43,8 @@ async fn ensure_of_an_existing_instance_applies_its_recorded_spec() {
         },
         Step {
             query: apply(),
-            body: Some(ksvc.clone()),
-            reply: (StatusCode::OK, ksvc),
+            body: Some(ksvc),
+            reply: (StatusCode::OK, stored("4")),
             ..step(Method::PATCH, format!("{KSVCS}/{id}"))
         },
     ];
@@ -48,40 +54,39 @@ async fn ensure_of_an_existing_instance_applies_its_recorded_spec() {
     rt.ensure(&WorkspaceSpec::for_repo(k))
         .await
         .expect("ensure");
-    drop(rt);
-    server.await.expect("scenario");
+    finish(rt, server).await;
 }
 
 #[tokio::test]
-async fn find_gets_the_service_named_by_the_id_and_volume_gets_the_claim() {
+async fn ensure_of_an_instance_that_does_not_exist_makes_nothing() {
+    let id = dcs_model::InstanceId::parse("inst-0123456789abcdef").expect("id");
+    let k = dcs_model::WorkspaceKey::instance(key().user, id.clone());
+    let steps = vec![Step {
+        reply: (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
+        ..step(Method::GET, format!("{KSVCS}/{id}"))
+    }];
+    let (client, server) = scripted(steps);
+    let rt = KnativeRuntime::new(config_with(&[]), client);
+    let got = rt.ensure(&WorkspaceSpec::for_repo(k)).await;
+    assert!(
+        matches!(got, Err(crate::error::Error::NotFound(_))),
+        "{got:?}"
+    );
+    finish(rt, server).await;
+}
+
+#[tokio::test]
+async fn volume_gets_the_users_claim() {
     let cfg = config_with(&[]);
     let k = key();
-    let mut ksvc = serde_json::to_value(objects::ksvc(&cfg, &recorded_spec())).expect("json");
-    ksvc["status"] = json!({"conditions": [{"type": "Ready", "status": "Unknown"}]});
     let mut pvc = serde_json::to_value(objects::user_volume(&cfg, &k.user, None)).expect("json");
     pvc["status"] = json!({"phase": "Bound", "capacity": {"storage": "12Gi"}});
-    let steps = vec![
-        Step {
-            reply: (StatusCode::OK, ksvc),
-            ..step(Method::GET, format!("{KSVCS}/{}", k.name()))
-        },
-        Step {
-            reply: (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
-            ..step(Method::GET, format!("{KSVCS}/inst-0000000000000000"))
-        },
-        Step {
-            reply: (StatusCode::OK, pvc),
-            ..step(Method::GET, format!("{PVCS}/{}", user_volume_name(&k.user)))
-        },
-    ];
+    let steps = vec![Step {
+        reply: (StatusCode::OK, pvc),
+        ..step(Method::GET, format!("{PVCS}/{}", user_volume_name(&k.user)))
+    }];
     let (client, server) = scripted(steps);
     let rt = KnativeRuntime::new(cfg, client);
-    let found = rt.find(&k.id()).await.expect("find").expect("found");
-    assert_eq!(found.key, k);
-    assert_eq!(found.status, Status::Starting);
-    assert_eq!(found.spec, recorded_spec().instance);
-    let absent = dcs_model::InstanceId::parse("inst-0000000000000000").expect("id");
-    assert_eq!(rt.find(&absent).await.expect("find"), None);
     let v = rt.volume(&k.user).await.expect("volume");
     assert_eq!(
         v,
@@ -93,6 +98,5 @@ async fn find_gets_the_service_named_by_the_id_and_volume_gets_the_claim() {
         },
         "the bound capacity wins over the request"
     );
-    drop(rt);
-    server.await.expect("scenario");
+    finish(rt, server).await;
 }

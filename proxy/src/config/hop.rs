@@ -1,0 +1,148 @@
+//! The hop and the sandbox: `--hop-secret-file` (the secret every workspace's hop
+//! credential is derived from, [`crate::hop`]) and `--sandbox` (local workspaces in
+//! bubblewrap, [`crate::runtime::local::sandbox`]).
+//!
+//! The local runtime sandboxes every workspace whenever several people can sign in
+//! (any `--auth` but `none`); there is no flag to turn that off, and a machine that
+//! cannot sandbox (no `bwrap`, no user namespaces) is refused at start with what to
+//! install. `--auth none` (one person) runs unsandboxed unless `--sandbox` is given.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::hop::HopKey;
+use crate::runtime::local::sandbox::{self, System};
+use crate::runtime::local::spawn::SandboxConfig;
+
+/// Flags of the hop and the sandbox.
+#[derive(Debug, Clone, Default, Args)]
+pub struct HopArgs {
+    /// File holding the proxy's hop secret (at least 32 bytes, e.g. from `openssl
+    /// rand -hex 32`); each workspace's hop credential is derived from it, so every
+    /// replica needs the same one. Replace it and restart to rotate: workspaces get
+    /// the new credential at their next start. [default, local runtime:
+    /// `<data-dir>/secrets/hop.key`, generated once; required with `--runtime
+    /// knative`]
+    #[arg(long, env = "DCS_PROXY_HOP_SECRET_FILE")]
+    pub hop_secret_file: Option<PathBuf>,
+    /// Local runtime: run each workspace in a bubblewrap sandbox (its own mount, PID
+    /// and network namespaces) with `--auth none` too. Always on when several people
+    /// can sign in.
+    #[arg(long, env = "DCS_PROXY_SANDBOX")]
+    pub sandbox: bool,
+}
+
+/// The validated settings.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    /// The secret.
+    pub key: HopKey,
+    /// Where it was read from.
+    pub secret_file: PathBuf,
+    /// The sandbox of local workspaces, if they run in one.
+    pub sandbox: Option<SandboxConfig>,
+}
+
+/// What the flags are checked against.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// Whether workspaces are local processes.
+    pub local: bool,
+    /// Whether several people can sign in.
+    pub multi_user: bool,
+    /// The local data dir.
+    pub data_dir: &'a Path,
+    /// Secret files of the proxy's, masked in sandboxes should they lie under a
+    /// bound folder.
+    pub secrets: Vec<PathBuf>,
+}
+
+impl HopArgs {
+    /// The settings, adding every problem to `problems`.
+    pub fn validate(&self, ctx: &Context<'_>, problems: &mut Vec<String>) -> Option<Hop> {
+        let (file, key) = match (&self.hop_secret_file, ctx.local) {
+            (Some(file), _) => (file.clone(), HopKey::load(file)),
+            (None, true) => {
+                let file = crate::runtime::local::default_hop_key(ctx.data_dir);
+                let key = HopKey::load_or_generate(&file);
+                (file, key)
+            }
+            (None, false) => {
+                problems.push(
+                    "--hop-secret-file is required with --runtime knative: every replica derives \
+                     the workspaces' hop credentials from it (a Secret mounted into the proxy; \
+                     see docs/operations.md)"
+                        .into(),
+                );
+                return None;
+            }
+        };
+        let key = key
+            .map_err(|why| problems.push(format!("--hop-secret-file: {why}")))
+            .ok()?;
+        let sandbox = if ctx.local && (self.sandbox || ctx.multi_user) {
+            match sandbox::probe(sandbox::find_bwrap().as_deref()) {
+                Ok(bwrap) => Some(SandboxConfig {
+                    bwrap,
+                    system: System::of_host(),
+                    hidden: ctx.secrets.iter().cloned().chain([file.clone()]).collect(),
+                }),
+                Err(why) => {
+                    problems.push(why);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Some(Hop {
+            key,
+            secret_file: file,
+            sandbox,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knative_needs_a_secret_file_and_local_generates_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut problems = Vec::new();
+        let ctx = Context {
+            local: false,
+            multi_user: true,
+            data_dir: dir.path(),
+            secrets: Vec::new(),
+        };
+        assert!(HopArgs::default().validate(&ctx, &mut problems).is_none());
+        assert!(
+            problems[0].contains("--hop-secret-file is required"),
+            "{problems:?}"
+        );
+        let local = Context {
+            local: true,
+            multi_user: false,
+            ..ctx
+        };
+        let mut problems = Vec::new();
+        let hop = HopArgs::default()
+            .validate(&local, &mut problems)
+            .expect("generated");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(hop.sandbox.is_none(), "one user: unsandboxed");
+        assert!(hop.secret_file.starts_with(dir.path()));
+        let short = dir.path().join("short");
+        std::fs::write(&short, "tiny").expect("write");
+        let args = HopArgs {
+            hop_secret_file: Some(short),
+            sandbox: false,
+        };
+        let mut problems = Vec::new();
+        assert!(args.validate(&local, &mut problems).is_none());
+        assert!(problems[0].contains("at least 32 bytes"), "{problems:?}");
+    }
+}

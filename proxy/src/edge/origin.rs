@@ -1,0 +1,202 @@
+//! Origins and hosts as the edge compares them: `Origin` header values
+//! (`scheme://host[:port]`) and `Host` header values (`host[:port]`), parsed
+//! strictly and normalised (lowercase, default port made explicit) so that two
+//! spellings of one site compare equal and nothing else does.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+/// The default port of `scheme` (`http` 80, `https` 443).
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+/// A host and port, as in a `Host` header: the host lowercase (IPv6 literals in
+/// brackets), the port as written (`None` when absent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    /// `example.com`, `127.0.0.1`, `[::1]`.
+    pub host: String,
+    /// The port, when one was written.
+    pub port: Option<u16>,
+}
+
+impl HostPort {
+    /// Parses `host[:port]`. Refuses anything with a scheme, path, user info,
+    /// spaces or control characters, an empty host, or a port that is not 1–65535.
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.is_empty() || s.len() > 300 {
+            return None;
+        }
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            // `[v6]` or `[v6]:port`
+            let (inner, after) = rest.split_once(']')?;
+            let ip: std::net::Ipv6Addr = inner.parse().ok()?;
+            let port = match after {
+                "" => None,
+                p => Some(parse_port(p.strip_prefix(':')?)?),
+            };
+            (format!("[{ip}]"), port)
+        } else {
+            let (host, port) = match s.rsplit_once(':') {
+                Some((h, p)) => (h, Some(parse_port(p)?)),
+                None => (s, None),
+            };
+            let ok = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+            if !ok {
+                return None;
+            }
+            (host.to_ascii_lowercase(), port)
+        };
+        Some(Self { host, port })
+    }
+
+    /// The host and port of a socket address (`127.0.0.1:8080`, `[::1]:8080`).
+    pub fn of(addr: SocketAddr) -> Self {
+        let host = match addr.ip().to_canonical() {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        };
+        Self {
+            host,
+            port: Some(addr.port()),
+        }
+    }
+
+    /// The port, or `scheme`'s default when none was written.
+    pub fn port_or_default(&self, scheme: &str) -> Option<u16> {
+        self.port.or_else(|| default_port(scheme))
+    }
+}
+
+/// A web origin: scheme, host and port, normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// The host, lowercase.
+    pub host: String,
+    /// The port (the scheme's default when none was written).
+    pub port: u16,
+}
+
+impl Origin {
+    /// Parses an `Origin` header value or a `--public-url`: `http(s)://host[:port]`,
+    /// with at most a trailing `/`. `null` (an opaque origin: a sandboxed page, a
+    /// `file:` page) and every other scheme are not origins this proxy can own.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (scheme, rest) = s.split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default = default_port(&scheme)?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let hp = HostPort::parse(rest)?;
+        Some(Self {
+            port: hp.port.unwrap_or(default),
+            host: hp.host,
+            scheme,
+        })
+    }
+
+    /// The origin `scheme://host` for a `Host` header value.
+    pub fn of_host(scheme: &str, host: &HostPort) -> Option<Self> {
+        Some(Self {
+            scheme: scheme.to_owned(),
+            host: host.host.clone(),
+            port: host.port_or_default(scheme)?,
+        })
+    }
+
+    /// Whether `host` names this origin's host and port (for the origin's scheme).
+    pub fn serves(&self, host: &HostPort) -> bool {
+        self.host == host.host && host.port_or_default(&self.scheme) == Some(self.port)
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.host)?;
+        if default_port(&self.scheme) != Some(self.port) {
+            write!(f, ":{}", self.port)?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_port(p: &str) -> Option<u16> {
+    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    p.parse::<u16>().ok().filter(|&n| n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_parse_lowercase_with_optional_ports() {
+        let h = HostPort::parse("LocalHost:8080").expect("valid");
+        assert_eq!((h.host.as_str(), h.port), ("localhost", Some(8080)));
+        let h = HostPort::parse("[::1]:9").expect("v6");
+        assert_eq!((h.host.as_str(), h.port), ("[::1]", Some(9)));
+        assert_eq!(HostPort::parse("[::1]").expect("v6").port, None);
+        for bad in [
+            "",
+            ":80",
+            "a b",
+            "a/b",
+            "user@host",
+            "host:0",
+            "host:65536",
+            "host:8o",
+            "[zz]:1",
+            "[::1]x",
+            "host:",
+            "http://host",
+        ] {
+            assert_eq!(HostPort::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn origins_normalise_default_ports_and_case() {
+        let a = Origin::parse("HTTPS://IDE.example.com").expect("valid");
+        let b = Origin::parse("https://ide.example.com:443/").expect("valid");
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "https://ide.example.com");
+        let c = Origin::parse("http://127.0.0.1:8080").expect("valid");
+        assert_eq!(c.to_string(), "http://127.0.0.1:8080");
+        assert!(c.serves(&HostPort::parse("127.0.0.1:8080").expect("host")));
+        assert!(!c.serves(&HostPort::parse("127.0.0.1").expect("host")));
+        assert!(a.serves(&HostPort::parse("ide.example.com").expect("host")));
+        for bad in [
+            "null",
+            "file://",
+            "chrome-extension://abc",
+            "http://",
+            "http://a/b",
+            "http://u@a",
+            "https://a:x",
+            "ws://a",
+        ] {
+            assert_eq!(Origin::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn socket_addresses_become_hosts() {
+        let v4: SocketAddr = "127.0.0.1:80".parse().expect("addr");
+        assert_eq!(HostPort::of(v4).host, "127.0.0.1");
+        let v6: SocketAddr = "[::1]:80".parse().expect("addr");
+        assert_eq!(HostPort::of(v6).host, "[::1]");
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:80".parse().expect("addr");
+        assert_eq!(HostPort::of(mapped).host, "127.0.0.1");
+    }
+}

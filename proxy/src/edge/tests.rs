@@ -1,0 +1,254 @@
+//! Tests of [`super::decide`]: own origins pass, foreign ones are refused for
+//! writes and upgrades only, and `--auth none` answers only to its own hosts.
+
+use super::*;
+
+const LOCAL: &str = "127.0.0.1:8080";
+
+fn none() -> Site {
+    Site {
+        guard_host: true,
+        ..Site::default()
+    }
+}
+
+fn ask<'a>(method: &'a str, host: Option<&'a str>, origin: Option<&'a str>) -> Ask<'a> {
+    Ask {
+        method,
+        upgrade: false,
+        scope: Scope::Guarded,
+        host,
+        origin,
+        fetch_site: None,
+        forwarded_https: false,
+        local: LOCAL.parse().expect("addr"),
+    }
+}
+
+fn passes(site: &Site, a: &Ask<'_>) -> bool {
+    decide(site, a) == Verdict::Pass
+}
+
+#[test]
+fn own_loopback_origins_pass_writes_and_upgrades() {
+    for origin in [
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+        "http://[::1]:8080",
+        "HTTP://LOCALHOST:8080/",
+    ] {
+        for host in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080"] {
+            let a = ask("POST", Some(host), Some(origin));
+            assert!(passes(&none(), &a), "{origin} via {host}");
+            let up = Ask {
+                method: "GET",
+                upgrade: true,
+                ..a
+            };
+            assert!(passes(&none(), &up), "upgrade {origin} via {host}");
+        }
+    }
+}
+
+#[test]
+fn foreign_origins_are_refused_for_writes_and_upgrades_only() {
+    let site = none();
+    for origin in [
+        "http://127.0.0.2:9000",
+        "http://127.0.0.1:9000",
+        "https://127.0.0.1:8080",
+        "http://evil.example",
+        "null",
+        "",
+        "garbage",
+    ] {
+        for method in ["POST", "PUT", "DELETE", "PATCH", "get"] {
+            let a = ask(method, Some(LOCAL), Some(origin));
+            match decide(&site, &a) {
+                Verdict::CrossSite(why) => assert!(why.contains("only pages of this server")),
+                other => panic!("{method} from {origin:?}: {other:?}"),
+            }
+        }
+        let up = Ask {
+            upgrade: true,
+            ..ask("GET", Some(LOCAL), Some(origin))
+        };
+        assert!(matches!(decide(&site, &up), Verdict::CrossSite(_)));
+        for method in ["GET", "HEAD", "OPTIONS"] {
+            assert!(passes(&site, &ask(method, Some(LOCAL), Some(origin))));
+        }
+        let open = Ask {
+            scope: Scope::Open,
+            ..ask("POST", Some(LOCAL), Some(origin))
+        };
+        assert!(passes(&site, &open), "health, metrics, the outpost");
+    }
+}
+
+#[test]
+fn without_origin_fetch_metadata_decides_and_without_both_it_passes() {
+    let site = none();
+    for (fetch_site, ok) in [
+        (Some("same-origin"), true),
+        (Some("none"), true),
+        (Some("same-site"), false),
+        (Some("cross-site"), false),
+        (Some("Cross-Site"), false),
+        (Some(""), false),
+        (None, true),
+    ] {
+        let a = Ask {
+            fetch_site,
+            ..ask("DELETE", Some(LOCAL), None)
+        };
+        assert_eq!(passes(&site, &a), ok, "{fetch_site:?}");
+    }
+}
+
+#[test]
+fn auth_none_answers_only_to_its_own_hosts() {
+    let site = none();
+    for host in [
+        "rebind.evil.example",
+        "rebind.evil.example:8080",
+        "localhost:9999",
+        "localhost",
+        "127.0.0.2:8080",
+        "localhost.:8080",
+        "",
+        "a b",
+    ] {
+        let a = ask("GET", Some(host), None);
+        match decide(&site, &a) {
+            Verdict::Misdirected(why) => assert!(why.contains("--auth none"), "{why}"),
+            other => panic!("{host:?}: {other:?}"),
+        }
+        let health = Ask {
+            scope: Scope::Open,
+            ..a
+        };
+        assert!(!passes(&site, &health), "every path: {host}");
+    }
+    assert!(passes(&site, &ask("GET", None, None)), "no Host at all");
+    let public = Site {
+        public: Origin::parse("https://dev.example.com"),
+        ..none()
+    };
+    assert!(passes(&public, &ask("GET", Some("dev.example.com"), None)));
+    assert!(passes(&public, &ask("GET", Some("localhost:8080"), None)));
+    assert!(!passes(
+        &public,
+        &ask("GET", Some("dev.example.com:8080"), None)
+    ));
+}
+
+#[test]
+fn other_modes_take_the_requests_own_host_as_theirs() {
+    let site = Site::default();
+    let a = ask(
+        "POST",
+        Some("ide.example.com"),
+        Some("http://ide.example.com"),
+    );
+    assert!(passes(&site, &a));
+    let https = Ask {
+        origin: Some("https://ide.example.com"),
+        ..a.clone()
+    };
+    assert!(
+        !passes(&site, &https),
+        "plain http unless the ingress says https"
+    );
+    let forwarded = Ask {
+        forwarded_https: true,
+        ..https
+    };
+    assert!(passes(&site, &forwarded));
+    let foreign = Ask {
+        origin: Some("https://evil.example"),
+        ..forwarded
+    };
+    assert!(!passes(&site, &foreign));
+    assert!(
+        passes(&site, &ask("GET", Some("anything.example"), None)),
+        "no 421"
+    );
+}
+
+#[test]
+fn a_public_url_is_the_one_own_origin() {
+    let site = Site {
+        public: Origin::parse("https://ide.example.com/"),
+        ..Site::default()
+    };
+    let a = ask(
+        "POST",
+        Some("ide.example.com"),
+        Some("https://ide.example.com"),
+    );
+    assert!(passes(&site, &a));
+    let other_host = ask("POST", Some("other.example"), Some("http://other.example"));
+    match decide(&site, &other_host) {
+        Verdict::CrossSite(why) => assert!(why.contains("https://ide.example.com"), "{why}"),
+        v => panic!("{v:?}"),
+    }
+}
+
+#[test]
+fn requests_are_read_from_their_headers() {
+    let mut headers = HeaderMap::new();
+    headers.insert("host", "127.0.0.1:8080".parse().expect("v"));
+    headers.insert("connection", "Upgrade".parse().expect("v"));
+    headers.insert("upgrade", "websocket".parse().expect("v"));
+    headers.append("origin", "http://127.0.0.1:8080".parse().expect("v"));
+    headers.insert("x-forwarded-proto", "https, http".parse().expect("v"));
+    let uri: Uri = "/github/acme/hello/_dcs/terminal".parse().expect("uri");
+    let site = none();
+    let peer: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+    let local: SocketAddr = LOCAL.parse().expect("addr");
+    let a = Ask::of(
+        &Method::GET,
+        &uri,
+        &headers,
+        Scope::Guarded,
+        &site,
+        peer,
+        local,
+    );
+    assert!(a.upgrade && a.forwarded_https);
+    assert_eq!(a.origin, Some("http://127.0.0.1:8080"));
+    assert!(passes(&site, &a));
+    headers.append("origin", "http://127.0.0.1:8080".parse().expect("v"));
+    let twice = Ask::of(
+        &Method::GET,
+        &uri,
+        &headers,
+        Scope::Guarded,
+        &site,
+        peer,
+        local,
+    );
+    assert_eq!(twice.origin, Some(""), "a repeated Origin is unreadable");
+    assert!(!passes(&site, &twice));
+    let untrusted = Site {
+        trusted_proxies: vec!["10.0.0.0/8".parse().expect("net")],
+        ..none()
+    };
+    let a = Ask::of(
+        &Method::GET,
+        &uri,
+        &headers,
+        Scope::Guarded,
+        &untrusted,
+        peer,
+        local,
+    );
+    assert!(!a.forwarded_https, "only trusted peers say https");
+}
+
+#[test]
+fn scopes_follow_routes() {
+    assert_eq!(Scope::of(&Route::Api), Scope::Guarded);
+    assert_eq!(Scope::of(&Route::Healthz), Scope::Open);
+    assert_eq!(Scope::of(&Route::Outpost), Scope::Open);
+}

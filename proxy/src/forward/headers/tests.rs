@@ -1,0 +1,221 @@
+//! Header rewriting: hop-by-hop, identity, `X-Forwarded-*`, and the credentials that
+//! stop at the edge (both ways).
+
+use dcs_model::UserId;
+
+use super::*;
+
+fn identity() -> Identity {
+    Identity {
+        email: Some("alice@example.com".into()),
+        groups: vec!["dev".into(), "ops".into()],
+        ..Identity::from_user(UserId::new("alice").expect("u"))
+    }
+}
+
+static CREDENTIALS: std::sync::LazyLock<Credentials> = std::sync::LazyLock::new(|| {
+    let mut c = Credentials::default();
+    c.add_cookie(NamePattern::parse("corp_sso").expect("name"));
+    c.add_cookie(NamePattern::parse("_oauth2_*").expect("prefix"));
+    c
+});
+
+fn ctx<'a>(id: &'a Identity, upgrade: Option<&'a HeaderValue>) -> RequestContext<'a> {
+    RequestContext {
+        peer: "10.0.0.9:5555".parse().expect("addr"),
+        prefix: "/github/acme/hello",
+        identity: id,
+        host: None,
+        authority: "127.0.0.1:9",
+        upgrade,
+        credentials: &CREDENTIALS,
+        preview_root: false,
+    }
+}
+
+#[test]
+fn request_loses_hop_by_hop_and_spoofed_identity() {
+    let mut h = HeaderMap::new();
+    h.insert(
+        "connection",
+        HeaderValue::from_static("keep-alive, x-secret-hop"),
+    );
+    h.insert("x-secret-hop", HeaderValue::from_static("1"));
+    h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+    h.insert("te", HeaderValue::from_static("trailers"));
+    h.insert("x-authentik-uid", HeaderValue::from_static("mallory"));
+    h.insert("x-authentik-groups", HeaderValue::from_static("admins"));
+    h.insert("x-forwarded-user", HeaderValue::from_static("mallory"));
+    h.insert("host", HeaderValue::from_static("ide.example:8443"));
+    h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
+    let id = identity();
+    rewrite_request(&mut h, &ctx(&id, None));
+    for gone in [
+        "connection",
+        "x-secret-hop",
+        "keep-alive",
+        "te",
+        "x-authentik-uid",
+        "x-authentik-groups",
+    ] {
+        assert!(!h.contains_key(gone), "{gone}");
+    }
+    assert_eq!(
+        h["host"], "ide.example:8443",
+        "browser Host kept for the IDE's Origin check"
+    );
+    assert_eq!(h["x-forwarded-user"], "alice");
+    assert_eq!(h["x-forwarded-email"], "alice@example.com");
+    assert_eq!(h["x-forwarded-groups"], "dev|ops");
+    assert_eq!(h["x-forwarded-prefix"], "/github/acme/hello");
+    assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.0.0.9");
+    assert_eq!(h["x-forwarded-host"], "ide.example:8443");
+    assert_eq!(h["x-forwarded-proto"], "http");
+}
+
+#[test]
+fn auth_credentials_never_reach_the_workspace_but_other_cookies_do() {
+    let mut h = HeaderMap::new();
+    h.insert(
+        "authorization",
+        HeaderValue::from_static("Bearer app-password"),
+    );
+    h.append(
+        "cookie",
+        HeaderValue::from_static(
+            "authentik_proxy_ab12=sess; ide-theme=dark; dcs_instance_token=secret",
+        ),
+    );
+    h.append("cookie", HeaderValue::from_static("authentik_proxy_x=y"));
+    let id = identity();
+    rewrite_request(&mut h, &ctx(&id, None));
+    assert!(!h.contains_key("authorization"));
+    assert_eq!(h.get_all("cookie").iter().count(), 1);
+    assert_eq!(h["cookie"], "ide-theme=dark");
+
+    let mut h = HeaderMap::new();
+    h.insert(
+        "cookie",
+        HeaderValue::from_static("authentik_proxy_ab12=sess"),
+    );
+    rewrite_request(&mut h, &ctx(&id, None));
+    assert!(!h.contains_key("cookie"), "nothing left, no header");
+}
+
+#[test]
+fn upgrade_requests_keep_the_upgrade_pair() {
+    let mut h = HeaderMap::new();
+    h.insert("connection", HeaderValue::from_static("Upgrade"));
+    h.insert("upgrade", HeaderValue::from_static("websocket"));
+    let ws = HeaderValue::from_static("websocket");
+    let id = identity();
+    rewrite_request(&mut h, &ctx(&id, Some(&ws)));
+    assert_eq!(h["connection"], "upgrade");
+    assert_eq!(h["upgrade"], "websocket");
+    assert_eq!(h["host"], "127.0.0.1:9", "a Host is always sent");
+}
+
+#[test]
+fn root_relative_locations_go_back_under_the_prefix() {
+    let p = "/github/acme/hello";
+    for (given, want) in [
+        ("/sub/", "/github/acme/hello/sub/"),
+        ("/github/acme/hello/x", "/github/acme/hello/x"),
+        ("sub/", "sub/"),
+        ("//evil.example/", "//evil.example/"),
+        ("https://x.example/", "https://x.example/"),
+    ] {
+        let mut h = HeaderMap::new();
+        h.insert("location", HeaderValue::from_str(given).expect("v"));
+        rewrite_response(&mut h, p, false);
+        assert_eq!(h["location"], want, "{given}");
+    }
+}
+
+#[test]
+fn every_credential_cookie_stops_here_built_in_or_configured() {
+    let mut h = HeaderMap::new();
+    h.append(
+        "cookie",
+        HeaderValue::from_static(
+            "authentik_session=core; theme=dark; corp_sso=x; _oauth2_proxy=y; dcs_preview=p",
+        ),
+    );
+    h.append(
+        "cookie",
+        HeaderValue::from_static("Authentik_Proxy_ab=z; app=1"),
+    );
+    let id = identity();
+    rewrite_request(&mut h, &ctx(&id, None));
+    assert_eq!(h["cookie"], "theme=dark; app=1");
+    let names: Vec<String> = CREDENTIALS
+        .cookie_patterns()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "authentik_proxy*",
+            "authentik_session",
+            "dcs_instance_token",
+            "dcs_preview",
+            "corp_sso",
+            "_oauth2_*"
+        ]
+    );
+}
+
+#[test]
+fn only_the_proxy_says_a_preview_is_at_the_root_of_its_host() {
+    let id = identity();
+    let mut h = HeaderMap::new();
+    h.insert("x-dcs-preview-root", HeaderValue::from_static("1"));
+    rewrite_request(&mut h, &ctx(&id, None));
+    assert!(
+        !h.contains_key("x-dcs-preview-root"),
+        "a client's copy is dropped"
+    );
+    let mut h = HeaderMap::new();
+    let root = RequestContext {
+        preview_root: true,
+        prefix: "",
+        ..ctx(&id, None)
+    };
+    rewrite_request(&mut h, &root);
+    assert_eq!(h["x-dcs-preview-root"], "1");
+}
+
+#[test]
+fn a_workspace_cannot_set_a_credential_cookie_or_one_for_other_hosts() {
+    let mut h = HeaderMap::new();
+    for v in [
+        "authentik_proxy_ab=forged; Path=/",
+        "authentik_session=forged",
+        "dcs_instance_token=forged; Path=/instances/inst-1/",
+        "sid=1; Path=/; Domain=example.com; HttpOnly",
+        "theme=dark",
+    ] {
+        h.append("set-cookie", HeaderValue::from_static(v));
+    }
+    let mut host_only = h.clone();
+    CREDENTIALS.confine_response(&mut host_only, None);
+    let got: Vec<&str> = host_only
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(got, ["sid=1; Path=/; HttpOnly", "theme=dark"]);
+    CREDENTIALS.confine_response(&mut h, Some("/github/acme/hello/ports/9998"));
+    let got: Vec<&str> = h
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "sid=1; Path=/github/acme/hello/ports/9998/; HttpOnly",
+            "theme=dark"
+        ]
+    );
+}

@@ -1,0 +1,232 @@
+//! The send phase: the request goes to the workspace over the proxy's one pooled
+//! keep-alive client ([`dcs_net::upstream::Pool`]: `TCP_NODELAY`, a connect timeout,
+//! a bounded idle pool per workspace address, cached DNS answers for Knative's
+//! service names); an upgrade goes over a connection of its own.
+//!
+//! **What a failure means.** Only a refused or reset connection says the workspace
+//! moved or went away: the cached upstream is forgotten and the runtime asked again,
+//! and a request none of which was sent yet is sent once more. Running out of
+//! descriptors or ports ([`Kind::Exhausted`]) says the proxy is overloaded: `503`
+//! with `Retry-After`, and nothing is concluded about the workspace.
+
+use std::pin::Pin;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, Request, Response, Uri};
+use hyper::body::Incoming;
+use tracing::debug;
+
+use dcs_net::pace::{Pace, Paced, Progress};
+use dcs_net::upstream::{Failure, Kind, Pool, PoolConfig};
+
+use super::headers::{self, RequestContext};
+use crate::error::{Error, Result};
+use crate::runtime::{Upstream, WorkspaceSpec};
+use crate::state::AppState;
+
+/// The body of a request on its way to a workspace.
+pub type UpstreamBody = Paced<Reclaim<Incoming>>;
+
+/// The proxy's one client to its workspaces.
+static POOL: LazyLock<Pool<UpstreamBody>> = LazyLock::new(|| Pool::new(&PoolConfig::default()));
+
+/// What came back.
+pub enum Sent {
+    /// The workspace's answer, and the progress of the request body.
+    Answer(Response<Incoming>, Arc<Progress>),
+    /// The proxy is out of descriptors or ports: answer 503 with this message.
+    Overloaded(String),
+}
+
+/// What the request rewrite needs besides the upstream.
+pub struct Rewrite<'a> {
+    /// The request context without `host`/`authority` (filled per attempt).
+    pub ctx: RequestContext<'a>,
+    /// Path and query to send.
+    pub path: Uri,
+    /// Whether it is an upgrade (sent over a connection of its own).
+    pub upgrade: bool,
+}
+
+/// Sends the request (`parts`, `body`) to `spec`'s workspace, asking the runtime
+/// again (once) when its cached address refuses the connection.
+pub async fn send(
+    state: &AppState,
+    spec: &WorkspaceSpec,
+    parts: Parts,
+    body: Incoming,
+    rewrite: Rewrite<'_>,
+) -> Result<Sent> {
+    let limits = state.limits;
+    let slot = Arc::new(Mutex::new(Some(body)));
+    let mut upstream = state.activator.upstream(spec).await?;
+    let mut retried = false;
+    loop {
+        let (req, sent) = build(&parts, &rewrite, &upstream, &slot, limits.request_body);
+        let exchange = async {
+            if let Some(socket) = &upstream.socket {
+                // A sandboxed launcher: its unix socket (`crate::hop::unix`).
+                crate::hop::unix::send(socket, req, rewrite.upgrade).await
+            } else if rewrite.upgrade {
+                POOL.send_upgrade(&upstream.authority, req).await
+            } else {
+                POOL.send(&upstream.authority, req).await
+            }
+        };
+        // The answer must begin within the upstream timeout once the body is sent.
+        let answer_due = async {
+            sent.finished().await;
+            tokio::time::sleep(limits.upstream_timeout).await;
+        };
+        let failure = tokio::select! {
+            result = exchange => match result {
+                Ok(resp) => return Ok(Sent::Answer(resp, sent)),
+                Err(failure) => failure,
+            },
+            () = answer_due => return Err(super::stalled(limits.upstream_timeout)),
+        };
+        let moved = matches!(failure.kind, Kind::Refused | Kind::Reset);
+        if moved {
+            // The workspace went away or moved: the next request asks the runtime.
+            state.activator.invalidate(&spec.key);
+        }
+        let unsent = failure.connecting && lock(&slot).is_some();
+        if moved && unsent && !retried {
+            debug!(workspace = %spec.key, %failure, "cached upstream refused; asking the runtime again");
+            retried = true;
+            upstream = state.activator.upstream(spec).await?;
+            continue;
+        }
+        return failed(failure, &sent, limits.request_body);
+    }
+}
+
+/// One attempt's request: the original headers rewritten for `upstream`, the body
+/// (still unsent) paced from now on.
+fn build(
+    parts: &Parts,
+    rewrite: &Rewrite<'_>,
+    upstream: &Upstream,
+    slot: &Arc<Mutex<Option<Incoming>>>,
+    pace: Pace,
+) -> (Request<UpstreamBody>, Arc<Progress>) {
+    let mut headers: HeaderMap = parts.headers.clone();
+    let ctx = RequestContext {
+        host: upstream.host.as_deref(),
+        authority: &upstream.authority,
+        ..rewrite.ctx
+    };
+    headers::rewrite_request(&mut headers, &ctx);
+    // Only the proxy reaches a workspace: its hop credential, never a client's.
+    crate::hop::insert(&mut headers, upstream.hop.as_ref());
+    let (body, sent) = Paced::new(
+        Reclaim {
+            slot: slot.clone(),
+            taken: None,
+        },
+        pace,
+    );
+    let mut req = Request::new(body);
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = rewrite.path.clone();
+    *req.version_mut() = http::Version::HTTP_11;
+    *req.headers_mut() = headers;
+    (req, sent)
+}
+
+/// The error (or overload) a failed exchange is answered with.
+fn failed(failure: Failure, sent: &Progress, pace: Pace) -> Result<Sent> {
+    match failure.kind {
+        Kind::Exhausted => Ok(Sent::Overloaded(format!(
+            "the proxy is out of connections to workspaces right now ({failure}); \
+             the workspace is fine, try again shortly"
+        ))),
+        Kind::Timeout if failure.connecting => Err(Error::UpstreamTimeout(format!(
+            "the workspace did not accept a connection in time ({failure}); reload to try again"
+        ))),
+        _ if sent.expired() => Err(super::too_slow(pace)),
+        _ if sent.broken() => Err(Error::BadRequest(
+            "the request body ended before it was complete; nothing was stored".into(),
+        )),
+        _ if failure.connecting => Err(Error::Upstream(format!("cannot connect: {failure}"))),
+        _ => Err(Error::Upstream(failure.to_string())),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A request body that can be taken back as long as it was never polled: a request
+/// whose connection was refused is sent again, body and all, to where the runtime
+/// says the workspace is now.
+pub struct Reclaim<B> {
+    slot: Arc<Mutex<Option<B>>>,
+    taken: Option<B>,
+}
+
+impl<B: http_body::Body<Data = Bytes> + Unpin> http_body::Body for Reclaim<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<http_body::Frame<Bytes>, B::Error>>> {
+        let this = &mut *self;
+        if this.taken.is_none() {
+            this.taken = lock(&this.slot).take();
+        }
+        match this.taken.as_mut() {
+            Some(body) => Pin::new(body).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.taken {
+            Some(body) => body.is_end_stream(),
+            None => lock(&self.slot).as_ref().is_none_or(|b| b.is_end_stream()),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match &self.taken {
+            Some(body) => body.size_hint(),
+            None => lock(&self.slot)
+                .as_ref()
+                .map_or_else(|| http_body::SizeHint::with_exact(0), |b| b.size_hint()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body::Body as _;
+    use http_body_util::{BodyExt, Full};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unpolled_body_is_taken_back_whole_and_a_polled_one_is_not() {
+        let slot = Arc::new(Mutex::new(Some(Full::new(Bytes::from_static(b"data")))));
+        let body = Reclaim {
+            slot: slot.clone(),
+            taken: None,
+        };
+        assert_eq!(body.size_hint().exact(), Some(4));
+        drop(body);
+        assert!(lock(&slot).is_some(), "never polled: still there");
+
+        let body = Reclaim {
+            slot: slot.clone(),
+            taken: None,
+        };
+        let bytes = body.collect().await.expect("body").to_bytes();
+        assert_eq!(bytes, "data");
+        assert!(lock(&slot).is_none(), "sent: gone");
+    }
+}

@@ -1,0 +1,247 @@
+//! What opens a preview host (subdomain mode): a one-time **ticket** made on the
+//! main origin for a signed-in caller, and the **session** cookie the preview host
+//! exchanges it for. Both are HS256 tokens under the proxy's preview key, each with
+//! its own audience (a cookie is never a ticket, nor the reverse), bound to the
+//! preview host's label (so to one workspace and port), the caller, and a deadline.
+//! A ticket is redeemed once: its id is remembered until it expires.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dcs_model::{UserId, WorkspaceKey};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::secret::Secret;
+use crate::auth::Identity;
+
+/// Audience of tickets.
+const TICKET: &str = "dcs-preview-ticket";
+/// Audience of session cookies.
+const SESSION: &str = "dcs-preview-session";
+/// Most ticket ids remembered at once (each for at most a ticket's lifetime).
+const MAX_USED: usize = 100_000;
+/// Groups carried in a cookie are dropped beyond this many bytes (browsers keep
+/// cookies up to 4 KiB); the workspace then gets no `X-Forwarded-Groups`.
+const MAX_GROUP_BYTES: usize = 1024;
+
+/// Who a ticket or cookie was made for: the identity forwarded to the preview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Who {
+    /// The stable user id.
+    pub sub: String,
+    /// The name shown.
+    pub name: String,
+    /// Email, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Groups (empty when they did not fit).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+}
+
+impl Who {
+    /// The parts of `identity` a preview is told.
+    pub fn of(identity: &Identity) -> Self {
+        let groups_len: usize = identity.groups.iter().map(|g| g.len() + 3).sum();
+        Self {
+            sub: identity.user.to_string(),
+            name: identity.username.clone(),
+            email: identity.email.clone(),
+            groups: if groups_len <= MAX_GROUP_BYTES {
+                identity.groups.clone()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// The identity again; `None` if the user id is not one (never for our tokens).
+    pub fn identity(&self) -> Option<Identity> {
+        let user = UserId::new(&self.sub).ok()?;
+        Some(Identity {
+            username: self.name.clone(),
+            email: self.email.clone(),
+            groups: self.groups.clone(),
+            ..Identity::from_user(user)
+        })
+    }
+}
+
+/// What a ticket or cookie grants: one preview host, for one caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The preview host's label, `<port>-<workspace name>`.
+    pub host: String,
+    /// The workspace (whose, which).
+    pub key: WorkspaceKey,
+    /// The port previewed.
+    pub port: u16,
+    /// The preview's URL on the main origin (`https://ide.example.com/github/o/r/ports/<n>`),
+    /// where a new ticket is made once the cookie has expired.
+    pub back: String,
+    /// Who may use it.
+    pub who: Who,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    aud: String,
+    exp: u64,
+    iat: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
+    #[serde(flatten)]
+    grant: Grant,
+}
+
+/// Why a ticket or cookie does not open this host. Messages never show the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Not ours: malformed, another key, another audience.
+    #[error("the preview link is not valid")]
+    Invalid,
+    /// Made for another preview host.
+    #[error("the preview link was made for another preview")]
+    OtherHost,
+    /// Past its deadline (the grant is authentic, so the caller may be sent back).
+    #[error("the preview link has expired")]
+    Expired(Box<Grant>),
+    /// A ticket already redeemed.
+    #[error("the preview link was already used")]
+    Used,
+    /// Too many tickets redeemed recently to remember another one.
+    #[error("too many previews were opened in the last minutes; try again shortly")]
+    Busy,
+    /// The key could not be made (no randomness at start-up), so nothing is signed.
+    #[error("previews on their own host are unavailable: the proxy has no signing key")]
+    NoKey,
+}
+
+/// The key that signs tickets and cookies, and the tickets already redeemed.
+pub struct Keys {
+    key: Option<(EncodingKey, DecodingKey)>,
+    used: Mutex<HashMap<String, u64>>,
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Keys(<redacted>)")
+    }
+}
+
+impl Keys {
+    /// Keys from `secret` (`--preview-secret-file`).
+    pub fn new(secret: Secret) -> Self {
+        let key = (
+            EncodingKey::from_secret(secret.expose()),
+            DecodingKey::from_secret(secret.expose()),
+        );
+        Self {
+            key: Some(key),
+            used: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A random key for this process (one replica; a restart invalidates cookies).
+    /// Without OS randomness nothing can be signed, and subdomain previews refuse.
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 32];
+        match getrandom::fill(&mut bytes) {
+            Ok(()) => Self::new(Secret::new(bytes.to_vec())),
+            Err(_) => Self {
+                key: None,
+                used: Mutex::new(HashMap::new()),
+            },
+        }
+    }
+
+    /// A one-time ticket for `grant`, valid for `ttl`.
+    pub fn ticket(&self, grant: &Grant, ttl: Duration) -> Result<String, Refusal> {
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|_| Refusal::NoKey)?;
+        let jti: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        self.sign(TICKET, grant, now(), ttl, Some(jti))
+    }
+
+    /// A session cookie value for `grant`, valid for `ttl`.
+    pub fn session(&self, grant: &Grant, ttl: Duration) -> Result<String, Refusal> {
+        self.sign(SESSION, grant, now(), ttl, None)
+    }
+
+    /// Redeems a ticket for the preview host `label`: authentic, unexpired, made for
+    /// this host and never redeemed before (then never again).
+    pub fn redeem(&self, ticket: &str, label: &str) -> Result<Grant, Refusal> {
+        let claims = self.verify(TICKET, ticket, label)?;
+        let jti = claims.jti.ok_or(Refusal::Invalid)?;
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        if used.contains_key(&jti) {
+            return Err(Refusal::Used);
+        }
+        if used.len() >= MAX_USED {
+            let now = now();
+            used.retain(|_, exp| *exp >= now);
+            if used.len() >= MAX_USED {
+                return Err(Refusal::Busy);
+            }
+        }
+        used.insert(jti, claims.exp);
+        Ok(claims.grant)
+    }
+
+    /// Checks a session cookie value for the preview host `label`.
+    pub fn check_session(&self, value: &str, label: &str) -> Result<Grant, Refusal> {
+        self.verify(SESSION, value, label).map(|c| c.grant)
+    }
+
+    fn sign(
+        &self,
+        aud: &str,
+        grant: &Grant,
+        iat: u64,
+        ttl: Duration,
+        jti: Option<String>,
+    ) -> Result<String, Refusal> {
+        let (key, _) = self.key.as_ref().ok_or(Refusal::NoKey)?;
+        let claims = Claims {
+            aud: aud.to_owned(),
+            iat,
+            exp: iat.saturating_add(ttl.as_secs().max(1)),
+            jti,
+            grant: grant.clone(),
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, key).map_err(|_| Refusal::NoKey)
+    }
+
+    fn verify(&self, aud: &str, token: &str, label: &str) -> Result<Claims, Refusal> {
+        let (_, key) = self.key.as_ref().ok_or(Refusal::NoKey)?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        // The deadline is checked below, so an expired grant can still say where to
+        // get a new one.
+        validation.validate_exp = false;
+        validation.set_audience(&[aud]);
+        validation.set_required_spec_claims(&["exp", "aud"]);
+        let claims = decode::<Claims>(token, key, &validation)
+            .map_err(|_| Refusal::Invalid)?
+            .claims;
+        if claims.grant.host != label {
+            return Err(Refusal::OtherHost);
+        }
+        if claims.exp <= now() {
+            return Err(Refusal::Expired(Box::new(claims.grant)));
+        }
+        Ok(claims)
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests;

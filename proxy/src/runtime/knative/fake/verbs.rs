@@ -1,0 +1,274 @@
+//! The fake API server's verbs on stored objects: get, list, create,
+//! server-side apply and delete, with the API server's answers and errors.
+
+use std::collections::BTreeMap;
+
+use http::{Response, StatusCode};
+use serde_json::{json, Value};
+
+use super::watch::list_version;
+use super::wire::{respond, selector_matches, status, FakeBody, Target};
+use super::{FakeApiServer, Key, State};
+
+fn key_of(t: &Target, name: &str) -> Key {
+    (
+        t.group.clone(),
+        t.resource.clone(),
+        t.namespace.clone(),
+        name.to_owned(),
+    )
+}
+
+fn not_found(t: &Target, name: &str) -> Response<FakeBody> {
+    status(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("{} \"{name}\" not found", t.kind_name()),
+        t,
+    )
+}
+
+/// Whether `t` is a Knative Service.
+pub(super) fn is_ksvc(t: &Target) -> bool {
+    t.group == "serving.knative.dev" && t.resource == "services"
+}
+
+impl FakeApiServer {
+    pub(super) fn get(&self, t: &Target) -> Response<FakeBody> {
+        let name = t.name.clone().unwrap_or_default();
+        match self.lock().objects.get(&key_of(t, &name)) {
+            Some(obj) => respond(StatusCode::OK, obj),
+            None => not_found(t, &name),
+        }
+    }
+
+    pub(super) fn list(&self, t: &Target, q: &BTreeMap<String, String>) -> Response<FakeBody> {
+        let selector = q.get("labelSelector").cloned().unwrap_or_default();
+        let state = self.lock();
+        let items: Vec<Value> = state
+            .objects
+            .iter()
+            .filter(|((g, r, n, _), _)| g == &t.group && r == &t.resource && n == &t.namespace)
+            .filter(|(_, o)| selector_matches(&selector, &o["metadata"]["labels"]))
+            .map(|(_, o)| o.clone())
+            .collect();
+        respond(
+            StatusCode::OK,
+            &json!({"apiVersion": t.api_version(), "kind": "List",
+                    "metadata": {"resourceVersion": list_version(&state)}, "items": items}),
+        )
+    }
+
+    pub(super) fn create(
+        &self,
+        t: Target,
+        q: &BTreeMap<String, String>,
+        body: Value,
+    ) -> Response<FakeBody> {
+        let name = body["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let t = Target {
+            name: Some(name.clone()),
+            ..t
+        };
+        let key = key_of(&t, &name);
+        let mut state = self.lock();
+        if state.objects.contains_key(&key) {
+            return status(
+                StatusCode::CONFLICT,
+                "AlreadyExists",
+                format!("{} \"{name}\" already exists", t.kind_name()),
+                &t,
+            );
+        }
+        let manager = q
+            .get("fieldManager")
+            .cloned()
+            .unwrap_or_else(|| "unknown".into());
+        let obj = stamp(&mut state, body, None, &t.namespace, &manager);
+        let obj = state.put(key, obj);
+        respond(StatusCode::CREATED, &obj)
+    }
+
+    pub(super) fn apply(
+        &self,
+        t: &Target,
+        q: &BTreeMap<String, String>,
+        content_type: &str,
+        body: Value,
+    ) -> Response<FakeBody> {
+        if content_type != "application/apply-patch+yaml" {
+            return status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                format!("the fake supports only server-side apply, not {content_type}"),
+                t,
+            );
+        }
+        let Some(manager) = q.get("fieldManager").cloned() else {
+            return status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch".into(), t);
+        };
+        let name = t.name.clone().unwrap_or_default();
+        if body["metadata"]["name"].as_str() != Some(name.as_str()) {
+            return status(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "the name of the object does not match the name on the URL".into(),
+                t,
+            );
+        }
+        let key = key_of(t, &name);
+        let mut state = self.lock();
+        if is_ksvc(t) && state.delete_before_apply.as_deref() == Some(name.as_str()) {
+            state.delete_before_apply = None;
+            finish_delete(&mut state, &key);
+            let home = (
+                String::new(),
+                "persistentvolumeclaims".into(),
+                t.namespace.clone(),
+                name.clone(),
+            );
+            finish_delete(&mut state, &home);
+        }
+        let existing = state.objects.get(&key).cloned();
+        if let Some(old) = &existing {
+            let owner = old["metadata"]["managedFields"][0]["manager"]
+                .as_str()
+                .unwrap_or_default();
+            if owner != manager && q.get("force").map(String::as_str) != Some("true") {
+                return status(
+                    StatusCode::CONFLICT,
+                    "Conflict",
+                    format!("Apply failed with 1 conflict: conflict with \"{owner}\""),
+                    t,
+                );
+            }
+        }
+        let created = existing.is_none();
+        let old_generation = existing
+            .as_ref()
+            .and_then(|o| o["metadata"]["generation"].as_i64());
+        let obj = stamp(&mut state, body, existing, &t.namespace, &manager);
+        let generation = obj["metadata"]["generation"].as_i64();
+        let obj = state.put(key, obj);
+        if is_ksvc(t) && (created || generation != old_generation) {
+            self.controller_saw_new_generation(&mut state, &t.namespace, &name);
+        }
+        drop(state);
+        respond(
+            if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            &obj,
+        )
+    }
+
+    pub(super) fn delete(&self, t: &Target) -> Response<FakeBody> {
+        let name = t.name.clone().unwrap_or_default();
+        let key = key_of(t, &name);
+        let mut state = self.lock();
+        let Some(obj) = state.objects.get(&key).cloned() else {
+            return not_found(t, &name);
+        };
+        let grace = state.delete_grace;
+        if grace.is_zero() {
+            finish_delete(&mut state, &key);
+            return success(t, &name);
+        }
+        if obj["metadata"]["deletionTimestamp"].is_null() {
+            // Finalizers at work: the object stays, marked, for a moment.
+            let mut marked = obj;
+            marked["metadata"]["deletionTimestamp"] = json!("2024-01-01T00:00:00Z");
+            let marked = state.put(key.clone(), marked);
+            let uid = marked["metadata"]["uid"].clone();
+            let server = self.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                let mut state = server.lock();
+                if state.objects.get(&key).map(|o| &o["metadata"]["uid"]) == Some(&uid) {
+                    finish_delete(&mut state, &key);
+                }
+            });
+            return respond(StatusCode::ACCEPTED, &marked);
+        }
+        respond(StatusCode::ACCEPTED, &obj)
+    }
+}
+
+fn success(t: &Target, name: &str) -> Response<FakeBody> {
+    respond(
+        StatusCode::OK,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+        "status": "Success", "details": {"name": name, "group": t.group, "kind": t.resource}}),
+    )
+}
+
+/// Removes the object; a Knative Service's revisions go with it (garbage
+/// collection by owner).
+fn finish_delete(state: &mut State, key: &Key) {
+    state.remove(key);
+    let (group, resource, ns, name) = key;
+    if group == "serving.knative.dev" && resource == "services" {
+        let owned: Vec<Key> = state
+            .objects
+            .iter()
+            .filter(|((g, r, n, _), o)| {
+                g == "serving.knative.dev"
+                    && r == "revisions"
+                    && n == ns
+                    && o["metadata"]["labels"]["serving.knative.dev/service"] == name.as_str()
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in owned {
+            state.remove(&k);
+        }
+    }
+}
+
+/// Server-set metadata: uid, generation (bumped when the spec changes), managed
+/// fields; keeps the old status and deletion mark. The `resourceVersion` is set
+/// when the object is stored ([`State::put`]).
+pub(super) fn stamp(
+    state: &mut State,
+    mut obj: Value,
+    old: Option<Value>,
+    ns: &str,
+    manager: &str,
+) -> Value {
+    state.uids += 1;
+    let generation = match &old {
+        None => 1,
+        Some(o) if o["spec"] == obj["spec"] => o["metadata"]["generation"].as_i64().unwrap_or(1),
+        Some(o) => o["metadata"]["generation"].as_i64().unwrap_or(1) + 1,
+    };
+    let uid = old
+        .as_ref()
+        .map(|o| o["metadata"]["uid"].clone())
+        .unwrap_or_else(|| json!(format!("uid-{}", state.uids)));
+    let meta = &mut obj["metadata"];
+    meta["namespace"] = json!(ns);
+    meta["uid"] = uid;
+    meta["generation"] = json!(generation);
+    meta["managedFields"] = json!([{"manager": manager, "operation": "Apply"}]);
+    if let Some(old) = &old {
+        for (field, value) in [
+            ("status", &old["status"]),
+            ("deletionTimestamp", &old["metadata"]["deletionTimestamp"]),
+        ] {
+            if value.is_null() {
+                continue;
+            }
+            if field == "status" {
+                obj["status"] = value.clone();
+            } else {
+                obj["metadata"][field] = value.clone();
+            }
+        }
+    }
+    obj
+}

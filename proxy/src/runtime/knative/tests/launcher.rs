@@ -1,0 +1,165 @@
+//! The first open of a new workspace, end to end below the proxy: the fake
+//! Knative makes the Service Ready after a while, the ingress stand-in refuses
+//! until then and forwards to a real `dcs-launcher` (`none` IDE) after; the
+//! first request after `ensure` is answered by the workspace itself.
+//!
+//! Needs the launcher binary next to this test's profile directory (`make
+//! build`, i.e. `cargo build --bins`), or in `$DCS_BIN_DIR`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+
+use super::contract::{FakeHarness, NS};
+use super::{config_with, eventually};
+use crate::runtime::contract;
+use crate::runtime::knative::fake::Policy;
+use crate::runtime::{Runtime, Upstream, WorkspaceSpec};
+
+/// `target/<profile>/dcs-launcher`, located from this test executable.
+fn launcher_bin() -> PathBuf {
+    let dir = match std::env::var_os("DCS_BIN_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let exe = std::env::current_exe().expect("current exe");
+            let mut dir = exe.parent().expect("parent").to_path_buf();
+            if dir.ends_with("deps") {
+                dir.pop();
+            }
+            dir
+        }
+    };
+    let bin = dir.join("dcs-launcher");
+    assert!(
+        bin.is_file(),
+        "{} not found: run `make build` (cargo build --bins) first, or set DCS_BIN_DIR",
+        bin.display()
+    );
+    bin
+}
+
+/// A real launcher of an instance without a repository, on 127.0.0.1.
+struct Launcher {
+    child: std::process::Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Launcher {
+    async fn start(key: &dcs_model::WorkspaceKey) -> Self {
+        use std::os::unix::process::CommandExt as _;
+        let dir = tempfile::tempdir().expect("tmp");
+        let dcs_model::WorkspaceKind::Instance(id) = &key.kind else {
+            panic!("an instance key")
+        };
+        let addr_file = dir.path().join("addr");
+        let mut env = dcs_model::LauncherEnv::for_instance(Some(id.clone()), None);
+        env.workspaces_dir = dir.path().join("workspaces");
+        env.config_dir = Some(dir.path().join("config"));
+        env.listen = SocketAddr::from(([127, 0, 0, 1], 0)).into();
+        env.addr_file = Some(addr_file.clone());
+        env.ide = "none".into();
+        env.base_path = crate::runtime::base_path(key);
+        std::fs::create_dir_all(&env.workspaces_dir).expect("mkdir");
+        let mut cmd = std::process::Command::new(launcher_bin());
+        cmd.arg("run")
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .process_group(0);
+        for (k, _) in std::env::vars_os() {
+            if k.to_str().is_some_and(|k| k.starts_with("DCS_")) {
+                cmd.env_remove(k);
+            }
+        }
+        let child = cmd.envs(env.to_vars()).spawn().expect("spawn dcs-launcher");
+        let addr = eventually("the launcher publishes its address", || async {
+            std::fs::read_to_string(&addr_file)
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .await;
+        Self {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        let _ = dcs_os::group::signal(self.child.id(), nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// One request through the upstream, as the proxy forwards it.
+async fn get(up: &Upstream, path: &str) -> (http::StatusCode, String) {
+    let stream = tokio::net::TcpStream::connect(&up.authority)
+        .await
+        .expect("connect to the route");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(conn);
+    let req = http::Request::get(path)
+        .header(http::header::HOST, up.host.as_deref().unwrap_or_default())
+        .body(Empty::<Bytes>::new())
+        .expect("request");
+    let resp = sender.send_request(req).await.expect("an answer");
+    let status = resp.status();
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_open_is_answered_by_the_workspace_not_by_the_ingress() {
+    let h = FakeHarness::new(config_with(&[]));
+    let k = contract::instance_key("alice", "inst-00000000000000f1");
+    let name = k.name().to_string();
+    // The first revision takes a second (image pull, init, IDE start), and the
+    // ingress a moment more to program the route.
+    h.server
+        .set_policy(Policy::ReadyAfter(Duration::from_secs(1)));
+    h.ingress.set_route_delay(Duration::from_millis(300));
+    let launcher = Launcher::start(&k).await;
+    h.ingress.forward(&name, launcher.addr);
+    h.runtime
+        .register(&contract::instance_spec(&k))
+        .await
+        .expect("create");
+    let up = h
+        .runtime
+        .ensure(&WorkspaceSpec::for_repo(k.clone()))
+        .await
+        .expect("ensure");
+    let (status, body) = get(&up, "/_dcs/ready").await;
+    assert_eq!(status, http::StatusCode::OK, "{body}");
+    assert!(body.contains("\"ready\":true"), "{body}");
+    let (status, body) = get(&up, "/").await;
+    assert_eq!(
+        status,
+        http::StatusCode::OK,
+        "the workspace's own page: {body}"
+    );
+    assert!(!body.is_empty());
+    let hits = h.ingress.hits(&name);
+    assert!(
+        hits.refused >= 1,
+        "the route refused while it was programmed: {hits:?}"
+    );
+    let obj = h
+        .server
+        .object("serving.knative.dev", "services", NS, &name)
+        .expect("ksvc");
+    assert_eq!(
+        obj["status"]["url"],
+        format!("http://{name}.{NS}.svc.cluster.local")
+    );
+}
