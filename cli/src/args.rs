@@ -50,6 +50,19 @@ pub enum Command {
     Get(InstanceRef),
     /// Delete an instance and forget its stored token.
     Delete(InstanceRef),
+    /// Share an instance: who besides you (and admins) may open its link. Replaces
+    /// the current sharing; with neither flag, shares it with nobody.
+    Share {
+        /// Which instance.
+        #[command(flatten)]
+        instance: InstanceRef,
+        /// A user id to share it with (repeatable).
+        #[arg(long = "user", value_name = "USER_ID")]
+        users: Vec<String>,
+        /// A group whose members may open it (repeatable).
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+    },
     /// Show an instance's status; --wait polls until it is ready.
     Status {
         /// Which instance.
@@ -76,6 +89,35 @@ pub enum Command {
     },
     /// Show who the server thinks you are.
     Whoami,
+    /// Your own git credentials, offered to git in your workspaces (e.g. so `git
+    /// push` works); tokens are never shown again once set.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+}
+
+/// `dcs credentials …`.
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Store (or replace) the credential for a git host. The token is read from
+    /// standard input (first line) or --token-file, never from the command line.
+    Set {
+        /// The git host, e.g. `github.com` or `git.example.com:8443`.
+        host: String,
+        /// The user name git sends with the token (`x-access-token` for GitHub
+        /// tokens, `oauth2` for GitLab's).
+        #[arg(long)]
+        username: String,
+        /// Read the token from this file instead of standard input.
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<std::path::PathBuf>,
+    },
+    /// List the hosts you stored credentials for (and their user names).
+    List,
+    /// Delete the credential for a git host.
+    Delete {
+        /// The git host.
+        host: String,
+    },
 }
 
 /// An instance id, as `--instance-id ID` or positionally.
@@ -147,6 +189,12 @@ pub struct CreateArgs {
     /// Environment variable for the workspace (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
+    /// A user id who may open it besides you (repeatable).
+    #[arg(long = "share-with-user", value_name = "USER_ID")]
+    pub share_with_users: Vec<String>,
+    /// A group whose members may open it (repeatable).
+    #[arg(long = "share-with-group", value_name = "GROUP")]
+    pub share_with_groups: Vec<String>,
     /// Waiting.
     #[command(flatten)]
     pub wait: WaitArgs,

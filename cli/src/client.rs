@@ -113,6 +113,28 @@ impl Client {
         json(resp).await
     }
 
+    /// `PATCH` JSON to an API path; the answer's JSON.
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<T, CliError> {
+        let url = endpoint(&self.server, segments, &[]);
+        let resp = self.send(Method::PATCH, url, Some(body)).await?;
+        json(resp).await
+    }
+
+    /// `PUT` JSON to an API path; the answer's JSON.
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<T, CliError> {
+        let url = endpoint(&self.server, segments, &[]);
+        let resp = self.send(Method::PUT, url, Some(body)).await?;
+        json(resp).await
+    }
+
     /// `DELETE` an API path.
     pub async fn delete(&self, segments: &[&str]) -> Result<(), CliError> {
         let url = endpoint(&self.server, segments, &[]);

@@ -6,12 +6,14 @@ use std::process::{Command as Process, Stdio};
 use std::time::Duration;
 
 use dcs_model::api::{
-    CreateInstance, CreatedInstance, Instance, InstanceList, InstanceStatus, WorkspaceVolume,
+    CreateInstance, CreatedInstance, Instance, InstanceList, InstanceStatus, PatchInstance,
+    SharedWith, WorkspaceVolume,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::args::{Cli, Command, CreateArgs, Output};
 use crate::client::{open_url, parse_server, server_key, Client};
+use crate::credentials;
 use crate::exit::{CliError, Exit};
 use crate::output::{self, print};
 use crate::tokens::{write_private, StoredToken, TokenStore};
@@ -30,8 +32,8 @@ struct Me {
 }
 
 /// What every command works with.
-struct Ctx {
-    client: Client,
+pub(crate) struct Ctx {
+    pub(crate) client: Client,
     output: Output,
     server_key: String,
 }
@@ -41,7 +43,7 @@ impl Ctx {
         TokenStore::locate(|k| std::env::var(k).ok())
     }
 
-    fn show<T: Serialize>(
+    pub(crate) fn show<T: Serialize>(
         &self,
         value: &T,
         table: impl FnOnce(&T) -> String,
@@ -71,6 +73,20 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             ctx.show(&i, output::instance)
         }
         Command::Delete(r) => delete(&ctx, r.id()).await,
+        Command::Share {
+            instance,
+            users,
+            groups,
+        } => {
+            let body = PatchInstance {
+                shared_with: Some(SharedWith { users, groups }),
+            };
+            let i: Instance = ctx
+                .client
+                .patch(&["instances", instance.id()], &body)
+                .await?;
+            ctx.show(&i, output::instance)
+        }
         Command::Status { instance, wait } => {
             let status: InstanceStatus = if wait.wait {
                 wait::until_ready(
@@ -95,6 +111,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             ctx.show(&w, output::workspace)
         }
         Command::Open { instance, print } => open(&ctx, instance.id(), print),
+        Command::Credentials(c) => credentials::run(&ctx, c).await,
         Command::Whoami => {
             let me = me(&ctx).await?;
             ctx.show(&me, |m| {
@@ -135,6 +152,11 @@ fn create_request(args: &CreateArgs) -> Result<CreateInstance, CliError> {
         memory_request: args.memory_request.clone(),
         memory_limit: args.memory_limit.clone(),
         env: (!env.is_empty()).then_some(env),
+        shared_with: (!args.share_with_users.is_empty() || !args.share_with_groups.is_empty())
+            .then(|| SharedWith {
+                users: args.share_with_users.clone(),
+                groups: args.share_with_groups.clone(),
+            }),
     })
 }
 

@@ -5,6 +5,7 @@
 //! - [`args`]: the command line (clap).
 //! - [`client`]: HTTP to the API, URLs, API errors.
 //! - [`commands`]: one function per subcommand.
+//! - [`credentials`]: `dcs credentials set/list/delete`.
 //! - [`exit`]: exit codes and the error type.
 //! - [`output`]: tables and JSON.
 //! - [`tokens`]: the local access-token store.
@@ -13,6 +14,7 @@
 mod args;
 mod client;
 mod commands;
+mod credentials;
 mod exit;
 mod output;
 mod tokens;

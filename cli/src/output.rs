@@ -106,7 +106,14 @@ pub fn instance(i: &Instance) -> String {
         ("memory", pair(&i.memory_request, &i.memory_limit)),
         ("env", i.env.join(", ")),
         ("created", opt(&i.created_at)),
+        ("shared", shared(&i.shared_with)),
     ])
+}
+
+fn shared(s: &dcs_model::api::SharedWith) -> String {
+    let users = s.users.iter().map(|u| format!("user {u}"));
+    let groups = s.groups.iter().map(|g| format!("group {g}"));
+    users.chain(groups).collect::<Vec<_>>().join(", ")
 }
 
 fn pair(request: &Option<String>, limit: &Option<String>) -> String {
@@ -253,11 +260,16 @@ mod tests {
             memory_limit: None,
             env: vec!["A".into(), "B".into()],
             created_at: None,
+            shared_with: dcs_model::api::SharedWith {
+                users: vec!["bob".into()],
+                groups: vec!["team".into()],
+            },
         };
         let out = instance(&i);
         assert!(out.contains("status:   starting\n"), "{out}");
         assert!(out.contains("cpu:      request -, limit 2\n"), "{out}");
         assert!(out.contains("env:      A, B\n"), "{out}");
+        assert!(out.contains("shared:   user bob, group team\n"), "{out}");
         assert!(!out.contains("reason"), "{out}");
         let list = instances(&[i]);
         assert!(
