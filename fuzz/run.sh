@@ -3,6 +3,8 @@
 # summary line per target: executions and whether it found a crash.
 #   fuzz/run.sh [SECONDS] [TARGET...]        (default 60 s; `make fuzz` calls this)
 # Crash inputs land in fuzz/artifacts/<target>/, full logs in fuzz/logs/<target>.log.
+# Each target's row in fuzz/RESULTS.md is replaced with this run's: date, commit
+# (with "+dirty" when the fuzzed code has uncommitted changes), seconds, executions.
 # Exit status 1 if any target crashed, timed out or failed to build.
 set -euo pipefail
 
@@ -32,6 +34,12 @@ if ! cargo fuzz build >logs/build.log 2>&1; then
     exit 1
 fi
 status=0
+commit=$(git rev-parse --short=12 HEAD)
+git diff --quiet HEAD -- . ../model ../proxy ../os || commit="$commit+dirty"
+today=$(date -u +%Y-%m-%d)
+rows=$(mktemp)
+trap 'rm -f "$rows"' EXIT
+[ -f RESULTS.md ] && grep '^| `' RESULTS.md >"$rows" || true
 printf '%-12s %8s %14s  %s\n' target seconds executions result
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t"
@@ -47,5 +55,19 @@ for t in "${targets[@]}"; do
     fi
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "logs/$t.log" | tail -n1)
     printf '%-12s %8s %14s  %s\n' "$t" "$secs" "${execs:-?}" "$result"
+    grep -v "^| \`$t\` |" "$rows" >"$rows.new" || true
+    printf '| `%s` | %s | %s | %s | %s | %s |\n' "$t" "$today" "$commit" "$secs" "${execs:-?}" \
+        "${result%% (*}" >>"$rows.new"
+    mv "$rows.new" "$rows"
 done
+{
+    echo "# Fuzzing results"
+    echo
+    echo "Written by \`fuzz/run.sh\` (\`make fuzz\`): the latest run of each target, with the"
+    echo "commit it fuzzed. Reproduce a row with \`fuzz/run.sh <seconds> <target>\`."
+    echo
+    echo "| target | date | commit | seconds | executions | result |"
+    echo "|---|---|---|---|---|---|"
+    sort "$rows"
+} >RESULTS.md
 exit "$status"

@@ -6,13 +6,16 @@
 //! can require a token through HTTP Basic auth, and records every request it
 //! saw so tests can prove where credentials travelled. Its [`Mode`] makes it a
 //! faulty server on demand: one that accepts and never answers, or one that
-//! trickles its answers. Dropping the [`GitServer`] stops it.
+//! trickles its answers. With [`GitServerBuilder::tls`] it speaks HTTPS with a
+//! certificate signed by a test CA ([`TestCa`]). Dropping the [`GitServer`] stops it.
 
 mod auth;
 mod cgi;
 mod mode;
+pub mod tls;
 
 pub use mode::Mode;
+pub use tls::TestCa;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -56,9 +59,18 @@ pub struct GitServerBuilder {
     token: Option<String>,
     /// How it answers at first.
     mode: Mode,
+    /// Serve HTTPS with this CA's server certificate instead of plain HTTP.
+    tls: Option<TestCa>,
 }
 
 impl GitServerBuilder {
+    /// Serves HTTPS (instead of HTTP) with the server certificate `ca` signed: only a
+    /// client that trusts `ca` gets through.
+    pub fn tls(mut self, ca: &TestCa) -> Self {
+        self.tls = Some(ca.clone());
+        self
+    }
+
     /// Starts in `mode` (see [`GitServer::set_mode`]).
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
@@ -99,15 +111,18 @@ impl GitServerBuilder {
             mode: Arc::clone(&mode),
         });
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let acceptor = self.tls.as_ref().map(TestCa::acceptor);
         let thread = std::thread::Builder::new()
             .name(format!("git-server-{}", addr.port()))
             .spawn(move || {
-                runtime.block_on(accept_loop(listener, shared, shutdown_rx));
+                runtime.block_on(accept_loop(listener, shared, acceptor, shutdown_rx));
                 runtime.shutdown_background();
             })
             .context("spawning the git server thread")?;
         Ok(GitServer {
             addr,
+            scheme,
             requests,
             mode,
             shutdown: Some(shutdown_tx),
@@ -121,6 +136,8 @@ impl GitServerBuilder {
 pub struct GitServer {
     /// Where it listens (always on 127.0.0.1).
     addr: SocketAddr,
+    /// `http`, or `https` with [`GitServerBuilder::tls`].
+    scheme: &'static str,
     /// Every request seen so far, in arrival order.
     requests: Arc<Mutex<Vec<RecordedRequest>>>,
     /// How requests are answered from now on.
@@ -143,6 +160,7 @@ impl GitServer {
             root: root.to_path_buf(),
             token: None,
             mode: Mode::Normal,
+            tls: None,
         }
     }
 
@@ -157,9 +175,15 @@ impl GitServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    /// `http://127.0.0.1:<port>` (`https://…` with TLS), without a trailing slash.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// [`Self::base_url`] naming the server `host` (e.g. `localhost`, which its
+    /// certificate names too) instead of its IP address.
+    pub fn base_url_for(&self, host: &str) -> String {
+        format!("{}://{host}:{}", self.scheme, self.addr.port())
     }
 
     /// Clone URL of the repository `name` (e.g. `"acme/hello"` →
@@ -228,10 +252,13 @@ fn http_backend_path() -> anyhow::Result<PathBuf> {
     Ok(backend)
 }
 
-/// Accepts connections until `shutdown` fires; each connection gets a task.
+/// Accepts connections until `shutdown` fires; each connection gets a task (and a
+/// TLS handshake first when `tls` is given; a client that does not trust the
+/// certificate hangs up there, which is routine).
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut shutdown: oneshot::Receiver<()>,
 ) {
     loop {
@@ -247,15 +274,24 @@ async fn accept_loop(
             },
         };
         let shared = Arc::clone(&shared);
+        let tls = tls.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let shared = Arc::clone(&shared);
                 async move { Ok::<_, Infallible>(handle(&shared, req, peer).await) }
             });
+            let http = hyper::server::conn::http1::Builder::new();
             // Connection errors (client hung up mid-response) are routine.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            match tls {
+                None => {
+                    let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                }
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                }
+            }
         });
     }
 }

@@ -6,7 +6,8 @@
 //! # Layout
 //!
 //! - [`git_server`]: a real git smart-HTTP server (`git http-backend` as CGI
-//!   behind hyper), optionally token-protected, recording every request.
+//!   behind hyper), optionally token-protected or over HTTPS with a test CA
+//!   ([`TestCa`]), recording every request.
 //! - [`repos`]: bare upstream repositories built with the `git` CLI, plus
 //!   later commits to them.
 //! - [`git_cli`]: a `git` command isolated from the user's config, prompts
@@ -26,6 +27,8 @@
 //! - [`api`]: management API helpers: JSON calls, waiting for an instance, a
 //!   request-head echo app.
 //! - [`jwt`]: real and forged `X-authentik-jwt` tokens for `--auth trusted-headers`.
+//! - [`rootfs`]: the generated Knative workspace container run under bubblewrap in
+//!   Debian-built root filesystems (`make rootfs`), as uid 1000 without capabilities.
 
 pub mod api;
 pub mod bins;
@@ -40,11 +43,12 @@ pub mod procs;
 pub mod proxy;
 pub mod raw_http;
 pub mod repos;
+pub mod rootfs;
 
 pub use bins::{bin_dir, bin_path};
 pub use fixture::{client, Fixture, README};
 pub use git_cli::{git_command, run_git};
-pub use git_server::{GitServer, GitServerBuilder, RecordedRequest};
+pub use git_server::{GitServer, GitServerBuilder, RecordedRequest, TestCa};
 pub use jwt::JwtIssuer;
 pub use outpost::{FakeOutpost, FakeUser};
 pub use procs::{cmdline, is_alive, processes_with_env, wait_until};

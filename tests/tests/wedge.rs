@@ -48,6 +48,9 @@ async fn a_hanging_clone_blocks_nothing_else_and_sigterm_ends_everything() -> an
         .arg("3s")
         .arg("--stop-grace")
         .arg("2s")
+        // The repository check would hang on this server too; the clone is the point.
+        .arg("--repo-check-timeout")
+        .arg("0s")
         .start()?;
     let http = client();
 

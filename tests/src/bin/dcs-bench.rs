@@ -1,24 +1,78 @@
-//! `dcs-bench`: the figures in docs/benchmarks.md, measured on real processes.
+//! `dcs-bench`: the side-by-side suite of docs/benchmarks.md, on real processes on
+//! loopback, with the release binaries (`make bench`):
 //!
-//! - wake from zero: request → first byte (response head) for a workspace whose
-//!   repo is already cloned and whose launcher was stopped for idleness;
-//! - idle RSS of the proxy and of one launcher (`none` IDE).
+//! - HTTP: req/s, p50/p99 and CPU per request at 1/16/64/256 connections, 1 KB and
+//!   1 MB bodies, through dcs-proxy, nginx (`proxy_pass`, upstream keep-alive,
+//!   HTTP/1.1, streaming) and direct to the workspace's launcher;
+//! - WebSocket echo round trip at 32 B, 8 KiB and 64 KiB, the same three ways;
+//! - 1,000 and 10,000 idle WebSockets through dcs-proxy and nginx: RSS while open
+//!   and after close, drops;
+//! - wake from zero (`none`, and code-server against bare code-server);
+//! - first open against `git clone --depth 1` and `git clone`;
+//! - idle RSS.
 //!
-//! Run with `make bench` (release binaries). Prints a Markdown table.
+//! The targets alternate within each round (their order rotates per round), so load
+//! from elsewhere on the machine falls on all of them alike. Prints Markdown with
+//! the date, the commit and the command, each goal of the issue next to its figures.
+//!
+//! `DCS_BENCH_QUICK=1` runs a short version (fewer rounds, shorter runs, fewer
+//! WebSockets) to check the suite itself.
 
-use std::time::{Duration, Instant};
+#[path = "../bench/load.rs"]
+mod load;
+#[path = "../bench/open.rs"]
+mod open;
+#[path = "../bench/report.rs"]
+mod report;
+#[path = "../bench/scene.rs"]
+mod scene;
+#[path = "../bench/ws.rs"]
+mod ws;
 
-use dcs_e2e::{client, Fixture, ProxyBuilder};
+use std::net::SocketAddr;
+use std::time::Duration;
 
-const WAKES: usize = 20;
+use anyhow::Context;
 
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS"))?;
-    Ok(line.split_whitespace().nth(1).unwrap_or("0").parse()?)
+use report::{Report, TARGETS};
+
+/// How much to measure.
+struct Plan {
+    rounds: usize,
+    secs: u64,
+    conns: Vec<usize>,
+    echo_rounds: usize,
+    idle_counts: Vec<usize>,
+    wakes: usize,
+    ide_wakes: usize,
+    opens: usize,
+}
+
+impl Plan {
+    fn new() -> Self {
+        if std::env::var_os("DCS_BENCH_QUICK").is_some() {
+            return Self {
+                rounds: 1,
+                secs: 1,
+                conns: vec![1, 16],
+                echo_rounds: 50,
+                idle_counts: vec![500],
+                wakes: 3,
+                ide_wakes: 1,
+                opens: 1,
+            };
+        }
+        Self {
+            rounds: 3,
+            secs: 3,
+            conns: vec![1, 16, 64, 256],
+            echo_rounds: 200,
+            idle_counts: vec![1_000, 10_000],
+            wakes: 20,
+            ide_wakes: 5,
+            opens: 5,
+        }
+    }
 }
 
 /// The commit measured, `+dirty` when the tree has uncommitted changes.
@@ -41,85 +95,222 @@ fn commit() -> String {
     }
 }
 
-/// Today's date (UTC), from `date`.
-fn today() -> String {
-    std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d"])
+/// The first line `program args` prints (stdout or stderr).
+fn version(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .map(|o| {
+            let text = [o.stdout, o.stderr].concat();
+            String::from_utf8_lossy(&text)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
         .unwrap_or_default()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
+/// `targets` rotated by `round`, so each goes first in turn.
+fn rotated<T: Clone>(targets: &[T], round: usize) -> Vec<T> {
+    let mut v = targets.to_vec();
+    let len = v.len().max(1);
+    v.rotate_left(round % len);
+    v
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let http = client();
-    let fx = Fixture::new(|b| b.arg("--idle-timeout").arg("1s"))?;
-    let url = fx.proxy.url("/github/acme/hello/_dcs/files/README.md");
+    let plan = Plan::new();
+    // 10,000 WebSockets need 10,000 descriptors here and more in the targets.
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard)?;
+    load::wrk_bin()?;
+    scene::nginx_bin()?;
+    let code_server = dcs_e2e::ide_support::code_server();
 
-    let t = Instant::now();
-    http.get(&url).send().await?.error_for_status()?;
-    let first_open = t.elapsed();
-
-    let mut wakes = Vec::with_capacity(WAKES);
-    for _ in 0..WAKES {
-        anyhow::ensure!(
-            fx.wait_for_no_launcher(Duration::from_secs(30)).await,
-            "launcher did not stop"
-        );
-        let t = Instant::now();
-        let resp = http.get(&url).send().await?; // resolves at the response head
-        wakes.push(t.elapsed());
-        resp.error_for_status()?.bytes().await?;
-    }
-    wakes.sort();
-
-    // Idle RSS: a proxy that keeps its workspace, measured after a request and a pause.
     let tmp = tempfile::tempdir()?;
-    let proxy = ProxyBuilder::new(tmp.path(), &fx.git.base_url()).start()?;
-    http.get(proxy.url("/github/acme/hello/"))
-        .send()
-        .await?
-        .error_for_status()?;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let proxy_pid = proxy.pid().ok_or_else(|| anyhow::anyhow!("no proxy pid"))?;
-    let launcher_pid = *proxy
-        .launcher_pids()
-        .first()
-        .ok_or_else(|| anyhow::anyhow!("no launcher"))?;
+    let git = scene::Git::start(&tmp.path().join("git"))?;
+    let data = tmp.path().join("main");
+    let proxy = scene::proxy(&data, &git.server.base_url(), &["--idle-timeout", "1h"])?;
+    let http = dcs_e2e::client();
+    let base = "/github/acme/bench";
+    scene::open(
+        &http,
+        &format!("http://{}{base}/_dcs/files/README.md", proxy.addr),
+    )
+    .await?;
+    let launcher_addr = scene::launcher_addr(&data)?;
+    let launcher = *scene::launchers(&data).first().context("no launcher")?;
+    let hop = scene::hop_credential(&data)?;
+    let nginx = scene::nginx(&tmp.path().join("nginx"), launcher_addr, &hop)?;
+    let mut report = Report::default();
 
-    println!(
-        "Measured {} at commit {} (`make bench`, release build).\n",
-        today(),
-        commit()
-    );
-    println!("| figure | value |");
-    println!("|---|---|");
-    println!(
-        "| first open (clone + start), 1 run | {:.1} ms |",
-        first_open.as_secs_f64() * 1e3
-    );
-    println!(
-        "| wake from zero, request → first byte, median of {WAKES} | {:.1} ms |",
-        percentile(&wakes, 0.5).as_secs_f64() * 1e3
-    );
-    println!(
-        "| wake from zero, p90 | {:.1} ms |",
-        percentile(&wakes, 0.9).as_secs_f64() * 1e3
-    );
-    println!(
-        "| wake from zero, min / max | {:.1} / {:.1} ms |",
-        wakes[0].as_secs_f64() * 1e3,
-        wakes[WAKES - 1].as_secs_f64() * 1e3
-    );
-    println!("| proxy idle RSS | {} KiB |", rss_kib(proxy_pid)?);
-    println!(
-        "| launcher (`none` IDE) idle RSS | {} KiB |",
-        rss_kib(launcher_pid)?
-    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    report.idle_rss = [
+        scene::rss_kib(&[proxy.pid()]),
+        scene::rss_kib(&[launcher]),
+        scene::rss_kib(&scene::family(nginx.pid())),
+    ];
+
+    // Where each target is reached, the path prefix it needs, whose CPU counts, and
+    // the hop credential (sent by the proxy and nginx themselves; by us, direct).
+    let targets: Vec<(&str, SocketAddr, &str, Vec<u32>)> = vec![
+        (TARGETS[0], proxy.addr, base, vec![proxy.pid()]),
+        (TARGETS[1], nginx.addr, "", scene::family(nginx.pid())),
+        (TARGETS[2], launcher_addr, "", vec![launcher]),
+    ];
+    let hop_header = |name: &str| -> Vec<(&'static str, String)> {
+        if name == TARGETS[2] {
+            vec![(dcs_model::env::HOP_HEADER, hop.clone())]
+        } else {
+            Vec::new()
+        }
+    };
+
+    eprintln!("HTTP load…");
+    for round in 0..plan.rounds {
+        for body in ["1k", "1m"] {
+            for &conns in &plan.conns {
+                for (name, addr, prefix, pids) in rotated(&targets, round) {
+                    let url = format!("http://{addr}{prefix}{}", scene::body_path(body));
+                    let headers: Vec<String> = hop_header(name)
+                        .into_iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect();
+                    let run = load::run(&url, &headers, conns, plan.secs, &pids)?;
+                    anyhow::ensure!(
+                        run.errors * 100 <= run.requests,
+                        "{name} answered {} of {} requests with errors ({url})",
+                        run.errors,
+                        run.requests
+                    );
+                    report
+                        .load
+                        .entry((body.to_owned(), conns, name.to_owned()))
+                        .or_default()
+                        .push(run);
+                }
+            }
+        }
+    }
+
+    eprintln!("WebSocket echo…");
+    for round in 0..plan.rounds {
+        for size in [32, 8 * 1024, 64 * 1024] {
+            for (name, addr, prefix, _) in rotated(&targets, round) {
+                let path = format!("{prefix}/_dcs/ws-echo");
+                let times =
+                    ws::echo(addr, &path, &hop_header(name), size, plan.echo_rounds).await?;
+                report
+                    .echo
+                    .entry((size, name.to_owned()))
+                    .or_default()
+                    .extend(times);
+            }
+        }
+    }
+
+    eprintln!("idle WebSockets…");
+    for (i, &count) in plan.idle_counts.iter().enumerate() {
+        for (name, addr, prefix, pids) in rotated(&targets[..2], i) {
+            let pids = if name == "nginx" {
+                scene::family(nginx.pid())
+            } else {
+                pids
+            };
+            let path = format!("{prefix}/_dcs/ws-echo");
+            let idle = ws::idle(addr, &path, count, &pids, launcher).await?;
+            report.idle.insert((count, name.to_owned()), idle);
+        }
+    }
+    drop(nginx);
+    drop(proxy);
+
+    eprintln!("wake from zero…");
+    let readme = format!("{base}/_dcs/files/README.md");
+    let none = open::Waker::start(&git, &tmp.path().join("wake-none"), &[], &readme).await?;
+    for _ in 0..plan.wakes {
+        report.wake_none.push(none.wake().await?);
+    }
+    drop(none);
+    let ide_bin = code_server.display().to_string();
+    let ide_flags = ["--ide", "code-server", "--ide-bin", ide_bin.as_str()];
+    let ide = open::Waker::start(
+        &git,
+        &tmp.path().join("wake-ide"),
+        &ide_flags,
+        &format!("{base}/"),
+    )
+    .await?;
+    let folder = tmp.path().join("wake-ide/workspaces/alice/acme/bench");
+    for round in 0..plan.ide_wakes {
+        report.wake_code_server.push(ide.wake().await?);
+        let dir = tmp.path().join(format!("bare-{round}"));
+        report
+            .bare_code_server
+            .push(open::bare_code_server(&code_server, &folder, &dir).await?);
+    }
+    drop(ide);
+
+    eprintln!("first open…");
+    let clones = tmp.path().join("clones");
+    std::fs::create_dir_all(&clones)?;
+    for round in 0..plan.opens {
+        let data = tmp.path().join(format!("open-{round}"));
+        report.first_open.push(open::first_open(&git, &data).await?);
+        report
+            .clone_shallow
+            .push(open::git_clone(&git.url(), &clones, &["--depth", "1"])?);
+        report
+            .clone_full
+            .push(open::git_clone(&git.url(), &clones, &[])?);
+    }
+
+    print(&report, &plan);
     Ok(())
+}
+
+fn print(report: &Report, plan: &Plan) {
+    let date = version("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let mut out = String::new();
+    let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap_or((0, 0));
+    out.push_str(&format!(
+        "Measured {date} at commit {} with `make bench` (release build; {} cores, {}; {}; {}; \
+         descriptor limit {soft}/{hard}).\n\n",
+        commit(),
+        std::thread::available_parallelism().map_or(0, usize::from),
+        version("uname", &["-sr"]),
+        version("nginx", &["-v"]),
+        version("wrk", &["--version"])
+            .split(" [")
+            .next()
+            .unwrap_or(""),
+    ));
+    out.push_str(&format!(
+        "Everything runs on this one machine on loopback: the load generator, the targets, the \
+         workspace's launcher and the git server. Targets alternate within each of {} rounds; \
+         each HTTP figure is the median over the rounds of one {} s `wrk` run (keep-alive \
+         connections, 1–2 threads). CPU per request is the target's own processes' CPU time \
+         (`/proc`) over the requests it served: dcs-proxy's process, nginx's master and \
+         workers, the launcher for direct.\n\n",
+        plan.rounds, plan.secs
+    ));
+    out.push_str("### HTTP (`GET /_dcs/files/bench/<size>.bin` from the same workspace)\n\n");
+    report.load_section(&mut out);
+    out.push_str(&format!(
+        "\n### WebSocket echo round trip (`/_dcs/ws-echo`, {} round trips × {} rounds)\n\n",
+        plan.echo_rounds, plan.rounds
+    ));
+    report.echo_section(&mut out);
+    out.push_str(&format!(
+        "\n### Idle WebSockets (each echoed once after all were open; RSS after close read {} s \
+         after the last closed)\n\n",
+        ws::AFTER_CLOSE.as_secs()
+    ));
+    report.idle_section(&mut out);
+    out.push_str("\n### Opening workspaces\n\n");
+    report.open_section(&mut out);
+    println!("{out}");
 }

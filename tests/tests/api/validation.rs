@@ -143,7 +143,8 @@ async fn bad_requests_get_the_right_status_and_name_the_field() -> anyhow::Resul
         ("GET", "/api/instances?color=blue", 400),
         ("GET", "/api/instances?user_id=..%2Fx", 400),
         ("PUT", "/api/instances", 405),
-        ("PATCH", "/api/instances/inst-0000000000000000", 405),
+        ("PATCH", "/api/instances/inst-0000000000000000", 404),
+        ("PUT", "/api/instances/inst-0000000000000000", 405),
     ] {
         let req = http
             .request(method.parse()?, fx.proxy.url(path))

@@ -1,0 +1,303 @@
+//! The bench's Markdown: figures per target, ratios to nginx and to direct, and each
+//! goal of the issue next to the figures it is judged by, met or not.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::load::Run;
+use super::ws::Idle;
+
+/// The targets, in the order they are reported.
+pub const TARGETS: [&str; 3] = ["dcs-proxy", "nginx", "direct"];
+
+/// Everything measured.
+#[derive(Default)]
+pub struct Report {
+    /// `(body, connections, target)` → the runs of each round.
+    pub load: BTreeMap<(String, usize, String), Vec<Run>>,
+    /// `(size, target)` → round trips.
+    pub echo: BTreeMap<(usize, String), Vec<Duration>>,
+    /// `(count, target)` → the idle WebSockets' figures.
+    pub idle: BTreeMap<(usize, String), Idle>,
+    /// Wake from zero, `none` IDE.
+    pub wake_none: Vec<Duration>,
+    /// Wake from zero through the proxy, code-server.
+    pub wake_code_server: Vec<Duration>,
+    /// Bare code-server's start.
+    pub bare_code_server: Vec<Duration>,
+    /// First opens.
+    pub first_open: Vec<Duration>,
+    /// `git clone --depth 1`.
+    pub clone_shallow: Vec<Duration>,
+    /// `git clone`.
+    pub clone_full: Vec<Duration>,
+    /// Idle RSS (KiB): proxy, launcher, nginx.
+    pub idle_rss: [u64; 3],
+}
+
+/// The `p` quantile (0..=1) of `values`.
+pub fn quantile(values: &[Duration], p: f64) -> Duration {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn median_f(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "**met**"
+    } else {
+        "**not met**"
+    }
+}
+
+/// The median figures of one `(body, connections, target)`.
+fn summary(runs: &[Run]) -> Run {
+    let durations =
+        |f: fn(&Run) -> Duration| quantile(&runs.iter().map(f).collect::<Vec<_>>(), 0.5);
+    Run {
+        rps: median_f(runs.iter().map(|r| r.rps)),
+        p50: durations(|r| r.p50),
+        p99: durations(|r| r.p99),
+        cpu_per_req: durations(|r| r.cpu_per_req),
+        requests: runs.iter().map(|r| r.requests).sum(),
+        errors: runs.iter().map(|r| r.errors).sum(),
+    }
+}
+
+impl Report {
+    /// The HTTP load section and its goals.
+    pub fn load_section(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "| body | conns | target | req/s | ×nginx | ×direct | p50 | p99 | CPU/req | errors |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+        let mut shortfalls = (Vec::new(), Vec::new(), Vec::new());
+        let keys: Vec<(String, usize)> = {
+            let mut k: Vec<_> = self.load.keys().map(|(b, c, _)| (b.clone(), *c)).collect();
+            k.dedup();
+            k
+        };
+        for (body, conns) in keys {
+            let of = |t: &str| {
+                self.load
+                    .get(&(body.clone(), conns, t.to_owned()))
+                    .map(|runs| summary(runs))
+            };
+            let (nginx, direct) = (of("nginx"), of("direct"));
+            for target in TARGETS {
+                let Some(run) = of(target) else { continue };
+                let ratio = |base: Option<Run>| {
+                    base.map_or("–".to_owned(), |b| {
+                        format!("{:.2}", run.rps / b.rps.max(1e-9))
+                    })
+                };
+                let _ = writeln!(
+                    out,
+                    "| {body} | {conns} | {target} | {:.0} | {} | {} | {} | {} | {} | {} |",
+                    run.rps,
+                    ratio(nginx),
+                    ratio(direct),
+                    ms(run.p50),
+                    ms(run.p99),
+                    us(run.cpu_per_req),
+                    run.errors
+                );
+                if let (true, Some(n)) = (target == "dcs-proxy", nginx) {
+                    let at = format!("{body} c={conns}");
+                    if run.rps < n.rps {
+                        shortfalls.0.push(format!("{at} ({:.2}×)", run.rps / n.rps));
+                    }
+                    if run.cpu_per_req > n.cpu_per_req {
+                        shortfalls.1.push(format!(
+                            "{at} ({} vs {})",
+                            us(run.cpu_per_req),
+                            us(n.cpu_per_req)
+                        ));
+                    }
+                    if run.p99 > n.p99 {
+                        shortfalls
+                            .2
+                            .push(format!("{at} ({} vs {})", ms(run.p99), ms(n.p99)));
+                    }
+                }
+            }
+        }
+        let goal = |name: &str, misses: &[String]| {
+            if misses.is_empty() {
+                format!("- {name}: {}\n", verdict(true))
+            } else {
+                format!("- {name}: {} at {}\n", verdict(false), misses.join(", "))
+            }
+        };
+        out.push_str("\nGoals:\n");
+        out.push_str(&goal(
+            "req/s ≥ 1.0× nginx at every concurrency",
+            &shortfalls.0,
+        ));
+        out.push_str(&goal("CPU per request ≤ nginx's", &shortfalls.1));
+        out.push_str(&goal("p99 ≤ nginx's", &shortfalls.2));
+    }
+
+    /// The WebSocket echo section and its goal.
+    pub fn echo_section(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "| message | target | median | p99 | added over direct (median) |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        let mut misses = Vec::new();
+        let mut sizes: Vec<usize> = self.echo.keys().map(|(s, _)| *s).collect();
+        sizes.dedup();
+        for size in sizes {
+            let of = |t: &str| self.echo.get(&(size, t.to_owned()));
+            let direct = of("direct").map_or(Duration::ZERO, |v| quantile(v, 0.5));
+            let added = |t: &str| of(t).map(|v| quantile(v, 0.5).saturating_sub(direct));
+            for target in TARGETS {
+                let Some(times) = of(target) else { continue };
+                let _ = writeln!(
+                    out,
+                    "| {size} B | {target} | {} | {} | {} |",
+                    ms(quantile(times, 0.5)),
+                    ms(quantile(times, 0.99)),
+                    added(target).map_or("–".into(), ms)
+                );
+            }
+            if let (Some(ours), Some(theirs)) = (added("dcs-proxy"), added("nginx")) {
+                if ours > theirs {
+                    misses.push(format!("{size} B ({} vs {})", ms(ours), ms(theirs)));
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nGoal: added round trip ≤ nginx's at every size: {}{}",
+            verdict(misses.is_empty()),
+            if misses.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", misses.join(", "))
+            }
+        );
+    }
+
+    /// The idle WebSockets section and its goals.
+    pub fn idle_section(&self, out: &mut String) {
+        let _ = writeln!(out, "| WebSockets | target | opened | refused | dropped | RSS before | RSS open | RSS after close | per tunnel | kept after close | launcher RSS open |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+        let mut notes = Vec::new();
+        for ((count, target), idle) in &self.idle {
+            let _ = writeln!(
+                out,
+                "| {count} | {target} | {} | {} | {} | {} KiB | {} KiB | {} KiB | {:.1} KiB | {:.0}% | {} KiB |",
+                idle.opened,
+                idle.asked - idle.opened,
+                idle.dropped,
+                idle.before_kib,
+                idle.open_kib,
+                idle.closed_kib,
+                idle.per_tunnel_kib(),
+                idle.kept_after_close() * 100.0,
+                idle.launcher_open_kib
+            );
+        }
+        for count in [1_000usize, 10_000] {
+            let (Some(ours), Some(theirs)) = (
+                self.idle.get(&(count, "dcs-proxy".to_owned())),
+                self.idle.get(&(count, "nginx".to_owned())),
+            ) else {
+                continue;
+            };
+            let drops = ours.asked - ours.opened + ours.dropped;
+            notes.push(format!(
+                "- {count}: 0 drops: {} ({} refused, {} dropped); RSS per tunnel ≤ nginx's: {} ({:.1} vs {:.1} KiB); \
+                 memory back within 10% after close: {} ({:.0}% kept)",
+                verdict(drops == 0),
+                ours.asked - ours.opened,
+                ours.dropped,
+                verdict(ours.per_tunnel_kib() <= theirs.per_tunnel_kib()),
+                ours.per_tunnel_kib(),
+                theirs.per_tunnel_kib(),
+                verdict(ours.kept_after_close() <= 0.10),
+                ours.kept_after_close() * 100.0
+            ));
+        }
+        let _ = writeln!(out, "\nGoals:\n{}", notes.join("\n"));
+    }
+
+    /// Wake, first open and idle RSS.
+    pub fn open_section(&self, out: &mut String) {
+        let row = |out: &mut String, name: &str, v: &[Duration]| {
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} / {} | {} |",
+                ms(quantile(v, 0.5)),
+                ms(quantile(v, 0.9)),
+                ms(quantile(v, 0.0)),
+                ms(quantile(v, 1.0)),
+                v.len()
+            );
+        };
+        let _ = writeln!(out, "| what | median | p90 | min / max | runs |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        row(
+            out,
+            "wake from zero, `none`, request → first byte",
+            &self.wake_none,
+        );
+        row(
+            out,
+            "wake from zero, code-server, request → first byte",
+            &self.wake_code_server,
+        );
+        row(
+            out,
+            "bare code-server, start → first byte",
+            &self.bare_code_server,
+        );
+        row(
+            out,
+            "first open (shallow clone + start, `none`)",
+            &self.first_open,
+        );
+        row(out, "`git clone --depth 1`", &self.clone_shallow);
+        row(out, "`git clone`", &self.clone_full);
+        let ratio = |a: &[Duration], b: &[Duration]| {
+            quantile(a, 0.5).as_secs_f64() / quantile(b, 0.5).as_secs_f64().max(1e-9)
+        };
+        let wake = ratio(&self.wake_code_server, &self.bare_code_server);
+        let open = ratio(&self.first_open, &self.clone_shallow);
+        let _ = writeln!(
+            out,
+            "\nGoals:\n- wake to the first byte of VS Code ≤ 1.1× bare code-server: {} ({wake:.2}×)\n\
+             - first open ≤ 1.0× `git clone --depth 1`: {} ({open:.2}×; {:.2}× `git clone`)",
+            verdict(wake <= 1.1),
+            verdict(open <= 1.0),
+            ratio(&self.first_open, &self.clone_full)
+        );
+        let [proxy, launcher, nginx] = self.idle_rss;
+        let _ = writeln!(
+            out,
+            "\n| idle RSS | KiB |\n|---|---|\n| dcs-proxy (one workspace open) | {proxy} |\n\
+             | dcs-launcher (`none` IDE) | {launcher} |\n| nginx (master + workers) | {nginx} |"
+        );
+    }
+}
