@@ -28,10 +28,16 @@ RUN_ARGS ?=
 # The IDE `make run` serves: code-server (installed from the npm registry into
 # .cache/ on first run) or none (the headless file manager and terminal).
 IDE ?= code-server
+# Port previews on hosts of their own (<port>-<workspace>.localhost:<port>; browsers
+# resolve *.localhost to loopback), so apps get an origin of their own (cookies,
+# service workers, hot reload). Empty: sandboxed previews under the workspace's path.
+PREVIEW_DOMAIN ?= localhost
 # python3: the fake IDEs of the launcher's tests and code-server's node-gyp;
-# util-linux (unshare) and coreutils (chroot): the static launcher's empty-root test.
+# util-linux (unshare) and coreutils (chroot): the static launcher's empty-root test;
+# bubblewrap: the sandbox of local workspaces when several users share the machine
+# (and with --sandbox), and its tests.
 APT_PACKAGES := git pkg-config libssl-dev ca-certificates build-essential python3 \
-  util-linux coreutils
+  util-linux coreutils bubblewrap
 
 .PHONY: run deps build lint fmt unit e2e bench fuzz clean
 
@@ -64,6 +70,7 @@ run: build $(if $(filter code-server,$(IDE)),ide-apt node24 code-server)
 	$(CARGO) run -q --bin dcs-proxy -- serve --runtime local --auth none \
 	  --listen $(LISTEN) --data-dir "$(DATA_DIR)" --git-base $(GIT_BASE) \
 	  --idle-timeout $(IDLE_TIMEOUT) --ide $(IDE) \
+	  $(if $(PREVIEW_DOMAIN),--preview-domain $(PREVIEW_DOMAIN)) \
 	  $(if $(filter code-server,$(IDE)),--ide-bin $(DCS_TEST_CODE_SERVER)) $(RUN_ARGS)
 
 lint:
@@ -84,10 +91,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	bash fuzz/run.sh $(FUZZ_SECONDS)
 
-## bench: wake-from-zero latency and idle RSS (see docs/benchmarks.md)
-bench: build
-	$(CARGO) build --release --bins -p dcs-proxy -p dcs-launcher
-	$(CARGO) run --release -p dcs-e2e --bin dcs-bench
+# bench: the side-by-side benchmark, in mk/bench.mk (see docs/benchmarks.md).
 
 clean:
 	$(CARGO) clean

@@ -20,7 +20,7 @@ STRESS_RUNS ?= 4
 STRESS_ROUNDS ?= 1
 STRESS_ARGS ?= --workspace --all-targets
 # Everything a test needs (the lints run first in `make test` only).
-TEST_PREREQUISITES := deps build ide-deps static-launcher api-fuzz-deps
+TEST_PREREQUISITES := deps build ide-deps static-launcher api-fuzz-deps rootfs
 
 .PHONY: test test-stress
 

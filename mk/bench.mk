@@ -1,0 +1,37 @@
+# The side-by-side benchmark (see docs/benchmarks.md).
+#
+#   make bench        release binaries, then dcs-bench: dcs-proxy, nginx and direct against
+#                     the same workspace (HTTP load, WebSocket echo, idle WebSockets), wake
+#                     from zero (`none`, code-server), first open against `git clone`,
+#                     idle RSS; Markdown on stdout, kept in target/bench/<time>.md
+#   make bench-deps   nginx and wrk from Debian (installed only when missing)
+#
+# BENCH_ARGS go to dcs-bench's environment, e.g. `make bench BENCH_ARGS=DCS_BENCH_QUICK=1`
+# for a short run that checks the suite itself. The descriptor limit is raised for the
+# run (10,000 WebSockets hold 10,000 descriptors in the bench and more in each target).
+
+BENCH_APT_PACKAGES := nginx wrk
+BENCH_NOFILE ?= 65536
+BENCH_ARGS ?=
+
+.PHONY: bench bench-deps
+
+## bench-deps: nginx and the load generator (wrk)
+bench-deps: deps
+	@missing=""; for p in $(BENCH_APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+## bench: the side-by-side suite with release binaries (dcs-bench finds them beside itself)
+bench: bench-deps ide-apt node24 code-server
+	$(CARGO) build --release --bins -p dcs-proxy -p dcs-launcher
+	$(CARGO) build --release -p dcs-e2e --bin dcs-bench
+	@mkdir -p target/bench
+	ulimit -n $(BENCH_NOFILE) 2>/dev/null || ulimit -n $$(ulimit -Hn); \
+	  out=target/bench/$$(date -u +%Y%m%d-%H%M%S).md; \
+	  env $(BENCH_ARGS) $(CURDIR)/target/release/dcs-bench | tee $$out; \
+	  status=$${PIPESTATUS[0]}; echo "kept in $$out"; exit $$status
