@@ -74,6 +74,11 @@ deploy: k8s-preflight
 	  '    literals:' '      - DCS_PROXY_KNATIVE_LAUNCHER_IMAGE=$(LAUNCHER_IMAGE)' \
 	  > "$(K8S_STAGE)/kustomization.yaml"
 	$(KUBECTL) apply --server-side --force-conflicts --field-manager=dcs -k "$(K8S_STAGE)"
+	@# The hop secret: random, the same for every replica, created once and never
+	@# overwritten (rotating it is deliberate: see docs/operations.md).
+	@$(KUBECTL) -n $(PROXY_NS) get secret dcs-hop >/dev/null 2>&1 || \
+	  $(KUBECTL) -n $(PROXY_NS) create secret generic dcs-hop \
+	    --from-literal=secret="$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 	$(KUBECTL) -n $(PROXY_NS) rollout status deployment/dcs-proxy --timeout=180s
 
 ## undeploy: proxy, RBAC, routes and workspaces go; users' volumes and tokens stay unless PURGE=1
