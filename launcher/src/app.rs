@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use dcs_model::LauncherEnv;
 use tokio::sync::watch;
 
+use crate::activity::Activity;
 use crate::files::temp::TempArea;
 use crate::ide::RunningIde;
 use crate::notices::Notices;
@@ -27,6 +28,8 @@ pub struct App {
     /// `true` once shutdown began; receivers are connections and WebSockets, and the
     /// server waits until all of them are gone.
     draining: Arc<watch::Sender<bool>>,
+    /// The idle clock ([`crate::activity`]).
+    activity: Arc<Activity>,
 }
 
 /// A handle that hands out drain receivers without being one itself, for parts that
@@ -58,7 +61,13 @@ impl App {
             uploads: OnceLock::new(),
             ide: OnceLock::new(),
             draining: Arc::new(draining),
+            activity: Activity::new(env.idle, crate::activity::now_ms()),
         }
+    }
+
+    /// The idle clock.
+    pub fn activity(&self) -> &Arc<Activity> {
+        &self.activity
     }
 
     /// What this workspace holds, for titles: `owner/repo` or the instance id.

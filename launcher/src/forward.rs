@@ -11,7 +11,7 @@
 //! [`dcs_net`]'s, shared with the proxy.
 
 use std::net::SocketAddr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use dcs_net::upstream::{Failure, Kind, Pool, PoolConfig};
@@ -26,6 +26,8 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::debug;
 
+use crate::activity::classify::Classifier;
+use crate::activity::Activity;
 use crate::body::{self, Body, BoxError};
 use crate::error::{Error, Result};
 
@@ -55,6 +57,9 @@ pub async fn forward(
     drain: watch::Receiver<bool>,
 ) -> Result<Response<Body>> {
     let upgrade = hop::upgrade_requested(req.headers());
+    // The idle clock, put there by the front: a tunnel's client messages are
+    // classified for it ([`crate::activity::classify`]).
+    let activity = req.extensions().get::<Arc<Activity>>().cloned();
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     hop::strip(req.headers_mut(), upgrade.as_ref());
     let path = match path {
@@ -83,7 +88,7 @@ pub async fn forward(
             )));
         };
         let upstream_upgrade = hyper::upgrade::on(&mut resp);
-        tokio::spawn(tunnel(client_upgrade, upstream_upgrade, drain));
+        tokio::spawn(tunnel(client_upgrade, upstream_upgrade, drain, activity));
         let (parts, _) = resp.into_parts();
         return Ok(Response::from_parts(parts, body::empty()));
     }
@@ -104,8 +109,14 @@ fn bad_gateway(to: SocketAddr, failure: &Failure) -> Error {
 }
 
 /// Carries bytes both ways between the two upgraded connections until either side
-/// closes or the launcher drains.
-async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, mut drain: watch::Receiver<bool>) {
+/// closes or the launcher drains. With `activity`, the tunnel is an open connection
+/// of the clock, and the client's messages that are input count.
+async fn tunnel(
+    client: OnUpgrade,
+    upstream: OnUpgrade,
+    mut drain: watch::Receiver<bool>,
+    activity: Option<Arc<Activity>>,
+) {
     let (client, upstream) = match tokio::try_join!(client, upstream) {
         Ok(pair) => pair,
         Err(error) => {
@@ -114,7 +125,18 @@ async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, mut drain: watch::Receiv
         }
     };
     let drained = crate::app::draining(&mut drain);
-    let (up, down) = tunnel::tunnel_upgraded(client, upstream, |_: &[u8]| {}, drained).await;
+    let _open = activity.as_ref().map(Activity::connection);
+    let mut classifier = Classifier::default();
+    let observe = |bytes: &[u8]| {
+        if let Some(activity) = &activity {
+            classifier.feed(bytes, &mut |message| {
+                if message.counts() {
+                    activity.input("websocket", crate::activity::now_ms());
+                }
+            });
+        }
+    };
+    let (up, down) = tunnel::tunnel_upgraded(client, upstream, observe, drained).await;
     debug!(up, down, "tunnel closed");
 }
 

@@ -7,6 +7,9 @@
 //! else sees the request.
 //!
 //! - `GET /_dcs/ready` → [`crate::ready`]
+//! - `GET /_dcs/idle`, `POST /_dcs/activity`, `POST /_dcs/keepalive` →
+//!   [`crate::activity::endpoints`]; every request a person makes counts as use
+//!   ([`crate::activity::requests`]) before it is routed
 //! - `GET /_dcs/notices`, `GET /_dcs/notice.js` → [`crate::notices`]
 //! - `/_dcs/ws-echo` → [`crate::ws_echo`]
 //! - `/_dcs/terminal` → [`crate::terminal`] (a shell on a PTY)
@@ -24,6 +27,7 @@ use http::header::{HeaderValue, ALLOW, RETRY_AFTER};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use crate::activity::{self, endpoints};
 use crate::app::App;
 use crate::body::Body;
 use crate::notices::{self, inject, Notice};
@@ -50,6 +54,16 @@ pub async fn handle(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body>
         return refused;
     }
     let path = req.uri().path().to_owned();
+    // The idle clock: a person's requests are use; WebSocket tunnels classify
+    // their client messages with it (`crate::forward`).
+    let now = crate::activity::now_ms();
+    if activity::requests::counts(req.method(), &path, req.headers()) {
+        app.activity().input("request", now);
+    }
+    if endpoints::is_endpoint(&path) {
+        return endpoints::handle(&app, req).await;
+    }
+    req.extensions_mut().insert(app.activity().clone());
     if path == "/_dcs/ready" {
         return ready::respond(&ready(&app).await);
     }
@@ -88,7 +102,8 @@ pub async fn handle(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body>
     }
     if path == "/_dcs" || path.starts_with("/_dcs/") {
         let msg = "no such launcher endpoint; known: /_dcs/ready, /_dcs/notices, /_dcs/notice.js, \
-                   /_dcs/ws-echo, /_dcs/terminal, /_dcs/files/";
+                   /_dcs/idle, /_dcs/activity, /_dcs/keepalive, /_dcs/ws-echo, /_dcs/terminal, \
+                   /_dcs/files/";
         return pages::message(
             StatusCode::NOT_FOUND,
             "error",

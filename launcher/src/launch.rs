@@ -1,7 +1,8 @@
 //! [`run`]: the launcher's life from first request to exit. The front serves at once
 //! (so `/_dcs/ready` answers during the checkout); start-up runs beside it; on
-//! shutdown the launcher stops accepting, cancels a transfer in progress, stops the
-//! IDE and lets in-flight requests finish, all within the stop grace period.
+//! shutdown the launcher stops accepting, runs `DCS_PRE_STOP` ([`crate::pre_stop`]),
+//! cancels a transfer in progress, stops the IDE and lets in-flight requests finish,
+//! all within the stop grace period.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,10 +62,22 @@ pub async fn run(
     open_upload_area(&app, &env).await;
 
     let cancel = Arc::new(AtomicBool::new(false));
+    let pre_stop = env.pre_stop.clone().map(|c| (c, env.checkout_dir()));
+    crate::progress_push::spawn(&env, app.clone());
     let mut start = tokio::spawn(startup::start(env, app.clone(), ide, cancel.clone()));
 
     serve::accept_until(listener, app.clone(), shutdown).await;
     info!(grace_secs = grace.as_secs(), "shutting down");
+
+    // `DCS_PRE_STOP` first, while the IDE still runs; it shares the grace period.
+    let grace = match pre_stop {
+        Some((command, folder)) => {
+            let began = std::time::Instant::now();
+            crate::pre_stop::run(&command, &folder, grace).await;
+            grace.saturating_sub(began.elapsed()).max(MIN_GRACE_LEFT)
+        }
+        None => grace,
+    };
 
     // Kill a clone or fetch in progress (its transfer child) and wait for start-up to
     // settle, so a half-done clone is cleaned up and a starting IDE is known and
@@ -101,6 +114,9 @@ pub async fn run(
     info!(?stopped, "stopped");
     Ok(stopped)
 }
+
+/// What the IDE's stop gets at least after a pre-stop command took the grace period.
+const MIN_GRACE_LEFT: Duration = Duration::from_secs(1);
 
 /// Removes the upload temporaries of launchers that died and makes this one's
 /// folder; without one (a read-only volume, say) uploads are written beside their

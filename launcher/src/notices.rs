@@ -11,11 +11,18 @@
 //!   injected by the front ([`inject`]).
 //!
 //! `GET /_dcs/notice.js` ([`SCRIPT`]) keeps the banner current: it fetches the list
-//! when the page loads and when the user returns to it (never on a timer: requests
-//! count as use, and a timer would keep an abandoned tab's workspace alive), renders
-//! it with DOM calls only (no `innerHTML`, so it works under Trusted Types), lets the
-//! user dismiss a notice for the session and runs actions. It is served by the
-//! launcher, same-origin, so an IDE's CSP (`script-src 'self'`) allows it.
+//! when the page loads and when the user returns to it (as background traffic,
+//! `X-DCS-Background: 1`, which never counts as use), renders it with DOM calls only
+//! (no `innerHTML`, so it works under Trusted Types), lets the user dismiss a notice
+//! for the session and runs actions. It is served by the launcher, same-origin, so
+//! an IDE's CSP (`script-src 'self'`) allows it.
+//!
+//! The same script carries the idle clock's page side (`notices/idle.js`): beacons of
+//! human input (`POST /_dcs/activity`, throttled, sent only on input), a background
+//! poll of `GET /_dcs/idle` that shows the warning before an idle stop ("This
+//! workspace stops in N min…" with Keep working and Stop now), and, once the
+//! workspace is stopped, an overlay with Resume that reloads the page (the
+//! navigation wakes the workspace; see the proxy's `resume` module).
 
 pub mod inject;
 
@@ -32,8 +39,12 @@ use crate::pages::{self, escape};
 pub const PATH: &str = "/_dcs/notices";
 /// The path of the banner script.
 pub const SCRIPT_PATH: &str = "/_dcs/notice.js";
-/// The banner script.
-pub const SCRIPT: &str = include_str!("notices/notice.js");
+/// The banner script, followed by the idle clock's page side.
+pub const SCRIPT: &str = concat!(
+    include_str!("notices/notice.js"),
+    "\n",
+    include_str!("notices/idle.js")
+);
 
 /// How much a notice matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

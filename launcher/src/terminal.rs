@@ -11,12 +11,17 @@
 //! launcher's environment minus what [`crate::user_env`] withholds, plus what it
 //! adds.
 //!
+//! Idle clock ([`crate::activity`]): keyboard input is use; output, and CPU used by
+//! the job in the terminal's foreground (sampled every [`CPU_SAMPLE`]), are watched
+//! work ([`crate::activity::work`]); an open terminal is an open connection.
+//!
 //! # Layout
 //! - [`panel`]: the terminal panel of the file manager page (plain JS).
 
 pub mod panel;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -32,6 +37,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, warn};
 
+use crate::activity::work::{self, Terminals};
+use crate::activity::{now_ms, Activity};
 use crate::app::App;
 use crate::body::Body;
 use crate::supervise::group;
@@ -39,6 +46,9 @@ use crate::{reap, ws_echo};
 
 /// The endpoint.
 pub const PATH: &str = "/_dcs/terminal";
+
+/// How often the CPU of the terminal's foreground job is sampled.
+pub const CPU_SAMPLE: Duration = Duration::from_secs(2);
 
 /// A control message from the client.
 #[derive(Debug, Deserialize, PartialEq, Eq)]
@@ -56,10 +66,11 @@ struct Size {
 pub fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
     let drain = app.drain_watch();
     let cwd = app.checkout_dir().to_path_buf();
+    let activity = app.activity().clone();
     ws_echo::accept(
         req,
         "e.g. the terminal panel of the file manager",
-        move |io| session(io, cwd, drain),
+        move |io| session(io, cwd, drain, activity),
     )
 }
 
@@ -73,7 +84,7 @@ pub fn shell(env_shell: Option<&str>, exists: impl Fn(&Path) -> bool) -> PathBuf
         .unwrap_or_else(|| PathBuf::from("/bin/sh"))
 }
 
-async fn session<S>(io: S, cwd: PathBuf, mut drain: watch::Receiver<bool>)
+async fn session<S>(io: S, cwd: PathBuf, mut drain: watch::Receiver<bool>, activity: Arc<Activity>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -105,6 +116,9 @@ where
     let pid = child.id().unwrap_or_default();
     reap::adopt(pid);
     info!(pid, shell = %program.display(), "terminal opened");
+    let clock = Terminals::open(&activity, pid);
+    let mut sample = tokio::time::interval(CPU_SAMPLE);
+    sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (mut out, mut input) = pty.into_split();
     let mut buf = vec![0u8; 16 * 1024];
     let reason = loop {
@@ -112,6 +126,7 @@ where
             // Output of the shell (EIO once every process closed the terminal).
             n = out.read(&mut buf) => match n {
                 Ok(n) if n > 0 => {
+                    clock.output(now_ms());
                     if ws.send(Message::binary(buf[..n].to_vec())).await.is_err() {
                         break "the client went away".to_owned();
                     }
@@ -125,12 +140,14 @@ where
                         let _ = input.resize(pty_process::Size::new(c.resize.rows, c.resize.cols));
                     }
                     Err(_) => {
+                        clock.input(now_ms());
                         if input.write_all(text.as_bytes()).await.is_err() {
                             break "the shell exited".to_owned();
                         }
                     }
                 },
                 Some(Ok(Message::Binary(bytes))) => {
+                    clock.input(now_ms());
                     if input.write_all(&bytes).await.is_err() {
                         break "the shell exited".to_owned();
                     }
@@ -138,11 +155,20 @@ where
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break "the client went away".to_owned(),
                 Some(Ok(_)) => {}
             },
+            // Is the job in the foreground using CPU (watched work)?
+            _ = sample.tick() => {
+                let fg = tokio::task::spawn_blocking(move || work::foreground(pid))
+                    .await
+                    .ok()
+                    .flatten();
+                clock.cpu(fg, now_ms());
+            }
             // The launcher is shutting down.
             () = crate::app::draining(&mut drain) => break "launcher stopping".to_owned(),
         }
     };
     debug!(pid, %reason, "terminal closing");
+    drop(clock);
     hang_up(pid, &mut child).await;
     let code = if reason == "launcher stopping" {
         CloseCode::Away

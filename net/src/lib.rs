@@ -13,6 +13,7 @@
 //! - [`preview`]: the `/ports/<n>/` grammar and the marks of a preview hop.
 //! - [`query`]: taking a credential out of a query string.
 //! - [`tunnel`]: carrying an upgraded connection's bytes both ways.
+//! - [`ws_classify`]: what a client sends on a WebSocket: a person's input or chatter.
 
 pub mod accept;
 pub mod cookies;
@@ -25,6 +26,7 @@ pub mod preview;
 pub mod query;
 pub mod tunnel;
 pub mod upstream;
+pub mod ws_classify;
 
 /// Boxed error for bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -46,6 +46,45 @@ pub fn parse_stat(line: &str) -> Option<Stat> {
     })
 }
 
+/// What `/proc/<pid>/stat` says of a process's CPU use and its terminal: read by the
+/// launcher's idle clock (is the job in the foreground of a terminal busy?).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuStat {
+    /// The command name (`comm`, at most 15 bytes).
+    pub comm: String,
+    /// Process group id.
+    pub pgrp: u32,
+    /// The foreground process group of its controlling terminal (field 8; `-1`
+    /// without a terminal).
+    pub tpgid: i64,
+    /// User plus system time, clock ticks (fields 14 and 15).
+    pub ticks: u64,
+}
+
+/// Parses the CPU fields of a `stat` line (see [`parse_stat`] for its shape).
+pub fn parse_cpu(line: &str) -> Option<CpuStat> {
+    let open = line.find('(')?;
+    let close = line.rfind(')')?;
+    let comm = line.get(open + 1..close)?.to_owned();
+    let fields: Vec<&str> = line.get(close + 1..)?.split_whitespace().collect();
+    // Index 0 is field 3 (state): field n is at n - 3.
+    let field = |n: usize| fields.get(n - 3).copied();
+    Some(CpuStat {
+        comm,
+        pgrp: field(5)?.parse().ok()?,
+        tpgid: field(8)?.parse().ok()?,
+        ticks: field(14)?
+            .parse::<u64>()
+            .ok()?
+            .saturating_add(field(15)?.parse().ok()?),
+    })
+}
+
+/// [`parse_cpu`] of `/proc/<pid>/stat`, or `None` if it is gone or unreadable.
+pub fn cpu(pid: u32) -> Option<CpuStat> {
+    parse_cpu(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
 /// Reads `/proc/<pid>/stat`: `Ok(None)` if the process does not exist, `Err` if
 /// `/proc` could not answer.
 pub fn read_stat(pid: u32) -> io::Result<Option<Stat>> {
@@ -131,6 +170,14 @@ mod tests {
 
     const LINE: &str = "4242 (code) server) (x) S 17 4240 4240 0 -1 4194560 \
                         100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+
+    #[test]
+    fn cpu_fields_and_the_foreground_group_parse() {
+        let c = parse_cpu(LINE).expect("parses");
+        assert_eq!(c.comm, "code) server) (x");
+        assert_eq!((c.pgrp, c.tpgid, c.ticks), (4240, -1, 3));
+        assert!(parse_cpu("1 (x) S 0 1").is_none());
+    }
 
     #[test]
     fn stat_lines_with_odd_command_names_parse() {

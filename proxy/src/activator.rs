@@ -6,17 +6,25 @@
 //! start. A start that fails is remembered for a while ([`Backoff`]: 5 s, doubling
 //! with each failure in a row, at most a minute), so the requests that follow get
 //! its failure page at once instead of starting another clone each. The reaper
-//! stops workspaces with no client activity for the idle timeout.
+//! ([`reaper`]) stops workspaces their launchers say nobody uses.
 //!
 //! Starts begin here, so their limits are decided here ([`crate::quota::start`]:
 //! workspaces starting at once per user and in total; a start beyond is a 429),
 //! and a repository workspace the runtime does not know yet is started only once
 //! the git base says its repository exists ([`RepoProbe`]); a miss makes nothing.
+//!
+//! # Layout
+//! - [`reaper`]: the idle reaper, asking each running workspace's launcher.
+//! - [`ask`]: the questions to a launcher's idle clock over the hop.
+
+pub mod ask;
+pub mod reaper;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use dcs_model::env::IdlePolicy;
 use dcs_model::{RepoRef, UserId, WorkspaceKey, WorkspaceKind};
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use tracing::{info, warn};
@@ -81,6 +89,8 @@ pub struct Activator {
     quotas: Quotas,
     /// Asks the git base before a new repository workspace is made.
     repos: Option<Arc<RepoProbe>>,
+    /// The idle policy launchers apply (the busy limit bounds keep-alives).
+    idle_policy: IdlePolicy,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -107,7 +117,28 @@ impl Activator {
             backoff: Backoff::default(),
             quotas: Quotas::default(),
             repos: None,
+            idle_policy: IdlePolicy {
+                idle_timeout_secs: idle_timeout.as_secs().max(1),
+                ..IdlePolicy::default()
+            },
         }
+    }
+
+    /// The same activator with `policy` as the idle policy of its launchers.
+    pub fn with_idle_policy(mut self, policy: IdlePolicy) -> Self {
+        self.idle_policy = policy;
+        self
+    }
+
+    /// The idle policy of the launchers.
+    pub fn idle_policy(&self) -> IdlePolicy {
+        self.idle_policy
+    }
+
+    /// Where this proxy sends `key`'s requests now, if it routes to it (never
+    /// starts anything).
+    pub fn ready_upstream(&self, key: &WorkspaceKey) -> Option<Upstream> {
+        lock(&self.ready).get(key).cloned()
     }
 
     /// The same activator limiting starts at once as `quotas` say.
@@ -319,48 +350,7 @@ impl Activator {
             tracker.close_tunnels();
         }
         self.activity.remove(key);
-    }
-
-    /// One reaper pass: stops every running workspace idle for the idle timeout.
-    pub async fn reap_idle(&self) {
-        let mut candidates: Vec<WorkspaceKey> = lock(&self.ready).keys().cloned().collect();
-        // Workspaces running without having been routed to by this process (adopted
-        // after a restart) are reaped too; their idleness counts from first sight.
-        if let Ok(all) = self.runtime.list(None).await {
-            // `dcs_workspaces{state}`: the runtime's view (Knative: its watch cache).
-            self.metrics.set_workspaces(all.iter().map(|w| &w.status));
-            candidates.extend(
-                all.into_iter()
-                    .filter(|w| w.status == Status::Running)
-                    .map(|w| w.key),
-            );
-        }
-        candidates.sort();
-        candidates.dedup();
-        for key in candidates {
-            let tracker = self.activity.tracker(&key);
-            if tracker.in_flight() > 0
-                || tracker.idle_for() < self.idle_timeout
-                || tracker.idle_stopped()
-            {
-                continue;
-            }
-            if lock(&self.starting).contains_key(&key) {
-                continue;
-            }
-            info!(workspace = %key, idle_secs = tracker.idle_for().as_secs(), "stopping idle workspace");
-            self.invalidate(&key);
-            // Runtimes that scale on their own (Knative) count open sockets as
-            // requests in flight; close them so the workspace can reach zero.
-            tracker.close_tunnels();
-            match self.runtime.stop(&key).await {
-                Ok(()) => {
-                    tracker.mark_idle_stopped();
-                    self.metrics.idle_stops.inc();
-                }
-                Err(err) => warn!(workspace = %key, %err, "idle stop failed"),
-            }
-        }
+        crate::resume::forget(key);
     }
 
     /// Runs the reaper forever (the caller aborts it at shutdown).

@@ -1,7 +1,10 @@
-//! Per-workspace activity: when the client last did something, and how many HTTP
-//! exchanges are in flight. Client HTTP requests and client WebSocket data frames
-//! count; server pushes, pings and open-but-silent sockets do not, so an abandoned
-//! tab cannot keep a workspace alive.
+//! This proxy's own record of each workspace: when a request last passed it (or the
+//! launcher last vouched that the workspace is used), how many HTTP exchanges are in
+//! flight, and the switch that closes its tunnels. Whether a workspace is used is
+//! decided by its launcher (`dcs-launcher`'s idle clock, asked by
+//! [`crate::activator::reaper`]); this record is only the reaper's fallback when a
+//! launcher cannot be asked. WebSocket frames are no part of it: an IDE sends
+//! keepalives on its own, so counting them would keep an abandoned tab alive.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -42,7 +45,8 @@ impl Tracker {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Records client activity now.
+    /// Records that the workspace was used now (a request passed, or its launcher
+    /// said so).
     pub fn touch(&self) {
         self.last_ms.fetch_max(self.now_ms(), Ordering::Relaxed);
     }

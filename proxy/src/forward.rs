@@ -5,14 +5,12 @@
 //!
 //! # Layout
 //! - [`headers`]: hop-by-hop, identity and `X-Forwarded-*` rewriting.
-//! - [`upgrade`]: WebSocket detection and the activity-counting tunnel.
+//! - [`upgrade`]: the tunnel of upgraded connections (closed by the idle policy).
 //! - [`send`]: the send phase: the pooled client, and what a failure means.
-//! - [`ws_scan`]: the client WebSocket frame scanner.
 
 pub mod headers;
 pub mod send;
 pub mod upgrade;
-pub mod ws_scan;
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -61,6 +59,11 @@ pub async fn forward(
     identity: &Identity,
     target: Target,
 ) -> Result<Response<Body>> {
+    // The progress paths, and the live progress page for a browser navigation to a
+    // workspace that is not ready (`crate::progress`).
+    if let Some(resp) = crate::progress::intercept(state, &req, &target).await? {
+        return Ok(resp);
+    }
     match dcs_net::preview::of_target(&target.rest) {
         Some(preview) => {
             crate::preview::main_origin(state, req, peer, identity, target, preview).await
@@ -79,6 +82,11 @@ pub async fn exchange(
     shape: Shape,
 ) -> Result<Response<Body>> {
     let spec = &target.spec;
+    // After an idle stop only a navigation wakes the workspace (`crate::resume`).
+    let kind = crate::resume::classify(req.method(), &target.rest, req.headers());
+    if let Some(stopped) = crate::resume::hold(state, &spec.key, kind).await {
+        return Ok(stopped);
+    }
     let tracker = state.activator.activity.tracker(&spec.key);
     let in_flight = tracker.begin();
     let wants_html = crate::pages::wants_html(req.headers());
@@ -127,7 +135,6 @@ pub async fn exchange(
         .credentials
         .confine_response(resp.headers_mut(), shape.preview_path.as_deref());
     if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
-        let websocket = upgrade.as_ref().is_some_and(dcs_net::hop::is_websocket);
         let upstream_upgrade = hyper::upgrade::on(&mut resp);
         state.metrics.upgrades.inc();
         let open = state.metrics.tunnel_opened();
@@ -137,7 +144,7 @@ pub async fn exchange(
             let (_open, _slot) = (open, tunnel_slot);
             match tokio::try_join!(client_upgrade, upstream_upgrade) {
                 Ok((client, upstream)) => {
-                    upgrade::tunnel_upgraded(client, upstream, tracker, websocket).await;
+                    upgrade::tunnel_upgraded(client, upstream, tracker).await;
                 }
                 Err(err) => warn!(%err, "upgrade failed"),
             }

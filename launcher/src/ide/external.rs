@@ -72,6 +72,7 @@ pub async fn start_installed(
 ) -> Result<Box<dyn RunningIde>> {
     let program = super::bin::for_context(kind, ctx).await?;
     let dirs = ConfigDirs::create(&ctx.config_dir, kind)?;
+    super::hot_exit::ensure(kind, &dirs);
     let tls = tls_env(kind, ctx).await?;
     let spec = Spec {
         kind,

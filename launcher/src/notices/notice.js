@@ -87,14 +87,18 @@
 
   async function refresh() {
     try {
-      const r = await fetch(endpoint, { headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin' });
+      const r = await fetch(endpoint, {
+        headers: { Accept: 'application/json', 'X-DCS-Background': '1' },
+        cache: 'no-store',
+        credentials: 'same-origin',
+      });
       if (r.ok) render((await r.json()).notices || []);
     } catch (e) { /* the workspace is stopping or restarting: keep what is shown */ }
   }
 
-  // Fetched when the page loads and whenever the user comes back to it, never on a
-  // timer: every request counts as use of the workspace, and a timer would keep an
-  // abandoned tab's workspace from ever stopping.
+  // Fetched when the page loads and whenever the user comes back to it, as background
+  // traffic (`X-DCS-Background: 1`: never counts as use, never wakes a stopped
+  // workspace); the user's input itself is reported by the beacons of idle.js.
   refresh();
   document.addEventListener('visibilitychange', () => { if (!document.hidden) refresh(); });
   window.addEventListener('focus', refresh);

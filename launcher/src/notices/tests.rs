@@ -89,6 +89,36 @@ fn the_script_uses_no_inner_html_and_no_other_origin() {
     assert!(!SCRIPT.contains("innerHTML"), "Trusted Types forbid it");
     assert!(!SCRIPT.contains("http://") && !SCRIPT.contains("https://"));
     assert!(SCRIPT.contains("new URL('notices', here)"));
-    // Requests count as use: a timer would keep an abandoned tab's workspace alive.
-    assert!(!SCRIPT.contains("setInterval") && !SCRIPT.contains("setTimeout"));
+    // The banner part runs no timer; the idle part's timers send only requests
+    // marked as background (never use, never a wake), or beacons of input.
+    let (banner, idle) = (include_str!("notice.js"), include_str!("idle.js"));
+    assert!(!banner.contains("setInterval") && !banner.contains("setTimeout"));
+    assert!(banner.contains("'X-DCS-Background': '1'"));
+    let fetches: Vec<&str> = idle.split("fetch(").skip(1).collect();
+    assert_eq!(fetches.len(), 3, "the poll, the beacon and Stop now");
+    assert!(fetches[0].starts_with("ACTIVITY, {"), "the beacon");
+    assert!(fetches[1].starts_with("IDLE, {") && fetches[1][..120].contains("...BACKGROUND"));
+    assert!(fetches[2].starts_with("STOP, {"), "Stop now");
+    assert!(idle.contains("const BACKGROUND = { 'X-DCS-Background': '1' };"));
+}
+
+#[test]
+fn the_idle_part_reports_input_polls_in_the_background_and_offers_resume() {
+    for needle in [
+        "addEventListener('keydown'",
+        "addEventListener('pointerdown'",
+        "addEventListener('wheel'",
+        "addEventListener('focus'",
+        "THROTTLE_MS = 30_000",
+        "This workspace stops in ",
+        ": nobody has used it for ",
+        "'Keep working'",
+        "'Stop now'",
+        "send('keep-working')",
+        "without use. Your files are saved.",
+        "'Resume'",
+        "location.reload()",
+    ] {
+        assert!(SCRIPT.contains(needle), "{needle}");
+    }
 }

@@ -1,56 +1,37 @@
-//! Upgraded connections (WebSocket): the tunnel ([`dcs_net::tunnel`]) with the
-//! workspace's activity tracking: the client's data frames count as activity, and
-//! the idle policy can close every tunnel of a workspace.
+//! Upgraded connections (WebSocket): the tunnel ([`dcs_net::tunnel`]), which the idle
+//! policy can close for every tunnel of a workspace. What passes through is not
+//! activity: whether a workspace is used is decided by its launcher, which
+//! classifies the client's messages (an IDE's keepalives never count).
 
 use std::sync::Arc;
 
 use hyper::upgrade::Upgraded;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::ws_scan::FrameScanner;
 use crate::activity::Tracker;
 
 /// Carries bytes between `client` and `upstream` until both directions end, or
 /// until the workspace's tunnels are closed by the idle policy.
-/// Client→upstream bytes are scanned: with `websocket`, each client data frame
-/// touches `tracker`; otherwise any client bytes do.
-pub async fn tunnel<C, U>(client: C, upstream: U, tracker: Arc<Tracker>, websocket: bool)
+pub async fn tunnel<C, U>(client: C, upstream: U, tracker: Arc<Tracker>)
 where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
     let mut close = tracker.on_close();
-    let mut scanner = FrameScanner::default();
-    let observe = |bytes: &[u8]| {
-        if !websocket || scanner.feed(bytes) > 0 {
-            tracker.touch();
-        }
-    };
     let closed = async {
         let _ = close.changed().await;
     };
-    dcs_net::tunnel::tunnel(client, upstream, observe, closed).await;
+    dcs_net::tunnel::tunnel(client, upstream, |_: &[u8]| {}, closed).await;
 }
 
 /// [`tunnel`] for hyper's upgraded connections (the proxy's): between two TCP
 /// sockets it holds no buffer while idle ([`dcs_net::tunnel::tunnel_upgraded`]).
-pub async fn tunnel_upgraded(
-    client: Upgraded,
-    upstream: Upgraded,
-    tracker: Arc<Tracker>,
-    websocket: bool,
-) {
+pub async fn tunnel_upgraded(client: Upgraded, upstream: Upgraded, tracker: Arc<Tracker>) {
     let mut close = tracker.on_close();
-    let mut scanner = FrameScanner::default();
-    let observe = |bytes: &[u8]| {
-        if !websocket || scanner.feed(bytes) > 0 {
-            tracker.touch();
-        }
-    };
     let closed = async {
         let _ = close.changed().await;
     };
-    dcs_net::tunnel::tunnel_upgraded(client, upstream, observe, closed).await;
+    dcs_net::tunnel::tunnel_upgraded(client, upstream, |_: &[u8]| {}, closed).await;
 }
 
 #[cfg(test)]
@@ -64,7 +45,7 @@ mod tests {
     use crate::activity::Activity;
 
     #[tokio::test(start_paused = true)]
-    async fn bytes_flow_both_ways_and_only_data_frames_are_activity() {
+    async fn bytes_flow_both_ways_and_no_frame_is_activity() {
         let activity = Activity::default();
         let key = WorkspaceKey::new(
             UserId::new("a").expect("u"),
@@ -73,7 +54,7 @@ mod tests {
         let tracker = activity.tracker(&key);
         let (mut client, client_side) = tokio::io::duplex(1024);
         let (upstream_side, mut server) = tokio::io::duplex(1024);
-        let t = tokio::spawn(tunnel(client_side, upstream_side, tracker.clone(), true));
+        let t = tokio::spawn(tunnel(client_side, upstream_side, tracker.clone()));
 
         tokio::time::advance(Duration::from_secs(60)).await;
         let ping = [0x89, 0x80, 0, 0, 0, 0];
@@ -81,18 +62,15 @@ mod tests {
         let mut got = [0u8; 6];
         server.read_exact(&mut got).await.expect("read");
         assert_eq!(got, ping);
-        assert!(
-            tracker.idle_for() >= Duration::from_secs(60),
-            "a ping is not activity"
-        );
 
-        let text = [0x81, 0x82, 0, 0, 0, 0, b'h', b'i'];
-        client.write_all(&text).await.expect("write");
-        let mut got = [0u8; 8];
+        // A VS Code KeepAlive in a binary frame: the launcher's business, not ours.
+        let keepalive = [0x82, 13, 9, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+        client.write_all(&keepalive).await.expect("write");
+        let mut got = [0u8; 15];
         server.read_exact(&mut got).await.expect("read");
         assert!(
-            tracker.idle_for() < Duration::from_secs(1),
-            "a data frame is activity"
+            tracker.idle_for() >= Duration::from_secs(60),
+            "frames are not activity here"
         );
 
         server.write_all(b"back").await.expect("write");
@@ -115,7 +93,7 @@ mod tests {
         let tracker = activity.tracker(&key);
         let (mut client, client_side) = tokio::io::duplex(1024);
         let (upstream_side, _server) = tokio::io::duplex(1024);
-        let t = tokio::spawn(tunnel(client_side, upstream_side, tracker.clone(), true));
+        let t = tokio::spawn(tunnel(client_side, upstream_side, tracker.clone()));
         tokio::task::yield_now().await;
         tracker.close_tunnels();
         tokio::time::timeout(Duration::from_secs(30), t)

@@ -1,0 +1,276 @@
+//! The workspace's idle clock: whether anybody uses this workspace, decided here
+//! because every request of the workspace passes this front, whichever proxy replica
+//! forwarded it. The proxies ask (`GET /_dcs/idle`) and stop the workspace once
+//! `stop_at` has passed.
+//!
+//! Use is human input: a key, pointer, scroll or focus reported by the IDE page's
+//! script (`POST /_dcs/activity`), terminal input, an HTTP request a person makes.
+//! Watched work holds the workspace too, bounded by the busy limit (`DCS_BUSY_MAX`
+//! past the last input): a terminal producing output or whose foreground job uses
+//! CPU, and keep-alives declared through the API. Never use: IDE keepalives and
+//! acknowledgements, WebSocket pings, reconnect handshakes, requests a page marks as
+//! background, the polls of this clock, an open tab. See `docs/architecture.md`.
+//!
+//! Every method takes the time (unix milliseconds, [`now_ms`]) from its caller, so
+//! the rules are tested without sleeping.
+//!
+//! # Layout
+//! - the WebSocket classifier is [`dcs_net::ws_classify`] (shared with the fuzz target).
+//! - [`requests`]: which HTTP requests are a person's.
+//! - [`work`]: terminals as watched work (output, CPU of the foreground job).
+//! - [`endpoints`]: `GET /_dcs/idle`, `POST /_dcs/activity`, `POST /_dcs/keepalive`.
+
+pub use dcs_net::ws_classify as classify;
+pub mod endpoints;
+pub mod requests;
+pub mod work;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use dcs_model::api::{ActiveWork, IdleReport, LastInput};
+use dcs_model::env::IdlePolicy;
+
+/// Work seen this recently is active now (and holds `stop_at` open).
+pub const ACTIVE_WINDOW_MS: u64 = 5_000;
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The clock of one workspace.
+#[derive(Debug)]
+pub struct Activity {
+    policy: IdlePolicy,
+    state: Mutex<State>,
+    /// Open WebSockets (IDE tunnels and terminals).
+    open: AtomicU64,
+    /// The terminals, as work.
+    terminals: work::Terminals,
+}
+
+#[derive(Debug)]
+struct State {
+    /// When the clock started, moved on while the start itself holds the workspace.
+    since_ms: u64,
+    /// The last human input: when, and what kind.
+    last_input: Option<(u64, String)>,
+    /// The last time watched work was seen.
+    work_ms: Option<u64>,
+    /// Until when a declared keep-alive holds.
+    keepalive_until_ms: Option<u64>,
+}
+
+/// Why a keep-alive was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeyondBusyMax {
+    /// The bound, seconds.
+    pub busy_max_s: u64,
+}
+
+impl std::fmt::Display for BeyondBusyMax {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.busy_max_s == 0 {
+            f.write_str("keep-alives are off here (the busy limit is 0)")
+        } else {
+            write!(
+                f,
+                "a keep-alive may last at most {} s (the busy limit)",
+                self.busy_max_s
+            )
+        }
+    }
+}
+
+impl Activity {
+    /// A clock under `policy`, started at `now`.
+    pub fn new(policy: IdlePolicy, now: u64) -> Arc<Self> {
+        Arc::new(Self {
+            policy,
+            state: Mutex::new(State {
+                since_ms: now,
+                last_input: None,
+                work_ms: None,
+                keepalive_until_ms: None,
+            }),
+            open: AtomicU64::new(0),
+            terminals: work::Terminals::default(),
+        })
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> IdlePolicy {
+        self.policy
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records human input of `kind` at `now`.
+    pub fn input(&self, kind: &str, now: u64) {
+        let mut state = self.state();
+        if state.last_input.as_ref().is_none_or(|(at, _)| *at <= now) {
+            state.last_input = Some((now, kind.to_owned()));
+        }
+    }
+
+    /// Records watched work seen at `now` (it counts only within the busy limit).
+    pub fn work_seen(&self, now: u64) {
+        let mut state = self.state();
+        state.work_ms = Some(state.work_ms.map_or(now, |w| w.max(now)));
+    }
+
+    /// Holds the clock while the workspace is still starting (no stop mid-start, and
+    /// the idle time counts from its end).
+    pub fn starting(&self, now: u64) {
+        let mut state = self.state();
+        state.since_ms = state.since_ms.max(now);
+    }
+
+    /// Declares work for `for_s` seconds from `now` (0 ends a keep-alive); refused
+    /// beyond the busy limit.
+    pub fn keepalive(&self, for_s: u64, now: u64) -> Result<(), BeyondBusyMax> {
+        if for_s > self.policy.busy_max_secs {
+            return Err(BeyondBusyMax {
+                busy_max_s: self.policy.busy_max_secs,
+            });
+        }
+        self.state().keepalive_until_ms = (for_s > 0).then(|| now.saturating_add(for_s * 1000));
+        Ok(())
+    }
+
+    /// Counts an open WebSocket for as long as the guard lives.
+    pub fn connection(self: &Arc<Self>) -> Connection {
+        self.open.fetch_add(1, Ordering::Relaxed);
+        Connection(self.clone())
+    }
+
+    /// The terminals.
+    pub fn terminals(&self) -> &work::Terminals {
+        &self.terminals
+    }
+
+    /// The clock at `now`, with `start` (the start-up phase) as work while the
+    /// workspace is starting.
+    pub fn report(&self, now: u64, start: Option<&str>) -> IdleReport {
+        if start.is_some() {
+            self.starting(now);
+        }
+        let mut active: Vec<ActiveWork> = Vec::new();
+        if let Some(phase) = start {
+            active.push(ActiveWork {
+                what: "start".into(),
+                detail: phase.to_owned(),
+            });
+        }
+        let busy_max_ms = self.policy.busy_max_secs.saturating_mul(1000);
+        if busy_max_ms > 0 {
+            active.extend(self.terminals.active(now));
+        }
+        let state = self.state();
+        let idle_ms = self.policy.idle_timeout_secs.saturating_mul(1000);
+        let base = state
+            .last_input
+            .as_ref()
+            .map_or(state.since_ms, |(at, _)| (*at).max(state.since_ms));
+        let cap = base.saturating_add(busy_max_ms);
+        let input_deadline = base.saturating_add(idle_ms);
+        let work_deadline = match state.work_ms {
+            Some(w) if busy_max_ms > 0 => w.saturating_add(idle_ms).min(cap),
+            _ => 0,
+        };
+        let keepalive = state.keepalive_until_ms.filter(|k| *k > now);
+        let stop_ms = input_deadline
+            .max(work_deadline)
+            .max(keepalive.unwrap_or(0));
+        let work_holds = start.is_some() || (!active.is_empty() && now < cap);
+        let (stop_at, warn_at) = if work_holds {
+            (None, None)
+        } else {
+            let stop = stop_ms.div_ceil(1000);
+            (
+                Some(stop),
+                Some(stop.saturating_sub(self.policy.warning_secs)),
+            )
+        };
+        let reason = reason(
+            now,
+            work_holds,
+            &active,
+            keepalive.filter(|k| *k >= stop_ms),
+            state.last_input.as_ref(),
+            stop_ms,
+            work_deadline,
+        );
+        IdleReport {
+            now: now / 1000,
+            idle_timeout_s: self.policy.idle_timeout_secs,
+            warning_s: self.policy.warning_secs,
+            busy_max_s: self.policy.busy_max_secs,
+            last_input: state.last_input.as_ref().map(|(at, kind)| LastInput {
+                at: at / 1000,
+                kind: kind.clone(),
+            }),
+            active_work: active,
+            keepalive_until: keepalive.map(|k| k / 1000),
+            open_connections: self.open.load(Ordering::Relaxed),
+            stop_at,
+            warn_at,
+            reason_not_stopping: reason,
+        }
+    }
+}
+
+/// Why the workspace is not stopped at `now`, for a person (`None`: it is due).
+fn reason(
+    now: u64,
+    work_holds: bool,
+    active: &[ActiveWork],
+    keepalive: Option<u64>,
+    last_input: Option<&(u64, String)>,
+    stop_ms: u64,
+    work_deadline: u64,
+) -> Option<String> {
+    if work_holds {
+        let what: Vec<String> = active
+            .iter()
+            .map(|w| format!("{} ({})", w.what, w.detail))
+            .collect();
+        return Some(format!("work holds it: {}", what.join(", ")));
+    }
+    if now >= stop_ms {
+        return None;
+    }
+    let left = (stop_ms - now).div_ceil(1000);
+    Some(match (keepalive, last_input) {
+        (Some(_), _) => format!("a keep-alive holds it for {left} s more"),
+        _ if work_deadline == stop_ms => {
+            format!("work ended recently; it stops in {left} s unless used")
+        }
+        (None, Some((at, kind))) => format!(
+            "used {} s ago ({kind}); it stops in {left} s unless used",
+            now.saturating_sub(*at) / 1000
+        ),
+        (None, None) => format!("started recently; it stops in {left} s unless used"),
+    })
+}
+
+/// An open WebSocket, counted while it lives.
+#[derive(Debug)]
+pub struct Connection(Arc<Activity>);
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod corpus;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,180 @@
+//! Terminals as watched work: a terminal the user started holds the workspace while
+//! it produces output or while the job in its foreground uses CPU (a build or a test
+//! run being watched), within the busy limit. Each terminal session registers here
+//! ([`Terminals::open`]) and reports its output and CPU samples through its
+//! [`Terminal`] handle; the CPU figures come from `/proc` ([`dcs_os::proc::cpu`]).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use dcs_model::api::ActiveWork;
+
+use super::{Activity, ACTIVE_WINDOW_MS};
+
+/// Every open terminal.
+#[derive(Debug, Default)]
+pub struct Terminals {
+    next: AtomicU64,
+    open: Mutex<BTreeMap<u64, Seen>>,
+}
+
+/// What was last seen of one terminal.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    /// The shell's pid.
+    pid: u32,
+    /// When it last printed something.
+    output_ms: Option<u64>,
+    /// When its foreground job was last seen using CPU, and what that job is.
+    cpu: Option<(u64, String)>,
+    /// The last CPU sample: the foreground group and its ticks.
+    sample: Option<(u32, u64)>,
+}
+
+/// One CPU sample of a terminal's foreground job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Foreground {
+    /// The foreground process group (not the shell's own: a job runs).
+    pub pgrp: u32,
+    /// Its command name.
+    pub comm: String,
+    /// CPU ticks used by its members so far.
+    pub ticks: u64,
+}
+
+impl Terminals {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Seen>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers the terminal of shell `pid` until the handle drops.
+    pub fn open(activity: &Arc<Activity>, pid: u32) -> Terminal {
+        let id = activity.terminals.next.fetch_add(1, Ordering::Relaxed);
+        activity.terminals.lock().insert(
+            id,
+            Seen {
+                pid,
+                ..Seen::default()
+            },
+        );
+        Terminal {
+            activity: activity.clone(),
+            id,
+            _connection: activity.connection(),
+        }
+    }
+
+    /// The terminals active at `now` (output or CPU within [`ACTIVE_WINDOW_MS`]).
+    pub fn active(&self, now: u64) -> Vec<ActiveWork> {
+        let recent = |t: u64| now.saturating_sub(t) <= ACTIVE_WINDOW_MS;
+        self.lock()
+            .values()
+            .filter_map(|s| {
+                let detail = match (&s.cpu, s.output_ms) {
+                    (Some((t, comm)), _) if recent(*t) => {
+                        format!("shell pid {}: {comm} is using CPU", s.pid)
+                    }
+                    (_, Some(t)) if recent(t) => format!("shell pid {}: printing output", s.pid),
+                    _ => return None,
+                };
+                Some(ActiveWork {
+                    what: "terminal".into(),
+                    detail,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A registered terminal; unregisters when dropped.
+#[derive(Debug)]
+pub struct Terminal {
+    activity: Arc<Activity>,
+    id: u64,
+    _connection: super::Connection,
+}
+
+impl Terminal {
+    fn update(&self, f: impl FnOnce(&mut Seen)) {
+        if let Some(seen) = self.activity.terminals.lock().get_mut(&self.id) {
+            f(seen);
+        }
+    }
+
+    /// The shell's pid.
+    pub fn pid(&self) -> u32 {
+        self.activity
+            .terminals
+            .lock()
+            .get(&self.id)
+            .map_or(0, |s| s.pid)
+    }
+
+    /// The terminal printed something at `now`.
+    pub fn output(&self, now: u64) {
+        self.update(|s| s.output_ms = Some(now));
+        self.activity.work_seen(now);
+    }
+
+    /// The user typed into it at `now`.
+    pub fn input(&self, now: u64) {
+        self.activity.input("terminal", now);
+    }
+
+    /// A CPU sample of the foreground job taken at `now` (`None`: the shell itself is
+    /// in the foreground, or nothing could be read): work if the same job's ticks grew
+    /// since the last sample.
+    pub fn cpu(&self, sample: Option<Foreground>, now: u64) {
+        let mut busy = false;
+        self.update(|s| {
+            let Some(fg) = sample else {
+                s.sample = None;
+                return;
+            };
+            busy = s
+                .sample
+                .is_some_and(|(pgrp, ticks)| pgrp == fg.pgrp && fg.ticks > ticks);
+            if busy {
+                s.cpu = Some((now, fg.comm.clone()));
+            }
+            s.sample = Some((fg.pgrp, fg.ticks));
+        });
+        if busy {
+            self.activity.work_seen(now);
+        }
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        self.activity.terminals.lock().remove(&self.id);
+    }
+}
+
+/// The job in the foreground of shell `pid`'s terminal, with the CPU its group used
+/// so far; `None` when the shell itself is in the foreground (nothing runs) or
+/// `/proc` cannot tell. Blocking: reads `/proc`.
+pub fn foreground(pid: u32) -> Option<Foreground> {
+    let shell = dcs_os::proc::cpu(pid)?;
+    let fg = u32::try_from(shell.tpgid).ok()?;
+    if fg == 0 || fg == shell.pgrp {
+        return None;
+    }
+    let members = dcs_os::group::members(fg).ok()?;
+    let mut ticks = 0u64;
+    let mut comm = None;
+    for member in members {
+        if let Some(stat) = dcs_os::proc::cpu(member) {
+            ticks = ticks.saturating_add(stat.ticks);
+            if member == fg || comm.is_none() {
+                comm = Some(stat.comm);
+            }
+        }
+    }
+    Some(Foreground {
+        pgrp: fg,
+        comm: comm.unwrap_or_default(),
+        ticks,
+    })
+}

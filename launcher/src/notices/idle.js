@@ -1,0 +1,237 @@
+// The idle clock in the page: beacons of human input, the warning before an idle
+// stop, and the way back after one. Served after notice.js in the same script (see
+// notices.rs), so it runs in every page the notices reach: the IDE's documents
+// (code-server, openvscode-server, `code serve-web`) and the `none` IDE's page.
+//
+// - Beacons: keydown, pointerdown, wheel and window focus POST <root>/_dcs/activity
+//   {"kind": key|pointer|scroll|focus}, at most once per THROTTLE_MS per kind (the
+//   last input of a burst is sent when the period ends). Only input sends them:
+//   no timer of this script ever counts as use.
+// - Poll: GET <root>/_dcs/idle with `X-DCS-Background: 1` (never counts as use,
+//   never wakes a stopped workspace), every POLL_MS at most, more often when the
+//   workspace's timeout is short. Once `warn_at` passed, the warning shows
+//   "This workspace stops in N min: nobody has used it for M min." with Keep working
+//   (a keep-working beacon) and Stop now (POST <root>/_dcs/stop).
+// - Stopped: when the poll (or a beacon) is answered `{"stopped": true}`, the page
+//   is covered by "Stopped after N min without use. Your files are saved." with
+//   Resume: Resume, or any click, reloads the page, and that navigation wakes the
+//   workspace. The overlay hides whatever the IDE shows underneath ("Cannot
+//   reconnect"), and polling ends.
+//
+// DOM calls only (no markup from strings: VS Code enforces Trusted Types); styles
+// through the CSSOM.
+(() => {
+  if (window.__dcsIdle) return; // injected twice (a launcher page inside the IDE)
+  window.__dcsIdle = true;
+  const self = document.currentScript;
+  const here = new URL('.', self ? self.src : location.href); // …/_dcs/
+  const IDLE = new URL('idle', here);
+  const ACTIVITY = new URL('activity', here);
+  const STOP = new URL('stop', here);
+  const THROTTLE_MS = 30_000;
+  const POLL_MS = 15_000;
+  const MIN_POLL_MS = 1_000;
+  const BACKGROUND = { 'X-DCS-Background': '1' };
+
+  let stopped = false;
+  let report = null; // the last /_dcs/idle answer
+  let skew = 0; // server clock − ours, seconds
+  let warned = false;
+
+  const now = () => Date.now() / 1000 + skew;
+
+  // ---- beacons ----------------------------------------------------------------
+  const lastSent = {};
+  const pending = {};
+  async function send(kind) {
+    lastSent[kind] = Date.now();
+    try {
+      const r = await fetch(ACTIVITY, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ kind }),
+        credentials: 'same-origin',
+        cache: 'no-store',
+      });
+      await look(r);
+    } catch (e) { /* the workspace is stopping or restarting */ }
+    if (warned && kind !== 'keep-working') poll();
+  }
+  function input(kind) {
+    if (stopped) return;
+    if (pending[kind]) return;
+    // While the warning shows, input answers it at once.
+    const period = warned ? 2_000 : THROTTLE_MS;
+    const wait = (lastSent[kind] || 0) + period - Date.now();
+    if (wait <= 0) {
+      send(kind);
+      return;
+    }
+    pending[kind] = setTimeout(() => { pending[kind] = null; if (!stopped) send(kind); }, wait);
+  }
+  const opts = { capture: true, passive: true };
+  window.addEventListener('keydown', () => input('key'), opts);
+  window.addEventListener('pointerdown', () => input('pointer'), opts);
+  window.addEventListener('wheel', () => input('scroll'), opts);
+  window.addEventListener('focus', () => input('focus'));
+
+  // ---- poll -------------------------------------------------------------------
+  /** Shows the Resume overlay if `r` says the workspace is stopped. */
+  async function look(r) {
+    if (r.status !== 503) return null;
+    const type = r.headers.get('content-type') || '';
+    if (!type.includes('json')) return null;
+    const body = await r.json().catch(() => null);
+    if (body && body.stopped === true) showStopped(body);
+    return body;
+  }
+
+  let timer = null;
+  async function poll() {
+    if (stopped) return;
+    clearTimeout(timer);
+    try {
+      const r = await fetch(IDLE, {
+        headers: { Accept: 'application/json', ...BACKGROUND },
+        credentials: 'same-origin',
+        cache: 'no-store',
+      });
+      if (r.ok) {
+        report = await r.json();
+        if (typeof report.now === 'number') skew = report.now - Date.now() / 1000;
+        render();
+      } else {
+        await look(r);
+      }
+    } catch (e) { /* the workspace is stopping or restarting: ask again */ }
+    if (!stopped) timer = setTimeout(poll, interval());
+  }
+  function interval() {
+    if (!report) return POLL_MS;
+    const t = report.idle_timeout_s || 1800;
+    const w = report.warning_s || 0;
+    let ms = Math.min(POLL_MS, (t * 1000) / 10, w > 0 ? (w * 1000) / 5 : POLL_MS);
+    // Close to the warning or the stop: look again when it is due.
+    for (const at of [report.warn_at, report.stop_at]) {
+      if (typeof at === 'number' && at > now()) ms = Math.min(ms, (at - now()) * 1000 + 250);
+    }
+    return Math.max(MIN_POLL_MS, ms);
+  }
+
+  // ---- text -------------------------------------------------------------------
+  function span(secs) {
+    const s = Math.max(0, Math.round(secs));
+    if (s < 60) return `${s} s`;
+    return `${Math.round(s / 60)} min`;
+  }
+
+  // ---- the warning ------------------------------------------------------------
+  function button(label, cls, onclick) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = cls;
+    b.textContent = label;
+    Object.assign(b.style, { marginLeft: '.75em', font: 'inherit', cursor: 'pointer' });
+    b.addEventListener('click', onclick);
+    return b;
+  }
+
+  let tick = null;
+  function render() {
+    const r = report;
+    const due = r && typeof r.warn_at === 'number' && typeof r.stop_at === 'number' && now() >= r.warn_at;
+    if (!due) {
+      hideWarning();
+      return;
+    }
+    warned = true;
+    let box = document.getElementById('dcs-idle-warning');
+    if (!box) {
+      box = document.createElement('div');
+      box.id = 'dcs-idle-warning';
+      box.className = 'dcs-notice dcs-error';
+      box.setAttribute('role', 'alert');
+      Object.assign(box.style, {
+        position: 'fixed', top: '0', left: '0', right: '0', zIndex: '2147483647',
+        font: '13px/1.4 system-ui, sans-serif', background: '#fdecea', color: '#a50e0e',
+        borderBottom: '1px solid #a50e0e', padding: '.4em .75em', display: 'flex',
+        alignItems: 'center', gap: '.25em',
+      });
+      const text = document.createElement('span');
+      text.className = 'dcs-idle-text';
+      text.style.flex = '1';
+      box.appendChild(text);
+      box.appendChild(button('Keep working', 'dcs-keep-working', async () => {
+        hideWarning();
+        await send('keep-working');
+        poll();
+      }));
+      box.appendChild(button('Stop now', 'dcs-stop-now', async () => {
+        try {
+          const res = await fetch(STOP, { method: 'POST', credentials: 'same-origin', cache: 'no-store' });
+          await look(res);
+        } catch (e) { /* stopping */ }
+        poll();
+      }));
+      document.body.appendChild(box);
+    }
+    const last = r.last_input && typeof r.last_input.at === 'number'
+      ? r.last_input.at
+      : r.stop_at - r.idle_timeout_s;
+    box.querySelector('.dcs-idle-text').textContent =
+      `This workspace stops in ${span(r.stop_at - now())}: nobody has used it for ${span(now() - last)}.`;
+    if (!tick) tick = setInterval(render, 1000); // the countdown (no requests)
+  }
+  function hideWarning() {
+    warned = false;
+    clearInterval(tick);
+    tick = null;
+    const box = document.getElementById('dcs-idle-warning');
+    if (box) box.remove();
+  }
+
+  // ---- stopped: the way back ---------------------------------------------------
+  function showStopped(info) {
+    if (stopped) return;
+    stopped = true;
+    clearTimeout(timer);
+    for (const k of Object.keys(pending)) clearTimeout(pending[k]);
+    hideWarning();
+    const after = typeof info.stopped_after_s === 'number' ? info.stopped_after_s : null;
+    const cover = document.createElement('div');
+    cover.id = 'dcs-stopped';
+    cover.setAttribute('role', 'alertdialog');
+    cover.setAttribute('aria-modal', 'true');
+    Object.assign(cover.style, {
+      position: 'fixed', inset: '0', zIndex: '2147483647', display: 'flex',
+      alignItems: 'center', justifyContent: 'center', background: 'rgba(20, 20, 24, .88)',
+      font: '15px/1.5 system-ui, sans-serif', color: '#fff', cursor: 'pointer',
+    });
+    const card = document.createElement('div');
+    Object.assign(card.style, {
+      background: '#fff', color: '#1f1f1f', padding: '1.5em 2em', borderRadius: '8px',
+      maxWidth: '32em', textAlign: 'center', boxShadow: '0 4px 24px rgba(0,0,0,.4)',
+    });
+    const text = document.createElement('p');
+    text.className = 'dcs-stopped-text';
+    text.style.margin = '0 0 1em';
+    text.textContent = after !== null && info.reason === 'idle'
+      ? `Stopped after ${span(after)} without use. Your files are saved.`
+      : 'This workspace was stopped. Your files are saved.';
+    const resume = button('Resume', 'dcs-resume', () => {});
+    Object.assign(resume.style, { marginLeft: '0', padding: '.4em 1.5em', fontSize: '15px' });
+    card.append(text, resume);
+    cover.appendChild(card);
+    // Resume, or any click: reload, and the navigation wakes the workspace.
+    cover.addEventListener('click', (e) => {
+      e.stopPropagation();
+      text.textContent = 'Resuming…';
+      location.reload();
+    }, true);
+    (document.body || document.documentElement).appendChild(cover);
+    resume.focus();
+  }
+
+  if (document.body) poll();
+  else document.addEventListener('DOMContentLoaded', poll);
+})();

@@ -1,0 +1,182 @@
+//! The idle reaper: each pass asks every running workspace's launcher whether it is
+//! used (`GET /_dcs/idle`, [`super::ask`]) and stops those whose `stop_at` has
+//! passed. The launcher decides, because every request of its workspace passes it,
+//! whichever replica forwarded it (see `docs/architecture.md`, "Idle").
+//!
+//! A workspace this replica never routed to (adopted after a restart, or served by
+//! another replica) is asked too, at the address its runtime knows
+//! ([`crate::runtime::Runtime::running_upstream`]), so every replica reaches the
+//! same verdict from the same clock. When a launcher cannot be asked (an older
+//! launcher, an error, no address), the reaper falls back on its own record: it stops
+//! the workspace only if no request passed this proxy, and no launcher answer vouched
+//! for it, for the whole idle timeout. Client WebSocket frames are no part of that
+//! record: an IDE's keepalives would keep it alive forever.
+
+use std::collections::HashSet;
+
+use dcs_model::api::IdleReport;
+use dcs_model::WorkspaceKey;
+use tracing::{debug, info, warn};
+
+use super::{ask, lock, Activator};
+use crate::activity::Tracker;
+use crate::runtime::Status;
+
+/// What the reaper concluded about one workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Used, or held by work: keep it.
+    Keep,
+    /// Stop it, for this reason (one of [`crate::metrics::IDLE_STOP_REASONS`]).
+    Stop(&'static str),
+}
+
+/// The verdict of a launcher's report: stop once `stop_at` has passed on the
+/// launcher's own clock; `busy_max` when work was still going on.
+pub fn of_report(report: &IdleReport) -> Verdict {
+    match report.stop_at {
+        Some(stop_at) if stop_at <= report.now => Verdict::Stop(if report.active_work.is_empty() {
+            "idle"
+        } else {
+            "busy_max"
+        }),
+        _ => Verdict::Keep,
+    }
+}
+
+impl Activator {
+    /// One reaper pass: asks every running workspace's launcher and stops the idle
+    /// ones.
+    pub async fn reap_idle(&self) {
+        let mut candidates: Vec<WorkspaceKey> = lock(&self.ready).keys().cloned().collect();
+        let mut running: Option<HashSet<WorkspaceKey>> = None;
+        // Workspaces running without having been routed to by this process (adopted
+        // after a restart, or served by another replica) are reaped too.
+        if let Ok(all) = self.runtime.list(None).await {
+            // `dcs_workspaces{state}`: the runtime's view (Knative: its watch cache).
+            self.metrics.set_workspaces(all.iter().map(|w| &w.status));
+            let up: HashSet<WorkspaceKey> = all
+                .into_iter()
+                .filter(|w| w.status == Status::Running)
+                .map(|w| w.key)
+                .collect();
+            candidates.extend(up.iter().cloned());
+            running = Some(up);
+        }
+        candidates.sort();
+        candidates.dedup();
+        for key in candidates {
+            if lock(&self.starting).contains_key(&key) {
+                continue;
+            }
+            let tracker = self.activity.tracker(&key);
+            // Asked only while the runtime says it runs: asking a workspace another
+            // replica stopped would wake it (Knative routes through its activator).
+            let listed = running.as_ref().is_none_or(|r| r.contains(&key));
+            let routed = lock(&self.ready).get(&key).cloned();
+            let upstream = match routed {
+                Some(up) => Some(up),
+                // Never routed here (adopted, or another replica's): the runtime
+                // knows where it answers, without waking it.
+                None => self.runtime.running_upstream(&key).await,
+            }
+            .filter(|_| listed);
+            let answer = match &upstream {
+                Some(up) => Some(ask::idle(up).await),
+                None => None,
+            };
+            let verdict = match answer {
+                Some(Ok(report)) => {
+                    let verdict = of_report(&report);
+                    if verdict == Verdict::Keep {
+                        // The launcher vouched for it: the fallback counts from now.
+                        tracker.touch();
+                    }
+                    verdict
+                }
+                Some(Err(why)) => {
+                    debug!(workspace = %key, %why, "the launcher's idle clock could not be read");
+                    self.fallback(&tracker)
+                }
+                None => self.fallback(&tracker),
+            };
+            if let Verdict::Stop(reason) = verdict {
+                self.stop_idle(&key, &tracker, reason).await;
+            }
+        }
+    }
+
+    /// The verdict from this proxy's own record, when the launcher cannot say.
+    fn fallback(&self, tracker: &Tracker) -> Verdict {
+        if tracker.in_flight() > 0
+            || tracker.idle_for() < self.idle_timeout
+            || tracker.idle_stopped()
+        {
+            Verdict::Keep
+        } else {
+            Verdict::Stop("unanswered")
+        }
+    }
+
+    async fn stop_idle(&self, key: &WorkspaceKey, tracker: &Tracker, reason: &'static str) {
+        info!(workspace = %key, reason, "stopping idle workspace");
+        // Before the stop: a stale tab's polls and reconnects must not wake it.
+        crate::resume::note_idle_stop(key, self.idle_timeout);
+        self.invalidate(key);
+        // Runtimes that scale on their own (Knative) count open sockets as
+        // requests in flight; close them so the workspace can reach zero.
+        tracker.close_tunnels();
+        match self.runtime.stop(key).await {
+            Ok(()) => {
+                tracker.mark_idle_stopped();
+                self.metrics.idle_stop(reason);
+            }
+            Err(err) => warn!(workspace = %key, %err, "idle stop failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use dcs_model::api::ActiveWork;
+
+    use super::*;
+
+    fn report(stop_at: Option<u64>, busy: bool) -> IdleReport {
+        IdleReport {
+            now: 1000,
+            idle_timeout_s: 60,
+            warning_s: 10,
+            busy_max_s: 3600,
+            last_input: None,
+            active_work: if busy {
+                vec![ActiveWork {
+                    what: "terminal".into(),
+                    detail: "pid 1".into(),
+                }]
+            } else {
+                Vec::new()
+            },
+            keepalive_until: None,
+            open_connections: 3,
+            stop_at,
+            warn_at: None,
+            reason_not_stopping: None,
+        }
+    }
+
+    #[test]
+    fn the_launchers_clock_decides() {
+        assert_eq!(of_report(&report(Some(1001), false)), Verdict::Keep);
+        assert_eq!(
+            of_report(&report(None, true)),
+            Verdict::Keep,
+            "work holds it"
+        );
+        assert_eq!(of_report(&report(Some(1000), false)), Verdict::Stop("idle"));
+        assert_eq!(
+            of_report(&report(Some(900), true)),
+            Verdict::Stop("busy_max")
+        );
+    }
+}

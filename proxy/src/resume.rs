@@ -1,0 +1,249 @@
+//! The way back after an idle stop: what a request for a workspace the idle policy
+//! stopped gets, so that a stale tab finds out (and shows Resume) without waking it.
+//!
+//! The reaper notes each idle stop here before it stops the workspace
+//! ([`note_idle_stop`]), and marks it on the workspace's activity tracker after;
+//! a request that wakes the workspace through this replica clears both. Until then, before the activator is asked to wake the
+//! workspace ([`hold`]):
+//! - a background request (`X-DCS-Background: 1`: the page script's poll of
+//!   `/_dcs/idle`, its notices refresh) never wakes a workspace: while it is not
+//!   running the answer is `503` `{"stopped":true,"reason":"idle","stopped_after_s":N}`
+//!   (`"reason":"stopped"` and no duration when this replica did not stop it);
+//! - a WebSocket upgrade (a stale tab's reconnect attempts), a beacon of human
+//!   input (`/_dcs/activity`) and a browser's request for part of a page (its
+//!   `Sec-Fetch-Mode` is not `navigate`, or a frame navigates) do not wake a
+//!   workspace stopped for idleness: the same `503`, so the page shows its Resume
+//!   overlay;
+//! - `POST <workspace>/_dcs/stop` (the warning's Stop now) is answered here: the
+//!   workspace is stopped now (its tunnels closed, the runtime asked to stop it),
+//!   noted like an idle stop, and answered with the same `503` (`"reason":"requested"`);
+//! - a top-level navigation (the Resume reload) and a request from a client that is
+//!   no browser (no `Sec-Fetch-Mode`) wake it as always, and the note is forgotten.
+//!
+//! The notes are kept in this process's memory, per replica: a replica that did not
+//! stop the workspace (another one's reaper did, or this one restarted) has no note,
+//! so there only background requests are held (they never wake anything).
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, Method, Response, StatusCode};
+
+use dcs_model::WorkspaceKey;
+use tracing::{info, warn};
+
+use crate::body::{self, Body};
+use crate::runtime::Status;
+use crate::state::AppState;
+
+/// The header that marks a request no person made (a poll, a refresh): it never
+/// counts as use and never wakes a workspace.
+pub const BACKGROUND_HEADER: &str = "x-dcs-background";
+
+/// The launcher's beacon of human input; a stale tab's beacon does not wake.
+pub const ACTIVITY_PATH: &str = "/_dcs/activity";
+/// The warning's Stop now, answered by the proxy (it never reaches the launcher).
+pub const STOP_PATH: &str = "/_dcs/stop";
+
+/// One stop this replica made, not yet followed by a wake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdleStop {
+    /// When it was stopped.
+    pub at: SystemTime,
+    /// How long nobody had used it then; `None` when the user asked for the stop.
+    pub after: Option<Duration>,
+}
+
+/// Idle stops not yet followed by a wake, per workspace (this replica's).
+static STOPS: LazyLock<Mutex<HashMap<WorkspaceKey, IdleStop>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn stops() -> MutexGuard<'static, HashMap<WorkspaceKey, IdleStop>> {
+    STOPS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Notes that the idle policy stopped `key` after `after` without use (the reaper
+/// calls it when it stops a workspace).
+pub fn note_idle_stop(key: &WorkspaceKey, after: Duration) {
+    stops().insert(
+        key.clone(),
+        IdleStop {
+            at: SystemTime::now(),
+            after: Some(after),
+        },
+    );
+}
+
+/// The idle stop of `key` not yet followed by a wake, if any.
+pub fn idle_stop(key: &WorkspaceKey) -> Option<IdleStop> {
+    stops().get(key).copied()
+}
+
+/// Forgets the idle stop of `key` (it is being woken, or deleted).
+pub fn forget(key: &WorkspaceKey) {
+    stops().remove(key);
+}
+
+/// Whether the request says it is background traffic (`X-DCS-Background: 1`).
+pub fn is_background(headers: &HeaderMap) -> bool {
+    headers
+        .get(BACKGROUND_HEADER)
+        .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
+}
+
+/// What a request is, as far as waking goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `X-DCS-Background: 1`: never wakes.
+    Background,
+    /// A WebSocket (or other) upgrade: does not wake an idle-stopped workspace.
+    Upgrade,
+    /// A beacon of human input from an open page: does not wake an idle-stopped
+    /// workspace (its page shows Resume instead).
+    Beacon,
+    /// Stop now: stops the workspace.
+    Stop,
+    /// A browser's request for a part of a page (`Sec-Fetch-Mode` other than
+    /// `navigate`, or a frame's navigation): a stale page's, so it does not wake an
+    /// idle-stopped workspace.
+    Subresource,
+    /// Anything else, navigations above all: wakes.
+    Wakes,
+}
+
+/// Classifies a request by its method, path (prefix stripped, query included) and
+/// headers.
+pub fn classify(method: &Method, rest: &str, headers: &HeaderMap) -> Kind {
+    let path = rest.split('?').next().unwrap_or(rest);
+    if is_background(headers) {
+        Kind::Background
+    } else if dcs_net::hop::upgrade_requested(headers).is_some() {
+        Kind::Upgrade
+    } else if method == Method::POST && path == ACTIVITY_PATH {
+        Kind::Beacon
+    } else if method == Method::POST && path == STOP_PATH {
+        Kind::Stop
+    } else if !navigates(headers) {
+        Kind::Subresource
+    } else {
+        Kind::Wakes
+    }
+}
+
+/// Whether a request may be a person's: a browser's top-level navigation, or a
+/// client that is no browser (no `Sec-Fetch-Mode`: curl, the CLI, an API client).
+fn navigates(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match text("sec-fetch-mode") {
+        None => true,
+        Some(mode) => {
+            mode.eq_ignore_ascii_case("navigate")
+                && text("sec-fetch-dest").is_none_or(|d| d.eq_ignore_ascii_case("document"))
+        }
+    }
+}
+
+/// The answer for a request of `kind` to `key` that must not wake it, or `None`
+/// to go on (and wake it if needed). Asks the runtime only for requests that may be
+/// held.
+pub async fn hold(state: &AppState, key: &WorkspaceKey, kind: Kind) -> Option<Response<Body>> {
+    let noted = idle_stop(key).or_else(|| reaped(state, key));
+    match kind {
+        Kind::Stop => return Some(stop_now(state, key).await),
+        Kind::Wakes => {
+            if noted.is_some() {
+                forget(key);
+            }
+            return None;
+        }
+        Kind::Upgrade | Kind::Beacon | Kind::Subresource if noted.is_none() => return None,
+        _ => {}
+    }
+    // A note stands until something wakes the workspace through this replica: a
+    // runtime that scales by itself (Knative) still lists it as running for a while,
+    // and forwarding the poll would keep it there.
+    if noted.is_none() {
+        if state.activator.ready_upstream(key).is_some() {
+            return None;
+        }
+        match state.activator.status(key).await {
+            Ok(Status::Running | Status::Starting) | Err(_) => return None,
+            Ok(Status::Stopped | Status::NotFound | Status::Failed { .. }) => {}
+        }
+    }
+    Some(stopped(noted))
+}
+
+/// The reaper's own mark of an idle stop not followed by any request through this
+/// replica (its activity tracker), when no note says more: stopped after about the
+/// idle timeout.
+fn reaped(state: &AppState, key: &WorkspaceKey) -> Option<IdleStop> {
+    let tracker = state.activator.activity.peek(key)?;
+    tracker.idle_stopped().then(|| IdleStop {
+        at: SystemTime::now(),
+        after: Some(state.activator.idle_timeout()),
+    })
+}
+
+/// Stop now: the workspace's tunnels are closed and the runtime asked to stop it;
+/// then the same answer as for a stopped workspace.
+async fn stop_now(state: &AppState, key: &WorkspaceKey) -> Response<Body> {
+    info!(workspace = %key, "stop requested from the IDE's warning");
+    let stop = IdleStop {
+        at: SystemTime::now(),
+        after: None,
+    };
+    stops().insert(key.clone(), stop);
+    state.activator.invalidate(key);
+    if let Some(tracker) = state.activator.activity.peek(key) {
+        tracker.close_tunnels();
+    }
+    if let Err(err) = state.activator.runtime().stop(key).await {
+        warn!(workspace = %key, %err, "the requested stop failed");
+    }
+    stopped(Some(stop))
+}
+
+/// The `503` JSON that tells a page its workspace is stopped.
+pub fn stopped(noted: Option<IdleStop>) -> Response<Body> {
+    let at = |stop: &IdleStop| {
+        stop.at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    let json = match noted {
+        Some(
+            stop @ IdleStop {
+                after: Some(after), ..
+            },
+        ) => serde_json::json!({
+            "stopped": true,
+            "reason": "idle",
+            "stopped_after_s": after.as_secs(),
+            "stopped_at": at(&stop),
+        }),
+        Some(stop) => serde_json::json!({
+            "stopped": true,
+            "reason": "requested",
+            "stopped_after_s": null,
+            "stopped_at": at(&stop),
+        }),
+        None => serde_json::json!({
+            "stopped": true,
+            "reason": "stopped",
+            "stopped_after_s": null,
+        }),
+    };
+    let mut res = Response::new(body::full(json.to_string()));
+    *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = res.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(RETRY_AFTER, HeaderValue::from_static("60"));
+    res
+}
+
+#[cfg(test)]
+mod tests;
