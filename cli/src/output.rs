@@ -80,6 +80,15 @@ pub fn phase(p: Phase) -> &'static str {
     }
 }
 
+/// What `--wait` shows of a status: the start's progress (`cloning 42% (…)`) when
+/// the proxy reports one, else the phase.
+pub fn progress_line(s: &InstanceStatus) -> String {
+    match &s.progress {
+        Some(p) => p.line(),
+        None => phase(s.phase).to_owned(),
+    }
+}
+
 fn opt(v: &Option<String>) -> String {
     v.clone().unwrap_or_default()
 }
@@ -153,15 +162,24 @@ pub fn instances(list: &[Instance]) -> String {
 
 /// A status as `key: value` lines.
 pub fn status(s: &InstanceStatus) -> String {
-    fields(&[
+    let mut pairs = vec![
         ("instance", s.instance_id.clone()),
         ("phase", phase(s.phase).to_owned()),
         ("ready", if s.ready { "yes" } else { "no" }.to_owned()),
         ("reason", opt(&s.reason)),
+        (
+            "progress",
+            s.progress.as_ref().map(|p| p.line()).unwrap_or_default(),
+        ),
         ("last activity", opt(&s.last_activity)),
         ("idle stop at", opt(&s.idle_stop_at)),
         ("idle timeout", format!("{}s", s.idle_timeout_seconds)),
-    ])
+    ];
+    // The launcher's explanation: last input, work, connections, stop time.
+    if let Some(idle) = &s.idle {
+        pairs.extend(crate::idle::lines(idle));
+    }
+    fields(&pairs)
 }
 
 /// A workspace volume as `key: value` lines.

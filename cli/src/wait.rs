@@ -1,15 +1,16 @@
 //! `--wait`: poll `GET /api/status` until the instance is ready, failed or the
 //! timeout passes, with progress on stderr (a redrawn spinner line on a terminal,
-//! one plain line per phase change otherwise).
+//! one plain line per phase change otherwise): the start's phases (cloning with its
+//! percentage, starting the IDE, …) as the proxy reports them.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use dcs_model::api::{InstanceStatus, Phase};
+use dcs_model::api::{InstanceStatus, Phase, StartPhase};
 
 use crate::client::Client;
 use crate::exit::{CliError, Exit};
-use crate::output::phase;
+use crate::output::{phase, progress_line};
 
 /// Time between two polls.
 const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -38,15 +39,30 @@ pub async fn until_ready(
                     progress.done(&format!("{id} is ready ({}s)", secs(start)));
                     return Ok(status);
                 }
-                if status.phase == Phase::Failed {
+                let failed = status.phase == Phase::Failed
+                    || status
+                        .progress
+                        .as_ref()
+                        .is_some_and(|p| p.phase == StartPhase::Failed);
+                if failed {
                     progress.done(&format!("{id} failed ({}s)", secs(start)));
-                    let reason = status.reason.as_deref().unwrap_or("no reason given");
+                    let reason = status
+                        .progress
+                        .as_ref()
+                        .and_then(|p| p.reason.as_deref())
+                        .or(status.reason.as_deref())
+                        .unwrap_or("no reason given");
+                    let hint = status.progress.as_ref().and_then(|p| p.hint.as_deref());
+                    let reason = match hint {
+                        Some(hint) => format!("{reason}\n{hint}"),
+                        None => reason.to_owned(),
+                    };
                     return Err(CliError::new(
                         Exit::Server,
                         format!("{id} failed: {reason}"),
                     ));
                 }
-                progress.update(phase(status.phase), secs(start));
+                progress.update(&progress_line(&status), secs(start));
             }
             // Once the server has answered, its hiccups (a restart, a 502) are retried.
             Ok(Err(e)) if e.exit == Exit::Server && last.is_some() => {

@@ -53,6 +53,23 @@ impl fmt::Debug for Credential {
     }
 }
 
+impl Credential {
+    /// The credential as a (sensitive) header value, for the one place that sends
+    /// it: the progress push to the proxy ([`crate::progress_push`]).
+    pub fn header_value(&self) -> Option<http::HeaderValue> {
+        let mut value = http::HeaderValue::from_bytes(&self.0).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}
+
+/// The installed credential (read again from its file if that is due), if any.
+pub fn installed() -> Option<Credential> {
+    let installed = INSTALLED.get()?;
+    installed.reload();
+    Some(installed.credential())
+}
+
 /// How often a credential file is read again at most.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(10);
 

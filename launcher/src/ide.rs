@@ -12,11 +12,13 @@
 //! - [`bin`]: finding the IDE's executable (`DCS_IDE_BIN`, `PATH`).
 //! - [`install`]: downloading a kind's release into the config volume, once.
 //! - [`dirs`]: the kind's user data and extensions in the config volume.
+//! - [`hot_exit`]: VS Code's hot exit on, so unsaved edits survive a stop.
 
 pub mod bin;
 pub mod code_server;
 pub mod dirs;
 pub mod external;
+pub mod hot_exit;
 pub mod install;
 pub mod none;
 pub mod openvscode;
@@ -64,6 +66,32 @@ pub struct IdeContext {
     pub extra_ca_file: Option<PathBuf>,
     /// Hands out drain receivers, so tunnels to the IDE end on shutdown.
     pub drain: Drain,
+    /// Called when an IDE release starts being downloaded and installed.
+    pub on_install: OnInstall,
+}
+
+/// What [`IdeContext::on_install`] calls (nothing by default).
+#[derive(Clone, Default)]
+pub struct OnInstall(Option<std::sync::Arc<dyn Fn() + Send + Sync>>);
+
+impl OnInstall {
+    /// Calls `f` when an install starts.
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> Self {
+        Self(Some(std::sync::Arc::new(f)))
+    }
+
+    /// Says an install starts.
+    pub fn call(&self) {
+        if let Some(f) = &self.0 {
+            f();
+        }
+    }
+}
+
+impl std::fmt::Debug for OnInstall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnInstall")
+    }
 }
 
 impl IdeContext {
@@ -80,6 +108,7 @@ impl IdeContext {
             download_base: env.ide_download_base.clone(),
             extra_ca_file: env.extra_ca_file.clone(),
             drain,
+            on_install: OnInstall::default(),
         }
     }
 }

@@ -4,7 +4,10 @@
 //! The starter polls this endpoint: 200 only when the checkout is done and the IDE is
 //! up and healthy, 503 otherwise. A failure carries a [`FailureKind`] so the proxy can
 //! show the user a clear page (not found, refused, auth, network). While the
-//! checkout runs, [`Progress`] says how far it is (for a live progress page).
+//! checkout runs, [`Progress`] says how far it is (for a live progress page). While
+//! the IDE is being downloaded and installed the report's phase reads
+//! `installing_ide` (within [`Phase::StartingIde`]). [`Readiness::subscribe`] tells of
+//! every change (for [`crate::progress_push`]).
 
 use http::{Response, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -68,9 +71,13 @@ pub struct Progress {
 
 /// The body of `GET /_dcs/ready`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "Wire", from = "Wire")]
 pub struct ReadyReport {
     /// Current phase.
     pub phase: Phase,
+    /// Within [`Phase::StartingIde`]: the IDE is being installed (the report's
+    /// `phase` then reads `installing_ide`).
+    pub installing_ide: bool,
     /// True exactly when the response status is 200.
     pub ready: bool,
     /// Set when `phase` is `failed`.
@@ -82,9 +89,69 @@ pub struct ReadyReport {
     pub progress: Option<Progress>,
 }
 
+/// [`ReadyReport`] as it is sent: the phase, with `installing_ide` spelled out.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    phase: WirePhase,
+    ready: bool,
+    error: Option<Failure>,
+    warning: Option<String>,
+    progress: Option<Progress>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WirePhase {
+    Checkout,
+    InstallingIde,
+    StartingIde,
+    Ready,
+    Failed,
+}
+
+impl From<ReadyReport> for Wire {
+    fn from(r: ReadyReport) -> Self {
+        let phase = match r.phase {
+            Phase::Checkout => WirePhase::Checkout,
+            Phase::StartingIde if r.installing_ide => WirePhase::InstallingIde,
+            Phase::StartingIde => WirePhase::StartingIde,
+            Phase::Ready => WirePhase::Ready,
+            Phase::Failed => WirePhase::Failed,
+        };
+        Self {
+            phase,
+            ready: r.ready,
+            error: r.error,
+            warning: r.warning,
+            progress: r.progress,
+        }
+    }
+}
+
+impl From<Wire> for ReadyReport {
+    fn from(w: Wire) -> Self {
+        let (phase, installing_ide) = match w.phase {
+            WirePhase::Checkout => (Phase::Checkout, false),
+            WirePhase::InstallingIde => (Phase::StartingIde, true),
+            WirePhase::StartingIde => (Phase::StartingIde, false),
+            WirePhase::Ready => (Phase::Ready, false),
+            WirePhase::Failed => (Phase::Failed, false),
+        };
+        Self {
+            phase,
+            installing_ide,
+            ready: w.ready,
+            error: w.error,
+            warning: w.warning,
+            progress: w.progress,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct State {
     phase: Phase,
+    installing_ide: bool,
     error: Option<Failure>,
     warning: Option<String>,
     progress: Option<Progress>,
@@ -107,6 +174,7 @@ impl Readiness {
     pub fn new() -> Self {
         let (state, _) = watch::channel(State {
             phase: Phase::Checkout,
+            installing_ide: false,
             error: None,
             warning: None,
             progress: None,
@@ -119,8 +187,23 @@ impl Readiness {
         self.state.send_modify(|s| {
             if s.phase != Phase::Failed {
                 s.phase = phase;
+                s.installing_ide = false;
             }
         });
+    }
+
+    /// Says the IDE is being installed (until the next phase).
+    pub fn installing_ide(&self) {
+        self.state.send_modify(|s| {
+            if s.phase == Phase::StartingIde {
+                s.installing_ide = true;
+            }
+        });
+    }
+
+    /// Tells of every change from now on.
+    pub fn subscribe(&self) -> Changes {
+        Changes(self.state.subscribe())
     }
 
     /// Records `err` and moves to [`Phase::Failed`].
@@ -159,11 +242,23 @@ impl Readiness {
         };
         ReadyReport {
             phase,
+            installing_ide: phase == Phase::StartingIde && s.installing_ide,
             ready: phase == Phase::Ready,
             error: s.error,
             warning: s.warning,
             progress: s.progress,
         }
+    }
+}
+
+/// Changes of a [`Readiness`] ([`Readiness::subscribe`]).
+#[derive(Debug)]
+pub struct Changes(watch::Receiver<State>);
+
+impl Changes {
+    /// Waits for the next change; `false` once the [`Readiness`] is gone.
+    pub async fn changed(&mut self) -> bool {
+        self.0.changed().await.is_ok()
     }
 }
 
@@ -219,6 +314,26 @@ mod tests {
             respond(&r.report(false)).status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
+    }
+
+    #[test]
+    fn the_ide_install_reads_installing_ide_until_the_next_phase() {
+        let r = Readiness::new();
+        r.installing_ide();
+        assert_eq!(
+            r.report(false).phase,
+            Phase::Checkout,
+            "not while checking out"
+        );
+        r.set_phase(Phase::StartingIde);
+        r.installing_ide();
+        let json = serde_json::to_value(r.report(false)).expect("serialise");
+        assert_eq!(json["phase"], "installing_ide");
+        let back: ReadyReport = serde_json::from_value(json).expect("parse");
+        assert_eq!(back, r.report(false));
+        r.set_phase(Phase::Ready);
+        let json = serde_json::to_value(r.report(false)).expect("serialise");
+        assert_eq!(json["phase"], "starting_ide", "installed; an unhealthy IDE");
     }
 
     #[test]

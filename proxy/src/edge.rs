@@ -63,7 +63,8 @@ pub struct Site {
 pub enum Scope {
     /// A workspace, an instance or `/api`: writes and upgrades must be our own.
     Guarded,
-    /// Health, metrics, redirects, the outpost's sign-in pages, nothing-here.
+    /// Health, metrics, redirects, the outpost's sign-in pages, launchers' progress
+    /// pushes, nothing-here.
     Open,
 }
 
@@ -77,6 +78,8 @@ impl Scope {
             | Route::Metrics
             | Route::Redirect(_)
             | Route::Outpost
+            // A launcher, not a browser: its hop credential is the only check.
+            | Route::ProgressPush { .. }
             | Route::NotFound => Scope::Open,
         }
     }

@@ -68,6 +68,16 @@ async fn main() -> anyhow::Result<()> {
         "open http://{addr}/github/<owner>/<repo>/ (repositories come from {})",
         cfg.git_base
     );
+    if let Some(metrics_addr) = cfg.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(metrics_addr)
+            .await
+            .with_context(|| format!("cannot listen on {metrics_addr} for /metrics"))?;
+        println!(
+            "dcs-proxy metrics on http://{}/metrics",
+            metrics.local_addr()?
+        );
+        tokio::spawn(dcs_proxy::metrics_listen::serve(metrics, state.clone()));
+    }
     std::io::stdout().flush()?;
     dcs_proxy::run(listener, state, shutdown_signal()).await;
     Ok(())

@@ -1,5 +1,7 @@
 //! Rendering errors and small status pages: HTML for browsers, JSON for API and
 //! script clients. This is the one "rescue" the whole proxy answers errors with.
+//! Every page and JSON error names the request's id (see [`crate::telemetry`]), and
+//! the cause is logged under that id.
 
 use dcs_net::escape::html as html_escape;
 use http::header::{ACCEPT, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
@@ -24,6 +26,7 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
 /// says when to retry in `Retry-After`; after an oversized head (431, 414) the
 /// connection is closed.
 pub fn rescue(err: &Error, wants_html: bool) -> Response<Body> {
+    log_cause(err);
     match err {
         Error::SignIn { location } => {
             let status = if wants_html {
@@ -55,13 +58,43 @@ pub fn rescue(err: &Error, wants_html: bool) -> Response<Body> {
     }
 }
 
-/// A status page with a title and a message.
+/// Logs the cause of an error answer, under the request's id (its span): server-side
+/// failures as warnings, the client's own as information, sign-ins for debugging.
+pub fn log_cause(err: &Error) {
+    let status = err.status().as_u16();
+    match err {
+        Error::SignIn { .. } => tracing::debug!(status, "sign-in required"),
+        _ if status >= 500 => {
+            tracing::warn!(status, cause = %err, detail = ?err, "answered with an error")
+        }
+        _ => tracing::info!(status, cause = %err, "answered with an error"),
+    }
+}
+
+/// `body` as JSON with the request's `request_id` added (an `/api` error).
+pub fn with_request_id(body: &impl serde::Serialize) -> serde_json::Value {
+    let mut value = serde_json::to_value(body).unwrap_or(serde_json::Value::Null);
+    if let (Some(map), Some(id)) = (
+        value.as_object_mut(),
+        crate::telemetry::current_request_id(),
+    ) {
+        map.insert("request_id".into(), id.into());
+    }
+    value
+}
+
+/// A status page with a title and a message, naming the request's id.
 pub fn page(status: StatusCode, title: &str, message: &str, wants_html: bool) -> Response<Body> {
+    let request_id = crate::telemetry::current_request_id();
     let (content_type, body) = if wants_html {
-        ("text/html; charset=utf-8", html(status, title, message))
+        (
+            "text/html; charset=utf-8",
+            html(status, title, message, request_id.as_deref()),
+        )
     } else {
-        let json =
-            serde_json::json!({ "error": message, "status": status.as_u16(), "title": title });
+        let json = serde_json::json!({
+            "error": message, "status": status.as_u16(), "title": title, "request_id": request_id,
+        });
         ("application/json", json.to_string())
     };
     let mut resp = Response::new(full(body));
@@ -73,13 +106,16 @@ pub fn page(status: StatusCode, title: &str, message: &str, wants_html: bool) ->
     resp
 }
 
-fn html(status: StatusCode, title: &str, message: &str) -> String {
+fn html(status: StatusCode, title: &str, message: &str, request_id: Option<&str>) -> String {
+    let request_id = request_id
+        .map(|id| format!(" · request id: <code>{}</code>", html_escape(id)))
+        .unwrap_or_default();
     format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>{code} {title}</title>\
          <meta name=viewport content=\"width=device-width\">\
          <style>body{{font:16px system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}}\
          h1{{font-size:1.4em}}code{{background:#f3f3f3;padding:0 .2em}}</style></head>\
-         <body><h1>{title}</h1><p>{message}</p><p><small>{code} · devcontainer-serverless</small></p></body></html>",
+         <body><h1>{title}</h1><p>{message}</p><p><small>{code}{request_id} · devcontainer-serverless</small></p></body></html>",
         code = status.as_u16(),
         title = html_escape(title),
         message = html_escape(message),
@@ -103,6 +139,18 @@ mod tests {
         assert_eq!(resp.status(), 400);
         let body = text(resp).await;
         assert!(body.contains("&lt;script&gt;") && !body.contains("<script>"));
+    }
+
+    #[tokio::test]
+    async fn pages_and_json_name_the_request_id() {
+        let err = Error::Runtime("boom".into());
+        let resp =
+            crate::telemetry::with_request_id("rid42".into(), async { rescue(&err, true) }).await;
+        assert!(text(resp).await.contains("request id: <code>rid42</code>"));
+        let resp =
+            crate::telemetry::with_request_id("rid42".into(), async { rescue(&err, false) }).await;
+        let v: serde_json::Value = serde_json::from_str(&text(resp).await).expect("json");
+        assert_eq!(v["request_id"], "rid42");
     }
 
     #[tokio::test]

@@ -56,6 +56,12 @@ pub enum Route {
         /// The query, if any (may hold `tkn`).
         query: Option<String>,
     },
+    /// `/_dcs/hop/progress/<name>`: a Knative launcher pushing its start's progress
+    /// ([`crate::progress::push`]); authenticated by the workspace's hop credential only.
+    ProgressPush {
+        /// The workspace's name, as sent (one path segment, not empty).
+        name: String,
+    },
     /// Nothing lives here.
     NotFound,
 }
@@ -82,6 +88,14 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
     }
     if is_api(path) {
         return Ok(Route::Api);
+    }
+    if let Some(name) = path.strip_prefix(crate::progress::push::PATH_PREFIX) {
+        if name.is_empty() || name.contains('/') {
+            return Ok(Route::NotFound);
+        }
+        return Ok(Route::ProgressPush {
+            name: name.to_owned(),
+        });
     }
     if let Some(after) = path.strip_prefix(INSTANCES_PREFIX) {
         if after.is_empty() || after.starts_with('/') {
@@ -245,6 +259,30 @@ mod tests {
             "routed where the runtime serves them"
         );
         assert!(parse(&format!("/instances/{id}/../x"), None).is_err());
+    }
+
+    #[test]
+    fn a_progress_push_names_exactly_one_workspace() {
+        assert_eq!(
+            parse("/_dcs/hop/progress/ws-1", None).expect("ok"),
+            Route::ProgressPush {
+                name: "ws-1".into()
+            }
+        );
+        for nothing in [
+            "/_dcs/hop/progress/",
+            "/_dcs/hop/progress",
+            "/_dcs/hop/progress/a/b",
+            "/_dcs/hop/progress/a/",
+            "/_dcs/hop/progressx/a",
+        ] {
+            assert_eq!(
+                parse(nothing, None).expect("ok"),
+                Route::NotFound,
+                "{nothing}"
+            );
+        }
+        assert!(parse("/_dcs/hop/progress/..", None).is_err());
     }
 
     #[test]

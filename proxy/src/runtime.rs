@@ -162,6 +162,23 @@ pub trait Runtime: Send + Sync + 'static {
     async fn update_spec(&self, key: &WorkspaceKey, spec: &InstanceSpec) -> Result<()>;
     /// The workspace's state.
     async fn status(&self, key: &WorkspaceKey) -> Result<Status>;
+    /// How far its start is, as finely as the runtime can tell (see
+    /// [`crate::progress`]); by default only what [`Runtime::status`] says.
+    async fn progress(&self, key: &WorkspaceKey) -> Result<Option<dcs_model::api::Progress>> {
+        Ok(crate::progress::of_status(&self.status(key).await?))
+    }
+    /// Where a workspace that runs now answers, without starting or waking it
+    /// (`None` if it does not run, or the runtime cannot tell): the idle reaper asks
+    /// launchers this replica never routed to (adopted, or served by another
+    /// replica).
+    async fn running_upstream(&self, _key: &WorkspaceKey) -> Option<Upstream> {
+        None
+    }
+    /// Where launchers' pushed progress is recorded (`None`: the runtime asks its
+    /// launchers itself, and pushes are answered 404). See [`crate::progress::push`].
+    fn progress_sink(&self) -> Option<&dyn crate::progress::push::ProgressSink> {
+        None
+    }
     /// The workspaces of `user`, or of everybody.
     async fn list(&self, user: Option<&UserId>) -> Result<Vec<WorkspaceInfo>>;
     /// Scales the workspace to zero. Its files are kept; the next `ensure` wakes it.

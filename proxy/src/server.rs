@@ -124,7 +124,27 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Fut
 /// 5. **dispatch** by route, where each route's handler runs identity (`auth`) →
 ///    policy → limits and the repository check (activator, API) → forward.
 /// 6. **log**: the access log line and the request metrics.
+///
+/// All of it runs under the request's id ([`crate::telemetry::request_id`]), which
+/// error pages show, the log lines carry and `X-Request-Id` returns.
 pub async fn handle(
+    state: &AppState,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Response<Body> {
+    let id = crate::telemetry::request_id(req.headers(), peer, &state.edge.site.trusted_proxies);
+    let header = HeaderValue::from_str(&id).ok();
+    let mut resp = crate::telemetry::with_request_id(id, answer(state, req, peer, local)).await;
+    if let Some(v) = header {
+        resp.headers_mut()
+            .insert(crate::telemetry::REQUEST_ID_HEADER, v);
+    }
+    resp
+}
+
+/// [`handle`]'s phases, under the request's id.
+async fn answer(
     state: &AppState,
     req: Request<Incoming>,
     peer: SocketAddr,
@@ -217,16 +237,8 @@ async fn dispatch(
             Ok(text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"))
         }
         Route::Readyz => Ok(text(StatusCode::OK, "ready\n")),
-        Route::Metrics => {
-            let mut resp = text(StatusCode::OK, &state.metrics.render());
-            resp.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
-            );
-            Ok(resp)
-        }
+        Route::Metrics if state.metrics_elsewhere => Ok(text(StatusCode::NOT_FOUND, "not found\n")),
+        Route::Metrics => Ok(crate::metrics_listen::metrics_response(state)),
         Route::Redirect(location) => {
             let mut resp = text(StatusCode::PERMANENT_REDIRECT, "");
             if let Ok(v) = HeaderValue::from_str(&location) {
@@ -243,6 +255,9 @@ async fn dispatch(
             rest,
             query,
         } => crate::instances::serve(state, req, peer, id, prefix, rest, query).await,
+        Route::ProgressPush { name } => {
+            Ok(crate::progress::push::handle(state.activator.runtime().as_ref(), req, &name).await)
+        }
         Route::NotFound => Err(crate::error::Error::NotFound(format!(
             "nothing is served at {}; open /github/<owner>/<repo>/ (or see /api/openapi.json)",
             truncate(req.uri().path(), 200)

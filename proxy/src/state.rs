@@ -18,6 +18,9 @@ pub struct AppState {
     pub activator: Arc<Activator>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Whether `/metrics` is served on its own address (`--metrics-listen`) and
+    /// not on the main listener.
+    pub metrics_elsewhere: bool,
     /// Who may open which repositories.
     pub policy: Policy,
     /// Management API settings (admin groups, bounds, cookie security).

@@ -1,11 +1,21 @@
 //! Logging setup: structured `tracing` output to stderr, as text (colours only
 //! when stderr is a terminal, so `kubectl logs` and files get plain lines) or as
 //! one JSON object per line (`--log-format json`, for log collectors).
+//!
+//! **Request ids.** Every request gets an id at the edge ([`request_id`]: a fresh
+//! random one, or the `X-Request-Id` of a peer listed in `--trusted-proxies`); it is
+//! shown on every error page and in every `/api` error, sent back as `X-Request-Id`,
+//! and every log line written while the request is served carries it (the span
+//! `request{id=…}`), so the line with the cause is one search away.
 
+use std::future::Future;
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 
 use clap::ValueEnum;
-use tracing::Subscriber;
+use http::HeaderMap;
+use ipnet::IpNet;
+use tracing::{Instrument, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -48,6 +58,65 @@ pub fn init(filter: &str, format: LogFormat) {
         tracing::subscriber::set_global_default(subscriber(filter, format, ansi, std::io::stderr));
 }
 
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The header a request id travels in.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The id of a request from `peer`: its `X-Request-Id` when `peer` is one of the
+/// (non-empty) `trusted` proxies and the value is short and plain, else a fresh one.
+pub fn request_id(headers: &HeaderMap, peer: SocketAddr, trusted: &[IpNet]) -> String {
+    let peer_ip = peer.ip().to_canonical();
+    let from_trusted = !trusted.is_empty() && trusted.iter().any(|n| n.contains(&peer_ip));
+    let given = headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        });
+    match given {
+        Some(id) if from_trusted => id.to_owned(),
+        _ => fresh_id(),
+    }
+}
+
+/// 16 hex digits: this process's random prefix (drawn once, so replicas do not
+/// collide) and a counter (no system call per request).
+fn fresh_id() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 4];
+        if getrandom::fill(&mut bytes).is_err() {
+            // No OS randomness: still unique enough to find a log line.
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos() ^ (d.as_secs() as u32));
+            bytes = nanos.to_be_bytes();
+        }
+        u32::from_be_bytes(bytes)
+    });
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix:08x}{n:08x}")
+}
+
+/// Runs `fut` as the request `id`: [`current_request_id`] answers it, and every
+/// log line is written inside the span `request{id=…}`.
+pub async fn with_request_id<F: Future>(id: String, fut: F) -> F::Output {
+    let span = tracing::info_span!("request", id = %id);
+    REQUEST_ID.scope(id, fut.instrument(span)).await
+}
+
+/// The id of the request being served, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
@@ -87,6 +156,32 @@ mod tests {
         );
         assert!(!plain.contains('\u{1b}'), "{plain:?}");
         assert!(logged(LogFormat::Text, true).contains('\u{1b}'));
+    }
+
+    #[test]
+    fn a_request_id_is_taken_only_from_trusted_proxies_and_only_when_plain() {
+        let mut h = HeaderMap::new();
+        h.insert(REQUEST_ID_HEADER, "abc-123".parse().expect("value"));
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net")];
+        let proxy: SocketAddr = "10.1.2.3:5".parse().expect("addr");
+        let other: SocketAddr = "192.0.2.1:5".parse().expect("addr");
+        assert_eq!(request_id(&h, proxy, &trusted), "abc-123");
+        assert_ne!(request_id(&h, other, &trusted), "abc-123");
+        assert_ne!(
+            request_id(&h, proxy, &[]),
+            "abc-123",
+            "nobody is trusted by default"
+        );
+        h.insert(REQUEST_ID_HEADER, "a b".parse().expect("value"));
+        let fresh = request_id(&h, proxy, &trusted);
+        assert_eq!(fresh.len(), 16, "{fresh}");
+    }
+
+    #[tokio::test]
+    async fn the_id_is_known_while_the_request_is_served() {
+        assert_eq!(current_request_id(), None);
+        let seen = with_request_id("r1".into(), async { current_request_id() }).await;
+        assert_eq!(seen.as_deref(), Some("r1"));
     }
 
     #[test]

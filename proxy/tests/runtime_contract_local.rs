@@ -122,6 +122,7 @@ async fn local_runtime_passes_the_runtime_contract() {
         launcher_log: None,
         git: Default::default(),
         extra_ca_file: None,
+        idle: Default::default(),
     })
     .expect("open");
     let h = LocalHarness { runtime, data_dir };
@@ -217,6 +218,7 @@ async fn a_hanging_start_blocks_nothing_and_stop_and_shutdown_end_it() {
             launcher_log: None,
             git: Default::default(),
             extra_ca_file: None,
+            idle: Default::default(),
         })
         .expect("open"),
     );

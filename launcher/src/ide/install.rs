@@ -160,6 +160,7 @@ pub async fn ensure(source: Source, ctx: &IdeContext) -> Result<PathBuf> {
         return Ok(plan.exe);
     }
     info!(kind = source.kind, version = %plan.version, url = %plan.url, "installing the IDE");
+    ctx.on_install.call();
     let kind = source.kind;
     let job = plan.clone();
     let extra = ctx.extra_ca_file.clone();

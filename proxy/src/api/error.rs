@@ -135,7 +135,7 @@ impl ApiErr {
 
     /// The response.
     pub fn into_response(self) -> Response<Body> {
-        let mut resp = json_response(self.status, &self.body);
+        let mut resp = json_response(self.status, &crate::pages::with_request_id(&self.body));
         if let Some(v) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             resp.headers_mut().insert(ALLOW, v);
         }
@@ -153,6 +153,7 @@ impl ApiErr {
 
 impl From<Error> for ApiErr {
     fn from(err: Error) -> Self {
+        crate::pages::log_cause(&err);
         let status = err.status();
         let code = match &err {
             Error::BadRequest(_) => "bad_request",

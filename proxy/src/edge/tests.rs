@@ -251,4 +251,12 @@ fn scopes_follow_routes() {
     assert_eq!(Scope::of(&Route::Api), Scope::Guarded);
     assert_eq!(Scope::of(&Route::Healthz), Scope::Open);
     assert_eq!(Scope::of(&Route::Outpost), Scope::Open);
+    let push = Route::ProgressPush {
+        name: "ws-1".into(),
+    };
+    assert_eq!(
+        Scope::of(&push),
+        Scope::Open,
+        "a launcher: hop credential only"
+    );
 }

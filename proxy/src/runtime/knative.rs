@@ -58,6 +58,7 @@
 //! - [`start`], [`view`]: the runtime's writes and reads.
 //! - [`storage`]: what a user's volume lacks of what an instance asks for.
 //! - [`error`]: errors, and what people are told.
+//! - [`progress_write`]: launchers' pushed progress, recorded on their Service.
 //! - [`api`]: the kube-rs calls, and the API usage the RBAC Role grants.
 //! - [`manifests`]: the kustomize tree `dcs-proxy manifests` prints (`knative/`).
 
@@ -69,6 +70,7 @@ pub mod error;
 pub mod fake;
 pub mod manifests;
 pub mod objects;
+pub mod progress_write;
 pub mod ready;
 pub mod route;
 pub mod start;
@@ -110,6 +112,8 @@ pub struct KnativeRuntime {
     route_override: Option<String>,
     /// Workspaces whose `ensure` on this replica waits for the route: `Starting`.
     probing: Mutex<HashMap<String, usize>>,
+    /// When each workspace's pushed progress was last written ([`progress_write`]).
+    pushes: crate::progress::push::Pacer,
 }
 
 impl KnativeRuntime {
@@ -124,6 +128,7 @@ impl KnativeRuntime {
             cache,
             route_override: None,
             probing: Mutex::default(),
+            pushes: Default::default(),
         }
     }
 
@@ -192,8 +197,24 @@ impl Runtime for KnativeRuntime {
         self.status_of(key).await
     }
 
+    /// Its cluster-local route while the watch cache says a revision is active
+    /// (asking it then wakes nothing).
+    async fn running_upstream(&self, key: &WorkspaceKey) -> Option<Upstream> {
+        matches!(self.status_of(key).await, Ok(Status::Running)).then(|| self.upstream(key))
+    }
+
+    /// The phases of a start from the watch cache (see [`status::progress_of`]).
+    async fn progress(&self, key: &WorkspaceKey) -> Result<Option<dcs_model::api::Progress>> {
+        self.progress_of(key).await
+    }
+
     async fn list(&self, user: Option<&UserId>) -> Result<Vec<WorkspaceInfo>> {
         self.list_of(user).await
+    }
+
+    /// Launchers' pushes become an annotation of their Service ([`progress_write`]).
+    fn progress_sink(&self) -> Option<&dyn crate::progress::push::ProgressSink> {
+        Some(self)
     }
 
     /// Knative scales idle workspaces to zero by itself (see the module docs).

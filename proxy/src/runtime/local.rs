@@ -92,6 +92,8 @@ pub struct LocalConfig {
     pub git: crate::config::GitLimits,
     /// Extra certificate authorities launchers trust (`DCS_EXTRA_CA_FILE`).
     pub extra_ca_file: Option<PathBuf>,
+    /// The idle policy launchers apply (`DCS_IDLE_TIMEOUT`, …).
+    pub idle: dcs_model::env::IdlePolicy,
 }
 
 /// Workspaces as local processes.
@@ -295,6 +297,21 @@ impl Runtime for LocalRuntime {
         Ok(self
             .existing(key)
             .map_or(Status::NotFound, |slot| slot.status()))
+    }
+
+    /// A launcher this process adopted (or started) that is alive and published its
+    /// address; nothing is started, stopped or cleaned up here.
+    async fn running_upstream(&self, key: &WorkspaceKey) -> Option<Upstream> {
+        let slot = self.existing(key)?;
+        let p = slot.lock().record.process?;
+        let addr = p.addr?;
+        (slot.status() == Status::Running && process::liveness(&p) == Liveness::Alive)
+            .then(|| spawn::upstream(&self.cfg, &self.iso, key, addr))
+    }
+
+    /// While a start runs: what its launcher's `/_dcs/ready` last said.
+    async fn progress(&self, key: &WorkspaceKey) -> Result<Option<dcs_model::api::Progress>> {
+        Ok(self.existing(key).and_then(|slot| slot.progress()))
     }
 
     async fn list(&self, user: Option<&UserId>) -> Result<Vec<WorkspaceInfo>> {

@@ -2,7 +2,8 @@
 //! watches that keep the workspace cache current are in [`super::cache`]).
 //!
 //! Writes: Knative Services and Secrets by server-side apply (field manager
-//! `dcs-proxy`, forced: the proxy owns these fields); volumes by create-if-absent,
+//! `dcs-proxy`, forced: the proxy owns these fields); a launcher's progress
+//! annotation by JSON merge patch (never creates); volumes by create-if-absent,
 //! because a PVC's spec is immutable and a user's volume is never changed once made
 //! (a changed size or class applies to new users). API errors are matched with
 //! `Status::is_not_found()` / `is_already_exists()` / `is_conflict()`, never raw codes.
@@ -124,6 +125,27 @@ impl KnativeApi {
     /// A volume, or `None` if there is none.
     pub async fn get_pvc(&self, name: &str) -> Result<Option<PersistentVolumeClaim>> {
         get(&self.pvcs, "PersistentVolumeClaim", name).await
+    }
+
+    /// Sets (`Some`) or removes (`None`) one annotation of an existing Knative
+    /// Service by JSON merge patch, which never creates: `None` if there is no
+    /// such Service.
+    pub async fn annotate_ksvc(
+        &self,
+        name: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<Option<Ksvc>> {
+        let patch = serde_json::json!({"metadata": {"annotations": {key: value}}});
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        match self.ksvcs.patch(name, &params, &Patch::Merge(&patch)).await {
+            Ok(ksvc) => Ok(Some(ksvc)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(source) => Err(err("patch", "Knative Service", name, source)),
+        }
     }
 
     /// Deletes a Knative Service (its revisions and pods go with it); absent is fine.

@@ -115,7 +115,20 @@ pub struct KnativeArgs {
         default_value = DEFAULT_EXTRA_CA_KEY
     )]
     pub knative_extra_ca_key: String,
+    /// How workspace pods reach the proxy (its Service, plain HTTP inside the
+    /// cluster): each launcher pushes its start-up progress to
+    /// `<url>/_dcs/hop/progress/<name>` (`DCS_PROGRESS_URL`) while its pod is not
+    /// routable.
+    #[arg(
+        long,
+        env = "DCS_PROXY_KNATIVE_PROXY_URL",
+        default_value = DEFAULT_PROXY_URL
+    )]
+    pub knative_proxy_url: String,
 }
+
+/// The proxy's Service as workspace pods reach it (see the manifests).
+pub const DEFAULT_PROXY_URL: &str = "http://dcs-proxy.dcs.svc.cluster.local";
 
 /// The launcher image matching this build.
 pub const DEFAULT_LAUNCHER_IMAGE: &str = concat!("dcs-launcher:", env!("CARGO_PKG_VERSION"));
@@ -139,6 +152,8 @@ pub struct LauncherSettings {
     pub log: Option<String>,
     /// Limits of the launcher's clones and fetches.
     pub git: crate::config::GitLimits,
+    /// The idle policy the launcher applies.
+    pub idle: dcs_model::env::IdlePolicy,
 }
 
 impl Default for LauncherSettings {
@@ -150,6 +165,7 @@ impl Default for LauncherSettings {
             stop_grace_secs: dcs_model::env::DEFAULT_STOP_GRACE_SECS,
             log: None,
             git: crate::config::GitLimits::default(),
+            idle: dcs_model::env::IdlePolicy::default(),
         }
     }
 }
@@ -198,6 +214,8 @@ pub struct KnativeConfig {
     pub cluster_domain: String,
     /// Extra CA certificates mounted into workspaces, if any.
     pub extra_ca: Option<ExtraCa>,
+    /// The proxy's URL as workspace pods reach it (no trailing slash).
+    pub proxy_url: String,
     /// Shared launcher settings.
     pub launcher: LauncherSettings,
     /// The proxy's hop secret (`--hop-secret-file`): each workspace's credential is
@@ -284,6 +302,13 @@ impl KnativeArgs {
             ));
         }
         let extra_ca = extra_ca::from_args(self, &mut problems);
+        let proxy_url = self.knative_proxy_url.trim_end_matches('/');
+        if !proxy_url.starts_with("http://") && !proxy_url.starts_with("https://") {
+            problems.push(format!(
+                "--knative-proxy-url {:?} must start with http:// or https://",
+                self.knative_proxy_url
+            ));
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -307,6 +332,7 @@ impl KnativeArgs {
             image_pull_secret: self.knative_image_pull_secret.clone(),
             cluster_domain: self.knative_cluster_domain.clone(),
             extra_ca,
+            proxy_url: proxy_url.to_owned(),
             launcher: LauncherSettings::default(),
             hop: None,
         })

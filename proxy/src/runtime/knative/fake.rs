@@ -7,7 +7,8 @@
 //! `409 AlreadyExists` / `Conflict` `Status` bodies, label selectors on lists
 //! and watches, server-side apply (creates or updates; needs `fieldManager`;
 //! another manager's object conflicts unless forced; the body's name must match
-//! the URL), `resourceVersion`s and generation bumps on spec changes, watch
+//! the URL), JSON merge patches of existing objects (404 when absent),
+//! `resourceVersion`s and generation bumps on spec changes, watch
 //! streams with resume, bookmarks and `410 Gone` after [`FakeApiServer::compact`],
 //! deletions that take a moment with a `deletionTimestamp`
 //! ([`FakeApiServer::set_delete_grace`]) and the garbage collection of a
@@ -17,7 +18,7 @@
 //!
 //! # Layout
 //! - `wire`: paths, queries, selectors, `Status` bodies, watch lines.
-//! - `verbs`: get, list, create, apply, delete.
+//! - `verbs`: get, list, create, apply, merge patch, delete.
 //! - `watch`: `resourceVersion`s, history, watch streams.
 //! - `controller`: the Knative controller's part.
 //! - [`ingress`]: the networking layer's part.

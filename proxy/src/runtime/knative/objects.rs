@@ -337,8 +337,14 @@ pub fn launcher_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
     env.stop_grace_secs = cfg.launcher.stop_grace_secs;
     env.log = cfg.launcher.log.clone();
     cfg.launcher.git.apply(&mut env);
+    env.idle = cfg.launcher.idle;
     // IDE installs, settings and extensions go to the workspace's own volume.
     env.config_dir = Some(Path::new(pod::HOME_DIR).join(".dcs"));
+    // While its pod is not routable, the launcher pushes its progress to the proxy.
+    env.progress_url = Some(crate::progress::push::url(
+        &cfg.proxy_url,
+        key.name().as_str(),
+    ));
     env
 }
 
@@ -354,6 +360,7 @@ pub fn checkout_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
         .map(|_| Path::new(pod::GIT_TOKEN_DIR).join(GIT_TOKEN_KEY));
     env.hop_secret_file = None;
     env.credentials_file = None;
+    env.progress_url = None;
     env.config_dir = Some(Path::new(pod::CHECKOUT_DIR).join("config"));
     env
 }

@@ -11,10 +11,107 @@
 //!   revision's `Active` condition decides: `False` (reason `NoTraffic`) →
 //!   `Stopped`, `Unknown` (activating) → `Starting`, `True` → `Running`; without
 //!   that condition its `actualReplicas` (0 → `Stopped`).
+//!
+//! **Progress** ([`progress_of`]): while a workspace starts, the phase the watch
+//! cache shows: no revision yet → `created`; a revision being deployed → `scheduled`;
+//! a revision whose conditions say its image is being pulled → `pulling_image`;
+//! its pod created or initialising (or replicas up, not yet healthy) → `starting`;
+//! then what its launcher last reported on the Service ([`PROGRESS_ANNOTATION`]:
+//! cloning with figures, the IDE starting). A failure carries Knative's reason and
+//! what to do ([`super::ready::Failure::explain`]).
 
-use super::ready::{verdict, Verdict};
+use dcs_model::api::{Progress, StartPhase};
+use dcs_model::WorkspaceKey;
+
+use super::ready::{revision_failure, verdict, Verdict};
 use super::types::{condition, Ksvc, Revision};
+use super::KnativeRuntime;
+use crate::error::Result;
 use crate::runtime::Status;
+
+/// The annotation on a workspace's Knative Service holding the launcher's last
+/// reported progress (a [`Progress`] as JSON), so every replica sees it through its
+/// watch cache.
+pub const PROGRESS_ANNOTATION: &str = "dcs.dev/progress";
+
+impl KnativeRuntime {
+    /// The progress of `key`'s start as this replica's cache shows it.
+    pub(super) async fn progress_of(&self, key: &WorkspaceKey) -> Result<Option<Progress>> {
+        let status = self.status_of(key).await?;
+        let Some(ksvc) = self.cache.ksvc(key.name().as_str()) else {
+            return Ok(None);
+        };
+        let latest = ksvc
+            .status
+            .as_ref()
+            .and_then(|s| s.latest_created_revision_name.as_deref())
+            .and_then(|n| self.cache.revision(n));
+        Ok(progress_of(&status, &ksvc, latest.as_deref()))
+    }
+}
+
+/// The progress of a start: `status` (from [`status_of`]) made finer with the
+/// Service's latest created revision and its launcher's annotation.
+pub fn progress_of(status: &Status, ksvc: &Ksvc, latest: Option<&Revision>) -> Option<Progress> {
+    match status {
+        Status::NotFound => return None,
+        Status::Running => return Some(Progress::at(StartPhase::Ready)),
+        Status::Stopped => return Some(Progress::at(StartPhase::Stopped)),
+        Status::Failed { reason } => {
+            let failure = latest.and_then(revision_failure);
+            return Some(match failure {
+                Some(f) => Progress::failed(f.detail(), f.explain()),
+                None => Progress::failed(
+                    reason.clone(),
+                    "Open the workspace again to retry; if it keeps failing, ask an operator.",
+                ),
+            });
+        }
+        Status::Starting => {}
+    }
+    let launcher = ksvc
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(PROGRESS_ANNOTATION))
+        .and_then(|v| serde_json::from_str::<Progress>(v).ok())
+        .filter(|p| !matches!(p.phase, StartPhase::Failed | StartPhase::Stopped));
+    let pod = pod_phase(latest);
+    Some(match (launcher, pod) {
+        // The launcher reports only once its container runs.
+        (Some(said), StartPhase::Starting) => said,
+        (_, phase) => Progress::at(phase),
+    })
+}
+
+/// What the latest revision says of its pod (no revision yet: `created`).
+fn pod_phase(latest: Option<&Revision>) -> StartPhase {
+    let Some(status) = latest.and_then(|r| r.status.as_ref()) else {
+        return StartPhase::Created;
+    };
+    let said = |words: &[&str]| {
+        status.conditions.iter().any(|c| {
+            let text = format!(
+                "{} {}",
+                c.reason.as_deref().unwrap_or_default(),
+                c.message.as_deref().unwrap_or_default()
+            )
+            .to_ascii_lowercase();
+            words.iter().any(|w| text.contains(w))
+        })
+    };
+    let resources = condition(&status.conditions, "ResourcesAvailable").map(|c| c.status.as_str());
+    if said(&["pulling", "pull image", "pullimage"]) {
+        StartPhase::PullingImage
+    } else if said(&["containercreating", "podinitializing", "init:"])
+        || status.actual_replicas.is_some_and(|n| n > 0)
+        || resources == Some("True")
+    {
+        StartPhase::Starting
+    } else {
+        StartPhase::Scheduled
+    }
+}
 
 /// Status of `ksvc`, given its serving revision and its latest created revision
 /// (each if it was found).
@@ -113,6 +210,44 @@ mod tests {
         assert_eq!(serving(&rev(json!({"actualReplicas": 0}))), Status::Stopped);
         assert_eq!(serving(&rev(json!({"actualReplicas": 1}))), Status::Running);
         assert_eq!(serving_revision(&k), Some("ws-00001"));
+    }
+
+    #[test]
+    fn a_start_reads_as_the_phases_its_revision_and_its_launcher_report() {
+        let k = ksvc(
+            json!({"observedGeneration": 1, "latestCreatedRevisionName": "ws-00001",
+            "conditions": [{"type": "Ready", "status": "Unknown"}]}),
+        );
+        let phase =
+            |k: &Ksvc, r: Option<&Revision>| progress_of(&Status::Starting, k, r).map(|p| p.phase);
+        assert_eq!(phase(&k, None), Some(StartPhase::Created));
+        let deploying = rev(json!({"conditions": [
+            {"type": "ResourcesAvailable", "status": "Unknown", "reason": "Deploying"}]}));
+        assert_eq!(phase(&k, Some(&deploying)), Some(StartPhase::Scheduled));
+        let pulling = rev(json!({"conditions": [
+            {"type": "ContainerHealthy", "status": "Unknown", "reason": "Pulling",
+             "message": "Pulling image \"base:1\""}]}));
+        assert_eq!(phase(&k, Some(&pulling)), Some(StartPhase::PullingImage));
+        let running = rev(json!({"actualReplicas": 1, "conditions": [
+            {"type": "ContainerHealthy", "status": "Unknown", "reason": "Deploying"}]}));
+        assert_eq!(phase(&k, Some(&running)), Some(StartPhase::Starting));
+        // Once its container runs, the launcher's own report on the Service counts.
+        let mut said = k.clone();
+        said.metadata.annotations = Some(
+            [(
+                PROGRESS_ANNOTATION.to_owned(),
+                serde_json::to_string(&Progress::cloning(5, 10, 2048)).expect("json"),
+            )]
+            .into(),
+        );
+        let p = progress_of(&Status::Starting, &said, Some(&running)).expect("progress");
+        assert_eq!((p.phase, p.percent), (StartPhase::Cloning, Some(50)));
+        assert_eq!(phase(&said, Some(&deploying)), Some(StartPhase::Scheduled));
+        assert_eq!(
+            progress_of(&Status::Running, &said, Some(&running)).map(|p| p.phase),
+            Some(StartPhase::Ready)
+        );
+        assert_eq!(progress_of(&Status::NotFound, &said, None), None);
     }
 
     #[test]

@@ -10,12 +10,16 @@
 //!   delete is final; no periodic LIST.
 //! - [`launcher`]: the first open answered by a real `dcs-launcher` behind the
 //!   ingress stand-in.
+//! - [`progress`]: the phases of a start from the watch cache, to ready or a reason.
+//! - [`progress_push`]: launchers' pushed progress, recorded by one replica, seen by another.
 //! - [`real_cluster`]: `#[ignore]`d tests against `KUBECONFIG` (`make e2e-k8s`).
 
 mod contract;
 mod golden;
 mod launcher;
 mod manifests;
+mod progress;
+mod progress_push;
 mod readiness;
 mod real_cluster;
 mod replicas;

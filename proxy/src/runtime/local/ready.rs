@@ -1,10 +1,12 @@
 //! Asking a launcher whether it is ready: `GET /_dcs/ready` over a fresh connection
 //! (TCP, or the unix socket of a sandboxed launcher), with the workspace's hop
-//! credential (without it a launcher answers only a bare status code).
+//! credential (without it a launcher answers only a bare status code). The report's
+//! phase and clone figures become the start's [`Progress`] (see [`crate::progress`]).
 
 use std::time::Duration;
 
 use bytes::Bytes;
+use dcs_model::api::{Progress, StartPhase};
 use http_body_util::{BodyExt, Empty, Limited};
 use serde::Deserialize;
 
@@ -27,10 +29,57 @@ pub enum Readiness {
     },
 }
 
+/// A launcher's readiness report: the JSON of its `/_dcs/ready`, asked for by the
+/// local runtime or pushed by a Knative launcher ([`crate::progress::push`]).
 #[derive(Deserialize)]
-struct Report {
+pub struct Report {
     ready: bool,
     error: Option<ReportError>,
+    /// `checkout`, `starting_ide`, `ready`, `failed` (older launchers: absent).
+    #[serde(default)]
+    phase: Option<String>,
+    /// The checkout's figures while it runs.
+    #[serde(default)]
+    progress: Option<CheckoutProgress>,
+}
+
+/// The launcher's `progress` while it checks out.
+#[derive(Deserialize)]
+struct CheckoutProgress {
+    #[serde(default)]
+    received_bytes: u64,
+    #[serde(default)]
+    objects_done: u64,
+    #[serde(default)]
+    objects_total: u64,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+impl Report {
+    /// Whether this is the start's final state: ready, or failed.
+    pub fn is_final(&self) -> bool {
+        self.ready || self.error.is_some() || self.phase.as_deref() == Some("failed")
+    }
+
+    /// The start's progress this report tells (failures are the start's outcome).
+    pub fn progress(&self) -> Option<Progress> {
+        let phase = self.phase.as_deref()?;
+        Some(match phase {
+            "checkout" => match &self.progress {
+                Some(c) => Progress {
+                    message: c.note.clone(),
+                    ..Progress::cloning(c.objects_done, c.objects_total, c.received_bytes)
+                },
+                None => Progress::at(StartPhase::Cloning),
+            },
+            "installing_ide" => Progress::at(StartPhase::IdeInstalling),
+            "starting_ide" => Progress::at(StartPhase::IdeStarting),
+            "ready" if self.ready => Progress::at(StartPhase::Ready),
+            "ready" => Progress::at(StartPhase::IdeStarting),
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -41,8 +90,26 @@ struct ReportError {
 
 /// One readiness probe of `up`, bounded by `timeout`.
 pub async fn probe(up: &Upstream, timeout: Duration) -> Readiness {
-    match tokio::time::timeout(timeout, fetch(up)).await {
-        Ok(Some(report)) => match (report.ready, report.error) {
+    probe_with_progress(up, timeout).await.0
+}
+
+/// One readiness probe of `up`, bounded by `timeout`, with the progress the
+/// launcher reports (none when it does not answer yet).
+pub async fn probe_with_progress(
+    up: &Upstream,
+    timeout: Duration,
+) -> (Readiness, Option<Progress>) {
+    let report = tokio::time::timeout(timeout, fetch(up))
+        .await
+        .ok()
+        .flatten();
+    let progress = report.as_ref().and_then(Report::progress);
+    (readiness(report), progress)
+}
+
+fn readiness(report: Option<Report>) -> Readiness {
+    match report {
+        Some(report) => match (report.ready, report.error) {
             (true, _) => Readiness::Ready,
             (false, Some(e)) => Readiness::Failed {
                 kind: e.kind,
@@ -50,7 +117,7 @@ pub async fn probe(up: &Upstream, timeout: Duration) -> Readiness {
             },
             (false, None) => Readiness::NotYet,
         },
-        _ => Readiness::NotYet,
+        None => Readiness::NotYet,
     }
 }
 
@@ -92,4 +159,39 @@ where
             .ok()?;
     tokio::spawn(conn);
     sender.send_request(req).await.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress_of(json: serde_json::Value) -> Option<Progress> {
+        serde_json::from_value::<Report>(json)
+            .expect("report")
+            .progress()
+    }
+
+    #[test]
+    fn the_launchers_report_becomes_the_starts_progress() {
+        let cloning = progress_of(serde_json::json!({
+            "phase": "checkout", "ready": false, "error": null,
+            "progress": {"phase": "clone", "received_bytes": 4096, "objects_done": 5,
+                         "objects_total": 20, "objects_indexed": 0, "note": null},
+        }))
+        .expect("progress");
+        assert_eq!(
+            (cloning.phase, cloning.percent),
+            (StartPhase::Cloning, Some(25))
+        );
+        assert_eq!(cloning.bytes, Some(4096));
+        let ide = progress_of(serde_json::json!({"phase": "starting_ide", "ready": false}));
+        assert_eq!(ide.map(|p| p.phase), Some(StartPhase::IdeStarting));
+        assert_eq!(
+            progress_of(serde_json::json!({"ready": false})),
+            None,
+            "an older launcher"
+        );
+        let failed = progress_of(serde_json::json!({"phase": "failed", "ready": false}));
+        assert_eq!(failed, None, "a failure is the start's outcome");
+    }
 }

@@ -35,6 +35,8 @@ pub(super) struct SlotState {
     pub start: Option<CancellationToken>,
     /// Deleted: nothing starts it or saves its record again.
     pub deleted: bool,
+    /// How far the start under way is, as its launcher last said.
+    pub progress: Option<dcs_model::api::Progress>,
 }
 
 impl Slot {
@@ -45,6 +47,7 @@ impl Slot {
                 record,
                 start: None,
                 deleted: false,
+                progress: None,
             }),
             start_lock: tokio::sync::Mutex::new(()),
             save_lock: tokio::sync::Mutex::new(()),
@@ -72,6 +75,21 @@ impl Slot {
             return Status::Starting;
         }
         status_of(&record)
+    }
+
+    /// How far its start is: what the launcher last said while a start is under
+    /// way, else what its state says.
+    pub fn progress(&self) -> Option<dcs_model::api::Progress> {
+        let under_way = {
+            let st = self.lock();
+            st.start.is_some().then(|| st.progress.clone())
+        };
+        match under_way {
+            Some(said) => Some(said.unwrap_or_else(|| {
+                dcs_model::api::Progress::at(dcs_model::api::StartPhase::Starting)
+            })),
+            None => crate::progress::of_status(&self.status()),
+        }
     }
 
     /// Writes the record as it is now (unless the slot was deleted), off the async

@@ -18,6 +18,8 @@ use tokio::time::{sleep, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use dcs_model::api::{Progress, StartPhase};
+
 use super::ready::{self, Readiness};
 use super::slot::Slot;
 use super::spawn::{Isolation, Plan};
@@ -38,6 +40,12 @@ pub async fn run(
     let record = slot.record();
     let key = record.key.clone();
     let plan = Plan::new(cfg, iso, &key, &record.base_path, &record.spec);
+    // What `progress` reads until the launcher reports (`crate::progress`).
+    let phase = match plan.sandbox {
+        Some(_) => StartPhase::Cloning,
+        None => StartPhase::Starting,
+    };
+    slot.lock().progress = Some(Progress::at(phase));
     // Sandboxed: the clone runs first, outside the sandbox (`super::checkout`).
     plan.check_out_first(cancel).await?;
     let mut child = plan.spawn()?;
@@ -73,7 +81,7 @@ pub async fn run(
     }
 
     let outcome = tokio::select! {
-        outcome = await_ready(cfg, &plan, &launched) => outcome,
+        outcome = await_ready(cfg, &plan, &launched, slot) => outcome,
         // Stopped, deleted or shutting down: stop what was started.
         () = cancel.cancelled() => Err(Error::Cancelled),
     };
@@ -159,8 +167,14 @@ fn pause(began: Instant, first: Duration, later: Duration) -> Duration {
     }
 }
 
-/// Waits for the launcher to publish its address, then for `/_dcs/ready`.
-async fn await_ready(cfg: &LocalConfig, plan: &Plan, p: &ProcessRecord) -> Result<SocketAddr> {
+/// Waits for the launcher to publish its address, then for `/_dcs/ready`, noting
+/// the progress it reports in `slot`.
+async fn await_ready(
+    cfg: &LocalConfig,
+    plan: &Plan,
+    p: &ProcessRecord,
+    slot: &Slot,
+) -> Result<SocketAddr> {
     let began = Instant::now();
     let deadline = began + cfg.start_limit;
     let exited = || Error::StartFailed {
@@ -190,7 +204,12 @@ async fn await_ready(cfg: &LocalConfig, plan: &Plan, p: &ProcessRecord) -> Resul
         .await;
     };
     loop {
-        match ready::probe(&plan.upstream(addr), Duration::from_secs(2)).await {
+        let (readiness, progress) =
+            ready::probe_with_progress(&plan.upstream(addr), Duration::from_secs(2)).await;
+        if progress.is_some() {
+            slot.lock().progress = progress;
+        }
+        match readiness {
             Readiness::Ready => return Ok(addr),
             Readiness::Failed { kind, message } => {
                 return Err(Error::StartFailed { kind, message })

@@ -1,5 +1,5 @@
 //! The fake API server's verbs on stored objects: get, list, create,
-//! server-side apply and delete, with the API server's answers and errors.
+//! server-side apply, JSON merge patch and delete, with the API server's answers and errors.
 
 use std::collections::BTreeMap;
 
@@ -99,11 +99,14 @@ impl FakeApiServer {
         content_type: &str,
         body: Value,
     ) -> Response<FakeBody> {
+        if content_type == "application/merge-patch+json" {
+            return self.merge_patch(t, body);
+        }
         if content_type != "application/apply-patch+yaml" {
             return status(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UnsupportedMediaType",
-                format!("the fake supports only server-side apply, not {content_type}"),
+                format!("the fake supports only server-side apply and JSON merge patch, not {content_type}"),
                 t,
             );
         }
@@ -167,6 +170,45 @@ impl FakeApiServer {
         )
     }
 
+    /// A JSON merge patch (RFC 7386) of an existing object: 404 when absent (it
+    /// never creates); the name, uid, status and deletion mark stay; the
+    /// generation is bumped only when the spec changes; watchers see `MODIFIED`.
+    fn merge_patch(&self, t: &Target, patch: Value) -> Response<FakeBody> {
+        let name = t.name.clone().unwrap_or_default();
+        let key = key_of(t, &name);
+        let mut state = self.lock();
+        let Some(old) = state.objects.get(&key).cloned() else {
+            return not_found(t, &name);
+        };
+        let mut obj = old.clone();
+        merge(&mut obj, &patch);
+        for field in [
+            "name",
+            "namespace",
+            "uid",
+            "deletionTimestamp",
+            "managedFields",
+        ] {
+            obj["metadata"][field] = old["metadata"][field].clone();
+        }
+        obj["status"] = old["status"].clone();
+        let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
+        let bumped = obj["spec"] != old["spec"];
+        obj["metadata"]["generation"] = json!(if bumped { generation + 1 } else { generation });
+        if let Some(meta) = obj["metadata"].as_object_mut() {
+            meta.retain(|_, v| !v.is_null());
+        }
+        if let Some(o) = obj.as_object_mut() {
+            o.retain(|_, v| !v.is_null());
+        }
+        let obj = state.put(key, obj);
+        if is_ksvc(t) && bumped {
+            self.controller_saw_new_generation(&mut state, &t.namespace, &name);
+        }
+        drop(state);
+        respond(StatusCode::OK, &obj)
+    }
+
     pub(super) fn delete(&self, t: &Target) -> Response<FakeBody> {
         let name = t.name.clone().unwrap_or_default();
         let key = key_of(t, &name);
@@ -226,6 +268,27 @@ fn finish_delete(state: &mut State, key: &Key) {
             .collect();
         for k in owned {
             state.remove(&k);
+        }
+    }
+}
+
+/// RFC 7386: `patch`'s members replace `target`'s, objects merge recursively,
+/// `null` removes.
+fn merge(target: &mut Value, patch: &Value) {
+    let Value::Object(members) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    if let Value::Object(t) = target {
+        for (k, v) in members {
+            if v.is_null() {
+                t.remove(k);
+            } else {
+                merge(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
         }
     }
 }

@@ -130,7 +130,9 @@ pub(super) fn from_namespaces(names: &[&str]) -> NetworkPolicyPeer {
 }
 
 /// The proxy is reachable only from namespaces labelled `dcs.dev/ingress=true`
-/// (the ingress or gateway); workspaces only from the Knative data plane.
+/// (the ingress or gateway), and on its pod port 8080 from the workspaces'
+/// namespace (launchers pushing progress); workspaces only from the Knative data
+/// plane.
 pub fn network_policies() -> Vec<NetworkPolicy> {
     let proxy = NetworkPolicy {
         metadata: meta(PROXY_NAME, Some(PROXY_NAMESPACE), PROXY_NAME),
@@ -143,23 +145,35 @@ pub fn network_policies() -> Vec<NetworkPolicy> {
                 match_expressions: None,
             }),
             policy_types: Some(strings(&["Ingress"])),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![NetworkPolicyPeer {
-                    namespace_selector: Some(LabelSelector {
-                        match_labels: Some(BTreeMap::from([(
-                            "dcs.dev/ingress".into(),
-                            "true".into(),
-                        )])),
-                        match_expressions: None,
-                    }),
-                    ..NetworkPolicyPeer::default()
-                }]),
-                ports: Some(vec![NetworkPolicyPort {
-                    port: Some(IntOrString::String("http".into())),
-                    protocol: Some("TCP".into()),
-                    end_port: None,
-                }]),
-            }]),
+            ingress: Some(vec![
+                NetworkPolicyIngressRule {
+                    from: Some(vec![NetworkPolicyPeer {
+                        namespace_selector: Some(LabelSelector {
+                            match_labels: Some(BTreeMap::from([(
+                                "dcs.dev/ingress".into(),
+                                "true".into(),
+                            )])),
+                            match_expressions: None,
+                        }),
+                        ..NetworkPolicyPeer::default()
+                    }]),
+                    ports: Some(vec![NetworkPolicyPort {
+                        port: Some(IntOrString::String("http".into())),
+                        protocol: Some("TCP".into()),
+                        end_port: None,
+                    }]),
+                },
+                NetworkPolicyIngressRule {
+                    // Launchers push their start's progress to the proxy while their
+                    // pod is not routable (`DCS_PROGRESS_URL`, hop credential).
+                    from: Some(vec![from_namespaces(&[WORKSPACES_NAMESPACE])]),
+                    ports: Some(vec![NetworkPolicyPort {
+                        port: Some(IntOrString::Int(8080)),
+                        protocol: Some("TCP".into()),
+                        end_port: None,
+                    }]),
+                },
+            ]),
             egress: None,
         }),
     };

@@ -70,6 +70,8 @@ pub const AUTHENTIK_ENV: &[(&str, &str)] = &[
 /// Fixed settings of the container (not site choices).
 pub const FIXED_ENV: &[(&str, &str)] = &[
     ("DCS_PROXY_LISTEN", "0.0.0.0:8080"),
+    // Scraped on the pod's own port; the Service (and so the route) has only 8080.
+    ("DCS_PROXY_METRICS_LISTEN", "0.0.0.0:9090"),
     ("DCS_PROXY_RUNTIME", "knative"),
     ("DCS_PROXY_DATA_DIR", "/tmp/dcs"),
     (
@@ -130,12 +132,20 @@ fn container() -> Container {
             }),
             ..EnvFromSource::default()
         }]),
-        ports: Some(vec![ContainerPort {
-            name: Some("http".into()),
-            container_port: 8080,
-            protocol: Some("TCP".into()),
-            ..ContainerPort::default()
-        }]),
+        ports: Some(vec![
+            ContainerPort {
+                name: Some("http".into()),
+                container_port: 8080,
+                protocol: Some("TCP".into()),
+                ..ContainerPort::default()
+            },
+            ContainerPort {
+                name: Some("metrics".into()),
+                container_port: 9090,
+                protocol: Some("TCP".into()),
+                ..ContainerPort::default()
+            },
+        ]),
         readiness_probe: Some(http_probe("/readyz")),
         liveness_probe: Some(http_probe("/healthz")),
         resources: Some(ResourceRequirements {

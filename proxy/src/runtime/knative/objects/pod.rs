@@ -168,6 +168,7 @@ fn checkout_container(
         env: Some(env_vars(&checkout_env(cfg, spec))),
         resources: Some(resources),
         security_context: Some(container_security(cfg)),
+        termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
         volume_mounts: Some(mounts),
         ..Container::default()
     }
@@ -232,6 +233,9 @@ fn main_container(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Container {
         }),
         resources: Some(workspace_resources(cfg, spec)),
         security_context: Some(container_security(cfg)),
+        // A failed start ends the launcher with its reason as the termination
+        // message (`dcs_launcher::failed_start`); its last log lines stand in.
+        termination_message_policy: Some("FallbackToLogsOnError".to_owned()),
         volume_mounts: Some(mounts),
         ..Container::default()
     }
