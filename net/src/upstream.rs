@@ -30,7 +30,10 @@ use crate::BoxError;
 /// How a pool connects and how much it keeps.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolConfig {
-    /// Idle keep-alive connections kept per upstream host.
+    /// Idle keep-alive connections kept per upstream host: as many as the busiest
+    /// moment needs, or each wave of concurrent requests beyond it connects anew (a
+    /// descriptor, a handshake and a close each). Idle ones close after
+    /// [`Self::idle_timeout`].
     pub max_idle_per_host: usize,
     /// How long an idle connection is kept; below the upstream's own keep-alive
     /// timeout (Node closes idle connections after 5 s).
@@ -41,10 +44,14 @@ pub struct PoolConfig {
     pub dns_ttl: Duration,
 }
 
+/// The idle connections kept per upstream by default: enough that waves of
+/// concurrent requests reuse their connections instead of reconnecting.
+pub const MAX_IDLE_PER_HOST: usize = 512;
+
 impl Default for PoolConfig {
     fn default() -> Self {
         Self {
-            max_idle_per_host: 32,
+            max_idle_per_host: MAX_IDLE_PER_HOST,
             idle_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
             dns_ttl: crate::dns::DEFAULT_TTL,

@@ -145,6 +145,16 @@ pub async fn resolve_existing(root: &Path, rel: &RelPath) -> Result<PathBuf> {
     Ok(canonical)
 }
 
+/// [`resolve_existing`] on the calling thread (for code already on a blocking
+/// thread, which does several file operations in one trip).
+pub fn resolve_existing_blocking(root: &Path, rel: &RelPath) -> Result<PathBuf> {
+    let joined = join(root, rel.segments());
+    let canonical =
+        std::fs::canonicalize(&joined).map_err(|e| not_found_or_io(e, &rel.display()))?;
+    inside(root, &canonical, &rel.display())?;
+    Ok(canonical)
+}
+
 /// Resolves the place a new entry named by `rel` would go: its canonical parent
 /// directory, checked to be inside `root`, joined with the new entry's name.
 pub async fn resolve_new(root: &Path, rel: &RelPath) -> Result<PathBuf> {

@@ -1,9 +1,11 @@
 //! `GET` (and `HEAD`) in the file API: directory listings (HTML or JSON), redirects of
-//! directories named without their trailing slash, and file downloads streamed from
-//! disk in [`CHUNK`] pieces, never read whole into memory.
+//! directories named without their trailing slash, and file downloads: up to
+//! [`WHOLE`] bytes read in one piece, larger ones streamed from disk in [`CHUNK`]
+//! pieces, never read whole into memory.
 
 use std::path::Path;
 
+use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http::header::{
     HeaderValue, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION,
@@ -26,6 +28,10 @@ use crate::pages;
 /// thread, so small reads cap the rate (4 KiB reads topped out near 100 MB/s).
 pub const CHUNK: usize = 256 * 1024;
 
+/// Files up to this size are read whole in the same trip to a blocking thread that
+/// opened them, and sent in one piece.
+pub const WHOLE: usize = 64 * 1024;
+
 /// What a listing page shows besides the entries.
 #[derive(Debug, Clone, Copy)]
 pub struct Page<'a> {
@@ -44,30 +50,72 @@ pub async fn get(
     as_json: bool,
     page: &Page<'_>,
 ) -> Result<Response<Body>> {
-    let target = path::resolve_existing(root, rel).await?;
     let shown = rel.display();
-    let meta = tokio::fs::metadata(&target)
-        .await
-        .map_err(|e| path::path_error(format!("opening {shown}"), &shown, e))?;
-    if meta.is_dir() {
-        if !rel.trailing_slash() {
-            let name = rel.name().unwrap_or_default();
-            return Ok(redirect(&format!("{}/", encode_segment(name)), query));
+    // One trip to a blocking thread resolves, inspects and opens (and reads a small
+    // file whole): a trip each cost more than serving a small file itself.
+    let found = {
+        let (root, rel) = (root.to_path_buf(), rel.clone());
+        tokio::task::spawn_blocking(move || find(&root, &rel))
+            .await
+            .map_err(|e| Error::Task(format!("reading {shown}: {e}")))??
+    };
+    match found {
+        Found::Dir(target) => {
+            if !rel.trailing_slash() {
+                let name = rel.name().unwrap_or_default();
+                return Ok(redirect(&format!("{}/", encode_segment(name)), query));
+            }
+            let entries = listing::read_dir(&target, &shown).await?;
+            Ok(render_listing(rel, &entries, as_json, page))
         }
-        let entries = listing::read_dir(&target, &shown).await?;
-        return Ok(render_listing(rel, &entries, as_json, page));
+        Found::Other => Err(Error::Forbidden(format!(
+            "{shown} is not a regular file or directory"
+        ))),
+        Found::File(_) if rel.trailing_slash() => Err(Error::NotFound(format!(
+            "{shown} is a file, not a directory"
+        ))),
+        Found::File(content) => Ok(send_file(content, rel, query.download)),
+    }
+}
+
+/// What a path names.
+enum Found {
+    Dir(std::path::PathBuf),
+    File(Content),
+    Other,
+}
+
+/// A file's content: small ones read whole, others opened to be streamed.
+enum Content {
+    Whole(Bytes),
+    Open(std::fs::File, u64),
+}
+
+/// Resolves `rel` below `root` and looks at it: on a blocking thread.
+fn find(root: &Path, rel: &RelPath) -> Result<Found> {
+    let target = path::resolve_existing_blocking(root, rel)?;
+    let shown = rel.display();
+    let opening = |e| path::path_error(format!("opening {shown}"), &shown, e);
+    let meta = std::fs::metadata(&target).map_err(opening)?;
+    if meta.is_dir() {
+        return Ok(Found::Dir(target));
     }
     if !meta.is_file() {
-        return Err(Error::Forbidden(format!(
-            "{shown} is not a regular file or directory"
-        )));
+        return Ok(Found::Other);
     }
-    if rel.trailing_slash() {
-        return Err(Error::NotFound(format!(
-            "{shown} is a file, not a directory"
-        )));
+    let reading = |e| Error::io(format!("reading {shown}"), e);
+    let mut file = std::fs::File::open(&target).map_err(reading)?;
+    let len = file.metadata().map_err(reading)?.len();
+    if len > WHOLE as u64 {
+        return Ok(Found::File(Content::Open(file, len)));
     }
-    send_file(&target, rel, query.download).await
+    // Read to the end (the length sent is what was read, should the file have
+    // changed since it was measured), bounded: a file grown meanwhile is cut at the
+    // bound rather than read whole.
+    let mut buf = Vec::with_capacity(len as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut file, WHOLE as u64), &mut buf)
+        .map_err(reading)?;
+    Ok(Found::File(Content::Whole(Bytes::from(buf))))
 }
 
 fn render_listing(
@@ -105,13 +153,16 @@ pub fn redirect(location: &str, query: &Query) -> Response<Body> {
     res
 }
 
-async fn send_file(target: &Path, rel: &RelPath, download: bool) -> Result<Response<Body>> {
-    let shown = rel.display();
-    let io = |e| Error::io(format!("reading {shown}"), e);
-    let file = tokio::fs::File::open(target).await.map_err(io)?;
-    let len = file.metadata().await.map_err(io)?.len();
+fn send_file(content: Content, rel: &RelPath, download: bool) -> Response<Body> {
     let name = rel.name().unwrap_or_default();
-    let mut res = Response::new(stream_file(file));
+    let (body, len) = match content {
+        Content::Whole(bytes) => {
+            let len = bytes.len() as u64;
+            (body::full(bytes), len)
+        }
+        Content::Open(file, len) => (stream_file(tokio::fs::File::from_std(file), len), len),
+    };
+    let mut res = Response::new(body);
     let headers = res.headers_mut();
     headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(name)));
@@ -132,12 +183,14 @@ async fn send_file(target: &Path, rel: &RelPath, download: bool) -> Result<Respo
             headers.insert(CONTENT_DISPOSITION, value);
         }
     }
-    Ok(res)
+    res
 }
 
-/// A body streaming `file` from its current position to its end in [`CHUNK`] pieces.
-fn stream_file(file: tokio::fs::File) -> Body {
-    let frames = ReaderStream::with_capacity(file, CHUNK)
+/// A body streaming `file` (`len` bytes long) from its current position to its end
+/// in pieces of at most [`CHUNK`].
+fn stream_file(file: tokio::fs::File, len: u64) -> Body {
+    let capacity = usize::try_from(len).map_or(CHUNK, |len| len.clamp(1, CHUNK));
+    let frames = ReaderStream::with_capacity(file, capacity)
         .map_ok(Frame::data)
         .map_err(BoxError::from);
     StreamBody::new(frames).boxed_unsync()
@@ -182,7 +235,7 @@ mod tests {
         let path = dir.path().join("big.bin");
         std::fs::write(&path, vec![1u8; 3 * CHUNK + 7]).expect("write");
         let file = tokio::fs::File::open(&path).await.expect("open");
-        let mut body = stream_file(file);
+        let mut body = stream_file(file, (3 * CHUNK + 7) as u64);
         let mut sizes = Vec::new();
         while let Some(frame) = body.frame().await {
             sizes.push(frame.expect("frame").into_data().expect("data").len());

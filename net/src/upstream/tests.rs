@@ -74,6 +74,40 @@ async fn sequential_requests_share_one_kept_alive_connection() {
     assert!(opened <= 2, "100 requests opened {opened} connections");
 }
 
+/// Concurrent load (a bench's 256 connections, a page loading its assets at once)
+/// keeps its connections between waves: the idle pool holds as many as were busy,
+/// so later waves reuse them instead of connecting again and again (a descriptor,
+/// a handshake and a close each). At most one connection per concurrent request
+/// is ever opened, however many waves follow.
+#[tokio::test]
+async fn waves_of_concurrent_requests_reuse_their_connections() {
+    const CONCURRENT: usize = 256;
+    const WAVES: usize = 6;
+    let (addr, accepts) = counting_server().await;
+    let pool = Arc::new(Pool::new(&PoolConfig::default()));
+    for _ in 0..WAVES {
+        let mut tasks = Vec::new();
+        for i in 0..CONCURRENT {
+            let (pool, addr) = (pool.clone(), addr.clone());
+            tasks.push(tokio::spawn(async move {
+                let resp = pool
+                    .send(&addr, get(&format!("/w/{i}")))
+                    .await
+                    .expect("sent");
+                resp.into_body().collect().await.expect("body");
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task");
+        }
+    }
+    let opened = accepts.load(Ordering::SeqCst);
+    assert!(
+        opened <= CONCURRENT + CONCURRENT / 16,
+        "{WAVES} waves of {CONCURRENT} concurrent requests opened {opened} connections"
+    );
+}
+
 #[tokio::test]
 async fn connections_have_nodelay_and_upgrades_get_their_own() {
     let (addr, accepts) = counting_server().await;

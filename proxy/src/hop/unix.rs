@@ -38,7 +38,7 @@ static POOL: LazyLock<Client<Connector, UpstreamBody>> = LazyLock::new(|| {
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(32)
+        .pool_max_idle_per_host(dcs_net::upstream::MAX_IDLE_PER_HOST)
         .set_host(false)
         .build(Connector)
 });

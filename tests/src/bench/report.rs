@@ -34,6 +34,8 @@ pub struct Report {
     pub clone_full: Vec<Duration>,
     /// Idle RSS (KiB): proxy, launcher, nginx.
     pub idle_rss: [u64; 3],
+    /// The proxy's tunnel cap and the descriptor limit it follows, as it logged them.
+    pub tunnel_cap: Option<(usize, u64)>,
 }
 
 /// The `p` quantile (0..=1) of `values`.
@@ -241,6 +243,23 @@ impl Report {
             ));
         }
         let _ = writeln!(out, "\nGoals:\n{}", notes.join("\n"));
+        let capped = self
+            .idle
+            .iter()
+            .filter(|((_, target), _)| target == "dcs-proxy")
+            .any(|(_, idle)| idle.asked > idle.opened);
+        if let (true, Some((cap, limit))) = (capped, self.tunnel_cap) {
+            let _ = writeln!(
+                out,
+                "\nThe refusals are the proxy's tunnel cap: one process holds two descriptors per \
+                 tunnel (the client's and the workspace's) and keeps a reserve for everything else, \
+                 so under this machine's descriptor limit of {limit} (hard; raising it needs \
+                 `CAP_SYS_RESOURCE`, which this machine does not grant) it admits {cap} tunnels and \
+                 answers the rest `503` with `Retry-After`. nginx holds 10,000 under the same limit \
+                 because each of its worker processes has a limit of its own. With a hard limit of \
+                 at least 2 × 10,000 plus the reserve (21,024), the proxy holds 10,000."
+            );
+        }
     }
 
     /// Wake, first open and idle RSS.

@@ -153,6 +153,19 @@ pub fn proxy(data: &Path, git_base: &str, extra: &[&str]) -> anyhow::Result<Proc
     Ok(Proc { child, addr })
 }
 
+/// The tunnel cap and descriptor limit the proxy over `data` logged at start
+/// (`file-descriptor limit … after=<limit> … tunnels=<cap>`).
+pub fn tunnel_cap(data: &Path) -> Option<(usize, u64)> {
+    let log = std::fs::read_to_string(data.join("proxy.log")).ok()?;
+    let line = log.lines().find(|l| l.contains("file-descriptor limit"))?;
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some((usize::try_from(field("tunnels=")?).ok()?, field("after=")?))
+}
+
 /// The address the launcher under `data` published.
 pub fn launcher_addr(data: &Path) -> anyhow::Result<SocketAddr> {
     for entry in std::fs::read_dir(data.join("run"))? {

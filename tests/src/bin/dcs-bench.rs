@@ -16,7 +16,13 @@
 //! the date, the commit and the command, each goal of the issue next to its figures.
 //!
 //! `DCS_BENCH_QUICK=1` runs a short version (fewer rounds, shorter runs, fewer
-//! WebSockets) to check the suite itself.
+//! WebSockets) to check the suite itself. `DCS_BENCH_ONLY=http,echo,idle,wake,open`
+//! runs only the named sections (comma-separated; all by default).
+//! `DCS_BENCH_HOLD=1` starts the scene (proxy, workspace, nginx), prints where each
+//! target listens and holds it until interrupted, for profiling by hand.
+//! `DCS_BENCH_ROUNDS`, `DCS_BENCH_SECS`, `DCS_BENCH_CONNS=1,256` and
+//! `DCS_BENCH_BODIES=1k` override the plan's rounds, run length, connection counts
+//! and HTTP bodies.
 
 #[path = "../bench/load.rs"]
 mod load;
@@ -46,12 +52,53 @@ struct Plan {
     wakes: usize,
     ide_wakes: usize,
     opens: usize,
+    /// The sections to run (`None`: all).
+    only: Option<Vec<String>>,
+    bodies: Vec<String>,
+}
+
+/// The comma-separated list in the environment variable `name`, if set.
+fn list(name: &str) -> Option<Vec<String>> {
+    std::env::var(name).ok().map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+/// The number in the environment variable `name`, if set and readable.
+fn number(name: &str) -> Option<usize> {
+    std::env::var(name).ok()?.trim().parse().ok()
 }
 
 impl Plan {
     fn new() -> Self {
+        let sized = Self::sized();
+        Self {
+            only: list("DCS_BENCH_ONLY"),
+            bodies: list("DCS_BENCH_BODIES").unwrap_or(sized.bodies.clone()),
+            conns: list("DCS_BENCH_CONNS")
+                .map(|c| c.iter().filter_map(|c| c.parse().ok()).collect())
+                .unwrap_or(sized.conns.clone()),
+            rounds: number("DCS_BENCH_ROUNDS").unwrap_or(sized.rounds),
+            secs: number("DCS_BENCH_SECS").map_or(sized.secs, |s| s as u64),
+            ..sized
+        }
+    }
+
+    /// Whether the section `name` runs.
+    fn runs(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|o| o == name))
+    }
+
+    fn sized() -> Self {
         if std::env::var_os("DCS_BENCH_QUICK").is_some() {
             return Self {
+                only: None,
+                bodies: vec!["1k".into(), "1m".into()],
                 rounds: 1,
                 secs: 1,
                 conns: vec![1, 16],
@@ -71,6 +118,8 @@ impl Plan {
             wakes: 20,
             ide_wakes: 5,
             opens: 5,
+            only: None,
+            bodies: vec!["1k".into(), "1m".into()],
         }
     }
 }
@@ -144,7 +193,10 @@ async fn main() -> anyhow::Result<()> {
     let launcher = *scene::launchers(&data).first().context("no launcher")?;
     let hop = scene::hop_credential(&data)?;
     let nginx = scene::nginx(&tmp.path().join("nginx"), launcher_addr, &hop)?;
-    let mut report = Report::default();
+    let mut report = Report {
+        tunnel_cap: scene::tunnel_cap(&data),
+        ..Report::default()
+    };
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     report.idle_rss = [
@@ -168,103 +220,127 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
-    eprintln!("HTTP load…");
-    for round in 0..plan.rounds {
-        for body in ["1k", "1m"] {
-            for &conns in &plan.conns {
-                for (name, addr, prefix, pids) in rotated(&targets, round) {
-                    let url = format!("http://{addr}{prefix}{}", scene::body_path(body));
-                    let headers: Vec<String> = hop_header(name)
-                        .into_iter()
-                        .map(|(k, v)| format!("{k}: {v}"))
-                        .collect();
-                    let run = load::run(&url, &headers, conns, plan.secs, &pids)?;
-                    anyhow::ensure!(
-                        run.errors * 100 <= run.requests,
-                        "{name} answered {} of {} requests with errors ({url})",
-                        run.errors,
-                        run.requests
-                    );
-                    report
-                        .load
-                        .entry((body.to_owned(), conns, name.to_owned()))
-                        .or_default()
-                        .push(run);
+    if std::env::var_os("DCS_BENCH_HOLD").is_some() {
+        println!("dcs-proxy http://{}{base} pid {}", proxy.addr, proxy.pid());
+        println!(
+            "nginx http://{} pids {:?}",
+            nginx.addr,
+            scene::family(nginx.pid())
+        );
+        println!("direct http://{launcher_addr} pid {launcher}");
+        println!("direct needs: {}: {hop}", dcs_model::env::HOP_HEADER);
+        println!("bodies: {}", scene::body_path("1k"));
+        tokio::signal::ctrl_c().await?;
+        return Ok(());
+    }
+
+    if plan.runs("http") {
+        eprintln!("HTTP load…");
+        for round in 0..plan.rounds {
+            for body in plan.bodies.iter().map(String::as_str) {
+                for &conns in &plan.conns {
+                    for (name, addr, prefix, pids) in rotated(&targets, round) {
+                        let url = format!("http://{addr}{prefix}{}", scene::body_path(body));
+                        let headers: Vec<String> = hop_header(name)
+                            .into_iter()
+                            .map(|(k, v)| format!("{k}: {v}"))
+                            .collect();
+                        let run = load::run(&url, &headers, conns, plan.secs, &pids)?;
+                        anyhow::ensure!(
+                            run.errors * 100 <= run.requests,
+                            "{name} answered {} of {} requests with errors ({url})",
+                            run.errors,
+                            run.requests
+                        );
+                        report
+                            .load
+                            .entry((body.to_owned(), conns, name.to_owned()))
+                            .or_default()
+                            .push(run);
+                    }
                 }
             }
         }
     }
 
-    eprintln!("WebSocket echo…");
-    for round in 0..plan.rounds {
-        for size in [32, 8 * 1024, 64 * 1024] {
-            for (name, addr, prefix, _) in rotated(&targets, round) {
-                let path = format!("{prefix}/_dcs/ws-echo");
-                let times =
-                    ws::echo(addr, &path, &hop_header(name), size, plan.echo_rounds).await?;
-                report
-                    .echo
-                    .entry((size, name.to_owned()))
-                    .or_default()
-                    .extend(times);
+    if plan.runs("echo") {
+        eprintln!("WebSocket echo…");
+        for round in 0..plan.rounds {
+            for size in [32, 8 * 1024, 64 * 1024] {
+                for (name, addr, prefix, _) in rotated(&targets, round) {
+                    let path = format!("{prefix}/_dcs/ws-echo");
+                    let times =
+                        ws::echo(addr, &path, &hop_header(name), size, plan.echo_rounds).await?;
+                    report
+                        .echo
+                        .entry((size, name.to_owned()))
+                        .or_default()
+                        .extend(times);
+                }
             }
         }
     }
 
-    eprintln!("idle WebSockets…");
-    for (i, &count) in plan.idle_counts.iter().enumerate() {
-        for (name, addr, prefix, pids) in rotated(&targets[..2], i) {
-            let pids = if name == "nginx" {
-                scene::family(nginx.pid())
-            } else {
-                pids
-            };
-            let path = format!("{prefix}/_dcs/ws-echo");
-            let idle = ws::idle(addr, &path, count, &pids, launcher).await?;
-            report.idle.insert((count, name.to_owned()), idle);
+    if plan.runs("idle") {
+        eprintln!("idle WebSockets…");
+        for (i, &count) in plan.idle_counts.iter().enumerate() {
+            for (name, addr, prefix, pids) in rotated(&targets[..2], i) {
+                let pids = if name == "nginx" {
+                    scene::family(nginx.pid())
+                } else {
+                    pids
+                };
+                let path = format!("{prefix}/_dcs/ws-echo");
+                let idle = ws::idle(addr, &path, count, &pids, launcher).await?;
+                report.idle.insert((count, name.to_owned()), idle);
+            }
         }
     }
     drop(nginx);
     drop(proxy);
 
-    eprintln!("wake from zero…");
-    let readme = format!("{base}/_dcs/files/README.md");
-    let none = open::Waker::start(&git, &tmp.path().join("wake-none"), &[], &readme).await?;
-    for _ in 0..plan.wakes {
-        report.wake_none.push(none.wake().await?);
+    if plan.runs("wake") {
+        eprintln!("wake from zero…");
+        let readme = format!("{base}/_dcs/files/README.md");
+        let none = open::Waker::start(&git, &tmp.path().join("wake-none"), &[], &readme).await?;
+        for _ in 0..plan.wakes {
+            report.wake_none.push(none.wake().await?);
+        }
+        drop(none);
+        let ide_bin = code_server.display().to_string();
+        let ide_flags = ["--ide", "code-server", "--ide-bin", ide_bin.as_str()];
+        let ide = open::Waker::start(
+            &git,
+            &tmp.path().join("wake-ide"),
+            &ide_flags,
+            &format!("{base}/"),
+        )
+        .await?;
+        let folder = tmp.path().join("wake-ide/workspaces/alice/acme/bench");
+        for round in 0..plan.ide_wakes {
+            report.wake_code_server.push(ide.wake().await?);
+            let dir = tmp.path().join(format!("bare-{round}"));
+            report
+                .bare_code_server
+                .push(open::bare_code_server(&code_server, &folder, &dir).await?);
+        }
+        drop(ide);
     }
-    drop(none);
-    let ide_bin = code_server.display().to_string();
-    let ide_flags = ["--ide", "code-server", "--ide-bin", ide_bin.as_str()];
-    let ide = open::Waker::start(
-        &git,
-        &tmp.path().join("wake-ide"),
-        &ide_flags,
-        &format!("{base}/"),
-    )
-    .await?;
-    let folder = tmp.path().join("wake-ide/workspaces/alice/acme/bench");
-    for round in 0..plan.ide_wakes {
-        report.wake_code_server.push(ide.wake().await?);
-        let dir = tmp.path().join(format!("bare-{round}"));
-        report
-            .bare_code_server
-            .push(open::bare_code_server(&code_server, &folder, &dir).await?);
-    }
-    drop(ide);
 
-    eprintln!("first open…");
-    let clones = tmp.path().join("clones");
-    std::fs::create_dir_all(&clones)?;
-    for round in 0..plan.opens {
-        let data = tmp.path().join(format!("open-{round}"));
-        report.first_open.push(open::first_open(&git, &data).await?);
-        report
-            .clone_shallow
-            .push(open::git_clone(&git.url(), &clones, &["--depth", "1"])?);
-        report
-            .clone_full
-            .push(open::git_clone(&git.url(), &clones, &[])?);
+    if plan.runs("open") {
+        eprintln!("first open…");
+        let clones = tmp.path().join("clones");
+        std::fs::create_dir_all(&clones)?;
+        for round in 0..plan.opens {
+            let data = tmp.path().join(format!("open-{round}"));
+            report.first_open.push(open::first_open(&git, &data).await?);
+            report
+                .clone_shallow
+                .push(open::git_clone(&git.url(), &clones, &["--depth", "1"])?);
+            report
+                .clone_full
+                .push(open::git_clone(&git.url(), &clones, &[])?);
+        }
     }
 
     print(&report, &plan);
@@ -297,20 +373,28 @@ fn print(report: &Report, plan: &Plan) {
          workers, the launcher for direct.\n\n",
         plan.rounds, plan.secs
     ));
-    out.push_str("### HTTP (`GET /_dcs/files/bench/<size>.bin` from the same workspace)\n\n");
-    report.load_section(&mut out);
-    out.push_str(&format!(
-        "\n### WebSocket echo round trip (`/_dcs/ws-echo`, {} round trips × {} rounds)\n\n",
-        plan.echo_rounds, plan.rounds
-    ));
-    report.echo_section(&mut out);
-    out.push_str(&format!(
+    if plan.runs("http") {
+        out.push_str("### HTTP (`GET /_dcs/files/bench/<size>.bin` from the same workspace)\n\n");
+        report.load_section(&mut out);
+    }
+    if plan.runs("echo") {
+        out.push_str(&format!(
+            "\n### WebSocket echo round trip (`/_dcs/ws-echo`, {} round trips × {} rounds)\n\n",
+            plan.echo_rounds, plan.rounds
+        ));
+        report.echo_section(&mut out);
+    }
+    if plan.runs("idle") {
+        out.push_str(&format!(
         "\n### Idle WebSockets (each echoed once after all were open; RSS after close read {} s \
          after the last closed)\n\n",
         ws::AFTER_CLOSE.as_secs()
     ));
-    report.idle_section(&mut out);
-    out.push_str("\n### Opening workspaces\n\n");
-    report.open_section(&mut out);
+        report.idle_section(&mut out);
+    }
+    if plan.runs("wake") || plan.runs("open") {
+        out.push_str("\n### Opening workspaces\n\n");
+        report.open_section(&mut out);
+    }
     println!("{out}");
 }
