@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use dcs_model::LauncherEnv;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::app::App;
 use crate::checkout::run::Status;
@@ -51,14 +51,24 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
         Err(err) => {
             error!(kind = ?err.failure_kind(), error = %err, "checkout failed");
             readiness.fail(&err);
+            crate::failed_start::end_if_knative(&err.to_string()).await;
             return;
         }
     }
     if cancel.load(Ordering::Relaxed) {
         return;
     }
+    // What the user's processes trust, before the first of them starts.
+    match crate::trust::for_users::prepare(env.config_dir(), env.extra_ca_file.clone()).await {
+        Ok(file) => info!(file = %file.display(), "trusted certificates for the workspace"),
+        Err(e) => warn!(error = %e, "no trust bundle for the workspace's processes"),
+    }
     readiness.set_phase(Phase::StartingIde);
-    let ctx = IdeContext::from_env(&env, app.drain());
+    let mut ctx = IdeContext::from_env(&env, app.drain());
+    ctx.on_install = crate::ide::OnInstall::new({
+        let app = app.clone();
+        move || app.readiness().installing_ide()
+    });
     match ide.start(&ctx).await {
         Ok(running) => {
             if app.set_ide(running).is_err() {
@@ -70,6 +80,7 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
         Err(err) => {
             error!(ide = ide.kind(), error = %err, "IDE failed to start");
             readiness.fail(&err);
+            crate::failed_start::end_if_knative(&err.to_string()).await;
         }
     }
 }

@@ -22,6 +22,8 @@
 //! forbids unsafe code; each transfer runs in its own process anyway. Only
 //! certificates reach the bundle: anything else in a PEM file (a private key put there
 //! by mistake) is left out.
+//!
+//! [`for_users`]: the same bundle for the workspace's own processes.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -251,7 +253,9 @@ fn pem_encode(der: &[u8], out: &mut String) {
     out.push_str("-----END CERTIFICATE-----\n");
 }
 
+pub mod for_users;
 #[cfg(test)]
 pub(crate) mod test_ca;
+
 #[cfg(test)]
 mod tests;

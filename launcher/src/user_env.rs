@@ -4,7 +4,8 @@
 //! launcher itself (Knative's `PORT`, which is the launcher's port, and `K_*`), so
 //! an app that reads `$PORT` does not collide with the launcher.
 //!
-//! What they get in addition ([`added`]): when the user's own git credentials are
+//! What they get in addition ([`added`]): the launcher's trust bundle
+//! ([`crate::trust::for_users`]: `SSL_CERT_FILE`, `NODE_EXTRA_CA_CERTS`); when the user's own git credentials are
 //! offered (`DCS_CREDENTIALS_FILE`), git's environment configuration
 //! (`GIT_CONFIG_COUNT`, `GIT_CONFIG_KEY_<n>`, `GIT_CONFIG_VALUE_<n>`, git 2.31 and
 //! later) naming `dcs-launcher credential-helper` as a credential helper, after any
@@ -32,16 +33,18 @@ pub fn withheld() -> Vec<OsString> {
 
 /// The variables user processes get in addition, from this process's environment.
 pub fn added() -> Vec<(OsString, OsString)> {
+    let mut vars = crate::trust::for_users::env();
     let Some(file) = std::env::var_os(dcs_model::env::DCS_CREDENTIALS_FILE) else {
-        return Vec::new();
+        return vars;
     };
     let Ok(exe) = std::env::current_exe() else {
-        return Vec::new();
+        return vars;
     };
     let count = std::env::var("GIT_CONFIG_COUNT")
         .ok()
         .and_then(|n| n.parse::<usize>().ok());
-    helper_config(&exe, Path::new(&file), count)
+    vars.extend(helper_config(&exe, Path::new(&file), count));
+    vars
 }
 
 /// `GIT_CONFIG_*` naming `exe`'s credential helper over `file`, after the `count`

@@ -19,9 +19,11 @@
 //! - [`scene`]: one workspace of `acme/hello` in one root: an HTTPS git server signed
 //!   by a test CA that the pod's extra CA Secret holds, the generated Service, its
 //!   volumes; starts, readiness, stops.
+//! - [`running`]: a started workspace container and the launcher requests of a test.
 
 pub mod files;
 pub mod mirror;
+pub mod running;
 pub mod sandbox;
 pub mod scene;
 pub mod spec;

@@ -27,7 +27,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use dcs_e2e::rootfs::scene::{Running, Scene, README};
+use dcs_e2e::rootfs::running::Running;
+use dcs_e2e::rootfs::scene::{Scene, README};
 
 /// Generous: a loaded two-core machine runs several of these at once.
 const START: Duration = Duration::from_secs(240);

@@ -16,13 +16,13 @@
 //! container; the roots have none).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
 use dcs_model::{RepoRef, UserId, WorkspaceKey};
+use dcs_proxy::runtime::knative::objects::secrets::HOP_KEY;
 use dcs_proxy::runtime::knative::{objects, KnativeArgs};
 use dcs_proxy::runtime::WorkspaceSpec;
 use serde_json::Value;
@@ -30,7 +30,8 @@ use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 use super::files::FileServer;
-use super::sandbox::{Container, Sandbox};
+use super::running::{Running, HOP_CREDENTIAL};
+use super::sandbox::Sandbox;
 use super::spec::{ContainerSpec, Volume};
 use crate::git_server::{GitServer, TestCa};
 use crate::repos::UpstreamRepo;
@@ -236,7 +237,11 @@ impl Scene {
 
     /// The sandbox running `ksvc`'s container with the scene's volumes.
     pub fn sandbox(&self, ksvc: &Value) -> anyhow::Result<Sandbox> {
-        let spec = ContainerSpec::from_ksvc(ksvc)?;
+        self.sandbox_of(ksvc, ContainerSpec::from_ksvc(ksvc)?)
+    }
+
+    /// The sandbox running `spec` (one container of `ksvc`) with the scene's volumes.
+    fn sandbox_of(&self, ksvc: &Value, spec: ContainerSpec) -> anyhow::Result<Sandbox> {
         let hostname = ksvc["metadata"]["name"]
             .as_str()
             .unwrap_or("workspace")
@@ -254,6 +259,17 @@ impl Scene {
                         std::fs::write(dir.join(file), self.ca.ca_pem())?;
                     }
                 }
+                // The workspace's hop Secret: the credential the proxy sends.
+                Volume::Secret(_, items) if name == "hop" => {
+                    let all = [(HOP_KEY.to_owned(), HOP_KEY.to_owned())];
+                    for (key, file) in if items.is_empty() { &all[..] } else { items } {
+                        anyhow::ensure!(key == HOP_KEY, "the hop Secret has no key {key}");
+                        std::fs::write(dir.join(file), HOP_CREDENTIAL)?;
+                    }
+                }
+                // The user's own git credentials: an optional Secret, not made for
+                // a user who stored none (Kubernetes then mounts an empty volume).
+                Volume::Secret(_, _) if name == "credentials" => {}
                 other => bail!("volume {name}: no content for {other:?}"),
             }
             sandbox = sandbox.volume(name, &dir);
@@ -282,7 +298,23 @@ impl Scene {
     /// Starts the workspace running `ide` with git base `git_base`; returns once the
     /// launcher listens (not yet ready).
     pub async fn start(&self, ide: &str, git_base: &str) -> anyhow::Result<Running> {
-        let sandbox = self.sandbox(&self.ksvc(ide, git_base)?)?;
+        let ksvc = self.ksvc(ide, git_base)?;
+        // The pod's `checkout` init container first, to its end, as the kubelet
+        // runs it: it clones or fetches and leaves its outcome for the launcher.
+        if let Some(checkout) = ContainerSpec::checkout_of(&ksvc)? {
+            let log = self
+                .tmp
+                .path()
+                .join(format!("checkout-{}.log", now_nanos()));
+            let mut container = self.sandbox_of(&ksvc, checkout)?.start(&log).await?;
+            let status = container.wait(Duration::from_secs(240)).await?;
+            anyhow::ensure!(
+                status.success(),
+                "the checkout container ended with {status}:\n{}",
+                container.log()
+            );
+        }
+        let sandbox = self.sandbox(&ksvc)?;
         let addr_file = self.tmp.path().join("run/addr");
         let _ = std::fs::remove_file(&addr_file);
         let log = self
@@ -290,11 +322,7 @@ impl Scene {
             .path()
             .join(format!("launcher-{}.log", now_nanos()));
         let container = sandbox.start(&log).await?;
-        let mut running = Running {
-            container,
-            addr: "127.0.0.1:0".parse()?,
-            http: crate::client(),
-        };
+        let mut running = Running::new(container);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(addr) = std::fs::read_to_string(&addr_file)
@@ -325,66 +353,4 @@ fn now_nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos())
-}
-
-/// A started workspace container.
-#[derive(Debug)]
-pub struct Running {
-    /// The container (PID 1: the launcher).
-    pub container: Container,
-    /// Where the launcher listens.
-    pub addr: SocketAddr,
-    http: reqwest::Client,
-}
-
-impl Running {
-    /// `GET path` on the launcher: status and body.
-    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
-        let res = self
-            .http
-            .get(format!("http://{}{path}", self.addr))
-            .send()
-            .await?;
-        Ok((res.status().as_u16(), res.text().await?))
-    }
-
-    /// Polls `/_dcs/ready` until its report's phase is `phase` (or `within` passes,
-    /// or the workspace fails while waiting for another phase); returns the report.
-    pub async fn phase(&self, phase: &str, within: Duration) -> anyhow::Result<Value> {
-        let deadline = Instant::now() + within;
-        let mut last = Value::Null;
-        loop {
-            if let Ok((_, body)) = self.get("/_dcs/ready").await {
-                last = serde_json::from_str(&body).unwrap_or(Value::String(body));
-                if last["phase"] == phase {
-                    return Ok(last);
-                }
-                if last["phase"] == "failed" {
-                    bail!("the workspace failed: {last}\n{}", self.container.log());
-                }
-            }
-            if Instant::now() >= deadline {
-                bail!(
-                    "no phase {phase} within {} s (last report {last}):\n{}",
-                    within.as_secs(),
-                    self.container.log()
-                );
-            }
-            // Fine-grained: the benchmark times readiness with it.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Waits until `/_dcs/ready` answers 200 (within `within`); returns the report.
-    pub async fn ready(&self, within: Duration) -> anyhow::Result<Value> {
-        let report = self.phase("ready", within).await?;
-        let (status, _) = self.get("/_dcs/ready").await?;
-        anyhow::ensure!(status == 200, "ready, but /_dcs/ready answered {status}");
-        Ok(report)
-    }
-
-    /// Stops it as the kubelet does (SIGTERM to PID 1); its exit code.
-    pub async fn stop(mut self) -> anyhow::Result<Option<i32>> {
-        self.container.terminate(Duration::from_secs(60)).await
-    }
 }

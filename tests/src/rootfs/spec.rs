@@ -4,6 +4,7 @@
 //! launcher), read from the Service's JSON. Pure: no I/O.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::{bail, Context};
 use serde_json::Value;
@@ -90,7 +91,41 @@ impl ContainerSpec {
     /// Reads the first container of `ksvc` (a `serving.knative.dev/v1` Service).
     pub fn from_ksvc(ksvc: &Value) -> anyhow::Result<Self> {
         let pod = &ksvc["spec"]["template"]["spec"];
-        let c = &pod["containers"][0];
+        Self::of_container(pod, &pod["containers"][0])
+    }
+
+    /// The `checkout` init container of `ksvc`, if it has one, as the sandbox runs
+    /// it. It runs the launcher image's `dcs-launcher`, which is the same static
+    /// binary the sandbox binds where the init container copies it: so its program
+    /// is that path, with the `launcher` volume mounted read-only. Its port is the
+    /// workspace container's (it listens on none).
+    pub fn checkout_of(ksvc: &Value) -> anyhow::Result<Option<Self>> {
+        let pod = &ksvc["spec"]["template"]["spec"];
+        let Some(c) = pod["initContainers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["name"] == "checkout")
+        else {
+            return Ok(None);
+        };
+        let mut spec = Self::of_container(pod, c)?;
+        let dir = Path::new(&spec.launcher)
+            .parent()
+            .context("the launcher's folder")?
+            .display()
+            .to_string();
+        spec.argv[0] = spec.launcher.clone();
+        spec.mounts.push(Mount {
+            volume: "launcher".into(),
+            path: dir,
+            read_only: true,
+        });
+        Ok(Some(spec))
+    }
+
+    /// Reads container `c` of the pod spec `pod`.
+    fn of_container(pod: &Value, c: &Value) -> anyhow::Result<Self> {
         let mut argv = strings(&c["command"]);
         argv.extend(strings(&c["args"]));
         if argv.is_empty() {
@@ -146,6 +181,7 @@ impl ContainerSpec {
         };
         let port = c["ports"][0]["containerPort"]
             .as_u64()
+            .or_else(|| pod["containers"][0]["ports"][0]["containerPort"].as_u64())
             .context("the container port")?;
         Ok(Self {
             argv,

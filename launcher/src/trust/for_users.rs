@@ -1,0 +1,40 @@
+//! The bundle for the workspace's own processes: terminals, the IDE and whatever they
+//! start (`curl`, `pip`, `npm`, `git push` over HTTPS) trust what the launcher
+//! trusts. At start-up, before any user process exists, [`prepare`] writes the
+//! bundle into the config volume (the same file the IDE and transfers use); from then
+//! on [`env`] names it in `SSL_CERT_FILE` (OpenSSL, curl, Python's `ssl`,
+//! rustls-native-certs) and `NODE_EXTRA_CA_CERTS` (Node.js, beside its own roots) for
+//! every user process the launcher starts ([`crate::user_env::added`]).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use super::{Bundle, TrustError, SSL_CERT_FILE};
+
+/// Node's variable for CA certificates added to its own roots.
+pub const NODE_EXTRA_CA_CERTS: &str = "NODE_EXTRA_CA_CERTS";
+
+static WRITTEN: OnceLock<PathBuf> = OnceLock::new();
+
+/// Builds the bundle (`extra`: the operator's `DCS_EXTRA_CA_FILE`) and writes it
+/// into `config_dir`; later user processes get it through [`env`]. Returns its path.
+pub async fn prepare(config_dir: PathBuf, extra: Option<PathBuf>) -> Result<PathBuf, TrustError> {
+    let file =
+        tokio::task::spawn_blocking(move || Bundle::build(extra.as_deref())?.write(&config_dir))
+            .await
+            .map_err(|e| TrustError(e.to_string()))??;
+    // A second call (a restarted start-up) keeps the first path: it is the same file.
+    let _ = WRITTEN.set(file.clone());
+    Ok(file)
+}
+
+/// The variables naming the bundle, once [`prepare`] wrote it; none before.
+pub fn env() -> Vec<(OsString, OsString)> {
+    WRITTEN.get().map_or_else(Vec::new, |file| {
+        vec![
+            (SSL_CERT_FILE.into(), file.clone().into_os_string()),
+            (NODE_EXTRA_CA_CERTS.into(), file.clone().into_os_string()),
+        ]
+    })
+}
