@@ -72,6 +72,16 @@ pub enum Command {
         #[command(flatten)]
         wait: WaitArgs,
     },
+    /// Keep an instance running for a while whatever its use (declared work), at most
+    /// the proxy's --busy-max; `--for 0` ends a keep-alive.
+    Keepalive {
+        /// Which instance.
+        #[command(flatten)]
+        instance: InstanceRef,
+        /// How long: `2h`, `90m`, `30s`.
+        #[arg(long = "for", value_name = "DURATION", value_parser = crate::idle::parse_for)]
+        for_s: u64,
+    },
     /// Show a user's persistent workspace volume (default: yours).
     Workspace {
         /// Whose volume (default: yours, from `GET /api/me`).

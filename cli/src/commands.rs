@@ -102,6 +102,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             };
             ctx.show(&status, output::status)
         }
+        Command::Keepalive { instance, for_s } => {
+            let report: dcs_model::api::IdleReport = ctx
+                .client
+                .post(
+                    &["instances", instance.id(), "keepalive"],
+                    &dcs_model::api::KeepaliveRequest { for_s },
+                )
+                .await?;
+            ctx.show(&report, crate::idle::kept)
+        }
         Command::Workspace { user_id } => {
             let user = match user_id {
                 Some(u) => u,

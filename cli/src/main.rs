@@ -7,6 +7,7 @@
 //! - [`commands`]: one function per subcommand.
 //! - [`credentials`]: `dcs credentials set/list/delete`.
 //! - [`exit`]: exit codes and the error type.
+//! - [`idle`]: `dcs keepalive` and the idle explanation of `dcs status`.
 //! - [`output`]: tables and JSON.
 //! - [`tokens`]: the local access-token store.
 //! - [`wait`]: `--wait` polling with progress.
@@ -16,6 +17,7 @@ mod client;
 mod commands;
 mod credentials;
 mod exit;
+mod idle;
 mod output;
 mod tokens;
 mod wait;

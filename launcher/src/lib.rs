@@ -16,6 +16,7 @@
 //! - [`secrets`]: the hop credential and the git token, from files or stdin.
 //! - [`front`]: routing between launcher endpoints and the IDE.
 //! - [`app`]: [`App`](app::App), the state handlers share.
+//! - [`activity`]: the idle clock: whether anybody uses the workspace, `/_dcs/idle`.
 //! - [`ready`]: start-up phases and the `/_dcs/ready` report.
 //! - [`startup`]: checkout, then IDE start.
 //! - [`checkout`]: clone or fetch with git2 in a child process, within the git
@@ -31,6 +32,8 @@
 //! - [`ws_echo`]: the `/_dcs/ws-echo` WebSocket diagnostic.
 //! - [`ide`]: the [`Ide`](ide::Ide) seam and every IDE kind.
 //! - [`supervise`]: the IDE process: own process group, restart with backoff, stop.
+//! - [`pre_stop`]: `DCS_PRE_STOP`, the command run on a stop request before the IDE
+//!   stops, bounded by the grace period.
 //! - [`forward`]: streaming HTTP and WebSocket forwarding to a loopback server.
 //! - [`reap`]: reaping orphans (PID 1 or child subreaper) and ending the kill
 //!   domain at stop.
@@ -44,13 +47,16 @@
 //! - [`pages`]: HTML/JSON responses for people, and error rescue.
 //! - [`body`]: the response body type.
 //! - [`error`]: the crate's [`Error`] and [`FailureKind`].
+//! - [`failed_start`]: under Knative, a failed start ends the launcher with its reason.
 
+pub mod activity;
 pub mod app;
 pub mod body;
 pub mod checkout;
 pub mod checkout_container;
 pub mod credential_helper;
 pub mod error;
+pub mod failed_start;
 pub mod files;
 pub mod forward;
 pub mod front;
@@ -61,6 +67,8 @@ pub mod notices;
 pub mod packages;
 pub mod pages;
 pub mod ports;
+pub mod pre_stop;
+pub mod progress_push;
 pub mod ready;
 pub mod reap;
 pub mod secrets;

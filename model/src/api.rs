@@ -7,12 +7,16 @@
 //! This file holds the create request and its validation; the answers live in
 //! [`views`] (re-exported here).
 
+mod idle;
+mod progress;
 mod views;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use idle::{ActiveWork, ActivityBeacon, IdleReport, KeepaliveRequest, LastInput};
+pub use progress::{Objects, Progress, StartPhase};
 pub use views::*;
 
 use crate::env::IDE_KINDS;

@@ -11,11 +11,14 @@
 //! # Layout
 //! - [`listen`]: [`Listen`], the TCP or unix-socket form of `DCS_LISTEN`.
 //! - [`stdin`]: [`StdinSecrets`], what a launcher reads from its stdin at spawn.
+//! - [`idle`]: [`IdlePolicy`], the idle timeout, warning and busy bound
+//!   (`DCS_IDLE_TIMEOUT`, `DCS_IDLE_WARNING`, `DCS_BUSY_MAX`).
 
 use std::path::PathBuf;
 
 use crate::{InstanceId, RepoRef, UserId};
 
+pub use idle::{IdlePolicy, DCS_BUSY_MAX, DCS_IDLE_TIMEOUT, DCS_IDLE_WARNING};
 pub use listen::Listen;
 pub use stdin::StdinSecrets;
 
@@ -90,6 +93,17 @@ pub const DCS_CONFIG_DIR: &str = "DCS_CONFIG_DIR";
 /// (Mozilla's) and the image's own store: a private git server's or IDE mirror's CA.
 /// In Knative it is a Secret or ConfigMap mounted read-only.
 pub const DCS_EXTRA_CA_FILE: &str = "DCS_EXTRA_CA_FILE";
+/// Optional command the launcher runs (with `/bin/sh -c`, as the workspace's user, in
+/// the workspace folder) when it is asked to stop, before it stops the IDE: e.g. to
+/// flush a cache or commit work in progress. Bounded by the stop grace period
+/// (`DCS_STOP_GRACE`): a command still running then is killed and the stop goes on.
+/// Its output goes to the launcher's log.
+pub const DCS_PRE_STOP: &str = "DCS_PRE_STOP";
+/// Where the launcher reports its start-up progress while its pod is not routable
+/// (Knative only): an `http://` URL of the proxy's `/_dcs/hop/progress/<name>`. Each
+/// phase or progress change is POSTed there (at most about once a second, best
+/// effort) with the hop credential in [`HOP_HEADER`]. Unset: nothing is pushed.
+pub const DCS_PROGRESS_URL: &str = "DCS_PROGRESS_URL";
 
 /// Every variable of the contract, for documentation and for scrubbing.
 pub const ALL: &[&str] = &[
@@ -116,6 +130,11 @@ pub const ALL: &[&str] = &[
     DCS_IDE_DOWNLOAD_BASE,
     DCS_CONFIG_DIR,
     DCS_EXTRA_CA_FILE,
+    DCS_PRE_STOP,
+    DCS_PROGRESS_URL,
+    DCS_IDLE_TIMEOUT,
+    DCS_IDLE_WARNING,
+    DCS_BUSY_MAX,
 ];
 
 /// The value of a secret variable (`DCS_GIT_TOKEN_FILE`, `DCS_HOP_SECRET_FILE`) that
@@ -202,6 +221,12 @@ pub struct LauncherEnv {
     pub config_dir: Option<PathBuf>,
     /// CA certificates to trust besides the carried and the image's (`DCS_EXTRA_CA_FILE`).
     pub extra_ca_file: Option<PathBuf>,
+    /// The command run before a stop (`DCS_PRE_STOP`), if any.
+    pub pre_stop: Option<String>,
+    /// Where start-up progress is pushed (`DCS_PROGRESS_URL`), if anywhere.
+    pub progress_url: Option<String>,
+    /// The idle policy (`DCS_IDLE_TIMEOUT`, `DCS_IDLE_WARNING`, `DCS_BUSY_MAX`).
+    pub idle: IdlePolicy,
 }
 
 impl LauncherEnv {
@@ -248,6 +273,9 @@ impl LauncherEnv {
             ide_download_base: None,
             config_dir: None,
             extra_ca_file: None,
+            pre_stop: None,
+            progress_url: None,
+            idle: IdlePolicy::default(),
         }
     }
 
@@ -351,10 +379,18 @@ impl LauncherEnv {
         if let Some(f) = &self.extra_ca_file {
             vars.push((DCS_EXTRA_CA_FILE, f.display().to_string()));
         }
+        if let Some(c) = &self.pre_stop {
+            vars.push((DCS_PRE_STOP, c.clone()));
+        }
+        if let Some(u) = &self.progress_url {
+            vars.push((DCS_PROGRESS_URL, u.clone()));
+        }
+        vars.extend(self.idle.to_vars());
         vars
     }
 }
 
+pub mod idle;
 pub mod listen;
 mod read;
 pub mod stdin;

@@ -13,12 +13,15 @@
 //! - [`cookie`]: the instance cookie and `?tkn=` handling (used by [`crate::instances`]).
 //! - [`sharing`]: who may open an instance's link, and `PATCH` to share it.
 //! - [`credentials`]: the caller's own git credentials, offered in their workspaces.
+//! - [`keepalive`]: declared work (`POST /api/instances/{id}/keepalive`) and the
+//!   launcher's idle report in `GET /api/status`.
 
 pub mod cookie;
 pub mod credentials;
 pub mod error;
 pub mod handlers;
 pub mod json;
+pub mod keepalive;
 pub mod openapi;
 pub mod routes;
 pub mod sharing;
@@ -58,6 +61,7 @@ async fn serve(
         Endpoint::GetInstance => handlers::get(state, &identity, &param).await,
         Endpoint::DeleteInstance => handlers::delete(state, &identity, &param).await,
         Endpoint::PatchInstance => sharing::patch(state, &identity, &parts, &param, body).await,
+        Endpoint::Keepalive => keepalive::keepalive(state, &identity, &parts, &param, body).await,
         Endpoint::Status => handlers::status(state, &identity, &parts).await,
         Endpoint::Workspace => handlers::workspace(state, &identity, &param).await,
         Endpoint::Me => handlers::me(state, &identity),

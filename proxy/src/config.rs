@@ -2,18 +2,24 @@
 //! validation as its own step that lists every problem at once.
 //!
 //! # Layout
+//! - [`api`]: the management API's settings (admin groups, bounds, cookie security).
 //! - [`auth`]: the sign-in flags ([`AuthArgs`]) and their validation.
 //! - [`limits`]: slow clients, stalled workspaces, stuck git transfers.
 //! - [`edge`]: own origins and hosts, per-user and total start limits.
 //! - [`previews`]: preview isolation and the credentials that stop at the edge.
 //! - [`hop`]: the hop secret and the local sandbox.
 
+pub mod api;
 pub mod auth;
+mod defaults;
 pub mod edge;
 pub mod hop;
 pub mod limits;
 pub mod log;
 pub mod previews;
+
+pub use api::{ApiSettings, CookieSecurity};
+use defaults::{default_data_dir, default_launcher_bin, is_executable};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,10 +28,7 @@ use std::time::Duration;
 use crate::policy::Policy;
 use crate::runtime::knative::{KnativeArgs, KnativeConfig, LauncherSettings};
 use clap::{Args, ValueEnum};
-use dcs_model::api::Bounds;
 use dcs_model::env::IDE_KINDS;
-use dcs_model::Quantity;
-use ipnet::IpNet;
 
 pub use self::auth::{AuthArgs, AuthConfig, AuthMode};
 pub use self::edge::{Edge, EdgeArgs};
@@ -47,6 +50,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "DCS_PROXY_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve `/metrics` on this address only (the main listener then answers it
+    /// with 404), so the scrape port is not public through the route. Without it,
+    /// the main listener serves `/metrics`.
+    #[arg(long, env = "DCS_PROXY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Where workspaces run.
     #[arg(long, env = "DCS_PROXY_RUNTIME", value_enum, default_value = "local")]
     pub runtime: RuntimeKind,
@@ -81,9 +89,19 @@ pub struct ServeArgs {
     /// run as is, e.g. code-server from the npm registry.
     #[arg(long, env = "DCS_PROXY_IDE_BIN")]
     pub ide_bin: Option<PathBuf>,
-    /// Stop a workspace after this long without a client request or WebSocket frame.
+    /// Stop a workspace after this long without use: human input (keys, pointer,
+    /// focus, terminal input, a person's requests), not IDE keepalives or an open tab.
+    /// Each workspace's launcher decides (see docs/architecture.md, "Idle").
     #[arg(long, env = "DCS_PROXY_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
+    /// How long before an idle stop the IDE shows its warning.
+    #[arg(long, env = "DCS_PROXY_IDLE_WARNING", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub idle_warning: Duration,
+    /// How long watched work (a terminal producing output or using CPU) and
+    /// keep-alives (`POST /api/instances/{id}/keepalive`) may hold a workspace past the
+    /// last input; 0 turns that off (only input counts).
+    #[arg(long, env = "DCS_PROXY_BUSY_MAX", default_value = "4h", value_parser = humantime::parse_duration)]
+    pub busy_max: Duration,
     /// How long a request waits for a cold workspace before a 504 page.
     #[arg(long, env = "DCS_PROXY_START_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
     pub start_timeout: Duration,
@@ -145,6 +163,8 @@ pub struct ServeArgs {
 pub struct Config {
     /// Listen address.
     pub listen: SocketAddr,
+    /// The separate `/metrics` address, if any.
+    pub metrics_listen: Option<SocketAddr>,
     /// Runtime kind.
     pub runtime: RuntimeKind,
     /// The sign-in mode and what it needs.
@@ -165,6 +185,8 @@ pub struct Config {
     pub ide_bin: Option<PathBuf>,
     /// Idle timeout.
     pub idle_timeout: Duration,
+    /// The idle policy handed to launchers: timeout, warning, busy limit.
+    pub idle_policy: dcs_model::env::IdlePolicy,
     /// Start timeout.
     pub start_timeout: Duration,
     /// Stop grace.
@@ -189,76 +211,13 @@ pub struct Config {
     pub hop: hop::Hop,
 }
 
-/// Management API settings.
-#[derive(Debug, Clone, Default)]
-pub struct ApiSettings {
-    /// Groups whose members may act for other users.
-    pub admin_groups: Vec<String>,
-    /// Whether every caller is an admin (`--auth none`: the single local user).
-    pub everyone_admin: bool,
-    /// Upper bounds of what an instance may ask for.
-    pub bounds: Bounds,
-    /// When the instance cookie gets `Secure`.
-    pub cookie: CookieSecurity,
-}
-
-/// When the instance cookie is marked `Secure`: the public URL is https, or
-/// (without a public URL) a trusted peer says `X-Forwarded-Proto: https`.
-#[derive(Debug, Clone, Default)]
-pub struct CookieSecurity {
-    /// `Some(is https)` when `--public-url` is set; it decides alone.
-    pub public_https: Option<bool>,
-    /// Peers whose `X-Forwarded-Proto` counts (empty: any peer, as for the
-    /// auth modes' own use of the header).
-    pub trusted_proxies: Vec<IpNet>,
-}
-
 impl ServeArgs {
-    /// The API settings, adding every problem to `problems`.
-    fn api(&self, auth: Option<&AuthConfig>, problems: &mut Vec<String>) -> ApiSettings {
-        let mut quantity = |flag: &str, value: &str| -> f64 {
-            match Quantity::parse(value) {
-                Ok(q) if q.value() > 0.0 => q.value(),
-                Ok(_) => {
-                    problems.push(format!("{flag} must be more than 0"));
-                    0.0
-                }
-                Err(e) => {
-                    problems.push(format!("{flag}: {e}"));
-                    0.0
-                }
-            }
-        };
-        let bounds = Bounds {
-            max_cpu: quantity("--max-cpu", &self.max_cpu),
-            max_memory: quantity("--max-memory", &self.max_memory),
-            max_storage: quantity("--max-storage", &self.max_storage),
-            ..Bounds::default()
-        };
-        let admin_groups: Vec<String> = self
-            .admin_groups
-            .iter()
-            .map(|g| g.trim().to_owned())
-            .filter(|g| !g.is_empty())
-            .collect();
-        let public_https = self
-            .auth
-            .public_url
-            .as_deref()
-            .and_then(|u| crate::auth::authentik::PublicUrl::parse(u).ok())
-            .map(|p| p.scheme == "https");
-        let trusted_proxies = match auth {
-            Some(AuthConfig::TrustedHeaders(t)) => t.trusted_proxies.clone(),
-            _ => Vec::new(),
-        };
-        ApiSettings {
-            admin_groups,
-            everyone_admin: matches!(auth, Some(AuthConfig::None { .. })),
-            bounds,
-            cookie: CookieSecurity {
-                public_https,
-                trusted_proxies,
-            },
+    /// The idle policy of the flags (whole seconds; the timeout at least 1 s).
+    pub fn idle_policy(&self) -> dcs_model::env::IdlePolicy {
+        dcs_model::env::IdlePolicy {
+            idle_timeout_secs: self.idle_timeout.as_secs().max(1),
+            warning_secs: self.idle_warning.as_secs(),
+            busy_max_secs: self.busy_max.as_secs(),
         }
     }
 }
@@ -375,6 +334,7 @@ impl ServeArgs {
                         stop_grace_secs: self.stop_grace.as_secs().max(1),
                         log: self.launcher_log.clone(),
                         git: limits.git,
+                        idle: self.idle_policy(),
                     };
                     Some(k)
                 }
@@ -394,6 +354,7 @@ impl ServeArgs {
         match (problems.is_empty(), auth, policy, hop) {
             (true, Some(auth), Some(policy), Some(hop)) => Ok(Config {
                 listen: self.listen,
+                metrics_listen: self.metrics_listen,
                 runtime: self.runtime,
                 auth,
                 data_dir,
@@ -404,6 +365,7 @@ impl ServeArgs {
                 ide: self.ide.clone(),
                 ide_bin: self.ide_bin.clone(),
                 idle_timeout: self.idle_timeout,
+                idle_policy: self.idle_policy(),
                 start_timeout: self.start_timeout,
                 stop_grace: self.stop_grace,
                 launcher_log: self.launcher_log.clone(),
@@ -419,37 +381,6 @@ impl ServeArgs {
             _ => Err(problems),
         }
     }
-}
-
-fn is_executable(path: &std::path::Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-fn default_launcher_bin() -> PathBuf {
-    let sibling = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("dcs-launcher")));
-    match sibling {
-        Some(p) if is_executable(&p) => p,
-        _ => std::env::var_os("PATH")
-            .and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|d| d.join("dcs-launcher"))
-                    .find(|p| is_executable(p))
-            })
-            .unwrap_or_else(|| PathBuf::from("dcs-launcher")),
-    }
-}
-
-fn default_data_dir() -> PathBuf {
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(xdg).join("dcs");
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".local/share/dcs")
 }
 
 #[cfg(test)]

@@ -14,13 +14,17 @@
 //! - [`auth`]: [`auth::Identity`] and the auth modes.
 //! - [`policy`]: who may open which repositories (YAML rules over groups).
 //! - [`preview`]: port previews kept off the proxy's origin (sandbox, subdomains).
+//! - [`progress`]: the live progress page of a start, and its phases.
 //! - [`edge`]: the first phase: own hosts (DNS rebinding, 421) and own origins
 //!   (cross-site writes and upgrades, 403), one pure decision.
 //! - [`activator`]: single-flight wake, start limits, start timeout, idle reaper.
 //! - [`quota`]: instances per user, starts at once per user and in total (429).
 //! - [`repo_probe`]: whether a repository exists at the git base, before anything
 //!   is made for it.
-//! - [`activity`]: per-workspace client activity and in-flight counts.
+//! - [`activity`]: this proxy's record of requests per workspace (the reaper's
+//!   fallback; launchers decide idleness) and in-flight counts.
+//! - [`resume`]: the way back after an idle stop: what does not wake it (a stale
+//!   tab's polls, reconnects and beacons) and what does (a navigation).
 //! - [`forward`]: the forwarding phases, header rewriting, upgrade tunnel.
 //! - [`hop`]: the per-workspace hop credential every request to a launcher carries.
 //! - [`runtime`]: the [`runtime::Runtime`] seam and its implementations.
@@ -28,6 +32,8 @@
 //! - [`accept`]: the accept side: `TCP_NODELAY`, descriptor limits, the tunnel cap.
 //! - [`alloc`]: the memory allocator (jemalloc, returning freed memory).
 //! - [`pages`], [`error`], [`body`], [`metrics`], [`state`], [`telemetry`].
+//! - [`metrics_listen`]: `/metrics` on an address of its own (`--metrics-listen`).
+#![cfg_attr(test, recursion_limit = "256")]
 
 pub mod accept;
 pub mod activator;
@@ -43,11 +49,14 @@ pub mod forward;
 pub mod hop;
 pub mod instances;
 pub mod metrics;
+pub mod metrics_listen;
 pub mod pages;
 pub mod policy;
 pub mod preview;
+pub mod progress;
 pub mod quota;
 pub mod repo_probe;
+pub mod resume;
 pub mod route;
 pub mod runtime;
 pub mod server;
@@ -98,6 +107,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
                 launcher_log: cfg.launcher_log.clone(),
                 git: cfg.limits.git,
                 extra_ca_file: cfg.extra_ca_file.clone(),
+                idle: cfg.idle_policy,
             },
             runtime::local::spawn::Isolation {
                 hop: cfg.hop.key.clone(),
@@ -146,12 +156,14 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
             metrics.clone(),
         )
         .with_quotas(edge.quotas)
-        .with_repo_probe(Arc::new(repos)),
+        .with_repo_probe(Arc::new(repos))
+        .with_idle_policy(cfg.idle_policy),
     );
     Ok(Arc::new(AppState {
         auth: auth::build(&cfg.auth),
         activator,
         metrics,
+        metrics_elsewhere: cfg.metrics_listen.is_some(),
         policy: cfg.policy.clone(),
         api: cfg.api.clone(),
         instances: instances::Registry::new(instances::CACHE_TTL),

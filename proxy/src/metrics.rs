@@ -5,6 +5,7 @@
 //! regularly (the idle reaper) reports the list with [`Metrics::set_workspaces`].
 //! `dcs_tunnels_open` counts open upgraded connections: each tunnel holds a
 //! [`TunnelGuard`] from [`Metrics::tunnel_opened`] while it lives.
+//! `dcs_idle_stops_total{reason}` counts idle stops by why ([`IDLE_STOP_REASONS`]).
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -17,6 +18,12 @@ use crate::runtime::Status;
 
 /// The states `dcs_workspaces{state}` reports, always all of them.
 pub const WORKSPACE_STATES: &[&str] = &["starting", "running", "stopped", "failed"];
+
+/// The reasons `dcs_idle_stops_total{reason}` reports, always all of them: nobody
+/// used it for the idle timeout; watched work or a keep-alive ran past the busy
+/// limit; its launcher could not be asked and no request passed this proxy for the
+/// idle timeout.
+pub const IDLE_STOP_REASONS: &[&str] = &["idle", "busy_max", "unanswered"];
 
 /// The proxy's metrics.
 pub struct Metrics {
@@ -39,6 +46,8 @@ pub struct Metrics {
     pub workspaces: Family<Vec<(String, String)>, Gauge>,
     /// Upgraded connections open now.
     pub tunnels_open: Gauge,
+    /// Idle stops by reason ([`IDLE_STOP_REASONS`]).
+    pub idle_stops_by_reason: Family<Vec<(String, String)>, Counter>,
 }
 
 /// Counts one open tunnel in `dcs_tunnels_open` until dropped.
@@ -108,6 +117,16 @@ impl Default for Metrics {
             "Upgraded connections open now",
             tunnels_open.clone(),
         );
+        let idle_stops_by_reason = Family::<Vec<(String, String)>, Counter>::default();
+        for reason in IDLE_STOP_REASONS {
+            let _ = idle_stops_by_reason
+                .get_or_create(&vec![("reason".to_owned(), (*reason).to_owned())]);
+        }
+        registry.register(
+            "idle_stops",
+            "Idle stops by reason",
+            idle_stops_by_reason.clone(),
+        );
         Self {
             registry,
             starts,
@@ -119,6 +138,7 @@ impl Default for Metrics {
             upgrades,
             workspaces,
             tunnels_open,
+            idle_stops_by_reason,
         }
     }
 }
@@ -153,6 +173,15 @@ impl Metrics {
         }
     }
 
+    /// Counts one idle stop for `reason` (one of [`IDLE_STOP_REASONS`]), in both
+    /// `dcs_idle_stops_total{reason}` and `dcs_workspace_idle_stops_total`.
+    pub fn idle_stop(&self, reason: &str) {
+        self.idle_stops.inc();
+        self.idle_stops_by_reason
+            .get_or_create(&vec![("reason".to_owned(), reason.to_owned())])
+            .inc();
+    }
+
     /// Counts a tunnel open until the guard is dropped.
     pub fn tunnel_opened(&self) -> TunnelGuard {
         self.tunnels_open.inc();
@@ -184,6 +213,20 @@ mod tests {
             text.contains("dcs_requests_total{code=\"4xx\"} 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn idle_stops_are_counted_by_reason() {
+        let m = Metrics::default();
+        m.idle_stop("busy_max");
+        let text = m.render();
+        for line in [
+            "dcs_idle_stops_total{reason=\"busy_max\"} 1",
+            "dcs_idle_stops_total{reason=\"idle\"} 0",
+            "dcs_workspace_idle_stops_total 1",
+        ] {
+            assert!(text.contains(line), "{line}: {text}");
+        }
     }
 
     #[test]

@@ -126,6 +126,13 @@ pub struct InstanceStatus {
     pub idle_stop_at: Option<String>,
     /// The idle timeout, seconds.
     pub idle_timeout_seconds: u64,
+    /// How far its start is (phase, clone figures, a failure's reason and hint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<super::Progress>,
+    /// Why it runs or when it stops, as its launcher says (while running and
+    /// answering): last input, work, open connections, stop time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle: Option<super::IdleReport>,
 }
 
 /// `GET /api/workspaces/{user_id}` answer: the user's persistent volume.

@@ -148,6 +148,17 @@ impl LauncherEnv {
             }
             env.extra_ca_file = Some(PathBuf::from(file));
         }
+        env.pre_stop = get(DCS_PRE_STOP).filter(|c| !c.trim().is_empty());
+        if let Some(url) = get(DCS_PROGRESS_URL) {
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(Error::Env {
+                    var: DCS_PROGRESS_URL,
+                    why: "must start with http:// or https://".into(),
+                });
+            }
+            env.progress_url = Some(url);
+        }
+        env.idle = IdlePolicy::from_lookup(get)?;
         Ok(env)
     }
 }

@@ -34,6 +34,7 @@ fn every_optional_variable_round_trips_and_unset_ones_are_left_out() {
         DCS_IDE_DOWNLOAD_BASE,
         DCS_CONFIG_DIR,
         DCS_EXTRA_CA_FILE,
+        DCS_PRE_STOP,
     ] {
         assert!(!names.contains(&optional), "{optional} unset is left out");
     }
@@ -72,6 +73,8 @@ fn to_vars_and_from_lookup_are_inverse() {
     env.ide_download_base = Some("http://127.0.0.1:9/mirror".into());
     env.config_dir = Some("/config".into());
     env.extra_ca_file = Some("/var/run/secrets/dcs/ca/ca.crt".into());
+    env.pre_stop = Some("git stash create >/dev/null; echo 'bye'".into());
+    env.progress_url = Some("http://dcs-proxy.dcs.svc.cluster.local/_dcs/hop/progress/ws".into());
     let vars = env.to_vars();
     let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(
@@ -280,4 +283,22 @@ fn listen_takes_a_unix_socket_and_secrets_may_come_on_stdin() {
             .expect_err(bad);
         assert!(err.to_string().contains(var), "{err}");
     }
+}
+
+#[test]
+fn the_progress_url_must_be_http() {
+    let bad = LauncherEnv::from_lookup(lookup(&[
+        (DCS_REPO, "acme/hello"),
+        (DCS_PROGRESS_URL, "dcs-proxy/_dcs/hop/progress/ws"),
+    ]));
+    assert!(
+        matches!(
+            bad,
+            Err(Error::Env {
+                var: DCS_PROGRESS_URL,
+                ..
+            })
+        ),
+        "{bad:?}"
+    );
 }

@@ -11,10 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use dcs_model::api::{
-    CreatedInstance, Instance, InstanceKind, InstanceList, InstanceStatus, Me, Phase,
-    WorkspaceVolume,
+    CreatedInstance, Instance, InstanceList, InstanceStatus, Me, Phase, WorkspaceVolume,
 };
-use dcs_model::{InstanceId, InstanceSpec, UserId, WorkspaceKey, WorkspaceKind};
+use dcs_model::{InstanceId, InstanceSpec, UserId, WorkspaceKey};
 use http::header::LOCATION;
 use http::request::Parts;
 use http::{HeaderValue, Response, StatusCode};
@@ -24,7 +23,7 @@ use super::error::{json_response, ApiErr};
 use super::{json, openapi, token};
 use crate::auth::Identity;
 use crate::body::Body;
-use crate::runtime::{base_path, Status, WorkspaceInfo, WorkspaceSpec};
+use crate::runtime::{WorkspaceInfo, WorkspaceSpec};
 use crate::state::AppState;
 
 pub(crate) type Answer = Result<Response<Body>, ApiErr>;
@@ -210,6 +209,7 @@ pub async fn status(state: &AppState, identity: &Identity, parts: &Parts) -> Ans
     let status = state.activator.status(&info.key).await?;
     let (phase, reason) = phase(&status);
     let idle_timeout = state.activator.idle_timeout();
+    let idle = super::keepalive::explain(state, &info.key, &status).await;
     let last = state
         .activator
         .activity
@@ -219,6 +219,20 @@ pub async fn status(state: &AppState, identity: &Identity, parts: &Parts) -> Ans
         (Phase::Running, Some(last)) => Some(rfc3339(last + idle_timeout)),
         _ => None,
     };
+    // The launcher decides: its clock, where it answers (`stop_at` is `None` while
+    // work holds the workspace).
+    let at = |s: u64| rfc3339(UNIX_EPOCH + Duration::from_secs(s));
+    let (last_activity, idle_stop_at) = match &idle {
+        Some(report) => (
+            report
+                .last_input
+                .as_ref()
+                .map(|l| at(l.at))
+                .or(last.map(rfc3339)),
+            report.stop_at.map(at),
+        ),
+        None => (last.map(rfc3339), idle_stop_at),
+    };
     let reason = reason.or_else(|| (phase == Phase::Starting).then(|| "starting".to_owned()));
     Ok(json_response(
         StatusCode::OK,
@@ -227,9 +241,11 @@ pub async fn status(state: &AppState, identity: &Identity, parts: &Parts) -> Ans
             phase,
             ready: phase == Phase::Running,
             reason,
-            last_activity: last.map(rfc3339),
+            last_activity,
             idle_stop_at,
             idle_timeout_seconds: idle_timeout.as_secs(),
+            progress: crate::progress::for_api(state, &info.key, &status).await,
+            idle,
         },
     ))
 }
@@ -349,49 +365,9 @@ fn query(parts: &Parts, allowed: &[&str]) -> Result<BTreeMap<String, String>, Ap
     Ok(out)
 }
 
-fn phase(status: &Status) -> (Phase, Option<String>) {
-    match status {
-        Status::NotFound | Status::Stopped => (Phase::Stopped, None),
-        Status::Starting => (Phase::Starting, None),
-        Status::Running => (Phase::Running, None),
-        Status::Failed { reason } => (Phase::Failed, Some(reason.clone())),
-    }
-}
-
-/// The API view of a workspace.
-pub fn view(key: &WorkspaceKey, status: &Status, spec: &InstanceSpec) -> Instance {
-    let (status, reason) = phase(status);
-    let q = |q: &Option<dcs_model::Quantity>| q.as_ref().map(|q| q.as_str().to_owned());
-    let kind = match key.kind {
-        WorkspaceKind::Repo(_) => InstanceKind::Repo,
-        WorkspaceKind::Instance(_) => InstanceKind::Instance,
-    };
-    Instance {
-        instance_id: key.id().to_string(),
-        user_id: key.user.to_string(),
-        kind,
-        repo: key.repo().or(spec.repo.as_ref()).map(ToString::to_string),
-        url: format!("{}/", base_path(key)),
-        status,
-        reason,
-        base_image: spec.base_image.as_ref().map(ToString::to_string),
-        ide: spec.ide.clone(),
-        ide_version: spec.ide_version.clone(),
-        storage: q(&spec.resources.storage),
-        cpu_request: q(&spec.resources.cpu_request),
-        cpu_limit: q(&spec.resources.cpu_limit),
-        memory_request: q(&spec.resources.memory_request),
-        memory_limit: q(&spec.resources.memory_limit),
-        env: spec.env.keys().cloned().collect(),
-        created_at: (spec.created_unix > 0)
-            .then(|| rfc3339(UNIX_EPOCH + Duration::from_secs(spec.created_unix))),
-        shared_with: spec.shared_with.view(),
-    }
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
-}
+mod view;
+pub use view::view;
+use view::{phase, rfc3339};
 
 #[cfg(test)]
 mod tests;

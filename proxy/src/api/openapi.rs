@@ -4,6 +4,7 @@
 
 use std::sync::OnceLock;
 
+use dcs_model::api::{ActiveWork, IdleReport, KeepaliveRequest, LastInput};
 use dcs_model::api::{
     ApiError, CreateInstance, CreatedInstance, FieldError, Instance, InstanceKind, InstanceList,
     InstanceStatus, Me, PatchInstance, Phase, SharedWith, WorkspaceVolume,
@@ -28,6 +29,7 @@ use utoipa::{Modify, OpenApi};
         get_instance,
         delete_instance,
         patch_instance,
+        keepalive_instance,
         get_status,
         get_workspace,
         get_me,
@@ -45,6 +47,10 @@ use utoipa::{Modify, OpenApi};
         InstanceKind,
         InstanceList,
         InstanceStatus,
+        IdleReport,
+        LastInput,
+        ActiveWork,
+        KeepaliveRequest,
         Phase,
         WorkspaceVolume,
         Me,
@@ -143,6 +149,23 @@ fn delete_instance() {}
         (status = 422, description = "Invalid fields (unknown, wrong type, bad user id or group)", body = ApiError)))]
 #[allow(dead_code)]
 fn patch_instance() {}
+
+/// Keep an instance running for `for_s` seconds whatever its use (declared work, e.g.
+/// a long job nobody watches), at most `--busy-max`; `0` ends a keep-alive. Answers
+/// the workspace's idle report.
+#[utoipa::path(post, path = "/api/instances/{id}/keepalive", tag = "instances",
+    params(("id" = String, Path, description = "Instance id")),
+    request_body(content = KeepaliveRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Held: the idle report now", body = IdleReport),
+        (status = 400, description = "Malformed JSON", body = ApiError),
+        (status = 404, description = "No such instance of the caller's", body = ApiError),
+        (status = 409, description = "The instance is not running", body = ApiError),
+        (status = 415, description = "Not application/json", body = ApiError),
+        (status = 422, description = "`for_s` beyond the busy limit, or not a number", body = ApiError),
+        (status = 502, description = "The workspace's launcher could not be asked", body = ApiError)))]
+#[allow(dead_code)]
+fn keepalive_instance() {}
 
 /// An instance's status: phase, readiness, last activity, idle stop time.
 #[utoipa::path(get, path = "/api/status", tag = "instances",

@@ -19,6 +19,8 @@ pub enum Endpoint {
     DeleteInstance,
     /// `PATCH /api/instances/{id}`
     PatchInstance,
+    /// `POST /api/instances/{id}/keepalive`
+    Keepalive,
     /// `GET /api/status`
     Status,
     /// `GET /api/workspaces/{user_id}`
@@ -61,6 +63,7 @@ pub const ROUTES: &[ApiRoute] = &[
     r("GET", "/api/instances/{id}", Endpoint::GetInstance),
     r("DELETE", "/api/instances/{id}", Endpoint::DeleteInstance),
     r("PATCH", "/api/instances/{id}", Endpoint::PatchInstance),
+    r("POST", "/api/instances/{id}/keepalive", Endpoint::Keepalive),
     r("GET", "/api/status", Endpoint::Status),
     r("GET", "/api/workspaces/{user_id}", Endpoint::Workspace),
     r("GET", "/api/me", Endpoint::Me),

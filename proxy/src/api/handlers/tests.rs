@@ -1,6 +1,9 @@
 //! Tests of [`super`]: handlers.
 
+use dcs_model::api::InstanceKind;
 use dcs_model::RepoRef;
+
+use crate::runtime::Status;
 
 use super::*;
 

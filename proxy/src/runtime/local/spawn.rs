@@ -158,6 +158,7 @@ impl Plan {
         env.stop_grace_secs = cfg.stop_grace.as_secs().max(1);
         env.log = cfg.launcher_log.clone();
         cfg.git.apply(&mut env);
+        env.idle = cfg.idle;
         env.extra_ca_file = cfg.extra_ca_file.clone();
         let (addr_file, sandbox) = match &iso.sandbox {
             None => {

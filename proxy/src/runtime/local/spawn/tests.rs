@@ -19,6 +19,7 @@ fn cfg() -> LocalConfig {
         launcher_log: None,
         git: crate::config::GitLimits::default(),
         extra_ca_file: None,
+        idle: dcs_model::env::IdlePolicy::default(),
     }
 }
 

@@ -1,0 +1,38 @@
+//! Defaults that depend on the machine: where the launcher binary and the data
+//! directory are when no flag names them.
+
+use std::path::PathBuf;
+
+/// Whether `path` is a file someone may execute.
+pub(super) fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The launcher beside this executable, else the first on `PATH`, else the bare name.
+pub(super) fn default_launcher_bin() -> PathBuf {
+    let sibling = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("dcs-launcher")));
+    match sibling {
+        Some(p) if is_executable(&p) => p,
+        _ => std::env::var_os("PATH")
+            .and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join("dcs-launcher"))
+                    .find(|p| is_executable(p))
+            })
+            .unwrap_or_else(|| PathBuf::from("dcs-launcher")),
+    }
+}
+
+/// `$XDG_DATA_HOME/dcs`, else `~/.local/share/dcs`.
+pub(super) fn default_data_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("dcs");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/dcs")
+}
