@@ -18,13 +18,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use dcs_model::LauncherEnv;
-use tracing::{error, info};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
 
 use crate::checkout::protocol::{History, HISTORY_ENV};
 use crate::checkout::run::Status;
 use crate::checkout::watchdog::Limits;
 use crate::checkout::{self, child, Job};
 use crate::error::Error;
+use crate::ready::{Phase, Readiness};
 
 /// How often progress is logged at most.
 const LOG_EVERY: Duration = Duration::from_secs(2);
@@ -40,6 +42,11 @@ pub async fn run(env: LauncherEnv) -> u8 {
         return 2;
     };
     let cancel = Arc::new(AtomicBool::new(false));
+    // The proxy shows this clone's progress live (Knative: the pod is not routable
+    // yet, so it is pushed; see `crate::progress_push`).
+    let readiness = Arc::new(Readiness::new());
+    readiness.set_phase(Phase::Checkout);
+    let push = push_progress(&env, readiness.clone());
     let result = match Job::from_env(&env, cancel) {
         Some(job) => match child::transfer_program(&env).await {
             Ok(mut program) => {
@@ -47,7 +54,10 @@ pub async fn run(env: LauncherEnv) -> u8 {
                     .env
                     .push((HISTORY_ENV.into(), History::Complete.env_value().into()));
                 let last = Mutex::new(None::<Instant>);
-                let status = |s: Status| log_progress(&last, s);
+                let status = |s: Status| {
+                    readiness.set_progress(Some(crate::startup::progress(&s, &job)));
+                    log_progress(&last, s);
+                };
                 checkout::run::run(&job, &program, Limits::from_env(&env), &status).await
             }
             Err(err) => Err(err),
@@ -59,6 +69,10 @@ pub async fn run(env: LauncherEnv) -> u8 {
                 .unwrap_or_else(|e| Err(Error::Task(e.to_string())))
         }
     };
+    if let Some(push) = push {
+        // The workspace's launcher reports from here on (replaying the outcome).
+        push.abort();
+    }
     match &result {
         Ok(outcome) => info!(?outcome, "checkout done"),
         Err(err) => error!(kind = ?err.failure_kind(), error = %err, "checkout failed"),
@@ -73,6 +87,20 @@ pub async fn run(env: LauncherEnv) -> u8 {
             1
         }
     }
+}
+
+/// Starts pushing `readiness` to `DCS_PROGRESS_URL` with the hop credential
+/// (`DCS_HOP_SECRET_FILE`, loaded at start), when both are set; best effort.
+fn push_progress(env: &LauncherEnv, readiness: Arc<Readiness>) -> Option<JoinHandle<()>> {
+    let uri = env.progress_url.as_deref()?.parse::<http::Uri>().ok()?;
+    let credential = crate::hop::installed();
+    if credential.is_none() {
+        warn!("no hop credential: the clone's progress is not pushed");
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        crate::progress_push::follow(uri, credential, &readiness, || async { false }).await;
+    }))
 }
 
 fn log_progress(last: &Mutex<Option<Instant>>, status: Status) {

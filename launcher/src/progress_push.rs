@@ -23,7 +23,7 @@ use tracing::{debug, warn};
 
 use crate::app::App;
 use crate::hop::Credential;
-use crate::ready::{Phase, ReadyReport};
+use crate::ready::{Phase, Readiness, ReadyReport};
 
 /// The shortest time between two pushes.
 pub const PACE: Duration = Duration::from_millis(1100);
@@ -47,16 +47,37 @@ pub fn spawn(env: &LauncherEnv, app: Arc<App>) {
 /// Pushes `app`'s readiness report to `uri` on every change (paced), carrying
 /// `credential`; returns once the final state was sent.
 pub async fn run(uri: Uri, credential: Option<Credential>, app: Arc<App>) {
+    follow(uri, credential, app.readiness(), || async {
+        match app.ide() {
+            Some(ide) => ide.healthy().await,
+            None => false,
+        }
+    })
+    .await;
+}
+
+/// Pushes `readiness`'s report (the IDE's health from `healthy`) to `uri` on every
+/// change, paced, carrying `credential`; returns once the final state was sent.
+/// The checkout init container follows its own [`Readiness`] this way.
+pub async fn follow<F, Fut>(
+    uri: Uri,
+    credential: Option<Credential>,
+    readiness: &Readiness,
+    healthy: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let hop = credential.as_ref().and_then(Credential::header_value);
-    let mut changes = app.readiness().subscribe();
+    let mut changes = readiness.subscribe();
     let mut last: Option<ReadyReport> = None;
     let mut sent_at: Option<Instant> = None;
     loop {
         if let Some(at) = sent_at {
             tokio::time::sleep_until(at + PACE).await;
         }
-        let now = report(&app).await;
+        let now = readiness.report(healthy().await);
         let done = now.ready || now.phase == Phase::Failed;
         if last.as_ref() != Some(&now) {
             sent_at = Some(Instant::now());
@@ -73,15 +94,6 @@ pub async fn run(uri: Uri, credential: Option<Credential>, app: Arc<App>) {
             () = tokio::time::sleep(PACE) => {}
         }
     }
-}
-
-/// The report `/_dcs/ready` would answer now.
-async fn report(app: &App) -> ReadyReport {
-    let healthy = match app.ide() {
-        Some(ide) => ide.healthy().await,
-        None => false,
-    };
-    app.readiness().report(healthy)
 }
 
 async fn push(

@@ -85,8 +85,8 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
     }
 }
 
-/// The readiness form of a checkout status.
-fn progress(status: &Status, job: &Job) -> Progress {
+/// The readiness form of a checkout status (also the checkout container's).
+pub(crate) fn progress(status: &Status, job: &Job) -> Progress {
     match status {
         Status::Waiting => Progress {
             phase: Step::Waiting,

@@ -349,8 +349,9 @@ pub fn launcher_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
 }
 
 /// The contract of the `checkout` init container (`dcs-launcher checkout`): the
-/// workspace's, with the git token file (mounted into this container only), no hop
-/// credential or user credentials, and a scratch config folder for the trust bundle.
+/// workspace's, with the git token file (mounted into this container only), the hop
+/// credential (to push the clone's progress to the proxy), no user credentials, and
+/// a scratch config folder for the trust bundle.
 pub fn checkout_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
     let mut env = launcher_env(cfg, spec);
     env.git_token_file = cfg
@@ -358,9 +359,7 @@ pub fn checkout_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
         .git_token_file
         .as_ref()
         .map(|_| Path::new(pod::GIT_TOKEN_DIR).join(GIT_TOKEN_KEY));
-    env.hop_secret_file = None;
     env.credentials_file = None;
-    env.progress_url = None;
     env.config_dir = Some(Path::new(pod::CHECKOUT_DIR).join("config"));
     env
 }

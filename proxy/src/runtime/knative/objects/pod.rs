@@ -4,7 +4,8 @@
 //! an `emptyDir`; a second, `checkout`, runs `dcs-launcher checkout` from the
 //! launcher image: it clones or fetches into the user's volume with the operator's
 //! git token — whose Secret is mounted into it and nowhere else — and leaves its
-//! outcome in a small `emptyDir` (progress: `kubectl logs <pod> -c checkout`). The
+//! outcome in a small `emptyDir` (progress: `kubectl logs <pod> -c checkout`, and
+//! pushed to the proxy with the hop credential, for the progress page). The
 //! main container is the chosen base image running `dcs-launcher run` on port 8080,
 //! ready when `/_dcs/ready` says so; it reports the checkout's outcome as its own
 //! and never sees the token. It mounts the workspace's hop Secret (the credential
@@ -153,6 +154,8 @@ fn checkout_container(
     let mut mounts = vec![
         mount("workspaces", WORKSPACES_DIR, false),
         mount("checkout", CHECKOUT_DIR, false),
+        // The clone's progress is pushed to the proxy with the hop credential.
+        mount("hop", HOP_DIR, true),
     ];
     if cfg.launcher.git_token_file.is_some() {
         mounts.push(mount("git-token", GIT_TOKEN_DIR, true));

@@ -82,7 +82,8 @@ fn knative_service_is_golden() {
                     "securityContext": security,
                     "volumeMounts": [{"mountPath": "/opt/dcs/bin", "name": "launcher"}],
                 }, {
-                    // The only container with the git token.
+                    // The only container with the git token; it pushes the clone's
+                    // progress to the proxy with the hop credential.
                     "name": "checkout",
                     "image": "dcs-launcher:0.1.0",
                     "command": ["/usr/local/bin/dcs-launcher", "checkout"],
@@ -94,6 +95,7 @@ fn knative_service_is_golden() {
                         {"name": "DCS_LISTEN", "value": "0.0.0.0:8080"},
                         {"name": "DCS_IDE", "value": "none"},
                         {"name": "DCS_GIT_TOKEN_FILE", "value": "/var/run/secrets/dcs/git/token"},
+                        {"name": "DCS_HOP_SECRET_FILE", "value": "/var/run/secrets/dcs/hop/credential"},
                         {"name": "DCS_CHECKOUT_OUTCOME_FILE", "value": "/opt/dcs/checkout/outcome.json"},
                         {"name": "DCS_BASE_PATH", "value": "/github/acme/hello"},
                         {"name": "DCS_USER", "value": "alice@example.com"},
@@ -102,6 +104,7 @@ fn knative_service_is_golden() {
                         {"name": "DCS_GIT_LOW_SPEED_LIMIT", "value": "1000"},
                         {"name": "DCS_GIT_LOW_SPEED_TIME", "value": "60"},
                         {"name": "DCS_CONFIG_DIR", "value": "/opt/dcs/checkout/config"},
+                        {"name": "DCS_PROGRESS_URL", "value": "http://dcs-proxy.dcs.svc.cluster.local/_dcs/hop/progress/ws-alice-example-com-acme-hello-67950b44de6b388a"},
                         {"name": "DCS_IDLE_TIMEOUT", "value": "1800"},
                         {"name": "DCS_IDLE_WARNING", "value": "300"},
                         {"name": "DCS_BUSY_MAX", "value": "14400"},
@@ -115,6 +118,7 @@ fn knative_service_is_golden() {
                     "volumeMounts": [
                         {"mountPath": "/workspaces", "name": "workspaces"},
                         {"mountPath": "/opt/dcs/checkout", "name": "checkout"},
+                        {"mountPath": "/var/run/secrets/dcs/hop", "name": "hop", "readOnly": true},
                         {"mountPath": "/var/run/secrets/dcs/git", "name": "git-token", "readOnly": true},
                     ],
                 }],
