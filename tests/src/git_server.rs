@@ -7,14 +7,18 @@
 //! saw so tests can prove where credentials travelled. Its [`Mode`] makes it a
 //! faulty server on demand: one that accepts and never answers, or one that
 //! trickles its answers. With [`GitServerBuilder::tls`] it speaks HTTPS with a
-//! certificate signed by a test CA ([`TestCa`]). Dropping the [`GitServer`] stops it.
+//! certificate signed by a test CA ([`TestCa`]). Each upload-pack request's
+//! [`Negotiation`] is recorded too, so tests can tell a clone from a fetch. Dropping
+//! the [`GitServer`] stops it.
 
 mod auth;
 mod cgi;
 mod mode;
+mod negotiation;
 pub mod tls;
 
 pub use mode::Mode;
+pub use negotiation::Negotiation;
 pub use tls::TestCa;
 
 use std::convert::Infallible;
@@ -48,6 +52,19 @@ pub struct RecordedRequest {
     pub authorized: bool,
     /// The Basic-auth user name, when the request was authorized by token.
     pub user: Option<String>,
+    /// For a `POST …/git-upload-pack`: what it asked for, filled in once its whole
+    /// body arrived (so before its answer ends); `None` before that and for others.
+    pub negotiation: Option<Negotiation>,
+    /// Arrival number, to fill in [`Self::negotiation`] later.
+    seq: u64,
+}
+
+impl RecordedRequest {
+    /// Whether this was an upload-pack request that cloned (see
+    /// [`Negotiation::is_clone`]).
+    pub fn is_clone(&self) -> bool {
+        self.negotiation.as_ref().is_some_and(Negotiation::is_clone)
+    }
 }
 
 /// Options for a [`GitServer`]; start with [`GitServer::builder`].
@@ -109,6 +126,7 @@ impl GitServerBuilder {
             token: self.token,
             requests: Arc::clone(&requests),
             mode: Arc::clone(&mode),
+            next_seq: std::sync::atomic::AtomicU64::new(0),
         });
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let scheme = if self.tls.is_some() { "https" } else { "http" };
@@ -233,6 +251,8 @@ struct Shared {
     requests: Arc<Mutex<Vec<RecordedRequest>>>,
     /// How to answer, shared with [`GitServer::set_mode`].
     mode: Arc<Mutex<Mode>>,
+    /// The next request's [`RecordedRequest::seq`].
+    next_seq: std::sync::atomic::AtomicU64,
 }
 
 /// `$(git --exec-path)/git-http-backend`.
@@ -303,6 +323,15 @@ async fn handle(shared: &Shared, req: Request<Incoming>, peer: SocketAddr) -> Re
         .uri()
         .path_and_query()
         .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned());
+    let seq = shared
+        .next_seq
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let upload_pack =
+        req.method() == Method::POST && req.uri().path().ends_with("/git-upload-pack");
+    let gzip = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
     shared
         .requests
         .lock()
@@ -313,6 +342,8 @@ async fn handle(shared: &Shared, req: Request<Incoming>, peer: SocketAddr) -> Re
             headers: req.headers().clone(),
             authorized: verdict.authorized,
             user: verdict.user.clone(),
+            negotiation: None,
+            seq,
         });
     let mode = *shared.mode.lock().unwrap_or_else(PoisonError::into_inner);
     if mode == Mode::Hang {
@@ -327,7 +358,18 @@ async fn handle(shared: &Shared, req: Request<Incoming>, peer: SocketAddr) -> Re
         );
         return resp;
     }
-    match cgi::run(&shared.backend, &shared.root, req, peer, verdict.user).await {
+    let on_body =
+        upload_pack.then(|| negotiation::recorder(Arc::clone(&shared.requests), seq, gzip));
+    match cgi::run(
+        &shared.backend,
+        &shared.root,
+        req,
+        peer,
+        verdict.user,
+        on_body,
+    )
+    .await
+    {
         Ok(resp) => mode::apply(mode, resp),
         Err(err) => {
             eprintln!("git server: git-http-backend failed: {err:#}");

@@ -26,6 +26,8 @@
 //! - [`outpost`]: a stand-in Authentik outpost (+ fake IdP) for `--auth authentik`.
 //! - [`api`]: management API helpers: JSON calls, waiting for an instance, a
 //!   request-head echo app.
+//! - [`workspace_echo`]: that echo run inside a workspace (through its terminal), for
+//!   previews of sandboxed workspaces, which reach only the workspace's own processes.
 //! - [`jwt`]: real and forged `X-authentik-jwt` tokens for `--auth trusted-headers`.
 //! - [`rootfs`]: the generated Knative workspace container run under bubblewrap in
 //!   Debian-built root filesystems (`make rootfs`), as uid 1000 without capabilities.
@@ -44,6 +46,7 @@ pub mod proxy;
 pub mod raw_http;
 pub mod repos;
 pub mod rootfs;
+pub mod workspace_echo;
 
 pub use bins::{bin_dir, bin_path};
 pub use fixture::{client, Fixture, README};

@@ -4,6 +4,7 @@
 //! when the outpost is down.
 
 use dcs_e2e::outpost::{query, SESSION_COOKIE};
+use dcs_e2e::workspace_echo::head_echo_in_workspace;
 use dcs_e2e::{client, FakeOutpost, FakeUser, Fixture};
 use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::Response;
@@ -230,8 +231,11 @@ async fn scripts_use_the_api_with_a_bearer_token_the_outpost_checks() -> anyhow:
     assert_eq!(resp.status(), 401);
     assert!(resp.text().await?.contains("unauthorized"));
 
-    // And it never reaches a workspace.
-    let port = dcs_e2e::api::head_echo().await?;
+    // And it never reaches a workspace: an app in the workspace (sandboxed, as with
+    // every multi-user sign-in: a preview reaches only its own processes) sees none.
+    let signed_in = [("authorization".to_owned(), format!("Bearer {token}"))];
+    let echo = head_echo_in_workspace(fx.proxy.addr, "/github/acme/hello", &signed_in).await?;
+    let port = echo.port();
     let resp = http
         .get(fx.proxy.url(&format!("/github/acme/hello/ports/{port}/x")))
         .bearer_auth(&token)

@@ -1,7 +1,8 @@
 //! Checkouts that go wrong, with the real `dcs-launcher` (and the proxy): git servers
 //! that never answer or trickle give up at the git limits with a readable reason; a
 //! launcher SIGKILLed mid-clone or mid-upload leaves nothing once it starts again;
-//! two starts that share a checkout folder clone once and both get ready.
+//! two starts that share a checkout folder clone once (the other waits and reuses the
+//! checkout) and both get ready, and the history completes behind them.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -10,14 +11,18 @@ use anyhow::Context;
 use dcs_e2e::api::{call, wait_running};
 use dcs_e2e::git_server::Mode;
 use dcs_e2e::repos::noise;
-use dcs_e2e::{client, cmdline, is_alive, wait_until, Fixture, GitServer, UpstreamRepo};
+use dcs_e2e::{client, cmdline, is_alive, run_git, wait_until, Fixture, GitServer, UpstreamRepo};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
 #[path = "checkout_faults/launcher.rs"]
 mod launcher;
 
+#[path = "checkout_faults/shared.rs"]
+mod shared;
+
 use launcher::{Launcher, PATIENCE};
+use shared::{clones, shallow};
 
 /// A git server over `<tmp>/git` holding `acme/big` (`size` bytes of noise) in `mode`.
 fn big_repo_server(
@@ -270,17 +275,6 @@ async fn a_launcher_killed_mid_upload_leaves_no_temporary_after_the_next_start(
     Ok(())
 }
 
-/// `POST …/git-upload-pack` requests the server saw: one per transfer that
-/// downloaded objects.
-fn pack_requests(git: &GitServer) -> usize {
-    git.requests()
-        .iter()
-        .filter(|r| {
-            r.method == http::Method::POST && r.path_and_query.ends_with("/git-upload-pack")
-        })
-        .count()
-}
-
 #[tokio::test]
 async fn two_launchers_sharing_a_checkout_folder_clone_once_and_both_get_ready(
 ) -> anyhow::Result<()> {
@@ -290,7 +284,10 @@ async fn two_launchers_sharing_a_checkout_folder_clone_once_and_both_get_ready(
         chunk: 16 * 1024,
         every: Duration::from_millis(100),
     };
-    let (_repo, git) = big_repo_server(tmp.path(), 2_000_000, trickle)?;
+    let (repo, git) = big_repo_server(tmp.path(), 2_000_000, trickle)?;
+    // A second commit: the first open's shallow clone (the last commit) is not the
+    // whole history.
+    repo.commit(&[("CHANGES.md", "two\n")], "second")?;
     let volume = tmp.path().join("workspaces");
     let workspace = Launcher::start(&volume, "acme/big", &git.base_url(), &[])?;
     let instance = Launcher::start(
@@ -307,16 +304,38 @@ async fn two_launchers_sharing_a_checkout_folder_clone_once_and_both_get_ready(
     let (a, b) = (a?, b?);
     assert_eq!(a["ready"], true, "{a}\n{}", workspace.log());
     assert_eq!(b["ready"], true, "{b}\n{}", instance.log());
+    let (cloned, asked) = clones(&git);
     assert_eq!(
-        pack_requests(&git),
-        1,
-        "one clone; the other start fetched nothing new"
+        cloned, 1,
+        "one start cloned, the other reused it: {asked:?}"
     );
     assert_eq!(partials(&volume.join("acme")), Vec::<String>::new());
+    let checkout = volume.join("acme/big");
     assert_eq!(
-        std::fs::read_to_string(volume.join("acme/big/README.md"))?,
+        std::fs::read_to_string(checkout.join("README.md"))?,
         "big\n"
     );
+
+    // The rest of the history follows in the background (either launcher, or both,
+    // may fetch it): complete in the end, and the working tree as the clone left it.
+    let complete = wait_until(PATIENCE, Duration::from_millis(100), || {
+        !shallow(&checkout)
+            && run_git(&checkout, &["rev-list", "--count", "HEAD"]).is_ok_and(|n| n == "2")
+    })
+    .await;
+    assert!(
+        complete,
+        "the history never completed\n{}\n{}",
+        workspace.log(),
+        instance.log()
+    );
+    assert_eq!(run_git(&checkout, &["status", "--porcelain"])?, "");
+    assert_eq!(
+        std::fs::read_to_string(checkout.join("README.md"))?,
+        "big\n"
+    );
+    let (cloned, asked) = clones(&git);
+    assert_eq!(cloned, 1, "completing the history is no clone: {asked:?}");
     Ok(())
 }
 
@@ -371,6 +390,10 @@ async fn a_workspace_and_an_instance_of_one_repository_opened_at_once_both_start
     }
     let owner = fx.proxy.volume().join("acme");
     assert_eq!(partials(&owner), Vec::<String>::new());
-    assert_eq!(pack_requests(&fx.git), 1, "one clone");
+    let (cloned, asked) = clones(&fx.git);
+    assert_eq!(
+        cloned, 1,
+        "one start cloned, the other reused it: {asked:?}"
+    );
     Ok(())
 }

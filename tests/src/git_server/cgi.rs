@@ -14,18 +14,24 @@ use hyper::body::{Frame, Incoming};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 
+use super::negotiation::MAX_BODY;
 use super::Body;
 
 /// Most header lines accepted from the CGI before giving up.
 const MAX_CGI_HEADERS: usize = 100;
 
-/// Runs the CGI `backend` for `req` and returns its response, body streaming.
+/// Called with the request body (its first [`MAX_BODY`] bytes) once it all arrived.
+pub(super) type OnBody = Box<dyn FnOnce(&[u8]) + Send>;
+
+/// Runs the CGI `backend` for `req` and returns its response, body streaming; hands
+/// the request body to `on_body` as well, if given.
 pub(super) async fn run(
     backend: &Path,
     root: &Path,
     req: Request<Incoming>,
     peer: SocketAddr,
     user: Option<String>,
+    on_body: Option<OnBody>,
 ) -> anyhow::Result<Response<Body>> {
     let (parts, body) = req.into_parts();
     let mut cmd = Command::new(backend);
@@ -78,13 +84,26 @@ pub(super) async fn run(
     let mut stdin = child.stdin.take().context("CGI stdin")?;
     tokio::spawn(async move {
         let mut body = body;
+        let mut seen = Vec::new();
+        let mut complete = true;
         while let Some(frame) = body.frame().await {
-            let Ok(frame) = frame else { break };
+            let Ok(frame) = frame else {
+                complete = false;
+                break;
+            };
             if let Ok(data) = frame.into_data() {
+                if on_body.is_some() && seen.len() < MAX_BODY {
+                    let room = MAX_BODY - seen.len();
+                    seen.extend_from_slice(&data[..data.len().min(room)]);
+                }
                 if stdin.write_all(&data).await.is_err() {
+                    complete = false;
                     break;
                 }
             }
+        }
+        if let (Some(on_body), true) = (on_body, complete) {
+            on_body(&seen);
         }
         // Dropping stdin closes it: the CGI sees end of request body.
     });

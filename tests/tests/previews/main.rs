@@ -11,8 +11,8 @@ mod subdomain;
 
 use std::time::Duration;
 
-use dcs_e2e::api::head_echo;
 use dcs_e2e::browser::{self, Script};
+use dcs_e2e::workspace_echo::head_echo_in_workspace;
 use dcs_e2e::{client, ide_support, raw_get, FakeOutpost, FakeUser, Fixture};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, SET_COOKIE};
@@ -131,7 +131,10 @@ async fn a_preview_app_never_sees_a_credential() -> anyhow::Result<()> {
     })?;
     let session = outpost.session_for("alice")?;
     let bearer = outpost.bearer_for("alice")?;
-    let echo = head_echo().await?;
+    // The app runs in the workspace (sandboxed: a preview reaches only its own processes).
+    let signed_in = [("cookie".to_owned(), session.clone())];
+    let app = head_echo_in_workspace(fx.proxy.addr, "/github/acme/hello", &signed_in).await?;
+    let echo = app.port();
     let http = client();
     let planted = "authentik_session=core-session; corp_sso=s1; _oauth2_proxy=s2; \
                    legacy_sso=s3; dcs_preview=p1; dcs_instance_token=t1";
@@ -199,8 +202,15 @@ async fn a_preview_app_never_sees_a_credential() -> anyhow::Result<()> {
         .next()
         .unwrap_or_default()
         .to_owned();
+    let prefix = format!("/instances/{id}");
+    // The instance is a workspace of its own: its app runs there.
+    let signed_in = [("cookie".to_owned(), format!("{access}; {session}"))];
+    let instance_app = head_echo_in_workspace(fx.proxy.addr, &prefix, &signed_in).await?;
     let resp = http
-        .get(fx.proxy.url(&format!("/instances/{id}/ports/{echo}/y")))
+        .get(
+            fx.proxy
+                .url(&format!("{prefix}/ports/{}/y", instance_app.port())),
+        )
         .header(COOKIE, format!("theme=dark; {access}; {session}"))
         .send()
         .await?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use dcs_e2e::api::head_echo;
 use dcs_e2e::browser::{self, Script};
+use dcs_e2e::workspace_echo::head_echo_in_workspace;
 use dcs_e2e::{client, ide_support, FakeOutpost, FakeUser, Fixture};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, SET_COOKIE};
@@ -161,7 +162,11 @@ async fn a_second_user_cannot_use_the_first_users_preview_host() -> anyhow::Resu
             .arg(DOMAIN)
     })?;
     let (alice_session, bob_session) = (outpost.session_for("alice")?, outpost.session_for("bob")?);
-    let echo = head_echo().await?;
+    // Alice's app runs in her workspace (sandboxed: a preview reaches only its own
+    // processes); bob's preview host is only ever opened, never fetched.
+    let signed_in = [("cookie".to_owned(), alice_session.clone())];
+    let app = head_echo_in_workspace(fx.proxy.addr, "/github/acme/hello", &signed_in).await?;
+    let echo = app.port();
     let path = format!("/github/acme/hello/ports/{echo}/");
     let port = fx.proxy.addr.port();
 
@@ -226,7 +231,10 @@ async fn a_browser_follows_a_preview_to_its_own_host_without_the_main_origins_co
     })?;
     let session = outpost.session_for("alice")?;
     let (name, value) = session.split_once('=').unwrap_or_default();
-    let echo = head_echo().await?;
+    // The app runs in the workspace (sandboxed: a preview reaches only its own processes).
+    let signed_in = [("cookie".to_owned(), session.clone())];
+    let app = head_echo_in_workspace(fx.proxy.addr, "/github/acme/hello", &signed_in).await?;
+    let echo = app.port();
     let shots = ide_support::screenshot_dir("previews")?;
     let mut script = Script::start(
         &tools,
