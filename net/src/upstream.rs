@@ -246,6 +246,12 @@ fn absolute(authority: &str, uri: &Uri) -> Result<Uri, Failure> {
         message: format!("unusable upstream {what}"),
     };
     let authority: Authority = authority.parse().map_err(|_| bad("address"))?;
+    at(authority, uri).ok_or_else(|| bad("path"))
+}
+
+/// `http://<authority><path and query of uri>` (`/` when `uri` has none); `None`
+/// when the two do not make a URI.
+pub fn at(authority: Authority, uri: &Uri) -> Option<Uri> {
     let path = uri
         .path_and_query()
         .cloned()
@@ -255,7 +261,7 @@ fn absolute(authority: &str, uri: &Uri) -> Result<Uri, Failure> {
         .authority(authority)
         .path_and_query(path)
         .build()
-        .map_err(|_| bad("path"))
+        .ok()
 }
 
 #[cfg(test)]

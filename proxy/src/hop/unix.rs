@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::Authority;
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
@@ -113,16 +113,7 @@ fn uri_for(socket: &Path, uri: &Uri) -> io::Result<Uri> {
         .map(|b| format!("{b:02x}"))
         .collect();
     let authority: Authority = format!("{host}{SUFFIX}").parse().map_err(|_| bad())?;
-    let path = uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
-    Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(authority)
-        .path_and_query(path)
-        .build()
-        .map_err(|_| bad())
+    dcs_net::upstream::at(authority, uri).ok_or_else(bad)
 }
 
 /// The socket a [`uri_for`] authority names.

@@ -40,26 +40,6 @@ fn flag(name: &str, default: u64) -> anyhow::Result<u64> {
     }
 }
 
-/// The commit measured, `+dirty` when the tree has uncommitted changes.
-fn commit() -> String {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
-    let head = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
-    let dirty =
-        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    if dirty {
-        format!("{head}+dirty")
-    } else {
-        head
-    }
-}
-
 /// One run's figures, seconds after the last input.
 struct Run {
     warning: f64,
@@ -158,7 +138,10 @@ async fn main() -> anyhow::Result<()> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    println!("Measured {date}, commit `{}`:\n", commit());
+    println!(
+        "Measured {date}, commit `{}`:\n",
+        dcs_e2e::git_cli::measured_commit()
+    );
     println!("```\ndcs-bench-idle {}\n```\n", args.join(" "));
     println!("| run | warning shown | workspace stopped | Resume shown |\n|---|---|---|---|");
     for (i, r) in all.iter().enumerate() {

@@ -71,33 +71,13 @@ async fn measure(ide: &str) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
     Ok((firsts, wakes))
 }
 
-/// The commit measured, `+dirty` when the tree has uncommitted changes.
-fn commit() -> String {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
-    let head = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
-    let dirty =
-        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    if dirty {
-        format!("{head}+dirty")
-    } else {
-        head
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     println!(
         "Workspace container in the bookworm root (bubblewrap, uid 1000), commit {}, {cores} cores;\n\
          `cargo run --release -p dcs-e2e --bin dcs-bench-rootfs`.\n",
-        commit()
+        dcs_e2e::git_cli::measured_commit()
     );
     println!("| IDE | start | runs | median | p90 | min – max |");
     println!("|---|---|---|---|---|---|");

@@ -124,26 +124,6 @@ impl Plan {
     }
 }
 
-/// The commit measured, `+dirty` when the tree has uncommitted changes.
-fn commit() -> String {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-    };
-    let head = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
-    let dirty =
-        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    if dirty {
-        format!("{head}+dirty")
-    } else {
-        head
-    }
-}
-
 /// The first line `program args` prints (stdout or stderr).
 fn version(program: &str, args: &[&str]) -> String {
     std::process::Command::new(program)
@@ -355,7 +335,7 @@ fn print(report: &Report, plan: &Plan) {
     out.push_str(&format!(
         "Measured {date} at commit {} with `make bench` (release build; {} cores, {}; {}; {}; \
          descriptor limit {soft}/{hard}).\n\n",
-        commit(),
+        dcs_e2e::git_cli::measured_commit(),
         std::thread::available_parallelism().map_or(0, usize::from),
         version("uname", &["-sr"]),
         version("nginx", &["-v"]),
