@@ -27,6 +27,7 @@
 //!
 //! # Layout
 //! - [`state`]: persisted records (and the spec a new one records).
+//! - `running`: where a recorded launcher answers, leftovers stopped.
 //! - `slot`: one workspace's record, start under way and deletion, each locked alone.
 //! - `start`: one start: spawn, wait for ready, commit or clean up; cancellable.
 //! - [`process`]: process identity and group termination.
@@ -41,6 +42,7 @@
 pub mod checkout;
 pub mod process;
 pub mod ready;
+mod running;
 pub mod sandbox;
 mod slot;
 pub mod spawn;
@@ -180,33 +182,6 @@ impl LocalRuntime {
 
     fn existing(&self, key: &WorkspaceKey) -> Option<Arc<Slot>> {
         self.slots().get(key).cloned()
-    }
-
-    /// Where a running launcher of `slot` answers, or `None` after stopping a
-    /// leftover that is dead or never became ready.
-    async fn running(&self, slot: &Slot) -> Result<Option<Upstream>> {
-        let Some(p) = slot.lock().record.process else {
-            return Ok(None);
-        };
-        match (process::liveness(&p), p.addr) {
-            (Liveness::Alive | Liveness::Unknown, Some(addr)) => {
-                let key = slot.lock().record.key.clone();
-                return Ok(Some(spawn::upstream(&self.cfg, &self.iso, &key, addr)));
-            }
-            // Nothing can be told of it, so nothing may be done to it.
-            (Liveness::Unknown, None) => {
-                return Err(Error::Runtime(
-                    "the machine is out of resources (cannot read /proc); try again shortly".into(),
-                ))
-            }
-            (Liveness::Gone, _) | (Liveness::Alive, None) => {}
-        }
-        process::terminate(&p, self.cfg.stop_grace).await;
-        let mut st = slot.lock();
-        if st.record.process.is_some_and(|q| q.pid == p.pid) {
-            st.record.process = None;
-        }
-        Ok(None)
     }
 }
 

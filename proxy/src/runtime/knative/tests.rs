@@ -16,6 +16,7 @@
 
 mod contract;
 mod golden;
+mod golden_secrets;
 mod launcher;
 mod manifests;
 mod progress;
