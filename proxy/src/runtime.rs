@@ -167,6 +167,19 @@ pub trait Runtime: Send + Sync + 'static {
     async fn progress(&self, key: &WorkspaceKey) -> Result<Option<dcs_model::api::Progress>> {
         Ok(crate::progress::of_status(&self.status(key).await?))
     }
+    /// Grows `user`'s existing volume to `asked` where the runtime can; `Some`
+    /// warning for the API's answer when it stays smaller. By default only says so.
+    async fn grow_volume(
+        &self,
+        user: &UserId,
+        asked: &dcs_model::Quantity,
+    ) -> Result<Option<String>> {
+        let volume = self.volume(user).await?;
+        Ok(knative::storage_shortfall(
+            volume.capacity.as_deref(),
+            asked,
+        ))
+    }
     /// Where a workspace that runs now answers, without starting or waking it
     /// (`None` if it does not run, or the runtime cannot tell): the idle reaper asks
     /// launchers this replica never routed to (adopted, or served by another

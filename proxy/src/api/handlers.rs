@@ -111,11 +111,10 @@ where
         return Err(err.into());
     }
     if let (true, Some(asked)) = (runtime.applies_containers(), &spec.resources.storage) {
-        // The user's volume is shared and never resized: say so if it is smaller.
-        if let Ok(volume) = runtime.volume(&key.user).await {
-            let short =
-                crate::runtime::knative::storage_shortfall(volume.capacity.as_deref(), asked);
-            warnings.extend(short);
+        // The user's volume is shared: grow it where the runtime can, else say so.
+        match runtime.grow_volume(&key.user, asked).await {
+            Ok(warning) => warnings.extend(warning),
+            Err(err) => tracing::warn!(instance = %id, %err, "cannot check the volume's size"),
         }
     }
     state.instances.insert(key.clone(), spec.clone());

@@ -197,6 +197,16 @@ impl Runtime for KnativeRuntime {
         self.status_of(key).await
     }
 
+    /// Expands the volume's claim where its storage class allows it
+    /// ([`storage`]).
+    async fn grow_volume(
+        &self,
+        user: &UserId,
+        asked: &dcs_model::Quantity,
+    ) -> Result<Option<String>> {
+        KnativeRuntime::grow_volume(self, user, asked).await
+    }
+
     /// Its cluster-local route while the watch cache says a revision is active
     /// (asking it then wakes nothing).
     async fn running_upstream(&self, key: &WorkspaceKey) -> Option<Upstream> {

@@ -29,7 +29,11 @@ pub const API_USAGE: &[(&str, &str, &[&str])] = &[
         &["get", "list", "watch", "create", "patch", "delete"],
     ),
     ("serving.knative.dev", "revisions", &["list", "watch"]),
-    ("", "persistentvolumeclaims", &["get", "create", "delete"]),
+    (
+        "",
+        "persistentvolumeclaims",
+        &["get", "create", "patch", "delete"],
+    ),
     ("", "secrets", &["create", "patch"]),
 ];
 
@@ -145,6 +149,24 @@ impl KnativeApi {
             Ok(ksvc) => Ok(Some(ksvc)),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(source) => Err(err("patch", "Knative Service", name, source)),
+        }
+    }
+
+    /// Asks for `storage` on an existing volume by JSON merge patch (never
+    /// creates). `Ok(Err(why))` when the API server refuses: the volume's storage
+    /// class does not allow expansion (403), or the size is invalid (422).
+    pub async fn expand_pvc(&self, name: &str, storage: &str) -> Result<Result<(), String>> {
+        let patch = serde_json::json!({"spec": {"resources": {"requests": {"storage": storage}}}});
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        match self.pvcs.patch(name, &params, &Patch::Merge(&patch)).await {
+            Ok(_) => Ok(Ok(())),
+            Err(kube::Error::Api(s)) if s.code == 403 || s.code == 422 || s.code == 404 => {
+                Ok(Err(s.message))
+            }
+            Err(source) => Err(err("patch", "PersistentVolumeClaim", name, source)),
         }
     }
 

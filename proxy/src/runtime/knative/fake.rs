@@ -87,6 +87,8 @@ struct State {
     delete_grace: Duration,
     /// A Service deleted (by "another replica") just before the next apply of it.
     delete_before_apply: Option<String>,
+    /// Whether volumes' storage class allows expansion (`allowVolumeExpansion`).
+    volume_expansion: bool,
 }
 
 struct Inner {
@@ -222,6 +224,12 @@ impl FakeApiServer {
     /// its write).
     pub fn delete_before_next_apply(&self, name: &str) {
         self.lock().delete_before_apply = Some(name.to_owned());
+    }
+
+    /// Whether a merge patch may grow a volume's requested storage, as a storage
+    /// class with `allowVolumeExpansion: true` lets it (default: not).
+    pub fn set_volume_expansion(&self, allowed: bool) {
+        self.lock().volume_expansion = allowed;
     }
 
     /// Deleted objects stay for `grace` with a `deletionTimestamp` (finalizers).

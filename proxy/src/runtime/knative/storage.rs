@@ -1,13 +1,14 @@
-//! What a user's volume lacks of what an instance asks for.
+//! What a user's volume lacks of what an instance asks for, and growing it.
 //!
 //! A user's workspace volume is made once, sized by the first workspace that
-//! asked (or the configured size); a later instance asking for more does not
-//! resize it (a PVC's size can only grow, and only where its storage class
-//! allows expansion). The API tells the caller instead of silently ignoring the
-//! figure: [`storage_shortfall`] compares the volume's capacity (from
-//! [`crate::runtime::Runtime::volume`]) with the request, and
-//! [`KnativeRuntime::storage_warning`] does both.
+//! asked (or the configured size). A later instance asking for more grows it
+//! where its storage class allows expansion (`allowVolumeExpansion`: the API
+//! server accepts the larger request, the storage provider resizes it); where it
+//! does not, the API tells the caller instead of silently ignoring the figure.
+//! [`storage_shortfall`] compares the volume's size with the request;
+//! [`KnativeRuntime::grow_volume`] asks for more and says what happened.
 
+use dcs_model::names::user_volume_name;
 use dcs_model::{Quantity, UserId};
 
 use super::KnativeRuntime;
@@ -20,19 +21,37 @@ pub fn storage_shortfall(capacity: Option<&str>, asked: &Quantity) -> Option<Str
     let have = Quantity::parse(capacity?).ok()?;
     (have.value() < asked.value()).then(|| {
         format!(
-            "storage {asked} was not applied: your workspace volume already exists with {have}, \
-             and an existing volume is not resized; all your workspaces share it"
+            "storage {asked} was not applied: your workspace volume (shared by all your \
+             workspaces) already exists with {have}"
         )
     })
 }
 
 impl KnativeRuntime {
-    /// A warning for the API's answer when `user`'s existing volume is smaller
-    /// than `asked` (call it after `register`, which makes a new user's volume
-    /// with the size asked for).
-    pub async fn storage_warning(&self, user: &UserId, asked: &Quantity) -> Result<Option<String>> {
+    /// Grows `user`'s existing volume to `asked` when it is smaller (call it after
+    /// `register`, which makes a new user's volume with the size asked for). `None`
+    /// when it is large enough or was grown; a warning for the API's answer when
+    /// its storage class does not allow it.
+    pub async fn grow_volume(&self, user: &UserId, asked: &Quantity) -> Result<Option<String>> {
         let volume = self.volume_of(user).await?;
-        Ok(storage_shortfall(volume.capacity.as_deref(), asked))
+        let Some(short) = storage_shortfall(volume.capacity.as_deref(), asked) else {
+            return Ok(None);
+        };
+        let name = user_volume_name(user).to_string();
+        let answer = self.api.expand_pvc(&name, asked.as_str()).await;
+        match answer.map_err(super::error::KnativeError::from)? {
+            Ok(()) => {
+                tracing::info!(volume = %name, storage = %asked, "volume expansion asked for");
+                Ok(None)
+            }
+            Err(why) => {
+                tracing::info!(volume = %name, %why, "volume expansion refused");
+                Ok(Some(format!(
+                    "{short}: its storage class does not allow expansion \
+                     (allowVolumeExpansion); ask your cluster's operator"
+                )))
+            }
+        }
     }
 }
 

@@ -182,6 +182,11 @@ impl FakeApiServer {
         };
         let mut obj = old.clone();
         merge(&mut obj, &patch);
+        if t.resource == "persistentvolumeclaims" {
+            if let Some(refused) = volume_change(&old, &obj, state.volume_expansion, t, &name) {
+                return refused;
+            }
+        }
         for field in [
             "name",
             "namespace",
@@ -334,4 +339,41 @@ pub(super) fn stamp(
         }
     }
     obj
+}
+
+/// The API server's answer to a change of a volume's requested storage, if it
+/// refuses it: 403 when its storage class does not allow expansion, 422 for a
+/// smaller size (a volume never shrinks).
+fn volume_change(
+    old: &Value,
+    new: &Value,
+    allowed: bool,
+    t: &Target,
+    name: &str,
+) -> Option<Response<FakeBody>> {
+    let size = |v: &Value| {
+        v["spec"]["resources"]["requests"]["storage"]
+            .as_str()
+            .and_then(|s| dcs_model::Quantity::parse(s).ok())
+            .map(|q| q.value())
+    };
+    let (before, after) = (size(old), size(new));
+    if before == after {
+        return None;
+    }
+    if !allowed {
+        let msg = format!(
+            "persistentvolumeclaims \"{name}\" is forbidden: only dynamically provisioned pvc \
+             can be resized and the storageclass that provisions the pvc must support resize"
+        );
+        return Some(status(StatusCode::FORBIDDEN, "Forbidden", msg, t));
+    }
+    if after < before {
+        let msg = format!(
+            "PersistentVolumeClaim \"{name}\" is invalid: spec.resources.requests.storage: \
+             Forbidden: field can not be less than previous value"
+        );
+        return Some(status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", msg, t));
+    }
+    None
 }

@@ -209,6 +209,14 @@ async fn the_rbac_role_grants_exactly_the_calls_the_runtime_makes() {
     cfg.launcher.git_token_file = Some(token);
     let h = FakeHarness::new(cfg);
     contract::run_all(&h).await;
+    // An instance asking for more storage than its user's volume has (a patch).
+    let s = super::instance_spec();
+    h.runtime.register(&s).await.expect("register");
+    let more = dcs_model::Quantity::parse("50Gi").expect("q");
+    h.runtime
+        .grow_volume(&s.key.user, &more)
+        .await
+        .expect("grow_volume");
     let used: BTreeSet<(String, String, String)> = h
         .server
         .calls()
@@ -231,6 +239,44 @@ async fn the_rbac_role_grants_exactly_the_calls_the_runtime_makes() {
         }
     }
     assert_eq!(granted, needed);
+}
+
+#[tokio::test]
+async fn more_storage_grows_a_volume_only_where_its_storage_class_allows_it() {
+    let h = FakeHarness::new(config_with(&[]));
+    let s = super::instance_spec();
+    h.runtime.register(&s).await.expect("register");
+    let user = &s.key.user;
+    let more = dcs_model::Quantity::parse("50Gi").expect("q");
+    // Not allowed (the fake's default, as without `allowVolumeExpansion`): the
+    // answer says so and names both sizes; nothing changes.
+    let warning = h
+        .runtime
+        .grow_volume(user, &more)
+        .await
+        .expect("grow")
+        .expect("a warning");
+    assert!(
+        warning.contains("50Gi") && warning.contains("20Gi") && warning.contains("expansion"),
+        "{warning}"
+    );
+    let v = h.runtime.volume(user).await.expect("volume");
+    assert_eq!(v.capacity.as_deref(), Some("20Gi"));
+    // Allowed: the claim asks for the new size, and there is nothing to warn of.
+    h.server.set_volume_expansion(true);
+    assert_eq!(
+        h.runtime.grow_volume(user, &more).await.expect("grow"),
+        None
+    );
+    let v = h.runtime.volume(user).await.expect("volume");
+    assert_eq!(v.capacity.as_deref(), Some("50Gi"));
+    // Asking for less or the same changes nothing and asks nothing.
+    let patches = h.server.count("patch", "persistentvolumeclaims");
+    for q in ["10Gi", "50Gi"] {
+        let q = dcs_model::Quantity::parse(q).expect("q");
+        assert_eq!(h.runtime.grow_volume(user, &q).await.expect("grow"), None);
+    }
+    assert_eq!(h.server.count("patch", "persistentvolumeclaims"), patches);
 }
 
 #[tokio::test]
