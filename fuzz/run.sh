@@ -35,7 +35,7 @@ if ! cargo fuzz build >logs/build.log 2>&1; then
 fi
 status=0
 commit=$(git rev-parse --short=12 HEAD)
-git diff --quiet HEAD -- . ../model ../proxy ../os ../net || commit="$commit+dirty"
+git diff --quiet HEAD -- . ':!Cargo.lock' ../model ../proxy ../os ../net || commit="$commit+dirty"
 today=$(date -u +%Y-%m-%d)
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
