@@ -1,8 +1,9 @@
 //! The shared runtime contract against `LocalRuntime`: real `dcs-launcher`
 //! processes cloning bare repositories served as `file://`.
 //!
-//! Needs the launcher binary next to this test's profile directory
-//! (`cargo build --bins` first), or in `$DCS_BIN_DIR`, and the `git` CLI.
+//! Needs the launcher binary (see `common`) and the `git` CLI.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,28 +16,6 @@ use dcs_model::WorkspaceKey;
 use dcs_proxy::runtime::contract::{self, Harness, REPOS};
 use dcs_proxy::runtime::local::{LocalConfig, LocalRuntime};
 use dcs_proxy::runtime::{Runtime, Status, WorkspaceSpec};
-
-/// `target/<profile>/dcs-launcher`, located from this test executable.
-fn launcher_bin() -> PathBuf {
-    let dir = match std::env::var_os("DCS_BIN_DIR").filter(|d| !d.is_empty()) {
-        Some(d) => PathBuf::from(d),
-        None => {
-            let exe = std::env::current_exe().expect("current exe");
-            let mut dir = exe.parent().expect("parent").to_path_buf();
-            if dir.ends_with("deps") {
-                dir.pop();
-            }
-            dir
-        }
-    };
-    let bin = dir.join("dcs-launcher");
-    assert!(
-        bin.is_file(),
-        "{} not found: run `cargo build --bins` first (or set DCS_BIN_DIR)",
-        bin.display()
-    );
-    bin
-}
 
 fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
@@ -112,7 +91,7 @@ async fn local_runtime_passes_the_runtime_contract() {
     let data_dir = tmp.path().join("data");
     let runtime = LocalRuntime::open(LocalConfig {
         data_dir: data_dir.clone(),
-        launcher_bin: launcher_bin(),
+        launcher_bin: common::launcher_bin(),
         git_base: format!("file://{}", git_root.display()),
         git_token_file: None,
         ide: "none".into(),
@@ -208,7 +187,7 @@ async fn a_hanging_start_blocks_nothing_and_stop_and_shutdown_end_it() {
     let runtime = Arc::new(
         LocalRuntime::open(LocalConfig {
             data_dir: data_dir.clone(),
-            launcher_bin: launcher_bin(),
+            launcher_bin: common::launcher_bin(),
             git_base,
             git_token_file: None,
             ide: "none".into(),
