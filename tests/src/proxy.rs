@@ -104,17 +104,9 @@ impl ProxyBuilder {
             .stderr(log)
             .spawn()
             .context("spawn dcs-proxy")?;
-        let stdout = child.stdout.take().context("stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("dcs-proxy listening on http://") {
-                    let _ = tx.send(rest.trim().to_owned());
-                }
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => addr.parse().context("listen address")?,
+        let announced = listening_addr(&mut child)?;
+        let addr = match announced.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -229,4 +221,22 @@ impl Drop for Proxy {
             }
         }
     }
+}
+
+/// The address a started `dcs-proxy` announces on its stdout ("dcs-proxy listening
+/// on http://…"), delivered once it does; its stdout is read on a thread of its own.
+pub fn listening_addr(child: &mut Child) -> anyhow::Result<std::sync::mpsc::Receiver<SocketAddr>> {
+    let stdout = child.stdout.take().context("stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line
+                .strip_prefix("dcs-proxy listening on http://")
+                .and_then(|rest| rest.trim().parse().ok())
+            {
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    Ok(rx)
 }

@@ -3,7 +3,6 @@
 //! processes started the way an operator would (default log level, access log on),
 //! nginx in front of the same workspace, and `/proc` readings (CPU time, RSS).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -131,17 +130,9 @@ pub fn proxy(data: &Path, git_base: &str, extra: &[&str]) -> anyhow::Result<Proc
         .stderr(log)
         .spawn()
         .context("spawn dcs-proxy")?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("dcs-proxy listening on http://") {
-                let _ = tx.send(rest.trim().to_owned());
-            }
-        }
-    });
-    let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(addr) => addr.parse()?,
+    let announced = dcs_e2e::proxy::listening_addr(&mut child)?;
+    let addr = match announced.recv_timeout(Duration::from_secs(30)) {
+        Ok(addr) => addr,
         Err(_) => {
             let _ = child.kill();
             bail!(
