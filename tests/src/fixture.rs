@@ -81,9 +81,15 @@ impl Fixture {
     }
 
     /// Waits until no launcher of this proxy's user runs.
+    ///
+    /// A process that is exiting loses its environment (the marker launchers are
+    /// found by) a moment before it ends, so the launchers running at the start are
+    /// also waited for by pid until they are gone.
     pub async fn wait_for_no_launcher(&self, timeout: Duration) -> bool {
+        let running = self.proxy.launcher_pids();
         crate::procs::wait_until(timeout, Duration::from_millis(50), || {
             self.proxy.launcher_pids().is_empty()
+                && !running.iter().any(|&pid| crate::procs::is_alive(pid))
         })
         .await
     }
