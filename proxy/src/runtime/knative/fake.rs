@@ -19,6 +19,7 @@
 //! # Layout
 //! - `wire`: paths, queries, selectors, `Status` bodies, watch lines.
 //! - `verbs`: get, list, create, apply, merge patch, delete.
+//! - `owners`: what merge patches own, kept across applies.
 //! - `watch`: `resourceVersion`s, history, watch streams.
 //! - `controller`: the Knative controller's part.
 //! - [`ingress`]: the networking layer's part.
@@ -28,6 +29,7 @@
 
 mod controller;
 pub mod ingress;
+mod owners;
 mod verbs;
 mod watch;
 mod wire;

@@ -196,6 +196,7 @@ impl FakeApiServer {
         ] {
             obj["metadata"][field] = old["metadata"][field].clone();
         }
+        super::owners::after_merge_patch(&mut obj, &old, &patch);
         obj["status"] = old["status"].clone();
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(1);
         let bumped = obj["spec"] != old["spec"];
@@ -324,6 +325,7 @@ pub(super) fn stamp(
     meta["generation"] = json!(generation);
     meta["managedFields"] = json!([{"manager": manager, "operation": "Apply"}]);
     if let Some(old) = &old {
+        super::owners::after_apply(&mut obj, old);
         for (field, value) in [
             ("status", &old["status"]),
             ("deletionTimestamp", &old["metadata"]["deletionTimestamp"]),
