@@ -10,9 +10,11 @@
 //! then the [`ProgressSink`]: 404 for a workspace that does not exist or is being
 //! deleted (nothing is created), 429 when the same workspace was written less than
 //! [`PACE`] ago (a final ready/failed report is never refused for that), 204 when
-//! written. The report becomes a [`Progress`] by the one conversion
-//! ([`Report::progress`]); a final report clears what was recorded, so a later
-//! wake does not show the last run's state.
+//! written. The report becomes a [`Pushed`] by the one conversion
+//! ([`Report::pushed`]): a ready report clears what was recorded, so a later wake
+//! does not show the last run's state; a failed one records the failure (its kind,
+//! its reason and what to do) for every replica's page and for the start waiting on
+//! it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,11 +23,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use dcs_model::api::Progress;
 use http::{Method, Request, Response, StatusCode};
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::api::ApiErr;
 use crate::body::Body;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StartFailure};
 use crate::hop::HopKey;
 use crate::runtime::local::ready::Report;
 use crate::runtime::Runtime;
@@ -45,17 +48,30 @@ pub fn url(proxy_url: &str, name: &str) -> String {
     format!("{}{PATH_PREFIX}{name}", proxy_url.trim_end_matches('/'))
 }
 
+/// What a launcher last said of its start, as recorded: its progress, and for a
+/// start that cannot succeed the failure's kind (the progress then is `failed`
+/// with the reason and what to do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pushed {
+    /// The phase and its figures.
+    #[serde(flatten)]
+    pub progress: Progress,
+    /// The kind of the failure, when the launcher reported one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<StartFailure>,
+}
+
 /// Where a runtime records the progress its launchers push (Knative: an
 /// annotation on the workspace's Service, which every replica's cache sees).
 #[async_trait]
 pub trait ProgressSink: Send + Sync {
     /// The key hop credentials are derived from (`None`: no push is accepted).
     fn hop_key(&self) -> Option<&HopKey>;
-    /// Records `progress` as what the launcher of workspace `name` last said
+    /// Records `pushed` as what the launcher of workspace `name` last said
     /// (`None` clears it). `NotFound` unless the workspace exists and is not being
     /// deleted (nothing is created); `TooManyRequests` when it was written less
     /// than [`PACE`] ago, unless `last` (a final report).
-    async fn record(&self, name: &str, progress: Option<&Progress>, last: bool) -> Result<()>;
+    async fn record(&self, name: &str, pushed: Option<&Pushed>, last: bool) -> Result<()>;
 }
 
 /// When each workspace was last written: [`PACE`] between writes.
@@ -159,9 +175,8 @@ where
             "the body is not a launcher's readiness report: {e}"
         ))
     })?;
-    let last = report.is_final();
-    let progress = if last { None } else { report.progress() };
-    sink.record(name, progress.as_ref(), last).await?;
+    sink.record(name, report.pushed().as_ref(), report.is_final())
+        .await?;
     Ok(())
 }
 

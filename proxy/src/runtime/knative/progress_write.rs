@@ -2,8 +2,9 @@
 //! ([`crate::progress::push`]) on its Knative Service: the
 //! [`PROGRESS_ANNOTATION`] annotation, set by a JSON merge patch, which never
 //! creates, so every replica's watch cache sees it ([`super::status::progress_of`]
-//! reads it). A final report removes it, so a later wake does not show the last
-//! run's state.
+//! reads it). A ready report removes it, so a later wake does not show the last
+//! run's state; a failure stays until the next start begins
+//! ([`KnativeRuntime::clear_stale_progress`]).
 //!
 //! Only a Service this replica's cache holds, and not being deleted, is written:
 //! a deleted workspace stays deleted (the patch of one deleted meanwhile is a 404
@@ -11,14 +12,43 @@
 //! [`crate::progress::push::PACE`] on a replica, a final one always.
 
 use async_trait::async_trait;
-use dcs_model::api::Progress;
-use tracing::debug;
+use tracing::{debug, warn};
 
-use super::status::PROGRESS_ANNOTATION;
+use super::ready::{verdict, Verdict};
+use super::status::{self, PROGRESS_ANNOTATION};
+use super::types::Ksvc;
 use super::{KnativeError, KnativeRuntime};
 use crate::error::{Error, Result};
 use crate::hop::HopKey;
-use crate::progress::push::ProgressSink;
+use crate::progress::push::{ProgressSink, Pushed};
+
+impl KnativeRuntime {
+    /// Before a start: what a launcher recorded on `existing` and nobody cleared
+    /// (a pod killed mid-clone, a failure of an earlier attempt) is removed, so the
+    /// page does not show it and the start does not end on it. Not while another
+    /// start of it is under way (its launcher's word is current). Best effort.
+    pub(super) async fn clear_stale_progress(&self, existing: &Ksvc) {
+        let generation = existing.metadata.generation.unwrap_or(1);
+        if status::pushed(existing).is_none()
+            || verdict(existing, None, generation) == Verdict::Pending
+        {
+            return;
+        }
+        let Some(name) = existing.metadata.name.as_deref() else {
+            return;
+        };
+        match self
+            .api
+            .annotate_ksvc(name, PROGRESS_ANNOTATION, None)
+            .await
+        {
+            Ok(_) => debug!(workspace = name, "an earlier start's progress was cleared"),
+            Err(e) => {
+                warn!(workspace = name, error = %e, "cannot clear an earlier start's progress")
+            }
+        }
+    }
+}
 
 fn gone(name: &str) -> Error {
     Error::NotFound(format!("there is no workspace {name}"))
@@ -30,7 +60,7 @@ impl ProgressSink for KnativeRuntime {
         self.cfg.hop.as_ref()
     }
 
-    async fn record(&self, name: &str, progress: Option<&Progress>, last: bool) -> Result<()> {
+    async fn record(&self, name: &str, pushed: Option<&Pushed>, last: bool) -> Result<()> {
         let live = self
             .cache
             .ksvc(name)
@@ -44,7 +74,7 @@ impl ProgressSink for KnativeRuntime {
                 retry_after: wait,
             });
         }
-        let value = match progress {
+        let value = match pushed {
             Some(p) => Some(
                 serde_json::to_string(p)
                     .map_err(|e| Error::Runtime(format!("cannot encode progress: {e}")))?,
@@ -59,7 +89,7 @@ impl ProgressSink for KnativeRuntime {
         if written.is_none() {
             return Err(gone(name));
         }
-        debug!(workspace = name, phase = ?progress.map(|p| p.phase), "launcher progress recorded");
+        debug!(workspace = name, phase = ?pushed.map(|p| p.progress.phase), "launcher progress recorded");
         Ok(())
     }
 }

@@ -25,8 +25,8 @@ const RECHECK: Duration = Duration::from_secs(5);
 enum Seen {
     Ready,
     Pending,
-    Failed(Failure),
-    Gone,
+    /// It cannot succeed (failed, or deleted): the start's error.
+    Broken(Error),
 }
 
 /// Whether the object is being deleted.
@@ -177,6 +177,9 @@ impl KnativeRuntime {
         if let (WorkspaceKind::Instance(_), None) = (&key.kind, &existing) {
             return Err(gone(key));
         }
+        if let Some(existing) = &existing {
+            self.clear_stale_progress(existing).await;
+        }
         let applied = self.apply(&spec).await?;
         self.undo_resurrection(key, existing.as_ref(), &applied)
             .await?;
@@ -234,12 +237,18 @@ impl KnativeRuntime {
     }
 
     /// What the cache says of the start of Service `uid`'s `generation`.
-    fn seen(&self, name: &str, uid: &str, generation: i64, sighted: &mut bool) -> Seen {
-        match self.cache.ksvc(name) {
+    fn seen(&self, key: &WorkspaceKey, uid: &str, generation: i64, sighted: &mut bool) -> Seen {
+        match self.cache.ksvc(key.name().as_str()) {
             Some(k) if k.uid().as_deref() == Some(uid) => {
                 *sighted = true;
                 if is_deleting(&k) {
-                    return Seen::Gone;
+                    return Seen::Broken(gone(key));
+                }
+                // The launcher's own word (over the hop) is the more precise.
+                if let Some(pushed) = super::status::pushed(&k) {
+                    if let (Some(kind), Some(message)) = (pushed.failure, pushed.progress.reason) {
+                        return Seen::Broken(Error::StartFailed { kind, message });
+                    }
                 }
                 let latest = k
                     .status
@@ -249,10 +258,10 @@ impl KnativeRuntime {
                 match ready::verdict(&k, latest.as_deref(), generation) {
                     Verdict::Ready => Seen::Ready,
                     Verdict::Pending => Seen::Pending,
-                    Verdict::Failed(f) => Seen::Failed(f),
+                    Verdict::Failed(f) => Seen::Broken(failed(key, &f)),
                 }
             }
-            _ if *sighted || self.cache.was_deleted(uid) => Seen::Gone,
+            _ if *sighted || self.cache.was_deleted(uid) => Seen::Broken(gone(key)),
             _ => Seen::Pending,
         }
     }
@@ -265,10 +274,9 @@ impl KnativeRuntime {
         let mut rx = self.cache.subscribe();
         let mut sighted = false;
         loop {
-            match self.seen(&name, uid, generation, &mut sighted) {
+            match self.seen(key, uid, generation, &mut sighted) {
                 Seen::Ready => return Ok(()),
-                Seen::Failed(f) => return Err(failed(key, &f)),
-                Seen::Gone => return Err(gone(key)),
+                Seen::Broken(err) => return Err(err),
                 Seen::Pending => {}
             }
             match tokio::time::timeout(RECHECK, rx.changed()).await {
@@ -287,13 +295,11 @@ impl KnativeRuntime {
 
     /// Resolves (with the error) once the start cannot succeed any more.
     async fn until_broken(&self, key: &WorkspaceKey, uid: &str, generation: i64) -> Error {
-        let name = key.name().to_string();
         let mut rx = self.cache.subscribe();
         let mut sighted = true;
         loop {
-            match self.seen(&name, uid, generation, &mut sighted) {
-                Seen::Failed(f) => return failed(key, &f),
-                Seen::Gone => return gone(key),
+            match self.seen(key, uid, generation, &mut sighted) {
+                Seen::Broken(err) => return err,
                 Seen::Ready | Seen::Pending => {}
             }
             if rx.changed().await.is_err() {

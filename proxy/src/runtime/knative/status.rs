@@ -17,8 +17,9 @@
 //! a revision whose conditions say its image is being pulled → `pulling_image`;
 //! its pod created or initialising (or replicas up, not yet healthy) → `starting`;
 //! then what its launcher last reported on the Service ([`PROGRESS_ANNOTATION`]:
-//! cloning with figures, the IDE starting). A failure carries Knative's reason and
-//! what to do ([`super::ready::Failure::explain`]).
+//! cloning with figures, the IDE starting). A failure carries its reason and what
+//! to do: the launcher's own when it reported one (a repository that does not
+//! exist, a credential refused), else Knative's ([`super::ready::Failure::explain`]).
 
 use dcs_model::api::{Progress, StartPhase};
 use dcs_model::WorkspaceKey;
@@ -27,6 +28,7 @@ use super::ready::{revision_failure, verdict, Verdict};
 use super::types::{condition, Ksvc, Revision};
 use super::KnativeRuntime;
 use crate::error::Result;
+use crate::progress::push::Pushed;
 use crate::runtime::Status;
 
 /// The annotation on a workspace's Knative Service holding the launcher's last
@@ -53,10 +55,18 @@ impl KnativeRuntime {
 /// The progress of a start: `status` (from [`status_of`]) made finer with the
 /// Service's latest created revision and its launcher's annotation.
 pub fn progress_of(status: &Status, ksvc: &Ksvc, latest: Option<&Revision>) -> Option<Progress> {
+    let launcher = pushed(ksvc);
+    let launcher_failed = launcher
+        .as_ref()
+        .filter(|p| p.failure.is_some())
+        .map(|p| p.progress.clone());
     match status {
         Status::NotFound => return None,
         Status::Running => return Some(Progress::at(StartPhase::Ready)),
         Status::Stopped => return Some(Progress::at(StartPhase::Stopped)),
+        Status::Failed { .. } | Status::Starting if launcher_failed.is_some() => {
+            return launcher_failed;
+        }
         Status::Failed { reason } => {
             let failure = latest.and_then(revision_failure);
             return Some(match failure {
@@ -69,12 +79,8 @@ pub fn progress_of(status: &Status, ksvc: &Ksvc, latest: Option<&Revision>) -> O
         }
         Status::Starting => {}
     }
-    let launcher = ksvc
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(PROGRESS_ANNOTATION))
-        .and_then(|v| serde_json::from_str::<Progress>(v).ok())
+    let launcher = launcher
+        .map(|p| p.progress)
         .filter(|p| !matches!(p.phase, StartPhase::Failed | StartPhase::Stopped));
     let pod = pod_phase(latest);
     Some(match (launcher, pod) {
@@ -82,6 +88,17 @@ pub fn progress_of(status: &Status, ksvc: &Ksvc, latest: Option<&Revision>) -> O
         (Some(said), StartPhase::Starting) => said,
         (_, phase) => Progress::at(phase),
     })
+}
+
+/// What the Service's launcher last reported ([`PROGRESS_ANNOTATION`]), if
+/// anything readable.
+pub fn pushed(ksvc: &Ksvc) -> Option<Pushed> {
+    let value = ksvc
+        .metadata
+        .annotations
+        .as_ref()?
+        .get(PROGRESS_ANNOTATION)?;
+    serde_json::from_str(value).ok()
 }
 
 /// What the latest revision says of its pod (no revision yet: `created`).

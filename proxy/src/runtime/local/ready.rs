@@ -62,6 +62,35 @@ impl Report {
         self.ready || self.error.is_some() || self.phase.as_deref() == Some("failed")
     }
 
+    /// What a pushed report records ([`crate::progress::push`]): nothing once
+    /// ready (what was recorded is cleared), the failure with its reason and what
+    /// to do, else the progress (`None` for an older launcher's).
+    pub fn pushed(&self) -> Option<crate::progress::push::Pushed> {
+        use crate::progress::push::Pushed;
+        if self.ready {
+            return None;
+        }
+        let failure = match &self.error {
+            Some(e) => Some((e.kind, e.message.clone())),
+            None if self.phase.as_deref() == Some("failed") => Some((
+                StartFailure::Other,
+                "the workspace's launcher reported a failure".to_owned(),
+            )),
+            None => None,
+        };
+        if let Some((kind, message)) = failure {
+            let err = crate::error::Error::StartFailed { kind, message };
+            return Some(Pushed {
+                progress: crate::progress::failed(&err),
+                failure: Some(kind),
+            });
+        }
+        self.progress().map(|progress| Pushed {
+            progress,
+            failure: None,
+        })
+    }
+
     /// The start's progress this report tells (failures are the start's outcome).
     pub fn progress(&self) -> Option<Progress> {
         let phase = self.phase.as_deref()?;

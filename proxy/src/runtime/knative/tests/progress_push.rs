@@ -2,7 +2,9 @@
 //! handler into a Knative runtime on the fake API server: only the workspace's
 //! own hop credential is accepted, bad bodies are 4xx, nothing is ever created,
 //! and what replica A records shows in replica B's `progress` through B's watch
-//! cache until a final report clears it.
+//! cache until a ready report clears it; a launcher's failure shows with its
+//! reason on every replica and ends the start waiting for it; what an earlier
+//! start left is cleared when the next one begins, never during one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use serde_json::{json, Value};
 
 use super::contract::NS;
 use super::{config_with, eventually};
+use crate::error::{Error, StartFailure};
 use crate::hop::HopKey;
 use crate::progress::push::handle;
 use crate::runtime::contract;
@@ -251,4 +254,89 @@ async fn a_push_through_a_shows_in_bs_progress_and_the_final_report_clears_it() 
     })
     .await;
     assert_eq!(server.created("services"), vec![name]);
+}
+
+#[tokio::test]
+async fn a_launchers_failure_shows_on_every_replica_and_ends_the_start_waiting_for_it() {
+    let (server, a, b) = cluster();
+    let key = contract::key("alice", "acme/hello");
+    let name = workspace(&a, &key).await;
+    // B waits for the start (its Service stays deploying).
+    let waiting = tokio::spawn({
+        let b = b.clone();
+        let spec = WorkspaceSpec::for_repo(key.clone());
+        async move { b.ensure(&spec).await }
+    });
+    let failed = json!({"phase": "failed", "ready": false, "error":
+        {"kind": "not_found", "message": "acme/hello was not found at the git base"}});
+    assert_eq!(push(&a, &name, &failed).await, StatusCode::NO_CONTENT);
+    let recorded = annotation(&server, &name).expect("the failure is recorded, not cleared");
+    assert!(recorded.contains("not_found"), "{recorded}");
+    let shown = eventually("B shows the launcher's failure", || async {
+        let p = b.progress(&key).await.ok()??;
+        (p.phase == StartPhase::Failed).then_some(p)
+    })
+    .await;
+    assert_eq!(
+        shown.reason.as_deref(),
+        Some("acme/hello was not found at the git base")
+    );
+    let hint = shown.hint.unwrap_or_default();
+    assert!(hint.contains("owner and name"), "what to do: {hint}");
+    let ended = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("the start ends on the launcher's word, not Knative's deadline")
+        .expect("join");
+    assert!(
+        matches!(
+            &ended,
+            Err(Error::StartFailed { kind: StartFailure::NotFound, message })
+                if message.contains("not found at the git base")
+        ),
+        "{ended:?}"
+    );
+    assert_eq!(server.created("services"), vec![name]);
+}
+
+#[tokio::test]
+async fn what_an_earlier_start_left_is_cleared_when_the_next_begins_but_never_during_one() {
+    let (server, a, b) = cluster();
+    let key = contract::key("alice", "acme/hello");
+    let name = workspace(&a, &key).await;
+    let spec = WorkspaceSpec::for_repo(key.clone());
+    assert_eq!(push(&a, &name, &cloning()).await, StatusCode::NO_CONTENT);
+    let patches = server.count("patch", "services");
+    // A start is under way (not ready): B's start leaves its launcher's word alone.
+    let joined = tokio::spawn({
+        let b = b.clone();
+        let spec = spec.clone();
+        async move { b.ensure(&spec).await }
+    });
+    eventually("B applied", || async {
+        (server.count("patch", "services") > patches).then_some(())
+    })
+    .await;
+    assert!(annotation(&server, &name).is_some(), "kept during a start");
+    joined.abort();
+    // That start's pod was killed mid-clone; the revision went ready later and
+    // scaled to zero. The next start begins without the old figures.
+    server.mark_ready(NS, &name);
+    eventually("B's cache sees it ready", || async {
+        (b.status(&key).await.ok()? != Status::Starting).then_some(())
+    })
+    .await;
+    b.ensure(&spec).await.expect("the next start");
+    assert_eq!(
+        annotation(&server, &name),
+        None,
+        "cleared at the next start"
+    );
+    // A failure recorded after a failed attempt is cleared by the retry too.
+    let failed = json!({"phase": "failed", "ready": false, "error":
+        {"kind": "network", "message": "the git server did not answer"}});
+    assert_eq!(push(&a, &name, &failed).await, StatusCode::NO_CONTENT);
+    b.ensure(&spec)
+        .await
+        .expect("the retry is not ended by the old failure");
+    assert_eq!(annotation(&server, &name), None);
 }
