@@ -16,8 +16,10 @@
 //! # Layout
 //! - [`reaper`]: the idle reaper, asking each running workspace's launcher.
 //! - [`ask`]: the questions to a launcher's idle clock over the hop.
+//! - [`phases`]: when a start reached each phase, for the start metric.
 
 pub mod ask;
+pub mod phases;
 pub mod reaper;
 
 use std::collections::HashMap;
@@ -279,7 +281,14 @@ impl Activator {
         let task = tokio::spawn(async move {
             let began = Instant::now();
             let result = match this.check_repo(&spec).await {
-                Ok(()) => this.runtime.ensure(&spec).await,
+                Ok(()) => {
+                    let ensure = this.runtime.ensure(&spec);
+                    let (result, times) = phases::timed(&*this.runtime, &spec.key, ensure).await;
+                    if result.is_ok() {
+                        this.metrics.observe_start(&times);
+                    }
+                    result
+                }
                 Err(err) => Err(err),
             };
             match &result {
@@ -292,9 +301,6 @@ impl Activator {
                         this.metrics.running.inc();
                     }
                     this.metrics.starts.inc();
-                    this.metrics
-                        .start_seconds
-                        .observe(began.elapsed().as_secs_f64());
                     info!(workspace = %spec.key, secs = began.elapsed().as_secs_f32(), "workspace ready");
                 }
                 Err(err) => {

@@ -6,6 +6,9 @@
 //! `dcs_tunnels_open` counts open upgraded connections: each tunnel holds a
 //! [`TunnelGuard`] from [`Metrics::tunnel_opened`] while it lives.
 //! `dcs_idle_stops_total{reason}` counts idle stops by why ([`IDLE_STOP_REASONS`]).
+//! `dcs_workspace_start_seconds{phase}` says when successful starts reached each
+//! phase the progress page shows, `ready` being the whole start
+//! ([`Metrics::observe_start`]).
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -25,6 +28,9 @@ pub const WORKSPACE_STATES: &[&str] = &["starting", "running", "stopped", "faile
 /// idle timeout.
 pub const IDLE_STOP_REASONS: &[&str] = &["idle", "busy_max", "unanswered"];
 
+/// Histograms by label set, made with the same buckets.
+pub type HistogramFamily = Family<Vec<(String, String)>, Histogram, fn() -> Histogram>;
+
 /// The proxy's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -32,8 +38,8 @@ pub struct Metrics {
     pub starts: Counter,
     /// Workspace starts that failed.
     pub start_failures: Counter,
-    /// Seconds from first request to a ready workspace.
-    pub start_seconds: Histogram,
+    /// Seconds from the start's beginning to each of its phases, `ready` last.
+    pub start_seconds: HistogramFamily,
     /// Workspaces stopped for being idle.
     pub idle_stops: Counter,
     /// Workspaces the activator currently routes to.
@@ -65,7 +71,8 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("dcs");
         let starts = Counter::default();
         let start_failures = Counter::default();
-        let start_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 14));
+        let start_seconds: HistogramFamily =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.05, 2.0, 14)));
         let idle_stops = Counter::default();
         let running = Gauge::default();
         let requests = Family::default();
@@ -84,7 +91,7 @@ impl Default for Metrics {
         );
         registry.register(
             "workspace_start_seconds",
-            "Time to a ready workspace",
+            "Time from a start's beginning to each of its phases (ready: the whole start)",
             start_seconds.clone(),
         );
         registry.register(
@@ -180,6 +187,18 @@ impl Metrics {
         self.idle_stops_by_reason
             .get_or_create(&vec![("reason".to_owned(), reason.to_owned())])
             .inc();
+    }
+
+    /// Observes one successful start: when it reached each phase it was seen in.
+    pub fn observe_start(&self, times: &crate::activator::phases::PhaseTimes) {
+        for (phase, secs) in times.seen() {
+            let Ok(serde_json::Value::String(name)) = serde_json::to_value(phase) else {
+                continue;
+            };
+            self.start_seconds
+                .get_or_create(&vec![("phase".to_owned(), name)])
+                .observe(*secs);
+        }
     }
 
     /// Counts a tunnel open until the guard is dropped.
