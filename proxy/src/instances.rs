@@ -12,9 +12,11 @@
 //! ([`crate::forward::headers`]), so the workspace never sees the token.
 //!
 //! The token is checked against the SHA-256 recorded in the instance's spec, in
-//! constant time. [`Registry`] caches id → (key, spec) for a short time so a
-//! runtime backed by an API server is not asked on every request; deleting an
-//! instance drops its entry (and the runtime's record), which revokes the token.
+//! constant time. Every lookup asks the runtime (its table, or Knative's watch
+//! cache, which every replica keeps), so a delete through any replica revokes the
+//! token at once. [`Registry`] remembers briefly the ids the runtime did not know
+//! (what bounds the API-server lookups an anonymous client can cause by trying
+//! made-up ids), and the specs of instances this proxy created.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -36,8 +38,8 @@ use crate::forward::{self, Target};
 use crate::runtime::{Runtime, WorkspaceSpec};
 use crate::state::AppState;
 
-/// How long a cached instance is trusted before the runtime is asked again (a
-/// deletion made through another proxy replica takes at most this long to bite).
+/// How long the spec of an instance this proxy created is remembered (for a
+/// runtime that records no specs).
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
 
 /// Most cached instances (and, separately, most ids remembered as absent).
@@ -144,16 +146,13 @@ impl Registry {
         }
     }
 
-    /// The API instance `id` (never a repository workspace): cached, else the
-    /// runtime's record.
+    /// The API instance `id` (never a repository workspace): the runtime's record,
+    /// unless the runtime did not know it a moment ago.
     pub async fn lookup(
         &self,
         runtime: &dyn Runtime,
         id: &InstanceId,
     ) -> Result<Option<(WorkspaceKey, InstanceSpec)>> {
-        if let Some(hit) = self.cached(id) {
-            return Ok(Some(hit));
-        }
         if self.known_absent(id) {
             return Ok(None);
         }
@@ -164,7 +163,6 @@ impl Registry {
         if !matches!(info.key.kind, WorkspaceKind::Instance(_)) {
             return Ok(None);
         }
-        self.insert(info.key.clone(), info.spec.clone());
         Ok(Some((info.key, info.spec)))
     }
 }

@@ -1,5 +1,5 @@
-//! A real `dcs-proxy` process for end-to-end tests: started on `127.0.0.1:0` with a
-//! data dir of the test's, its address read from the line it prints, stopped with
+//! A real `dcs-proxy` process for end-to-end tests (local runtime, or Knative mode
+//! on a fake API server): started on `127.0.0.1:0` with a data dir of the test's, its address read from the line it prints, stopped with
 //! SIGTERM (or killed with SIGKILL to simulate a crash). Dropping it stops the proxy
 //! and any launcher it left behind, so a failing test leaks nothing.
 
@@ -24,6 +24,7 @@ pub struct ProxyBuilder {
     user: String,
     listen: String,
     args: Vec<String>,
+    env: Vec<(String, PathBuf)>,
 }
 
 /// A running `dcs-proxy serve --runtime local` (`--auth none` unless flags say otherwise).
@@ -51,7 +52,24 @@ impl ProxyBuilder {
             user: "alice".into(),
             listen: "127.0.0.1:0".into(),
             args: Vec::new(),
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable of the proxy (e.g. `KUBECONFIG`).
+    pub fn env(mut self, name: &str, value: impl Into<PathBuf>) -> Self {
+        self.env.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// Runs it in Knative mode against the API server `kubeconfig` names, deriving
+    /// hop credentials from `hop_secret_file`.
+    pub fn knative(self, kubeconfig: &Path, hop_secret_file: &Path) -> Self {
+        self.arg("--runtime")
+            .arg("knative")
+            .arg("--hop-secret-file")
+            .arg(hop_secret_file.display().to_string())
+            .env("KUBECONFIG", kubeconfig)
     }
 
     /// Adds a flag (and its value, if any).
@@ -99,6 +117,7 @@ impl ProxyBuilder {
             .arg(bin_path("dcs-launcher")?)
             .args(["--log", "debug", "--launcher-log", "debug"])
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)

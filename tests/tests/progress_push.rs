@@ -4,9 +4,7 @@
 //! workspace's hop credential; what it pushes lands as the `dcs.dev/progress`
 //! annotation of that workspace's Service, and the final report clears it.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -23,60 +21,6 @@ const NS: &str = "dcs-workspaces";
 struct Cli {
     #[command(flatten)]
     args: KnativeArgs,
-}
-
-struct ProxyProcess(Child);
-
-impl Drop for ProxyProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `dcs-proxy serve --runtime knative` on `kubeconfig`; its address.
-fn start_proxy(
-    dir: &std::path::Path,
-    kubeconfig: &std::path::Path,
-    hop_file: &std::path::Path,
-) -> anyhow::Result<(ProxyProcess, SocketAddr)> {
-    let log = std::fs::File::create(dir.join("proxy.log"))?;
-    let mut cmd = Command::new(dcs_e2e::bin_path("dcs-proxy")?);
-    for (k, _) in std::env::vars_os() {
-        if k.to_str().is_some_and(|k| k.starts_with("DCS_")) {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0", "--runtime", "knative"])
-        .args(["--auth", "none", "--user", "alice"])
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--hop-secret-file")
-        .arg(hop_file)
-        .env("KUBECONFIG", kubeconfig)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .context("spawn dcs-proxy")?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let child = ProxyProcess(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("dcs-proxy listening on http://") {
-                let _ = tx.send(rest.trim().to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(60)).map_err(|_| {
-        anyhow::anyhow!(
-            "dcs-proxy did not start (`cargo build --bins` first?); its log:\n{}",
-            std::fs::read_to_string(dir.join("proxy.log")).unwrap_or_default()
-        )
-    })?;
-    Ok((child, addr.parse()?))
 }
 
 /// POSTs `body` to the push route of `name` with `credential`; the status.
@@ -132,7 +76,10 @@ async fn a_launchers_push_reaches_its_services_annotation_through_the_proxy() ->
         .await?;
     let name = key.name().to_string();
 
-    let (_proxy, addr) = start_proxy(dir.path(), &kubeconfig, &hop_file)?;
+    let proxy = dcs_e2e::ProxyBuilder::new(&dir.path().join("data"), "http://127.0.0.1:1")
+        .knative(&kubeconfig, &hop_file)
+        .start()?;
+    let addr = proxy.addr;
     let own = hop.credential_for(&name);
     let cloning = r#"{"phase":"checkout","ready":false,"error":null,
         "progress":{"received_bytes":4096,"objects_done":5,"objects_total":20}}"#;

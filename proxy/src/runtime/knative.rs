@@ -13,8 +13,9 @@
 //! `ensure` runs as long as the start does. A workspace whose revision is
 //! already Ready is returned at once, scaled to zero or not: Knative's activator
 //! holds its requests while a pod starts. Until `ensure` resolves, `status`
-//! reads `Starting`. The upstream is always the cluster-local route (tests point
-//! it at a stand-in with [`KnativeRuntime::with_route_override`]).
+//! reads `Starting`. The upstream is the cluster-local route, reached by its name
+//! or through `--knative-ingress` with its name as `Host` (tests point it at a
+//! stand-in with [`KnativeRuntime::with_route_override`]).
 //!
 //! **One truth across replicas.** Kubernetes objects are the source of truth.
 //! Each replica keeps a watch-backed [`cache`] of the workspaces' Services and
@@ -123,10 +124,10 @@ impl KnativeRuntime {
         let api = KnativeApi::new(client.clone(), &cfg.namespace);
         let cache = Cache::start(client, &cfg.namespace, &objects::workspace_selector(None));
         Self {
+            route_override: cfg.ingress.clone(),
             cfg,
             api,
             cache,
-            route_override: None,
             probing: Mutex::default(),
             pushes: Default::default(),
         }
@@ -144,7 +145,8 @@ impl KnativeRuntime {
 
     /// The same runtime reaching every workspace's route at `authority`
     /// (`host:port`) instead of its cluster-local name, with the same `Host`
-    /// header: a stand-in for Knative's networking layer in tests.
+    /// header (`--knative-ingress`; tests point it at a stand-in for Knative's
+    /// networking layer).
     pub fn with_route_override(mut self, authority: impl Into<String>) -> Self {
         self.route_override = Some(authority.into());
         self

@@ -125,6 +125,12 @@ pub struct KnativeArgs {
         default_value = DEFAULT_PROXY_URL
     )]
     pub knative_proxy_url: String,
+    /// Reach every workspace's route through this `host:port` (the cluster's
+    /// internal Knative ingress, e.g. `kourier-internal.kourier-system.svc:80`) with
+    /// the route's name as `Host`, instead of resolving each workspace's name
+    /// [default: each route's cluster-local name].
+    #[arg(long, env = "DCS_PROXY_KNATIVE_INGRESS")]
+    pub knative_ingress: Option<String>,
 }
 
 /// The proxy's Service as workspace pods reach it (see the manifests).
@@ -216,6 +222,8 @@ pub struct KnativeConfig {
     pub extra_ca: Option<ExtraCa>,
     /// The proxy's URL as workspace pods reach it (no trailing slash).
     pub proxy_url: String,
+    /// Where routes are reached instead of their names (`--knative-ingress`).
+    pub ingress: Option<String>,
     /// Shared launcher settings.
     pub launcher: LauncherSettings,
     /// The proxy's hop secret (`--hop-secret-file`): each workspace's credential is
@@ -309,6 +317,10 @@ impl KnativeArgs {
                 self.knative_proxy_url
             ));
         }
+        let ingress = self.knative_ingress.as_ref();
+        if let Some(i) = ingress.filter(|i| !is_host_port(i)) {
+            problems.push(format!("--knative-ingress {i:?} is not host:port"));
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -333,6 +345,7 @@ impl KnativeArgs {
             cluster_domain: self.knative_cluster_domain.clone(),
             extra_ca,
             proxy_url: proxy_url.to_owned(),
+            ingress: ingress.cloned(),
             launcher: LauncherSettings::default(),
             hop: None,
         })
@@ -351,6 +364,12 @@ pub fn image_registry(image: &str) -> String {
         Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first.to_owned(),
         _ => hub(),
     }
+}
+
+/// Whether `s` is a `host:port` authority (no user info, a port given).
+fn is_host_port(s: &str) -> bool {
+    s.parse::<http::uri::Authority>()
+        .is_ok_and(|a| a.port_u16().is_some() && !a.host().is_empty() && !s.contains('@'))
 }
 
 /// Whether `s` is a Kubernetes quantity: a decimal number with an optional

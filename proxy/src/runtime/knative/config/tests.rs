@@ -111,3 +111,31 @@ fn quantities_follow_kubernetes_syntax() {
         assert!(!is_quantity(bad), "{bad}");
     }
 }
+
+#[test]
+fn the_ingress_is_a_host_and_port_or_refused() {
+    assert_eq!(args(&[]).validate().expect("valid").ingress, None);
+    let cfg = args(&[
+        "--knative-ingress",
+        "kourier-internal.kourier-system.svc:80",
+    ])
+    .validate()
+    .expect("valid");
+    assert_eq!(
+        cfg.ingress.as_deref(),
+        Some("kourier-internal.kourier-system.svc:80")
+    );
+    for bad in [
+        "kourier-internal",
+        "http://kourier:80",
+        "u@kourier:80",
+        ":80",
+        "a b:80",
+    ] {
+        let problems = args(&["--knative-ingress", bad]).validate().expect_err(bad);
+        assert!(
+            problems.iter().any(|p| p.contains("--knative-ingress")),
+            "{bad}: {problems:?}"
+        );
+    }
+}

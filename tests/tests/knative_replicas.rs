@@ -1,0 +1,156 @@
+//! Two real `dcs-proxy` processes in Knative mode on one fake API server (reached
+//! through `KUBECONFIG`), each reaching workspaces through a loopback stand-in for
+//! Knative's ingress (`--knative-ingress`): an instance created through A opens
+//! through B once its Service is Ready (the request is held, never a 502); after a
+//! delete through A, B answers 404 for the page with the held cookie and the API,
+//! refuses the link (403, no cookie), and nothing is made again. Each replica's `dcs_workspace_start_seconds{phase}`
+//! counts the phases its start went through.
+
+use std::time::Duration;
+
+use dcs_e2e::{client, Proxy, ProxyBuilder};
+use dcs_proxy::runtime::knative::fake::ingress::FakeIngress;
+use dcs_proxy::runtime::knative::fake::{FakeApiServer, Policy};
+use serde_json::Value;
+
+const NS: &str = "dcs-workspaces";
+
+fn replica(dir: &std::path::Path, name: &str, ingress: &FakeIngress) -> anyhow::Result<Proxy> {
+    ProxyBuilder::new(&dir.join(name), "http://127.0.0.1:1")
+        .knative(&dir.join("kubeconfig"), &dir.join("hop.key"))
+        .arg("--knative-ingress")
+        .arg(ingress.addr().to_string())
+        .start()
+}
+
+/// The `?tkn=` exchange through `proxy`: the instance's cookie (`name=value`).
+async fn exchange(proxy: &Proxy, id: &str, token: &str) -> anyhow::Result<String> {
+    let resp = client()
+        .get(proxy.url(&format!("/instances/{id}/?tkn={token}")))
+        .send()
+        .await?;
+    anyhow::ensure!(resp.status() == 303, "{}: {}", resp.status(), proxy.log());
+    Ok(resp.headers()["set-cookie"]
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+async fn get(proxy: &Proxy, path: &str, cookie: &str) -> anyhow::Result<(u16, String)> {
+    let resp = client()
+        .get(proxy.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await?;
+    Ok((resp.status().as_u16(), resp.text().await?))
+}
+
+/// The samples of `dcs_workspace_start_seconds_count` by phase on `proxy`.
+async fn start_phases(proxy: &Proxy) -> anyhow::Result<Vec<String>> {
+    let text = client()
+        .get(proxy.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.strip_prefix("dcs_workspace_start_seconds_count{phase=\""))
+        .filter(|l| !l.ends_with(" 0"))
+        .filter_map(|l| l.split('"').next().map(str::to_owned))
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_via_a_open_via_b_delete_via_a_then_b_finds_nothing_and_makes_nothing(
+) -> anyhow::Result<()> {
+    dcs_proxy::runtime::knative::install_crypto_provider();
+    let dir = tempfile::tempdir()?;
+    let server = FakeApiServer::new();
+    server.set_policy(Policy::ReadyAfter(Duration::from_secs(2)));
+    std::fs::write(dir.path().join("kubeconfig"), server.kubeconfig())?;
+    std::fs::write(dir.path().join("hop.key"), [b'k'; 32])?;
+    let ingress = FakeIngress::start(&server);
+    let a = replica(dir.path(), "a", &ingress)?;
+    let b = replica(dir.path(), "b", &ingress)?;
+
+    let resp = client()
+        .post(a.url("/api/instances"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 201, "{}", a.log());
+    let created: Value = serde_json::from_str(&resp.text().await?)?;
+    let id = created["instance_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let token = created["access_token"].as_str().unwrap_or_default();
+    let services = server.created("services");
+    assert_eq!(services.len(), 1, "one Service: {services:?}");
+    let name = services[0].clone();
+
+    // Opened through B while it is not ready: held until it is, then served.
+    let cookie = exchange(&b, &id, token).await?;
+    let (code, body) = get(&b, &format!("/instances/{id}/x"), &cookie).await?;
+    assert_eq!(
+        (code, body.as_str()),
+        (200, "a canned workspace"),
+        "{}",
+        b.log()
+    );
+    let phases = start_phases(&b).await?;
+    assert!(phases.contains(&"ready".to_owned()), "{phases:?}");
+    assert!(
+        phases.iter().any(|p| p != "ready"),
+        "a 2 s start is seen in a phase before ready: {phases:?}"
+    );
+
+    let resp = client()
+        .delete(a.url(&format!("/api/instances/{id}")))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 204, "{}", a.log());
+    // B hears of it through its watch: page, cookie, API and token all 404.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, _) = get(&b, &format!("/instances/{id}/x"), &cookie).await?;
+        if code == 404 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B still answers {code} after the delete: {}",
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, _) = get(&b, &format!("/api/instances/{id}"), "").await?;
+    assert_eq!(code, 404);
+    // The link is refused as any wrong token is (no cookie is set).
+    let resp = client()
+        .get(b.url(&format!("/instances/{id}/?tkn={token}")))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 403, "the link no longer works");
+    assert!(resp.headers().get("set-cookie").is_none());
+    // A reconnecting tab: its requests through B make nothing.
+    for path in ["/x", "/", "/_dcs/ready"] {
+        let (code, _) = get(&b, &format!("/instances/{id}{path}"), &cookie).await?;
+        assert_eq!(code, 404, "{path}");
+    }
+    assert_eq!(server.created("services"), vec![name.clone()]);
+    assert!(server
+        .names("serving.knative.dev", "services", NS)
+        .is_empty());
+    let homes = server.created("persistentvolumeclaims");
+    assert_eq!(
+        homes.iter().filter(|n| **n == name).count(),
+        1,
+        "its home volume was made once: {homes:?}"
+    );
+    Ok(())
+}
