@@ -81,11 +81,11 @@ pub trait Authenticate: Send + Sync {
     }
 }
 
-/// The auth mode `cfg` asks for.
-pub fn build(cfg: &AuthConfig) -> Arc<dyn Authenticate> {
+/// The auth mode `cfg` asks for (the outpost's checks counted in `metrics`).
+pub fn build(cfg: &AuthConfig, metrics: Arc<crate::metrics::Metrics>) -> Arc<dyn Authenticate> {
     match cfg {
         AuthConfig::None { user } => Arc::new(none::NoAuth::new(user.clone())),
-        AuthConfig::Authentik(cfg) => Arc::new(authentik::AuthentikAuth::new(cfg.clone())),
+        AuthConfig::Authentik(cfg) => Arc::new(authentik::AuthentikAuth::new(cfg.clone(), metrics)),
         AuthConfig::TrustedHeaders(cfg) => Arc::new(trusted::TrustedHeaders::new(cfg)),
     }
 }

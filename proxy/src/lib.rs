@@ -160,7 +160,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
         .with_idle_policy(cfg.idle_policy),
     );
     Ok(Arc::new(AppState {
-        auth: auth::build(&cfg.auth),
+        auth: auth::build(&cfg.auth, metrics.clone()),
         activator,
         metrics,
         metrics_elsewhere: cfg.metrics_listen.is_some(),

@@ -6,6 +6,10 @@
 //! `dcs_tunnels_open` counts open upgraded connections: each tunnel holds a
 //! [`TunnelGuard`] from [`Metrics::tunnel_opened`] while it lives.
 //! `dcs_idle_stops_total{reason}` counts idle stops by why ([`IDLE_STOP_REASONS`]).
+//! `dcs_upstream_seconds` and `dcs_upstream_errors_total{kind}` time and count
+//! exchanges with workspaces ([`UPSTREAM_ERRORS`]); `dcs_outpost_seconds` and
+//! `dcs_outpost_errors_total{kind}` the sign-in checks asked of the Authentik
+//! outpost ([`OUTPOST_ERRORS`]).
 //! `dcs_workspace_start_seconds{phase}` says when successful starts reached each
 //! phase the progress page shows, `ready` being the whole start
 //! ([`Metrics::observe_start`]).
@@ -27,6 +31,24 @@ pub const WORKSPACE_STATES: &[&str] = &["starting", "running", "stopped", "faile
 /// limit; its launcher could not be asked and no request passed this proxy for the
 /// idle timeout.
 pub const IDLE_STOP_REASONS: &[&str] = &["idle", "busy_max", "unanswered"];
+
+/// The kinds `dcs_upstream_errors_total{kind}` reports, always all of them: nothing
+/// listened, the connection was reset, the proxy ran out of descriptors or ports,
+/// connecting timed out, the name did not resolve, the answer did not begin within
+/// the upstream timeout, anything else.
+pub const UPSTREAM_ERRORS: &[&str] = &[
+    "refused",
+    "reset",
+    "exhausted",
+    "timeout",
+    "resolve",
+    "stalled",
+    "other",
+];
+
+/// The kinds `dcs_outpost_errors_total{kind}` reports, always all of them: not
+/// reachable, an answer that is neither 200 nor 401, no answer in time.
+pub const OUTPOST_ERRORS: &[&str] = &["unreachable", "status", "timeout"];
 
 /// Histograms by label set, made with the same buckets.
 pub type HistogramFamily = Family<Vec<(String, String)>, Histogram, fn() -> Histogram>;
@@ -54,6 +76,23 @@ pub struct Metrics {
     pub tunnels_open: Gauge,
     /// Idle stops by reason ([`IDLE_STOP_REASONS`]).
     pub idle_stops_by_reason: Family<Vec<(String, String)>, Counter>,
+    /// Seconds until a workspace's answer began.
+    pub upstream_seconds: Histogram,
+    /// Failed exchanges with workspaces, by kind ([`UPSTREAM_ERRORS`]).
+    pub upstream_errors: Family<Vec<(String, String)>, Counter>,
+    /// Seconds a sign-in check by the outpost took.
+    pub outpost_seconds: Histogram,
+    /// Sign-in checks the outpost gave no answer to, by kind ([`OUTPOST_ERRORS`]).
+    pub outpost_errors: Family<Vec<(String, String)>, Counter>,
+}
+
+/// A counter family with every label of `kinds` present (at zero).
+fn by_kind(label: &str, kinds: &[&str]) -> Family<Vec<(String, String)>, Counter> {
+    let family = Family::<Vec<(String, String)>, Counter>::default();
+    for kind in kinds {
+        let _ = family.get_or_create(&vec![(label.to_owned(), (*kind).to_owned())]);
+    }
+    family
 }
 
 /// Counts one open tunnel in `dcs_tunnels_open` until dropped.
@@ -63,6 +102,12 @@ pub struct TunnelGuard(Gauge);
 impl Drop for TunnelGuard {
     fn drop(&mut self) {
         self.0.dec();
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
     }
 }
 
@@ -124,15 +169,35 @@ impl Default for Metrics {
             "Upgraded connections open now",
             tunnels_open.clone(),
         );
-        let idle_stops_by_reason = Family::<Vec<(String, String)>, Counter>::default();
-        for reason in IDLE_STOP_REASONS {
-            let _ = idle_stops_by_reason
-                .get_or_create(&vec![("reason".to_owned(), (*reason).to_owned())]);
-        }
+        let idle_stops_by_reason = by_kind("reason", IDLE_STOP_REASONS);
         registry.register(
             "idle_stops",
             "Idle stops by reason",
             idle_stops_by_reason.clone(),
+        );
+        let upstream_seconds = Histogram::new(exponential_buckets(0.000_5, 2.0, 16));
+        registry.register(
+            "upstream_seconds",
+            "Time until a workspace's answer began",
+            upstream_seconds.clone(),
+        );
+        let upstream_errors = by_kind("kind", UPSTREAM_ERRORS);
+        registry.register(
+            "upstream_errors",
+            "Failed exchanges with workspaces, by kind",
+            upstream_errors.clone(),
+        );
+        let outpost_seconds = Histogram::new(exponential_buckets(0.000_5, 2.0, 14));
+        registry.register(
+            "outpost_seconds",
+            "Time a sign-in check by the Authentik outpost took",
+            outpost_seconds.clone(),
+        );
+        let outpost_errors = by_kind("kind", OUTPOST_ERRORS);
+        registry.register(
+            "outpost_errors",
+            "Sign-in checks the outpost gave no answer to, by kind",
+            outpost_errors.clone(),
         );
         Self {
             registry,
@@ -146,6 +211,10 @@ impl Default for Metrics {
             workspaces,
             tunnels_open,
             idle_stops_by_reason,
+            upstream_seconds,
+            upstream_errors,
+            outpost_seconds,
+            outpost_errors,
         }
     }
 }
@@ -199,6 +268,21 @@ impl Metrics {
                 .get_or_create(&vec![("phase".to_owned(), name)])
                 .observe(*secs);
         }
+    }
+
+    /// Counts one failed exchange with a workspace (`kind`: one of [`UPSTREAM_ERRORS`]).
+    pub fn upstream_failed(&self, kind: &str) {
+        self.upstream_errors
+            .get_or_create(&vec![("kind".to_owned(), kind.to_owned())])
+            .inc();
+    }
+
+    /// Counts one sign-in check the outpost gave no answer to (`kind`: one of
+    /// [`OUTPOST_ERRORS`]).
+    pub fn outpost_failed(&self, kind: &str) {
+        self.outpost_errors
+            .get_or_create(&vec![("kind".to_owned(), kind.to_owned())])
+            .inc();
     }
 
     /// Counts a tunnel open until the guard is dropped.

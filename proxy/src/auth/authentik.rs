@@ -19,6 +19,7 @@ pub mod cache;
 pub mod client;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,6 +35,7 @@ use self::client::{Origin, OutpostClient, Verdict};
 use super::{headers, Authenticate, Identity};
 use crate::body::Body;
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 
 /// Where the outpost starts a sign-in; `rd` is where to come back to.
 pub const START_PATH: &str = "/outpost.goauthentik.io/start";
@@ -94,15 +96,17 @@ pub struct AuthentikAuth {
     client: OutpostClient,
     cache: SessionCache,
     public_url: Option<PublicUrl>,
+    metrics: Arc<Metrics>,
 }
 
 impl AuthentikAuth {
-    /// The mode for `cfg`.
-    pub fn new(cfg: AuthentikConfig) -> Self {
+    /// The mode for `cfg`; its checks are timed and counted in `metrics`.
+    pub fn new(cfg: AuthentikConfig, metrics: Arc<Metrics>) -> Self {
         Self {
             client: OutpostClient::new(&cfg.outpost_url),
             cache: SessionCache::new(cfg.cache_ttl, MAX_ENTRIES),
             public_url: cfg.public_url,
+            metrics,
         }
     }
 
@@ -174,7 +178,16 @@ impl Authenticate for AuthentikAuth {
         let url = original_url(&origin, &parts.uri);
         let url_value = HeaderValue::from_str(&url)
             .map_err(|_| Error::BadRequest("the request URL cannot be checked".into()))?;
-        match self.client.check(&parts.headers, url_value, &origin).await {
+        let began = std::time::Instant::now();
+        let checked = self.client.check(&parts.headers, url_value, &origin).await;
+        match &checked {
+            Ok(_) => self
+                .metrics
+                .outpost_seconds
+                .observe(began.elapsed().as_secs_f64()),
+            Err(e) => self.metrics.outpost_failed(e.kind()),
+        }
+        match checked {
             Ok(Verdict::Allowed(answer)) => {
                 let id = headers::identity(&answer).map_err(|reason| {
                     warn!(%peer, %reason, "the outpost allowed a request without a usable identity");

@@ -81,13 +81,21 @@ pub async fn send(
             sent.finished().await;
             tokio::time::sleep(limits.upstream_timeout).await;
         };
+        let began = std::time::Instant::now();
         let failure = tokio::select! {
             result = exchange => match result {
-                Ok(resp) => return Ok(Sent::Answer(resp, sent)),
+                Ok(resp) => {
+                    state.metrics.upstream_seconds.observe(began.elapsed().as_secs_f64());
+                    return Ok(Sent::Answer(resp, sent));
+                }
                 Err(failure) => failure,
             },
-            () = answer_due => return Err(super::stalled(limits.upstream_timeout)),
+            () = answer_due => {
+                state.metrics.upstream_failed("stalled");
+                return Err(super::stalled(limits.upstream_timeout));
+            }
         };
+        state.metrics.upstream_failed(kind_name(failure.kind));
         let moved = matches!(failure.kind, Kind::Refused | Kind::Reset);
         if moved {
             // The workspace went away or moved: the next request asks the runtime.
@@ -101,6 +109,18 @@ pub async fn send(
             continue;
         }
         return failed(failure, &sent, limits.request_body);
+    }
+}
+
+/// The `dcs_upstream_errors_total{kind}` label of a failure.
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Refused => "refused",
+        Kind::Reset => "reset",
+        Kind::Exhausted => "exhausted",
+        Kind::Timeout => "timeout",
+        Kind::Resolve => "resolve",
+        Kind::Other => "other",
     }
 }
 

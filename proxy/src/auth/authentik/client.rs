@@ -44,6 +44,17 @@ pub enum OutpostError {
     Timeout,
 }
 
+impl OutpostError {
+    /// Its `dcs_outpost_errors_total{kind}` label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Unreachable(_) => "unreachable",
+            Self::Status(_) => "status",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
 /// Where the original request was going, as the outpost must see it.
 #[derive(Debug, Clone)]
 pub struct Origin {

@@ -69,11 +69,18 @@ async fn outpost() -> (String, Arc<Script>) {
 }
 
 fn mode(url: &str, public_url: Option<&str>) -> AuthentikAuth {
-    AuthentikAuth::new(AuthentikConfig {
-        outpost_url: url.into(),
-        cache_ttl: Duration::from_secs(30),
-        public_url: public_url.map(|u| PublicUrl::parse(u).expect("url")),
-    })
+    mode_counted(url, public_url, Arc::default())
+}
+
+fn mode_counted(url: &str, public_url: Option<&str>, metrics: Arc<Metrics>) -> AuthentikAuth {
+    AuthentikAuth::new(
+        AuthentikConfig {
+            outpost_url: url.into(),
+            cache_ttl: Duration::from_secs(30),
+            public_url: public_url.map(|u| PublicUrl::parse(u).expect("url")),
+        },
+        metrics,
+    )
 }
 
 fn parts(pairs: &[(&str, &str)]) -> Parts {
@@ -151,9 +158,10 @@ async fn failures_are_never_cached_and_browsers_are_sent_to_sign_in() {
 }
 
 #[tokio::test]
-async fn an_unreachable_or_failing_outpost_is_a_closed_door() {
+async fn an_unreachable_or_failing_outpost_is_a_closed_door_and_counted() {
     let (url, script) = outpost().await;
-    let auth = mode(&url, None);
+    let metrics = Arc::new(Metrics::default());
+    let auth = mode_counted(&url, None, metrics.clone());
     let peer = PEER.parse().expect("peer");
     let p = parts(&[("host", "ide.test"), ("cookie", "authentik_proxy_t=good")]);
     *script.status.lock().expect("lock") = Some(StatusCode::INTERNAL_SERVER_ERROR);
@@ -161,15 +169,26 @@ async fn an_unreachable_or_failing_outpost_is_a_closed_door() {
         auth.authenticate(&p, peer).await,
         Err(Error::AuthUnavailable)
     ));
+    *script.status.lock().expect("lock") = None;
+    auth.authenticate(&p, peer).await.expect("a good session");
     // Nothing listens on a port just freed.
     let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let dead = format!("http://{}", closed.local_addr().expect("addr"));
     drop(closed);
-    let auth = mode(&dead, None);
+    let auth = mode_counted(&dead, None, metrics.clone());
     assert!(matches!(
         auth.authenticate(&p, peer).await,
         Err(Error::AuthUnavailable)
     ));
+    let text = metrics.render();
+    for line in [
+        "dcs_outpost_seconds_count 1",
+        "dcs_outpost_errors_total{kind=\"status\"} 1",
+        "dcs_outpost_errors_total{kind=\"unreachable\"} 1",
+        "dcs_outpost_errors_total{kind=\"timeout\"} 0",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
 }
 
 #[tokio::test]

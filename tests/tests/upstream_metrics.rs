@@ -1,0 +1,61 @@
+//! Exchanges with workspaces are timed and their failures counted by kind,
+//! through the real proxy: a launcher that died (SIGKILL) refuses the proxy's
+//! cached connection, which counts one `refused`, and the request is answered by
+//! the restarted launcher with nothing else counted.
+
+use std::time::Duration;
+
+use dcs_e2e::{client, Fixture};
+
+async fn metric(fx: &Fixture, name: &str) -> anyhow::Result<f64> {
+    let text = client()
+        .get(fx.proxy.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no {name} in {text}"))
+}
+
+#[tokio::test]
+async fn a_dead_launcher_counts_one_refused_exchange_and_answers_from_a_new_one(
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b)?;
+    let page = client()
+        .get(fx.proxy.url("/github/acme/hello/"))
+        .send()
+        .await?;
+    assert_eq!(page.status(), 200, "{}", fx.proxy.log());
+    assert!(metric(&fx, "dcs_upstream_seconds_count").await? >= 1.0);
+    let pid = fx.proxy.launcher_pids()[0];
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid)?);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL)?;
+    assert!(
+        dcs_e2e::wait_until(Duration::from_secs(30), Duration::from_millis(50), || {
+            !dcs_e2e::is_alive(pid.as_raw().unsigned_abs())
+        })
+        .await,
+        "the launcher ended"
+    );
+    let again = client()
+        .get(fx.proxy.url("/github/acme/hello/"))
+        .send()
+        .await?;
+    assert_eq!(again.status(), 200, "{}", fx.proxy.log());
+    let refused = "dcs_upstream_errors_total{kind=\"refused\"}";
+    assert_eq!(metric(&fx, refused).await?, 1.0);
+    for kind in [
+        "reset",
+        "exhausted",
+        "timeout",
+        "resolve",
+        "stalled",
+        "other",
+    ] {
+        let name = format!("dcs_upstream_errors_total{{kind=\"{kind}\"}}");
+        assert_eq!(metric(&fx, &name).await?, 0.0, "{kind}");
+    }
+    Ok(())
+}
