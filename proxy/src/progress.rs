@@ -171,6 +171,8 @@ pub async fn current(state: &AppState, spec: &WorkspaceSpec) -> Result<Progress>
     }
     let progress = state.activator.runtime().progress(key).await?;
     Ok(match progress {
+        // A failure while it is starting is this attempt's (its launcher said so).
+        Some(p) if p.phase == StartPhase::Failed && status == Status::Starting => p,
         Some(p) if !matches!(p.phase, StartPhase::Failed | StartPhase::Stopped) => p,
         // An earlier attempt's failure, or not begun yet: the follower decides.
         _ => Progress::at(StartPhase::Starting),

@@ -2,9 +2,11 @@
 // follows the start's phases and lands in the workspace by itself (one reload, its
 // own), or shows why the start failed.
 //
-// Input: {url, screenshots, expect?: "failure"}.
-// Events: progress {phase, title}, then landed {seen, navigations} | failure {text};
-// done | failed.
+// Input: {url, screenshots, expect?: "failure", phases?: [..], landsOn?: text}.
+// Events: progress {phase, title}; phase {phase} as the page shows each of `phases`
+// in turn; then landed {seen, navigations} | failure {text}; done | failed.
+// The workspace is recognised by its file manager's README.md link, or by the text
+// `landsOn`.
 import { emit, input, run } from './lib.mjs';
 
 await run(async (page) => {
@@ -15,6 +17,14 @@ await run(async (page) => {
   await page.goto(input.url, { timeout: 60_000, waitUntil: 'domcontentloaded' });
   const phase = await page.evaluate(() => document.documentElement.dataset.phase ?? null);
   emit('progress', { phase, title: await page.title() });
+  for (const want of input.phases ?? []) {
+    await page.waitForFunction(
+      (p) => document.documentElement.dataset.phase === p,
+      want,
+      { timeout: 90_000 },
+    );
+    emit('phase', { phase: want });
+  }
 
   if (input.expect === 'failure') {
     // The page's failure box (or, for a start that failed at once, the error page).
@@ -31,7 +41,10 @@ await run(async (page) => {
     return;
   }
 
-  await page.getByRole('link', { name: 'README.md' }).first().waitFor({ timeout: 90_000 });
+  const workspace = input.landsOn
+    ? page.getByText(input.landsOn)
+    : page.getByRole('link', { name: 'README.md' });
+  await workspace.first().waitFor({ timeout: 90_000 });
   await page.screenshot({ path: `${input.screenshots}/progress-landed.png` });
   const key = `dcs-progress-seen:${new URL(input.url).pathname}_dcs/progress`;
   const seen = await page.evaluate((k) => JSON.parse(sessionStorage.getItem(k) || '[]'), key);
