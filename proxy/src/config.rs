@@ -108,6 +108,12 @@ pub struct ServeArgs {
     /// Between SIGTERM and SIGKILL when stopping a workspace.
     #[arg(long, env = "DCS_PROXY_STOP_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub stop_grace: Duration,
+    /// A command every workspace runs when it is stopped, before its IDE stops
+    /// (`/bin/sh -c`, in the checkout, as the workspace's user, within the stop
+    /// grace): commit work in progress, flush a cache. Handed to launchers as
+    /// `DCS_PRE_STOP`.
+    #[arg(long, env = "DCS_PROXY_PRE_STOP")]
+    pub pre_stop: Option<String>,
     /// Log filter (tracing env-filter syntax).
     #[arg(long, env = "DCS_PROXY_LOG", default_value = "info")]
     pub log: String,
@@ -191,6 +197,8 @@ pub struct Config {
     pub start_timeout: Duration,
     /// Stop grace.
     pub stop_grace: Duration,
+    /// The command launchers run before a stop (`--pre-stop`).
+    pub pre_stop: Option<String>,
     /// Launcher log filter.
     pub launcher_log: Option<String>,
     /// Who may open which repositories.
@@ -335,6 +343,7 @@ impl ServeArgs {
                         log: self.launcher_log.clone(),
                         git: limits.git,
                         idle: self.idle_policy(),
+                        pre_stop: self.pre_stop.clone(),
                     };
                     Some(k)
                 }
@@ -368,6 +377,7 @@ impl ServeArgs {
                 idle_policy: self.idle_policy(),
                 start_timeout: self.start_timeout,
                 stop_grace: self.stop_grace,
+                pre_stop: self.pre_stop.clone().filter(|c| !c.trim().is_empty()),
                 launcher_log: self.launcher_log.clone(),
                 policy,
                 knative,

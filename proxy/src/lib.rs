@@ -108,6 +108,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
                 git: cfg.limits.git,
                 extra_ca_file: cfg.extra_ca_file.clone(),
                 idle: cfg.idle_policy,
+                pre_stop: cfg.pre_stop.clone(),
             },
             runtime::local::spawn::Isolation {
                 hop: cfg.hop.key.clone(),

@@ -102,6 +102,7 @@ async fn local_runtime_passes_the_runtime_contract() {
         git: Default::default(),
         extra_ca_file: None,
         idle: Default::default(),
+        pre_stop: None,
     })
     .expect("open");
     let h = LocalHarness { runtime, data_dir };
@@ -198,6 +199,7 @@ async fn a_hanging_start_blocks_nothing_and_stop_and_shutdown_end_it() {
             git: Default::default(),
             extra_ca_file: None,
             idle: Default::default(),
+            pre_stop: None,
         })
         .expect("open"),
     );

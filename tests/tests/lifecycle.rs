@@ -1,5 +1,6 @@
 //! A workspace's life: single-flight start, idle stop (even with an open but
-//! silent WebSocket), wake with nothing lost, proxy crash and restart, start timeout.
+//! silent WebSocket), the operator's pre-stop command before it, wake with nothing
+//! lost, proxy crash and restart, start timeout.
 
 use std::time::Duration;
 
@@ -103,6 +104,33 @@ async fn an_idle_workspace_stops_even_with_a_silent_websocket_and_wakes_with_not
     let stops = counter(&metrics, "dcs_workspace_idle_stops_total");
     let starts = counter(&metrics, "dcs_workspace_starts_total");
     assert!(stops >= 1 && starts >= 2, "{metrics}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_operators_pre_stop_command_runs_in_the_checkout_before_an_idle_stop(
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| {
+        b.arg("--idle-timeout")
+            .arg("2s")
+            .arg("--pre-stop")
+            .arg("git status --porcelain > pre-stop.txt; echo saved >> pre-stop.txt")
+    })?;
+    open(&fx).await?;
+    assert!(
+        !fx.checkout().join("pre-stop.txt").exists(),
+        "not before a stop"
+    );
+    assert!(
+        fx.wait_for_no_launcher(PATIENCE).await,
+        "the idle launcher was stopped"
+    );
+    let written = std::fs::read_to_string(fx.checkout().join("pre-stop.txt"))?;
+    assert!(
+        written.ends_with("saved\n"),
+        "it ran in the checkout: {written:?}\n{}",
+        fx.proxy.log()
+    );
     Ok(())
 }
 

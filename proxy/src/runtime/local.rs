@@ -96,6 +96,8 @@ pub struct LocalConfig {
     pub extra_ca_file: Option<PathBuf>,
     /// The idle policy launchers apply (`DCS_IDLE_TIMEOUT`, …).
     pub idle: dcs_model::env::IdlePolicy,
+    /// The command launchers run before a stop (`DCS_PRE_STOP`), if any.
+    pub pre_stop: Option<String>,
 }
 
 /// Workspaces as local processes.

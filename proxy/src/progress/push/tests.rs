@@ -32,6 +32,7 @@ fn local(dir: &std::path::Path) -> LocalRuntime {
         git: crate::config::GitLimits::default(),
         extra_ca_file: None,
         idle: dcs_model::env::IdlePolicy::default(),
+        pre_stop: None,
     })
     .expect("local runtime")
 }

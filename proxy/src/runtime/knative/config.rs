@@ -160,6 +160,8 @@ pub struct LauncherSettings {
     pub git: crate::config::GitLimits,
     /// The idle policy the launcher applies.
     pub idle: dcs_model::env::IdlePolicy,
+    /// The command the launcher runs before a stop (`DCS_PRE_STOP`), if any.
+    pub pre_stop: Option<String>,
 }
 
 impl Default for LauncherSettings {
@@ -172,6 +174,7 @@ impl Default for LauncherSettings {
             log: None,
             git: crate::config::GitLimits::default(),
             idle: dcs_model::env::IdlePolicy::default(),
+            pre_stop: None,
         }
     }
 }

@@ -338,6 +338,7 @@ pub fn launcher_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
     env.log = cfg.launcher.log.clone();
     cfg.launcher.git.apply(&mut env);
     env.idle = cfg.launcher.idle;
+    env.pre_stop = cfg.launcher.pre_stop.clone();
     // IDE installs, settings and extensions go to the workspace's own volume.
     env.config_dir = Some(Path::new(pod::HOME_DIR).join(".dcs"));
     // While its pod is not routable, the launcher pushes its progress to the proxy.

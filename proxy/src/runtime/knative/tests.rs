@@ -10,6 +10,7 @@
 //!   delete is final; no periodic LIST.
 //! - [`launcher`]: the first open answered by a real `dcs-launcher` behind the
 //!   ingress stand-in.
+//! - [`launcher_env`]: proxy settings that reach the launcher through the pod's env.
 //! - [`progress`]: the phases of a start from the watch cache, to ready or a reason.
 //! - [`progress_push`]: launchers' pushed progress, recorded by one replica, seen by another.
 //! - [`real_cluster`]: `#[ignore]`d tests against `KUBECONFIG` (`make e2e-k8s`).
@@ -18,6 +19,7 @@ mod contract;
 mod golden;
 mod golden_secrets;
 mod launcher;
+mod launcher_env;
 mod manifests;
 mod progress;
 mod progress_push;

@@ -159,6 +159,7 @@ impl Plan {
         env.log = cfg.launcher_log.clone();
         cfg.git.apply(&mut env);
         env.idle = cfg.idle;
+        env.pre_stop = cfg.pre_stop.clone();
         env.extra_ca_file = cfg.extra_ca_file.clone();
         let (addr_file, sandbox) = match &iso.sandbox {
             None => {

@@ -20,6 +20,7 @@ fn cfg() -> LocalConfig {
         git: crate::config::GitLimits::default(),
         extra_ca_file: None,
         idle: dcs_model::env::IdlePolicy::default(),
+        pre_stop: None,
     }
 }
 
