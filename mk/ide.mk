@@ -4,6 +4,8 @@
 #                          (ide-apt, node24, code-server, browser-deps: each names what a
 #                          test found missing)
 #   make static-launcher   a static x86_64 dcs-launcher (no ELF interpreter, no shared library)
+#   make record-corpus     record the idle clock's corpus from code-server in Chromium
+#                          (rewrites launcher/src/activity/corpus/recorded-*.txt)
 #
 # Everything is installed once, idempotently, under $(CURDIR)/.cache/ (gitignored); a
 # second run finds each stamp and does nothing. The paths the tests need are exported
@@ -29,7 +31,11 @@ export DCS_TEST_CODE_SERVER := $(CODE_SERVER_WRAPPER)
 export DCS_TEST_CHROMIUM := /usr/bin/chromium
 export DCS_TEST_BROWSER_DIR := $(BROWSER_DIR)
 
-.PHONY: ide-deps ide-apt node24 code-server browser-deps static-launcher
+.PHONY: ide-deps ide-apt node24 code-server browser-deps static-launcher record-corpus
+
+## record-corpus: record what a real VS Code tab sends, for the idle clock's corpus tests
+record-corpus: ide-deps build
+	cargo test -p dcs-e2e --test record_corpus -- --ignored --test-threads 1
 
 ## ide-deps: everything the IDE end-to-end tests need
 ide-deps: ide-apt node24 code-server browser-deps

@@ -2,11 +2,15 @@
 //! to the workspace, replayed through the classifier, the request rule and the clock.
 //! Each file is a list of events:
 //! - `at <ms>`: the time from now on (milliseconds after the start);
-//! - `open`: a new WebSocket connection;
-//! - `ws <hex>`: bytes the client sent on it, as one read (masked frames, possibly
-//!   cut anywhere);
+//! - `open [<n>]`: a new WebSocket connection (named `n` when several are open);
+//! - `ws <hex>`: bytes the client sent on the last one opened, as one read (masked
+//!   frames, possibly cut anywhere); `ws:<n> <hex>`: on connection `n`;
 //! - `http <METHOD> <path> [upgrade|background]`: an HTTP request;
 //! - `beacon <kind>`: the page script's `POST /_dcs/activity`.
+//!
+//! `keepalives.txt`, `typing.txt` and `reconnect.txt` are written from VS Code's
+//! protocol (`ipc.net.ts`); `recorded-*.txt` are what code-server in Chromium sent
+//! through the real proxy (`make record-corpus`).
 
 use dcs_model::env::IdlePolicy;
 use http::{HeaderMap, HeaderValue, Method};
@@ -26,7 +30,8 @@ struct Replay {
 fn replay(text: &str) -> Replay {
     let activity = Activity::new(IdlePolicy::default(), START);
     let mut now = START;
-    let mut classifier = Classifier::default();
+    let mut classifiers: std::collections::HashMap<String, Classifier> = Default::default();
+    let mut last_opened = String::new();
     let mut messages = Vec::new();
     for line in text
         .lines()
@@ -35,8 +40,13 @@ fn replay(text: &str) -> Replay {
         let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
         match verb {
             "at" => now = START + rest.parse::<u64>().expect("at <ms>"),
-            "open" => classifier = Classifier::default(),
-            "ws" => {
+            "open" => {
+                last_opened = rest.to_owned();
+                classifiers.insert(last_opened.clone(), Classifier::default());
+            }
+            ws if ws == "ws" || ws.starts_with("ws:") => {
+                let name = ws.strip_prefix("ws:").unwrap_or(&last_opened);
+                let classifier = classifiers.get_mut(name).expect("ws on an open connection");
                 let bytes = hex(rest);
                 classifier.feed(&bytes, &mut |m| {
                     messages.push(m);
@@ -118,6 +128,65 @@ fn typing_counts_through_the_page_beacons_only() {
     let last = report.last_input.expect("the beacons are input");
     assert_eq!(last.kind, "key");
     assert!(last.at > START / 1000 + 60, "{last:?}");
+}
+
+/// When the recorded workbench had loaded (ms after the start of the recording).
+fn loaded_at(text: &str) -> u64 {
+    let mut at = 0;
+    for line in text.lines() {
+        if let Some(ms) = line.strip_prefix("at ") {
+            at = ms.parse().expect("at <ms>");
+        }
+        if line.starts_with("# loaded") {
+            return at;
+        }
+    }
+    panic!("no `# loaded` marker")
+}
+
+/// The page script sends a burst's last input when its throttle period ends.
+const BEACON_THROTTLE_S: u64 = 30;
+
+#[test]
+fn a_recorded_untouched_vscode_tab_brings_no_input_once_loaded() {
+    let text = include_str!("corpus/recorded-vscode-idle.txt");
+    let r = replay(text);
+    assert!(
+        !r.messages.iter().any(|m| m.counts()),
+        "VS Code's own messages never count"
+    );
+    assert!(count(&r.messages, Message::VsCode(VsCode::KeepAlive)) >= 20);
+    assert!(count(&r.messages, Message::VsCode(VsCode::Control)) >= 2);
+    let loaded = (START + loaded_at(text)) / 1000;
+    let end = r.end / 1000;
+    assert!(end >= loaded + 120, "two minutes recorded after the load");
+    let report = r.activity.report(r.end, None);
+    let last = report.last_input.expect("opening it was input");
+    // The clicks that opened the file, sent when their throttle period ended; the
+    // IDE's own requests for what was opened (grammars, themes) come with the load.
+    assert!(
+        last.at <= loaded + BEACON_THROTTLE_S + 1,
+        "input {}s after the load of an untouched tab: {last:?}",
+        last.at.saturating_sub(loaded)
+    );
+}
+
+#[test]
+fn recorded_typing_counts_through_the_page_beacons_only() {
+    let text = include_str!("corpus/recorded-vscode-typing.txt");
+    let r = replay(text);
+    assert!(
+        !r.messages.iter().any(|m| m.counts()),
+        "edits travel as VS Code's own messages, which never count"
+    );
+    assert!(count(&r.messages, Message::VsCode(VsCode::Regular)) >= 30);
+    let beacons = text.lines().filter(|l| *l == "beacon key").count();
+    assert!(beacons >= 1, "typing sent key beacons");
+    let loaded = (START + loaded_at(text)) / 1000;
+    let report = r.activity.report(r.end, None);
+    let last = report.last_input.expect("the beacons are input");
+    assert_eq!(last.kind, "key");
+    assert!(last.at >= loaded + BEACON_THROTTLE_S - 1, "{last:?}");
 }
 
 #[test]
