@@ -6,12 +6,11 @@
 // ready-for-kill, [reload-asked], saved-again, done | failed.
 // Stdin: `killed` once the test has killed the IDE process.
 import { emit, input, run, waitFor } from './lib.mjs';
+import { editorLines, fileRow as vscodeFileRow } from './vscode.mjs';
 
 const LONG = 120_000;
 
-const fileRow = (page) =>
-  page.getByRole('treeitem', { name: new RegExp(`^${input.file}`) }).first();
-const editorLines = (page) => page.locator('.editor-instance .monaco-editor .view-lines').first();
+const fileRow = (page) => vscodeFileRow(page, input.file);
 
 /** Gives the editor the focus (panels such as chat may grab it while loading). */
 async function focusEditor(page) {

@@ -5,15 +5,12 @@
 // Input: {url, screenshots, file}. Events: touched {at}, warning {at, text},
 // overlay {at, text}, done | failed.
 import { emit, input, run } from './lib.mjs';
+import { openFile } from './vscode.mjs';
 
 const LONG = 600_000;
 
 await run(async (page) => {
-  await page.goto(input.url, { timeout: LONG });
-  const row = page.getByRole('treeitem', { name: new RegExp(`^${input.file}`) }).first();
-  await row.waitFor({ timeout: LONG });
-  await row.dblclick();
-  const editor = page.locator('.editor-instance .monaco-editor .view-lines').first();
+  const editor = await openFile(page, input.url, input.file, LONG);
   await editor.click({ timeout: LONG });
   await page.keyboard.press('End');
   emit('touched', { at: Date.now() });

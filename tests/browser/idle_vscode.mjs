@@ -8,12 +8,11 @@
 // done | failed.
 // Stdin: `keep` (click Keep working), `resume` (click Resume).
 import { emit, input, run, waitFor } from './lib.mjs';
+import { editorLines, fileRow as vscodeFileRow } from './vscode.mjs';
 
 const LONG = 180_000;
 
-const fileRow = (page) =>
-  page.getByRole('treeitem', { name: new RegExp(`^${input.file}`) }).first();
-const editorLines = (page) => page.locator('.editor-instance .monaco-editor .view-lines').first();
+const fileRow = (page) => vscodeFileRow(page, input.file);
 
 async function editorText(page) {
   const text = await editorLines(page).innerText({ timeout: 1000 }).catch(() => '');

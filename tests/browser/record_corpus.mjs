@@ -15,6 +15,7 @@
 // {lines}, done | failed.
 import { writeFileSync } from 'node:fs';
 import { emit, input, run } from './lib.mjs';
+import { openFile } from './vscode.mjs';
 
 const LONG = 600_000;
 const prefix = new URL(input.url).pathname.replace(/\/$/, '');
@@ -106,12 +107,7 @@ await run(async (page) => {
     lines.push(`http ${req.method()} ${path}${background}`);
   });
 
-  await page.goto(input.url, { timeout: LONG });
-  const row = page.getByRole('treeitem', { name: new RegExp(`^${input.file}`) }).first();
-  await row.waitFor({ timeout: LONG });
-  await row.dblclick();
-  const editor = page.locator('.editor-instance .monaco-editor .view-lines').first();
-  await editor.waitFor({ timeout: LONG });
+  const editor = await openFile(page, input.url, input.file, LONG);
   emit('loaded', { at: Date.now() - started });
   lines.push(`# loaded: the workbench shows ${input.file}`);
 

@@ -62,6 +62,14 @@ impl ProxyBuilder {
         self
     }
 
+    /// Serves the code-server installed at `bin` (`--ide code-server --ide-bin`).
+    pub fn code_server(self, bin: &Path) -> Self {
+        self.arg("--ide")
+            .arg("code-server")
+            .arg("--ide-bin")
+            .arg(bin.display().to_string())
+    }
+
     /// Runs it in Knative mode against the API server `kubeconfig` names, deriving
     /// hop credentials from `hop_secret_file`.
     pub fn knative(self, kubeconfig: &Path, hop_secret_file: &Path) -> Self {

@@ -22,7 +22,7 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
     // `--ide-bin`) straight to a launcher, so the IDE path is still covered.
     let (fx, direct, url, checkout, launcher_pid);
     if ide_support::proxy_has_ide_bin() {
-        let f = Fixture::new(|b| b.arg("--ide").arg("code-server").arg("--ide-bin").arg(&bin))?;
+        let f = Fixture::new(|b| b.code_server(&code_server))?;
         url = f.proxy.url("/github/acme/hello/");
         checkout = f.checkout();
         fx = Some(f);

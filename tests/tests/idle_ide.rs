@@ -97,10 +97,7 @@ async fn vscode_warns_stops_when_untouched_and_resumes_with_the_unsaved_edit() -
     let shots = ide_support::screenshot_dir("idle_vscode")?;
     let (timeout, warning) = (45u64, 25u64);
     let fx = Fixture::new(|b| {
-        b.arg("--ide")
-            .arg("code-server")
-            .arg("--ide-bin")
-            .arg(code_server.display().to_string())
+        b.code_server(&code_server)
             .arg("--idle-timeout")
             .arg(format!("{timeout}s"))
             .arg("--idle-warning")

@@ -151,8 +151,7 @@ fn unescape(html: &str) -> String {
 async fn code_server_shows_the_warning_as_a_banner_in_chromium() -> anyhow::Result<()> {
     let tools = browser::tools();
     let code_server = ide_support::code_server();
-    let bin = code_server.display().to_string();
-    let fx = Fixture::new(|b| b.arg("--ide").arg("code-server").arg("--ide-bin").arg(&bin))?;
+    let fx = Fixture::new(|b| b.code_server(&code_server))?;
     user_checkout(
         &fx,
         &fx.repo.url(&fx.git.base_url()),

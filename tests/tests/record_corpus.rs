@@ -27,14 +27,7 @@ async fn record(name: &str, mode: &str, secs: u64) -> anyhow::Result<()> {
         .next()
         .unwrap_or("?")
         .to_owned();
-    let fx = Fixture::new(|b| {
-        b.arg("--ide")
-            .arg("code-server")
-            .arg("--ide-bin")
-            .arg(code_server.display().to_string())
-            .arg("--idle-timeout")
-            .arg("1h")
-    })?;
+    let fx = Fixture::new(|b| b.code_server(&code_server).arg("--idle-timeout").arg("1h"))?;
     let shots = ide_support::screenshot_dir(&format!("record-{name}"))?;
     let raw = fx.tmp.path().join("recorded.txt");
     let mut script = Script::start(

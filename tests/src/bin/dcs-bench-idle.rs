@@ -51,10 +51,7 @@ async fn one(timeout: u64, warning: u64) -> anyhow::Result<Run> {
     let (tools, code_server) = (browser::tools(), ide_support::code_server());
     let shots = ide_support::screenshot_dir("bench_idle")?;
     let fx = Fixture::new(|b| {
-        b.arg("--ide")
-            .arg("code-server")
-            .arg("--ide-bin")
-            .arg(code_server.display().to_string())
+        b.code_server(&code_server)
             .arg("--idle-timeout")
             .arg(format!("{timeout}s"))
             .arg("--idle-warning")
