@@ -16,9 +16,9 @@ COPY . .
 ENV OPENSSL_STATIC=1 LIBZ_SYS_STATIC=1 RUSTFLAGS="-C target-feature=+crt-static"
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p dcs-launcher --bin dcs-launcher \
+    cargo build --profile dist --locked -p dcs-launcher --bin dcs-launcher \
       --target x86_64-unknown-linux-gnu ${LAUNCHER_FEATURES:+--features $LAUNCHER_FEATURES} \
- && cp target/x86_64-unknown-linux-gnu/release/dcs-launcher /dcs-launcher \
+ && cp target/x86_64-unknown-linux-gnu/dist/dcs-launcher /dcs-launcher \
  && file /dcs-launcher | tee /dev/stderr | grep -Eq 'statically linked|static-pie linked' \
  && /dcs-launcher --version
 

@@ -8,8 +8,8 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p dcs-proxy --bin dcs-proxy \
- && cp target/release/dcs-proxy /dcs-proxy
+    cargo build --profile dist --locked -p dcs-proxy --bin dcs-proxy \
+ && cp target/dist/dcs-proxy /dcs-proxy
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /dcs-proxy /usr/local/bin/dcs-proxy

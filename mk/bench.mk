@@ -1,6 +1,6 @@
 # The side-by-side benchmark (see docs/benchmarks.md).
 #
-#   make bench        release binaries, then dcs-bench: dcs-proxy, nginx and direct against
+#   make bench        the binaries that ship (`dist` profile), then dcs-bench: dcs-proxy, nginx and direct against
 #                     the same workspace (HTTP load, WebSocket echo, idle WebSockets), wake
 #                     from zero (`none`, code-server), first open against `git clone`,
 #                     idle RSS; Markdown on stdout, kept in target/bench/<time>.md
@@ -26,12 +26,13 @@ bench-deps: deps
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-## bench: the side-by-side suite with release binaries (dcs-bench finds them beside itself)
+## bench: the side-by-side suite with the binaries that ship (the `dist` profile: release
+## with whole-program optimisation); dcs-bench itself is a release build
 bench: bench-deps ide-apt node24 code-server
-	$(CARGO) build --release --bins -p dcs-proxy -p dcs-launcher
+	$(CARGO) build --profile dist --bins -p dcs-proxy -p dcs-launcher
 	$(CARGO) build --release -p dcs-e2e --bin dcs-bench
 	@mkdir -p target/bench
 	ulimit -n $(BENCH_NOFILE) 2>/dev/null || ulimit -n $$(ulimit -Hn); \
 	  out=target/bench/$$(date -u +%Y%m%d-%H%M%S).md; \
-	  env $(BENCH_ARGS) $(CURDIR)/target/release/dcs-bench | tee $$out; \
+	  env DCS_BIN_DIR=$(CURDIR)/target/dist $(BENCH_ARGS) $(CURDIR)/target/release/dcs-bench | tee $$out; \
 	  status=$${PIPESTATUS[0]}; echo "kept in $$out"; exit $$status

@@ -1,5 +1,5 @@
 //! `dcs-bench`: the side-by-side suite of docs/benchmarks.md, on real processes on
-//! loopback, with the release binaries (`make bench`):
+//! loopback, with the binaries that ship (`make bench`: the `dist` profile):
 //!
 //! - HTTP: req/s, p50/p99 and CPU per request at 1/16/64/256 connections, 1 KB and
 //!   1 MB bodies, through dcs-proxy, nginx (`proxy_pass`, upstream keep-alive,
@@ -333,9 +333,10 @@ fn print(report: &Report, plan: &Plan) {
     let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .unwrap_or((0, 0));
     out.push_str(&format!(
-        "Measured {date} at commit {} with `make bench` (release build; {} cores, {}; {}; {}; \
+        "Measured {date} at commit {} with `make bench` (binaries from {}; {} cores, {}; {}; {}; \
          descriptor limit {soft}/{hard}).\n\n",
         dcs_e2e::git_cli::measured_commit(),
+        dcs_e2e::bin_dir().map_or_else(|_| "?".to_owned(), |d| d.display().to_string()),
         std::thread::available_parallelism().map_or(0, usize::from),
         version("uname", &["-sr"]),
         version("nginx", &["-v"]),
