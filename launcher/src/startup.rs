@@ -18,17 +18,66 @@ use crate::ide::{Ide, IdeContext};
 use crate::notices::{self, Notice};
 use crate::ready::{Phase, Progress, Step};
 
-/// Checks out, then starts `ide`. Returns early (leaving the phase as it is) once
-/// `cancel` is set.
+/// Checks out, then starts `ide`; when the checkout exists already (a wake: its
+/// fetch only moves remote-tracking refs, never the working tree) the IDE starts
+/// beside the fetch, and the workspace is ready once both are done. Returns early
+/// (leaving the phase as it is) once `cancel` is set.
 pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: Arc<AtomicBool>) {
     let readiness = app.readiness();
     readiness.set_phase(Phase::Checkout);
-    let outcome = match Job::from_env(&env, cancel.clone()) {
+    let folder = env.checkout_dir();
+    let wake = env.repo.is_some()
+        && tokio::fs::try_exists(folder.join(".git"))
+            .await
+            .unwrap_or(false);
+    let started = if wake {
+        let fetched = async {
+            let ok = checkout(&env, &app, &cancel).await;
+            if ok && readiness.phase() == Phase::Checkout {
+                readiness.set_phase(Phase::StartingIde);
+            }
+            ok
+        };
+        let (checked, started) = tokio::join!(fetched, start_ide(&env, &app, ide.as_ref(), true));
+        if !checked || cancel.load(Ordering::Relaxed) {
+            if let Ok(running) = started {
+                running.stop(std::time::Duration::from_secs(2)).await;
+            }
+            return;
+        }
+        started
+    } else {
+        if !checkout(&env, &app, &cancel).await || cancel.load(Ordering::Relaxed) {
+            return;
+        }
+        start_ide(&env, &app, ide.as_ref(), false).await
+    };
+    match started {
+        Ok(running) => {
+            if app.set_ide(running).is_err() {
+                error!("an IDE was already running; keeping it");
+            }
+            info!(ide = ide.kind(), "IDE started; workspace ready");
+            readiness.set_phase(Phase::Ready);
+        }
+        Err(err) => {
+            error!(ide = ide.kind(), error = %err, "IDE failed to start");
+            readiness.fail(&err);
+            crate::failed_start::end_if_knative(&err.to_string()).await;
+        }
+    }
+}
+
+/// The checkout `env` asks for, its progress in the readiness report; `false` when
+/// it failed (the workspace is then parked in the failed phase).
+async fn checkout(env: &LauncherEnv, app: &App, cancel: &Arc<AtomicBool>) -> bool {
+    let readiness = app.readiness();
+    let outcome = match Job::from_env(env, cancel.clone()) {
         Some(job) => {
             let status = |s: Status| readiness.set_progress(Some(progress(&s, &job)));
-            let limits = Limits::from_env(&env);
+            let limits = Limits::from_env(env);
             // The child gets the launcher's trust bundle (see `checkout::child`).
-            match checkout::child::program(&env).await {
+            match checkout::child::program(env).await {
                 Ok(program) => checkout::run::run(&job, &program, limits, &status).await,
                 Err(err) => Err(err),
             }
@@ -46,43 +95,42 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
             app.notices()
                 .set(Notice::warning(notices::CHECKOUT, warning.clone()));
             readiness.warn(warning);
+            true
         }
-        Ok(outcome) => info!(?outcome, "checkout done"),
+        Ok(outcome) => {
+            info!(?outcome, "checkout done");
+            true
+        }
         Err(err) => {
             error!(kind = ?err.failure_kind(), error = %err, "checkout failed");
             readiness.fail(&err);
             crate::failed_start::end_if_knative(&err.to_string()).await;
-            return;
+            false
         }
     }
-    if cancel.load(Ordering::Relaxed) {
-        return;
-    }
-    // What the user's processes trust, before the first of them starts.
+}
+
+/// What the user's processes trust, then the IDE (`beside_checkout`: while the
+/// checkout's fetch still runs, whose phase the readiness report keeps showing).
+async fn start_ide(
+    env: &LauncherEnv,
+    app: &Arc<App>,
+    ide: &dyn Ide,
+    beside_checkout: bool,
+) -> Result<Box<dyn crate::ide::RunningIde>, Error> {
     match crate::trust::for_users::prepare(env.config_dir(), env.extra_ca_file.clone()).await {
         Ok(file) => info!(file = %file.display(), "trusted certificates for the workspace"),
         Err(e) => warn!(error = %e, "no trust bundle for the workspace's processes"),
     }
-    readiness.set_phase(Phase::StartingIde);
-    let mut ctx = IdeContext::from_env(&env, app.drain());
+    if !beside_checkout {
+        app.readiness().set_phase(Phase::StartingIde);
+    }
+    let mut ctx = IdeContext::from_env(env, app.drain());
     ctx.on_install = crate::ide::OnInstall::new({
         let app = app.clone();
         move || app.readiness().installing_ide()
     });
-    match ide.start(&ctx).await {
-        Ok(running) => {
-            if app.set_ide(running).is_err() {
-                error!("an IDE was already running; keeping it");
-            }
-            info!(ide = ide.kind(), "IDE started; workspace ready");
-            readiness.set_phase(Phase::Ready);
-        }
-        Err(err) => {
-            error!(ide = ide.kind(), error = %err, "IDE failed to start");
-            readiness.fail(&err);
-            crate::failed_start::end_if_knative(&err.to_string()).await;
-        }
-    }
+    ide.start(&ctx).await
 }
 
 /// The readiness form of a checkout status (also the checkout container's).

@@ -30,6 +30,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// bad flag will not fix itself; later crashes are retried by the supervisor).
 const START_CRASHES: u32 = 3;
 
+/// How often a starting IDE is asked whether it answers: its answer is what the
+/// person opening the workspace waits for, and a refused connection costs nothing.
+const HEALTH_POLL: Duration = Duration::from_millis(10);
+
 /// How to run one external IDE.
 pub struct Spec {
     /// The `DCS_IDE` kind.
@@ -167,7 +171,7 @@ impl ExternalIde {
                     ),
                 });
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(HEALTH_POLL).await;
         }
     }
 
