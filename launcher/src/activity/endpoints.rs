@@ -1,8 +1,9 @@
 //! The clock's endpoints, behind the hop check like everything else:
 //! - `GET /_dcs/idle`: the [`IdleReport`] (does not count as use; the proxies' reaper
 //!   and the IDE page's warning poll it);
-//! - `POST /_dcs/activity` `{"kind": "key"|"pointer"|"scroll"|"focus"|"keep-working"}`:
-//!   a person's input in the page, reported by its script (`204`);
+//! - `POST /_dcs/activity` `{"kind": "key"|"pointer"|"scroll"|"focus"|"keep-working"}`
+//!   (and `"ago_ms"` when sent late): a person's input in the page, reported by its
+//!   script (`204`), recorded at the time it happened (at most a minute back);
 //! - `POST /_dcs/keepalive` `{"for_s": N}`: declared work for `N` seconds, at most the
 //!   busy limit (`422` beyond); answers the report.
 
@@ -62,7 +63,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
         IDLE_PATH => report(app, activity),
         ACTIVITY_PATH => match body::<ActivityBeacon>(req).await {
             Ok(beacon) if ActivityBeacon::KINDS.contains(&beacon.kind.as_str()) => {
-                activity.input(&beacon.kind, now_ms());
+                activity.input(&beacon.kind, beacon.input_at(now_ms()));
                 let mut res = Response::new(crate::body::empty());
                 *res.status_mut() = StatusCode::NO_CONTENT;
                 res

@@ -5,7 +5,8 @@
 //
 // - Beacons: keydown, pointerdown, wheel and window focus POST <root>/_dcs/activity
 //   {"kind": key|pointer|scroll|focus}, at most once per THROTTLE_MS per kind (the
-//   last input of a burst is sent when the period ends). Only input sends them:
+//   last input of a burst is sent when the period ends, with `ago_ms`: how long
+//   before the sending it happened, so the clock runs from the input itself). Only input sends them:
 //   no timer of this script ever counts as use.
 // - Poll: GET <root>/_dcs/idle with `X-DCS-Background: 1` (never counts as use,
 //   never wakes a stopped workspace), every POLL_MS at most, more often when the
@@ -42,14 +43,17 @@
 
   // ---- beacons ----------------------------------------------------------------
   const lastSent = {};
+  const lastInput = {};
   const pending = {};
   async function send(kind) {
     lastSent[kind] = Date.now();
+    // A burst's last input is sent when its period ends: say how long ago it was.
+    const ago = Math.max(0, Date.now() - (lastInput[kind] || Date.now()));
     try {
       const r = await fetch(ACTIVITY, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ kind }),
+        body: JSON.stringify(ago > 0 ? { kind, ago_ms: ago } : { kind }),
         credentials: 'same-origin',
         cache: 'no-store',
       });
@@ -59,6 +63,7 @@
   }
   function input(kind) {
     if (stopped) return;
+    lastInput[kind] = Date.now();
     if (pending[kind]) return;
     // While the warning shows, input answers it at once.
     const period = warned ? 2_000 : THROTTLE_MS;

@@ -65,12 +65,29 @@ pub struct ActiveWork {
 pub struct ActivityBeacon {
     /// One of [`ActivityBeacon::KINDS`].
     pub kind: String,
+    /// How long before the beacon the input happened, in milliseconds: a page sends
+    /// a burst's last input when its throttle period ends (at most
+    /// [`ActivityBeacon::MAX_AGO_MS`] counts).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ago_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ActivityBeacon {
     /// The kinds of input a page reports; `keep-working` is the warning's button.
     pub const KINDS: &'static [&'static str] =
         &["key", "pointer", "scroll", "focus", "keep-working"];
+
+    /// The longest `ago_ms` taken as it is (a page's throttle period is 30 s).
+    pub const MAX_AGO_MS: u64 = 60_000;
+
+    /// When the input happened, for a beacon received at `now` (milliseconds).
+    pub fn input_at(&self, now: u64) -> u64 {
+        now.saturating_sub(self.ago_ms.min(Self::MAX_AGO_MS))
+    }
 }
 
 /// `POST /_dcs/keepalive` and `POST /api/instances/{id}/keepalive` body: keep the

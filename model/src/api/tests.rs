@@ -72,3 +72,24 @@ fn bounds_are_enforced() {
     let errs = req.validate(&Bounds::default()).expect_err("too big");
     assert!(errs[0].message.contains("maximum of 8 cores"), "{errs:?}");
 }
+
+#[test]
+fn a_beacon_sent_late_dates_its_input_back_at_most_a_minute() {
+    let beacon = |json: &str| -> ActivityBeacon { serde_json::from_str(json).expect("beacon") };
+    let now = 1_800_000_000_000;
+    assert_eq!(beacon(r#"{"kind":"key"}"#).input_at(now), now);
+    assert_eq!(
+        beacon(r#"{"kind":"key","ago_ms":20000}"#).input_at(now),
+        now - 20_000
+    );
+    assert_eq!(
+        beacon(r#"{"kind":"key","ago_ms":99999999}"#).input_at(now),
+        now - ActivityBeacon::MAX_AGO_MS,
+        "never further back than a minute"
+    );
+    assert!(serde_json::from_str::<ActivityBeacon>(r#"{"kind":"key","ago_ms":-1}"#).is_err());
+    assert_eq!(
+        serde_json::to_string(&beacon(r#"{"kind":"key"}"#)).expect("json"),
+        r#"{"kind":"key"}"#
+    );
+}
