@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use dcs_e2e::browser::{self, Script};
-use dcs_e2e::ide_support::{self, DirectLauncher};
+use dcs_e2e::ide_support;
 use dcs_e2e::{Fixture, README};
 
 const STEP: Duration = Duration::from_secs(240);
@@ -16,34 +16,8 @@ const STEP: Duration = Duration::from_secs(240);
 async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Result<()> {
     let (tools, code_server) = (browser::tools(), ide_support::code_server());
     let shots = ide_support::screenshot_dir("code_server")?;
-    let bin = code_server.display().to_string();
-
-    // Through the proxy when it can pass the IDE binary on; else (until the proxy has
-    // `--ide-bin`) straight to a launcher, so the IDE path is still covered.
-    let (fx, direct, url, checkout, launcher_pid);
-    if ide_support::proxy_has_ide_bin() {
-        let f = Fixture::new(|b| b.code_server(&code_server))?;
-        url = f.proxy.url("/github/acme/hello/");
-        checkout = f.checkout();
-        fx = Some(f);
-        direct = None;
-        launcher_pid = None;
-    } else {
-        eprintln!("NOTICE: dcs-proxy has no --ide-bin yet; testing code-server through the launcher directly");
-        let f = Fixture::new(|b| b)?;
-        let l = DirectLauncher::start(
-            f.tmp.path(),
-            &f.git.base_url(),
-            &[("DCS_IDE", "code-server"), ("DCS_IDE_BIN", &bin)],
-        )?;
-        url = l.url("/");
-        checkout = l.workspaces.join("acme/hello");
-        launcher_pid = Some(l.pid());
-        direct = Some(l);
-        fx = Some(f);
-    }
-    let fx = fx.expect("a fixture");
-    let launcher = || launcher_pid.or_else(|| fx.proxy.launcher_pids().first().copied());
+    let fx = Fixture::new(|b| b.code_server(&code_server))?;
+    let (url, checkout) = (fx.proxy.url("/github/acme/hello/"), fx.checkout());
 
     let mut script = Script::start(
         &tools,
@@ -74,7 +48,7 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
     );
 
     script.expect("ready-for-kill", STEP).await?;
-    let launcher = launcher().expect("a launcher runs");
+    let launcher = *fx.proxy.launcher_pids().first().expect("a launcher runs");
     let ide = ide_support::ide_pid_of(launcher).expect("the launcher supervises an IDE");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(ide)?),
@@ -91,10 +65,5 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
     let restarted = ide_support::ide_pid_of(launcher).expect("a new IDE process");
     assert_ne!(restarted, ide);
     script.finish(STEP).await?;
-
-    if let Some(mut l) = direct {
-        assert_eq!(l.terminate(), Some(0), "a clean stop exits 0");
-        assert!(ide_support::ide_pid_of(launcher).is_none());
-    }
     Ok(())
 }
