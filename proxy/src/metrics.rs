@@ -46,6 +46,20 @@ pub const UPSTREAM_ERRORS: &[&str] = &[
     "other",
 ];
 
+/// The [`UPSTREAM_ERRORS`] label of a failed exchange of that kind (`stalled` is
+/// the proxy's own: no answer within the upstream timeout).
+pub fn upstream_kind(kind: dcs_net::upstream::Kind) -> &'static str {
+    use dcs_net::upstream::Kind;
+    match kind {
+        Kind::Refused => "refused",
+        Kind::Reset => "reset",
+        Kind::Exhausted => "exhausted",
+        Kind::Timeout => "timeout",
+        Kind::Resolve => "resolve",
+        Kind::Other => "other",
+    }
+}
+
 /// The kinds `dcs_outpost_errors_total{kind}` reports, always all of them: not
 /// reachable, an answer that is neither 200 nor 401, no answer in time.
 pub const OUTPOST_ERRORS: &[&str] = &["unreachable", "status", "timeout"];
@@ -316,6 +330,21 @@ mod tests {
             text.contains("dcs_requests_total{code=\"4xx\"} 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn every_upstream_failure_has_a_reported_label() {
+        use dcs_net::upstream::Kind;
+        for kind in [
+            Kind::Refused,
+            Kind::Reset,
+            Kind::Exhausted,
+            Kind::Timeout,
+            Kind::Resolve,
+            Kind::Other,
+        ] {
+            assert!(UPSTREAM_ERRORS.contains(&upstream_kind(kind)), "{kind:?}");
+        }
     }
 
     #[test]

@@ -95,7 +95,9 @@ pub async fn send(
                 return Err(super::stalled(limits.upstream_timeout));
             }
         };
-        state.metrics.upstream_failed(kind_name(failure.kind));
+        state
+            .metrics
+            .upstream_failed(crate::metrics::upstream_kind(failure.kind));
         let moved = matches!(failure.kind, Kind::Refused | Kind::Reset);
         if moved {
             // The workspace went away or moved: the next request asks the runtime.
@@ -109,18 +111,6 @@ pub async fn send(
             continue;
         }
         return failed(failure, &sent, limits.request_body);
-    }
-}
-
-/// The `dcs_upstream_errors_total{kind}` label of a failure.
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Refused => "refused",
-        Kind::Reset => "reset",
-        Kind::Exhausted => "exhausted",
-        Kind::Timeout => "timeout",
-        Kind::Resolve => "resolve",
-        Kind::Other => "other",
     }
 }
 
