@@ -193,6 +193,41 @@ impl Bundle {
     }
 }
 
+/// A bundle built and written into a config volume ([`written`]).
+#[derive(Debug)]
+pub struct Written {
+    /// The roots.
+    pub bundle: Bundle,
+    /// Where the PEM was written.
+    pub file: PathBuf,
+}
+
+/// What [`written`] made, by config volume and `extra` (one of each in a launcher).
+type Made = std::collections::HashMap<(PathBuf, Option<PathBuf>), Arc<Written>>;
+
+static MADE: std::sync::LazyLock<std::sync::Mutex<Made>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The bundle of `extra` written into `config_dir`, made once per launcher process:
+/// the transfers, the IDE's installer and the IDE, and the workspace's processes
+/// share it (each used to build and write it again, a few milliseconds of every
+/// start). A failure is not kept: the next call tries again. A change of the
+/// operator's extra CA file reaches the workspace at its next start.
+pub fn written(config_dir: &Path, extra: Option<&Path>) -> Result<Arc<Written>, TrustError> {
+    let key = (config_dir.to_path_buf(), extra.map(Path::to_path_buf));
+    let mut made = MADE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(w) = made.get(&key) {
+        return Ok(w.clone());
+    }
+    let bundle = Bundle::build(extra)?;
+    let file = bundle.write(config_dir)?;
+    let w = Arc::new(Written { bundle, file });
+    made.insert(key, w.clone());
+    Ok(w)
+}
+
 /// The variables that make OpenSSL (libgit2's TLS) trust exactly the bundle written
 /// at `file`: `SSL_CERT_FILE` names it, `SSL_CERT_DIR` its folder (no hashed
 /// certificates there, so OpenSSL's default folder is not used either).

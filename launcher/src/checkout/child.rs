@@ -32,7 +32,7 @@ use super::progress::{Counts, Observer, Op};
 use super::protocol::{History, Line, Program, Request, Wire};
 use super::{checkout, Job};
 use crate::error::{Error, FailureKind, Result};
-use crate::trust::{self, Bundle};
+use crate::trust;
 
 /// How often progress is reported at most.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -74,17 +74,14 @@ pub async fn program(env: &LauncherEnv) -> Result<Program> {
 /// written to, fails the checkout with a message saying which.
 pub async fn transfer_program(env: &LauncherEnv) -> Result<Program> {
     let (config, extra) = (env.config_dir(), env.extra_ca_file.clone());
-    let written = tokio::task::spawn_blocking(move || {
-        let bundle = Bundle::build(extra.as_deref())?;
-        let file = bundle.write(&config)?;
-        Ok::<_, trust::TrustError>((file, bundle.counts().clone()))
-    })
-    .await
-    .map_err(|e| Error::Task(e.to_string()))?;
-    let (file, counts) = written.map_err(|e| Error::Checkout {
-        kind: FailureKind::Other,
-        message: e.to_string(),
-    })?;
+    let written = tokio::task::spawn_blocking(move || trust::written(&config, extra.as_deref()))
+        .await
+        .map_err(|e| Error::Task(e.to_string()))?
+        .map_err(|e| Error::Checkout {
+            kind: FailureKind::Other,
+            message: e.to_string(),
+        })?;
+    let (file, counts) = (&written.file, written.bundle.counts());
     info!(
         file = %file.display(),
         mozilla = counts.mozilla,
@@ -94,7 +91,7 @@ pub async fn transfer_program(env: &LauncherEnv) -> Result<Program> {
         "trusted certificates for git"
     );
     let mut program = Program::this_executable();
-    program.env.extend(trust::openssl_env(&file));
+    program.env.extend(trust::openssl_env(file));
     Ok(program)
 }
 

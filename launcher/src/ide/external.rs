@@ -101,7 +101,7 @@ pub async fn start_installed(
 pub async fn tls_env(kind: &'static str, ctx: &IdeContext) -> Result<Vec<(OsString, OsString)>> {
     let (config, extra) = (ctx.config_dir.clone(), ctx.extra_ca_file.clone());
     let file = tokio::task::spawn_blocking(move || {
-        crate::trust::Bundle::build(extra.as_deref())?.write(&config)
+        crate::trust::written(&config, extra.as_deref()).map(|w| w.file.clone())
     })
     .await
     .map_err(|e| Error::Task(e.to_string()))?

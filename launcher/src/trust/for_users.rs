@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use super::{Bundle, TrustError, SSL_CERT_FILE};
+use super::{TrustError, SSL_CERT_FILE};
 
 /// Node's variable for CA certificates added to its own roots.
 pub const NODE_EXTRA_CA_CERTS: &str = "NODE_EXTRA_CA_CERTS";
@@ -20,10 +20,11 @@ static WRITTEN: OnceLock<PathBuf> = OnceLock::new();
 /// Builds the bundle (`extra`: the operator's `DCS_EXTRA_CA_FILE`) and writes it
 /// into `config_dir`; later user processes get it through [`env`]. Returns its path.
 pub async fn prepare(config_dir: PathBuf, extra: Option<PathBuf>) -> Result<PathBuf, TrustError> {
-    let file =
-        tokio::task::spawn_blocking(move || Bundle::build(extra.as_deref())?.write(&config_dir))
-            .await
-            .map_err(|e| TrustError(e.to_string()))??;
+    let file = tokio::task::spawn_blocking(move || {
+        super::written(&config_dir, extra.as_deref()).map(|w| w.file.clone())
+    })
+    .await
+    .map_err(|e| TrustError(e.to_string()))??;
     // A second call (a restarted start-up) keeps the first path: it is the same file.
     let _ = WRITTEN.set(file.clone());
     Ok(file)

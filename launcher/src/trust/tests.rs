@@ -171,3 +171,22 @@ async fn rustls_trusts_a_private_ca_only_when_it_is_the_extra_file() {
     assert!(err.to_lowercase().contains("certificate"), "{err}");
     assert_eq!(with, Ok(200));
 }
+
+#[test]
+fn a_written_bundle_is_made_once_per_volume_and_a_failure_is_tried_again() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let first = written(&a, None).expect("written");
+    assert!(first.file.starts_with(&a) && first.file.is_file());
+    let again = written(&a, None).expect("written");
+    assert!(Arc::ptr_eq(&first, &again), "made once");
+    let other = written(&b, None).expect("written");
+    assert!(other.file.starts_with(&b), "another volume gets its own");
+
+    let extra = tmp.path().join("ca.pem");
+    let err = written(&a, Some(&extra)).expect_err("no such file");
+    assert!(err.to_string().contains("ca.pem"), "{err}");
+    TestCa::new("operator CA").write_ca(tmp.path());
+    let fixed = written(&a, Some(&extra)).expect("tried again, and now it works");
+    assert_eq!(fixed.bundle.counts().extra, 1);
+}
