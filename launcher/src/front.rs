@@ -22,6 +22,7 @@
 //!   pages (the `none` IDE).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use http::header::{HeaderValue, ALLOW, RETRY_AFTER};
 use http::{Method, Request, Response, StatusCode};
@@ -65,7 +66,11 @@ pub async fn handle(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body>
     }
     req.extensions_mut().insert(app.activity().clone());
     if path == "/_dcs/ready" {
-        return ready::respond(&ready(&app).await);
+        return match ready::wait_of(req.uri().query()) {
+            Ok(wait) if wait.is_zero() => ready::respond(&ready(&app).await, None),
+            Ok(wait) => ready::respond(&held(&app, wait).await, Some(wait)),
+            Err(problem) => pages::message(StatusCode::BAD_REQUEST, "error", &problem, true),
+        };
     }
     if path == notices::PATH || path == notices::SCRIPT_PATH {
         if !matches!(*req.method(), Method::GET | Method::HEAD) {
@@ -134,6 +139,47 @@ async fn ready(app: &App) -> ready::ReadyReport {
         None => false,
     };
     app.readiness().report(healthy)
+}
+
+/// The readiness report once the start moved on, or after `wait` (see
+/// [`ready::ReadyReport::moved_on`]).
+async fn held(app: &App, wait: Duration) -> ready::ReadyReport {
+    // Subscribed before the first look, so no change between the two is missed.
+    let mut changes = app.readiness().subscribe();
+    let first = ready(app).await;
+    if first.is_final() {
+        return first;
+    }
+    let began = Instant::now();
+    let mut seen = first.clone();
+    loop {
+        let held = began.elapsed();
+        if held >= wait {
+            return seen;
+        }
+        let step = if app.readiness().phase() == Phase::Ready {
+            // Up, but its health is asked, not told: look again shortly.
+            ready::HEALTH_EVERY
+        } else if seen.progress != first.progress {
+            // Progress to tell once PROGRESS_EVERY has passed.
+            ready::PROGRESS_EVERY.saturating_sub(held)
+        } else {
+            wait
+        };
+        let step = step.min(wait - held);
+        if let Ok(false) = tokio::time::timeout(step, changes.changed()).await {
+            // The workspace is going away: what there is.
+            return ready(app).await;
+        }
+        seen = if app.readiness().phase() == Phase::Ready {
+            ready(app).await
+        } else {
+            app.readiness().report(false)
+        };
+        if seen.moved_on(&first, began.elapsed()) {
+            return seen;
+        }
+    }
 }
 
 /// What the IDE's paths answer before the IDE runs: 503, with a page that refreshes

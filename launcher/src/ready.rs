@@ -8,8 +8,16 @@
 //! the IDE is being downloaded and installed the report's phase reads
 //! `installing_ide` (within [`Phase::StartingIde`]). [`Readiness::subscribe`] tells of
 //! every change (for [`crate::progress_push`]).
+//!
+//! **Held answers.** `GET /_dcs/ready?wait=<ms>` ([`wait_of`]) is answered when the
+//! start moves on ([`ReadyReport::moved_on`]: it ended, or reached a new phase, or —
+//! at most every [`PROGRESS_EVERY`] — its progress changed) or when `<ms>` passed, so
+//! the local runtime learns of readiness the moment it happens, with one request per
+//! step instead of a poll every few milliseconds.
 
-use http::{Response, StatusCode};
+use std::time::Duration;
+
+use http::{HeaderValue, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -262,20 +270,104 @@ impl Changes {
     }
 }
 
-/// The `/_dcs/ready` response for `report`.
-pub fn respond(report: &ReadyReport) -> Response<Body> {
+/// Progress alone answers a held report only this long after it was asked for: a
+/// page following the clone sees it move, without a request per transfer callback.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// While only the IDE's health is missing, how often a held report looks again (the
+/// health is asked, not told).
+pub const HEALTH_EVERY: Duration = Duration::from_millis(10);
+
+/// The `wait` of a `/_dcs/ready` query: zero without one, at most
+/// [`dcs_model::env::READY_MAX_WAIT_MS`]; `Err` when it is not a number of
+/// milliseconds.
+pub fn wait_of(query: Option<&str>) -> std::result::Result<Duration, String> {
+    match dcs_net::query::take(query, "wait").0 {
+        None => Ok(Duration::ZERO),
+        Some(ms) => ms
+            .parse::<u64>()
+            .map(|ms| Duration::from_millis(ms.min(dcs_model::env::READY_MAX_WAIT_MS)))
+            .map_err(|_| format!("wait must be a number of milliseconds, not {ms:?}")),
+    }
+}
+
+impl ReadyReport {
+    /// Whether the start ended (ready, or failed): nothing more to wait for.
+    pub fn is_final(&self) -> bool {
+        self.ready || self.phase == Phase::Failed
+    }
+
+    /// Whether `self`, seen `held` after `first` was, answers a held request: the
+    /// start ended or reached another phase, or its progress changed and
+    /// [`PROGRESS_EVERY`] passed.
+    pub fn moved_on(&self, first: &ReadyReport, held: Duration) -> bool {
+        self.is_final()
+            || self.phase != first.phase
+            || self.installing_ide != first.installing_ide
+            || (self.progress != first.progress && held >= PROGRESS_EVERY)
+    }
+}
+
+/// The `/_dcs/ready` response for `report`; `waited` is how long the request was
+/// willing to wait (said in [`dcs_model::env::READY_WAIT_HEADER`]).
+pub fn respond(report: &ReadyReport, waited: Option<Duration>) -> Response<Body> {
     let status = if report.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let value = serde_json::to_value(report).unwrap_or(serde_json::Value::Null);
-    pages::json(status, &value)
+    let mut resp = pages::json(status, &value);
+    if let Some(waited) = waited {
+        resp.headers_mut().insert(
+            dcs_model::env::READY_WAIT_HEADER,
+            HeaderValue::from(waited.as_millis() as u64),
+        );
+    }
+    resp
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_report_ends_at_a_new_phase_or_the_end_and_progress_only_after_a_while() {
+        assert_eq!(wait_of(None), Ok(Duration::ZERO));
+        assert_eq!(
+            wait_of(Some("a=1&wait=250")),
+            Ok(Duration::from_millis(250))
+        );
+        assert_eq!(
+            wait_of(Some("wait=99999999")),
+            Ok(Duration::from_millis(dcs_model::env::READY_MAX_WAIT_MS))
+        );
+        assert!(wait_of(Some("wait=-1")).is_err());
+        assert!(wait_of(Some("wait=1s")).is_err());
+
+        let r = Readiness::new();
+        let first = r.report(false);
+        let soon = Duration::from_millis(1);
+        assert!(!r.report(false).moved_on(&first, soon), "nothing changed");
+        r.set_progress(Some(Progress {
+            phase: Step::Clone,
+            received_bytes: 1,
+            objects_done: 0,
+            objects_total: 0,
+            objects_indexed: 0,
+            note: None,
+        }));
+        assert!(!r.report(false).moved_on(&first, soon));
+        assert!(r.report(false).moved_on(&first, PROGRESS_EVERY));
+        r.set_phase(Phase::StartingIde);
+        assert!(r.report(false).moved_on(&first, soon), "a new phase");
+        r.set_phase(Phase::Ready);
+        assert!(
+            !r.report(false).moved_on(&r.report(false), soon),
+            "up but not healthy: not yet"
+        );
+        assert!(r.report(true).is_final());
+    }
 
     #[test]
     fn progress_is_reported_while_the_checkout_runs() {
@@ -309,9 +401,9 @@ mod tests {
             (unhealthy.phase, unhealthy.ready),
             (Phase::StartingIde, false)
         );
-        assert_eq!(respond(&r.report(true)).status(), StatusCode::OK);
+        assert_eq!(respond(&r.report(true), None).status(), StatusCode::OK);
         assert_eq!(
-            respond(&r.report(false)).status(),
+            respond(&r.report(false), None).status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
     }

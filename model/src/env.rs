@@ -142,6 +142,13 @@ pub const ALL: &[&str] = &[
 pub const STDIN: &str = "-";
 /// The request header carrying the hop credential from the proxy to a launcher.
 pub const HOP_HEADER: &str = "x-dcs-hop";
+/// `GET /_dcs/ready?wait=<ms>`: the launcher holds its answer until the start moves
+/// on (a new phase, a failure, the end) or `<ms>` pass (at most
+/// [`READY_MAX_WAIT_MS`]), and says in this response header how long it was willing
+/// to wait, so that whoever asks knows it need not pause before asking again.
+pub const READY_WAIT_HEADER: &str = "x-dcs-ready-wait";
+/// The longest `wait` a launcher honours on `/_dcs/ready`, milliseconds.
+pub const READY_MAX_WAIT_MS: u64 = 10_000;
 
 /// Default git base.
 pub const DEFAULT_GIT_BASE: &str = "https://github.com";

@@ -68,6 +68,52 @@ async fn ready_is_503_while_checking_out_and_after_failing() {
 }
 
 #[tokio::test]
+async fn a_held_ready_answers_when_the_start_moves_on_not_before() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    let (base, release) = stalling_git_server().await;
+    let l = std::sync::Arc::new(Running::start(env(&base, ws.path())).await);
+    // The clone is under way and stuck: nothing changes until the server lets go.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while l.get("/_dcs/ready").await.json()["progress"]["phase"] != "clone" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clone never began"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let bad = l.get("/_dcs/ready?wait=soon").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
+
+    let asked = std::time::Instant::now();
+    let held = tokio::spawn({
+        let l = l.clone();
+        async move { l.get("/_dcs/ready?wait=600000").await }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!held.is_finished(), "nothing changed, so no answer yet");
+
+    release.send(()).expect("server alive");
+    let reply = held.await.expect("held request");
+    assert!(
+        asked.elapsed() < Duration::from_millis(dcs_model::env::READY_MAX_WAIT_MS),
+        "answered when the clone failed, not when the wait ran out"
+    );
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.json()["phase"], "failed", "{}", reply.text());
+    assert_eq!(
+        reply.headers[dcs_model::env::READY_WAIT_HEADER],
+        dcs_model::env::READY_MAX_WAIT_MS.to_string(),
+        "the wait is capped, and said"
+    );
+    // The start has ended: a held question is answered at once.
+    let ended = l.get("/_dcs/ready?wait=600000").await;
+    assert_eq!(ended.json()["phase"], "failed");
+    let l = std::sync::Arc::try_unwrap(l).unwrap_or_else(|_| panic!("one owner"));
+    l.stop().await.expect("clean stop");
+}
+
+#[tokio::test]
 async fn ready_is_200_once_cloned_and_the_ide_is_up() {
     let upstream = Upstream::new();
     let ws = tempfile::tempdir().expect("tempdir");

@@ -1,7 +1,10 @@
-//! Asking a launcher whether it is ready: `GET /_dcs/ready` over a fresh connection
-//! (TCP, or the unix socket of a sandboxed launcher), with the workspace's hop
-//! credential (without it a launcher answers only a bare status code). The report's
-//! phase and clone figures become the start's [`Progress`] (see [`crate::progress`]).
+//! Asking a launcher whether it is ready: `GET /_dcs/ready?wait=<ms>` over a fresh
+//! connection (TCP, or the unix socket of a sandboxed launcher), with the workspace's
+//! hop credential (without it a launcher answers only a bare status code). The
+//! launcher holds the answer until its start moves on or the wait passed (and says
+//! so in [`dcs_model::env::READY_WAIT_HEADER`]), so readiness is seen the moment it
+//! comes. The report's phase and clone figures become the start's [`Progress`] (see
+//! [`crate::progress`]).
 
 use std::time::Duration;
 
@@ -117,23 +120,32 @@ struct ReportError {
     message: String,
 }
 
-/// One readiness probe of `up`, bounded by `timeout`.
-pub async fn probe(up: &Upstream, timeout: Duration) -> Readiness {
-    probe_with_progress(up, timeout).await.0
+/// What one probe learnt.
+#[derive(Debug)]
+pub struct Probe {
+    /// Whether the launcher is ready.
+    pub readiness: Readiness,
+    /// The progress it reports (none when it does not answer yet).
+    pub progress: Option<Progress>,
+    /// Whether it held its answer until its start moved on (an older launcher answers
+    /// at once: ask it again only after a pause).
+    pub held: bool,
 }
 
-/// One readiness probe of `up`, bounded by `timeout`, with the progress the
-/// launcher reports (none when it does not answer yet).
-pub async fn probe_with_progress(
-    up: &Upstream,
-    timeout: Duration,
-) -> (Readiness, Option<Progress>) {
-    let report = tokio::time::timeout(timeout, fetch(up))
+/// One readiness probe of `up`, held by the launcher for up to `wait`, and bounded
+/// by `wait` plus `timeout`.
+pub async fn probe(up: &Upstream, wait: Duration, timeout: Duration) -> Probe {
+    let (report, held) = tokio::time::timeout(wait + timeout, fetch(up, wait))
         .await
         .ok()
-        .flatten();
+        .flatten()
+        .map_or((None, false), |(report, held)| (Some(report), held));
     let progress = report.as_ref().and_then(Report::progress);
-    (readiness(report), progress)
+    Probe {
+        readiness: readiness(report),
+        progress,
+        held,
+    }
 }
 
 fn readiness(report: Option<Report>) -> Readiness {
@@ -150,8 +162,9 @@ fn readiness(report: Option<Report>) -> Readiness {
     }
 }
 
-async fn fetch(up: &Upstream) -> Option<Report> {
-    let mut req = http::Request::get("/_dcs/ready")
+async fn fetch(up: &Upstream, wait: Duration) -> Option<(Report, bool)> {
+    let path = format!("/_dcs/ready?wait={}", wait.as_millis());
+    let mut req = http::Request::get(path)
         .header(http::header::HOST, &up.authority)
         .header(http::header::ACCEPT, "application/json")
         .body(Empty::<Bytes>::new())
@@ -167,12 +180,15 @@ async fn fetch(up: &Upstream) -> Option<Report> {
             .await?
         }
     };
+    let held = resp
+        .headers()
+        .contains_key(dcs_model::env::READY_WAIT_HEADER);
     let body = Limited::new(resp.into_body(), 64 * 1024)
         .collect()
         .await
         .ok()?
         .to_bytes();
-    serde_json::from_slice(&body).ok()
+    Some((serde_json::from_slice(&body).ok()?, held))
 }
 
 async fn send<S>(
@@ -193,6 +209,61 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loopback stand-in for a launcher's `/_dcs/ready` that answers `body`, saying
+    /// it held the answer when `holds`; returns its address and the targets asked for.
+    async fn stand_in(
+        holds: bool,
+        body: &'static str,
+    ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = asked.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = seen.clone();
+                let svc = hyper::service::service_fn(move |req: http::Request<_>| {
+                    seen.lock().expect("lock").push(req.uri().to_string());
+                    let mut resp = http::Response::new(http_body_util::Full::new(
+                        Bytes::from_static(body.as_bytes()),
+                    ));
+                    *resp.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+                    if holds {
+                        resp.headers_mut().insert(
+                            dcs_model::env::READY_WAIT_HEADER,
+                            http::HeaderValue::from_static("1000"),
+                        );
+                    }
+                    async move { Ok::<_, std::convert::Infallible>(resp) }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(io, svc));
+            }
+        });
+        (addr, asked)
+    }
+
+    #[tokio::test]
+    async fn a_probe_asks_for_a_held_answer_and_knows_whether_it_got_one() {
+        let body = r#"{"phase": "checkout", "ready": false, "error": null}"#;
+        for holds in [true, false] {
+            let (addr, asked) = stand_in(holds, body).await;
+            let up = Upstream {
+                authority: addr,
+                host: None,
+                socket: None,
+                hop: None,
+            };
+            let probe = probe(&up, Duration::from_millis(1000), Duration::from_secs(30)).await;
+            assert_eq!(probe.readiness, Readiness::NotYet);
+            assert_eq!(probe.progress.map(|p| p.phase), Some(StartPhase::Cloning));
+            assert_eq!(probe.held, holds, "an older launcher answers at once");
+            assert_eq!(*asked.lock().expect("lock"), ["/_dcs/ready?wait=1000"]);
+        }
+    }
 
     fn progress_of(json: serde_json::Value) -> Option<Progress> {
         serde_json::from_value::<Report>(json)

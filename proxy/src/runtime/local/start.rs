@@ -156,6 +156,10 @@ fn commit(
     Ok(plan.upstream(addr))
 }
 
+/// How long a launcher may hold its readiness answer until its start moves on: short
+/// enough that a launcher that went away unseen is noticed soon.
+const READY_WAIT: Duration = Duration::from_secs(1);
+
 /// The pause between two looks at a start that began at `began`: short at first (a
 /// workspace of a small repository is ready within a second, and every millisecond
 /// of waiting is the user's), then `later`.
@@ -204,12 +208,11 @@ async fn await_ready(
         .await;
     };
     loop {
-        let (readiness, progress) =
-            ready::probe_with_progress(&plan.upstream(addr), Duration::from_secs(2)).await;
-        if progress.is_some() {
-            slot.lock().progress = progress;
+        let probe = ready::probe(&plan.upstream(addr), READY_WAIT, Duration::from_secs(2)).await;
+        if probe.progress.is_some() {
+            slot.lock().progress = probe.progress;
         }
-        match readiness {
+        match probe.readiness {
             Readiness::Ready => return Ok(addr),
             Readiness::Failed { kind, message } => {
                 return Err(Error::StartFailed { kind, message })
@@ -221,6 +224,8 @@ async fn await_ready(
                     cfg.start_limit.as_secs()
                 )))
             }
+            // Held until the start moved on: ask again at once.
+            Readiness::NotYet if probe.held => {}
             Readiness::NotYet => {
                 sleep(pause(
                     began,
