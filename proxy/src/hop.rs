@@ -14,7 +14,10 @@
 //!
 //! # Layout
 //! - [`unix`]: sending requests to a launcher over a unix socket (sandboxed ones).
+//! - [`ask`]: one question to a launcher on a connection of its own (readiness, the
+//!   idle clock, keep-alives).
 
+pub mod ask;
 pub mod unix;
 
 use std::fmt;

@@ -1,7 +1,6 @@
 //! Asking a workspace's launcher about its idle clock over the authenticated hop:
 //! `GET /_dcs/idle` (the reaper, `GET /api/status`) and `POST /_dcs/keepalive` (the
-//! keep-alive API). One fresh connection per question (TCP, or the unix socket of a
-//! sandboxed launcher), the workspace's hop credential, a bounded answer and a
+//! keep-alive API), each a question of its own ([`crate::hop::ask`]) within a
 //! deadline: a launcher that cannot answer is "unknown", never "idle".
 
 use std::time::Duration;
@@ -9,7 +8,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use dcs_model::api::{IdleReport, KeepaliveRequest};
 use http::{Method, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
 
 use crate::runtime::Upstream;
 
@@ -20,9 +18,6 @@ pub const ASK_TIMEOUT: Duration = Duration::from_secs(5);
 pub const IDLE_PATH: &str = "/_dcs/idle";
 /// The path of the launcher's keep-alive.
 pub const KEEPALIVE_PATH: &str = "/_dcs/keepalive";
-
-/// The largest answer read.
-const MAX_ANSWER: usize = 64 * 1024;
 
 /// The launcher's clock, or why it could not be read.
 pub async fn idle(up: &Upstream) -> Result<IdleReport, String> {
@@ -68,68 +63,8 @@ async fn exchange(
     path: &str,
     body: Option<Vec<u8>>,
 ) -> Result<(StatusCode, Bytes), String> {
-    tokio::time::timeout(ASK_TIMEOUT, send(up, method, path, body))
+    tokio::time::timeout(ASK_TIMEOUT, crate::hop::ask::ask(up, method, path, body))
         .await
         .unwrap_or_else(|_| Err("no answer in time".to_owned()))
-}
-
-async fn send(
-    up: &Upstream,
-    method: Method,
-    path: &str,
-    body: Option<Vec<u8>>,
-) -> Result<(StatusCode, Bytes), String> {
-    let host = up.host.as_deref().unwrap_or(&up.authority);
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(http::header::HOST, host)
-        .header(http::header::ACCEPT, "application/json");
-    if body.is_some() {
-        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
-    }
-    let mut req = builder
-        .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .map_err(|e| e.to_string())?;
-    // Without its hop credential a launcher answers nothing.
-    crate::hop::insert(req.headers_mut(), up.hop.as_ref());
-    let resp = match &up.socket {
-        Some(socket) => {
-            let stream = tokio::net::UnixStream::connect(socket)
-                .await
-                .map_err(|e| format!("cannot connect: {e}"))?;
-            over(stream, req).await?
-        }
-        None => {
-            let stream = tokio::net::TcpStream::connect(&up.authority)
-                .await
-                .map_err(|e| format!("cannot connect: {e}"))?;
-            over(stream, req).await?
-        }
-    };
-    let status = resp.status();
-    let body = Limited::new(resp.into_body(), MAX_ANSWER)
-        .collect()
-        .await
-        .map_err(|e| format!("unreadable answer: {e}"))?
-        .to_bytes();
-    Ok((status, body))
-}
-
-async fn over<S>(
-    stream: S,
-    req: http::Request<Full<Bytes>>,
-) -> Result<http::Response<hyper::body::Incoming>, String>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-    tokio::spawn(conn);
-    sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("no answer: {e}"))
+        .map(|answer| (answer.status, answer.body))
 }

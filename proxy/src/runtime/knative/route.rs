@@ -11,7 +11,6 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
 use serde::Deserialize;
 use tracing::debug;
 
@@ -74,33 +73,8 @@ pub async fn probe(up: &Upstream) -> Answer {
 }
 
 async fn fetch(up: &Upstream) -> Result<(http::StatusCode, Bytes), String> {
-    let stream = tokio::net::TcpStream::connect(&up.authority)
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-    tokio::spawn(conn);
-    let host = up.host.as_deref().unwrap_or(&up.authority);
-    let mut req = http::Request::get("/_dcs/ready")
-        .header(http::header::HOST, host)
-        .header(http::header::ACCEPT, "application/json")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    // Without its hop credential a launcher answers only a bare status code.
-    crate::hop::insert(req.headers_mut(), up.hop.as_ref());
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("no answer: {e}"))?;
-    let status = resp.status();
-    let body = Limited::new(resp.into_body(), 64 * 1024)
-        .collect()
-        .await
-        .map_err(|e| format!("unreadable answer: {e}"))?
-        .to_bytes();
-    Ok((status, body))
+    let answer = crate::hop::ask::ask(up, http::Method::GET, "/_dcs/ready", None).await?;
+    Ok((answer.status, answer.body))
 }
 
 /// Probes until the workspace answers through its route (ready, or failed),

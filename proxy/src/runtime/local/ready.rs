@@ -1,16 +1,13 @@
-//! Asking a launcher whether it is ready: `GET /_dcs/ready?wait=<ms>` over a fresh
-//! connection (TCP, or the unix socket of a sandboxed launcher), with the workspace's
-//! hop credential (without it a launcher answers only a bare status code). The
-//! launcher holds the answer until its start moves on or the wait passed (and says
-//! so in [`dcs_model::env::READY_WAIT_HEADER`]), so readiness is seen the moment it
-//! comes. The report's phase and clone figures become the start's [`Progress`] (see
+//! Asking a launcher whether it is ready: `GET /_dcs/ready?wait=<ms>`, a question of
+//! its own over the authenticated hop ([`crate::hop::ask`]). The launcher holds the
+//! answer until its start moves on or the wait passed (and says so in
+//! [`dcs_model::env::READY_WAIT_HEADER`]), so readiness is seen the moment it comes.
+//! The report's phase and clone figures become the start's [`Progress`] (see
 //! [`crate::progress`]).
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use dcs_model::api::{Progress, StartPhase};
-use http_body_util::{BodyExt, Empty, Limited};
 use serde::Deserialize;
 
 use crate::error::StartFailure;
@@ -164,50 +161,19 @@ fn readiness(report: Option<Report>) -> Readiness {
 
 async fn fetch(up: &Upstream, wait: Duration) -> Option<(Report, bool)> {
     let path = format!("/_dcs/ready?wait={}", wait.as_millis());
-    let mut req = http::Request::get(path)
-        .header(http::header::HOST, &up.authority)
-        .header(http::header::ACCEPT, "application/json")
-        .body(Empty::<Bytes>::new())
-        .ok()?;
-    crate::hop::insert(req.headers_mut(), up.hop.as_ref());
-    let resp = match &up.socket {
-        Some(socket) => send(tokio::net::UnixStream::connect(socket).await.ok()?, req).await?,
-        None => {
-            send(
-                tokio::net::TcpStream::connect(&up.authority).await.ok()?,
-                req,
-            )
-            .await?
-        }
-    };
-    let held = resp
-        .headers()
-        .contains_key(dcs_model::env::READY_WAIT_HEADER);
-    let body = Limited::new(resp.into_body(), 64 * 1024)
-        .collect()
+    let answer = crate::hop::ask::ask(up, http::Method::GET, &path, None)
         .await
-        .ok()?
-        .to_bytes();
-    Some((serde_json::from_slice(&body).ok()?, held))
-}
-
-async fn send<S>(
-    stream: S,
-    req: http::Request<Empty<Bytes>>,
-) -> Option<http::Response<hyper::body::Incoming>>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .ok()?;
-    tokio::spawn(conn);
-    sender.send_request(req).await.ok()
+        .ok()?;
+    let held = answer
+        .headers
+        .contains_key(dcs_model::env::READY_WAIT_HEADER);
+    Some((serde_json::from_slice(&answer.body).ok()?, held))
 }
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
 
     /// A loopback stand-in for a launcher's `/_dcs/ready` that answers `body`, saying
