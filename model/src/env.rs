@@ -9,6 +9,7 @@
 //! ([`StdinSecrets`]).
 //!
 //! # Layout
+//! - [`headers`]: what the proxy's requests and the launcher's answers carry.
 //! - [`listen`]: [`Listen`], the TCP or unix-socket form of `DCS_LISTEN`.
 //! - [`stdin`]: [`StdinSecrets`], what a launcher reads from its stdin at spawn.
 //! - [`idle`]: [`IdlePolicy`], the idle timeout, warning and busy bound
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 
 use crate::{InstanceId, RepoRef, UserId};
 
+pub use headers::{HOP_HEADER, READY_MAX_WAIT_MS, READY_WAIT_HEADER};
 pub use idle::{IdlePolicy, DCS_BUSY_MAX, DCS_IDLE_TIMEOUT, DCS_IDLE_WARNING};
 pub use listen::Listen;
 pub use stdin::StdinSecrets;
@@ -140,15 +142,6 @@ pub const ALL: &[&str] = &[
 /// The value of a secret variable (`DCS_GIT_TOKEN_FILE`, `DCS_HOP_SECRET_FILE`) that
 /// means "on the launcher's stdin" ([`StdinSecrets`]).
 pub const STDIN: &str = "-";
-/// The request header carrying the hop credential from the proxy to a launcher.
-pub const HOP_HEADER: &str = "x-dcs-hop";
-/// `GET /_dcs/ready?wait=<ms>`: the launcher holds its answer until the start moves
-/// on (a new phase, a failure, the end) or `<ms>` pass (at most
-/// [`READY_MAX_WAIT_MS`]), and says in this response header how long it was willing
-/// to wait, so that whoever asks knows it need not pause before asking again.
-pub const READY_WAIT_HEADER: &str = "x-dcs-ready-wait";
-/// The longest `wait` a launcher honours on `/_dcs/ready`, milliseconds.
-pub const READY_MAX_WAIT_MS: u64 = 10_000;
 
 /// Default git base.
 pub const DEFAULT_GIT_BASE: &str = "https://github.com";
@@ -397,6 +390,7 @@ impl LauncherEnv {
     }
 }
 
+pub mod headers;
 pub mod idle;
 pub mod listen;
 mod read;
