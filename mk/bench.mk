@@ -30,7 +30,7 @@ bench-deps: deps
 ## with whole-program optimisation); dcs-bench itself is a release build
 bench: bench-deps ide-apt node24 code-server
 	$(CARGO) build --profile dist --bins -p dcs-proxy -p dcs-launcher
-	$(CARGO) build --release -p dcs-e2e --bin dcs-bench
+	$(CARGO) build --release -p dcs-e2e --bin dcs-bench --bin dcs-bench-hyper
 	@mkdir -p target/bench
 	ulimit -n $(BENCH_NOFILE) 2>/dev/null || ulimit -n $$(ulimit -Hn); \
 	  out=target/bench/$$(date -u +%Y%m%d-%H%M%S).md; \

@@ -9,7 +9,10 @@ use super::load::Run;
 use super::ws::Idle;
 
 /// The targets, in the order they are reported.
-pub const TARGETS: [&str; 3] = ["dcs-proxy", "nginx", "direct"];
+pub const TARGETS: [&str; 4] = ["dcs-proxy", "nginx", "direct", HYPER];
+
+/// The HTTP section's reference: hyper and hyper-util alone (`dcs-bench-hyper`).
+pub const HYPER: &str = "hyper only";
 
 /// Everything measured.
 #[derive(Default)]

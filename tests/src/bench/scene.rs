@@ -268,6 +268,30 @@ http {{
     Ok(Proc { child, addr })
 }
 
+/// `dcs-bench-hyper` (hyper's server and hyper-util's pooled client, nothing else)
+/// forwarding to `upstream`: the HTTP section's reference for what the libraries cost.
+/// It is built beside `dcs-bench` (`make bench`).
+pub fn hyper_reference(upstream: SocketAddr) -> anyhow::Result<Proc> {
+    let exe = std::env::current_exe()?
+        .with_file_name(format!("dcs-bench-hyper{}", std::env::consts::EXE_SUFFIX));
+    let mut child = Command::new(&exe)
+        .arg(upstream.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("spawn {} (built by `make bench`)", exe.display()))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .and_then(|a| a.parse().ok())
+        .with_context(|| format!("dcs-bench-hyper said {line:?}"))?;
+    Ok(Proc { child, addr })
+}
+
 /// The nginx executable; missing, the bench fails naming the make target.
 pub fn nginx_bin() -> anyhow::Result<PathBuf> {
     for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin"] {

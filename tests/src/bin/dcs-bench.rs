@@ -3,7 +3,8 @@
 //!
 //! - HTTP: req/s, p50/p99 and CPU per request at 1/16/64/256 connections, 1 KB and
 //!   1 MB bodies, through dcs-proxy, nginx (`proxy_pass`, upstream keep-alive,
-//!   HTTP/1.1, streaming) and direct to the workspace's launcher;
+//!   HTTP/1.1, streaming), directly to the workspace's launcher, and through
+//!   `dcs-bench-hyper` (hyper and hyper-util alone: what the libraries cost);
 //! - WebSocket echo round trip at 32 B, 8 KiB and 64 KiB, the same three ways;
 //! - 1,000 and 10,000 idle WebSockets through dcs-proxy and nginx: RSS while open
 //!   and after close, drops;
@@ -40,7 +41,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use report::{Report, TARGETS};
+use report::{Report, HYPER, TARGETS};
 
 /// How much to measure.
 struct Plan {
@@ -192,8 +193,12 @@ async fn main() -> anyhow::Result<()> {
         (TARGETS[1], nginx.addr, "", scene::family(nginx.pid())),
         (TARGETS[2], launcher_addr, "", vec![launcher]),
     ];
+    // HTTP only (it forwards no upgrades): what hyper and hyper-util alone cost.
+    let hyper = scene::hyper_reference(launcher_addr)?;
+    let mut http_targets = targets.clone();
+    http_targets.push((HYPER, hyper.addr, "", vec![hyper.pid()]));
     let hop_header = |name: &str| -> Vec<(&'static str, String)> {
-        if name == TARGETS[2] {
+        if name == TARGETS[2] || name == HYPER {
             vec![(dcs_model::env::HOP_HEADER, hop.clone())]
         } else {
             Vec::new()
@@ -208,6 +213,7 @@ async fn main() -> anyhow::Result<()> {
             scene::family(nginx.pid())
         );
         println!("direct http://{launcher_addr} pid {launcher}");
+        println!("{HYPER} http://{} pid {}", hyper.addr, hyper.pid());
         println!("direct needs: {}: {hop}", dcs_model::env::HOP_HEADER);
         println!("bodies: {}", scene::body_path("1k"));
         tokio::signal::ctrl_c().await?;
@@ -219,7 +225,7 @@ async fn main() -> anyhow::Result<()> {
         for round in 0..plan.rounds {
             for body in plan.bodies.iter().map(String::as_str) {
                 for &conns in &plan.conns {
-                    for (name, addr, prefix, pids) in rotated(&targets, round) {
+                    for (name, addr, prefix, pids) in rotated(&http_targets, round) {
                         let url = format!("http://{addr}{prefix}{}", scene::body_path(body));
                         let headers: Vec<String> = hop_header(name)
                             .into_iter()
@@ -351,7 +357,9 @@ fn print(report: &Report, plan: &Plan) {
          each HTTP figure is the median over the rounds of one {} s `wrk` run (keep-alive \
          connections, 1–2 threads). CPU per request is the target's own processes' CPU time \
          (`/proc`) over the requests it served: dcs-proxy's process, nginx's master and \
-         workers, the launcher for direct.\n\n",
+         workers, the launcher for direct, and for hyper only `dcs-bench-hyper` (a \
+         release build: hyper's server and hyper-util's pooled client forwarding as they \
+         are, the reference for what those libraries alone cost).\n\n",
         plan.rounds, plan.secs
     ));
     if plan.runs("http") {
