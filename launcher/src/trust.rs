@@ -209,8 +209,8 @@ static MADE: std::sync::LazyLock<std::sync::Mutex<Made>> =
     std::sync::LazyLock::new(Default::default);
 
 /// The bundle of `extra` written into `config_dir`, made once per launcher process:
-/// the transfers, the IDE's installer and the IDE, and the workspace's processes
-/// share it (each used to build and write it again, a few milliseconds of every
+/// the transfers, the IDE and the workspace's processes share it (the IDE's installer,
+/// which needs no file, builds its own when it downloads) (each used to build and write it again, a few milliseconds of every
 /// start). A failure is not kept: the next call tries again. A change of the
 /// operator's extra CA file reaches the workspace at its next start.
 pub fn written(config_dir: &Path, extra: Option<&Path>) -> Result<Arc<Written>, TrustError> {

@@ -17,8 +17,9 @@ pub const NODE_EXTRA_CA_CERTS: &str = "NODE_EXTRA_CA_CERTS";
 
 static WRITTEN: OnceLock<PathBuf> = OnceLock::new();
 
-/// Builds the bundle (`extra`: the operator's `DCS_EXTRA_CA_FILE`) and writes it
-/// into `config_dir`; later user processes get it through [`env`]. Returns its path.
+/// The bundle (`extra`: the operator's `DCS_EXTRA_CA_FILE`) written into
+/// `config_dir` ([`super::written`]: made once per process); later user processes get
+/// it through [`env`]. Returns its path.
 pub async fn prepare(config_dir: PathBuf, extra: Option<PathBuf>) -> Result<PathBuf, TrustError> {
     let file = tokio::task::spawn_blocking(move || {
         super::written(&config_dir, extra.as_deref()).map(|w| w.file.clone())
