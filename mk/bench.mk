@@ -1,7 +1,8 @@
 # The side-by-side benchmark (see docs/benchmarks.md).
 #
 #   make bench        the binaries that ship (`dist` profile), then dcs-bench: dcs-proxy, nginx and direct against
-#                     the same workspace (HTTP load, WebSocket echo, idle WebSockets), wake
+#                     the same workspace (HTTP load, WebSocket echo, idle WebSockets; HTTP also
+#                     through dcs-bench-hyper, hyper and hyper-util alone, for reference), wake
 #                     from zero (`none`, code-server), first open against `git clone`,
 #                     idle RSS; Markdown on stdout, kept in target/bench/<time>.md
 #   make bench-deps   nginx and wrk from Debian (installed only when missing)
