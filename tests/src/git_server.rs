@@ -293,6 +293,10 @@ async fn accept_loop(
                 }
             },
         };
+        // As real git servers' front ends do: without it a response's last small
+        // write (the chunked body's end) waits for the client's delayed ACK, ~40 ms
+        // per round trip, which clients that write differently pay differently.
+        let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         let tls = tls.clone();
         tokio::spawn(async move {
