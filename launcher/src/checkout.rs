@@ -22,7 +22,7 @@
 //! [`lock`] serialises the launchers that share one checkout folder and removes the
 //! partial clones a killed one left behind.
 //!
-//! [`classify`] names failures; [`credentials`] feeds the token to libgit2;
+//! [`worktree`] writes a fresh clone's files in parallel; [`classify`] names failures; [`credentials`] feeds the token to libgit2;
 //! [`progress`] counts and logs transfers; [`protocol`] is what the launcher and its
 //! transfer child say to each other.
 
@@ -35,6 +35,7 @@ pub mod progress;
 pub mod protocol;
 pub mod run;
 pub mod watchdog;
+pub mod worktree;
 
 #[cfg(test)]
 mod tests;
@@ -210,11 +211,28 @@ fn clone_fresh(job: &Job, token: Option<&Secret>) -> Result<Outcome> {
     if shallow {
         options.depth(1);
     }
+    // The files are written afterwards, in parallel (see `worktree`).
+    let mut no_files = git2::build::CheckoutBuilder::new();
+    no_files.dry_run();
     let cloned = git2::build::RepoBuilder::new()
         .fetch_options(options)
-        .clone(&url, &partial);
+        .with_checkout(no_files)
+        .clone(&url, &partial)
+        .and_then(|repo| {
+            drop(repo);
+            let began = Instant::now();
+            let written = worktree::write(&partial, &job.cancel)?;
+            let ms = began.elapsed().as_millis() as u64;
+            info!(
+                files = written.files,
+                workers = written.workers,
+                ms,
+                "working tree written"
+            );
+            Ok(())
+        });
     match cloned {
-        Ok(repo) => drop(repo),
+        Ok(()) => {}
         Err(_) if job.cancel.load(Ordering::Relaxed) => {
             let _ = fs::remove_dir_all(&partial);
             return Err(Error::Checkout {
