@@ -21,9 +21,9 @@
 //! runs only the named sections (comma-separated; all by default).
 //! `DCS_BENCH_HOLD=1` starts the scene (proxy, workspace, nginx), prints where each
 //! target listens and holds it until interrupted, for profiling by hand.
-//! `DCS_BENCH_ROUNDS`, `DCS_BENCH_SECS`, `DCS_BENCH_CONNS=1,256` and
-//! `DCS_BENCH_BODIES=1k` override the plan's rounds, run length, connection counts
-//! and HTTP bodies.
+//! `DCS_BENCH_ROUNDS`, `DCS_BENCH_SECS`, `DCS_BENCH_CONNS=1,256`,
+//! `DCS_BENCH_BODIES=1k` and `DCS_BENCH_OPENS` override the plan's rounds, run
+//! length, connection counts, HTTP bodies and first opens.
 
 #[path = "../bench/load.rs"]
 mod load;
@@ -84,6 +84,7 @@ impl Plan {
                 .unwrap_or(sized.conns.clone()),
             rounds: number("DCS_BENCH_ROUNDS").unwrap_or(sized.rounds),
             secs: number("DCS_BENCH_SECS").map_or(sized.secs, |s| s as u64),
+            opens: number("DCS_BENCH_OPENS").unwrap_or(sized.opens),
             ..sized
         }
     }
@@ -118,7 +119,7 @@ impl Plan {
             idle_counts: vec![1_000, 10_000],
             wakes: 20,
             ide_wakes: 5,
-            opens: 5,
+            opens: 9,
             only: None,
             bodies: vec!["1k".into(), "1m".into()],
         }
