@@ -36,7 +36,7 @@ PREVIEW_DOMAIN ?= localhost
 # util-linux (unshare) and coreutils (chroot): the static launcher's empty-root test;
 # bubblewrap: the sandbox of local workspaces when several users share the machine
 # (and with --sandbox), and its tests.
-APT_PACKAGES := git pkg-config libssl-dev ca-certificates build-essential python3 \
+APT_PACKAGES := git pkg-config libssl-dev ca-certificates openssl build-essential python3 \
   util-linux coreutils bubblewrap
 
 .PHONY: run deps build lint fmt unit e2e bench fuzz clean

@@ -12,12 +12,14 @@
 //!    file that holds no certificate, or one that does not parse, is an error naming
 //!    the file: silently trusting less than asked would only fail later, unclearly.
 //!
-//! rustls takes the certificates from [`Bundle::tls_config`]. libgit2 gets them as
-//! one PEM file, [`Bundle::write`] into `<config>/trust/ca-bundle.pem`, named by
-//! OpenSSL's `SSL_CERT_FILE` in the transfer child's environment (and `SSL_CERT_DIR`
-//! pointing at the same folder, which holds no hashed certificates, so nothing else
-//! is trusted): libgit2 loads OpenSSL's default verify paths, which honour both
-//! variables, in the system OpenSSL as in the static launcher's vendored one. git2's
+//! rustls takes the certificates from [`Bundle::tls_config`]. libgit2 gets them
+//! through OpenSSL's default verify paths, which honour `SSL_CERT_FILE` and
+//! `SSL_CERT_DIR` in the transfer child's environment ([`openssl_env`]), in the system
+//! OpenSSL as in the static launcher's vendored one: as one PEM file,
+//! [`Bundle::write`] into `<config>/trust/ca-bundle.pem` (with `SSL_CERT_DIR` its
+//! folder, which holds no hashed certificates, so nothing else is trusted), or, once
+//! it is there, as a hashed folder that OpenSSL reads only as far as a verification
+//! needs ([`folder`]). git2's
 //! in-process setter (`opts::set_ssl_cert_file`) is an `unsafe fn`, and the workspace
 //! forbids unsafe code; each transfer runs in its own process anyway. Only
 //! certificates reach the bundle: anything else in a PEM file (a private key put there
@@ -200,6 +202,9 @@ pub struct Written {
     pub bundle: Bundle,
     /// Where the PEM was written.
     pub file: PathBuf,
+    /// The bundle as OpenSSL's hashed folder, when a complete one was there already
+    /// (see [`folder`]).
+    pub folder: Option<folder::Folder>,
 }
 
 /// What [`written`] made, by config volume and `extra` (one of each in a launcher).
@@ -223,16 +228,39 @@ pub fn written(config_dir: &Path, extra: Option<&Path>) -> Result<Arc<Written>, 
     }
     let bundle = Bundle::build(extra)?;
     let file = bundle.write(config_dir)?;
-    let w = Arc::new(Written { bundle, file });
+    let trust_dir = config_dir.join(DIR);
+    let folder = folder::ready(&bundle, &trust_dir);
+    if folder.is_none() {
+        // For the next start; this one's transfers read the file.
+        let bundle = bundle.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = folder::make(&bundle, &trust_dir) {
+                tracing::warn!(error = %e, "no certificate folder; transfers read the file");
+            }
+        });
+    }
+    let w = Arc::new(Written {
+        bundle,
+        file,
+        folder,
+    });
     made.insert(key, w.clone());
     Ok(w)
 }
 
-/// The variables that make OpenSSL (libgit2's TLS) trust exactly the bundle written
-/// at `file`: `SSL_CERT_FILE` names it, `SSL_CERT_DIR` its folder (no hashed
-/// certificates there, so OpenSSL's default folder is not used either).
-pub fn openssl_env(file: &Path) -> Vec<(OsString, OsString)> {
-    let dir = file.parent().unwrap_or(file);
+/// The variables that make OpenSSL (libgit2's TLS) trust exactly the bundle
+/// `written`: its hashed folder as `SSL_CERT_DIR` and an empty `SSL_CERT_FILE` when
+/// there is a complete one ([`folder`]), else the PEM file as `SSL_CERT_FILE` and
+/// its folder (no hashed certificates there) as `SSL_CERT_DIR`. Either way OpenSSL's
+/// default locations are not used.
+pub fn openssl_env(written: &Written) -> Vec<(OsString, OsString)> {
+    let (file, dir) = match &written.folder {
+        Some(f) => (f.empty.as_path(), f.dir.as_path()),
+        None => (
+            written.file.as_path(),
+            written.file.parent().unwrap_or(&written.file),
+        ),
+    };
     vec![
         (SSL_CERT_FILE.into(), file.as_os_str().to_owned()),
         (SSL_CERT_DIR.into(), dir.as_os_str().to_owned()),
@@ -288,7 +316,9 @@ fn pem_encode(der: &[u8], out: &mut String) {
     out.push_str("-----END CERTIFICATE-----\n");
 }
 
+pub mod folder;
 pub mod for_users;
+pub mod subject_hash;
 #[cfg(test)]
 pub(crate) mod test_ca;
 

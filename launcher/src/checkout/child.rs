@@ -84,6 +84,7 @@ pub async fn transfer_program(env: &LauncherEnv) -> Result<Program> {
     let (file, counts) = (&written.file, written.bundle.counts());
     info!(
         file = %file.display(),
+        folder = ?written.folder.as_ref().map(|f| &f.dir),
         mozilla = counts.mozilla,
         image = counts.image,
         image_store = ?counts.image_store,
@@ -91,7 +92,7 @@ pub async fn transfer_program(env: &LauncherEnv) -> Result<Program> {
         "trusted certificates for git"
     );
     let mut program = Program::this_executable();
-    program.env.extend(trust::openssl_env(file));
+    program.env.extend(trust::openssl_env(&written));
     Ok(program)
 }
 

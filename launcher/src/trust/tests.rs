@@ -125,8 +125,13 @@ fn the_file_is_written_whole_once_and_named_for_openssl() {
         .map(|e| e.file_name())
         .collect();
     assert_eq!(names, ["ca-bundle.pem"], "no temporary file is left");
+    let written = Written {
+        bundle: bundle.clone(),
+        file: file.clone(),
+        folder: None,
+    };
     assert_eq!(
-        openssl_env(&file),
+        openssl_env(&written),
         vec![
             ("SSL_CERT_FILE".into(), file.clone().into_os_string()),
             (

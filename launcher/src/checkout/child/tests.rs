@@ -221,3 +221,41 @@ async fn an_unusable_extra_ca_file_fails_the_checkout_naming_it() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn libgit2_in_the_child_finds_the_extra_ca_in_the_hashed_folder() {
+    // As above, but trust comes only from the hashed folder: no PEM file is written,
+    // so OpenSSL can only have found the CA under its subject hash.
+    let ca = TestCa::new("hashed CA");
+    let not_found = hyper::service::service_fn(|_req| async {
+        let mut res = http::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
+        *res.status_mut() = http::StatusCode::NOT_FOUND;
+        Ok::<_, std::convert::Infallible>(res)
+    });
+    let base = serve_https(&ca, not_found).await;
+    let ws = tempfile::tempdir().expect("tempdir");
+    let env = crate::fixtures::env(&base, ws.path());
+    let job = Job::from_env(&env, Arc::new(AtomicBool::new(false))).expect("a repository");
+    let trust_dir = ws.path().join("trust");
+    let through = |bundle: trust::Bundle| {
+        let folder = trust::folder::make(&bundle, &trust_dir).expect("folder");
+        let written = trust::Written {
+            bundle,
+            file: trust_dir.join("never-written.pem"),
+            folder: Some(folder),
+        };
+        let mut program = Program::this_executable();
+        program.env.extend(trust::openssl_env(&written));
+        program
+    };
+
+    let without = through(trust::Bundle::from_sources(None, &[]).expect("bundle"));
+    let (kind, message) = fails(&job, &without, &env).await;
+    assert_eq!(kind, FailureKind::Network, "{message}");
+    assert!(message.to_lowercase().contains("certificate"), "{message}");
+
+    let extra = ca.write_ca(ws.path());
+    let with = through(trust::Bundle::from_sources(Some(&extra), &[]).expect("bundle"));
+    let (kind, message) = fails(&job, &with, &env).await;
+    assert_eq!(kind, FailureKind::NotFound, "past TLS: {message}");
+}

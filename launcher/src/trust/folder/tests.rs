@@ -1,0 +1,113 @@
+//! The hashed folder: one file per certificate under its subject hash, made whole
+//! or not at all, checked before use, repaired when damaged; and `written` making it
+//! in the background for the next start.
+
+use std::time::{Duration, Instant};
+
+use super::super::test_ca::TestCa;
+use super::super::{openssl_env, written, Written};
+use super::*;
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_certificate_has_a_file_under_its_subject_hash() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ca = TestCa::new("folder CA");
+    let extra = ca.write_ca(tmp.path());
+    let bundle = Bundle::from_sources(Some(&extra), &[]).expect("bundle");
+    let trust = tmp.path().join("trust");
+    assert_eq!(ready(&bundle, &trust), None);
+
+    let folder = make(&bundle, &trust).expect("made");
+    assert_eq!(ready(&bundle, &trust), Some(folder.clone()));
+    assert_eq!(std::fs::metadata(&folder.empty).expect("empty").len(), 0);
+    let names = listing(&folder.dir);
+    assert_eq!(names.len(), bundle.len());
+    for der in bundle.certificates() {
+        let hash = subject_hash(der).expect("a subject");
+        let mut pem = String::new();
+        pem_encode(der, &mut pem);
+        let found = names
+            .iter()
+            .filter(|n| n.starts_with(&format!("{hash:08x}.")))
+            .any(|n| std::fs::read_to_string(folder.dir.join(n)).expect("read") == pem);
+        assert!(found, "{hash:08x}");
+    }
+    let hashed = listing(&trust)
+        .into_iter()
+        .filter(|n| n.starts_with("hashed-") || n.starts_with('.'))
+        .count();
+    assert_eq!(
+        hashed,
+        1,
+        "no temporary folder is left: {:?}",
+        listing(&trust)
+    );
+}
+
+#[test]
+fn a_damaged_folder_is_not_used_and_is_made_again() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bundle = Bundle::from_sources(None, &[]).expect("bundle");
+    let trust = tmp.path().join("trust");
+    let folder = make(&bundle, &trust).expect("made");
+    let victim = folder.dir.join(&listing(&folder.dir)[0]);
+    std::fs::write(&victim, "").expect("truncate");
+    assert_eq!(ready(&bundle, &trust), None, "a truncated file is noticed");
+    assert_eq!(make(&bundle, &trust).expect("made again"), folder);
+    assert_eq!(ready(&bundle, &trust), Some(folder));
+}
+
+#[test]
+fn another_bundle_gets_a_folder_of_its_own() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let trust = tmp.path().join("trust");
+    let plain = Bundle::from_sources(None, &[]).expect("bundle");
+    let extra = TestCa::new("other CA").write_ca(tmp.path());
+    let more = Bundle::from_sources(Some(&extra), &[]).expect("bundle");
+    let a = make(&plain, &trust).expect("made");
+    let b = make(&more, &trust).expect("made");
+    assert_ne!(a.dir, b.dir);
+    assert_eq!(ready(&plain, &trust), Some(a), "the first stays usable");
+}
+
+#[test]
+fn written_makes_the_folder_for_the_next_start() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let first = written(tmp.path(), None).expect("written");
+    assert_eq!(first.folder, None, "a fresh volume has none yet");
+    assert_eq!(
+        openssl_env(&first)[0].1,
+        first.file.clone().into_os_string()
+    );
+    let trust = tmp.path().join(super::super::DIR);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let folder = loop {
+        if let Some(folder) = ready(&first.bundle, &trust) {
+            break folder;
+        }
+        assert!(Instant::now() < deadline, "the folder was never made");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let next = Written {
+        bundle: first.bundle.clone(),
+        file: first.file.clone(),
+        folder: Some(folder.clone()),
+    };
+    assert_eq!(
+        openssl_env(&next),
+        vec![
+            ("SSL_CERT_FILE".into(), folder.empty.into_os_string()),
+            ("SSL_CERT_DIR".into(), folder.dir.into_os_string()),
+        ]
+    );
+}
