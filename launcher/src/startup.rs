@@ -59,6 +59,12 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
             }
             info!(ide = ide.kind(), "IDE started; workspace ready");
             readiness.set_phase(Phase::Ready);
+            if env.repo.is_some() && env.checkout_outcome_file.is_none() {
+                let (config, extra) = (env.config_dir(), env.extra_ca_file.clone());
+                tokio::task::spawn_blocking(move || {
+                    crate::trust::make_folder_for_next_start(&config, extra.as_deref())
+                });
+            }
         }
         Err(err) => {
             error!(ide = ide.kind(), error = %err, "IDE failed to start");

@@ -228,17 +228,7 @@ pub fn written(config_dir: &Path, extra: Option<&Path>) -> Result<Arc<Written>, 
     }
     let bundle = Bundle::build(extra)?;
     let file = bundle.write(config_dir)?;
-    let trust_dir = config_dir.join(DIR);
-    let folder = folder::ready(&bundle, &trust_dir);
-    if folder.is_none() {
-        // For the next start; this one's transfers read the file.
-        let bundle = bundle.clone();
-        std::thread::spawn(move || {
-            if let Err(e) = folder::make(&bundle, &trust_dir) {
-                tracing::warn!(error = %e, "no certificate folder; transfers read the file");
-            }
-        });
-    }
+    let folder = folder::ready(&bundle, &config_dir.join(DIR));
     let w = Arc::new(Written {
         bundle,
         file,
@@ -246,6 +236,25 @@ pub fn written(config_dir: &Path, extra: Option<&Path>) -> Result<Arc<Written>, 
     });
     made.insert(key, w.clone());
     Ok(w)
+}
+
+/// Makes the hashed folder ([`folder`]) of the bundle [`written`] for `config_dir`
+/// and `extra` if the volume has none yet: for the next start's transfers (this
+/// one's read the file). Called once the workspace is ready, so writing its files
+/// never competes with the start's own; a failure only leaves transfers reading
+/// the file.
+pub fn make_folder_for_next_start(config_dir: &Path, extra: Option<&Path>) {
+    let Ok(w) = written(config_dir, extra) else {
+        return;
+    };
+    if w.folder.is_none() {
+        match folder::make(&w.bundle, &config_dir.join(DIR)) {
+            Ok(f) => {
+                tracing::info!(folder = %f.dir.display(), "certificate folder made for the next start")
+            }
+            Err(e) => tracing::warn!(error = %e, "no certificate folder; transfers read the file"),
+        }
+    }
 }
 
 /// The variables that make OpenSSL (libgit2's TLS) trust exactly the bundle

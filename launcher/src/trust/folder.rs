@@ -8,8 +8,9 @@
 //!
 //! The folder is named by its content (`hashed-<digest>`), so launchers of different
 //! images sharing one volume never replace each other's; it is made once per volume
-//! and bundle, in the background the first time ([`super::written`]: that launcher's
-//! transfers use the file), and checked (every name and size) before it is used. A
+//! and bundle, after the first start is ready
+//! ([`super::make_folder_for_next_start`]: that start's transfers read the file),
+//! and checked (every name and size) before it is used. A
 //! half-written folder never carries the final name: it is written under a
 //! temporary one and renamed.
 

@@ -1,11 +1,9 @@
 //! The hashed folder: one file per certificate under its subject hash, made whole
-//! or not at all, checked before use, repaired when damaged; and `written` making it
-//! in the background for the next start.
-
-use std::time::{Duration, Instant};
+//! or not at all, checked before use, repaired when damaged; and the folder made for
+//! the next start.
 
 use super::super::test_ca::TestCa;
-use super::super::{openssl_env, written, Written};
+use super::super::{make_folder_for_next_start, openssl_env, written, Written};
 use super::*;
 
 fn listing(dir: &Path) -> Vec<String> {
@@ -81,7 +79,7 @@ fn another_bundle_gets_a_folder_of_its_own() {
 }
 
 #[test]
-fn written_makes_the_folder_for_the_next_start() {
+fn the_folder_is_made_for_the_next_start_not_this_one() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let first = written(tmp.path(), None).expect("written");
     assert_eq!(first.folder, None, "a fresh volume has none yet");
@@ -90,14 +88,9 @@ fn written_makes_the_folder_for_the_next_start() {
         first.file.clone().into_os_string()
     );
     let trust = tmp.path().join(super::super::DIR);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let folder = loop {
-        if let Some(folder) = ready(&first.bundle, &trust) {
-            break folder;
-        }
-        assert!(Instant::now() < deadline, "the folder was never made");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    assert_eq!(ready(&first.bundle, &trust), None);
+    make_folder_for_next_start(tmp.path(), None);
+    let folder = ready(&first.bundle, &trust).expect("made for the next start");
     let next = Written {
         bundle: first.bundle.clone(),
         file: first.file.clone(),
@@ -110,4 +103,23 @@ fn written_makes_the_folder_for_the_next_start() {
             ("SSL_CERT_DIR".into(), folder.dir.into_os_string()),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_started_workspace_leaves_the_folder_for_its_next_start() {
+    let upstream = crate::fixtures::Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let env = crate::fixtures::env(&upstream.base(), ws.path());
+    let trust = env.config_dir().join(super::super::DIR);
+    let running = crate::fixtures::Running::ready(env).await;
+    let bundle = Bundle::build(None).expect("bundle");
+    let deadline = std::time::Instant::now() + crate::fixtures::PATIENCE;
+    while ready(&bundle, &trust).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no folder after the start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    running.stop().await.expect("stopped");
 }
