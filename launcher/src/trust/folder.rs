@@ -10,7 +10,7 @@
 //! images sharing one volume never replace each other's; it is made once per volume
 //! and bundle, after the first start is ready
 //! ([`super::make_folder_for_next_start`]: that start's transfers read the file),
-//! and checked (every name and size) before it is used. A
+//! and checked (every file's content, and nothing more) before it is used. A
 //! half-written folder never carries the final name: it is written under a
 //! temporary one and renamed.
 
@@ -34,15 +34,18 @@ pub struct Folder {
     pub empty: PathBuf,
 }
 
-/// The folder of `bundle` under `trust_dir` if it is there whole: every
-/// certificate's file with its size, and the empty file.
+/// The folder of `bundle` under `trust_dir` if it is there whole and unchanged:
+/// every certificate's file with exactly its PEM (the volume is the workspace
+/// user's: a certificate put there by hand must not be trusted by the next
+/// transfer), and the empty file.
 pub fn ready(bundle: &Bundle, trust_dir: &Path) -> Option<Folder> {
     let (dir, files) = plan(bundle, trust_dir);
     let empty = trust_dir.join(EMPTY);
     let whole = std::fs::metadata(&empty).is_ok_and(|m| m.is_file() && m.len() == 0)
-        && files.iter().all(|(name, pem)| {
-            std::fs::metadata(dir.join(name)).is_ok_and(|m| m.len() == pem.len() as u64)
-        });
+        && files
+            .iter()
+            .all(|(name, pem)| std::fs::read(dir.join(name)).is_ok_and(|b| b == pem.as_bytes()))
+        && std::fs::read_dir(&dir).is_ok_and(|d| d.count() == files.len());
     whole.then_some(Folder { dir, empty })
 }
 

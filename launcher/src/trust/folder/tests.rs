@@ -62,6 +62,19 @@ fn a_damaged_folder_is_not_used_and_is_made_again() {
     std::fs::write(&victim, "").expect("truncate");
     assert_eq!(ready(&bundle, &trust), None, "a truncated file is noticed");
     assert_eq!(make(&bundle, &trust).expect("made again"), folder);
+
+    // A certificate of the same size, or one more, put there by the workspace's
+    // user: not trusted by the next transfer.
+    let mut other = std::fs::read(&victim).expect("read");
+    let middle = other.len() / 2;
+    other[middle] = if other[middle] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&victim, &other).expect("tamper");
+    assert_eq!(ready(&bundle, &trust), None, "a changed file is noticed");
+    assert_eq!(make(&bundle, &trust).expect("made again"), folder);
+    let ca = TestCa::new("planted CA");
+    std::fs::write(folder.dir.join("0badc0de.0"), &ca.ca_pem).expect("plant");
+    assert_eq!(ready(&bundle, &trust), None, "an extra file is noticed");
+    assert_eq!(make(&bundle, &trust).expect("made again"), folder);
     assert_eq!(ready(&bundle, &trust), Some(folder));
 }
 
