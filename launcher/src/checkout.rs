@@ -22,9 +22,10 @@
 //! [`lock`] serialises the launchers that share one checkout folder and removes the
 //! partial clones a killed one left behind.
 //!
-//! [`worktree`] writes a fresh clone's files in parallel; [`classify`] names failures; [`credentials`] feeds the token to libgit2;
-//! [`progress`] counts and logs transfers; [`protocol`] is what the launcher and its
-//! transfer child say to each other.
+//! [`worktree`] writes a fresh clone's files in parallel; [`classify`] names
+//! failures; [`credentials`] feeds the token to libgit2; [`progress`] counts and logs
+//! transfers; [`protocol`] is what the launcher and its transfer child say to each
+//! other.
 
 pub mod child;
 pub mod classify;

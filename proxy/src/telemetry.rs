@@ -5,8 +5,9 @@
 //! **Request ids.** Every request gets an id at the edge ([`request_id`]: a fresh
 //! random one, or the `X-Request-Id` of a peer listed in `--trusted-proxies`); it is
 //! shown on every error page and in every `/api` error, sent back as `X-Request-Id`,
-//! and every log line written while the request is served carries it (the span
-//! `request{id=…}`), so the line with the cause is one search away.
+//! and every log line written while the request is served carries it (text:
+//! `request{id=…}`, JSON: `"request_id"`; see [`lines`]), so the line with the cause
+//! is one search away.
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -15,7 +16,7 @@ use std::net::SocketAddr;
 use clap::ValueEnum;
 use http::HeaderMap;
 use ipnet::IpNet;
-use tracing::{Instrument, Subscriber};
+use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -45,8 +46,14 @@ where
         .with_env_filter(filter)
         .with_writer(writer);
     match format {
-        LogFormat::Text => Box::new(builder.with_ansi(ansi).finish()),
-        LogFormat::Json => Box::new(builder.json().with_ansi(false).finish()),
+        LogFormat::Text => Box::new(builder.with_ansi(ansi).event_format(lines::Text).finish()),
+        LogFormat::Json => Box::new(
+            builder
+                .json()
+                .with_ansi(false)
+                .event_format(lines::Json::default())
+                .finish(),
+        ),
     }
 }
 
@@ -106,16 +113,22 @@ fn fresh_id() -> String {
 }
 
 /// Runs `fut` as the request `id`: [`current_request_id`] answers it, and every
-/// log line is written inside the span `request{id=…}`.
+/// log line written meanwhile carries it ([`lines`]).
 pub async fn with_request_id<F: Future>(id: String, fut: F) -> F::Output {
-    let span = tracing::info_span!("request", id = %id);
-    REQUEST_ID.scope(id, fut.instrument(span)).await
+    REQUEST_ID.scope(id, fut).await
 }
 
 /// The id of the request being served, if any.
 pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
+    with_current_request_id(str::to_owned)
 }
+
+/// `f` of the id of the request being served, if any (without copying it).
+pub fn with_current_request_id<R>(f: impl FnOnce(&str) -> R) -> Option<R> {
+    REQUEST_ID.try_with(|id| f(id)).ok()
+}
+
+pub mod lines;
 
 #[cfg(test)]
 mod tests {

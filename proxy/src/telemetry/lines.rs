@@ -1,0 +1,131 @@
+//! The log line formats, text and JSON, each carrying the id of the request being
+//! served ([`super::current_request_id`]) without a span per request: a span is
+//! created, entered and left on every poll of the request's future and formatted
+//! for every line, which cost ~2.4 µs of each proxied request.
+//!
+//! - **Text**: tracing-subscriber's full format, with the id where the request's
+//!   span used to be: `<time> <LEVEL> request{id=…}: <spans:> <target>: <fields>`.
+//! - **JSON**: tracing-subscriber's JSON object with `"request_id"` first.
+//!
+//! Ids are plain (`[A-Za-z0-9._:-]`, see [`super::request_id`]), so they need no
+//! escaping in either.
+
+use std::fmt::{self, Write as _};
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// Text lines (see the module docs); colours only where the writer has them.
+#[derive(Debug, Default)]
+pub struct Text;
+
+impl<S, N> FormatEvent<S, N> for Text
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let ansi = writer.has_ansi_escapes();
+        let (dim, bold, reset) = if ansi {
+            (DIM, BOLD, RESET)
+        } else {
+            ("", "", "")
+        };
+        writer.write_str(dim)?;
+        SystemTime.format_time(&mut writer)?;
+        write!(writer, "{reset} ")?;
+        let level = *event.metadata().level();
+        if ansi {
+            write!(writer, "\x1b[{}m{level:>5}{RESET} ", colour(level))?;
+        } else {
+            write!(writer, "{level:>5} ")?;
+        }
+        let mut spans = false;
+        super::with_current_request_id(|id| {
+            spans = true;
+            write!(
+                writer,
+                "{bold}request{{{reset}id={id}{bold}}}{reset}{dim}:{reset}"
+            )
+        })
+        .transpose()?;
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                write!(writer, "{bold}{}{reset}", span.metadata().name())?;
+                if let Some(fields) = span.extensions().get::<FormattedFields<N>>() {
+                    if !fields.is_empty() {
+                        write!(writer, "{bold}{{{reset}{fields}{bold}}}{reset}")?;
+                    }
+                }
+                write!(writer, "{dim}:{reset}")?;
+                spans = true;
+            }
+        }
+        if spans {
+            writer.write_char(' ')?;
+        }
+        write!(writer, "{dim}{}:{reset} ", event.metadata().target())?;
+        ctx.format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// tracing-subscriber's level colours.
+fn colour(level: Level) -> u8 {
+    match level {
+        Level::TRACE => 35,
+        Level::DEBUG => 34,
+        Level::INFO => 32,
+        Level::WARN => 33,
+        Level::ERROR => 31,
+    }
+}
+
+/// JSON lines (see the module docs).
+#[derive(Debug)]
+pub struct Json(format::Format<format::Json>);
+
+impl Default for Json {
+    fn default() -> Self {
+        Self(format::format().json())
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for Json
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    format::Format<format::Json>: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut line = String::new();
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        match super::with_current_request_id(|id| format!("{{\"request_id\":\"{id}\",")) {
+            Some(head) if line.starts_with('{') && line.len() > 2 => {
+                writer.write_str(&head)?;
+                writer.write_str(&line[1..])
+            }
+            _ => writer.write_str(&line),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
