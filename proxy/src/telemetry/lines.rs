@@ -10,7 +10,7 @@
 //! Ids are plain (`[A-Za-z0-9._:-]`, see [`super::request_id`]), so they need no
 //! escaping in either.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
