@@ -163,17 +163,21 @@ async fn fails(job: &Job, program: &Program, env: &LauncherEnv) -> (FailureKind,
     }
 }
 
-#[tokio::test]
-async fn libgit2_in_the_child_trusts_the_extra_ca_through_the_bundle() {
-    // An HTTPS "git server" signed by a private CA that answers everything 404:
-    // libgit2 hears the 404 only once it trusts the server's certificate.
-    let ca = TestCa::new("git CA");
+/// An HTTPS "git server" signed by `ca` that answers everything 404: libgit2 hears
+/// the 404 only once it trusts the server's certificate. Its base URL.
+async fn not_found_over_https(ca: &TestCa) -> String {
     let not_found = hyper::service::service_fn(|_req| async {
         let mut res = http::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
         *res.status_mut() = http::StatusCode::NOT_FOUND;
         Ok::<_, std::convert::Infallible>(res)
     });
-    let base = serve_https(&ca, not_found).await;
+    serve_https(ca, not_found).await
+}
+
+#[tokio::test]
+async fn libgit2_in_the_child_trusts_the_extra_ca_through_the_bundle() {
+    let ca = TestCa::new("git CA");
+    let base = not_found_over_https(&ca).await;
     let ws = tempfile::tempdir().expect("tempdir");
     let mut env = crate::fixtures::env(&base, ws.path());
     let job = Job::from_env(&env, Arc::new(AtomicBool::new(false))).expect("a repository");
@@ -227,12 +231,7 @@ async fn libgit2_in_the_child_finds_the_extra_ca_in_the_hashed_folder() {
     // As above, but trust comes only from the hashed folder: no PEM file is written,
     // so OpenSSL can only have found the CA under its subject hash.
     let ca = TestCa::new("hashed CA");
-    let not_found = hyper::service::service_fn(|_req| async {
-        let mut res = http::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
-        *res.status_mut() = http::StatusCode::NOT_FOUND;
-        Ok::<_, std::convert::Infallible>(res)
-    });
-    let base = serve_https(&ca, not_found).await;
+    let base = not_found_over_https(&ca).await;
     let ws = tempfile::tempdir().expect("tempdir");
     let env = crate::fixtures::env(&base, ws.path());
     let job = Job::from_env(&env, Arc::new(AtomicBool::new(false))).expect("a repository");

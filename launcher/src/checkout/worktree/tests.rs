@@ -128,11 +128,10 @@ fn a_fresh_clone_is_written_as_git_clone_writes_it_by_several_threads() {
     assert_eq!(git(ours, &["status", "--porcelain"]), "");
 }
 
-#[test]
-fn the_work_is_shared_between_threads() {
-    let upstream = busy_upstream();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let target = dir.path().join("clone");
+/// A clone of `upstream` into `<dir>/clone` whose checkout was skipped, as
+/// `clone_fresh` makes it.
+fn clone_without_files(upstream: &Upstream, dir: &Path) -> std::path::PathBuf {
+    let target = dir.join("clone");
     let mut no_files = git2::build::CheckoutBuilder::new();
     no_files.dry_run();
     let url = format!("{}/acme/hello.git", upstream.base());
@@ -140,6 +139,13 @@ fn the_work_is_shared_between_threads() {
         .with_checkout(no_files)
         .clone(&url, &target)
         .expect("clone without files");
+    target
+}
+
+#[test]
+fn the_work_is_shared_between_threads() {
+    let (upstream, dir) = (busy_upstream(), tempfile::tempdir().expect("tempdir"));
+    let target = clone_without_files(&upstream, dir.path());
     assert!(!target.join("README.md").exists());
 
     let written = write(&target, &AtomicBool::new(false)).expect("write");
@@ -150,16 +156,8 @@ fn the_work_is_shared_between_threads() {
 
 #[test]
 fn a_cancelled_write_stops_with_an_error() {
-    let upstream = busy_upstream();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let target = dir.path().join("clone");
-    let mut no_files = git2::build::CheckoutBuilder::new();
-    no_files.dry_run();
-    let url = format!("{}/acme/hello.git", upstream.base());
-    git2::build::RepoBuilder::new()
-        .with_checkout(no_files)
-        .clone(&url, &target)
-        .expect("clone without files");
+    let (upstream, dir) = (busy_upstream(), tempfile::tempdir().expect("tempdir"));
+    let target = clone_without_files(&upstream, dir.path());
 
     let cancelled = write(&target, &AtomicBool::new(true));
     assert!(cancelled.is_err(), "{cancelled:?}");

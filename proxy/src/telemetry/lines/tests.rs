@@ -1,5 +1,6 @@
 //! Both line formats with and without a request being served: the id where the
-//! request's span used to be, other spans as before, colours only on a terminal.
+//! request's span used to be, other spans as before, colours only on a terminal,
+//! one JSON object per line.
 
 use std::sync::{Arc, Mutex};
 
@@ -110,5 +111,17 @@ async fn json_lines_carry_the_request_id_first_and_stay_json() {
     assert_eq!(parsed[1]["span"]["name"], "wake");
     assert_eq!(parsed[2].get("request_id"), None);
     assert_eq!(parsed[2]["fields"]["ms"], 3);
+    assert_eq!(parsed[2]["level"], "INFO");
     assert!(!lines.concat().contains('\u{1b}'));
+}
+
+#[tokio::test]
+async fn text_lines_carry_no_colour_codes_unless_on_a_terminal() {
+    let plain = lines(LogFormat::Text, false).await.concat();
+    assert!(plain.contains("workspace=\"alice:acme/hello\""), "{plain}");
+    assert!(!plain.contains('\u{1b}'), "{plain:?}");
+    assert!(lines(LogFormat::Text, true)
+        .await
+        .concat()
+        .contains('\u{1b}'));
 }
