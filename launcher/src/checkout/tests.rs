@@ -8,7 +8,8 @@ use std::sync::mpsc;
 use super::*;
 use crate::fixtures::{git, Upstream};
 
-fn job(base: &str, workspaces: &Path) -> Job {
+/// A job cloning `acme/hello` from `base` into `workspaces`.
+pub(super) fn job(base: &str, workspaces: &Path) -> Job {
     Job {
         repo: RepoRef::parse("acme/hello").expect("repo"),
         git_base: base.to_owned(),

@@ -6,12 +6,9 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-
-use dcs_model::RepoRef;
 
 use super::*;
-use crate::checkout::{checkout, Job, Outcome};
+use crate::checkout::{checkout, Outcome};
 use crate::fixtures::{git, Upstream};
 
 /// Files beyond the upstream's two, spread over nested folders.
@@ -43,17 +40,6 @@ fn busy_upstream() -> Upstream {
     git(&work, &["commit", "--quiet", "-m", "busy"]);
     git(&work, &["push", "--quiet", "origin", "main"]);
     upstream
-}
-
-fn job(upstream: &Upstream, workspaces: &Path) -> Job {
-    Job {
-        repo: RepoRef::parse("acme/hello").expect("repo"),
-        git_base: upstream.base(),
-        target: workspaces.join("acme/hello"),
-        token_file: None,
-        cancel: Arc::new(AtomicBool::new(false)),
-        observer: None,
-    }
 }
 
 /// Every path under `root` outside `.git`, with what it is: file content and
@@ -94,7 +80,7 @@ fn tree_of(root: &Path) -> Vec<(String, String)> {
 fn a_fresh_clone_is_written_as_git_clone_writes_it_by_several_threads() {
     let upstream = busy_upstream();
     let ws = tempfile::tempdir().expect("tempdir");
-    let job = job(&upstream, ws.path());
+    let job = crate::checkout::tests::job(&upstream.base(), ws.path());
     assert_eq!(checkout(&job).expect("clone"), Outcome::Cloned);
     let ours = &job.target;
     let theirs = ws.path().join("by-git");
