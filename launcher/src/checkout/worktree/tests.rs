@@ -152,3 +152,23 @@ fn a_cancelled_write_stops_with_an_error() {
         "no chunk is started once cancelled"
     );
 }
+
+#[test]
+fn an_empty_repository_is_cloned_with_nothing_to_write() {
+    let upstream = tempfile::tempdir().expect("tempdir");
+    let bare = upstream.path().join("git/acme/hello.git");
+    fs::create_dir_all(&bare).expect("mkdir");
+    git(&bare, &["init", "--bare", "--quiet"]);
+    let ws = tempfile::tempdir().expect("tempdir");
+    let base = format!("file://{}", upstream.path().join("git").display());
+    let job = crate::checkout::tests::job(&base, ws.path());
+    assert_eq!(checkout(&job).expect("clone"), Outcome::Cloned);
+    assert!(job.target.join(".git").is_dir());
+    assert_eq!(
+        fs::read_dir(&job.target).expect("list").count(),
+        1,
+        "only .git"
+    );
+    let written = write(&job.target, &AtomicBool::new(false)).expect("nothing to write");
+    assert_eq!(written.files, 0);
+}
