@@ -213,11 +213,13 @@ type Made = std::collections::HashMap<(PathBuf, Option<PathBuf>), Arc<Written>>;
 static MADE: std::sync::LazyLock<std::sync::Mutex<Made>> =
     std::sync::LazyLock::new(Default::default);
 
-/// The bundle of `extra` written into `config_dir`, made once per launcher process:
-/// the transfers, the IDE and the workspace's processes share it (the IDE's installer,
-/// which needs no file, builds its own when it downloads) (each used to build and write it again, a few milliseconds of every
-/// start). A failure is not kept: the next call tries again. A change of the
-/// operator's extra CA file reaches the workspace at its next start.
+/// The bundle of `extra` written into `config_dir`, made once per launcher process
+/// (each user used to build and write it again, a few milliseconds of every start):
+/// the transfers, the IDE and the workspace's processes share it; the IDE's
+/// installer, which needs no file, builds its own when it downloads. With it, the
+/// volume's hashed folder if a complete one is there ([`folder::ready`]). A failure
+/// is not kept: the next call tries again. A change of the operator's extra CA file
+/// reaches the workspace at its next start.
 pub fn written(config_dir: &Path, extra: Option<&Path>) -> Result<Arc<Written>, TrustError> {
     let key = (config_dir.to_path_buf(), extra.map(Path::to_path_buf));
     let mut made = MADE
