@@ -39,7 +39,12 @@ pub struct Folder {
 /// user's: a certificate put there by hand must not be trusted by the next
 /// transfer), and the empty file.
 pub fn ready(bundle: &Bundle, trust_dir: &Path) -> Option<Folder> {
-    let (dir, files) = plan(bundle, trust_dir);
+    let dir = dir_of(bundle, trust_dir);
+    if !dir.is_dir() {
+        // The usual answer on a volume's first start: nothing more to compute.
+        return None;
+    }
+    let files = files_of(bundle);
     let empty = trust_dir.join(EMPTY);
     let whole = std::fs::metadata(&empty).is_ok_and(|m| m.is_file() && m.len() == 0)
         && files
@@ -52,7 +57,7 @@ pub fn ready(bundle: &Bundle, trust_dir: &Path) -> Option<Folder> {
 /// Writes the folder of `bundle` under `trust_dir` (replacing an incomplete one)
 /// and the empty file.
 pub fn make(bundle: &Bundle, trust_dir: &Path) -> Result<Folder, TrustError> {
-    let (dir, files) = plan(bundle, trust_dir);
+    let (dir, files) = (dir_of(bundle, trust_dir), files_of(bundle));
     let failed = |what: &Path, e: std::io::Error| {
         TrustError(format!(
             "writing the certificate folder {}: {e}",
@@ -96,16 +101,27 @@ pub fn make(bundle: &Bundle, trust_dir: &Path) -> Result<Folder, TrustError> {
     Ok(Folder { dir, empty })
 }
 
-/// The folder's path and its files (name, PEM): `<hash>.<n>`, `n` counting
-/// certificates whose subjects share a hash, in the bundle's order. A certificate
-/// whose subject does not parse has no file (OpenSSL could not look it up either).
-fn plan(bundle: &Bundle, trust_dir: &Path) -> (PathBuf, Vec<(String, String)>) {
+/// The folder's path: named by a digest of the bundle's certificates.
+fn dir_of(bundle: &Bundle, trust_dir: &Path) -> PathBuf {
     let mut digest = Sha256::new();
-    let mut seen: HashMap<u32, usize> = HashMap::new();
-    let mut files = Vec::with_capacity(bundle.len());
     for der in bundle.certificates() {
         digest.update((der.len() as u64).to_be_bytes());
         digest.update(der);
+    }
+    let hex: String = digest.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    trust_dir.join(format!("hashed-{hex}"))
+}
+
+/// The folder's files (name, PEM): `<hash>.<n>`, `n` counting certificates whose
+/// subjects share a hash, in the bundle's order. A certificate whose subject does
+/// not parse has no file (OpenSSL could not look it up either).
+fn files_of(bundle: &Bundle) -> Vec<(String, String)> {
+    let mut seen: HashMap<u32, usize> = HashMap::new();
+    let mut files = Vec::with_capacity(bundle.len());
+    for der in bundle.certificates() {
         let Some(hash) = subject_hash(der) else {
             continue;
         };
@@ -115,11 +131,7 @@ fn plan(bundle: &Bundle, trust_dir: &Path) -> (PathBuf, Vec<(String, String)>) {
         files.push((format!("{hash:08x}.{n}"), pem));
         *n += 1;
     }
-    let hex: String = digest.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    (trust_dir.join(format!("hashed-{hex}")), files)
+    files
 }
 
 #[cfg(test)]
