@@ -46,7 +46,7 @@ pub fn ready(bundle: &Bundle, trust_dir: &Path) -> Option<Folder> {
     }
     let files = files_of(bundle);
     let empty = trust_dir.join(EMPTY);
-    let whole = std::fs::metadata(&empty).is_ok_and(|m| m.is_file() && m.len() == 0)
+    let whole = is_empty_file(&empty)
         && files
             .iter()
             .all(|(name, pem)| std::fs::read(dir.join(name)).is_ok_and(|b| b == pem.as_bytes()))
@@ -66,7 +66,7 @@ pub fn make(bundle: &Bundle, trust_dir: &Path) -> Result<Folder, TrustError> {
     };
     let empty = trust_dir.join(EMPTY);
     std::fs::create_dir_all(trust_dir).map_err(|e| failed(trust_dir, e))?;
-    if !std::fs::metadata(&empty).is_ok_and(|m| m.len() == 0) {
+    if !is_empty_file(&empty) {
         dcs_os::atomic::write_atomic(&empty, b"").map_err(|e| failed(&empty, e))?;
     }
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -99,6 +99,12 @@ pub fn make(bundle: &Bundle, trust_dir: &Path) -> Result<Folder, TrustError> {
         }
     }
     Ok(Folder { dir, empty })
+}
+
+/// Whether `path` is an empty plain file, not a symlink (which could later lead to
+/// a file with certificates in it).
+fn is_empty_file(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file() && m.len() == 0)
 }
 
 /// The folder's path: named by a digest of the bundle's certificates.

@@ -75,6 +75,23 @@ fn a_damaged_folder_is_not_used_and_is_made_again() {
     std::fs::write(folder.dir.join("0badc0de.0"), &ca.ca_pem).expect("plant");
     assert_eq!(ready(&bundle, &trust), None, "an extra file is noticed");
     assert_eq!(make(&bundle, &trust).expect("made again"), folder);
+
+    // The empty file as a symlink to an empty file that could be filled later.
+    let elsewhere = tmp.path().join("later.pem");
+    std::fs::write(&elsewhere, "").expect("write");
+    std::fs::remove_file(&folder.empty).expect("remove");
+    std::os::unix::fs::symlink(&elsewhere, &folder.empty).expect("symlink");
+    assert_eq!(
+        ready(&bundle, &trust),
+        None,
+        "a symlink is not the empty file"
+    );
+    assert_eq!(make(&bundle, &trust).expect("made again"), folder);
+    assert!(std::fs::symlink_metadata(&folder.empty)
+        .expect("lstat")
+        .file_type()
+        .is_file());
+    assert_eq!(make(&bundle, &trust).expect("made again"), folder);
     assert_eq!(ready(&bundle, &trust), Some(folder));
 }
 
