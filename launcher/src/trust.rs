@@ -214,8 +214,8 @@ static MADE: std::sync::LazyLock<std::sync::Mutex<Made>> =
     std::sync::LazyLock::new(Default::default);
 
 /// The bundle of `extra` written into `config_dir`, made once per launcher process
-/// (each user used to build and write it again, a few milliseconds of every start):
-/// the transfers, the IDE and the workspace's processes share it; the IDE's
+/// and shared by the transfers, the IDE and the workspace's processes (each of them
+/// used to build and write it again, a few milliseconds of every start); the IDE's
 /// installer, which needs no file, builds its own when it downloads. With it, the
 /// volume's hashed folder if a complete one is there ([`folder::ready`]). A failure
 /// is not kept: the next call tries again. A change of the operator's extra CA file

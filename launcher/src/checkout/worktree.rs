@@ -230,9 +230,9 @@ fn cancelled() -> git2::Error {
     git2::Error::from_str("the checkout was cancelled")
 }
 
-#[cfg(test)]
-mod tests;
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests;
