@@ -8,10 +8,12 @@
 //! - [`group`]: signalling a whole process group and listing its live members.
 //! - [`atomic`]: writing a file so readers see the old or the new content, never half.
 //! - [`lock`]: advisory whole-file locks (`flock`) that die with their holder.
+//! - [`mutex`]: taking a mutex whether or not an earlier holder panicked.
 
 pub mod atomic;
 pub mod group;
 pub mod lock;
+pub mod mutex;
 pub mod proc;
 
 pub use atomic::{write_atomic, write_atomic_private};

@@ -37,6 +37,7 @@ use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::repo_probe::RepoProbe;
 use crate::runtime::{Runtime, Status, Upstream, WorkspaceSpec};
+use dcs_os::mutex::lock;
 
 type Start = Shared<BoxFuture<'static, Result<Upstream>>>;
 
@@ -93,10 +94,6 @@ pub struct Activator {
     repos: Option<Arc<RepoProbe>>,
     /// The idle policy launchers apply (the busy limit bounds keep-alives).
     idle_policy: IdlePolicy,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Activator {

@@ -24,6 +24,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use dcs_os::mutex::lock;
 use git2::build::CheckoutBuilder;
 use git2::{IndexEntry, IndexTime, ObjectType, Oid, Repository, Tree};
 
@@ -228,10 +229,6 @@ fn entry(dir: &Path, item: &Item) -> Result<IndexEntry, git2::Error> {
 
 fn cancelled() -> git2::Error {
     git2::Error::from_str("the checkout was cancelled")
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 //! with `Retry-After`, and nothing is concluded about the workspace.
 
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -26,6 +26,7 @@ use super::headers::{self, RequestContext};
 use crate::error::{Error, Result};
 use crate::runtime::{Upstream, WorkspaceSpec};
 use crate::state::AppState;
+use dcs_os::mutex::lock;
 
 /// The body of a request on its way to a workspace.
 pub type UpstreamBody = Paced<Reclaim<Incoming>>;
@@ -164,10 +165,6 @@ fn failed(failure: Failure, sent: &Progress, pace: Pace) -> Result<Sent> {
         _ if failure.connecting => Err(Error::Upstream(format!("cannot connect: {failure}"))),
         _ => Err(Error::Upstream(failure.to_string())),
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A request body that can be taken back as long as it was never polled: a request

@@ -26,6 +26,7 @@ use tokio::sync::watch as notify;
 use tracing::{debug, warn};
 
 use super::types::{ksvc_resource, revision_resource, Ksvc, Revision};
+use dcs_os::mutex::lock;
 
 /// How long a deleted uid is remembered.
 const TOMBSTONE_TTL: Duration = Duration::from_secs(600);
@@ -45,10 +46,6 @@ pub enum CacheError {
 struct Shared {
     tombstones: Mutex<HashMap<String, Instant>>,
     last_error: Mutex<Option<String>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The workspaces as this replica last heard of them.

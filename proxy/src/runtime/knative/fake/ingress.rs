@@ -22,6 +22,7 @@ use hyper::body::Incoming;
 
 use super::wire::FakeBody;
 use super::FakeApiServer;
+use dcs_os::mutex::lock;
 
 /// Where a routed Service's requests go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,10 +188,6 @@ impl FakeIngress {
             Backend::Forward(to) => forward(to, req).await,
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn plain(code: StatusCode, text: &'static str) -> Response<FakeBody> {

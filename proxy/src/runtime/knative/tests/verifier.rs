@@ -24,6 +24,7 @@ use crate::runtime::knative::fake::{form_pairs, FakeBody};
 use crate::runtime::knative::objects::{self, git_secret_name, GitToken};
 use crate::runtime::knative::KnativeRuntime;
 use crate::runtime::{Runtime, WorkspaceSpec};
+use dcs_os::mutex::lock;
 
 mod instances;
 mod reads;
@@ -153,10 +154,6 @@ fn cache_answer(
     let list = json!({"apiVersion": "serving.knative.dev/v1", "kind": "List",
                       "metadata": {"resourceVersion": "1"}, "items": items});
     Some(full(StatusCode::OK, &list))
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Serves `steps` in order, asserting each request (the cache's aside); returns
