@@ -74,6 +74,10 @@ pub struct Job {
     pub cancel: Arc<AtomicBool>,
     /// Told about the transfer's progress, if anyone listens.
     pub observer: Option<Observer>,
+    /// Set when the transfer runs without TLS roots ([`protocol::ROOTS_LATER_ENV`]):
+    /// a TLS connection is refused and this flag raised, so the launcher starts the
+    /// transfer again with them.
+    pub roots_later: Option<Arc<AtomicBool>>,
 }
 
 /// What the checkout did.
@@ -105,6 +109,7 @@ impl Job {
             token_file: env.git_token_file.clone(),
             cancel,
             observer: None,
+            roots_later: None,
         })
     }
 
@@ -272,7 +277,8 @@ pub fn is_shallow(target: &Path) -> bool {
 
 /// The fetch options of every transfer: the token through the credentials
 /// callback, progress (and cancellation) through the transfer callbacks, the
-/// environment's proxy.
+/// environment's proxy, and for a transfer without TLS roots
+/// ([`Job::roots_later`]) the refusal of any TLS server.
 pub(crate) fn fetch_options<'a>(
     job: &'a Job,
     token: Option<&'a Secret>,
@@ -291,6 +297,18 @@ pub(crate) fn fetch_options<'a>(
         progress.borrow_mut().sideband(data.len(), Instant::now());
         !cancel.load(Ordering::Relaxed)
     });
+    if let Some(needed) = &job.roots_later {
+        callbacks.certificate_check(move |cert, host| {
+            if cert.as_x509().is_none() {
+                // An SSH host key: roots have nothing to say about it.
+                return Ok(git2::CertificateCheckStatus::CertificatePassthrough);
+            }
+            needed.store(true, Ordering::SeqCst);
+            Err(git2::Error::from_str(&format!(
+                "{host} speaks TLS, and this transfer started without roots to verify it"
+            )))
+        });
+    }
     let mut proxy = ProxyOptions::new();
     proxy.auto();
     let mut options = FetchOptions::new();

@@ -16,10 +16,11 @@
 //! through OpenSSL's default verify paths, which honour `SSL_CERT_FILE` and
 //! `SSL_CERT_DIR` in the transfer child's environment ([`openssl_env`]), in the system
 //! OpenSSL as in the static launcher's vendored one: as one PEM file,
-//! [`Bundle::write`] into `<config>/trust/ca-bundle.pem` (with `SSL_CERT_DIR` its
-//! folder, which holds no hashed certificates, so nothing else is trusted), or, once
+//! [`Bundle::write`] into `<config>/trust/ca-bundle.pem` (named by `SSL_CERT_DIR` too,
+//! so no folder lookup finds anything else), or, once
 //! it is there, as a hashed folder that OpenSSL reads only as far as a verification
-//! needs ([`folder`]). git2's
+//! needs ([`folder`]); a first transfer that should not need TLS gets no roots at all
+//! ([`openssl_env_without_roots`]) and is started again with them if it does. git2's
 //! in-process setter (`opts::set_ssl_cert_file`) is an `unsafe fn`, and the workspace
 //! forbids unsafe code; each transfer runs in its own process anyway. Only
 //! certificates reach the bundle: anything else in a PEM file (a private key put there
@@ -261,21 +262,37 @@ pub fn make_folder_for_next_start(config_dir: &Path, extra: Option<&Path>) {
 
 /// The variables that make OpenSSL (libgit2's TLS) trust exactly the bundle
 /// `written`: its hashed folder as `SSL_CERT_DIR` and an empty `SSL_CERT_FILE` when
-/// there is a complete one ([`folder`]), else the PEM file as `SSL_CERT_FILE` and
-/// its folder (no hashed certificates there) as `SSL_CERT_DIR`. Either way OpenSSL's
-/// default locations are not used.
+/// there is a complete one ([`folder`]), else the PEM file as both. Either way
+/// OpenSSL's default locations are not used, and a folder lookup never reaches a file
+/// nobody checked: the volume is the user's, and `<trust>/<hash>.0` put there by
+/// hand would be trusted if `SSL_CERT_DIR` named `<trust>`. Under a file
+/// (`ca-bundle.pem/<hash>.0`) nothing is ever found; the variable has to name a path
+/// that exists, or git2's start-up (`openssl-probe`) puts the system's folder there.
 pub fn openssl_env(written: &Written) -> Vec<(OsString, OsString)> {
     let (file, dir) = match &written.folder {
         Some(f) => (f.empty.as_path(), f.dir.as_path()),
-        None => (
-            written.file.as_path(),
-            written.file.parent().unwrap_or(&written.file),
-        ),
+        None => (written.file.as_path(), written.file.as_path()),
     };
     vec![
         (SSL_CERT_FILE.into(), file.as_os_str().to_owned()),
         (SSL_CERT_DIR.into(), dir.as_os_str().to_owned()),
     ]
+}
+
+/// The variables that make OpenSSL trust nothing and read no certificate when
+/// libgit2 starts: the empty file ([`folder::empty_file`], beside `written`'s) as
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` both (see [`openssl_env`]). For a transfer
+/// that should not need TLS at all (see
+/// [`crate::checkout::child::transfer_program`]): it saves reading the bundle file,
+/// ~20 ms of every first open.
+pub fn openssl_env_without_roots(
+    written: &Written,
+) -> Result<Vec<(OsString, OsString)>, TrustError> {
+    let empty = folder::empty_file(written.file.parent().unwrap_or(&written.file))?;
+    Ok(vec![
+        (SSL_CERT_FILE.into(), empty.clone().into_os_string()),
+        (SSL_CERT_DIR.into(), empty.into_os_string()),
+    ])
 }
 
 /// The certificates of a PEM file's bytes (other sections skipped).

@@ -8,7 +8,11 @@
 //! ([`crate::trust`]) written into the config volume and named by OpenSSL's
 //! `SSL_CERT_FILE`/`SSL_CERT_DIR` in the child's environment, so libgit2 verifies git
 //! servers with the roots IDE downloads use (Mozilla's, the image's,
-//! `DCS_EXTRA_CA_FILE`), whether or not the image has CA certificates.
+//! `DCS_EXTRA_CA_FILE`), whether or not the image has CA certificates. A volume's
+//! first transfer from a URL that is not `https://` starts without them (OpenSSL
+//! would read the whole file for nothing); it refuses a TLS server (a redirect to
+//! `https://`) and says [`Line::NeedsRoots`], and [`super::run`] starts it again
+//! with them ([`Program::with_roots`]).
 //!
 //! When a checkout container did the transfer before the launcher started
 //! (`DCS_CHECKOUT_OUTCOME_FILE`, Knative's init container `checkout`), [`program`]
@@ -29,7 +33,7 @@ use dcs_model::{LauncherEnv, RepoRef};
 use tracing::{info, warn};
 
 use super::progress::{Counts, Observer, Op};
-use super::protocol::{History, Line, Program, Request, Wire};
+use super::protocol::{History, Line, Program, Request, Wire, ROOTS_LATER_ENV};
 use super::{checkout, Job};
 use crate::error::{Error, FailureKind, Result};
 use crate::trust;
@@ -92,8 +96,45 @@ pub async fn transfer_program(env: &LauncherEnv) -> Result<Program> {
         "trusted certificates for git"
     );
     let mut program = Program::this_executable();
-    program.env.extend(trust::openssl_env(&written));
+    let roots = trust::openssl_env(&written);
+    let url = env.repo.as_ref().map(|repo| repo.clone_url(&env.git_base));
+    if written.folder.is_some() || url.as_deref().is_none_or(tls_expected) {
+        program.env.extend(roots);
+        return Ok(program);
+    }
+    // A volume's first transfer over plain HTTP (or SSH, or a local path): OpenSSL
+    // would read the whole bundle file when libgit2 starts, for nothing. Without
+    // roots, unless the server redirects to TLS: then again with them.
+    let without = trust::openssl_env_without_roots(&written).map_err(|e| Error::Checkout {
+        kind: FailureKind::Other,
+        message: e.to_string(),
+    })?;
+    program.env.extend(without);
+    program.env.push((ROOTS_LATER_ENV.into(), "1".into()));
+    program.roots_later = Some(roots);
     Ok(program)
+}
+
+/// Whether a transfer from `url` starts with TLS, or may through a proxy of the
+/// environment (`https_proxy` and its kin naming an `https://` proxy, whose
+/// certificate libgit2 verifies with the same roots).
+pub fn tls_expected(url: &str) -> bool {
+    let https = |u: &str| {
+        u.trim()
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    };
+    https(url)
+        || [
+            "https_proxy",
+            "HTTPS_PROXY",
+            "http_proxy",
+            "HTTP_PROXY",
+            "all_proxy",
+            "ALL_PROXY",
+        ]
+        .iter()
+        .any(|var| std::env::var(var).is_ok_and(|v| https(&v)))
 }
 
 /// Runs the child on this process's stdin and stdout; returns the exit status (0
@@ -174,7 +215,7 @@ pub fn replay(file: &std::path::Path, history: History) -> Line {
         .and_then(|text| serde_json::from_str::<Line>(&text).map_err(|e| e.to_string()));
     match recorded {
         Ok(line @ (Line::Done { .. } | Line::Failed { .. })) => line,
-        Ok(Line::Progress { .. }) | Err(_) => Line::Failed {
+        Ok(Line::Progress { .. } | Line::NeedsRoots) | Err(_) => Line::Failed {
             kind: FailureKind::Other,
             message: format!(
                 "the checkout container left no outcome in {} (see its log: kubectl logs -c checkout)",
@@ -232,11 +273,18 @@ pub fn transfer(request: &Request, out: Box<dyn Write + Send>) -> bool {
         token_file: request.token_file.clone(),
         cancel: Arc::new(AtomicBool::new(false)),
         observer: Some(observer),
+        roots_later: std::env::var_os(ROOTS_LATER_ENV).map(|_| Arc::new(AtomicBool::new(false))),
     };
     let result = checkout(&job);
     REPORTING.store(true, Ordering::SeqCst);
-    let ok = result.is_ok();
+    let needs_roots = job
+        .roots_later
+        .as_ref()
+        .is_some_and(|needed| needed.load(Ordering::SeqCst));
+    let ok = result.is_ok() && !needs_roots;
     let line = match result {
+        // What failed or was warned about is the refused TLS server: not the outcome.
+        _ if needs_roots => Line::NeedsRoots,
         Ok(outcome) => Line::Done { outcome },
         Err(err) => Line::Failed {
             kind: err.failure_kind(),

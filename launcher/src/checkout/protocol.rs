@@ -2,7 +2,8 @@
 //! [`Program`] (its own executable with the hidden `git-transfer` subcommand), writes
 //! one [`Request`] as a JSON line to its stdin and keeps stdin open (the child exits
 //! when it closes, so a killed launcher takes its child along); the child answers
-//! with [`Line`]s on stdout, one JSON object a line, ending with `done` or `failed`.
+//! with [`Line`]s on stdout, one JSON object a line, ending with `done`, `failed` or
+//! `needs_roots` (see [`ROOTS_LATER_ENV`]).
 //!
 //! The token travels here only when the launcher holds it in memory (it came on
 //! the launcher's stdin, `DCS_GIT_TOKEN_FILE=-`): then the request line on the
@@ -29,6 +30,11 @@ pub const SUBCOMMAND: &str = "git-transfer";
 /// The child's environment variable naming the [`History`] wanted (unset: the
 /// default, [`History::FirstOpen`]).
 pub const HISTORY_ENV: &str = "DCS_TRANSFER_HISTORY";
+
+/// Set in the environment of a child started without TLS roots (see
+/// [`Program::roots_later`]): it refuses any TLS connection and says
+/// [`Line::NeedsRoots`] instead of its outcome.
+pub const ROOTS_LATER_ENV: &str = "DCS_TRANSFER_ROOTS_LATER";
 
 /// How much history a transfer fetches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -156,6 +162,9 @@ pub enum Line {
         /// The message for the user.
         message: String,
     },
+    /// A child started without TLS roots ([`ROOTS_LATER_ENV`]) met a TLS server (a
+    /// redirect to `https`): start it again with them ([`Program::with_roots`]).
+    NeedsRoots,
 }
 
 /// How to start the transfer child.
@@ -167,6 +176,9 @@ pub struct Program {
     pub args: Vec<OsString>,
     /// Extra environment variables.
     pub env: Vec<(OsString, OsString)>,
+    /// For a child started without TLS roots: the variables that give it the roots,
+    /// should it need them after all ([`Line::NeedsRoots`]).
+    pub roots_later: Option<Vec<(OsString, OsString)>>,
 }
 
 impl Program {
@@ -178,6 +190,7 @@ impl Program {
             path: this_executable_path(),
             args: vec![SUBCOMMAND.into()],
             env: Vec::new(),
+            roots_later: None,
         }
     }
 
@@ -197,7 +210,23 @@ impl Program {
             .map(OsString::from)
             .to_vec(),
             env: vec![(TEST_CHILD_ENV.into(), "1".into())],
+            roots_later: None,
         }
+    }
+
+    /// This program with the TLS roots it was started without
+    /// ([`roots_later`](Self::roots_later)), or `None` if it had them.
+    pub fn with_roots(&self) -> Option<Self> {
+        let roots = self.roots_later.clone()?;
+        let mut env = self.env.clone();
+        env.retain(|(name, _)| name != ROOTS_LATER_ENV && !roots.iter().any(|(r, _)| r == name));
+        env.extend(roots);
+        Some(Self {
+            path: self.path.clone(),
+            args: self.args.clone(),
+            env,
+            roots_later: None,
+        })
     }
 }
 
@@ -257,7 +286,9 @@ mod tests {
             text,
             r#"{"event":"done","outcome":"used_as_is","warning":"w"}"#
         );
-        for line in [progress, done] {
+        let needs = serde_json::to_string(&Line::NeedsRoots).expect("json");
+        assert_eq!(needs, r#"{"event":"needs_roots"}"#);
+        for line in [progress, done, Line::NeedsRoots] {
             let text = serde_json::to_string(&line).expect("json");
             assert_eq!(serde_json::from_str::<Line>(&text).expect("back"), line);
         }

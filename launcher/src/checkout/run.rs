@@ -162,24 +162,45 @@ enum End {
     Cancelled,
     /// Its output ended without an outcome.
     Silent,
+    /// It was started without TLS roots and met a TLS server.
+    NeedsRoots,
 }
 
-/// Runs the child; returns the result and whether the child was killed.
+/// Runs the child, and once more with the TLS roots if it was started without them
+/// and needed them ([`Program::with_roots`]); returns the result and whether the
+/// child was killed.
 async fn transfer(
     job: &Job,
     program: &Program,
     limits: Limits,
     status: &(dyn Fn(Status) + Send + Sync),
 ) -> (Result<Outcome>, bool) {
+    let first = transfer_once(job, program, limits, status).await;
+    let (end, op, exit) = match (first, program.with_roots()) {
+        ((End::NeedsRoots, ..), Some(again)) => {
+            info!(repo = %job.repo, "the git server asked for TLS: transferring again with the roots");
+            transfer_once(job, &again, limits, status).await
+        }
+        (ended, _) => ended,
+    };
+    let killed = matches!(end, End::Limit(_) | End::Cancelled);
+    (outcome(job, op, end, exit), killed)
+}
+
+/// Runs the child once: how it ended, what it was doing, its exit status.
+async fn transfer_once(
+    job: &Job,
+    program: &Program,
+    limits: Limits,
+    status: &(dyn Fn(Status) + Send + Sync),
+) -> (End, Option<Op>, Option<ExitStatus>) {
     let mut child = match start(job, program).await {
         Ok(child) => child,
-        Err(err) => return (Err(err), false),
+        Err(err) => return (End::Reported(Err(err)), None, None),
     };
     let Some(stdout) = child.stdout.take() else {
-        return (
-            Err(Error::Task("the transfer child has no stdout".into())),
-            false,
-        );
+        let no_stdout = Error::Task("the transfer child has no stdout".into());
+        return (End::Reported(Err(no_stdout)), None, None);
     };
     let mut lines = BufReader::new(stdout).lines();
     let mut watchdog = Watchdog::new(limits, Instant::now());
@@ -199,6 +220,7 @@ async fn transfer(
                     Ok(Line::Failed { kind, message }) => {
                         break End::Reported(Err(Error::Checkout { kind, message }))
                     }
+                    Ok(Line::NeedsRoots) => break End::NeedsRoots,
                     Err(_) => debug!(line = %text, "transfer child: not a protocol line"),
                 },
                 Ok(None) | Err(_) => break End::Silent,
@@ -222,7 +244,7 @@ async fn transfer(
         finish(&mut child).await
     };
     debug!(?exit, "transfer child ended");
-    (outcome(job, op, end, exit), killed)
+    (end, op, exit)
 }
 
 async fn start(job: &Job, program: &Program) -> Result<Child> {
@@ -303,6 +325,14 @@ fn outcome(job: &Job, op: Option<Op>, end: End, exit: Option<ExitStatus>) -> Res
             let why = format!("the git transfer process ended without a result ({status})");
             warn!(%why, "git transfer failed");
             (FailureKind::Other, why)
+        }
+        End::NeedsRoots => {
+            let why = format!(
+                "{} answered with TLS, and the transfer had no roots to verify it",
+                redact_userinfo(&job.git_base)
+            );
+            warn!(%why, "git transfer failed");
+            (FailureKind::Network, why)
         }
     };
     match why {

@@ -64,11 +64,7 @@ pub fn make(bundle: &Bundle, trust_dir: &Path) -> Result<Folder, TrustError> {
             what.display()
         ))
     };
-    let empty = trust_dir.join(EMPTY);
-    std::fs::create_dir_all(trust_dir).map_err(|e| failed(trust_dir, e))?;
-    if !is_empty_file(&empty) {
-        dcs_os::atomic::write_atomic(&empty, b"").map_err(|e| failed(&empty, e))?;
-    }
+    let empty = empty_file(trust_dir)?;
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
     let temp = trust_dir.join(format!(
         ".{}.{}.tmp",
@@ -99,6 +95,23 @@ pub fn make(bundle: &Bundle, trust_dir: &Path) -> Result<Folder, TrustError> {
         }
     }
     Ok(Folder { dir, empty })
+}
+
+/// `<trust_dir>/none.pem` ([`EMPTY`]), made (with `trust_dir`) unless it is an empty
+/// plain file already: what `SSL_CERT_FILE` names when OpenSSL is to read no file.
+pub fn empty_file(trust_dir: &Path) -> Result<PathBuf, TrustError> {
+    let empty = trust_dir.join(EMPTY);
+    if !is_empty_file(&empty) {
+        std::fs::create_dir_all(trust_dir)
+            .and_then(|()| dcs_os::atomic::write_atomic(&empty, b""))
+            .map_err(|e| {
+                TrustError(format!(
+                    "writing the empty certificate file {}: {e}",
+                    empty.display()
+                ))
+            })?;
+    }
+    Ok(empty)
 }
 
 /// Whether `path` is an empty plain file, not a symlink (which could later lead to

@@ -134,10 +134,7 @@ fn the_file_is_written_whole_once_and_named_for_openssl() {
         openssl_env(&written),
         vec![
             ("SSL_CERT_FILE".into(), file.clone().into_os_string()),
-            (
-                "SSL_CERT_DIR".into(),
-                tmp.path().join("trust").into_os_string()
-            ),
+            ("SSL_CERT_DIR".into(), file.clone().into_os_string()),
         ]
     );
 }

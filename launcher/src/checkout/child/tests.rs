@@ -258,3 +258,28 @@ async fn libgit2_in_the_child_finds_the_extra_ca_in_the_hashed_folder() {
     let (kind, message) = fails(&job, &with, &env).await;
     assert_eq!(kind, FailureKind::NotFound, "past TLS: {message}");
 }
+
+#[tokio::test]
+async fn a_certificate_planted_beside_the_bundle_file_is_not_trusted() {
+    // The trust folder is on the user's volume: a CA put there under its subject
+    // hash must not be trusted by a transfer that reads the bundle file.
+    let ca = TestCa::new("planted CA");
+    let base = not_found_over_https(&ca).await;
+    let ws = tempfile::tempdir().expect("tempdir");
+    let env = crate::fixtures::env(&base, ws.path());
+    let job = Job::from_env(&env, Arc::new(AtomicBool::new(false))).expect("a repository");
+    let file_only = program(&env).await.expect("program");
+    let der = match ureq::tls::parse_pem(ca.ca_pem.as_bytes()).next() {
+        Some(Ok(ureq::tls::PemItem::Certificate(cert))) => cert.der().to_vec(),
+        _ => panic!("the test CA's PEM is a certificate"),
+    };
+    let hash = trust::subject_hash::subject_hash(&der).expect("subject hash");
+    let trust_dir = ws.path().join(".dcs/trust");
+    std::fs::write(trust_dir.join(format!("{hash:08x}.0")), &ca.ca_pem).expect("plant");
+
+    let (kind, message) = fails(&job, &file_only, &env).await;
+    assert_eq!(kind, FailureKind::Network, "{message}");
+    assert!(message.to_lowercase().contains("certificate"), "{message}");
+}
+
+mod roots_later;

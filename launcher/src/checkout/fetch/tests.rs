@@ -21,6 +21,7 @@ fn job(base: &str, workspaces: &Path) -> Job {
         token_file: None,
         cancel: Arc::new(AtomicBool::new(false)),
         observer: None,
+        roots_later: None,
     }
 }
 
