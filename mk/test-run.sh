@@ -16,6 +16,11 @@ shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 limit=${TEST_TIMEOUT:-45m}
 mkdir -p "$(dirname "$log")"
+# A build that fills the disk fails late and looks like a compile error: say so first.
+free_kb=$(df -Pk "$(dirname "$log")" 2>/dev/null | awk 'NR == 2 { print $4 }')
+if [ -n "$free_kb" ] && [ "$free_kb" -lt $((15 * 1024 * 1024)) ]; then
+  echo "warning: $((free_kb / 1024 / 1024)) GB free where the build writes; a full build of make test takes ~15 GB" >&2
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -15,7 +15,11 @@ label=${3:-}
 [ -r "$log" ] || { echo "test-summary: cannot read $log" >&2; exit 2; }
 
 # Colour codes out, carriage returns out: the log is read line by line.
+# Free space where cargo writes (a build that fills the disk fails as "not built").
+disk_free=$(df -Ph "${CARGO_TARGET_DIR:-$(dirname "$log")}" 2>/dev/null | awk 'NR == 2 { print $4 }')
+
 sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' -e 's/\r$//' "$log" | awk -v log_path="$log" \
+  -v disk_free="${disk_free:-unknown}" \
   -v cargo_rc="$cargo_rc" -v label="$label" '
 function start(name) {
   finish()
@@ -56,12 +60,20 @@ bin != "" && /^test result: / {
   if (match($0, /[0-9]+ ignored/)) ignored += substr($0, RSTART, RLENGTH) + 0
   next
 }
-bin != "" && /process didn.t exit successfully/ {
-  c = $0; sub(/^[ \t]+/, "", c); sub(/`[^`]*` /, "", c); caused = c; next
+# Why a target did not build: the last compiler error before `could not compile`,
+# or what the system said (a full disk, a killed compiler), which wins.
+/^error(\[E[0-9]+\])?: / && !/^error: could not compile / { last_err = $0 }
+/No space left on device|Cannot allocate memory|SIGKILL/ {
+  last_sys = $0; sub(/^[ \t=|]*(note: )?/, "", last_sys)
 }
 /^error: could not compile / {
   what = $0; sub(/^error: could not compile /, "", what); sub(/ due to .*$/, "", what)
-  gsub(/`/, "", what); unbuilt[++nunbuilt] = what; next
+  gsub(/`/, "", what); unbuilt[++nunbuilt] = what
+  why[nunbuilt] = (last_sys != "" ? last_sys : last_err); last_sys = ""; last_err = ""
+  next
+}
+bin != "" && /process didn.t exit successfully/ {
+  c = $0; sub(/^[ \t]+/, "", c); sub(/`[^`]*` /, "", c); caused = c; next
 }
 END {
   finish()
@@ -69,7 +81,8 @@ END {
   printf "\n==== %s; log: %s ====\n", title, log_path
   for (i = 1; i <= nfail; i++)    printf "FAILED       %s\n", failed[i]
   for (i = 1; i <= ncrash; i++)   printf "CRASHED      %s\n", crashed[i]
-  for (i = 1; i <= nunbuilt; i++) printf "NOT BUILT    %s\n", unbuilt[i]
+  for (i = 1; i <= nunbuilt; i++) printf "NOT BUILT    %s%s\n", unbuilt[i], (why[i] != "" ? ": " why[i] : "")
+  if (nunbuilt > 0) printf "disk: %s free where the build writes (a full build of `make test` takes ~15 GB)\n", disk_free
   # A failed test counted by `test result:` whose name was not seen is still a failure.
   if (nfailed > nfail) printf "FAILED       %d more test(s) whose names the log does not show\n", nfailed - nfail
   nf = (nfailed > nfail ? nfailed : nfail)

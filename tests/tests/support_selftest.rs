@@ -334,3 +334,41 @@ fn bins_point_at_the_profile_dir() -> TestResult {
     assert!(format!("{err}").contains("run `make build` (`cargo build --bins`) first"));
     Ok(())
 }
+
+/// `make test`'s summary says why a target did not build: what the system said (a
+/// full disk) over the compiler's error, else the compiler's last error; and how much
+/// disk is free. (A CI run once printed only "NOT BUILT" for a full disk.)
+#[test]
+fn the_test_summary_says_why_a_target_did_not_build() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let log = dir.path().join("run.log");
+    std::fs::write(
+        &log,
+        "   Compiling dcs-proxy v0.1.0 (/w/proxy)\n\
+         error: linking with `cc` failed: exit status: 1\n  |\n  = note: cc -m64 …\n\
+         \x20 = note: /usr/bin/ld: final link failed: No space left on device\n\n\
+         error: could not compile `dcs-proxy` (bin \"dcs-proxy\" test) due to 1 previous error\n\
+         error[E0308]: mismatched types\n\
+         error: could not compile `dcs-model` (lib) due to 1 previous error\n",
+    )?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../mk/test-summary.sh");
+    let out = Command::new("bash").arg(&script).arg(&log).arg("101").output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines.contains(
+            &"NOT BUILT    dcs-proxy (bin \"dcs-proxy\" test): /usr/bin/ld: final link failed: No space left on device"
+        ),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"NOT BUILT    dcs-model (lib): error[E0308]: mismatched types"),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("disk: ") && l.contains(" free where the build writes")),
+        "{text}"
+    );
+    Ok(())
+}
