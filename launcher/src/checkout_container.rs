@@ -11,7 +11,9 @@
 //! container's log (`kubectl logs <pod> -c checkout`) while it runs.
 //!
 //! The first open clones shallow; every later start fetches, completing the
-//! history of a shallow checkout ([`History::Complete`]).
+//! history of a shallow checkout ([`History::Complete`]). The first start that
+//! fetched leaves the roots as a hashed folder for the next ones' transfers
+//! ([`crate::trust::make_folder_for_next_start`]).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,7 +26,7 @@ use tracing::{error, info, warn};
 use crate::checkout::protocol::{History, HISTORY_ENV};
 use crate::checkout::run::Status;
 use crate::checkout::watchdog::Limits;
-use crate::checkout::{self, child, Job};
+use crate::checkout::{self, child, Job, Outcome};
 use crate::error::Error;
 use crate::ready::{Phase, Readiness};
 
@@ -77,7 +79,18 @@ pub async fn run(env: LauncherEnv) -> u8 {
         Ok(outcome) => info!(?outcome, "checkout done"),
         Err(err) => error!(kind = ?err.failure_kind(), error = %err, "checkout failed"),
     }
-    match child::record(&out, &result) {
+    let recorded = child::record(&out, &result);
+    if env.repo.is_some() && matches!(result, Ok(Outcome::Fetched | Outcome::UsedAsIs { .. })) {
+        // Later starts' transfers read the roots from the hashed folder (see
+        // `trust::folder`): made by a start that fetched, not by the first open,
+        // whose pod waits for this container.
+        let (config, extra) = (env.config_dir(), env.extra_ca_file.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::trust::make_folder_for_next_start(&config, extra.as_deref())
+        })
+        .await;
+    }
+    match recorded {
         Ok(()) => 0,
         Err(err) => {
             eprintln!(

@@ -124,3 +124,56 @@ async fn the_checkout_container_pushes_the_clones_progress_with_the_hop_credenti
     assert!(cloning, "no clone progress among {pushed:#?}");
     Ok(())
 }
+
+/// The checkout container's later starts read the roots from a hashed folder: the
+/// first start that fetched makes it, the first open (which the pod waits for) not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_container_that_fetched_leaves_the_certificate_folder() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let repos = tmp.path().join("git");
+    UpstreamRepo::create(&repos, "acme/small", &[("README.md", "small\n")])?;
+    let git = GitServer::builder(&repos).start()?;
+    let mut env = LauncherEnv::new(RepoRef::new("acme", "small")?);
+    env.git_base = git.base_url();
+    env.workspaces_dir = tmp.path().join("workspaces");
+    env.config_dir = Some(tmp.path().join("config"));
+    env.checkout_outcome_file = Some(tmp.path().join("outcome.json"));
+    std::fs::create_dir_all(&env.workspaces_dir)?;
+    let folders = || -> anyhow::Result<Vec<String>> {
+        let trust = tmp.path().join("config/trust");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&trust)? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if name.starts_with("hashed-") {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    };
+    let outcomes = ["cloned", "fetched", "fetched"];
+    let mut made = Vec::new();
+    for expected in outcomes {
+        let mut cmd = tokio::process::Command::new(dcs_e2e::bin_path("dcs-launcher")?);
+        cmd.arg("checkout").stdin(std::process::Stdio::null());
+        for (k, _) in std::env::vars_os() {
+            if k.to_str().is_some_and(|k| k.starts_with("DCS_")) {
+                cmd.env_remove(k);
+            }
+        }
+        let status =
+            tokio::time::timeout(Duration::from_secs(120), cmd.envs(env.to_vars()).status())
+                .await??;
+        assert!(status.success(), "{status}");
+        let outcome = std::fs::read_to_string(tmp.path().join("outcome.json"))?;
+        let outcome: serde_json::Value = serde_json::from_str(&outcome)?;
+        assert_eq!(outcome["outcome"], expected, "{outcome}");
+        made.push(folders()?);
+    }
+    assert!(
+        made[0].is_empty(),
+        "the first open makes no folder: {made:?}"
+    );
+    assert_eq!(made[1].len(), 1, "the first fetch makes it: {made:?}");
+    assert_eq!(made[2], made[1], "later starts use it as it is: {made:?}");
+    Ok(())
+}

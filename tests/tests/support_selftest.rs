@@ -352,7 +352,11 @@ fn the_test_summary_says_why_a_target_did_not_build() -> TestResult {
          error: could not compile `dcs-model` (lib) due to 1 previous error\n",
     )?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../mk/test-summary.sh");
-    let out = Command::new("bash").arg(&script).arg(&log).arg("101").output()?;
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(&log)
+        .arg("101")
+        .output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     let lines: Vec<&str> = text.lines().collect();
@@ -367,7 +371,9 @@ fn the_test_summary_says_why_a_target_did_not_build() -> TestResult {
         "{text}"
     );
     assert!(
-        lines.iter().any(|l| l.starts_with("disk: ") && l.contains(" free where the build writes")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("disk: ") && l.contains(" free where the build writes")),
         "{text}"
     );
     Ok(())
