@@ -66,8 +66,10 @@ impl RepoRef {
         validate_owner(owner)?;
         let repo = repo.strip_suffix(".git").unwrap_or(repo);
         validate_repo(repo)?;
+        let mut folded = [owner, "/", repo].concat();
+        folded.make_ascii_lowercase();
         Ok(Self {
-            folded: format!("{owner}/{repo}").to_ascii_lowercase(),
+            folded,
             owner: owner.to_owned(),
             repo: repo.to_owned(),
         })

@@ -3,10 +3,12 @@
 //!
 //! # Layout
 //! - [`accept`]: accepting connections (`TCP_NODELAY`, a 503 when descriptors run out).
+//! - [`addr`]: addresses as text, cheaply (the peer's, in every request and log line).
 //! - [`dns`]: name resolution with answers cached for a while.
 //! - [`limits`]: the descriptor limit: raised at start, shortages told apart, tunnels capped.
 //! - [`upstream`]: the pooled keep-alive client to upstreams, and upgrades' own connections.
 //! - [`hop`]: hop-by-hop headers and upgrade detection.
+//! - [`names`]: header names read on every request, parsed once.
 //! - [`cookies`]: filtering `Cookie` headers, name patterns, confining `Set-Cookie`.
 //! - [`escape`]: HTML escaping.
 //! - [`pace`]: progress deadlines for streamed bodies.
@@ -16,11 +18,13 @@
 //! - [`ws_classify`]: what a client sends on a WebSocket: a person's input or chatter.
 
 pub mod accept;
+pub mod addr;
 pub mod cookies;
 pub mod dns;
 pub mod escape;
 pub mod hop;
 pub mod limits;
+pub mod names;
 pub mod pace;
 pub mod preview;
 pub mod query;

@@ -118,7 +118,7 @@ impl<'a> Ask<'a> {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Self {
-        let forwarded_https = single(headers, "x-forwarded-proto")
+        let forwarded_https = single(headers, &dcs_net::names::X_FORWARDED_PROTO)
             .and_then(|v| v.split(',').next())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
             && crate::auth::trusted::is_trusted(&site.trusted_proxies, peer.ip());
@@ -126,9 +126,10 @@ impl<'a> Ask<'a> {
             method: method.as_str(),
             upgrade: dcs_net::hop::upgrade_requested(headers).is_some(),
             scope,
-            host: single(headers, "host").or_else(|| uri.authority().map(|a| a.as_str())),
-            origin: single(headers, "origin"),
-            fetch_site: single(headers, "sec-fetch-site"),
+            host: single(headers, &http::header::HOST)
+                .or_else(|| uri.authority().map(|a| a.as_str())),
+            origin: single(headers, &http::header::ORIGIN),
+            fetch_site: single(headers, &dcs_net::names::SEC_FETCH_SITE),
             forwarded_https,
             local,
         }
@@ -136,7 +137,7 @@ impl<'a> Ask<'a> {
 }
 
 /// The one value of header `name`; `""` when it is repeated or unreadable.
-fn single<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn single<'a>(headers: &'a HeaderMap, name: &http::HeaderName) -> Option<&'a str> {
     let mut values = headers.get_all(name).iter();
     let first = values.next()?;
     if values.next().is_some() {

@@ -66,7 +66,11 @@ pub async fn forward(
     }
     match dcs_net::preview::of_target(&target.rest) {
         Some(preview) => {
-            crate::preview::main_origin(state, req, peer, identity, target, preview).await
+            // Boxed: the workspace's own traffic need not carry this future's size.
+            Box::pin(crate::preview::main_origin(
+                state, req, peer, identity, target, preview,
+            ))
+            .await
         }
         None => exchange(state, req, peer, identity, target, Shape::default()).await,
     }

@@ -25,12 +25,14 @@ use std::path::Path;
 
 use dcs_model::K8sName;
 use hmac::{Hmac, Mac};
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 /// The request header carrying the credential (also removed from what clients send).
 pub const HEADER: &str = dcs_model::env::HOP_HEADER;
+/// [`HEADER`] as a header name (a `&str` name is parsed again at every use).
+const HEADER_NAME: HeaderName = HeaderName::from_static(HEADER);
 
 /// The shortest secret accepted, bytes.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -132,10 +134,10 @@ pub fn insert(headers: &mut HeaderMap, credential: Option<&Credential>) {
     match credential.and_then(|c| HeaderValue::from_str(c.expose()).ok()) {
         Some(mut value) => {
             value.set_sensitive(true);
-            headers.insert(HEADER, value);
+            headers.insert(HEADER_NAME, value);
         }
         None => {
-            headers.remove(HEADER);
+            headers.remove(HEADER_NAME);
         }
     }
 }

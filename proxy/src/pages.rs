@@ -5,7 +5,7 @@
 
 use dcs_net::escape::html as html_escape;
 use http::header::{ACCEPT, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
 use crate::body::{full, Body};
 use crate::error::Error;
@@ -15,10 +15,11 @@ use crate::error::Error;
 /// names `text/html`, no `X-Requested-With`, and `Sec-Fetch-Mode`, when sent,
 /// is `navigate`.
 pub fn wants_html(headers: &HeaderMap) -> bool {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    text(ACCEPT.as_str()).is_some_and(|a| a.contains("text/html"))
-        && !headers.contains_key("x-requested-with")
-        && text("sec-fetch-mode").is_none_or(|m| m.eq_ignore_ascii_case("navigate"))
+    use dcs_net::names::{SEC_FETCH_MODE, X_REQUESTED_WITH};
+    let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    text(&ACCEPT).is_some_and(|a| a.contains("text/html"))
+        && !headers.contains_key(X_REQUESTED_WITH)
+        && text(&SEC_FETCH_MODE).is_none_or(|m| m.eq_ignore_ascii_case("navigate"))
 }
 
 /// Turns an error into the response the client sees. A sign-in is a `302` to

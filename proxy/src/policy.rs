@@ -146,7 +146,8 @@ impl Policy {
                 rule: ADMIN_RULE.to_owned(),
             };
         }
-        let subject = repo.to_string();
+        // `owner/repo` as `Display` writes it, joined (every request).
+        let subject = [repo.owner(), "/", repo.repo()].concat();
         for rule in self.rules.iter().filter(|r| r.applies_to(groups)) {
             if rule.deny.is_match(&subject) {
                 return Decision::Deny {

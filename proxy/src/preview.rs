@@ -72,7 +72,8 @@ pub async fn intercept(state: &AppState, req: Request<Incoming>, peer: SocketAdd
         .as_ref()
         .and_then(|domain| host::of_request(req.headers(), domain));
     match host {
-        Some(host) => Intercept::Answer(serve::serve(state, req, peer, host).await),
+        // Boxed: this future runs first for every request, and most are no preview's.
+        Some(host) => Intercept::Answer(Box::pin(serve::serve(state, req, peer, host)).await),
         None => Intercept::Pass(req),
     }
 }

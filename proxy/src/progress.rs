@@ -53,7 +53,7 @@ const GRACE: Duration = Duration::from_millis(200);
 pub fn is_navigation(headers: &http::HeaderMap) -> bool {
     crate::pages::wants_html(headers)
         && headers
-            .get("sec-fetch-mode")
+            .get(dcs_net::names::SEC_FETCH_MODE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|m| m.eq_ignore_ascii_case("navigate"))
 }

@@ -135,12 +135,13 @@ pub fn classify(method: &Method, rest: &str, headers: &HeaderMap) -> Kind {
 /// Whether a request may be a person's: a browser's top-level navigation, or a
 /// client that is no browser (no `Sec-Fetch-Mode`: curl, the CLI, an API client).
 fn navigates(headers: &HeaderMap) -> bool {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    match text("sec-fetch-mode") {
+    use dcs_net::names::{SEC_FETCH_DEST, SEC_FETCH_MODE};
+    let text = |name: &http::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    match text(&SEC_FETCH_MODE) {
         None => true,
         Some(mode) => {
             mode.eq_ignore_ascii_case("navigate")
-                && text("sec-fetch-dest").is_none_or(|d| d.eq_ignore_ascii_case("document"))
+                && text(&SEC_FETCH_DEST).is_none_or(|d| d.eq_ignore_ascii_case("document"))
         }
     }
 }

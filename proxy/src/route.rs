@@ -123,9 +123,12 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
     }
     let repo = RepoRef::new(&decode(owner)?, &decode(repo)?)
         .map_err(|e| Error::BadRequest(e.to_string()))?;
-    let prefix = format!("{GITHUB_PREFIX}/{}/{}", repo.owner(), repo.repo());
-    let query_suffix = query.map(|q| format!("?{q}")).unwrap_or_default();
-    let canonical = path.starts_with(&format!("{prefix}/"));
+    // Joined, not `format!`ed: this runs for every request to a workspace.
+    let prefix = [GITHUB_PREFIX, "/", repo.owner(), "/", repo.repo()].concat();
+    let query_suffix = query.map(|q| ["?", q].concat()).unwrap_or_default();
+    let canonical = path
+        .strip_prefix(prefix.as_str())
+        .is_some_and(|r| r.starts_with('/'));
     match rest {
         // `/github/o/r` (or a non-canonical spelling such as `r.git`): redirect so the
         // IDE's relative URLs resolve under the prefix.
@@ -134,7 +137,7 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
         Some(rest) => Ok(Route::Workspace {
             repo,
             prefix,
-            rest: format!("/{rest}{query_suffix}"),
+            rest: ["/", rest, &query_suffix].concat(),
         }),
     }
 }

@@ -61,12 +61,14 @@ impl WorkspaceSpec {
 /// Where the proxy serves a workspace: `/github/<owner>/<repo>` or `/instances/<id>`.
 pub fn base_path(key: &WorkspaceKey) -> String {
     match &key.kind {
-        WorkspaceKind::Repo(repo) => format!(
-            "{}/{}/{}",
+        WorkspaceKind::Repo(repo) => [
             crate::route::GITHUB_PREFIX,
+            "/",
             repo.owner(),
-            repo.repo()
-        ),
+            "/",
+            repo.repo(),
+        ]
+        .concat(),
         WorkspaceKind::Instance(id) => format!("{INSTANCES_PREFIX}/{id}"),
     }
 }

@@ -61,7 +61,7 @@ impl HostPort {
     /// The host and port of a socket address (`127.0.0.1:8080`, `[::1]:8080`).
     pub fn of(addr: SocketAddr) -> Self {
         let host = match addr.ip().to_canonical() {
-            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V4(v4) => dcs_net::addr::ip_text(IpAddr::V4(v4)),
             IpAddr::V6(v6) => format!("[{v6}]"),
         };
         Self {

@@ -19,12 +19,22 @@ use dcs_net::hop;
 
 use crate::auth::Identity;
 
+// Header names as constants: a `&str` name is parsed again at every use, a cost of
+// every proxied request.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+use dcs_net::names::X_FORWARDED_PROTO;
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+const X_FORWARDED_USER: HeaderName = HeaderName::from_static("x-forwarded-user");
+const X_FORWARDED_EMAIL: HeaderName = HeaderName::from_static("x-forwarded-email");
+const X_FORWARDED_GROUPS: HeaderName = HeaderName::from_static("x-forwarded-groups");
+
 /// Identity headers only the proxy may set.
-const IDENTITY: &[&str] = &[
-    "x-forwarded-user",
-    "x-forwarded-email",
-    "x-forwarded-groups",
-    "x-forwarded-prefix",
+const IDENTITY: [HeaderName; 4] = [
+    X_FORWARDED_USER,
+    X_FORWARDED_EMAIL,
+    X_FORWARDED_GROUPS,
+    X_FORWARDED_PREFIX,
 ];
 
 /// The credentials that never cross to a workspace: `Authorization` (always) and the
@@ -128,10 +138,7 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
         .filter(|n| n.as_str().starts_with("x-authentik-"))
         .cloned()
         .collect();
-    for name in authentik
-        .into_iter()
-        .chain(IDENTITY.iter().map(|n| HeaderName::from_static(n)))
-    {
+    for name in authentik.into_iter().chain(IDENTITY) {
         headers.remove(name);
     }
     headers.remove(dcs_net::preview::ROOT_HEADER);
@@ -149,29 +156,25 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
         }
     }
 
-    let peer_ip = ctx.peer.ip().to_string();
-    let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+    let peer_ip = dcs_net::addr::ip_text(ctx.peer.ip());
+    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prior) => format!("{prior}, {peer_ip}"),
         None => peer_ip,
     };
-    set(headers, "x-forwarded-for", &xff);
-    if !headers.contains_key("x-forwarded-proto") {
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    set(headers, X_FORWARDED_FOR, &xff);
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     }
-    if let (false, Some(host)) = (headers.contains_key("x-forwarded-host"), original_host) {
-        headers.insert("x-forwarded-host", host);
+    if let (false, Some(host)) = (headers.contains_key(&X_FORWARDED_HOST), original_host) {
+        headers.insert(X_FORWARDED_HOST, host);
     }
-    set(headers, "x-forwarded-prefix", ctx.prefix);
-    set(headers, "x-forwarded-user", &ctx.identity.username);
+    set(headers, X_FORWARDED_PREFIX, ctx.prefix);
+    set(headers, X_FORWARDED_USER, &ctx.identity.username);
     if let Some(email) = &ctx.identity.email {
-        set(headers, "x-forwarded-email", email);
+        set(headers, X_FORWARDED_EMAIL, email);
     }
     if !ctx.identity.groups.is_empty() {
-        set(
-            headers,
-            "x-forwarded-groups",
-            &ctx.identity.groups.join("|"),
-        );
+        set(headers, X_FORWARDED_GROUPS, &ctx.identity.groups.join("|"));
     }
 }
 
@@ -191,16 +194,12 @@ pub fn rewrite_response(headers: &mut HeaderMap, prefix: &str, switching: bool) 
     if let Some(loc) = location {
         let under_prefix = loc == prefix || loc.starts_with(&format!("{prefix}/"));
         if loc.starts_with('/') && !loc.starts_with("//") && !under_prefix {
-            set(
-                headers,
-                header::LOCATION.as_str(),
-                &format!("{prefix}{loc}"),
-            );
+            set(headers, header::LOCATION, &format!("{prefix}{loc}"));
         }
     }
 }
 
-fn set(headers: &mut HeaderMap, name: &'static str, value: &str) {
+fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     match HeaderValue::from_str(value) {
         Ok(v) => {
             headers.insert(name, v);

@@ -161,7 +161,7 @@ fn same_origin(parts: &Parts, own: &str) -> bool {
     let text = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
     match text(ORIGIN) {
         Some(origin) => origin.eq_ignore_ascii_case(own),
-        None => text(http::header::HeaderName::from_static("sec-fetch-site")).is_none_or(|s| {
+        None => text(dcs_net::names::SEC_FETCH_SITE).is_none_or(|s| {
             s.eq_ignore_ascii_case("same-origin") || s.eq_ignore_ascii_case("none")
         }),
     }

@@ -13,6 +13,7 @@
 use std::fmt;
 
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormattedFields};
@@ -125,6 +126,24 @@ where
             _ => writer.write_str(&line),
         }
     }
+}
+
+/// Fields as the default formatter writes them without colours (`message` bare,
+/// the others `name=value` with `Debug`, a string quoted), without its styles.
+pub fn plain_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let name = field.name();
+        if name == "message" {
+            write!(writer, "{value:?}")
+        } else {
+            write!(
+                writer,
+                "{}={value:?}",
+                name.strip_prefix("r#").unwrap_or(name)
+            )
+        }
+    })
+    .delimited(" ")
 }
 
 #[cfg(test)]

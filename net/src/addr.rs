@@ -1,0 +1,94 @@
+//! Addresses as text, exactly as their `Display` writes them, without the formatting
+//! machinery for IPv4 (its `Display` pads each octet through `core::fmt`): the proxy
+//! writes its peer's address into every forwarded request and every access-log line.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// `ip` as `ip.to_string()` writes it.
+pub fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut text = String::with_capacity(15);
+            push_v4(&mut text, v4);
+            text
+        }
+        IpAddr::V6(v6) => v6.to_string(),
+    }
+}
+
+/// A socket address that displays as its own `Display` does (`1.2.3.4:80`,
+/// `[::1]:80`), cheaply for IPv4: for log fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown(pub SocketAddr);
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            SocketAddr::V4(v4) => {
+                let mut text = String::with_capacity(21);
+                push_v4(&mut text, *v4.ip());
+                text.push(':');
+                push_decimal(&mut text, u32::from(v4.port()));
+                f.pad(&text)
+            }
+            SocketAddr::V6(v6) => fmt::Display::fmt(&v6, f),
+        }
+    }
+}
+
+fn push_v4(text: &mut String, v4: Ipv4Addr) {
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        push_decimal(text, u32::from(octet));
+    }
+}
+
+fn push_decimal(text: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        text.push(char::from(d));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_what_display_writes() {
+        let mut ips: Vec<IpAddr> = (0..=255u8)
+            .map(|o| IpAddr::V4(Ipv4Addr::new(o, 255 - o, o / 7, o.wrapping_mul(31))))
+            .collect();
+        ips.extend(
+            [
+                "0.0.0.0",
+                "255.255.255.255",
+                "10.0.0.1",
+                "::1",
+                "::ffff:1.2.3.4",
+                "fe80::1:2",
+            ]
+            .map(|s| s.parse::<IpAddr>().expect("ip")),
+        );
+        for ip in ips {
+            assert_eq!(ip_text(ip), ip.to_string());
+            for port in [0, 7, 80, 8080, 65535] {
+                let addr = SocketAddr::new(ip, port);
+                assert_eq!(Shown(addr).to_string(), addr.to_string());
+            }
+        }
+    }
+}
