@@ -146,6 +146,7 @@ pub fn with_current_request_id<R>(f: impl FnOnce(&str) -> R) -> Option<R> {
     REQUEST_ID.try_with(|id| f(id)).ok()
 }
 
+pub mod line_time;
 pub mod lines;
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::fmt;
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
-use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -45,7 +45,7 @@ where
             ("", "", "")
         };
         writer.write_str(dim)?;
-        SystemTime.format_time(&mut writer)?;
+        super::line_time::LineTime.format_time(&mut writer)?;
         write!(writer, "{reset} ")?;
         let level = *event.metadata().level();
         if ansi {

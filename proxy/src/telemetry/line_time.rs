@@ -1,0 +1,106 @@
+//! The time at the start of a text log line, as tracing-subscriber's `SystemTime`
+//! writes it (RFC 3339 in UTC, microseconds: `2026-12-01T05:47:38.970647Z`), with
+//! the date and time of day formatted once a second per thread instead of through
+//! `core::fmt` on every line (~2,400 instructions of each proxied request's access
+//! log line).
+
+use std::cell::RefCell;
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
+
+/// The clock of text lines (see the module docs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LineTime;
+
+impl FormatTime for LineTime {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        write_time(SystemTime::now(), &mut |part| w.write_str(part))
+    }
+}
+
+thread_local! {
+    /// The last second formatted on this thread, and its text up to the seconds.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
+/// Writes `now` as the module docs say, in two parts.
+fn write_time(now: SystemTime, out: &mut dyn FnMut(&str) -> fmt::Result) -> fmt::Result {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (secs, micros) = (since.as_secs(), since.subsec_micros());
+    let mut fraction = *b".000000Z";
+    let mut left = micros;
+    for digit in fraction[1..7].iter_mut().rev() {
+        *digit = b'0' + (left % 10) as u8;
+        left /= 10;
+    }
+    let fraction = std::str::from_utf8(&fraction).map_err(|_| fmt::Error)?;
+    SECOND.with_borrow_mut(|(second, text)| {
+        if *second != secs {
+            let whole = UNIX_EPOCH + Duration::from_secs(secs);
+            *text = humantime::format_rfc3339_seconds(whole).to_string();
+            text.pop(); // its `Z`: the fraction comes first
+            *second = secs;
+        }
+        out(text)?;
+        out(fraction)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(t: SystemTime) -> String {
+        let mut s = String::new();
+        write_time(t, &mut |part| {
+            s.push_str(part);
+            Ok(())
+        })
+        .expect("write");
+        s
+    }
+
+    #[test]
+    fn lines_are_timed_as_rfc3339_with_microseconds() {
+        // Across second, day, month and leap-year boundaries, and back in time.
+        let mut times = vec![UNIX_EPOCH, SystemTime::now()];
+        for base in [951_782_399u64, 1_709_251_199, 1_764_547_199, 4_102_444_799] {
+            for offset_us in [0u64, 1, 999_999, 1_000_000, 1_000_001, 86_400_000_000] {
+                times.push(
+                    UNIX_EPOCH + Duration::from_secs(base) + Duration::from_micros(offset_us),
+                );
+            }
+        }
+        times.push(UNIX_EPOCH + Duration::from_secs(1_764_547_199));
+        for t in times {
+            assert_eq!(
+                text(t),
+                humantime::format_rfc3339_micros(t).to_string(),
+                "{t:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_clock_writes_what_tracing_subscribers_does() {
+        // Both read the clock: compare the shapes (every digit as `9`).
+        let mut ours = String::new();
+        LineTime
+            .format_time(&mut Writer::new(&mut ours))
+            .expect("ours");
+        let mut theirs = String::new();
+        tracing_subscriber::fmt::time::SystemTime
+            .format_time(&mut Writer::new(&mut theirs))
+            .expect("theirs");
+        let shape = |s: &str| -> String {
+            s.chars()
+                .map(|c| if c.is_ascii_digit() { '9' } else { c })
+                .collect()
+        };
+        assert_eq!(shape(&ours), shape(&theirs), "{ours} {theirs}");
+        assert_eq!(shape(&ours), "9999-99-99T99:99:99.999999Z");
+    }
+}
