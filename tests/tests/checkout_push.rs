@@ -64,6 +64,18 @@ async fn stand_in() -> anyhow::Result<(String, Arc<Mutex<Vec<String>>>)> {
     Ok((format!("http://{addr}/_dcs/hop/progress/ws-test"), got))
 }
 
+/// `dcs-launcher checkout` with `env` (and no other `DCS_*` variable), within `limit`.
+async fn checkout(env: &LauncherEnv, limit: Duration) -> anyhow::Result<std::process::ExitStatus> {
+    let mut cmd = tokio::process::Command::new(dcs_e2e::bin_path("dcs-launcher")?);
+    cmd.arg("checkout").stdin(std::process::Stdio::null());
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(|k| k.starts_with("DCS_")) {
+            cmd.env_remove(k);
+        }
+    }
+    Ok(tokio::time::timeout(limit, cmd.envs(env.to_vars()).status()).await??)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_checkout_container_pushes_the_clones_progress_with_the_hop_credential(
 ) -> anyhow::Result<()> {
@@ -93,15 +105,7 @@ async fn the_checkout_container_pushes_the_clones_progress_with_the_hop_credenti
     env.hop_secret_file = Some(hop_file);
     env.progress_url = Some(url);
     std::fs::create_dir_all(&env.workspaces_dir)?;
-    let mut cmd = tokio::process::Command::new(dcs_e2e::bin_path("dcs-launcher")?);
-    cmd.arg("checkout").stdin(std::process::Stdio::null());
-    for (k, _) in std::env::vars_os() {
-        if k.to_str().is_some_and(|k| k.starts_with("DCS_")) {
-            cmd.env_remove(k);
-        }
-    }
-    let status =
-        tokio::time::timeout(Duration::from_secs(240), cmd.envs(env.to_vars()).status()).await??;
+    let status = checkout(&env, Duration::from_secs(240)).await?;
     assert!(status.success(), "{status}");
     assert!(outcome.exists(), "the outcome is recorded");
 
@@ -153,16 +157,7 @@ async fn a_checkout_container_that_fetched_leaves_the_certificate_folder() -> an
     let outcomes = ["cloned", "fetched", "fetched"];
     let mut made = Vec::new();
     for expected in outcomes {
-        let mut cmd = tokio::process::Command::new(dcs_e2e::bin_path("dcs-launcher")?);
-        cmd.arg("checkout").stdin(std::process::Stdio::null());
-        for (k, _) in std::env::vars_os() {
-            if k.to_str().is_some_and(|k| k.starts_with("DCS_")) {
-                cmd.env_remove(k);
-            }
-        }
-        let status =
-            tokio::time::timeout(Duration::from_secs(120), cmd.envs(env.to_vars()).status())
-                .await??;
+        let status = checkout(&env, Duration::from_secs(120)).await?;
         assert!(status.success(), "{status}");
         let outcome = std::fs::read_to_string(tmp.path().join("outcome.json"))?;
         let outcome: serde_json::Value = serde_json::from_str(&outcome)?;

@@ -174,13 +174,20 @@ async fn not_found_over_https(ca: &TestCa) -> String {
     serve_https(ca, not_found).await
 }
 
+/// A workspace folder, its launcher's environment and its checkout job, for a
+/// repository at [`not_found_over_https`] signed by `ca`.
+async fn over_https(ca: &TestCa) -> (tempfile::TempDir, LauncherEnv, Job) {
+    let base = not_found_over_https(ca).await;
+    let ws = tempfile::tempdir().expect("tempdir");
+    let env = crate::fixtures::env(&base, ws.path());
+    let job = Job::from_env(&env, Arc::new(AtomicBool::new(false))).expect("a repository");
+    (ws, env, job)
+}
+
 #[tokio::test]
 async fn libgit2_in_the_child_trusts_the_extra_ca_through_the_bundle() {
     let ca = TestCa::new("git CA");
-    let base = not_found_over_https(&ca).await;
-    let ws = tempfile::tempdir().expect("tempdir");
-    let mut env = crate::fixtures::env(&base, ws.path());
-    let job = Job::from_env(&env, Arc::new(AtomicBool::new(false))).expect("a repository");
+    let (ws, mut env, job) = over_https(&ca).await;
 
     // The child as started before: its OpenSSL knows nothing of the private CA.
     let (kind, message) = fails(&job, &Program::this_executable(), &env).await;
@@ -231,10 +238,7 @@ async fn libgit2_in_the_child_finds_the_extra_ca_in_the_hashed_folder() {
     // As above, but trust comes only from the hashed folder: no PEM file is written,
     // so OpenSSL can only have found the CA under its subject hash.
     let ca = TestCa::new("hashed CA");
-    let base = not_found_over_https(&ca).await;
-    let ws = tempfile::tempdir().expect("tempdir");
-    let env = crate::fixtures::env(&base, ws.path());
-    let job = Job::from_env(&env, Arc::new(AtomicBool::new(false))).expect("a repository");
+    let (ws, env, job) = over_https(&ca).await;
     let trust_dir = ws.path().join("trust");
     let through = |bundle: trust::Bundle| {
         let folder = trust::folder::make(&bundle, &trust_dir).expect("folder");
@@ -264,10 +268,7 @@ async fn a_certificate_planted_beside_the_bundle_file_is_not_trusted() {
     // The trust folder is on the user's volume: a CA put there under its subject
     // hash must not be trusted by a transfer that reads the bundle file.
     let ca = TestCa::new("planted CA");
-    let base = not_found_over_https(&ca).await;
-    let ws = tempfile::tempdir().expect("tempdir");
-    let env = crate::fixtures::env(&base, ws.path());
-    let job = Job::from_env(&env, Arc::new(AtomicBool::new(false))).expect("a repository");
+    let (ws, env, job) = over_https(&ca).await;
     let file_only = program(&env).await.expect("program");
     let der = match ureq::tls::parse_pem(ca.ca_pem.as_bytes()).next() {
         Some(Ok(ureq::tls::PemItem::Certificate(cert))) => cert.der().to_vec(),
