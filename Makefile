@@ -20,6 +20,11 @@
 
 SHELL := /bin/bash
 CARGO ?= cargo
+# Under CI (a fresh clone, built once) incremental compilation only costs: ~6 GB of
+# target/ on a shared disk, and time. Developers' runs keep it.
+ifneq ($(CI),)
+export CARGO_INCREMENTAL ?= 0
+endif
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= $(CURDIR)/.cache/data
 GIT_BASE ?= https://github.com
