@@ -47,20 +47,7 @@ fn push_v4(text: &mut String, v4: Ipv4Addr) {
 }
 
 fn push_decimal(text: &mut String, n: u32) {
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    let mut n = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[at..] {
-        text.push(char::from(d));
-    }
+    text.push_str(itoa::Buffer::new().format(n));
 }
 
 #[cfg(test)]

@@ -30,13 +30,9 @@ thread_local! {
 fn write_time(now: SystemTime, out: &mut dyn FnMut(&str) -> fmt::Result) -> fmt::Result {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let (secs, micros) = (since.as_secs(), since.subsec_micros());
-    let mut fraction = *b".000000Z";
-    let mut left = micros;
-    for digit in fraction[1..7].iter_mut().rev() {
-        *digit = b'0' + (left % 10) as u8;
-        left /= 10;
-    }
-    let fraction = std::str::from_utf8(&fraction).map_err(|_| fmt::Error)?;
+    // Six digits, zeros first: those of 1xxxxxx after its leading 1.
+    let mut digits = itoa::Buffer::new();
+    let micros = digits.format(1_000_000 + micros);
     SECOND.with_borrow_mut(|(second, text)| {
         if *second != secs {
             let whole = UNIX_EPOCH + Duration::from_secs(secs);
@@ -45,7 +41,9 @@ fn write_time(now: SystemTime, out: &mut dyn FnMut(&str) -> fmt::Result) -> fmt:
             *second = secs;
         }
         out(text)?;
-        out(fraction)
+        out(".")?;
+        out(&micros[1..])?;
+        out("Z")
     })
 }
 
