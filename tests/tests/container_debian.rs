@@ -248,3 +248,23 @@ fn the_sandbox_runs_the_generated_container_as_uid_1000_without_capabilities() -
     );
     Ok(())
 }
+
+/// An init container may end before its PID 1 is ever seen (the checkout
+/// container's fetch into an existing checkout takes ~10 ms): it is run to its end,
+/// and how it ended is what counts. Before, the harness looked for PID 1 first and
+/// called a container that had already ended successfully "ended at once".
+#[tokio::test]
+async fn a_container_that_ends_at_once_is_run_to_its_end() -> anyhow::Result<()> {
+    let scene = Scene::new("bookworm")?;
+    let ksvc = scene.ksvc("none", &scene.git().base_url())?;
+    let logs = tempfile::tempdir()?;
+    for (argv, code) in [("/bin/true", 0), ("/bin/false", 1)] {
+        let sandbox = scene.sandbox(&ksvc)?.command(&[argv]);
+        for i in 0..10 {
+            let log = logs.path().join(format!("{code}-{i}.log"));
+            let (status, output) = sandbox.run(&log, Duration::from_secs(60)).await?;
+            assert_eq!(status.code(), Some(code), "{argv}, run {i}:\n{output}");
+        }
+    }
+    Ok(())
+}

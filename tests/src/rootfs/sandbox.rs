@@ -99,6 +99,12 @@ impl Sandbox {
         self
     }
 
+    /// Runs `argv` instead of the spec's command (test plumbing).
+    pub fn command(mut self, argv: &[&str]) -> Self {
+        self.spec.argv = argv.iter().map(|a| (*a).to_owned()).collect();
+        self
+    }
+
     /// The pod's hostname (also `HOSTNAME`).
     pub fn hostname(mut self, name: &str) -> Self {
         self.hostname = name.to_owned();
@@ -200,24 +206,20 @@ impl Sandbox {
         Ok(args)
     }
 
+    /// Runs the container to its end (an init container, as the kubelet runs it), its
+    /// output going to `log`; gives up after `within`. A container may end before its
+    /// PID 1 is ever seen, so no PID is looked for. Returns how it ended and its log.
+    pub async fn run(&self, log: &Path, within: Duration) -> anyhow::Result<(ExitStatus, String)> {
+        let mut container = self.spawn(log)?;
+        let status = container.wait(within).await?;
+        Ok((status, container.log()))
+    }
+
     /// Starts the container, its output (the launcher's log) going to `log`; returns
-    /// once its PID 1 runs.
+    /// once its PID 1 runs. For a long-lived container: one that ends before its PID 1
+    /// is seen is an error (use [`Sandbox::run`] for one that ends on its own).
     pub async fn start(&self, log: &Path) -> anyhow::Result<Container> {
-        self.place_launcher()?;
-        let out =
-            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-        let child = Command::new(&self.bwrap)
-            .args(self.args()?)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .spawn()
-            .with_context(|| format!("starting {}", self.bwrap.display()))?;
-        let mut container = Container {
-            child,
-            pid: 0,
-            log: log.to_path_buf(),
-        };
+        let mut container = self.spawn(log)?;
         let bwrap = container.child.id();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -233,6 +235,24 @@ impl Sandbox {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    fn spawn(&self, log: &Path) -> anyhow::Result<Container> {
+        self.place_launcher()?;
+        let out =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let child = Command::new(&self.bwrap)
+            .args(self.args()?)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("starting {}", self.bwrap.display()))?;
+        Ok(Container {
+            child,
+            pid: 0,
+            log: log.to_path_buf(),
+        })
     }
 
     /// The launcher is bound over a file in its (read-only) volume: make sure the

@@ -306,12 +306,13 @@ impl Scene {
                 .tmp
                 .path()
                 .join(format!("checkout-{}.log", now_nanos()));
-            let mut container = self.sandbox_of(&ksvc, checkout)?.start(&log).await?;
-            let status = container.wait(Duration::from_secs(240)).await?;
+            let (status, output) = self
+                .sandbox_of(&ksvc, checkout)?
+                .run(&log, Duration::from_secs(240))
+                .await?;
             anyhow::ensure!(
                 status.success(),
-                "the checkout container ended with {status}:\n{}",
-                container.log()
+                "the checkout container ended with {status}:\n{output}"
             );
         }
         let sandbox = self.sandbox(&ksvc)?;
