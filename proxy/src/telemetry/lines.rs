@@ -13,7 +13,6 @@
 use std::fmt;
 
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormattedFields};
@@ -38,6 +37,7 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
+        // Pieces written one by one, not through `write!`: every line pays for it.
         let ansi = writer.has_ansi_escapes();
         let (dim, bold, reset) = if ansi {
             (DIM, BOLD, RESET)
@@ -46,20 +46,24 @@ where
         };
         writer.write_str(dim)?;
         super::line_time::LineTime.format_time(&mut writer)?;
-        write!(writer, "{reset} ")?;
+        writer.write_str(reset)?;
+        writer.write_char(' ')?;
         let level = *event.metadata().level();
         if ansi {
-            write!(writer, "\x1b[{}m{level:>5}{RESET} ", colour(level))?;
-        } else {
-            write!(writer, "{level:>5} ")?;
+            writer.write_str(colour(level))?;
         }
+        writer.write_str(padded(level))?;
+        writer.write_str(reset)?;
+        writer.write_char(' ')?;
         let mut spans = false;
         super::with_current_request_id(|id| {
             spans = true;
-            write!(
-                writer,
-                "{bold}request{{{reset}id={id}{bold}}}{reset}{dim}:{reset}"
-            )
+            for piece in [
+                bold, "request{", reset, "id=", id, bold, "}", reset, dim, ":", reset,
+            ] {
+                writer.write_str(piece)?;
+            }
+            Ok::<_, fmt::Error>(())
         })
         .transpose()?;
         if let Some(scope) = ctx.event_scope() {
@@ -77,20 +81,33 @@ where
         if spans {
             writer.write_char(' ')?;
         }
-        write!(writer, "{dim}{}:{reset} ", event.metadata().target())?;
+        for piece in [dim, event.metadata().target(), ":", reset, " "] {
+            writer.write_str(piece)?;
+        }
         ctx.format_fields(writer.by_ref(), event)?;
-        writeln!(writer)
+        writer.write_char('\n')
     }
 }
 
 /// tracing-subscriber's level colours.
-fn colour(level: Level) -> u8 {
+fn colour(level: Level) -> &'static str {
     match level {
-        Level::TRACE => 35,
-        Level::DEBUG => 34,
-        Level::INFO => 32,
-        Level::WARN => 33,
-        Level::ERROR => 31,
+        Level::TRACE => "\x1b[35m",
+        Level::DEBUG => "\x1b[34m",
+        Level::INFO => "\x1b[32m",
+        Level::WARN => "\x1b[33m",
+        Level::ERROR => "\x1b[31m",
+    }
+}
+
+/// The level right-aligned in five columns, as `{level:>5}` writes it.
+fn padded(level: Level) -> &'static str {
+    match level {
+        Level::TRACE => "TRACE",
+        Level::DEBUG => "DEBUG",
+        Level::INFO => " INFO",
+        Level::WARN => " WARN",
+        Level::ERROR => "ERROR",
     }
 }
 
@@ -126,24 +143,6 @@ where
             _ => writer.write_str(&line),
         }
     }
-}
-
-/// Fields as the default formatter writes them without colours (`message` bare,
-/// the others `name=value` with `Debug`, a string quoted), without its styles.
-pub fn plain_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
-    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
-        let name = field.name();
-        if name == "message" {
-            write!(writer, "{value:?}")
-        } else {
-            write!(
-                writer,
-                "{}={value:?}",
-                name.strip_prefix("r#").unwrap_or(name)
-            )
-        }
-    })
-    .delimited(" ")
 }
 
 #[cfg(test)]
