@@ -307,6 +307,10 @@ fn text(status: StatusCode, body: &str) -> Response<Body> {
 
 /// At most `max` characters of `s`.
 pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        // No more bytes than `max`, so no more characters (every request's path).
+        return s;
+    }
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,
@@ -316,6 +320,19 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn truncate_keeps_at_most_max_characters_on_a_character_boundary() {
+        assert_eq!(truncate("/github/acme/hello/", 200), "/github/acme/hello/");
+        assert_eq!(truncate("abcdef", 6), "abcdef");
+        assert_eq!(truncate("abcdef", 3), "abc");
+        assert_eq!(truncate("", 0), "");
+        // Fewer characters than bytes: kept whole up to `max` characters.
+        assert_eq!(truncate("ééé", 3), "ééé");
+        assert_eq!(truncate("ééé", 4), "ééé");
+        assert_eq!(truncate("éééé", 2), "éé");
+        assert_eq!(truncate(&"é".repeat(300), 200), "é".repeat(200));
+    }
 
     /// The request's future is moved several times per request (into hyper's
     /// connection among others), every byte of it copied each time: 26 KiB of it,
