@@ -51,6 +51,16 @@ pub fn classify(err: &git2::Error, s: &Subject<'_>) -> Error {
     } else if is_not_found(err, &lower) {
         let message = format!("repository {repo} was not found at {base}");
         (FailureKind::NotFound, message)
+    } else if is_local_write(err, &lower) {
+        // The git server answered; writing into the workspace's volume failed.
+        let mut message = format!("writing {repo} into the workspace failed: {git}");
+        if lower.contains("no space left") || lower.contains("quota exceeded") {
+            message.push_str(
+                "; the workspace's volume is full: free space in it (your other \
+                 workspaces share it) or ask the operator for a larger volume",
+            );
+        }
+        (FailureKind::Other, message)
     } else {
         let message = format!("getting {repo} from {base} failed: {git}");
         (FailureKind::Other, message)
@@ -90,6 +100,16 @@ fn is_not_found(err: &git2::Error, lower: &str) -> bool {
         || lower.contains("could not find repository")
         || lower.contains("failed to resolve path")
         || lower.contains("not appear to be a git repository")
+}
+
+/// A failure to write the checkout (files, folders, the object store) on this side.
+fn is_local_write(err: &git2::Error, lower: &str) -> bool {
+    matches!(
+        err.class(),
+        ErrorClass::Os | ErrorClass::Filesystem | ErrorClass::Checkout | ErrorClass::Index
+    ) || lower.contains("no space left")
+        || lower.contains("quota exceeded")
+        || lower.contains("read-only file system")
 }
 
 /// `scheme://user:pass@host/…` → `scheme://***@host/…`; anything else unchanged.
@@ -186,6 +206,45 @@ mod tests {
                 "{msg}"
             );
         }
+    }
+
+    #[test]
+    fn a_failure_to_write_the_workspace_says_so_not_that_getting_it_failed() {
+        let (kind, msg) = kind_of(
+            ErrorCode::GenericError,
+            ErrorClass::Os,
+            "could not write to '/workspaces/acme/hello/big.bin': No space left on device",
+            false,
+        );
+        assert_eq!(kind, FailureKind::Other);
+        assert!(
+            msg.starts_with("writing acme/hello into the workspace failed: could not write"),
+            "{msg}"
+        );
+        assert!(msg.contains("volume is full"), "{msg}");
+        assert!(!msg.contains("getting"), "{msg}");
+        let (_, msg) = kind_of(
+            ErrorCode::GenericError,
+            ErrorClass::Filesystem,
+            "failed to make directory '/workspaces/acme/hello/src': Permission denied",
+            false,
+        );
+        assert!(
+            msg.starts_with("writing acme/hello into the workspace"),
+            "{msg}"
+        );
+        assert!(!msg.contains("volume is full"), "{msg}");
+        // A connection refused (libgit2 reports some as OS errors) stays a network one.
+        assert_eq!(
+            kind_of(
+                ErrorCode::GenericError,
+                ErrorClass::Os,
+                "failed to connect to 10.0.0.1: Connection refused",
+                false
+            )
+            .0,
+            FailureKind::Network
+        );
     }
 
     #[test]
