@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
+use std::time::Duration;
 
 use super::*;
 use crate::fixtures::{git, Upstream};
@@ -294,4 +295,44 @@ fn a_file_or_symlink_at_the_instance_folder_is_refused_and_untouched() {
     let (kind, _) = failure(prepare_empty(&link));
     assert_eq!(kind, FailureKind::Refused);
     assert!(names(elsewhere.path()).is_empty());
+}
+
+/// The checkout is the workspace user's, and so is git's configuration there (its
+/// `.git/config`, their `~/.gitconfig`): a proxy named in it must not carry a
+/// plain-HTTP transfer, which holds the operator's token in the clear. libgit2 (1.9)
+/// goes through a proxy only to tunnel TLS (`CONNECT`, the token inside TLS to the
+/// verified server) and connects straight to a plain-HTTP server; this keeps it so.
+#[test]
+fn a_proxy_named_in_the_users_git_configuration_never_sees_the_token() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    assert_eq!(
+        checkout(&job(&upstream.base(), ws.path())).expect("clone"),
+        Outcome::Cloned
+    );
+    // The same checkout, now of a plain-HTTP git server that is down.
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let git_server = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let token_file = ws.path().join("token");
+    fs::write(&token_file, "s3cret-token\n").expect("write");
+    let mut job = job(&git_server, ws.path());
+    job.token_file = Some(token_file);
+    git(&job.target, &["remote", "set-url", "origin", &job.url()]);
+    // The user's own listener, named as the proxy in the checkout's configuration.
+    let (proxy, requests) = demanding_server();
+    git(&job.target, &["config", "http.proxy", &proxy]);
+    git(&job.target, &["config", "remote.origin.proxy", &proxy]);
+
+    let outcome = checkout(&job).expect("a failed fetch is a warning");
+    let Outcome::UsedAsIs { warning } = outcome else {
+        panic!("expected the checkout used as it is, got {outcome:?}");
+    };
+    assert!(warning.contains("could not reach"), "{warning}");
+    let seen = requests.recv_timeout(Duration::from_millis(500));
+    assert!(seen.is_err(), "the user's proxy got a request: {seen:?}");
+    assert_eq!(
+        fs::read_to_string(job.target.join("README.md")).expect("readme"),
+        "hello\n"
+    );
 }
