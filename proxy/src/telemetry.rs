@@ -148,6 +148,8 @@ pub fn with_current_request_id<R>(f: impl FnOnce(&str) -> R) -> Option<R> {
 pub mod line_time;
 pub mod lines;
 pub mod plain_fields;
+#[cfg(test)]
+mod test_buffer;
 
 #[cfg(test)]
 mod tests {

@@ -2,24 +2,11 @@
 //! request's span used to be, other spans as before, colours only on a terminal,
 //! one JSON object per line.
 
-use std::sync::{Arc, Mutex};
-
 use tracing::info;
 
+use crate::telemetry::test_buffer::Buffer;
+
 use super::super::{subscriber, with_request_id, LogFormat};
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The lines written in `format` while serving the request `r-1` and after it.
 async fn lines(format: LogFormat, ansi: bool) -> Vec<String> {
@@ -33,12 +20,7 @@ async fn lines(format: LogFormat, ansi: bool) -> Vec<String> {
     })
     .await;
     info!(ms = 3u64, "after");
-    let bytes = buf.0.lock().expect("lock").clone();
-    String::from_utf8(bytes)
-        .expect("utf8")
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    buf.text().lines().map(str::to_owned).collect()
 }
 
 #[tokio::test]

@@ -1,26 +1,12 @@
 //! [`PlainFields`] writes what tracing-subscriber's default field formatter writes
 //! without colours, for every kind of value, and escapes control codes in messages.
 
-use std::sync::{Arc, Mutex};
-
 use tracing::{info, info_span};
 use tracing_subscriber::fmt::format::DefaultFields;
 use tracing_subscriber::fmt::FormatFields;
 
 use super::PlainFields;
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use crate::telemetry::test_buffer::Buffer;
 
 #[derive(Debug)]
 struct Failing;
@@ -86,8 +72,7 @@ where
         .fmt_fields(fields)
         .finish();
     tracing::subscriber::with_default(subscriber, emit);
-    let bytes = buf.0.lock().expect("lock").clone();
-    String::from_utf8(bytes).expect("utf8")
+    buf.text()
 }
 
 #[test]
@@ -140,8 +125,7 @@ fn a_message_formatted_while_another_is_still_written() {
             Box::new(builder.finish())
         };
         tracing::subscriber::with_default(subscriber, || info!("{:?}", Nested));
-        let bytes = buf.0.lock().expect("lock").clone();
-        String::from_utf8(bytes).expect("utf8")
+        buf.text()
     };
     let ours = run(true);
     assert!(ours.ends_with("outer\n"), "{ours}");
