@@ -3,7 +3,8 @@
 //! `Client` over an `HttpConnector` with `TCP_NODELAY`, a connect timeout, a bounded
 //! idle pool per host and DNS answers cached ([`crate::dns`]) — and, for upgrades,
 //! connections of their own made by the same connector, so a tunnel never holds a
-//! pooled connection.
+//! pooled connection. The pool knows each upstream address by a short [`alias`]
+//! (its key is hashed byte by byte three times per request).
 //!
 //! Failures are classified ([`Kind`]): a refused or reset connection says the
 //! upstream is gone (ask whoever knows where it is now); running out of descriptors
@@ -11,6 +12,7 @@
 
 use std::error::Error as StdError;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, PathAndQuery, Scheme};
@@ -152,8 +154,9 @@ fn chain(err: &(dyn StdError + 'static)) -> String {
 /// The shared client: pooled keep-alive connections, and connections of their own
 /// for upgrades. Requests carry bodies of type `B`.
 pub struct Pool<B> {
-    client: Client<HttpConnector<CachedResolver>, B>,
+    client: Client<alias::Connector, B>,
     connector: HttpConnector<CachedResolver>,
+    aliases: Arc<alias::Aliases>,
 }
 
 impl<B> std::fmt::Debug for Pool<B> {
@@ -174,6 +177,7 @@ where
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(cfg.connect_timeout));
         connector.enforce_http(true);
+        let aliases = Arc::new(alias::Aliases::default());
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
@@ -181,18 +185,29 @@ where
             .pool_max_idle_per_host(cfg.max_idle_per_host)
             // The request's own `Host` (the browser's, or the runtime's) is sent.
             .set_host(false)
-            .build(connector.clone());
-        Self { client, connector }
+            .build(alias::Connector {
+                inner: connector.clone(),
+                aliases: aliases.clone(),
+            });
+        Self {
+            client,
+            connector,
+            aliases,
+        }
     }
 
     /// Sends `req` (its URI's path and query) to `authority` over a pooled
-    /// keep-alive connection.
+    /// keep-alive connection (the pool knows it by its [`alias`]).
     pub async fn send(
         &self,
         authority: &str,
         mut req: Request<B>,
     ) -> Result<Response<Incoming>, Failure> {
-        *req.uri_mut() = absolute(authority, req.uri())?;
+        let alias = self
+            .aliases
+            .of(authority)
+            .ok_or_else(|| unusable("address"))?;
+        *req.uri_mut() = at(alias, req.uri()).ok_or_else(|| unusable("path"))?;
         self.client
             .request(req)
             .await
@@ -240,13 +255,17 @@ where
 
 /// `http://<authority><path and query of uri>`.
 fn absolute(authority: &str, uri: &Uri) -> Result<Uri, Failure> {
-    let bad = |what: &str| Failure {
+    let authority: Authority = authority.parse().map_err(|_| unusable("address"))?;
+    at(authority, uri).ok_or_else(|| unusable("path"))
+}
+
+/// The failure of a request whose upstream `what` (address, path) makes no URI.
+fn unusable(what: &str) -> Failure {
+    Failure {
         kind: Kind::Other,
         connecting: true,
         message: format!("unusable upstream {what}"),
-    };
-    let authority: Authority = authority.parse().map_err(|_| bad("address"))?;
-    at(authority, uri).ok_or_else(|| bad("path"))
+    }
 }
 
 /// `http://<authority><path and query of uri>` (`/` when `uri` has none); `None`
@@ -263,6 +282,8 @@ pub fn at(authority: Authority, uri: &Uri) -> Option<Uri> {
         .build()
         .ok()
 }
+
+pub mod alias;
 
 #[cfg(test)]
 mod tests;

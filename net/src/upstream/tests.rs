@@ -19,27 +19,36 @@ async fn counting_server() -> (String, Arc<AtomicUsize>) {
     let addr = listener.local_addr().expect("addr").to_string();
     let accepts = Arc::new(AtomicUsize::new(0));
     let count = accepts.clone();
+    let me = addr.clone();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
             count.fetch_add(1, Ordering::SeqCst);
+            let name = me.clone();
             tokio::spawn(async move {
-                let svc = service_fn(|mut req: Request<Incoming>| async move {
-                    if crate::hop::upgrade_requested(req.headers()).is_some() {
-                        tokio::spawn(async move {
-                            let _ = hyper::upgrade::on(&mut req).await;
-                        });
+                let svc = service_fn(move |mut req: Request<Incoming>| {
+                    let name = name.clone();
+                    async move {
+                        if crate::hop::upgrade_requested(req.headers()).is_some() {
+                            tokio::spawn(async move {
+                                let _ = hyper::upgrade::on(&mut req).await;
+                            });
+                            let resp = Response::builder()
+                                .status(StatusCode::SWITCHING_PROTOCOLS)
+                                .header("connection", "upgrade")
+                                .header("upgrade", "echo")
+                                .body(Empty::<Bytes>::new())
+                                .expect("response");
+                            return Ok::<_, Infallible>(resp);
+                        }
                         let resp = Response::builder()
-                            .status(StatusCode::SWITCHING_PROTOCOLS)
-                            .header("connection", "upgrade")
-                            .header("upgrade", "echo")
+                            .header("x-server", name)
                             .body(Empty::<Bytes>::new())
                             .expect("response");
-                        return Ok::<_, Infallible>(resp);
+                        Ok(resp)
                     }
-                    Ok(Response::new(Empty::<Bytes>::new()))
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -72,6 +81,28 @@ async fn sequential_requests_share_one_kept_alive_connection() {
     }
     let opened = accepts.load(Ordering::SeqCst);
     assert!(opened <= 2, "100 requests opened {opened} connections");
+}
+
+/// The pool knows each upstream by an alias ([`alias`]): requests to two upstreams,
+/// interleaved, each reach their own, over a kept-alive connection of their own.
+#[tokio::test]
+async fn each_upstream_gets_its_own_requests_over_its_own_connections() {
+    let (a, accepts_a) = counting_server().await;
+    let (b, accepts_b) = counting_server().await;
+    let pool = Pool::new(&PoolConfig::default());
+    for i in 0..60 {
+        let to = if i % 2 == 0 { &a } else { &b };
+        let resp = pool.send(to, get(&format!("/r/{i}"))).await.expect("sent");
+        assert_eq!(resp.headers()["x-server"], to.as_str(), "request {i}");
+        resp.into_body().collect().await.expect("body");
+    }
+    for (name, accepts) in [(&a, &accepts_a), (&b, &accepts_b)] {
+        let opened = accepts.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&opened), "{name}: {opened} connections");
+    }
+    assert_eq!(pool.aliases.len(), 2);
+    let bad = pool.send("not an address", get("/")).await;
+    assert!(bad.is_err_and(|f| f.message.contains("unusable upstream address")));
 }
 
 /// Concurrent load (a bench's 256 connections, a page loading its assets at once)
