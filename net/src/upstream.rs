@@ -92,7 +92,8 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn of(err: &(dyn StdError + 'static), connecting: bool) -> Self {
+    /// The failure `err` says, `connecting` telling whether no connection was made.
+    pub fn of(err: &(dyn StdError + 'static), connecting: bool) -> Self {
         Self {
             kind: classify(err),
             connecting,

@@ -23,7 +23,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::UnixStream;
 use tracing::debug;
 
-use dcs_net::upstream::{classify, Failure};
+use dcs_net::upstream::Failure;
 
 use crate::forward::send::UpstreamBody;
 
@@ -51,10 +51,10 @@ pub async fn send(
     upgrade: bool,
 ) -> Result<Response<Incoming>, Failure> {
     if upgrade {
-        let stream = connect(socket).await.map_err(|e| failure(&e, true))?;
+        let stream = connect(socket).await.map_err(|e| Failure::of(&e, true))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| failure(&e, false))?;
+            .map_err(|e| Failure::of(&e, false))?;
         tokio::spawn(async move {
             if let Err(err) = conn.with_upgrades().await {
                 debug!(%err, "upstream connection ended with an error");
@@ -63,27 +63,12 @@ pub async fn send(
         return sender
             .send_request(req)
             .await
-            .map_err(|e| failure(&e, false));
+            .map_err(|e| Failure::of(&e, false));
     }
-    *req.uri_mut() = uri_for(socket, req.uri()).map_err(|e| failure(&e, true))?;
+    *req.uri_mut() = uri_for(socket, req.uri()).map_err(|e| Failure::of(&e, true))?;
     POOL.request(req)
         .await
-        .map_err(|e| failure(&e, e.is_connect()))
-}
-
-fn failure(err: &(dyn std::error::Error + 'static), connecting: bool) -> Failure {
-    let mut message = err.to_string();
-    let mut cause = err.source();
-    while let Some(e) = cause {
-        message.push_str(": ");
-        message.push_str(&e.to_string());
-        cause = e.source();
-    }
-    Failure {
-        kind: classify(err),
-        connecting,
-        message,
-    }
+        .map_err(|e| Failure::of(&e, e.is_connect()))
 }
 
 /// A connection to `socket`, within the connect timeout; a missing socket file is a
@@ -173,6 +158,6 @@ mod tests {
         let err = connect(&dir.path().join("gone.sock"))
             .await
             .expect_err("no socket");
-        assert_eq!(failure(&err, true).kind, Kind::Refused);
+        assert_eq!(Failure::of(&err, true).kind, Kind::Refused);
     }
 }
