@@ -156,8 +156,6 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
         }
     }
 
-    // Room for the headers set below at once: a small request's map would grow twice.
-    headers.reserve(7);
     let peer_ip = dcs_net::addr::ip_text(ctx.peer.ip());
     let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prior) => format!("{prior}, {peer_ip}"),
