@@ -162,8 +162,7 @@ impl Service<Uri> for Connector {
         let target = uri
             .host()
             .and_then(|alias| self.aliases.address(alias))
-            .and_then(|address| address.parse().ok())
-            .and_then(|address| super::at(address, &Uri::from_static("/")));
+            .and_then(|address| super::absolute(&address, &Uri::from_static("/")).ok());
         let Some(target) = target else {
             let unknown = format!("no upstream address for {uri}");
             return Box::pin(async move { Err(unknown.into()) });
