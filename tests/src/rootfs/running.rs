@@ -3,6 +3,7 @@
 //! credential, as the proxy's requests do.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -21,17 +22,27 @@ pub struct Running {
     pub container: Container,
     /// Where the launcher listens.
     pub addr: SocketAddr,
+    /// The host file bound at the container's `terminationMessagePath`.
+    termination: PathBuf,
     http: reqwest::Client,
 }
 
 impl Running {
-    /// `container`, its address not known yet (`127.0.0.1:0`).
-    pub fn new(container: Container) -> Self {
+    /// `container`, its address not known yet (`127.0.0.1:0`), its termination
+    /// message written to the host file `termination`.
+    pub fn new(container: Container, termination: PathBuf) -> Self {
         Self {
             container,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            termination,
             http: crate::client(),
         }
+    }
+
+    /// What the container left as its termination message (the kubelet reports it
+    /// once the container ended; Knative shows it as the revision's failure).
+    pub fn termination_message(&self) -> anyhow::Result<String> {
+        Ok(std::fs::read_to_string(&self.termination)?)
     }
 
     /// `GET path` on the launcher: status and body.

@@ -315,7 +315,16 @@ impl Scene {
                 "the checkout container ended with {status}:\n{output}"
             );
         }
+        // As the kubelet does: a file of the host at the container's
+        // `terminationMessagePath`, read after the container ended.
+        let termination = self
+            .tmp
+            .path()
+            .join(format!("termination-{}.log", now_nanos()));
+        std::fs::write(&termination, "")?;
         let sandbox = self.sandbox(&ksvc)?;
+        let message_path = sandbox.spec().termination_message_path.clone();
+        let sandbox = sandbox.bind(&termination, &message_path, false);
         let addr_file = self.tmp.path().join("run/addr");
         let _ = std::fs::remove_file(&addr_file);
         let log = self
@@ -323,7 +332,7 @@ impl Scene {
             .path()
             .join(format!("launcher-{}.log", now_nanos()));
         let container = sandbox.start(&log).await?;
-        let mut running = Running::new(container);
+        let mut running = Running::new(container, termination);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(addr) = std::fs::read_to_string(&addr_file)

@@ -56,7 +56,13 @@ pub struct ContainerSpec {
     pub launcher: String,
     /// The one container port.
     pub port: u16,
+    /// `terminationMessagePath`: the file whose content the kubelet reports as the
+    /// container's termination message (Kubernetes' default when unset).
+    pub termination_message_path: String,
 }
+
+/// Kubernetes' default `terminationMessagePath`.
+pub const TERMINATION_MESSAGE_PATH: &str = "/dev/termination-log";
 
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
@@ -196,6 +202,10 @@ impl ContainerSpec {
                 .any(|c| c == "ALL"),
             launcher,
             port: u16::try_from(port)?,
+            termination_message_path: c["terminationMessagePath"]
+                .as_str()
+                .unwrap_or(TERMINATION_MESSAGE_PATH)
+                .to_owned(),
         })
     }
 
