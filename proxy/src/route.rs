@@ -5,6 +5,8 @@
 //! forwarded still percent-encoded. Dot segments and encoded NULs are refused
 //! anywhere in the path, so no path can mean something other than what it says.
 
+use std::borrow::Cow;
+
 use dcs_model::{InstanceId, RepoRef};
 use percent_encoding::percent_decode_str;
 
@@ -162,17 +164,29 @@ fn instance(after: &str, query: Option<&str>) -> Result<Route, Error> {
     })
 }
 
-/// Refuses dot segments (raw or encoded) and encoded NULs anywhere in the path.
+/// Refuses dot segments (raw or encoded) and NULs (raw or encoded) anywhere in the
+/// path. Runs for every request: a segment without `%` is compared as it is, and
+/// only one with `%` is decoded (without allocating).
 fn check_segments(path: &str) -> Result<(), Error> {
     if !path.starts_with('/') {
         return Err(Error::BadRequest("the path must start with '/'".into()));
     }
-    for segment in path.split('/') {
-        let decoded = percent_decode_str(segment).collect::<Vec<u8>>();
-        if decoded.contains(&0) {
+    for segment in path.as_bytes().split(|&b| b == b'/') {
+        let (nul, dots) = if segment.contains(&b'%') {
+            let (mut nul, mut all_dots, mut len) = (false, true, 0usize);
+            for b in percent_encoding::percent_decode(segment) {
+                nul |= b == 0;
+                all_dots &= b == b'.';
+                len += 1;
+            }
+            (nul, all_dots && (1..=2).contains(&len))
+        } else {
+            (segment.contains(&0), segment == b"." || segment == b"..")
+        };
+        if nul {
             return Err(Error::BadRequest("the path contains a NUL byte".into()));
         }
-        if decoded == b"." || decoded == b".." {
+        if dots {
             return Err(Error::BadRequest(
                 "the path contains a '.' or '..' segment".into(),
             ));
@@ -182,10 +196,10 @@ fn check_segments(path: &str) -> Result<(), Error> {
 }
 
 /// Percent-decodes one segment into UTF-8.
-fn decode(segment: &str) -> Result<String, Error> {
+/// Borrowed when there is nothing to decode (as in nearly every request).
+fn decode(segment: &str) -> Result<Cow<'_, str>, Error> {
     percent_decode_str(segment)
         .decode_utf8()
-        .map(|s| s.into_owned())
         .map_err(|_| Error::BadRequest("the path is not valid UTF-8 once decoded".into()))
 }
 
@@ -348,6 +362,41 @@ mod tests {
             parse("/github/ac%6De/hello/x", None).expect("ok"),
             Route::Redirect("/github/acme/hello/x".into())
         );
+    }
+
+    #[test]
+    fn dot_segments_and_nuls_are_refused_raw_or_encoded_and_look_alikes_pass() {
+        for path in [
+            "/.",
+            "/a/./b",
+            "/a/../b",
+            "/a/%2e/b",
+            "/a/%2E%2e/b",
+            "/a/.%2e/b",
+            "/a/%2e./",
+            "/a/b/..",
+            "/a/%00/b",
+            "/a/x%00y",
+            "/a/\0/b",
+        ] {
+            assert!(check_segments(path).is_err(), "{path}");
+        }
+        for path in [
+            "/",
+            "/a//b/",
+            "/a/.../b",
+            "/a/%2e%2e%2e/b",
+            "/a/..x/b",
+            "/a/.git/b",
+            "/a/%2ex/b",
+            "/a/%/b",
+            "/a/%2/b",
+            "/a/%zz/b",
+            "/github/acme/bench/_dcs/files/bench/1k.bin",
+        ] {
+            assert!(check_segments(path).is_ok(), "{path}");
+        }
+        assert!(check_segments("a/b").is_err(), "relative");
     }
 
     #[test]
