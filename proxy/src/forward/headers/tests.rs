@@ -74,6 +74,42 @@ fn request_loses_hop_by_hop_and_spoofed_identity() {
 }
 
 #[test]
+fn identity_headers_the_proxy_does_not_set_are_removed_every_value_of_them() {
+    // No email and no groups: the proxy sets neither, so a client's must not pass.
+    let id = Identity::from_user(UserId::new("bob").expect("u"));
+    let mut h = HeaderMap::new();
+    for (name, value) in [
+        ("x-forwarded-email", "boss@example.com"),
+        ("x-forwarded-email", "ceo@example.com"),
+        ("x-forwarded-groups", "admins"),
+        ("x-forwarded-prefix", "/github/other/repo"),
+        ("x-authentik-username", "mallory"),
+        ("x-authentik-username", "eve"),
+        ("x-authentik-jwt", "token"),
+        ("x-dcs-preview-root", "1"),
+        ("x-authentikate", "kept: not the outpost's prefix"),
+        ("accept", "text/html"),
+    ] {
+        h.append(name, HeaderValue::from_static(value));
+    }
+    rewrite_request(&mut h, &ctx(&id, None));
+    for gone in [
+        "x-forwarded-email",
+        "x-forwarded-groups",
+        "x-authentik-username",
+        "x-authentik-jwt",
+        "x-dcs-preview-root",
+    ] {
+        assert!(!h.contains_key(gone), "{gone}: {:?}", h.get_all(gone));
+    }
+    assert_eq!(h["x-forwarded-user"], "bob");
+    assert_eq!(h["x-forwarded-prefix"], "/github/acme/hello");
+    assert_eq!(h.get_all("x-forwarded-prefix").iter().count(), 1);
+    assert_eq!(h["x-authentikate"], "kept: not the outpost's prefix");
+    assert_eq!(h["accept"], "text/html");
+}
+
+#[test]
 fn auth_credentials_never_reach_the_workspace_but_other_cookies_do() {
     let mut h = HeaderMap::new();
     h.insert(
