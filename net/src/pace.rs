@@ -90,10 +90,15 @@ pub struct TooSlow {
 }
 
 /// `inner` under a [`Pace`].
+///
+/// The timer is armed only when the body has to wait: most bodies through the proxy
+/// are whole at their first poll (or empty), and a timer made, registered and
+/// cancelled for each is a cost of every request.
 pub struct Paced<B> {
     inner: B,
     pace: Pace,
-    deadline: Pin<Box<Sleep>>,
+    deadline: Instant,
+    timer: Option<Pin<Box<Sleep>>>,
     progress: Arc<Progress>,
 }
 
@@ -108,10 +113,25 @@ impl<B: Body> Paced<B> {
         let body = Self {
             inner,
             pace,
-            deadline: Box::pin(tokio::time::sleep(pace.timeout)),
+            deadline: Instant::now() + pace.timeout,
+            timer: None,
             progress: progress.clone(),
         };
         (body, progress)
+    }
+}
+
+impl<B> Paced<B> {
+    /// The timer, armed for the current deadline.
+    fn timer(&mut self) -> Pin<&mut Sleep> {
+        let deadline = self.deadline;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        timer.as_mut()
     }
 }
 
@@ -131,11 +151,9 @@ where
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 let bytes = frame.data_ref().map_or(0, Bytes::len);
-                let now = Instant::now();
-                let next = this
+                this.deadline = this
                     .pace
-                    .next_deadline(this.deadline.deadline(), bytes, now);
-                this.deadline.as_mut().reset(next);
+                    .next_deadline(this.deadline, bytes, Instant::now());
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
@@ -147,7 +165,7 @@ where
                 this.progress.finish();
                 Poll::Ready(None)
             }
-            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+            Poll::Pending => match this.timer().poll(cx) {
                 Poll::Ready(()) => {
                     this.progress.expired.store(true, Ordering::SeqCst);
                     this.progress.finish();
@@ -178,6 +196,7 @@ impl<B> Drop for Paced<B> {
 
 #[cfg(test)]
 mod tests {
+    use futures_util::StreamExt;
     use http_body_util::{BodyExt, StreamBody};
 
     use super::*;
@@ -240,6 +259,40 @@ mod tests {
             "{took:?}"
         );
         assert!((19..=21).contains(&bytes), "{bytes}");
+        progress.finished().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stall_is_timed_from_the_last_progress_not_from_the_first_wait() {
+        let stall = Pace {
+            min_rate: 0,
+            ..PACE
+        };
+        // A byte after 15 s (the timer armed meanwhile), then nothing.
+        let late_then_stuck = futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            Ok::<_, std::io::Error>(Frame::data(Bytes::from_static(b"x")))
+        })
+        .chain(futures_util::stream::pending());
+        let (mut body, progress) = Paced::new(StreamBody::new(Box::pin(late_then_stuck)), stall);
+        let began = Instant::now();
+        assert!(body.frame().await.is_some_and(|f| f.is_ok()));
+        assert!(body.timer.is_some(), "it waited, so a timer was armed");
+        let err = body.frame().await.and_then(Result::err).expect("cut");
+        assert!(err.is::<TooSlow>(), "{err}");
+        assert_eq!(began.elapsed(), Duration::from_secs(15) + stall.timeout);
+        assert!(progress.expired());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_whole_at_its_first_poll_arms_no_timer() {
+        let whole = http_body_util::Full::new(Bytes::from_static(b"all of it"));
+        let (mut body, progress) = Paced::new(whole, PACE);
+        let frame = body.frame().await.expect("a frame").expect("data");
+        assert_eq!(frame.into_data().expect("data"), "all of it");
+        assert!(body.frame().await.is_none());
+        assert!(body.timer.is_none());
+        assert!(!progress.expired());
         progress.finished().await;
     }
 
