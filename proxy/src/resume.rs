@@ -41,6 +41,8 @@ use crate::state::AppState;
 /// The header that marks a request no person made (a poll, a refresh): it never
 /// counts as use and never wakes a workspace.
 pub const BACKGROUND_HEADER: &str = "x-dcs-background";
+/// [`BACKGROUND_HEADER`] as a name (a `&str` name is parsed again at every use).
+const BACKGROUND: http::HeaderName = http::HeaderName::from_static(BACKGROUND_HEADER);
 
 /// The launcher's beacon of human input; a stale tab's beacon does not wake.
 pub const ACTIVITY_PATH: &str = "/_dcs/activity";
@@ -89,7 +91,7 @@ pub fn forget(key: &WorkspaceKey) {
 /// Whether the request says it is background traffic (`X-DCS-Background: 1`).
 pub fn is_background(headers: &HeaderMap) -> bool {
     headers
-        .get(BACKGROUND_HEADER)
+        .get(&BACKGROUND)
         .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
 }
 

@@ -14,7 +14,7 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 
 use clap::ValueEnum;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use ipnet::IpNet;
 use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
@@ -80,8 +80,9 @@ tokio::task_local! {
     static REQUEST_ID: String;
 }
 
-/// The header a request id travels in.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The header a request id travels in (a name, not a `&str`: that would be parsed
+/// again at every use, twice per request).
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The id of a request from `peer`: its `X-Request-Id` when `peer` is one of the
 /// (non-empty) `trusted` proxies and the value is short and plain, else a fresh one.
@@ -89,7 +90,7 @@ pub fn request_id(headers: &HeaderMap, peer: SocketAddr, trusted: &[IpNet]) -> S
     let peer_ip = peer.ip().to_canonical();
     let from_trusted = !trusted.is_empty() && trusted.iter().any(|n| n.contains(&peer_ip));
     let given = headers
-        .get(REQUEST_ID_HEADER)
+        .get(&REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
             (1..=64).contains(&v.len())
