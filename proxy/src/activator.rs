@@ -22,7 +22,6 @@ pub mod ask;
 pub mod phases;
 pub mod reaper;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,6 +33,7 @@ use tracing::{info, warn};
 use crate::activity::Activity;
 use crate::config::edge::Quotas;
 use crate::error::{Error, Result};
+use crate::key_map::KeyMap;
 use crate::metrics::Metrics;
 use crate::repo_probe::RepoProbe;
 use crate::runtime::{Runtime, Status, Upstream, WorkspaceSpec};
@@ -84,9 +84,9 @@ pub struct Activator {
     /// Client activity per workspace.
     pub activity: Activity,
     metrics: Arc<Metrics>,
-    ready: Mutex<HashMap<WorkspaceKey, Upstream>>,
-    starting: Mutex<HashMap<WorkspaceKey, Start>>,
-    failed: Mutex<HashMap<WorkspaceKey, Failed>>,
+    ready: Mutex<KeyMap<Upstream>>,
+    starting: Mutex<KeyMap<Start>>,
+    failed: Mutex<KeyMap<Failed>>,
     backoff: Backoff,
     /// Limits on starts at once (per user, in total).
     quotas: Quotas,
@@ -110,9 +110,9 @@ impl Activator {
             idle_timeout,
             activity: Activity::default(),
             metrics,
-            ready: Mutex::new(HashMap::new()),
-            starting: Mutex::new(HashMap::new()),
-            failed: Mutex::new(HashMap::new()),
+            ready: Mutex::default(),
+            starting: Mutex::default(),
+            failed: Mutex::default(),
             backoff: Backoff::default(),
             quotas: Quotas::default(),
             repos: None,
@@ -168,7 +168,7 @@ impl Activator {
     }
 
     /// The start limits for `user`, given the starts under way.
-    fn admit(&self, starting: &HashMap<WorkspaceKey, Start>, user: &UserId) -> Result<()> {
+    fn admit(&self, starting: &KeyMap<Start>, user: &UserId) -> Result<()> {
         let theirs = starting.keys().filter(|k| &k.user == user).count();
         crate::quota::start(&self.quotas, user, theirs, starting.len())
     }

@@ -6,7 +6,6 @@
 //! launcher cannot be asked. WebSocket frames are no part of it: an IDE sends
 //! keepalives on its own, so counting them would keep an abandoned tab alive.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,6 +13,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use dcs_model::WorkspaceKey;
+
+use crate::key_map::KeyMap;
 
 /// One workspace's activity.
 #[derive(Debug)]
@@ -112,14 +113,14 @@ impl Drop for InFlight {
 #[derive(Debug)]
 pub struct Activity {
     epoch: Instant,
-    trackers: Mutex<HashMap<WorkspaceKey, Arc<Tracker>>>,
+    trackers: Mutex<KeyMap<Arc<Tracker>>>,
 }
 
 impl Default for Activity {
     fn default() -> Self {
         Self {
             epoch: Instant::now(),
-            trackers: Mutex::new(HashMap::new()),
+            trackers: Mutex::default(),
         }
     }
 }
@@ -140,6 +141,11 @@ impl Activity {
     /// The tracker of `key`, created (as active now) on first use.
     pub fn tracker(&self, key: &WorkspaceKey) -> Arc<Tracker> {
         let mut trackers = self.trackers.lock().unwrap_or_else(|p| p.into_inner());
+        // Looked up before `entry`, which takes an owned key: no clone of the key
+        // per request.
+        if let Some(tracker) = trackers.get(key) {
+            return tracker.clone();
+        }
         trackers
             .entry(key.clone())
             .or_insert_with(|| Arc::new(Tracker::new(self.epoch)))

@@ -21,6 +21,7 @@
 //! - [`quota`]: instances per user, starts at once per user and in total (429).
 //! - [`repo_probe`]: whether a repository exists at the git base, before anything
 //!   is made for it.
+//! - [`key_map`]: the fast-hashed map by workspace of the per-request look-ups.
 //! - [`activity`]: this proxy's record of requests per workspace (the reaper's
 //!   fallback; launchers decide idleness) and in-flight counts.
 //! - [`resume`]: the way back after an idle stop: what does not wake it (a stale
@@ -48,6 +49,7 @@ pub mod error;
 pub mod forward;
 pub mod hop;
 pub mod instances;
+pub mod key_map;
 pub mod metrics;
 pub mod metrics_listen;
 pub mod pages;

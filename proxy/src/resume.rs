@@ -24,7 +24,6 @@
 //! stop the workspace (another one's reaper did, or this one restarted) has no note,
 //! so there only background requests are held (they never wake anything).
 
-use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -35,6 +34,7 @@ use dcs_model::WorkspaceKey;
 use tracing::{info, warn};
 
 use crate::body::{self, Body};
+use crate::key_map::KeyMap;
 use crate::runtime::Status;
 use crate::state::AppState;
 
@@ -59,10 +59,9 @@ pub struct IdleStop {
 }
 
 /// Idle stops not yet followed by a wake, per workspace (this replica's).
-static STOPS: LazyLock<Mutex<HashMap<WorkspaceKey, IdleStop>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+static STOPS: LazyLock<Mutex<KeyMap<IdleStop>>> = LazyLock::new(|| Mutex::new(KeyMap::default()));
 
-fn stops() -> MutexGuard<'static, HashMap<WorkspaceKey, IdleStop>> {
+fn stops() -> MutexGuard<'static, KeyMap<IdleStop>> {
     STOPS.lock().unwrap_or_else(|p| p.into_inner())
 }
 
