@@ -277,6 +277,9 @@ impl Activator {
         // The task cannot remove its entry before we insert it: it needs this lock.
         let task = tokio::spawn(async move {
             let began = Instant::now();
+            // A repository that does not exist made nothing: its miss is the probe's
+            // to remember (boundedly), not a failure of a workspace to back off from.
+            let mut made = true;
             let result = match this.check_repo(&spec).await {
                 Ok(()) => {
                     let ensure = this.runtime.ensure(&spec);
@@ -286,7 +289,10 @@ impl Activator {
                     }
                     result
                 }
-                Err(err) => Err(err),
+                Err(err) => {
+                    made = false;
+                    Err(err)
+                }
             };
             match &result {
                 Ok(up) => {
@@ -305,7 +311,9 @@ impl Activator {
                     warn!(workspace = %spec.key, %err, "workspace failed to start");
                 }
             }
-            this.note_outcome(&spec.key, &result);
+            if made {
+                this.note_outcome(&spec.key, &result);
+            }
             lock(&this.starting).remove(&spec.key);
             result
         });

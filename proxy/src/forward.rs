@@ -91,10 +91,7 @@ pub async fn exchange(
     if let Some(stopped) = crate::resume::hold(state, &spec.key, kind).await {
         return Ok(stopped);
     }
-    let tracker = state.activator.activity.tracker(&spec.key);
-    let in_flight = tracker.begin();
     let wants_html = crate::pages::wants_html(req.headers());
-
     let upgrade = dcs_net::hop::upgrade_requested(req.headers());
     // A tunnel holds two descriptors for as long as it is open: admitted below the cap.
     let tunnel_slot = match upgrade {
@@ -104,11 +101,16 @@ pub async fn exchange(
         },
         None => None,
     };
-    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+    // Woken (or started, after the repository check) before anything is kept for
+    // it: a request for a repository that does not exist leaves no tracker behind.
     let path = target
         .rest
         .parse::<Uri>()
         .map_err(|_| Error::BadRequest("unusable request path".into()))?;
+    let upstream = state.activator.upstream(spec).await?;
+    let tracker = state.activator.activity.tracker(&spec.key);
+    let in_flight = tracker.begin();
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let rewrite = send::Rewrite {
         ctx: headers::RequestContext {
@@ -124,7 +126,7 @@ pub async fn exchange(
         path,
         upgrade: upgrade.is_some(),
     };
-    let mut resp = match send::send(state, spec, parts, body, rewrite).await? {
+    let mut resp = match send::send(state, spec, upstream, parts, body, rewrite).await? {
         send::Sent::Answer(resp, _sent) => resp,
         send::Sent::Overloaded(message) => {
             return Ok(crate::accept::overloaded(wants_html, &message))

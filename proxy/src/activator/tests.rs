@@ -276,3 +276,46 @@ async fn a_repository_workspace_the_runtime_does_not_know_is_made_only_if_the_re
         .expect("known workspaces are not checked");
     assert_eq!(runtime.ensures.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn requests_for_repositories_that_do_not_exist_leave_nothing_behind() {
+    // Every mistyped (or invented) repository name: answered 404 from the probe's
+    // bounded memory of misses, and no per-workspace state kept for it here.
+    let git = tempfile::tempdir().expect("tmp");
+    let probe = RepoProbe::new(
+        &format!("file://{}", git.path().display()),
+        None,
+        crate::config::edge::RepoCheck::default(),
+    );
+    let runtime = Arc::new(Scripted::default());
+    runtime.unknown.store(true, Ordering::SeqCst);
+    let act = Arc::new(
+        Activator::new(
+            runtime.clone(),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+            Arc::new(Metrics::default()),
+        )
+        .with_repo_probe(Arc::new(probe)),
+    );
+    for n in 0..50 {
+        let spec = spec_of("mallory", &format!("acme/invented-{n}"));
+        let err = act.upstream(&spec).await.expect_err("missing");
+        assert_eq!(err.status(), 404, "{err}");
+        assert!(act.activity.peek(&spec.key).is_none(), "no tracker for {n}");
+    }
+    assert!(lock(&act.failed).is_empty(), "no remembered failures");
+    assert!(lock(&act.starting).is_empty() && lock(&act.ready).is_empty());
+    assert_eq!(
+        runtime.ensures.load(Ordering::SeqCst),
+        0,
+        "nothing was made"
+    );
+    // Asked again: still 404 (from the probe's memory), still nothing kept.
+    let again = spec_of("mallory", "acme/invented-0");
+    assert_eq!(
+        act.upstream(&again).await.expect_err("missing").status(),
+        404
+    );
+    assert!(lock(&act.failed).is_empty());
+}

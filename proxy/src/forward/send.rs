@@ -52,18 +52,19 @@ pub struct Rewrite<'a> {
     pub upgrade: bool,
 }
 
-/// Sends the request (`parts`, `body`) to `spec`'s workspace, asking the runtime
-/// again (once) when its cached address refuses the connection.
+/// Sends the request (`parts`, `body`) to `spec`'s workspace at `upstream` (as the
+/// activator gave it), asking the runtime again (once) when that address refuses
+/// the connection.
 pub async fn send(
     state: &AppState,
     spec: &WorkspaceSpec,
+    mut upstream: Upstream,
     parts: Parts,
     body: Incoming,
     rewrite: Rewrite<'_>,
 ) -> Result<Sent> {
     let limits = state.limits;
     let slot = Arc::new(Mutex::new(Some(body)));
-    let mut upstream = state.activator.upstream(spec).await?;
     let mut retried = false;
     loop {
         let (req, sent) = build(&parts, &rewrite, &upstream, &slot, limits.request_body);
