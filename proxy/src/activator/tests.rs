@@ -226,12 +226,11 @@ async fn starts_beyond_the_per_user_and_total_limits_are_429_and_joining_one_is_
     }
 }
 
-#[tokio::test]
-async fn a_repository_workspace_the_runtime_does_not_know_is_made_only_if_the_repo_exists() {
-    let git = tempfile::tempdir().expect("tmp");
-    std::fs::create_dir_all(git.path().join("acme/hello.git")).expect("mkdir");
+/// An activator over a runtime that knows no workspace, checking repositories
+/// against the bare repositories under `git` (a `file://` git base).
+fn checking_repos_at(git: &std::path::Path) -> (Arc<Activator>, Arc<Scripted>) {
     let probe = RepoProbe::new(
-        &format!("file://{}", git.path().display()),
+        &format!("file://{}", git.display()),
         None,
         crate::config::edge::RepoCheck::default(),
     );
@@ -246,6 +245,14 @@ async fn a_repository_workspace_the_runtime_does_not_know_is_made_only_if_the_re
         )
         .with_repo_probe(Arc::new(probe)),
     );
+    (act, runtime)
+}
+
+#[tokio::test]
+async fn a_repository_workspace_the_runtime_does_not_know_is_made_only_if_the_repo_exists() {
+    let git = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(git.path().join("acme/hello.git")).expect("mkdir");
+    let (act, runtime) = checking_repos_at(git.path());
     let err = act
         .upstream(&spec_of("alice", "acme/missing"))
         .await
@@ -282,22 +289,7 @@ async fn requests_for_repositories_that_do_not_exist_leave_nothing_behind() {
     // Every mistyped (or invented) repository name: answered 404 from the probe's
     // bounded memory of misses, and no per-workspace state kept for it here.
     let git = tempfile::tempdir().expect("tmp");
-    let probe = RepoProbe::new(
-        &format!("file://{}", git.path().display()),
-        None,
-        crate::config::edge::RepoCheck::default(),
-    );
-    let runtime = Arc::new(Scripted::default());
-    runtime.unknown.store(true, Ordering::SeqCst);
-    let act = Arc::new(
-        Activator::new(
-            runtime.clone(),
-            Duration::from_secs(60),
-            Duration::from_secs(60),
-            Arc::new(Metrics::default()),
-        )
-        .with_repo_probe(Arc::new(probe)),
-    );
+    let (act, runtime) = checking_repos_at(git.path());
     for n in 0..50 {
         let spec = spec_of("mallory", &format!("acme/invented-{n}"));
         let err = act.upstream(&spec).await.expect_err("missing");
