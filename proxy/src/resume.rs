@@ -190,8 +190,17 @@ fn reaped(state: &AppState, key: &WorkspaceKey) -> Option<IdleStop> {
 }
 
 /// Stop now: the workspace's tunnels are closed and the runtime asked to stop it;
-/// then the same answer as for a stopped workspace.
+/// then the same answer as for a stopped workspace. A workspace that does not exist:
+/// 404, and nothing noted.
 async fn stop_now(state: &AppState, key: &WorkspaceKey) -> Response<Body> {
+    // Nothing to stop, and nothing noted: a made-up name must not grow this
+    // replica's memory of stops.
+    if let Ok(Status::NotFound) = state.activator.status(key).await {
+        return crate::api::ApiErr::from(crate::error::Error::NotFound(format!(
+            "there is no workspace {key} to stop"
+        )))
+        .into_response();
+    }
     info!(workspace = %key, "stop requested from the IDE's warning");
     let stop = IdleStop {
         at: SystemTime::now(),

@@ -134,6 +134,45 @@ async fn the_operators_pre_stop_command_runs_in_the_checkout_before_an_idle_stop
     Ok(())
 }
 
+#[tokio::test]
+async fn stop_now_stops_a_running_workspace_and_keeps_nothing_for_an_invented_one(
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b)?;
+    let http = client();
+    let origin = format!("http://{}", fx.proxy.addr);
+    let stop = |repo: &str| {
+        http.post(fx.proxy.url(&format!("/github/acme/{repo}/_dcs/stop")))
+            .header("origin", &origin)
+            .send()
+    };
+    let background = |repo: &str| {
+        http.get(fx.proxy.url(&format!("/github/acme/{repo}/poll")))
+            .header("x-dcs-background", "1")
+            .send()
+    };
+    // A name nobody has: nothing to stop (404, saying so), and no note of a stop kept
+    // for it (a page's poll of it then reads plainly "stopped", not "requested").
+    for n in 0..3 {
+        let resp = stop(&format!("invented-{n}")).await?;
+        assert_eq!(resp.status(), 404, "{}", fx.proxy.log());
+        let body = resp.text().await?;
+        assert!(body.contains("no workspace"), "{body}");
+        let resp = background(&format!("invented-{n}")).await?;
+        assert_eq!(resp.status(), 503);
+        let body: serde_json::Value = serde_json::from_str(&resp.text().await?)?;
+        assert_eq!(body["reason"], "stopped", "{body}");
+    }
+    // A running workspace: stopped at once, and its page's poll says it was asked to.
+    open(&fx).await?;
+    let resp = stop("hello").await?;
+    assert_eq!(resp.status(), 503, "{}", fx.proxy.log());
+    let body: serde_json::Value = serde_json::from_str(&resp.text().await?)?;
+    assert_eq!(body["reason"], "requested", "{body}");
+    let body: serde_json::Value = serde_json::from_str(&background("hello").await?.text().await?)?;
+    assert_eq!(body["reason"], "requested", "{body}");
+    Ok(())
+}
+
 /// The value of counter `name` in a Prometheus text exposition (0 if absent).
 fn counter(metrics: &str, name: &str) -> u64 {
     metrics
