@@ -1,5 +1,6 @@
 //! [`KeyMap`]: the map from a workspace to what this proxy knows of it, for the maps
-//! looked up on every request (its upstream, its activity, an idle stop's note).
+//! looked up on every request (its upstream, its activity, an idle stop's note) and
+//! the progress pages' board.
 //!
 //! std's default hasher (SipHash-1-3) costs ~400 instructions per look-up of a
 //! [`WorkspaceKey`] (three strings); foldhash, hashbrown's own default, costs a

@@ -6,7 +6,6 @@
 //! The board is one per process (like the activator it follows): a follower is
 //! keyed by the workspace alone.
 
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use dcs_model::WorkspaceKey;
@@ -14,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::activator::Activator;
 use crate::error::{Error, Result};
+use crate::key_map::KeyMap;
 use crate::runtime::WorkspaceSpec;
 
 /// Where a followed start is.
@@ -25,11 +25,26 @@ pub enum Followed {
     Ended(Result<()>),
 }
 
-static BOARD: LazyLock<Mutex<HashMap<WorkspaceKey, watch::Sender<Followed>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+type Board = KeyMap<watch::Sender<Followed>>;
 
-fn board() -> MutexGuard<'static, HashMap<WorkspaceKey, watch::Sender<Followed>>> {
+static BOARD: LazyLock<Mutex<Board>> = LazyLock::new(|| Mutex::new(Board::default()));
+
+fn board() -> MutexGuard<'static, Board> {
     BOARD.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The most followers kept: beyond it the ended ones are forgotten. Each name a page
+/// is opened at gets one, repositories that do not exist included (a navigation to
+/// one is followed until the repository check answers 404), so without a bound a
+/// client inventing names would grow the board without end.
+const MAX_FOLLOWED: usize = 1024;
+
+/// Over [`MAX_FOLLOWED`], forgets the followers whose start ended (a page still
+/// polling one reads the workspace's state from the runtime instead).
+fn prune(board: &mut Board) {
+    if board.len() >= MAX_FOLLOWED {
+        board.retain(|_, tx| matches!(*tx.borrow(), Followed::Following));
+    }
 }
 
 /// Follows `spec`'s start (joining the follower under way, else beginning one) and
@@ -41,6 +56,7 @@ pub fn follow(activator: &Arc<Activator>, spec: &WorkspaceSpec) -> watch::Receiv
             return tx.subscribe();
         }
     }
+    prune(&mut board);
     let (tx, rx) = watch::channel(Followed::Following);
     board.insert(spec.key.clone(), tx.clone());
     let (activator, spec) = (activator.clone(), spec.clone());
@@ -75,4 +91,44 @@ pub fn state(key: &WorkspaceKey) -> Option<Followed> {
 /// Forgets what was followed of `key` (it was deleted).
 pub fn forget(key: &WorkspaceKey) {
     board().remove(key);
+}
+
+#[cfg(test)]
+mod tests {
+    use dcs_model::{RepoRef, UserId};
+
+    use super::*;
+
+    fn key(n: usize) -> WorkspaceKey {
+        WorkspaceKey::new(
+            UserId::new("mallory").expect("user"),
+            RepoRef::parse(&format!("acme/invented-{n}")).expect("repo"),
+        )
+    }
+
+    #[test]
+    fn a_full_board_forgets_ended_followers_and_keeps_those_still_waiting() {
+        let mut board = Board::default();
+        for n in 0..MAX_FOLLOWED - 1 {
+            let state = if n % 100 == 0 {
+                Followed::Following
+            } else {
+                Followed::Ended(Err(Error::NotFound("no such repository".into())))
+            };
+            board.insert(key(n), watch::channel(state).0);
+        }
+        prune(&mut board);
+        assert_eq!(
+            board.len(),
+            MAX_FOLLOWED - 1,
+            "under the bound nothing goes"
+        );
+        board.insert(key(MAX_FOLLOWED), watch::channel(Followed::Ended(Ok(()))).0);
+        prune(&mut board);
+        assert_eq!(board.len(), 11, "only the followers still waiting stay");
+        assert!(board
+            .values()
+            .all(|tx| matches!(*tx.borrow(), Followed::Following)));
+        assert!(board.contains_key(&key(0)) && board.contains_key(&key(1000)));
+    }
 }
