@@ -4,6 +4,8 @@
 //! instructions per request for `127.0.0.1:port`, ~8,000 for a Knative service name.
 //! The pool is given `http://u<n>/…` instead, where `u<n>` stands for one upstream
 //! address, and its connector ([`Connector`]) connects to the address it stands for.
+//! The proxy's pool of unix-socket launchers uses a table of its own the same way
+//! ([`Aliases::of_any`]: the address is the socket's path).
 //!
 //! An alias stands for one address for the life of the process (numbers are never
 //! reused), so a pooled connection is never handed to a request for another
@@ -71,6 +73,18 @@ impl Aliases {
     /// The alias standing for `address` (`host:port`), made on first use; `None` if
     /// `address` is not an authority.
     pub fn of(&self, address: &str) -> Option<Authority> {
+        self.of_checked(address, |a| a.parse::<Authority>().is_ok())
+    }
+
+    /// The alias standing for `address`, whatever its form (a unix socket's path),
+    /// made on first use.
+    pub fn of_any(&self, address: &str) -> Option<Authority> {
+        self.of_checked(address, |_| true)
+    }
+
+    /// The alias standing for `address`, made on first use if `valid` accepts it (it
+    /// is asked only then: a known address costs one look-up).
+    fn of_checked(&self, address: &str, valid: impl FnOnce(&str) -> bool) -> Option<Authority> {
         let now = self.epoch.elapsed().as_secs();
         {
             let table = self.table.read().unwrap_or_else(PoisonError::into_inner);
@@ -79,7 +93,9 @@ impl Aliases {
                 return Some(entry.alias.clone());
             }
         }
-        address.parse::<Authority>().ok()?;
+        if !valid(address) {
+            return None;
+        }
         let mut table = self.table.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = table.by_address.get(address) {
             return Some(entry.alias.clone());

@@ -1,21 +1,20 @@
 //! Requests to a launcher that answers on a unix socket (a sandboxed local
 //! workspace: its network namespace is its own). Like the TCP side
-//! ([`dcs_net::upstream::Pool`]): one pooled keep-alive client (hyper-util's, keyed
-//! by the socket, whose path travels hex-encoded in the request's authority) and,
-//! for upgrades, a connection of their own. Failures are classified the same way; a
-//! socket file that is gone reads as a refused connection (the workspace went away:
-//! ask the runtime again).
+//! ([`dcs_net::upstream::Pool`]): one pooled keep-alive client (hyper-util's) whose
+//! requests name each socket by a short alias ([`Aliases::of_any`]: the pool hashes
+//! its key on every request, and a socket's path is long) and, for upgrades, a
+//! connection of their own. Failures are classified the same way; a socket file that
+//! is gone reads as a refused connection (the workspace went away: ask the runtime
+//! again).
 
 use std::future::Future;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::uri::Authority;
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
@@ -23,14 +22,16 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::UnixStream;
 use tracing::debug;
 
+use dcs_net::upstream::alias::Aliases;
 use dcs_net::upstream::Failure;
 
 use crate::forward::send::UpstreamBody;
 
-/// The suffix of the authority that names a socket.
-const SUFFIX: &str = ".sock.invalid";
 /// How long a connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The aliases of the sockets, shared by the pool's requests and its connector.
+static ALIASES: LazyLock<Arc<Aliases>> = LazyLock::new(Arc::default);
 
 /// The proxy's one client to launchers on unix sockets.
 static POOL: LazyLock<Client<Connector, UpstreamBody>> = LazyLock::new(|| {
@@ -40,7 +41,9 @@ static POOL: LazyLock<Client<Connector, UpstreamBody>> = LazyLock::new(|| {
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(dcs_net::upstream::MAX_IDLE_PER_HOST)
         .set_host(false)
-        .build(Connector)
+        .build(Connector {
+            aliases: ALIASES.clone(),
+        })
 });
 
 /// Sends `req` (origin-form) to the launcher on `socket`: pooled, or over a
@@ -65,7 +68,7 @@ pub async fn send(
             .await
             .map_err(|e| Failure::of(&e, false));
     }
-    *req.uri_mut() = uri_for(socket, req.uri()).map_err(|e| Failure::of(&e, true))?;
+    *req.uri_mut() = uri_for(&ALIASES, socket, req.uri()).map_err(|e| Failure::of(&e, true))?;
     POOL.request(req)
         .await
         .map_err(|e| Failure::of(&e, e.is_connect()))
@@ -88,35 +91,30 @@ async fn connect(socket: &Path) -> io::Result<UnixStream> {
     }
 }
 
-/// `http://<hex of the socket path>.sock.invalid<path and query of uri>`.
-fn uri_for(socket: &Path, uri: &Uri) -> io::Result<Uri> {
-    let bad = || io::Error::new(io::ErrorKind::InvalidInput, "unusable socket path");
-    let host: String = socket
-        .as_os_str()
-        .as_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let authority: Authority = format!("{host}{SUFFIX}").parse().map_err(|_| bad())?;
-    dcs_net::upstream::at(authority, uri).ok_or_else(bad)
+/// `http://<alias of the socket><path and query of uri>`.
+fn uri_for(aliases: &Aliases, socket: &Path, uri: &Uri) -> io::Result<Uri> {
+    let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidInput, why.to_owned());
+    let path = socket
+        .to_str()
+        .ok_or_else(|| bad("the workspace's socket path is not UTF-8"))?;
+    let alias = aliases
+        .of_any(path)
+        .ok_or_else(|| bad("unusable socket path"))?;
+    dcs_net::upstream::at(alias, uri).ok_or_else(|| bad("unusable request path"))
 }
 
-/// The socket a [`uri_for`] authority names.
-fn socket_of(uri: &Uri) -> Option<PathBuf> {
-    let hex = uri.host()?.strip_suffix(SUFFIX)?;
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect();
-    Some(PathBuf::from(std::ffi::OsStr::from_bytes(&bytes?)))
+/// The socket a [`uri_for`] URI names.
+fn socket_of(aliases: &Aliases, uri: &Uri) -> Option<PathBuf> {
+    aliases
+        .address(uri.host()?)
+        .map(|path| PathBuf::from(path.as_ref()))
 }
 
-/// Connects to the socket a request's authority names.
-#[derive(Clone, Copy, Debug)]
-pub struct Connector;
+/// Connects to the socket a request's authority (an alias) names.
+#[derive(Clone, Debug)]
+pub struct Connector {
+    aliases: Arc<Aliases>,
+}
 
 impl tower_service::Service<Uri> for Connector {
     type Response = TokioIo<UnixStream>;
@@ -128,9 +126,10 @@ impl tower_service::Service<Uri> for Connector {
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
+        let socket = socket_of(&self.aliases, &uri);
         Box::pin(async move {
-            let socket = socket_of(&uri).ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidInput, "not a socket address")
+            let socket = socket.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "not a socket's alias")
             })?;
             connect(&socket).await.map(TokioIo::new)
         })
@@ -139,17 +138,33 @@ impl tower_service::Service<Uri> for Connector {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::ffi::OsStrExt;
+
     use dcs_net::upstream::Kind;
 
     use super::*;
 
     #[test]
-    fn a_socket_path_survives_the_authority_round_trip() {
+    fn a_socket_path_survives_the_alias_round_trip() {
+        let aliases = Aliases::default();
         let socket = Path::new("/tmp/.tmpAbC/data/run/ws-alice-hello-1f2e/launcher.sock");
-        let uri = uri_for(socket, &Uri::from_static("/x?y=1")).expect("uri");
+        let other = Path::new("/tmp/.tmpAbC/data/run/ws-bob-hello-9a8b/launcher.sock");
+        let uri = uri_for(&aliases, socket, &Uri::from_static("/x?y=1")).expect("uri");
         assert_eq!(uri.path_and_query().map(|p| p.as_str()), Some("/x?y=1"));
-        assert_eq!(socket_of(&uri).as_deref(), Some(socket));
-        assert_eq!(socket_of(&Uri::from_static("http://example.com/")), None);
+        assert!(
+            uri.authority().is_some_and(|a| a.as_str().len() < 8),
+            "{uri}"
+        );
+        assert_eq!(socket_of(&aliases, &uri).as_deref(), Some(socket));
+        let second = uri_for(&aliases, other, &Uri::from_static("/")).expect("uri");
+        assert_ne!(second.authority(), uri.authority(), "one alias per socket");
+        assert_eq!(socket_of(&aliases, &second).as_deref(), Some(other));
+        assert_eq!(
+            socket_of(&aliases, &Uri::from_static("http://example.com/")),
+            None
+        );
+        let not_utf8 = std::ffi::OsStr::from_bytes(b"/tmp/\xff/launcher.sock");
+        assert!(uri_for(&aliases, Path::new(not_utf8), &Uri::from_static("/")).is_err());
     }
 
     #[tokio::test]

@@ -36,6 +36,19 @@ fn what_is_not_an_address_gets_no_alias() {
 }
 
 #[test]
+fn any_text_gets_an_alias_where_asked_for_and_a_checked_one_is_still_checked() {
+    let aliases = Aliases::default();
+    let path = "/tmp/.tmpAbC/data/run/ws-alice-hello-1f2e/launcher.sock";
+    let a = aliases.of_any(path).expect("a path gets an alias");
+    assert_eq!(aliases.of_any(path), Some(a.clone()), "the same one again");
+    assert_eq!(aliases.address(a.as_str()).as_deref(), Some(path));
+    // `of` still refuses a new address that is not an authority (each pool has a
+    // table of its own: the TCP pool's holds authorities only).
+    assert_eq!(aliases.of("/other/launcher.sock"), None);
+    assert_eq!(aliases.len(), 1);
+}
+
+#[test]
 fn unused_aliases_are_forgotten_only_beyond_the_limit_and_never_reused() {
     let aliases = Aliases::default();
     let first = aliases.of("127.0.0.1:1").expect("an alias");
