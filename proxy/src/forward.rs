@@ -101,12 +101,12 @@ pub async fn exchange(
         },
         None => None,
     };
-    // Woken (or started, after the repository check) before anything is kept for
-    // it: a request for a repository that does not exist leaves no tracker behind.
     let path = target
         .rest
         .parse::<Uri>()
         .map_err(|_| Error::BadRequest("unusable request path".into()))?;
+    // Woken (or started, after the repository check) before anything is kept for
+    // it: a request for a repository that does not exist leaves no tracker behind.
     let upstream = state.activator.upstream(spec).await?;
     let tracker = state.activator.activity.tracker(&spec.key);
     let in_flight = tracker.begin();
