@@ -132,6 +132,19 @@ impl Activity {
         trackers.get(key).cloned()
     }
 
+    /// How many workspaces have a tracker (`dcs_workspaces_tracked`).
+    pub fn len(&self) -> usize {
+        self.trackers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// Whether none has.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Forgets `key`'s tracker (the workspace was deleted).
     pub fn remove(&self, key: &WorkspaceKey) {
         let mut trackers = self.trackers.lock().unwrap_or_else(|p| p.into_inner());

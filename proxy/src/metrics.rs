@@ -91,6 +91,8 @@ pub struct Metrics {
     pub workspaces: Family<Vec<(String, String)>, Gauge>,
     /// Upgraded connections open now.
     pub tunnels_open: Gauge,
+    /// Workspaces this replica keeps an activity record for (set when scraped).
+    pub tracked: Gauge,
     /// Idle stops by reason ([`IDLE_STOP_REASONS`]).
     pub idle_stops_by_reason: Family<Vec<(String, String)>, Counter>,
     /// Seconds until a workspace's answer began.
@@ -149,6 +151,7 @@ impl Default for Metrics {
         let upgrades = Counter::default();
         let workspaces = Family::default();
         let tunnels_open = Gauge::default();
+        let tracked = Gauge::default();
         registry.register(
             "workspace_starts",
             "Workspace starts that succeeded",
@@ -194,6 +197,11 @@ impl Default for Metrics {
             "Upgraded connections open now",
             tunnels_open.clone(),
         );
+        registry.register(
+            "workspaces_tracked",
+            "Workspaces this replica keeps an activity record for",
+            tracked.clone(),
+        );
         let idle_stops_by_reason = by_kind("reason", IDLE_STOP_REASONS);
         registry.register(
             "idle_stops",
@@ -236,6 +244,7 @@ impl Default for Metrics {
             upgrades,
             workspaces,
             tunnels_open,
+            tracked,
             idle_stops_by_reason,
             upstream_seconds,
             upstream_errors,

@@ -24,6 +24,11 @@ pub const CONTENT_TYPE_OPENMETRICS: &str =
 
 /// `/metrics` rendered from `state`, as both listeners answer it.
 pub fn metrics_response(state: &AppState) -> Response<Body> {
+    let tracked = state.activator.activity.len();
+    state
+        .metrics
+        .tracked
+        .set(i64::try_from(tracked).unwrap_or(i64::MAX));
     let mut resp = Response::new(full(state.metrics.render()));
     resp.headers_mut().insert(
         CONTENT_TYPE,

@@ -173,6 +173,35 @@ async fn stop_now_stops_a_running_workspace_and_keeps_nothing_for_an_invented_on
     Ok(())
 }
 
+#[tokio::test]
+async fn requests_for_repositories_that_do_not_exist_leave_no_record_in_the_proxy(
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b)?;
+    let http = client();
+    let tracked = || async {
+        let metrics = http
+            .get(fx.proxy.url("/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        anyhow::Ok(counter(&metrics, "dcs_workspaces_tracked"))
+    };
+    // Mistyped or invented names: each a 404, and nothing kept for it.
+    for n in 0..10 {
+        let resp = http
+            .get(fx.proxy.url(&format!("/github/acme/invented-{n}/")))
+            .send()
+            .await?;
+        assert_eq!(resp.status(), 404, "{}", fx.proxy.log());
+    }
+    assert_eq!(tracked().await?, 0, "{}", fx.proxy.log());
+    // A workspace that exists and was used: one record.
+    open(&fx).await?;
+    assert_eq!(tracked().await?, 1);
+    Ok(())
+}
+
 /// The value of counter `name` in a Prometheus text exposition (0 if absent).
 fn counter(metrics: &str, name: &str) -> u64 {
     metrics
