@@ -133,16 +133,11 @@ impl Activity {
     }
 
     /// How many workspaces have a tracker (`dcs_workspaces_tracked`).
-    pub fn len(&self) -> usize {
+    pub(crate) fn tracked(&self) -> usize {
         self.trackers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .len()
-    }
-
-    /// Whether none has.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Forgets `key`'s tracker (the workspace was deleted).

@@ -24,7 +24,7 @@ pub const CONTENT_TYPE_OPENMETRICS: &str =
 
 /// `/metrics` rendered from `state`, as both listeners answer it.
 pub fn metrics_response(state: &AppState) -> Response<Body> {
-    let tracked = state.activator.activity.len();
+    let tracked = state.activator.activity.tracked();
     state
         .metrics
         .tracked
