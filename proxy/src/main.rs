@@ -32,8 +32,13 @@ struct ManifestsArgs {
     out_dir: Option<std::path::PathBuf>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    dcs_proxy::telemetry::runtime()
+        .context("cannot start the async runtime")?
+        .block_on(serve())
+}
+
+async fn serve() -> anyhow::Result<()> {
     let args = match Cli::parse().command {
         Command::Serve(args) => *args,
         Command::Manifests(m) => return manifests(m),

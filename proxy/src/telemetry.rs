@@ -1,6 +1,8 @@
 //! Logging setup: structured `tracing` output to stderr, as text (colours only
 //! when stderr is a terminal, so `kubectl logs` and files get plain lines) or as
-//! one JSON object per line (`--log-format json`, for log collectors).
+//! one JSON object per line (`--log-format json`, for log collectors). Lines made on
+//! the runtime's workers reach stderr in batches ([`batch`]): the runtime the binary
+//! builds ([`runtime`]) writes them whenever a worker runs out of work.
 //!
 //! **Request ids.** Every request gets an id at the edge ([`request_id`]: a fresh
 //! random one, or the `X-Request-Id` of a peer listed in `--trusted-proxies`); it is
@@ -68,12 +70,22 @@ where
     }
 }
 
-/// Installs the global subscriber: stderr, `filter`, `format`; colours only
-/// when stderr is a terminal.
+/// Installs the global subscriber: stderr in batches ([`batch`]), `filter`,
+/// `format`; colours only when stderr is a terminal.
 pub fn init(filter: &str, format: LogFormat) {
     let ansi = std::io::stderr().is_terminal();
-    let _ =
-        tracing::subscriber::set_global_default(subscriber(filter, format, ansi, std::io::stderr));
+    let stderr = batch::Batched::stderr();
+    let _ = tracing::subscriber::set_global_default(subscriber(filter, format, ansi, stderr));
+}
+
+/// The multi-threaded runtime the proxy runs on, with the hooks that write each
+/// worker's batch of log lines when it runs out of work and when it stops.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(batch::worker_parked)
+        .on_thread_stop(batch::flush_thread)
+        .build()
 }
 
 tokio::task_local! {
@@ -146,6 +158,7 @@ pub fn with_current_request_id<R>(f: impl FnOnce(&str) -> R) -> Option<R> {
     REQUEST_ID.try_with(|id| f(id)).ok()
 }
 
+pub mod batch;
 pub mod line_time;
 pub mod lines;
 pub mod plain_fields;

@@ -165,9 +165,20 @@ impl Proxy {
         self.child.as_ref().map(Child::id)
     }
 
-    /// The proxy's log so far.
+    /// The proxy's log so far. Lines a busy worker still holds reach it once that
+    /// worker runs out of work (`telemetry::batch`): wait for a line you look for,
+    /// and look for what must never be logged in [`Self::whole_log`].
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Stops the proxy (SIGTERM, as [`Self::terminate`]) and returns its whole log:
+    /// every line it made, those its workers held included.
+    pub fn whole_log(&mut self) -> String {
+        let clean = self.terminate();
+        let log = self.log();
+        assert!(clean, "the proxy did not stop cleanly:\n{log}");
+        log
     }
 
     /// The user's workspace volume.

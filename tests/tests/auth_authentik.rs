@@ -149,7 +149,7 @@ async fn a_session_is_checked_once_within_the_cache_ttl() -> anyhow::Result<()> 
     let alice = FakeUser::new("alice");
     let outpost = FakeOutpost::start(vec![alice.clone()])?;
     // The longest TTL there is, so a slow machine never outlasts it mid-test.
-    let fx = Fixture::new(|b| {
+    let mut fx = Fixture::new(|b| {
         b.user(&alice.uid)
             .arg("--auth")
             .arg("authentik")
@@ -173,7 +173,7 @@ async fn a_session_is_checked_once_within_the_cache_ttl() -> anyhow::Result<()> 
     assert_eq!(outpost.checks(), 4);
     let session = cookie.rsplit('=').next().unwrap_or_default();
     assert!(
-        !fx.proxy.log().contains(session),
+        !fx.proxy.whole_log().contains(session),
         "session cookies are never logged"
     );
     Ok(())
@@ -199,7 +199,7 @@ async fn an_unreachable_outpost_is_a_503_page_never_an_open_door() -> anyhow::Re
 async fn scripts_use_the_api_with_a_bearer_token_the_outpost_checks() -> anyhow::Result<()> {
     let alice = FakeUser::new("alice");
     let outpost = FakeOutpost::start(vec![alice.clone()])?;
-    let fx = fixture(&outpost, &alice.uid)?;
+    let mut fx = fixture(&outpost, &alice.uid)?;
     let token = outpost.bearer_for("alice")?;
     let http = client();
 
@@ -288,7 +288,7 @@ async fn scripts_use_the_api_with_a_bearer_token_the_outpost_checks() -> anyhow:
             "the outpost never sees an access token"
         );
     }
-    let log = fx.proxy.log();
+    let log = fx.proxy.whole_log();
     assert!(
         !log.contains(&token) && !log.contains(access),
         "tokens are never logged"

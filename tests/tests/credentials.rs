@@ -46,7 +46,7 @@ async fn the_operator_token_is_nowhere_a_workspace_can_look() -> anyhow::Result<
     let secrets = tempfile::tempdir()?;
     let token_file = secrets.path().join("git-token");
     std::fs::write(&token_file, format!("{token}\n"))?;
-    let fx = Fixture::with_git(
+    let mut fx = Fixture::with_git(
         |root| GitServer::builder(root).require_token(token).start(),
         |b| {
             b.arg("--sandbox")
@@ -105,7 +105,7 @@ async fn the_operator_token_is_nowhere_a_workspace_can_look() -> anyhow::Result<
     );
     term.close().await;
 
-    let logs = fx.proxy.log() + &read_dir_text(&fx.proxy.data_dir.join("logs"));
+    let logs = fx.proxy.whole_log() + &read_dir_text(&fx.proxy.data_dir.join("logs"));
     assert!(!logs.contains(token), "the token in a log");
     Ok(())
 }
@@ -135,7 +135,7 @@ async fn api(req: reqwest::RequestBuilder) -> anyhow::Result<(u16, String)> {
 #[tokio::test]
 async fn the_users_own_credential_lets_git_push_and_is_never_shown() -> anyhow::Result<()> {
     let token = "glpat-alice-own-0123456789ABCDEF";
-    let fx = Fixture::new(|b| b)?;
+    let mut fx = Fixture::new(|b| b)?;
     let (_repo, push) = push_server(&fx.tmp.path().join("push"), token)?;
     let host = push.addr().to_string();
     let url = fx.proxy.url(&format!("/api/me/credentials/{host}"));
@@ -198,7 +198,7 @@ async fn the_users_own_credential_lets_git_push_and_is_never_shown() -> anyhow::
     assert!(!refused.contains("exit=0"), "{refused}");
     term.close().await;
 
-    let logs = fx.proxy.log() + &read_dir_text(&fx.proxy.data_dir.join("logs"));
+    let logs = fx.proxy.whole_log() + &read_dir_text(&fx.proxy.data_dir.join("logs"));
     assert!(!logs.contains(token), "the user's token in a log");
     Ok(())
 }

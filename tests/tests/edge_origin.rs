@@ -95,8 +95,13 @@ async fn chromium_on_another_origin_is_refused_the_terminal_and_the_api_ours_is_
     let theirs = script.expect("foreign", Duration::from_secs(180)).await?;
     assert_eq!(theirs["ws"], "refused", "{theirs}\n{}", fx.proxy.log());
     assert_eq!(theirs["status"], 403, "{theirs}");
+    let refused =
+        dcs_e2e::procs::wait_until(Duration::from_secs(60), Duration::from_millis(20), || {
+            plain(&fx.proxy.log()).contains("path=/github/acme/hello/_dcs/terminal status=403")
+        })
+        .await;
     assert!(
-        plain(&fx.proxy.log()).contains("path=/github/acme/hello/_dcs/terminal status=403"),
+        refused,
         "the terminal's handshake was refused by the proxy:\n{}",
         fx.proxy.log()
     );

@@ -91,7 +91,7 @@ where
 
 #[tokio::test]
 async fn a_local_launcher_answers_only_the_proxys_requests() -> anyhow::Result<()> {
-    let fx = Fixture::new(|b| b)?;
+    let mut fx = Fixture::new(|b| b)?;
     let _world = UpstreamRepo::create(
         &fx.tmp.path().join("git"),
         "acme/world",
@@ -148,7 +148,7 @@ async fn a_local_launcher_answers_only_the_proxys_requests() -> anyhow::Result<(
     assert!(!head.contains(own.expose()), "{head}");
 
     // Never in a log.
-    let logs = all_logs(&fx.proxy.data_dir.join("logs"))? + &fx.proxy.log();
+    let logs = fx.proxy.whole_log() + &all_logs(&fx.proxy.data_dir.join("logs"))?;
     for c in [&own, &theirs] {
         assert!(!logs.contains(c.expose()), "a hop credential in a log");
     }

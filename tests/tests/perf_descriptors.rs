@@ -75,7 +75,7 @@ async fn download(addr: SocketAddr) -> anyhow::Result<(u16, String, TcpStream)> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_descriptor_limit_answers_are_503_and_the_workspace_lives_on() -> anyhow::Result<()>
 {
-    let fx = Fixture::new(|b| b)?;
+    let mut fx = Fixture::new(|b| b)?;
     let proxy_pid = fx.proxy.pid().context("proxy pid")?;
     let lowered = std::process::Command::new("prlimit")
         .arg("--pid")
@@ -154,10 +154,10 @@ async fn at_the_descriptor_limit_answers_are_503_and_the_workspace_lives_on() ->
         [launcher],
         "the same launcher serves: it was never stopped"
     );
+    let log = fx.proxy.whole_log();
     assert!(
-        !fx.proxy.log().contains(" 502 ") && !fx.proxy.log().contains("status=502"),
-        "a shortage was answered 502:\n{}",
-        fx.proxy.log()
+        !log.contains(" 502 ") && !log.contains("status=502"),
+        "a shortage was answered 502:\n{log}"
     );
     Ok(())
 }
