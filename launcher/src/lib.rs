@@ -19,6 +19,8 @@
 //! - [`activity`]: the idle clock: whether anybody uses the workspace, `/_dcs/idle`.
 //! - [`ready`]: start-up phases and the `/_dcs/ready` report.
 //! - [`startup`]: checkout, then IDE start.
+//! - [`background`]: work nobody waits for (the rest of a shallow clone's history,
+//!   the certificate folder for the next start) at a lower CPU priority.
 //! - [`checkout`]: clone or fetch with git2 in a child process, within the git
 //!   limits, one launcher per checkout folder at a time; never touches the user's
 //!   files.
@@ -51,6 +53,7 @@
 
 pub mod activity;
 pub mod app;
+pub mod background;
 pub mod body;
 pub mod checkout;
 pub mod checkout_container;

@@ -262,6 +262,7 @@ mod tests {
             state,
             ppid,
             pgrp: 7,
+            nice: 0,
             start_time: 0,
         };
         let procs = [

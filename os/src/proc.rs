@@ -16,6 +16,9 @@ pub struct Stat {
     pub ppid: u32,
     /// Process group id.
     pub pgrp: u32,
+    /// Nice value (field 19), -20 to 19: of the thread, when read from a thread's
+    /// `stat` (Linux sets it per thread).
+    pub nice: i32,
     /// Start time in clock ticks since boot (field 22): with the pid, a process's
     /// identity that survives pid reuse.
     pub start_time: u64,
@@ -36,12 +39,15 @@ pub fn parse_stat(line: &str) -> Option<Stat> {
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
-    // Fields 6..=21 (session … itrealvalue) lie between pgrp (5) and starttime (22).
-    let start_time = fields.nth(22 - 6)?.parse().ok()?;
+    // Fields 6..=18 (session … priority) lie between pgrp (5) and nice (19), and
+    // 20..=21 (num_threads, itrealvalue) between nice and starttime (22).
+    let nice = fields.nth(19 - 6)?.parse().ok()?;
+    let start_time = fields.nth(22 - 20)?.parse().ok()?;
     Some(Stat {
         state,
         ppid,
         pgrp,
+        nice,
         start_time,
     })
 }
@@ -169,7 +175,7 @@ mod tests {
     use super::*;
 
     const LINE: &str = "4242 (code) server) (x) S 17 4240 4240 0 -1 4194560 \
-                        100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+                        100 0 0 0 1 2 0 0 30 10 1 0 987654 1000 10";
 
     #[test]
     fn cpu_fields_and_the_foreground_group_parse() {
@@ -188,6 +194,7 @@ mod tests {
                 state: 'S',
                 ppid: 17,
                 pgrp: 4240,
+                nice: 10,
                 start_time: 987654
             }
         );
@@ -221,6 +228,7 @@ mod tests {
             state,
             ppid,
             pgrp: 1,
+            nice: 0,
             start_time: 0,
         };
         let table = [

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use dcs_e2e::procs::processes_with_env;
 use dcs_e2e::{client, run_git, GitServer, Proxy, ProxyBuilder, UpstreamRepo};
+use dcs_os::proc::Stat;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -154,6 +156,20 @@ async fn a_shallow_first_open_gets_its_history_later_around_the_users_edits() ->
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Nobody waits for it: it runs at a lower CPU priority than its launcher.
+    let launchers = proxy.launcher_pids();
+    let fetchers: Vec<Stat> = processes_with_env("DCS_TRANSFER_BACKGROUND=1")
+        .into_iter()
+        .filter_map(dcs_os::proc::stat)
+        .filter(|s| launchers.contains(&s.ppid))
+        .collect();
+    assert_eq!(fetchers.len(), 1, "one background transfer: {fetchers:?}");
+    let launcher = dcs_os::proc::stat(fetchers[0].ppid).expect("the launcher");
+    assert_eq!(
+        fetchers[0].nice,
+        (launcher.nice + 10).min(19),
+        "{fetchers:?}"
+    );
     open(&proxy).await?;
     assert!(shallow(&checkout), "the first open cloned shallow");
     assert_eq!(commits(&checkout)?, 1, "only the last commit so far");

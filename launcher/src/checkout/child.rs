@@ -140,6 +140,10 @@ pub fn tls_expected(url: &str) -> bool {
 /// Runs the child on this process's stdin and stdout; returns the exit status (0
 /// when the checkout succeeded, 1 when it failed, 2 for a malformed request).
 pub fn main() -> u8 {
+    // The rest of a shallow clone's history: nobody waits for it (`crate::background`).
+    if crate::background::asked_by_env() {
+        crate::background::lower_this_thread();
+    }
     // Before the request (and perhaps the token) is read: see the module docs.
     if let Err(error) = nix::sys::prctl::set_dumpable(false) {
         warn!(%error, "cannot make the transfer child non-dumpable");

@@ -93,6 +93,10 @@ pub async fn complete_history(job: Job, mut program: Program, limits: Limits) ->
     program
         .env
         .push((HISTORY_ENV.into(), History::Complete.env_value().into()));
+    // Nobody waits for it: at a lower priority than the workspace's own work.
+    program
+        .env
+        .push((crate::background::BACKGROUND_ENV.into(), "1".into()));
     let owner_dir = owner_dir(&job.target);
     let Some(lock) = lock::acquire(&owner_dir, &job.repo, job.cancel.clone(), || {}).await? else {
         return Err(cancelled());
