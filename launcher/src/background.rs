@@ -11,9 +11,10 @@
 //! still finish on an idle machine as fast as before.
 //!
 //! Linux applies `nice` to the calling thread and hands it down to threads and
-//! processes started after: a transfer child lowers itself first thing
-//! ([`BACKGROUND_ENV`]), and the folder is made on a thread of its own
-//! ([`spawn`]), never on a pooled thread that would stay lowered for others' work.
+//! processes started after, and an unprivileged process cannot raise it again: a
+//! transfer child lowers itself first thing ([`BACKGROUND_ENV`]), and the folder is
+//! made on a thread of its own ([`spawn_blocking`]), never on a pooled thread that
+//! would stay lowered for others' work.
 
 use tracing::warn;
 
@@ -38,19 +39,30 @@ pub fn asked_by_env() -> bool {
     std::env::var_os(BACKGROUND_ENV).is_some_and(|v| v == "1")
 }
 
-/// Runs `work` on a thread of its own at the lower priority; `name` names the
-/// thread. A thread that cannot be started is logged and `work` is dropped: it is
-/// background work, nothing depends on it.
-pub fn spawn(name: &str, work: impl FnOnce() + Send + 'static) {
-    let started = std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            lower_this_thread();
-            work();
-        });
-    if let Err(error) = started {
-        warn!(%error, name, "cannot start background work");
-    }
+/// Runs `work` at the lower priority on a thread of its own (named `name`), waited
+/// for by a task of the runtime's blocking pool: the runtime's shutdown waits for it
+/// as for any blocking task (so a stop does not cut a folder half made), and no
+/// pooled thread is ever lowered. A thread that cannot be started is logged and
+/// `work` is dropped: nothing depends on background work.
+pub fn spawn_blocking(
+    name: &str,
+    work: impl FnOnce() + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    let name = name.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let started = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                lower_this_thread();
+                work();
+            });
+        match started {
+            Ok(thread) => {
+                let _ = thread.join();
+            }
+            Err(error) => warn!(%error, name, "cannot start background work"),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -63,17 +75,19 @@ mod tests {
         dcs_os::proc::stat(tid).expect("stat").nice
     }
 
-    #[test]
-    fn background_work_runs_lower_and_leaves_the_caller_as_it_was() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn background_work_runs_lower_and_leaves_every_other_thread_as_it_was() {
         let before = nice_of_this_thread();
         let (tx, rx) = std::sync::mpsc::channel();
-        spawn("test-background", move || {
+        spawn_blocking("test-background", move || {
             let own = nice_of_this_thread();
             let child = std::thread::spawn(nice_of_this_thread)
                 .join()
                 .expect("join");
             tx.send((own, child)).expect("send");
-        });
+        })
+        .await
+        .expect("waited for");
         let (own, started_by_it) = rx.recv().expect("the work ran");
         assert_eq!(own, (before + NICE).min(19));
         assert_eq!(started_by_it, own, "what it starts inherits the priority");
@@ -82,5 +96,10 @@ mod tests {
             before,
             "the caller keeps its priority"
         );
+        // The blocking pool's threads stay as they were.
+        let pooled = tokio::task::spawn_blocking(nice_of_this_thread)
+            .await
+            .expect("pooled");
+        assert_eq!(pooled, before);
     }
 }

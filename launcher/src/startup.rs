@@ -62,7 +62,7 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
             if env.repo.is_some() && env.checkout_outcome_file.is_none() {
                 let (config, extra) = (env.config_dir(), env.extra_ca_file.clone());
                 // Nobody waits for it: at a lower priority than the IDE's start.
-                crate::background::spawn("trust-folder", move || {
+                crate::background::spawn_blocking("trust-folder", move || {
                     crate::trust::make_folder_for_next_start(&config, extra.as_deref())
                 });
             }
