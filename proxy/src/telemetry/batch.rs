@@ -1,8 +1,8 @@
 //! Log lines on their way to stderr, batched per runtime worker thread.
 //!
 //! Writing every line as it is made cost each proxied request a system call (its
-//! access-log line) and, with two workers, contention on stderr's lock: about 2 µs of
-//! the ~30 µs a small request costs the proxy, most of what the log costs. Instead a
+//! access-log line): the whole log is ~2 µs of the ~30 µs a small request costs the
+//! proxy at 16 connections, most of it that call (docs/benchmarks.md). Instead a
 //! worker thread appends each whole line to a buffer of its own and writes the buffer
 //! - when it runs out of work and is about to sleep (the runtime's park hook:
 //!   [`worker_parked`]), so a proxy that is not busy writes each line at once;
