@@ -280,9 +280,11 @@ async fn listen(listen: &Listen) -> anyhow::Result<(TcpListener, String)> {
     }
 }
 
-/// Publishes `addr` in `file` atomically, so readers never see a partial address.
+/// Publishes `addr` in `file` atomically, so readers never see a partial address;
+/// not synced to the disk (`dcs_os::atomic`): the address dies with this process, and
+/// the proxy waits for this file on every start.
 fn publish_addr(file: &Path, addr: &str) -> std::io::Result<()> {
-    dcs_os::atomic::write_atomic(file, addr.as_bytes())
+    dcs_os::atomic::replace_atomic(file, addr.as_bytes())
 }
 
 #[cfg(test)]

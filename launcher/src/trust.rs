@@ -163,7 +163,8 @@ impl Bundle {
     }
 
     /// Writes the PEM to `<config_dir>/trust/ca-bundle.pem` (atomically, and only
-    /// when it changed) and returns its path.
+    /// when it changed; not synced to the disk: every start writes it again if it
+    /// differs, see `dcs_os::atomic`) and returns its path.
     pub fn write(&self, config_dir: &Path) -> Result<PathBuf, TrustError> {
         let dir = config_dir.join(DIR);
         let file = dir.join(FILE);
@@ -172,7 +173,7 @@ impl Bundle {
             return Ok(file);
         }
         std::fs::create_dir_all(&dir)
-            .and_then(|()| dcs_os::atomic::write_atomic(&file, pem.as_bytes()))
+            .and_then(|()| dcs_os::atomic::replace_atomic(&file, pem.as_bytes()))
             .map_err(|e| {
                 TrustError(format!(
                     "writing the trusted certificates to {}: {e}",

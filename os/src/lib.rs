@@ -16,6 +16,6 @@ pub mod lock;
 pub mod mutex;
 pub mod proc;
 
-pub use atomic::{write_atomic, write_atomic_private};
+pub use atomic::{replace_atomic, write_atomic, write_atomic_private};
 pub use lock::FileLock;
 pub use proc::{Liveness, Stat};

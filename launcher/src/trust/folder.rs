@@ -103,7 +103,7 @@ pub fn empty_file(trust_dir: &Path) -> Result<PathBuf, TrustError> {
     let empty = trust_dir.join(EMPTY);
     if !is_empty_file(&empty) {
         std::fs::create_dir_all(trust_dir)
-            .and_then(|()| dcs_os::atomic::write_atomic(&empty, b""))
+            .and_then(|()| dcs_os::atomic::replace_atomic(&empty, b""))
             .map_err(|e| {
                 TrustError(format!(
                     "writing the empty certificate file {}: {e}",
