@@ -1,30 +1,14 @@
-use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
 use super::*;
+use crate::telemetry::test_buffer::Buffer;
 use crate::telemetry::{subscriber, LogFormat};
 
-/// Every write the sink was given, each as one piece.
-#[derive(Clone, Default)]
-struct Writes(Arc<Mutex<Vec<Vec<u8>>>>);
-
-impl Writes {
-    fn batched(&self, age: Duration) -> Batched {
-        let writes = self.clone();
-        Batched::new(age, move |bytes| {
-            writes.0.lock().expect("lock").push(bytes.to_vec());
-            Ok(())
-        })
-    }
-
-    fn all(&self) -> Vec<Vec<u8>> {
-        self.0.lock().expect("lock").clone()
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.all().concat()).expect("utf8")
-    }
+/// Batches into `buf`, one write of it per batch (or line written at once).
+fn batches_into(buf: &Buffer, age: Duration) -> Batched {
+    let buf = buf.clone();
+    Batched::new(age, move |bytes| buf.clone().write_all(bytes))
 }
 
 const LONG: Duration = Duration::from_secs(3600);
@@ -43,39 +27,39 @@ fn on_a_thread(f: impl FnOnce() + Send + 'static) {
 
 #[test]
 fn a_thread_that_is_not_a_worker_writes_each_line_at_once() {
-    let writes = Writes::default();
-    let batched = writes.batched(LONG);
+    let writes = Buffer::default();
+    let batched = batches_into(&writes, LONG);
     let seen = writes.clone();
     on_a_thread(move || {
         for i in 0..3 {
             write_line(&batched, &format!("line {i}\n"));
-            assert_eq!(seen.all().len(), i + 1, "written at once");
+            assert_eq!(seen.writes().len(), i + 1, "written at once");
         }
     });
 }
 
 #[test]
 fn a_worker_holds_its_lines_until_it_parks_then_writes_them_in_one_batch() {
-    let writes = Writes::default();
-    let batched = writes.batched(LONG);
+    let writes = Buffer::default();
+    let batched = batches_into(&writes, LONG);
     let seen = writes.clone();
     on_a_thread(move || {
         worker_parked();
         for i in 0..3 {
             write_line(&batched, &format!("line {i}\n"));
         }
-        assert!(seen.all().is_empty(), "held while the worker has work");
+        assert!(seen.writes().is_empty(), "held while the worker has work");
         worker_parked();
-        assert_eq!(seen.all(), vec![b"line 0\nline 1\nline 2\n".to_vec()]);
+        assert_eq!(seen.writes(), vec![b"line 0\nline 1\nline 2\n".to_vec()]);
         worker_parked();
-        assert_eq!(seen.all().len(), 1, "nothing more to write");
+        assert_eq!(seen.writes().len(), 1, "nothing more to write");
     });
 }
 
 #[test]
 fn batches_are_whole_lines_of_at_most_4_kib_and_a_longer_line_goes_whole() {
-    let writes = Writes::default();
-    let batched = writes.batched(LONG);
+    let writes = Buffer::default();
+    let batched = batches_into(&writes, LONG);
     let mut lines: Vec<String> = (0..300)
         .map(|i| format!("{i:04} {}\n", "x".repeat(i % 97)))
         .collect();
@@ -89,7 +73,7 @@ fn batches_are_whole_lines_of_at_most_4_kib_and_a_longer_line_goes_whole() {
         }
         flush_thread();
     });
-    let all = writes.all();
+    let all = writes.writes();
     assert_eq!(writes.text(), expected, "every line once, in order");
     assert!(all.len() > 3, "{} batches", all.len());
     for batch in &all {
@@ -106,19 +90,19 @@ fn batches_are_whole_lines_of_at_most_4_kib_and_a_longer_line_goes_whole() {
 
 #[test]
 fn a_line_held_longer_than_the_age_is_written_with_the_next_one() {
-    let writes = Writes::default();
+    let writes = Buffer::default();
     let age = Duration::from_millis(50);
-    let batched = writes.batched(age);
+    let batched = batches_into(&writes, age);
     let seen = writes.clone();
     on_a_thread(move || {
         worker_parked();
         write_line(&batched, "first\n");
         thread::sleep(age + Duration::from_millis(10));
-        assert!(seen.all().is_empty(), "nothing writes on its own");
+        assert!(seen.writes().is_empty(), "nothing writes on its own");
         write_line(&batched, "second\n");
-        assert_eq!(seen.all(), vec![b"first\nsecond\n".to_vec()]);
+        assert_eq!(seen.writes(), vec![b"first\nsecond\n".to_vec()]);
         write_line(&batched, "third\n");
-        assert_eq!(seen.all().len(), 1, "a fresh line is held again");
+        assert_eq!(seen.writes().len(), 1, "a fresh line is held again");
     });
     assert_eq!(
         writes.text(),
@@ -129,8 +113,8 @@ fn a_line_held_longer_than_the_age_is_written_with_the_next_one() {
 
 #[test]
 fn lines_held_by_a_thread_that_ends_are_written() {
-    let writes = Writes::default();
-    let batched = writes.batched(LONG);
+    let writes = Buffer::default();
+    let batched = batches_into(&writes, LONG);
     on_a_thread(move || {
         worker_parked();
         write_line(&batched, "last words\n");
@@ -140,15 +124,15 @@ fn lines_held_by_a_thread_that_ends_are_written() {
 
 #[test]
 fn a_batch_for_one_sink_is_written_before_a_line_for_another() {
-    let (one, two) = (Writes::default(), Writes::default());
-    let (a, b) = (one.batched(LONG), two.batched(LONG));
+    let (one, two) = (Buffer::default(), Buffer::default());
+    let (a, b) = (batches_into(&one, LONG), batches_into(&two, LONG));
     let (seen_one, seen_two) = (one.clone(), two.clone());
     on_a_thread(move || {
         worker_parked();
         write_line(&a, "to one\n");
         write_line(&b, "to two\n");
         assert_eq!(seen_one.text(), "to one\n");
-        assert!(seen_two.all().is_empty());
+        assert!(seen_two.writes().is_empty());
     });
     assert_eq!(two.text(), "to two\n");
 }
@@ -157,13 +141,13 @@ fn a_batch_for_one_sink_is_written_before_a_line_for_another() {
 fn the_log_writes_an_event_as_one_whole_line() {
     // The batches' whole lines rest on tracing-subscriber handing over an event in one
     // `write`: checked here, where an upgrade would change it.
-    let writes = Writes::default();
-    let log = subscriber("info", LogFormat::Text, false, writes.batched(LONG));
+    let writes = Buffer::default();
+    let log = subscriber("info", LogFormat::Text, false, batches_into(&writes, LONG));
     tracing::subscriber::with_default(log, || {
         tracing::info!(method = "GET", status = 200u16, path = "/a b", "request");
         tracing::warn!(error = "it \"failed\"", "second");
     });
-    let all = writes.all();
+    let all = writes.writes();
     assert_eq!(all.len(), 2, "{all:?}");
     for line in all {
         let line = String::from_utf8(line).expect("utf8");
@@ -176,8 +160,8 @@ fn the_log_writes_an_event_as_one_whole_line() {
 
 #[test]
 fn a_runtime_with_the_hooks_writes_every_line_and_loses_none_at_shutdown() {
-    let writes = Writes::default();
-    let batched = writes.batched(LONG);
+    let writes = Buffer::default();
+    let batched = batches_into(&writes, LONG);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .on_thread_park(worker_parked)
