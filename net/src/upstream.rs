@@ -1,10 +1,9 @@
 //! Connections to upstream HTTP servers (a workspace's launcher, the IDE, a preview
-//! app): one pooled keep-alive client shared by all requests — hyper-util's legacy
-//! `Client` over an `HttpConnector` with `TCP_NODELAY`, a connect timeout, a bounded
-//! idle pool per host and DNS answers cached ([`crate::dns`]) — and, for upgrades,
-//! connections of their own made by the same connector, so a tunnel never holds a
-//! pooled connection. The pool knows each upstream address by a short [`alias`]
-//! (its key is hashed byte by byte three times per request).
+//! app): one pool shared by all requests — kept-alive connections per upstream
+//! address ([`keep_alive`], bounded, expiring) made by hyper-util's `HttpConnector`
+//! with `TCP_NODELAY`, a connect timeout and DNS answers cached ([`crate::dns`]) —
+//! and, for upgrades, connections of their own made by the same connector, so a
+//! tunnel never holds a kept connection.
 //!
 //! Failures are classified ([`Kind`]): a refused or reset connection says the
 //! upstream is gone (ask whoever knows where it is now); running out of descriptors
@@ -12,15 +11,12 @@
 
 use std::error::Error as StdError;
 use std::io;
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
-use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tower_service::Service;
 use tracing::debug;
@@ -152,12 +148,11 @@ fn chain(err: &(dyn StdError + 'static)) -> String {
     text
 }
 
-/// The shared client: pooled keep-alive connections, and connections of their own
-/// for upgrades. Requests carry bodies of type `B`.
+/// The shared client: kept-alive connections, and connections of their own for
+/// upgrades. Requests carry bodies of type `B`.
 pub struct Pool<B> {
-    client: Client<alias::Connector, B>,
+    kept: KeepAlive<B>,
     connector: HttpConnector<CachedResolver>,
-    aliases: Arc<alias::Aliases>,
 }
 
 impl<B> std::fmt::Debug for Pool<B> {
@@ -178,41 +173,23 @@ where
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(cfg.connect_timeout));
         connector.enforce_http(true);
-        let aliases = Arc::new(alias::Aliases::default());
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(cfg.idle_timeout)
-            .pool_max_idle_per_host(cfg.max_idle_per_host)
-            // The request's own `Host` (the browser's, or the runtime's) is sent.
-            .set_host(false)
-            .build(alias::Connector {
-                inner: connector.clone(),
-                aliases: aliases.clone(),
-            });
         Self {
-            client,
+            kept: KeepAlive::new(cfg.max_idle_per_host, cfg.idle_timeout),
             connector,
-            aliases,
         }
     }
 
-    /// Sends `req` (its URI's path and query) to `authority` over a pooled
-    /// keep-alive connection (the pool knows it by its [`alias`]).
+    /// Sends `req` (origin-form) to `authority` over a kept-alive connection.
     pub async fn send(
         &self,
         authority: &str,
-        mut req: Request<B>,
-    ) -> Result<Response<Incoming>, Failure> {
-        let alias = self
-            .aliases
-            .of(authority)
-            .ok_or_else(|| unusable("address"))?;
-        *req.uri_mut() = at(alias, req.uri()).ok_or_else(|| unusable("path"))?;
-        self.client
-            .request(req)
+        req: Request<B>,
+    ) -> Result<Response<AnswerBody<B>>, Failure> {
+        self.kept
+            .send(authority, req, || async {
+                self.connect(authority).await.map(TokioIo::new)
+            })
             .await
-            .map_err(|e| Failure::of(&e, e.is_connect()))
     }
 
     /// Sends an upgrade request (`req`, origin-form) to `authority` over a connection
@@ -222,7 +199,7 @@ where
         &self,
         authority: &str,
         req: Request<B>,
-    ) -> Result<Response<Incoming>, Failure> {
+    ) -> Result<Response<AnswerBody<B>>, Failure> {
         let stream = self.connect(authority).await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -235,6 +212,7 @@ where
         sender
             .send_request(req)
             .await
+            .map(|resp| resp.map(AnswerBody::alone))
             .map_err(|e| Failure::of(&e, false))
     }
 
@@ -271,7 +249,7 @@ fn unusable(what: &str) -> Failure {
 
 /// `http://<authority><path and query of uri>` (`/` when `uri` has none); `None`
 /// when the two do not make a URI.
-pub fn at(authority: Authority, uri: &Uri) -> Option<Uri> {
+fn at(authority: Authority, uri: &Uri) -> Option<Uri> {
     let path = uri
         .path_and_query()
         .cloned()
@@ -284,7 +262,8 @@ pub fn at(authority: Authority, uri: &Uri) -> Option<Uri> {
         .ok()
 }
 
-pub mod alias;
+pub mod keep_alive;
+pub use keep_alive::{AnswerBody, KeepAlive};
 
 #[cfg(test)]
 mod tests;

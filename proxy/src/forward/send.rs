@@ -1,7 +1,7 @@
-//! The send phase: the request goes to the workspace over the proxy's one pooled
-//! keep-alive client ([`dcs_net::upstream::Pool`]: `TCP_NODELAY`, a connect timeout,
-//! a bounded idle pool per workspace address, cached DNS answers for Knative's
-//! service names); an upgrade goes over a connection of its own.
+//! The send phase: the request goes to the workspace over the proxy's one pool of
+//! kept-alive connections ([`dcs_net::upstream::Pool`]: `TCP_NODELAY`, a connect
+//! timeout, a bounded number kept idle per workspace address, cached DNS answers for
+//! Knative's service names); an upgrade goes over a connection of its own.
 //!
 //! **What a failure means.** Only a refused or reset connection says the workspace
 //! moved or went away: the cached upstream is forgotten and the runtime asked again,
@@ -31,13 +31,16 @@ use dcs_os::mutex::lock;
 /// The body of a request on its way to a workspace.
 pub type UpstreamBody = Paced<Reclaim<Incoming>>;
 
+/// The body of a workspace's answer (its connection is kept when it has ended).
+pub type AnswerBody = dcs_net::upstream::AnswerBody<UpstreamBody>;
+
 /// The proxy's one client to its workspaces.
 static POOL: LazyLock<Pool<UpstreamBody>> = LazyLock::new(|| Pool::new(&PoolConfig::default()));
 
 /// What came back.
 pub enum Sent {
     /// The workspace's answer, and the progress of the request body.
-    Answer(Response<Incoming>, Arc<Progress>),
+    Answer(Response<AnswerBody>, Arc<Progress>),
     /// The proxy is out of descriptors or ports: answer 503 with this message.
     Overloaded(String),
 }
