@@ -13,11 +13,10 @@
 //! goes on the next one, or on a new connection.
 //!
 //! Why not hyper-util's pooled client (used before): for every request it hashed its
-//! key one byte at a time (SipHash, three times), wrapped the answer's body, and
-//! spawned a task that waited for the connection to be ready again; together
-//! ~12,000 of the ~42,000 instructions per proxied request of hyper + hyper-util
-//! alone (callgrind, docs/benchmarks.md), and the spawned task's wake-ups crossed
-//! threads.
+//! key one byte at a time (SipHash, three times), and for every answer with a body
+//! spawned a task that waited for the connection to be ready again, its body wrapped
+//! to hold the end back until then. A proxied 1 KB request took 63,870 instructions
+//! in dcs-proxy with it and 58,160 with this (callgrind, docs/benchmarks.md).
 
 use std::collections::HashMap;
 use std::future::Future;
