@@ -201,19 +201,7 @@ where
         req: Request<B>,
     ) -> Result<Response<AnswerBody<B>>, Failure> {
         let stream = self.connect(authority).await?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| Failure::of(&e, false))?;
-        tokio::spawn(async move {
-            if let Err(err) = conn.with_upgrades().await {
-                debug!(%err, "upstream connection ended with an error");
-            }
-        });
-        sender
-            .send_request(req)
-            .await
-            .map(|resp| resp.map(AnswerBody::alone))
-            .map_err(|e| Failure::of(&e, false))
+        send_alone(TokioIo::new(stream), req).await
     }
 
     /// A new connection to `authority` (`host:port`), made like the pool's: resolved
@@ -230,6 +218,30 @@ where
             .map(TokioIo::into_inner)
             .map_err(|e| Failure::of(&e, true))
     }
+}
+
+/// Sends `req` over `io`, a connection of its own that ends with the exchange or, after
+/// a `101`, is the tunnel's upstream side (`hyper::upgrade::on` on the answer).
+pub async fn send_alone<B, IO>(io: IO, req: Request<B>) -> Result<Response<AnswerBody<B>>, Failure>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| Failure::of(&e, false))?;
+    tokio::spawn(async move {
+        if let Err(err) = conn.with_upgrades().await {
+            debug!(%err, "upstream connection ended with an error");
+        }
+    });
+    sender
+        .send_request(req)
+        .await
+        .map(|resp| resp.map(AnswerBody::alone))
+        .map_err(|e| Failure::of(&e, false))
 }
 
 /// `http://<authority><path and query of uri>`.

@@ -13,7 +13,6 @@ use std::time::Duration;
 use http::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
-use tracing::debug;
 
 use dcs_net::upstream::{AnswerBody, Failure, KeepAlive};
 
@@ -46,19 +45,7 @@ pub async fn send(
     if !upgrade {
         return KEPT.send(key_of(socket)?, req, connect).await;
     }
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(connect().await?)
-        .await
-        .map_err(|e| Failure::of(&e, false))?;
-    tokio::spawn(async move {
-        if let Err(err) = conn.with_upgrades().await {
-            debug!(%err, "upstream connection ended with an error");
-        }
-    });
-    sender
-        .send_request(req)
-        .await
-        .map(|resp| resp.map(AnswerBody::alone))
-        .map_err(|e| Failure::of(&e, false))
+    dcs_net::upstream::send_alone(connect().await?, req).await
 }
 
 /// The key of `socket`'s connections: its path, which must be UTF-8.
