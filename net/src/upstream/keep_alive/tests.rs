@@ -124,11 +124,12 @@ async fn a_connection_goes_back_when_its_answer_has_ended_whatever_its_body() {
         })
         .await
         .expect("sent");
-    assert_eq!(
-        kept.idle(&addr),
-        1,
-        "a body-less answer gives its connection back at once"
-    );
+    // Back without its body being read or dropped (once hyper waits for the next
+    // request on it, which may be a moment after the answer came).
+    until("a body-less answer gives its connection back", || {
+        kept.idle(&addr) == 1
+    })
+    .await;
     drop(resp);
     assert_eq!(seen.accepts(), 1, "31 requests over one connection");
 }
@@ -173,7 +174,6 @@ async fn idle_connections_expire_and_are_closed() {
     let (addr, seen) = server(None).await;
     let kept = KeepAlive::new(8, Duration::from_millis(200));
     assert_eq!(fetch(&kept, &addr, get("/len")).await, "hello");
-    assert_eq!(kept.idle(&addr), 1);
     until("the expired connection is closed", || seen.closes() == 1).await;
     until("the upstream is forgotten", || kept.upstreams() == 0).await;
     assert_eq!(fetch(&kept, &addr, get("/len")).await, "hello");
@@ -200,7 +200,7 @@ async fn at_most_max_idle_connections_are_kept_per_upstream() {
     for resp in answers {
         resp.into_body().collect().await.expect("body");
     }
-    assert_eq!(kept.idle(&addr), 2);
+    until("two are kept", || kept.idle(&addr) == 2).await;
     until("the three beyond the bound close", || seen.closes() == 3).await;
 }
 
