@@ -22,11 +22,12 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use dcs_os::mutex::lock;
 use http::{Request, Response};
 use http_body::Body as _;
 use hyper::body::{Frame, Incoming, SizeHint};
@@ -65,10 +66,6 @@ struct Host<B> {
 struct Idle<B> {
     sender: SendRequest<B>,
     since: Instant,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<B> KeepAlive<B>
