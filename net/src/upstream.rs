@@ -222,13 +222,17 @@ where
 
 /// Sends `req` over `io`, a connection of its own that ends with the exchange or, after
 /// a `101`, is the tunnel's upstream side (`hyper::upgrade::on` on the answer).
-pub async fn send_alone<B, IO>(io: IO, req: Request<B>) -> Result<Response<AnswerBody<B>>, Failure>
+pub async fn send_alone<B, IO>(
+    io: IO,
+    mut req: Request<B>,
+) -> Result<Response<AnswerBody<B>>, Failure>
 where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<BoxError>,
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    keep_alive::origin_form(&mut req);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|e| Failure::of(&e, false))?;

@@ -46,6 +46,7 @@ async fn counting_server() -> (String, Arc<AtomicUsize>) {
                         }
                         let resp = Response::builder()
                             .header("x-server", name)
+                            .header("x-target", req.uri().to_string())
                             .body(Empty::<Bytes>::new())
                             .expect("response");
                         Ok(resp)
@@ -138,6 +139,23 @@ async fn waves_of_concurrent_requests_reuse_their_connections() {
         opened <= CONCURRENT + CONCURRENT / 16,
         "{WAVES} waves of {CONCURRENT} concurrent requests opened {opened} connections"
     );
+}
+
+/// The upstream is sent the target's path and query only, however the request
+/// named it: an absolute target would name a host the connection does not go to.
+#[tokio::test]
+async fn requests_reach_the_upstream_in_origin_form() {
+    let (addr, _) = counting_server().await;
+    let pool = Pool::new(&PoolConfig::default());
+    for (given, sent) in [
+        ("/x?y=1", "/x?y=1"),
+        ("http://other.example/x?y=1", "/x?y=1"),
+        ("http://other.example", "/"),
+    ] {
+        let resp = pool.send(&addr, get(given)).await.expect("sent");
+        assert_eq!(resp.headers()["x-target"], sent, "{given}");
+        resp.into_body().collect().await.expect("body");
+    }
 }
 
 #[tokio::test]
