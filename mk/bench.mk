@@ -2,7 +2,7 @@
 #
 #   make bench        the binaries that ship (`dist` profile), then dcs-bench: dcs-proxy, nginx and direct against
 #                     the same workspace (HTTP load, WebSocket echo, idle WebSockets; HTTP also
-#                     through dcs-bench-hyper, hyper and hyper-util alone, for reference), wake
+#                     through dcs-bench-hyper, hyper and the proxy's upstream pool alone, for reference), wake
 #                     from zero (`none`, code-server), first open against `git clone`,
 #                     idle RSS; Markdown on stdout, kept in target/bench/<time>.md
 #   make bench-deps   nginx and wrk from Debian (installed only when missing)

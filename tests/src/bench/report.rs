@@ -11,7 +11,7 @@ use super::ws::Idle;
 /// The targets, in the order they are reported.
 pub const TARGETS: [&str; 4] = ["dcs-proxy", "nginx", "direct", HYPER];
 
-/// The HTTP section's reference: hyper and hyper-util alone (`dcs-bench-hyper`).
+/// The HTTP section's reference: hyper and the proxy's upstream pool alone (`dcs-bench-hyper`).
 pub const HYPER: &str = "hyper only";
 
 /// Everything measured.

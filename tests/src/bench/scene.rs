@@ -268,7 +268,7 @@ http {{
     Ok(Proc { child, addr })
 }
 
-/// `dcs-bench-hyper` (hyper's server and hyper-util's pooled client, nothing else)
+/// `dcs-bench-hyper` (hyper's server and the proxy's upstream pool, nothing else)
 /// forwarding to `upstream`: the HTTP section's reference for what the libraries cost.
 /// It is built beside `dcs-bench` (`make bench`).
 pub fn hyper_reference(upstream: SocketAddr) -> anyhow::Result<Proc> {

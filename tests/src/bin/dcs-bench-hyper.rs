@@ -1,6 +1,7 @@
 //! `dcs-bench-hyper`: the reference point of `dcs-bench`'s HTTP section, the least a
 //! proxy built on the same libraries as dcs-proxy does: hyper's HTTP/1 server and
-//! hyper-util's pooled keep-alive client (`TCP_NODELAY`), on the same tokio runtime,
+//! dcs-proxy's own upstream pool (`dcs_net::upstream`: hyper's connection-level
+//! client, kept-alive connections, `TCP_NODELAY`), on the same tokio runtime,
 //! forwarding every request as it is to one upstream. No routing, identity, header
 //! rewriting, access log or limits: what dcs-proxy costs beyond it is its own work.
 //!
@@ -11,12 +12,11 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use anyhow::Context;
-use http::{Request, Response, StatusCode, Uri};
+use dcs_net::upstream::{Pool, PoolConfig};
+use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 
 type Body = http_body_util::combinators::BoxBody<bytes::Bytes, hyper::Error>;
 
@@ -27,14 +27,7 @@ async fn main() -> anyhow::Result<()> {
         .context("usage: dcs-bench-hyper <upstream host:port>")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("listening on http://{}", listener.local_addr()?);
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let client: Arc<Client<HttpConnector, Incoming>> = Arc::new(
-        Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(512)
-            .set_host(false)
-            .build(connector),
-    );
+    let client: Arc<Pool<Incoming>> = Arc::new(Pool::new(&PoolConfig::default()));
     let upstream = Arc::new(upstream);
     loop {
         let (stream, _) = listener.accept().await?;
@@ -52,16 +45,11 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn forward(
-    client: Arc<Client<HttpConnector, Incoming>>,
+    client: Arc<Pool<Incoming>>,
     upstream: Arc<String>,
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let Ok(uri) = format!("http://{upstream}{path}").parse::<Uri>() else {
-        return Ok(status(StatusCode::BAD_REQUEST));
-    };
-    *req.uri_mut() = uri;
-    Ok(match client.request(req).await {
+    Ok(match client.send(&upstream, req).await {
         Ok(resp) => resp.map(BodyExt::boxed),
         Err(_) => status(StatusCode::BAD_GATEWAY),
     })

@@ -4,7 +4,7 @@
 //! - HTTP: req/s, p50/p99 and CPU per request at 1/16/64/256 connections, 1 KB and
 //!   1 MB bodies, through dcs-proxy, nginx (`proxy_pass`, upstream keep-alive,
 //!   HTTP/1.1, streaming), directly to the workspace's launcher, and through
-//!   `dcs-bench-hyper` (hyper and hyper-util alone: what the libraries cost);
+//!   `dcs-bench-hyper` (hyper and the proxy's upstream pool alone: what the libraries cost);
 //! - WebSocket echo round trip at 32 B, 8 KiB and 64 KiB, the same three ways;
 //! - 1,000 and 10,000 idle WebSockets through dcs-proxy and nginx: RSS while open
 //!   and after close, drops;
@@ -194,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
         (TARGETS[1], nginx.addr, "", scene::family(nginx.pid())),
         (TARGETS[2], launcher_addr, "", vec![launcher]),
     ];
-    // HTTP only (it forwards no upgrades): what hyper and hyper-util alone cost.
+    // HTTP only (it forwards no upgrades): what hyper and the upstream pool alone cost.
     let hyper = scene::hyper_reference(launcher_addr)?;
     let mut http_targets = targets.clone();
     http_targets.push((HYPER, hyper.addr, "", vec![hyper.pid()]));
@@ -359,7 +359,7 @@ fn print(report: &Report, plan: &Plan) {
          connections, 1–2 threads). CPU per request is the target's own processes' CPU time \
          (`/proc`) over the requests it served: dcs-proxy's process, nginx's master and \
          workers, the launcher for direct, and for hyper only `dcs-bench-hyper` (a \
-         release build: hyper's server and hyper-util's pooled client forwarding as they \
+         release build: hyper's server and dcs-proxy's upstream pool forwarding as they \
          are, the reference for what those libraries alone cost).\n\n",
         plan.rounds, plan.secs
     ));
