@@ -232,7 +232,7 @@ where
     B::Error: Into<BoxError>,
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    keep_alive::origin_form(&mut req);
+    origin_form(&mut req);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|e| Failure::of(&e, false))?;
@@ -246,6 +246,18 @@ where
         .await
         .map(|resp| resp.map(AnswerBody::alone))
         .map_err(|e| Failure::of(&e, false))
+}
+
+/// Makes `req`'s target origin-form (its path and query): hyper's connection-level
+/// client writes the target it is given, and an absolute one would name a host to
+/// the upstream that the connection does not go to.
+pub(crate) fn origin_form<B>(req: &mut Request<B>) {
+    let uri = req.uri();
+    if uri.scheme().is_none() && uri.authority().is_none() && uri.path_and_query().is_some() {
+        return;
+    }
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    *req.uri_mut() = http::Uri::try_from(path).unwrap_or_else(|_| http::Uri::from_static("/"));
 }
 
 /// `http://<authority><path and query of uri>`.

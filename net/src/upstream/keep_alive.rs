@@ -86,8 +86,9 @@ where
         }
     }
 
-    /// Sends `req` (origin-form, its own `Host`) to the upstream known as `key` over
-    /// one of its idle connections, or over a new one `connect` makes.
+    /// Sends `req` (its own `Host`; its target as [`super::origin_form`] makes it)
+    /// to the upstream known as `key` over one of its idle connections, or over a
+    /// new one `connect` makes.
     pub async fn send<C, F, IO>(
         &self,
         key: &str,
@@ -99,7 +100,7 @@ where
         F: Future<Output = Result<IO, Failure>>,
         IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     {
-        origin_form(&mut req);
+        super::origin_form(&mut req);
         // An upstream gets a record with its first answer: failures leave none.
         let known = lock(&self.shared.hosts).get(key).cloned();
         if let Some(host) = known {
@@ -188,18 +189,6 @@ where
             .clamp(Duration::from_millis(50), Duration::from_secs(30));
         tokio::spawn(sweep(weak, period));
     }
-}
-
-/// Makes `req`'s target origin-form (its path and query): hyper's connection-level
-/// client writes the target it is given, and an absolute one would name a host to
-/// the upstream that the connection does not go to.
-pub(crate) fn origin_form<B>(req: &mut Request<B>) {
-    let uri = req.uri();
-    if uri.scheme().is_none() && uri.authority().is_none() && uri.path_and_query().is_some() {
-        return;
-    }
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    *req.uri_mut() = http::Uri::try_from(path).unwrap_or_else(|_| http::Uri::from_static("/"));
 }
 
 /// Every `period`, closes the idle connections that expired and forgets upstreams

@@ -14,7 +14,7 @@ use http::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 
-use dcs_net::upstream::{AnswerBody, Failure, KeepAlive};
+use dcs_net::upstream::{AnswerBody, Failure, KeepAlive, PoolConfig};
 
 use crate::forward::send::UpstreamBody;
 
@@ -22,11 +22,10 @@ use crate::forward::send::UpstreamBody;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The proxy's kept-alive connections to launchers on unix sockets.
+/// Kept like the TCP pool's ([`PoolConfig::default`]), so the two cannot drift apart.
 static KEPT: LazyLock<KeepAlive<UpstreamBody>> = LazyLock::new(|| {
-    KeepAlive::new(
-        dcs_net::upstream::MAX_IDLE_PER_HOST,
-        Duration::from_secs(60),
-    )
+    let cfg = PoolConfig::default();
+    KeepAlive::new(cfg.max_idle_per_host, cfg.idle_timeout)
 });
 
 /// Sends `req` (origin-form) to the launcher on `socket`: over a kept-alive
