@@ -24,7 +24,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{HeaderValue, ALLOW, RETRY_AFTER};
+use http::header::{HeaderValue, ALLOW};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
@@ -187,13 +187,12 @@ async fn held(app: &App, wait: Duration) -> ready::ReadyReport {
 fn not_ready(app: &App, req: &Request<Incoming>) -> Response<Body> {
     let report = app.readiness().report(false);
     let as_json = pages::wants_json(req.headers());
-    let status = StatusCode::SERVICE_UNAVAILABLE;
     if report.phase == Phase::Failed {
         let text = report
             .error
             .map(|f| f.message)
             .unwrap_or_else(|| "the workspace failed to start".into());
-        return pages::message(status, "error", &text, as_json);
+        return pages::message(StatusCode::SERVICE_UNAVAILABLE, "error", &text, as_json);
     }
     let text = match (report.phase, report.progress.and_then(|p| p.note)) {
         (Phase::Checkout, Some(note)) => format!("{note}; this page reloads by itself"),
@@ -202,18 +201,6 @@ fn not_ready(app: &App, req: &Request<Incoming>) -> Response<Body> {
         }
         _ => "the IDE is starting; this page reloads by itself".to_owned(),
     };
-    let text = text.as_str();
-    let mut res = if as_json {
-        pages::message(status, "error", text, true)
-    } else {
-        let body = format!(
-            "<meta http-equiv=\"refresh\" content=\"2\"><h1>Starting {}</h1><p>{}</p>",
-            pages::escape(app.label()),
-            pages::escape(text)
-        );
-        pages::html(status, pages::document("Starting…", &body))
-    };
-    res.headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from_static("2"));
-    res
+    let heading = format!("Starting {}", app.label());
+    pages::reloads_itself("Starting…", &heading, &text, as_json)
 }

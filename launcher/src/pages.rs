@@ -2,7 +2,7 @@
 //! the launcher renders, JSON replies, and [`rescue`], the one place an [`Error`]
 //! becomes a 4xx/5xx response (HTML for browsers, JSON when the client asks for it).
 
-use http::header::{HeaderMap, HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{HeaderMap, HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{Response, StatusCode};
 use tracing::warn;
 
@@ -44,6 +44,26 @@ pub fn html(status: StatusCode, document: String) -> Response<Body> {
 /// A JSON response.
 pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     respond(status, "application/json", value.to_string().into_bytes())
+}
+
+/// A `503` for something that will pass by itself (a start, a restart): `Retry-After`,
+/// and for browsers a page headed `heading` that reloads itself every two seconds;
+/// JSON clients get `{"error": text}`.
+pub fn reloads_itself(title: &str, heading: &str, text: &str, as_json: bool) -> Response<Body> {
+    let status = StatusCode::SERVICE_UNAVAILABLE;
+    let mut res = if as_json {
+        message(status, "error", text, true)
+    } else {
+        let body = format!(
+            "<meta http-equiv=\"refresh\" content=\"2\"><h1>{}</h1><p>{}</p>",
+            escape(heading),
+            escape(text)
+        );
+        html(status, document(title, &body))
+    };
+    res.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("2"));
+    res
 }
 
 /// A short message, as `{"<key>": message}` for JSON clients or a small page otherwise.
@@ -109,5 +129,24 @@ mod tests {
         let res = rescue(&Error::BadRequest("<bad>".into()), false);
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
         assert_eq!(res.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+    }
+
+    #[tokio::test]
+    async fn a_page_that_says_it_reloads_itself_does() {
+        use http_body_util::BodyExt;
+        let res = reloads_itself("Restarting…", "Restarting <x>", "wait", false);
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[RETRY_AFTER], "2");
+        let body = res.into_body().collect().await.expect("body").to_bytes();
+        let page = String::from_utf8_lossy(&body);
+        assert!(
+            page.contains("<meta http-equiv=\"refresh\" content=\"2\">"),
+            "{page}"
+        );
+        assert!(page.contains("Restarting &lt;x&gt;"), "escaped: {page}");
+
+        let res = reloads_itself("Restarting…", "Restarting", "wait", true);
+        assert_eq!(res.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(res.headers()[RETRY_AFTER], "2");
     }
 }

@@ -87,7 +87,13 @@ pub enum State {
         /// Its loopback address.
         addr: SocketAddr,
     },
-    /// It exited; waiting out the backoff before the next start.
+    /// It exited by itself (a crash): what is left of its group is being taken down.
+    /// Published at once, so nothing is sent to its address meanwhile.
+    Exited {
+        /// The pid it had.
+        pid: u32,
+    },
+    /// It exited and its group is gone; waiting out the backoff before the next start.
     Restarting {
         /// Crashes in a row so far.
         crashes: u32,
@@ -202,6 +208,7 @@ async fn supervise(
             }
             Err(last_exit) => last_exit,
         };
+        state.send_replace(State::Exited { pid });
         reap::forget(pid);
         // Its children must not outlive it (they would hold ports and files): kill
         // them and wait until they are gone, so the next start finds its ports free.

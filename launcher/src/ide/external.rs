@@ -1,7 +1,10 @@
 //! [`ExternalIde`]: the running form of every IDE that is its own HTTP server
 //! (code-server, openvscode-server, VS Code's `serve-web`). It is supervised
 //! ([`crate::supervise`]), probed for health, and sent every request through
-//! [`crate::forward`] with the browser's `Host` unchanged.
+//! [`crate::forward`] with the browser's `Host` unchanged. While it restarts, requests
+//! wait until the new run answers ([`answering`]), within a bound.
+
+mod answering;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -10,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use http::header::{HeaderValue, LOCATION, RETRY_AFTER};
+use http::header::{HeaderValue, LOCATION};
 use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -23,6 +26,7 @@ use crate::body::{self, Body};
 use crate::error::{Error, Result};
 use crate::supervise::{Ending, Launch, MakeLaunch, Policy, State, Supervisor};
 use crate::{forward, pages};
+use answering::Answering;
 
 /// How long one health probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -32,7 +36,11 @@ const START_CRASHES: u32 = 3;
 
 /// How often a starting IDE is asked whether it answers: its answer is what the
 /// person opening the workspace waits for, and a refused connection costs nothing.
-const HEALTH_POLL: Duration = Duration::from_millis(10);
+const HEALTH_POLL: Duration = answering::POLL;
+
+/// How long a request waits for a restarting IDE before it is answered with a page
+/// that reloads itself (well below the proxy's upstream timeout).
+const RESTART_HOLD: Duration = Duration::from_secs(30);
 
 /// How to run one external IDE.
 pub struct Spec {
@@ -126,6 +134,7 @@ pub struct ExternalIde {
     prefix: String,
     landing: Option<String>,
     drain: Drain,
+    answering: Answering,
 }
 
 impl ExternalIde {
@@ -139,6 +148,7 @@ impl ExternalIde {
             prefix: spec.prefix,
             landing: spec.landing,
             drain,
+            answering: Answering::default(),
         };
         let deadline = Instant::now() + spec.start_timeout;
         loop {
@@ -198,15 +208,20 @@ impl RunningIde for ExternalIde {
                 return redirect(landing);
             }
         }
-        let State::Running { addr, .. } = self.supervisor.state() else {
+        let probe = |addr| forward::probe(addr, &self.health_path, PROBE_TIMEOUT);
+        let answering = self
+            .answering
+            .address(&self.supervisor, RESTART_HOLD, probe);
+        let Some(addr) = answering.await else {
+            if let State::Failed(why) = self.supervisor.state() {
+                return pages::message(StatusCode::SERVICE_UNAVAILABLE, "error", &why, as_json);
+            }
             let text = format!(
                 "the {} IDE is restarting; this page reloads by itself",
                 self.kind
             );
-            let mut res = pages::message(StatusCode::SERVICE_UNAVAILABLE, "error", &text, as_json);
-            res.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            return res;
+            let heading = format!("Restarting {}", self.kind);
+            return pages::reloads_itself("Restarting…", &heading, &text, as_json);
         };
         let path = self.upstream_path(&req);
         match forward::forward(req, addr, path, self.drain.watch()).await {
@@ -217,8 +232,12 @@ impl RunningIde for ExternalIde {
 
     async fn healthy(&self) -> bool {
         match self.supervisor.state() {
-            State::Running { addr, .. } => {
-                forward::probe(addr, &self.health_path, PROBE_TIMEOUT).await
+            State::Running { pid, addr } => {
+                let answers = forward::probe(addr, &self.health_path, PROBE_TIMEOUT).await;
+                if answers {
+                    self.answering.answered(pid);
+                }
+                answers
             }
             _ => false,
         }

@@ -28,6 +28,22 @@ echo $$ > "$data/ide.pid"
 exec python3 -m http.server --bind 127.0.0.1 "${addr##*:}" >/dev/null 2>&1
 "#;
 
+/// As [`FAKE_CODE_SERVER`], but a restarted run (its pid file is there already)
+/// takes three seconds before it listens, as code-server on a busy machine.
+const FAKE_SLOW_RESTART: &str = r#"#!/bin/sh
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bind-addr) addr="$2"; shift ;;
+    --user-data-dir) data="$2"; shift ;;
+  esac
+  shift
+done
+[ -e "$data/ide.pid" ] && restarted=1
+echo $$ > "$data/ide.pid"
+[ -n "$restarted" ] && sleep 3
+exec python3 -m http.server --bind 127.0.0.1 "${addr##*:}" >/dev/null 2>&1
+"#;
+
 fn fake(dir: &Path, script: &str) -> PathBuf {
     let bin = dir.join("code-server");
     std::fs::write(&bin, script).expect("write fake");
@@ -103,6 +119,38 @@ async fn code_server_is_started_forwarded_to_restarted_and_stopped_with_its_grou
     let child = pid_in(&data, "child.pid");
     assert_eq!(l.stop().await.expect("stops"), Stopped::Clean);
     assert!(!alive(ide) && !alive(child), "no orphan after the stop");
+}
+
+#[tokio::test]
+async fn a_page_opened_while_the_ide_restarts_waits_for_it_instead_of_failing() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let tools = tempfile::tempdir().expect("tempdir");
+    let mut env = env(&upstream.base(), ws.path());
+    env.ide = "code-server".into();
+    env.ide_bin = Some(fake(tools.path(), FAKE_SLOW_RESTART));
+    let data = env.config_dir().join("code-server/data");
+    let l = Running::ready(env).await;
+    assert_eq!(l.get("/README.md").await.status, StatusCode::OK);
+    let ide = pid_in(&data, "ide.pid");
+
+    // Crash, and wait until the next run has begun (it has written its pid and is
+    // still seconds away from listening): a page opened now waits for it.
+    group::signal(ide, Signal::SIGKILL);
+    let deadline = Instant::now() + PATIENCE;
+    while try_pid_in(&data, "ide.pid").is_none_or(|p| p == ide) {
+        assert!(Instant::now() < deadline, "the IDE was never restarted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (first, second) = tokio::join!(l.get("/README.md"), l.get("/README.md"));
+    for page in [first, second] {
+        assert_eq!(
+            (page.status, page.text().as_str()),
+            (StatusCode::OK, "hello\n"),
+            "held until the restarted IDE answered"
+        );
+    }
+    assert_eq!(l.stop().await.expect("stops"), Stopped::Clean);
 }
 
 #[tokio::test]
