@@ -40,6 +40,27 @@ export async function openPage() {
   return { browser, page };
 }
 
+/** What the page showed when a script failed (its address, title, open dialogs and
+ *  notifications, the start of its text), so a failure in CI can be read from the
+ *  log alone. */
+async function describePage(page) {
+  const texts = async (selector) =>
+    (await page.locator(selector).allInnerTexts().catch(() => []))
+      .map((t) => t.replace(/\s+/g, ' ').trim())
+      .filter((t) => t);
+  const shown = {
+    url: page.url(),
+    title: await page.title().catch(() => ''),
+    dialogs: await texts('.monaco-dialog-box'),
+    notifications: await texts('.notifications-toasts .notification-list-item'),
+    statusbar: await texts('.statusbar-item.has-background-color'),
+    text: (await page.locator('body').innerText({ timeout: 2000 }).catch(() => ''))
+      .replace(/\s+/g, ' ')
+      .slice(0, 600),
+  };
+  return `the page showed: ${JSON.stringify(shown)}`;
+}
+
 /** Runs `main`, reporting a failure as an event (with a screenshot) and exit 1. */
 export async function run(main) {
   let ctx;
@@ -51,7 +72,8 @@ export async function run(main) {
     if (ctx && input.screenshots) {
       await ctx.page.screenshot({ path: `${input.screenshots}/failure.png` }).catch(() => {});
     }
-    emit('failed', { error: String(e?.stack ?? e) });
+    const page = ctx ? await describePage(ctx.page) : 'no page';
+    emit('failed', { error: `${String(e?.stack ?? e)}\n${page}` });
     process.exitCode = 1;
   } finally {
     await ctx?.browser.close().catch(() => {});
