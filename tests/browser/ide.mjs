@@ -1,10 +1,11 @@
 // VS Code (code-server) in Chromium: the workbench loads, the Explorer lists the
 // repo's README, an edit is saved, and after the IDE process is killed the page
-// works again (reconnected, or reloaded when VS Code asks for it) and saves again.
+// works again (reconnected, or reloaded when VS Code asks for it) and saves again;
+// after a second kill the page is reloaded at once, during the restart, and works.
 //
-// Input: {url, screenshots, file, text, text2}. Events: explorer, saved,
-// ready-for-kill, [reload-asked], saved-again, done | failed.
-// Stdin: `killed` once the test has killed the IDE process.
+// Input: {url, screenshots, file, text, text2, text3}. Events: explorer, saved,
+// ready-for-kill, [reload-asked], saved-again, ready-for-kill, saved-after-reload,
+// done | failed. Stdin: `killed` once the test has killed the IDE process.
 import { emit, input, run, waitFor } from './lib.mjs';
 import { editorLines, fileRow as vscodeFileRow } from './vscode.mjs';
 
@@ -97,4 +98,14 @@ await run(async (page) => {
   await saveUntilClean(page, input.text2);
   emit('saved-again');
   await page.screenshot({ path: `${input.screenshots}/after-restart.png` });
+
+  // Killed again, and this time the person reloads the page at once, while the IDE
+  // is still restarting: the page waits for it and opens the workbench.
+  emit('ready-for-kill');
+  await waitFor('killed');
+  await page.reload({ timeout: LONG });
+  await page.waitForSelector('.monaco-workbench', { timeout: LONG });
+  await fileRow(page).waitFor({ timeout: LONG });
+  await saveUntilClean(page, input.text3);
+  emit('saved-after-reload');
 });

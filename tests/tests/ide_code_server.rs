@@ -2,7 +2,8 @@
 //! the launcher behind the proxy in local mode (`--ide code-server --ide-bin …`),
 //! driven by headless Chromium. The workbench loads and lists the README, an edit
 //! saved in the IDE is on disk, and after the IDE process is killed the launcher
-//! restarts it and the page works again.
+//! restarts it and the page works again; killed again and reloaded at once, the page
+//! waits for the restarted IDE and works.
 
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
             "file": "README.md",
             "text": "edited in the browser",
             "text2": "edited after the IDE restarted",
+            "text3": "edited after a reload",
         }),
     )?;
     let explorer = script.expect("explorer", STEP).await?;
@@ -47,15 +49,9 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
         "{on_disk}"
     );
 
-    script.expect("ready-for-kill", STEP).await?;
+    // VS Code notices the lost server by itself (reconnects, or asks for a reload).
     let launcher = *fx.proxy.launcher_pids().first().expect("a launcher runs");
-    let ide = ide_support::ide_pid_of(launcher).expect("the launcher supervises an IDE");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(ide)?),
-        nix::sys::signal::Signal::SIGKILL,
-    )?;
-    script.send("killed").await?;
-
+    let ide = kill_the_ide(&mut script, launcher).await?;
     script.expect("saved-again", STEP).await?;
     let on_disk = std::fs::read_to_string(checkout.join("README.md"))?;
     assert!(
@@ -64,6 +60,24 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
     );
     let restarted = ide_support::ide_pid_of(launcher).expect("a new IDE process");
     assert_ne!(restarted, ide);
+
+    // The page is reloaded at once, while the IDE restarts: it waits and opens.
+    kill_the_ide(&mut script, launcher).await?;
+    script.expect("saved-after-reload", STEP).await?;
+    let on_disk = std::fs::read_to_string(checkout.join("README.md"))?;
+    assert!(on_disk.contains("edited after a reload"), "{on_disk}");
     script.finish(STEP).await?;
     Ok(())
+}
+
+/// Kills the IDE process of `launcher` once the script is ready for it; its pid.
+async fn kill_the_ide(script: &mut Script, launcher: u32) -> anyhow::Result<u32> {
+    script.expect("ready-for-kill", STEP).await?;
+    let ide = ide_support::ide_pid_of(launcher).expect("the launcher supervises an IDE");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(ide)?),
+        nix::sys::signal::Signal::SIGKILL,
+    )?;
+    script.send("killed").await?;
+    Ok(ide)
 }
