@@ -1,6 +1,8 @@
 //! Test-only builders: real git repositories made with the `git` CLI, a launcher
 //! served on `127.0.0.1:0`, and a small HTTP/1.1 client.
 
+pub mod fake_ide;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;

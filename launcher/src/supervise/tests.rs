@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::fixtures::fake_ide::shell;
 use crate::forward::probe;
 
 fn quick() -> Policy {
@@ -13,17 +14,6 @@ fn quick() -> Policy {
         stable_after: Duration::from_secs(60),
         max_crashes: 3,
     }
-}
-
-/// `sh -c <script>` in `dir`; `$PORT` is the port it must listen on.
-fn shell(dir: &Path, script: &'static str) -> MakeLaunch {
-    let dir = dir.to_path_buf();
-    Arc::new(move |addr: SocketAddr| Launch {
-        program: "sh".into(),
-        args: vec!["-c".into(), script.into()],
-        env: vec![("PORT".into(), addr.port().to_string().into())],
-        cwd: dir.clone(),
-    })
 }
 
 /// A fake IDE: a background `sleep` (its pid written to `child.pid`, as an IDE's pty

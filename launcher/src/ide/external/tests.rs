@@ -2,53 +2,38 @@
 //! (`DCS_IDE_BIN`): a shell script that takes code-server's flags, leaves a child in
 //! its group and serves the checkout over HTTP with Python.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use dcs_model::LauncherEnv;
 use http::StatusCode;
 use nix::sys::signal::Signal;
 
-use crate::fixtures::{env, Running, Upstream, PATIENCE};
+use crate::fixtures::{env, fake_ide, Running, Upstream, PATIENCE};
 use crate::supervise::group;
 use crate::Stopped;
 
 /// Writes its pid and its child's to `<user-data-dir>/{ide,child}.pid`, then serves
-/// the current directory (the checkout) on `--bind-addr`.
-const FAKE_CODE_SERVER: &str = r#"#!/bin/sh
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --bind-addr) addr="$2"; shift ;;
-    --user-data-dir) data="$2"; shift ;;
-  esac
-  shift
-done
-sleep 300 & echo $! > "$data/child.pid"
-echo $$ > "$data/ide.pid"
-exec python3 -m http.server --bind 127.0.0.1 "${addr##*:}" >/dev/null 2>&1
-"#;
+/// the checkout.
+const PIDS: &str = r#"sleep 300 & echo $! > "$data/child.pid"
+echo $$ > "$data/ide.pid""#;
 
-/// As [`FAKE_CODE_SERVER`], but a restarted run (its pid file is there already)
-/// takes three seconds before it listens, as code-server on a busy machine.
-const FAKE_SLOW_RESTART: &str = r#"#!/bin/sh
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --bind-addr) addr="$2"; shift ;;
-    --user-data-dir) data="$2"; shift ;;
-  esac
-  shift
-done
-[ -e "$data/ide.pid" ] && restarted=1
+/// As [`PIDS`], but a restarted run (its pid file is there already) takes three
+/// seconds before it listens, as code-server on a busy machine.
+const PIDS_SLOW_RESTART: &str = r#"[ -e "$data/ide.pid" ] && restarted=1
 echo $$ > "$data/ide.pid"
-[ -n "$restarted" ] && sleep 3
-exec python3 -m http.server --bind 127.0.0.1 "${addr##*:}" >/dev/null 2>&1
-"#;
+[ -n "$restarted" ] && sleep 3"#;
 
-fn fake(dir: &Path, script: &str) -> PathBuf {
-    let bin = dir.join("code-server");
-    std::fs::write(&bin, script).expect("write fake");
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    bin
+/// Writes its environment to `<user-data-dir>/env`, then serves the checkout.
+const ENV_DUMP: &str = r#"env > "$data/env""#;
+
+/// A launcher's environment for the `code-server` kind, run by `script` (written
+/// into `tools`).
+fn code_server_env(upstream: &Upstream, ws: &Path, tools: &Path, script: &str) -> LauncherEnv {
+    let mut env = env(&upstream.base(), ws);
+    env.ide = "code-server".into();
+    env.ide_bin = Some(fake_ide::install(tools, script));
+    env
 }
 
 fn pid_in(data: &Path, name: &str) -> u32 {
@@ -75,9 +60,8 @@ async fn code_server_is_started_forwarded_to_restarted_and_stopped_with_its_grou
     let upstream = Upstream::new();
     let ws = tempfile::tempdir().expect("tempdir");
     let tools = tempfile::tempdir().expect("tempdir");
-    let mut env = env(&upstream.base(), ws.path());
-    env.ide = "code-server".into();
-    env.ide_bin = Some(fake(tools.path(), FAKE_CODE_SERVER));
+    let script = fake_ide::code_server(PIDS);
+    let env = code_server_env(&upstream, ws.path(), tools.path(), &script);
     let data = env.config_dir().join("code-server/data");
     let l = Running::ready(env).await;
 
@@ -126,9 +110,8 @@ async fn a_page_opened_while_the_ide_restarts_waits_for_it_instead_of_failing() 
     let upstream = Upstream::new();
     let ws = tempfile::tempdir().expect("tempdir");
     let tools = tempfile::tempdir().expect("tempdir");
-    let mut env = env(&upstream.base(), ws.path());
-    env.ide = "code-server".into();
-    env.ide_bin = Some(fake(tools.path(), FAKE_SLOW_RESTART));
+    let script = fake_ide::code_server(PIDS_SLOW_RESTART);
+    let env = code_server_env(&upstream, ws.path(), tools.path(), &script);
     let data = env.config_dir().join("code-server/data");
     let l = Running::ready(env).await;
     assert_eq!(l.get("/README.md").await.status, StatusCode::OK);
@@ -158,9 +141,7 @@ async fn an_ide_that_exits_at_once_fails_start_up_with_its_exit_status() {
     let upstream = Upstream::new();
     let ws = tempfile::tempdir().expect("tempdir");
     let tools = tempfile::tempdir().expect("tempdir");
-    let mut env = env(&upstream.base(), ws.path());
-    env.ide = "code-server".into();
-    env.ide_bin = Some(fake(tools.path(), "#!/bin/sh\nexit 9\n"));
+    let env = code_server_env(&upstream, ws.path(), tools.path(), "#!/bin/sh\nexit 9\n");
     let l = Running::start(env).await;
     let failed = l.wait_for_phase("failed").await;
     let message = failed.json()["error"]["message"]
@@ -196,28 +177,14 @@ async fn a_missing_ide_binary_is_explained() {
     l.stop().await.expect("stops");
 }
 
-/// Writes its environment to `<user-data-dir>/env`, then serves the checkout.
-const ENV_DUMPING_CODE_SERVER: &str = r#"#!/bin/sh
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --bind-addr) addr="$2"; shift ;;
-    --user-data-dir) data="$2"; shift ;;
-  esac
-  shift
-done
-env > "$data/env"
-exec python3 -m http.server --bind 127.0.0.1 "${addr##*:}" >/dev/null 2>&1
-"#;
-
 #[tokio::test]
 async fn the_ide_trusts_the_launchers_bundle_extra_ca_included() {
     let upstream = Upstream::new();
     let ws = tempfile::tempdir().expect("tempdir");
     let tools = tempfile::tempdir().expect("tempdir");
     let ca = crate::trust::test_ca::TestCa::new("operator CA");
-    let mut env = env(&upstream.base(), ws.path());
-    env.ide = "code-server".into();
-    env.ide_bin = Some(fake(tools.path(), ENV_DUMPING_CODE_SERVER));
+    let script = fake_ide::code_server(ENV_DUMP);
+    let mut env = code_server_env(&upstream, ws.path(), tools.path(), &script);
     env.extra_ca_file = Some(ca.write_ca(tools.path()));
     let bundle = env.config_dir().join("trust/ca-bundle.pem");
     let data = env.config_dir().join("code-server/data");

@@ -17,24 +17,16 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::fixtures::{env, Running, Upstream};
+use crate::fixtures::{env, fake_ide, Running, Upstream};
 use crate::trust::test_ca::{serve_https, TestCa};
 
 const VERSION: &str = "9.9.9";
 
 /// A fake code-server that leaves `ran` in its user-data dir, then serves the
-/// checkout (like the one in `ide/external/tests.rs`).
-const FAKE: &str = r#"#!/bin/sh
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --bind-addr) addr="$2"; shift ;;
-    --user-data-dir) data="$2"; shift ;;
-  esac
-  shift
-done
-touch "$data/ran"
-exec python3 -m http.server --bind 127.0.0.1 "${addr##*:}" >/dev/null 2>&1
-"#;
+/// checkout.
+fn fake() -> String {
+    fake_ide::code_server(r#"touch "$data/ran""#)
+}
 
 fn archive_name() -> String {
     let plan = CODE_SERVER
@@ -54,13 +46,14 @@ fn tarball() -> Vec<u8> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut tar = tar::Builder::new(gz);
     let mut header = tar::Header::new_gnu();
-    header.set_size(FAKE.len() as u64);
+    let fake = fake();
+    header.set_size(fake.len() as u64);
     header.set_mode(0o755);
     header.set_cksum();
     tar.append_data(
         &mut header,
         format!("{top}/bin/code-server"),
-        FAKE.as_bytes(),
+        fake.as_bytes(),
     )
     .expect("append");
     tar.into_inner().expect("tar").finish().expect("gz")

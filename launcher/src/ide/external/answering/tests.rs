@@ -2,25 +2,13 @@
 //! scripts under a [`Supervisor`], probed over HTTP as the IDE is.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::AtomicUsize;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
+use crate::fixtures::fake_ide::shell;
 use crate::forward::probe;
-use crate::supervise::{Launch, MakeLaunch, Policy};
-
-/// `sh -c <script>` in `dir`; `$PORT` is the port it must listen on.
-fn shell(dir: &Path, script: &'static str) -> MakeLaunch {
-    let dir = dir.to_path_buf();
-    Arc::new(move |addr: SocketAddr| Launch {
-        program: "sh".into(),
-        args: vec!["-c".into(), script.into()],
-        env: vec![("PORT".into(), addr.port().to_string().into())],
-        cwd: dir.clone(),
-    })
-}
+use crate::supervise::Policy;
 
 /// Listens only after a second: as an IDE that takes its time to start.
 const LATE: &str =
