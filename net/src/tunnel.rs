@@ -20,7 +20,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 
@@ -177,20 +177,47 @@ async fn pump(
         let mut buf = Vec::with_capacity(BURST);
         loop {
             buf.clear();
-            match from.try_read_buf(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => {
+            match read_some(from, &mut buf) {
+                Ok((0, _)) => return,
+                Ok((n, drained)) => {
                     observe(&buf);
                     if to.write_all(&buf).await.is_err() {
                         return;
                     }
                     copied.fetch_add(n as u64, Ordering::Relaxed);
+                    if drained {
+                        break;
+                    }
                 }
                 // Nothing more for now: idle again, without the buffer.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => return,
             }
         }
+    }
+}
+
+/// Reads what `from` holds into `buf`'s spare room: the count, and whether that was
+/// all it held. A read that fills less than its room took everything the socket had
+/// (a TCP socket hands over all it holds, up to the room), so the socket's readiness
+/// is cleared then, as nginx does, instead of a second read only to hear "would
+/// block": one system call less per message and direction. The readiness cleared is
+/// the one seen before the read (tokio's `try_io`), so bytes that arrive after it
+/// make the socket ready again and are not missed.
+fn read_some(from: &ReadHalf<'_>, buf: &mut Vec<u8>) -> io::Result<(usize, bool)> {
+    let room = buf.capacity() - buf.len();
+    let mut got = 0;
+    let read = from.as_ref().try_io(Interest::READABLE, || {
+        got = from.try_read_buf(buf)?;
+        if got > 0 && got < room {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(())
+    });
+    match read {
+        Ok(()) => Ok((got, false)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok((got, true)),
+        Err(e) => Err(e),
     }
 }
 

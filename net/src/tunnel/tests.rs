@@ -136,3 +136,83 @@ async fn a_stop_closes_both_tcp_connections() {
     assert_eq!(client.read(&mut buf).await.expect("read"), 0);
     assert_eq!(server.read(&mut buf).await.expect("read"), 0);
 }
+
+#[tokio::test]
+async fn a_short_read_takes_all_there_is_and_waits_for_more_without_asking_again() {
+    let (mut writer, mut reader) = pair().await;
+    let (rd, _wr) = reader.split();
+    writer.write_all(b"0123456789").await.expect("write");
+    rd.readable().await.expect("readable");
+    let mut buf = Vec::with_capacity(64);
+    assert_eq!(read_some(&rd, &mut buf).expect("read"), (10, true));
+    assert_eq!(buf, b"0123456789");
+    // Drained: the socket is not ready any more, with no second read to find out.
+    let ready = tokio::time::timeout(Duration::from_millis(100), rd.readable()).await;
+    assert!(ready.is_err(), "still ready after a short read");
+    // Bytes that come later make it ready again.
+    writer.write_all(b"abcde").await.expect("write");
+    tokio::time::timeout(Duration::from_secs(30), rd.readable())
+        .await
+        .expect("ready again")
+        .expect("readable");
+    buf.clear();
+    assert_eq!(read_some(&rd, &mut buf).expect("read"), (5, true));
+    assert_eq!(buf, b"abcde");
+}
+
+#[tokio::test]
+async fn a_full_read_leaves_the_socket_ready_for_the_rest() {
+    let (mut writer, mut reader) = pair().await;
+    let (rd, _wr) = reader.split();
+    writer.write_all(b"0123456789").await.expect("write");
+    let mut seen = Vec::new();
+    while seen.len() < 10 {
+        tokio::time::timeout(Duration::from_secs(30), rd.readable())
+            .await
+            .expect("ready")
+            .expect("readable");
+        let mut buf = Vec::with_capacity(4);
+        let (n, drained) = read_some(&rd, &mut buf).expect("read");
+        // Only a read that had room to spare says it took everything.
+        assert_eq!(drained, n < 4, "{n} bytes read");
+        seen.extend_from_slice(&buf);
+    }
+    assert_eq!(seen, b"0123456789");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_messages_back_and_forth_never_wait_for_a_later_one() {
+    // Ping-pong through a tunnel: each message is answered before the next is sent,
+    // so a message whose arrival the tunnel missed would hang the exchange.
+    let (mut client, client_side) = pair().await;
+    let (upstream_side, mut server) = pair().await;
+    tokio::spawn(tunnel_tcp(
+        (client_side, Bytes::new()),
+        (upstream_side, Bytes::new()),
+        |_: &[u8]| {},
+        std::future::pending(),
+    ));
+    let echo = tokio::spawn(async move {
+        let mut buf = [0u8; 32];
+        loop {
+            match server.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => server.write_all(&buf[..n]).await.expect("echo"),
+            }
+        }
+    });
+    let exchange = async {
+        for i in 0..2_000u32 {
+            let message = i.to_be_bytes();
+            client.write_all(&message).await.expect("write");
+            let mut got = [0u8; 4];
+            client.read_exact(&mut got).await.expect("read");
+            assert_eq!(got, message);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), exchange)
+        .await
+        .expect("every message answered");
+    drop(client);
+    let _ = echo.await;
+}
