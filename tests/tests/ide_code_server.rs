@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use dcs_e2e::browser::{self, Script};
-use dcs_e2e::ide_support;
+use dcs_e2e::{ide_support, procs};
 use dcs_e2e::{Fixture, README};
 
 const STEP: Duration = Duration::from_secs(240);
@@ -55,8 +55,10 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
     script.expect("saved-again", STEP).await?;
     let on_disk = std::fs::read_to_string(checkout.join("README.md"))?;
     assert!(
-        on_disk.contains("edited after the IDE restarted"),
-        "{on_disk}"
+        on_disk.starts_with(README)
+            && on_disk.contains("edited in the browser")
+            && on_disk.contains("edited after the IDE restarted"),
+        "nothing lost: {on_disk}"
     );
     let restarted = ide_support::ide_pid_of(launcher).expect("a new IDE process");
     assert_ne!(restarted, ide);
@@ -65,12 +67,19 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
     kill_the_ide(&mut script, launcher).await?;
     script.expect("saved-after-reload", STEP).await?;
     let on_disk = std::fs::read_to_string(checkout.join("README.md"))?;
-    assert!(on_disk.contains("edited after a reload"), "{on_disk}");
+    assert!(
+        on_disk.starts_with(README)
+            && on_disk.contains("edited after the IDE restarted")
+            && on_disk.contains("edited after a reload"),
+        "nothing lost: {on_disk}"
+    );
     script.finish(STEP).await?;
     Ok(())
 }
 
-/// Kills the IDE process of `launcher` once the script is ready for it; its pid.
+/// Kills the IDE process of `launcher` once the script is ready for it, and tells
+/// the script once the launcher has reaped it (requests sent in the instant between
+/// the two reach the dead process and fail, as any in flight at a crash do); its pid.
 async fn kill_the_ide(script: &mut Script, launcher: u32) -> anyhow::Result<u32> {
     script.expect("ready-for-kill", STEP).await?;
     let ide = ide_support::ide_pid_of(launcher).expect("the launcher supervises an IDE");
@@ -78,6 +87,12 @@ async fn kill_the_ide(script: &mut Script, launcher: u32) -> anyhow::Result<u32>
         nix::unistd::Pid::from_raw(i32::try_from(ide)?),
         nix::sys::signal::Signal::SIGKILL,
     )?;
+    let proc_entry = std::path::PathBuf::from(format!("/proc/{ide}"));
+    let reaped = procs::wait_until(STEP, Duration::from_millis(20), || !proc_entry.exists());
+    anyhow::ensure!(
+        reaped.await,
+        "the launcher never reaped the killed IDE {ide}"
+    );
     script.send("killed").await?;
     Ok(ide)
 }
