@@ -6,7 +6,8 @@
 //! restart would land on a `502` instead of the IDE. So a run counts as up only once
 //! its health check answered; a request that comes while the IDE restarts (the
 //! backoff, the spawn, the start) waits for that, within a bound, and only then is
-//! forwarded. One health check runs at a time however many requests wait.
+//! forwarded. One health check runs at a time, at most one per [`POLL`], however
+//! many requests wait.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,8 +27,8 @@ pub const POLL: Duration = Duration::from_millis(10);
 pub struct Answering {
     /// Its pid; 0 before any run answered.
     pid: AtomicU32,
-    /// Held by the one health check under way.
-    probing: Mutex<()>,
+    /// Held by the one health check under way; when the last one failed.
+    probing: Mutex<Option<Instant>>,
 }
 
 impl Answering {
@@ -59,20 +60,26 @@ impl Answering {
                     if self.pid.load(Ordering::Acquire) == pid {
                         return Some(addr);
                     }
-                    let probing = self.probing.lock().await;
+                    let mut failed = self.probing.lock().await;
                     if self.pid.load(Ordering::Acquire) == pid {
                         return Some(addr);
                     }
-                    let answers = tokio::time::timeout_at(deadline, probe(addr)).await;
-                    if answers == Ok(true) {
-                        self.answered(pid);
-                        return Some(addr);
+                    // Asked less than `POLL` ago (for another waiting request): the
+                    // answer is not asked again before its time, however many wait.
+                    if failed.is_none_or(|at| at.elapsed() >= POLL) {
+                        let answers = tokio::time::timeout_at(deadline, probe(addr)).await;
+                        if answers == Ok(true) {
+                            self.answered(pid);
+                            return Some(addr);
+                        }
+                        *failed = Some(Instant::now());
                     }
-                    drop(probing);
+                    let next = failed.map_or(Instant::now(), |at| at + POLL);
+                    drop(failed);
                     if Instant::now() >= deadline {
                         return None;
                     }
-                    tokio::time::sleep(POLL.min(deadline - Instant::now())).await;
+                    tokio::time::sleep_until(next.min(deadline)).await;
                 }
                 State::Failed(_) | State::Stopped => return None,
                 State::Starting | State::Exited { .. } | State::Restarting { .. } => {

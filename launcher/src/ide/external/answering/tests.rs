@@ -50,8 +50,10 @@ async fn requests_wait_for_a_run_that_listens_late_with_one_check_at_a_time() {
 
     // Eight requests come before it listens: all of them get its address once it
     // answers, and never more than one health check runs at a time.
+    let began = Instant::now();
     let waits = (0..8).map(|_| answering.address(&sup, hold, |a| probes.probe(a)));
     let addrs = futures_util::future::join_all(waits).await;
+    let waited = began.elapsed();
     let State::Running { pid, addr } = sup.state() else {
         panic!("not running: {:?}", sup.state());
     };
@@ -60,6 +62,10 @@ async fn requests_wait_for_a_run_that_listens_late_with_one_check_at_a_time() {
         "{addrs:?} vs {addr}"
     );
     assert_eq!(probes.most.load(Ordering::SeqCst), 1);
+    // At most one check per POLL, not one per waiting request.
+    let most = waited.as_millis() / POLL.as_millis() + 2;
+    let asked = probes.total.load(Ordering::SeqCst) as u128;
+    assert!(asked <= most, "{asked} checks in {waited:?}");
     assert!(probe(addr, "/", Duration::from_secs(2)).await, "it listens");
 
     // Once a run answered, nothing is asked again.
