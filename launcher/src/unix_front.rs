@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use bytes::Bytes;
+use dcs_net::tunnel::tunnel_sockets;
 use tokio::net::{TcpStream, UnixListener, UnixStream};
 use tracing::debug;
 
@@ -54,8 +56,11 @@ pub async fn relay(listener: UnixListener, front: SocketAddr) {
     }
 }
 
-async fn carry(mut outside: UnixStream, front: SocketAddr) {
-    let mut inside = match TcpStream::connect(front).await {
+/// Carries one connection to the front, byte for byte, by readiness: an idle
+/// connection (a kept-alive one, an open WebSocket) holds no buffer
+/// ([`dcs_net::tunnel::tunnel_sockets`]).
+async fn carry(outside: UnixStream, front: SocketAddr) {
+    let inside = match TcpStream::connect(front).await {
         Ok(s) => s,
         Err(error) => {
             debug!(%error, "the front does not answer");
@@ -63,9 +68,14 @@ async fn carry(mut outside: UnixStream, front: SocketAddr) {
         }
     };
     let _ = inside.set_nodelay(true);
-    if let Err(error) = tokio::io::copy_bidirectional(&mut outside, &mut inside).await {
-        debug!(%error, "relayed connection ended with an error");
-    }
+    let (up, down) = tunnel_sockets(
+        (outside, Bytes::new()),
+        (inside, Bytes::new()),
+        |_: &[u8]| {},
+        std::future::pending(),
+    )
+    .await;
+    debug!(up, down, "relayed connection ended");
 }
 
 #[cfg(test)]

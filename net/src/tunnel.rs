@@ -3,11 +3,13 @@
 //! stop signal comes (idle policy, shutdown), which drops both connections.
 //!
 //! Two ways to carry them, the same behaviour:
-//! - [`tunnel_upgraded`], for hyper's upgraded connections: when both ends are TCP
-//!   sockets (always, between the proxy, the launcher and the IDE) the bytes go by
-//!   [`tunnel_tcp`], which waits for readiness without holding a buffer, so an idle
+//! - [`tunnel_sockets`], between two sockets ([`Socket`]: TCP or unix, so also a
+//!   sandboxed workspace's, reached through a socket file, and the launcher's relay
+//!   into its sandbox): it waits for readiness without holding a buffer, so an idle
 //!   tunnel holds none; a burst borrows one [`BURST`] buffer while it lasts, enough
-//!   for a 64 KiB WebSocket message in one read and one write.
+//!   for a 64 KiB WebSocket message in one read and one write. [`tunnel_upgraded`]
+//!   takes it for hyper's upgraded connections whenever both are sockets (always,
+//!   between the proxy, the launcher and the IDE).
 //! - [`tunnel`], generic over `AsyncRead + AsyncWrite` (tested with in-memory pipes),
 //!   with a [`CHUNK`] buffer each way for as long as it runs.
 
@@ -20,14 +22,18 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
-use tokio::net::tcp::{ReadHalf, WriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+
+mod socket;
+
+pub use socket::Socket;
+use socket::{read_some, shutdown_write, write_all};
 
 /// Bytes read at once in each direction by [`tunnel`].
 pub const CHUNK: usize = 16 * 1024;
 
-/// The largest read of [`tunnel_tcp`]; its buffer exists only while data flows.
+/// The largest read of [`tunnel_sockets`]; its buffer exists only while data flows.
 pub const BURST: usize = 64 * 1024;
 
 /// Carries bytes between `client` and `upstream` until both directions end or
@@ -87,7 +93,7 @@ where
     (up, down)
 }
 
-/// [`tunnel`] for hyper's upgraded connections: by [`tunnel_tcp`] when both are TCP
+/// [`tunnel`] for hyper's upgraded connections: by [`tunnel_sockets`] when both are
 /// sockets, else by [`tunnel`]. Bytes hyper read past the upgrade's head are carried
 /// first.
 pub async fn tunnel_upgraded(
@@ -96,60 +102,77 @@ pub async fn tunnel_upgraded(
     observe: impl FnMut(&[u8]),
     stop: impl Future<Output = ()>,
 ) -> (u64, u64) {
-    let client = match client.downcast::<TokioIo<TcpStream>>() {
-        Ok(client) => client,
-        Err(client) => {
-            return tunnel(TokioIo::new(client), TokioIo::new(upstream), observe, stop).await
+    use Conn::{Tcp, Unix};
+    match (Conn::of(client), Conn::of(upstream)) {
+        (Tcp(c), Tcp(u)) => tunnel_sockets(c, u, observe, stop).await,
+        (Tcp(c), Unix(u)) => tunnel_sockets(c, u, observe, stop).await,
+        (Unix(c), Tcp(u)) => tunnel_sockets(c, u, observe, stop).await,
+        (Unix(c), Unix(u)) => tunnel_sockets(c, u, observe, stop).await,
+        (client, upstream) => tunnel(client.into_io(), upstream.into_io(), observe, stop).await,
+    }
+}
+
+/// An upgraded connection as the socket under it (with the bytes hyper read past
+/// the upgrade's head), when it is one.
+enum Conn {
+    Tcp((TcpStream, Bytes)),
+    Unix((UnixStream, Bytes)),
+    Other(Upgraded),
+}
+
+/// Something read and written as a stream.
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+impl Conn {
+    fn of(upgraded: Upgraded) -> Conn {
+        let upgraded = match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => return Conn::Tcp((parts.io.into_inner(), parts.read_buf)),
+            Err(upgraded) => upgraded,
+        };
+        match upgraded.downcast::<TokioIo<UnixStream>>() {
+            Ok(parts) => Conn::Unix((parts.io.into_inner(), parts.read_buf)),
+            Err(upgraded) => Conn::Other(upgraded),
         }
-    };
-    match upstream.downcast::<TokioIo<TcpStream>>() {
-        Ok(upstream) => {
-            tunnel_tcp(
-                (client.io.into_inner(), client.read_buf),
-                (upstream.io.into_inner(), upstream.read_buf),
-                observe,
-                stop,
-            )
-            .await
-        }
-        Err(upstream) => {
-            let client = Prefixed {
-                pre: client.read_buf,
-                io: client.io.into_inner(),
-            };
-            tunnel(client, TokioIo::new(upstream), observe, stop).await
+    }
+
+    /// The connection as a stream, read from the bytes already read first.
+    fn into_io(self) -> Box<dyn Io> {
+        match self {
+            Conn::Tcp((io, pre)) => Box::new(Prefixed { pre, io }),
+            Conn::Unix((io, pre)) => Box::new(Prefixed { pre, io }),
+            Conn::Other(upgraded) => Box::new(TokioIo::new(upgraded)),
         }
     }
 }
 
-/// [`tunnel`] between two TCP sockets, each with the bytes already read from it
+/// [`tunnel`] between two sockets, each with the bytes already read from it
 /// (`(socket, read)`), holding a buffer only while bytes flow.
-pub async fn tunnel_tcp(
-    client: (TcpStream, Bytes),
-    upstream: (TcpStream, Bytes),
+pub async fn tunnel_sockets<A: Socket, B: Socket>(
+    client: (A, Bytes),
+    upstream: (B, Bytes),
     mut observe: impl FnMut(&[u8]),
     stop: impl Future<Output = ()>,
 ) -> (u64, u64) {
-    let ((mut client, client_read), (mut upstream, upstream_read)) = (client, upstream);
-    let (client_rd, mut client_wr) = client.split();
-    let (up_rd, mut up_wr) = upstream.split();
+    let ((client, client_read), (upstream, upstream_read)) = (client, upstream);
     let (up, down) = (AtomicU64::new(0), AtomicU64::new(0));
     let client_to_upstream = async {
         if !client_read.is_empty() {
             observe(&client_read);
         }
-        if up_wr.write_all(&client_read).await.is_ok() {
+        if write_all(&upstream, &client_read).await.is_ok() {
             up.store(client_read.len() as u64, Ordering::Relaxed);
-            pump(&client_rd, &mut up_wr, &mut observe, &up).await;
+            pump(&client, &upstream, &mut observe, &up).await;
         }
-        let _ = up_wr.shutdown().await;
+        let _ = shutdown_write(&upstream);
     };
     let upstream_to_client = async {
-        if client_wr.write_all(&upstream_read).await.is_ok() {
+        if write_all(&client, &upstream_read).await.is_ok() {
             down.store(upstream_read.len() as u64, Ordering::Relaxed);
-            pump(&up_rd, &mut client_wr, &mut |_: &[u8]| {}, &down).await;
+            pump(&upstream, &client, &mut |_: &[u8]| {}, &down).await;
         }
-        let _ = client_wr.shutdown().await;
+        let _ = shutdown_write(&client);
     };
     tokio::select! {
         // Each direction half-closes the other side when it ends; the tunnel is
@@ -165,8 +188,8 @@ pub async fn tunnel_tcp(
 /// to `copied`. Waits for readability without a buffer; reads into a fresh [`BURST`]
 /// buffer for as long as bytes keep coming, and drops it when none are left.
 async fn pump(
-    from: &ReadHalf<'_>,
-    to: &mut WriteHalf<'_>,
+    from: &impl Socket,
+    to: &impl Socket,
     observe: &mut impl FnMut(&[u8]),
     copied: &AtomicU64,
 ) {
@@ -181,7 +204,7 @@ async fn pump(
                 Ok((0, _)) => return,
                 Ok((n, drained)) => {
                     observe(&buf);
-                    if to.write_all(&buf).await.is_err() {
+                    if write_all(to, &buf).await.is_err() {
                         return;
                     }
                     copied.fetch_add(n as u64, Ordering::Relaxed);
@@ -194,30 +217,6 @@ async fn pump(
                 Err(_) => return,
             }
         }
-    }
-}
-
-/// Reads what `from` holds into `buf`'s spare room: the count, and whether that was
-/// all it held. A read that fills less than its room took everything the socket had
-/// (a TCP socket hands over all it holds, up to the room), so the socket's readiness
-/// is cleared then, as nginx does, instead of a second read only to hear "would
-/// block": one system call less per message and direction. The readiness cleared is
-/// the one seen before the read (tokio's `try_io`), so bytes that arrive after it
-/// make the socket ready again and are not missed.
-fn read_some(from: &ReadHalf<'_>, buf: &mut Vec<u8>) -> io::Result<(usize, bool)> {
-    let room = buf.capacity() - buf.len();
-    let mut got = 0;
-    let read = from.as_ref().try_io(Interest::READABLE, || {
-        got = from.try_read_buf(buf)?;
-        if got > 0 && got < room {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        Ok(())
-    });
-    match read {
-        Ok(()) => Ok((got, false)),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok((got, true)),
-        Err(e) => Err(e),
     }
 }
 

@@ -69,13 +69,27 @@ async fn pair() -> (TcpStream, TcpStream) {
     (ours, theirs)
 }
 
-#[tokio::test]
-async fn tcp_tunnels_carry_bytes_read_before_and_after_and_half_close() {
-    let (mut client, client_side) = pair().await;
-    let (upstream_side, mut server) = pair().await;
+/// A connected pair of unix sockets: (ours, theirs).
+fn unix_pair() -> (UnixStream, UnixStream) {
+    UnixStream::pair().expect("socketpair")
+}
+
+/// Carries bytes through a socket tunnel from `client` (whose other end is the
+/// tunnel's client side) to `server` (the other end of its upstream side): bytes
+/// read before the tunnel began go first, a burst larger than [`BURST`] arrives
+/// whole, and a half-close passes through while the other direction goes on.
+async fn carries_bytes_read_before_and_after_and_half_closes<C, A, B, S>(
+    (mut client, client_side): (C, A),
+    (upstream_side, mut server): (B, S),
+) where
+    C: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin,
+    A: Socket + 'static,
+    B: Socket + 'static,
+{
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
-    let t = tokio::spawn(tunnel_tcp(
+    let t = tokio::spawn(tunnel_sockets(
         (client_side, Bytes::from_static(b"early ")),
         (upstream_side, Bytes::from_static(b"hello ")),
         move |b: &[u8]| log.lock().expect("lock").extend_from_slice(b),
@@ -115,11 +129,25 @@ async fn tcp_tunnels_carry_bytes_read_before_and_after_and_half_close() {
 }
 
 #[tokio::test]
-async fn a_stop_closes_both_tcp_connections() {
+async fn tcp_tunnels_carry_bytes_read_before_and_after_and_half_close() {
+    carries_bytes_read_before_and_after_and_half_closes(pair().await, pair().await).await;
+}
+
+#[tokio::test]
+async fn tunnels_between_tcp_and_unix_sockets_carry_bytes_and_half_close() {
+    // A sandboxed workspace: the proxy's upstream is a unix socket; the launcher's
+    // relay into the sandbox has a unix socket on the client side.
+    carries_bytes_read_before_and_after_and_half_closes(pair().await, unix_pair()).await;
+    carries_bytes_read_before_and_after_and_half_closes(unix_pair(), pair().await).await;
+    carries_bytes_read_before_and_after_and_half_closes(unix_pair(), unix_pair()).await;
+}
+
+#[tokio::test]
+async fn a_stop_closes_both_socket_connections() {
     let (mut client, client_side) = pair().await;
-    let (upstream_side, mut server) = pair().await;
+    let (upstream_side, mut server) = unix_pair();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let t = tokio::spawn(tunnel_tcp(
+    let t = tokio::spawn(tunnel_sockets(
         (client_side, Bytes::new()),
         (upstream_side, Bytes::new()),
         |_: &[u8]| {},
@@ -139,40 +167,52 @@ async fn a_stop_closes_both_tcp_connections() {
 
 #[tokio::test]
 async fn a_short_read_takes_all_there_is_and_waits_for_more_without_asking_again() {
-    let (mut writer, mut reader) = pair().await;
-    let (rd, _wr) = reader.split();
+    let (mut writer, reader) = pair().await;
     writer.write_all(b"0123456789").await.expect("write");
-    rd.readable().await.expect("readable");
+    reader.readable().await.expect("readable");
     let mut buf = Vec::with_capacity(64);
-    assert_eq!(read_some(&rd, &mut buf).expect("read"), (10, true));
+    assert_eq!(read_some(&reader, &mut buf).expect("read"), (10, true));
     assert_eq!(buf, b"0123456789");
     // Drained: the socket is not ready any more, with no second read to find out.
-    let ready = tokio::time::timeout(Duration::from_millis(100), rd.readable()).await;
+    let ready = tokio::time::timeout(Duration::from_millis(100), reader.readable()).await;
     assert!(ready.is_err(), "still ready after a short read");
     // Bytes that come later make it ready again.
     writer.write_all(b"abcde").await.expect("write");
-    tokio::time::timeout(Duration::from_secs(30), rd.readable())
+    tokio::time::timeout(Duration::from_secs(30), reader.readable())
         .await
         .expect("ready again")
         .expect("readable");
     buf.clear();
-    assert_eq!(read_some(&rd, &mut buf).expect("read"), (5, true));
+    assert_eq!(read_some(&reader, &mut buf).expect("read"), (5, true));
     assert_eq!(buf, b"abcde");
 }
 
 #[tokio::test]
+async fn a_unix_socket_is_read_until_it_would_block() {
+    // A short read from a unix socket does not promise it took everything (a
+    // writer's passed descriptors end a read early), so it is read again.
+    let (mut writer, reader) = unix_pair();
+    writer.write_all(b"0123456789").await.expect("write");
+    reader.readable().await.expect("readable");
+    let mut buf = Vec::with_capacity(64);
+    assert_eq!(read_some(&reader, &mut buf).expect("read"), (10, false));
+    buf.clear();
+    let again = read_some(&reader, &mut buf).expect_err("nothing left");
+    assert_eq!(again.kind(), io::ErrorKind::WouldBlock);
+}
+
+#[tokio::test]
 async fn a_full_read_leaves_the_socket_ready_for_the_rest() {
-    let (mut writer, mut reader) = pair().await;
-    let (rd, _wr) = reader.split();
+    let (mut writer, reader) = pair().await;
     writer.write_all(b"0123456789").await.expect("write");
     let mut seen = Vec::new();
     while seen.len() < 10 {
-        tokio::time::timeout(Duration::from_secs(30), rd.readable())
+        tokio::time::timeout(Duration::from_secs(30), reader.readable())
             .await
             .expect("ready")
             .expect("readable");
         let mut buf = Vec::with_capacity(4);
-        let (n, drained) = read_some(&rd, &mut buf).expect("read");
+        let (n, drained) = read_some(&reader, &mut buf).expect("read");
         // Only a read that had room to spare says it took everything.
         assert_eq!(drained, n < 4, "{n} bytes read");
         seen.extend_from_slice(&buf);
@@ -186,7 +226,7 @@ async fn small_messages_back_and_forth_never_wait_for_a_later_one() {
     // so a message whose arrival the tunnel missed would hang the exchange.
     let (mut client, client_side) = pair().await;
     let (upstream_side, mut server) = pair().await;
-    tokio::spawn(tunnel_tcp(
+    tokio::spawn(tunnel_sockets(
         (client_side, Bytes::new()),
         (upstream_side, Bytes::new()),
         |_: &[u8]| {},
@@ -215,4 +255,61 @@ async fn small_messages_back_and_forth_never_wait_for_a_later_one() {
         .expect("every message answered");
     drop(client);
     let _ = echo.await;
+}
+
+/// The client side of a connection over `(ours, theirs)` upgraded by hyper (a
+/// server on `theirs` answers `101`).
+async fn upgraded<T: AsyncRead + AsyncWrite + Send + Unpin + 'static>(
+    ours: T,
+    theirs: T,
+) -> Upgraded {
+    use http_body_util::Empty;
+    let switch = || {
+        http::Request::get("/")
+            .header(http::header::CONNECTION, "upgrade")
+            .header(http::header::UPGRADE, "test")
+    };
+    let answer =
+        hyper::service::service_fn(|mut req: http::Request<hyper::body::Incoming>| async move {
+            tokio::spawn(async move { drop(hyper::upgrade::on(&mut req).await) });
+            http::Response::builder()
+                .status(http::StatusCode::SWITCHING_PROTOCOLS)
+                .header(http::header::CONNECTION, "upgrade")
+                .header(http::header::UPGRADE, "test")
+                .body(Empty::<Bytes>::new())
+        });
+    tokio::spawn(
+        hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(theirs), answer)
+            .with_upgrades(),
+    );
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(ours))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn.with_upgrades());
+    let req = switch().body(Empty::<Bytes>::new()).expect("request");
+    let answer = sender.send_request(req).await.expect("answer");
+    assert_eq!(answer.status(), http::StatusCode::SWITCHING_PROTOCOLS);
+    hyper::upgrade::on(answer).await.expect("upgraded")
+}
+
+#[tokio::test]
+async fn upgraded_tcp_and_unix_connections_are_tunnelled_as_their_sockets() {
+    // Both kinds go by readiness with no buffer while idle; only another kind of
+    // stream (here an in-memory pipe) takes the buffered tunnel.
+    let (ours, theirs) = pair().await;
+    assert!(matches!(
+        Conn::of(upgraded(ours, theirs).await),
+        Conn::Tcp(_)
+    ));
+    let (ours, theirs) = unix_pair();
+    assert!(matches!(
+        Conn::of(upgraded(ours, theirs).await),
+        Conn::Unix(_)
+    ));
+    let (ours, theirs) = tokio::io::duplex(1024);
+    assert!(matches!(
+        Conn::of(upgraded(ours, theirs).await),
+        Conn::Other(_)
+    ));
 }

@@ -1,0 +1,111 @@
+//! The sockets a tunnel carries bytes between without a buffer of its own while
+//! idle: tokio's TCP and unix streams, read and written by readiness through a
+//! shared reference (so both directions use one socket at once, without splitting
+//! it), and half-closed for writing.
+
+use std::future::Future;
+use std::io;
+use std::net::Shutdown;
+use std::os::fd::AsFd;
+
+use socket2::SockRef;
+use tokio::io::Interest;
+use tokio::net::{TcpStream, UnixStream};
+
+/// A connected stream socket registered with tokio's reactor.
+pub trait Socket: AsFd + Send + Sync {
+    /// Whether a read that fills less than its room took everything the socket
+    /// held. True for TCP (the kernel hands over all it holds, up to the room); not
+    /// promised for unix sockets (a read stops early at a writer's passed
+    /// descriptors or credentials), which are read until they would block.
+    const SHORT_READ_DRAINS: bool;
+
+    /// Waits until the socket may be read (or has ended or failed).
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send;
+    /// Waits until the socket may be written.
+    fn writable(&self) -> impl Future<Output = io::Result<()>> + Send;
+    /// Runs `f` (one system call) and clears the readiness seen before it if `f`
+    /// says it would block.
+    fn try_io<R>(&self, interest: Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R>;
+    /// Reads what the socket holds into `buf`'s spare room, without waiting.
+    fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize>;
+    /// Writes what the socket takes of `buf`, without waiting.
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+}
+
+macro_rules! socket {
+    ($stream:ty, $short_read_drains:expr) => {
+        impl Socket for $stream {
+            const SHORT_READ_DRAINS: bool = $short_read_drains;
+
+            fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
+                <$stream>::readable(self)
+            }
+
+            fn writable(&self) -> impl Future<Output = io::Result<()>> + Send {
+                <$stream>::writable(self)
+            }
+
+            fn try_io<R>(
+                &self,
+                interest: Interest,
+                f: impl FnOnce() -> io::Result<R>,
+            ) -> io::Result<R> {
+                <$stream>::try_io(self, interest, f)
+            }
+
+            fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+                <$stream>::try_read_buf(self, buf)
+            }
+
+            fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+                <$stream>::try_write(self, buf)
+            }
+        }
+    };
+}
+
+socket!(TcpStream, true);
+socket!(UnixStream, false);
+
+/// Writes all of `buf` to `to`, waiting while it is full.
+pub async fn write_all(to: &impl Socket, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match to.try_write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => to.writable().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Ends `socket`'s sending side (the peer reads the end); reading goes on.
+pub fn shutdown_write(socket: &impl Socket) -> io::Result<()> {
+    SockRef::from(socket).shutdown(Shutdown::Write)
+}
+
+/// Reads what `from` holds into `buf`'s spare room: the count, and whether that was
+/// all it held. A read that fills less than its room took everything a TCP socket
+/// had ([`Socket::SHORT_READ_DRAINS`]), so the socket's readiness is cleared then,
+/// as nginx does, instead of a second read only to hear "would block": one system
+/// call less per message and direction. The readiness cleared is the one seen
+/// before the read (tokio's `try_io`), so bytes that arrive after it make the
+/// socket ready again and are not missed.
+pub fn read_some<S: Socket>(from: &S, buf: &mut Vec<u8>) -> io::Result<(usize, bool)> {
+    let room = buf.capacity() - buf.len();
+    let mut got = 0;
+    let read = from.try_io(Interest::READABLE, || {
+        got = from.try_read_buf(buf)?;
+        if S::SHORT_READ_DRAINS && got > 0 && got < room {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(())
+    });
+    match read {
+        Ok(()) => Ok((got, false)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok((got, true)),
+        Err(e) => Err(e),
+    }
+}
