@@ -32,9 +32,8 @@ use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, warn};
 
 use crate::activity::work::{self, Terminals};
@@ -88,7 +87,7 @@ async fn session<S>(io: S, cwd: PathBuf, mut drain: watch::Receiver<bool>, activ
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+    let mut ws = crate::ws_echo::server(io).await;
     let program = shell(std::env::var("SHELL").ok().as_deref(), Path::exists);
     let spawned = pty_process::open().and_then(|(pty, pts)| {
         pty.resize(pty_process::Size::new(24, 80))?;

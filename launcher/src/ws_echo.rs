@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tracing::debug;
@@ -68,6 +68,21 @@ where
     res
 }
 
+/// The server side of a WebSocket on `io` (after the `101`), reading at most
+/// [`READ_BUFFER`] at once: tungstenite's default (128 KiB) stayed with every
+/// open socket, ~118 KiB resident per idle WebSocket (the terminal's too). A
+/// larger message still arrives whole (its buffer is sized from its header).
+pub async fn server<S>(io: S) -> WebSocketStream<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+    WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await
+}
+
+/// The most a WebSocket endpoint of the launcher reads at once.
+pub const READ_BUFFER: usize = 8 * 1024;
+
 fn upgrade_key(req: &Request<Incoming>) -> Result<String, &'static str> {
     let headers = req.headers();
     if req.method() != Method::GET {
@@ -107,7 +122,7 @@ pub async fn echo<S>(io: S, mut drain: watch::Receiver<bool>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+    let mut ws = server(io).await;
     loop {
         tokio::select! {
             // The peer sent something (or went away).
@@ -158,6 +173,16 @@ mod tests {
         assert_eq!(
             client.next().await.expect("reply").expect("ok"),
             Message::binary(vec![0u8, 1, 2])
+        );
+        // A message larger than the read buffer arrives, and goes back, whole.
+        let big: Vec<u8> = (0..5 * READ_BUFFER + 3).map(|i| i as u8).collect();
+        client
+            .send(Message::binary(big.clone()))
+            .await
+            .expect("send a large message");
+        assert_eq!(
+            client.next().await.expect("reply").expect("ok"),
+            Message::binary(big)
         );
         client.close(None).await.expect("close");
         server.await.expect("echo task ends after close");
