@@ -5,13 +5,13 @@
 #                     through dcs-bench-hyper, hyper and the proxy's upstream pool alone, for reference), wake
 #                     from zero (`none`, code-server), first open against `git clone`,
 #                     idle RSS; Markdown on stdout, kept in target/bench/<time>.md
-#   make bench-deps   nginx and wrk from Debian (installed only when missing)
+#   make bench-deps   nginx, wrk and bubblewrap (the sandboxed row) from Debian, when missing
 #
 # BENCH_ARGS go to dcs-bench's environment, e.g. `make bench BENCH_ARGS=DCS_BENCH_QUICK=1`
 # for a short run that checks the suite itself. The descriptor limit is raised for the
 # run (10,000 WebSockets hold 10,000 descriptors in the bench and more in each target).
 
-BENCH_APT_PACKAGES := nginx wrk
+BENCH_APT_PACKAGES := nginx wrk bubblewrap
 BENCH_NOFILE ?= 65536
 BENCH_ARGS ?=
 

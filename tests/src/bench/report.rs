@@ -13,6 +13,8 @@ pub const TARGETS: [&str; 4] = ["dcs-proxy", "nginx", "direct", HYPER];
 
 /// The HTTP section's reference: hyper and the proxy's upstream pool alone (`dcs-bench-hyper`).
 pub const HYPER: &str = "hyper only";
+/// The idle WebSockets' row through a sandboxed workspace ([`super::ws::idle_sandboxed`]).
+pub const SANDBOXED: &str = "dcs-proxy, sandboxed";
 
 /// Everything measured.
 #[derive(Default)]

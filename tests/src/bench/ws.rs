@@ -1,10 +1,11 @@
 //! WebSockets: the echo round trip at a message size (to the launcher's
 //! `/_dcs/ws-echo`, through a target), and many idle WebSockets held open at once:
 //! the target's RSS while they are open and after they closed, and how many were
-//! dropped. Connections are raw sockets with hand-made frames, so the bench itself
-//! holds little per connection.
+//! dropped, also through a sandboxed workspace. Connections are raw sockets with
+//! hand-made frames, so the bench itself holds little per connection.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -13,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::scene::rss_kib;
+use super::scene::{self, rss_kib};
 
 /// Round trips of `size`-byte binary messages on one WebSocket to `path` at `addr`
 /// (after a few to warm up), sending `headers` with the handshake.
@@ -194,4 +195,24 @@ pub async fn idle(
     tokio::time::sleep(AFTER_CLOSE).await;
     result.closed_kib = rss_kib(pids);
     Ok(result)
+}
+
+/// [`idle`] through a sandboxed workspace (`--sandbox`, as every workspace is when
+/// several people sign in): the proxy reaches the launcher over a unix socket and
+/// the launcher relays each connection into its sandbox. The proxy runs over
+/// `data`, its own, against the git server at `git_base`.
+pub async fn idle_sandboxed(git_base: &str, data: &Path, count: usize) -> anyhow::Result<Idle> {
+    let proxy = scene::proxy(data, git_base, &["--idle-timeout", "1h", "--sandbox"])?;
+    let base = "/github/acme/bench";
+    let readme = format!("http://{}{base}/_dcs/files/README.md", proxy.addr);
+    scene::open(&dcs_e2e::client(), &readme).await?;
+    let launcher = scene::family(proxy.pid())
+        .into_iter()
+        .find(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            comm.trim() == "dcs-launcher"
+        })
+        .context("the sandboxed workspace's launcher is not running")?;
+    let path = format!("{base}/_dcs/ws-echo");
+    idle(proxy.addr, &path, count, &[proxy.pid()], launcher).await
 }

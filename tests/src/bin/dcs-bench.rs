@@ -7,7 +7,7 @@
 //!   `dcs-bench-hyper` (hyper and the proxy's upstream pool alone: what the libraries cost);
 //! - WebSocket echo round trip at 32 B, 8 KiB and 64 KiB, the same three ways;
 //! - 1,000 and 10,000 idle WebSockets through dcs-proxy and nginx: RSS while open
-//!   and after close, drops;
+//!   and after close, drops; 1,000 also through a sandboxed workspace (unix socket);
 //! - wake from zero (`none`, and code-server against bare code-server);
 //! - first open against `git clone --depth 1` and `git clone`;
 //! - idle RSS.
@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use report::{Report, HYPER, TARGETS};
+use report::{Report, HYPER, SANDBOXED, TARGETS};
 
 /// How much to measure.
 struct Plan {
@@ -282,6 +282,9 @@ async fn main() -> anyhow::Result<()> {
                 report.idle.insert((count, name.to_owned()), idle);
             }
         }
+        let (count, data) = (plan.idle_counts[0], tmp.path().join("sandboxed"));
+        let idle = ws::idle_sandboxed(&git.server.base_url(), &data, count).await?;
+        report.idle.insert((count, SANDBOXED.to_owned()), idle);
     }
     drop(nginx);
     drop(proxy);
