@@ -19,7 +19,9 @@ pub mod log;
 pub mod previews;
 
 pub use api::{ApiSettings, CookieSecurity};
-use defaults::{default_data_dir, default_launcher_bin, is_executable};
+use defaults::{
+    absolute, absolute_unless_bare, default_data_dir, default_launcher_bin, is_executable,
+};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -366,13 +368,13 @@ impl ServeArgs {
                 metrics_listen: self.metrics_listen,
                 runtime: self.runtime,
                 auth,
-                data_dir,
+                data_dir: absolute(data_dir),
                 git_base,
-                git_token_file: self.git_token_file.clone(),
-                extra_ca_file: self.extra_ca_file.clone(),
-                launcher_bin,
+                git_token_file: self.git_token_file.clone().map(absolute),
+                extra_ca_file: self.extra_ca_file.clone().map(absolute),
+                launcher_bin: absolute(launcher_bin),
                 ide: self.ide.clone(),
-                ide_bin: self.ide_bin.clone(),
+                ide_bin: self.ide_bin.clone().map(absolute_unless_bare),
                 idle_timeout: self.idle_timeout,
                 idle_policy: self.idle_policy(),
                 start_timeout: self.start_timeout,

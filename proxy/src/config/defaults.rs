@@ -1,5 +1,5 @@
 //! Defaults that depend on the machine: where the launcher binary and the data
-//! directory are when no flag names them.
+//! directory are when no flag names them; and paths from flags made absolute.
 
 use std::path::PathBuf;
 
@@ -35,4 +35,21 @@ pub(super) fn default_data_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     home.join(".local/share/dcs")
+}
+
+/// `path` made absolute against the folder the proxy was started in (where a
+/// relative flag was meant from): a launcher starts in its workspace's folder, so a
+/// path it is handed (its own binary, its volume, a token or CA file) would
+/// otherwise name something else there, or nothing.
+pub(super) fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
+}
+
+/// [`absolute`], except that a bare program name (`code-server`) stays one, to be
+/// looked up on `PATH` as a shell would.
+pub(super) fn absolute_unless_bare(program: PathBuf) -> PathBuf {
+    if program.components().count() == 1 && program.is_relative() {
+        return program;
+    }
+    absolute(program)
 }

@@ -174,3 +174,24 @@ fn api_flags_set_admin_groups_and_bounds() {
     assert_eq!(cfg.api.bounds.max_memory, 2.0 * 1024.0 * 1024.0 * 1024.0);
     assert_eq!(cfg.api.bounds.max_storage, 1024f64.powi(4));
 }
+
+#[test]
+fn relative_paths_are_made_absolute_and_a_bare_program_name_stays_on_path() {
+    let here = std::env::current_dir().expect("cwd");
+    assert_eq!(
+        absolute("bin/dcs-launcher".into()),
+        here.join("bin/dcs-launcher")
+    );
+    assert_eq!(
+        absolute("/opt/dcs".into()),
+        std::path::PathBuf::from("/opt/dcs")
+    );
+    let bare = absolute_unless_bare("code-server".into());
+    assert_eq!(
+        bare,
+        std::path::PathBuf::from("code-server"),
+        "looked up on PATH"
+    );
+    let nested = absolute_unless_bare("ide/bin/code-server".into());
+    assert_eq!(nested, here.join("ide/bin/code-server"));
+}
