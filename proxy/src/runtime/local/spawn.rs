@@ -341,8 +341,8 @@ impl Plan {
 
     /// The address the launcher published, once it has ([`ON_SOCKET`] for a unix
     /// socket).
-    pub fn published_addr(&self) -> Option<SocketAddr> {
-        let text = std::fs::read_to_string(&self.addr_file).ok()?;
+    pub async fn published_addr(&self) -> Option<SocketAddr> {
+        let text = tokio::fs::read_to_string(&self.addr_file).await.ok()?;
         match text.trim().parse::<Listen>().ok()? {
             Listen::Tcp(addr) => Some(addr),
             Listen::Unix(_) => Some(ON_SOCKET),

@@ -189,7 +189,7 @@ async fn await_ready(
         ),
     };
     let addr = loop {
-        if let Some(addr) = plan.published_addr() {
+        if let Some(addr) = plan.published_addr().await {
             break addr;
         }
         if process::is_gone(p) {
