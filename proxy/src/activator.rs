@@ -353,7 +353,8 @@ impl Activator {
     }
 
     /// Forgets everything about a workspace that is being deleted: its cached
-    /// upstream, its open tunnels (closed now) and its activity.
+    /// upstream, its open tunnels (closed now), its activity, its idle stop and the
+    /// outcome a page followed (a page reads "deleted", not an earlier failure).
     pub fn forget(&self, key: &WorkspaceKey) {
         self.invalidate(key);
         lock(&self.failed).remove(key);
@@ -362,6 +363,7 @@ impl Activator {
         }
         self.activity.remove(key);
         crate::resume::forget(key);
+        crate::progress::board::forget(key);
     }
 
     /// Runs the reaper forever (the caller aborts it at shutdown).

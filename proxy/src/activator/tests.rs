@@ -311,3 +311,31 @@ async fn requests_for_repositories_that_do_not_exist_leave_nothing_behind() {
     );
     assert!(lock(&act.failed).is_empty());
 }
+
+#[tokio::test]
+async fn a_delete_forgets_the_outcome_a_page_followed() {
+    // A page followed a start that failed, then the workspace was deleted: what a
+    // page (and `/api/status`) read afterwards is that it is gone, not the failure
+    // of a start before the delete. (Its own key: the board is the process's.)
+    use crate::progress::board::{self, Followed};
+    let runtime = Arc::new(Scripted::default());
+    runtime.fail.store(true, Ordering::SeqCst);
+    let act = activator(runtime, Backoff::default());
+    let spec = WorkspaceSpec::for_repo(WorkspaceKey::new(
+        UserId::new("alice").expect("user"),
+        RepoRef::parse("acme/deleted-while-followed").expect("repo"),
+    ));
+    let mut followed = board::follow(&act, &spec);
+    assert!(board::outcome(&mut followed).await.is_err());
+    let before = board::state(&spec.key);
+    assert!(
+        matches!(before, Some(Followed::Ended(Err(_)))),
+        "{before:?}"
+    );
+    act.forget(&spec.key);
+    let after = board::state(&spec.key);
+    assert!(
+        after.is_none(),
+        "still followed after the delete: {after:?}"
+    );
+}
