@@ -58,10 +58,13 @@ fn scene() -> anyhow::Result<Scene> {
 }
 
 impl Scene {
-    /// The one Service the proxy made.
-    fn service(&self) -> anyhow::Result<String> {
-        let made = self.server.created("services");
-        anyhow::ensure!(made.len() == 1, "{made:?}");
+    /// The one Service the proxy made, once it has: the page shows its progress
+    /// before the proxy's create reaches the API server.
+    async fn service(&self) -> anyhow::Result<String> {
+        let made = || self.server.created("services");
+        dcs_e2e::wait_until(PATIENCE, Duration::from_millis(20), || !made().is_empty()).await;
+        let made = made();
+        anyhow::ensure!(made.len() == 1, "one Service made, not {made:?}");
         Ok(made[0].clone())
     }
 
@@ -142,7 +145,7 @@ async fn the_page_walks_through_the_knative_phases_and_lands_in_the_workspace_in
         ["created", "scheduled", "starting"].contains(&first["phase"].as_str().unwrap_or("")),
         "a Knative phase at once: {first}"
     );
-    let name = s.service()?;
+    let name = s.service().await?;
     s.pod_starting(&name)?;
     s.push(&name, &cloning(5, 20)).await?;
     page.expect("phase", PATIENCE).await?;
@@ -174,7 +177,7 @@ async fn a_launchers_failure_shows_its_reason_and_what_to_do_in_chromium() -> an
     let s = scene()?;
     let mut page = s.browser("progress-knative-failed", json!({"expect": "failure"}))?;
     page.expect("progress", PATIENCE).await?;
-    let name = s.service()?;
+    let name = s.service().await?;
     s.pod_starting(&name)?;
     let failed = json!({"phase": "failed", "ready": false, "error":
         {"kind": "auth", "message": "the git server refused the credentials for acme/hello"}});
@@ -195,7 +198,7 @@ async fn an_image_that_cannot_be_pulled_shows_knatives_reason_in_chromium() -> a
     let s = scene()?;
     let mut page = s.browser("progress-knative-image", json!({"expect": "failure"}))?;
     page.expect("progress", PATIENCE).await?;
-    let name = s.service()?;
+    let name = s.service().await?;
     s.server.fail(
         NS,
         &name,
