@@ -300,10 +300,11 @@ impl ServeArgs {
         let limits = self.limits.validate(&mut problems);
         let edge = self.edge.validate(&mut problems);
         let previews = self.previews.validate(&mut problems);
-        let launcher_bin = self
-            .launcher_bin
-            .clone()
-            .unwrap_or_else(default_launcher_bin);
+        let launcher_bin = absolute(
+            self.launcher_bin
+                .clone()
+                .unwrap_or_else(default_launcher_bin),
+        );
         let local = self.runtime == RuntimeKind::Local;
         if local && !is_executable(&launcher_bin) {
             problems.push(format!(
@@ -311,7 +312,7 @@ impl ServeArgs {
                 launcher_bin.display()
             ));
         }
-        let data_dir = self.data_dir.clone().unwrap_or_else(default_data_dir);
+        let data_dir = absolute(self.data_dir.clone().unwrap_or_else(default_data_dir));
         if let (true, Err(e)) = (local, std::fs::create_dir_all(&data_dir)) {
             problems.push(format!("--data-dir {}: {e}", data_dir.display()));
         }
@@ -368,11 +369,11 @@ impl ServeArgs {
                 metrics_listen: self.metrics_listen,
                 runtime: self.runtime,
                 auth,
-                data_dir: absolute(data_dir),
+                data_dir,
                 git_base,
                 git_token_file: self.git_token_file.clone().map(absolute),
                 extra_ca_file: self.extra_ca_file.clone().map(absolute),
-                launcher_bin: absolute(launcher_bin),
+                launcher_bin,
                 ide: self.ide.clone(),
                 ide_bin: self.ide_bin.clone().map(absolute_unless_bare),
                 idle_timeout: self.idle_timeout,
