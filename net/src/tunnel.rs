@@ -10,6 +10,9 @@
 //!   for a 64 KiB WebSocket message in one read and one write. [`tunnel_upgraded`]
 //!   takes it for hyper's upgraded connections whenever both are sockets (always,
 //!   between the proxy, the launcher and the IDE).
+//! - [`tunnel_socket_stream`], between a socket and a stream that is not one (an
+//!   HTTP/2 stream of the hop between the proxy and a launcher): no buffer while
+//!   idle either, the stream read into a [`CHUNK`] buffer on the stack of the poll.
 //! - [`tunnel`], generic over `AsyncRead + AsyncWrite` (tested with in-memory pipes),
 //!   with a [`CHUNK`] buffer each way for as long as it runs.
 
@@ -26,9 +29,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
 mod socket;
+mod stream;
 
 pub use socket::Socket;
 use socket::{read_some, shutdown_write, write_all};
+pub use stream::{tunnel_socket_stream, Client};
 
 /// Bytes read at once in each direction by [`tunnel`].
 pub const CHUNK: usize = 16 * 1024;
@@ -94,8 +99,8 @@ where
 }
 
 /// [`tunnel`] for hyper's upgraded connections: by [`tunnel_sockets`] when both are
-/// sockets, else by [`tunnel`]. Bytes hyper read past the upgrade's head are carried
-/// first.
+/// sockets, by [`tunnel_socket_stream`] when one is, else by [`tunnel`]. Bytes hyper
+/// read past the upgrade's head are carried first.
 pub async fn tunnel_upgraded(
     client: Upgraded,
     upstream: Upgraded,
@@ -108,6 +113,18 @@ pub async fn tunnel_upgraded(
         (Tcp(c), Unix(u)) => tunnel_sockets(c, u, observe, stop).await,
         (Unix(c), Tcp(u)) => tunnel_sockets(c, u, observe, stop).await,
         (Unix(c), Unix(u)) => tunnel_sockets(c, u, observe, stop).await,
+        (Tcp(c), Conn::Other(u)) => {
+            tunnel_socket_stream(c, TokioIo::new(u), Client::Socket, observe, stop).await
+        }
+        (Unix(c), Conn::Other(u)) => {
+            tunnel_socket_stream(c, TokioIo::new(u), Client::Socket, observe, stop).await
+        }
+        (Conn::Other(c), Tcp(u)) => {
+            tunnel_socket_stream(u, TokioIo::new(c), Client::Stream, observe, stop).await
+        }
+        (Conn::Other(c), Unix(u)) => {
+            tunnel_socket_stream(u, TokioIo::new(c), Client::Stream, observe, stop).await
+        }
         (client, upstream) => tunnel(client.into_io(), upstream.into_io(), observe, stop).await,
     }
 }
