@@ -1,6 +1,9 @@
-//! The accept loop: HTTP/1.1 with upgrades on every accepted connection, until the
-//! shutdown future resolves. Each connection watches the app's drain signal and, once
-//! it turns, finishes its in-flight request and closes.
+//! The accept loop: HTTP/1.1 with upgrades on every accepted connection, or HTTP/2
+//! when the proxy opens with its preface (its WebSockets to this workspace as
+//! extended CONNECT streams on one connection, [`dcs_net::extended_connect`], turned
+//! back into the upgrades the front and the IDE know), until the shutdown future
+//! resolves. Each connection watches the app's drain signal and, once it turns,
+//! finishes its in-flight requests and closes.
 //!
 //! Every accepted socket gets `TCP_NODELAY` (the IDE's WebSockets, the terminal and
 //! file downloads are interactive), the soft descriptor limit is raised to the hard
@@ -12,6 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use dcs_net::accept::Acceptor;
+use dcs_net::extended_connect;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -54,25 +58,49 @@ pub async fn accept_until(
     }
 }
 
+/// Runs hyper connection `conn` until it ends; once `drain` says shutdown began,
+/// shuts it down gracefully and waits for that. (A macro: the two protocols'
+/// connections share no trait for it, and a generic function loses the futures'
+/// `Send` to a higher-ranked bound of hyper's.)
+macro_rules! until_drained {
+    ($conn:expr, $drain:expr) => {{
+        let conn = $conn;
+        tokio::pin!(conn);
+        tokio::select! {
+            result = conn.as_mut() => result,
+            () = crate::app::draining(&mut $drain) => {
+                conn.as_mut().graceful_shutdown();
+                conn.as_mut().await
+            }
+        }
+    }};
+}
+
 async fn connection(stream: TcpStream, app: Arc<App>) {
     let mut drain = app.drain_watch();
     let service_app = app.clone();
-    let service = service_fn(move |req| {
+    let service = service_fn(move |mut req| {
         let app = service_app.clone();
-        async move { Ok::<_, Infallible>(front::handle(app, req).await) }
-    });
-    let conn = http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades();
-    tokio::pin!(conn);
-    let result = tokio::select! {
-        // The connection ended by itself (or was handed over to an upgrade).
-        result = conn.as_mut() => result,
-        // Shutdown: finish the request in flight, then close.
-        () = crate::app::draining(&mut drain) => {
-            conn.as_mut().graceful_shutdown();
-            conn.as_mut().await
+        async move {
+            let stream = extended_connect::from_stream(&mut req);
+            let resp = front::handle(app, req).await;
+            Ok::<_, Infallible>(match stream {
+                true => extended_connect::to_accepted(resp),
+                false => resp,
+            })
         }
+    });
+    let result = if extended_connect::opens_with_preface(&stream).await {
+        // At shutdown: no new streams; those open (WebSockets) end with the drain.
+        let conn = extended_connect::server().serve_connection(TokioIo::new(stream), service);
+        until_drained!(conn, drain)
+    } else {
+        // At shutdown: the request in flight is finished (an upgraded connection was
+        // handed over to its tunnel, which ends with the drain).
+        let conn = http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        until_drained!(conn, drain)
     };
     if let Err(error) = result {
         debug!(%error, "connection ended with an error");

@@ -11,6 +11,7 @@
 //! - [`names`]: header names read on every request, parsed once.
 //! - [`cookies`]: filtering `Cookie` headers, name patterns, confining `Set-Cookie`.
 //! - [`escape`]: HTML escaping.
+//! - [`extended_connect`]: an upgrade as an HTTP/2 stream on the hop to a launcher.
 //! - [`pace`]: progress deadlines for streamed bodies.
 //! - [`preview`]: the `/ports/<n>/` grammar and the marks of a preview hop.
 //! - [`query`]: taking a credential out of a query string.
@@ -22,6 +23,7 @@ pub mod addr;
 pub mod cookies;
 pub mod dns;
 pub mod escape;
+pub mod extended_connect;
 pub mod hop;
 pub mod limits;
 pub mod names;

@@ -6,7 +6,7 @@
 //! machine (or this process) is busy, so it is answered with a 503 and `Retry-After`.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
@@ -77,36 +77,46 @@ pub fn reserve(limit: u64) -> u64 {
     (limit / 16).clamp(32, 1024)
 }
 
-/// How many tunnels of `per_tunnel` descriptors each fit under `limit` with the
-/// [`reserve`] kept free.
-pub fn tunnel_cap(limit: u64, per_tunnel: u64) -> usize {
-    let free = limit.saturating_sub(reserve(limit));
-    usize::try_from(free / per_tunnel.max(1)).unwrap_or(usize::MAX)
+/// The descriptors tunnels may hold under `limit`: all but the [`reserve`].
+pub fn tunnel_descriptors(limit: u64) -> u64 {
+    limit.saturating_sub(reserve(limit))
 }
 
-/// Counts open tunnels and admits a new one only below the cap, which follows the
-/// soft limit in force (read at each admission, so a limit lowered from outside is
-/// honoured at once).
-#[derive(Debug, Clone)]
+/// Counts open tunnels and the descriptors they hold (a tunnel of the proxy holds
+/// two, or one when its upstream side is a stream of a shared connection), and
+/// admits a new one only while its descriptors fit under the cap, which follows
+/// the soft limit in force (read at each admission, so a limit lowered from
+/// outside is honoured at once).
+#[derive(Debug, Clone, Default)]
 pub struct TunnelGate {
-    open: Arc<AtomicUsize>,
-    per_tunnel: u64,
-    cap: Option<usize>,
+    counts: Arc<Counts>,
+    cap: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    tunnels: AtomicUsize,
+    descriptors: AtomicU64,
 }
 
 /// One admitted tunnel; dropping it frees its place.
 #[derive(Debug)]
 pub struct TunnelSlot {
-    open: Arc<AtomicUsize>,
+    counts: Arc<Counts>,
+    descriptors: u64,
 }
 
 impl Drop for TunnelSlot {
     fn drop(&mut self) {
-        self.open.fetch_sub(1, Ordering::AcqRel);
+        self.counts.tunnels.fetch_sub(1, Ordering::AcqRel);
+        self.counts
+            .descriptors
+            .fetch_sub(self.descriptors, Ordering::AcqRel);
     }
 }
 
-/// A tunnel was refused: this many are open, and this is the cap.
+/// A tunnel was refused: this many are open, holding this many descriptors of the
+/// cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{open} connections are open, as many as the file-descriptor limit allows; \
@@ -115,58 +125,67 @@ impl Drop for TunnelSlot {
 pub struct Full {
     /// Tunnels open.
     pub open: usize,
-    /// The cap.
-    pub cap: usize,
+    /// Descriptors they hold.
+    pub held: u64,
+    /// The descriptors tunnels may hold.
+    pub cap: u64,
 }
 
 impl TunnelGate {
-    /// A gate for tunnels holding `per_tunnel` descriptors each, capped by the soft
-    /// limit in force.
-    pub fn new(per_tunnel: u64) -> Self {
-        Self {
-            open: Arc::new(AtomicUsize::new(0)),
-            per_tunnel,
-            cap: None,
-        }
+    /// A gate capped by the soft limit in force.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// The same gate with a fixed cap (tests).
-    pub fn with_cap(mut self, cap: usize) -> Self {
-        self.cap = Some(cap);
+    /// The same gate with a fixed cap of `descriptors` (tests).
+    pub fn with_cap(mut self, descriptors: u64) -> Self {
+        self.cap = Some(descriptors);
         self
     }
 
-    /// The cap now.
-    pub fn cap(&self) -> usize {
-        self.cap
-            .unwrap_or_else(|| tunnel_cap(nofile(), self.per_tunnel))
+    /// The descriptors tunnels may hold now.
+    pub fn cap(&self) -> u64 {
+        self.cap.unwrap_or_else(|| tunnel_descriptors(nofile()))
     }
 
     /// Tunnels open now.
     pub fn open(&self) -> usize {
-        self.open.load(Ordering::Acquire)
+        self.counts.tunnels.load(Ordering::Acquire)
     }
 
-    /// A place for one more tunnel, or [`Full`].
-    pub fn admit(&self) -> Result<TunnelSlot, Full> {
+    /// Whether tunnels hold half of the descriptors they may or more: time to
+    /// spend fewer per tunnel.
+    pub fn scarce(&self) -> bool {
+        self.counts.descriptors.load(Ordering::Acquire) * 2 >= self.cap()
+    }
+
+    /// A place for one more tunnel holding `descriptors`, or [`Full`].
+    pub fn admit(&self, descriptors: u64) -> Result<TunnelSlot, Full> {
         let cap = self.cap();
-        let mut open = self.open.load(Ordering::Acquire);
+        let held = &self.counts.descriptors;
+        let mut now = held.load(Ordering::Acquire);
         loop {
-            if open >= cap {
-                return Err(Full { open, cap });
+            if now + descriptors > cap {
+                return Err(Full {
+                    open: self.open(),
+                    held: now,
+                    cap,
+                });
             }
-            match self.open.compare_exchange_weak(
-                open,
-                open + 1,
+            match held.compare_exchange_weak(
+                now,
+                now + descriptors,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
+                    self.counts.tunnels.fetch_add(1, Ordering::AcqRel);
                     return Ok(TunnelSlot {
-                        open: self.open.clone(),
-                    })
+                        counts: self.counts.clone(),
+                        descriptors,
+                    });
                 }
-                Err(now) => open = now,
+                Err(actual) => now = actual,
             }
         }
     }
@@ -200,16 +219,29 @@ mod tests {
     #[test]
     fn tunnels_are_capped_below_the_limit_with_a_reserve() {
         assert_eq!(reserve(256), 32);
-        assert_eq!(tunnel_cap(256, 2), 112);
-        assert_eq!(tunnel_cap(20000, 2), (20000 - 1024) / 2);
-        assert_eq!(tunnel_cap(65536, 2), (65536 - 1024) / 2);
-        assert_eq!(tunnel_cap(10, 2), 0);
-        let gate = TunnelGate::new(2).with_cap(2);
-        let a = gate.admit().expect("first");
-        let _b = gate.admit().expect("second");
-        assert_eq!(gate.admit().expect_err("full"), Full { open: 2, cap: 2 });
+        assert_eq!(tunnel_descriptors(256), 224);
+        assert_eq!(tunnel_descriptors(65536), 65536 - 1024);
+        assert_eq!(tunnel_descriptors(10), 0);
+        assert_eq!(tunnel_descriptors(20000), 20000 - 1024);
+        // Four descriptors: two tunnels of two, or a tunnel of two and two of one.
+        let gate = TunnelGate::new().with_cap(4);
+        assert!(!gate.scarce());
+        let a = gate.admit(2).expect("first");
+        assert!(gate.scarce(), "half held");
+        let _b = gate.admit(2).expect("second");
+        assert_eq!(
+            gate.admit(1).expect_err("full"),
+            Full {
+                open: 2,
+                held: 4,
+                cap: 4
+            }
+        );
         drop(a);
         assert_eq!(gate.open(), 1);
-        assert!(gate.admit().is_ok(), "a closed tunnel frees its place");
+        let _c = gate.admit(1).expect("a closed tunnel frees its place");
+        let _d = gate.admit(1).expect("one descriptor each");
+        assert_eq!(gate.open(), 3);
+        assert!(gate.admit(1).is_err());
     }
 }

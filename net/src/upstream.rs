@@ -3,7 +3,8 @@
 //! address ([`keep_alive`], bounded, expiring) made by hyper-util's `HttpConnector`
 //! with `TCP_NODELAY`, a connect timeout and DNS answers cached ([`crate::dns`]) —
 //! and, for upgrades, connections of their own made by the same connector, so a
-//! tunnel never holds a kept connection.
+//! tunnel never holds a kept connection; or, to a launcher reached directly, streams
+//! of one HTTP/2 connection per launcher ([`multiplex`]).
 //!
 //! Failures are classified ([`Kind`]): a refused or reset connection says the
 //! upstream is gone (ask whoever knows where it is now); running out of descriptors
@@ -70,6 +71,10 @@ pub enum Kind {
     Timeout,
     /// The name did not resolve.
     Resolve,
+    /// The connection closed after the request went out and before any answer (a
+    /// kept connection whose upstream went away as it was used): a request that
+    /// changes nothing may be sent again (RFC 9110 §9.2.2).
+    Closed,
     /// Anything else (a malformed answer, a connection closed mid-answer).
     Other,
 }
@@ -101,18 +106,21 @@ impl Failure {
 /// The [`Kind`] of an error, from the first I/O error in its chain.
 pub fn classify(err: &(dyn StdError + 'static)) -> Kind {
     let mut cause = Some(err);
-    let mut resolve = false;
+    let (mut resolve, mut closed) = (false, false);
     while let Some(e) = cause {
         if let Some(io) = e.downcast_ref::<io::Error>() {
             return io_kind(io);
         }
         resolve |= e.to_string() == "dns error";
+        closed |= e
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message);
         cause = e.source();
     }
-    if resolve {
-        Kind::Resolve
-    } else {
-        Kind::Other
+    match (resolve, closed) {
+        (true, _) => Kind::Resolve,
+        (_, true) => Kind::Closed,
+        _ => Kind::Other,
     }
 }
 
@@ -152,6 +160,7 @@ fn chain(err: &(dyn StdError + 'static)) -> String {
 /// upgrades. Requests carry bodies of type `B`.
 pub struct Pool<B> {
     kept: KeepAlive<B>,
+    streams: Multiplexed<B>,
     connector: HttpConnector<CachedResolver>,
 }
 
@@ -175,6 +184,7 @@ where
         connector.enforce_http(true);
         Self {
             kept: KeepAlive::new(cfg.max_idle_per_host, cfg.idle_timeout),
+            streams: Multiplexed::default(),
             connector,
         }
     }
@@ -202,6 +212,21 @@ where
     ) -> Result<Response<AnswerBody<B>>, Failure> {
         let stream = self.connect(authority).await?;
         send_alone(TokioIo::new(stream), req).await
+    }
+
+    /// Sends an upgrade request (`req`, origin-form, upgrading to `upgrade`) to the
+    /// launcher at `authority` as a stream of its HTTP/2 connection
+    /// ([`Multiplexed::send_upgrade`]); the answer reads as HTTP/1.1's.
+    pub async fn send_upgrade_as_stream(
+        &self,
+        authority: &str,
+        req: Request<B>,
+        upgrade: &http::HeaderValue,
+    ) -> Result<Response<AnswerBody<B>>, Failure> {
+        let connect = || async { self.connect(authority).await.map(TokioIo::new) };
+        self.streams
+            .send_upgrade(authority, req, upgrade, authority, connect)
+            .await
     }
 
     /// A new connection to `authority` (`host:port`), made like the pool's: resolved
@@ -291,7 +316,9 @@ fn at(authority: Authority, uri: &Uri) -> Option<Uri> {
 }
 
 pub mod keep_alive;
+pub mod multiplex;
 pub use keep_alive::{AnswerBody, KeepAlive};
+pub use multiplex::{Held, Multiplexed};
 
 #[cfg(test)]
 mod tests;

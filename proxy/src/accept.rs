@@ -3,9 +3,10 @@
 //! `Retry-After` (at accept by [`dcs_net::accept::Acceptor`], while forwarding by
 //! [`overloaded`]), never a reason to think a workspace dead; the soft
 //! `RLIMIT_NOFILE` is raised to the hard limit at start ([`raise_nofile`]); and
-//! upgraded connections (two descriptors each here) are capped below the limit
-//! ([`admit_tunnel`]), with a clear `503` beyond it, so that plain requests, logs and
-//! `/proc` always have descriptors left.
+//! upgraded connections (two descriptors each here, or, once descriptors get
+//! scarce, one as a stream of a launcher's HTTP/2 connection) are capped below the
+//! limit ([`admit_tunnel`]), with a clear `503` beyond it, so that plain requests,
+//! logs and `/proc` always have descriptors left.
 
 use std::sync::LazyLock;
 
@@ -18,12 +19,11 @@ use dcs_net::accept::{Acceptor, RETRY_AFTER_SECS};
 use dcs_net::limits::{Full, TunnelGate, TunnelSlot};
 
 use crate::body::Body;
-
-/// Descriptors a tunnel holds in the proxy: the client's and the workspace's.
-const PER_TUNNEL: u64 = 2;
+use crate::config::hop::Streams;
+use crate::runtime::Upstream;
 
 /// Every tunnel of this process.
-static TUNNELS: LazyLock<TunnelGate> = LazyLock::new(|| TunnelGate::new(PER_TUNNEL));
+static TUNNELS: LazyLock<TunnelGate> = LazyLock::new(TunnelGate::new);
 
 /// The proxy's acceptor on `listener`.
 pub fn acceptor(listener: TcpListener) -> Acceptor {
@@ -38,16 +38,38 @@ pub fn raise_nofile() {
             before = raised.before,
             after = raised.after,
             hard = raised.hard,
-            tunnels = dcs_net::limits::tunnel_cap(raised.after, PER_TUNNEL),
+            tunnel_descriptors = dcs_net::limits::tunnel_descriptors(raised.after),
             "file-descriptor limit"
         ),
         Err(err) => warn!(%err, "cannot raise the file-descriptor limit"),
     }
 }
 
-/// A place for one more tunnel, or [`Full`] (answer it with [`tunnel_refused`]).
-pub fn admit_tunnel() -> Result<TunnelSlot, Full> {
-    TUNNELS.admit()
+/// An admitted tunnel: its place under the cap, and how it reaches its workspace.
+#[derive(Debug)]
+pub struct Admitted {
+    /// Its place; dropping it frees the place.
+    pub slot: TunnelSlot,
+    /// Whether it is a stream of the launcher's HTTP/2 connection (one descriptor
+    /// here) rather than a connection of its own (two).
+    pub stream: bool,
+}
+
+/// A place for one more tunnel to `upstream`, or [`Full`] (answer it with
+/// [`tunnel_refused`]). With `Streams::Auto`, each tunnel gets a connection of its
+/// own (the fewest hops per message) until tunnels hold half of the descriptors
+/// they may; from then on those to a launcher that takes streams
+/// ([`Upstream::multiplexed`]) are streams of its one connection, so the same
+/// descriptors carry more of them.
+pub fn admit_tunnel(upstream: &Upstream, streams: Streams) -> Result<Admitted, Full> {
+    let stream = upstream.multiplexed
+        && match streams {
+            Streams::Auto => TUNNELS.scarce(),
+            Streams::Always => true,
+            Streams::Never => false,
+        };
+    let slot = TUNNELS.admit(if stream { 1 } else { 2 })?;
+    Ok(Admitted { slot, stream })
 }
 
 /// The `503` answer to an upgrade beyond the cap.

@@ -93,14 +93,6 @@ pub async fn exchange(
     }
     let wants_html = crate::pages::wants_html(req.headers());
     let upgrade = dcs_net::hop::upgrade_requested(req.headers());
-    // A tunnel holds two descriptors for as long as it is open: admitted below the cap.
-    let tunnel_slot = match upgrade {
-        Some(_) => match crate::accept::admit_tunnel() {
-            Ok(slot) => Some(slot),
-            Err(full) => return Ok(crate::accept::tunnel_refused(wants_html, &full)),
-        },
-        None => None,
-    };
     let path = target
         .rest
         .parse::<Uri>()
@@ -108,6 +100,16 @@ pub async fn exchange(
     // Woken (or started, after the repository check) before anything is kept for
     // it: a request for a repository that does not exist leaves no tracker behind.
     let upstream = state.activator.upstream(spec).await?;
+    // A tunnel holds its descriptors for as long as it is open: admitted below the cap.
+    let tunnel = match upgrade {
+        Some(_) => match crate::accept::admit_tunnel(&upstream, state.websocket_streams) {
+            Ok(admitted) => Some(admitted),
+            Err(full) => return Ok(crate::accept::tunnel_refused(wants_html, &full)),
+        },
+        None => None,
+    };
+    let stream = tunnel.as_ref().is_some_and(|t| t.stream);
+    let tunnel_slot = tunnel.map(|t| t.slot);
     let tracker = state.activator.activity.tracker(&spec.key);
     let in_flight = tracker.begin();
     let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
@@ -124,7 +126,7 @@ pub async fn exchange(
             preview_root: shape.preview_root,
         },
         path,
-        upgrade: upgrade.is_some(),
+        stream,
     };
     let mut resp = match send::send(state, spec, upstream, parts, body, rewrite).await? {
         send::Sent::Answer(resp, _sent) => resp,
@@ -142,12 +144,17 @@ pub async fn exchange(
         .confine_response(resp.headers_mut(), shape.preview_path.as_deref());
     if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
         let upstream_upgrade = hyper::upgrade::on(&mut resp);
+        let held = dcs_net::upstream::Held::take(&mut resp);
         state.metrics.upgrades.inc();
+        if stream {
+            state.metrics.upgrade_streams.inc();
+        }
         let open = state.metrics.tunnel_opened();
         tokio::spawn(async move {
-            // Counted in `dcs_tunnels_open`, and holding its place under the cap, for
-            // as long as this task runs.
-            let (_open, _slot) = (open, tunnel_slot);
+            // Counted in `dcs_tunnels_open`, holding its place under the cap and its
+            // launcher's HTTP/2 connection (if it is a stream of one) for as long as
+            // this task runs.
+            let (_open, _slot, _held) = (open, tunnel_slot, held);
             match tokio::try_join!(client_upgrade, upstream_upgrade) {
                 Ok((client, upstream)) => {
                     upgrade::tunnel_upgraded(client, upstream, tracker).await;

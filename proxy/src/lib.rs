@@ -171,6 +171,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
         api: cfg.api.clone(),
         instances: instances::Registry::new(instances::CACHE_TTL),
         limits: cfg.limits,
+        websocket_streams: cfg.hop.websocket_streams,
         edge,
         previews: cfg.previews.clone(),
         credentials,

@@ -42,6 +42,7 @@ pub const UPSTREAM_ERRORS: &[&str] = &[
     "exhausted",
     "timeout",
     "resolve",
+    "closed",
     "stalled",
     "other",
 ];
@@ -56,6 +57,7 @@ pub fn upstream_kind(kind: dcs_net::upstream::Kind) -> &'static str {
         Kind::Exhausted => "exhausted",
         Kind::Timeout => "timeout",
         Kind::Resolve => "resolve",
+        Kind::Closed => "closed",
         Kind::Other => "other",
     }
 }
@@ -87,6 +89,8 @@ pub struct Metrics {
     request_classes: [Counter; 5],
     /// WebSocket (and other upgrade) tunnels opened.
     pub upgrades: Counter,
+    /// Of those, the ones that were streams of a launcher's HTTP/2 connection.
+    pub upgrade_streams: Counter,
     /// Workspaces known to the runtime, by state.
     pub workspaces: Family<Vec<(String, String)>, Gauge>,
     /// Upgraded connections open now.
@@ -149,6 +153,7 @@ impl Default for Metrics {
                 .clone()
         });
         let upgrades = Counter::default();
+        let upgrade_streams = Counter::default();
         let workspaces = Family::default();
         let tunnels_open = Gauge::default();
         let tracked = Gauge::default();
@@ -186,6 +191,11 @@ impl Default for Metrics {
             "upgrades",
             "Upgraded connections tunnelled",
             upgrades.clone(),
+        );
+        registry.register(
+            "upgrade_streams",
+            "Upgraded connections tunnelled as streams of a launcher's HTTP/2 connection",
+            upgrade_streams.clone(),
         );
         registry.register(
             "workspaces",
@@ -242,6 +252,7 @@ impl Default for Metrics {
             requests,
             request_classes,
             upgrades,
+            upgrade_streams,
             workspaces,
             tunnels_open,
             tracked,

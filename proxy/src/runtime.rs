@@ -86,6 +86,12 @@ pub struct Upstream {
     pub socket: Option<std::path::PathBuf>,
     /// The workspace's hop credential, sent with every request ([`crate::hop`]).
     pub hop: Option<crate::hop::Credential>,
+    /// Whether WebSockets may go as HTTP/2 streams on one connection to the
+    /// launcher ([`dcs_net::extended_connect`]), as they do once descriptors get
+    /// scarce ([`crate::accept::admit_tunnel`]): it is reached directly (local mode).
+    /// `false` where something else is in between (Knative's ingress and
+    /// activator): each upgrade on an HTTP/1.1 connection of its own.
+    pub multiplexed: bool,
 }
 
 /// The observable state of a workspace. Never "None means running".

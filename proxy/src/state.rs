@@ -29,6 +29,8 @@ pub struct AppState {
     pub instances: Registry,
     /// Limits on slow clients and stalled workspaces.
     pub limits: crate::config::Limits,
+    /// How WebSockets reach a local launcher (`--websocket-streams`).
+    pub websocket_streams: crate::config::hop::Streams,
     /// The edge's own rules (origins, hosts, start limits).
     pub edge: crate::config::Edge,
     /// Preview isolation and the credentials stripped at the edge.

@@ -55,6 +55,6 @@ pub use git_server::{GitServer, GitServerBuilder, RecordedRequest, TestCa};
 pub use jwt::JwtIssuer;
 pub use outpost::{FakeOutpost, FakeUser};
 pub use procs::{cmdline, is_alive, processes_with_env, wait_until};
-pub use proxy::{Proxy, ProxyBuilder};
+pub use proxy::{metric, Proxy, ProxyBuilder};
 pub use raw_http::{raw_get, raw_request, RawResponse};
 pub use repos::UpstreamRepo;

@@ -160,6 +160,16 @@ impl Proxy {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The proxy's `/metrics` text (on its main listener).
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(crate::client()
+            .get(self.url("/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?)
+    }
+
     /// The proxy's pid.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -277,4 +287,13 @@ pub fn listening_addr(child: &mut Child) -> anyhow::Result<std::sync::mpsc::Rece
         }
     });
     Ok(rx)
+}
+
+/// The value of counter (or gauge) `name` in a Prometheus text exposition (0 if
+/// absent).
+pub fn metric(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0)
 }

@@ -132,6 +132,18 @@ async fn a_local_launcher_answers_only_the_proxys_requests() -> anyhow::Result<(
         direct::upgrade(&hello_addr, "/_dcs/terminal", Some(own.expose())).await?,
         101
     );
+    // And as a stream of an HTTP/2 connection (how the proxy sends upgrades to a
+    // launcher it reaches directly): every stream is checked on its own.
+    for cred in [None, Some(theirs.expose()), Some(bobs.expose())] {
+        assert_eq!(
+            direct::stream(&hello_addr, "/_dcs/terminal", cred).await?,
+            401
+        );
+    }
+    assert_eq!(
+        direct::stream(&hello_addr, "/_dcs/terminal", Some(own.expose())).await?,
+        101
+    );
 
     // The proxy's own requests pass; what reaches an app carries no credential,
     // even when the client sends one.

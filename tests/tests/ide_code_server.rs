@@ -3,7 +3,10 @@
 //! driven by headless Chromium. The workbench loads and lists the README, an edit
 //! saved in the IDE is on disk, and after the IDE process is killed the launcher
 //! restarts it and the page works again; killed again and reloaded at once, the page
-//! waits for the restarted IDE and works.
+//! waits for the restarted IDE and works. VS Code's WebSockets here are streams of
+//! one HTTP/2 connection to the launcher (`--websocket-streams always`), the way the
+//! proxy carries them once descriptors get scarce; the other browser tests take the
+//! default (a connection each).
 
 use std::time::Duration;
 
@@ -17,7 +20,11 @@ const STEP: Duration = Duration::from_secs(240);
 async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Result<()> {
     let (tools, code_server) = (browser::tools(), ide_support::code_server());
     let shots = ide_support::screenshot_dir("code_server")?;
-    let fx = Fixture::new(|b| b.code_server(&code_server))?;
+    let fx = Fixture::new(|b| {
+        b.code_server(&code_server)
+            .arg("--websocket-streams")
+            .arg("always")
+    })?;
     let (url, checkout) = (fx.proxy.url("/github/acme/hello/"), fx.checkout());
 
     let mut script = Script::start(
@@ -74,6 +81,14 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
         "nothing lost: {on_disk}"
     );
     script.finish(STEP).await?;
+    // Every WebSocket VS Code opened went as a stream.
+    let metrics = fx.proxy.metrics().await?;
+    let upgrades = dcs_e2e::metric(&metrics, "dcs_upgrades_total");
+    let streams = dcs_e2e::metric(&metrics, "dcs_upgrade_streams_total");
+    assert!(
+        upgrades > 0 && streams == upgrades,
+        "{upgrades} upgrades, {streams} streams"
+    );
     Ok(())
 }
 

@@ -134,12 +134,7 @@ async fn vscode_keepalives_do_not_keep_a_workspace_alive() -> anyhow::Result<()>
     // Counted once the stop returned (which may be a moment after the process ended).
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let metrics = client()
-            .get(fx.proxy.url("/metrics"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let metrics = fx.proxy.metrics().await?;
         if metrics.contains("dcs_idle_stops_total{reason=\"idle\"} 1") {
             break;
         }

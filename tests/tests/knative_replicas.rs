@@ -49,12 +49,7 @@ async fn get(proxy: &Proxy, path: &str, cookie: &str) -> anyhow::Result<(u16, St
 
 /// The samples of `dcs_workspace_start_seconds_count` by phase on `proxy`.
 async fn start_phases(proxy: &Proxy) -> anyhow::Result<Vec<String>> {
-    let text = client()
-        .get(proxy.url("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let text = proxy.metrics().await?;
     Ok(text
         .lines()
         .filter_map(|l| l.strip_prefix("dcs_workspace_start_seconds_count{phase=\""))

@@ -38,7 +38,7 @@ async fn fifty_concurrent_first_requests_start_exactly_one_launcher() -> anyhow:
         assert_eq!(body?, README);
     }
     assert_eq!(fx.proxy.launcher_pids().len(), 1);
-    let metrics = metrics(&fx).await?;
+    let metrics = fx.proxy.metrics().await?;
     assert!(
         metrics.contains("dcs_workspace_starts_total 1\n"),
         "{metrics}"
@@ -88,11 +88,11 @@ async fn an_idle_workspace_stops_even_with_a_silent_websocket_and_wakes_with_not
         .await?;
     assert_eq!(resp.status(), 200, "the next request wakes it");
     assert_eq!(resp.text().await?, "still here");
-    let metrics = metrics(&fx).await?;
+    let metrics = fx.proxy.metrics().await?;
     // At least: with a 2 s idle timeout a slow machine may idle-stop once more between
     // two steps of this test (each stop is followed by a start).
-    let stops = counter(&metrics, "dcs_workspace_idle_stops_total");
-    let starts = counter(&metrics, "dcs_workspace_starts_total");
+    let stops = dcs_e2e::metric(&metrics, "dcs_workspace_idle_stops_total");
+    let starts = dcs_e2e::metric(&metrics, "dcs_workspace_starts_total");
     assert!(stops >= 1 && starts >= 2, "{metrics}");
     Ok(())
 }
@@ -168,7 +168,12 @@ async fn requests_for_repositories_that_do_not_exist_leave_no_record_in_the_prox
 ) -> anyhow::Result<()> {
     let fx = Fixture::new(|b| b)?;
     let http = client();
-    let tracked = || async { anyhow::Ok(counter(&metrics(&fx).await?, "dcs_workspaces_tracked")) };
+    let tracked = || async {
+        anyhow::Ok(dcs_e2e::metric(
+            &fx.proxy.metrics().await?,
+            "dcs_workspaces_tracked",
+        ))
+    };
     // Mistyped or invented names: each a 404, and nothing kept for it.
     for n in 0..10 {
         let resp = http
@@ -182,24 +187,6 @@ async fn requests_for_repositories_that_do_not_exist_leave_no_record_in_the_prox
     open(&fx).await?;
     assert_eq!(tracked().await?, 1);
     Ok(())
-}
-
-/// The proxy's `/metrics` text.
-async fn metrics(fx: &Fixture) -> anyhow::Result<String> {
-    Ok(client()
-        .get(fx.proxy.url("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?)
-}
-
-/// The value of counter `name` in a Prometheus text exposition (0 if absent).
-fn counter(metrics: &str, name: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 #[tokio::test]
@@ -291,7 +278,7 @@ async fn a_proxy_killed_with_sigkill_and_restarted_adopts_its_workspace() -> any
         "adopted, not duplicated: {}",
         fx.proxy.log()
     );
-    let metrics = metrics(&fx).await?;
+    let metrics = fx.proxy.metrics().await?;
     assert!(
         metrics.contains("dcs_workspace_starts_total 1\n"),
         "{metrics}"

@@ -72,18 +72,24 @@ async fn download(addr: SocketAddr) -> anyhow::Result<(u16, String, TcpStream)> 
     Ok((status, head, stream))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_the_descriptor_limit_answers_are_503_and_the_workspace_lives_on() -> anyhow::Result<()>
-{
-    let mut fx = Fixture::new(|b| b)?;
-    let proxy_pid = fx.proxy.pid().context("proxy pid")?;
+/// Lowers `pid`'s descriptor limit to [`LIMIT`], soft and hard (so raising the soft
+/// limit cannot undo it; processes it starts afterwards inherit it).
+fn lower_the_limit(pid: u32) -> anyhow::Result<()> {
     let lowered = std::process::Command::new("prlimit")
         .arg("--pid")
-        .arg(proxy_pid.to_string())
+        .arg(pid.to_string())
         .arg(format!("--nofile={LIMIT}:{LIMIT}"))
         .status()
         .context("prlimit (util-linux) is missing: run `make deps`")?;
     anyhow::ensure!(lowered.success(), "prlimit failed: {lowered}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_descriptor_limit_answers_are_503_and_the_workspace_lives_on() -> anyhow::Result<()>
+{
+    let mut fx = Fixture::new(|b| b)?;
+    lower_the_limit(fx.proxy.pid().context("proxy pid")?)?;
 
     let http = client();
     let readme = fx.proxy.url("/github/acme/hello/_dcs/files/README.md");
@@ -159,5 +165,118 @@ async fn at_the_descriptor_limit_answers_are_503_and_the_workspace_lives_on() ->
         !log.contains(" 502 ") && !log.contains("status=502"),
         "a shortage was answered 502:\n{log}"
     );
+    Ok(())
+}
+
+/// The descriptors `pid` holds now.
+fn descriptors(pid: u32) -> anyhow::Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
+}
+
+/// Sends `text` as one masked WebSocket frame on `stream` and reads its echo.
+async fn echo(stream: &mut TcpStream, text: &str) -> anyhow::Result<String> {
+    let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+    anyhow::ensure!(text.len() < 126, "a short frame");
+    let mut frame = vec![0x81, 0x80 | text.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    stream.write_all(&frame).await?;
+    let mut head = [0u8; 2];
+    tokio::time::timeout(ANSWER, stream.read_exact(&mut head))
+        .await
+        .context("no echo in time")??;
+    let mut payload = vec![0u8; usize::from(head[1] & 0x7f)];
+    stream.read_exact(&mut payload).await?;
+    Ok(String::from_utf8(payload)?)
+}
+
+/// Once WebSockets hold half of the descriptors tunnels may, a local workspace's
+/// next ones are streams of one HTTP/2 connection between the proxy and its
+/// launcher: one descriptor each in the proxy (the browser's), none in the
+/// launcher, so more fit under the same limit (before: two each, and the 113th was
+/// refused under a limit of 256). When the launcher dies under them, the next
+/// WebSocket reaches its successor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_beyond_half_the_descriptors_share_one_connection_to_the_launcher(
+) -> anyhow::Result<()> {
+    // Under LIMIT tunnels may hold 224 descriptors: 56 connections of their own
+    // (112), then streams.
+    const SOCKETS: usize = 150;
+    const LAST: usize = 40;
+    let mut fx = Fixture::new(|b| b)?;
+    let proxy = fx.proxy.pid().context("proxy pid")?;
+    lower_the_limit(proxy)?;
+    let (status, head, mut first) = websocket(fx.proxy.addr).await?;
+    assert_eq!(status, 101, "{head}\n{}", fx.proxy.log());
+    assert_eq!(echo(&mut first, "first").await?, "first");
+    let launcher = fx.proxy.launcher_pids()[0];
+
+    let mut open = Vec::new();
+    let mut before_last = (0, 0);
+    for i in 0..SOCKETS {
+        if i == SOCKETS - LAST {
+            before_last = (descriptors(proxy)?, descriptors(launcher)?);
+        }
+        let (status, head, mut ws) = websocket(fx.proxy.addr).await?;
+        assert_eq!(status, 101, "WebSocket {i}: {head}\n{}", fx.proxy.log());
+        assert!(
+            head.to_ascii_lowercase().contains("upgrade: websocket"),
+            "{head}"
+        );
+        assert_eq!(
+            echo(&mut ws, &format!("hello {i}")).await?,
+            format!("hello {i}")
+        );
+        open.push(ws);
+    }
+    let proxy_grew = descriptors(proxy)? - before_last.0;
+    let launcher_grew = descriptors(launcher)?.saturating_sub(before_last.1);
+    assert!(
+        (LAST..LAST + 3).contains(&proxy_grew),
+        "the proxy holds {proxy_grew} more descriptors for the last {LAST} WebSockets"
+    );
+    assert!(
+        launcher_grew < 3,
+        "the launcher holds {launcher_grew} more descriptors for the last {LAST} WebSockets"
+    );
+    // Every one still echoes, in any order.
+    for (i, ws) in open.iter_mut().enumerate().rev() {
+        assert_eq!(echo(ws, &format!("again {i}")).await?, format!("again {i}"));
+    }
+    // The first ones had connections of their own.
+    let metrics = fx.proxy.metrics().await?;
+    let streams = dcs_e2e::metric(&metrics, "dcs_upgrade_streams_total");
+    assert!(
+        (LAST as u64..SOCKETS as u64).contains(&streams),
+        "{streams} of {} WebSockets were streams",
+        SOCKETS + 1
+    );
+
+    // The launcher dies under them: they end, and a new WebSocket reaches the next.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(launcher)?),
+        nix::sys::signal::Signal::SIGKILL,
+    )?;
+    let mut end = [0u8; 1];
+    let ended = tokio::time::timeout(ANSWER, first.read(&mut end)).await;
+    assert!(matches!(ended, Ok(Ok(0)) | Ok(Err(_))), "{ended:?}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let last = match websocket(fx.proxy.addr).await {
+            Ok((101, _, mut ws)) => {
+                assert_eq!(echo(&mut ws, "back").await?, "back");
+                break;
+            }
+            Ok((status, head, _)) => format!("{status}: {head}"),
+            Err(err) => err.to_string(),
+        };
+        assert!(
+            Instant::now() < deadline,
+            "no WebSocket after the launcher died (last: {last})\n{}",
+            fx.proxy.whole_log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(fx.proxy.launcher_pids(), [launcher], "a new launcher");
     Ok(())
 }

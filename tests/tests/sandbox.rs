@@ -3,6 +3,8 @@
 //! nor read Bob's files, nor connect to Bob's launcher or the proxy's port, nor read
 //! the operator's git token; and both work normally otherwise: the clone (with the
 //! token), the `none` IDE, previews — on the same port at once, each their own.
+//! Their terminals are streams of one HTTP/2 connection to each launcher's socket
+//! (`--websocket-streams always`), each stream checked on its own.
 
 use dcs_e2e::{client, FakeUser, Fixture, GitServer, JwtIssuer};
 use dcs_model::{RepoRef, UserId, WorkspaceKey};
@@ -49,6 +51,8 @@ async fn two_users_share_a_machine_and_neither_reaches_the_other() -> anyhow::Re
                 .fold(b.user(&alice.uid), |b, a| b.arg(a))
                 .arg("--git-token-file")
                 .arg(token_file.to_string_lossy())
+                .arg("--websocket-streams")
+                .arg("always")
         },
     )?;
     let as_user = |req: reqwest::RequestBuilder, user: &FakeUser| issuer.signed(req, user);
@@ -171,5 +175,12 @@ async fn two_users_share_a_machine_and_neither_reaches_the_other() -> anyhow::Re
     assert!(out.contains("# hello") && out.contains("bob only"), "{out}");
     alices.close().await;
     bobs.close().await;
+    let metrics = fx.proxy.metrics().await?;
+    let upgrades = dcs_e2e::metric(&metrics, "dcs_upgrades_total");
+    let streams = dcs_e2e::metric(&metrics, "dcs_upgrade_streams_total");
+    assert!(
+        upgrades >= 2 && streams == upgrades,
+        "{upgrades} upgrades, {streams} streams"
+    );
     Ok(())
 }

@@ -1,19 +1,17 @@
 //! Exchanges with workspaces are timed and their failures counted by kind,
-//! through the real proxy: a launcher that died (SIGKILL) refuses the proxy's
-//! cached connection, which counts one `refused`, and the request is answered by
-//! the restarted launcher with nothing else counted.
+//! through the real proxy: a launcher that died (SIGKILL) either refuses the
+//! proxy's new connection (`refused`) or, when the proxy took a kept connection
+//! before it saw that one close, resets or closes it unanswered (`reset`, `closed`;
+//! a `GET`, sent again). One of these is counted, once, and the request is answered
+//! by the restarted launcher with nothing else counted. (The kept connection
+//! happened in most runs on a busy machine and was answered 502 before.)
 
 use std::time::Duration;
 
 use dcs_e2e::{client, Fixture};
 
 async fn metric(fx: &Fixture, name: &str) -> anyhow::Result<f64> {
-    let text = client()
-        .get(fx.proxy.url("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let text = fx.proxy.metrics().await?;
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .ok_or_else(|| anyhow::anyhow!("no {name} in {text}"))
@@ -44,14 +42,17 @@ async fn a_dead_launcher_counts_one_refused_exchange_and_answers_from_a_new_one(
         .send()
         .await?;
     assert_eq!(again.status(), 200, "{}", fx.proxy.log());
-    let refused = "dcs_upstream_errors_total{kind=\"refused\"}";
-    assert_eq!(metric(&fx, refused).await?, 1.0);
-    for kind in dcs_proxy::metrics::UPSTREAM_ERRORS
-        .iter()
-        .filter(|k| **k != "refused")
-    {
+    let mut counted = Vec::new();
+    for kind in dcs_proxy::metrics::UPSTREAM_ERRORS {
         let name = format!("dcs_upstream_errors_total{{kind=\"{kind}\"}}");
-        assert_eq!(metric(&fx, &name).await?, 0.0, "{kind}");
+        let n = metric(&fx, &name).await?;
+        if n > 0.0 {
+            counted.push((*kind, n));
+        }
     }
+    assert!(
+        matches!(counted[..], [("refused" | "reset" | "closed", n)] if n == 1.0),
+        "{counted:?}"
+    );
     Ok(())
 }

@@ -212,3 +212,22 @@ async fn refused_connections_are_told_from_shortages() {
     let reset = Wrapped(io::Error::from_raw_os_error(libc_errno::ECONNRESET));
     assert_eq!(classify(&reset), Kind::Reset);
 }
+
+#[tokio::test]
+async fn a_connection_closed_before_the_answer_is_told_apart() {
+    // An upstream that reads the request and closes without answering (a launcher
+    // killed as the request arrived).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut buf = [0u8; 1024];
+        let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await;
+    });
+    let pool = Pool::<Empty<Bytes>>::new(&PoolConfig::default());
+    let err = pool.send(&addr, get("/")).await.expect_err("no answer");
+    assert_eq!(err.kind, Kind::Closed, "{err}");
+    assert!(!err.connecting, "the request went out");
+}

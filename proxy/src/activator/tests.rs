@@ -38,6 +38,7 @@ impl Runtime for Scripted {
             host: None,
             socket: None,
             hop: None,
+            multiplexed: false,
         })
     }
     async fn register(&self, _spec: &WorkspaceSpec) -> Result<()> {

@@ -1,6 +1,7 @@
 //! The hop and the sandbox: `--hop-secret-file` (the secret every workspace's hop
-//! credential is derived from, [`crate::hop`]) and `--sandbox` (local workspaces in
-//! bubblewrap, [`crate::runtime::local::sandbox`]).
+//! credential is derived from, [`crate::hop`]), `--sandbox` (local workspaces in
+//! bubblewrap, [`crate::runtime::local::sandbox`]) and `--websocket-streams` (how
+//! WebSockets reach a local launcher, [`crate::accept::admit_tunnel`]).
 //!
 //! The local runtime sandboxes every workspace whenever several people can sign in
 //! (any `--auth` but `none`); there is no flag to turn that off, and a machine that
@@ -31,6 +32,26 @@ pub struct HopArgs {
     /// can sign in.
     #[arg(long, env = "DCS_PROXY_SANDBOX")]
     pub sandbox: bool,
+    /// Local runtime: how WebSockets reach a workspace's launcher. `auto`: each on a
+    /// connection of its own (the fewest hops per message) until WebSockets hold
+    /// half of the descriptors they may, then as streams of one HTTP/2 connection
+    /// per launcher (one descriptor each instead of two). `always`: always streams
+    /// (fewest descriptors, a few µs more per message). `never`: always
+    /// connections. Through Knative each is a connection of its own.
+    #[arg(long, env = "DCS_PROXY_WEBSOCKET_STREAMS", value_enum, default_value_t = Streams::Auto)]
+    pub websocket_streams: Streams,
+}
+
+/// How WebSockets reach a launcher that takes streams (`--websocket-streams`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Streams {
+    /// Connections of their own until descriptors get scarce, then streams.
+    #[default]
+    Auto,
+    /// Always streams of the launcher's HTTP/2 connection.
+    Always,
+    /// Always connections of their own.
+    Never,
 }
 
 /// The validated settings.
@@ -42,6 +63,8 @@ pub struct Hop {
     pub secret_file: PathBuf,
     /// The sandbox of local workspaces, if they run in one.
     pub sandbox: Option<SandboxConfig>,
+    /// How WebSockets reach a local launcher.
+    pub websocket_streams: Streams,
 }
 
 /// What the flags are checked against.
@@ -100,6 +123,7 @@ impl HopArgs {
             key,
             secret_file: file,
             sandbox,
+            websocket_streams: self.websocket_streams,
         })
     }
 }
@@ -139,7 +163,7 @@ mod tests {
         std::fs::write(&short, "tiny").expect("write");
         let args = HopArgs {
             hop_secret_file: Some(short),
-            sandbox: false,
+            ..HopArgs::default()
         };
         let mut problems = Vec::new();
         assert!(args.validate(&local, &mut problems).is_none());

@@ -195,3 +195,17 @@ fn relative_paths_are_made_absolute_and_a_bare_program_name_stays_on_path() {
     let nested = absolute_unless_bare("ide/bin/code-server".into());
     assert_eq!(nested, here.join("ide/bin/code-server"));
 }
+
+#[test]
+fn websocket_streams_default_to_auto_and_take_always_and_never() {
+    use hop::Streams;
+    assert_eq!(args(&[]).hop.websocket_streams, Streams::Auto);
+    for (value, streams) in [("always", Streams::Always), ("never", Streams::Never)] {
+        let parsed = args(&["--websocket-streams", value]);
+        assert_eq!(parsed.hop.websocket_streams, streams);
+    }
+    let refused = Cli::try_parse_from(["dcs-proxy", "--websocket-streams", "sometimes"])
+        .err()
+        .expect("refused");
+    assert!(refused.to_string().contains("auto"), "{refused}");
+}

@@ -1,13 +1,17 @@
 //! The send phase: the request goes to the workspace over the proxy's one pool of
 //! kept-alive connections ([`dcs_net::upstream::Pool`]: `TCP_NODELAY`, a connect
 //! timeout, a bounded number kept idle per workspace address, cached DNS answers for
-//! Knative's service names); an upgrade goes over a connection of its own.
+//! Knative's service names); an upgrade goes over a connection of its own, or, to a
+//! launcher reached directly, as a stream of its HTTP/2 connection (`Carried`).
 //!
-//! **What a failure means.** Only a refused or reset connection says the workspace
-//! moved or went away: the cached upstream is forgotten and the runtime asked again,
-//! and a request none of which was sent yet is sent once more. Running out of
-//! descriptors or ports ([`Kind::Exhausted`]) says the proxy is overloaded: `503`
-//! with `Retry-After`, and nothing is concluded about the workspace.
+//! **What a failure means.** Only a refused or reset connection, or one closed
+//! before any answer, says the workspace moved or went away: the cached upstream is
+//! forgotten and the runtime asked again, and a request none of which was sent yet
+//! is sent once more, as is a bodiless `GET`, `HEAD` or `OPTIONS` whose connection
+//! was reset or closed before it was answered (a kept connection to a launcher that
+//! died as it was used; RFC 9110 §9.2.2: such a request changes nothing). Running
+//! out of descriptors or ports ([`Kind::Exhausted`]) says the proxy is overloaded:
+//! `503` with `Retry-After`, and nothing is concluded about the workspace.
 
 use std::pin::Pin;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -15,7 +19,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderMap, Request, Response, Uri};
+use http::{HeaderMap, Method, Request, Response, Uri};
 use hyper::body::Incoming;
 use tracing::debug;
 
@@ -45,14 +49,37 @@ pub enum Sent {
     Overloaded(String),
 }
 
+/// How a request travels to its workspace.
+#[derive(Debug, Clone, Copy)]
+pub enum Carried<'a> {
+    /// Over a kept-alive connection.
+    Kept,
+    /// An upgrade, over an HTTP/1.1 connection of its own.
+    Alone,
+    /// An upgrade (to this protocol) as a stream of the launcher's HTTP/2 connection.
+    Stream(&'a http::HeaderValue),
+}
+
+impl<'a> Carried<'a> {
+    /// How a request upgrading to `upgrade` (if it does) travels: as a stream if
+    /// `stream` (its admission said so, [`crate::accept::admit_tunnel`]).
+    pub fn of(upgrade: Option<&'a http::HeaderValue>, stream: bool) -> Self {
+        match upgrade {
+            None => Carried::Kept,
+            Some(upgrade) if stream => Carried::Stream(upgrade),
+            Some(_) => Carried::Alone,
+        }
+    }
+}
+
 /// What the request rewrite needs besides the upstream.
 pub struct Rewrite<'a> {
     /// The request context without `host`/`authority` (filled per attempt).
     pub ctx: RequestContext<'a>,
     /// Path and query to send.
     pub path: Uri,
-    /// Whether it is an upgrade (sent over a connection of its own).
-    pub upgrade: bool,
+    /// Whether an upgrade goes as a stream of the launcher's HTTP/2 connection.
+    pub stream: bool,
 }
 
 /// Sends the request (`parts`, `body`) to `spec`'s workspace at `upstream` (as the
@@ -67,18 +94,24 @@ pub async fn send(
     rewrite: Rewrite<'_>,
 ) -> Result<Sent> {
     let limits = state.limits;
+    // May be sent again whole after its connection closed unanswered.
+    let repeatable = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && http_body::Body::is_end_stream(&body);
     let slot = Arc::new(Mutex::new(Some(body)));
     let mut retried = false;
     loop {
         let (req, sent) = build(&parts, &rewrite, &upstream, &slot, limits.request_body);
+        let carried = Carried::of(rewrite.ctx.upgrade, rewrite.stream && upstream.multiplexed);
         let exchange = async {
-            if let Some(socket) = &upstream.socket {
+            let authority = &upstream.authority;
+            match (&upstream.socket, carried) {
                 // A sandboxed launcher: its unix socket (`crate::hop::unix`).
-                crate::hop::unix::send(socket, req, rewrite.upgrade).await
-            } else if rewrite.upgrade {
-                POOL.send_upgrade(&upstream.authority, req).await
-            } else {
-                POOL.send(&upstream.authority, req).await
+                (Some(socket), _) => crate::hop::unix::send(socket, req, carried).await,
+                (None, Carried::Kept) => POOL.send(authority, req).await,
+                (None, Carried::Alone) => POOL.send_upgrade(authority, req).await,
+                (None, Carried::Stream(upgrade)) => {
+                    POOL.send_upgrade_as_stream(authority, req, upgrade).await
+                }
             }
         };
         // The answer must begin within the upstream timeout once the body is sent.
@@ -103,14 +136,14 @@ pub async fn send(
         state
             .metrics
             .upstream_failed(crate::metrics::upstream_kind(failure.kind));
-        let moved = matches!(failure.kind, Kind::Refused | Kind::Reset);
+        let moved = matches!(failure.kind, Kind::Refused | Kind::Reset | Kind::Closed);
         if moved {
             // The workspace went away or moved: the next request asks the runtime.
             state.activator.invalidate(&spec.key);
         }
-        let unsent = failure.connecting && lock(&slot).is_some();
-        if moved && unsent && !retried {
-            debug!(workspace = %spec.key, %failure, "cached upstream refused; asking the runtime again");
+        let again = repeatable || (failure.connecting && lock(&slot).is_some());
+        if moved && again && !retried {
+            debug!(workspace = %spec.key, %failure, "cached upstream gone; asking the runtime again");
             retried = true;
             upstream = state.activator.upstream(spec).await?;
             continue;

@@ -1,8 +1,8 @@
 //! Requests to a launcher that answers on a unix socket (a sandboxed local
 //! workspace: its network namespace is its own). Like the TCP side
 //! ([`dcs_net::upstream::Pool`]): kept-alive connections per socket
-//! ([`KeepAlive`], keyed by the socket's path) and, for upgrades, a connection of
-//! their own. Failures are classified the same way; a socket file that is gone reads
+//! ([`KeepAlive`], keyed by the socket's path) and, for upgrades, streams of one
+//! HTTP/2 connection per socket ([`Multiplexed`]). Failures are classified the same way; a socket file that is gone reads
 //! as a refused connection (the workspace went away: ask the runtime again).
 
 use std::io;
@@ -14,9 +14,9 @@ use http::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 
-use dcs_net::upstream::{AnswerBody, Failure, KeepAlive, PoolConfig};
+use dcs_net::upstream::{AnswerBody, Failure, KeepAlive, Multiplexed, PoolConfig};
 
-use crate::forward::send::UpstreamBody;
+use crate::forward::send::{Carried, UpstreamBody};
 
 /// How long a connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,12 +28,15 @@ static KEPT: LazyLock<KeepAlive<UpstreamBody>> = LazyLock::new(|| {
     KeepAlive::new(cfg.max_idle_per_host, cfg.idle_timeout)
 });
 
-/// Sends `req` (origin-form) to the launcher on `socket`: over a kept-alive
-/// connection, or over a connection of its own for an upgrade.
+/// The proxy's HTTP/2 connections to launchers on unix sockets, for upgrades.
+static STREAMS: LazyLock<Multiplexed<UpstreamBody>> = LazyLock::new(Multiplexed::default);
+
+/// Sends `req` (origin-form) to the launcher on `socket` as `carried` says: over a
+/// kept-alive connection, a connection of its own, or as a stream.
 pub async fn send(
     socket: &Path,
     req: Request<UpstreamBody>,
-    upgrade: bool,
+    carried: Carried<'_>,
 ) -> Result<Response<AnswerBody<UpstreamBody>>, Failure> {
     let connect = || async {
         connect(socket)
@@ -41,10 +44,15 @@ pub async fn send(
             .map(TokioIo::new)
             .map_err(|e| Failure::of(&e, true))
     };
-    if !upgrade {
-        return KEPT.send(key_of(socket)?, req, connect).await;
+    match carried {
+        Carried::Kept => KEPT.send(key_of(socket)?, req, connect).await,
+        Carried::Alone => dcs_net::upstream::send_alone(connect().await?, req).await,
+        Carried::Stream(upgrade) => {
+            STREAMS
+                .send_upgrade(key_of(socket)?, req, upgrade, "localhost", connect)
+                .await
+        }
     }
-    dcs_net::upstream::send_alone(connect().await?, req).await
 }
 
 /// The key of `socket`'s connections: its path, which must be UTF-8.

@@ -24,6 +24,7 @@ fn every_upstream_failure_has_a_reported_label() {
         Kind::Exhausted,
         Kind::Timeout,
         Kind::Resolve,
+        Kind::Closed,
         Kind::Other,
     ] {
         assert!(UPSTREAM_ERRORS.contains(&upstream_kind(kind)), "{kind:?}");

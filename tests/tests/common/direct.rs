@@ -76,3 +76,30 @@ pub async fn upgrade(addr: &str, path: &str, hop: Option<&str>) -> anyhow::Resul
     ];
     Ok(get(stream, addr, path, hop, &extra).await?.status)
 }
+
+/// The same upgrade as [`upgrade`], as a stream of an HTTP/2 connection to `addr`
+/// (the proxy's way to a local launcher): its status, as HTTP/1.1 would read it.
+pub async fn stream(addr: &str, path: &str, hop: Option<&str>) -> anyhow::Result<u16> {
+    use dcs_net::upstream::{Failure, Multiplexed};
+    let mut req = http::Request::get(path)
+        .header("host", addr)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+    if let Some(hop) = hop {
+        req = req.header(HOP, hop);
+    }
+    let req = req.body(http_body_util::Empty::<bytes::Bytes>::new())?;
+    let connect = || async {
+        tokio::net::TcpStream::connect(addr)
+            .await
+            .map(hyper_util::rt::TokioIo::new)
+            .map_err(|e| Failure::of(&e, true))
+    };
+    let websocket = http::HeaderValue::from_static("websocket");
+    let answer = Multiplexed::default()
+        .send_upgrade(addr, req, &websocket, addr, connect)
+        .await?;
+    Ok(answer.status().as_u16())
+}

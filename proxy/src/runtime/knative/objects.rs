@@ -173,6 +173,7 @@ pub fn upstream(cfg: &KnativeConfig, key: &WorkspaceKey) -> Upstream {
         host: Some(host),
         socket: None,
         hop: cfg.hop.as_ref().map(|k| k.credential(&key.name())),
+        multiplexed: false,
     }
 }
 

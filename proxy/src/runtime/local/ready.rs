@@ -222,6 +222,7 @@ mod tests {
                 host: None,
                 socket: None,
                 hop: None,
+                multiplexed: false,
             };
             let probe = probe(&up, Duration::from_millis(1000), Duration::from_secs(30)).await;
             assert_eq!(probe.readiness, Readiness::NotYet);

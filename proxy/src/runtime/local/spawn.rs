@@ -90,6 +90,7 @@ pub fn upstream(
             host: None,
             socket: Some(run_dir(cfg, key).join(SOCKET_NAME)),
             hop,
+            multiplexed: true,
         };
     }
     Upstream {
@@ -97,6 +98,7 @@ pub fn upstream(
         host: None,
         socket: None,
         hop,
+        multiplexed: true,
     }
 }
 

@@ -268,6 +268,7 @@ fn upstream_is_the_cluster_local_route_with_its_host_and_hop_credential() {
             host: Some(format!("{name}.dcs-workspaces.svc.cluster.local")),
             socket: None,
             hop: Some(hop.credential(&name)),
+            multiplexed: false,
         }
     );
 }
