@@ -39,7 +39,8 @@ pub struct Report {
     pub clone_full: Vec<Duration>,
     /// Idle RSS (KiB): proxy, launcher, nginx.
     pub idle_rss: [u64; 3],
-    /// The proxy's tunnel cap and the descriptor limit it follows, as it logged them.
+    /// The descriptors the proxy's tunnels may hold and the limit it follows, as it
+    /// logged them.
     pub tunnel_cap: Option<(usize, u64)>,
 }
 
@@ -254,16 +255,16 @@ impl Report {
             .iter()
             .filter(|((_, target), _)| target == "dcs-proxy")
             .any(|(_, idle)| idle.asked > idle.opened);
-        if let (true, Some((cap, limit))) = (capped, self.tunnel_cap) {
+        if let (true, Some((descriptors, limit))) = (capped, self.tunnel_cap) {
+            // Two each until half are held, then one each (`--websocket-streams auto`).
+            let cap = descriptors / 4 + descriptors / 2;
             let _ = writeln!(
                 out,
                 "\nThe refusals are the proxy's tunnel cap: one process holds two descriptors per \
-                 tunnel (the client's and the workspace's) and keeps a reserve for everything else, \
-                 so under this machine's descriptor limit of {limit} (hard; raising it needs \
-                 `CAP_SYS_RESOURCE`, which this machine does not grant) it admits {cap} tunnels and \
-                 answers the rest `503` with `Retry-After`. nginx holds 10,000 under the same limit \
-                 because each of its worker processes has a limit of its own. With a hard limit of \
-                 at least 2 × 10,000 plus the reserve (21,024), the proxy holds 10,000."
+                 tunnel until tunnels hold half of the {descriptors} they may (a reserve is kept \
+                 for everything else), then one (the workspace's side a stream of one HTTP/2 \
+                 connection), so under this machine's descriptor limit of {limit} it admits \
+                 about {cap} tunnels and answers the rest `503` with `Retry-After`."
             );
         }
     }

@@ -144,8 +144,8 @@ pub fn proxy(data: &Path, git_base: &str, extra: &[&str]) -> anyhow::Result<Proc
     Ok(Proc { child, addr })
 }
 
-/// The tunnel cap and descriptor limit the proxy over `data` logged at start
-/// (`file-descriptor limit … after=<limit> … tunnels=<cap>`).
+/// The descriptors tunnels may hold and the descriptor limit the proxy over `data`
+/// logged at start (`file-descriptor limit … after=<limit> … tunnel_descriptors=<n>`).
 pub fn tunnel_cap(data: &Path) -> Option<(usize, u64)> {
     let log = std::fs::read_to_string(data.join("proxy.log")).ok()?;
     let line = log.lines().find(|l| l.contains("file-descriptor limit"))?;
@@ -154,7 +154,10 @@ pub fn tunnel_cap(data: &Path) -> Option<(usize, u64)> {
             .find_map(|w| w.strip_prefix(name))
             .and_then(|v| v.parse::<u64>().ok())
     };
-    Some((usize::try_from(field("tunnels=")?).ok()?, field("after=")?))
+    Some((
+        usize::try_from(field("tunnel_descriptors=")?).ok()?,
+        field("after=")?,
+    ))
 }
 
 /// The address the launcher under `data` published.
