@@ -134,10 +134,14 @@ pub fn to_switching<B>(resp: &mut Response<B>, upgrade: &HeaderValue) {
     hop::strip(resp.headers_mut(), Some(upgrade));
 }
 
-/// What one stream may have on its way unread, each way: enough for a large
-/// WebSocket message in one go, small enough to hold for a browser that stopped
-/// reading (a closed laptop).
-pub const STREAM_WINDOW: u32 = 1 << 20;
+/// What one stream may have on its way unread, each way: a 64 KiB WebSocket
+/// message goes in one go, with room to spare; and it is what the proxy holds in
+/// its memory for a browser that stopped reading while its workspace kept sending
+/// (a closed laptop, or a user after the proxy's memory with many WebSockets: the
+/// tunnel cap bounds how many), where a connection of its own would leave it to
+/// the kernel's socket buffers (a quarter of the 1 MiB it was: 2.5 GB rather than
+/// 10 with 10,000 such streams).
+pub const STREAM_WINDOW: u32 = 256 * 1024;
 
 /// What all streams of a connection may have on their way unread: as much as the
 /// protocol allows, so that streams whose readers stopped never stall the others

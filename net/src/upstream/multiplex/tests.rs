@@ -17,12 +17,19 @@ use super::*;
 use crate::extended_connect::{from_stream, to_accepted};
 
 /// An HTTP/2 server on loopback answering upgrades to `websocket` with an echo
-/// (and anything else `403`); counts the connections it accepted.
-async fn server() -> (String, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+/// (and anything else `403`); counts the connections it accepted and the bytes its
+/// `/flood` streams got written.
+async fn server() -> (
+    String,
+    Arc<AtomicUsize>,
+    Arc<AtomicUsize>,
+    tokio::task::JoinHandle<()>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
+    let flooded = Arc::new(AtomicUsize::new(0));
+    let (count, written) = (accepted.clone(), flooded.clone());
     let task = tokio::spawn(async move {
         // Owned by this task: stopping it closes every connection it accepted.
         let mut connections = tokio::task::JoinSet::new();
@@ -31,48 +38,58 @@ async fn server() -> (String, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
                 return;
             };
             count.fetch_add(1, Ordering::SeqCst);
-            let service = hyper::service::service_fn(|mut req: Request<Incoming>| async move {
-                assert!(from_stream(&mut req), "every request is a stream here");
-                let upgrade = crate::hop::upgrade_requested(req.headers());
-                let host = req.headers().get(HOST).cloned();
-                let flood = req.uri().path() == "/flood";
-                let resp = if upgrade.is_some_and(|u| crate::hop::is_websocket(&u)) {
-                    let on = hyper::upgrade::on(&mut req);
-                    tokio::spawn(async move {
-                        let Ok(up) = on.await else { return };
-                        let mut io = TokioIo::new(up);
-                        if flood {
-                            // More than a stream may have unread; never reads.
-                            let _ = io.write_all(&vec![b'x'; 4 << 20]).await;
-                            std::future::pending::<()>().await;
-                        }
-                        let mut buf = [0u8; 1024];
-                        while let Ok(n) = io.read(&mut buf).await {
-                            if n == 0 || io.write_all(&buf[..n]).await.is_err() {
-                                break;
+            let written = written.clone();
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                let written = written.clone();
+                async move {
+                    assert!(from_stream(&mut req), "every request is a stream here");
+                    let upgrade = crate::hop::upgrade_requested(req.headers());
+                    let host = req.headers().get(HOST).cloned();
+                    let flood = req.uri().path() == "/flood";
+                    let resp = if upgrade.is_some_and(|u| crate::hop::is_websocket(&u)) {
+                        let on = hyper::upgrade::on(&mut req);
+                        tokio::spawn(async move {
+                            let Ok(up) = on.await else { return };
+                            let mut io = TokioIo::new(up);
+                            if flood {
+                                // More than a stream may have unread; never reads.
+                                let chunk = [b'x'; 16 * 1024];
+                                for _ in 0..256 {
+                                    if io.write_all(&chunk).await.is_err() {
+                                        break;
+                                    }
+                                    written.fetch_add(chunk.len(), Ordering::SeqCst);
+                                }
+                                std::future::pending::<()>().await;
                             }
-                        }
-                    });
-                    Response::builder()
-                        .status(StatusCode::SWITCHING_PROTOCOLS)
-                        .header(CONNECTION, "upgrade")
-                        .header(UPGRADE, "websocket")
-                        .header("sec-websocket-accept", "accepted")
-                        .header("x-host", host.unwrap_or(HeaderValue::from_static("-")))
-                        .body(Full::new(Bytes::new()))
-                } else {
-                    Response::builder()
-                        .status(StatusCode::FORBIDDEN)
-                        .body(Full::new(Bytes::from_static(b"not here")))
-                };
-                Ok::<_, std::convert::Infallible>(to_accepted(resp.expect("response")))
+                            let mut buf = [0u8; 1024];
+                            while let Ok(n) = io.read(&mut buf).await {
+                                if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
+                        });
+                        Response::builder()
+                            .status(StatusCode::SWITCHING_PROTOCOLS)
+                            .header(CONNECTION, "upgrade")
+                            .header(UPGRADE, "websocket")
+                            .header("sec-websocket-accept", "accepted")
+                            .header("x-host", host.unwrap_or(HeaderValue::from_static("-")))
+                            .body(Full::new(Bytes::new()))
+                    } else {
+                        Response::builder()
+                            .status(StatusCode::FORBIDDEN)
+                            .body(Full::new(Bytes::from_static(b"not here")))
+                    };
+                    Ok::<_, std::convert::Infallible>(to_accepted(resp.expect("response")))
+                }
             });
             connections.spawn(
                 crate::extended_connect::server().serve_connection(TokioIo::new(stream), service),
             );
         }
     });
-    (addr, accepted, task)
+    (addr, accepted, flooded, task)
 }
 
 fn upgrade(to: &'static str) -> Request<Empty<Bytes>> {
@@ -98,7 +115,7 @@ async fn connect(addr: &str) -> Result<TokioIo<TcpStream>, Failure> {
 
 #[tokio::test]
 async fn upgrades_share_one_connection_and_each_is_a_tunnel_of_its_own() {
-    let (addr, accepted, _server) = server().await;
+    let (addr, accepted, _, _server) = server().await;
     let mux = Multiplexed::default();
     let ws = HeaderValue::from_static("websocket");
     let mut tunnels = Vec::new();
@@ -147,7 +164,7 @@ async fn upgrades_share_one_connection_and_each_is_a_tunnel_of_its_own() {
 
 #[tokio::test]
 async fn upgrades_opened_together_share_the_connection_they_wait_for() {
-    let (addr, accepted, _server) = server().await;
+    let (addr, accepted, _, _server) = server().await;
     let mux = Multiplexed::default();
     let ws = HeaderValue::from_static("websocket");
     let opens = (0..8)
@@ -162,7 +179,7 @@ async fn upgrades_opened_together_share_the_connection_they_wait_for() {
 
 #[tokio::test]
 async fn a_refusal_passes_as_it_is() {
-    let (addr, _, _server) = server().await;
+    let (addr, _, _, _server) = server().await;
     let mux = Multiplexed::default();
     let resp = mux
         .send_upgrade(
@@ -181,7 +198,7 @@ async fn a_refusal_passes_as_it_is() {
 
 #[tokio::test]
 async fn a_launcher_that_went_away_is_connected_to_anew_when_it_is_back() {
-    let (addr, accepted, server_task) = server().await;
+    let (addr, accepted, _, server_task) = server().await;
     let mux = Multiplexed::default();
     let ws = HeaderValue::from_static("websocket");
     let mut resp = mux
@@ -216,7 +233,7 @@ async fn streams_nobody_reads_do_not_stall_the_others() {
     // Browsers that stopped reading (closed laptops) while their IDE kept sending:
     // each stream holds at most its own window, and the connection's is never the
     // limit, so the workspace's other WebSockets go on.
-    let (addr, accepted, _server) = server().await;
+    let (addr, accepted, _, _server) = server().await;
     let mux = Multiplexed::default();
     let ws = HeaderValue::from_static("websocket");
     let mut stalled = Vec::new();
@@ -250,4 +267,42 @@ async fn streams_nobody_reads_do_not_stall_the_others() {
         .expect("the other stream is not stalled");
     assert_eq!(&got, b"still here");
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_stream_nobody_reads_holds_little_in_the_proxy() {
+    // A browser that stopped reading while its workspace kept sending (a closed
+    // laptop, or a user after the proxy's memory with many such WebSockets): every
+    // byte its workspace got to write is held on the way, in the proxy's receive
+    // buffer for the stream (at most its window) or in a socket.
+    let (addr, _, flooded, _server) = server().await;
+    let mux = Multiplexed::default();
+    let ws = HeaderValue::from_static("websocket");
+    let mut resp = mux
+        .send_upgrade(&addr, upgrade_of("/flood", "websocket"), &ws, &addr, || {
+            connect(&addr)
+        })
+        .await
+        .expect("answer");
+    let _held = Held::take(&mut resp);
+    let _stalled = hyper::upgrade::on(&mut resp).await.expect("upgraded");
+    // Until the writer is held back: no more bytes for half a second.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut last = usize::MAX;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let now = flooded.load(Ordering::SeqCst);
+        if now == last && now > 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still writing: {now}"
+        );
+        last = now;
+    }
+    assert!(
+        last <= 256 * 1024 + 64 * 1024,
+        "{last} bytes written to a stream nobody reads"
+    );
 }
