@@ -228,6 +228,24 @@ async fn a_launcher_that_went_away_is_connected_to_anew_when_it_is_back() {
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
 
+/// A stream to `/flood` (its writer never stops) that is never read, with the
+/// connection it holds.
+async fn flood(
+    mux: &Multiplexed<Empty<Bytes>>,
+    addr: &str,
+) -> (hyper::upgrade::Upgraded, Option<Held>) {
+    let ws = HeaderValue::from_static("websocket");
+    let mut resp = mux
+        .send_upgrade(addr, upgrade_of("/flood", "websocket"), &ws, addr, || {
+            connect(addr)
+        })
+        .await
+        .expect("answer");
+    assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+    let held = Held::take(&mut resp);
+    (hyper::upgrade::on(&mut resp).await.expect("upgraded"), held)
+}
+
 #[tokio::test]
 async fn streams_nobody_reads_do_not_stall_the_others() {
     // Browsers that stopped reading (closed laptops) while their IDE kept sending:
@@ -238,15 +256,7 @@ async fn streams_nobody_reads_do_not_stall_the_others() {
     let ws = HeaderValue::from_static("websocket");
     let mut stalled = Vec::new();
     for _ in 0..8 {
-        let mut resp = mux
-            .send_upgrade(&addr, upgrade_of("/flood", "websocket"), &ws, &addr, || {
-                connect(&addr)
-            })
-            .await
-            .expect("answer");
-        assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
-        let held = Held::take(&mut resp);
-        stalled.push((hyper::upgrade::on(&mut resp).await.expect("upgraded"), held));
+        stalled.push(flood(&mux, &addr).await);
     }
     // Let the floods fill what they may.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -277,15 +287,7 @@ async fn a_stream_nobody_reads_holds_little_in_the_proxy() {
     // buffer for the stream (at most its window) or in a socket.
     let (addr, _, flooded, _server) = server().await;
     let mux = Multiplexed::default();
-    let ws = HeaderValue::from_static("websocket");
-    let mut resp = mux
-        .send_upgrade(&addr, upgrade_of("/flood", "websocket"), &ws, &addr, || {
-            connect(&addr)
-        })
-        .await
-        .expect("answer");
-    let _held = Held::take(&mut resp);
-    let _stalled = hyper::upgrade::on(&mut resp).await.expect("upgraded");
+    let _stalled = flood(&mux, &addr).await;
     // Until the writer is held back: no more bytes for half a second.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     let mut last = usize::MAX;
