@@ -1,9 +1,11 @@
 //! Requests to a launcher that answers on a unix socket (a sandboxed local
 //! workspace: its network namespace is its own). Like the TCP side
 //! ([`dcs_net::upstream::Pool`]): kept-alive connections per socket
-//! ([`KeepAlive`], keyed by the socket's path) and, for upgrades, streams of one
-//! HTTP/2 connection per socket ([`Multiplexed`]). Failures are classified the same way; a socket file that is gone reads
-//! as a refused connection (the workspace went away: ask the runtime again).
+//! ([`KeepAlive`], keyed by the socket's path) and, for upgrades, a connection of
+//! their own or, as admitted, streams of one HTTP/2 connection per socket
+//! ([`Multiplexed`]). Failures are classified the same way; a socket file that is
+//! gone reads as a refused connection (the workspace went away: ask the runtime
+//! again).
 
 use std::io;
 use std::path::Path;
