@@ -12,6 +12,7 @@
 //! GitHub may care).
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,19 +20,31 @@ use crate::error::{shown, Error, Result};
 
 /// A validated repository reference. Both parts are safe as single path segments.
 /// Compared without regard to ASCII case (see the module docs).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// One shared allocation holds both spellings: a clone (every request to a
+/// workspace makes some) costs a reference count, not three strings.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RepoRef {
-    owner: String,
-    repo: String,
-    /// `owner/repo` in lowercase: what equality, hashing and ordering use.
-    #[serde(skip)]
-    folded: String,
+    /// `owner/repo` as first given, then `owner/repo` in lowercase (what equality,
+    /// hashing and ordering use): two halves of the same length.
+    text: Arc<str>,
+    /// Bytes of the owner (at most [`RepoRef::MAX_OWNER`]).
+    owner_len: u8,
+}
+
+impl fmt::Debug for RepoRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RepoRef")
+            .field("owner", &self.owner())
+            .field("repo", &self.repo())
+            .finish()
+    }
 }
 
 impl PartialEq for RepoRef {
     fn eq(&self, other: &Self) -> bool {
-        self.folded == other.folded
+        self.folded() == other.folded()
     }
 }
 
@@ -39,7 +52,7 @@ impl Eq for RepoRef {}
 
 impl std::hash::Hash for RepoRef {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.folded.hash(state);
+        self.folded().hash(state);
     }
 }
 
@@ -51,7 +64,7 @@ impl PartialOrd for RepoRef {
 
 impl Ord for RepoRef {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.folded.cmp(&other.folded)
+        self.folded().cmp(other.folded())
     }
 }
 
@@ -66,12 +79,16 @@ impl RepoRef {
         validate_owner(owner)?;
         let repo = repo.strip_suffix(".git").unwrap_or(repo);
         validate_repo(repo)?;
-        let mut folded = [owner, "/", repo].concat();
-        folded.make_ascii_lowercase();
+        let half = owner.len() + 1 + repo.len();
+        let mut text = String::with_capacity(2 * half);
+        for part in [owner, "/", repo, owner, "/", repo] {
+            text.push_str(part);
+        }
+        text[half..].make_ascii_lowercase();
         Ok(Self {
-            folded,
-            owner: owner.to_owned(),
-            repo: repo.to_owned(),
+            text: Arc::from(text),
+            // Validated: at most MAX_OWNER (39) bytes.
+            owner_len: u8::try_from(owner.len()).unwrap_or(u8::MAX),
         })
     }
 
@@ -88,22 +105,22 @@ impl RepoRef {
 
     /// The owner (user or organisation).
     pub fn owner(&self) -> &str {
-        &self.owner
+        &self.spelled()[..usize::from(self.owner_len)]
     }
 
     /// The repository name, without any `.git` suffix.
     pub fn repo(&self) -> &str {
-        &self.repo
+        &self.spelled()[usize::from(self.owner_len) + 1..]
     }
 
     /// The owner in lowercase: the same for every spelling of it.
     pub fn canonical_owner(&self) -> &str {
-        &self.folded[..self.owner.len()]
+        &self.folded()[..usize::from(self.owner_len)]
     }
 
     /// The repository name in lowercase: the same for every spelling of it.
     pub fn canonical_repo(&self) -> &str {
-        &self.folded[self.owner.len() + 1..]
+        &self.folded()[usize::from(self.owner_len) + 1..]
     }
 
     /// The clone URL under a git base such as `https://github.com`.
@@ -111,9 +128,19 @@ impl RepoRef {
         format!(
             "{}/{}/{}.git",
             git_base.trim_end_matches('/'),
-            self.owner,
-            self.repo
+            self.owner(),
+            self.repo()
         )
+    }
+
+    /// `owner/repo` as first given.
+    fn spelled(&self) -> &str {
+        &self.text[..self.text.len() / 2]
+    }
+
+    /// `owner/repo` in lowercase.
+    fn folded(&self) -> &str {
+        &self.text[self.text.len() / 2..]
     }
 }
 
@@ -174,7 +201,7 @@ fn validate_repo(repo: &str) -> Result<()> {
 
 impl fmt::Display for RepoRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.owner, self.repo)
+        f.write_str(self.spelled())
     }
 }
 
@@ -209,6 +236,23 @@ mod tests {
         assert_eq!(r.to_string(), "acme-corp/hello.world_2");
         RepoRef::new(&"a".repeat(39), &"b".repeat(100)).expect("limits are inclusive");
         RepoRef::new("a", ".github").expect("leading dot in repo is fine");
+    }
+
+    #[test]
+    fn a_clone_shares_both_spellings() {
+        let r = RepoRef::new("Acme", "Hello.git").expect("valid");
+        let c = r.clone();
+        assert!(
+            Arc::ptr_eq(&r.text, &c.text),
+            "one allocation for all clones"
+        );
+        assert_eq!((c.owner(), c.repo()), ("Acme", "Hello"));
+        assert_eq!((c.canonical_owner(), c.canonical_repo()), ("acme", "hello"));
+        assert_eq!(c.to_string(), "Acme/Hello");
+        assert_eq!(
+            format!("{c:?}"),
+            r#"RepoRef { owner: "Acme", repo: "Hello" }"#
+        );
     }
 
     #[test]
