@@ -89,7 +89,7 @@ pub async fn send(
     state: &AppState,
     spec: &WorkspaceSpec,
     mut upstream: Upstream,
-    parts: Parts,
+    mut parts: Parts,
     body: Incoming,
     rewrite: Rewrite<'_>,
 ) -> Result<Sent> {
@@ -98,9 +98,21 @@ pub async fn send(
     let repeatable = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
         && http_body::Body::is_end_stream(&body);
     let slot = Arc::new(Mutex::new(Some(body)));
-    let mut retried = false;
+    // The first attempt rewrites the request's own header map: hyper hands it over
+    // with room for the headers the rewrite adds, where a copy (a `Vec` clone, room
+    // for none) grew twice per request. The copy is kept for the one retry there may
+    // be; none left, no retry.
+    let mut headers = std::mem::take(&mut parts.headers);
+    let mut spare = Some(headers.clone());
     loop {
-        let (req, sent) = build(&parts, &rewrite, &upstream, &slot, limits.request_body);
+        let (req, sent) = build(
+            &parts,
+            headers,
+            &rewrite,
+            &upstream,
+            &slot,
+            limits.request_body,
+        );
         let carried = Carried::of(rewrite.ctx.upgrade, rewrite.stream && upstream.multiplexed);
         let exchange = async {
             let authority = &upstream.authority;
@@ -142,9 +154,9 @@ pub async fn send(
             state.activator.invalidate(&spec.key);
         }
         let again = repeatable || (failure.connecting && lock(&slot).is_some());
-        if moved && again && !retried {
+        if let (true, true, Some(copy)) = (moved, again, spare.take()) {
             debug!(workspace = %spec.key, %failure, "cached upstream gone; asking the runtime again");
-            retried = true;
+            headers = copy;
             upstream = state.activator.upstream(spec).await?;
             continue;
         }
@@ -152,16 +164,16 @@ pub async fn send(
     }
 }
 
-/// One attempt's request: the original headers rewritten for `upstream`, the body
+/// One attempt's request: the original `headers` rewritten for `upstream`, the body
 /// (still unsent) paced from now on.
 fn build(
     parts: &Parts,
+    mut headers: HeaderMap,
     rewrite: &Rewrite<'_>,
     upstream: &Upstream,
     slot: &Arc<Mutex<Option<Incoming>>>,
     pace: Pace,
 ) -> (Request<UpstreamBody>, Arc<Progress>) {
-    let mut headers: HeaderMap = parts.headers.clone();
     let ctx = RequestContext {
         host: upstream.host.as_deref(),
         authority: &upstream.authority,
