@@ -133,6 +133,11 @@ impl RepoRef {
         )
     }
 
+    /// `owner/repo` as first given, as `Display` writes it (without a copy).
+    pub fn as_str(&self) -> &str {
+        self.spelled()
+    }
+
     /// `owner/repo` as first given.
     fn spelled(&self) -> &str {
         &self.text[..self.text.len() / 2]
@@ -249,6 +254,7 @@ mod tests {
         assert_eq!((c.owner(), c.repo()), ("Acme", "Hello"));
         assert_eq!((c.canonical_owner(), c.canonical_repo()), ("acme", "hello"));
         assert_eq!(c.to_string(), "Acme/Hello");
+        assert_eq!(c.as_str(), "Acme/Hello");
         assert_eq!(
             format!("{c:?}"),
             r#"RepoRef { owner: "Acme", repo: "Hello" }"#

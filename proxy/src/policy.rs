@@ -146,15 +146,15 @@ impl Policy {
                 rule: ADMIN_RULE.to_owned(),
             };
         }
-        // `owner/repo` as `Display` writes it, joined (every request).
-        let subject = [repo.owner(), "/", repo.repo()].concat();
+        // `owner/repo` as `Display` writes it, without a copy (every request).
+        let subject = repo.as_str();
         for rule in self.rules.iter().filter(|r| r.applies_to(groups)) {
-            if rule.deny.is_match(&subject) {
+            if rule.deny.is_match(subject) {
                 return Decision::Deny {
                     rule: rule.name.clone(),
                 };
             }
-            if rule.allow.is_match(&subject) {
+            if rule.allow.is_match(subject) {
                 return Decision::Allow {
                     rule: rule.name.clone(),
                 };

@@ -61,14 +61,7 @@ impl WorkspaceSpec {
 /// Where the proxy serves a workspace: `/github/<owner>/<repo>` or `/instances/<id>`.
 pub fn base_path(key: &WorkspaceKey) -> String {
     match &key.kind {
-        WorkspaceKind::Repo(repo) => [
-            crate::route::GITHUB_PREFIX,
-            "/",
-            repo.owner(),
-            "/",
-            repo.repo(),
-        ]
-        .concat(),
+        WorkspaceKind::Repo(repo) => [crate::route::GITHUB_PREFIX, "/", repo.as_str()].concat(),
         WorkspaceKind::Instance(id) => format!("{INSTANCES_PREFIX}/{id}"),
     }
 }
