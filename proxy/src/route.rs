@@ -4,6 +4,7 @@
 //! prefix `/github/<owner>/<repo>` is stripped here, in one place, and `<rest>` is
 //! forwarded still percent-encoded. Dot segments and encoded NULs are refused
 //! anywhere in the path, so no path can mean something other than what it says.
+//! What a thread last made of a workspace's prefix is remembered ([`memo`]).
 
 use std::borrow::Cow;
 
@@ -110,6 +111,12 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
     if !(after.is_empty() || after.starts_with('/')) {
         return Ok(Route::NotFound); // e.g. /githubx
     }
+    let query_suffix = query.map(|q| ["?", q].concat()).unwrap_or_default();
+    // The same `/<owner>/<repo>/` as this thread's last request: as parsed then.
+    if let Some((repo, prefix, rest)) = memo::recall(after) {
+        let rest = ["/", rest, &query_suffix].concat();
+        return Ok(Route::Workspace { repo, prefix, rest });
+    }
     let mut parts = after.splitn(4, '/').skip(1); // "" before the first '/'
     let owner = parts.next().unwrap_or("");
     let repo = parts.next().unwrap_or("");
@@ -126,8 +133,7 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
     let repo = RepoRef::new(&decode(owner)?, &decode(repo)?)
         .map_err(|e| Error::BadRequest(e.to_string()))?;
     // Joined, not `format!`ed: this runs for every request to a workspace.
-    let prefix = [GITHUB_PREFIX, "/", repo.owner(), "/", repo.repo()].concat();
-    let query_suffix = query.map(|q| ["?", q].concat()).unwrap_or_default();
+    let prefix = [GITHUB_PREFIX, "/", repo.as_str()].concat();
     let canonical = path
         .strip_prefix(prefix.as_str())
         .is_some_and(|r| r.starts_with('/'));
@@ -136,11 +142,14 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
         // IDE's relative URLs resolve under the prefix.
         None => Ok(Route::Redirect(format!("{prefix}/{query_suffix}"))),
         Some(rest) if !canonical => Ok(Route::Redirect(format!("{prefix}/{rest}{query_suffix}"))),
-        Some(rest) => Ok(Route::Workspace {
-            repo,
-            prefix,
-            rest: ["/", rest, &query_suffix].concat(),
-        }),
+        Some(rest) => {
+            memo::remember(&after[..after.len() - rest.len()], &repo, &prefix);
+            Ok(Route::Workspace {
+                repo,
+                prefix,
+                rest: ["/", rest, &query_suffix].concat(),
+            })
+        }
     }
 }
 
@@ -203,5 +212,6 @@ fn decode(segment: &str) -> Result<Cow<'_, str>, Error> {
         .map_err(|_| Error::BadRequest("the path is not valid UTF-8 once decoded".into()))
 }
 
+mod memo;
 #[cfg(test)]
 mod tests;

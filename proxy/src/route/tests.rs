@@ -223,3 +223,64 @@ fn bad_paths_are_400_with_a_message() {
         }
     }
 }
+
+/// Whatever the thread parsed before, a path means the same: the memo of the last
+/// workspace prefix answers only for the same bytes, and only as parsing would.
+#[test]
+fn what_was_parsed_before_changes_nothing() {
+    let paths = [
+        "/github/acme/hello/",
+        "/github/acme/hello/x/y%20z",
+        "/github/Acme/Hello/x",
+        "/github/acme/hello.git/x",
+        "/github/%61cme/hello/x",
+        "/github/acme/hello",
+        "/github/acme/hello//x",
+        "/github/acme/hello/../x",
+        "/github/acme/hello/%2e%2e/x",
+        "/github/acme/hello/a%00b",
+        "/github/acme/hellox/y",
+        "/github/acme/hell/o",
+        "/github/acme/",
+        "/github/bad_owner/x/",
+        "/api/x",
+        "/healthz",
+    ];
+    let fresh = |path: &str, query: Option<&str>| {
+        memo::forget();
+        format!("{:?}", parse(path, query))
+    };
+    for before in paths {
+        for path in paths {
+            for query in [None, Some("a=1&b")] {
+                let expected = fresh(path, query);
+                memo::forget();
+                let _ = parse(before, Some("q"));
+                let got = format!("{:?}", parse(path, query));
+                assert_eq!(got, expected, "{path} after {before}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_last_canonical_prefix_is_remembered_as_it_came() {
+    memo::forget();
+    assert!(memo::recall("/acme/hello/x").is_none());
+    let _ = parse("/github/acme/hello.git/x", None);
+    assert!(
+        memo::recall("/acme/hello/x").is_none(),
+        "a redirect is not kept"
+    );
+    let _ = parse("/github/acme/hello/x", None);
+    let (repo, prefix, rest) = memo::recall("/acme/hello/y?z").expect("kept");
+    assert_eq!(
+        (repo.as_str(), prefix.as_str(), rest),
+        ("acme/hello", "/github/acme/hello", "y?z")
+    );
+    assert!(
+        memo::recall("/Acme/hello/x").is_none(),
+        "another spelling is parsed"
+    );
+    assert!(memo::recall("/acme/hello").is_none());
+}
