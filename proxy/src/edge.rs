@@ -214,8 +214,7 @@ pub fn decide(site: &Site, ask: &Ask<'_>) -> Verdict {
 /// Whether `host` is one this proxy answers to under `--auth none`.
 fn serves(site: &Site, local: SocketAddr, host: &HostPort) -> bool {
     let port = host.port_or_default("http");
-    let listen = HostPort::of(local);
-    (host.host == listen.host && port == listen.port)
+    (origin::names_ip(&host.host, local.ip()) && port == Some(local.port()))
         || (LOOPBACK_NAMES.contains(&host.host.as_str()) && port == Some(local.port()))
         || site.public.as_ref().is_some_and(|p| p.serves(host))
 }
@@ -228,7 +227,7 @@ fn is_own(site: &Site, ask: &Ask<'_>, host: Option<&HostPort>, origin: &Origin) 
     let loopback = origin.scheme == "http"
         && origin.port == ask.local.port()
         && (LOOPBACK_NAMES.contains(&origin.host.as_str())
-            || origin.host == HostPort::of(ask.local).host);
+            || origin::names_ip(&origin.host, ask.local.ip()));
     loopback || host.and_then(|h| own_of_host(ask, h)).as_ref() == Some(origin)
 }
 

@@ -4,7 +4,7 @@
 //! spellings of one site compare equal and nothing else does.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The default port of `scheme` (`http` 80, `https` 443).
 fn default_port(scheme: &str) -> Option<u16> {
@@ -129,6 +129,18 @@ impl fmt::Display for Origin {
     }
 }
 
+/// Whether `host` (a [`HostPort`]'s or an [`Origin`]'s) is the literal of `ip`, as
+/// [`HostPort::of`] writes it, found without writing it (the edge asks for every
+/// request).
+pub fn names_ip(host: &str, ip: IpAddr) -> bool {
+    let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    match (bracketed, ip.to_canonical()) {
+        (Some(v6), IpAddr::V6(ip)) => v6.parse::<Ipv6Addr>().is_ok_and(|v6| v6 == ip),
+        (None, IpAddr::V4(ip)) => host.parse::<Ipv4Addr>().is_ok_and(|v4| v4 == ip),
+        _ => false,
+    }
+}
+
 fn parse_port(p: &str) -> Option<u16> {
     if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -198,5 +210,48 @@ mod tests {
         assert_eq!(HostPort::of(v6).host, "[::1]");
         let mapped: SocketAddr = "[::ffff:127.0.0.1]:80".parse().expect("addr");
         assert_eq!(HostPort::of(mapped).host, "127.0.0.1");
+    }
+
+    /// `names_ip` answers what comparing with `HostPort::of`'s text answered, for
+    /// every host a `Host` header or an `Origin` can hold.
+    #[test]
+    fn a_host_names_an_address_exactly_when_it_is_its_text() {
+        let ips = [
+            "127.0.0.1",
+            "10.0.0.7",
+            "::1",
+            "::ffff:127.0.0.1",
+            "fe80::1",
+            "0.0.0.0",
+        ];
+        let hosts = [
+            "127.0.0.1",
+            "127.0.0.2",
+            "127.000.000.001",
+            "0127.0.0.1",
+            "127.1",
+            "10.0.0.7",
+            "[::1]",
+            "[0:0::1]",
+            "[::ffff:127.0.0.1]",
+            "[fe80::1]",
+            "::1",
+            "[::1",
+            "localhost",
+            "0.0.0.0",
+            "",
+            "[]",
+            "1.2.3.4.5",
+        ];
+        for ip in ips {
+            let ip: IpAddr = ip.parse().expect("ip");
+            let text = HostPort::of(SocketAddr::new(ip, 1)).host;
+            for host in hosts {
+                // Another spelling of the same IPv6 address names it too (a parsed
+                // `Host` is always written the one way: `HostPort::parse`).
+                let same_v6 = host == "[0:0::1]" && ip.to_string() == "::1";
+                assert_eq!(names_ip(host, ip), host == text || same_v6, "{host} {ip}");
+            }
+        }
     }
 }
