@@ -44,26 +44,34 @@ where
         } else {
             ("", "", "")
         };
-        writer.write_str(dim)?;
+        // Without colours the styles are empty: skipped, not written (a call each).
+        let put = |writer: &mut Writer<'_>, pieces: &[&str]| {
+            pieces
+                .iter()
+                .filter(|piece| !piece.is_empty())
+                .try_for_each(|piece| writer.write_str(piece))
+        };
+        put(&mut writer, &[dim])?;
         super::line_time::LineTime.format_time(&mut writer)?;
-        writer.write_str(reset)?;
-        writer.write_char(' ')?;
         let level = *event.metadata().level();
-        if ansi {
-            writer.write_str(colour(level))?;
-        }
-        writer.write_str(padded(level))?;
-        writer.write_str(reset)?;
-        writer.write_char(' ')?;
+        let colour = if ansi { colour(level) } else { "" };
+        put(
+            &mut writer,
+            &[reset, " ", colour, padded(level), reset, " "],
+        )?;
         let mut spans = false;
         super::with_current_request_id(|id| {
             spans = true;
-            for piece in [
-                bold, "request{", reset, "id=", id, bold, "}", reset, dim, ":", reset,
-            ] {
-                writer.write_str(piece)?;
+            if ansi {
+                put(
+                    &mut writer,
+                    &[
+                        bold, "request{", reset, "id=", id, bold, "}", reset, dim, ":", reset,
+                    ],
+                )
+            } else {
+                put(&mut writer, &["request{id=", id, "}:"])
             }
-            Ok::<_, fmt::Error>(())
         })
         .transpose()?;
         if let Some(scope) = ctx.event_scope() {
@@ -81,9 +89,10 @@ where
         if spans {
             writer.write_char(' ')?;
         }
-        for piece in [dim, event.metadata().target(), ":", reset, " "] {
-            writer.write_str(piece)?;
-        }
+        put(
+            &mut writer,
+            &[dim, event.metadata().target(), ":", reset, " "],
+        )?;
         ctx.format_fields(writer.by_ref(), event)?;
         writer.write_char('\n')
     }
