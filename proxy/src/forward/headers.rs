@@ -10,7 +10,8 @@
 //! other `Set-Cookie` is kept to the host that answered (no `Domain`), and a
 //! sandboxed preview's to its own path.
 
-use std::net::SocketAddr;
+use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -133,18 +134,8 @@ pub struct RequestContext<'a> {
 /// Rewrites a request's headers for the workspace.
 pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
     hop::strip(headers, ctx.upgrade);
-    // Found in one pass over the names, removed only when present: a removal by
-    // name hashes it, for every request, and these are nearly always absent.
-    let doomed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|n| {
-            n.as_str().starts_with("x-authentik-")
-                || IDENTITY.contains(n)
-                || *n == dcs_net::preview::ROOT_HEADER
-        })
-        .cloned()
-        .collect();
-    for name in doomed {
+    let seen = Seen::of(headers);
+    for name in seen.doomed {
         headers.remove(name);
     }
     if ctx.preview_root {
@@ -161,16 +152,23 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
         }
     }
 
-    let peer_ip = dcs_net::addr::ip_text(ctx.peer.ip());
-    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prior) => format!("{prior}, {peer_ip}"),
-        None => peer_ip,
+    let prior = match seen.forwarded_for {
+        true => headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()),
+        false => None,
     };
-    set(headers, X_FORWARDED_FOR, &xff);
-    if !headers.contains_key(&X_FORWARDED_PROTO) {
+    match prior {
+        Some(prior) => {
+            let xff = format!("{prior}, {}", dcs_net::addr::ip_text(ctx.peer.ip()));
+            set(headers, X_FORWARDED_FOR, &xff);
+        }
+        None => {
+            headers.insert(X_FORWARDED_FOR, peer_value(ctx.peer.ip()));
+        }
+    }
+    if !seen.forwarded_proto {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     }
-    if let (false, Some(host)) = (headers.contains_key(&X_FORWARDED_HOST), original_host) {
+    if let (false, Some(host)) = (seen.forwarded_host, original_host) {
         headers.insert(X_FORWARDED_HOST, host);
     }
     set(headers, X_FORWARDED_PREFIX, ctx.prefix);
@@ -181,6 +179,68 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
     if !ctx.identity.groups.is_empty() {
         set(headers, X_FORWARDED_GROUPS, &ctx.identity.groups.join("|"));
     }
+}
+
+/// What the request rewrite looks for among the names of a request's headers,
+/// found in one pass: the names it removes, and whether the client sent
+/// `X-Forwarded-*` of its own. Every name concerned begins with `x-` and a
+/// browser's seldom do, so most are passed over after two bytes, and none of these
+/// headers is looked up by name (a hash each, on every request, for headers that
+/// are nearly always absent).
+#[derive(Default)]
+struct Seen {
+    doomed: Vec<HeaderName>,
+    forwarded_for: bool,
+    forwarded_proto: bool,
+    forwarded_host: bool,
+}
+
+impl Seen {
+    fn of(headers: &HeaderMap) -> Self {
+        let mut seen = Self::default();
+        for name in headers.keys().filter(|n| n.as_str().starts_with("x-")) {
+            if name.as_str().starts_with("x-authentik-")
+                || IDENTITY.contains(name)
+                || *name == dcs_net::preview::ROOT_HEADER
+            {
+                seen.doomed.push(name.clone());
+            } else if *name == X_FORWARDED_FOR {
+                seen.forwarded_for = true;
+            } else if *name == X_FORWARDED_PROTO {
+                seen.forwarded_proto = true;
+            } else if *name == X_FORWARDED_HOST {
+                seen.forwarded_host = true;
+            }
+        }
+        seen
+    }
+}
+
+/// `ip` as a header value. The value of this thread's last peer is kept: the same
+/// peer again (behind an ingress, nearly every request) costs a reference count
+/// instead of its digits and a copy.
+fn peer_value(ip: IpAddr) -> HeaderValue {
+    thread_local! {
+        static LAST: RefCell<Option<(IpAddr, HeaderValue)>> = const { RefCell::new(None) };
+    }
+    let make = || {
+        HeaderValue::from_str(&dcs_net::addr::ip_text(ip))
+            .unwrap_or_else(|_| unreachable!("an address's text is a valid header value"))
+    };
+    LAST.try_with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return make();
+        };
+        match &*last {
+            Some((seen, value)) if *seen == ip => value.clone(),
+            _ => {
+                let value = make();
+                *last = Some((ip, value.clone()));
+                value
+            }
+        }
+    })
+    .unwrap_or_else(|_| make())
 }
 
 /// Rewrites a response's headers for the client: hop-by-hop removed (kept for a

@@ -255,3 +255,58 @@ fn a_workspace_cannot_set_a_credential_cookie_or_one_for_other_hosts() {
         ]
     );
 }
+
+/// `X-Forwarded-*` a client (an ingress in front) sent are kept or extended; absent,
+/// the proxy's own are set, each for the peer of that request, whoever came before
+/// it on the same thread.
+#[test]
+fn forwarded_headers_are_kept_extended_or_set_for_each_peer() {
+    let id = identity();
+    let rewrite = |peer: &str, given: &[(&'static str, &'static str)]| {
+        let mut h = HeaderMap::new();
+        h.insert("host", HeaderValue::from_static("ide.example"));
+        for (name, value) in given {
+            h.append(*name, HeaderValue::from_static(value));
+        }
+        let ctx = RequestContext {
+            peer: peer.parse().expect("addr"),
+            ..ctx(&id, None)
+        };
+        rewrite_request(&mut h, &ctx);
+        h
+    };
+    for (peer, ip) in [
+        ("10.0.0.9:1", "10.0.0.9"),
+        ("10.0.0.9:2", "10.0.0.9"),
+        ("192.0.2.7:1", "192.0.2.7"),
+        ("[2001:db8::1]:1", "2001:db8::1"),
+        ("10.0.0.9:3", "10.0.0.9"),
+    ] {
+        let h = rewrite(peer, &[]);
+        assert_eq!(h["x-forwarded-for"], ip, "{peer}");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "ide.example");
+        let h = rewrite(
+            peer,
+            &[
+                ("x-forwarded-for", "1.2.3.4"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "ide.corp"),
+            ],
+        );
+        assert_eq!(h["x-forwarded-for"], format!("1.2.3.4, {ip}"));
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "ide.corp");
+    }
+    // Named hop-by-hop by the client: gone before the proxy looks, then set afresh.
+    let h = rewrite(
+        "10.0.0.9:1",
+        &[
+            ("connection", "x-forwarded-for, x-forwarded-proto"),
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-proto", "https"),
+        ],
+    );
+    assert_eq!(h["x-forwarded-for"], "10.0.0.9");
+    assert_eq!(h["x-forwarded-proto"], "http");
+}
