@@ -170,6 +170,13 @@ impl Verdict {
 
 /// Decides whether the request `ask` describes may go on (see the module docs).
 pub fn decide(site: &Site, ask: &Ask<'_>) -> Verdict {
+    let writes = ask.upgrade || !matches!(ask.method, "GET" | "HEAD" | "OPTIONS");
+    let own_origin_checked = ask.scope == Scope::Guarded && writes;
+    // The host is parsed only when something reads it (not for a plain read behind
+    // an ingress: most requests).
+    if !site.guard_host && !own_origin_checked {
+        return Verdict::Pass;
+    }
     let host = ask.host.map(HostPort::parse);
     if site.guard_host {
         if let Some(parsed) = &host {
@@ -178,8 +185,7 @@ pub fn decide(site: &Site, ask: &Ask<'_>) -> Verdict {
             }
         }
     }
-    let writes = ask.upgrade || !matches!(ask.method, "GET" | "HEAD" | "OPTIONS");
-    if ask.scope == Scope::Open || !writes {
+    if !own_origin_checked {
         return Verdict::Pass;
     }
     let host = host.flatten();
