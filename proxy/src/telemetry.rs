@@ -133,12 +133,15 @@ fn fresh_id() -> String {
         u32::from_be_bytes(bytes)
     });
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    // `{prefix:08x}{n:08x}`, without the formatting machinery (every request).
+    // `{prefix:08x}{n:08x}`, without the formatting machinery (every request),
+    // written into a buffer and copied once, not pushed a character at a time.
     let id = (u64::from(prefix) << 32) | u64::from(n);
-    (0..16)
-        .rev()
-        .map(|nibble| char::from(b"0123456789abcdef"[((id >> (nibble * 4)) & 0xf) as usize]))
-        .collect()
+    let mut digits = [0u8; 16];
+    for (i, digit) in digits.iter_mut().enumerate() {
+        *digit = b"0123456789abcdef"[((id >> ((15 - i) * 4)) & 0xf) as usize];
+    }
+    // Hex digits are ASCII: never the empty default.
+    String::from_utf8(digits.to_vec()).unwrap_or_default()
 }
 
 /// Runs `fut` as the request `id`: [`current_request_id`] answers it, and every
