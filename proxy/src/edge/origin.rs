@@ -4,7 +4,7 @@
 //! spellings of one site compare equal and nothing else does.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The default port of `scheme` (`http` 80, `https` 443).
 fn default_port(scheme: &str) -> Option<u16> {
@@ -56,18 +56,6 @@ impl HostPort {
             (host.to_ascii_lowercase(), port)
         };
         Some(Self { host, port })
-    }
-
-    /// The host and port of a socket address (`127.0.0.1:8080`, `[::1]:8080`).
-    pub fn of(addr: SocketAddr) -> Self {
-        let host = match addr.ip().to_canonical() {
-            IpAddr::V4(v4) => dcs_net::addr::ip_text(IpAddr::V4(v4)),
-            IpAddr::V6(v6) => format!("[{v6}]"),
-        };
-        Self {
-            host,
-            port: Some(addr.port()),
-        }
     }
 
     /// The port, or `scheme`'s default when none was written.
@@ -129,9 +117,10 @@ impl fmt::Display for Origin {
     }
 }
 
-/// Whether `host` (a [`HostPort`]'s or an [`Origin`]'s) is the literal of `ip`, as
-/// [`HostPort::of`] writes it, found without writing it (the edge asks for every
-/// request).
+/// Whether `host` (a [`HostPort`]'s or an [`Origin`]'s) is the literal of `ip` as
+/// [`HostPort::parse`] normalises one (`127.0.0.1`, `[::1]`; a v4-mapped address as
+/// IPv4), found by parsing `host` rather than by writing `ip` as text (the edge asks
+/// for every request).
 pub fn names_ip(host: &str, ip: IpAddr) -> bool {
     let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
     match (bracketed, ip.to_canonical()) {
@@ -202,17 +191,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn socket_addresses_become_hosts() {
-        let v4: SocketAddr = "127.0.0.1:80".parse().expect("addr");
-        assert_eq!(HostPort::of(v4).host, "127.0.0.1");
-        let v6: SocketAddr = "[::1]:80".parse().expect("addr");
-        assert_eq!(HostPort::of(v6).host, "[::1]");
-        let mapped: SocketAddr = "[::ffff:127.0.0.1]:80".parse().expect("addr");
-        assert_eq!(HostPort::of(mapped).host, "127.0.0.1");
+    /// An address as the edge compared it before `names_ip`: as text, IPv6 in
+    /// brackets, a v4-mapped address as IPv4.
+    fn text_of(ip: IpAddr) -> String {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        }
     }
 
-    /// `names_ip` answers what comparing with `HostPort::of`'s text answered, for
+    #[test]
+    fn addresses_as_text() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(text_of(ip("127.0.0.1")), "127.0.0.1");
+        assert_eq!(text_of(ip("::1")), "[::1]");
+        assert_eq!(text_of(ip("::ffff:127.0.0.1")), "127.0.0.1");
+    }
+
+    /// `names_ip` answers what comparing with the address's text answered, for
     /// every host a `Host` header or an `Origin` can hold.
     #[test]
     fn a_host_names_an_address_exactly_when_it_is_its_text() {
@@ -245,7 +241,7 @@ mod tests {
         ];
         for ip in ips {
             let ip: IpAddr = ip.parse().expect("ip");
-            let text = HostPort::of(SocketAddr::new(ip, 1)).host;
+            let text = text_of(ip);
             for host in hosts {
                 // Another spelling of the same IPv6 address names it too (a parsed
                 // `Host` is always written the one way: `HostPort::parse`).
