@@ -22,6 +22,7 @@ pub mod unix;
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use dcs_model::K8sName;
 use hmac::{Hmac, Mac};
@@ -99,26 +100,39 @@ impl HopKey {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0)
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         mac.update(name.as_bytes());
-        Credential(hex(&mac.finalize().into_bytes()))
+        let text = hex(&mac.finalize().into_bytes());
+        let mut header = HeaderValue::from_str(&text)
+            .unwrap_or_else(|_| unreachable!("hex digits are a valid header value"));
+        header.set_sensitive(true);
+        Credential {
+            text: Arc::from(text),
+            header,
+        }
     }
 }
 
 /// A workspace's hop credential (hex). Its `Debug` is redacted, it has no
-/// `Display`, and it compares in constant time.
+/// `Display`, and it compares in constant time. It is made once per workspace and
+/// sent with every request: held as text and as a ready header value, shared by
+/// its clones (a clone is two reference counts, the header a third).
 #[derive(Clone, Eq)]
-pub struct Credential(String);
+pub struct Credential {
+    text: Arc<str>,
+    header: HeaderValue,
+}
 
 impl Credential {
     /// The credential itself, for the one place that writes it (a header, a
     /// Secret, a launcher's stdin).
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl PartialEq for Credential {
     fn eq(&self, other: &Self) -> bool {
-        self.0.len() == other.0.len() && bool::from(self.0.as_bytes().ct_eq(other.0.as_bytes()))
+        self.text.len() == other.text.len()
+            && bool::from(self.text.as_bytes().ct_eq(other.text.as_bytes()))
     }
 }
 
@@ -131,10 +145,9 @@ impl fmt::Debug for Credential {
 /// Sets [`HEADER`] to `credential` (replacing whatever a client sent), or removes
 /// it when there is none.
 pub fn insert(headers: &mut HeaderMap, credential: Option<&Credential>) {
-    match credential.and_then(|c| HeaderValue::from_str(c.expose()).ok()) {
-        Some(mut value) => {
-            value.set_sensitive(true);
-            headers.insert(HEADER_NAME, value);
+    match credential {
+        Some(credential) => {
+            headers.insert(HEADER_NAME, credential.header.clone());
         }
         None => {
             headers.remove(HEADER_NAME);
@@ -214,6 +227,10 @@ mod tests {
         insert(&mut headers, Some(&c));
         let values: Vec<_> = headers.get_all(HEADER).iter().collect();
         assert_eq!(values, [c.expose()]);
+        assert!(
+            values.iter().all(|v| v.is_sensitive()),
+            "marked sensitive: never indexed by HTTP/2's header compression"
+        );
         insert(&mut headers, None);
         assert!(headers.get(HEADER).is_none());
     }
