@@ -113,8 +113,9 @@ impl HopKey {
 
 /// A workspace's hop credential (hex). Its `Debug` is redacted, it has no
 /// `Display`, and it compares in constant time. It is made once per workspace and
-/// sent with every request: held as text and as a ready header value, shared by
-/// its clones (a clone is two reference counts, the header a third).
+/// sent with every request, so it is held both as text and as a ready (sensitive)
+/// header value, each shared: a clone, and each request's header, costs reference
+/// counts, not copies.
 #[derive(Clone, Eq)]
 pub struct Credential {
     text: Arc<str>,

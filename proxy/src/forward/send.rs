@@ -101,7 +101,7 @@ pub async fn send(
     // The first attempt rewrites the request's own header map: hyper hands it over
     // with room for the headers the rewrite adds, where a copy (a `Vec` clone, room
     // for none) grew twice per request. The copy is kept for the one retry there may
-    // be; none left, no retry.
+    // be; none left, no retry. `parts.headers` is empty from here on.
     let mut headers = std::mem::take(&mut parts.headers);
     let mut spare = Some(headers.clone());
     loop {

@@ -62,16 +62,12 @@ where
         let mut spans = false;
         super::with_current_request_id(|id| {
             spans = true;
-            if ansi {
-                put(
-                    &mut writer,
-                    &[
-                        bold, "request{", reset, "id=", id, bold, "}", reset, dim, ":", reset,
-                    ],
-                )
-            } else {
-                put(&mut writer, &["request{id=", id, "}:"])
-            }
+            put(
+                &mut writer,
+                &[
+                    bold, "request{", reset, "id=", id, bold, "}", reset, dim, ":", reset,
+                ],
+            )
         })
         .transpose()?;
         if let Some(scope) = ctx.event_scope() {
