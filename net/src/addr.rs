@@ -25,14 +25,28 @@ pub struct Shown(pub SocketAddr);
 impl fmt::Display for Shown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            SocketAddr::V4(v4) => {
+            SocketAddr::V4(_) => {
                 let mut text = String::with_capacity(21);
-                push_v4(&mut text, *v4.ip());
-                text.push(':');
-                push_decimal(&mut text, u32::from(v4.port()));
+                push_addr(&mut text, self.0);
                 f.pad(&text)
             }
             SocketAddr::V6(v6) => fmt::Display::fmt(&v6, f),
+        }
+    }
+}
+
+/// Appends `addr` to `text` as its `Display` writes it (IPv4 without `core::fmt`).
+pub fn push_addr(text: &mut String, addr: SocketAddr) {
+    match addr {
+        SocketAddr::V4(v4) => {
+            push_v4(text, *v4.ip());
+            text.push(':');
+            push_decimal(text, u32::from(v4.port()));
+        }
+        SocketAddr::V6(v6) => {
+            use fmt::Write as _;
+            // Writing into a `String` does not fail.
+            let _ = write!(text, "{v6}");
         }
     }
 }
@@ -75,6 +89,9 @@ mod tests {
             for port in [0, 7, 80, 8080, 65535] {
                 let addr = SocketAddr::new(ip, port);
                 assert_eq!(Shown(addr).to_string(), addr.to_string());
+                let mut pushed = String::from("x");
+                push_addr(&mut pushed, addr);
+                assert_eq!(pushed, format!("x{addr}"));
             }
         }
     }

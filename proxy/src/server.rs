@@ -192,8 +192,14 @@ async fn answer(
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
     state.metrics.count_request(resp.status());
-    let peer = dcs_net::addr::Shown(peer);
-    info!(%peer, %method, path = %truncate(&path, 200), status = resp.status().as_u16(), ms = began.elapsed().as_millis() as u64, "request");
+    crate::telemetry::access::Answered {
+        peer,
+        method: method.as_str(),
+        path: truncate(&path, 200),
+        status: resp.status().as_u16(),
+        ms: began.elapsed().as_millis() as u64,
+    }
+    .log();
     resp
 }
 

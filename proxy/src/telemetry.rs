@@ -75,7 +75,16 @@ where
 pub fn init(filter: &str, format: LogFormat) {
     let ansi = std::io::stderr().is_terminal();
     let stderr = batch::Batched::stderr();
-    let _ = tracing::subscriber::set_global_default(subscriber(filter, format, ansi, stderr));
+    let installed = tracing::subscriber::set_global_default(subscriber(
+        filter,
+        format,
+        ansi,
+        stderr.clone(),
+    ));
+    if installed.is_ok() && format == LogFormat::Text && !ansi {
+        // The plain text lines go to `stderr`'s batches: access lines may go directly.
+        access::write_directly_to(stderr);
+    }
 }
 
 /// The multi-threaded runtime the proxy runs on, with the hooks that write each
@@ -161,6 +170,7 @@ pub fn with_current_request_id<R>(f: impl FnOnce(&str) -> R) -> Option<R> {
     REQUEST_ID.try_with(|id| f(id)).ok()
 }
 
+pub mod access;
 pub mod batch;
 pub mod line_time;
 pub mod lines;

@@ -17,8 +17,13 @@ pub struct LineTime;
 
 impl FormatTime for LineTime {
     fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
-        write_time(SystemTime::now(), &mut |part| w.write_str(part))
+        write_now(w)
     }
+}
+
+/// Writes the time now as the module docs say (the start of every text line).
+pub(crate) fn write_now(w: &mut impl fmt::Write) -> fmt::Result {
+    write_time(SystemTime::now(), &mut |part| w.write_str(part))
 }
 
 thread_local! {

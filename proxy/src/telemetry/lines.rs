@@ -14,7 +14,6 @@ use std::fmt;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
-use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -37,39 +36,9 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        // Pieces written one by one, not through `write!`: every line pays for it.
         let ansi = writer.has_ansi_escapes();
-        let (dim, bold, reset) = if ansi {
-            (DIM, BOLD, RESET)
-        } else {
-            ("", "", "")
-        };
-        // Without colours the styles are empty: skipped, not written (a call each).
-        let put = |writer: &mut Writer<'_>, pieces: &[&str]| {
-            pieces
-                .iter()
-                .filter(|piece| !piece.is_empty())
-                .try_for_each(|piece| writer.write_str(piece))
-        };
-        put(&mut writer, &[dim])?;
-        super::line_time::LineTime.format_time(&mut writer)?;
-        let level = *event.metadata().level();
-        let colour = if ansi { colour(level) } else { "" };
-        put(
-            &mut writer,
-            &[reset, " ", colour, padded(level), reset, " "],
-        )?;
-        let mut spans = false;
-        super::with_current_request_id(|id| {
-            spans = true;
-            put(
-                &mut writer,
-                &[
-                    bold, "request{", reset, "id=", id, bold, "}", reset, dim, ":", reset,
-                ],
-            )
-        })
-        .transpose()?;
+        let (dim, bold, reset) = styles(ansi);
+        let mut spans = head(&mut writer, ansi, *event.metadata().level())?;
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
                 write!(writer, "{bold}{}{reset}", span.metadata().name())?;
@@ -82,16 +51,62 @@ where
                 spans = true;
             }
         }
-        if spans {
-            writer.write_char(' ')?;
-        }
-        put(
-            &mut writer,
-            &[dim, event.metadata().target(), ":", reset, " "],
-        )?;
+        target(&mut writer, ansi, spans, event.metadata().target())?;
         ctx.format_fields(writer.by_ref(), event)?;
         writer.write_char('\n')
     }
+}
+
+/// The styles `(dim, bold, reset)` of a line, all empty without colours.
+fn styles(ansi: bool) -> (&'static str, &'static str, &'static str) {
+    if ansi {
+        (DIM, BOLD, RESET)
+    } else {
+        ("", "", "")
+    }
+}
+
+/// Writes `pieces` in order, skipping the empty ones (the styles without colours):
+/// pieces one by one, not through `write!`, since every line pays for it.
+pub(crate) fn put(writer: &mut impl fmt::Write, pieces: &[&str]) -> fmt::Result {
+    pieces
+        .iter()
+        .filter(|piece| !piece.is_empty())
+        .try_for_each(|piece| writer.write_str(piece))
+}
+
+/// The start every text line shares: `<time> <LEVEL> ` and, while a request is
+/// served, `request{id=…}:`. Answers whether the id was written (then, as after
+/// spans, a space comes before the target).
+pub(crate) fn head(writer: &mut impl fmt::Write, ansi: bool, level: Level) -> Result<bool, fmt::Error> {
+    let (dim, bold, reset) = styles(ansi);
+    put(writer, &[dim])?;
+    super::line_time::write_now(writer)?;
+    let colour = if ansi { colour(level) } else { "" };
+    put(writer, &[reset, " ", colour, padded(level), reset, " "])?;
+    let id = super::with_current_request_id(|id| {
+        put(
+            writer,
+            &[
+                bold, "request{", reset, "id=", id, bold, "}", reset, dim, ":", reset,
+            ],
+        )
+    });
+    Ok(id.transpose()?.is_some())
+}
+
+/// The line's `target: ` after its [`head`] and spans (a space first if there were any).
+pub(crate) fn target(
+    writer: &mut impl fmt::Write,
+    ansi: bool,
+    spans: bool,
+    target: &str,
+) -> fmt::Result {
+    let (dim, _, reset) = styles(ansi);
+    if spans {
+        writer.write_char(' ')?;
+    }
+    put(writer, &[dim, target, ":", reset, " "])
 }
 
 /// tracing-subscriber's level colours.
