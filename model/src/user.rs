@@ -6,15 +6,17 @@
 //! with a letter or digit.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{shown, Error, Result};
 
-/// A validated user id. Safe as a single path segment.
+/// A validated user id. Safe as a single path segment. Shared, not copied, when
+/// cloned (every request's workspace key holds its user's id).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct UserId(String);
+pub struct UserId(Arc<str>);
 
 impl UserId {
     /// Longest accepted id (a hex SHA-256 uid is 64).
@@ -43,7 +45,7 @@ impl UserId {
         if !id.as_bytes()[0].is_ascii_alphanumeric() {
             return err("must start with a letter or digit");
         }
-        Ok(Self(id.to_owned()))
+        Ok(Self(Arc::from(id)))
     }
 
     /// The id as a string.
@@ -74,7 +76,7 @@ impl TryFrom<String> for UserId {
 
 impl From<UserId> for String {
     fn from(u: UserId) -> String {
-        u.0
+        u.0.as_ref().to_owned()
     }
 }
 

@@ -69,7 +69,8 @@ impl Identity {
 #[async_trait]
 pub trait Authenticate: Send + Sync {
     /// Establishes who sent the request (headers and peer only; the body is untouched).
-    async fn authenticate(&self, parts: &Parts, peer: SocketAddr) -> Result<Identity>;
+    /// Shared: a session's identity is made once and handed to each of its requests.
+    async fn authenticate(&self, parts: &Parts, peer: SocketAddr) -> Result<Arc<Identity>>;
 
     /// Answers a request for `/outpost.goauthentik.io/*` (sign-in callback,
     /// sign-out). Only the `authentik` mode serves these; every other mode says 404.

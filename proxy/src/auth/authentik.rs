@@ -169,7 +169,7 @@ fn session_key(headers: &HeaderMap, origin: &Origin) -> Option<SessionKey> {
 
 #[async_trait]
 impl Authenticate for AuthentikAuth {
-    async fn authenticate(&self, parts: &Parts, peer: SocketAddr) -> Result<Identity> {
+    async fn authenticate(&self, parts: &Parts, peer: SocketAddr) -> Result<Arc<Identity>> {
         let origin = self.origin(&parts.headers, &parts.uri)?;
         let key = session_key(&parts.headers, &origin);
         if let Some(id) = key.as_ref().and_then(|k| self.cache.get(k)) {
@@ -194,8 +194,9 @@ impl Authenticate for AuthentikAuth {
                     Error::AuthUnavailable
                 })?;
                 debug!(%peer, user = %id.user, username = %id.username, "session checked by the outpost");
+                let id = Arc::new(id);
                 if let Some(k) = key {
-                    self.cache.insert(k, id.clone());
+                    self.cache.insert(k, Arc::clone(&id));
                 }
                 Ok(id)
             }

@@ -3,6 +3,7 @@
 //! nobody else can reach it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use dcs_model::UserId;
@@ -14,22 +15,22 @@ use crate::error::Result;
 /// The single-user mode.
 #[derive(Debug, Clone)]
 pub struct NoAuth {
-    identity: Identity,
+    identity: Arc<Identity>,
 }
 
 impl NoAuth {
     /// Every request becomes `user`.
     pub fn new(user: UserId) -> Self {
         Self {
-            identity: Identity::from_user(user),
+            identity: Arc::new(Identity::from_user(user)),
         }
     }
 }
 
 #[async_trait]
 impl Authenticate for NoAuth {
-    async fn authenticate(&self, _parts: &Parts, _peer: SocketAddr) -> Result<Identity> {
-        Ok(self.identity.clone())
+    async fn authenticate(&self, _parts: &Parts, _peer: SocketAddr) -> Result<Arc<Identity>> {
+        Ok(Arc::clone(&self.identity))
     }
 }
 

@@ -9,6 +9,7 @@
 //! `--trusted-proxies`. Anything else is a 401.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::request::Parts;
@@ -116,13 +117,15 @@ fn identity_of(claims: Claims) -> Result<Identity, Refusal> {
 
 #[async_trait]
 impl Authenticate for TrustedHeaders {
-    async fn authenticate(&self, parts: &Parts, peer: SocketAddr) -> Result<Identity> {
-        self.check(&parts.headers, peer.ip()).map_err(|reason| {
-            warn!(%peer, %reason, "identity headers refused");
-            Error::Unauthorized(
-                "sign-in required: this request carries no verified identity".into(),
-            )
-        })
+    async fn authenticate(&self, parts: &Parts, peer: SocketAddr) -> Result<Arc<Identity>> {
+        self.check(&parts.headers, peer.ip())
+            .map(Arc::new)
+            .map_err(|reason| {
+                warn!(%peer, %reason, "identity headers refused");
+                Error::Unauthorized(
+                    "sign-in required: this request carries no verified identity".into(),
+                )
+            })
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::header::{HeaderMap, AUTHORIZATION, COOKIE};
@@ -67,7 +67,7 @@ impl SessionKey {
 pub struct SessionCache {
     ttl: Duration,
     max: usize,
-    entries: Mutex<HashMap<SessionKey, (Instant, Identity)>>,
+    entries: Mutex<HashMap<SessionKey, (Instant, Arc<Identity>)>>,
 }
 
 impl SessionCache {
@@ -81,12 +81,12 @@ impl SessionCache {
     }
 
     /// The identity cached for `key`, if still fresh.
-    pub fn get(&self, key: &SessionKey) -> Option<Identity> {
+    pub fn get(&self, key: &SessionKey) -> Option<Arc<Identity>> {
         self.get_at(key, Instant::now())
     }
 
     /// Remembers a successful check.
-    pub fn insert(&self, key: SessionKey, identity: Identity) {
+    pub fn insert(&self, key: SessionKey, identity: Arc<Identity>) {
         self.insert_at(key, identity, Instant::now());
     }
 
@@ -105,10 +105,10 @@ impl SessionCache {
         self.len() == 0
     }
 
-    fn get_at(&self, key: &SessionKey, now: Instant) -> Option<Identity> {
+    fn get_at(&self, key: &SessionKey, now: Instant) -> Option<Arc<Identity>> {
         let mut entries = self.lock();
         match entries.get(key) {
-            Some((deadline, id)) if now < *deadline => Some(id.clone()),
+            Some((deadline, id)) if now < *deadline => Some(Arc::clone(id)),
             Some(_) => {
                 entries.remove(key);
                 None
@@ -117,7 +117,7 @@ impl SessionCache {
         }
     }
 
-    fn insert_at(&self, key: SessionKey, identity: Identity, now: Instant) {
+    fn insert_at(&self, key: SessionKey, identity: Arc<Identity>, now: Instant) {
         if self.ttl.is_zero() || self.max == 0 {
             return;
         }
@@ -134,7 +134,7 @@ impl SessionCache {
         entries.insert(key, (now + self.ttl, identity));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, (Instant, Identity)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, (Instant, Arc<Identity>)>> {
         // A panic while holding the lock cannot leave the map inconsistent.
         self.entries
             .lock()
@@ -149,8 +149,8 @@ mod tests {
 
     use super::*;
 
-    fn id(u: &str) -> Identity {
-        Identity::from_user(UserId::new(u).expect("user"))
+    fn id(u: &str) -> Arc<Identity> {
+        Arc::new(Identity::from_user(UserId::new(u).expect("user")))
     }
 
     fn key(cookie: &str) -> SessionKey {
