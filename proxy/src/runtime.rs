@@ -27,8 +27,6 @@ use crate::error::Result;
 pub struct WorkspaceSpec {
     /// Whose workspace for which repository.
     pub key: WorkspaceKey,
-    /// The path prefix the proxy serves it under, e.g. `/github/acme/hello`.
-    pub base_path: String,
     /// What it runs. For repository workspaces, `instance.repo` is the key's repo.
     pub instance: InstanceSpec,
 }
@@ -49,12 +47,13 @@ impl WorkspaceSpec {
 
     /// The spec of `key` running `instance`.
     pub fn new(key: WorkspaceKey, instance: InstanceSpec) -> Self {
-        let base_path = base_path(&key);
-        Self {
-            key,
-            base_path,
-            instance,
-        }
+        Self { key, instance }
+    }
+
+    /// The path prefix the proxy serves it under, e.g. `/github/acme/hello` (made
+    /// when asked: only starting a workspace needs it, not each request).
+    pub fn base_path(&self) -> String {
+        base_path(&self.key)
     }
 }
 

@@ -173,7 +173,7 @@ impl LocalRuntime {
         }
         let slot = Slot::new(Record {
             key: spec.key.clone(),
-            base_path: spec.base_path.clone(),
+            base_path: spec.base_path(),
             spec: state::recorded_spec(spec),
             process: None,
             last_error: None,

@@ -311,7 +311,6 @@ pub fn git_token_secret(cfg: &KnativeConfig, user: &UserId, token: &GitToken) ->
 /// their Secrets.
 pub fn launcher_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
     let key = &spec.key;
-    let base_path = spec.base_path.as_str();
     let mut env = match &key.kind {
         WorkspaceKind::Repo(_) => LauncherEnv::new_for(key),
         WorkspaceKind::Instance(id) => {
@@ -333,7 +332,7 @@ pub fn launcher_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
         .extra_ca
         .as_ref()
         .map(|_| Path::new(pod::EXTRA_CA_DIR).join(pod::EXTRA_CA_FILE));
-    env.base_path = base_path.to_owned();
+    env.base_path = spec.base_path();
     env.user = Some(key.user.clone());
     env.stop_grace_secs = cfg.launcher.stop_grace_secs;
     env.log = cfg.launcher.log.clone();
