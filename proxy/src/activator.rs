@@ -39,7 +39,7 @@ use crate::repo_probe::RepoProbe;
 use crate::runtime::{Runtime, Status, Upstream, WorkspaceSpec};
 use dcs_os::mutex::lock;
 
-type Start = Shared<BoxFuture<'static, Result<Upstream>>>;
+type Start = Shared<BoxFuture<'static, Result<Arc<Upstream>>>>;
 
 /// How long a failed start is remembered: `first`, doubled with each failure in a
 /// row, at most `max`.
@@ -84,7 +84,7 @@ pub struct Activator {
     /// Client activity per workspace.
     pub activity: Activity,
     metrics: Arc<Metrics>,
-    ready: Mutex<KeyMap<Upstream>>,
+    ready: Mutex<KeyMap<Arc<Upstream>>>,
     starting: Mutex<KeyMap<Start>>,
     failed: Mutex<KeyMap<Failed>>,
     backoff: Backoff,
@@ -136,7 +136,7 @@ impl Activator {
 
     /// Where this proxy sends `key`'s requests now, if it routes to it (never
     /// starts anything).
-    pub fn ready_upstream(&self, key: &WorkspaceKey) -> Option<Upstream> {
+    pub fn ready_upstream(&self, key: &WorkspaceKey) -> Option<Arc<Upstream>> {
         lock(&self.ready).get(key).cloned()
     }
 
@@ -185,9 +185,9 @@ impl Activator {
     }
 
     /// Where to send `spec`'s requests, starting it if needed.
-    pub async fn upstream(self: &Arc<Self>, spec: &WorkspaceSpec) -> Result<Upstream> {
+    pub async fn upstream(self: &Arc<Self>, spec: &WorkspaceSpec) -> Result<Arc<Upstream>> {
         if let Some(up) = lock(&self.ready).get(&spec.key) {
-            return Ok(up.clone());
+            return Ok(Arc::clone(up));
         }
         if let Some(err) = self.remembered_failure(&spec.key) {
             return Err(err);
@@ -239,7 +239,7 @@ impl Activator {
     }
 
     /// Remembers (or, after a success, forgets) the outcome of a start.
-    fn note_outcome(&self, key: &WorkspaceKey, result: &Result<Upstream>) {
+    fn note_outcome(&self, key: &WorkspaceKey, result: &Result<Arc<Upstream>>) {
         let mut failed = lock(&self.failed);
         match result {
             // A cancelled start or a missing instance is no failure to back off from.
@@ -287,7 +287,8 @@ impl Activator {
                     if result.is_ok() {
                         this.metrics.observe_start(&times);
                     }
-                    result
+                    // Shared from here on: each request's lookup is a reference count.
+                    result.map(Arc::new)
                 }
                 Err(err) => {
                     made = false;
@@ -298,7 +299,7 @@ impl Activator {
                 Ok(up) => {
                     this.activity.tracker(&spec.key).touch();
                     if lock(&this.ready)
-                        .insert(spec.key.clone(), up.clone())
+                        .insert(spec.key.clone(), Arc::clone(up))
                         .is_none()
                     {
                         this.metrics.running.inc();

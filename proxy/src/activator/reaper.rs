@@ -13,6 +13,7 @@
 //! record: an IDE's keepalives would keep it alive forever.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use dcs_model::api::IdleReport;
 use dcs_model::WorkspaceKey;
@@ -78,7 +79,7 @@ impl Activator {
                 Some(up) => Some(up),
                 // Never routed here (adopted, or another replica's): the runtime
                 // knows where it answers, without waking it.
-                None => self.runtime.running_upstream(&key).await,
+                None => self.runtime.running_upstream(&key).await.map(Arc::new),
             }
             .filter(|_| listed);
             let answer = match &upstream {

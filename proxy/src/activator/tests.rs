@@ -168,7 +168,10 @@ fn spec_of(user: &str, repo: &str) -> WorkspaceSpec {
 }
 
 /// Begins the start of `spec` in the background (it never finishes: `hold`).
-fn begin(act: &Arc<Activator>, spec: WorkspaceSpec) -> tokio::task::JoinHandle<Result<Upstream>> {
+fn begin(
+    act: &Arc<Activator>,
+    spec: WorkspaceSpec,
+) -> tokio::task::JoinHandle<Result<Arc<Upstream>>> {
     let act = act.clone();
     tokio::spawn(async move { act.upstream(&spec).await })
 }

@@ -88,7 +88,7 @@ pub struct Rewrite<'a> {
 pub async fn send(
     state: &AppState,
     spec: &WorkspaceSpec,
-    mut upstream: Upstream,
+    mut upstream: Arc<Upstream>,
     mut parts: Parts,
     body: Incoming,
     rewrite: Rewrite<'_>,
