@@ -75,12 +75,8 @@ where
 pub fn init(filter: &str, format: LogFormat) {
     let ansi = std::io::stderr().is_terminal();
     let stderr = batch::Batched::stderr();
-    let installed = tracing::subscriber::set_global_default(subscriber(
-        filter,
-        format,
-        ansi,
-        stderr.clone(),
-    ));
+    let installed =
+        tracing::subscriber::set_global_default(subscriber(filter, format, ansi, stderr.clone()));
     if installed.is_ok() && format == LogFormat::Text && !ansi {
         // The plain text lines go to `stderr`'s batches: access lines may go directly.
         access::write_directly_to(stderr);

@@ -78,7 +78,11 @@ pub(crate) fn put(writer: &mut impl fmt::Write, pieces: &[&str]) -> fmt::Result 
 /// The start every text line shares: `<time> <LEVEL> ` and, while a request is
 /// served, `request{id=…}:`. Answers whether the id was written (then, as after
 /// spans, a space comes before the target).
-pub(crate) fn head(writer: &mut impl fmt::Write, ansi: bool, level: Level) -> Result<bool, fmt::Error> {
+pub(crate) fn head(
+    writer: &mut impl fmt::Write,
+    ansi: bool,
+    level: Level,
+) -> Result<bool, fmt::Error> {
     let (dim, bold, reset) = styles(ansi);
     put(writer, &[dim])?;
     super::line_time::write_now(writer)?;

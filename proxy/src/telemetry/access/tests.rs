@@ -23,12 +23,10 @@ fn batched(buf: &Buffer) -> Batched {
 fn both(filter: &str, answered: &Answered<'_>) -> (String, String) {
     let (subscribed, direct) = (Buffer::default(), Buffer::default());
     let out = subscribed.clone();
-    let _default = tracing::subscriber::set_default(subscriber(
-        filter,
-        LogFormat::Text,
-        false,
-        move || out.clone(),
-    ));
+    let _default =
+        tracing::subscriber::set_default(subscriber(filter, LogFormat::Text, false, move || {
+            out.clone()
+        }));
     answered.through_tracing();
     answered.write_to(&batched(&direct));
     (subscribed.text(), direct.text())
@@ -43,8 +41,13 @@ fn timeless(line: &str) -> &str {
 }
 
 fn requests() -> Vec<Answered<'static>> {
-    let peers = ["127.0.0.1:50312", "10.1.2.3:5", "[::1]:8080", "[::ffff:1.2.3.4]:1"]
-        .map(|p| p.parse::<SocketAddr>().expect("addr"));
+    let peers = [
+        "127.0.0.1:50312",
+        "10.1.2.3:5",
+        "[::1]:8080",
+        "[::ffff:1.2.3.4]:1",
+    ]
+    .map(|p| p.parse::<SocketAddr>().expect("addr"));
     let mut all = Vec::new();
     for (i, peer) in peers.into_iter().enumerate() {
         for (method, path) in [
@@ -75,7 +78,9 @@ async fn the_direct_line_is_the_subscribers_line() {
         let (subscribed, direct) =
             with_request_id("0123abcd4567ef89".into(), async { both("info", &answered) }).await;
         assert_eq!(timeless(&direct), timeless(&subscribed), "{answered:?}");
-        assert!(direct.contains(" INFO request{id=0123abcd4567ef89}: dcs_proxy::server: request peer="));
+        assert!(
+            direct.contains(" INFO request{id=0123abcd4567ef89}: dcs_proxy::server: request peer=")
+        );
     }
     let (_, direct) = both("info", &requests()[0]);
     assert_eq!(
