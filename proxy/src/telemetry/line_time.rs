@@ -8,20 +8,8 @@ use std::cell::RefCell;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::FormatTime;
-
-/// The clock of text lines (see the module docs).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LineTime;
-
-impl FormatTime for LineTime {
-    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
-        write_now(w)
-    }
-}
-
-/// Writes the time now as the module docs say (the start of every text line).
+/// Writes the time now as the module docs say (the start of every text line:
+/// [`super::lines::head`]).
 pub(crate) fn write_now(w: &mut impl fmt::Write) -> fmt::Result {
     write_time(SystemTime::now(), &mut |part| w.write_str(part))
 }
@@ -90,10 +78,10 @@ mod tests {
     #[test]
     fn the_clock_writes_what_tracing_subscribers_does() {
         // Both read the clock: compare the shapes (every digit as `9`).
+        use tracing_subscriber::fmt::format::Writer;
+        use tracing_subscriber::fmt::time::FormatTime;
         let mut ours = String::new();
-        LineTime
-            .format_time(&mut Writer::new(&mut ours))
-            .expect("ours");
+        write_now(&mut ours).expect("ours");
         let mut theirs = String::new();
         tracing_subscriber::fmt::time::SystemTime
             .format_time(&mut Writer::new(&mut theirs))

@@ -9,6 +9,9 @@
 //!
 //! Ids are plain (`[A-Za-z0-9._:-]`, see [`super::request_id`]), so they need no
 //! escaping in either.
+//!
+//! The text line's start ([`head`], [`target`]) is also what the access line
+//! written without `tracing` begins with ([`super::access`]).
 
 use std::fmt;
 
