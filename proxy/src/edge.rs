@@ -118,7 +118,16 @@ impl<'a> Ask<'a> {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Self {
-        let forwarded_https = single(headers, &dcs_net::names::X_FORWARDED_PROTO)
+        let [host, origin, fetch_site, proto] = singles(
+            headers,
+            [
+                &http::header::HOST,
+                &http::header::ORIGIN,
+                &dcs_net::names::SEC_FETCH_SITE,
+                &dcs_net::names::X_FORWARDED_PROTO,
+            ],
+        );
+        let forwarded_https = proto
             .and_then(|v| v.split(',').next())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
             && crate::auth::trusted::is_trusted(&site.trusted_proxies, peer.ip());
@@ -126,24 +135,33 @@ impl<'a> Ask<'a> {
             method: method.as_str(),
             upgrade: dcs_net::hop::upgrade_requested(headers).is_some(),
             scope,
-            host: single(headers, &http::header::HOST)
-                .or_else(|| uri.authority().map(|a| a.as_str())),
-            origin: single(headers, &http::header::ORIGIN),
-            fetch_site: single(headers, &dcs_net::names::SEC_FETCH_SITE),
+            host: host.or_else(|| uri.authority().map(|a| a.as_str())),
+            origin,
+            fetch_site,
             forwarded_https,
             local,
         }
     }
 }
 
-/// The one value of header `name`; `""` when it is repeated or unreadable.
-fn single<'a>(headers: &'a HeaderMap, name: &http::HeaderName) -> Option<&'a str> {
-    let mut values = headers.get_all(name).iter();
-    let first = values.next()?;
-    if values.next().is_some() {
-        return Some("");
+/// The one value of each header of `names`: `None` when absent, `""` when repeated
+/// or unreadable. One pass over the headers, not a look-up by name for each (every
+/// request: a request carries few headers, and comparing a name is cheaper than
+/// hashing one).
+fn singles<'a, const N: usize>(
+    headers: &'a HeaderMap,
+    names: [&http::HeaderName; N],
+) -> [Option<&'a str>; N] {
+    let mut found = [None; N];
+    for (name, value) in headers {
+        if let Some(i) = names.iter().position(|n| *n == name) {
+            found[i] = Some(match found[i] {
+                None => value.to_str().unwrap_or(""),
+                Some(_) => "",
+            });
+        }
     }
-    Some(first.to_str().unwrap_or(""))
+    found
 }
 
 /// What the edge says about a request.

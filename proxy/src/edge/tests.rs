@@ -260,3 +260,59 @@ fn scopes_follow_routes() {
         "a launcher: hop credential only"
     );
 }
+
+#[test]
+fn each_header_is_read_once_absent_plain_repeated_or_unreadable() {
+    let names = [
+        &http::header::HOST,
+        &http::header::ORIGIN,
+        &dcs_net::names::SEC_FETCH_SITE,
+        &dcs_net::names::X_FORWARDED_PROTO,
+    ];
+    // What a look-up by name answers, as the reference.
+    let by_name = |headers: &HeaderMap, name: &http::HeaderName| -> Option<String> {
+        let values: Vec<_> = headers.get_all(name).iter().collect();
+        match values.as_slice() {
+            [] => None,
+            [one] => Some(one.to_str().unwrap_or("").to_owned()),
+            _ => Some(String::new()),
+        }
+    };
+    let mut headers = HeaderMap::new();
+    let mut seen = Vec::new();
+    let steps: [(&str, &[u8]); 7] = [
+        ("accept", b"text/html"),
+        ("host", b"127.0.0.1:8080"),
+        ("sec-fetch-site", b"same-origin"),
+        ("x-forwarded-proto", b"caf\xe9"),
+        ("origin", b"http://127.0.0.1:8080"),
+        ("host", b"evil.example"),
+        ("cookie", b"a=1"),
+    ];
+    for (name, value) in steps {
+        headers.append(
+            http::HeaderName::from_static(name),
+            http::HeaderValue::from_bytes(value).expect("value"),
+        );
+        let found = singles(&headers, names);
+        let reference: Vec<_> = names.iter().map(|n| by_name(&headers, n)).collect();
+        assert_eq!(
+            found.map(|v| v.map(str::to_owned)).to_vec(),
+            reference,
+            "after {name}"
+        );
+        seen.push(found[0].map(str::to_owned));
+    }
+    assert_eq!(seen[0], None, "no Host yet");
+    assert_eq!(seen[1].as_deref(), Some("127.0.0.1:8080"));
+    assert_eq!(
+        seen[5].as_deref(),
+        Some(""),
+        "a repeated Host is unreadable"
+    );
+    assert_eq!(
+        singles(&headers, names)[3],
+        Some(""),
+        "a value that is not visible ASCII is unreadable"
+    );
+}
