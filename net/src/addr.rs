@@ -8,12 +8,55 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 /// `ip` as `ip.to_string()` writes it.
 pub fn ip_text(ip: IpAddr) -> String {
     match ip {
-        IpAddr::V4(v4) => {
-            let mut text = String::with_capacity(15);
-            push_v4(&mut text, v4);
-            text
-        }
+        IpAddr::V4(v4) => V4Text::of(v4).as_str().to_owned(),
         IpAddr::V6(v6) => v6.to_string(),
+    }
+}
+
+/// An IPv4 address as its `Display` writes it (`10.0.0.1`), written on the stack:
+/// digits straight into a buffer, no `core::fmt` and no `String` growing a piece at
+/// a time. Its text is the one spelling [`Ipv4Addr`]'s parser accepts (no leading
+/// zeros), so comparing a text with it is comparing the address.
+#[derive(Clone, Copy)]
+pub struct V4Text {
+    buf: [u8; 15],
+    len: u8,
+}
+
+impl V4Text {
+    /// The text of `v4`.
+    pub fn of(v4: Ipv4Addr) -> Self {
+        let mut text = Self {
+            buf: [0; 15],
+            len: 0,
+        };
+        for (i, octet) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                text.push(b'.');
+            }
+            if octet >= 100 {
+                text.push(b'0' + octet / 100);
+            }
+            if octet >= 10 {
+                text.push(b'0' + octet / 10 % 10);
+            }
+            text.push(b'0' + octet % 10);
+        }
+        text
+    }
+
+    fn push(&mut self, b: u8) {
+        // At most 4 × 3 digits and 3 dots: 15 bytes.
+        if let Some(slot) = self.buf.get_mut(usize::from(self.len)) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and dots were written.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
     }
 }
 
@@ -52,12 +95,7 @@ pub fn push_addr(text: &mut String, addr: SocketAddr) {
 }
 
 fn push_v4(text: &mut String, v4: Ipv4Addr) {
-    for (i, octet) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            text.push('.');
-        }
-        push_decimal(text, u32::from(octet));
-    }
+    text.push_str(V4Text::of(v4).as_str());
 }
 
 fn push_decimal(text: &mut String, n: u32) {
@@ -86,6 +124,9 @@ mod tests {
         );
         for ip in ips {
             assert_eq!(ip_text(ip), ip.to_string());
+            if let IpAddr::V4(v4) = ip {
+                assert_eq!(V4Text::of(v4).as_str().parse::<Ipv4Addr>(), Ok(v4));
+            }
             for port in [0, 7, 80, 8080, 65535] {
                 let addr = SocketAddr::new(ip, port);
                 assert_eq!(Shown(addr).to_string(), addr.to_string());

@@ -237,9 +237,9 @@ pub fn decide(site: &Site, ask: &Ask<'_>) -> Verdict {
 
 /// Whether `host` is one this proxy answers to under `--auth none`.
 fn serves(site: &Site, local: SocketAddr, host: &HostPort) -> bool {
-    let port = host.port_or_default("http");
-    (origin::names_ip(&host.host, local.ip()) && port == Some(local.port()))
-        || (LOOPBACK_NAMES.contains(&host.host.as_str()) && port == Some(local.port()))
+    let local_port = host.port_or_default("http") == Some(local.port());
+    (local_port
+        && (LOOPBACK_NAMES.contains(&&*host.host) || origin::names_ip(&host.host, local.ip())))
         || site.public.as_ref().is_some_and(|p| p.serves(host))
 }
 

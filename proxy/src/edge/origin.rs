@@ -3,8 +3,9 @@
 //! strictly and normalised (lowercase, default port made explicit) so that two
 //! spellings of one site compare equal and nothing else does.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 
 /// The default port of `scheme` (`http` 80, `https` 443).
 fn default_port(scheme: &str) -> Option<u16> {
@@ -16,19 +17,20 @@ fn default_port(scheme: &str) -> Option<u16> {
 }
 
 /// A host and port, as in a `Host` header: the host lowercase (IPv6 literals in
-/// brackets), the port as written (`None` when absent).
+/// brackets), the port as written (`None` when absent). The host is the header's
+/// own text when it is lowercase already (every request's: no copy made).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostPort {
+pub struct HostPort<'a> {
     /// `example.com`, `127.0.0.1`, `[::1]`.
-    pub host: String,
+    pub host: Cow<'a, str>,
     /// The port, when one was written.
     pub port: Option<u16>,
 }
 
-impl HostPort {
+impl<'a> HostPort<'a> {
     /// Parses `host[:port]`. Refuses anything with a scheme, path, user info,
     /// spaces or control characters, an empty host, or a port that is not 1–65535.
-    pub fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &'a str) -> Option<Self> {
         if s.is_empty() || s.len() > 300 {
             return None;
         }
@@ -40,7 +42,7 @@ impl HostPort {
                 "" => None,
                 p => Some(parse_port(p.strip_prefix(':')?)?),
             };
-            (format!("[{ip}]"), port)
+            (Cow::Owned(format!("[{ip}]")), port)
         } else {
             let (host, port) = match s.rsplit_once(':') {
                 Some((h, p)) => (h, Some(parse_port(p)?)),
@@ -53,7 +55,11 @@ impl HostPort {
             if !ok {
                 return None;
             }
-            (host.to_ascii_lowercase(), port)
+            let host = match host.bytes().any(|b| b.is_ascii_uppercase()) {
+                true => Cow::Owned(host.to_ascii_lowercase()),
+                false => Cow::Borrowed(host),
+            };
+            (host, port)
         };
         Some(Self { host, port })
     }
@@ -87,7 +93,7 @@ impl Origin {
         let hp = HostPort::parse(rest)?;
         Some(Self {
             port: hp.port.unwrap_or(default),
-            host: hp.host,
+            host: hp.host.into_owned(),
             scheme,
         })
     }
@@ -96,7 +102,7 @@ impl Origin {
     pub fn of_host(scheme: &str, host: &HostPort) -> Option<Self> {
         Some(Self {
             scheme: scheme.to_owned(),
-            host: host.host.clone(),
+            host: host.host.clone().into_owned(),
             port: host.port_or_default(scheme)?,
         })
     }
@@ -119,13 +125,14 @@ impl fmt::Display for Origin {
 
 /// Whether `host` (a [`HostPort`]'s or an [`Origin`]'s) is the literal of `ip` as
 /// [`HostPort::parse`] normalises one (`127.0.0.1`, `[::1]`; a v4-mapped address as
-/// IPv4), found by parsing `host` rather than by writing `ip` as text (the edge asks
-/// for every request).
+/// IPv4). An IPv4 address has one spelling (no leading zeros), compared as text
+/// written on the stack; an IPv6 one is parsed (it has many). The edge asks for
+/// every request.
 pub fn names_ip(host: &str, ip: IpAddr) -> bool {
     let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
     match (bracketed, ip.to_canonical()) {
         (Some(v6), IpAddr::V6(ip)) => v6.parse::<Ipv6Addr>().is_ok_and(|v6| v6 == ip),
-        (None, IpAddr::V4(ip)) => host.parse::<Ipv4Addr>().is_ok_and(|v4| v4 == ip),
+        (None, IpAddr::V4(ip)) => host == dcs_net::addr::V4Text::of(ip).as_str(),
         _ => false,
     }
 }
@@ -144,9 +151,14 @@ mod tests {
     #[test]
     fn hosts_parse_lowercase_with_optional_ports() {
         let h = HostPort::parse("LocalHost:8080").expect("valid");
-        assert_eq!((h.host.as_str(), h.port), ("localhost", Some(8080)));
+        assert_eq!((&*h.host, h.port), ("localhost", Some(8080)));
         let h = HostPort::parse("[::1]:9").expect("v6");
-        assert_eq!((h.host.as_str(), h.port), ("[::1]", Some(9)));
+        assert_eq!((&*h.host, h.port), ("[::1]", Some(9)));
+        // Lowercase already: the header's own text, not a copy.
+        let written = "ide.example.com:443";
+        let h = HostPort::parse(written).expect("valid");
+        assert!(matches!(h.host, Cow::Borrowed(_)));
+        assert_eq!((&*h.host, h.port), ("ide.example.com", Some(443)));
         assert_eq!(HostPort::parse("[::1]").expect("v6").port, None);
         for bad in [
             "",
