@@ -21,9 +21,15 @@ const HOP_BY_HOP: [HeaderName; 9] = [
 /// The protocol the sender asks to switch to (`Upgrade`), when `Connection` names
 /// `upgrade`.
 pub fn upgrade_requested(headers: &HeaderMap) -> Option<HeaderValue> {
-    let asks = connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"));
+    let asks = headers.get_all(header::CONNECTION).iter().any(names_upgrade);
     asks.then(|| headers.get(header::UPGRADE).cloned())
         .flatten()
+}
+
+/// Whether one `Connection` value names `upgrade` among its tokens (a request asks
+/// for an upgrade when any of its `Connection` values does).
+pub fn names_upgrade(connection: &HeaderValue) -> bool {
+    tokens(connection).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
 
 /// Whether `upgrade` (from [`upgrade_requested`]) is a WebSocket.
@@ -58,10 +64,15 @@ pub fn strip(headers: &mut HeaderMap, upgrade: Option<&HeaderValue>) {
 }
 
 fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+    headers.get_all(header::CONNECTION).iter().flat_map(tokens)
+}
+
+/// The tokens of one `Connection` value (none when it is not visible ASCII).
+fn tokens(value: &HeaderValue) -> impl Iterator<Item = &str> {
+    value
+        .to_str()
+        .ok()
+        .into_iter()
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .filter(|t| !t.is_empty())

@@ -69,10 +69,7 @@ pub fn parse(rest: &str, query: Option<&str>) -> Result<Target, BadPort> {
 /// The preview a request target (`path[?query]`, as forwarded to a launcher) asks
 /// for: `None` when the launcher would not route it to a preview at all.
 pub fn of_target(target: &str) -> Option<Result<Target, BadPort>> {
-    let (path, query) = match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (target, None),
-    };
+    let (path, query) = crate::query::split_target(target);
     rest_of(path).map(|rest| parse(rest, query))
 }
 

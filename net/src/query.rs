@@ -1,5 +1,16 @@
-//! Taking a credential out of a query string (an access link's token, a preview
-//! ticket) so that what is forwarded or redirected to never carries it.
+//! Query strings: a request target split into its path and query, and a credential
+//! taken out of a query (an access link's token, a preview ticket) so that what is
+//! forwarded or redirected to never carries it.
+
+/// `target` (`path[?query]`) split at its first `?`: the path, and the query when
+/// there is one (perhaps empty). A byte scan: it runs on every request's target,
+/// which is short and has no `?` more often than not.
+pub fn split_target(target: &str) -> (&str, Option<&str>) {
+    match target.bytes().position(|b| b == b'?') {
+        Some(at) => (&target[..at], Some(&target[at + 1..])),
+        None => (target, None),
+    }
+}
 
 /// Splits `query` into the raw (still percent-encoded) value of the first `name`
 /// parameter, if any, and the rest of the query with every `name` removed (`None` when
@@ -24,6 +35,19 @@ pub fn take<'q>(query: Option<&'q str>, name: &str) -> (Option<&'q str>, Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_splits_at_its_first_question_mark() {
+        assert_eq!(split_target("/a/b"), ("/a/b", None));
+        assert_eq!(split_target("/a?x=1?y"), ("/a", Some("x=1?y")));
+        assert_eq!(split_target("/a?"), ("/a", Some("")));
+        assert_eq!(split_target("?q"), ("", Some("q")));
+        assert_eq!(split_target(""), ("", None));
+        assert_eq!(split_target("/é?ü"), ("/é", Some("ü")));
+        for t in ["/a/b", "/a?x=1?y", "/a?", "?q", "", "/é?ü"] {
+            assert_eq!(split_target(t), t.split_once('?').map_or((t, None), |(p, q)| (p, Some(q))));
+        }
+    }
 
     #[test]
     fn the_parameter_is_taken_out_and_the_rest_kept() {

@@ -34,11 +34,12 @@ mod tests;
 
 use std::net::SocketAddr;
 
-use http::{HeaderMap, Method, Uri};
+use http::{HeaderMap, Request};
 use ipnet::IpNet;
 
 pub use self::origin::{HostPort, Origin};
 
+use crate::asked::Asked;
 use crate::error::{Error, Result};
 use crate::route::Route;
 use crate::server::truncate;
@@ -108,18 +109,18 @@ pub struct Ask<'a> {
 }
 
 impl<'a> Ask<'a> {
-    /// The facts of a request from `peer` that came in on `local`.
-    pub fn of(
-        method: &'a Method,
-        uri: &'a Uri,
-        headers: &'a HeaderMap,
+    /// The facts of `req` (whose headers ask what `asked` says) from `peer` that
+    /// came in on `local`.
+    pub fn of<B>(
+        req: &'a Request<B>,
+        asked: &Asked,
         scope: Scope,
         site: &Site,
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Self {
         let [host, origin, fetch_site, proto] = singles(
-            headers,
+            req.headers(),
             [
                 &http::header::HOST,
                 &http::header::ORIGIN,
@@ -132,10 +133,10 @@ impl<'a> Ask<'a> {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
             && crate::auth::trusted::is_trusted(&site.trusted_proxies, peer.ip());
         Self {
-            method: method.as_str(),
-            upgrade: dcs_net::hop::upgrade_requested(headers).is_some(),
+            method: req.method().as_str(),
+            upgrade: asked.upgrade().is_some(),
             scope,
-            host: host.or_else(|| uri.authority().map(|a| a.as_str())),
+            host: host.or_else(|| req.uri().authority().map(|a| a.as_str())),
             origin,
             fetch_site,
             forwarded_https,

@@ -22,6 +22,7 @@ use hyper::body::Incoming;
 use tracing::warn;
 
 use crate::activity::InFlight;
+use crate::asked::Asked;
 use crate::auth::Identity;
 use crate::body::{self, Body};
 use crate::error::{Error, Result};
@@ -38,6 +39,8 @@ pub struct Target {
     pub prefix: String,
     /// Path and query to send upstream.
     pub rest: String,
+    /// What the request's headers ask.
+    pub asked: Asked,
 }
 
 /// How an exchange with a preview differs from one with the IDE.
@@ -87,15 +90,14 @@ pub async fn exchange(
 ) -> Result<Response<Body>> {
     let spec = &target.spec;
     // After an idle stop only a navigation wakes the workspace (`crate::resume`).
-    let kind = crate::resume::classify(req.method(), &target.rest, req.headers());
+    let kind = crate::resume::classify(req.method(), &target.rest, &target.asked);
     if let Some(stopped) = crate::resume::hold(state, &spec.key, kind).await {
         return Ok(stopped);
     }
-    let wants_html = crate::pages::wants_html(req.headers());
-    let upgrade = dcs_net::hop::upgrade_requested(req.headers());
-    let path = target
-        .rest
-        .parse::<Uri>()
+    let wants_html = target.asked.wants_html();
+    let upgrade = target.asked.upgrade();
+    // The path's own bytes become the URI's (no copy).
+    let path = Uri::try_from(target.rest)
         .map_err(|_| Error::BadRequest("unusable request path".into()))?;
     // Woken (or started, after the repository check) before anything is kept for
     // it: a request for a repository that does not exist leaves no tracker behind.
@@ -112,7 +114,7 @@ pub async fn exchange(
     let tunnel_slot = tunnel.map(|t| t.slot);
     let tracker = state.activator.activity.tracker(&spec.key);
     let in_flight = tracker.begin();
-    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+    let client_upgrade = upgrade.map(|_| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();
     let rewrite = send::Rewrite {
         ctx: headers::RequestContext {
@@ -121,7 +123,7 @@ pub async fn exchange(
             identity,
             host: None,
             authority: "",
-            upgrade: upgrade.as_ref(),
+            upgrade,
             credentials: &state.previews.credentials,
             preview_root: shape.preview_root,
         },

@@ -30,6 +30,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::api::sharing::may_open;
+use crate::asked::Asked;
 use crate::api::{cookie, token};
 use crate::body::{self, Body};
 use crate::config::CookieSecurity;
@@ -254,19 +255,14 @@ pub async fn serve(
         Some(q) => format!("{rest}?{q}"),
         None => rest,
     };
+    let target = Target {
+        spec: WorkspaceSpec::new(key, spec),
+        prefix,
+        rest,
+        asked: Asked::of(&parts.headers),
+    };
     let req = Request::from_parts(parts, body);
-    forward::forward(
-        state,
-        req,
-        peer,
-        &identity,
-        Target {
-            spec: WorkspaceSpec::new(key, spec),
-            prefix,
-            rest,
-        },
-    )
-    .await
+    forward::forward(state, req, peer, &identity, target).await
 }
 
 fn redirect(

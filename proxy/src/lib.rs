@@ -15,6 +15,8 @@
 //! - [`policy`]: who may open which repositories (YAML rules over groups).
 //! - [`preview`]: port previews kept off the proxy's origin (sandbox, subdomains).
 //! - [`progress`]: the live progress page of a start, and its phases.
+//! - [`asked`]: what a request's headers ask (an HTML page, a navigation,
+//!   background traffic, an upgrade), read once.
 //! - [`edge`]: the first phase: own hosts (DNS rebinding, 421) and own origins
 //!   (cross-site writes and upgrades, 403), one pure decision.
 //! - [`activator`]: single-flight wake, start limits, start timeout, idle reaper.
@@ -39,6 +41,7 @@
 pub mod accept;
 pub mod activator;
 pub mod activity;
+pub mod asked;
 pub mod alloc;
 pub mod api;
 pub mod auth;

@@ -4,22 +4,18 @@
 //! the cause is logged under that id.
 
 use dcs_net::escape::html as html_escape;
-use http::header::{ACCEPT, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
+use crate::asked::Asked;
 use crate::body::{full, Body};
 use crate::error::Error;
 
-/// Whether the client is a browser navigation that wants an HTML page, rather
-/// than XHR, `fetch` or a script (which get JSON they can act on): `Accept`
-/// names `text/html`, no `X-Requested-With`, and `Sec-Fetch-Mode`, when sent,
-/// is `navigate`.
+/// Whether the client is a browser navigation that wants an HTML page
+/// ([`Asked::wants_html`]), for the few places that have only the headers (the
+/// request path reads [`Asked`] once and carries it).
 pub fn wants_html(headers: &HeaderMap) -> bool {
-    use dcs_net::names::{SEC_FETCH_MODE, X_REQUESTED_WITH};
-    let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    text(&ACCEPT).is_some_and(|a| a.contains("text/html"))
-        && !headers.contains_key(X_REQUESTED_WITH)
-        && text(&SEC_FETCH_MODE).is_none_or(|m| m.eq_ignore_ascii_case("navigate"))
+    Asked::of(headers).wants_html()
 }
 
 /// Turns an error into the response the client sees. A sign-in is a `302` to
@@ -125,6 +121,7 @@ fn html(status: StatusCode, title: &str, message: &str, request_id: Option<&str>
 
 #[cfg(test)]
 mod tests {
+    use http::header::ACCEPT;
     use http_body_util::BodyExt;
 
     use super::*;

@@ -9,7 +9,7 @@
 //! from anywhere else and works under the workspace's own auth (a `/github/` user,
 //! an instance's cookie). Other clients (XHR, the IDE's own requests, scripts,
 //! anything without `Sec-Fetch-Mode: navigate`) are held until the workspace is
-//! ready, as before ([`is_navigation`]).
+//! ready, as before ([`crate::asked::Asked::is_navigation`]).
 //!
 //! The phases come from the runtime ([`crate::runtime::Runtime::progress`]: the
 //! local launcher's `/_dcs/ready` report, the Knative Service's status); the outcome
@@ -45,18 +45,6 @@ pub const SCRIPT_PATH: &str = "/_dcs/progress.js";
 /// that ends at once (a limit, a missing repository, a remembered failure, a
 /// workspace that was running after all) answers as it always did.
 const GRACE: Duration = Duration::from_millis(200);
-
-/// Whether a request is a browser's navigation: it wants HTML and says so with
-/// `Sec-Fetch-Mode: navigate` (every current browser does). Scripts, `curl` and
-/// browsers without fetch metadata are held until the workspace is ready, as
-/// before: they want the answer, not a page that follows the start.
-pub fn is_navigation(headers: &http::HeaderMap) -> bool {
-    crate::pages::wants_html(headers)
-        && headers
-            .get(dcs_net::names::SEC_FETCH_MODE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|m| m.eq_ignore_ascii_case("navigate"))
-}
 
 /// What the runtime's bare [`Status`] says of a start.
 pub fn of_status(status: &Status) -> Option<Progress> {
@@ -115,13 +103,13 @@ pub async fn intercept(
     req: &Request<Incoming>,
     target: &Target,
 ) -> Result<Option<Response<Body>>> {
-    let path = target.rest.split('?').next().unwrap_or_default();
+    let path = dcs_net::query::split_target(&target.rest).0;
     match path {
         PROGRESS_PATH => return Ok(Some(page::json(&current(state, &target.spec).await?))),
         SCRIPT_PATH => return Ok(Some(page::script())),
         _ => {}
     }
-    if req.method() != Method::GET || !is_navigation(req.headers()) {
+    if req.method() != Method::GET || !target.asked.is_navigation() {
         return Ok(None);
     }
     let spec = &target.spec;
@@ -249,6 +237,7 @@ mod tests {
     fn only_a_browsers_navigation_gets_the_page() {
         let mut h = http::HeaderMap::new();
         h.insert("accept", "text/html".parse().expect("value"));
+        let is_navigation = |h: &http::HeaderMap| crate::asked::Asked::of(h).is_navigation();
         assert!(!is_navigation(&h), "curl asking for HTML is held");
         h.insert("sec-fetch-mode", "navigate".parse().expect("value"));
         assert!(is_navigation(&h));

@@ -28,11 +28,12 @@ use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
-use http::{HeaderMap, Method, Response, StatusCode};
+use http::{Method, Response, StatusCode};
 
 use dcs_model::WorkspaceKey;
 use tracing::{info, warn};
 
+use crate::asked::Asked;
 use crate::body::{self, Body};
 use crate::key_map::KeyMap;
 use crate::runtime::Status;
@@ -41,8 +42,6 @@ use crate::state::AppState;
 /// The header that marks a request no person made (a poll, a refresh): it never
 /// counts as use and never wakes a workspace.
 pub const BACKGROUND_HEADER: &str = "x-dcs-background";
-/// [`BACKGROUND_HEADER`] as a name (a `&str` name is parsed again at every use).
-const BACKGROUND: http::HeaderName = http::HeaderName::from_static(BACKGROUND_HEADER);
 
 /// The launcher's beacon of human input; a stale tab's beacon does not wake.
 pub const ACTIVITY_PATH: &str = "/_dcs/activity";
@@ -87,13 +86,6 @@ pub fn forget(key: &WorkspaceKey) {
     stops().remove(key);
 }
 
-/// Whether the request says it is background traffic (`X-DCS-Background: 1`).
-pub fn is_background(headers: &HeaderMap) -> bool {
-    headers
-        .get(&BACKGROUND)
-        .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
-}
-
 /// What a request is, as far as waking goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -115,35 +107,21 @@ pub enum Kind {
 }
 
 /// Classifies a request by its method, path (prefix stripped, query included) and
-/// headers.
-pub fn classify(method: &Method, rest: &str, headers: &HeaderMap) -> Kind {
-    let path = rest.split('?').next().unwrap_or(rest);
-    if is_background(headers) {
+/// what its headers ask.
+pub fn classify(method: &Method, rest: &str, asked: &Asked) -> Kind {
+    let posted_to = (method == Method::POST).then(|| dcs_net::query::split_target(rest).0);
+    if asked.is_background() {
         Kind::Background
-    } else if dcs_net::hop::upgrade_requested(headers).is_some() {
+    } else if asked.upgrade().is_some() {
         Kind::Upgrade
-    } else if method == Method::POST && path == ACTIVITY_PATH {
+    } else if posted_to == Some(ACTIVITY_PATH) {
         Kind::Beacon
-    } else if method == Method::POST && path == STOP_PATH {
+    } else if posted_to == Some(STOP_PATH) {
         Kind::Stop
-    } else if !navigates(headers) {
+    } else if !asked.may_be_a_person() {
         Kind::Subresource
     } else {
         Kind::Wakes
-    }
-}
-
-/// Whether a request may be a person's: a browser's top-level navigation, or a
-/// client that is no browser (no `Sec-Fetch-Mode`: curl, the CLI, an API client).
-fn navigates(headers: &HeaderMap) -> bool {
-    use dcs_net::names::{SEC_FETCH_DEST, SEC_FETCH_MODE};
-    let text = |name: &http::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    match text(&SEC_FETCH_MODE) {
-        None => true,
-        Some(mode) => {
-            mode.eq_ignore_ascii_case("navigate")
-                && text(&SEC_FETCH_DEST).is_none_or(|d| d.eq_ignore_ascii_case("document"))
-        }
     }
 }
 

@@ -16,6 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
 
+use crate::asked::Asked;
 use crate::body::{full, Body};
 use crate::edge::{self, Ask, Scope};
 use crate::error::{Error, Result};
@@ -158,7 +159,8 @@ async fn answer(
     let method = req.method().clone();
     // Only the path is logged: query strings may carry tokens.
     let path = req.uri().path().to_owned();
-    let wants_html = pages::wants_html(req.headers());
+    let asked = Asked::of(req.headers());
+    let wants_html = asked.wants_html();
     let answer = async {
         check_head(&req)?;
         // Requests back through a preview, and preview hosts (which have their own
@@ -169,16 +171,15 @@ async fn answer(
         };
         let route = route::parse(req.uri().path(), req.uri().query())?;
         let ask = Ask::of(
-            req.method(),
-            req.uri(),
-            req.headers(),
+            &req,
+            &asked,
             Scope::of(&route),
             &state.edge.site,
             peer,
             local,
         );
         edge::decide(&state.edge.site, &ask).check()?;
-        dispatch(state, req, route, peer).await
+        dispatch(state, req, route, peer, asked).await
     };
     let mut resp = match answer.await {
         Ok(resp) => resp,
@@ -241,6 +242,7 @@ async fn dispatch(
     req: Request<Incoming>,
     route: Route,
     peer: SocketAddr,
+    asked: Asked,
 ) -> Result<Response<Body>> {
     match route {
         Route::Healthz => Ok(text(StatusCode::OK, "ok\n")),
@@ -296,7 +298,13 @@ async fn dispatch(
             let req = Request::from_parts(parts, body);
             let key = WorkspaceKey::new(identity.user.clone(), repo);
             let spec = WorkspaceSpec::for_repo(key);
-            forward::forward(state, req, peer, &identity, Target { spec, prefix, rest }).await
+            let target = Target {
+                spec,
+                prefix,
+                rest,
+                asked,
+            };
+            forward::forward(state, req, peer, &identity, target).await
         }
     }
 }

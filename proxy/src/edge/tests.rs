@@ -202,14 +202,20 @@ fn requests_are_read_from_their_headers() {
     headers.insert("upgrade", "websocket".parse().expect("v"));
     headers.append("origin", "http://127.0.0.1:8080".parse().expect("v"));
     headers.insert("x-forwarded-proto", "https, http".parse().expect("v"));
-    let uri: Uri = "/github/acme/hello/_dcs/terminal".parse().expect("uri");
+    let request = |headers: &HeaderMap| {
+        let mut req = Request::get("/github/acme/hello/_dcs/terminal")
+            .body(())
+            .expect("request");
+        *req.headers_mut() = headers.clone();
+        req
+    };
     let site = none();
     let peer: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
     let local: SocketAddr = LOCAL.parse().expect("addr");
+    let req = request(&headers);
     let a = Ask::of(
-        &Method::GET,
-        &uri,
-        &headers,
+        &req,
+        &Asked::of(&headers),
         Scope::Guarded,
         &site,
         peer,
@@ -219,10 +225,10 @@ fn requests_are_read_from_their_headers() {
     assert_eq!(a.origin, Some("http://127.0.0.1:8080"));
     assert!(passes(&site, &a));
     headers.append("origin", "http://127.0.0.1:8080".parse().expect("v"));
+    let req = request(&headers);
     let twice = Ask::of(
-        &Method::GET,
-        &uri,
-        &headers,
+        &req,
+        &Asked::of(&headers),
         Scope::Guarded,
         &site,
         peer,
@@ -234,10 +240,10 @@ fn requests_are_read_from_their_headers() {
         trusted_proxies: vec!["10.0.0.0/8".parse().expect("net")],
         ..none()
     };
+    let req = request(&headers);
     let a = Ask::of(
-        &Method::GET,
-        &uri,
-        &headers,
+        &req,
+        &Asked::of(&headers),
         Scope::Guarded,
         &untrusted,
         peer,

@@ -52,7 +52,7 @@ async fn sandboxed(
     target: Target,
     port: Option<u16>,
 ) -> Result<Response<Body>> {
-    let wants_html = crate::pages::wants_html(req.headers());
+    let wants_html = target.asked.wants_html();
     let shape = Shape {
         preview_path: port.map(|n| format!("{}{PREFIX}/{n}", target.prefix)),
         preview_root: false,
@@ -110,11 +110,8 @@ fn redirect(
         Preview::AddSlash(_) => "/".to_owned(),
         Preview::Forward(_, path) => path,
     };
-    let (path, query) = match path.split_once('?') {
-        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
-        None => (path, None),
-    };
-    let (_, kept) = dcs_net::query::take(query.as_deref(), TICKET_PARAM);
+    let (path, query) = dcs_net::query::split_target(&path);
+    let (_, kept) = dcs_net::query::take(query, TICKET_PARAM);
     let location = format!(
         "{scheme}://{}{path}?{}{TICKET_PARAM}={ticket}",
         host::authority(&label, domain, main.port_u16()),

@@ -17,6 +17,7 @@ use super::enter::{refused, see_other};
 use super::host::PreviewHost;
 use super::ticket::{Grant, Refusal};
 use super::{COOKIE_NAME, TICKET_PARAM};
+use crate::asked::Asked;
 use crate::body::Body;
 use crate::error::{Error, Result};
 use crate::forward::{self, Shape, Target};
@@ -86,6 +87,7 @@ pub async fn serve(
         spec,
         prefix: String::new(),
         rest: format!("{PREFIX}/{}{path}{query}", grant.port),
+        asked: Asked::of(&parts.headers),
     };
     let shape = Shape {
         preview_path: None,
