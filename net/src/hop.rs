@@ -21,7 +21,10 @@ const HOP_BY_HOP: [HeaderName; 9] = [
 /// The protocol the sender asks to switch to (`Upgrade`), when `Connection` names
 /// `upgrade`.
 pub fn upgrade_requested(headers: &HeaderMap) -> Option<HeaderValue> {
-    let asks = headers.get_all(header::CONNECTION).iter().any(names_upgrade);
+    let asks = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .any(names_upgrade);
     asks.then(|| headers.get(header::UPGRADE).cloned())
         .flatten()
 }

@@ -45,7 +45,10 @@ mod tests {
         assert_eq!(split_target(""), ("", None));
         assert_eq!(split_target("/é?ü"), ("/é", Some("ü")));
         for t in ["/a/b", "/a?x=1?y", "/a?", "?q", "", "/é?ü"] {
-            assert_eq!(split_target(t), t.split_once('?').map_or((t, None), |(p, q)| (p, Some(q))));
+            assert_eq!(
+                split_target(t),
+                t.split_once('?').map_or((t, None), |(p, q)| (p, Some(q)))
+            );
         }
     }
 

@@ -30,8 +30,8 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::api::sharing::may_open;
-use crate::asked::Asked;
 use crate::api::{cookie, token};
+use crate::asked::Asked;
 use crate::body::{self, Body};
 use crate::config::CookieSecurity;
 use crate::error::{Error, Result};

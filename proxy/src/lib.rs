@@ -41,9 +41,9 @@
 pub mod accept;
 pub mod activator;
 pub mod activity;
-pub mod asked;
 pub mod alloc;
 pub mod api;
+pub mod asked;
 pub mod auth;
 pub mod body;
 pub mod config;

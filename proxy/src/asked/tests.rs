@@ -66,12 +66,21 @@ fn value(v: &str) -> HeaderValue {
 #[test]
 fn one_pass_answers_as_the_look_ups_did() {
     let values: &[(&str, &[&str])] = &[
-        ("accept", &["text/html,application/xhtml+xml", "*/*", "\u{e9}"]),
+        (
+            "accept",
+            &["text/html,application/xhtml+xml", "*/*", "\u{e9}"],
+        ),
         ("x-requested-with", &["XMLHttpRequest", ""]),
-        ("sec-fetch-mode", &["navigate", "NAVIGATE", "cors", "\u{e9}"]),
+        (
+            "sec-fetch-mode",
+            &["navigate", "NAVIGATE", "cors", "\u{e9}"],
+        ),
         ("sec-fetch-dest", &["document", "iframe", "\u{e9}"]),
         ("x-dcs-background", &["1", " 1 ", "0", "\u{e9}"]),
-        ("connection", &["keep-alive, Upgrade", "upgrade", "keep-alive", "\u{e9}"]),
+        (
+            "connection",
+            &["keep-alive, Upgrade", "upgrade", "keep-alive", "\u{e9}"],
+        ),
         ("upgrade", &["websocket", "h2c"]),
     ];
     // Requests: one header at a time with one or two values, and pairs of headers.
@@ -133,7 +142,10 @@ fn a_browser_page_a_script_and_a_websocket() {
     ws.insert(UPGRADE, value("websocket"));
     let asked = Asked::of(&ws);
     assert_eq!(asked.upgrade(), Some(&value("websocket")));
-    assert!(!asked.wants_html() && asked.may_be_a_person(), "curl's upgrade");
+    assert!(
+        !asked.wants_html() && asked.may_be_a_person(),
+        "curl's upgrade"
+    );
 
     assert!(Asked::of(&HeaderMap::new()).may_be_a_person(), "curl");
 }

@@ -29,7 +29,10 @@ fn requests_are_told_apart_by_what_they_are() {
         (ACCEPT.as_str(), "text/html"),
         ("sec-fetch-mode", "navigate"),
     ]);
-    assert_eq!(classify(&Method::GET, "/?folder=/w", &Asked::of(&nav)), Kind::Wakes);
+    assert_eq!(
+        classify(&Method::GET, "/?folder=/w", &Asked::of(&nav)),
+        Kind::Wakes
+    );
     let poll = headers(&[(BACKGROUND_HEADER, "1")]);
     assert_eq!(
         classify(&Method::GET, "/_dcs/idle", &Asked::of(&poll)),
@@ -48,10 +51,22 @@ fn requests_are_told_apart_by_what_they_are() {
         classify(&Method::POST, "/_dcs/activity", &Asked::of(&none)),
         Kind::Beacon
     );
-    assert_eq!(classify(&Method::GET, "/_dcs/activity", &Asked::of(&none)), Kind::Wakes);
-    assert_eq!(classify(&Method::POST, "/_dcs/stop", &Asked::of(&none)), Kind::Stop);
-    assert_eq!(classify(&Method::POST, "/_dcs/stop?x=1", &Asked::of(&none)), Kind::Stop);
-    assert_eq!(classify(&Method::GET, "/_dcs/files/x", &Asked::of(&none)), Kind::Wakes);
+    assert_eq!(
+        classify(&Method::GET, "/_dcs/activity", &Asked::of(&none)),
+        Kind::Wakes
+    );
+    assert_eq!(
+        classify(&Method::POST, "/_dcs/stop", &Asked::of(&none)),
+        Kind::Stop
+    );
+    assert_eq!(
+        classify(&Method::POST, "/_dcs/stop?x=1", &Asked::of(&none)),
+        Kind::Stop
+    );
+    assert_eq!(
+        classify(&Method::GET, "/_dcs/files/x", &Asked::of(&none)),
+        Kind::Wakes
+    );
     // A stale page's own fetches and frames do not wake; a navigation does.
     let fetch = headers(&[("sec-fetch-mode", "cors"), ("sec-fetch-dest", "empty")]);
     assert_eq!(
@@ -70,7 +85,10 @@ fn requests_are_told_apart_by_what_they_are() {
     assert_eq!(classify(&Method::GET, "/", &Asked::of(&top)), Kind::Wakes);
     // Only `1` marks background traffic.
     let other = headers(&[(BACKGROUND_HEADER, "0")]);
-    assert_eq!(classify(&Method::GET, "/_dcs/idle", &Asked::of(&other)), Kind::Wakes);
+    assert_eq!(
+        classify(&Method::GET, "/_dcs/idle", &Asked::of(&other)),
+        Kind::Wakes
+    );
 }
 
 #[test]
