@@ -53,10 +53,15 @@ impl V4Text {
         }
     }
 
+    /// The text's bytes (ASCII digits and dots).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and dots were written.
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 }
 
@@ -125,7 +130,9 @@ mod tests {
         for ip in ips {
             assert_eq!(ip_text(ip), ip.to_string());
             if let IpAddr::V4(v4) = ip {
-                assert_eq!(V4Text::of(v4).as_str().parse::<Ipv4Addr>(), Ok(v4));
+                let text = V4Text::of(v4);
+                assert_eq!(text.as_str().parse::<Ipv4Addr>(), Ok(v4));
+                assert_eq!(text.as_bytes(), text.as_str().as_bytes());
             }
             for port in [0, 7, 80, 8080, 65535] {
                 let addr = SocketAddr::new(ip, port);

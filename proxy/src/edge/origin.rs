@@ -44,8 +44,9 @@ impl<'a> HostPort<'a> {
             };
             (Cow::Owned(format!("[{ip}]")), port)
         } else {
-            let (host, port) = match s.rsplit_once(':') {
-                Some((h, p)) => (h, Some(parse_port(p)?)),
+            // The last `:` (a byte scan: every request's `Host` comes here).
+            let (host, port) = match s.bytes().rposition(|b| b == b':') {
+                Some(at) => (&s[..at], Some(parse_port(&s[at + 1..])?)),
                 None => (s, None),
             };
             let ok = !host.is_empty()
@@ -132,16 +133,24 @@ pub fn names_ip(host: &str, ip: IpAddr) -> bool {
     let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
     match (bracketed, ip.to_canonical()) {
         (Some(v6), IpAddr::V6(ip)) => v6.parse::<Ipv6Addr>().is_ok_and(|v6| v6 == ip),
-        (None, IpAddr::V4(ip)) => host == dcs_net::addr::V4Text::of(ip).as_str(),
+        (None, IpAddr::V4(ip)) => host.as_bytes() == dcs_net::addr::V4Text::of(ip).as_bytes(),
         _ => false,
     }
 }
 
+/// 1–5 digits naming 1–65535.
 fn parse_port(p: &str) -> Option<u16> {
-    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+    if p.is_empty() || p.len() > 5 {
         return None;
     }
-    p.parse::<u16>().ok().filter(|&n| n > 0)
+    let mut n: u32 = 0;
+    for b in p.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(b - b'0');
+    }
+    u16::try_from(n).ok().filter(|&n| n > 0)
 }
 
 #[cfg(test)]
@@ -176,6 +185,30 @@ mod tests {
         ] {
             assert_eq!(HostPort::parse(bad), None, "{bad:?}");
         }
+    }
+
+    /// Ports read as `str::parse::<u16>` read 1–5 ASCII digits, above 0.
+    #[test]
+    fn ports_are_one_to_five_digits_naming_1_to_65535() {
+        let as_parsed = |p: &str| {
+            let digits = !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+            digits
+                .then(|| p.parse::<u16>().ok())
+                .flatten()
+                .filter(|&n| n > 0)
+        };
+        let mut ports: Vec<String> = (0..=70_000).step_by(7).map(|n| n.to_string()).collect();
+        ports.extend(
+            [
+                "", "0", "00", "1", "80", "00080", "65535", "65536", "99999", "123456", "+1", "-1",
+                "1a", " 1", "1 ", "\u{663}", "0x10",
+            ]
+            .map(String::from),
+        );
+        for p in &ports {
+            assert_eq!(parse_port(p), as_parsed(p), "{p:?}");
+        }
+        assert_eq!(parse_port("00080"), Some(80));
     }
 
     #[test]
