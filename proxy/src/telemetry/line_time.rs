@@ -15,11 +15,16 @@ pub(crate) fn write_now(w: &mut impl fmt::Write) -> fmt::Result {
 }
 
 thread_local! {
-    /// The last second formatted on this thread, and its text up to the seconds.
+    /// The last second formatted on this thread, and its text up to the seconds
+    /// followed by the last line's fraction (replaced for each line, so the time is
+    /// handed on in one piece).
     static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
 }
 
-/// Writes `now` as the module docs say, in two parts.
+/// `2026-12-01T05:47:38`: the bytes of the time up to the seconds.
+const UP_TO_SECONDS: usize = 19;
+
+/// Writes `now` as the module docs say.
 fn write_time(now: SystemTime, out: &mut dyn FnMut(&str) -> fmt::Result) -> fmt::Result {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let (secs, micros) = (since.as_secs(), since.subsec_micros());
@@ -30,13 +35,14 @@ fn write_time(now: SystemTime, out: &mut dyn FnMut(&str) -> fmt::Result) -> fmt:
         if *second != secs {
             let whole = UNIX_EPOCH + Duration::from_secs(secs);
             *text = humantime::format_rfc3339_seconds(whole).to_string();
-            text.pop(); // its `Z`: the fraction comes first
             *second = secs;
         }
-        out(text)?;
-        out(".")?;
-        out(&micros[1..])?;
-        out("Z")
+        // Up to the seconds (humantime writes years 0000–9999 only: 19 bytes).
+        text.truncate(UP_TO_SECONDS);
+        text.push('.');
+        text.push_str(&micros[1..]);
+        text.push('Z');
+        out(text)
     })
 }
 
