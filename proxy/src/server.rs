@@ -157,8 +157,10 @@ async fn answer(
 ) -> Response<Body> {
     let began = Instant::now();
     let method = req.method().clone();
-    // Only the path is logged: query strings may carry tokens.
-    let path = req.uri().path().to_owned();
+    // Only the path is logged: query strings may carry tokens. The URI is kept by a
+    // reference to the bytes hyper read, not copied.
+    let uri = req.uri().clone();
+    let path = uri.path();
     let asked = Asked::of(req.headers());
     let wants_html = asked.wants_html();
     let answer = async {
@@ -184,7 +186,7 @@ async fn answer(
     let mut resp = match answer.await {
         Ok(resp) => resp,
         // Under /api every answer is JSON, errors included.
-        Err(err) if route::is_api(&path) => crate::api::ApiErr::from(err).into_response(),
+        Err(err) if route::is_api(path) => crate::api::ApiErr::from(err).into_response(),
         Err(err) => pages::rescue(&err, wants_html),
     };
     if resp.status() == StatusCode::REQUEST_TIMEOUT {
@@ -196,7 +198,7 @@ async fn answer(
     crate::telemetry::access::Answered {
         peer,
         method: method.as_str(),
-        path: truncate(&path, 200),
+        path: truncate(path, 200),
         status: resp.status().as_u16(),
         ms: began.elapsed().as_millis() as u64,
     }
