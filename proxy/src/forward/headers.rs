@@ -10,8 +10,10 @@
 //! other `Set-Cookie` is kept to the host that answered (no `Domain`), and a
 //! sandboxed preview's to its own path.
 
+use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
+use std::thread::LocalKey;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -171,10 +173,15 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
     if let (false, Some(host)) = (seen.forwarded_host, original_host) {
         headers.insert(X_FORWARDED_HOST, host);
     }
-    set(headers, X_FORWARDED_PREFIX, ctx.prefix);
-    set(headers, X_FORWARDED_USER, &ctx.identity.username);
+    set_kept(headers, X_FORWARDED_PREFIX, &LAST_PREFIX, ctx.prefix);
+    set_kept(
+        headers,
+        X_FORWARDED_USER,
+        &LAST_USER,
+        &ctx.identity.username,
+    );
     if let Some(email) = &ctx.identity.email {
-        set(headers, X_FORWARDED_EMAIL, email);
+        set_kept(headers, X_FORWARDED_EMAIL, &LAST_EMAIL, email);
     }
     if !ctx.identity.groups.is_empty() {
         set(headers, X_FORWARDED_GROUPS, &ctx.identity.groups.join("|"));
@@ -216,31 +223,70 @@ impl Seen {
     }
 }
 
-/// `ip` as a header value. The value of this thread's last peer is kept: the same
-/// peer again (behind an ingress, nearly every request) costs a reference count
-/// instead of its digits and a copy.
-fn peer_value(ip: IpAddr) -> HeaderValue {
-    thread_local! {
-        static LAST: RefCell<Option<(IpAddr, HeaderValue)>> = const { RefCell::new(None) };
+/// This thread's last key and the value made of it ([`kept`]).
+type Last<K, V> = RefCell<Option<(K, V)>>;
+
+/// A text and the header value made of it (`None`: not a valid value).
+type Kept = Last<String, Option<HeaderValue>>;
+
+thread_local! {
+    /// This thread's last `X-Forwarded-Prefix`, `-User` and `-Email` values.
+    static LAST_PREFIX: Kept = const { RefCell::new(None) };
+    static LAST_USER: Kept = const { RefCell::new(None) };
+    static LAST_EMAIL: Kept = const { RefCell::new(None) };
+    /// This thread's last peer and its `X-Forwarded-For` value.
+    static LAST_PEER: Last<IpAddr, HeaderValue> = const { RefCell::new(None) };
+}
+
+/// Sets `name` to `text` as [`set`] does, with the value of this thread's last
+/// `text` for that header kept in `last` ([`kept`]).
+fn set_kept(headers: &mut HeaderMap, name: HeaderName, last: &'static LocalKey<Kept>, text: &str) {
+    match kept_value(last, text) {
+        Some(value) => {
+            headers.insert(name, value);
+        }
+        None => {
+            headers.remove(name);
+        }
     }
-    let make = || {
-        HeaderValue::from_str(&dcs_net::addr::ip_text(ip))
+}
+
+/// `HeaderValue::from_str(text).ok()`, kept in `last`.
+fn kept_value(last: &'static LocalKey<Kept>, text: &str) -> Option<HeaderValue> {
+    kept(last, text, |text| HeaderValue::from_str(text).ok())
+}
+
+/// `ip` as a header value, kept.
+fn peer_value(ip: IpAddr) -> HeaderValue {
+    kept(&LAST_PEER, &ip, |ip| {
+        HeaderValue::from_str(&dcs_net::addr::ip_text(*ip))
             .unwrap_or_else(|_| unreachable!("an address's text is a valid header value"))
-    };
-    LAST.try_with(|last| {
+    })
+}
+
+/// `make(key)`, with this thread's last key and value kept in `last`: the same key
+/// again (one peer behind an ingress, one workspace's prefix, one person: nearly
+/// every request) costs a comparison and a reference count instead of a check and
+/// a copy.
+fn kept<Q, V>(last: &'static LocalKey<Last<Q::Owned, V>>, key: &Q, make: impl Fn(&Q) -> V) -> V
+where
+    Q: ?Sized + ToOwned + PartialEq,
+    V: Clone,
+{
+    last.try_with(|last| {
         let Ok(mut last) = last.try_borrow_mut() else {
-            return make();
+            return make(key);
         };
         match &*last {
-            Some((seen, value)) if *seen == ip => value.clone(),
+            Some((seen, value)) if seen.borrow() == key => value.clone(),
             _ => {
-                let value = make();
-                *last = Some((ip, value.clone()));
+                let value = make(key);
+                *last = Some((key.to_owned(), value.clone()));
                 value
             }
         }
     })
-    .unwrap_or_else(|_| make())
+    .unwrap_or_else(|_| make(key))
 }
 
 /// Rewrites a response's headers for the client: hop-by-hop removed (kept for a

@@ -310,3 +310,68 @@ fn forwarded_headers_are_kept_extended_or_set_for_each_peer() {
     assert_eq!(h["x-forwarded-for"], "10.0.0.9");
     assert_eq!(h["x-forwarded-proto"], "http");
 }
+
+/// A kept value is always the value made afresh: for the same text again, for
+/// another text, for one that is no valid value, and back.
+#[test]
+fn kept_values_are_the_values_made_afresh() {
+    let texts = [
+        "alice",
+        "alice",
+        "bob",
+        "alice",
+        "bad\u{1}value",
+        "bad\u{1}value",
+        "",
+        "/github/acme/hello",
+        "/github/acme/hello",
+        "/github/Acme/hello",
+        "alice",
+    ];
+    for last in [&LAST_PREFIX, &LAST_USER, &LAST_EMAIL] {
+        for text in texts {
+            assert_eq!(
+                kept_value(last, text),
+                HeaderValue::from_str(text).ok(),
+                "{text:?}"
+            );
+        }
+    }
+}
+
+/// One thread serving two people and two workspaces in turn: each request carries
+/// its own identity and prefix, never the one before.
+#[test]
+fn each_request_carries_its_own_identity_and_prefix() {
+    let alice = identity();
+    let bob = Identity {
+        email: None,
+        ..Identity::from_user(UserId::new("bob").expect("u"))
+    };
+    for (who, prefix) in [
+        (&alice, "/github/acme/hello"),
+        (&bob, "/github/acme/hello"),
+        (&bob, "/github/acme/other"),
+        (&alice, "/github/acme/other"),
+        (&alice, "/github/acme/hello"),
+    ] {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-email",
+            HeaderValue::from_static("mallory@evil"),
+        );
+        let ctx = RequestContext {
+            prefix,
+            ..ctx(who, None)
+        };
+        rewrite_request(&mut h, &ctx);
+        assert_eq!(h["x-forwarded-user"], who.username.as_str());
+        assert_eq!(h["x-forwarded-prefix"], prefix);
+        assert_eq!(
+            h.get("x-forwarded-email")
+                .map(|v| v.to_str().expect("text")),
+            who.email.as_deref(),
+            "a client's own X-Forwarded-Email never passes"
+        );
+    }
+}
