@@ -23,72 +23,53 @@ fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
     h
 }
 
+/// [`classify`] of a request with `headers`.
+fn kind(method: &Method, rest: &str, headers: &HeaderMap) -> Kind {
+    classify(method, rest, &Asked::of(headers))
+}
+
 #[test]
 fn requests_are_told_apart_by_what_they_are() {
     let nav = headers(&[
         (ACCEPT.as_str(), "text/html"),
         ("sec-fetch-mode", "navigate"),
     ]);
-    assert_eq!(
-        classify(&Method::GET, "/?folder=/w", &Asked::of(&nav)),
-        Kind::Wakes
-    );
+    assert_eq!(kind(&Method::GET, "/?folder=/w", &nav), Kind::Wakes);
     let poll = headers(&[(BACKGROUND_HEADER, "1")]);
-    assert_eq!(
-        classify(&Method::GET, "/_dcs/idle", &Asked::of(&poll)),
-        Kind::Background
-    );
+    assert_eq!(kind(&Method::GET, "/_dcs/idle", &poll), Kind::Background);
     let ws = headers(&[
         (CONNECTION.as_str(), "Upgrade"),
         (UPGRADE.as_str(), "websocket"),
     ]);
     assert_eq!(
-        classify(&Method::GET, "/stable-x?reconnection=true", &Asked::of(&ws)),
+        kind(&Method::GET, "/stable-x?reconnection=true", &ws),
         Kind::Upgrade
     );
     let none = HeaderMap::new();
-    assert_eq!(
-        classify(&Method::POST, "/_dcs/activity", &Asked::of(&none)),
-        Kind::Beacon
-    );
-    assert_eq!(
-        classify(&Method::GET, "/_dcs/activity", &Asked::of(&none)),
-        Kind::Wakes
-    );
-    assert_eq!(
-        classify(&Method::POST, "/_dcs/stop", &Asked::of(&none)),
-        Kind::Stop
-    );
-    assert_eq!(
-        classify(&Method::POST, "/_dcs/stop?x=1", &Asked::of(&none)),
-        Kind::Stop
-    );
-    assert_eq!(
-        classify(&Method::GET, "/_dcs/files/x", &Asked::of(&none)),
-        Kind::Wakes
-    );
+    assert_eq!(kind(&Method::POST, "/_dcs/activity", &none), Kind::Beacon);
+    assert_eq!(kind(&Method::GET, "/_dcs/activity", &none), Kind::Wakes);
+    assert_eq!(kind(&Method::POST, "/_dcs/stop", &none), Kind::Stop);
+    assert_eq!(kind(&Method::POST, "/_dcs/stop?x=1", &none), Kind::Stop);
+    assert_eq!(kind(&Method::GET, "/_dcs/files/x", &none), Kind::Wakes);
     // A stale page's own fetches and frames do not wake; a navigation does.
     let fetch = headers(&[("sec-fetch-mode", "cors"), ("sec-fetch-dest", "empty")]);
     assert_eq!(
-        classify(&Method::GET, "/stable-x/static/x.js", &Asked::of(&fetch)),
+        kind(&Method::GET, "/stable-x/static/x.js", &fetch),
         Kind::Subresource
     );
     let frame = headers(&[("sec-fetch-mode", "navigate"), ("sec-fetch-dest", "iframe")]);
     assert_eq!(
-        classify(&Method::GET, "/webview/index.html", &Asked::of(&frame)),
+        kind(&Method::GET, "/webview/index.html", &frame),
         Kind::Subresource
     );
     let top = headers(&[
         ("sec-fetch-mode", "navigate"),
         ("sec-fetch-dest", "document"),
     ]);
-    assert_eq!(classify(&Method::GET, "/", &Asked::of(&top)), Kind::Wakes);
+    assert_eq!(kind(&Method::GET, "/", &top), Kind::Wakes);
     // Only `1` marks background traffic.
     let other = headers(&[(BACKGROUND_HEADER, "0")]);
-    assert_eq!(
-        classify(&Method::GET, "/_dcs/idle", &Asked::of(&other)),
-        Kind::Wakes
-    );
+    assert_eq!(kind(&Method::GET, "/_dcs/idle", &other), Kind::Wakes);
 }
 
 #[test]
