@@ -7,7 +7,9 @@ use super::*;
 /// one pass must answer the same for every request.
 mod looked_up {
     use super::*;
-    use dcs_net::names::{SEC_FETCH_DEST, SEC_FETCH_MODE, X_REQUESTED_WITH};
+    const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
+    const SEC_FETCH_DEST: HeaderName = HeaderName::from_static("sec-fetch-dest");
+    const X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
 
     fn text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
         headers.get(name).and_then(|v| v.to_str().ok())
