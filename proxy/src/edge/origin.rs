@@ -103,7 +103,7 @@ impl Origin {
     pub fn of_host(scheme: &str, host: &HostPort) -> Option<Self> {
         Some(Self {
             scheme: scheme.to_owned(),
-            host: host.host.clone().into_owned(),
+            host: host.host.to_string(),
             port: host.port_or_default(scheme)?,
         })
     }

@@ -173,15 +173,15 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
     if let (false, Some(host)) = (seen.forwarded_host, original_host) {
         headers.insert(X_FORWARDED_HOST, host);
     }
-    set_kept(headers, X_FORWARDED_PREFIX, &LAST_PREFIX, ctx.prefix);
-    set_kept(
+    put(
         headers,
-        X_FORWARDED_USER,
-        &LAST_USER,
-        &ctx.identity.username,
+        X_FORWARDED_PREFIX,
+        kept_value(&LAST_PREFIX, ctx.prefix),
     );
+    let user = kept_value(&LAST_USER, &ctx.identity.username);
+    put(headers, X_FORWARDED_USER, user);
     if let Some(email) = &ctx.identity.email {
-        set_kept(headers, X_FORWARDED_EMAIL, &LAST_EMAIL, email);
+        put(headers, X_FORWARDED_EMAIL, kept_value(&LAST_EMAIL, email));
     }
     if !ctx.identity.groups.is_empty() {
         set(headers, X_FORWARDED_GROUPS, &ctx.identity.groups.join("|"));
@@ -238,20 +238,8 @@ thread_local! {
     static LAST_PEER: Last<IpAddr, HeaderValue> = const { RefCell::new(None) };
 }
 
-/// Sets `name` to `text` as [`set`] does, with the value of this thread's last
-/// `text` for that header kept in `last` ([`kept`]).
-fn set_kept(headers: &mut HeaderMap, name: HeaderName, last: &'static LocalKey<Kept>, text: &str) {
-    match kept_value(last, text) {
-        Some(value) => {
-            headers.insert(name, value);
-        }
-        None => {
-            headers.remove(name);
-        }
-    }
-}
-
-/// `HeaderValue::from_str(text).ok()`, kept in `last`.
+/// `HeaderValue::from_str(text).ok()`, with this thread's last `text` for that
+/// header kept in `last` ([`kept`]).
 fn kept_value(last: &'static LocalKey<Kept>, text: &str) -> Option<HeaderValue> {
     kept(last, text, |text| HeaderValue::from_str(text).ok())
 }
@@ -310,12 +298,18 @@ pub fn rewrite_response(headers: &mut HeaderMap, prefix: &str, switching: bool) 
     }
 }
 
+/// Sets `name` to `value`, or removes it when `value` is no valid header value.
 fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
-    match HeaderValue::from_str(value) {
-        Ok(v) => {
-            headers.insert(name, v);
+    put(headers, name, HeaderValue::from_str(value).ok());
+}
+
+/// Sets `name` to `value`; `None` (no valid value) removes it.
+fn put(headers: &mut HeaderMap, name: HeaderName, value: Option<HeaderValue>) {
+    match value {
+        Some(value) => {
+            headers.insert(name, value);
         }
-        Err(_) => {
+        None => {
             headers.remove(name);
         }
     }
