@@ -91,7 +91,9 @@ pub async fn exchange(
     let spec = &target.spec;
     // After an idle stop only a navigation wakes the workspace (`crate::resume`).
     let kind = crate::resume::classify(req.method(), &target.rest, &target.asked);
-    if let Some(stopped) = crate::resume::hold(state, &spec.key, kind).await {
+    // The workspace's activity tracker, if it has one: looked up once per request.
+    let known = state.activator.activity.peek(&spec.key);
+    if let Some(stopped) = crate::resume::hold(state, &spec.key, known.as_deref(), kind).await {
         return Ok(stopped);
     }
     let wants_html = target.asked.wants_html();
@@ -112,7 +114,7 @@ pub async fn exchange(
     };
     let stream = tunnel.as_ref().is_some_and(|t| t.stream);
     let tunnel_slot = tunnel.map(|t| t.slot);
-    let tracker = state.activator.activity.tracker(&spec.key);
+    let tracker = known.unwrap_or_else(|| state.activator.activity.tracker(&spec.key));
     let in_flight = tracker.begin();
     let client_upgrade = upgrade.map(|_| hyper::upgrade::on(&mut req));
     let (parts, body) = req.into_parts();

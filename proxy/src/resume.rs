@@ -33,6 +33,7 @@ use http::{Method, Response, StatusCode};
 use dcs_model::WorkspaceKey;
 use tracing::{info, warn};
 
+use crate::activity::Tracker;
 use crate::asked::Asked;
 use crate::body::{self, Body};
 use crate::key_map::KeyMap;
@@ -125,11 +126,16 @@ pub fn classify(method: &Method, rest: &str, asked: &Asked) -> Kind {
     }
 }
 
-/// The answer for a request of `kind` to `key` that must not wake it, or `None`
-/// to go on (and wake it if needed). Asks the runtime only for requests that may be
-/// held.
-pub async fn hold(state: &AppState, key: &WorkspaceKey, kind: Kind) -> Option<Response<Body>> {
-    let noted = idle_stop(key).or_else(|| reaped(state, key));
+/// The answer for a request of `kind` to `key` (whose activity `tracker` this is,
+/// if it has one) that must not wake it, or `None` to go on (and wake it if needed).
+/// Asks the runtime only for requests that may be held.
+pub async fn hold(
+    state: &AppState,
+    key: &WorkspaceKey,
+    tracker: Option<&Tracker>,
+    kind: Kind,
+) -> Option<Response<Body>> {
+    let noted = idle_stop(key).or_else(|| reaped(tracker, state.activator.idle_timeout()));
     match kind {
         Kind::Stop => return Some(stop_now(state, key).await),
         Kind::Wakes => {
@@ -157,13 +163,12 @@ pub async fn hold(state: &AppState, key: &WorkspaceKey, kind: Kind) -> Option<Re
 }
 
 /// The reaper's own mark of an idle stop not followed by any request through this
-/// replica (its activity tracker), when no note says more: stopped after about the
-/// idle timeout.
-fn reaped(state: &AppState, key: &WorkspaceKey) -> Option<IdleStop> {
-    let tracker = state.activator.activity.peek(key)?;
-    tracker.idle_stopped().then(|| IdleStop {
+/// replica (on the workspace's activity `tracker`, if it has one), when no note says
+/// more: stopped after about the `idle_timeout`.
+fn reaped(tracker: Option<&Tracker>, idle_timeout: Duration) -> Option<IdleStop> {
+    tracker?.idle_stopped().then(|| IdleStop {
         at: SystemTime::now(),
-        after: Some(state.activator.idle_timeout()),
+        after: Some(idle_timeout),
     })
 }
 

@@ -85,6 +85,24 @@ fn a_note_stands_until_forgotten() {
     assert_eq!(idle_stop(&k), None);
 }
 
+#[tokio::test(start_paused = true)]
+async fn the_reapers_mark_on_the_tracker_holds_until_the_next_use() {
+    let activity = crate::activity::Activity::default();
+    let k = key("acme/reaped");
+    let idle = Duration::from_secs(900);
+    assert_eq!(reaped(None, idle), None, "no tracker: nothing marked");
+    let tracker = activity.tracker(&k);
+    assert_eq!(reaped(Some(&tracker), idle), None, "in use");
+    tracker.mark_idle_stopped();
+    let stop = reaped(Some(&tracker), idle).expect("marked");
+    assert_eq!(stop.after, Some(idle));
+    tokio::time::advance(Duration::from_millis(5)).await;
+    // Each request through this replica begins on the same tracker.
+    let peeked = activity.peek(&k).expect("the tracker is kept");
+    drop(peeked.begin());
+    assert_eq!(reaped(Some(&tracker), idle), None, "used again");
+}
+
 #[tokio::test]
 async fn the_stopped_answer_is_json_saying_why_and_after_how_long() {
     let res = stopped(Some(IdleStop {
