@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`accept`]: accepting connections (`TCP_NODELAY`, a 503 when descriptors run out).
 //! - [`addr`]: addresses as text, cheaply (the peer's, in every request and log line).
+//! - [`coarse_timer`]: timeouts kept to within a tick, cheap to arm and cancel per request.
 //! - [`dns`]: name resolution with answers cached for a while.
 //! - [`limits`]: the descriptor limit: raised at start, shortages told apart, tunnels capped.
 //! - [`upstream`]: the pooled keep-alive client to upstreams, and upgrades' own connections.
@@ -20,6 +21,7 @@
 
 pub mod accept;
 pub mod addr;
+pub mod coarse_timer;
 pub mod cookies;
 pub mod dns;
 pub mod escape;

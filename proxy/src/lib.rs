@@ -86,8 +86,10 @@ use crate::runtime::local::{LocalConfig, LocalRuntime};
 use crate::runtime::Runtime;
 
 /// Builds the shared state for `cfg`: opens the runtime (adopting surviving local
-/// workspaces, or connecting to the Kubernetes API) and the auth mode.
+/// workspaces, or connecting to the Kubernetes API) and the auth mode; starts the
+/// timer of the requests' timeouts ([`dcs_net::coarse_timer`]).
 pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
+    dcs_net::coarse_timer::start()?;
     if !matches!(cfg.auth, config::AuthConfig::None { .. }) && cfg.previews.domain.is_none() {
         // Sandboxed previews get no SameSite cookies from browsers: behind a
         // cookie sign-in only their documents load, not their scripts or sockets.

@@ -7,11 +7,12 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dcs_net::coarse_timer::CoarseTimer;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tracing::debug;
 
@@ -49,7 +50,7 @@ fn answer(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
 /// Serves `/metrics` on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>) {
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
+    http.timer(CoarseTimer)
         .header_read_timeout(Duration::from_secs(10));
     loop {
         let stream = match listener.accept().await {

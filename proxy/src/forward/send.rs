@@ -126,10 +126,11 @@ pub async fn send(
                 }
             }
         };
-        // The answer must begin within the upstream timeout once the body is sent.
+        // The answer must begin within the upstream timeout once the body is sent
+        // (a coarse timer: armed for every request, it almost never fires).
         let answer_due = async {
             sent.finished().await;
-            tokio::time::sleep(limits.upstream_timeout).await;
+            dcs_net::coarse_timer::sleep(limits.upstream_timeout).await;
         };
         let began = std::time::Instant::now();
         let failure = tokio::select! {
