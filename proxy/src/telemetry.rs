@@ -106,8 +106,10 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 pub fn request_id(headers: &HeaderMap, peer: SocketAddr, trusted: &[IpNet]) -> String {
     let peer_ip = peer.ip().to_canonical();
     let from_trusted = !trusted.is_empty() && trusted.iter().any(|n| n.contains(&peer_ip));
-    let given = headers
-        .get(&REQUEST_ID_HEADER)
+    // Looked up only for a trusted peer: anyone else's is never used.
+    let given = from_trusted
+        .then(|| headers.get(&REQUEST_ID_HEADER))
+        .flatten()
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
             (1..=64).contains(&v.len())
@@ -115,8 +117,8 @@ pub fn request_id(headers: &HeaderMap, peer: SocketAddr, trusted: &[IpNet]) -> S
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         });
     match given {
-        Some(id) if from_trusted => id.to_owned(),
-        _ => fresh_id(),
+        Some(id) => id.to_owned(),
+        None => fresh_id(),
     }
 }
 
