@@ -24,6 +24,8 @@
 //! - [`repo_probe`]: whether a repository exists at the git base, before anything
 //!   is made for it.
 //! - [`key_map`]: the fast-hashed map by workspace of the per-request look-ups.
+//! - [`kept`]: a thread's last value made from a key (peer, user, prefix), made again
+//!   only when the key changes.
 //! - [`activity`]: this proxy's record of requests per workspace (the reaper's
 //!   fallback; launchers decide idleness) and in-flight counts.
 //! - [`resume`]: the way back after an idle stop: what does not wake it (a stale
@@ -52,6 +54,7 @@ pub mod error;
 pub mod forward;
 pub mod hop;
 pub mod instances;
+pub mod kept;
 pub mod key_map;
 pub mod metrics;
 pub mod metrics_listen;

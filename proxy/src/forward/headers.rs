@@ -10,7 +10,6 @@
 //! other `Set-Cookie` is kept to the host that answered (no `Domain`), and a
 //! sandboxed preview's to its own path.
 
-use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::thread::LocalKey;
@@ -21,6 +20,7 @@ use dcs_net::cookies::{self, NamePattern};
 use dcs_net::hop;
 
 use crate::auth::Identity;
+use crate::kept::{kept, Last};
 
 // Header names as constants: a `&str` name is parsed again at every use, a cost of
 // every proxied request.
@@ -223,9 +223,6 @@ impl Seen {
     }
 }
 
-/// This thread's last key and the value made of it ([`kept`]).
-type Last<K, V> = RefCell<Option<(K, V)>>;
-
 /// A text and the header value made of it (`None`: not a valid value).
 type Kept = Last<String, Option<HeaderValue>>;
 
@@ -250,31 +247,6 @@ fn peer_value(ip: IpAddr) -> HeaderValue {
         HeaderValue::from_str(&dcs_net::addr::ip_text(*ip))
             .unwrap_or_else(|_| unreachable!("an address's text is a valid header value"))
     })
-}
-
-/// `make(key)`, with this thread's last key and value kept in `last`: the same key
-/// again (one peer behind an ingress, one workspace's prefix, one person: nearly
-/// every request) costs a comparison and a reference count instead of a check and
-/// a copy.
-fn kept<Q, V>(last: &'static LocalKey<Last<Q::Owned, V>>, key: &Q, make: impl Fn(&Q) -> V) -> V
-where
-    Q: ?Sized + ToOwned + PartialEq,
-    V: Clone,
-{
-    last.try_with(|last| {
-        let Ok(mut last) = last.try_borrow_mut() else {
-            return make(key);
-        };
-        match &*last {
-            Some((seen, value)) if seen.borrow() == key => value.clone(),
-            _ => {
-                let value = make(key);
-                *last = Some((key.to_owned(), value.clone()));
-                value
-            }
-        }
-    })
-    .unwrap_or_else(|_| make(key))
 }
 
 /// Rewrites a response's headers for the client: hop-by-hop removed (kept for a

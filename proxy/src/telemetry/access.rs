@@ -14,13 +14,14 @@ use std::cell::RefCell;
 use std::fmt;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use tracing::Level;
 use tracing_subscriber::fmt::MakeWriter;
 
 use super::batch::Batched;
 use super::lines;
+use crate::kept::{kept, Last};
 
 /// The target of access lines: the module that wrote them before they had one of
 /// their own, kept because filters name it (`--log info,dcs_proxy::server=warn`).
@@ -107,7 +108,7 @@ impl Answered<'_> {
         let id = lines::head(line, false, Level::INFO)?;
         lines::target(line, false, id, TARGET)?;
         line.push_str("request peer=");
-        dcs_net::addr::push_addr(line, self.peer);
+        line.push_str(&peer_text(self.peer));
         lines::put(
             line,
             &[
@@ -123,6 +124,20 @@ impl Answered<'_> {
             ],
         )
     }
+}
+
+thread_local! {
+    /// This thread's last peer and its text ([`crate::kept`]).
+    static LAST_PEER: Last<SocketAddr, Arc<str>> = const { RefCell::new(None) };
+}
+
+/// `peer` as its `Display` writes it, kept: a connection's requests come from one peer.
+fn peer_text(peer: SocketAddr) -> Arc<str> {
+    kept(&LAST_PEER, &peer, |peer| {
+        let mut text = String::with_capacity(21);
+        dcs_net::addr::push_addr(&mut text, *peer);
+        Arc::from(text)
+    })
 }
 
 #[cfg(test)]
