@@ -241,13 +241,24 @@ async fn transfer_once(
         }
     };
     let killed = matches!(end, End::Limit(_) | End::Cancelled);
-    let exit = if killed {
-        let _ = child.start_kill();
-        child.wait().await.ok()
-    } else {
-        finish(&mut child).await
+    let exit = match end {
+        _ if killed => {
+            let _ = child.start_kill();
+            child.wait().await.ok()
+        }
+        // The child said how the checkout ended, its last word: what it does after
+        // (giving back its memory and files to the system, ~10 ms for a clone) is
+        // not waited for. Reaped beside, killed if it lingers.
+        End::Reported(_) => {
+            tokio::spawn(async move {
+                let exit = finish(&mut child).await;
+                debug!(?exit, "transfer child ended after its report");
+            });
+            None
+        }
+        _ => finish(&mut child).await,
     };
-    debug!(?exit, "transfer child ended");
+    debug!(?exit, "transfer child done");
     (end, op, exit)
 }
 

@@ -225,3 +225,53 @@ async fn cancelling_kills_the_child_and_removes_its_partial_clone() {
     assert!(message.contains("launcher is stopping"), "{message}");
     assert_eq!(names(&ws.path().join("acme")), [".hello.dcs-lock"]);
 }
+
+/// A child that reports its outcome and then lingers (as a real one does while it
+/// gives its memory back): the checkout goes on at the report, and the child is still
+/// reaped (killed once it lingers past the exit wait).
+#[tokio::test]
+async fn the_checkout_goes_on_at_the_childs_report_and_the_child_is_reaped_beside() {
+    let ws = tempfile::tempdir().expect("tempdir");
+    let job = job("http://127.0.0.1:9", ws.path());
+    let pid_file = ws.path().join("child.pid");
+    let done = serde_json::to_string(&super::super::protocol::Line::Done {
+        outcome: Outcome::Cloned,
+    })
+    .expect("line");
+    // Reads the job, reports, then waits for its stdin to close (it never does while
+    // the launcher holds it).
+    let script = format!(
+        "echo $$ > '{}'; read job; echo '{done}'; read more; sleep 600",
+        pid_file.display()
+    );
+    let program = Program {
+        path: "/bin/sh".into(),
+        args: vec!["-c".into(), script.into()],
+        env: Vec::new(),
+        roots_later: None,
+    };
+    let sink = Seen::default().sink();
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(60),
+        run(&job, &program, short_limits(), &sink),
+    )
+    .await
+    .expect("run ends");
+    assert_eq!(outcome.expect("reported"), Outcome::Cloned);
+    let pid = std::fs::read_to_string(&pid_file).expect("pid file");
+    let proc_dir = Path::new("/proc").join(pid.trim());
+    let state = std::fs::read_to_string(proc_dir.join("stat")).expect("still running");
+    assert!(
+        !state.contains(") Z "),
+        "the child was not waited for: it is still running ({state})"
+    );
+    // Killed after the exit wait, and reaped: no process, no zombie.
+    let deadline = Instant::now() + EXIT_WAIT + Duration::from_secs(30);
+    while proc_dir.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the lingering child was never reaped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
