@@ -38,7 +38,11 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
             }
             ok
         };
-        let (checked, started) = tokio::join!(fetched, start_ide(&env, &app, ide.as_ref(), true));
+        let starting = async {
+            trust_for_users(&env).await;
+            start_ide(&env, &app, ide.as_ref(), true).await
+        };
+        let (checked, started) = tokio::join!(fetched, starting);
         if !checked || cancel.load(Ordering::Relaxed) {
             if let Ok(running) = started {
                 running.stop(std::time::Duration::from_secs(2)).await;
@@ -47,7 +51,9 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
         }
         started
     } else {
-        if !checkout(&env, &app, &cancel).await || cancel.load(Ordering::Relaxed) {
+        // What the user's processes trust is written beside the clone, not after it.
+        let (checked, ()) = tokio::join!(checkout(&env, &app, &cancel), trust_for_users(&env));
+        if !checked || cancel.load(Ordering::Relaxed) {
             return;
         }
         start_ide(&env, &app, ide.as_ref(), false).await
@@ -117,7 +123,16 @@ async fn checkout(env: &LauncherEnv, app: &App, cancel: &Arc<AtomicBool>) -> boo
     }
 }
 
-/// What the user's processes trust, then the IDE (`beside_checkout`: while the
+/// Writes what the user's processes trust (the IDE's, its terminals'), before the IDE
+/// starts.
+async fn trust_for_users(env: &LauncherEnv) {
+    match crate::trust::for_users::prepare(env.config_dir(), env.extra_ca_file.clone()).await {
+        Ok(file) => info!(file = %file.display(), "trusted certificates for the workspace"),
+        Err(e) => warn!(error = %e, "no trust bundle for the workspace's processes"),
+    }
+}
+
+/// The IDE, once [`trust_for_users`] is done (`beside_checkout`: while the
 /// checkout's fetch still runs, whose phase the readiness report keeps showing).
 async fn start_ide(
     env: &LauncherEnv,
@@ -125,10 +140,6 @@ async fn start_ide(
     ide: &dyn Ide,
     beside_checkout: bool,
 ) -> Result<Box<dyn crate::ide::RunningIde>, Error> {
-    match crate::trust::for_users::prepare(env.config_dir(), env.extra_ca_file.clone()).await {
-        Ok(file) => info!(file = %file.display(), "trusted certificates for the workspace"),
-        Err(e) => warn!(error = %e, "no trust bundle for the workspace's processes"),
-    }
     if !beside_checkout {
         app.readiness().set_phase(Phase::StartingIde);
     }
