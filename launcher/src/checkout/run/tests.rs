@@ -260,10 +260,13 @@ async fn the_checkout_goes_on_at_the_childs_report_and_the_child_is_reaped_besid
     assert_eq!(outcome.expect("reported"), Outcome::Cloned);
     let pid = std::fs::read_to_string(&pid_file).expect("pid file");
     let proc_dir = Path::new("/proc").join(pid.trim());
-    let state = std::fs::read_to_string(proc_dir.join("stat")).expect("still running");
+    // Not waited for: still running when the checkout went on (neither gone nor a
+    // zombie).
+    let state = std::fs::read_to_string(proc_dir.join("stat"))
+        .expect("the checkout went on while the child still ran");
     assert!(
         !state.contains(") Z "),
-        "the child was not waited for: it is still running ({state})"
+        "still running, not exited: {state}"
     );
     // Killed after the exit wait, and reaped: no process, no zombie.
     let deadline = Instant::now() + EXIT_WAIT + Duration::from_secs(30);
