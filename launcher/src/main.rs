@@ -178,6 +178,8 @@ fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    // Needed by the first transfer and the IDE: built while this process starts.
+    dcs_launcher::trust::write_early(env.config_dir(), env.extra_ca_file.clone());
     if let Err(e) = dcs_launcher::ide::for_kind(&env.ide) {
         eprintln!("dcs-launcher: DCS_IDE: {e}");
         return ExitCode::from(2);

@@ -242,6 +242,19 @@ pub fn written(config_dir: &Path, extra: Option<&Path>) -> Result<Arc<Written>, 
     Ok(w)
 }
 
+/// Starts [`written`] for `config_dir` and `extra` on a thread of its own, at the
+/// launcher's start: the first transfer and the IDE wait for the bundle, and
+/// building and writing it (5–15 ms) then overlaps the start of the process itself
+/// (its runtime, its listener). What it made is kept; a failure is met again, and
+/// reported, by the first that needs the bundle.
+pub fn write_early(config_dir: PathBuf, extra: Option<PathBuf>) {
+    let started = std::thread::Builder::new()
+        .name("trust-early".into())
+        .spawn(move || drop(written(&config_dir, extra.as_deref())));
+    // A thread that cannot start leaves the work to the first use.
+    drop(started);
+}
+
 /// Makes the hashed folder ([`folder`]) of the bundle [`written`] for `config_dir`
 /// and `extra` if the volume has none yet: for the next start's transfers (this
 /// one's read the file). Called once the workspace is ready, so writing its files

@@ -192,3 +192,22 @@ fn a_written_bundle_is_made_once_per_volume_and_a_failure_is_tried_again() {
     let fixed = written(&a, Some(&extra)).expect("tried again, and now it works");
     assert_eq!(fixed.bundle.counts().extra, 1);
 }
+
+#[test]
+fn the_bundle_written_early_is_the_one_every_use_gets() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("config");
+    write_early(config.clone(), None);
+    let file = config.join(DIR).join(FILE);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !file.is_file() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the early thread never wrote the bundle"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let used = written(&config, None).expect("written");
+    assert_eq!(used.file, file);
+    assert!(used.bundle.counts().mozilla > 0);
+}
