@@ -238,10 +238,10 @@ async fn the_checkout_goes_on_at_the_childs_report_and_the_child_is_reaped_besid
         outcome: Outcome::Cloned,
     })
     .expect("line");
-    // Reads the job, reports, then waits for its stdin to close (it never does while
-    // the launcher holds it).
+    // Reads the job, reports, and lingers (also once its stdin closes, which waiting
+    // for a child does first; as itself, so that killing it leaves nothing behind).
     let script = format!(
-        "echo $$ > '{}'; read job; echo '{done}'; read more; sleep 600",
+        "echo $$ > '{}'; read job; echo '{done}'; read more; exec sleep 600",
         pid_file.display()
     );
     let program = Program {
