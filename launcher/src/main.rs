@@ -178,8 +178,6 @@ fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    // Needed by the first transfer and the IDE: built while this process starts.
-    dcs_launcher::trust::write_early(env.config_dir(), env.extra_ca_file.clone());
     if let Err(e) = dcs_launcher::ide::for_kind(&env.ide) {
         eprintln!("dcs-launcher: DCS_IDE: {e}");
         return ExitCode::from(2);
@@ -198,6 +196,9 @@ fn run() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
+    // Needed by the first transfer and the IDE: built while this process starts (once
+    // its configuration is known to be usable: a start refused above writes nothing).
+    dcs_launcher::trust::write_early(env.config_dir(), env.extra_ca_file.clone());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
