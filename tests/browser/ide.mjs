@@ -1,10 +1,11 @@
 // VS Code (code-server) in Chromium: the workbench loads, the Explorer lists the
-// repo's README, an edit is saved, and after the IDE process is killed the page
-// works again (reconnected, or reloaded when VS Code asks for it) and saves again;
+// repo's README, an edit is saved, and after the IDE process is killed while the
+// person types, the page works again (reconnected, or reloaded when VS Code asks for
+// it, leaving behind the edit it could not back up, typed again) and saves again;
 // after a second kill the page is reloaded at once, during the restart, and works.
 //
 // Input: {url, screenshots, file, text, text2, text3}. Events: explorer, saved,
-// ready-for-kill, [reload-asked], [conflict-overwritten], saved-again, ready-for-kill,
+// ready-for-kill, [reload-asked], [dialog], [conflict-overwritten], saved-again, ready-for-kill,
 // saved-after-reload, done | failed. Stdin: `killed` once the test has killed the IDE process.
 import { emit, input, run, waitFor } from './lib.mjs';
 import { editorLines, fileRow as vscodeFileRow } from './vscode.mjs';
@@ -100,6 +101,17 @@ async function saveUntilClean(page, text) {
 }
 
 await run(async (page) => {
+  // Reload Window on a page whose server died with an edit unsaved: VS Code cannot
+  // back the edit up (code-server keeps backups with the server, now gone: the veto
+  // is VS Code's `veto.backups`), so it vetoes the unload
+  // and the browser asks "Leave site?". A person who chose to reload leaves (the
+  // loop above types the lost edit again); staying would keep a page whose
+  // connection is gone for good, where every save fails with "Canceled".
+  page.on('dialog', async (dialog) => {
+    emit('dialog', { type: dialog.type() });
+    if (dialog.type() === 'beforeunload') await dialog.accept().catch(() => {});
+    else await dialog.dismiss().catch(() => {});
+  });
   await page.goto(input.url, { timeout: LONG });
   await page.waitForSelector('.monaco-workbench', { timeout: LONG });
   await fileRow(page).waitFor({ timeout: LONG });
@@ -111,8 +123,9 @@ await run(async (page) => {
 
   emit('ready-for-kill');
   await waitFor('killed');
-  // Let the page notice the lost connection before working with it again.
-  await page.waitForTimeout(3000);
+  // The person goes on typing as the IDE dies, before VS Code says anything: the
+  // edit is unsaved when VS Code asks to reload (see the dialog handler above).
+  await append(page, input.text2).catch(() => {});
   await saveUntilClean(page, input.text2);
   emit('saved-again');
   await page.screenshot({ path: `${input.screenshots}/after-restart.png` });

@@ -9,11 +9,23 @@ const ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
+/** The page's last console messages and errors, and the script's events, told with a
+ *  failure (VS Code logs its connection's story there: lost, reconnecting, permanent
+ *  failure). `DCS_BROWSER_LOG=1` also writes each line to stderr as it comes. */
+const consoleTail = [];
+const started = Date.now();
+function remember(line) {
+  consoleTail.push(`+${((Date.now() - started) / 1000).toFixed(1)}s ${line.slice(0, 300)}`);
+  if (consoleTail.length > 40) consoleTail.shift();
+  if (process.env.DCS_BROWSER_LOG === '1') console.error(consoleTail.at(-1));
+}
+
 /** The script's single JSON argument. */
 export const input = JSON.parse(process.argv[2] ?? '{}');
 
 /** Tells the Rust side that `name` happened. */
 export function emit(name, data = {}) {
+  remember(`event ${name}`);
   process.stdout.write(`EVENT ${name} ${JSON.stringify(data)}\n`);
 }
 
@@ -36,7 +48,11 @@ export async function openPage() {
     args: ARGS,
   });
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on('pageerror', (e) => console.error('pageerror:', String(e).slice(0, 300)));
+  page.on('pageerror', (e) => {
+    console.error('pageerror:', String(e).slice(0, 300));
+    remember(`pageerror: ${e}`);
+  });
+  page.on('console', (msg) => remember(`${msg.type()}: ${msg.text()}`));
   return { browser, page };
 }
 
@@ -57,6 +73,7 @@ async function describePage(page) {
     text: (await page.locator('body').innerText({ timeout: 2000 }).catch(() => ''))
       .replace(/\s+/g, ' ')
       .slice(0, 600),
+    console: consoleTail,
   };
   return `the page showed: ${JSON.stringify(shown)}`;
 }
