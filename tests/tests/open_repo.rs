@@ -30,6 +30,9 @@ async fn opening_a_repo_lists_its_files_and_serves_downloads_and_uploads() -> an
         .send()
         .await?;
     assert_eq!(resp.status(), 200);
+    // Dated once, by the proxy (the launcher behind it writes no `Date`).
+    let dates = resp.headers().get_all("date").iter().count();
+    assert_eq!(dates, 1, "{:?}", resp.headers());
     assert_eq!(resp.text().await?, README);
 
     let upload = vec![b'x'; 3 * 1024 * 1024 + 17];

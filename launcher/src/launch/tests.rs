@@ -341,3 +341,23 @@ async fn a_start_waits_while_another_launcher_checks_out_its_folder_and_says_so(
     assert!(l.checkout.join("README.md").is_file());
     l.stop().await.expect("clean stop");
 }
+
+#[tokio::test]
+async fn answers_carry_no_date_the_proxy_in_front_dates_them() {
+    let (upstream, ws) = (Upstream::new(), tempfile::tempdir().expect("tempdir"));
+    let l = Running::ready(env(&upstream.base(), ws.path())).await;
+    for path in [
+        "/_dcs/ready",
+        "/_dcs/files/README.md",
+        "/",
+        "/_dcs/no-such-thing",
+    ] {
+        let reply = l.get(path).await;
+        assert!(
+            !reply.headers.contains_key(http::header::DATE),
+            "{path}: {:?}",
+            reply.headers
+        );
+    }
+    l.stop().await.expect("clean stop");
+}
