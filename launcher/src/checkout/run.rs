@@ -275,14 +275,20 @@ async fn start(job: &Job, program: &Program) -> Result<Child> {
     if let Some(name) = std::env::args_os().next() {
         command.arg0(name);
     }
-    let mut child = command
+    command
         .args(&program.args)
         .envs(program.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
+        .kill_on_drop(true);
+    // Started from a blocking thread: the fork and exec hold the thread that makes
+    // them for milliseconds, and a history fetch starts the moment the workspace is
+    // ready, when its first requests (and the proxy's readiness answer) want the
+    // runtime's threads.
+    let mut child = tokio::task::spawn_blocking(move || command.spawn())
+        .await
+        .map_err(|e| Error::Task(e.to_string()))?
         .map_err(|e| {
             Error::io(
                 format!("starting the git transfer ({})", program.path.display()),
