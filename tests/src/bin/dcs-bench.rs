@@ -20,7 +20,8 @@
 //! WebSockets) to check the suite itself. `DCS_BENCH_ONLY=http,echo,idle,wake,open`
 //! runs only the named sections (comma-separated; all by default).
 //! `DCS_BENCH_HOLD=1` starts the scene (proxy, workspace, nginx), prints where each
-//! target listens and holds it until interrupted, for profiling by hand.
+//! target (and the git server of the first opens) listens and holds it until
+//! interrupted, for profiling by hand.
 //! `DCS_BENCH_ROUNDS`, `DCS_BENCH_SECS`, `DCS_BENCH_CONNS=1,256`,
 //! `DCS_BENCH_BODIES=1k` and `DCS_BENCH_OPENS` override the plan's rounds, run
 //! length, connection counts, HTTP bodies and first opens.
@@ -217,6 +218,7 @@ async fn main() -> anyhow::Result<()> {
         println!("{HYPER} http://{} pid {}", hyper.addr, hyper.pid());
         println!("direct needs: {}: {hop}", dcs_model::env::HOP_HEADER);
         println!("bodies: {}", scene::body_path("1k"));
+        println!("git base (first opens): {}", git.server.base_url());
         tokio::signal::ctrl_c().await?;
         return Ok(());
     }
