@@ -5,7 +5,7 @@
 // after a second kill the page is reloaded at once, during the restart, and works.
 //
 // Input: {url, screenshots, file, text, text2, text3}. Events: explorer, saved,
-// ready-for-kill, [reload-asked], [dialog], [conflict-overwritten], saved-again, ready-for-kill,
+// ready-for-kill, [reload-asked], [conflict-overwritten], saved-again, ready-for-kill,
 // saved-after-reload, done | failed. Stdin: `killed` once the test has killed the IDE process.
 import { emit, input, run, waitFor } from './lib.mjs';
 import { editorLines, fileRow as vscodeFileRow } from './vscode.mjs';
@@ -101,17 +101,6 @@ async function saveUntilClean(page, text) {
 }
 
 await run(async (page) => {
-  // Reload Window on a page whose server died with an edit unsaved: VS Code cannot
-  // back the edit up (code-server keeps backups with the server, now gone: the veto
-  // is VS Code's `veto.backups`), so it vetoes the unload
-  // and the browser asks "Leave site?". A person who chose to reload leaves (the
-  // loop above types the lost edit again); staying would keep a page whose
-  // connection is gone for good, where every save fails with "Canceled".
-  page.on('dialog', async (dialog) => {
-    emit('dialog', { type: dialog.type() });
-    if (dialog.type() === 'beforeunload') await dialog.accept().catch(() => {});
-    else await dialog.dismiss().catch(() => {});
-  });
   await page.goto(input.url, { timeout: LONG });
   await page.waitForSelector('.monaco-workbench', { timeout: LONG });
   await fileRow(page).waitFor({ timeout: LONG });
@@ -124,7 +113,8 @@ await run(async (page) => {
   emit('ready-for-kill');
   await waitFor('killed');
   // The person goes on typing as the IDE dies, before VS Code says anything: the
-  // edit is unsaved when VS Code asks to reload (see the dialog handler above).
+  // edit is unsaved when VS Code asks to reload, so the browser asks "Leave site?"
+  // and the page leaves (see `openPage` in lib.mjs); the loop types it again.
   await append(page, input.text2).catch(() => {});
   await saveUntilClean(page, input.text2);
   emit('saved-again');

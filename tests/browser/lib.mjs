@@ -53,6 +53,17 @@ export async function openPage() {
     remember(`pageerror: ${e}`);
   });
   page.on('console', (msg) => remember(`${msg.type()}: ${msg.text()}`));
+  // The browser's own dialogs, answered as the person the script plays would: a page
+  // that navigates away leaves. VS Code vetoes an unload while it cannot back an edit
+  // up (`veto.backups`: after its server died, code-server keeps backups with the
+  // server), and the browser asks "Leave site?"; staying would keep a page whose
+  // connection is gone for good, where every save fails with "Canceled". Any other
+  // dialog is dismissed (Playwright's default).
+  page.on('dialog', async (dialog) => {
+    remember(`dialog ${dialog.type()}: ${dialog.message()}`);
+    if (dialog.type() === 'beforeunload') await dialog.accept().catch(() => {});
+    else await dialog.dismiss().catch(() => {});
+  });
   return { browser, page };
 }
 
