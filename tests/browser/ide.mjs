@@ -10,7 +10,13 @@
 import { emit, input, run, waitFor } from './lib.mjs';
 import { editorLines, fileRow as vscodeFileRow } from './vscode.mjs';
 
+/** How long one step may wait (a page load, a selector). */
 const LONG = 120_000;
+/** How long saving may take after the IDE was killed: VS Code reconnects to the
+ *  restarted IDE (10–15 s on a loaded machine), asks for a reload, and the workbench
+ *  loads again (30–45 s on a loaded machine, as the first load). Below the Rust
+ *  side's step, so that a failure here reports what the page showed. */
+const SAVE_WITHIN = 210_000;
 
 const fileRow = (page) => vscodeFileRow(page, input.file);
 
@@ -54,7 +60,7 @@ async function append(page, text) {
  *  asks to reload the window (its server restarted), reloads and types again if the
  *  edit was lost; when it finds the disk newer than the editor, overwrites. */
 async function saveUntilClean(page, text) {
-  const deadline = Date.now() + LONG;
+  const deadline = Date.now() + SAVE_WITHIN;
   while (Date.now() < deadline) {
     const reload = page.getByRole('button', { name: /Reload Window/i }).first();
     if (await reload.isVisible().catch(() => false)) {

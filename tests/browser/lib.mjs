@@ -13,11 +13,21 @@ const ARGS = [
  *  failure (VS Code logs its connection's story there: lost, reconnecting, permanent
  *  failure). `DCS_BROWSER_LOG=1` also writes each line to stderr as it comes. */
 const consoleTail = [];
+/** The lines of that tail that tell the story in brief (the script's events, the
+ *  browser's dialogs, VS Code's connection and reload steps): the first line of a
+ *  failure, where a CI log's excerpt shows it. */
+const story = [];
+const STORY = /^(event |dialog |pageerror)|reconnect|permanent|Reload|veto|Creating a socket|Canceled|newer/;
 const started = Date.now();
 function remember(line) {
-  consoleTail.push(`+${((Date.now() - started) / 1000).toFixed(1)}s ${line.slice(0, 300)}`);
+  const stamped = `+${((Date.now() - started) / 1000).toFixed(1)}s ${line.slice(0, 300)}`;
+  consoleTail.push(stamped);
   if (consoleTail.length > 40) consoleTail.shift();
-  if (process.env.DCS_BROWSER_LOG === '1') console.error(consoleTail.at(-1));
+  if (STORY.test(line)) {
+    story.push(stamped.replace(/%c|color: #[0-9a-f]{3}/g, '').replace(/\s+/g, ' ').slice(0, 110));
+    if (story.length > 12) story.shift();
+  }
+  if (process.env.DCS_BROWSER_LOG === '1') console.error(stamped);
 }
 
 /** The script's single JSON argument. */
@@ -101,7 +111,8 @@ export async function run(main) {
       await ctx.page.screenshot({ path: `${input.screenshots}/failure.png` }).catch(() => {});
     }
     const page = ctx ? await describePage(ctx.page) : 'no page';
-    emit('failed', { error: `${String(e?.stack ?? e)}\n${page}` });
+    const brief = `${String(e?.message ?? e).split('\n')[0]}; the story: ${story.join(' | ')}`;
+    emit('failed', { error: `${brief}\n${String(e?.stack ?? e)}\n${page}` });
     process.exitCode = 1;
   } finally {
     await ctx?.browser.close().catch(() => {});
