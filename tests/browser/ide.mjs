@@ -13,9 +13,9 @@ import { editorLines, fileRow as vscodeFileRow } from './vscode.mjs';
 /** How long one step may wait (a page load, a selector). */
 const LONG = 120_000;
 /** How long saving may take after the IDE was killed: VS Code reconnects to the
- *  restarted IDE (10–15 s on a loaded machine), asks for a reload, and the workbench
- *  loads again (30–45 s on a loaded machine, as the first load). Below the Rust
- *  side's step, so that a failure here reports what the page showed. */
+ *  restarted IDE and asks for a reload, and the workbench loads again (under `make
+ *  test-stress` with 4 copies and load ~20: 10–47 s, then 35–85 s; 60–107 s in all).
+ *  Below the Rust side's step, so that a failure here reports what the page showed. */
 const SAVE_WITHIN = 210_000;
 
 const fileRow = (page) => vscodeFileRow(page, input.file);
