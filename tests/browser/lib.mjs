@@ -15,7 +15,8 @@ const ARGS = [
 const consoleTail = [];
 /** The lines of that tail that tell the story in brief (the script's events, the
  *  browser's dialogs, VS Code's connection and reload steps): the first line of a
- *  failure, where a CI log's excerpt shows it. */
+ *  failure, where a CI log's excerpt shows it (the last 9, 100 characters each: one
+ *  line of under 1,000 characters, which such excerpts keep whole). */
 const story = [];
 const STORY = /^(event |dialog |pageerror)|reconnect|permanent|Reload|veto|Creating a socket|Canceled|newer/;
 const started = Date.now();
@@ -24,8 +25,8 @@ function remember(line) {
   consoleTail.push(stamped);
   if (consoleTail.length > 40) consoleTail.shift();
   if (STORY.test(line)) {
-    story.push(stamped.replace(/%c|color: #[0-9a-f]{3}/g, '').replace(/\s+/g, ' ').slice(0, 110));
-    if (story.length > 12) story.shift();
+    story.push(stamped.replace(/%c|color: #[0-9a-f]{3}/g, '').replace(/\s+/g, ' ').slice(0, 100));
+    if (story.length > 9) story.shift();
   }
   if (process.env.DCS_BROWSER_LOG === '1') console.error(stamped);
 }
