@@ -14,9 +14,10 @@ use dcs_e2e::browser::{self, Script};
 use dcs_e2e::{ide_support, procs};
 use dcs_e2e::{Fixture, README};
 
-/// How long the script may take to report one step (its own deadlines are shorter,
-/// so that it reports what the page showed).
-const STEP: Duration = Duration::from_secs(300);
+/// How long the script may take to report one step (its own deadlines for each wait
+/// are shorter, so that it reports what the page showed; a reload during a restart
+/// waits for the page, the workbench, the Explorer and the save in turn).
+const STEP: Duration = Duration::from_secs(420);
 
 #[tokio::test]
 async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Result<()> {
