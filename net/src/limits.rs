@@ -159,6 +159,20 @@ impl TunnelGate {
         self.counts.descriptors.load(Ordering::Acquire) * 2 >= self.cap()
     }
 
+    /// Whether a tunnel holding `descriptors` would be admitted now ([`Full`] if not),
+    /// taking no place: to refuse before anything is done for one.
+    pub fn room(&self, descriptors: u64) -> Result<(), Full> {
+        let (cap, now) = (self.cap(), self.counts.descriptors.load(Ordering::Acquire));
+        if now + descriptors > cap {
+            return Err(Full {
+                open: self.open(),
+                held: now,
+                cap,
+            });
+        }
+        Ok(())
+    }
+
     /// A place for one more tunnel holding `descriptors`, or [`Full`].
     pub fn admit(&self, descriptors: u64) -> Result<TunnelSlot, Full> {
         let cap = self.cap();
@@ -243,5 +257,24 @@ mod tests {
         let _d = gate.admit(1).expect("one descriptor each");
         assert_eq!(gate.open(), 3);
         assert!(gate.admit(1).is_err());
+        assert_eq!(gate.room(1).expect_err("no room").open, 3);
+    }
+
+    #[test]
+    fn room_is_told_without_taking_a_place() {
+        let gate = TunnelGate::new().with_cap(2);
+        assert_eq!(gate.room(2), Ok(()));
+        assert_eq!(gate.room(2), Ok(()), "asking took nothing");
+        let _a = gate.admit(1).expect("first");
+        assert_eq!(gate.room(1), Ok(()));
+        assert_eq!(
+            gate.room(2),
+            Err(Full {
+                open: 1,
+                held: 1,
+                cap: 2
+            })
+        );
+        assert_eq!(gate.open(), 1);
     }
 }

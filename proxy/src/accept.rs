@@ -72,6 +72,13 @@ pub fn admit_tunnel(upstream: &Upstream, streams: Streams) -> Result<Admitted, F
     Ok(Admitted { slot, stream })
 }
 
+/// Whether one more tunnel (as a stream, the fewest descriptors one takes) has a
+/// place now: asked before an upgrade wakes or starts its workspace, so that an
+/// upgrade refused at the cap starts nothing.
+pub fn tunnel_room() -> Result<(), Full> {
+    TUNNELS.room(1)
+}
+
 /// The `503` answer to an upgrade beyond the cap.
 pub fn tunnel_refused(wants_html: bool, full: &Full) -> Response<Body> {
     warn!(

@@ -101,6 +101,12 @@ pub async fn exchange(
     // The path's own bytes become the URI's (no copy).
     let path = Uri::try_from(target.rest)
         .map_err(|_| Error::BadRequest("unusable request path".into()))?;
+    // An upgrade the cap would refuse anyway wakes nothing.
+    if upgrade.is_some() {
+        if let Err(full) = crate::accept::tunnel_room() {
+            return Ok(crate::accept::tunnel_refused(wants_html, &full));
+        }
+    }
     // Woken (or started, after the repository check) before anything is kept for
     // it: a request for a repository that does not exist leaves no tracker behind.
     let upstream = state.activator.upstream(spec).await?;

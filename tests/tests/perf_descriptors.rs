@@ -4,7 +4,8 @@
 //! its descriptors are filled: WebSockets up to the tunnel cap, then idle
 //! connections. Every refusal is a `503` with `Retry-After` (at the cap, and at
 //! accept once descriptors are gone), never a `502`, and the workspace's launcher is
-//! never stopped: once the sockets close, the same launcher serves again.
+//! never stopped: once the sockets close, the same launcher serves again. An upgrade
+//! for another workspace refused at the cap starts nothing for it.
 //!
 //! Before, the proxy connected once per request, took `EMFILE` for a dead workspace
 //! (502, and with `/proc` unreadable too, a kill of the healthy launcher), and left
@@ -14,7 +15,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use dcs_e2e::{client, is_alive, Fixture};
+use dcs_e2e::{client, is_alive, Fixture, UpstreamRepo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -49,11 +50,12 @@ fn has_retry_after(head: &str) -> bool {
         .any(|l| l.to_ascii_lowercase().starts_with("retry-after:"))
 }
 
-/// Opens a WebSocket to the launcher's echo; returns the status and the connection.
-async fn websocket(addr: SocketAddr) -> anyhow::Result<(u16, String, TcpStream)> {
+/// Opens a WebSocket to the echo of `repo`'s launcher; returns the status and the
+/// connection.
+async fn websocket(addr: SocketAddr, repo: &str) -> anyhow::Result<(u16, String, TcpStream)> {
     let mut stream = TcpStream::connect(addr).await?;
     let request = format!(
-        "GET /github/acme/hello/_dcs/ws-echo HTTP/1.1\r\nHost: {addr}\r\n\
+        "GET /github/{repo}/_dcs/ws-echo HTTP/1.1\r\nHost: {addr}\r\n\
          Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
     );
@@ -89,6 +91,11 @@ fn lower_the_limit(pid: u32) -> anyhow::Result<()> {
 async fn at_the_descriptor_limit_answers_are_503_and_the_workspace_lives_on() -> anyhow::Result<()>
 {
     let mut fx = Fixture::new(|b| b)?;
+    let _other = UpstreamRepo::create(
+        &fx.tmp.path().join("git"),
+        "acme/other",
+        &[("README.md", "other\n")],
+    )?;
     lower_the_limit(fx.proxy.pid().context("proxy pid")?)?;
 
     let http = client();
@@ -103,7 +110,7 @@ async fn at_the_descriptor_limit_answers_are_503_and_the_workspace_lives_on() ->
     let mut held = Vec::new();
     let mut refused_tunnel = None;
     for _ in 0..LIMIT {
-        let (status, head, stream) = websocket(fx.proxy.addr).await?;
+        let (status, head, stream) = websocket(fx.proxy.addr, "acme/hello").await?;
         match status {
             101 => held.push(stream),
             _ => {
@@ -117,6 +124,15 @@ async fn at_the_descriptor_limit_answers_are_503_and_the_workspace_lives_on() ->
     assert!(has_retry_after(&head), "{head}");
     let tunnels = held.len();
     assert!(tunnels > 16, "only {tunnels} WebSockets before the cap");
+    // Another workspace's WebSocket at the cap: refused before anything starts it.
+    let (status, head, _refused) = websocket(fx.proxy.addr, "acme/other").await?;
+    assert_eq!(status, 503, "{head}\n{}", fx.proxy.log());
+    assert_eq!(
+        fx.proxy.launcher_pids(),
+        [launcher],
+        "a refused upgrade started a workspace\n{}",
+        fx.proxy.log()
+    );
 
     // Then plain connections until descriptors run out: answered 503 at accept.
     let mut refused_accept = None;
@@ -206,7 +222,7 @@ async fn websockets_beyond_half_the_descriptors_share_one_connection_to_the_laun
     let mut fx = Fixture::new(|b| b)?;
     let proxy = fx.proxy.pid().context("proxy pid")?;
     lower_the_limit(proxy)?;
-    let (status, head, mut first) = websocket(fx.proxy.addr).await?;
+    let (status, head, mut first) = websocket(fx.proxy.addr, "acme/hello").await?;
     assert_eq!(status, 101, "{head}\n{}", fx.proxy.log());
     assert_eq!(echo(&mut first, "first").await?, "first");
     let launcher = fx.proxy.launcher_pids()[0];
@@ -217,7 +233,7 @@ async fn websockets_beyond_half_the_descriptors_share_one_connection_to_the_laun
         if i == SOCKETS - LAST {
             before_last = (descriptors(proxy)?, descriptors(launcher)?);
         }
-        let (status, head, mut ws) = websocket(fx.proxy.addr).await?;
+        let (status, head, mut ws) = websocket(fx.proxy.addr, "acme/hello").await?;
         assert_eq!(status, 101, "WebSocket {i}: {head}\n{}", fx.proxy.log());
         assert!(
             head.to_ascii_lowercase().contains("upgrade: websocket"),
@@ -262,7 +278,7 @@ async fn websockets_beyond_half_the_descriptors_share_one_connection_to_the_laun
     assert!(matches!(ended, Ok(Ok(0)) | Ok(Err(_))), "{ended:?}");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let last = match websocket(fx.proxy.addr).await {
+        let last = match websocket(fx.proxy.addr, "acme/hello").await {
             Ok((101, _, mut ws)) => {
                 assert_eq!(echo(&mut ws, "back").await?, "back");
                 break;
