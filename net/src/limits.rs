@@ -162,11 +162,16 @@ impl TunnelGate {
     /// Whether a tunnel holding `descriptors` would be admitted now ([`Full`] if not),
     /// taking no place: to refuse before anything is done for one.
     pub fn room(&self, descriptors: u64) -> Result<(), Full> {
-        let (cap, now) = (self.cap(), self.counts.descriptors.load(Ordering::Acquire));
-        if now + descriptors > cap {
+        let now = self.counts.descriptors.load(Ordering::Acquire);
+        self.fits(now, descriptors, self.cap())
+    }
+
+    /// Whether `descriptors` more fit under `cap` with `held` taken.
+    fn fits(&self, held: u64, descriptors: u64, cap: u64) -> Result<(), Full> {
+        if held + descriptors > cap {
             return Err(Full {
                 open: self.open(),
-                held: now,
+                held,
                 cap,
             });
         }
@@ -179,13 +184,7 @@ impl TunnelGate {
         let held = &self.counts.descriptors;
         let mut now = held.load(Ordering::Acquire);
         loop {
-            if now + descriptors > cap {
-                return Err(Full {
-                    open: self.open(),
-                    held: now,
-                    cap,
-                });
-            }
+            self.fits(now, descriptors, cap)?;
             match held.compare_exchange_weak(
                 now,
                 now + descriptors,
