@@ -199,10 +199,7 @@ fn run() -> ExitCode {
     // Needed by the first transfer and the IDE: built while this process starts (once
     // its configuration is known to be usable: a start refused above writes nothing).
     dcs_launcher::trust::write_early(env.config_dir(), env.extra_ca_file.clone());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match dcs_launcher::serve::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("dcs-launcher: starting the async runtime: {e}");

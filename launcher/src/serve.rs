@@ -9,6 +9,8 @@
 //! file downloads are interactive), the soft descriptor limit is raised to the hard
 //! one first, and out of descriptors a connection is answered `503` with
 //! `Retry-After` ([`dcs_net::accept::Acceptor`]).
+//!
+//! All of it runs on [`runtime`]: one worker thread.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -24,6 +26,19 @@ use tracing::{debug, info, warn};
 
 use crate::app::App;
 use crate::front;
+
+/// The launcher's runtime: one worker thread (and the blocking pool). A launcher
+/// serves one workspace, whose requests come a few at a time; on two workers each
+/// small request was handed between them, and a 1 KB file took 1.5× the CPU and
+/// 1.3× the time at one connection (docs/benchmarks.md, "This session (2026-12-03,
+/// 14:34–)"). The work that takes CPU runs elsewhere: transfers in a child process,
+/// file reads on the blocking pool, the IDE in its own processes.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+}
 
 /// Accepts connections on `listener` until `shutdown` resolves, then stops accepting
 /// (dropping the listener) and returns. Connections keep running; use
@@ -108,5 +123,23 @@ async fn connection(stream: TcpStream, app: Arc<App>) {
     };
     if let Err(error) = result {
         debug!(%error, "connection ended with an error");
+    }
+}
+
+#[cfg(test)]
+mod runtime_tests {
+    #[test]
+    fn the_launcher_runs_on_one_worker_thread() {
+        let runtime = super::runtime().expect("runtime");
+        assert_eq!(runtime.metrics().num_workers(), 1);
+        // It runs tasks, timers and I/O.
+        let slept = runtime.block_on(async {
+            tokio::spawn(async {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                tokio::net::TcpListener::bind("127.0.0.1:0").await.is_ok()
+            })
+            .await
+        });
+        assert!(slept.expect("joined"));
     }
 }
