@@ -28,9 +28,9 @@ use crate::app::App;
 use crate::front;
 
 /// The launcher's runtime: one worker thread (and the blocking pool). A launcher
-/// serves one workspace, whose requests come a few at a time; on two workers each
-/// small request was handed between them, and a 1 KB file took 1.5× the CPU and
-/// 1.3× the time at one connection (docs/benchmarks.md, "This session (2026-12-03,
+/// serves one workspace, whose requests come a few at a time; on two workers a
+/// request's tasks ran on either, and a 1 KB file at one connection took 1.2–1.7×
+/// the CPU and up to twice the time (docs/benchmarks.md, "This session (2026-12-03,
 /// 14:34–)"). The work that takes CPU runs elsewhere: transfers in a child process,
 /// file reads on the blocking pool, the IDE in its own processes.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
