@@ -29,7 +29,7 @@ use crate::front;
 
 /// The launcher's runtime: one worker thread (and the blocking pool). A launcher
 /// serves one workspace, whose requests come a few at a time; on two workers a
-/// request's tasks ran on either, and a 1 KB file at one connection took 1.2–1.7×
+/// request's tasks ran on either, and a 1 KB file at one connection took 1.2–2.2×
 /// the CPU and up to twice the time (docs/benchmarks.md, "This session (2026-12-03,
 /// 14:34–)"). The work that takes CPU runs elsewhere: transfers in a child process,
 /// file reads on the blocking pool, the IDE in its own processes.
@@ -127,7 +127,7 @@ async fn connection(stream: TcpStream, app: Arc<App>) {
 }
 
 #[cfg(test)]
-mod runtime_tests {
+mod tests {
     #[test]
     fn the_launcher_runs_on_one_worker_thread() {
         let runtime = super::runtime().expect("runtime");
