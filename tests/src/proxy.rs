@@ -218,12 +218,17 @@ impl Proxy {
         self.launcher_pids_of(&self.user)
     }
 
-    /// Live launcher processes serving user id `user`.
+    /// Live launcher processes serving user id `user`: the processes with the
+    /// launcher's environment, less those a launcher started (its transfer children,
+    /// such as the history fetch after a first open, inherit that environment).
     pub fn launcher_pids_of(&self, user: &str) -> Vec<u32> {
         let marker = format!("DCS_WORKSPACES_DIR={}", self.volume_of(user).display());
-        processes_with_env(&marker)
-            .into_iter()
+        let with_env = processes_with_env(&marker);
+        with_env
+            .iter()
+            .copied()
             .filter(|p| is_alive(*p))
+            .filter(|p| dcs_os::proc::stat(*p).is_none_or(|stat| !with_env.contains(&stat.ppid)))
             .collect()
     }
 
