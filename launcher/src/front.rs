@@ -127,7 +127,9 @@ pub async fn handle(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body>
     req.extensions_mut()
         .insert(PageNotices(app.notices().list()));
     let res = ide.handle(req).await;
-    let tag = notices::script_tag(&notices::root_from(&path));
+    // The start that answered (read after the answer: a restart during the request
+    // is waited for, and its page belongs to the new start).
+    let tag = notices::ide_script_tag(&notices::root_from(&path), ide.start());
     inject::response(res, &tag).await
 }
 

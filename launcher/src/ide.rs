@@ -135,6 +135,12 @@ pub trait RunningIde: Send + Sync {
     }
     /// Stops the IDE, giving it `grace` before forcing it.
     async fn stop(&self, grace: Duration) -> Ending;
+    /// Which start of the IDE process answers now: 1, then one more after each
+    /// crash and restart. A page loaded from an earlier start lost its connection
+    /// for good (the IDE's sessions died with it); `idle.js` tells the user.
+    fn start(&self) -> u32 {
+        1
+    }
 }
 
 /// The IDE kind named `kind`, or an error listing the known kinds.

@@ -161,8 +161,20 @@ pub fn root_from(path: &str) -> String {
 /// The `<script>` tag that loads the banner script, for a page whose workspace root
 /// is `root` (see [`root_from`]).
 pub fn script_tag(root: &str) -> String {
+    tag(root, None)
+}
+
+/// The tag for a document the IDE served in its start number `start` (see
+/// [`crate::ide::RunningIde::start`]): the idle poll answers the start running now,
+/// and a page of an earlier start is told that it lost the IDE (`idle.js`).
+pub fn ide_script_tag(root: &str, start: u32) -> String {
+    tag(root, Some(start))
+}
+
+fn tag(root: &str, ide_start: Option<u32>) -> String {
+    let start = ide_start.map_or_else(String::new, |n| format!(" data-ide-start=\"{n}\""));
     format!(
-        "<script src=\"{}\" defer></script>",
+        "<script src=\"{}\"{start} defer></script>",
         escape(&format!("{root}{}", &SCRIPT_PATH[1..]))
     )
 }

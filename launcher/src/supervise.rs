@@ -13,6 +13,7 @@ use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -119,6 +120,7 @@ pub struct Supervisor {
     state: watch::Receiver<State>,
     stop: watch::Sender<Option<Duration>>,
     task: Mutex<Option<JoinHandle<Ending>>>,
+    starts: Arc<AtomicU32>,
 }
 
 impl Supervisor {
@@ -126,13 +128,28 @@ impl Supervisor {
     pub fn spawn(name: &'static str, make: MakeLaunch, policy: Policy) -> Self {
         let (state_tx, state) = watch::channel(State::Starting);
         let (stop, stop_rx) = watch::channel(None);
-        let task = tokio::spawn(supervise(name, make, policy, state_tx, stop_rx));
+        let starts = Arc::new(AtomicU32::new(0));
+        let task = tokio::spawn(supervise(
+            name,
+            make,
+            policy,
+            state_tx,
+            stop_rx,
+            Arc::clone(&starts),
+        ));
         Self {
             name,
             state,
             stop,
             task: Mutex::new(Some(task)),
+            starts,
         }
+    }
+
+    /// How many times the process was started so far (1 until it crashed and was
+    /// started again). Counted before [`State::Running`] is published.
+    pub fn starts(&self) -> u32 {
+        self.starts.load(Ordering::Acquire)
     }
 
     /// The current state.
@@ -173,6 +190,7 @@ async fn supervise(
     policy: Policy,
     state: watch::Sender<State>,
     mut stop: watch::Receiver<Option<Duration>>,
+    starts: Arc<AtomicU32>,
 ) -> Ending {
     let mut crashes = 0u32;
     loop {
@@ -190,6 +208,7 @@ async fn supervise(
             }
         };
         let Some(pid) = child.id() else { continue };
+        starts.fetch_add(1, Ordering::AcqRel);
         let started = Instant::now();
         info!(name, pid, %addr, program = %launch.program.display(), "started");
         state.send_replace(State::Running { pid, addr });

@@ -88,7 +88,11 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
 /// The report now, as JSON that is never cached.
 fn report(app: &App, activity: &Arc<Activity>) -> Response<Body> {
     let report: IdleReport = activity.report(now_ms(), starting(app));
-    let value = serde_json::to_value(&report).unwrap_or_default();
+    let mut value = serde_json::to_value(&report).unwrap_or_default();
+    // Which start of the IDE answers now: a page of an earlier one lost it (`idle.js`).
+    if let (Some(ide), Some(fields)) = (app.ide(), value.as_object_mut()) {
+        fields.insert("ide_start".to_owned(), ide.start().into());
+    }
     let mut res = pages::json(StatusCode::OK, &value);
     res.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -253,6 +253,10 @@ impl RunningIde for ExternalIde {
     async fn stop(&self, grace: Duration) -> Ending {
         self.supervisor.stop(grace).await
     }
+
+    fn start(&self) -> u32 {
+        self.supervisor.starts()
+    }
 }
 
 fn redirect(location: &str) -> Response<Body> {

@@ -18,6 +18,12 @@
 //   Resume: Resume, or any click, reloads the page, and that navigation wakes the
 //   workspace. The overlay hides whatever the IDE shows underneath ("Cannot
 //   reconnect"), and polling ends.
+// - IDE restarted: an IDE document's script tag says which start of the IDE served
+//   it (`data-ide-start`); when the poll answers a later `ide_start`, the IDE crashed
+//   and was started again, and this page's connection to it is gone for good (VS
+//   Code does not always say so: a "Cannot reconnect" that came while the person
+//   typed was seen never to show, and every save then failed "Canceled"). A bar
+//   says so, with Reload.
 //
 // DOM calls only (no markup from strings: VS Code enforces Trusted Types); styles
 // through the CSSOM.
@@ -33,6 +39,8 @@
   const POLL_MS = 15_000;
   const MIN_POLL_MS = 1_000;
   const BACKGROUND = { 'X-DCS-Background': '1' };
+  // The start of the IDE that served this page (IDE documents only).
+  const PAGE_START = self && self.dataset.ideStart ? Number(self.dataset.ideStart) : null;
 
   let stopped = false;
   let report = null; // the last /_dcs/idle answer
@@ -105,6 +113,9 @@
         report = await r.json();
         if (typeof report.now === 'number') skew = report.now - Date.now() / 1000;
         render();
+        if (PAGE_START !== null && typeof report.ide_start === 'number' && report.ide_start > PAGE_START) {
+          showRestarted();
+        }
       } else {
         await look(r);
       }
@@ -193,6 +204,27 @@
     tick = null;
     const box = document.getElementById('dcs-idle-warning');
     if (box) box.remove();
+  }
+
+  // ---- the IDE restarted under this page ---------------------------------------
+  function showRestarted() {
+    if (document.getElementById('dcs-ide-restarted')) return;
+    const bar = document.createElement('div');
+    bar.id = 'dcs-ide-restarted';
+    bar.className = 'dcs-notice dcs-error';
+    bar.setAttribute('role', 'alert');
+    Object.assign(bar.style, {
+      position: 'fixed', top: '0', left: '0', right: '0', zIndex: '2147483647',
+      font: '13px/1.4 system-ui, sans-serif', background: '#fdecea', color: '#a50e0e',
+      borderBottom: '1px solid #a50e0e', padding: '.4em .75em', display: 'flex',
+      alignItems: 'center', gap: '.25em',
+    });
+    const text = document.createElement('span');
+    text.style.flex = '1';
+    text.textContent = 'The IDE stopped unexpectedly and was started again: this page lost ' +
+      'its connection to it. Reload to reconnect (copy any edit it could not save first).';
+    bar.append(text, button('Reload', 'dcs-reload', () => location.reload()));
+    document.body.appendChild(bar);
   }
 
   // ---- stopped: the way back ---------------------------------------------------

@@ -59,10 +59,16 @@ async fn a_crashed_ide_is_restarted_and_the_workspace_is_untouched() {
     let sup = Supervisor::spawn("fake", shell(dir.path(), FAKE_IDE), quick());
     let (pid, _) = wait_running_and_answering(&sup, None).await;
     let first_child = read_pid(&dir.path().join("child.pid"));
+    assert_eq!(sup.starts(), 1, "one start so far");
 
     group::signal(pid, Signal::SIGKILL);
     let (new_pid, _) = wait_running_and_answering(&sup, Some(pid)).await;
     assert_ne!(new_pid, pid);
+    assert_eq!(
+        sup.starts(),
+        2,
+        "the restart is counted: pages of the first start are told"
+    );
     assert!(
         !alive(first_child),
         "the crashed IDE's children were cleaned up"

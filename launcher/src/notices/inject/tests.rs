@@ -11,6 +11,8 @@ use super::*;
 use crate::fixtures::{env, git, Running, Upstream};
 
 const TAG: &str = "<script src=\"./_dcs/notice.js\" defer></script>";
+/// The tag of a document served by the IDE's first start.
+const IDE_TAG: &str = "<script src=\"./_dcs/notice.js\" data-ide-start=\"1\" defer></script>";
 
 #[test]
 fn the_tag_goes_before_the_end_of_the_head_whatever_its_case() {
@@ -152,8 +154,10 @@ async fn ide_documents_get_the_notice_script_and_everything_else_streams_unchang
     let text = doc.text();
     assert_eq!(
         text,
-        format!("<!doctype html><html><head><title>IDE</title>{TAG}</head><body><p>the IDE</p></body></html>")
+        format!("<!doctype html><html><head><title>IDE</title>{IDE_TAG}</head><body><p>the IDE</p></body></html>")
     );
+    // The page knows which start of the IDE served it, and the idle poll which runs now.
+    assert_eq!(l.get("/_dcs/idle").await.json()["ide_start"], 1);
     assert_eq!(doc.headers[CONTENT_LENGTH], text.len().to_string().as_str());
 
     let deep = l
@@ -161,7 +165,7 @@ async fn ide_documents_get_the_notice_script_and_everything_else_streams_unchang
         .await;
     assert!(deep
         .text()
-        .contains("<script src=\"../_dcs/notice.js\" defer>"));
+        .contains("<script src=\"../_dcs/notice.js\" data-ide-start=\"1\" defer>"));
 
     // Not navigations: exactly what the IDE sent, compression included.
     for dest in ["iframe", "script"] {
