@@ -1,13 +1,15 @@
 // VS Code (code-server) in Chromium: the workbench loads, the Explorer lists the
 // repo's README, an edit is saved, and after the IDE process is killed while the
-// person types, the page works again (reconnected, or reloaded when VS Code asks for
-// it, leaving behind the edit it could not back up, typed again) and saves again;
-// after a second kill the page is reloaded at once, during the restart, and works.
+// person types, the launcher's bar says the IDE restarted under the page, and the
+// page works again (reloaded when VS Code or the bar asks for it, leaving behind the
+// edit it could not back up, typed again) and saves again; after a second kill the
+// page is reloaded at once, during the restart, and works.
 //
 // Input: {url, screenshots, file, text, text2, text3}. Events: explorer, saved,
-// ready-for-kill, [reload-asked], [conflict-overwritten], saved-again, ready-for-kill,
-// saved-after-reload, done | failed. Stdin: `killed` once the test has killed the IDE process.
-import { emit, input, run, waitFor } from './lib.mjs';
+// ready-for-kill, restart-told {text}, [reload-asked | reload-offered],
+// [conflict-overwritten], saved-again, ready-for-kill, saved-after-reload, done |
+// failed. Stdin: `killed` once the test has killed the IDE process.
+import { emit, input, run, step, waitFor } from './lib.mjs';
 import { editorLines, fileRow as vscodeFileRow } from './vscode.mjs';
 
 /** How long one step may wait (a page load, a selector): a workbench took up to 65 s
@@ -49,6 +51,7 @@ async function onDisk(page) {
 
 /** Opens the file from the Explorer and appends `text` on a new line. */
 async function append(page, text) {
+  step(`type ${JSON.stringify(text)}`);
   await fileRow(page).dblclick();
   await focusEditor(page);
   await page.keyboard.press('Control+End');
@@ -58,8 +61,10 @@ async function append(page, text) {
 
 /** Saves until the file on disk holds `text` (code-server also saves by itself a
  *  second after a change: `files.autoSave` is `afterDelay` on the web). When VS Code
- *  asks to reload the window (its server restarted), reloads and types again if the
- *  edit was lost; when it finds the disk newer than the editor, overwrites. */
+ *  asks to reload the window (its server restarted), or the launcher's bar does (VS
+ *  Code does not always ask: its "Cannot reconnect" was seen never to show when it
+ *  came while the person typed), reloads and types again if the edit was lost; when
+ *  VS Code finds the disk newer than the editor, overwrites. */
 async function saveUntilClean(page, text) {
   const deadline = Date.now() + SAVE_WITHIN;
   while (Date.now() < deadline) {
@@ -67,6 +72,14 @@ async function saveUntilClean(page, text) {
     if (await reload.isVisible().catch(() => false)) {
       emit('reload-asked');
       await reload.click();
+      await page.waitForLoadState('load').catch(() => {});
+      await page.waitForTimeout(1000);
+      continue;
+    }
+    const ours = page.locator('#dcs-ide-restarted button.dcs-reload');
+    if (await ours.isVisible().catch(() => false)) {
+      emit('reload-offered');
+      await ours.click().catch(() => {});
       await page.waitForLoadState('load').catch(() => {});
       await page.waitForTimeout(1000);
       continue;
@@ -89,14 +102,17 @@ async function saveUntilClean(page, text) {
     }
     const busy = (await page.locator('.monaco-dialog-box').count()) > 0;
     if (busy || !(await fileRow(page).isVisible().catch(() => false))) {
+      step(busy ? 'wait: a dialog is open' : 'wait: no Explorer');
       await page.waitForTimeout(500);
       continue;
     }
     try {
       if (!(await editorText(page)).includes(text)) await append(page, text);
       await focusEditor(page);
+      step('save (Ctrl+S)');
       await page.keyboard.press('Control+S');
     } catch (err) {
+      step(`interrupted: ${String(err?.message ?? err).split('\n')[0].slice(0, 60)}`);
       // Interrupted (a dialog appeared, the window is reloading): look again.
       await page.waitForTimeout(500);
       continue;
@@ -123,6 +139,12 @@ await run(async (page) => {
   // edit is unsaved when VS Code asks to reload, so the browser asks "Leave site?"
   // and the page leaves (see `openPage` in lib.mjs); the loop types it again.
   await append(page, input.text2).catch(() => {});
+  // The launcher's bar says the IDE restarted under this page (its idle poll sees a
+  // later start of the IDE than the one that served the page), whether or not VS
+  // Code asks for a reload itself.
+  const told = page.locator('#dcs-ide-restarted');
+  await told.waitFor({ state: 'visible', timeout: LONG });
+  emit('restart-told', { text: await told.innerText() });
   await saveUntilClean(page, input.text2);
   emit('saved-again');
   await page.screenshot({ path: `${input.screenshots}/after-restart.png` });

@@ -18,17 +18,40 @@ const consoleTail = [];
  *  failure, where a CI log's excerpt shows it (the last 9, 100 characters each: one
  *  line of under 1,000 characters, which such excerpts keep whole). */
 const story = [];
-const STORY = /^(event |dialog |pageerror)|reconnect|permanent|Reload|veto|Creating a socket|Canceled|newer/;
+const STORY =
+  /^(event |dialog |step |pageerror)|dcs: dialog|reconnect|permanent|Reload|veto|Creating a socket|Canceled|newer/;
 const started = Date.now();
 function remember(line) {
-  const stamped = `+${((Date.now() - started) / 1000).toFixed(1)}s ${line.slice(0, 300)}`;
+  const at = `+${((Date.now() - started) / 1000).toFixed(1)}s`;
+  const stamped = `${at} ${line.slice(0, 300)}`;
   consoleTail.push(stamped);
   if (consoleTail.length > 40) consoleTail.shift();
   if (STORY.test(line)) {
-    story.push(stamped.replace(/%c|color: #[0-9a-f]{3}/g, '').replace(/\s+/g, ' ').slice(0, 100));
-    if (story.length > 9) story.shift();
+    // A line told before (a save failing every few seconds) is counted where it
+    // stands instead of pushing the steps that led to it out of the story.
+    const text = line.replace(/%c|color: #[0-9a-f]{3}/g, '').replace(/\s+/g, ' ').trim().slice(0, 90);
+    const told = story.find((s) => s.text === text);
+    if (told) {
+      told.times += 1;
+      told.last = at;
+    } else {
+      story.push({ at, text, times: 1, last: at });
+      if (story.length > 9) story.shift();
+    }
   }
   if (process.env.DCS_BROWSER_LOG === '1') console.error(stamped);
+}
+
+/** The story in one line: each step once, with how often and until when it recurred. */
+function storyLine() {
+  return story
+    .map((s) => (s.times > 1 ? `${s.at} ${s.text} (×${s.times} until ${s.last})` : `${s.at} ${s.text}`))
+    .join(' | ');
+}
+
+/** Tells the story (and the console tail) what the script is doing now. */
+export function step(what) {
+  remember(`step ${what}`);
 }
 
 /** The script's single JSON argument. */
@@ -64,6 +87,20 @@ export async function openPage() {
     remember(`pageerror: ${e}`);
   });
   page.on('console', (msg) => remember(`${msg.type()}: ${msg.text()}`));
+  // The page's own modal dialogs (VS Code's "Cannot reconnect", "Reload Window"), told
+  // when they appear and go: the story of a failure shows what the person was asked.
+  await page.addInitScript(() => {
+    let shown = new Map();
+    setInterval(() => {
+      const now = new Map();
+      for (const box of document.querySelectorAll('.monaco-dialog-box')) {
+        now.set(box, box.innerText.replace(/\s+/g, ' ').trim().slice(0, 120));
+        if (!shown.has(box)) console.log(`dcs: dialog shown: ${now.get(box)}`);
+      }
+      for (const [box, text] of shown) if (!now.has(box)) console.log(`dcs: dialog gone: ${text}`);
+      shown = now;
+    }, 200);
+  });
   // The browser's own dialogs, answered as the person the script plays would: a page
   // that navigates away leaves. VS Code vetoes an unload while it cannot back an edit
   // up (`veto.backups`: after its server died, code-server keeps backups with the
@@ -112,7 +149,7 @@ export async function run(main) {
       await ctx.page.screenshot({ path: `${input.screenshots}/failure.png` }).catch(() => {});
     }
     const page = ctx ? await describePage(ctx.page) : 'no page';
-    const brief = `${String(e?.message ?? e).split('\n')[0]}; the story: ${story.join(' | ')}`;
+    const brief = `${String(e?.message ?? e).split('\n')[0]}; the story: ${storyLine()}`;
     emit('failed', { error: `${brief}\n${String(e?.stack ?? e)}\n${page}` });
     process.exitCode = 1;
   } finally {

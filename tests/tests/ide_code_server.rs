@@ -2,7 +2,8 @@
 //! the launcher behind the proxy in local mode (`--ide code-server --ide-bin …`),
 //! driven by headless Chromium. The workbench loads and lists the README, an edit
 //! saved in the IDE is on disk, and after the IDE process is killed the launcher
-//! restarts it and the page works again; killed again and reloaded at once, the page
+//! restarts it, the launcher's bar tells the page so, and the page works again
+//! (reloaded); killed again and reloaded at once, the page
 //! waits for the restarted IDE and works. VS Code's WebSockets here are streams of
 //! one HTTP/2 connection to the launcher (`--websocket-streams always`), the way the
 //! proxy carries them once descriptors get scarce; the other browser tests take the
@@ -59,6 +60,16 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
     // VS Code notices the lost server by itself (reconnects, or asks for a reload).
     let launcher = *fx.proxy.launcher_pids().first().expect("a launcher runs");
     let ide = kill_the_ide(&mut script, launcher).await?;
+    // The launcher tells the page that the IDE under it restarted (VS Code does not
+    // always: see ide.mjs), and the page reloads from there if VS Code did not ask.
+    let told = script.expect("restart-told", STEP).await?;
+    assert!(
+        told["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("started again"),
+        "{told}"
+    );
     script.expect("saved-again", STEP).await?;
     holds(
         &readme,
