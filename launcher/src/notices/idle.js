@@ -152,6 +152,24 @@
     return b;
   }
 
+  /** A bar across the top of the page (`id`), its text in its first span. */
+  function alertBar(id) {
+    const bar = document.createElement('div');
+    bar.id = id;
+    bar.className = 'dcs-notice dcs-error';
+    bar.setAttribute('role', 'alert');
+    Object.assign(bar.style, {
+      position: 'fixed', top: '0', left: '0', right: '0', zIndex: '2147483647',
+      font: '13px/1.4 system-ui, sans-serif', background: '#fdecea', color: '#a50e0e',
+      borderBottom: '1px solid #a50e0e', padding: '.4em .75em', display: 'flex',
+      alignItems: 'center', gap: '.25em',
+    });
+    const text = document.createElement('span');
+    text.style.flex = '1';
+    bar.appendChild(text);
+    return bar;
+  }
+
   let tick = null;
   function render() {
     const r = report;
@@ -163,20 +181,8 @@
     warned = true;
     let box = document.getElementById('dcs-idle-warning');
     if (!box) {
-      box = document.createElement('div');
-      box.id = 'dcs-idle-warning';
-      box.className = 'dcs-notice dcs-error';
-      box.setAttribute('role', 'alert');
-      Object.assign(box.style, {
-        position: 'fixed', top: '0', left: '0', right: '0', zIndex: '2147483647',
-        font: '13px/1.4 system-ui, sans-serif', background: '#fdecea', color: '#a50e0e',
-        borderBottom: '1px solid #a50e0e', padding: '.4em .75em', display: 'flex',
-        alignItems: 'center', gap: '.25em',
-      });
-      const text = document.createElement('span');
-      text.className = 'dcs-idle-text';
-      text.style.flex = '1';
-      box.appendChild(text);
+      box = alertBar('dcs-idle-warning');
+      box.querySelector('span').className = 'dcs-idle-text';
       box.appendChild(button('Keep working', 'dcs-keep-working', async () => {
         hideWarning();
         await send('keep-working');
@@ -209,21 +215,11 @@
   // ---- the IDE restarted under this page ---------------------------------------
   function showRestarted() {
     if (document.getElementById('dcs-ide-restarted')) return;
-    const bar = document.createElement('div');
-    bar.id = 'dcs-ide-restarted';
-    bar.className = 'dcs-notice dcs-error';
-    bar.setAttribute('role', 'alert');
-    Object.assign(bar.style, {
-      position: 'fixed', top: '0', left: '0', right: '0', zIndex: '2147483647',
-      font: '13px/1.4 system-ui, sans-serif', background: '#fdecea', color: '#a50e0e',
-      borderBottom: '1px solid #a50e0e', padding: '.4em .75em', display: 'flex',
-      alignItems: 'center', gap: '.25em',
-    });
-    const text = document.createElement('span');
-    text.style.flex = '1';
-    text.textContent = 'The IDE stopped unexpectedly and was started again: this page lost ' +
-      'its connection to it. Reload to reconnect (copy any edit it could not save first).';
-    bar.append(text, button('Reload', 'dcs-reload', () => location.reload()));
+    const bar = alertBar('dcs-ide-restarted');
+    bar.querySelector('span').textContent = 'The IDE stopped unexpectedly and was started ' +
+      'again: this page lost its connection to it. Reload to reconnect (copy any edit it ' +
+      'could not save first).';
+    bar.appendChild(button('Reload', 'dcs-reload', () => location.reload()));
     document.body.appendChild(bar);
   }
 
