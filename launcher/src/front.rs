@@ -127,9 +127,13 @@ pub async fn handle(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body>
     req.extensions_mut()
         .insert(PageNotices(app.notices().list()));
     let res = ide.handle(req).await;
-    // The start that answered (read after the answer: a restart during the request
-    // is waited for, and its page belongs to the new start).
-    let tag = notices::ide_script_tag(&notices::root_from(&path), ide.start());
+    // The run that answered (read after the answer: a restart during the request is
+    // waited for, and its page belongs to the new run).
+    let root = notices::root_from(&path);
+    let tag = match ide.run() {
+        Some(run) => notices::ide_script_tag(&root, &run),
+        None => notices::script_tag(&root),
+    };
     inject::response(res, &tag).await
 }
 

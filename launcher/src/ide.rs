@@ -135,11 +135,13 @@ pub trait RunningIde: Send + Sync {
     }
     /// Stops the IDE, giving it `grace` before forcing it.
     async fn stop(&self, grace: Duration) -> Ending;
-    /// Which start of the IDE process answers now: 1, then one more after each
-    /// crash and restart. A page loaded from an earlier start lost its connection
-    /// for good (the IDE's sessions died with it); `idle.js` tells the user.
-    fn start(&self) -> u32 {
-        1
+    /// Which run of the IDE process answers now, as a token that differs for every
+    /// start of it, in this launcher or a later one (a restart after a crash, a
+    /// launcher or pod started again). A page served by another run lost its
+    /// connection for good (the IDE's sessions died with it); `idle.js` tells the
+    /// user. `None` for IDEs without a process of their own.
+    fn run(&self) -> Option<String> {
+        None
     }
 }
 

@@ -164,17 +164,17 @@ pub fn script_tag(root: &str) -> String {
     tag(root, None)
 }
 
-/// The tag for a document the IDE served in its start number `start` (see
-/// [`crate::ide::RunningIde::start`]): the idle poll answers the start running now,
-/// and a page of an earlier start is told that it lost the IDE (`idle.js`).
-pub fn ide_script_tag(root: &str, start: u32) -> String {
-    tag(root, Some(start))
+/// The tag for a document served by the IDE's run `run` (see
+/// [`crate::ide::RunningIde::run`]): the idle poll answers the run answering now,
+/// and a page of another run is told that it lost the IDE (`idle.js`).
+pub fn ide_script_tag(root: &str, run: &str) -> String {
+    tag(root, Some(run))
 }
 
-fn tag(root: &str, ide_start: Option<u32>) -> String {
-    let start = ide_start.map_or_else(String::new, |n| format!(" data-ide-start=\"{n}\""));
+fn tag(root: &str, ide_run: Option<&str>) -> String {
+    let run = ide_run.map_or_else(String::new, |r| format!(" data-ide-run=\"{}\"", escape(r)));
     format!(
-        "<script src=\"{}\"{start} defer></script>",
+        "<script src=\"{}\"{run} defer></script>",
         escape(&format!("{root}{}", &SCRIPT_PATH[1..]))
     )
 }

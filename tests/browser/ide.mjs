@@ -143,7 +143,7 @@ await run(async (page) => {
   // and the page leaves (see `openPage` in lib.mjs); the loop types it again.
   await append(page, input.text2).catch(() => {});
   // The launcher's bar says the IDE restarted under this page (its idle poll sees a
-  // later start of the IDE than the one that served the page), whether or not VS
+  // run of the IDE other than the one that served the page), whether or not VS
   // Code asks for a reload itself.
   const told = page.locator('#dcs-ide-restarted');
   await told.waitFor({ state: 'visible', timeout: LONG });

@@ -89,9 +89,10 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
 fn report(app: &App, activity: &Arc<Activity>) -> Response<Body> {
     let report: IdleReport = activity.report(now_ms(), starting(app));
     let mut value = serde_json::to_value(&report).unwrap_or_default();
-    // Which start of the IDE answers now: a page of an earlier one lost it (`idle.js`).
-    if let (Some(ide), Some(fields)) = (app.ide(), value.as_object_mut()) {
-        fields.insert("ide_start".to_owned(), ide.start().into());
+    // Which run of the IDE answers now: a page of another one lost it (`idle.js`).
+    let run = app.ide().and_then(|ide| ide.run());
+    if let (Some(run), Some(fields)) = (run, value.as_object_mut()) {
+        fields.insert("ide_run".to_owned(), run.into());
     }
     let mut res = pages::json(StatusCode::OK, &value);
     res.headers_mut()

@@ -135,6 +135,9 @@ pub struct ExternalIde {
     landing: Option<String>,
     drain: Drain,
     answering: Answering,
+    /// When this launcher began supervising the IDE (unix ms): with the start count,
+    /// tells its runs apart from those of another launcher of the workspace.
+    began_ms: u64,
 }
 
 impl ExternalIde {
@@ -149,6 +152,7 @@ impl ExternalIde {
             landing: spec.landing,
             drain,
             answering: Answering::default(),
+            began_ms: crate::activity::now_ms(),
         };
         let deadline = Instant::now() + spec.start_timeout;
         loop {
@@ -254,8 +258,8 @@ impl RunningIde for ExternalIde {
         self.supervisor.stop(grace).await
     }
 
-    fn start(&self) -> u32 {
-        self.supervisor.starts()
+    fn run(&self) -> Option<String> {
+        Some(format!("{}-{}", self.began_ms, self.supervisor.starts()))
     }
 }
 

@@ -18,12 +18,12 @@
 //   Resume: Resume, or any click, reloads the page, and that navigation wakes the
 //   workspace. The overlay hides whatever the IDE shows underneath ("Cannot
 //   reconnect"), and polling ends.
-// - IDE restarted: an IDE document's script tag says which start of the IDE served
-//   it (`data-ide-start`); when the poll answers a later `ide_start`, the IDE crashed
-//   and was started again, and this page's connection to it is gone for good (VS
-//   Code does not always say so: a "Cannot reconnect" that came while the person
-//   typed was seen never to show, and every save then failed "Canceled"). A bar
-//   says so, with Reload.
+// - IDE restarted: an IDE document's script tag says which run of the IDE served
+//   it (`data-ide-run`); when the poll answers another `ide_run`, the IDE (or the
+//   launcher, or its pod) was started again, and this page's connection to it is
+//   gone for good (VS Code does not always say so: its "Cannot reconnect" was seen
+//   never to show, and every save then failed "Canceled"). A bar says so, with
+//   Reload.
 //
 // DOM calls only (no markup from strings: VS Code enforces Trusted Types); styles
 // through the CSSOM.
@@ -39,8 +39,8 @@
   const POLL_MS = 15_000;
   const MIN_POLL_MS = 1_000;
   const BACKGROUND = { 'X-DCS-Background': '1' };
-  // The start of the IDE that served this page (IDE documents only).
-  const PAGE_START = self && self.dataset.ideStart ? Number(self.dataset.ideStart) : null;
+  // The run of the IDE that served this page (IDE documents only).
+  const PAGE_RUN = (self && self.dataset.ideRun) || null;
 
   let stopped = false;
   let report = null; // the last /_dcs/idle answer
@@ -113,7 +113,7 @@
         report = await r.json();
         if (typeof report.now === 'number') skew = report.now - Date.now() / 1000;
         render();
-        if (PAGE_START !== null && typeof report.ide_start === 'number' && report.ide_start > PAGE_START) {
+        if (PAGE_RUN && typeof report.ide_run === 'string' && report.ide_run !== PAGE_RUN) {
           showRestarted();
         }
       } else {

@@ -82,10 +82,10 @@ fn the_script_is_reached_relative_to_the_page_at_any_depth() {
         script_tag("../../"),
         "<script src=\"../../_dcs/notice.js\" defer></script>"
     );
-    // An IDE document says which start of the IDE served it.
+    // An IDE document says which run of the IDE served it.
     assert_eq!(
-        ide_script_tag("./", 3),
-        "<script src=\"./_dcs/notice.js\" data-ide-start=\"3\" defer></script>"
+        ide_script_tag("./", "1764800000000-3"),
+        "<script src=\"./_dcs/notice.js\" data-ide-run=\"1764800000000-3\" defer></script>"
     );
 }
 

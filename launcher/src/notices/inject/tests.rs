@@ -11,8 +11,6 @@ use super::*;
 use crate::fixtures::{env, git, Running, Upstream};
 
 const TAG: &str = "<script src=\"./_dcs/notice.js\" defer></script>";
-/// The tag of a document served by the IDE's first start.
-const IDE_TAG: &str = "<script src=\"./_dcs/notice.js\" data-ide-start=\"1\" defer></script>";
 
 #[test]
 fn the_tag_goes_before_the_end_of_the_head_whatever_its_case() {
@@ -137,6 +135,7 @@ async fn ide_documents_get_the_notice_script_and_everything_else_streams_unchang
     );
     env.ide = "code-server".into();
     env.ide_bin = Some(fake_ide(tools.path()));
+    let before_ms = crate::activity::now_ms();
     let l = Running::ready(env).await;
 
     let gzip = [("accept-encoding", "gzip, deflate")];
@@ -152,20 +151,30 @@ async fn ide_documents_get_the_notice_script_and_everything_else_streams_unchang
     assert_eq!(doc.headers["x-seen-accept-encoding"], "identity");
     assert!(doc.headers.get(CONTENT_ENCODING).is_none());
     let text = doc.text();
+    // The page knows which run of the IDE served it (this launcher's first start of
+    // it), and the idle poll which one answers now.
+    let idle = l.get("/_dcs/idle").await.json();
+    let run = idle["ide_run"]
+        .as_str()
+        .expect("the run in the idle report");
+    // The time this launcher began supervising the IDE, and its first start: another
+    // launcher of the workspace (restarted, or a new pod) gives other runs.
+    let (began, start) = run.split_once('-').expect("began-start");
+    assert!(began.parse::<u64>().expect("unix ms") >= before_ms, "{run}");
+    assert_eq!(start, "1", "{run}");
+    let tag = format!("<script src=\"./_dcs/notice.js\" data-ide-run=\"{run}\" defer></script>");
     assert_eq!(
         text,
-        format!("<!doctype html><html><head><title>IDE</title>{IDE_TAG}</head><body><p>the IDE</p></body></html>")
+        format!("<!doctype html><html><head><title>IDE</title>{tag}</head><body><p>the IDE</p></body></html>")
     );
-    // The page knows which start of the IDE served it, and the idle poll which runs now.
-    assert_eq!(l.get("/_dcs/idle").await.json()["ide_start"], 1);
     assert_eq!(doc.headers[CONTENT_LENGTH], text.len().to_string().as_str());
 
     let deep = l
         .send(Method::GET, "/a/b", &[("sec-fetch-dest", "document")], b"")
         .await;
-    assert!(deep
-        .text()
-        .contains("<script src=\"../_dcs/notice.js\" data-ide-start=\"1\" defer>"));
+    assert!(deep.text().contains(&format!(
+        "<script src=\"../_dcs/notice.js\" data-ide-run=\"{run}\" defer>"
+    )));
 
     // Not navigations: exactly what the IDE sent, compression included.
     for dest in ["iframe", "script"] {
