@@ -140,8 +140,10 @@ async fn tunnel(
     debug!(up, down, "tunnel closed");
 }
 
-/// True if an HTTP server answers `GET path` at `to` within `timeout` with a status
-/// below 500.
+/// True if an HTTP server answers `GET path` at `to` within `timeout` with success or
+/// a redirect. A 4xx is not an answer: code-server, for one, listens about a second
+/// before its routes exist and says "404 Cannot GET /" to everything in that window,
+/// and a request forwarded then would land a person on that error page.
 pub async fn probe(to: SocketAddr, path: &str, timeout: Duration) -> bool {
     let attempt = async {
         let stream = TcpStream::connect(to).await.ok()?;
@@ -154,7 +156,8 @@ pub async fn probe(to: SocketAddr, path: &str, timeout: Duration) -> bool {
             .body(http_body_util::Empty::<bytes::Bytes>::new())
             .ok()?;
         let resp = sender.send_request(req).await.ok()?;
-        Some(resp.status().as_u16() < 500)
+        let status = resp.status();
+        Some(status.is_success() || status.is_redirection())
     };
     tokio::time::timeout(timeout, attempt)
         .await

@@ -214,12 +214,50 @@ async fn a_websocket_is_tunnelled_with_origin_and_host_as_the_browser_sent_them(
     assert_eq!(uri, "/stable/socket?reconnection=false");
 }
 
+/// An upstream answering `statuses` in turn, one per request, then the last forever.
+async fn answering_in_turn(statuses: &'static [u16]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let asked = asked.clone();
+            let service = service_fn(move |_req: Request<Incoming>| {
+                let n = asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let status = statuses[n.min(statuses.len() - 1)];
+                async move {
+                    let mut res = Response::new(Full::new(Bytes::from_static(b"Cannot GET")));
+                    *res.status_mut() = StatusCode::from_u16(status).expect("status");
+                    Ok::<_, Infallible>(res)
+                }
+            });
+            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+        }
+    });
+    addr
+}
+
 #[tokio::test]
-async fn the_probe_says_whether_a_server_answers_below_500() {
+async fn the_probe_says_whether_a_server_answers_its_health_path() {
     let upstream = reporting_upstream().await;
     assert!(probe(upstream, "/healthz", Duration::from_secs(2)).await);
     let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let dead = closed.local_addr().expect("addr");
     drop(closed);
     assert!(!probe(dead, "/healthz", Duration::from_secs(2)).await);
+    // A redirect is an answer (an IDE's root sends a browser on to its folder).
+    let redirects = answering_in_turn(&[302]).await;
+    assert!(probe(redirects, "/", Duration::from_secs(2)).await);
+    let failing = answering_in_turn(&[503]).await;
+    assert!(!probe(failing, "/healthz", Duration::from_secs(2)).await);
+}
+
+/// code-server listens about a second before its routes exist and answers "404 Cannot
+/// GET" in that window: a request forwarded then lands a person on an error page.
+#[tokio::test]
+async fn a_server_that_listens_before_its_routes_exist_is_not_yet_answering() {
+    let starting = answering_in_turn(&[404, 404, 200]).await;
+    assert!(!probe(starting, "/healthz", Duration::from_secs(2)).await);
+    assert!(!probe(starting, "/healthz", Duration::from_secs(2)).await);
+    assert!(probe(starting, "/healthz", Duration::from_secs(2)).await);
 }

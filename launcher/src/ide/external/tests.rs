@@ -24,6 +24,11 @@ const PIDS_SLOW_RESTART: &str = r#"[ -e "$data/ide.pid" ] && restarted=1
 echo $$ > "$data/ide.pid"
 [ -n "$restarted" ] && sleep 3"#;
 
+/// As [`PIDS_SLOW_RESTART`], but a restarted run listens at once and answers every
+/// request `404 Cannot GET` for two seconds, as code-server before its routes exist.
+const PIDS_LATE_ROUTES: &str = r#"[ -e "$data/ide.pid" ] && routes_after=2
+echo $$ > "$data/ide.pid""#;
+
 /// Writes its environment to `<user-data-dir>/env`, then serves the checkout.
 const ENV_DUMP: &str = r#"env > "$data/env""#;
 
@@ -107,10 +112,21 @@ async fn code_server_is_started_forwarded_to_restarted_and_stopped_with_its_grou
 
 #[tokio::test]
 async fn a_page_opened_while_the_ide_restarts_waits_for_it_instead_of_failing() {
+    held_through_a_restart(PIDS_SLOW_RESTART).await;
+}
+
+#[tokio::test]
+async fn a_page_opened_while_the_restarted_ide_has_no_routes_yet_waits_for_them() {
+    held_through_a_restart(PIDS_LATE_ROUTES).await;
+}
+
+/// Crashes the fake IDE run by `body` and opens two pages once the next run has
+/// begun: both are held until the restarted IDE answers, and then answered by it.
+async fn held_through_a_restart(body: &str) {
     let upstream = Upstream::new();
     let ws = tempfile::tempdir().expect("tempdir");
     let tools = tempfile::tempdir().expect("tempdir");
-    let script = fake_ide::code_server(PIDS_SLOW_RESTART);
+    let script = fake_ide::code_server(body);
     let env = code_server_env(&upstream, ws.path(), tools.path(), &script);
     let data = env.config_dir().join("code-server/data");
     let l = Running::ready(env).await;
@@ -118,7 +134,7 @@ async fn a_page_opened_while_the_ide_restarts_waits_for_it_instead_of_failing() 
     let ide = pid_in(&data, "ide.pid");
 
     // Crash, and wait until the next run has begun (it has written its pid and is
-    // still seconds away from listening): a page opened now waits for it.
+    // still seconds away from answering): a page opened now waits for it.
     group::signal(ide, Signal::SIGKILL);
     let deadline = Instant::now() + PATIENCE;
     while try_pid_in(&data, "ide.pid").is_none_or(|p| p == ide) {
