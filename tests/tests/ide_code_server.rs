@@ -7,12 +7,14 @@
 //! waits for the restarted IDE and works. VS Code's WebSockets here are streams of
 //! one HTTP/2 connection to the launcher (`--websocket-streams always`), the way the
 //! proxy carries them once descriptors get scarce; the other browser tests take the
-//! default (a connection each).
+//! default (a connection each). Without a browser: a page asked for the instant the
+//! IDE died gets the workbench of the new run, never the error code-server answers
+//! in the second it listens before its routes exist.
 
 use std::time::Duration;
 
 use dcs_e2e::browser::{self, Script};
-use dcs_e2e::{ide_support, procs};
+use dcs_e2e::{client, ide_support, procs};
 use dcs_e2e::{Fixture, README};
 
 /// How long the script may take to report one step (its own deadlines for each wait
@@ -130,3 +132,54 @@ async fn kill_the_ide(script: &mut Script, launcher: u32) -> anyhow::Result<u32>
     script.send("killed").await?;
     Ok(ide)
 }
+
+#[tokio::test]
+async fn a_page_asked_for_while_the_ide_restarts_is_the_new_runs_workbench() -> anyhow::Result<()> {
+    let code_server = ide_support::code_server();
+    let fx = Fixture::new(|b| b.code_server(&code_server))?;
+    let http = client();
+    let root = fx.proxy.url("/github/acme/hello/");
+    // The launcher sends `/` on to the checkout's folder (the IDE's own URL).
+    let landing = http.get(&root).send().await?;
+    anyhow::ensure!(landing.status() == 302, "{}", landing.status());
+    let to = landing
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let page = fx.proxy.url(&format!(
+        "/github/acme/hello/{}",
+        to.trim_start_matches("./")
+    ));
+    let launcher = *fx.proxy.launcher_pids().first().expect("a launcher runs");
+    for kill in 1..=3 {
+        let ide = ide_support::ide_pid_of(launcher).expect("the launcher supervises an IDE");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(ide)?),
+            nix::sys::signal::Signal::SIGKILL,
+        )?;
+        let proc_entry = std::path::PathBuf::from(format!("/proc/{ide}"));
+        let reaped = procs::wait_until(STEP, Duration::from_millis(5), || !proc_entry.exists());
+        anyhow::ensure!(
+            reaped.await,
+            "the launcher never reaped the killed IDE {ide}"
+        );
+        // As a person who reloads at once: the request waits for the new run.
+        let resp = http
+            .get(&page)
+            .header("accept", "text/html,application/xhtml+xml")
+            .send()
+            .await?;
+        let status = resp.status();
+        let body = resp.text().await?;
+        assert!(
+            status == 200 && body.contains(WORKBENCH) && !body.contains("Cannot GET"),
+            "kill {kill}: {status} {page}\n{body}"
+        );
+    }
+    Ok(())
+}
+
+/// What only VS Code's workbench page holds (the configuration it starts from).
+const WORKBENCH: &str = "vscode-workbench-web-configuration";
