@@ -118,18 +118,25 @@ async fn holds(file: &std::path::Path, texts: &[&str]) -> anyhow::Result<()> {
 /// the two reach the dead process and fail, as any in flight at a crash do); its pid.
 async fn kill_the_ide(script: &mut Script, launcher: u32) -> anyhow::Result<u32> {
     script.expect("ready-for-kill", STEP).await?;
+    let ide = kill_and_reap(launcher).await?;
+    script.send("killed").await?;
+    Ok(ide)
+}
+
+/// SIGKILLs the IDE process `launcher` supervises and waits until the launcher has
+/// reaped it; its pid.
+async fn kill_and_reap(launcher: u32) -> anyhow::Result<u32> {
     let ide = ide_support::ide_pid_of(launcher).expect("the launcher supervises an IDE");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(ide)?),
         nix::sys::signal::Signal::SIGKILL,
     )?;
     let proc_entry = std::path::PathBuf::from(format!("/proc/{ide}"));
-    let reaped = procs::wait_until(STEP, Duration::from_millis(20), || !proc_entry.exists());
+    let reaped = procs::wait_until(STEP, Duration::from_millis(5), || !proc_entry.exists());
     anyhow::ensure!(
         reaped.await,
         "the launcher never reaped the killed IDE {ide}"
     );
-    script.send("killed").await?;
     Ok(ide)
 }
 
@@ -154,17 +161,7 @@ async fn a_page_asked_for_while_the_ide_restarts_is_the_new_runs_workbench() -> 
     ));
     let launcher = *fx.proxy.launcher_pids().first().expect("a launcher runs");
     for kill in 1..=3 {
-        let ide = ide_support::ide_pid_of(launcher).expect("the launcher supervises an IDE");
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(i32::try_from(ide)?),
-            nix::sys::signal::Signal::SIGKILL,
-        )?;
-        let proc_entry = std::path::PathBuf::from(format!("/proc/{ide}"));
-        let reaped = procs::wait_until(STEP, Duration::from_millis(5), || !proc_entry.exists());
-        anyhow::ensure!(
-            reaped.await,
-            "the launcher never reaped the killed IDE {ide}"
-        );
+        kill_and_reap(launcher).await?;
         // As a person who reloads at once: the request waits for the new run.
         let resp = http
             .get(&page)
