@@ -95,6 +95,15 @@ impl Fixture {
     }
 }
 
+/// A response's `Location` header ("" without one): where a redirect sends the client.
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// An HTTP client that does not follow redirects (tests look at them).
 pub fn client() -> reqwest::Client {
     // reqwest's rustls (enabled workspace-wide by the CLI) has no provider of its

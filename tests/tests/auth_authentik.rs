@@ -5,8 +5,8 @@
 
 use dcs_e2e::outpost::{query, SESSION_COOKIE};
 use dcs_e2e::workspace_echo::head_echo_in_workspace;
-use dcs_e2e::{client, FakeOutpost, FakeUser, Fixture};
-use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
+use dcs_e2e::{client, location, FakeOutpost, FakeUser, Fixture};
+use reqwest::header::{ACCEPT, COOKIE, SET_COOKIE};
 use reqwest::Response;
 
 const HTML: &str = "text/html,application/xhtml+xml";
@@ -28,14 +28,6 @@ async fn get(url: &str, cookie: Option<&str>) -> anyhow::Result<Response> {
         req = req.header(COOKIE, c);
     }
     Ok(req.send().await?)
-}
-
-fn location(resp: &Response) -> String {
-    resp.headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use dcs_e2e::{bin_path, client, Fixture};
+use dcs_e2e::{bin_path, client, location, Fixture};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -153,12 +153,7 @@ async fn a_full_cycle_create_wait_status_open_list_delete() -> anyhow::Result<()
     // The token buys a cookie (303), and the cookie reaches the workspace.
     let resp = http.get(&open_url).send().await?;
     assert_eq!(resp.status(), 303, "{}", fx.proxy.log());
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let location = location(&resp);
     assert!(
         !location.contains(&token),
         "the token leaves the URL: {location}"

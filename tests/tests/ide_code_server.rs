@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use dcs_e2e::browser::{self, Script};
-use dcs_e2e::{client, ide_support, procs};
+use dcs_e2e::{client, ide_support, location, procs};
 use dcs_e2e::{Fixture, README};
 
 /// How long the script may take to report one step (its own deadlines for each wait
@@ -149,12 +149,7 @@ async fn a_page_asked_for_while_the_ide_restarts_is_the_new_runs_workbench() -> 
     // The launcher sends `/` on to the checkout's folder (the IDE's own URL).
     let landing = http.get(&root).send().await?;
     anyhow::ensure!(landing.status() == 302, "{}", landing.status());
-    let to = landing
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let to = location(&landing);
     let page = fx.proxy.url(&format!(
         "/github/acme/hello/{}",
         to.trim_start_matches("./")

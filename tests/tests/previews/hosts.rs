@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use dcs_e2e::location;
 use dcs_e2e::{client, Fixture};
-use reqwest::header::{CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use reqwest::{Response, Url};
 
 /// The preview domain the tests use (Chromium resolves `*.localhost` to loopback).
@@ -19,14 +20,6 @@ pub fn reaching(host: &str, proxy: SocketAddr) -> anyhow::Result<reqwest::Client
         .resolve(host, proxy)
         .timeout(Duration::from_secs(60))
         .build()?)
-}
-
-pub fn location(resp: &Response) -> String {
-    resp.headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// The `name=value` of a response's first `Set-Cookie`, and the whole header.
