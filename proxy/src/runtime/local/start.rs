@@ -74,16 +74,22 @@ pub async fn run(
         }
     });
     slot.lock().record.process = Some(launched);
-    if let Err(err) = slot.persist(dir).await {
-        process::terminate(&launched, cfg.stop_grace).await;
-        slot.lock().record.process = None;
-        return Err(err);
-    }
-
-    let outcome = tokio::select! {
-        outcome = await_ready(cfg, &plan, &launched, slot) => outcome,
-        // Stopped, deleted or shutting down: stop what was started.
-        () = cancel.cancelled() => Err(Error::Cancelled),
+    // The record of the process is made durable while the launcher starts: its fsync
+    // is not the user's wait.
+    let ready = async {
+        tokio::select! {
+            outcome = await_ready(cfg, &plan, &launched, slot) => outcome,
+            // Stopped, deleted or shutting down: stop what was started.
+            () = cancel.cancelled() => Err(Error::Cancelled),
+        }
+    };
+    let outcome = match alongside(slot.persist(dir), ready).await {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            process::terminate(&launched, cfg.stop_grace).await;
+            slot.lock().record.process = None;
+            return Err(err);
+        }
     };
     // However the start ended, a cancelled one ends as cancelled (a stop may have
     // killed the launcher before this start saw the cancel).
@@ -109,6 +115,25 @@ pub async fn run(
             }
             slot.persist(dir).await?;
             Err(err)
+        }
+    }
+}
+
+/// `work`'s outcome once `save` succeeded, or `save`'s error as soon as it fails:
+/// both run at once, and a save is never dropped while it writes.
+async fn alongside<T>(
+    save: impl std::future::Future<Output = Result<()>>,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T> {
+    tokio::pin!(save, work);
+    tokio::select! {
+        saved = &mut save => {
+            saved?;
+            Ok(work.await)
+        }
+        outcome = &mut work => {
+            save.await?;
+            Ok(outcome)
         }
     }
 }
@@ -235,5 +260,61 @@ async fn await_ready(
                 .await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_save_ends_the_wait_at_once() {
+        let failed = async { Err(Error::Runtime("disk full".into())) };
+        let never = std::future::pending::<()>();
+        let ended = tokio::time::timeout(Duration::from_secs(60), alongside(failed, never)).await;
+        let err = ended
+            .expect("not waiting for the work")
+            .expect_err("the save's error");
+        assert!(err.to_string().contains("disk full"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn work_done_first_waits_for_its_save_to_finish() {
+        let saved = AtomicBool::new(false);
+        let save = async {
+            sleep(Duration::from_secs(5)).await;
+            saved.store(true, Ordering::SeqCst);
+            Ok(())
+        };
+        let outcome = alongside(save, async { 7 }).await.expect("saved");
+        assert_eq!(outcome, 7);
+        assert!(saved.load(Ordering::SeqCst), "the save ran to its end");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_save_failing_after_the_work_still_fails_the_start() {
+        let save = async {
+            sleep(Duration::from_secs(5)).await;
+            Err(Error::Runtime("disk full".into()))
+        };
+        assert!(alongside(save, async { 7 }).await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn both_run_at_once() {
+        let began = Instant::now();
+        let save = async {
+            sleep(Duration::from_secs(5)).await;
+            Ok(())
+        };
+        let work = sleep(Duration::from_secs(5));
+        alongside(save, work).await.expect("saved");
+        assert_eq!(
+            began.elapsed(),
+            Duration::from_secs(5),
+            "not one after the other"
+        );
     }
 }
