@@ -6,8 +6,8 @@
 //! - [`tunnel_sockets`], between two sockets ([`Socket`]: TCP or unix, so also a
 //!   sandboxed workspace's, reached through a socket file, and the launcher's relay
 //!   into its sandbox): it waits for readiness without holding a buffer, so an idle
-//!   tunnel holds none; a burst borrows one [`BURST`] buffer while it lasts, enough
-//!   for a 64 KiB WebSocket message in one read and one write. [`tunnel_upgraded`]
+//!   tunnel holds none; a burst passes through the thread's [`BURST`] scratch buffer,
+//!   enough for a 64 KiB WebSocket message in one read and one write. [`tunnel_upgraded`]
 //!   takes it for hyper's upgraded connections whenever both are sockets (always,
 //!   between the proxy, the launcher and the IDE).
 //! - [`tunnel_socket_stream`], between a socket and a stream that is not one (an
@@ -32,7 +32,7 @@ mod socket;
 mod stream;
 
 pub use socket::Socket;
-use socket::{read_some, shutdown_write, write_all};
+use socket::{move_some, shutdown_write, write_all, Moved};
 pub use stream::{tunnel_socket_stream, Client};
 
 /// Bytes read at once in each direction by [`tunnel`].
@@ -202,8 +202,10 @@ pub async fn tunnel_sockets<A: Socket, B: Socket>(
 }
 
 /// Copies `from` to `to` until `from` ends or either fails, adding the bytes copied
-/// to `copied`. Waits for readability without a buffer; reads into a fresh [`BURST`]
-/// buffer for as long as bytes keep coming, and drops it when none are left.
+/// to `copied`. Waits for readability without a buffer; moves what is there through
+/// the thread's scratch buffer ([`move_some`], up to [`BURST`] at a time) for as long
+/// as bytes keep coming. Only bytes `to` cannot take at once are copied, and held
+/// while it is written.
 async fn pump(
     from: &impl Socket,
     to: &impl Socket,
@@ -214,24 +216,23 @@ async fn pump(
         if from.readable().await.is_err() {
             return;
         }
-        let mut buf = Vec::with_capacity(BURST);
         loop {
-            buf.clear();
-            match read_some(from, &mut buf) {
-                Ok((0, _)) => return,
-                Ok((n, drained)) => {
-                    observe(&buf);
-                    if write_all(to, &buf).await.is_err() {
+            let (n, drained) = match move_some(from, to, BURST, observe) {
+                Ok(Moved::Ended) => return,
+                Ok(Moved::All { n, drained }) => (n, drained),
+                Ok(Moved::Part { n, drained, rest }) => {
+                    if write_all(to, &rest).await.is_err() {
                         return;
                     }
-                    copied.fetch_add(n as u64, Ordering::Relaxed);
-                    if drained {
-                        break;
-                    }
+                    (n, drained)
                 }
-                // Nothing more for now: idle again, without the buffer.
+                // Nothing more for now: idle again.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => return,
+            };
+            copied.fetch_add(n as u64, Ordering::Relaxed);
+            if drained {
+                break;
             }
         }
     }

@@ -3,6 +3,7 @@
 //! shared reference (so both directions use one socket at once, without splitting
 //! it), and half-closed for writing.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::net::Shutdown;
@@ -108,4 +109,76 @@ pub fn read_some<S: Socket>(from: &S, buf: &mut Vec<u8>) -> io::Result<(usize, b
         Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok((got, true)),
         Err(e) => Err(e),
     }
+}
+
+/// What one [`move_some`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Moved {
+    /// `from` has ended.
+    Ended,
+    /// `n` bytes read and all written; `drained` as [`read_some`] says.
+    All { n: usize, drained: bool },
+    /// `n` bytes read, of which `to` could not take `rest` yet: the caller writes it
+    /// (waiting), and it is the only copy made.
+    Part {
+        n: usize,
+        drained: bool,
+        rest: Vec<u8>,
+    },
+}
+
+thread_local! {
+    /// This thread's burst buffer ([`move_some`]): one per thread, not per tunnel, and
+    /// never held across an await.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Reads what `from` holds (up to `burst` bytes), shows it to `observe`, and writes
+/// what `to` takes of it at once, all without waiting: the bytes pass through this
+/// thread's scratch buffer, so a message costs no allocation (a 64 KiB one was a
+/// trip to the allocator's arena, per message and direction). `WouldBlock` when
+/// `from` holds nothing.
+pub fn move_some<A: Socket, B: Socket>(
+    from: &A,
+    to: &B,
+    burst: usize,
+    observe: &mut impl FnMut(&[u8]),
+) -> io::Result<Moved> {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buf) => move_through(from, to, burst, observe, &mut buf),
+        // Only if `observe` moved bytes itself: a buffer of this call's own.
+        Err(_) => move_through(from, to, burst, observe, &mut Vec::new()),
+    })
+}
+
+fn move_through<A: Socket, B: Socket>(
+    from: &A,
+    to: &B,
+    burst: usize,
+    observe: &mut impl FnMut(&[u8]),
+    buf: &mut Vec<u8>,
+) -> io::Result<Moved> {
+    buf.clear();
+    buf.reserve_exact(burst);
+    let (n, drained) = read_some(from, buf)?;
+    if n == 0 {
+        return Ok(Moved::Ended);
+    }
+    observe(buf);
+    let mut sent = 0;
+    while sent < n {
+        match to.try_write(&buf[sent..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(k) => sent += k,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Ok(Moved::Part {
+                    n,
+                    drained,
+                    rest: buf[sent..].to_vec(),
+                })
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Moved::All { n, drained })
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::socket::read_some;
 use super::*;
 
 #[tokio::test]
@@ -316,4 +317,72 @@ async fn upgraded_tcp_and_unix_connections_are_tunnelled_as_their_sockets() {
         Conn::of(upgraded(ours, theirs).await),
         Conn::Other(_)
     ));
+}
+
+#[tokio::test]
+async fn a_message_moves_through_the_scratch_buffer_whole() {
+    use super::socket::{move_some, Moved};
+    let (mut client, from) = pair().await;
+    let (to, mut server) = pair().await;
+    client.write_all(b"hello").await.expect("write");
+    from.readable().await.expect("readable");
+    let mut seen = Vec::new();
+    let moved = move_some(&from, &to, BURST, &mut |b: &[u8]| seen.extend_from_slice(b));
+    assert_eq!(
+        moved.expect("moved"),
+        Moved::All {
+            n: 5,
+            drained: true
+        }
+    );
+    assert_eq!(seen, b"hello");
+    let mut got = [0u8; 5];
+    server.read_exact(&mut got).await.expect("read");
+    assert_eq!(&got, b"hello");
+    // Nothing more to read: would block, and nothing was written.
+    let idle = move_some(&from, &to, BURST, &mut |_: &[u8]| {}).expect_err("nothing there");
+    assert_eq!(idle.kind(), io::ErrorKind::WouldBlock);
+    drop(client);
+    tokio::time::timeout(Duration::from_secs(30), from.readable())
+        .await
+        .expect("ready at the end")
+        .expect("readable");
+    let ended = move_some(&from, &to, BURST, &mut |_: &[u8]| {}).expect("end");
+    assert_eq!(ended, Moved::Ended);
+}
+
+#[tokio::test]
+async fn what_a_full_peer_cannot_take_is_handed_back_in_order() {
+    use super::socket::{move_some, Moved};
+    let (mut client, from) = unix_pair();
+    let (to, mut server) = unix_pair();
+    // Fill `to` until it takes nothing more.
+    let mut filled = 0usize;
+    loop {
+        match to.try_write(&[1u8; 4096]) {
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    client.write_all(&[2u8; 1000]).await.expect("write");
+    from.readable().await.expect("readable");
+    let rest = match move_some(&from, &to, BURST, &mut |_: &[u8]| {}).expect("moved") {
+        Moved::Part { n, rest, .. } => {
+            assert_eq!(n, 1000);
+            rest
+        }
+        other => panic!("a full peer took it all: {other:?}"),
+    };
+    assert!(!rest.is_empty() && rest.iter().all(|b| *b == 2));
+    let sent = 1000 - rest.len();
+    let reading = tokio::spawn(async move {
+        let mut got = vec![0u8; filled + 1000];
+        server.read_exact(&mut got).await.expect("read");
+        got
+    });
+    write_all(&to, &rest).await.expect("the rest written");
+    let got = reading.await.expect("join");
+    assert!(got[..filled].iter().all(|b| *b == 1), "{sent} sent at once");
+    assert!(got[filled..].iter().all(|b| *b == 2), "in order");
 }
