@@ -75,7 +75,19 @@ pub async fn forward(
             ))
             .await
         }
-        None => exchange(state, req, peer, identity, target, Shape::default()).await,
+        // Boxed: the futures of every level above this one (each moved, every byte
+        // of it copied, once per request) need not carry the exchange's size.
+        None => {
+            Box::pin(exchange(
+                state,
+                req,
+                peer,
+                identity,
+                target,
+                Shape::default(),
+            ))
+            .await
+        }
     }
 }
 
