@@ -142,7 +142,8 @@ pub async fn first_open(git: &Git, data: &Path) -> anyhow::Result<Duration> {
     Ok(took)
 }
 
-/// `git clone [args] <url>` into a fresh directory under `dir`, timed.
+/// `git clone [args] <url>` into a fresh directory under `dir`, timed (the clone is
+/// left there: removing it belongs outside what is timed).
 pub fn git_clone(url: &str, dir: &Path, args: &[&str]) -> anyhow::Result<Duration> {
     let target = dir.join(format!(
         "clone-{}",
@@ -162,6 +163,5 @@ pub fn git_clone(url: &str, dir: &Path, args: &[&str]) -> anyhow::Result<Duratio
     if !out.status.success() {
         bail!("git clone failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let _ = std::fs::remove_dir_all(&target);
     Ok(took)
 }
