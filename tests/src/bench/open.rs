@@ -120,6 +120,47 @@ pub async fn bare_code_server(
     Ok(took)
 }
 
+/// First opens and `git clone`s of the same repository, timed.
+pub struct Opens {
+    /// First opens through the proxy (shallow clone and start, `none`).
+    pub first_open: Vec<Duration>,
+    /// `git clone --depth 1`.
+    pub clone_shallow: Vec<Duration>,
+    /// `git clone`.
+    pub clone_full: Vec<Duration>,
+}
+
+/// `rounds` of a first open (each on a data dir of its own under `dir`), a
+/// `git clone --depth 1` and a `git clone`. Which goes first rotates per round, and
+/// nothing made is removed until all have run: removing a tree makes the next files
+/// created on the volume slower (ext4 checks recently freed inodes), and it was
+/// always the first open that came right after the removal of a full clone.
+pub async fn first_opens_and_clones(git: &Git, dir: &Path, rounds: usize) -> anyhow::Result<Opens> {
+    let clones = dir.join("clones");
+    std::fs::create_dir_all(&clones)?;
+    let mut opens = Opens {
+        first_open: Vec::new(),
+        clone_shallow: Vec::new(),
+        clone_full: Vec::new(),
+    };
+    for round in 0..rounds {
+        for step in 0..3 {
+            match (round + step) % 3 {
+                0 => {
+                    let data = dir.join(format!("open-{round}"));
+                    opens.first_open.push(first_open(git, &data).await?);
+                }
+                1 => opens
+                    .clone_shallow
+                    .push(git_clone(&git.url(), &clones, &["--depth", "1"])?),
+                _ => opens.clone_full.push(git_clone(&git.url(), &clones, &[])?),
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&clones);
+    Ok(opens)
+}
+
 /// One first open of `acme/bench` on a fresh data dir (request → `200`), after
 /// which the background fetch is awaited so the next measurement has the machine.
 pub async fn first_open(git: &Git, data: &Path) -> anyhow::Result<Duration> {

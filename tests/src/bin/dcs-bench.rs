@@ -321,31 +321,10 @@ async fn main() -> anyhow::Result<()> {
 
     if plan.runs("open") {
         eprintln!("first open…");
-        let clones = tmp.path().join("clones");
-        std::fs::create_dir_all(&clones)?;
-        // Which goes first rotates per round, and nothing made is removed until all
-        // have run: removing a tree makes the next files created on the volume slower
-        // (ext4 checks recently freed inodes), and it was always the first open that
-        // came right after the removal of a full clone.
-        for round in 0..plan.opens {
-            for step in 0..3 {
-                match (round + step) % 3 {
-                    0 => {
-                        let data = tmp.path().join(format!("open-{round}"));
-                        report.first_open.push(open::first_open(&git, &data).await?);
-                    }
-                    1 => report.clone_shallow.push(open::git_clone(
-                        &git.url(),
-                        &clones,
-                        &["--depth", "1"],
-                    )?),
-                    _ => report
-                        .clone_full
-                        .push(open::git_clone(&git.url(), &clones, &[])?),
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&clones);
+        let opens = open::first_opens_and_clones(&git, tmp.path(), plan.opens).await?;
+        report.first_open = opens.first_open;
+        report.clone_shallow = opens.clone_shallow;
+        report.clone_full = opens.clone_full;
     }
 
     print(&report, &plan);
