@@ -71,15 +71,28 @@ socket!(UnixStream, false);
 
 /// Writes all of `buf` to `to`, waiting while it is full.
 pub async fn write_all(to: &impl Socket, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        match to.try_write(buf) {
+    loop {
+        buf = &buf[write_now(to, buf)?..];
+        if buf.is_empty() {
+            return Ok(());
+        }
+        to.writable().await?;
+    }
+}
+
+/// Writes what `to` takes of `buf` now, without waiting: the bytes written, fewer
+/// than `buf` holds only when `to` is full.
+fn write_now(to: &impl Socket, buf: &[u8]) -> io::Result<usize> {
+    let mut sent = 0;
+    while sent < buf.len() {
+        match to.try_write(&buf[sent..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => to.writable().await?,
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    Ok(sent)
 }
 
 /// Ends `socket`'s sending side (the peer reads the end); reading goes on.
@@ -165,20 +178,13 @@ fn move_through<A: Socket, B: Socket>(
         return Ok(Moved::Ended);
     }
     observe(buf);
-    let mut sent = 0;
-    while sent < n {
-        match to.try_write(&buf[sent..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(k) => sent += k,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return Ok(Moved::Part {
-                    n,
-                    drained,
-                    rest: buf[sent..].to_vec(),
-                })
-            }
-            Err(e) => return Err(e),
-        }
+    let sent = write_now(to, buf)?;
+    if sent < n {
+        return Ok(Moved::Part {
+            n,
+            drained,
+            rest: buf[sent..].to_vec(),
+        });
     }
     Ok(Moved::All { n, drained })
 }
