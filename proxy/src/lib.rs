@@ -188,9 +188,16 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
 }
 
 /// Serves `listener` with `state` until `shutdown` resolves; runs the idle reaper
-/// meanwhile. On return every workspace this proxy runs has been stopped.
+/// meanwhile, and waits for the starts an earlier proxy left under way
+/// ([`Runtime::join_adopted_starts`]). On return every workspace this proxy runs
+/// has been stopped.
 pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()>) {
     let reaper = tokio::spawn(state.activator.clone().run_reaper());
+    let adopted = {
+        let state = state.clone();
+        tokio::spawn(async move { state.activator.runtime().join_adopted_starts().await })
+    };
     server::run(listener, state, shutdown).await;
     reaper.abort();
+    adopted.abort();
 }

@@ -200,4 +200,8 @@ pub trait Runtime: Send + Sync + 'static {
     async fn delete(&self, key: &WorkspaceKey) -> Result<()>;
     /// Called once when the proxy shuts down gracefully.
     async fn shutdown(&self) {}
+    /// Run once when the proxy starts: waits for the starts an earlier proxy left
+    /// under way (the local runtime's half-started launchers), so each ends ready or
+    /// stopped even if no request comes for it. Knative's revisions need no one.
+    async fn join_adopted_starts(&self) {}
 }

@@ -27,7 +27,10 @@
 //!
 //! # Layout
 //! - [`state`]: persisted records (and the spec a new one records).
-//! - `running`: where a recorded launcher answers, leftovers stopped.
+//! - `adopt`: launchers an earlier proxy left: adopted at open, those it was still
+//!   starting waited for as a start is.
+//! - `running`: where a recorded launcher answers, leftovers stopped; one start or
+//!   the wait for one, under the workspace's start lock.
 //! - `slot`: one workspace's record, start under way and deletion, each locked alone.
 //! - `start`: one start: spawn, wait for ready, commit or clean up; cancellable.
 //! - [`process`]: process identity and group termination.
@@ -39,6 +42,7 @@
 //! - [`stdin`]: the secrets a launcher is handed on its stdin.
 //! - [`volume`]: how much of a user's volume is used.
 
+mod adopt;
 pub mod checkout;
 pub mod process;
 pub mod ready;
@@ -60,7 +64,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use dcs_model::{UserId, WorkspaceKey, WorkspaceKind};
 use dcs_os::Liveness;
-use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use self::slot::Slot;
@@ -132,25 +135,7 @@ impl LocalRuntime {
             std::fs::create_dir_all(cfg.data_dir.join(sub))?;
         }
         let state = StateDir::open(cfg.data_dir.join("state"))?;
-        let mut slots = HashMap::new();
-        for mut record in state.load_all()? {
-            if let Some(p) = record.process {
-                let live = process::liveness(&p);
-                if live != Liveness::Gone && p.addr.is_some() {
-                    info!(workspace = %record.key, pid = p.pid, "adopted running launcher");
-                } else {
-                    if live != Liveness::Gone {
-                        // It was still starting when the last proxy died; we cannot
-                        // know its readiness, so stop it rather than orphan it.
-                        warn!(workspace = %record.key, pid = p.pid, "stopping half-started launcher");
-                        process::kill_now(&p);
-                    }
-                    record.process = None;
-                    state.save(&record)?;
-                }
-            }
-            slots.insert(record.key.clone(), Slot::new(record));
-        }
+        let slots = adopt::slots(&state)?;
         Ok(Self {
             cfg,
             iso,
@@ -197,30 +182,7 @@ impl Runtime for LocalRuntime {
             (WorkspaceKind::Repo(_), None) => self.slot(spec).0,
             (WorkspaceKind::Instance(id), None) => return Err(not_registered(id)),
         };
-        let _one = slot.start_lock.lock().await;
-        if let Some(up) = self.running(&slot).await? {
-            return Ok(up);
-        }
-        let cancel = {
-            let mut st = slot.lock();
-            if st.deleted {
-                return Err(match &spec.key.kind {
-                    WorkspaceKind::Instance(id) => not_registered(id),
-                    WorkspaceKind::Repo(_) => Error::Cancelled,
-                });
-            }
-            // Checked under the slot's lock, which `shutdown` takes after setting
-            // the flag: a start either sees it or is seen (and cancelled) by it.
-            if self.shutting_down.load(Ordering::SeqCst) {
-                return Err(Error::Runtime("the proxy is shutting down".into()));
-            }
-            let cancel = CancellationToken::new();
-            st.start = Some(cancel.clone());
-            cancel
-        };
-        let result = start::run(&self.cfg, &self.iso, &self.state, &slot, &cancel).await;
-        slot.lock().start = None;
-        result
+        self.start_or_join(&slot).await
     }
 
     /// Saves a record without a process (`Stopped`); an existing record is kept
@@ -352,6 +314,10 @@ impl Runtime for LocalRuntime {
             }
         }
         slot.forget(&self.state).await
+    }
+
+    async fn join_adopted_starts(&self) {
+        LocalRuntime::join_adopted_starts(self).await;
     }
 
     /// Stops every launcher, starting ones included; no start begins afterwards.

@@ -35,15 +35,6 @@ fn signal_group(pgid: u32, signal: Signal) {
     }
 }
 
-/// SIGKILLs the recorded process's group at once, if it is certainly the recorded
-/// process, alive: an unknown liveness (`/proc` unreadable) may hide a reused pid,
-/// and a shortage is no reason to kill anything.
-pub fn kill_now(p: &ProcessRecord) {
-    if liveness(p) == Liveness::Alive {
-        signal_group(p.pid, Signal::SIGKILL);
-    }
-}
-
 /// Stops the launcher and everything in its process group: SIGTERM, up to `grace`
 /// for the group to exit, then SIGKILL. Returns once the group is gone (or, after
 /// SIGKILL, at most 10 s later).

@@ -1,5 +1,6 @@
 //! One start of a launcher: spawn it, record its process, wait until it publishes its
-//! address and reports ready, and commit the outcome to its slot.
+//! address and reports ready, and commit the outcome to its slot. [`join`] is the
+//! same wait for a launcher an earlier proxy started (see `super::adopt`).
 //!
 //! A start can be cancelled at any point (stop, delete, shutdown): its launcher is
 //! then stopped (SIGTERM, grace, SIGKILL of its group) and nothing of the outcome is
@@ -12,6 +13,7 @@
 //! read as gone.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::{sleep, Instant};
@@ -34,7 +36,7 @@ pub async fn run(
     cfg: &LocalConfig,
     iso: &Isolation,
     dir: &StateDir,
-    slot: &Slot,
+    slot: &Arc<Slot>,
     cancel: &CancellationToken,
 ) -> Result<Upstream> {
     let record = slot.record();
@@ -76,14 +78,47 @@ pub async fn run(
     slot.lock().record.process = Some(launched);
     // The record of the process is made durable while the launcher starts: its fsync
     // is not the user's wait.
+    finish(cfg, &plan, dir, slot, cancel, launched, slot.persist(dir)).await
+}
+
+/// Waits for `launched`, which an earlier proxy started for `slot` and recorded
+/// but did not see ready (see `super::adopt`), as [`run`] waits for its own: ready
+/// and recorded, or failed and stopped.
+pub async fn join(
+    cfg: &LocalConfig,
+    iso: &Isolation,
+    dir: &StateDir,
+    slot: &Arc<Slot>,
+    cancel: &CancellationToken,
+    launched: ProcessRecord,
+) -> Result<Upstream> {
+    let record = slot.record();
+    let plan = Plan::new(cfg, iso, &record.key, &record.base_path, &record.spec);
+    slot.lock().progress = Some(Progress::at(StartPhase::Starting));
+    info!(workspace = %record.key, pid = launched.pid, "waiting for a start an earlier proxy began");
+    finish(cfg, &plan, dir, slot, cancel, launched, async { Ok(()) }).await
+}
+
+/// The rest of a start once `launched` runs and is recorded in `slot`: waits until
+/// it is ready (while `save` writes what was recorded), then commits; or stops it.
+async fn finish(
+    cfg: &LocalConfig,
+    plan: &Plan,
+    dir: &StateDir,
+    slot: &Arc<Slot>,
+    cancel: &CancellationToken,
+    launched: ProcessRecord,
+    save: impl std::future::Future<Output = Result<()>>,
+) -> Result<Upstream> {
+    let pid = launched.pid;
     let ready = async {
         tokio::select! {
-            outcome = await_ready(cfg, &plan, &launched, slot) => outcome,
+            outcome = await_ready(cfg, plan, &launched, slot) => outcome,
             // Stopped, deleted or shutting down: stop what was started.
             () = cancel.cancelled() => Err(Error::Cancelled),
         }
     };
-    let outcome = match alongside(slot.persist(dir), ready).await {
+    let outcome = match alongside(save, ready).await {
         Ok(outcome) => outcome,
         Err(err) => {
             process::terminate(&launched, cfg.stop_grace).await;
@@ -93,7 +128,7 @@ pub async fn run(
     };
     // However the start ended, a cancelled one ends as cancelled (a stop may have
     // killed the launcher before this start saw the cancel).
-    let outcome = match outcome.and_then(|addr| commit(slot, cancel, launched, addr, &plan)) {
+    let outcome = match outcome.and_then(|addr| commit(slot, cancel, launched, addr, plan)) {
         Err(_) if cancel.is_cancelled() => Err(Error::Cancelled),
         outcome => outcome,
     };
