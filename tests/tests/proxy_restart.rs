@@ -160,3 +160,40 @@ async fn a_tab_reloading_while_the_proxy_restarts_mid_clone_gets_the_workspace(
     let (fx, launcher) = killed_during_a_clone().await?;
     served_by_the_first_launcher(fx, launcher).await
 }
+
+#[tokio::test]
+async fn a_launcher_whose_ready_record_was_never_written_is_adopted_and_serves(
+) -> anyhow::Result<()> {
+    // The record that a launcher is ready is written after the answer; a proxy that
+    // dies before that write leaves it as it was during the start (no address).
+    let mut fx = Fixture::new(|b| b)?;
+    let resp = client()
+        .get(fx.proxy.url("/github/acme/hello/_dcs/files/README.md"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    let launcher = fx.proxy.launcher_pids()[0];
+    fx.proxy.sigkill();
+    let state = fx.proxy.data_dir.join("state");
+    let mut edited = 0;
+    for entry in std::fs::read_dir(&state)? {
+        let path = entry?.path();
+        let mut record: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+        // Written by now or not (it comes after the answer): made as if not.
+        assert!(record["process"]["pid"].is_u64(), "{record}");
+        record["process"]["addr"] = serde_json::Value::Null;
+        std::fs::write(&path, serde_json::to_vec(&record)?)?;
+        edited += 1;
+    }
+    assert_eq!(
+        edited,
+        1,
+        "one workspace recorded under {}",
+        state.display()
+    );
+    fx.proxy = ProxyBuilder::new(&fx.proxy.data_dir.clone(), &fx.git.base_url())
+        .arg("--stop-grace")
+        .arg("2s")
+        .start()?;
+    served_by_the_first_launcher(fx, launcher).await
+}

@@ -134,7 +134,15 @@ async fn finish(
     };
     match outcome {
         Ok(up) => {
-            slot.persist(dir).await?;
+            // Written behind the answer, not before it: a proxy that ends before it
+            // is written finds the launcher recorded as starting, adopts it and sees
+            // it ready (`super::adopt`).
+            let (slot, dir) = (slot.clone(), dir.clone());
+            tokio::spawn(async move {
+                if let Err(err) = slot.persist(&dir).await {
+                    warn!(%err, "cannot record the ready launcher");
+                }
+            });
             Ok(up)
         }
         Err(err) => {
