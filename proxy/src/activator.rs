@@ -94,6 +94,10 @@ pub struct Activator {
     repos: Option<Arc<RepoProbe>>,
     /// The idle policy launchers apply (the busy limit bounds keep-alives).
     idle_policy: IdlePolicy,
+    /// This replica's stops not yet followed by a wake (see [`crate::resume`]).
+    pub idle_stops: crate::resume::IdleStops,
+    /// The starts progress pages follow (see [`crate::progress`]).
+    pub board: crate::progress::board::Board,
 }
 
 impl Activator {
@@ -120,6 +124,8 @@ impl Activator {
                 idle_timeout_secs: idle_timeout.as_secs().max(1),
                 ..IdlePolicy::default()
             },
+            idle_stops: Default::default(),
+            board: Default::default(),
         }
     }
 
@@ -363,8 +369,8 @@ impl Activator {
             tracker.close_tunnels();
         }
         self.activity.remove(key);
-        crate::resume::forget(key);
-        crate::progress::board::forget(key);
+        self.idle_stops.forget(key);
+        self.board.forget(key);
     }
 
     /// Runs the reaper forever (the caller aborts it at shutdown).

@@ -116,7 +116,7 @@ pub async fn intercept(
     if state.activator.status(&spec.key).await? == Status::Running {
         return Ok(None);
     }
-    let mut ended = board::follow(&state.activator, spec);
+    let mut ended = state.activator.board.follow(&state.activator, spec);
     match tokio::time::timeout(GRACE, board::outcome(&mut ended)).await {
         Ok(Ok(())) => Ok(None),
         Ok(Err(err)) => Err(err),
@@ -134,7 +134,7 @@ pub async fn intercept(
 /// again, unless it was deleted: a page never recreates a workspace.
 pub async fn current(state: &AppState, spec: &WorkspaceSpec) -> Result<Progress> {
     let key = &spec.key;
-    let followed = board::state(key);
+    let followed = state.activator.board.state(key);
     let following = matches!(followed, Some(board::Followed::Following));
     let status = state.activator.status(key).await?;
     if status == Status::Running {
@@ -155,7 +155,7 @@ pub async fn current(state: &AppState, spec: &WorkspaceSpec) -> Result<Progress>
         _ => {}
     }
     if !following {
-        drop(board::follow(&state.activator, spec));
+        drop(state.activator.board.follow(&state.activator, spec));
     }
     let progress = state.activator.runtime().progress(key).await?;
     Ok(match progress {
@@ -192,7 +192,7 @@ pub async fn for_api(
     key: &dcs_model::WorkspaceKey,
     status: &Status,
 ) -> Option<Progress> {
-    if let Some(err) = settled_failure(board::state(key).as_ref(), status) {
+    if let Some(err) = settled_failure(state.activator.board.state(key).as_ref(), status) {
         return Some(failed(err));
     }
     match status {

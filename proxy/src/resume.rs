@@ -1,8 +1,8 @@
 //! The way back after an idle stop: what a request for a workspace the idle policy
 //! stopped gets, so that a stale tab finds out (and shows Resume) without waking it.
 //!
-//! The reaper notes each idle stop here before it stops the workspace
-//! ([`note_idle_stop`]), and marks it on the workspace's activity tracker after;
+//! The reaper notes each idle stop ([`IdleStops::note`], its activator's) before it
+//! stops the workspace, and marks it on the workspace's activity tracker after;
 //! a request that wakes the workspace through this replica clears both. Until then, before the activator is asked to wake the
 //! workspace ([`hold`]):
 //! - a background request (`X-DCS-Background: 1`: the page script's poll of
@@ -20,11 +20,11 @@
 //! - a top-level navigation (the Resume reload) and a request from a client that is
 //!   no browser (no `Sec-Fetch-Mode`) wake it as always, and the note is forgotten.
 //!
-//! The notes are kept in this process's memory, per replica: a replica that did not
+//! The notes are kept in the activator's memory, per replica: a replica that did not
 //! stop the workspace (another one's reaper did, or this one restarted) has no note,
 //! so there only background requests are held (they never wake anything).
 
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
@@ -58,33 +58,47 @@ pub struct IdleStop {
     pub after: Option<Duration>,
 }
 
-/// Idle stops not yet followed by a wake, per workspace (this replica's).
-static STOPS: LazyLock<Mutex<KeyMap<IdleStop>>> = LazyLock::new(|| Mutex::new(KeyMap::default()));
+/// Idle stops not yet followed by a wake, per workspace: this replica's, kept by its
+/// activator ([`crate::activator::Activator::idle_stops`]).
+#[derive(Debug, Default)]
+pub struct IdleStops(Mutex<KeyMap<IdleStop>>);
 
-fn stops() -> MutexGuard<'static, KeyMap<IdleStop>> {
-    STOPS.lock().unwrap_or_else(|p| p.into_inner())
-}
+impl IdleStops {
+    fn map(&self) -> MutexGuard<'_, KeyMap<IdleStop>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
-/// Notes that the idle policy stopped `key` after `after` without use (the reaper
-/// calls it when it stops a workspace).
-pub fn note_idle_stop(key: &WorkspaceKey, after: Duration) {
-    stops().insert(
-        key.clone(),
-        IdleStop {
+    /// Notes that the idle policy stopped `key` after `after` without use (the
+    /// reaper calls it when it stops a workspace).
+    pub fn note(&self, key: &WorkspaceKey, after: Duration) {
+        self.map().insert(
+            key.clone(),
+            IdleStop {
+                at: SystemTime::now(),
+                after: Some(after),
+            },
+        );
+    }
+
+    /// Notes that the user asked for `key`'s stop (the warning's Stop now).
+    fn note_requested(&self, key: &WorkspaceKey) -> IdleStop {
+        let stop = IdleStop {
             at: SystemTime::now(),
-            after: Some(after),
-        },
-    );
-}
+            after: None,
+        };
+        self.map().insert(key.clone(), stop);
+        stop
+    }
 
-/// The idle stop of `key` not yet followed by a wake, if any.
-pub fn idle_stop(key: &WorkspaceKey) -> Option<IdleStop> {
-    stops().get(key).copied()
-}
+    /// The stop of `key` not yet followed by a wake, if any.
+    pub fn get(&self, key: &WorkspaceKey) -> Option<IdleStop> {
+        self.map().get(key).copied()
+    }
 
-/// Forgets the idle stop of `key` (it is being woken, or deleted).
-pub fn forget(key: &WorkspaceKey) {
-    stops().remove(key);
+    /// Forgets the stop of `key` (it is being woken, or deleted).
+    pub fn forget(&self, key: &WorkspaceKey) {
+        self.map().remove(key);
+    }
 }
 
 /// What a request is, as far as waking goes.
@@ -135,12 +149,15 @@ pub async fn hold(
     tracker: Option<&Tracker>,
     kind: Kind,
 ) -> Option<Response<Body>> {
-    let noted = idle_stop(key).or_else(|| reaped(tracker, state.activator.idle_timeout()));
+    let stops = &state.activator.idle_stops;
+    let noted = stops
+        .get(key)
+        .or_else(|| reaped(tracker, state.activator.idle_timeout()));
     match kind {
         Kind::Stop => return Some(stop_now(state, key).await),
         Kind::Wakes => {
             if noted.is_some() {
-                forget(key);
+                stops.forget(key);
             }
             return None;
         }
@@ -185,11 +202,7 @@ async fn stop_now(state: &AppState, key: &WorkspaceKey) -> Response<Body> {
         .into_response();
     }
     info!(workspace = %key, "stop requested from the IDE's warning");
-    let stop = IdleStop {
-        at: SystemTime::now(),
-        after: None,
-    };
-    stops().insert(key.clone(), stop);
+    let stop = state.activator.idle_stops.note_requested(key);
     state.activator.invalidate(key);
     if let Some(tracker) = state.activator.activity.peek(key) {
         tracker.close_tunnels();

@@ -122,7 +122,7 @@ impl Activator {
     async fn stop_idle(&self, key: &WorkspaceKey, tracker: &Tracker, reason: &'static str) {
         info!(workspace = %key, reason, "stopping idle workspace");
         // Before the stop: a stale tab's polls and reconnects must not wake it.
-        crate::resume::note_idle_stop(key, self.idle_timeout);
+        self.idle_stops.note(key, self.idle_timeout);
         self.invalidate(key);
         // Runtimes that scale on their own (Knative) count open sockets as
         // requests in flight; close them so the workspace can reach zero.

@@ -329,15 +329,15 @@ async fn a_delete_forgets_the_outcome_a_page_followed() {
         UserId::new("alice").expect("user"),
         RepoRef::parse("acme/deleted-while-followed").expect("repo"),
     ));
-    let mut followed = board::follow(&act, &spec);
+    let mut followed = act.board.follow(&act, &spec);
     assert!(board::outcome(&mut followed).await.is_err());
-    let before = board::state(&spec.key);
+    let before = act.board.state(&spec.key);
     assert!(
         matches!(before, Some(Followed::Ended(Err(_)))),
         "{before:?}"
     );
     act.forget(&spec.key);
-    let after = board::state(&spec.key);
+    let after = act.board.state(&spec.key);
     assert!(
         after.is_none(),
         "still followed after the delete: {after:?}"

@@ -3,10 +3,11 @@
 //! start limits) and records how it ended, so the page can show a failure's reason
 //! and a page that polls after the start timeout can follow it again.
 //!
-//! The board is one per process (like the activator it follows): a follower is
-//! keyed by the workspace alone.
+//! The board belongs to the activator it follows
+//! ([`crate::activator::Activator::board`]): a follower is keyed by the workspace
+//! alone.
 
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use dcs_model::WorkspaceKey;
 use tokio::sync::watch;
@@ -25,13 +26,11 @@ pub enum Followed {
     Ended(Result<()>),
 }
 
-type Board = KeyMap<watch::Sender<Followed>>;
+type Followers = KeyMap<watch::Sender<Followed>>;
 
-static BOARD: LazyLock<Mutex<Board>> = LazyLock::new(|| Mutex::new(Board::default()));
-
-fn board() -> MutexGuard<'static, Board> {
-    BOARD.lock().unwrap_or_else(|p| p.into_inner())
-}
+/// The starts followed, per workspace.
+#[derive(Debug, Default)]
+pub struct Board(Mutex<Followers>);
 
 /// The most followers kept: beyond it the ended ones are forgotten. Each name a page
 /// is opened at gets one, repositories that do not exist included (a navigation to
@@ -41,34 +40,54 @@ const MAX_FOLLOWED: usize = 1024;
 
 /// Over [`MAX_FOLLOWED`], forgets the followers whose start ended (a page still
 /// polling one reads the workspace's state from the runtime instead).
-fn prune(board: &mut Board) {
+fn prune(board: &mut Followers) {
     if board.len() >= MAX_FOLLOWED {
         board.retain(|_, tx| matches!(*tx.borrow(), Followed::Following));
     }
 }
 
-/// Follows `spec`'s start (joining the follower under way, else beginning one) and
-/// returns a receiver of its outcome.
-pub fn follow(activator: &Arc<Activator>, spec: &WorkspaceSpec) -> watch::Receiver<Followed> {
-    let mut board = board();
-    if let Some(tx) = board.get(&spec.key) {
-        if matches!(*tx.borrow(), Followed::Following) {
-            return tx.subscribe();
-        }
+impl Board {
+    fn followers(&self) -> MutexGuard<'_, Followers> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
-    prune(&mut board);
-    let (tx, rx) = watch::channel(Followed::Following);
-    board.insert(spec.key.clone(), tx.clone());
-    let (activator, spec) = (activator.clone(), spec.clone());
-    tokio::spawn(async move {
-        // Bounded by the start timeout; the start itself goes on in the activator.
-        let ended = activator.upstream(&spec).await.map(|_| ());
-        if let Err(err) = &ended {
-            tracing::info!(workspace = %spec.key, %err, "followed start ended without the workspace");
+
+    /// Follows `spec`'s start by `activator` (joining the follower under way, else
+    /// beginning one) and returns a receiver of its outcome.
+    pub fn follow(
+        &self,
+        activator: &Arc<Activator>,
+        spec: &WorkspaceSpec,
+    ) -> watch::Receiver<Followed> {
+        let mut board = self.followers();
+        if let Some(tx) = board.get(&spec.key) {
+            if matches!(*tx.borrow(), Followed::Following) {
+                return tx.subscribe();
+            }
         }
-        tx.send_replace(Followed::Ended(ended));
-    });
-    rx
+        prune(&mut board);
+        let (tx, rx) = watch::channel(Followed::Following);
+        board.insert(spec.key.clone(), tx.clone());
+        let (activator, spec) = (activator.clone(), spec.clone());
+        tokio::spawn(async move {
+            // Bounded by the start timeout; the start itself goes on in the activator.
+            let ended = activator.upstream(&spec).await.map(|_| ());
+            if let Err(err) = &ended {
+                tracing::info!(workspace = %spec.key, %err, "followed start ended without the workspace");
+            }
+            tx.send_replace(Followed::Ended(ended));
+        });
+        rx
+    }
+
+    /// Where the start of `key` a page follows is, if one is followed.
+    pub fn state(&self, key: &WorkspaceKey) -> Option<Followed> {
+        self.followers().get(key).map(|tx| tx.borrow().clone())
+    }
+
+    /// Forgets what was followed of `key` (it was deleted).
+    pub fn forget(&self, key: &WorkspaceKey) {
+        self.followers().remove(key);
+    }
 }
 
 /// Waits until the followed start ends.
@@ -81,16 +100,6 @@ pub async fn outcome(rx: &mut watch::Receiver<Followed>) -> Result<()> {
         Ok(Followed::Ended(result)) => result,
         _ => Err(Error::Runtime("the start's follower ended".into())),
     }
-}
-
-/// Where the start of `key` a page follows is, if one is followed.
-pub fn state(key: &WorkspaceKey) -> Option<Followed> {
-    board().get(key).map(|tx| tx.borrow().clone())
-}
-
-/// Forgets what was followed of `key` (it was deleted).
-pub fn forget(key: &WorkspaceKey) {
-    board().remove(key);
 }
 
 #[cfg(test)]
@@ -108,7 +117,7 @@ mod tests {
 
     #[test]
     fn a_full_board_forgets_ended_followers_and_keeps_those_still_waiting() {
-        let mut board = Board::default();
+        let mut board = Followers::default();
         for n in 0..MAX_FOLLOWED - 1 {
             let state = if n % 100 == 0 {
                 Followed::Following

@@ -74,15 +74,16 @@ fn requests_are_told_apart_by_what_they_are() {
 
 #[test]
 fn a_note_stands_until_forgotten() {
-    let k = key("acme/noted");
-    assert_eq!(idle_stop(&k), None);
-    note_idle_stop(&k, Duration::from_secs(1800));
+    let (stops, k) = (IdleStops::default(), key("acme/noted"));
+    assert_eq!(stops.get(&k), None);
+    stops.note(&k, Duration::from_secs(1800));
     assert_eq!(
-        idle_stop(&k).and_then(|s| s.after),
+        stops.get(&k).and_then(|s| s.after),
         Some(Duration::from_secs(1800))
     );
-    forget(&k);
-    assert_eq!(idle_stop(&k), None);
+    assert_eq!(IdleStops::default().get(&k), None, "each activator its own");
+    stops.forget(&k);
+    assert_eq!(stops.get(&k), None);
 }
 
 #[tokio::test(start_paused = true)]
