@@ -80,6 +80,31 @@ impl Fixture {
         self.proxy.volume().join("acme/hello")
     }
 
+    /// Sends `req` (to this fixture's proxy) and expects `200`; otherwise fails with
+    /// the status and the proxy's log.
+    pub async fn expect_ok(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> anyhow::Result<reqwest::Response> {
+        let resp = req.send().await?;
+        anyhow::ensure!(
+            resp.status() == 200,
+            "{}: {}",
+            resp.status(),
+            self.proxy.log()
+        );
+        Ok(resp)
+    }
+
+    /// Asks for `acme/hello`'s README through the proxy (which starts or wakes the
+    /// workspace as needed) and checks that it comes whole.
+    pub async fn readme_is_served(&self) -> anyhow::Result<()> {
+        let url = self.proxy.url("/github/acme/hello/_dcs/files/README.md");
+        let resp = self.expect_ok(client().get(url)).await?;
+        anyhow::ensure!(resp.text().await? == README, "another README was served");
+        Ok(())
+    }
+
     /// Waits until no launcher of this proxy's user runs.
     ///
     /// A process that is exiting loses its environment (the marker launchers are

@@ -29,18 +29,9 @@ fn hop_key(data_dir: &Path) -> HopKey {
 
 /// Opens `/github/<repo>/` through the proxy (starting the workspace): 200.
 async fn open(fx: &Fixture, repo: &str) -> anyhow::Result<()> {
-    let resp = client()
-        .get(fx.proxy.url(&format!("/github/{repo}/")))
-        .header("accept", "text/html")
-        .send()
-        .await?;
-    anyhow::ensure!(
-        resp.status() == 200,
-        "{}: {}",
-        resp.status(),
-        fx.proxy.log()
-    );
-    Ok(())
+    let url = fx.proxy.url(&format!("/github/{repo}/"));
+    let req = client().get(url).header("accept", "text/html");
+    fx.expect_ok(req).await.map(drop)
 }
 
 /// Every way past the proxy is refused for `target` (`get` sends a request with an

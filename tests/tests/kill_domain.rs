@@ -59,18 +59,9 @@ async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) -> anyhow::Re
 }
 
 async fn open_page(fx: &Fixture) -> anyhow::Result<()> {
-    let resp = client()
-        .get(fx.proxy.url("/github/acme/hello/"))
-        .header("accept", "text/html")
-        .send()
-        .await?;
-    anyhow::ensure!(
-        resp.status() == 200,
-        "{}: {}",
-        resp.status(),
-        fx.proxy.log()
-    );
-    Ok(())
+    let url = fx.proxy.url("/github/acme/hello/");
+    let req = client().get(url).header("accept", "text/html");
+    fx.expect_ok(req).await.map(drop)
 }
 
 #[tokio::test]

@@ -11,17 +11,8 @@ use tokio_tungstenite::tungstenite::Message;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 async fn open(fx: &Fixture) -> anyhow::Result<()> {
-    let resp = client()
-        .get(fx.proxy.url("/github/acme/hello/"))
-        .send()
-        .await?;
-    anyhow::ensure!(
-        resp.status() == 200,
-        "{}: {}",
-        resp.status(),
-        fx.proxy.log()
-    );
-    Ok(())
+    let url = fx.proxy.url("/github/acme/hello/");
+    fx.expect_ok(client().get(url)).await.map(drop)
 }
 
 #[tokio::test]

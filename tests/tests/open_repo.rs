@@ -160,12 +160,7 @@ async fn a_private_repo_is_cloned_with_a_token_that_never_leaks() -> anyhow::Res
                 .arg(token_file.path().to_string_lossy())
         },
     )?;
-    let resp = client()
-        .get(fx.proxy.url("/github/acme/hello/_dcs/files/README.md"))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
-    assert_eq!(resp.text().await?, README);
+    fx.readme_is_served().await?;
 
     let requests = fx.git.requests();
     assert!(requests.iter().any(|r| r.authorized), "the token was used");

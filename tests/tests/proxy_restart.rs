@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use dcs_e2e::git_server::Mode;
-use dcs_e2e::{client, wait_until, Fixture, ProxyBuilder, README};
+use dcs_e2e::{client, wait_until, Fixture, ProxyBuilder};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -101,12 +101,7 @@ async fn killed_during_a_clone() -> anyhow::Result<(Fixture, u32)> {
 /// The workspace's file is served by the first proxy's launcher, whose clone ran
 /// once; then a graceful stop leaves no launcher.
 async fn served_by_the_first_launcher(mut fx: Fixture, launcher: u32) -> anyhow::Result<()> {
-    let resp = client()
-        .get(fx.proxy.url("/github/acme/hello/_dcs/files/README.md"))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
-    assert_eq!(resp.text().await?, README);
+    fx.readme_is_served().await?;
     assert_eq!(
         fx.proxy.launcher_pids(),
         vec![launcher],
