@@ -173,6 +173,10 @@ async fn a_launcher_whose_ready_record_was_never_written_is_adopted_and_serves(
     let mut edited = 0;
     for entry in std::fs::read_dir(&state)? {
         let path = entry?.path();
+        // Records only (an atomic write's temporary file, a record set aside).
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
         let mut record: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
         // Written by now or not (it comes after the answer): made as if not.
         assert!(record["process"]["pid"].is_u64(), "{record}");
