@@ -9,6 +9,16 @@ use dcs_e2e::{client, wait_until, Fixture, ProxyBuilder};
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
+/// Starts a new proxy on the fixture's data dir (the one before was killed), with
+/// the fixture's flags.
+fn restart(fx: &mut Fixture) -> anyhow::Result<()> {
+    fx.proxy = ProxyBuilder::new(&fx.proxy.data_dir.clone(), &fx.git.base_url())
+        .arg("--stop-grace")
+        .arg("2s")
+        .start()?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_proxy_killed_with_sigkill_and_restarted_adopts_its_workspace() -> anyhow::Result<()> {
     let mut fx = Fixture::new(|b| b)?;
@@ -31,7 +41,7 @@ async fn a_proxy_killed_with_sigkill_and_restarted_adopts_its_workspace() -> any
         "the workspace outlives the proxy"
     );
 
-    fx.proxy = ProxyBuilder::new(&fx.proxy.data_dir.clone(), &fx.git.base_url()).start()?;
+    restart(&mut fx)?;
     let resp = http
         .get(
             fx.proxy
@@ -91,10 +101,7 @@ async fn killed_during_a_clone() -> anyhow::Result<(Fixture, u32)> {
         dcs_e2e::is_alive(launcher),
         "the starting workspace outlives the proxy"
     );
-    fx.proxy = ProxyBuilder::new(&fx.proxy.data_dir.clone(), &fx.git.base_url())
-        .arg("--stop-grace")
-        .arg("2s")
-        .start()?;
+    restart(&mut fx)?;
     Ok((fx, launcher))
 }
 
@@ -190,9 +197,6 @@ async fn a_launcher_whose_ready_record_was_never_written_is_adopted_and_serves(
         "one workspace recorded under {}",
         state.display()
     );
-    fx.proxy = ProxyBuilder::new(&fx.proxy.data_dir.clone(), &fx.git.base_url())
-        .arg("--stop-grace")
-        .arg("2s")
-        .start()?;
+    restart(&mut fx)?;
     served_by_the_first_launcher(fx, launcher).await
 }
