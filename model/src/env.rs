@@ -13,14 +13,15 @@
 //! - [`listen`]: [`Listen`], the TCP or unix-socket form of `DCS_LISTEN`.
 //! - [`stdin`]: [`StdinSecrets`], what a launcher reads from its stdin at spawn.
 //! - [`idle`]: [`IdlePolicy`], the idle timeout, warning and busy bound
-//!   (`DCS_IDLE_TIMEOUT`, `DCS_IDLE_WARNING`, `DCS_BUSY_MAX`).
+//!   (`DCS_IDLE_TIMEOUT`, `DCS_IDLE_WARNING`, `DCS_BUSY_MAX`), and an open tab's
+//!   poll period (`DCS_TAB_POLL`).
 
 use std::path::PathBuf;
 
 use crate::{InstanceId, RepoRef, UserId};
 
 pub use headers::{HOP_HEADER, READY_MAX_WAIT_MS, READY_WAIT_HEADER};
-pub use idle::{IdlePolicy, DCS_BUSY_MAX, DCS_IDLE_TIMEOUT, DCS_IDLE_WARNING};
+pub use idle::{IdlePolicy, DCS_BUSY_MAX, DCS_IDLE_TIMEOUT, DCS_IDLE_WARNING, DCS_TAB_POLL};
 pub use listen::Listen;
 pub use stdin::StdinSecrets;
 
@@ -137,6 +138,7 @@ pub const ALL: &[&str] = &[
     DCS_IDLE_TIMEOUT,
     DCS_IDLE_WARNING,
     DCS_BUSY_MAX,
+    DCS_TAB_POLL,
 ];
 
 /// The value of a secret variable (`DCS_GIT_TOKEN_FILE`, `DCS_HOP_SECRET_FILE`) that
@@ -225,7 +227,8 @@ pub struct LauncherEnv {
     pub pre_stop: Option<String>,
     /// Where start-up progress is pushed (`DCS_PROGRESS_URL`), if anywhere.
     pub progress_url: Option<String>,
-    /// The idle policy (`DCS_IDLE_TIMEOUT`, `DCS_IDLE_WARNING`, `DCS_BUSY_MAX`).
+    /// The idle policy (`DCS_IDLE_TIMEOUT`, `DCS_IDLE_WARNING`, `DCS_BUSY_MAX`,
+    /// `DCS_TAB_POLL`).
     pub idle: IdlePolicy,
 }
 

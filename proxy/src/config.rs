@@ -8,12 +8,14 @@
 //! - [`edge`]: own origins and hosts, per-user and total start limits.
 //! - [`previews`]: preview isolation and the credentials that stop at the edge.
 //! - [`hop`]: the hop secret and the local sandbox.
+//! - [`idle`]: the idle policy handed to launchers.
 
 pub mod api;
 pub mod auth;
 mod defaults;
 pub mod edge;
 pub mod hop;
+pub mod idle;
 pub mod limits;
 pub mod log;
 pub mod previews;
@@ -91,19 +93,9 @@ pub struct ServeArgs {
     /// run as is, e.g. code-server from the npm registry.
     #[arg(long, env = "DCS_PROXY_IDE_BIN")]
     pub ide_bin: Option<PathBuf>,
-    /// Stop a workspace after this long without use: human input (keys, pointer,
-    /// focus, terminal input, a person's requests), not IDE keepalives or an open tab.
-    /// Each workspace's launcher decides (see docs/architecture.md, "Idle").
-    #[arg(long, env = "DCS_PROXY_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
-    pub idle_timeout: Duration,
-    /// How long before an idle stop the IDE shows its warning.
-    #[arg(long, env = "DCS_PROXY_IDLE_WARNING", default_value = "5m", value_parser = humantime::parse_duration)]
-    pub idle_warning: Duration,
-    /// How long watched work (a terminal producing output or using CPU) and
-    /// keep-alives (`POST /api/instances/{id}/keepalive`) may hold a workspace past the
-    /// last input; 0 turns that off (only input counts).
-    #[arg(long, env = "DCS_PROXY_BUSY_MAX", default_value = "4h", value_parser = humantime::parse_duration)]
-    pub busy_max: Duration,
+    /// The idle policy: timeout, warning, busy limit, an open tab's poll.
+    #[command(flatten)]
+    pub idle: idle::IdleArgs,
     /// How long a request waits for a cold workspace before a 504 page.
     #[arg(long, env = "DCS_PROXY_START_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
     pub start_timeout: Duration,
@@ -222,17 +214,6 @@ pub struct Config {
 }
 
 impl ServeArgs {
-    /// The idle policy of the flags (whole seconds; the timeout at least 1 s).
-    pub fn idle_policy(&self) -> dcs_model::env::IdlePolicy {
-        dcs_model::env::IdlePolicy {
-            idle_timeout_secs: self.idle_timeout.as_secs().max(1),
-            warning_secs: self.idle_warning.as_secs(),
-            busy_max_secs: self.busy_max.as_secs(),
-        }
-    }
-}
-
-impl ServeArgs {
     /// Resolves defaults and checks everything, returning every problem found.
     pub fn validate(&self) -> Result<Config, Vec<String>> {
         let mut problems = Vec::new();
@@ -273,7 +254,6 @@ impl ServeArgs {
             ));
         }
         for (flag, d, min) in [
-            ("--idle-timeout", self.idle_timeout, Duration::from_secs(1)),
             (
                 "--start-timeout",
                 self.start_timeout,
@@ -298,6 +278,7 @@ impl ServeArgs {
             }),
         };
         let limits = self.limits.validate(&mut problems);
+        let idle = self.idle.validate(&mut problems);
         let edge = self.edge.validate(&mut problems);
         let previews = self.previews.validate(&mut problems);
         let launcher_bin = absolute(
@@ -345,7 +326,7 @@ impl ServeArgs {
                         stop_grace_secs: self.stop_grace.as_secs().max(1),
                         log: self.launcher_log.clone(),
                         git: limits.git,
-                        idle: self.idle_policy(),
+                        idle,
                         pre_stop: self.pre_stop.clone(),
                     };
                     Some(k)
@@ -376,8 +357,8 @@ impl ServeArgs {
                 launcher_bin,
                 ide: self.ide.clone(),
                 ide_bin: self.ide_bin.clone().map(absolute_unless_bare),
-                idle_timeout: self.idle_timeout,
-                idle_policy: self.idle_policy(),
+                idle_timeout: self.idle.idle_timeout,
+                idle_policy: idle,
                 start_timeout: self.start_timeout,
                 stop_grace: self.stop_grace,
                 pre_stop: self.pre_stop.clone().filter(|c| !c.trim().is_empty()),

@@ -89,10 +89,14 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
 fn report(app: &App, activity: &Arc<Activity>) -> Response<Body> {
     let report: IdleReport = activity.report(now_ms(), starting(app));
     let mut value = serde_json::to_value(&report).unwrap_or_default();
-    // Which run of the IDE answers now: a page of another one lost it (`idle.js`).
-    let run = app.ide().and_then(|ide| ide.run());
-    if let (Some(run), Some(fields)) = (run, value.as_object_mut()) {
-        fields.insert("ide_run".to_owned(), run.into());
+    if let Some(fields) = value.as_object_mut() {
+        // For the page (`idle.js`): how often to ask again while nothing else makes
+        // it look, and which run of the IDE answers now (a page of another one lost
+        // it).
+        fields.insert("poll_s".to_owned(), activity.policy().tab_poll_secs.into());
+        if let Some(run) = app.ide().and_then(|ide| ide.run()) {
+            fields.insert("ide_run".to_owned(), run.into());
+        }
     }
     let mut res = pages::json(StatusCode::OK, &value);
     res.headers_mut()

@@ -13,6 +13,7 @@ fn policy(busy_max_secs: u64) -> IdlePolicy {
         idle_timeout_secs: 60,
         warning_secs: 10,
         busy_max_secs,
+        ..IdlePolicy::default()
     }
 }
 

@@ -148,6 +148,44 @@ fn limit_flags_set_the_paces_and_the_launchers_git_limits() {
 }
 
 #[test]
+fn idle_flags_make_the_launchers_policy() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bin = fake_launcher(tmp.path());
+    let base = [
+        "--launcher-bin",
+        bin.to_str().expect("utf8"),
+        "--data-dir",
+        tmp.path().to_str().expect("utf8"),
+    ];
+    let cfg = args(&base).validate().expect("valid");
+    assert_eq!(cfg.idle_policy, dcs_model::env::IdlePolicy::default());
+    let mut argv = base.to_vec();
+    argv.extend(["--idle-timeout", "2m", "--idle-warning", "30s"]);
+    argv.extend(["--busy-max", "0s", "--tab-poll", "10m"]);
+    let cfg = args(&argv).validate().expect("valid");
+    assert_eq!(
+        cfg.idle_policy,
+        dcs_model::env::IdlePolicy {
+            idle_timeout_secs: 120,
+            warning_secs: 30,
+            busy_max_secs: 0,
+            tab_poll_secs: 600,
+        }
+    );
+    assert_eq!(cfg.idle_timeout, Duration::from_secs(120));
+
+    let mut argv = base.to_vec();
+    argv.extend(["--tab-poll", "500ms", "--idle-timeout", "0s"]);
+    let problems = args(&argv).validate().expect_err("too short").join("\n");
+    for flag in ["--tab-poll", "--idle-timeout"] {
+        assert!(
+            problems.contains(&format!("{flag} must be at least 1s")),
+            "{problems}"
+        );
+    }
+}
+
+#[test]
 fn api_flags_set_admin_groups_and_bounds() {
     let tmp = tempfile::tempdir().expect("tmp");
     let bin = fake_launcher(tmp.path());

@@ -108,6 +108,7 @@ fn knative_service_is_golden() {
                         {"name": "DCS_IDLE_TIMEOUT", "value": "1800"},
                         {"name": "DCS_IDLE_WARNING", "value": "300"},
                         {"name": "DCS_BUSY_MAX", "value": "14400"},
+                        {"name": "DCS_TAB_POLL", "value": "15"},
                     ],
                     "resources": {
                         "limits": {"memory": "4Gi"},
@@ -149,6 +150,7 @@ fn knative_service_is_golden() {
                         {"name": "DCS_IDLE_TIMEOUT", "value": "1800"},
                         {"name": "DCS_IDLE_WARNING", "value": "300"},
                         {"name": "DCS_BUSY_MAX", "value": "14400"},
+                        {"name": "DCS_TAB_POLL", "value": "15"},
                         {"name": "HOME", "value": "/home/dcs"},
                     ],
                     "readinessProbe": {"httpGet": {"path": "/_dcs/ready", "port": 8080}},
