@@ -3,12 +3,14 @@
 // person types, the launcher's bar says the IDE restarted under the page, and the
 // page works again (reloaded when VS Code or the bar asks for it, leaving behind the
 // edit it could not back up, typed again) and saves again; after a second kill the
-// page is reloaded at once, during the restart, and works.
+// page is reloaded at once, during the restart, and works; stopped from elsewhere
+// (another tab's Stop now), the page shows Resume.
 //
 // Input: {url, screenshots, file, text, text2, text3}. Events: explorer, saved,
 // ready-for-kill, restart-told {text}, [reload-asked | reload-offered],
-// [conflict-overwritten], saved-again, ready-for-kill, saved-after-reload, done |
-// failed. Stdin: `killed` once the test has killed the IDE process.
+// [conflict-overwritten], saved-again, ready-for-kill, saved-after-reload,
+// ready-for-stop, resume-shown {text}, done | failed. Stdin: `killed` once the test
+// has killed the IDE process, `stopped` once it has stopped the workspace.
 import { emit, input, run, step, waitFor } from './lib.mjs';
 import { editorLines, fileRow as vscodeFileRow } from './vscode.mjs';
 
@@ -161,4 +163,13 @@ await run(async (page) => {
   await fileRow(page).waitFor({ timeout: LONG });
   await saveUntilClean(page, input.text3);
   emit('saved-after-reload');
+
+  // Stopped from elsewhere: VS Code's connection closes, the page asks at once and
+  // covers the workbench with Resume (its periodic polls are minutes apart here).
+  emit('ready-for-stop');
+  await waitFor('stopped');
+  const cover = page.locator('#dcs-stopped');
+  await cover.waitFor({ state: 'visible', timeout: LONG });
+  emit('resume-shown', { text: await cover.innerText() });
+  await page.screenshot({ path: `${input.screenshots}/stopped.png` });
 });

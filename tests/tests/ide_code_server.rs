@@ -4,7 +4,11 @@
 //! saved in the IDE is on disk, and after the IDE process is killed the launcher
 //! restarts it, the launcher's bar tells the page so, and the page works again
 //! (reloaded); killed again and reloaded at once, the page
-//! waits for the restarted IDE and works. VS Code's WebSockets here are streams of
+//! waits for the restarted IDE and works; stopped from elsewhere (another tab's Stop
+//! now), the page shows Resume and VS Code's reconnect attempts do not wake it. The
+//! page's periodic poll is set minutes apart (`--tab-poll`), longer than any wait
+//! here: the bar and Resume come from the page asking when VS Code's connection
+//! closes. VS Code's WebSockets here are streams of
 //! one HTTP/2 connection to the launcher (`--websocket-streams always`), the way the
 //! proxy carries them once descriptors get scarce; the other browser tests take the
 //! default (a connection each). Without a browser: a page asked for the instant the
@@ -30,6 +34,14 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
         b.code_server(&code_server)
             .arg("--websocket-streams")
             .arg("always")
+            // Polls every 10 min at most (a long timeout and no warning, so nothing
+            // shortens that): only a closed connection makes the page look sooner.
+            .arg("--tab-poll")
+            .arg("10m")
+            .arg("--idle-timeout")
+            .arg("4h")
+            .arg("--idle-warning")
+            .arg("0s")
     })?;
     let (url, checkout) = (fx.proxy.url("/github/acme/hello/"), fx.checkout());
 
@@ -54,6 +66,17 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
         shots.join("workbench.png").is_file(),
         "a screenshot was written"
     );
+
+    // The page's poll period is the proxy's `--tab-poll`, as the idle report says.
+    let report = client()
+        .get(fx.proxy.url("/github/acme/hello/_dcs/idle"))
+        .header("x-dcs-background", "1")
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    let report: serde_json::Value = serde_json::from_slice(&report)?;
+    assert_eq!(report["poll_s"], 600, "{report}");
 
     script.expect("saved", STEP).await?;
     let readme = checkout.join("README.md");
@@ -89,6 +112,30 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
         &["edited after the IDE restarted", "edited after a reload"],
     )
     .await?;
+
+    // Another tab's Stop now: this page shows Resume, and VS Code's reconnect
+    // attempts are refused without waking the workspace.
+    script.expect("ready-for-stop", STEP).await?;
+    let stopped = client()
+        .post(fx.proxy.url("/github/acme/hello/_dcs/stop"))
+        .header("origin", format!("http://{}", fx.proxy.addr))
+        .send()
+        .await?;
+    anyhow::ensure!(stopped.status() == 503, "{}", fx.proxy.log());
+    script.send("stopped").await?;
+    let shown = script.expect("resume-shown", STEP).await?;
+    assert!(
+        shown["text"].as_str().unwrap_or("").contains("was stopped"),
+        "{shown}"
+    );
+    let gone = procs::wait_until(STEP, Duration::from_millis(50), || {
+        fx.proxy.launcher_pids().is_empty()
+    });
+    anyhow::ensure!(gone.await, "the launcher stopped: {}", fx.proxy.log());
+    let woke = procs::wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        !fx.proxy.launcher_pids().is_empty()
+    });
+    anyhow::ensure!(!woke.await, "nothing woke it: {}", fx.proxy.log());
     script.finish(STEP).await?;
     // Every WebSocket VS Code opened went as a stream.
     let metrics = fx.proxy.metrics().await?;

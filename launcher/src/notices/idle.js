@@ -9,8 +9,14 @@
 //   before the sending it happened, so the clock runs from the input itself). Only input sends them:
 //   no timer of this script ever counts as use.
 // - Poll: GET <root>/_dcs/idle with `X-DCS-Background: 1` (never counts as use,
-//   never wakes a stopped workspace), every POLL_MS at most, more often when the
-//   workspace's timeout is short. Once `warn_at` passed, the warning shows
+//   never wakes a stopped workspace), every `poll_s` of its answer at most (the
+//   proxy's --tab-poll; POLL_MS until the first answer), more often when the
+//   workspace's timeout is short, and when a warning or stop is due. Whenever one of
+//   the page's WebSockets closes (VS Code's connection to its server: the workspace
+//   stopped, its IDE died or a network dropped), it asks soon, then again after 2,
+//   4, 8… s (HURRY_POLLS times), and no more often than MIN_POLL_MS: what closed
+//   the connection shows in the page within a second or so, not a period later.
+//   Once `warn_at` passed, the warning shows
 //   "This workspace stops in N min: nobody has used it for M min." with Keep working
 //   (a keep-working beacon) and Stop now (POST <root>/_dcs/stop).
 // - Stopped: when the poll (or a beacon) is answered `{"stopped": true}`, the page
@@ -38,6 +44,7 @@
   const THROTTLE_MS = 30_000;
   const POLL_MS = 15_000;
   const MIN_POLL_MS = 1_000;
+  const HURRY_POLLS = 6;
   const BACKGROUND = { 'X-DCS-Background': '1' };
   // The run of the IDE that served this page (IDE documents only).
   const PAGE_RUN = (self && self.dataset.ideRun) || null;
@@ -100,9 +107,12 @@
   }
 
   let timer = null;
+  let lastPoll = 0;
+  let hurry = 0; // polls since one of the page's WebSockets closed (0: not hurrying)
   async function poll() {
     if (stopped) return;
     clearTimeout(timer);
+    lastPoll = Date.now();
     try {
       const r = await fetch(IDLE, {
         headers: { Accept: 'application/json', ...BACKGROUND },
@@ -123,15 +133,42 @@
     if (!stopped) timer = setTimeout(poll, interval());
   }
   function interval() {
-    if (!report) return POLL_MS;
+    const period = report && report.poll_s >= 1 ? report.poll_s * 1000 : POLL_MS;
+    let ms = period;
+    if (hurry > 0) {
+      ms = Math.min(ms, 1000 * 2 ** hurry);
+      hurry = hurry < HURRY_POLLS ? hurry + 1 : 0;
+    }
+    if (!report) return Math.max(MIN_POLL_MS, ms);
     const t = report.idle_timeout_s || 1800;
     const w = report.warning_s || 0;
-    let ms = Math.min(POLL_MS, (t * 1000) / 10, w > 0 ? (w * 1000) / 5 : POLL_MS);
+    ms = Math.min(ms, (t * 1000) / 10, w > 0 ? (w * 1000) / 5 : period);
     // Close to the warning or the stop: look again when it is due.
     for (const at of [report.warn_at, report.stop_at]) {
       if (typeof at === 'number' && at > now()) ms = Math.min(ms, (at - now()) * 1000 + 250);
     }
     return Math.max(MIN_POLL_MS, ms);
+  }
+
+  /** One of the page's WebSockets closed: ask soon (at most once per MIN_POLL_MS),
+   *  then a few more times at growing intervals. */
+  function closed() {
+    if (stopped) return;
+    hurry = 1;
+    clearTimeout(timer);
+    timer = setTimeout(poll, Math.max(250, lastPoll + MIN_POLL_MS - Date.now()));
+  }
+  // Every WebSocket the page opens (this script runs before the IDE's own) tells
+  // `closed`; a proxy of the constructor keeps its statics, prototype and
+  // `instanceof` as they are.
+  if (typeof window.WebSocket === 'function' && typeof Proxy === 'function') {
+    window.WebSocket = new Proxy(window.WebSocket, {
+      construct(target, args, newTarget) {
+        const socket = Reflect.construct(target, args, newTarget);
+        socket.addEventListener('close', closed);
+        return socket;
+      },
+    });
   }
 
   // ---- text -------------------------------------------------------------------
