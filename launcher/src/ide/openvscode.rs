@@ -44,8 +44,8 @@ impl Ide for OpenVsCode {
     }
 }
 
-/// The command line: loopback, no connection token (the proxy authenticated), the
-/// proxy's base path, state in the config volume, the checkout as default folder.
+/// The command line: VS Code server's own flags ([`server_args`]), telemetry off,
+/// the checkout as default folder.
 pub fn launch(
     program: &Path,
     dirs: &ConfigDirs,
@@ -53,21 +53,8 @@ pub fn launch(
     base: &str,
     addr: SocketAddr,
 ) -> Launch {
-    let mut args: Vec<OsString> = vec![
-        "--host".into(),
-        addr.ip().to_string().into(),
-        "--port".into(),
-        addr.port().to_string().into(),
-        "--without-connection-token".into(),
-        "--telemetry-level".into(),
-        "off".into(),
-    ];
-    if !base.is_empty() {
-        args.extend(["--server-base-path".into(), base.into()]);
-    }
-    args.extend(["--server-data-dir".into(), dirs.root.join("server").into()]);
-    args.extend(["--user-data-dir".into(), dirs.data.clone().into()]);
-    args.extend(["--extensions-dir".into(), dirs.extensions.clone().into()]);
+    let mut args = server_args(dirs, base, addr);
+    args.extend(["--telemetry-level".into(), "off".into()]);
     args.extend(["--default-folder".into(), folder.into()]);
     Launch {
         program: program.to_path_buf(),
@@ -75,6 +62,26 @@ pub fn launch(
         env: Vec::new(),
         cwd: folder.to_path_buf(),
     }
+}
+
+/// The flags of VS Code's server that openvscode-server and `code serve-web` both
+/// take: loopback, no connection token (the proxy authenticated), the proxy's base
+/// path, its state and extensions in the config volume.
+pub fn server_args(dirs: &ConfigDirs, base: &str, addr: SocketAddr) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "--host".into(),
+        addr.ip().to_string().into(),
+        "--port".into(),
+        addr.port().to_string().into(),
+        "--without-connection-token".into(),
+    ];
+    if !base.is_empty() {
+        args.extend(["--server-base-path".into(), base.into()]);
+    }
+    args.extend(["--server-data-dir".into(), dirs.root.join("server").into()]);
+    args.extend(["--user-data-dir".into(), dirs.data.clone().into()]);
+    args.extend(["--extensions-dir".into(), dirs.extensions.clone().into()]);
+    args
 }
 
 #[cfg(test)]
@@ -101,6 +108,8 @@ mod tests {
             "--host 127.0.0.1 --port 7000 --without-connection-token",
             "--server-base-path /github/acme/hello",
             "--user-data-dir /config/openvscode/data",
+            "--extensions-dir /config/openvscode/extensions",
+            "--telemetry-level off",
             "--default-folder /w/acme/hello",
         ] {
             assert!(joined.contains(want), "{want} in {joined}");

@@ -53,7 +53,9 @@ impl Ide for VsCode {
     }
 }
 
-/// The command line of `code serve-web`.
+/// The command line of `code serve-web`: VS Code server's own flags
+/// ([`super::openvscode::server_args`]), the licence accepted, the CLI's data in the
+/// config volume.
 pub fn launch(
     program: &Path,
     dirs: &ConfigDirs,
@@ -61,21 +63,9 @@ pub fn launch(
     base: &str,
     addr: SocketAddr,
 ) -> Launch {
-    let mut args: Vec<OsString> = vec![
-        "serve-web".into(),
-        "--host".into(),
-        addr.ip().to_string().into(),
-        "--port".into(),
-        addr.port().to_string().into(),
-        "--without-connection-token".into(),
-        "--accept-server-license-terms".into(),
-    ];
-    if !base.is_empty() {
-        args.extend(["--server-base-path".into(), base.into()]);
-    }
-    args.extend(["--server-data-dir".into(), dirs.root.join("server").into()]);
-    args.extend(["--user-data-dir".into(), dirs.data.clone().into()]);
-    args.extend(["--extensions-dir".into(), dirs.extensions.clone().into()]);
+    let mut args: Vec<OsString> = vec!["serve-web".into()];
+    args.extend(super::openvscode::server_args(dirs, base, addr));
+    args.push("--accept-server-license-terms".into());
     args.extend(["--cli-data-dir".into(), dirs.root.join("cli").into()]);
     Launch {
         program: program.to_path_buf(),
@@ -107,8 +97,9 @@ mod tests {
         assert_eq!(args[0], "serve-web");
         let joined = args.join(" ");
         for want in [
-            "--host 127.0.0.1 --port 7001",
+            "--host 127.0.0.1 --port 7001 --without-connection-token",
             "--accept-server-license-terms",
+            "--user-data-dir /config/vscode/data",
             "--server-base-path /github/acme/hello",
             "--cli-data-dir /config/vscode/cli",
         ] {
