@@ -25,6 +25,19 @@ fn args(extra: &[&str]) -> ServeArgs {
     Cli::try_parse_from(argv).expect("parses").args
 }
 
+/// `extra` after a launcher binary that exists and a data directory, both in `dir`.
+fn local_args(dir: &std::path::Path, extra: &[&str]) -> ServeArgs {
+    let bin = fake_launcher(dir);
+    let mut argv = vec![
+        "--launcher-bin",
+        bin.to_str().expect("utf8"),
+        "--data-dir",
+        dir.to_str().expect("utf8"),
+    ];
+    argv.extend_from_slice(extra);
+    args(&argv)
+}
+
 #[test]
 fn every_problem_is_listed_at_once() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -97,29 +110,25 @@ fn a_good_configuration_resolves_defaults() {
 #[test]
 fn limit_flags_set_the_paces_and_the_launchers_git_limits() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let bin = fake_launcher(tmp.path());
-    let base = [
-        "--launcher-bin",
-        bin.to_str().expect("utf8"),
-        "--data-dir",
-        tmp.path().to_str().expect("utf8"),
-    ];
-    let mut argv = base.to_vec();
-    argv.extend([
-        "--body-timeout",
-        "5s",
-        "--body-min-rate",
-        "0",
-        "--upstream-timeout",
-        "1m",
-        "--git-timeout",
-        "10m",
-        "--git-low-speed-limit",
-        "0",
-        "--git-low-speed-time",
-        "2m",
-    ]);
-    let cfg = args(&argv).validate().expect("valid");
+    let cfg = local_args(
+        tmp.path(),
+        &[
+            "--body-timeout",
+            "5s",
+            "--body-min-rate",
+            "0",
+            "--upstream-timeout",
+            "1m",
+            "--git-timeout",
+            "10m",
+            "--git-low-speed-limit",
+            "0",
+            "--git-low-speed-time",
+            "2m",
+        ],
+    )
+    .validate()
+    .expect("valid");
     assert_eq!(cfg.limits.request_body.timeout, Duration::from_secs(5));
     assert_eq!(cfg.limits.request_body.min_rate, 0);
     assert_eq!(cfg.limits.upstream_timeout, Duration::from_secs(60));
@@ -134,9 +143,11 @@ fn limit_flags_set_the_paces_and_the_launchers_git_limits() {
         (600, 0, 120)
     );
 
-    let mut argv = base.to_vec();
-    argv.extend(["--body-timeout", "0s", "--git-timeout", "100ms"]);
-    let problems = args(&argv).validate().expect_err("too short").join("\n");
+    let short = ["--body-timeout", "0s", "--git-timeout", "100ms"];
+    let problems = local_args(tmp.path(), &short)
+        .validate()
+        .expect_err("too short")
+        .join("\n");
     assert!(
         problems.contains("--body-timeout must be at least 1s"),
         "{problems}"
@@ -150,19 +161,13 @@ fn limit_flags_set_the_paces_and_the_launchers_git_limits() {
 #[test]
 fn idle_flags_make_the_launchers_policy() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let bin = fake_launcher(tmp.path());
-    let base = [
-        "--launcher-bin",
-        bin.to_str().expect("utf8"),
-        "--data-dir",
-        tmp.path().to_str().expect("utf8"),
-    ];
-    let cfg = args(&base).validate().expect("valid");
+    let cfg = local_args(tmp.path(), &[]).validate().expect("valid");
     assert_eq!(cfg.idle_policy, dcs_model::env::IdlePolicy::default());
-    let mut argv = base.to_vec();
-    argv.extend(["--idle-timeout", "2m", "--idle-warning", "30s"]);
-    argv.extend(["--busy-max", "0s", "--tab-poll", "10m"]);
-    let cfg = args(&argv).validate().expect("valid");
+    let flags = ["--idle-timeout", "2m", "--idle-warning", "30s"];
+    let more = ["--busy-max", "0s", "--tab-poll", "10m"];
+    let cfg = local_args(tmp.path(), &[flags, more].concat())
+        .validate()
+        .expect("valid");
     assert_eq!(
         cfg.idle_policy,
         dcs_model::env::IdlePolicy {
@@ -174,9 +179,11 @@ fn idle_flags_make_the_launchers_policy() {
     );
     assert_eq!(cfg.idle_timeout, Duration::from_secs(120));
 
-    let mut argv = base.to_vec();
-    argv.extend(["--tab-poll", "500ms", "--idle-timeout", "0s"]);
-    let problems = args(&argv).validate().expect_err("too short").join("\n");
+    let short = ["--tab-poll", "500ms", "--idle-timeout", "0s"];
+    let problems = local_args(tmp.path(), &short)
+        .validate()
+        .expect_err("too short")
+        .join("\n");
     for flag in ["--tab-poll", "--idle-timeout"] {
         assert!(
             problems.contains(&format!("{flag} must be at least 1s")),
@@ -188,23 +195,21 @@ fn idle_flags_make_the_launchers_policy() {
 #[test]
 fn api_flags_set_admin_groups_and_bounds() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let bin = fake_launcher(tmp.path());
-    let cfg = args(&[
-        "--launcher-bin",
-        bin.to_str().expect("utf8"),
-        "--data-dir",
-        tmp.path().to_str().expect("utf8"),
-        "--admin-group",
-        "ops,admins",
-        "--admin-group",
-        "root",
-        "--max-cpu",
-        "500m",
-        "--max-memory",
-        "2Gi",
-        "--max-storage",
-        "1Ti",
-    ])
+    let cfg = local_args(
+        tmp.path(),
+        &[
+            "--admin-group",
+            "ops,admins",
+            "--admin-group",
+            "root",
+            "--max-cpu",
+            "500m",
+            "--max-memory",
+            "2Gi",
+            "--max-storage",
+            "1Ti",
+        ],
+    )
     .validate()
     .expect("valid");
     assert_eq!(cfg.api.admin_groups, ["ops", "admins", "root"]);
