@@ -17,7 +17,6 @@ use dcs_model::{InstanceId, InstanceSpec, UserId, WorkspaceKey};
 use http::header::LOCATION;
 use http::request::Parts;
 use http::{HeaderValue, Response, StatusCode};
-use percent_encoding::percent_decode_str;
 
 use super::error::{json_response, ApiErr};
 use super::{json, openapi, token};
@@ -341,25 +340,16 @@ pub(crate) fn spec_of(state: &AppState, info: &WorkspaceInfo) -> InstanceSpec {
 /// The query parameters (decoded), refusing any not in `allowed`.
 fn query(parts: &Parts, allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiErr> {
     let mut out = BTreeMap::new();
-    for pair in parts.uri.query().unwrap_or("").split('&') {
-        if pair.is_empty() {
-            continue;
-        }
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            percent_decode_str(&s.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        let name = decode(name);
-        if !allowed.contains(&name.as_str()) {
+    let query = parts.uri.query().unwrap_or("");
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if !allowed.contains(&name.as_ref()) {
             return Err(ApiErr::bad_request(format!(
                 "unknown query parameter {:?}; allowed: {}",
                 crate::server::truncate(&name, 60),
                 allowed.join(", ")
             )));
         }
-        out.insert(name, decode(value));
+        out.insert(name.into_owned(), value.into_owned());
     }
     Ok(out)
 }

@@ -70,18 +70,7 @@ pub(super) fn parse_path(path: &str) -> Option<Target> {
 
 /// Decodes a query string into its pairs.
 pub fn form_pairs(q: &str) -> BTreeMap<String, String> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let decode = |s: &str| {
-                percent_encoding::percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            (decode(k), decode(v))
-        })
-        .collect()
+    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
 }
 
 /// Whether `labels` match a selector of `k=v`, `k==v`, `k!=v`, `k`, `!k` terms.
