@@ -10,6 +10,9 @@
 //! `acme/hello` are one repository, one workspace, one policy decision. The spelling
 //! first given is kept for display and for the clone URL (git servers other than
 //! GitHub may care).
+//!
+//! [`RepoRef::from_link`] (in `link`) reads one from what a person pastes: a GitHub
+//! URL, a clone address, a workspace path.
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,6 +20,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{shown, Error, Result};
+
+mod link;
 
 /// A validated repository reference. Both parts are safe as single path segments.
 /// Compared without regard to ASCII case (see the module docs).
