@@ -103,6 +103,21 @@ pub fn page(status: StatusCode, title: &str, message: &str, wants_html: bool) ->
     resp
 }
 
+/// A page or script of the proxy's own (the progress page, the home page): never
+/// cached, never sniffed as another type.
+pub fn own(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut resp = Response::new(full(body));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
 fn html(status: StatusCode, title: &str, message: &str, request_id: Option<&str>) -> String {
     let request_id = request_id
         .map(|id| format!(" · request id: <code>{}</code>", html_escape(id)))

@@ -3,10 +3,9 @@
 
 use dcs_model::api::{Progress, StartPhase};
 use dcs_net::escape::html as esc;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Response, StatusCode};
 
-use crate::body::{full, Body};
+use crate::body::Body;
 
 /// The page's script.
 const SCRIPT: &str = include_str!("script.js");
@@ -15,28 +14,15 @@ const SCRIPT: &str = include_str!("script.js");
 const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
      style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
-    let mut resp = Response::new(full(body));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    resp
-}
-
 /// `progress` as the JSON answer of the progress path.
 pub fn json(progress: &Progress) -> Response<Body> {
     let body = serde_json::to_string(progress).unwrap_or_else(|_| "{}".into());
-    respond(StatusCode::OK, "application/json", body)
+    crate::pages::own(StatusCode::OK, "application/json", body)
 }
 
 /// The script.
 pub fn script() -> Response<Body> {
-    respond(
+    crate::pages::own(
         StatusCode::OK,
         "text/javascript; charset=utf-8",
         SCRIPT.to_owned(),
@@ -85,7 +71,7 @@ pub fn html(prefix: &str, progress: &Progress, containers: bool) -> Response<Bod
         detail = esc(&progress.line()),
         rid = esc(&request_id),
     );
-    let mut resp = respond(StatusCode::OK, "text/html; charset=utf-8", body);
+    let mut resp = crate::pages::own(StatusCode::OK, "text/html; charset=utf-8", body);
     resp.headers_mut()
         .insert("content-security-policy", HeaderValue::from_static(CSP));
     resp
