@@ -1,5 +1,6 @@
-//! `RepoRef::parse` / `RepoRef::new` on any string: never panic, and every accepted
-//! reference is a safe path segment pair that round-trips through its display form.
+//! `RepoRef::parse` / `RepoRef::new` / `RepoRef::from_link` (the home page's open
+//! box) on any string: never panic, and every accepted reference is a safe path
+//! segment pair that round-trips through its display form.
 #![no_main]
 
 use dcs_model::RepoRef;
@@ -23,6 +24,9 @@ fuzz_target!(|input: (&str, &str)| {
         check(&r);
     }
     if let Ok(r) = RepoRef::new(a, b) {
+        check(&r);
+    }
+    if let Ok(r) = RepoRef::from_link(a) {
         check(&r);
     }
 });

@@ -44,6 +44,8 @@ fn check(path: &str, query: Option<&str>) {
             assert_eq!(q.as_deref(), query);
         }
         Ok(Route::Api) => assert!(dcs_proxy::route::is_api(path), "{path:?}"),
+        Ok(Route::Home) => assert_eq!(path, "/"),
+        Ok(Route::HomeScript) => assert_eq!(path, dcs_proxy::home::SCRIPT_PATH),
         Ok(_) | Err(_) => {}
     }
 }

@@ -62,10 +62,11 @@ pub struct Site {
 /// Which part of the proxy a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// A workspace, an instance or `/api`: writes and upgrades must be our own.
+    /// A workspace, an instance, `/api` or the home page: writes and upgrades must
+    /// be our own.
     Guarded,
     /// Health, metrics, redirects, the outpost's sign-in pages, launchers' progress
-    /// pushes, nothing-here.
+    /// pushes, the home page's script, nothing-here.
     Open,
 }
 
@@ -73,12 +74,15 @@ impl Scope {
     /// The scope of `route`.
     pub fn of(route: &Route) -> Self {
         match route {
-            Route::Workspace { .. } | Route::Instance { .. } | Route::Api => Scope::Guarded,
+            Route::Workspace { .. } | Route::Instance { .. } | Route::Api | Route::Home => {
+                Scope::Guarded
+            }
             Route::Healthz
             | Route::Readyz
             | Route::Metrics
             | Route::Redirect(_)
             | Route::Outpost
+            | Route::HomeScript
             // A launcher, not a browser: its hop credential is the only check.
             | Route::ProgressPush { .. }
             | Route::NotFound => Scope::Open,

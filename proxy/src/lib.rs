@@ -15,6 +15,7 @@
 //! - [`policy`]: who may open which repositories (YAML rules over groups).
 //! - [`preview`]: port previews kept off the proxy's origin (sandbox, subdomains).
 //! - [`progress`]: the live progress page of a start, and its phases.
+//! - [`home`]: the home page at `/`: one's workspaces, and a box to open a repository.
 //! - [`asked`]: what a request's headers ask (an HTML page, a navigation,
 //!   background traffic, an upgrade), read once.
 //! - [`edge`]: the first phase: own hosts (DNS rebinding, 421) and own origins
@@ -52,6 +53,7 @@ pub mod config;
 pub mod edge;
 pub mod error;
 pub mod forward;
+pub mod home;
 pub mod hop;
 pub mod instances;
 pub mod kept;

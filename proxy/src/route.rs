@@ -33,6 +33,10 @@ pub enum Route {
     Metrics,
     /// Send the client to the canonical form of the URL (`Location` value).
     Redirect(String),
+    /// `/`: the signed-in person's workspaces ([`crate::home`]).
+    Home,
+    /// The home page's script.
+    HomeScript,
     /// `/outpost.goauthentik.io/…`: passed to the Authentik outpost, unauthenticated
     /// (only in `--auth authentik`; a 404 otherwise).
     Outpost,
@@ -82,6 +86,8 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
         "/healthz" => return Ok(Route::Healthz),
         "/readyz" => return Ok(Route::Readyz),
         "/metrics" => return Ok(Route::Metrics),
+        "/" => return Ok(Route::Home),
+        crate::home::SCRIPT_PATH => return Ok(Route::HomeScript),
         _ => {}
     }
     if let Some(after) = path.strip_prefix(OUTPOST_PREFIX) {

@@ -267,6 +267,8 @@ async fn dispatch(
         // move on every request.
         // Sign-in start, callback and sign-out: no auth check (they are how one signs in).
         Route::Outpost => Box::pin(state.auth.outpost(req, peer)).await,
+        Route::Home => Box::pin(crate::home::serve(state, req, peer)).await,
+        Route::HomeScript => Ok(crate::home::script()),
         Route::Api => Ok(Box::pin(crate::api::handle(state, req, peer)).await),
         Route::Instance {
             id,

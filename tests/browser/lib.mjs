@@ -54,6 +54,13 @@ export function step(what) {
   remember(`step ${what}`);
 }
 
+/** Whether a page's `confirm()` dialogs are accepted (dismissed unless set). */
+const confirms = new WeakMap();
+/** From now on, `page`'s `confirm()` dialogs are accepted (`yes`) or dismissed. */
+export function answerConfirms(page, yes) {
+  confirms.set(page, yes);
+}
+
 /** The script's single JSON argument. */
 export const input = JSON.parse(process.argv[2] ?? '{}');
 
@@ -106,10 +113,12 @@ export async function openPage() {
   // up (`veto.backups`: after its server died, code-server keeps backups with the
   // server), and the browser asks "Leave site?"; staying would keep a page whose
   // connection is gone for good, where every save fails with "Canceled". Any other
-  // dialog is dismissed (Playwright's default).
+  // dialog is dismissed (Playwright's default), a `confirm` too unless the script
+  // said to accept them (`answerConfirms`).
   page.on('dialog', async (dialog) => {
     remember(`dialog ${dialog.type()}: ${dialog.message()}`);
-    if (dialog.type() === 'beforeunload') await dialog.accept().catch(() => {});
+    const yes = dialog.type() === 'beforeunload' || (dialog.type() === 'confirm' && confirms.get(page));
+    if (yes) await dialog.accept().catch(() => {});
     else await dialog.dismiss().catch(() => {});
   });
   return { browser, page };

@@ -86,6 +86,19 @@ async fn a_browser_signs_in_through_the_proxy_and_lands_in_its_own_workspace() -
     assert_eq!(last["x-original-url"], home.as_str());
     assert_eq!(last["x-forwarded-host"], fx.proxy.addr.to_string().as_str());
 
+    // 6b. The home page greets her by her login name, and its list (the API's) is
+    // hers; without the session, `/` sends to sign-in like any page.
+    let resp = get(&fx.proxy.url("/"), Some(&cookie)).await?;
+    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    let page = resp.text().await?;
+    assert!(page.contains("<strong id=user>alice</strong>"), "{page}");
+    let list = get(&fx.proxy.url("/api/instances"), Some(&cookie)).await?;
+    let list = list.text().await?;
+    assert!(list.contains("\"repo\":\"acme/hello\""), "{list}");
+    let resp = get(&fx.proxy.url("/"), None).await?;
+    assert_eq!(resp.status(), 302);
+    assert!(location(&resp).starts_with("/outpost.goauthentik.io/start?"));
+
     // 7. Sign-out through the proxy ends the session at once (cache included).
     let resp = get(
         &fx.proxy.url("/outpost.goauthentik.io/sign_out"),

@@ -14,7 +14,8 @@ fn fixed_routes() {
     assert_eq!(parse("/healthz", None).expect("ok"), Route::Healthz);
     assert_eq!(parse("/readyz", None).expect("ok"), Route::Readyz);
     assert_eq!(parse("/metrics", None).expect("ok"), Route::Metrics);
-    assert_eq!(parse("/", None).expect("ok"), Route::NotFound);
+    assert_eq!(parse("/", None).expect("ok"), Route::Home);
+    assert_eq!(parse("/index.html", None).expect("ok"), Route::NotFound);
     assert_eq!(parse("/githubx/a/b/", None).expect("ok"), Route::NotFound);
 }
 

@@ -1,0 +1,156 @@
+//! The home page at `/` through the real proxy: in Chromium, a person with no
+//! workspace sees an empty list, a typo in the open box is refused with why (the text
+//! kept), a pasted GitHub link opens the workspace, the list shows it running, Stop
+//! stops it (the launcher is gone), a cancelled Delete keeps it and Delete forgets
+//! it. Without a browser: the box's links answer `303` to the workspace or `400`, and
+//! the page's actions sent from a foreign page are refused at the edge.
+
+use std::time::Duration;
+
+use dcs_e2e::browser::{self, Script};
+use dcs_e2e::{client, location, procs, Fixture};
+
+const STEP: Duration = Duration::from_secs(180);
+
+#[tokio::test]
+async fn a_person_opens_stops_and_deletes_workspaces_from_the_home_page_in_chromium(
+) -> anyhow::Result<()> {
+    let tools = browser::tools();
+    let fx = Fixture::new(|b| b)?;
+    let mut script = Script::start(
+        &tools,
+        "home.mjs",
+        serde_json::json!({
+            "url": fx.proxy.url("/"),
+            "typo": "acme",
+            "link": "https://github.com/acme/hello/tree/main",
+        }),
+    )?;
+    script.expect("empty", STEP).await?;
+    let refused = script.expect("refused", STEP).await?;
+    assert!(
+        refused["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("expected owner/repo"),
+        "{refused}"
+    );
+    assert_eq!(refused["value"], "acme", "{refused}");
+    assert!(fx.proxy.launcher_pids().is_empty(), "a typo starts nothing");
+
+    let opened = script.expect("opened", STEP).await?;
+    assert!(
+        opened["url"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("/github/acme/hello/"),
+        "{opened}"
+    );
+    let listed = script.expect("listed", STEP).await?;
+    assert_eq!(listed["state"], "running", "{listed}");
+    assert_eq!(fx.proxy.launcher_pids().len(), 1);
+
+    script.expect("stopped", STEP).await?;
+    let gone = procs::wait_until(STEP, Duration::from_millis(50), || {
+        fx.proxy.launcher_pids().is_empty()
+    });
+    anyhow::ensure!(gone.await, "Stop stopped it: {}", fx.proxy.log());
+
+    script.expect("kept", STEP).await?;
+    script.expect("deleted", STEP).await?;
+    let list = client()
+        .get(fx.proxy.url("/api/instances"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(!list.contains("acme/hello"), "forgotten: {list}");
+    assert!(
+        fx.checkout().join("README.md").is_file(),
+        "its files are kept"
+    );
+    script.finish(STEP).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_open_box_leads_to_the_workspace_or_says_why_not() -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b)?;
+    let http = client();
+    for (link, to) in [
+        ("acme%2Fhello", "/github/acme/hello/"),
+        (
+            "https%3A%2F%2Fgithub.com%2Facme%2Fhello.git",
+            "/github/acme/hello/",
+        ),
+        ("git%40github.com%3AAcme%2FHello.git", "/github/Acme/Hello/"),
+        ("+%2Fgithub%2Facme%2Fhello%2Fsrc+", "/github/acme/hello/"),
+    ] {
+        let resp = http
+            .get(fx.proxy.url(&format!("/?repo={link}")))
+            .send()
+            .await?;
+        assert_eq!(resp.status(), 303, "{link}");
+        assert_eq!(location(&resp), to, "{link}");
+    }
+    for (link, why) in [
+        ("acme", "expected owner/repo"),
+        ("https%3A%2F%2Fgitlab.com%2Facme%2Fhello", "only github.com"),
+        ("acme%2F..", "invalid repository name"),
+    ] {
+        let resp = http
+            .get(fx.proxy.url(&format!("/?repo={link}")))
+            .header("accept", "text/html")
+            .send()
+            .await?;
+        assert_eq!(resp.status(), 400, "{link}");
+        let page = resp.text().await?;
+        assert!(page.contains(why), "{link}: {page}");
+    }
+    assert!(fx.proxy.launcher_pids().is_empty(), "nothing started");
+    let resp = http.post(fx.proxy.url("/")).send().await?;
+    assert_eq!(resp.status(), 405);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_pages_actions_from_a_foreign_page_are_refused() -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b)?;
+    let http = client();
+    let opened = http.get(fx.proxy.url("/github/acme/hello/")).send().await?;
+    assert_eq!(opened.status(), 200, "{}", fx.proxy.log());
+    let list = http
+        .get(fx.proxy.url("/api/instances"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let list: serde_json::Value = serde_json::from_str(&list)?;
+    let id = list["instances"][0]["instance_id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("listed: {list}"))?
+        .to_owned();
+    let evil = "http://evil.example";
+    let stop = http
+        .post(fx.proxy.url("/github/acme/hello/_dcs/stop"))
+        .header("origin", evil)
+        .send()
+        .await?;
+    assert_eq!(stop.status(), 403);
+    let delete = http
+        .delete(fx.proxy.url(&format!("/api/instances/{id}")))
+        .header("origin", evil)
+        .send()
+        .await?;
+    assert_eq!(delete.status(), 403);
+    assert_eq!(fx.proxy.launcher_pids().len(), 1, "still running");
+    // The page itself from its own origin: accepted.
+    let own = format!("http://{}", fx.proxy.addr);
+    let delete = http
+        .delete(fx.proxy.url(&format!("/api/instances/{id}")))
+        .header("origin", own)
+        .send()
+        .await?;
+    assert_eq!(delete.status(), 204, "{}", fx.proxy.log());
+    Ok(())
+}
