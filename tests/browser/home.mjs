@@ -1,11 +1,13 @@
 // The home page in Chromium: an empty list at first; a mistyped repository is
 // refused with why, the text kept in the box; a pasted GitHub link opens the
 // workspace; back home it is listed running; Stop stops it; Delete asks first (a
-// cancelled confirmation keeps it), then forgets it.
+// cancelled confirmation keeps it), then forgets it; opened again and deleted
+// elsewhere, the stale row's Stop says why it failed and the row goes.
 //
 // Input: {url (the proxy's root), link, typo}. Events: empty, refused {text, value},
-// opened {url}, listed {state}, stopped {state}, kept, deleted, done | failed.
-import { answerConfirms, emit, input, run, step } from './lib.mjs';
+// opened {url}, listed {state}, stopped {state}, kept, deleted, ready-for-stale,
+// stale-refused {text}, done | failed. Stdin: `deleted-elsewhere`.
+import { answerConfirms, emit, input, run, step, waitFor } from './lib.mjs';
 
 const LONG = 120_000;
 
@@ -53,4 +55,18 @@ await run(async (page) => {
   await row().getByRole('button', { name: 'Delete' }).click();
   await page.locator('#empty').waitFor({ state: 'visible', timeout: LONG });
   emit('deleted');
+
+  // Opened again, then deleted elsewhere while this tab still lists it: its Stop
+  // says why it failed, and the list reads again without it.
+  await page.locator('#repo').fill('acme/hello');
+  await page.getByRole('button', { name: 'Open' }).click();
+  await page.getByRole('link', { name: 'README.md' }).first().waitFor({ timeout: LONG });
+  await page.goto(input.url, { timeout: LONG });
+  await state().filter({ hasText: 'running' }).waitFor({ timeout: LONG });
+  emit('ready-for-stale');
+  await waitFor('deleted-elsewhere');
+  await row().getByRole('button', { name: 'Stop' }).click();
+  await page.locator('#failed').waitFor({ state: 'visible', timeout: LONG });
+  await page.locator('#empty').waitFor({ state: 'visible', timeout: LONG });
+  emit('stale-refused', { text: await page.locator('#failed').innerText() });
 });

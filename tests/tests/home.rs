@@ -2,7 +2,8 @@
 //! workspace sees an empty list, a typo in the open box is refused with why (the text
 //! kept), a pasted GitHub link opens the workspace, the list shows it running, Stop
 //! stops it (the launcher is gone), a cancelled Delete keeps it and Delete forgets
-//! it. Without a browser: the box's links answer `303` to the workspace or `400`, and
+//! it; a row whose workspace was deleted elsewhere says why its Stop failed. Without
+//! a browser: the box's links answer `303` to the workspace or `400`, and
 //! the page's actions sent from a foreign page are refused at the edge.
 
 use std::time::Duration;
@@ -69,8 +70,42 @@ async fn a_person_opens_stops_and_deletes_workspaces_from_the_home_page_in_chrom
         fx.checkout().join("README.md").is_file(),
         "its files are kept"
     );
+
+    // A tab left open on the list while the workspace is deleted elsewhere.
+    script.expect("ready-for-stale", STEP).await?;
+    let id = instance_ids(&fx).await?;
+    anyhow::ensure!(id.len() == 1, "one workspace: {id:?}");
+    let deleted = client()
+        .delete(fx.proxy.url(&format!("/api/instances/{}", id[0])))
+        .send()
+        .await?;
+    assert_eq!(deleted.status(), 204, "{}", fx.proxy.log());
+    script.send("deleted-elsewhere").await?;
+    let stale = script.expect("stale-refused", STEP).await?;
+    assert!(
+        stale["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("acme/hello could not be stopped"),
+        "{stale}"
+    );
+    assert!(fx.proxy.launcher_pids().is_empty(), "nothing started again");
     script.finish(STEP).await?;
     Ok(())
+}
+
+/// The ids `GET /api/instances` lists.
+async fn instance_ids(fx: &Fixture) -> anyhow::Result<Vec<String>> {
+    let list = client().get(fx.proxy.url("/api/instances")).send().await?;
+    let list: serde_json::Value = serde_json::from_slice(&list.bytes().await?)?;
+    Ok(list["instances"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|i| i["instance_id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 #[tokio::test]
@@ -119,17 +154,8 @@ async fn the_pages_actions_from_a_foreign_page_are_refused() -> anyhow::Result<(
     let http = client();
     let opened = http.get(fx.proxy.url("/github/acme/hello/")).send().await?;
     assert_eq!(opened.status(), 200, "{}", fx.proxy.log());
-    let list = http
-        .get(fx.proxy.url("/api/instances"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    let list: serde_json::Value = serde_json::from_str(&list)?;
-    let id = list["instances"][0]["instance_id"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("listed: {list}"))?
-        .to_owned();
+    let ids = instance_ids(&fx).await?;
+    let id = ids.first().ok_or_else(|| anyhow::anyhow!("none listed"))?;
     let evil = "http://evil.example";
     let stop = http
         .post(fx.proxy.url("/github/acme/hello/_dcs/stop"))

@@ -10,6 +10,9 @@
   const empty = document.getElementById('empty');
   const failed = document.getElementById('failed');
 
+  // What failed last, shown until the next action or a list that reads again after
+  // failing to.
+  let listFailed = false;
   function fail(text) {
     failed.textContent = text;
     failed.hidden = false;
@@ -32,10 +35,12 @@
       if (!r.ok) throw new Error(await reason(r));
       list = (await r.json()).instances || [];
     } catch (e) {
+      listFailed = true;
       fail(`Your workspaces could not be listed: ${e.message}`);
       return;
     }
-    failed.hidden = true;
+    if (listFailed) failed.hidden = true;
+    listFailed = false;
     render(list);
   }
 
@@ -46,6 +51,7 @@
     b.textContent = label;
     b.addEventListener('click', async () => {
       b.disabled = true;
+      failed.hidden = true;
       try {
         await onclick();
       } catch (e) {
