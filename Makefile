@@ -1,6 +1,6 @@
 # devcontainer-serverless — the two commands of the README, and their helpers.
 #
-#   make run           build, then serve http://127.0.0.1:8080/github/<owner>/<repo>/ (local mode)
+#   make run           build, then serve http://127.0.0.1:8080/ and /github/<owner>/<repo>/ (local mode)
 #   make test          install what the tests need, lint, then run every test to the end
 #                      (past failing binaries); the output is kept in
 #                      target/test-logs/<time>.log and ends with one summary of every

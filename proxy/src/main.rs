@@ -70,7 +70,8 @@ async fn serve() -> anyhow::Result<()> {
         .context("cannot open the runtime")?;
     println!("dcs-proxy listening on http://{addr}");
     println!(
-        "open http://{addr}/github/<owner>/<repo>/ (repositories come from {})",
+        "open http://{addr}/ (your workspaces) or http://{addr}/github/<owner>/<repo>/ \
+         (repositories come from {})",
         cfg.git_base
     );
     if let Some(metrics_addr) = cfg.metrics_listen {
