@@ -350,7 +350,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>, peer: SocketAddr) -> Re
             seq,
         });
     let mode = *shared.mode.lock().unwrap_or_else(PoisonError::into_inner);
-    if mode == Mode::Hang {
+    if mode == Mode::Hang || (mode == Mode::HangPacks && upload_pack) {
         // Accepted, read, never answered.
         std::future::pending::<()>().await;
     }

@@ -2,13 +2,15 @@
 //! workspace sees an empty list, a typo in the open box is refused with why (the text
 //! kept), a pasted GitHub link opens the workspace, the list shows it running, Stop
 //! stops it (the launcher is gone), a cancelled Delete keeps it and Delete forgets
-//! it; a row whose workspace was deleted elsewhere says why its Stop failed. Without
+//! it; a row whose workspace was deleted elsewhere says why its Stop failed; a
+//! workspace listed as starting leaves the list by itself when deleted. Without
 //! a browser: the box's links answer `303` to the workspace or `400`, and
 //! the page's actions sent from a foreign page are refused at the edge.
 
 use std::time::Duration;
 
 use dcs_e2e::browser::{self, Script};
+use dcs_e2e::git_server::Mode;
 use dcs_e2e::{client, location, procs, Fixture};
 
 const STEP: Duration = Duration::from_secs(180);
@@ -91,6 +93,44 @@ async fn a_person_opens_stops_and_deletes_workspaces_from_the_home_page_in_chrom
     );
     assert!(fx.proxy.launcher_pids().is_empty(), "nothing started again");
     script.finish(STEP).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_list_follows_a_start_without_a_touch() -> anyhow::Result<()> {
+    let tools = browser::tools();
+    let fx = Fixture::new(|b| b)?;
+    // The clone begins and hangs: the workspace stays starting until it is deleted.
+    fx.git.set_mode(Mode::HangPacks);
+    let opening = tokio::spawn(
+        client()
+            .get(fx.proxy.url("/github/acme/hello/_dcs/files/README.md"))
+            .send(),
+    );
+    let cloning = procs::wait_until(STEP, Duration::from_millis(20), || {
+        let requests = fx.git.requests();
+        requests
+            .iter()
+            .any(|r| r.path_and_query.ends_with("/git-upload-pack"))
+    });
+    anyhow::ensure!(cloning.await, "the clone began: {}", fx.proxy.log());
+    let mut script = Script::start(
+        &tools,
+        "home_starting.mjs",
+        serde_json::json!({ "url": fx.proxy.url("/") }),
+    )?;
+    script.expect("starting", STEP).await?;
+    let id = instance_ids(&fx).await?;
+    anyhow::ensure!(id.len() == 1, "one workspace: {id:?}");
+    let deleted = client()
+        .delete(fx.proxy.url(&format!("/api/instances/{}", id[0])))
+        .send()
+        .await?;
+    assert_eq!(deleted.status(), 204, "{}", fx.proxy.log());
+    script.send("deleted").await?;
+    script.expect("gone", STEP).await?;
+    script.finish(STEP).await?;
+    opening.abort();
     Ok(())
 }
 

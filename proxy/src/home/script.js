@@ -2,13 +2,16 @@
 // each with its state and Open, Stop (running repository workspaces: POST
 // <workspace>/_dcs/stop, the warning's Stop now) and Delete (DELETE
 // /api/instances/<id>, after a confirmation). The list is read again after each
-// action and whenever the tab comes back into view. DOM calls only; every text is
-// set as text.
+// action, whenever the tab comes back into view, and every STARTING_MS while one of
+// them is starting (so "starting" turns into "running" or "failed" by itself). DOM
+// calls only; every text is set as text.
 (() => {
   const rows = document.getElementById('rows');
   const table = document.getElementById('workspaces');
   const empty = document.getElementById('empty');
   const failed = document.getElementById('failed');
+  const STARTING_MS = 2_000;
+  let again = null;
 
   // What failed last, shown until the next action or a list that reads again after
   // failing to.
@@ -67,6 +70,8 @@
     rows.replaceChildren(...list.map(row));
     table.hidden = list.length === 0;
     empty.hidden = list.length !== 0;
+    clearTimeout(again);
+    if (list.some((w) => w.status === 'starting')) again = setTimeout(load, STARTING_MS);
   }
 
   function name(w) {

@@ -1,5 +1,5 @@
 //! Faulty git servers on demand: [`Mode::Hang`] accepts and reads a request and never
-//! answers it; [`Mode::Trickle`] sends each response body `chunk` bytes at a time,
+//! answers it ([`Mode::HangPacks`]: only the transfers); [`Mode::Trickle`] sends each response body `chunk` bytes at a time,
 //! one chunk every `every`.
 
 use std::time::Duration;
@@ -19,6 +19,10 @@ pub enum Mode {
     Normal,
     /// Never: every request is accepted and read, then left without an answer.
     Hang,
+    /// Everything but the transfer: the ref advertisement (and any probe) is
+    /// answered, every upload-pack request is accepted, read and never answered (a
+    /// clone that begins and then hangs).
+    HangPacks,
     /// Slowly: response bodies go out `chunk` bytes every `every`.
     Trickle {
         /// Bytes per chunk.
