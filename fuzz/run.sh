@@ -38,8 +38,11 @@ commit=$(git rev-parse --short=12 HEAD)
 git diff --quiet HEAD -- . ':!Cargo.lock' ../model ../proxy ../os ../net || commit="$commit+dirty"
 today=$(date -u +%Y-%m-%d)
 rows=$(mktemp)
-trap 'rm -f "$rows"' EXIT
+notes=$(mktemp)
+trap 'rm -f "$rows" "$notes"' EXIT
 [ -f RESULTS.md ] && grep '^| `' RESULTS.md >"$rows" || true
+# What is written below the table by hand (notes on rows) is kept as it is.
+[ -f RESULTS.md ] && awk 'seen && !/^\|/ { print } /^\|/ { seen = 1 }' RESULTS.md >"$notes" || true
 printf '%-12s %8s %14s  %s\n' target seconds executions result
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t"
@@ -69,5 +72,6 @@ done
     echo "| target | date | commit | seconds | executions | result |"
     echo "|---|---|---|---|---|---|"
     sort "$rows"
+    cat "$notes"
 } >RESULTS.md
 exit "$status"
