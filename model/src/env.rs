@@ -12,9 +12,7 @@
 //! - [`headers`]: what the proxy's requests and the launcher's answers carry.
 //! - [`listen`]: [`Listen`], the TCP or unix-socket form of `DCS_LISTEN`.
 //! - [`stdin`]: [`StdinSecrets`], what a launcher reads from its stdin at spawn.
-//! - [`idle`]: [`IdlePolicy`], the idle timeout, warning and busy bound
-//!   (`DCS_IDLE_TIMEOUT`, `DCS_IDLE_WARNING`, `DCS_BUSY_MAX`), and an open tab's
-//!   poll period (`DCS_TAB_POLL`).
+//! - [`idle`]: [`IdlePolicy`]: idle timeout, warning, busy bound, an open tab's poll period.
 
 use std::path::PathBuf;
 
@@ -227,8 +225,7 @@ pub struct LauncherEnv {
     pub pre_stop: Option<String>,
     /// Where start-up progress is pushed (`DCS_PROGRESS_URL`), if anywhere.
     pub progress_url: Option<String>,
-    /// The idle policy (`DCS_IDLE_TIMEOUT`, `DCS_IDLE_WARNING`, `DCS_BUSY_MAX`,
-    /// `DCS_TAB_POLL`).
+    /// The idle policy (the `DCS_*` variables of [`IdlePolicy`]).
     pub idle: IdlePolicy,
 }
 

@@ -75,13 +75,7 @@ async fn a_person_opens_stops_and_deletes_workspaces_from_the_home_page_in_chrom
 
     // A tab left open on the list while the workspace is deleted elsewhere.
     script.expect("ready-for-stale", STEP).await?;
-    let id = instance_ids(&fx).await?;
-    anyhow::ensure!(id.len() == 1, "one workspace: {id:?}");
-    let deleted = client()
-        .delete(fx.proxy.url(&format!("/api/instances/{}", id[0])))
-        .send()
-        .await?;
-    assert_eq!(deleted.status(), 204, "{}", fx.proxy.log());
+    delete_the_one(&fx).await?;
     script.send("deleted-elsewhere").await?;
     let stale = script.expect("stale-refused", STEP).await?;
     assert!(
@@ -120,17 +114,24 @@ async fn the_list_follows_a_start_without_a_touch() -> anyhow::Result<()> {
         serde_json::json!({ "url": fx.proxy.url("/") }),
     )?;
     script.expect("starting", STEP).await?;
-    let id = instance_ids(&fx).await?;
+    delete_the_one(&fx).await?;
+    script.send("deleted").await?;
+    script.expect("gone", STEP).await?;
+    script.finish(STEP).await?;
+    opening.abort();
+    Ok(())
+}
+
+/// Deletes the one workspace `GET /api/instances` lists, as another tab or `dcs
+/// delete` would.
+async fn delete_the_one(fx: &Fixture) -> anyhow::Result<()> {
+    let id = instance_ids(fx).await?;
     anyhow::ensure!(id.len() == 1, "one workspace: {id:?}");
     let deleted = client()
         .delete(fx.proxy.url(&format!("/api/instances/{}", id[0])))
         .send()
         .await?;
-    assert_eq!(deleted.status(), 204, "{}", fx.proxy.log());
-    script.send("deleted").await?;
-    script.expect("gone", STEP).await?;
-    script.finish(STEP).await?;
-    opening.abort();
+    anyhow::ensure!(deleted.status() == 204, "deleted: {}", fx.proxy.log());
     Ok(())
 }
 
