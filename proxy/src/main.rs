@@ -61,6 +61,11 @@ async fn serve() -> anyhow::Result<()> {
         println!("configuration OK");
         return Ok(());
     }
+    // Caught from here on, before anything is announced or served: a stop asked for
+    // at any moment after is a graceful one (a handler installed only when the
+    // server first waits for it left an instant in which SIGTERM killed the process
+    // outright, its last log lines with it).
+    let shutdown = shutdown_signal().context("installing the SIGTERM and SIGINT handlers")?;
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -85,7 +90,7 @@ async fn serve() -> anyhow::Result<()> {
         tokio::spawn(dcs_proxy::metrics_listen::serve(metrics, state.clone()));
     }
     std::io::stdout().flush()?;
-    dcs_proxy::run(listener, state, shutdown_signal()).await;
+    dcs_proxy::run(listener, state, shutdown).await;
     Ok(())
 }
 
@@ -102,18 +107,15 @@ fn manifests(args: ManifestsArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
+/// What resolves on SIGTERM or SIGINT, both caught from this call on.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-        _ => std::future::pending().await,
-    }
+    })
 }
