@@ -92,6 +92,16 @@ impl Proxy {
     }
 }
 
+/// A proxy left running by a test that failed before stopping it is killed.
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// The rest of the first line of `lines` that starts with `prefix`, trimmed.
 pub fn next_with(lines: &mut Lines<BufReader<ChildStdout>>, prefix: &str) -> String {
     loop {
