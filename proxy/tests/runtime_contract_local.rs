@@ -181,7 +181,7 @@ async fn promptly<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hanging_start_blocks_nothing_and_stop_and_shutdown_end_it() {
+async fn a_hanging_start_blocks_nothing_and_stop_delete_and_shutdown_end_it() {
     let tmp = tempfile::tempdir().expect("tmp");
     let (git_base, accepted) = hanging_git_server();
     let data_dir = tmp.path().join("data");
@@ -248,10 +248,36 @@ async fn a_hanging_start_blocks_nothing_and_stop_and_shutdown_end_it() {
     })
     .await;
 
-    // Shutdown during a hanging start stops every launcher, the starting one too.
+    // A delete during a hanging start: gone for everyone who asks from the moment it
+    // begins, not only once the start and its launcher have ended (a list read in
+    // between showed it `stopped`).
     let second = start_hanging();
     wait_for("the second clone reached the git server", 60, || {
         accepted.load(Ordering::SeqCst) >= 2
+    })
+    .await;
+    let delete = runtime.delete(&hang);
+    tokio::pin!(delete);
+    assert!(
+        futures_util::FutureExt::now_or_never(&mut delete).is_none(),
+        "the delete waits for the start to end"
+    );
+    assert_eq!(
+        runtime.status(&hang).await.expect("status"),
+        Status::NotFound
+    );
+    let listed = runtime.list(None).await.expect("list");
+    assert!(listed.iter().all(|w| w.key != hang), "{listed:?}");
+    promptly("delete", delete).await.expect("delete");
+    assert!(promptly("the cancelled start", second)
+        .await
+        .expect("join")
+        .is_err());
+
+    // Shutdown during a hanging start stops every launcher, the starting one too.
+    let second = start_hanging();
+    wait_for("the third clone reached the git server", 60, || {
+        accepted.load(Ordering::SeqCst) >= 3
     })
     .await;
     promptly("shutdown", runtime.shutdown()).await;

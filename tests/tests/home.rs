@@ -116,7 +116,10 @@ async fn the_list_follows_a_start_without_a_touch() -> anyhow::Result<()> {
     script.expect("starting", STEP).await?;
     delete_the_one(&fx).await?;
     script.send("deleted").await?;
-    script.expect("gone", STEP).await?;
+    if let Err(e) = script.expect("gone", STEP).await {
+        let list = instance_ids(&fx).await?;
+        anyhow::bail!("{e}\nlisted now: {list:?}\n{}", fx.proxy.log());
+    }
     script.finish(STEP).await?;
     opening.abort();
     Ok(())

@@ -235,6 +235,7 @@ impl Runtime for LocalRuntime {
     async fn status(&self, key: &WorkspaceKey) -> Result<Status> {
         Ok(self
             .existing(key)
+            .filter(|slot| !slot.lock().deleted)
             .map_or(Status::NotFound, |slot| slot.status()))
     }
 
@@ -254,10 +255,11 @@ impl Runtime for LocalRuntime {
     }
 
     async fn list(&self, user: Option<&UserId>) -> Result<Vec<WorkspaceInfo>> {
+        // A workspace being deleted is gone already for everyone who asks.
         let slots: Vec<(WorkspaceKey, Arc<Slot>)> = self
             .slots()
             .iter()
-            .filter(|(k, _)| user.is_none_or(|u| &k.user == u))
+            .filter(|(k, s)| user.is_none_or(|u| &k.user == u) && !s.lock().deleted)
             .map(|(k, s)| (k.clone(), s.clone()))
             .collect();
         let mut out: Vec<WorkspaceInfo> = slots
