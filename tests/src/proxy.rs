@@ -109,6 +109,12 @@ impl ProxyBuilder {
                 .as_nanos()
         ));
         let log = std::fs::File::create(&log_path)?;
+        // A home of its own: the workspaces' shells (local mode keeps the proxy's
+        // environment) read no start-up files of this machine's user, which may be
+        // slow or broken (a pyenv rehash lock left by a shell killed mid-way made
+        // every later shell wait a minute).
+        let home = self.data_dir.join("home");
+        std::fs::create_dir_all(&home)?;
         let mut child = Command::new(bin_path("dcs-proxy")?)
             .arg("serve")
             .args([
@@ -125,6 +131,7 @@ impl ProxyBuilder {
             .arg(bin_path("dcs-launcher")?)
             .args(["--log", "debug", "--launcher-log", "debug"])
             .args(&self.args)
+            .env("HOME", &home)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
