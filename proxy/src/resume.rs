@@ -189,19 +189,32 @@ fn reaped(tracker: Option<&Tracker>, idle_timeout: Duration) -> Option<IdleStop>
     })
 }
 
-/// Stop now: the workspace's tunnels are closed and the runtime asked to stop it;
-/// then the same answer as for a stopped workspace. A workspace that does not exist:
-/// 404, and nothing noted.
+/// Stop now (the warning's Stop now): the same answer as for a stopped workspace
+/// once [`stop_requested`] stopped it; a workspace that does not exist: 404.
 async fn stop_now(state: &AppState, key: &WorkspaceKey) -> Response<Body> {
-    // Nothing to stop, and nothing noted: a made-up name must not grow this
-    // replica's memory of stops.
-    if let Ok(Status::NotFound) = state.activator.status(key).await {
-        return crate::api::ApiErr::from(crate::error::Error::NotFound(format!(
-            "there is no workspace {key} to stop"
-        )))
-        .into_response();
+    match stop_requested(state, key, "the IDE's warning").await {
+        Ok(stop) => stopped(Some(stop)),
+        Err(err) => crate::api::ApiErr::from(err).into_response(),
     }
-    info!(workspace = %key, "stop requested from the IDE's warning");
+}
+
+/// A stop someone asked for (`by`: where): the workspace's tunnels are closed, the
+/// runtime asked to stop it, and the stop noted like an idle stop, so its open tabs
+/// show Resume and do not wake it. Every requested stop goes through here (the
+/// warning's Stop now, `POST /api/instances/{id}/stop`). A workspace that does not
+/// exist: `NotFound`, and nothing noted (a made-up name must not grow this
+/// replica's memory of stops); a runtime that failed to stop it: its error.
+pub async fn stop_requested(
+    state: &AppState,
+    key: &WorkspaceKey,
+    by: &'static str,
+) -> Result<IdleStop, crate::error::Error> {
+    if let Ok(Status::NotFound) = state.activator.status(key).await {
+        return Err(crate::error::Error::NotFound(format!(
+            "there is no workspace {key} to stop"
+        )));
+    }
+    info!(workspace = %key, by, "stop requested");
     let stop = state.activator.idle_stops.note_requested(key);
     state.activator.invalidate(key);
     if let Some(tracker) = state.activator.activity.peek(key) {
@@ -209,8 +222,9 @@ async fn stop_now(state: &AppState, key: &WorkspaceKey) -> Response<Body> {
     }
     if let Err(err) = state.activator.runtime().stop(key).await {
         warn!(workspace = %key, %err, "the requested stop failed");
+        return Err(err);
     }
-    stopped(Some(stop))
+    Ok(stop)
 }
 
 /// The `503` JSON that tells a page its workspace is stopped.

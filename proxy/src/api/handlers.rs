@@ -195,6 +195,17 @@ pub async fn delete(state: &AppState, identity: &Identity, id: &str) -> Answer {
     Ok(resp)
 }
 
+/// `POST /api/instances/{id}/stop`: stops it now, as the IDE warning's Stop now
+/// does (its open tabs show Resume); files kept, and the next open wakes it.
+/// Answers the instance as it is then.
+pub async fn stop(state: &AppState, identity: &Identity, id: &str) -> Answer {
+    let info = owned(state, identity, id).await?;
+    crate::resume::stop_requested(state, &info.key, "the API").await?;
+    let status = state.activator.status(&info.key).await?;
+    let instance = view(&info.key, &status, &spec_of(state, &info));
+    Ok(json_response(StatusCode::OK, &instance))
+}
+
 /// `GET /api/status?instance_id=`
 pub async fn status(state: &AppState, identity: &Identity, parts: &Parts) -> Answer {
     let mut q = query(parts, &["instance_id"])?;

@@ -30,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         delete_instance,
         patch_instance,
         keepalive_instance,
+        stop_instance,
         get_status,
         get_workspace,
         get_me,
@@ -166,6 +167,19 @@ fn patch_instance() {}
         (status = 502, description = "The workspace's launcher could not be asked", body = ApiError)))]
 #[allow(dead_code)]
 fn keepalive_instance() {}
+
+/// Stop an instance now, as the IDE warning's Stop now does: its connections close,
+/// its open tabs show Resume, its files are kept and the next open of its link wakes
+/// it. Locally the answer comes once it has stopped; on Knative the workspace scales
+/// to zero once its connections are gone, so `status` may read `running` a while.
+#[utoipa::path(post, path = "/api/instances/{id}/stop", tag = "instances",
+    params(("id" = String, Path, description = "Instance id")),
+    responses(
+        (status = 200, description = "Stopped: the instance as it is now", body = Instance),
+        (status = 404, description = "No such instance of the caller's", body = ApiError),
+        (status = 503, description = "The runtime could not be asked", body = ApiError)))]
+#[allow(dead_code)]
+fn stop_instance() {}
 
 /// An instance's status: phase, readiness, last activity, idle stop time.
 #[utoipa::path(get, path = "/api/status", tag = "instances",

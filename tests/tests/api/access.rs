@@ -131,6 +131,7 @@ async fn only_admins_act_for_other_users() -> anyhow::Result<()> {
     for (method, path) in [
         ("GET", one.clone()),
         ("DELETE", one.clone()),
+        ("POST", format!("{one}/stop")),
         ("GET", format!("/api/status?instance_id={id}")),
     ] {
         let (code, err) = call(as_user(
@@ -183,6 +184,21 @@ async fn only_admins_act_for_other_users() -> anyhow::Result<()> {
         .await?;
     assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
 
+    // The admin stops it for bob, then deletes it.
+    let (code, stopped) = call(as_user(
+        http.post(fx.proxy.url(&format!("{one}/stop"))),
+        &admin,
+    ))
+    .await?;
+    assert_eq!(
+        (code, stopped["status"].as_str()),
+        (200, Some("stopped")),
+        "{stopped}"
+    );
+    assert!(
+        fx.proxy.launcher_pids_of(&bob.uid).is_empty(),
+        "bob's launcher is gone"
+    );
     // The admin deletes it for bob.
     let resp = as_user(http.delete(fx.proxy.url(&one)), &admin)
         .send()

@@ -4,7 +4,7 @@
 //! revokes; tokens do not cross instances; the validation corpus; admins and
 //! others (trusted headers with signed JWTs); `/github` workspaces in the list;
 //! the OpenAPI document equals the route table. The validation corpus is in
-//! [`validation`], who may act for whom in [`access`].
+//! [`validation`], who may act for whom in [`access`], stopping in [`stop`].
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use reqwest::RequestBuilder;
 use serde_json::{json, Value};
 
 mod access;
+mod stop;
 mod validation;
 
 const START: Duration = Duration::from_secs(60);

@@ -1,0 +1,80 @@
+//! `POST /api/instances/{id}/stop`: the IDE warning's Stop now through the API. It
+//! stops the workspace at once, keeps its files, tells its open tabs (Resume, not a
+//! wake), is the same for a workspace already stopped, and the next open wakes it.
+
+use super::*;
+
+#[tokio::test]
+async fn a_stop_through_the_api_is_at_once_keeps_the_files_and_the_next_open_wakes_it(
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b)?;
+    let http = client();
+    let stop = |id: &str| http.post(fx.proxy.url(&format!("/api/instances/{id}/stop")));
+
+    // No such instance: 404, as for every instance route; a malformed id the same.
+    for id in ["inst-0123456789abcdef", "not-an-id"] {
+        let (code, err) = call(stop(id)).await?;
+        assert_eq!(
+            (code, err["error"].as_str()),
+            (404, Some("not_found")),
+            "{id}: {err}"
+        );
+    }
+
+    let resp = http
+        .get(fx.proxy.url("/github/acme/hello/_dcs/ready"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    std::fs::write(fx.checkout().join("scratch.txt"), "unsaved work\n")?;
+    let (_, list) = call(http.get(fx.proxy.url("/api/instances"))).await?;
+    let id = list["instances"][0]["instance_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no workspace in {list}"))
+        .to_owned();
+
+    // Stopped when the answer comes (the local runtime waits for it).
+    let (code, stopped) = call(stop(&id)).await?;
+    assert_eq!(code, 200, "{stopped} {}", fx.proxy.log());
+    assert_eq!(
+        (stopped["instance_id"].as_str(), stopped["status"].as_str()),
+        (Some(id.as_str()), Some("stopped")),
+        "{stopped}"
+    );
+    assert_eq!(stopped["repo"], "acme/hello");
+    assert!(
+        fx.wait_for_no_launcher(START).await,
+        "its launcher is gone: {}",
+        fx.proxy.log()
+    );
+    // Its open tab's poll is told it was asked to stop (Resume), and wakes nothing.
+    let resp = http
+        .get(fx.proxy.url("/github/acme/hello/_dcs/idle"))
+        .header("x-dcs-background", "1")
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 503);
+    let told: Value = serde_json::from_str(&resp.text().await?)?;
+    assert_eq!(told["reason"], "requested", "{told}");
+    assert!(fx.proxy.launcher_pids().is_empty(), "the poll woke nothing");
+
+    // Stopping a stopped workspace is the same answer.
+    let (code, again) = call(stop(&id)).await?;
+    assert_eq!(
+        (code, again["status"].as_str()),
+        (200, Some("stopped")),
+        "{again}"
+    );
+
+    // Files kept; the next open wakes it with them.
+    let resp = http
+        .get(fx.proxy.url("/github/acme/hello/_dcs/files/scratch.txt"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    assert_eq!(resp.text().await?, "unsaved work\n");
+    let (_, status) =
+        call(http.get(fx.proxy.url(&format!("/api/status?instance_id={id}")))).await?;
+    assert_eq!(status["phase"], "running", "{status}");
+    Ok(())
+}
