@@ -50,6 +50,8 @@ pub enum Command {
     Get(InstanceRef),
     /// Delete an instance and forget its stored token.
     Delete(InstanceRef),
+    /// Stop an instance now (its files are kept; opening its link wakes it).
+    Stop(InstanceRef),
     /// Share an instance: who besides you (and admins) may open its link. Replaces
     /// the current sharing; with neither flag, shares it with nobody.
     Share {

@@ -102,6 +102,13 @@ impl Client {
         json(resp).await
     }
 
+    /// `POST` without a body (an action) to an API path; the answer's JSON.
+    pub async fn post_empty<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, CliError> {
+        let url = endpoint(&self.server, segments, &[]);
+        let resp = self.send(Method::POST, url, None::<&()>).await?;
+        json(resp).await
+    }
+
     /// `POST` JSON to an API path; the answer's JSON.
     pub async fn post<B: Serialize, T: DeserializeOwned>(
         &self,

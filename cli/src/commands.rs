@@ -73,6 +73,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             ctx.show(&i, output::instance)
         }
         Command::Delete(r) => delete(&ctx, r.id()).await,
+        Command::Stop(r) => {
+            let i: Instance = ctx
+                .client
+                .post_empty(&["instances", r.id(), "stop"])
+                .await?;
+            ctx.show(&i, output::instance)
+        }
         Command::Share {
             instance,
             users,

@@ -173,6 +173,22 @@ async fn a_full_cycle_create_wait_status_open_list_delete() -> anyhow::Result<()
         resp.status()
     );
 
+    // stop: stopped when it answers, the files kept; the link wakes it again.
+    let stopped = dcs.run(&["stop", &id]).await?.expect(0)?;
+    assert!(stopped.stdout.contains("stopped"), "{stopped:?}");
+    let status = dcs
+        .run(&["status", "--instance-id", &id, "--output", "json"])
+        .await?
+        .expect(0)?
+        .json()?;
+    assert_eq!(status["phase"], "stopped", "{status}");
+    let resp = http
+        .get(&ready_url)
+        .header("cookie", &cookie)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200, "woken: {}", fx.proxy.log());
+
     // list shows it, as JSON and as a table.
     let list = dcs
         .run(&["list", "--output", "json"])
