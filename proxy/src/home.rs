@@ -4,9 +4,9 @@
 //!
 //! The page itself is the same for everyone but for the name it greets; its script
 //! ([`SCRIPT_PATH`], same origin) lists the workspaces from `GET /api/instances` and
-//! acts through `POST <workspace>/_dcs/stop` (the warning's Stop now) and `DELETE
-//! /api/instances/{id}`. So who sees and may do what is decided where the API and
-//! the workspace routes decide it, and the edge's origin check covers the actions as
+//! acts through `POST /api/instances/{id}/stop` (the warning's Stop now) and
+//! `DELETE /api/instances/{id}`. So who sees and may do what is decided where the
+//! API decides it, and the edge's origin check covers the actions as
 //! any other state-changing request; nothing here decides access.
 //!
 //! The box is a plain form: `GET /?repo=<link>` answers `303` to

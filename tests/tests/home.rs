@@ -2,8 +2,9 @@
 //! workspace sees an empty list, a typo in the open box is refused with why (the text
 //! kept), a pasted GitHub link opens the workspace, the list shows it running, Stop
 //! stops it (the launcher is gone), a cancelled Delete keeps it and Delete forgets
-//! it; a row whose workspace was deleted elsewhere says why its Stop failed; a
-//! workspace listed as starting leaves the list by itself when deleted. Without
+//! it; a row whose workspace was deleted elsewhere says why its Stop failed; an API
+//! instance's Stop stops it; a workspace listed as starting leaves the list by
+//! itself when deleted. Without
 //! a browser: the box's links answer `303` to the workspace or `400`, and
 //! the page's actions sent from a foreign page are refused at the edge.
 
@@ -87,6 +88,43 @@ async fn a_person_opens_stops_and_deletes_workspaces_from_the_home_page_in_chrom
     );
     assert!(fx.proxy.launcher_pids().is_empty(), "nothing started again");
     script.finish(STEP).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_api_instance_is_stopped_from_the_home_page() -> anyhow::Result<()> {
+    let tools = browser::tools();
+    let fx = Fixture::new(|b| b)?;
+    let http = client();
+    let created = http
+        .post(fx.proxy.url("/api/instances"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await?;
+    let (code, created) = dcs_e2e::api::status_json(created).await?;
+    anyhow::ensure!(code == 201, "created: {created} {}", fx.proxy.log());
+    let id = created["instance_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let status = format!("/api/status?instance_id={id}");
+    dcs_e2e::api::wait_running(|| http.get(fx.proxy.url(&status)), STEP).await?;
+    let mut script = Script::start(
+        &tools,
+        "home_instance.mjs",
+        serde_json::json!({ "url": fx.proxy.url("/"), "id": id }),
+    )?;
+    script.expect("listed", STEP).await?;
+    script.expect("stopped", STEP).await?;
+    script.finish(STEP).await?;
+    let (_, now) = dcs_e2e::api::call(http.get(fx.proxy.url(&status))).await?;
+    assert_eq!(now["phase"], "stopped", "{now}");
+    assert!(
+        fx.wait_for_no_launcher(STEP).await,
+        "its launcher is gone: {}",
+        fx.proxy.log()
+    );
     Ok(())
 }
 
@@ -202,7 +240,7 @@ async fn the_pages_actions_from_a_foreign_page_are_refused() -> anyhow::Result<(
     let id = ids.first().ok_or_else(|| anyhow::anyhow!("none listed"))?;
     let evil = "http://evil.example";
     let stop = http
-        .post(fx.proxy.url("/github/acme/hello/_dcs/stop"))
+        .post(fx.proxy.url(&format!("/api/instances/{id}/stop")))
         .header("origin", evil)
         .send()
         .await?;

@@ -1,6 +1,6 @@
 // The home page's list: the signed-in person's workspaces from GET /api/instances,
-// each with its state and Open, Stop (running repository workspaces: POST
-// <workspace>/_dcs/stop, the warning's Stop now) and Delete (DELETE
+// each with its state and Open, Stop (running or starting ones: POST
+// /api/instances/<id>/stop, the warning's Stop now) and Delete (DELETE
 // /api/instances/<id>, after a confirmation). The list is read again after each
 // action, whenever the tab comes back into view, and every STARTING_MS while one of
 // them is starting (so "starting" turns into "running" or "failed" by itself). DOM
@@ -94,15 +94,14 @@
     if (w.reason) state.title = w.reason;
     const actions = document.createElement('td');
     actions.className = 'actions';
-    if (w.kind === 'repo' && (w.status === 'running' || w.status === 'starting')) {
+    if (w.status === 'running' || w.status === 'starting') {
       actions.appendChild(button('Stop', 'stop', async () => {
-        const r = await fetch(new URL('_dcs/stop', new URL(w.url, location.href)), {
+        const r = await fetch(`/api/instances/${encodeURIComponent(w.instance_id)}/stop`, {
           method: 'POST',
           credentials: 'same-origin',
           cache: 'no-store',
         });
-        // Stopped: the answer is the stopped page's 503 JSON.
-        if (!(r.status === 503 || r.ok)) throw new Error(`${name(w)} could not be stopped: ${await reason(r)}`);
+        if (!r.ok) throw new Error(`${name(w)} could not be stopped: ${await reason(r)}`);
       }));
     }
     actions.appendChild(button('Delete', 'delete', async () => {
