@@ -78,3 +78,52 @@ async fn a_stop_through_the_api_is_at_once_keeps_the_files_and_the_next_open_wak
     assert_eq!(status["phase"], "running", "{status}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_stop_during_the_first_clone_ends_the_wait_and_the_next_open_clones_afresh(
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b)?;
+    let http = client();
+    // The clone begins and hangs: the workspace stays starting until stopped.
+    fx.git.set_mode(dcs_e2e::git_server::Mode::HangPacks);
+    let readme = fx.proxy.url("/github/acme/hello/_dcs/files/README.md");
+    let waiting = tokio::spawn(http.get(&readme).send());
+    let cloning = dcs_e2e::procs::wait_until(START, Duration::from_millis(20), || {
+        fx.git
+            .requests()
+            .iter()
+            .any(|r| r.path_and_query.ends_with("/git-upload-pack"))
+    });
+    anyhow::ensure!(cloning.await, "the clone began: {}", fx.proxy.log());
+    let (_, list) = call(http.get(fx.proxy.url("/api/instances"))).await?;
+    assert_eq!(list["instances"][0]["status"], "starting", "{list}");
+    let id = list["instances"][0]["instance_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    let (code, stopped) =
+        call(http.post(fx.proxy.url(&format!("/api/instances/{id}/stop")))).await?;
+    assert_eq!(
+        (code, stopped["status"].as_str()),
+        (200, Some("stopped")),
+        "{stopped} {}",
+        fx.proxy.log()
+    );
+    // The request that waited for the start is answered, not left hanging.
+    let answered = tokio::time::timeout(START, waiting).await??;
+    let answered = answered?;
+    assert_eq!(answered.status(), 503, "{}", fx.proxy.log());
+    assert!(
+        fx.wait_for_no_launcher(START).await,
+        "the half-started launcher is gone: {}",
+        fx.proxy.log()
+    );
+
+    // The next open clones afresh and opens.
+    fx.git.set_mode(dcs_e2e::git_server::Mode::Normal);
+    let resp = http.get(&readme).send().await?;
+    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    assert!(fx.checkout().join("README.md").is_file());
+    Ok(())
+}
