@@ -217,14 +217,17 @@ impl Activator {
     }
 
     /// Begins starting `spec` (or joins the start in progress) without waiting for
-    /// it: the management API's create, which also clears a remembered failure. The
-    /// outcome shows in the runtime's status. The start limits were checked when the
-    /// create was admitted ([`Activator::admit_start`]); this start is not refused.
-    pub fn wake(self: &Arc<Self>, spec: &WorkspaceSpec) {
+    /// it, as someone asked (the management API's create and start): a remembered
+    /// failure and a noted stop are forgotten. The outcome shows in the runtime's
+    /// status. `limited`: within the start limits, whose refusal is returned (a
+    /// create was admitted already, [`Activator::admit_start`]).
+    pub fn wake(self: &Arc<Self>, spec: &WorkspaceSpec, limited: bool) -> Result<()> {
         lock(&self.failed).remove(&spec.key);
-        if !lock(&self.ready).contains_key(&spec.key) {
-            drop(self.start(spec, false));
+        self.idle_stops.forget(&spec.key);
+        if lock(&self.ready).contains_key(&spec.key) {
+            return Ok(());
         }
+        self.start(spec, limited).map(drop)
     }
 
     /// The failure of the last start, while it is remembered, saying when the next

@@ -4,8 +4,9 @@
 //!
 //! # Layout
 //! - [`routes`]: the route table ([`ROUTES`]) and method/path resolution (404/405).
-//! - [`handlers`]: one function per endpoint; who may act for whom. Its `stop` is
-//!   the IDE warning's Stop now ([`crate::resume::stop_requested`]).
+//! - [`handlers`]: one function per endpoint; who may act for whom. Its `start` is
+//!   the start opening a link makes, its `stop` the IDE warning's Stop now
+//!   ([`crate::resume::stop_requested`]).
 //! - [`json`]: request bodies: content type (415), size (413), syntax (400),
 //!   field-level shape errors (422).
 //! - [`error`]: [`ApiErr`], the JSON [`dcs_model::api::ApiError`] every failure becomes.
@@ -62,6 +63,7 @@ async fn serve(
         Endpoint::GetInstance => handlers::get(state, &identity, &param).await,
         Endpoint::DeleteInstance => handlers::delete(state, &identity, &param).await,
         Endpoint::PatchInstance => sharing::patch(state, &identity, &parts, &param, body).await,
+        Endpoint::StartInstance => handlers::start(state, &identity, &param).await,
         Endpoint::StopInstance => handlers::stop(state, &identity, &param).await,
         Endpoint::Keepalive => keepalive::keepalive(state, &identity, &parts, &param, body).await,
         Endpoint::Status => handlers::status(state, &identity, &parts).await,

@@ -167,6 +167,24 @@ impl Policy {
         }
     }
 
+    /// [`Self::decide`] as the one refusal every way of opening or starting a
+    /// workspace gives: `Forbidden`, naming `who` and the deciding rule.
+    pub fn require(
+        &self,
+        who: &str,
+        groups: &[String],
+        repo: &RepoRef,
+    ) -> crate::error::Result<()> {
+        let decision = self.decide(groups, repo);
+        if decision.is_allowed() {
+            return Ok(());
+        }
+        Err(crate::error::Error::Forbidden(format!(
+            "{who} may not open {repo}: denied by the access policy (rule \"{}\")",
+            decision.rule()
+        )))
+    }
+
     /// The effect applied when nothing else decides.
     pub fn default_effect(&self) -> Effect {
         self.default

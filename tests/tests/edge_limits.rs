@@ -1,5 +1,5 @@
 //! One user cannot make the platform grow without bound: the instance beyond
-//! `--max-instances-per-user` and the start beyond `--max-starts-per-user` are a
+//! `--max-instances-per-user` and the start beyond `--max-starts-per-user` (a page's, a create's, the API's start) are a
 //! 429 with `Retry-After`; a repository that does not exist at the git base
 //! creates nothing (no record, no launcher, no volume) and its miss is answered
 //! from memory; a git server that does not answer blocks no start forever and
@@ -91,6 +91,21 @@ async fn a_start_beyond_the_per_user_limit_is_429_with_retry_after() -> anyhow::
         "acme/other",
         &[("README.md", "other\n")],
     )?;
+    // acme/other opened once and stopped: its next start is one more.
+    let opened = client()
+        .get(fx.proxy.url("/github/acme/other/_dcs/ready"))
+        .send()
+        .await?;
+    assert_eq!(opened.status(), 200, "{}", fx.proxy.log());
+    let other = instances(&fx).await?[0]["instance_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let stop = client()
+        .post(fx.proxy.url(&format!("/api/instances/{other}/stop")))
+        .send()
+        .await?;
+    assert_eq!(stop.status(), 200, "{}", fx.proxy.log());
     // Clones crawl: the first start stays under way.
     fx.git.set_mode(Mode::Trickle {
         chunk: 1,
@@ -106,8 +121,12 @@ async fn a_start_beyond_the_per_user_limit_is_429_with_retry_after() -> anyhow::
     .await;
     assert!(starting, "the first start began\n{}", fx.proxy.log());
     let list = instances(&fx).await?;
-    assert_eq!(list.len(), 1, "{list:?}");
-    assert_eq!(list[0]["status"], "starting", "{list:?}");
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(
+        list.iter()
+            .any(|w| w["repo"] == "acme/hello" && w["status"] == "starting"),
+        "{list:?}"
+    );
 
     let resp = client()
         .get(fx.proxy.url("/github/acme/other/"))
@@ -119,10 +138,16 @@ async fn a_start_beyond_the_per_user_limit_is_429_with_retry_after() -> anyhow::
     let page = resp.text().await?;
     assert!(page.contains("Too many workspaces"), "{page}");
     assert!(page.contains("starting"), "{page}");
+    let resp = client()
+        .post(fx.proxy.url(&format!("/api/instances/{other}/start")))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 429, "the API's start is one too");
+    assert!(resp.headers().get("retry-after").is_some());
     let resp = create(&fx, json!({"repo": "acme/other"})).await?;
     assert_eq!(resp.status(), 429, "a create starts one too");
     assert!(resp.headers().get("retry-after").is_some());
-    assert_eq!(instances(&fx).await?.len(), 1, "nothing more was made");
+    assert_eq!(instances(&fx).await?.len(), 2, "nothing more was made");
     assert_eq!(fx.proxy.launcher_pids().len(), 1);
     first.abort();
     Ok(())

@@ -222,8 +222,14 @@ async fn starts_beyond_the_per_user_and_total_limits_are_429_and_joining_one_is_
     assert!(err.to_string().contains("starting 2 workspaces"), "{err}");
     assert!(!join.is_finished(), "the join waits for alice's start");
     assert_eq!(runtime.ensures.load(Ordering::SeqCst), 2);
-    // The API's create was admitted before it woke: its start is not refused.
-    act.wake(&spec_of("carol", "acme/c"));
+    // The API's start is within the limits; its create was admitted before it woke:
+    // that start is not refused.
+    let err = act
+        .wake(&spec_of("carol", "acme/c"), true)
+        .expect_err("a limited wake beyond the limit");
+    assert!(err.to_string().contains("starting 2 workspaces"), "{err}");
+    act.wake(&spec_of("carol", "acme/c"), false)
+        .expect("an admitted wake");
     until_starting(&act, 3).await;
     for task in [a, join, b] {
         task.abort();

@@ -75,14 +75,9 @@ where
         None => identity.user.clone(),
     };
     if let Some(repo) = &valid.spec.repo {
-        let decision = state.policy.decide(&identity.groups, repo);
-        if !decision.is_allowed() {
-            return Err(ApiErr::forbidden(format!(
-                "{} may not open {repo}: denied by the access policy (rule \"{}\")",
-                identity.username,
-                decision.rule()
-            )));
-        }
+        state
+            .policy
+            .require(&identity.username, &identity.groups, repo)?;
     }
     // Nothing is registered past a limit or for a repository that does not exist.
     crate::quota::admit_instance(state, &owner).await?;
@@ -119,7 +114,7 @@ where
     state.instances.insert(key.clone(), spec.clone());
     // Start it now, so it is warm when its link is opened; `/api/status` (and
     // `dcs create --wait`) follow the start, a failure shows there with its reason.
-    state.activator.wake(&workspace);
+    state.activator.wake(&workspace, false)?;
     let status = state.activator.status(&key).await?;
     tracing::info!(instance = %id, owner = %key.user, by = %identity.user, "instance created");
     let created = CreatedInstance {
@@ -204,6 +199,25 @@ pub async fn stop(state: &AppState, identity: &Identity, id: &str) -> Answer {
     let status = state.activator.status(&info.key).await?;
     let instance = view(&info.key, &status, &spec_of(state, &info));
     Ok(json_response(StatusCode::OK, &instance))
+}
+
+/// `POST /api/instances/{id}/start`: starts it, as opening its link does (the
+/// access policy and the start limits apply), without waiting; `202` with the
+/// instance as it is then (`GET /api/status` follows the start).
+pub async fn start(state: &AppState, identity: &Identity, id: &str) -> Answer {
+    let info = owned(state, identity, id).await?;
+    let spec = spec_of(state, &info);
+    if let Some(repo) = &spec.repo {
+        state
+            .policy
+            .require(&identity.username, &identity.groups, repo)?;
+    }
+    let workspace = WorkspaceSpec::new(info.key.clone(), spec);
+    state.activator.wake(&workspace, true)?;
+    tracing::info!(instance = %info.key.id(), by = %identity.user, "start requested");
+    let status = state.activator.status(&info.key).await?;
+    let instance = view(&info.key, &status, &workspace.instance);
+    Ok(json_response(StatusCode::ACCEPTED, &instance))
 }
 
 /// `GET /api/status?instance_id=`

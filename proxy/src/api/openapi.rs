@@ -30,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         delete_instance,
         patch_instance,
         keepalive_instance,
+        start_instance,
         stop_instance,
         get_status,
         get_workspace,
@@ -167,6 +168,20 @@ fn patch_instance() {}
         (status = 502, description = "The workspace's launcher could not be asked", body = ApiError)))]
 #[allow(dead_code)]
 fn keepalive_instance() {}
+
+/// Start an instance, as opening its link does (the access policy and the start
+/// limits apply), without waiting: `GET /api/status` follows the start. A running
+/// instance answers the same. A stop noted for its open tabs is forgotten.
+#[utoipa::path(post, path = "/api/instances/{id}/start", tag = "instances",
+    params(("id" = String, Path, description = "Instance id")),
+    responses(
+        (status = 202, description = "Starting (or running): the instance as it is now", body = Instance),
+        (status = 403, description = "The access policy denies its repository", body = ApiError),
+        (status = 404, description = "No such instance of the caller's", body = ApiError),
+        (status = 429, description = "Over a start limit; `Retry-After` says when to try again", body = ApiError),
+        (status = 503, description = "The runtime could not be asked", body = ApiError)))]
+#[allow(dead_code)]
+fn start_instance() {}
 
 /// Stop an instance now, as the IDE warning's Stop now does: its connections close,
 /// its open tabs show Resume, its files are kept and the next open of its link wakes

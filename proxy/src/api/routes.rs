@@ -21,6 +21,8 @@ pub enum Endpoint {
     PatchInstance,
     /// `POST /api/instances/{id}/keepalive`
     Keepalive,
+    /// `POST /api/instances/{id}/start`
+    StartInstance,
     /// `POST /api/instances/{id}/stop`
     StopInstance,
     /// `GET /api/status`
@@ -66,6 +68,7 @@ pub const ROUTES: &[ApiRoute] = &[
     r("DELETE", "/api/instances/{id}", Endpoint::DeleteInstance),
     r("PATCH", "/api/instances/{id}", Endpoint::PatchInstance),
     r("POST", "/api/instances/{id}/keepalive", Endpoint::Keepalive),
+    r("POST", "/api/instances/{id}/start", Endpoint::StartInstance),
     r("POST", "/api/instances/{id}/stop", Endpoint::StopInstance),
     r("GET", "/api/status", Endpoint::Status),
     r("GET", "/api/workspaces/{user_id}", Endpoint::Workspace),

@@ -4,7 +4,7 @@
 //! revokes; tokens do not cross instances; the validation corpus; admins and
 //! others (trusted headers with signed JWTs); `/github` workspaces in the list;
 //! the OpenAPI document equals the route table. The validation corpus is in
-//! [`validation`], who may act for whom in [`access`], stopping in [`stop`].
+//! [`validation`], who may act for whom in [`access`], starting and stopping in [`start_stop`].
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use reqwest::RequestBuilder;
 use serde_json::{json, Value};
 
 mod access;
-mod stop;
+mod start_stop;
 mod validation;
 
 const START: Duration = Duration::from_secs(60);

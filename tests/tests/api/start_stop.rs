@@ -1,6 +1,9 @@
 //! `POST /api/instances/{id}/stop`: the IDE warning's Stop now through the API. It
 //! stops the workspace at once, keeps its files, tells its open tabs (Resume, not a
-//! wake), is the same for a workspace already stopped, and the next open wakes it.
+//! wake), is the same for a workspace already stopped, and the next open wakes it;
+//! during a first clone it ends the start. `POST /api/instances/{id}/start` starts a
+//! stopped one without waiting, its tabs then see it run, and a running one is left
+//! as it is.
 
 use super::*;
 
@@ -125,5 +128,66 @@ async fn a_stop_during_the_first_clone_ends_the_wait_and_the_next_open_clones_af
     let resp = http.get(&readme).send().await?;
     assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
     assert!(fx.checkout().join("README.md").is_file());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_start_through_the_api_wakes_a_stopped_workspace_for_its_open_tabs() -> anyhow::Result<()>
+{
+    let fx = Fixture::new(|b| b)?;
+    let http = client();
+    let act =
+        |id: &str, what: &str| http.post(fx.proxy.url(&format!("/api/instances/{id}/{what}")));
+    let poll = || {
+        http.get(fx.proxy.url("/github/acme/hello/_dcs/idle"))
+            .header("x-dcs-background", "1")
+            .send()
+    };
+    let (code, err) = call(act("inst-0123456789abcdef", "start")).await?;
+    assert_eq!(
+        (code, err["error"].as_str()),
+        (404, Some("not_found")),
+        "{err}"
+    );
+
+    let resp = http
+        .get(fx.proxy.url("/github/acme/hello/_dcs/ready"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    let (_, list) = call(http.get(fx.proxy.url("/api/instances"))).await?;
+    let id = list["instances"][0]["instance_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // Running: a start leaves it as it is (no second launcher).
+    let (code, same) = call(act(&id, "start")).await?;
+    assert_eq!(
+        (code, same["status"].as_str()),
+        (202, Some("running")),
+        "{same}"
+    );
+    assert_eq!(fx.proxy.launcher_pids().len(), 1);
+
+    let (code, _) = call(act(&id, "stop")).await?;
+    assert_eq!(code, 200);
+    assert_eq!(poll().await?.status(), 503, "its tab is told it stopped");
+    let (code, started) = call(act(&id, "start")).await?;
+    assert_eq!(code, 202, "{started} {}", fx.proxy.log());
+    assert!(
+        matches!(started["status"].as_str(), Some("starting" | "running")),
+        "{started}"
+    );
+    let status = fx.proxy.url(&format!("/api/status?instance_id={id}"));
+    wait_running(|| http.get(&status), START).await?;
+    // The stop noted for its tabs is forgotten: their poll reaches the launcher.
+    let resp = poll().await?;
+    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    let report: Value = serde_json::from_str(&resp.text().await?)?;
+    assert!(
+        report["idle_timeout_s"].is_u64(),
+        "the launcher's report: {report}"
+    );
+    assert_eq!(fx.proxy.launcher_pids().len(), 1);
     Ok(())
 }
