@@ -54,7 +54,9 @@ pub struct Shape {
 }
 
 /// Forwards `req` to the workspace `target.spec` for `identity`; a port preview goes
-/// through [`crate::preview`].
+/// through [`crate::preview`]. The access policy is decided here, for every way a
+/// workspace is opened (`/github/<o>/<r>/`, an instance's link, shared or not): a
+/// caller it denies the workspace's repository gets a 403 naming the rule.
 pub async fn forward(
     state: &AppState,
     req: Request<Incoming>,
@@ -62,6 +64,11 @@ pub async fn forward(
     identity: &Identity,
     target: Target,
 ) -> Result<Response<Body>> {
+    if let Some(repo) = &target.spec.instance.repo {
+        state
+            .policy
+            .require(&identity.username, &identity.groups, repo)?;
+    }
     // The progress paths, and the live progress page for a browser navigation to a
     // workspace that is not ready (`crate::progress`).
     if let Some(resp) = crate::progress::intercept(state, &req, &target).await? {

@@ -292,14 +292,6 @@ async fn dispatch(
         Route::Workspace { repo, prefix, rest } => {
             let (parts, body) = req.into_parts();
             let identity = state.auth.authenticate(&parts, peer).await?;
-            let decision = state.policy.decide(&identity.groups, &repo);
-            if !decision.is_allowed() {
-                return Err(Error::Forbidden(format!(
-                    "{} may not open {repo}: denied by the access policy (rule \"{}\")",
-                    identity.username,
-                    decision.rule()
-                )));
-            }
             let req = Request::from_parts(parts, body);
             let key = WorkspaceKey::new(identity.user.clone(), repo);
             let spec = WorkspaceSpec::for_repo(key);

@@ -1,5 +1,5 @@
 //! Helpers for the management API suites (`tests/tests/api*.rs`): JSON calls,
-//! waiting for an instance to run, and an app that echoes the request head it
+//! waiting for an instance to run, opening an instance's link as someone, and an app that echoes the request head it
 //! received (to see exactly what reached a workspace).
 
 use std::time::{Duration, Instant};
@@ -96,4 +96,36 @@ pub async fn head_echo() -> anyhow::Result<u16> {
         }
     });
     Ok(port)
+}
+
+/// Opens `/instances/<id>/` as `who` holding the link: the `?tkn=` exchange, then
+/// the page with the cookie it set. Returns the page's status.
+pub async fn open_link(
+    fx: &crate::Fixture,
+    issuer: &crate::JwtIssuer,
+    who: &crate::FakeUser,
+    id: &str,
+    token: &str,
+) -> anyhow::Result<reqwest::StatusCode> {
+    let http = crate::client();
+    let exchange = issuer
+        .signed(
+            http.get(fx.proxy.url(&format!("/instances/{id}/?tkn={token}"))),
+            who,
+        )
+        .send()
+        .await?;
+    assert_eq!(exchange.status(), 303, "the link is exchanged for a cookie");
+    let cookie = exchange.headers()["set-cookie"]
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let page = issuer
+        .signed(http.get(fx.proxy.url(&format!("/instances/{id}/"))), who)
+        .header("cookie", cookie)
+        .send()
+        .await?;
+    Ok(page.status())
 }

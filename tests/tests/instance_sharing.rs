@@ -5,42 +5,10 @@
 
 use std::time::Duration;
 
-use dcs_e2e::api::{call, wait_running};
+use dcs_e2e::api::{call, open_link, wait_running};
 use dcs_e2e::{client, FakeUser, Fixture, JwtIssuer};
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::RequestBuilder;
 use serde_json::{json, Value};
-
-/// Opens `/instances/<id>/` as `who` holding the link: the `?tkn=` exchange, then
-/// the page with the cookie it set. Returns the page's status.
-async fn open_link(
-    fx: &Fixture,
-    issuer: &JwtIssuer,
-    who: &FakeUser,
-    id: &str,
-    token: &str,
-) -> anyhow::Result<StatusCode> {
-    let http = client();
-    let exchange = issuer
-        .signed(
-            http.get(fx.proxy.url(&format!("/instances/{id}/?tkn={token}"))),
-            who,
-        )
-        .send()
-        .await?;
-    assert_eq!(exchange.status(), 303, "the link is exchanged for a cookie");
-    let cookie = exchange.headers()["set-cookie"]
-        .to_str()?
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let page = issuer
-        .signed(http.get(fx.proxy.url(&format!("/instances/{id}/"))), who)
-        .header("cookie", cookie)
-        .send()
-        .await?;
-    Ok(page.status())
-}
 
 fn json_body(req: RequestBuilder, body: &Value) -> RequestBuilder {
     req.header("content-type", "application/json")

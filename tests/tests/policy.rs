@@ -1,9 +1,14 @@
 //! The repository access policy end to end: allowed repositories open, denied ones
-//! get a 403 page naming the rule and start nothing, admins may open anything, and a
-//! broken policy file stops the proxy at start-up with file and line.
+//! get a 403 page naming the rule and start nothing, admins may open anything; an
+//! instance's link (shared or not) and the API's start are decided for who asks; and
+//! a broken policy file stops the proxy at start-up with file and line.
 
+use std::time::Duration;
+
+use dcs_e2e::api::{call, open_link, wait_running};
 use dcs_e2e::{client, FakeUser, Fixture, JwtIssuer};
 use reqwest::RequestBuilder;
+use serde_json::{json, Value};
 
 const POLICY: &str = "\
 default: deny
@@ -72,6 +77,115 @@ async fn the_policy_decides_who_opens_what_and_names_the_rule() -> anyhow::Resul
         404,
         "an admin passes the policy (the repo just does not exist)"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn neither_a_shared_link_nor_the_api_opens_a_repository_the_policy_denies(
+) -> anyhow::Result<()> {
+    let issuer = JwtIssuer::default();
+    let dir = tempfile::tempdir()?;
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, POLICY)?;
+    let alice = FakeUser::new("alice");
+    // Not a developer: the policy's default (deny) decides for bob.
+    let bob = FakeUser {
+        groups: vec!["contractors".into()],
+        ..FakeUser::new("bob")
+    };
+    let root = FakeUser {
+        groups: vec!["dcs-admins".into()],
+        ..FakeUser::new("root")
+    };
+    let flags = [
+        "--policy".to_owned(),
+        policy.display().to_string(),
+        "--admin-group".to_owned(),
+        "dcs-admins".to_owned(),
+    ];
+    let fx = Fixture::trusted_headers(&issuer, &alice.uid, &flags)?;
+    let http = client();
+    let create = |who: &FakeUser, body: Value| {
+        issuer.signed(
+            http.post(fx.proxy.url("/api/instances"))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+            who,
+        )
+    };
+    let refused = |err: &Value| {
+        err["error"] == "forbidden"
+            && err["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("acme/hello") && m.contains("\"default\""))
+    };
+
+    // Alice's instance of acme/hello, shared with bob: it opens for her, not for him.
+    let (code, created) = call(create(
+        &alice,
+        json!({"repo": "acme/hello", "shared_with": {"users": [bob.uid]}}),
+    ))
+    .await?;
+    assert_eq!(code, 201, "{created} {}", fx.proxy.log());
+    let id = created["instance_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let token = created["access_token"].as_str().unwrap_or_default();
+    let status = fx.proxy.url(&format!("/api/status?instance_id={id}"));
+    wait_running(
+        || issuer.signed(http.get(&status), &alice),
+        Duration::from_secs(60),
+    )
+    .await?;
+    assert_eq!(open_link(&fx, &issuer, &alice, &id, token).await?, 200);
+    assert_eq!(
+        open_link(&fx, &issuer, &bob, &id, token).await?,
+        403,
+        "sharing does not grant what the policy denies"
+    );
+
+    // One an admin made for bob: his, and still neither opened nor started for him.
+    let (code, made) = call(create(
+        &root,
+        json!({"repo": "acme/hello", "user_id": bob.uid}),
+    ))
+    .await?;
+    assert_eq!(code, 201, "{made} {}", fx.proxy.log());
+    let his = made["instance_id"].as_str().unwrap_or_default().to_owned();
+    let his_token = made["access_token"].as_str().unwrap_or_default();
+    assert_eq!(open_link(&fx, &issuer, &bob, &his, his_token).await?, 403);
+    let action = |who: &FakeUser, what: &str| {
+        issuer.signed(
+            http.post(fx.proxy.url(&format!("/api/instances/{his}/{what}"))),
+            who,
+        )
+    };
+    let (code, stopped) = call(action(&root, "stop")).await?;
+    assert_eq!(
+        (code, stopped["status"].as_str()),
+        (200, Some("stopped")),
+        "{stopped}"
+    );
+    let (code, err) = call(action(&bob, "start")).await?;
+    assert_eq!(code, 403, "{err}");
+    assert!(
+        refused(&err),
+        "the message names the repository and the rule: {err}"
+    );
+    assert!(
+        fx.proxy.launcher_pids_of(&bob.uid).is_empty(),
+        "nothing started for bob"
+    );
+    // The admin may start it (the policy's admin groups), and alice hers.
+    let (code, started) = call(action(&root, "start")).await?;
+    assert_eq!(code, 202, "{started} {}", fx.proxy.log());
+    let (code, _) = call(issuer.signed(
+        http.post(fx.proxy.url(&format!("/api/instances/{id}/start"))),
+        &alice,
+    ))
+    .await?;
+    assert_eq!(code, 202);
     Ok(())
 }
 
