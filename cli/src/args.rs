@@ -50,6 +50,15 @@ pub enum Command {
     Get(InstanceRef),
     /// Delete an instance and forget its stored token.
     Delete(InstanceRef),
+    /// Start a stopped instance (as opening its link does); --wait until it is ready.
+    Start {
+        /// Which instance.
+        #[command(flatten)]
+        instance: InstanceRef,
+        /// Waiting.
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
     /// Stop an instance now (its files are kept; opening its link wakes it).
     Stop(InstanceRef),
     /// Share an instance: who besides you (and admins) may open its link. Replaces

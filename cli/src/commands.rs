@@ -1,8 +1,6 @@
 //! One function per subcommand: build the request, call the API, render the answer.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Command as Process, Stdio};
 use std::time::Duration;
 
 use dcs_model::api::{
@@ -16,7 +14,7 @@ use crate::client::{open_url, parse_server, server_key, Client};
 use crate::credentials;
 use crate::exit::{CliError, Exit};
 use crate::output::{self, print};
-use crate::tokens::{write_private, StoredToken, TokenStore};
+use crate::tokens::{StoredToken, TokenStore};
 use crate::wait;
 
 /// `GET /api/me`: who the caller is.
@@ -35,11 +33,11 @@ struct Me {
 pub(crate) struct Ctx {
     pub(crate) client: Client,
     output: Output,
-    server_key: String,
+    pub(crate) server_key: String,
 }
 
 impl Ctx {
-    fn tokens(&self) -> Result<TokenStore, CliError> {
+    pub(crate) fn tokens(&self) -> Result<TokenStore, CliError> {
         TokenStore::locate(|k| std::env::var(k).ok())
     }
 
@@ -73,6 +71,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             ctx.show(&i, output::instance)
         }
         Command::Delete(r) => delete(&ctx, r.id()).await,
+        Command::Start { instance, wait } => {
+            let i: Instance = ctx
+                .client
+                .post_empty(&["instances", instance.id(), "start"])
+                .await?;
+            if !wait.wait {
+                return ctx.show(&i, output::instance);
+            }
+            let timeout = Duration::from_secs(wait.timeout);
+            let status = wait::until_ready(&ctx.client, instance.id(), timeout).await?;
+            ctx.show(&status, output::status)
+        }
         Command::Stop(r) => {
             let i: Instance = ctx
                 .client
@@ -127,7 +137,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let w: WorkspaceVolume = ctx.client.get(&["workspaces", &user], &[]).await?;
             ctx.show(&w, output::workspace)
         }
-        Command::Open { instance, print } => open(&ctx, instance.id(), print),
+        Command::Open { instance, print } => crate::open::open(&ctx, instance.id(), print),
         Command::Credentials(c) => credentials::run(&ctx, c).await,
         Command::Whoami => {
             let me = me(&ctx).await?;
@@ -272,66 +282,6 @@ async fn delete(ctx: &Ctx, id: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-fn open(ctx: &Ctx, id: &str, print_only: bool) -> Result<(), CliError> {
-    let store = ctx.tokens()?;
-    let stored = store.get(&ctx.server_key, id)?.ok_or_else(|| {
-        CliError::new(
-            Exit::NotFound,
-            format!(
-                "no stored access token for {id} on {}: tokens are saved by `dcs create` \
-                 on this machine (in {})",
-                ctx.server_key,
-                store.path().display()
-            ),
-        )
-    })?;
-    let url = open_url(ctx.client.server(), &stored.url, &stored.access_token)?;
-    if print_only {
-        print(&format!("{url}\n"));
-        return Ok(());
-    }
-    // The token must not appear in a process list: the browser gets a private file
-    // (next to the token store, same protection) that redirects to the URL.
-    let page = store
-        .path()
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
-        .join("open.html");
-    let launched = write_private(&page, redirect_page(url.as_str()).as_bytes())
-        .ok()
-        .and_then(|()| {
-            Process::new("xdg-open")
-                .arg(&page)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .ok()
-        })
-        .is_some_and(|s| s.success());
-    if launched {
-        eprintln!("opened {id} in your browser");
-    } else {
-        eprintln!("could not launch a browser (xdg-open); open this URL:");
-        print(&format!("{url}\n"));
-    }
-    Ok(())
-}
-
-/// An HTML page that sends the browser to `url` without keeping it in history.
-fn redirect_page(url: &str) -> String {
-    let escaped = url
-        .replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    format!(
-        "<!doctype html>\n<meta charset=\"utf-8\">\n<meta name=\"referrer\" content=\"no-referrer\">\n\
-         <meta http-equiv=\"refresh\" content=\"0;url={escaped}\">\n\
-         <title>Opening…</title>\n<a href=\"{escaped}\">Open the instance</a>\n"
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,15 +321,6 @@ mod tests {
         };
         assert_eq!(create_request(&args).expect_err("dup").exit, Exit::Usage);
         Ok(())
-    }
-
-    #[test]
-    fn the_redirect_page_escapes_the_url() {
-        let page = redirect_page("http://h/i/?a=1&tkn=\"x\"");
-        assert!(
-            page.contains("url=http://h/i/?a=1&amp;tkn=&quot;x&quot;\""),
-            "{page}"
-        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! `dcs`: the command-line client of the devcontainer-serverless management API.
-//! It creates, lists, opens and deletes instances, waits for them to be ready and
+//! It creates, lists, opens, starts, stops and deletes instances, waits for them to be ready and
 //! keeps their access tokens in a private local store.
 //!
 //! - [`args`]: the command line (clap).
@@ -8,6 +8,7 @@
 //! - [`credentials`]: `dcs credentials set/list/delete`.
 //! - [`exit`]: exit codes and the error type.
 //! - [`idle`]: `dcs keepalive` and the idle explanation of `dcs status`.
+//! - [`open`]: `dcs open`, the link with its stored token, in a browser.
 //! - [`output`]: tables and JSON.
 //! - [`tokens`]: the local access-token store.
 //! - [`wait`]: `--wait` polling with progress.
@@ -18,6 +19,7 @@ mod commands;
 mod credentials;
 mod exit;
 mod idle;
+mod open;
 mod output;
 mod tokens;
 mod wait;

@@ -173,7 +173,7 @@ async fn a_full_cycle_create_wait_status_open_list_delete() -> anyhow::Result<()
         resp.status()
     );
 
-    // stop: stopped when it answers, the files kept; the link wakes it again.
+    // stop: stopped when it answers, the files kept.
     let stopped = dcs.run(&["stop", &id]).await?.expect(0)?;
     assert!(stopped.stdout.contains("stopped"), "{stopped:?}");
     let status = dcs
@@ -182,12 +182,19 @@ async fn a_full_cycle_create_wait_status_open_list_delete() -> anyhow::Result<()
         .expect(0)?
         .json()?;
     assert_eq!(status["phase"], "stopped", "{status}");
+    // start --wait: ready when it returns, and the link reaches it.
+    let started = dcs
+        .run(&["start", &id, "--wait", "--output", "json"])
+        .await?
+        .expect(0)?
+        .json()?;
+    assert_eq!(started["phase"], "running", "{started}");
     let resp = http
         .get(&ready_url)
         .header("cookie", &cookie)
         .send()
         .await?;
-    assert_eq!(resp.status(), 200, "woken: {}", fx.proxy.log());
+    assert_eq!(resp.status(), 200, "started: {}", fx.proxy.log());
 
     // list shows it, as JSON and as a table.
     let list = dcs
