@@ -4,9 +4,9 @@
 //!
 //! # Layout
 //! - [`routes`]: the route table ([`ROUTES`]) and method/path resolution (404/405).
-//! - [`handlers`]: one function per endpoint; who may act for whom. Its `start` is
-//!   the start opening a link makes, its `stop` the IDE warning's Stop now
-//!   ([`crate::resume::stop_requested`]).
+//! - [`handlers`]: one function per endpoint; who may act for whom.
+//! - [`actions`]: start and stop an instance (the start opening its link makes, the
+//!   IDE warning's Stop now).
 //! - [`json`]: request bodies: content type (415), size (413), syntax (400),
 //!   field-level shape errors (422).
 //! - [`error`]: [`ApiErr`], the JSON [`dcs_model::api::ApiError`] every failure becomes.
@@ -18,6 +18,7 @@
 //! - [`keepalive`]: declared work (`POST /api/instances/{id}/keepalive`) and the
 //!   launcher's idle report in `GET /api/status`.
 
+pub mod actions;
 pub mod cookie;
 pub mod credentials;
 pub mod error;
@@ -63,8 +64,8 @@ async fn serve(
         Endpoint::GetInstance => handlers::get(state, &identity, &param).await,
         Endpoint::DeleteInstance => handlers::delete(state, &identity, &param).await,
         Endpoint::PatchInstance => sharing::patch(state, &identity, &parts, &param, body).await,
-        Endpoint::StartInstance => handlers::start(state, &identity, &param).await,
-        Endpoint::StopInstance => handlers::stop(state, &identity, &param).await,
+        Endpoint::StartInstance => actions::start(state, &identity, &param).await,
+        Endpoint::StopInstance => actions::stop(state, &identity, &param).await,
         Endpoint::Keepalive => keepalive::keepalive(state, &identity, &parts, &param, body).await,
         Endpoint::Status => handlers::status(state, &identity, &parts).await,
         Endpoint::Workspace => handlers::workspace(state, &identity, &param).await,
