@@ -43,8 +43,11 @@ pub enum Command {
     /// List instances (yours, or another user's with --user-id).
     List {
         /// Whose instances (default: yours).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "all")]
         user_id: Option<String>,
+        /// Every user's (admin groups only).
+        #[arg(long)]
+        all: bool,
     },
     /// Show one instance.
     Get(InstanceRef),

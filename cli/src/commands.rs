@@ -65,7 +65,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     };
     match cli.command {
         Command::Create(args) => create(&ctx, *args).await,
-        Command::List { user_id } => list(&ctx, user_id.as_deref()).await,
+        Command::List { user_id, all } => list(&ctx, user_id.as_deref(), all).await,
         Command::Get(r) => {
             let i: Instance = ctx.client.get(&["instances", r.id()], &[]).await?;
             ctx.show(&i, output::instance)
@@ -247,8 +247,11 @@ async fn create(ctx: &Ctx, args: CreateArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn list(ctx: &Ctx, user_id: Option<&str>) -> Result<(), CliError> {
-    let query: Vec<(&str, &str)> = user_id.map(|u| ("user_id", u)).into_iter().collect();
+async fn list(ctx: &Ctx, user_id: Option<&str>, all: bool) -> Result<(), CliError> {
+    let mut query: Vec<(&str, &str)> = user_id.map(|u| ("user_id", u)).into_iter().collect();
+    if all {
+        query.push(("all", "true"));
+    }
     let list: InstanceList = ctx.client.get(&["instances"], &query).await?;
     if ctx.output == Output::Table && list.instances.is_empty() {
         eprintln!("no instances");

@@ -214,6 +214,12 @@ async fn a_full_cycle_create_wait_status_open_list_delete() -> anyhow::Result<()
         table.stdout.starts_with("INSTANCE") && table.stdout.contains(&id),
         "{table:?}"
     );
+    // Everyone's (the local user is an admin): the same one, with its owner.
+    let all = dcs.run(&["list", "--all"]).await?.expect(0)?;
+    assert!(
+        all.stdout.contains(&id) && all.stdout.contains("alice"),
+        "{all:?}"
+    );
 
     // delete: gone from the server and from the token store.
     let deleted = dcs

@@ -154,11 +154,30 @@ pub fn not_applied(applies_containers: bool, spec: &InstanceSpec) -> Vec<String>
     .collect()
 }
 
-/// `GET /api/instances?user_id=`
+/// `GET /api/instances?user_id=` (one user's), `?all=true` (everyone's, for admins)
 pub async fn list(state: &AppState, identity: &Identity, parts: &Parts) -> Answer {
-    let mut q = query(parts, &["user_id"])?;
-    let user = subject(state, identity, q.remove("user_id"))?;
-    let infos = state.activator.runtime().list(Some(&user)).await?;
+    let mut q = query(parts, &["user_id", "all"])?;
+    let all = match q.remove("all").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiErr::bad_request("all: true or false")),
+    };
+    let user = match (all, q.remove("user_id")) {
+        (true, Some(_)) => {
+            return Err(ApiErr::bad_request(
+                "all=true lists every user's: leave out user_id",
+            ))
+        }
+        (true, None) if !is_admin(state, identity) => {
+            return Err(ApiErr::forbidden(format!(
+                "{} may not list every user's instances: only members of an admin group may",
+                identity.username
+            )))
+        }
+        (true, None) => None,
+        (false, requested) => Some(subject(state, identity, requested)?),
+    };
+    let infos = state.activator.runtime().list(user.as_ref()).await?;
     let mut instances: Vec<Instance> = infos
         .iter()
         .map(|info| view(&info.key, &info.status, &spec_of(state, info)))

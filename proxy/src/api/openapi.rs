@@ -93,12 +93,14 @@ pub fn json() -> String {
 
 /// List instances (API instances and `/github` repository workspaces).
 #[utoipa::path(get, path = "/api/instances", tag = "instances",
-    params(("user_id" = Option<String>, Query, description = "Whose (default: the caller; others need an admin group)")),
+    params(
+        ("user_id" = Option<String>, Query, description = "Whose (default: the caller; others need an admin group)"),
+        ("all" = Option<bool>, Query, description = "`true`: every user's (admin groups only; without `user_id`)")),
     responses(
         (status = 200, description = "The instances, sorted by id", body = InstanceList),
         (status = 400, description = "Bad query", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
-        (status = 403, description = "Another user's, without an admin group", body = ApiError)))]
+        (status = 403, description = "Another user's, or everyone's, without an admin group", body = ApiError)))]
 #[allow(dead_code)]
 fn list_instances() {}
 

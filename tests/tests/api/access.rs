@@ -128,6 +128,30 @@ async fn only_admins_act_for_other_users() -> anyhow::Result<()> {
     assert!(list.to_string().contains(&id), "{list}");
     let (code, _) = call(as_user(http.get(fx.proxy.url("/api/instances")), &alice)).await?;
     assert_eq!(code, 200);
+    // Everyone's: for admins only, each with its owner; a bad ask is a 400.
+    let everyone = fx.proxy.url("/api/instances?all=true");
+    let (code, err) = call(as_user(http.get(&everyone), &alice)).await?;
+    assert_eq!(
+        (code, err["error"].as_str()),
+        (403, Some("forbidden")),
+        "{err}"
+    );
+    let (code, list) = call(as_user(http.get(&everyone), &admin)).await?;
+    assert_eq!(code, 200, "{list}");
+    let owners: Vec<(&str, &str)> = list["instances"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|i| Some((i["instance_id"].as_str()?, i["user_id"].as_str()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(owners, [(id.as_str(), bob.uid.as_str())], "{list}");
+    for bad in ["all=yes", &format!("all=true&user_id={}", bob.uid)] {
+        let url = fx.proxy.url(&format!("/api/instances?{bad}"));
+        let (code, err) = call(as_user(http.get(&url), &admin)).await?;
+        assert_eq!(code, 400, "{bad}: {err}");
+    }
     for (method, path) in [
         ("GET", one.clone()),
         ("DELETE", one.clone()),
