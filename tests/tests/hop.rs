@@ -207,74 +207,14 @@ mod knative {
     //! The Knative data plane: the fake API server and its ingress stand-in, real
     //! launchers behind it with their hop Secrets' files.
 
-    use std::net::SocketAddr;
-
-    use dcs_model::{InstanceId, InstanceSpec, LauncherEnv};
+    use dcs_e2e::launcher::Launcher;
+    use dcs_model::{InstanceId, InstanceSpec};
     use dcs_proxy::runtime::knative::fake::ingress::FakeIngress;
     use dcs_proxy::runtime::knative::fake::{FakeApiServer, Policy};
     use dcs_proxy::runtime::knative::{KnativeArgs, KnativeRuntime};
     use dcs_proxy::runtime::{Runtime, WorkspaceSpec};
 
     use super::*;
-
-    /// A real launcher of an instance without a repository, its credential in a file.
-    struct Launcher {
-        child: std::process::Child,
-        addr: SocketAddr,
-        _dir: tempfile::TempDir,
-    }
-
-    impl Launcher {
-        async fn start(key: &WorkspaceKey, hop: &HopKey) -> anyhow::Result<Self> {
-            use std::os::unix::process::CommandExt as _;
-            let dir = tempfile::tempdir()?;
-            let dcs_model::WorkspaceKind::Instance(id) = &key.kind else {
-                anyhow::bail!("an instance key")
-            };
-            let secret = dir.path().join("hop");
-            std::fs::write(&secret, hop.credential(&key.name()).expose())?;
-            let addr_file = dir.path().join("addr");
-            let mut env = LauncherEnv::for_instance(Some(id.clone()), None);
-            env.workspaces_dir = dir.path().join("workspaces");
-            env.config_dir = Some(dir.path().join("config"));
-            env.listen = SocketAddr::from(([127, 0, 0, 1], 0)).into();
-            env.addr_file = Some(addr_file.clone());
-            env.hop_secret_file = Some(secret);
-            env.base_path = dcs_proxy::runtime::base_path(key);
-            std::fs::create_dir_all(&env.workspaces_dir)?;
-            let mut cmd = std::process::Command::new(dcs_e2e::bin_path("dcs-launcher")?);
-            cmd.arg("run")
-                .stdin(std::process::Stdio::null())
-                .process_group(0);
-            for (k, _) in std::env::vars_os() {
-                if k.to_str().is_some_and(|k| k.starts_with("DCS_")) {
-                    cmd.env_remove(k);
-                }
-            }
-            let child = cmd.envs(env.to_vars()).spawn()?;
-            let mut addr = None;
-            dcs_e2e::wait_until(Duration::from_secs(60), Duration::from_millis(20), || {
-                addr = std::fs::read_to_string(&addr_file)
-                    .ok()
-                    .and_then(|a| a.trim().parse().ok());
-                addr.is_some()
-            })
-            .await;
-            let addr = addr.ok_or_else(|| anyhow::anyhow!("the launcher never listened"))?;
-            Ok(Self {
-                child,
-                addr,
-                _dir: dir,
-            })
-        }
-    }
-
-    impl Drop for Launcher {
-        fn drop(&mut self) {
-            let _ = dcs_os::group::signal(self.child.id(), nix::sys::signal::Signal::SIGKILL);
-            let _ = self.child.wait();
-        }
-    }
 
     fn instance(user: &str, id: &str) -> WorkspaceKey {
         WorkspaceKey::instance(
