@@ -56,6 +56,10 @@ pub fn lines(r: &IdleReport) -> Vec<(&'static str, String)> {
             r.reason_not_stopping.clone().unwrap_or_default(),
         ),
         ("busy limit", format!("{}s", r.busy_max_s)),
+        (
+            "stop asked for",
+            r.stop_requested_at.map(at).unwrap_or_default(),
+        ),
     ]
 }
 
@@ -97,6 +101,7 @@ mod tests {
             stop_at: None,
             warn_at: None,
             reason_not_stopping: Some("work holds it".into()),
+            stop_requested_at: None,
         };
         let text = kept(&r);
         for want in [

@@ -63,6 +63,9 @@ struct State {
     work_ms: Option<u64>,
     /// Until when a declared keep-alive holds.
     keepalive_until_ms: Option<u64>,
+    /// When a stop was asked for ([`Activity::stop_requested`]); input or a
+    /// keep-alive after it cancels it.
+    stop_requested_ms: Option<u64>,
 }
 
 /// Why a keep-alive was refused.
@@ -96,6 +99,7 @@ impl Activity {
                 last_input: None,
                 work_ms: None,
                 keepalive_until_ms: None,
+                stop_requested_ms: None,
             }),
             open: AtomicU64::new(0),
             terminals: work::Terminals::default(),
@@ -140,8 +144,18 @@ impl Activity {
                 busy_max_s: self.policy.busy_max_secs,
             });
         }
-        self.state().keepalive_until_ms = (for_s > 0).then(|| now.saturating_add(for_s * 1000));
+        let mut state = self.state();
+        state.keepalive_until_ms = (for_s > 0).then(|| now.saturating_add(for_s * 1000));
+        state.stop_requested_ms = None;
         Ok(())
+    }
+
+    /// Someone asked at `now` for the workspace to stop (through whichever proxy
+    /// replica): the stop is due from then, whatever work or keep-alive held it,
+    /// until input after it (a person came back) or a new keep-alive cancels it. So
+    /// every replica's reaper stops it, and closes the connections it carries.
+    pub fn stop_requested(&self, now: u64) {
+        self.state().stop_requested_ms = Some(now);
     }
 
     /// Counts an open WebSocket for as long as the guard lives.
@@ -173,6 +187,12 @@ impl Activity {
             active.extend(self.terminals.active(now));
         }
         let state = self.state();
+        let requested = state
+            .stop_requested_ms
+            .filter(|r| state.last_input.as_ref().is_none_or(|(at, _)| at <= r));
+        if let Some(r) = requested {
+            return self.requested_report(now, r, &state, active);
+        }
         let idle_ms = self.policy.idle_timeout_secs.saturating_mul(1000);
         let base = state
             .last_input
@@ -222,6 +242,38 @@ impl Activity {
             stop_at,
             warn_at,
             reason_not_stopping: reason,
+            stop_requested_at: None,
+        }
+    }
+
+    /// The report while a stop asked for at `requested` stands: due since then.
+    fn requested_report(
+        &self,
+        now: u64,
+        requested: u64,
+        state: &State,
+        active_work: Vec<ActiveWork>,
+    ) -> IdleReport {
+        let at = requested / 1000;
+        IdleReport {
+            now: now / 1000,
+            idle_timeout_s: self.policy.idle_timeout_secs,
+            warning_s: self.policy.warning_secs,
+            busy_max_s: self.policy.busy_max_secs,
+            last_input: state.last_input.as_ref().map(|(at, kind)| LastInput {
+                at: at / 1000,
+                kind: kind.clone(),
+            }),
+            active_work,
+            keepalive_until: state
+                .keepalive_until_ms
+                .filter(|k| *k > now)
+                .map(|k| k / 1000),
+            open_connections: self.open.load(Ordering::Relaxed),
+            stop_at: Some(at),
+            warn_at: Some(at),
+            reason_not_stopping: None,
+            stop_requested_at: Some(at),
         }
     }
 }

@@ -29,8 +29,9 @@ pub const WORKSPACE_STATES: &[&str] = &["starting", "running", "stopped", "faile
 /// The reasons `dcs_idle_stops_total{reason}` reports, always all of them: nobody
 /// used it for the idle timeout; watched work or a keep-alive ran past the busy
 /// limit; its launcher could not be asked and no request passed this proxy for the
-/// idle timeout.
-pub const IDLE_STOP_REASONS: &[&str] = &["idle", "busy_max", "unanswered"];
+/// idle timeout; someone asked for the stop through another replica (its launcher
+/// said so), and this one carried it out.
+pub const IDLE_STOP_REASONS: &[&str] = &["idle", "busy_max", "unanswered", "requested"];
 
 /// The kinds `dcs_upstream_errors_total{kind}` reports, always all of them: nothing
 /// listened, the connection was reset, the proxy ran out of descriptors or ports,

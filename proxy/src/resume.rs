@@ -31,7 +31,7 @@ use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{Method, Response, StatusCode};
 
 use dcs_model::WorkspaceKey;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::activity::Tracker;
 use crate::asked::Asked;
@@ -80,8 +80,9 @@ impl IdleStops {
         );
     }
 
-    /// Notes that the user asked for `key`'s stop (the warning's Stop now).
-    fn note_requested(&self, key: &WorkspaceKey) -> IdleStop {
+    /// Notes that someone asked for `key`'s stop ([`stop_requested`] here, or through
+    /// another replica: the reaper learnt it from the launcher's clock).
+    pub fn note_requested(&self, key: &WorkspaceKey) -> IdleStop {
         let stop = IdleStop {
             at: SystemTime::now(),
             after: None,
@@ -209,12 +210,27 @@ pub async fn stop_requested(
     key: &WorkspaceKey,
     by: &'static str,
 ) -> Result<IdleStop, crate::error::Error> {
-    if let Ok(Status::NotFound) = state.activator.status(key).await {
+    let status = state.activator.status(key).await;
+    if let Ok(Status::NotFound) = status {
         return Err(crate::error::Error::NotFound(format!(
             "there is no workspace {key} to stop"
         )));
     }
     info!(workspace = %key, by, "stop requested");
+    // The workspace hears of it first: other replicas carry tunnels of it too, and
+    // their reapers stop it once its clock says so (a runtime that scales by
+    // itself, Knative, stops it only when none is left). Only while it runs: asking
+    // a stopped one would wake it.
+    let running = matches!(status, Ok(Status::Running));
+    let upstream = match running {
+        true => state.activator.running_upstream(key).await,
+        false => None,
+    };
+    if let Some(up) = upstream {
+        if let Err(why) = crate::activator::ask::stop(&up).await {
+            debug!(workspace = %key, %why, "the launcher could not be told of the stop");
+        }
+    }
     let stop = state.activator.idle_stops.note_requested(key);
     state.activator.invalidate(key);
     if let Some(tracker) = state.activator.activity.peek(key) {

@@ -4,11 +4,16 @@
 //! through B once its Service is Ready (the request is held, never a 502); after a
 //! delete through A, B answers 404 for the page with the held cookie and the API,
 //! refuses the link (403, no cookie), and nothing is made again. Each replica's `dcs_workspace_start_seconds{phase}`
-//! counts the phases its start went through.
+//! counts the phases its start went through. A stop asked for through A (a real
+//! launcher behind the ingress) is carried out by B, which carries the workspace's
+//! connections too, and a person coming back through B undoes it.
 
 use std::time::Duration;
 
+use dcs_e2e::launcher::Launcher;
 use dcs_e2e::{client, Proxy, ProxyBuilder};
+use dcs_model::{InstanceId, UserId, WorkspaceKey};
+use dcs_proxy::hop::HopKey;
 use dcs_proxy::runtime::knative::fake::ingress::FakeIngress;
 use dcs_proxy::runtime::knative::fake::{FakeApiServer, Policy};
 use serde_json::Value;
@@ -20,6 +25,9 @@ fn replica(dir: &std::path::Path, name: &str, ingress: &FakeIngress) -> anyhow::
         .knative(&dir.join("kubeconfig"), &dir.join("hop.key"))
         .arg("--knative-ingress")
         .arg(ingress.addr().to_string())
+        // The reaper asks the workspaces' clocks every 2 s.
+        .arg("--idle-timeout")
+        .arg("20s")
         .start()
 }
 
@@ -146,6 +154,96 @@ async fn create_via_a_open_via_b_delete_via_a_then_b_finds_nothing_and_makes_not
         homes.iter().filter(|n| **n == name).count(),
         1,
         "its home volume was made once: {homes:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_asked_through_a_is_carried_out_by_b_until_someone_comes_back_through_b(
+) -> anyhow::Result<()> {
+    dcs_proxy::runtime::knative::install_crypto_provider();
+    let dir = tempfile::tempdir()?;
+    let server = FakeApiServer::new();
+    server.set_policy(Policy::ReadyAfter(Duration::from_millis(200)));
+    std::fs::write(dir.path().join("kubeconfig"), server.kubeconfig())?;
+    std::fs::write(dir.path().join("hop.key"), [b'k'; 32])?;
+    let ingress = FakeIngress::start(&server);
+    let a = replica(dir.path(), "a", &ingress)?;
+    let b = replica(dir.path(), "b", &ingress)?;
+
+    let resp = client()
+        .post(a.url("/api/instances"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 201, "{}", a.log());
+    let created: Value = serde_json::from_str(&resp.text().await?)?;
+    let field = |k: &str| created[k].as_str().unwrap_or_default().to_owned();
+    let (id, token) = (field("instance_id"), field("access_token"));
+    let key = WorkspaceKey::instance(UserId::new(&field("user_id"))?, InstanceId::parse(&id)?);
+    assert_eq!(server.created("services"), vec![key.name().to_string()]);
+    // The Service's pod: a real launcher, the hop credential the replicas derive.
+    let hop = HopKey::load(&dir.path().join("hop.key")).map_err(anyhow::Error::msg)?;
+    let launcher = Launcher::start(&key, &hop).await?;
+    ingress.forward(key.name().as_str(), launcher.addr);
+
+    // A tab whose connections go through B.
+    let cookie = exchange(&b, &id, &token).await?;
+    let (code, _) = get(&b, &format!("/instances/{id}/_dcs/ready"), &cookie).await?;
+    assert_eq!(code, 200, "{}", b.log());
+    let poll = || {
+        client()
+            .get(b.url(&format!("/instances/{id}/_dcs/idle")))
+            .header("cookie", &cookie)
+            .header("x-dcs-background", "1")
+            .send()
+    };
+    let resp = poll().await?;
+    assert_eq!(resp.status(), 200, "B forwards the poll: {}", b.log());
+
+    // Stop now, through A.
+    let resp = client()
+        .post(a.url(&format!("/api/instances/{id}/stop")))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200, "{}", a.log());
+    // B hears of it from the workspace's clock at its next reaper pass: its tab is
+    // told the stop was asked for, and B closed what it carried.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let resp = poll().await?;
+        if resp.status() == 503 {
+            let told: Value = serde_json::from_str(&resp.text().await?)?;
+            assert_eq!(told["reason"], "requested", "{told}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B still forwards the tab's poll ({}) after the stop: {}",
+            resp.status(),
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let metrics = b.metrics().await?;
+    assert_eq!(
+        dcs_e2e::metric(&metrics, "dcs_idle_stops_total{reason=\"requested\"}"),
+        1,
+        "{metrics}"
+    );
+
+    // Someone comes back through B (the Resume reload): it runs for them, and the
+    // workspace's clock no longer says a stop is due.
+    let (code, _) = get(&b, &format!("/instances/{id}/"), &cookie).await?;
+    assert_eq!(code, 200, "{}", b.log());
+    let resp = poll().await?;
+    assert_eq!(resp.status(), 200, "{}", b.log());
+    let report: Value = serde_json::from_str(&resp.text().await?)?;
+    assert!(report["stop_requested_at"].is_null(), "{report}");
+    assert!(
+        report["stop_at"].as_u64() > report["now"].as_u64(),
+        "{report}"
     );
     Ok(())
 }

@@ -5,7 +5,10 @@
 //!   (and `"ago_ms"` when sent late): a person's input in the page, reported by its
 //!   script (`204`), recorded at the time it happened (at most a minute back);
 //! - `POST /_dcs/keepalive` `{"for_s": N}`: declared work for `N` seconds, at most the
-//!   busy limit (`422` beyond); answers the report.
+//!   busy limit (`422` beyond); answers the report;
+//! - `POST /_dcs/stop`: a stop was asked for (the proxy tells the workspace, so every
+//!   replica's reaper stops it, [`Activity::stop_requested`]); answers the report.
+//!   A browser's `<workspace>/_dcs/stop` never gets here: the proxy answers it.
 
 use std::sync::Arc;
 
@@ -28,13 +31,15 @@ pub const IDLE_PATH: &str = "/_dcs/idle";
 pub const ACTIVITY_PATH: &str = "/_dcs/activity";
 /// `POST /_dcs/keepalive`.
 pub const KEEPALIVE_PATH: &str = "/_dcs/keepalive";
+/// `POST /_dcs/stop`.
+pub const STOP_PATH: &str = "/_dcs/stop";
 
 /// The largest body accepted.
 const MAX_BODY: usize = 4 * 1024;
 
 /// Whether `path` is one of the clock's endpoints.
 pub fn is_endpoint(path: &str) -> bool {
-    [IDLE_PATH, ACTIVITY_PATH, KEEPALIVE_PATH].contains(&path)
+    [IDLE_PATH, ACTIVITY_PATH, KEEPALIVE_PATH, STOP_PATH].contains(&path)
 }
 
 /// Answers a request for one of the clock's endpoints.
@@ -61,6 +66,11 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
     let activity = app.activity();
     match path.as_str() {
         IDLE_PATH => report(app, activity),
+        STOP_PATH => {
+            activity.stop_requested(now_ms());
+            tracing::info!("a stop was asked for: due now");
+            report(app, activity)
+        }
         ACTIVITY_PATH => match body::<ActivityBeacon>(req).await {
             Ok(beacon) if ActivityBeacon::KINDS.contains(&beacon.kind.as_str()) => {
                 activity.input(&beacon.kind, beacon.input_at(now_ms()));

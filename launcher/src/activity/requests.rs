@@ -18,6 +18,7 @@ const PLUMBING: &[&str] = &[
     "/_dcs/notice.js",
     "/_dcs/activity",
     "/_dcs/keepalive",
+    "/_dcs/stop",
     "/_dcs/ws-echo",
 ];
 

@@ -171,3 +171,45 @@ fn the_start_holds_and_the_idle_time_counts_from_its_end() {
     assert_eq!(r.active_work[0].what, "start");
     assert_eq!(clock.report(T0 + 501 * S, None).stop_at, Some(T0 / S + 560));
 }
+
+#[test]
+fn a_requested_stop_is_due_at_once_until_someone_comes_back() {
+    let clock = Activity::new(policy(7200), T0);
+    clock.input("key", T0 + 10 * S);
+    // Held by a keep-alive and a busy terminal: an asked-for stop is due all the same.
+    clock
+        .keepalive(3600, T0 + 10 * S)
+        .expect("within the limit");
+    let term = Terminals::open(&clock, 4242);
+    term.output(T0 + 19 * S);
+    clock.stop_requested(T0 + 20 * S);
+    let r = clock.report(T0 + 21 * S, None);
+    assert_eq!(
+        (r.stop_at, r.warn_at, r.stop_requested_at),
+        (Some(T0 / S + 20), Some(T0 / S + 20), Some(T0 / S + 20)),
+        "{r:?}"
+    );
+    assert_eq!(r.reason_not_stopping, None, "due");
+    // Input from before the ask (a late beacon of the click on Stop now) changes
+    // nothing; input after it does: the clock runs as before.
+    clock.input("pointer", T0 + 19 * S);
+    assert_eq!(
+        clock.report(T0 + 22 * S, None).stop_requested_at,
+        Some(T0 / S + 20)
+    );
+    clock.input("request", T0 + 30 * S);
+    let r = clock.report(T0 + 31 * S, None);
+    assert_eq!(r.stop_requested_at, None);
+    assert_eq!(
+        r.stop_at,
+        Some(T0 / S + 3610),
+        "the keep-alive holds it again: {r:?}"
+    );
+    drop(term);
+    // A keep-alive after an ask cancels it too.
+    clock.stop_requested(T0 + 40 * S);
+    assert_eq!(clock.report(T0 + 41 * S, None).stop_at, Some(T0 / S + 40));
+    clock.keepalive(600, T0 + 42 * S).expect("within the limit");
+    let r = clock.report(T0 + 43 * S, None);
+    assert_eq!((r.stop_requested_at, r.stop_at), (None, Some(T0 / S + 642)));
+}

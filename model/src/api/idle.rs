@@ -36,6 +36,12 @@ pub struct IdleReport {
     pub warn_at: Option<u64>,
     /// Why it is not stopped now, for a person; `None` once `stop_at` passed.
     pub reason_not_stopping: Option<String>,
+    /// When someone asked for a stop (the IDE warning's Stop now, the home page's
+    /// Stop, `POST /api/instances/{id}/stop`, through any proxy replica) that no
+    /// input or keep-alive has followed: the stop is due, `stop_at` is that time and
+    /// every replica stops it. `None` otherwise (and from launchers before it).
+    #[serde(default)]
+    pub stop_requested_at: Option<u64>,
 }
 
 /// When and how the workspace was last used.

@@ -1,6 +1,7 @@
 //! Asking a workspace's launcher about its idle clock over the authenticated hop:
-//! `GET /_dcs/idle` (the reaper, `GET /api/status`) and `POST /_dcs/keepalive` (the
-//! keep-alive API), each a question of its own ([`crate::hop::ask`]) within a
+//! `GET /_dcs/idle` (the reaper, `GET /api/status`), `POST /_dcs/keepalive` (the
+//! keep-alive API) and `POST /_dcs/stop` (a stop someone asked for, so that every
+//! replica's reaper carries it out), each a question of its own ([`crate::hop::ask`]) within a
 //! deadline: a launcher that cannot answer is "unknown", never "idle".
 
 use std::time::Duration;
@@ -18,6 +19,8 @@ pub const ASK_TIMEOUT: Duration = Duration::from_secs(5);
 pub const IDLE_PATH: &str = "/_dcs/idle";
 /// The path of the launcher's keep-alive.
 pub const KEEPALIVE_PATH: &str = "/_dcs/keepalive";
+/// The path at which the launcher hears of a stop someone asked for.
+pub const STOP_PATH: &str = "/_dcs/stop";
 
 /// The launcher's clock, or why it could not be read.
 pub async fn idle(up: &Upstream) -> Result<IdleReport, String> {
@@ -26,6 +29,16 @@ pub async fn idle(up: &Upstream) -> Result<IdleReport, String> {
         return Err(format!("the launcher answers {status}"));
     }
     serde_json::from_slice(&body).map_err(|e| format!("not an idle report: {e}"))
+}
+
+/// Tells the launcher a stop was asked for: its clock says "due" from now on, to
+/// every replica's reaper, until someone uses it again.
+pub async fn stop(up: &Upstream) -> Result<(), String> {
+    let (status, _) = exchange(up, Method::POST, STOP_PATH, None).await?;
+    if status != StatusCode::OK {
+        return Err(format!("the launcher answers {status}"));
+    }
+    Ok(())
 }
 
 /// What a keep-alive got.

@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use super::{ask, lock, Activator};
 use crate::activity::Tracker;
-use crate::runtime::Status;
+use crate::runtime::{Status, Upstream};
 
 /// What the reaper concluded about one workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,14 +33,19 @@ pub enum Verdict {
 }
 
 /// The verdict of a launcher's report: stop once `stop_at` has passed on the
-/// launcher's own clock; `busy_max` when work was still going on.
+/// launcher's own clock; `requested` when someone asked for the stop (through any
+/// replica), `busy_max` when work was still going on.
 pub fn of_report(report: &IdleReport) -> Verdict {
     match report.stop_at {
-        Some(stop_at) if stop_at <= report.now => Verdict::Stop(if report.active_work.is_empty() {
-            "idle"
-        } else {
-            "busy_max"
-        }),
+        Some(stop_at) if stop_at <= report.now => {
+            Verdict::Stop(if report.stop_requested_at.is_some() {
+                "requested"
+            } else if report.active_work.is_empty() {
+                "idle"
+            } else {
+                "busy_max"
+            })
+        }
         _ => Verdict::Keep,
     }
 }
@@ -74,14 +79,10 @@ impl Activator {
             // Asked only while the runtime says it runs: asking a workspace another
             // replica stopped would wake it (Knative routes through its activator).
             let listed = running.as_ref().is_none_or(|r| r.contains(&key));
-            let routed = lock(&self.ready).get(&key).cloned();
-            let upstream = match routed {
-                Some(up) => Some(up),
-                // Never routed here (adopted, or another replica's): the runtime
-                // knows where it answers, without waking it.
-                None => self.runtime.running_upstream(&key).await.map(Arc::new),
-            }
-            .filter(|_| listed);
+            let upstream = match listed {
+                true => self.running_upstream(&key).await,
+                false => None,
+            };
             let answer = match &upstream {
                 Some(up) => Some(ask::idle(up).await),
                 None => None,
@@ -107,6 +108,16 @@ impl Activator {
         }
     }
 
+    /// Where the running workspace `key` answers: this replica's route to it, else
+    /// (never routed here: adopted, or another replica's) where the runtime knows it
+    /// answers, without waking it. Ask it only while the runtime lists it running.
+    pub async fn running_upstream(&self, key: &WorkspaceKey) -> Option<Arc<Upstream>> {
+        if let Some(up) = lock(&self.ready).get(key).cloned() {
+            return Some(up);
+        }
+        self.runtime.running_upstream(key).await.map(Arc::new)
+    }
+
     /// The verdict from this proxy's own record, when the launcher cannot say.
     fn fallback(&self, tracker: &Tracker) -> Verdict {
         if tracker.in_flight() > 0
@@ -122,7 +133,11 @@ impl Activator {
     async fn stop_idle(&self, key: &WorkspaceKey, tracker: &Tracker, reason: &'static str) {
         info!(workspace = %key, reason, "stopping idle workspace");
         // Before the stop: a stale tab's polls and reconnects must not wake it.
-        self.idle_stops.note(key, self.idle_timeout);
+        if reason == "requested" {
+            self.idle_stops.note_requested(key);
+        } else {
+            self.idle_stops.note(key, self.idle_timeout);
+        }
         self.invalidate(key);
         // Runtimes that scale on their own (Knative) count open sockets as
         // requests in flight; close them so the workspace can reach zero.
@@ -163,6 +178,7 @@ mod tests {
             stop_at,
             warn_at: None,
             reason_not_stopping: None,
+            stop_requested_at: None,
         }
     }
 
@@ -179,5 +195,10 @@ mod tests {
             of_report(&report(Some(900), true)),
             Verdict::Stop("busy_max")
         );
+        let asked = IdleReport {
+            stop_requested_at: Some(990),
+            ..report(Some(990), true)
+        };
+        assert_eq!(of_report(&asked), Verdict::Stop("requested"));
     }
 }
