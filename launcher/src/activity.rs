@@ -190,43 +190,12 @@ impl Activity {
         let requested = state
             .stop_requested_ms
             .filter(|r| state.last_input.as_ref().is_none_or(|(at, _)| at <= r));
-        if let Some(r) = requested {
-            return self.requested_report(now, r, &state, active);
-        }
-        let idle_ms = self.policy.idle_timeout_secs.saturating_mul(1000);
-        let base = state
-            .last_input
-            .as_ref()
-            .map_or(state.since_ms, |(at, _)| (*at).max(state.since_ms));
-        let cap = base.saturating_add(busy_max_ms);
-        let input_deadline = base.saturating_add(idle_ms);
-        let work_deadline = match state.work_ms {
-            Some(w) if busy_max_ms > 0 => w.saturating_add(idle_ms).min(cap),
-            _ => 0,
-        };
         let keepalive = state.keepalive_until_ms.filter(|k| *k > now);
-        let stop_ms = input_deadline
-            .max(work_deadline)
-            .max(keepalive.unwrap_or(0));
-        let work_holds = start.is_some() || (!active.is_empty() && now < cap);
-        let (stop_at, warn_at) = if work_holds {
-            (None, None)
-        } else {
-            let stop = stop_ms.div_ceil(1000);
-            (
-                Some(stop),
-                Some(stop.saturating_sub(self.policy.warning_secs)),
-            )
+        let (stop_at, warn_at, reason) = match requested {
+            // Asked for and not undone: due since then, whatever held it.
+            Some(r) => (Some(r / 1000), Some(r / 1000), None),
+            None => self.deadlines(now, start.is_some(), &active, &state),
         };
-        let reason = reason(
-            now,
-            work_holds,
-            &active,
-            keepalive.filter(|k| *k >= stop_ms),
-            state.last_input.as_ref(),
-            stop_ms,
-            work_deadline,
-        );
         IdleReport {
             now: now / 1000,
             idle_timeout_s: self.policy.idle_timeout_secs,
@@ -242,39 +211,56 @@ impl Activity {
             stop_at,
             warn_at,
             reason_not_stopping: reason,
-            stop_requested_at: None,
+            stop_requested_at: requested.map(|r| r / 1000),
         }
     }
 
-    /// The report while a stop asked for at `requested` stands: due since then.
-    fn requested_report(
+    /// When the workspace stops unless used, when it warns, and why it has not
+    /// stopped: from the last input, watched work (`active`, the start when
+    /// `starting`) within the busy limit, and a keep-alive.
+    fn deadlines(
         &self,
         now: u64,
-        requested: u64,
+        starting: bool,
+        active: &[ActiveWork],
         state: &State,
-        active_work: Vec<ActiveWork>,
-    ) -> IdleReport {
-        let at = requested / 1000;
-        IdleReport {
-            now: now / 1000,
-            idle_timeout_s: self.policy.idle_timeout_secs,
-            warning_s: self.policy.warning_secs,
-            busy_max_s: self.policy.busy_max_secs,
-            last_input: state.last_input.as_ref().map(|(at, kind)| LastInput {
-                at: at / 1000,
-                kind: kind.clone(),
-            }),
-            active_work,
-            keepalive_until: state
-                .keepalive_until_ms
-                .filter(|k| *k > now)
-                .map(|k| k / 1000),
-            open_connections: self.open.load(Ordering::Relaxed),
-            stop_at: Some(at),
-            warn_at: Some(at),
-            reason_not_stopping: None,
-            stop_requested_at: Some(at),
-        }
+    ) -> (Option<u64>, Option<u64>, Option<String>) {
+        let busy_max_ms = self.policy.busy_max_secs.saturating_mul(1000);
+        let idle_ms = self.policy.idle_timeout_secs.saturating_mul(1000);
+        let base = state
+            .last_input
+            .as_ref()
+            .map_or(state.since_ms, |(at, _)| (*at).max(state.since_ms));
+        let cap = base.saturating_add(busy_max_ms);
+        let input_deadline = base.saturating_add(idle_ms);
+        let work_deadline = match state.work_ms {
+            Some(w) if busy_max_ms > 0 => w.saturating_add(idle_ms).min(cap),
+            _ => 0,
+        };
+        let keepalive = state.keepalive_until_ms.filter(|k| *k > now);
+        let stop_ms = input_deadline
+            .max(work_deadline)
+            .max(keepalive.unwrap_or(0));
+        let work_holds = starting || (!active.is_empty() && now < cap);
+        let (stop_at, warn_at) = if work_holds {
+            (None, None)
+        } else {
+            let stop = stop_ms.div_ceil(1000);
+            (
+                Some(stop),
+                Some(stop.saturating_sub(self.policy.warning_secs)),
+            )
+        };
+        let reason = reason(
+            now,
+            work_holds,
+            active,
+            keepalive.filter(|k| *k >= stop_ms),
+            state.last_input.as_ref(),
+            stop_ms,
+            work_deadline,
+        );
+        (stop_at, warn_at, reason)
     }
 }
 
