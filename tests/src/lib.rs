@@ -19,8 +19,6 @@
 //! - [`fixture`]: the common scene: git server + `acme/hello` + proxy.
 //! - [`proxy`]: a real `dcs-proxy` process: start, SIGTERM, SIGKILL, its launchers.
 //! - [`bins`]: locate the workspace binaries (`dcs-proxy`, `dcs-launcher`).
-//! - [`launcher`]: a real `dcs-launcher` started as a Knative pod starts it, for the
-//!   fake Knative ingress to route to.
 //! - [`browser`]: headless Chromium through the playwright-core scripts in `tests/browser/`;
 //!   [`browser::required`] and [`browser::missing`] fail a test whose prerequisite is
 //!   missing, naming the make target that installs it (nothing is ever skipped).
@@ -42,7 +40,6 @@ pub mod git_cli;
 pub mod git_server;
 pub mod ide_support;
 pub mod jwt;
-pub mod launcher;
 pub mod outpost;
 pub mod procs;
 pub mod proxy;

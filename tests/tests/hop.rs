@@ -207,9 +207,9 @@ mod knative {
     //! The Knative data plane: the fake API server and its ingress stand-in, real
     //! launchers behind it with their hop Secrets' files.
 
-    use dcs_e2e::launcher::Launcher;
     use dcs_model::{InstanceId, InstanceSpec};
     use dcs_proxy::runtime::knative::fake::ingress::FakeIngress;
+    use dcs_proxy::runtime::knative::fake::launcher::Launcher;
     use dcs_proxy::runtime::knative::fake::{FakeApiServer, Policy};
     use dcs_proxy::runtime::knative::{KnativeArgs, KnativeRuntime};
     use dcs_proxy::runtime::{Runtime, WorkspaceSpec};
@@ -249,9 +249,11 @@ mod knative {
             instance("alice", "inst-00000000000000a1"),
             instance("bob", "inst-00000000000000b2"),
         );
+        let bin = dcs_e2e::bin_path("dcs-launcher")?;
+        let (da, db) = (tempfile::tempdir()?, tempfile::tempdir()?);
         let (la, lb) = (
-            Launcher::start(&a, &hop).await?,
-            Launcher::start(&b, &hop).await?,
+            Launcher::start(&bin, &a, da.path(), Some(&hop)).await?,
+            Launcher::start(&bin, &b, db.path(), Some(&hop)).await?,
         );
         ingress.forward(a.name().as_str(), la.addr);
         ingress.forward(b.name().as_str(), lb.addr);

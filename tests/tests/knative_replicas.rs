@@ -10,11 +10,11 @@
 
 use std::time::Duration;
 
-use dcs_e2e::launcher::Launcher;
 use dcs_e2e::{client, Proxy, ProxyBuilder};
 use dcs_model::{InstanceId, UserId, WorkspaceKey};
 use dcs_proxy::hop::HopKey;
 use dcs_proxy::runtime::knative::fake::ingress::FakeIngress;
+use dcs_proxy::runtime::knative::fake::launcher::Launcher;
 use dcs_proxy::runtime::knative::fake::{FakeApiServer, Policy};
 use serde_json::Value;
 
@@ -66,27 +66,55 @@ async fn start_phases(proxy: &Proxy) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
+/// Two replicas, A and B, on one fake API server (Services Ready after
+/// `ready_after`) and one ingress stand-in.
+struct Scene {
+    dir: tempfile::TempDir,
+    server: FakeApiServer,
+    ingress: FakeIngress,
+    a: Proxy,
+    b: Proxy,
+}
+
+impl Scene {
+    fn new(ready_after: Duration) -> anyhow::Result<Self> {
+        dcs_proxy::runtime::knative::install_crypto_provider();
+        let dir = tempfile::tempdir()?;
+        let server = FakeApiServer::new();
+        server.set_policy(Policy::ReadyAfter(ready_after));
+        std::fs::write(dir.path().join("kubeconfig"), server.kubeconfig())?;
+        std::fs::write(dir.path().join("hop.key"), [b'k'; 32])?;
+        let ingress = FakeIngress::start(&server);
+        let a = replica(dir.path(), "a", &ingress)?;
+        let b = replica(dir.path(), "b", &ingress)?;
+        Ok(Self {
+            dir,
+            server,
+            ingress,
+            a,
+            b,
+        })
+    }
+
+    /// An instance created through A: its id and access token.
+    async fn create(&self) -> anyhow::Result<Value> {
+        let resp = client()
+            .post(self.a.url("/api/instances"))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await?;
+        anyhow::ensure!(resp.status() == 201, "{}", self.a.log());
+        Ok(serde_json::from_str(&resp.text().await?)?)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_via_a_open_via_b_delete_via_a_then_b_finds_nothing_and_makes_nothing(
 ) -> anyhow::Result<()> {
-    dcs_proxy::runtime::knative::install_crypto_provider();
-    let dir = tempfile::tempdir()?;
-    let server = FakeApiServer::new();
-    server.set_policy(Policy::ReadyAfter(Duration::from_secs(2)));
-    std::fs::write(dir.path().join("kubeconfig"), server.kubeconfig())?;
-    std::fs::write(dir.path().join("hop.key"), [b'k'; 32])?;
-    let ingress = FakeIngress::start(&server);
-    let a = replica(dir.path(), "a", &ingress)?;
-    let b = replica(dir.path(), "b", &ingress)?;
-
-    let resp = client()
-        .post(a.url("/api/instances"))
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 201, "{}", a.log());
-    let created: Value = serde_json::from_str(&resp.text().await?)?;
+    let scene = Scene::new(Duration::from_secs(2))?;
+    let Scene { server, a, b, .. } = &scene;
+    let created = scene.create().await?;
     let id = created["instance_id"]
         .as_str()
         .unwrap_or_default()
@@ -97,15 +125,15 @@ async fn create_via_a_open_via_b_delete_via_a_then_b_finds_nothing_and_makes_not
     let name = services[0].clone();
 
     // Opened through B while it is not ready: held until it is, then served.
-    let cookie = exchange(&b, &id, token).await?;
-    let (code, body) = get(&b, &format!("/instances/{id}/x"), &cookie).await?;
+    let cookie = exchange(b, &id, token).await?;
+    let (code, body) = get(b, &format!("/instances/{id}/x"), &cookie).await?;
     assert_eq!(
         (code, body.as_str()),
         (200, "a canned workspace"),
         "{}",
         b.log()
     );
-    let phases = start_phases(&b).await?;
+    let phases = start_phases(b).await?;
     assert!(phases.contains(&"ready".to_owned()), "{phases:?}");
     assert!(
         phases.iter().any(|p| p != "ready"),
@@ -120,7 +148,7 @@ async fn create_via_a_open_via_b_delete_via_a_then_b_finds_nothing_and_makes_not
     // B hears of it through its watch: page, cookie, API and token all 404.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let (code, _) = get(&b, &format!("/instances/{id}/x"), &cookie).await?;
+        let (code, _) = get(b, &format!("/instances/{id}/x"), &cookie).await?;
         if code == 404 {
             break;
         }
@@ -131,7 +159,7 @@ async fn create_via_a_open_via_b_delete_via_a_then_b_finds_nothing_and_makes_not
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (code, _) = get(&b, &format!("/api/instances/{id}"), "").await?;
+    let (code, _) = get(b, &format!("/api/instances/{id}"), "").await?;
     assert_eq!(code, 404);
     // The link is refused as any wrong token is (no cookie is set).
     let resp = client()
@@ -142,7 +170,7 @@ async fn create_via_a_open_via_b_delete_via_a_then_b_finds_nothing_and_makes_not
     assert!(resp.headers().get("set-cookie").is_none());
     // A reconnecting tab: its requests through B make nothing.
     for path in ["/x", "/", "/_dcs/ready"] {
-        let (code, _) = get(&b, &format!("/instances/{id}{path}"), &cookie).await?;
+        let (code, _) = get(b, &format!("/instances/{id}{path}"), &cookie).await?;
         assert_eq!(code, 404, "{path}");
     }
     assert_eq!(server.created("services"), vec![name.clone()]);
@@ -161,36 +189,30 @@ async fn create_via_a_open_via_b_delete_via_a_then_b_finds_nothing_and_makes_not
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_asked_through_a_is_carried_out_by_b_until_someone_comes_back_through_b(
 ) -> anyhow::Result<()> {
-    dcs_proxy::runtime::knative::install_crypto_provider();
-    let dir = tempfile::tempdir()?;
-    let server = FakeApiServer::new();
-    server.set_policy(Policy::ReadyAfter(Duration::from_millis(200)));
-    std::fs::write(dir.path().join("kubeconfig"), server.kubeconfig())?;
-    std::fs::write(dir.path().join("hop.key"), [b'k'; 32])?;
-    let ingress = FakeIngress::start(&server);
-    let a = replica(dir.path(), "a", &ingress)?;
-    let b = replica(dir.path(), "b", &ingress)?;
-
-    let resp = client()
-        .post(a.url("/api/instances"))
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 201, "{}", a.log());
-    let created: Value = serde_json::from_str(&resp.text().await?)?;
+    let scene = Scene::new(Duration::from_millis(200))?;
+    let Scene {
+        dir,
+        server,
+        ingress,
+        a,
+        b,
+    } = &scene;
+    let created = scene.create().await?;
     let field = |k: &str| created[k].as_str().unwrap_or_default().to_owned();
     let (id, token) = (field("instance_id"), field("access_token"));
     let key = WorkspaceKey::instance(UserId::new(&field("user_id"))?, InstanceId::parse(&id)?);
     assert_eq!(server.created("services"), vec![key.name().to_string()]);
     // The Service's pod: a real launcher, the hop credential the replicas derive.
     let hop = HopKey::load(&dir.path().join("hop.key")).map_err(anyhow::Error::msg)?;
-    let launcher = Launcher::start(&key, &hop).await?;
+    let bin = dcs_e2e::bin_path("dcs-launcher")?;
+    let pod = dir.path().join("pod");
+    std::fs::create_dir_all(&pod)?;
+    let launcher = Launcher::start(&bin, &key, &pod, Some(&hop)).await?;
     ingress.forward(key.name().as_str(), launcher.addr);
 
     // A tab whose connections go through B.
-    let cookie = exchange(&b, &id, &token).await?;
-    let (code, _) = get(&b, &format!("/instances/{id}/_dcs/ready"), &cookie).await?;
+    let cookie = exchange(b, &id, &token).await?;
+    let (code, _) = get(b, &format!("/instances/{id}/_dcs/ready"), &cookie).await?;
     assert_eq!(code, 200, "{}", b.log());
     let poll = || {
         client()
@@ -235,7 +257,7 @@ async fn a_stop_asked_through_a_is_carried_out_by_b_until_someone_comes_back_thr
 
     // Someone comes back through B (the Resume reload): it runs for them, and the
     // workspace's clock no longer says a stop is due.
-    let (code, _) = get(&b, &format!("/instances/{id}/"), &cookie).await?;
+    let (code, _) = get(b, &format!("/instances/{id}/"), &cookie).await?;
     assert_eq!(code, 200, "{}", b.log());
     let resp = poll().await?;
     assert_eq!(resp.status(), 200, "{}", b.log());

@@ -23,12 +23,14 @@
 //! - `watch`: `resourceVersion`s, history, watch streams.
 //! - `controller`: the Knative controller's part.
 //! - [`ingress`]: the networking layer's part.
+//! - [`launcher`]: a real `dcs-launcher` for the ingress to route to.
 //!
 //! Every call is logged (for the RBAC check and request counts), and every
 //! object created is counted.
 
 mod controller;
 pub mod ingress;
+pub mod launcher;
 mod owners;
 mod verbs;
 mod watch;

@@ -6,16 +6,16 @@
 //! Needs the launcher binary next to this test's profile directory (`make
 //! build`, i.e. `cargo build --bins`), or in `$DCS_BIN_DIR`.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 
+use super::config_with;
 use super::contract::{FakeHarness, NS};
-use super::{config_with, eventually};
 use crate::runtime::contract;
+use crate::runtime::knative::fake::launcher::Launcher;
 use crate::runtime::knative::fake::Policy;
 use crate::runtime::{Runtime, Upstream, WorkspaceSpec};
 
@@ -39,63 +39,6 @@ fn launcher_bin() -> PathBuf {
         bin.display()
     );
     bin
-}
-
-/// A real launcher of an instance without a repository, on 127.0.0.1.
-struct Launcher {
-    child: std::process::Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Launcher {
-    async fn start(key: &dcs_model::WorkspaceKey) -> Self {
-        use std::os::unix::process::CommandExt as _;
-        let dir = tempfile::tempdir().expect("tmp");
-        let dcs_model::WorkspaceKind::Instance(id) = &key.kind else {
-            panic!("an instance key")
-        };
-        let addr_file = dir.path().join("addr");
-        let mut env = dcs_model::LauncherEnv::for_instance(Some(id.clone()), None);
-        env.workspaces_dir = dir.path().join("workspaces");
-        env.config_dir = Some(dir.path().join("config"));
-        env.listen = SocketAddr::from(([127, 0, 0, 1], 0)).into();
-        env.addr_file = Some(addr_file.clone());
-        env.ide = "none".into();
-        env.base_path = crate::runtime::base_path(key);
-        std::fs::create_dir_all(&env.workspaces_dir).expect("mkdir");
-        let mut cmd = std::process::Command::new(launcher_bin());
-        cmd.arg("run")
-            .current_dir(dir.path())
-            .stdin(std::process::Stdio::null())
-            .process_group(0);
-        for (k, _) in std::env::vars_os() {
-            if k.to_str().is_some_and(|k| k.starts_with("DCS_")) {
-                cmd.env_remove(k);
-            }
-        }
-        let child = cmd.envs(env.to_vars()).spawn().expect("spawn dcs-launcher");
-        let addr = eventually("the launcher publishes its address", || async {
-            std::fs::read_to_string(&addr_file)
-                .ok()?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .await;
-        Self {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Launcher {
-    fn drop(&mut self) {
-        let _ = dcs_os::group::signal(self.child.id(), nix::sys::signal::Signal::SIGKILL);
-        let _ = self.child.wait();
-    }
 }
 
 /// One request through the upstream, as the proxy forwards it.
@@ -128,7 +71,10 @@ async fn the_first_open_is_answered_by_the_workspace_not_by_the_ingress() {
     h.server
         .set_policy(Policy::ReadyAfter(Duration::from_secs(1)));
     h.ingress.set_route_delay(Duration::from_millis(300));
-    let launcher = Launcher::start(&k).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let launcher = Launcher::start(&launcher_bin(), &k, dir.path(), None)
+        .await
+        .expect("the launcher publishes its address");
     h.ingress.forward(&name, launcher.addr);
     h.runtime
         .register(&contract::instance_spec(&k))
