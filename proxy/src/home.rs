@@ -3,7 +3,9 @@
 //! repository by name or by a pasted GitHub link.
 //!
 //! The page itself is the same for everyone but for the name it greets; its script
-//! ([`SCRIPT_PATH`], same origin) lists the workspaces from `GET /api/instances` and
+//! ([`SCRIPT_PATH`], same origin) lists the workspaces from `GET /api/instances` (for
+//! members of an admin group, as `GET /api/me` says, everyone's on request:
+//! `?all=true`, with their owners, the others' without an Open link) and
 //! acts through `POST /api/instances/{id}/stop` (the warning's Stop now) and
 //! `DELETE /api/instances/{id}`. So who sees and may do what is decided where the
 //! API decides it, and the edge's origin check covers the actions as
@@ -124,13 +126,15 @@ fn page(status: StatusCode, identity: &Identity, refused: Option<(&str, &str)>) 
          small{{color:#666}}</style>\
          <script src=\"{script}\" defer></script></head>\
          <body><h1>Your workspaces</h1>\
-         <p>Signed in as <strong id=user>{user}</strong>.</p>\
+         <p>Signed in as <strong id=user>{user}</strong>.\
+         <label id=everyone-box hidden> <input type=checkbox id=everyone> Everyone's workspaces</label></p>\
          <form method=get action=\"/\"><label for=repo hidden>Repository</label>\
          <input id=repo name=repo required value=\"{value}\" autocomplete=off spellcheck=false \
          placeholder=\"owner/repo or a GitHub link\"><button type=submit>Open</button></form>\
          {problem}\
          <p id=failed role=alert hidden></p>\
-         <table id=workspaces hidden><thead><tr><th>Workspace</th><th>State</th><th></th></tr></thead>\
+         <table id=workspaces hidden><thead><tr><th>Workspace</th><th id=owner-head hidden>Owner</th>\
+         <th>State</th><th></th></tr></thead>\
          <tbody id=rows></tbody></table>\
          <p id=empty hidden>No workspaces yet: open a repository above.</p>\
          <noscript><p>The list needs JavaScript; <code>dcs list</code> shows it too.</p></noscript>\

@@ -3,8 +3,8 @@
 //! kept), a pasted GitHub link opens the workspace, the list shows it running, Stop
 //! stops it (the launcher is gone), a cancelled Delete keeps it and Delete forgets
 //! it; a row whose workspace was deleted elsewhere says why its Stop failed; an API
-//! instance's Stop stops it; a workspace listed as starting leaves the list by
-//! itself when deleted. Without
+//! instance's Stop stops it; an admin lists everyone's and stops another user's; a
+//! workspace listed as starting leaves the list by itself when deleted. Without
 //! a browser: the box's links answer `303` to the workspace or `400`, and
 //! the page's actions sent from a foreign page are refused at the edge.
 
@@ -125,6 +125,43 @@ async fn an_api_instance_is_stopped_from_the_home_page() -> anyhow::Result<()> {
         "its launcher is gone: {}",
         fx.proxy.log()
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_admin_lists_everyones_workspaces_and_stops_anothers() -> anyhow::Result<()> {
+    let tools = browser::tools();
+    // `--auth none`: the one local user (alice) is an admin.
+    let fx = Fixture::new(|b| b)?;
+    let http = client();
+    let created = http
+        .post(fx.proxy.url("/api/instances"))
+        .header("content-type", "application/json")
+        .body(r#"{"user_id": "bob"}"#)
+        .send()
+        .await?;
+    let (code, created) = dcs_e2e::api::status_json(created).await?;
+    anyhow::ensure!(code == 201, "created: {created} {}", fx.proxy.log());
+    let id = created["instance_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let status = format!("/api/status?instance_id={id}");
+    dcs_e2e::api::wait_running(|| http.get(fx.proxy.url(&status)), STEP).await?;
+    let mut script = Script::start(
+        &tools,
+        "home_everyone.mjs",
+        serde_json::json!({ "url": fx.proxy.url("/"), "id": id }),
+    )?;
+    script.expect("own-empty", STEP).await?;
+    let listed = script.expect("listed", STEP).await?;
+    assert_eq!(listed["owner"], "bob", "{listed}");
+    assert!(listed["href"].is_null(), "no Open link to bob's: {listed}");
+    script.expect("stopped", STEP).await?;
+    script.expect("own-again", STEP).await?;
+    script.finish(STEP).await?;
+    let (_, now) = dcs_e2e::api::call(http.get(fx.proxy.url(&status))).await?;
+    assert_eq!(now["phase"], "stopped", "{now}");
     Ok(())
 }
 

@@ -72,7 +72,10 @@ async fn the_script_is_javascript_that_lists_from_the_api() {
     );
     assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
     let js = text(resp).await;
-    assert!(js.contains("fetch('/api/instances'"), "{js}");
+    assert!(
+        js.contains("'/api/instances'") && js.contains("'/api/me'"),
+        "{js}"
+    );
 }
 
 #[test]
