@@ -3,8 +3,8 @@
 //! kept), a pasted GitHub link opens the workspace, the list shows it running, Stop
 //! stops it (the launcher is gone), a cancelled Delete keeps it and Delete forgets
 //! it; a row whose workspace was deleted elsewhere says why its Stop failed; an API
-//! instance's Stop stops it; an admin lists everyone's and stops another user's; a
-//! workspace listed as starting leaves the list by itself when deleted. Without
+//! instance's Stop stops it, and an admin lists everyone's and stops another user's;
+//! a workspace listed as starting leaves the list by itself when deleted. Without
 //! a browser: the box's links answer `303` to the workspace or `400`, and
 //! the page's actions sent from a foreign page are refused at the edge.
 
@@ -92,76 +92,37 @@ async fn a_person_opens_stops_and_deletes_workspaces_from_the_home_page_in_chrom
 }
 
 #[tokio::test]
-async fn an_api_instance_is_stopped_from_the_home_page() -> anyhow::Result<()> {
-    let tools = browser::tools();
-    let fx = Fixture::new(|b| b)?;
-    let http = client();
-    let created = http
-        .post(fx.proxy.url("/api/instances"))
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await?;
-    let (code, created) = dcs_e2e::api::status_json(created).await?;
-    anyhow::ensure!(code == 201, "created: {created} {}", fx.proxy.log());
-    let id = created["instance_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let status = format!("/api/status?instance_id={id}");
-    dcs_e2e::api::wait_running(|| http.get(fx.proxy.url(&status)), STEP).await?;
-    let mut script = Script::start(
-        &tools,
-        "home_instance.mjs",
-        serde_json::json!({ "url": fx.proxy.url("/"), "id": id }),
-    )?;
-    script.expect("listed", STEP).await?;
-    script.expect("stopped", STEP).await?;
-    script.finish(STEP).await?;
-    let (_, now) = dcs_e2e::api::call(http.get(fx.proxy.url(&status))).await?;
-    assert_eq!(now["phase"], "stopped", "{now}");
-    assert!(
-        fx.wait_for_no_launcher(STEP).await,
-        "its launcher is gone: {}",
-        fx.proxy.log()
-    );
-    Ok(())
-}
-
-#[tokio::test]
-async fn an_admin_lists_everyones_workspaces_and_stops_anothers() -> anyhow::Result<()> {
+async fn api_instances_are_stopped_from_the_home_page_an_admins_everyones_too() -> anyhow::Result<()>
+{
     let tools = browser::tools();
     // `--auth none`: the one local user (alice) is an admin.
     let fx = Fixture::new(|b| b)?;
     let http = client();
-    let created = http
-        .post(fx.proxy.url("/api/instances"))
-        .header("content-type", "application/json")
-        .body(r#"{"user_id": "bob"}"#)
-        .send()
-        .await?;
-    let (code, created) = dcs_e2e::api::status_json(created).await?;
-    anyhow::ensure!(code == 201, "created: {created} {}", fx.proxy.log());
-    let id = created["instance_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let status = format!("/api/status?instance_id={id}");
-    dcs_e2e::api::wait_running(|| http.get(fx.proxy.url(&status)), STEP).await?;
+    let (own, own_status) = running_instance(&fx, "{}").await?;
+    let (other, other_status) = running_instance(&fx, r#"{"user_id": "bob"}"#).await?;
     let mut script = Script::start(
         &tools,
         "home_everyone.mjs",
-        serde_json::json!({ "url": fx.proxy.url("/"), "id": id }),
+        serde_json::json!({ "url": fx.proxy.url("/"), "own": own, "other": other }),
     )?;
-    script.expect("own-empty", STEP).await?;
+    script.expect("own-stopped", STEP).await?;
     let listed = script.expect("listed", STEP).await?;
     assert_eq!(listed["owner"], "bob", "{listed}");
     assert!(listed["href"].is_null(), "no Open link to bob's: {listed}");
-    script.expect("stopped", STEP).await?;
-    script.expect("own-again", STEP).await?;
+    script.expect("other-stopped", STEP).await?;
+    let again = script.expect("own-again", STEP).await?;
+    assert_eq!(again["rows"], 1, "alice's own only: {again}");
     script.finish(STEP).await?;
-    let (_, now) = dcs_e2e::api::call(http.get(fx.proxy.url(&status))).await?;
-    assert_eq!(now["phase"], "stopped", "{now}");
+    for status in [own_status, other_status] {
+        let (_, now) = dcs_e2e::api::call(http.get(fx.proxy.url(&status))).await?;
+        assert_eq!(now["phase"], "stopped", "{now}");
+    }
+    assert!(
+        fx.wait_for_no_launcher(STEP).await,
+        "alice's launcher is gone: {}",
+        fx.proxy.log()
+    );
+    assert!(fx.proxy.launcher_pids_of("bob").is_empty(), "bob's too");
     Ok(())
 }
 
@@ -198,6 +159,26 @@ async fn the_list_follows_a_start_without_a_touch() -> anyhow::Result<()> {
     script.finish(STEP).await?;
     opening.abort();
     Ok(())
+}
+
+/// An API instance created with `body`, once it runs: its id and its status path.
+async fn running_instance(fx: &Fixture, body: &str) -> anyhow::Result<(String, String)> {
+    let http = client();
+    let created = http
+        .post(fx.proxy.url("/api/instances"))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await?;
+    let (code, created) = dcs_e2e::api::status_json(created).await?;
+    anyhow::ensure!(code == 201, "created: {created} {}", fx.proxy.log());
+    let id = created["instance_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let status = format!("/api/status?instance_id={id}");
+    dcs_e2e::api::wait_running(|| http.get(fx.proxy.url(&status)), STEP).await?;
+    Ok((id, status))
 }
 
 /// Deletes the one workspace `GET /api/instances` lists, as another tab or `dcs
