@@ -76,6 +76,12 @@ impl Activator {
                 continue;
             }
             let tracker = self.activity.tracker(&key);
+            // Stopped by this replica, and nothing passed it since: a runtime that
+            // scales by itself (Knative) lists it running a while longer, and stopping
+            // it again would count the stop twice. Its tunnels here are closed.
+            if tracker.idle_stopped() {
+                continue;
+            }
             // Asked only while the runtime says it runs: asking a workspace another
             // replica stopped would wake it (Knative routes through its activator).
             let listed = running.as_ref().is_none_or(|r| r.contains(&key));
