@@ -217,26 +217,30 @@ pub async fn stop_requested(
         )));
     }
     info!(workspace = %key, by, "stop requested");
-    // The workspace hears of it first: other replicas carry tunnels of it too, and
-    // their reapers stop it once its clock says so (a runtime that scales by
-    // itself, Knative, stops it only when none is left). Only while it runs: asking
-    // a stopped one would wake it.
-    let running = matches!(status, Ok(Status::Running));
-    let upstream = match running {
-        true => state.activator.running_upstream(key).await,
-        false => None,
+    // Where it answers, while it runs (asking a stopped one would wake it), taken
+    // before the route is forgotten below.
+    let upstream = match status {
+        Ok(Status::Running) => state.activator.running_upstream(key).await,
+        _ => None,
     };
-    if let Some(up) = upstream {
-        if let Err(why) = crate::activator::ask::stop(&up).await {
-            debug!(workspace = %key, %why, "the launcher could not be told of the stop");
-        }
-    }
     let stop = state.activator.idle_stops.note_requested(key);
     state.activator.invalidate(key);
     if let Some(tracker) = state.activator.activity.peek(key) {
         tracker.close_tunnels();
     }
-    if let Err(err) = state.activator.runtime().stop(key).await {
+    // The workspace hears of it while the runtime stops it: other replicas carry
+    // tunnels of it too, and their reapers stop it once its clock says so (a runtime
+    // that scales by itself, Knative, stops it only when none is left). Both at
+    // once: the answer waits for the longer, the launcher's at most `ASK_TIMEOUT`.
+    let tell = async {
+        if let Some(up) = upstream {
+            if let Err(why) = crate::activator::ask::stop(&up).await {
+                debug!(workspace = %key, %why, "the launcher could not be told of the stop");
+            }
+        }
+    };
+    let ((), stopped) = tokio::join!(tell, state.activator.runtime().stop(key));
+    if let Err(err) = stopped {
         warn!(workspace = %key, %err, "the requested stop failed");
         return Err(err);
     }
