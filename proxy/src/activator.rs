@@ -218,12 +218,14 @@ impl Activator {
 
     /// Begins starting `spec` (or joins the start in progress) without waiting for
     /// it, as someone asked (the management API's create and start): a remembered
-    /// failure and a noted stop are forgotten. The outcome shows in the runtime's
+    /// failure and a noted stop are forgotten, and the ask counts as use (this
+    /// replica's record of a stop with it). The outcome shows in the runtime's
     /// status. `limited`: within the start limits, whose refusal is returned (a
     /// create was admitted already, [`Activator::admit_start`]).
     pub fn wake(self: &Arc<Self>, spec: &WorkspaceSpec, limited: bool) -> Result<()> {
         lock(&self.failed).remove(&spec.key);
         self.idle_stops.forget(&spec.key);
+        self.activity.tracker(&spec.key).touch();
         if lock(&self.ready).contains_key(&spec.key) {
             return Ok(());
         }

@@ -65,7 +65,8 @@ impl Tracker {
         self.in_flight.load(Ordering::Relaxed)
     }
 
-    /// Records that the idle policy stopped the workspace for the current idle period.
+    /// Records that the workspace was stopped (by the idle policy, or as someone
+    /// asked) for the current idle period.
     pub fn mark_idle_stopped(&self) {
         self.stopped_at_ms
             .store(self.last_ms.load(Ordering::Relaxed), Ordering::Relaxed);

@@ -244,6 +244,11 @@ pub async fn stop_requested(
         warn!(workspace = %key, %err, "the requested stop failed");
         return Err(err);
     }
+    // Done here: this replica's reaper leaves it until something passes it again
+    // (a runtime that scales by itself lists it running a while longer).
+    if let Some(tracker) = state.activator.activity.peek(key) {
+        tracker.mark_idle_stopped();
+    }
     Ok(stop)
 }
 

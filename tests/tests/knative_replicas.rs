@@ -6,7 +6,7 @@
 //! refuses the link (403, no cookie), and nothing is made again. Each replica's `dcs_workspace_start_seconds{phase}`
 //! counts the phases its start went through. A stop asked for through A (a real
 //! launcher behind the ingress) is carried out by B, which carries the workspace's
-//! connections too, and a person coming back through B undoes it.
+//! connections too; A's API start and a person coming back through B undo it.
 
 use std::time::Duration;
 
@@ -254,6 +254,31 @@ async fn a_stop_asked_through_a_is_carried_out_by_b_until_someone_comes_back_thr
         1,
         "{metrics}"
     );
+
+    // Started again through A's API before Knative scaled it down: the workspace
+    // hears of it, so its clock no longer says a stop is due (no reaper stops it).
+    let resp = client()
+        .post(a.url(&format!("/api/instances/{id}/start")))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 202, "{}", a.log());
+    let status = a.url(&format!("/api/status?instance_id={id}"));
+    let idle = loop {
+        let (_, now) = dcs_e2e::api::call(client().get(&status)).await?;
+        if now["idle"].is_object() {
+            break now["idle"].clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "A never reports the clock: {now} {}",
+            a.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(idle["stop_requested_at"].is_null(), "{idle}");
+    assert_eq!(idle["last_input"]["kind"], "keep-working", "{idle}");
+    // B still tells its stale tab the stop (B's note stands until a navigation).
+    assert_eq!(poll().await?.status(), 503);
 
     // Someone comes back through B (the Resume reload): it runs for them, and the
     // workspace's clock no longer says a stop is due.

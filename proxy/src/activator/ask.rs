@@ -1,13 +1,14 @@
 //! Asking a workspace's launcher about its idle clock over the authenticated hop:
 //! `GET /_dcs/idle` (the reaper, `GET /api/status`), `POST /_dcs/keepalive` (the
-//! keep-alive API) and `POST /_dcs/stop` (a stop someone asked for, so that every
-//! replica's reaper carries it out), each a question of its own ([`crate::hop::ask`]) within a
+//! keep-alive API), `POST /_dcs/stop` (a stop someone asked for, so that every
+//! replica's reaper carries it out) and `POST /_dcs/activity` (the API's start undoes
+//! it), each a question of its own ([`crate::hop::ask`]) within a
 //! deadline: a launcher that cannot answer is "unknown", never "idle".
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use dcs_model::api::{IdleReport, KeepaliveRequest};
+use dcs_model::api::{ActivityBeacon, IdleReport, KeepaliveRequest};
 use http::{Method, StatusCode};
 
 use crate::runtime::Upstream;
@@ -19,8 +20,6 @@ pub const ASK_TIMEOUT: Duration = Duration::from_secs(5);
 pub const IDLE_PATH: &str = "/_dcs/idle";
 /// The path of the launcher's keep-alive.
 pub const KEEPALIVE_PATH: &str = "/_dcs/keepalive";
-/// The path at which the launcher hears of a stop someone asked for.
-pub const STOP_PATH: &str = "/_dcs/stop";
 
 /// The launcher's clock, or why it could not be read.
 pub async fn idle(up: &Upstream) -> Result<IdleReport, String> {
@@ -34,8 +33,27 @@ pub async fn idle(up: &Upstream) -> Result<IdleReport, String> {
 /// Tells the launcher a stop was asked for: its clock says "due" from now on, to
 /// every replica's reaper, until someone uses it again.
 pub async fn stop(up: &Upstream) -> Result<(), String> {
-    let (status, _) = exchange(up, Method::POST, STOP_PATH, None).await?;
+    // The path a browser's Stop now takes, which the proxy answers itself: only the
+    // proxy's own request reaches the launcher there.
+    let (status, _) = exchange(up, Method::POST, crate::resume::STOP_PATH, None).await?;
     if status != StatusCode::OK {
+        return Err(format!("the launcher answers {status}"));
+    }
+    Ok(())
+}
+
+/// Tells the launcher someone wants the workspace (the API's start), as the
+/// warning's Keep working does: input now, so a stop asked for before is undone and
+/// the idle clock starts again.
+pub async fn keep_working(up: &Upstream) -> Result<(), String> {
+    let beacon = ActivityBeacon {
+        kind: "keep-working".to_owned(),
+        ago_ms: 0,
+    };
+    let body = serde_json::to_vec(&beacon).map_err(|e| e.to_string())?;
+    let path = crate::resume::ACTIVITY_PATH;
+    let (status, _) = exchange(up, Method::POST, path, Some(body)).await?;
+    if status != StatusCode::NO_CONTENT {
         return Err(format!("the launcher answers {status}"));
     }
     Ok(())

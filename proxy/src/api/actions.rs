@@ -7,8 +7,9 @@ use http::StatusCode;
 
 use super::error::json_response;
 use super::handlers::{owned, spec_of, view, Answer};
+use crate::activator::ask;
 use crate::auth::Identity;
-use crate::runtime::WorkspaceSpec;
+use crate::runtime::{Status, WorkspaceSpec};
 use crate::state::AppState;
 
 /// `POST /api/instances/{id}/stop`: stops it now, as the IDE warning's Stop now
@@ -32,6 +33,15 @@ pub async fn start(state: &AppState, identity: &Identity, id: &str) -> Answer {
         state
             .policy
             .require(&identity.username, &identity.groups, repo)?;
+    }
+    // Still running (a stop asked for, not yet carried out where the runtime scales
+    // by itself): the workspace hears someone wants it, so no replica stops it.
+    if let Ok(Status::Running) = state.activator.status(&info.key).await {
+        if let Some(up) = state.activator.running_upstream(&info.key).await {
+            if let Err(why) = ask::keep_working(&up).await {
+                tracing::debug!(instance = %info.key.id(), %why, "the launcher could not be told");
+            }
+        }
     }
     let workspace = WorkspaceSpec::new(info.key.clone(), spec);
     state.activator.wake(&workspace, true)?;
