@@ -104,6 +104,28 @@ impl UpstreamRepo {
         &self.bare
     }
 
+    /// A fork of this repository at `<root>/<owner>/<repo>.git` (a bare clone
+    /// with its whole history) that accepts pushes over HTTP, as a user's fork
+    /// does; returns its path.
+    pub fn fork_into(&self, root: &Path) -> anyhow::Result<PathBuf> {
+        let fork = root.join(format!("{}.git", self.name));
+        let parent = fork.parent().context("fork path has no parent")?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+        run_git(
+            parent,
+            &[
+                "clone",
+                "--quiet",
+                "--bare",
+                path_str(&self.bare)?,
+                path_str(&fork)?,
+            ],
+        )?;
+        run_git(&fork, &["config", "http.receivepack", "true"])?;
+        Ok(fork)
+    }
+
     /// Clone URL under a git server's `base_url`:
     /// `<base_url>/<owner>/<repo>.git`.
     pub fn url(&self, base_url: &str) -> String {

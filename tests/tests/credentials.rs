@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use dcs_e2e::{client, run_git, FakeUser, Fixture, GitServer, JwtIssuer, UpstreamRepo};
+use dcs_e2e::{client, FakeUser, Fixture, GitServer, JwtIssuer, UpstreamRepo};
 use serde_json::{json, Value};
 
 #[path = "common/terminal.rs"]
@@ -119,12 +119,15 @@ fn read_dir_text(dir: &Path) -> String {
         .collect()
 }
 
-/// A second git server, requiring `token`, that accepts pushes to `acme/hello`.
-fn push_server(root: &Path, token: &str) -> anyhow::Result<(UpstreamRepo, GitServer)> {
-    let repo = UpstreamRepo::create(root, "acme/hello", &[("README.md", "# pushed\n")])?;
-    run_git(repo.path(), &["config", "http.receivepack", "true"])?;
-    let server = GitServer::builder(root).require_token(token).start()?;
-    Ok((repo, server))
+/// A second git server, requiring `token`, that accepts pushes to its
+/// `acme/hello`: a fork of `origin` (the repository the workspace cloned), as a
+/// user's fork is. The workspace's first clone is shallow until its history
+/// arrives in the background, and git refuses a shallow push to a repository
+/// without that history ("shallow update not allowed"): an unrelated target made
+/// the push depend on how fast the background fetch was.
+fn push_server(root: &Path, origin: &UpstreamRepo, token: &str) -> anyhow::Result<GitServer> {
+    origin.fork_into(root)?;
+    GitServer::builder(root).require_token(token).start()
 }
 
 async fn api(req: reqwest::RequestBuilder) -> anyhow::Result<(u16, String)> {
@@ -136,7 +139,7 @@ async fn api(req: reqwest::RequestBuilder) -> anyhow::Result<(u16, String)> {
 async fn the_users_own_credential_lets_git_push_and_is_never_shown() -> anyhow::Result<()> {
     let token = "glpat-alice-own-0123456789ABCDEF";
     let mut fx = Fixture::new(|b| b)?;
-    let (_repo, push) = push_server(&fx.tmp.path().join("push"), token)?;
+    let push = push_server(&fx.tmp.path().join("push"), &fx.repo, token)?;
     let host = push.addr().to_string();
     let url = fx.proxy.url(&format!("/api/me/credentials/{host}"));
 
