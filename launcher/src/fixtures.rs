@@ -148,7 +148,7 @@ impl Running {
     pub async fn wait_for_phase(&self, phase: &str) -> Reply {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let reply = self.get("/_dcs/ready").await;
+            let reply = self.get(dcs_model::plumbing::READY).await;
             if reply.json()["phase"] == phase {
                 return reply;
             }

@@ -44,7 +44,7 @@ pub struct PageNotices(pub Vec<Notice>);
 pub async fn handle(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body> {
     // Only the proxy reaches a workspace: checked before anything else.
     if crate::hop::check(req.headers_mut()) == crate::hop::Verdict::Refuse {
-        if req.uri().path() == "/_dcs/ready" {
+        if req.uri().path() == dcs_model::plumbing::READY {
             return crate::hop::bare_status(ready(&app).await.ready);
         }
         return crate::hop::refused();
@@ -65,7 +65,7 @@ pub async fn handle(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body>
         return endpoints::handle(&app, req).await;
     }
     req.extensions_mut().insert(app.activity().clone());
-    if path == "/_dcs/ready" {
+    if path == dcs_model::plumbing::READY {
         return match ready::wait_of(req.uri().query()) {
             Ok(wait) if wait.is_zero() => ready::respond(&ready(&app).await, None),
             Ok(wait) => ready::respond(&held(&app, wait).await, Some(wait)),

@@ -10,6 +10,7 @@
 //! - [`image`]: container image references (OCI distribution grammar).
 //! - [`env`]: the launcher's `DCS_*` environment contract ([`LauncherEnv`]).
 //! - [`api`]: management API request types and their validation.
+//! - [`plumbing`]: the launcher's `/_dcs/` paths the proxy asks too.
 //! - [`credentials`]: a user's own git credentials: API types and the stored form.
 //! - [`error`]: the crate's single error type.
 
@@ -21,6 +22,7 @@ pub mod image;
 pub mod instance;
 pub mod key;
 pub mod names;
+pub mod plumbing;
 pub mod quantity;
 pub mod repo;
 pub mod sharing;

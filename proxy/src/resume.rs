@@ -40,14 +40,8 @@ use crate::key_map::KeyMap;
 use crate::runtime::Status;
 use crate::state::AppState;
 
-/// The header that marks a request no person made (a poll, a refresh): it never
-/// counts as use and never wakes a workspace.
-pub const BACKGROUND_HEADER: &str = "x-dcs-background";
-
-/// The launcher's beacon of human input; a stale tab's beacon does not wake.
-pub const ACTIVITY_PATH: &str = "/_dcs/activity";
-/// The warning's Stop now, answered by the proxy (it never reaches the launcher).
-pub const STOP_PATH: &str = "/_dcs/stop";
+pub use dcs_model::plumbing::BACKGROUND_HEADER;
+use dcs_model::plumbing::{ACTIVITY as ACTIVITY_PATH, STOP as STOP_PATH};
 
 /// One stop this replica made, not yet followed by a wake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,14 +25,9 @@ use crate::app::App;
 use crate::body::Body;
 use crate::pages;
 
-/// `GET /_dcs/idle`.
-pub const IDLE_PATH: &str = "/_dcs/idle";
-/// `POST /_dcs/activity`.
-pub const ACTIVITY_PATH: &str = "/_dcs/activity";
-/// `POST /_dcs/keepalive`.
-pub const KEEPALIVE_PATH: &str = "/_dcs/keepalive";
-/// `POST /_dcs/stop`.
-pub const STOP_PATH: &str = "/_dcs/stop";
+use dcs_model::plumbing::{
+    ACTIVITY as ACTIVITY_PATH, IDLE as IDLE_PATH, KEEPALIVE as KEEPALIVE_PATH, STOP as STOP_PATH,
+};
 
 /// The largest body accepted.
 const MAX_BODY: usize = 4 * 1024;

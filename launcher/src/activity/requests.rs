@@ -7,18 +7,18 @@
 
 use http::{HeaderMap, Method};
 
-/// The header with which a page marks a request as background (`1`).
-pub const BACKGROUND_HEADER: &str = "x-dcs-background";
+pub use dcs_model::plumbing::BACKGROUND_HEADER;
+use dcs_model::plumbing::{ACTIVITY, IDLE, KEEPALIVE, READY, STOP};
 
 /// Paths whose requests never count: polls and scripts of the launcher itself.
 const PLUMBING: &[&str] = &[
-    "/_dcs/ready",
-    "/_dcs/idle",
-    "/_dcs/notices",
-    "/_dcs/notice.js",
-    "/_dcs/activity",
-    "/_dcs/keepalive",
-    "/_dcs/stop",
+    READY,
+    IDLE,
+    crate::notices::PATH,
+    crate::notices::SCRIPT_PATH,
+    ACTIVITY,
+    KEEPALIVE,
+    STOP,
     "/_dcs/ws-echo",
 ];
 

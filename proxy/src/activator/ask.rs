@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use dcs_model::api::{ActivityBeacon, IdleReport, KeepaliveRequest};
+use dcs_model::plumbing;
 use http::{Method, StatusCode};
 
 use crate::runtime::Upstream;
@@ -16,14 +17,9 @@ use crate::runtime::Upstream;
 /// How long one question may take.
 pub const ASK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The path of the launcher's clock.
-pub const IDLE_PATH: &str = "/_dcs/idle";
-/// The path of the launcher's keep-alive.
-pub const KEEPALIVE_PATH: &str = "/_dcs/keepalive";
-
 /// The launcher's clock, or why it could not be read.
 pub async fn idle(up: &Upstream) -> Result<IdleReport, String> {
-    let (status, body) = exchange(up, Method::GET, IDLE_PATH, None).await?;
+    let (status, body) = exchange(up, Method::GET, plumbing::IDLE, None).await?;
     if status != StatusCode::OK {
         return Err(format!("the launcher answers {status}"));
     }
@@ -35,7 +31,7 @@ pub async fn idle(up: &Upstream) -> Result<IdleReport, String> {
 pub async fn stop(up: &Upstream) -> Result<(), String> {
     // The path a browser's Stop now takes, which the proxy answers itself: only the
     // proxy's own request reaches the launcher there.
-    let (status, _) = exchange(up, Method::POST, crate::resume::STOP_PATH, None).await?;
+    let (status, _) = exchange(up, Method::POST, plumbing::STOP, None).await?;
     if status != StatusCode::OK {
         return Err(format!("the launcher answers {status}"));
     }
@@ -51,7 +47,7 @@ pub async fn keep_working(up: &Upstream) -> Result<(), String> {
         ago_ms: 0,
     };
     let body = serde_json::to_vec(&beacon).map_err(|e| e.to_string())?;
-    let path = crate::resume::ACTIVITY_PATH;
+    let path = plumbing::ACTIVITY;
     let (status, _) = exchange(up, Method::POST, path, Some(body)).await?;
     if status != StatusCode::NO_CONTENT {
         return Err(format!("the launcher answers {status}"));
@@ -71,7 +67,7 @@ pub enum Kept {
 /// Declares work for `for_s` seconds at the launcher.
 pub async fn keepalive(up: &Upstream, for_s: u64) -> Result<Kept, String> {
     let body = serde_json::to_vec(&KeepaliveRequest { for_s }).map_err(|e| e.to_string())?;
-    let (status, answer) = exchange(up, Method::POST, KEEPALIVE_PATH, Some(body)).await?;
+    let (status, answer) = exchange(up, Method::POST, plumbing::KEEPALIVE, Some(body)).await?;
     match status {
         StatusCode::OK => serde_json::from_slice(&answer)
             .map(Kept::Held)

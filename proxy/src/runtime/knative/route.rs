@@ -73,7 +73,8 @@ pub async fn probe(up: &Upstream) -> Answer {
 }
 
 async fn fetch(up: &Upstream) -> Result<(http::StatusCode, Bytes), String> {
-    let answer = crate::hop::ask::ask(up, http::Method::GET, "/_dcs/ready", None).await?;
+    let answer =
+        crate::hop::ask::ask(up, http::Method::GET, dcs_model::plumbing::READY, None).await?;
     Ok((answer.status, answer.body))
 }
 

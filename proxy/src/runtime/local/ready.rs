@@ -160,7 +160,7 @@ fn readiness(report: Option<Report>) -> Readiness {
 }
 
 async fn fetch(up: &Upstream, wait: Duration) -> Option<(Report, bool)> {
-    let path = format!("/_dcs/ready?wait={}", wait.as_millis());
+    let path = format!("{}?wait={}", dcs_model::plumbing::READY, wait.as_millis());
     let answer = crate::hop::ask::ask(up, http::Method::GET, &path, None)
         .await
         .ok()?;

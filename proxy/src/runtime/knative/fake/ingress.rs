@@ -181,7 +181,7 @@ impl FakeIngress {
             .copied()
             .unwrap_or(Backend::Canned);
         match backend {
-            Backend::Canned if req.uri().path() == "/_dcs/ready" => Ok(json_ok(
+            Backend::Canned if req.uri().path() == dcs_model::plumbing::READY => Ok(json_ok(
                 r#"{"phase":"ready","ready":true,"error":null,"warning":null,"progress":null}"#,
             )),
             Backend::Canned => Ok(plain(StatusCode::OK, "a canned workspace")),

@@ -66,8 +66,6 @@ pub const EXTRA_CA_DIR: &str = "/var/run/secrets/dcs/ca";
 pub const EXTRA_CA_FILE: &str = "ca.crt";
 /// The one port Knative routes to.
 pub const PORT: i32 = 8080;
-/// The launcher's readiness endpoint.
-pub const READY_PATH: &str = "/_dcs/ready";
 mod volumes;
 
 use volumes::volumes;
@@ -228,7 +226,7 @@ fn main_container(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Container {
         readiness_probe: Some(Probe {
             // Knative probes only the container port; name it (0 would mean "unset").
             http_get: Some(HTTPGetAction {
-                path: Some(READY_PATH.to_owned()),
+                path: Some(dcs_model::plumbing::READY.to_owned()),
                 port: IntOrString::Int(PORT),
                 ..HTTPGetAction::default()
             }),
