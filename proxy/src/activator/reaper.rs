@@ -28,8 +28,41 @@ use crate::runtime::{Status, Upstream};
 pub enum Verdict {
     /// Used, or held by work: keep it.
     Keep,
-    /// Stop it, for this reason (one of [`crate::metrics::IDLE_STOP_REASONS`]).
-    Stop(&'static str),
+    /// Stop it, for this reason.
+    Stop(StopReason),
+}
+
+/// Why the reaper stops a workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// Nobody used it for the idle timeout.
+    Idle,
+    /// Work held it for the longest it may.
+    BusyMax,
+    /// Its launcher did not answer and this replica saw no use for the idle timeout.
+    Unanswered,
+    /// Someone asked for the stop (through any replica).
+    Requested,
+}
+
+impl StopReason {
+    /// Every reason, in the order the metric lists them.
+    pub const ALL: [StopReason; 4] = [
+        StopReason::Idle,
+        StopReason::BusyMax,
+        StopReason::Unanswered,
+        StopReason::Requested,
+    ];
+
+    /// Its `reason` label (one of [`crate::metrics::IDLE_STOP_REASONS`]) and log text.
+    pub fn label(self) -> &'static str {
+        match self {
+            StopReason::Idle => "idle",
+            StopReason::BusyMax => "busy_max",
+            StopReason::Unanswered => "unanswered",
+            StopReason::Requested => "requested",
+        }
+    }
 }
 
 /// The verdict of a launcher's report: stop once `stop_at` has passed on the
@@ -39,11 +72,11 @@ pub fn of_report(report: &IdleReport) -> Verdict {
     match report.stop_at {
         Some(stop_at) if stop_at <= report.now => {
             Verdict::Stop(if report.stop_requested_at.is_some() {
-                "requested"
+                StopReason::Requested
             } else if report.active_work.is_empty() {
-                "idle"
+                StopReason::Idle
             } else {
-                "busy_max"
+                StopReason::BusyMax
             })
         }
         _ => Verdict::Keep,
@@ -132,14 +165,14 @@ impl Activator {
         {
             Verdict::Keep
         } else {
-            Verdict::Stop("unanswered")
+            Verdict::Stop(StopReason::Unanswered)
         }
     }
 
-    async fn stop_idle(&self, key: &WorkspaceKey, tracker: &Tracker, reason: &'static str) {
-        info!(workspace = %key, reason, "stopping idle workspace");
+    async fn stop_idle(&self, key: &WorkspaceKey, tracker: &Tracker, reason: StopReason) {
+        info!(workspace = %key, reason = reason.label(), "stopping idle workspace");
         // Before the stop: a stale tab's polls and reconnects must not wake it.
-        if reason == "requested" {
+        if reason == StopReason::Requested {
             self.idle_stops.note_requested(key);
         } else {
             self.idle_stops.note(key, self.idle_timeout);
@@ -151,7 +184,7 @@ impl Activator {
         match self.runtime.stop(key).await {
             Ok(()) => {
                 tracker.mark_idle_stopped();
-                self.metrics.idle_stop(reason);
+                self.metrics.idle_stop(reason.label());
             }
             Err(err) => warn!(workspace = %key, %err, "idle stop failed"),
         }
@@ -196,15 +229,24 @@ mod tests {
             Verdict::Keep,
             "work holds it"
         );
-        assert_eq!(of_report(&report(Some(1000), false)), Verdict::Stop("idle"));
+        assert_eq!(
+            of_report(&report(Some(1000), false)),
+            Verdict::Stop(StopReason::Idle)
+        );
         assert_eq!(
             of_report(&report(Some(900), true)),
-            Verdict::Stop("busy_max")
+            Verdict::Stop(StopReason::BusyMax)
         );
         let asked = IdleReport {
             stop_requested_at: Some(990),
             ..report(Some(990), true)
         };
-        assert_eq!(of_report(&asked), Verdict::Stop("requested"));
+        assert_eq!(of_report(&asked), Verdict::Stop(StopReason::Requested));
+    }
+
+    #[test]
+    fn every_reason_is_a_label_the_metric_lists() {
+        let labels: Vec<&str> = StopReason::ALL.iter().map(|r| r.label()).collect();
+        assert_eq!(labels, crate::metrics::IDLE_STOP_REASONS);
     }
 }
