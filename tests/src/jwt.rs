@@ -61,12 +61,22 @@ impl JwtIssuer {
         req: reqwest::RequestBuilder,
         user: &crate::FakeUser,
     ) -> reqwest::RequestBuilder {
+        self.headers(user)
+            .into_iter()
+            .fold(req, |req, (name, value)| req.header(name, value))
+    }
+
+    /// The headers the outpost adds for `user` (as [`Self::signed`] sends them):
+    /// for a browser, which sends them with every request.
+    pub fn headers(&self, user: &crate::FakeUser) -> Vec<(&'static str, String)> {
         let mut claims = self.claims(&user.uid, &user.username);
         claims["groups"] = json!(user.groups);
-        req.header("x-authentik-uid", &user.uid)
-            .header("x-authentik-username", &user.username)
-            .header("x-authentik-groups", user.groups.join("|"))
-            .header("x-authentik-jwt", self.sign(&claims))
+        vec![
+            ("x-authentik-uid", user.uid.clone()),
+            ("x-authentik-username", user.username.clone()),
+            ("x-authentik-groups", user.groups.join("|")),
+            ("x-authentik-jwt", self.sign(&claims)),
+        ]
     }
 
     /// A valid token for `uid`/`username`.

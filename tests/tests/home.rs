@@ -3,7 +3,9 @@
 //! kept), a pasted GitHub link opens the workspace, the list shows it running, Stop
 //! stops it (the launcher is gone), a cancelled Delete keeps it and Delete forgets
 //! it; a row whose workspace was deleted elsewhere says why its Stop failed; an API
-//! instance's Stop stops it, and an admin lists everyone's and stops another user's;
+//! instance's Stop stops it, and an admin lists everyone's and stops another user's
+//! (someone in no admin group is offered no Everyone's, and refused it if they tick
+//! it anyway);
 //! a workspace listed as starting leaves the list by itself when deleted. Without
 //! a browser: the box's links answer `303` to the workspace or `400`, and
 //! the page's actions sent from a foreign page are refused at the edge.
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use dcs_e2e::browser::{self, Script};
 use dcs_e2e::git_server::Mode;
-use dcs_e2e::{client, location, procs, Fixture};
+use dcs_e2e::{client, location, procs, FakeUser, Fixture, JwtIssuer};
 
 const STEP: Duration = Duration::from_secs(180);
 
@@ -123,6 +125,71 @@ async fn api_instances_are_stopped_from_the_home_page_an_admins_everyones_too() 
         fx.proxy.log()
     );
     assert!(fx.proxy.launcher_pids_of("bob").is_empty(), "bob's too");
+    Ok(())
+}
+
+#[tokio::test]
+async fn someone_in_no_admin_group_sees_their_own_and_is_refused_everyones() -> anyhow::Result<()> {
+    let tools = browser::tools();
+    let issuer = JwtIssuer::default();
+    let (alice, bob) = (FakeUser::new("alice"), FakeUser::new("bob"));
+    let fx = Fixture::trusted_headers(
+        &issuer,
+        &alice.uid,
+        &["--admin-group".into(), "dcs-admins".into()],
+    )?;
+    let create = |who: &FakeUser| {
+        issuer.signed(
+            client()
+                .post(fx.proxy.url("/api/instances"))
+                .header("content-type", "application/json")
+                .body("{}"),
+            who,
+        )
+    };
+    let mut ids = Vec::new();
+    for who in [&alice, &bob] {
+        let (code, created) = dcs_e2e::api::call(create(who)).await?;
+        anyhow::ensure!(code == 201, "created: {created} {}", fx.proxy.log());
+        ids.push(
+            created["instance_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    let headers: serde_json::Map<String, serde_json::Value> = issuer
+        .headers(&alice)
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.into()))
+        .collect();
+    let mut script = Script::start(
+        &tools,
+        "home_not_admin.mjs",
+        serde_json::json!({ "url": fx.proxy.url("/"), "headers": headers, "own": ids[0] }),
+    )?;
+    let listed = script.expect("listed", STEP).await?;
+    assert_eq!(
+        listed["ids"],
+        serde_json::json!([ids[0]]),
+        "alice's own: {listed}"
+    );
+    assert_eq!(
+        listed["everyone"], false,
+        "no Everyone's for alice: {listed}"
+    );
+    let forced = script.expect("forced", STEP).await?;
+    let failed = forced["failed"].as_str().unwrap_or_default();
+    assert!(
+        failed.contains("could not be listed") && failed.contains("admin"),
+        "{forced}"
+    );
+    assert_eq!(
+        forced["ids"],
+        serde_json::json!([ids[0]]),
+        "nobody else's: {forced}"
+    );
+    script.finish(STEP).await?;
     Ok(())
 }
 
