@@ -6,7 +6,7 @@
 //
 // Input: {url (the proxy's root), link, typo}. Events: empty, refused {text, value},
 // opened {url}, listed {state}, stopped {state}, kept, deleted, ready-for-stale,
-// stale-refused {text}, done | failed. Stdin: `deleted-elsewhere`.
+// stale-refused {text}, done | failed. Stdin: `open-again`, `deleted-elsewhere`.
 import { answerConfirms, emit, input, run, step, waitFor } from './lib.mjs';
 
 const LONG = 120_000;
@@ -55,6 +55,8 @@ await run(async (page) => {
   await row().getByRole('button', { name: 'Delete' }).click();
   await page.locator('#empty').waitFor({ state: 'visible', timeout: LONG });
   emit('deleted');
+  // The test reads the list itself before this tab opens the workspace again.
+  await waitFor('open-again');
 
   // Opened again, then deleted elsewhere while this tab still lists it: its Stop
   // says why it failed, and the list reads again without it.

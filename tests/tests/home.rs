@@ -75,6 +75,7 @@ async fn a_person_opens_stops_and_deletes_workspaces_from_the_home_page_in_chrom
         fx.checkout().join("README.md").is_file(),
         "its files are kept"
     );
+    script.send("open-again").await?;
 
     // A tab left open on the list while the workspace is deleted elsewhere.
     script.expect("ready-for-stale", STEP).await?;
