@@ -18,7 +18,10 @@
 //   the connection shows in the page within a second or so, not a period later.
 //   Once `warn_at` passed, the warning shows
 //   "This workspace stops in N min: nobody has used it for M min." with Keep working
-//   (a keep-working beacon) and Stop now (POST <root>/_dcs/stop).
+//   (a keep-working beacon) and Stop now (POST <root>/_dcs/stop). A stop asked for
+//   elsewhere (`stop_requested_at`: through another proxy replica, which every
+//   replica carries out at its next reaper pass) reads "being stopped: someone asked
+//   for it" instead; Keep working undoes it there too.
 // - Stopped: when the poll (or a beacon) is answered `{"stopped": true}`, the page
 //   is covered by "Stopped after N min without use. Your files are saved." with
 //   Resume: Resume, or any click, reloads the page, and that navigation wakes the
@@ -237,8 +240,11 @@
     const last = r.last_input && typeof r.last_input.at === 'number'
       ? r.last_input.at
       : r.stop_at - r.idle_timeout_s;
-    box.querySelector('.dcs-idle-text').textContent =
-      `This workspace stops in ${span(r.stop_at - now())}: nobody has used it for ${span(now() - last)}.`;
+    // A stop asked for through another way in (the home page, the API, another
+    // replica's tab) is carried out at the next look of the proxies: not idleness.
+    box.querySelector('.dcs-idle-text').textContent = typeof r.stop_requested_at === 'number'
+      ? 'This workspace is being stopped: someone asked for it. Keep working keeps it running.'
+      : `This workspace stops in ${span(r.stop_at - now())}: nobody has used it for ${span(now() - last)}.`;
     if (!tick) tick = setInterval(render, 1000); // the countdown (no requests)
   }
   function hideWarning() {

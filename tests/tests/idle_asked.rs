@@ -1,0 +1,80 @@
+//! A stop asked for elsewhere, as an open tab meets it (Chromium, the `none` IDE):
+//! with several proxy replicas, a stop asked through one (the home page, the API,
+//! a tab's Stop now) reaches the workspace's clock at once and every other replica
+//! at its next reaper pass (up to 15 s). A tab whose requests go through another
+//! replica reads the clock meanwhile: its warning says the stop was asked for (not
+//! that nobody used it), and Keep working undoes it.
+//!
+//! The tab talks to a real launcher directly (no hop credential installed, as its
+//! own unit tests run it): with a proxy in front, that proxy's reaper carries the
+//! stop out at its next pass, and whether the tab polls before it is chance. What a
+//! replica forwards and when it stops is `knative_replicas.rs`'s.
+
+use std::time::Duration;
+
+use dcs_e2e::browser::{self, Script};
+use dcs_e2e::{bin_path, client};
+use dcs_model::{InstanceId, UserId, WorkspaceKey};
+use dcs_proxy::runtime::knative::fake::launcher::Launcher;
+use serde_json::Value;
+
+/// Generous: the machine is shared and a CPU hog may run beside.
+const STEP: Duration = Duration::from_secs(180);
+
+async fn idle(base: &str) -> anyhow::Result<Value> {
+    let resp = client()
+        .get(format!("{base}/_dcs/idle"))
+        .header("x-dcs-background", "1")
+        .send()
+        .await?;
+    anyhow::ensure!(resp.status() == 200, "{}", resp.status());
+    Ok(serde_json::from_slice(&resp.bytes().await?)?)
+}
+
+#[tokio::test]
+async fn a_tab_says_a_stop_was_asked_for_and_keep_working_undoes_it() -> anyhow::Result<()> {
+    let tools = browser::tools();
+    let dir = tempfile::tempdir()?;
+    let key = WorkspaceKey::instance(
+        UserId::new("alice")?,
+        InstanceId::parse("inst-0123456789abcdef")?,
+    );
+    let launcher = Launcher::start(&bin_path("dcs-launcher")?, &key, dir.path(), None).await?;
+    let base = format!("http://{}", launcher.addr);
+    let ready = client()
+        .get(format!("{base}/_dcs/ready?wait={}", STEP.as_millis()))
+        .send()
+        .await?;
+    anyhow::ensure!(ready.status() == 200, "ready: {}", ready.status());
+
+    let mut script = Script::start(
+        &tools,
+        "idle_asked.mjs",
+        serde_json::json!({ "url": format!("{base}/") }),
+    )?;
+    script.expect("loaded", STEP).await?;
+    // As a replica asks it (`activator::ask::stop`).
+    let asked = client().post(format!("{base}/_dcs/stop")).send().await?;
+    anyhow::ensure!(asked.status() == 200, "asked: {}", asked.status());
+    let report = idle(&base).await?;
+    assert!(report["stop_requested_at"].is_u64(), "{report}");
+    script.send("asked").await?;
+
+    let warned = script.expect("warning", STEP).await?;
+    let text = warned["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("being stopped: someone asked for it") && !text.contains("nobody has used"),
+        "{warned}"
+    );
+    script.send("keep").await?;
+    script.expect("kept", STEP).await?;
+    let report = idle(&base).await?;
+    assert!(report["stop_requested_at"].is_null(), "undone: {report}");
+    assert_eq!(report["last_input"]["kind"], "keep-working", "{report}");
+    assert!(
+        report["stop_at"].as_u64() > report["now"].as_u64(),
+        "no stop due: {report}"
+    );
+    script.finish(STEP).await?;
+    Ok(())
+}
