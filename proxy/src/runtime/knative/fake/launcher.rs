@@ -1,6 +1,6 @@
 //! A real `dcs-launcher` of an instance without a repository (`none` IDE), started
-//! the way a Knative pod starts it: its environment contract, its base path, and,
-//! when given, its hop credential in a file. [`super::ingress::FakeIngress::forward`]
+//! the way a Knative pod starts it: its environment contract, its base path, a
+//! home of its own and, when given, its hop credential in a file. [`super::ingress::FakeIngress::forward`]
 //! routes a Service to it.
 
 use std::net::SocketAddr;
@@ -50,9 +50,14 @@ impl Launcher {
             env.hop_secret_file = Some(secret);
         }
         std::fs::create_dir_all(&env.workspaces_dir)?;
+        // A home of its own, as a pod's: the file manager's terminal starts a shell,
+        // which must not read this machine's `~/.bashrc`.
+        let home = dir.join("home");
+        std::fs::create_dir_all(&home)?;
         let mut cmd = std::process::Command::new(bin);
         cmd.arg("run")
             .current_dir(dir)
+            .env("HOME", &home)
             .stdin(std::process::Stdio::null())
             .process_group(0);
         for (k, _) in std::env::vars_os() {
