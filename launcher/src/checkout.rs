@@ -137,6 +137,13 @@ pub fn prepare_empty(target: &Path) -> Result<Outcome> {
     }
 }
 
+/// [`prepare_empty`] on a blocking thread, for the launcher's async start.
+pub async fn prepare_empty_off_runtime(target: PathBuf) -> Result<Outcome> {
+    tokio::task::spawn_blocking(move || prepare_empty(&target))
+        .await
+        .unwrap_or_else(|e| Err(Error::Task(e.to_string())))
+}
+
 /// Performs `job` with the history this process's environment asks for
 /// ([`protocol::History::from_process_env`]: the transfer child's).
 pub fn checkout(job: &Job) -> Result<Outcome> {

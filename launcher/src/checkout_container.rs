@@ -27,7 +27,6 @@ use crate::checkout::protocol::{History, HISTORY_ENV};
 use crate::checkout::run::Status;
 use crate::checkout::watchdog::Limits;
 use crate::checkout::{self, child, Job, Outcome};
-use crate::error::Error;
 use crate::ready::{Phase, Readiness};
 
 /// How often progress is logged at most.
@@ -64,12 +63,7 @@ pub async fn run(env: LauncherEnv) -> u8 {
             }
             Err(err) => Err(err),
         },
-        None => {
-            let folder = env.checkout_dir();
-            tokio::task::spawn_blocking(move || checkout::prepare_empty(&folder))
-                .await
-                .unwrap_or_else(|e| Err(Error::Task(e.to_string())))
-        }
+        None => checkout::prepare_empty_off_runtime(env.checkout_dir()).await,
     };
     if let Some(push) = push {
         // The workspace's launcher reports from here on (replaying the outcome).

@@ -95,12 +95,7 @@ async fn checkout(env: &LauncherEnv, app: &App, cancel: &Arc<AtomicBool>) -> boo
                 Err(err) => Err(err),
             }
         }
-        None => {
-            let folder = env.checkout_dir();
-            tokio::task::spawn_blocking(move || checkout::prepare_empty(&folder))
-                .await
-                .unwrap_or_else(|e| Err(Error::Task(e.to_string())))
-        }
+        None => checkout::prepare_empty_off_runtime(env.checkout_dir()).await,
     };
     readiness.set_progress(None);
     match outcome {
