@@ -41,22 +41,23 @@ pub const DEFAULT_RULE: &str = "default";
 pub const ANY_GROUP: &str = "*";
 
 /// The outcome of [`Policy::decide`], naming the rule that decided (shown on the 403
-/// page and in the access log).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+/// page and in the access log). It borrows the rule's name from the policy: it is
+/// made for every request to a workspace of a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision<'a> {
     /// The caller may open the repository.
     Allow {
         /// The deciding rule: a rule name, [`ADMIN_RULE`] or [`DEFAULT_RULE`].
-        rule: String,
+        rule: &'a str,
     },
     /// The caller may not open the repository.
     Deny {
         /// The deciding rule: a rule name or [`DEFAULT_RULE`].
-        rule: String,
+        rule: &'a str,
     },
 }
 
-impl Decision {
+impl Decision<'_> {
     /// Whether access is granted.
     pub fn is_allowed(&self) -> bool {
         matches!(self, Decision::Allow { .. })
@@ -140,27 +141,21 @@ impl Policy {
     }
 
     /// Decides whether a caller in `groups` may open `repo`.
-    pub fn decide(&self, groups: &[String], repo: &RepoRef) -> Decision {
+    pub fn decide(&self, groups: &[String], repo: &RepoRef) -> Decision<'_> {
         if self.admin_groups.iter().any(|g| groups.contains(g)) {
-            return Decision::Allow {
-                rule: ADMIN_RULE.to_owned(),
-            };
+            return Decision::Allow { rule: ADMIN_RULE };
         }
         // `owner/repo` as `Display` writes it, without a copy (every request).
         let subject = repo.as_str();
         for rule in self.rules.iter().filter(|r| r.applies_to(groups)) {
             if rule.deny.is_match(subject) {
-                return Decision::Deny {
-                    rule: rule.name.clone(),
-                };
+                return Decision::Deny { rule: &rule.name };
             }
             if rule.allow.is_match(subject) {
-                return Decision::Allow {
-                    rule: rule.name.clone(),
-                };
+                return Decision::Allow { rule: &rule.name };
             }
         }
-        let rule = DEFAULT_RULE.to_owned();
+        let rule = DEFAULT_RULE;
         match self.default {
             Effect::Allow => Decision::Allow { rule },
             Effect::Deny => Decision::Deny { rule },

@@ -18,16 +18,12 @@ fn groups(gs: &[&str]) -> Vec<String> {
     gs.iter().map(|g| (*g).to_owned()).collect()
 }
 
-fn allow(rule: &str) -> Decision {
-    Decision::Allow {
-        rule: rule.to_owned(),
-    }
+fn allow(rule: &str) -> Decision<'_> {
+    Decision::Allow { rule }
 }
 
-fn deny(rule: &str) -> Decision {
-    Decision::Deny {
-        rule: rule.to_owned(),
-    }
+fn deny(rule: &str) -> Decision<'_> {
+    Decision::Deny { rule }
 }
 
 const TEAM: &str = r#"
