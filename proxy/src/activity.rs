@@ -16,6 +16,11 @@ use dcs_model::WorkspaceKey;
 
 use crate::key_map::KeyMap;
 
+/// One idle period of a workspace, named by its last use as this replica saw it
+/// ([`Tracker::period`]): what a stop is marked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period(u64);
+
 /// One workspace's activity.
 #[derive(Debug)]
 pub struct Tracker {
@@ -65,11 +70,18 @@ impl Tracker {
         self.in_flight.load(Ordering::Relaxed)
     }
 
+    /// The current idle period: taken before a stop begins, and marked once it is
+    /// done ([`Tracker::mark_idle_stopped`]).
+    pub fn period(&self) -> Period {
+        Period(self.last_ms.load(Ordering::Relaxed))
+    }
+
     /// Records that the workspace was stopped (by the idle policy, or as someone
-    /// asked) for the current idle period.
-    pub fn mark_idle_stopped(&self) {
-        self.stopped_at_ms
-            .store(self.last_ms.load(Ordering::Relaxed), Ordering::Relaxed);
+    /// asked) for the idle period `period`, taken before the stop began: a request
+    /// that passed while it stopped (and woke it again) began a new period, which
+    /// this leaves unmarked.
+    pub fn mark_idle_stopped(&self, period: Period) {
+        self.stopped_at_ms.store(period.0, Ordering::Relaxed);
     }
 
     /// Whether the idle policy already stopped the workspace since its last activity
@@ -195,10 +207,29 @@ mod tests {
         );
         let t = activity.tracker(&key);
         assert!(!t.idle_stopped());
-        t.mark_idle_stopped();
+        t.mark_idle_stopped(t.period());
         assert!(t.idle_stopped());
         tokio::time::advance(Duration::from_millis(5)).await;
         t.touch();
         assert!(!t.idle_stopped(), "new activity starts a new idle period");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_use_while_the_stop_was_under_way_is_a_new_period_left_unmarked() {
+        let activity = Activity::default();
+        let key = WorkspaceKey::new(
+            UserId::new("a").expect("u"),
+            RepoRef::parse("o/r").expect("r"),
+        );
+        let t = activity.tracker(&key);
+        let stopping = t.period();
+        tokio::time::advance(Duration::from_millis(5)).await;
+        // A request passed during the stop (and woke the workspace again).
+        drop(t.begin());
+        t.mark_idle_stopped(stopping);
+        assert!(
+            !t.idle_stopped(),
+            "the woken workspace is reaped as any other"
+        );
     }
 }

@@ -219,7 +219,10 @@ pub async fn stop_requested(
     };
     let stop = state.activator.idle_stops.note_requested(key);
     state.activator.invalidate(key);
-    if let Some(tracker) = state.activator.activity.peek(key) {
+    let tracker = state.activator.activity.peek(key);
+    // The period this stop ends: a request while it stops begins the next one.
+    let period = tracker.as_ref().map(|t| t.period());
+    if let Some(tracker) = &tracker {
         tracker.close_tunnels();
     }
     // The workspace hears of it while the runtime stops it: other replicas carry
@@ -240,8 +243,8 @@ pub async fn stop_requested(
     }
     // Done here: this replica's reaper leaves it until something passes it again
     // (a runtime that scales by itself lists it running a while longer).
-    if let Some(tracker) = state.activator.activity.peek(key) {
-        tracker.mark_idle_stopped();
+    if let (Some(tracker), Some(period)) = (tracker, period) {
+        tracker.mark_idle_stopped(period);
     }
     Ok(stop)
 }

@@ -1,6 +1,7 @@
 //! A workspace's life: single-flight start, idle stop (even with an open but
 //! silent WebSocket), the operator's pre-stop command before it, wake with nothing
-//! lost, start timeout. A proxy's crash and restart: `proxy_restart.rs`.
+//! lost (also when woken during the stop: idle again, it stops again), start
+//! timeout. A proxy's crash and restart: `proxy_restart.rs`.
 
 use std::time::Duration;
 
@@ -110,6 +111,40 @@ async fn the_operators_pre_stop_command_runs_in_the_checkout_before_an_idle_stop
     assert!(
         written.ends_with("saved\n"),
         "it ran in the checkout: {written:?}\n{}",
+        fx.proxy.log()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_workspace_woken_while_it_was_being_stopped_is_stopped_again_once_idle(
+) -> anyhow::Result<()> {
+    // The stop takes a while: the pre-stop command says it began, then holds it.
+    let fx = Fixture::new(|b| {
+        b.arg("--idle-timeout")
+            .arg("1s")
+            .arg("--pre-stop")
+            .arg("touch stopping; sleep 2")
+    })?;
+    open(&fx).await?;
+    let first = fx.proxy.launcher_pids();
+    let stopping = fx.checkout().join("stopping");
+    let began = dcs_e2e::wait_until(PATIENCE, Duration::from_millis(20), || stopping.exists());
+    assert!(began.await, "the idle stop began: {}", fx.proxy.log());
+    std::fs::remove_file(&stopping)?;
+    // Someone comes back while it stops: the request waits for the stop and starts
+    // the workspace again.
+    open(&fx).await?;
+    let woken = fx.proxy.launcher_pids();
+    assert!(
+        !woken.is_empty() && woken != first,
+        "started again: {first:?} then {woken:?}"
+    );
+    // Left alone again, it is stopped again (the stop that was under way when the
+    // request came must not count as this idle period's).
+    assert!(
+        fx.wait_for_no_launcher(PATIENCE).await,
+        "the woken workspace was never stopped again: {}",
         fx.proxy.log()
     );
     Ok(())

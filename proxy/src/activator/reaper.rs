@@ -171,6 +171,8 @@ impl Activator {
 
     async fn stop_idle(&self, key: &WorkspaceKey, tracker: &Tracker, reason: StopReason) {
         info!(workspace = %key, reason = reason.label(), "stopping idle workspace");
+        // The period this stop ends: a request while it stops begins the next one.
+        let period = tracker.period();
         // Before the stop: a stale tab's polls and reconnects must not wake it.
         if reason == StopReason::Requested {
             self.idle_stops.note_requested(key);
@@ -183,7 +185,7 @@ impl Activator {
         tracker.close_tunnels();
         match self.runtime.stop(key).await {
             Ok(()) => {
-                tracker.mark_idle_stopped();
+                tracker.mark_idle_stopped(period);
                 self.metrics.idle_stop(reason.label());
             }
             Err(err) => warn!(workspace = %key, %err, "idle stop failed"),

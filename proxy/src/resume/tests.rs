@@ -94,7 +94,7 @@ async fn the_reapers_mark_on_the_tracker_holds_until_the_next_use() {
     assert_eq!(reaped(None, idle), None, "no tracker: nothing marked");
     let tracker = activity.tracker(&k);
     assert_eq!(reaped(Some(&tracker), idle), None, "in use");
-    tracker.mark_idle_stopped();
+    tracker.mark_idle_stopped(tracker.period());
     let stop = reaped(Some(&tracker), idle).expect("marked");
     assert_eq!(stop.after, Some(idle));
     tokio::time::advance(Duration::from_millis(5)).await;
