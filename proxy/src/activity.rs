@@ -180,13 +180,17 @@ mod tests {
 
     use super::*;
 
+    fn key() -> WorkspaceKey {
+        WorkspaceKey::new(
+            UserId::new("a").expect("u"),
+            RepoRef::parse("o/r").expect("r"),
+        )
+    }
+
     #[test]
     fn in_flight_guards_count_and_touch() {
         let activity = Activity::default();
-        let key = WorkspaceKey::new(
-            UserId::new("a").expect("u"),
-            RepoRef::parse("o/r").expect("r"),
-        );
+        let key = key();
         let t = activity.tracker(&key);
         let g1 = t.begin();
         let g2 = t.begin();
@@ -201,10 +205,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_idle_stop_is_remembered_until_the_next_activity() {
         let activity = Activity::default();
-        let key = WorkspaceKey::new(
-            UserId::new("a").expect("u"),
-            RepoRef::parse("o/r").expect("r"),
-        );
+        let key = key();
         let t = activity.tracker(&key);
         assert!(!t.idle_stopped());
         t.mark_idle_stopped(t.period());
@@ -217,10 +218,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_use_while_the_stop_was_under_way_is_a_new_period_left_unmarked() {
         let activity = Activity::default();
-        let key = WorkspaceKey::new(
-            UserId::new("a").expect("u"),
-            RepoRef::parse("o/r").expect("r"),
-        );
+        let key = key();
         let t = activity.tracker(&key);
         let stopping = t.period();
         tokio::time::advance(Duration::from_millis(5)).await;
