@@ -74,7 +74,7 @@ impl Asked {
                     seen_dest = true;
                     asked.dest = Said::of(value, "document");
                 }
-                crate::resume::BACKGROUND_HEADER if !seen_background => {
+                dcs_model::plumbing::BACKGROUND_HEADER if !seen_background => {
                     seen_background = true;
                     asked.background = value.as_bytes().trim_ascii() == b"1";
                 }

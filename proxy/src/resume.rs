@@ -40,7 +40,6 @@ use crate::key_map::KeyMap;
 use crate::runtime::Status;
 use crate::state::AppState;
 
-pub use dcs_model::plumbing::BACKGROUND_HEADER;
 use dcs_model::plumbing::{ACTIVITY as ACTIVITY_PATH, STOP as STOP_PATH};
 
 /// One stop this replica made, not yet followed by a wake.

@@ -67,7 +67,10 @@ fn replay(text: &str) -> Replay {
                         headers.insert("upgrade", HeaderValue::from_static("websocket"));
                     }
                     Some("background") => {
-                        headers.insert(requests::BACKGROUND_HEADER, HeaderValue::from_static("1"));
+                        headers.insert(
+                            dcs_model::plumbing::BACKGROUND_HEADER,
+                            HeaderValue::from_static("1"),
+                        );
                     }
                     _ => {}
                 }

@@ -7,8 +7,7 @@
 
 use http::{HeaderMap, Method};
 
-pub use dcs_model::plumbing::BACKGROUND_HEADER;
-use dcs_model::plumbing::{ACTIVITY, IDLE, KEEPALIVE, READY, STOP};
+use dcs_model::plumbing::{ACTIVITY, BACKGROUND_HEADER, IDLE, KEEPALIVE, READY, STOP};
 
 /// Paths whose requests never count: polls and scripts of the launcher itself.
 const PLUMBING: &[&str] = &[

@@ -4,6 +4,7 @@ use http::header::{ACCEPT, CONNECTION, UPGRADE};
 use http::HeaderMap;
 use http_body_util::BodyExt;
 
+use dcs_model::plumbing::BACKGROUND_HEADER;
 use dcs_model::{RepoRef, UserId};
 
 use super::*;

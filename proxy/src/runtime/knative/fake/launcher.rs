@@ -1,7 +1,7 @@
 //! A real `dcs-launcher` of an instance without a repository (`none` IDE), started
-//! the way a Knative pod starts it: its environment contract, its base path, a
-//! home of its own and, when given, its hop credential in a file. [`super::ingress::FakeIngress::forward`]
-//! routes a Service to it.
+//! the way a Knative pod starts it: its environment contract, its base path, a home
+//! of its own and, when given, its hop credential in a file.
+//! [`super::ingress::FakeIngress::forward`] routes a Service to it.
 
 use std::net::SocketAddr;
 use std::path::Path;
