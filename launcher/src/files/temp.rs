@@ -3,7 +3,9 @@
 //! [`FileLock`] on `<unique>.lock` beside it is held (for the launcher's life; the
 //! kernel lets go when the launcher dies, however it dies). Each start removes the
 //! folders whose lock can be taken: the leftovers of launchers killed mid-upload,
-//! found without walking the user's files.
+//! found without walking the user's files. Only what carries a name this module
+//! makes is ever removed: `.dcs-tmp` may be a link to another disk (or anywhere the
+//! workspace's own code pointed it), and whatever else is there is someone's.
 //!
 //! Creating a folder and cleaning up happen under one more lock,
 //! `.dcs-tmp/.registry.lock`, so a cleaner never sees a folder whose owner has not
@@ -70,16 +72,18 @@ impl Drop for TempArea {
 }
 
 /// Removes every folder in `base` whose lock is free (or missing), and free stray
-/// locks. Call it with the registry lock held.
+/// locks; nothing whose name [`unique`] did not make. Call it with the registry
+/// lock held.
 fn remove_abandoned(base: &Path) -> io::Result<()> {
     for entry in std::fs::read_dir(base)? {
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name == REGISTRY {
+        let stem = name.strip_suffix(LOCK);
+        if !is_unique(stem.unwrap_or(name)) {
             continue;
         }
-        let (folder, lock_file) = match name.strip_suffix(LOCK) {
+        let (folder, lock_file) = match stem {
             Some(stem) => (base.join(stem), entry.path()),
             None => (entry.path(), base.join(format!("{name}{LOCK}"))),
         };
@@ -116,6 +120,22 @@ fn unique() -> String {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Whether `name` has the shape [`unique`] gives: decimal, `-`, hex, `-`, decimal.
+fn is_unique(name: &str) -> bool {
+    let mut parts = name.split('-');
+    let digits = |p: Option<&str>, hex: bool| {
+        p.is_some_and(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_digit() || (hex && matches!(b, b'a'..=b'f')))
+        })
+    };
+    digits(parts.next(), false)
+        && digits(parts.next(), true)
+        && digits(parts.next(), false)
+        && parts.next().is_none()
 }
 
 #[cfg(test)]
@@ -160,5 +180,80 @@ mod tests {
         assert!(!gone.exists());
         drop(second);
         assert_eq!(names(&base), [REGISTRY]);
+    }
+
+    #[test]
+    fn only_what_this_module_named_is_removed() {
+        let ws = tempfile::tempdir().expect("tempdir");
+        let base = ws.path().join(DIR);
+        std::fs::create_dir(&base).expect("mkdir");
+        // Someone's: a folder, a file, a lock-looking file, names near ours.
+        let theirs = [
+            "notes",
+            "1-2",
+            "1-dead-0-x",
+            "x1-dead-0",
+            "1-DEAD-0",
+            "1--0",
+        ];
+        for name in theirs {
+            std::fs::create_dir(base.join(name)).expect("mkdir");
+            std::fs::write(base.join(name).join("keep.txt"), name).expect("write");
+        }
+        std::fs::write(base.join("todo.txt"), "mine").expect("write");
+        std::fs::write(base.join("notes.lock"), "mine too").expect("write");
+        std::fs::create_dir(base.join("7-beef-1")).expect("mkdir");
+
+        let area = TempArea::open(ws.path()).expect("open");
+        drop(area);
+        let mut left = names(&base);
+        left.retain(|n| n != REGISTRY);
+        let mut want: Vec<String> = theirs.iter().map(|n| n.to_string()).collect();
+        want.extend(["notes.lock".to_owned(), "todo.txt".to_owned()]);
+        want.sort();
+        assert_eq!(left, want, "only the abandoned 7-beef-1 goes");
+        for name in theirs {
+            assert!(base.join(name).join("keep.txt").is_file(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_temporary_folder_linked_elsewhere_leaves_what_is_there() {
+        let ws = tempfile::tempdir().expect("tempdir");
+        // The link points at a folder of someone's files (another checkout, /tmp).
+        let elsewhere = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(elsewhere.path().join("project")).expect("mkdir");
+        std::fs::write(elsewhere.path().join("project/main.rs"), "fn main() {}").expect("write");
+        std::fs::write(elsewhere.path().join("Cargo.lock"), "# lock").expect("write");
+        std::os::unix::fs::symlink(elsewhere.path(), ws.path().join(DIR)).expect("symlink");
+
+        let area = TempArea::open(ws.path()).expect("open");
+        assert!(area.dir().starts_with(ws.path().join(DIR)));
+        drop(area);
+        assert_eq!(
+            std::fs::read_to_string(elsewhere.path().join("project/main.rs")).expect("kept"),
+            "fn main() {}"
+        );
+        assert!(elsewhere.path().join("Cargo.lock").is_file());
+    }
+
+    #[test]
+    fn the_names_made_here_are_the_names_removed() {
+        for _ in 0..3 {
+            let name = unique();
+            assert!(is_unique(&name), "{name}");
+        }
+        for name in [
+            "",
+            "1",
+            "1-a",
+            "1-a-",
+            "-a-1",
+            "1-g-1",
+            "1-a-1-1",
+            ".registry",
+        ] {
+            assert!(!is_unique(name), "{name}");
+        }
     }
 }
