@@ -166,14 +166,19 @@ impl InstanceRef {
     }
 }
 
+/// The longest `--timeout`: a week (a start takes minutes; the bound keeps the
+/// deadline a time the clock can hold).
+pub const MAX_WAIT_SECS: u64 = 7 * 24 * 3600;
+
 /// `--wait` and `--timeout`.
 #[derive(Debug, Clone, Args)]
 pub struct WaitArgs {
     /// Poll the status until the instance is ready (exit 0), failed (5) or the timeout passes (6).
     #[arg(long)]
     pub wait: bool,
-    /// How long --wait waits, seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    /// How long --wait waits, seconds (at most a week).
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_WAIT_SECS))]
     pub timeout: u64,
 }
 
@@ -288,6 +293,32 @@ mod tests {
         assert_eq!(c.vscode_version.as_deref(), Some("1.96.0"));
         assert_eq!(c.wait.timeout, 300);
         Ok(())
+    }
+
+    #[test]
+    fn a_timeout_beyond_a_week_is_a_usage_error() {
+        let huge = "10000000000000000000";
+        for args in [
+            &[
+                "status",
+                "--instance-id",
+                "inst-1",
+                "--wait",
+                "--timeout",
+                huge,
+            ][..],
+            &["create", "--wait", "--timeout", "604801"],
+        ] {
+            let err = parse(args).expect_err("rejected");
+            assert_eq!(err.exit_code(), 2, "{err}");
+        }
+        let Command::Create(c) = parse(&["create", "--timeout", "604800"])
+            .expect("a week is fine")
+            .command
+        else {
+            panic!("not create");
+        };
+        assert_eq!(c.wait.timeout, MAX_WAIT_SECS);
     }
 
     #[test]

@@ -10,13 +10,14 @@ pub enum Exit {
     Ok = 0,
     /// 1: a local problem (token store, launching a browser).
     Local = 1,
-    /// 2: usage errors and input the server rejected (400, 405, 413, 415, 422).
+    /// 2: usage errors and input the server rejected (400, 405, 409, 413, 415, 422).
     Usage = 2,
     /// 3: not signed in or not allowed (401, 403).
     Auth = 3,
     /// 4: no such instance (404), or no stored token to open it with.
     NotFound = 4,
-    /// 5: server errors (5xx), network errors, unreadable answers, failed instances.
+    /// 5: server errors (5xx), a limit reached (429: retry later), network errors,
+    /// unreadable answers, failed instances.
     Server = 5,
     /// 6: timed out waiting for an instance to become ready.
     Timeout = 6,
@@ -28,6 +29,9 @@ impl Exit {
         match status {
             401 | 403 => Exit::Auth,
             404 | 410 => Exit::NotFound,
+            // A limit (instances, starts at once): nothing wrong with the input,
+            // try again later, as after a server error.
+            429 => Exit::Server,
             400..=499 => Exit::Usage,
             _ => Exit::Server,
         }
@@ -44,10 +48,11 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
   1  local problem (token store, launching a browser)
-  2  usage error, or input the server rejected (400, 405, 413, 415, 422)
+  2  usage error, or input the server rejected (400, 405, 409, 413, 415, 422)
   3  authentication or permission (401, 403)
   4  not found (404), or no stored token for `dcs open`
-  5  server or network error (5xx, connection refused, unreadable answer), or the instance failed
+  5  server or network error (5xx, connection refused, unreadable answer), a limit
+     reached (429: try again later), or the instance failed
   6  timed out waiting (--wait)";
 
 /// An error that ends the command.
@@ -103,12 +108,14 @@ mod tests {
         for (status, code) in [
             (400, 2),
             (405, 2),
+            (409, 2),
             (413, 2),
             (415, 2),
             (422, 2),
             (401, 3),
             (403, 3),
             (404, 4),
+            (429, 5),
             (500, 5),
             (502, 5),
             (503, 5),
