@@ -37,7 +37,7 @@ use crate::activity::Tracker;
 use crate::asked::Asked;
 use crate::body::{self, Body};
 use crate::key_map::KeyMap;
-use crate::runtime::Status;
+use crate::runtime::{finish, Status};
 use crate::state::AppState;
 
 use dcs_model::plumbing::{ACTIVITY as ACTIVITY_PATH, STOP as STOP_PATH};
@@ -235,7 +235,7 @@ pub async fn stop_requested(
             }
         }
     };
-    let ((), stopped) = tokio::join!(tell, state.activator.runtime().stop(key));
+    let ((), stopped) = tokio::join!(tell, finish::stop(state.activator.runtime(), key));
     if let Err(err) = stopped {
         warn!(workspace = %key, %err, "the requested stop failed");
         return Err(err);

@@ -13,6 +13,7 @@
 
 #[doc(hidden)]
 pub mod contract;
+pub mod finish;
 pub mod knative;
 pub mod local;
 

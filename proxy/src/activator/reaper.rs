@@ -183,7 +183,7 @@ impl Activator {
         // Runtimes that scale on their own (Knative) count open sockets as
         // requests in flight; close them so the workspace can reach zero.
         tracker.close_tunnels();
-        match self.runtime.stop(key).await {
+        match crate::runtime::finish::stop(&self.runtime, key).await {
             Ok(()) => {
                 tracker.mark_idle_stopped(period);
                 self.metrics.idle_stop(reason.label());

@@ -99,7 +99,7 @@ where
     let workspace = WorkspaceSpec::new(key.clone(), spec.clone());
     if let Err(err) = runtime.register(&workspace).await {
         // Nobody has its token: do not leave a record behind (best effort).
-        if let Err(cleanup) = runtime.delete(&key).await {
+        if let Err(cleanup) = crate::runtime::finish::delete(runtime, &key).await {
             tracing::warn!(instance = %id, %cleanup, "cannot remove an instance that failed to register");
         }
         return Err(err.into());
@@ -200,7 +200,7 @@ pub async fn delete(state: &AppState, identity: &Identity, id: &str) -> Answer {
     let id = info.key.id();
     state.instances.remove(&id);
     state.activator.forget(&info.key);
-    state.activator.runtime().delete(&info.key).await?;
+    crate::runtime::finish::delete(state.activator.runtime(), &info.key).await?;
     // Again: a link opened while the runtime deleted may have cached it anew.
     state.instances.remove(&id);
     tracing::info!(instance = %id, owner = %info.key.user, by = %identity.user, "instance deleted");

@@ -4,7 +4,8 @@
 //! revokes; tokens do not cross instances; the validation corpus; admins and
 //! others (trusted headers with signed JWTs); `/github` workspaces in the list;
 //! the OpenAPI document equals the route table. The validation corpus is in
-//! [`validation`], who may act for whom in [`access`], starting and stopping in [`start_stop`].
+//! [`validation`], who may act for whom in [`access`], starting and stopping in
+//! [`start_stop`], deleting in [`delete`].
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use reqwest::RequestBuilder;
 use serde_json::{json, Value};
 
 mod access;
+mod delete;
 mod start_stop;
 mod validation;
 
