@@ -7,10 +7,13 @@
 //!   descendants (a workspace's kill domain when it runs unsandboxed).
 //! - [`group`]: signalling a whole process group and listing its live members.
 //! - [`atomic`]: writing a file so readers see the old or the new content, never half.
+//! - [`confined`]: reading and writing files below a folder a less-trusted party can
+//!   write (a user's volume), never through a link it planted, reads bounded.
 //! - [`lock`]: advisory whole-file locks (`flock`) that die with their holder.
 //! - [`mutex`]: taking a mutex whether or not an earlier holder panicked.
 
 pub mod atomic;
+pub mod confined;
 pub mod group;
 pub mod lock;
 pub mod mutex;

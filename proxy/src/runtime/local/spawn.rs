@@ -301,8 +301,12 @@ impl Plan {
             )));
         }
         make_private_dir(&spec.run_dir).map_err(|e| fail("cannot make the run folder", e))?;
-        let home = sandbox_home(&self.env.workspaces_dir);
-        std::fs::create_dir_all(&home).map_err(|e| fail("cannot make the home folder", e))?;
+        // Not through a link the user planted in their volume.
+        let (volume, home) = (&self.env.workspaces_dir, sandbox_home(Path::new("")));
+        std::fs::create_dir_all(volume)
+            .and_then(|()| dcs_os::confined::make_folders(volume, &home))
+            .map_err(|e| fail("cannot make the home folder", e))?;
+        let home = volume.join(home);
         // The contract goes to the launcher alone (bubblewrap's `--setenv`), not to
         // bubblewrap's own environment.
         let mut spec = spec.clone();
@@ -342,15 +346,22 @@ impl Plan {
     }
 
     /// The address the launcher published, once it has ([`ON_SOCKET`] for a unix
-    /// socket).
+    /// socket). A sandbox can write its run folder: the file is read as a regular
+    /// file only, never through a link, and at most [`ADDR_MAX`] bytes of it.
     pub async fn published_addr(&self) -> Option<SocketAddr> {
-        let text = tokio::fs::read_to_string(&self.addr_file).await.ok()?;
+        let (dir, name) = (self.addr_file.parent()?, self.addr_file.file_name()?);
+        let (dir, name) = (dir.to_path_buf(), PathBuf::from(name));
+        let read = move || dcs_os::confined::read_file(&dir, &name, ADDR_MAX);
+        let text = String::from_utf8(tokio::task::spawn_blocking(read).await.ok()?.ok()?).ok()?;
         match text.trim().parse::<Listen>().ok()? {
             Listen::Tcp(addr) => Some(addr),
             Listen::Unix(_) => Some(ON_SOCKET),
         }
     }
 }
+
+/// The longest published address read (a unix socket's path is at most 108 bytes).
+const ADDR_MAX: usize = 4096;
 
 /// `PATH` when the proxy has none.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";

@@ -188,3 +188,36 @@ fn plan_of_an_instance_runs_its_recorded_spec() {
         "the configured kind uses the installed IDE"
     );
 }
+
+#[tokio::test]
+async fn the_published_address_is_read_from_a_regular_file_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = cfg();
+    cfg.data_dir = dir.path().to_path_buf();
+    let plan = Plan::new(
+        &cfg,
+        &iso(true),
+        &alice_hello(),
+        "/github/acme/hello",
+        &InstanceSpec::default(),
+    );
+    let run = plan.addr_file.parent().expect("run folder");
+    std::fs::create_dir_all(run).expect("mkdir");
+    assert_eq!(plan.published_addr().await, None, "nothing published yet");
+    std::fs::write(
+        &plan.addr_file,
+        format!("unix:{}\n", run.join(SOCKET_NAME).display()),
+    )
+    .expect("write");
+    assert_eq!(plan.published_addr().await, Some(ON_SOCKET));
+
+    // What the sandbox can put there instead: answered at once, never read through.
+    std::fs::remove_file(&plan.addr_file).expect("rm");
+    std::os::unix::fs::symlink("/dev/zero", &plan.addr_file).expect("symlink");
+    let read = tokio::time::timeout(Duration::from_secs(10), plan.published_addr());
+    assert_eq!(read.await.expect("at once"), None);
+    std::fs::remove_file(&plan.addr_file).expect("rm");
+    nix::unistd::mkfifo(&plan.addr_file, nix::sys::stat::Mode::S_IRWXU).expect("fifo");
+    let read = tokio::time::timeout(Duration::from_secs(10), plan.published_addr());
+    assert_eq!(read.await.expect("at once"), None);
+}
