@@ -47,6 +47,8 @@ pub struct Asked {
     dest: Said,
     /// `X-DCS-Background: 1`.
     background: bool,
+    /// An `Origin` was sent (whatever it says; [`crate::edge`] judges it).
+    origin: bool,
     /// The protocol of `Upgrade` when `Connection` names `upgrade`.
     upgrade: Option<HeaderValue>,
 }
@@ -66,6 +68,7 @@ impl Asked {
                     asked.accepts_html = value.to_str().is_ok_and(|a| a.contains("text/html"));
                 }
                 "x-requested-with" => asked.requested_with = true,
+                "origin" => asked.origin = true,
                 "sec-fetch-mode" if !seen_mode => {
                     seen_mode = true;
                     asked.mode = Said::of(value, "navigate");
@@ -110,6 +113,14 @@ impl Asked {
             Said::Top => self.dest != Said::Other,
             Said::Other => false,
         }
+    }
+
+    /// A request a browser page makes by itself, not a person's: its fetches,
+    /// scripts, frames and beacons (not [`Self::may_be_a_person`]) and its
+    /// WebSockets (a WebSocket handshake from a browser always has an `Origin`, and
+    /// may have no fetch metadata: Chromium sends none on it).
+    pub fn is_a_pages_own(&self) -> bool {
+        !self.may_be_a_person() || (self.upgrade.is_some() && self.origin)
     }
 
     /// `X-DCS-Background: 1`: traffic no person made (a poll, a refresh).

@@ -112,7 +112,9 @@ pub async fn exchange(
     let kind = crate::resume::classify(req.method(), &target.rest, &target.asked);
     // The workspace's activity tracker, if it has one: looked up once per request.
     let known = state.activator.activity.peek(&spec.key);
-    if let Some(stopped) = crate::resume::hold(state, &spec.key, known.as_deref(), kind).await {
+    let from_a_page = target.asked.is_a_pages_own();
+    let held = crate::resume::hold(state, &spec.key, known.as_deref(), kind, from_a_page);
+    if let Some(stopped) = held.await {
         return Ok(stopped);
     }
     let wants_html = target.asked.wants_html();

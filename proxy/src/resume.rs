@@ -18,7 +18,12 @@
 //!   workspace is stopped now (its tunnels closed, the runtime asked to stop it),
 //!   noted like an idle stop, and answered with the same `503` (`"reason":"requested"`);
 //! - a top-level navigation (the Resume reload) and a request from a client that is
-//!   no browser (no `Sec-Fetch-Mode`) wake it as always, and the note is forgotten.
+//!   no browser (no `Sec-Fetch-Mode`) wake it as always, and the note is forgotten;
+//! - a workspace that does not exist (deleted, with a tab still open on it) is never
+//!   brought back by a page's own requests: its reconnects, beacons, parts and polls
+//!   get the same `503` with `"reason":"deleted"`, on every replica (no note needed:
+//!   the runtime says so), and only a person (a navigation, a client that is no
+//!   browser) creates it again.
 //!
 //! The notes are kept in the activator's memory, per replica: a replica that did not
 //! stop the workspace (another one's reaper did, or this one restarted) has no note,
@@ -136,12 +141,14 @@ pub fn classify(method: &Method, rest: &str, asked: &Asked) -> Kind {
 
 /// The answer for a request of `kind` to `key` (whose activity `tracker` this is,
 /// if it has one) that must not wake it, or `None` to go on (and wake it if needed).
-/// Asks the runtime only for requests that may be held.
+/// Asks the runtime only for requests that may be held. `from_a_page`: the request
+/// is a browser page's own ([`Asked::is_a_pages_own`]).
 pub async fn hold(
     state: &AppState,
     key: &WorkspaceKey,
     tracker: Option<&Tracker>,
     kind: Kind,
+    from_a_page: bool,
 ) -> Option<Response<Body>> {
     let stops = &state.activator.idle_stops;
     let noted = stops
@@ -155,7 +162,9 @@ pub async fn hold(
             }
             return None;
         }
-        Kind::Upgrade | Kind::Beacon | Kind::Subresource if noted.is_none() => return None,
+        Kind::Upgrade | Kind::Beacon | Kind::Subresource if noted.is_none() && !from_a_page => {
+            return None
+        }
         _ => {}
     }
     // A note stands until something wakes the workspace through this replica: a
@@ -167,7 +176,11 @@ pub async fn hold(
         }
         match state.activator.status(key).await {
             Ok(Status::Running | Status::Starting) | Err(_) => return None,
-            Ok(Status::Stopped | Status::NotFound | Status::Failed { .. }) => {}
+            // Deleted under an open page: only a person brings it back.
+            Ok(Status::NotFound) => return Some(deleted()),
+            // Stopped with no note here: only the background poll is held.
+            Ok(Status::Stopped | Status::Failed { .. }) if kind != Kind::Background => return None,
+            Ok(Status::Stopped | Status::Failed { .. }) => {}
         }
     }
     Some(stopped(noted))
@@ -278,6 +291,20 @@ pub fn stopped(noted: Option<IdleStop>) -> Response<Body> {
             "stopped_after_s": null,
         }),
     };
+    told(&json)
+}
+
+/// The `503` JSON that tells a page its workspace no longer exists (deleted).
+pub fn deleted() -> Response<Body> {
+    told(&serde_json::json!({
+        "stopped": true,
+        "reason": "deleted",
+        "stopped_after_s": null,
+    }))
+}
+
+/// `json`, answered `503` to a page that must not wake its workspace.
+fn told(json: &serde_json::Value) -> Response<Body> {
     let mut res = Response::new(body::full(json.to_string()));
     *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     let headers = res.headers_mut();

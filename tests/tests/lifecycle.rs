@@ -167,7 +167,8 @@ async fn stop_now_stops_a_running_workspace_and_keeps_nothing_for_an_invented_on
             .send()
     };
     // A name nobody has: nothing to stop (404, saying so), and no note of a stop kept
-    // for it (a page's poll of it then reads plainly "stopped", not "requested").
+    // for it (a page's poll of it then reads that it does not exist, "deleted", not
+    // "requested").
     for n in 0..3 {
         let resp = stop(&format!("invented-{n}")).await?;
         assert_eq!(resp.status(), 404, "{}", fx.proxy.log());
@@ -176,7 +177,7 @@ async fn stop_now_stops_a_running_workspace_and_keeps_nothing_for_an_invented_on
         let resp = background(&format!("invented-{n}")).await?;
         assert_eq!(resp.status(), 503);
         let body: serde_json::Value = serde_json::from_str(&resp.text().await?)?;
-        assert_eq!(body["reason"], "stopped", "{body}");
+        assert_eq!(body["reason"], "deleted", "{body}");
     }
     // A running workspace: stopped at once, and its page's poll says it was asked to.
     open(&fx).await?;

@@ -26,7 +26,9 @@
 //   is covered by "Stopped after N min without use. Your files are saved." with
 //   Resume: Resume, or any click, reloads the page, and that navigation wakes the
 //   workspace. The overlay hides whatever the IDE shows underneath ("Cannot
-//   reconnect"), and polling ends.
+//   reconnect"), and polling ends. A workspace deleted under the page
+//   (`"reason": "deleted"`) reads "This workspace was deleted…" with Open again:
+//   the page's own requests never bring it back, the reload (a person) does.
 // - IDE restarted: an IDE document's script tag says which run of the IDE served
 //   it (`data-ide-run`); when the poll answers another `ide_run`, the IDE (or the
 //   launcher, or its pod) was started again, and this page's connection to it is
@@ -291,10 +293,13 @@
     const text = document.createElement('p');
     text.className = 'dcs-stopped-text';
     text.style.margin = '0 0 1em';
-    text.textContent = after !== null && info.reason === 'idle'
-      ? `Stopped after ${span(after)} without use. Your files are saved.`
-      : 'This workspace was stopped. Your files are saved.';
-    const resume = button('Resume', 'dcs-resume', () => {});
+    const deleted = info.reason === 'deleted';
+    text.textContent = deleted
+      ? 'This workspace was deleted. Your files are kept: Open again starts it afresh on them.'
+      : after !== null && info.reason === 'idle'
+        ? `Stopped after ${span(after)} without use. Your files are saved.`
+        : 'This workspace was stopped. Your files are saved.';
+    const resume = button(deleted ? 'Open again' : 'Resume', 'dcs-resume', () => {});
     Object.assign(resume.style, { marginLeft: '0', padding: '.4em 1.5em', fontSize: '15px' });
     card.append(text, resume);
     cover.appendChild(card);

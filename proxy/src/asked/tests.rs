@@ -151,3 +151,30 @@ fn a_browser_page_a_script_and_a_websocket() {
 
     assert!(Asked::of(&HeaderMap::new()).may_be_a_person(), "curl");
 }
+
+#[test]
+fn a_pages_own_requests_are_its_fetches_and_its_websockets() {
+    let mut navigation = HeaderMap::new();
+    navigation.insert("sec-fetch-mode", value("navigate"));
+    navigation.insert("sec-fetch-dest", value("document"));
+    assert!(!Asked::of(&navigation).is_a_pages_own(), "a person's");
+    assert!(!Asked::of(&HeaderMap::new()).is_a_pages_own(), "curl");
+
+    let mut fetch = HeaderMap::new();
+    fetch.insert("sec-fetch-mode", value("no-cors"));
+    assert!(Asked::of(&fetch).is_a_pages_own());
+
+    // Chromium's WebSocket handshake: an Origin, no fetch metadata.
+    let mut ws = HeaderMap::new();
+    ws.insert(CONNECTION, value("Upgrade"));
+    ws.insert(UPGRADE, value("websocket"));
+    assert!(!Asked::of(&ws).is_a_pages_own(), "websocat's: no Origin");
+    ws.insert("origin", value("https://ide.example"));
+    assert!(Asked::of(&ws).is_a_pages_own(), "a browser's");
+    let mut post = HeaderMap::new();
+    post.insert("origin", value("https://ide.example"));
+    assert!(
+        !Asked::of(&post).is_a_pages_own(),
+        "an Origin alone (a form's POST) is no page's own"
+    );
+}
