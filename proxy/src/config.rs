@@ -129,6 +129,12 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub admin_groups: Vec<String>,
+    /// Let people other than an instance's owner (those it is shared with, admin
+    /// groups) open it. Its content is served on this proxy's own origin, so the
+    /// owner's code then runs in their browser with their sign-in: it can act as
+    /// them in their own workspaces and the API. Off: only the owner opens it.
+    #[arg(long, env = "DCS_PROXY_DANGEROUS_ALLOW_SHARED_INSTANCES")]
+    pub dangerous_allow_shared_instances: bool,
     /// Largest CPU request or limit an API instance may ask for (a quantity: `8`, `500m`).
     #[arg(long, env = "DCS_PROXY_MAX_CPU", default_value = "8")]
     pub max_cpu: String,

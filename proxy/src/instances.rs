@@ -6,8 +6,9 @@
 //! any log. The exchange happens before sign-in, so the token never reaches the
 //! sign-in service either (not even in a `rd=` return URL); it only sets a cookie.
 //! Every request that is forwarded needs all of: a signed-in caller (as on every
-//! route) who may open it ([`crate::api::sharing::may_open`]: its owner, an admin,
-//! or someone it is shared with; to anyone else it does not exist, 404), and the
+//! route) who may open it ([`crate::api::sharing::opening`]: its owner; an admin or
+//! someone it is shared with where the operator allows it, else a 403 saying why;
+//! to anyone else it does not exist, 404), and the
 //! instance's cookie. The cookie is stripped before forwarding
 //! ([`crate::forward::headers`]), so the workspace never sees the token.
 //!
@@ -29,7 +30,7 @@ use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::api::sharing::may_open;
+use crate::api::sharing::{opening, Opening, NOT_HERE};
 use crate::api::{cookie, token};
 use crate::asked::Asked;
 use crate::body::{self, Body};
@@ -240,9 +241,16 @@ pub async fn serve(
     let identity = state.auth.authenticate(&parts, peer).await?;
     let found = state.instances.lookup(runtime, &id).await?;
     // Someone it is not for learns nothing, not even that it exists.
-    let found = found.filter(|(key, spec)| may_open(state, &identity, key, spec));
-    if found.is_none() {
-        return Err(Error::NotFound(format!("no instance {id} here")));
+    let opens_for =
+        |(key, spec): &(WorkspaceKey, InstanceSpec)| opening(state, &identity, key, spec);
+    match found.as_ref().map(opens_for) {
+        Some(Opening::Yes) => {}
+        Some(Opening::NotHere) => {
+            return Err(Error::Forbidden(format!("instance {id}: {NOT_HERE}")))
+        }
+        Some(Opening::Hidden) | None => {
+            return Err(Error::NotFound(format!("no instance {id} here")))
+        }
     }
     let Some((key, spec)) = found.filter(|(_, spec)| {
         cookie::values(&parts.headers)

@@ -1,7 +1,10 @@
-//! An instance's link opens for its owner (and admins) and for whom the owner
-//! shared it with, nobody else: a second user holding the link gets 404 until it is
-//! shared (`PATCH /api/instances/{id}`, or `shared_with` on create), and again once
-//! it no longer is.
+//! An instance's link opens for its owner, and, where the operator allows others
+//! to open instances (`--dangerous-allow-shared-instances`), for admins and whom
+//! the owner shared it with, nobody else: a second user holding the link gets 404
+//! until it is shared (`PATCH /api/instances/{id}`, or `shared_with` on create),
+//! and again once it no longer is. Without the flag only the owner opens it: an
+//! admin is told why not (its pages would run with their sign-in), and sharing is
+//! refused rather than recorded to no effect.
 
 use std::time::Duration;
 
@@ -9,6 +12,9 @@ use dcs_e2e::api::{call, open_link, wait_running};
 use dcs_e2e::{client, FakeUser, Fixture, JwtIssuer};
 use reqwest::RequestBuilder;
 use serde_json::{json, Value};
+
+/// The operator's leave for others than the owner to open instances.
+const SHARED: &str = "--dangerous-allow-shared-instances";
 
 fn json_body(req: RequestBuilder, body: &Value) -> RequestBuilder {
     req.header("content-type", "application/json")
@@ -31,7 +37,7 @@ async fn a_link_opens_only_for_its_owner_admins_and_whom_it_is_shared_with() -> 
     let fx = Fixture::trusted_headers(
         &issuer,
         &alice.uid,
-        &["--admin-group".into(), "dcs-admins".into()],
+        &["--admin-group".into(), "dcs-admins".into(), SHARED.into()],
     )?;
     let http = client();
     let as_ = |req: RequestBuilder, who: &FakeUser| issuer.signed(req, who);
@@ -102,7 +108,7 @@ async fn an_instance_can_be_shared_when_it_is_created() -> anyhow::Result<()> {
     let issuer = JwtIssuer::default();
     let alice = FakeUser::new("alice");
     let bob = FakeUser::new("bob");
-    let fx = Fixture::trusted_headers(&issuer, &alice.uid, &[])?;
+    let fx = Fixture::trusted_headers(&issuer, &alice.uid, &[SHARED.into()])?;
     let http = client();
     let body = json!({"shared_with": {"users": [bob.uid], "groups": ["reviewers"]}});
     let (code, created) = call(issuer.signed(
@@ -121,5 +127,76 @@ async fn an_instance_can_be_shared_when_it_is_created() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(open_link(&fx, &issuer, &bob, id, token).await?, 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_the_operators_leave_only_the_owner_opens_an_instance() -> anyhow::Result<()> {
+    let issuer = JwtIssuer::default();
+    let alice = FakeUser::new("alice");
+    let bob = FakeUser::new("bob");
+    let root = FakeUser {
+        groups: vec!["dcs-admins".into()],
+        ..FakeUser::new("root")
+    };
+    let admins = ["--admin-group".to_owned(), "dcs-admins".to_owned()];
+    let fx = Fixture::trusted_headers(&issuer, &alice.uid, &admins)?;
+    let http = client();
+    let as_ = |req: RequestBuilder, who: &FakeUser| issuer.signed(req, who);
+
+    // Sharing is refused, on create and after, and says why; nothing is made.
+    let shared = json!({"shared_with": {"users": [bob.uid]}});
+    let (code, err) = call(as_(
+        json_body(http.post(fx.proxy.url("/api/instances")), &shared),
+        &alice,
+    ))
+    .await?;
+    assert_eq!(code, 403, "{err}");
+    let why = err["message"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        why.contains("--dangerous-allow-shared-instances") && why.contains("sign-in"),
+        "{err}"
+    );
+    let (code, created) = call(as_(
+        json_body(http.post(fx.proxy.url("/api/instances")), &json!({})),
+        &alice,
+    ))
+    .await?;
+    assert_eq!(code, 201, "{created}");
+    let id = created["instance_id"].as_str().expect("id").to_owned();
+    let token = created["access_token"].as_str().expect("token").to_owned();
+    let (_, list) = call(as_(http.get(fx.proxy.url("/api/instances")), &alice)).await?;
+    assert_eq!(
+        list["instances"].as_array().map(Vec::len),
+        Some(1),
+        "{list}"
+    );
+    let url = fx.proxy.url(&format!("/api/instances/{id}"));
+    let (code, err) = call(as_(json_body(http.patch(&url), &shared), &alice)).await?;
+    assert_eq!(code, 403, "{err}");
+    let nobody = json!({"shared_with": {"users": [], "groups": []}});
+    let (code, view) = call(as_(json_body(http.patch(&url), &nobody), &alice)).await?;
+    assert_eq!(code, 200, "sharing with nobody is always fine: {view}");
+
+    let status = fx.proxy.url(&format!("/api/status?instance_id={id}"));
+    wait_running(|| as_(http.get(&status), &alice), Duration::from_secs(60)).await?;
+    assert_eq!(open_link(&fx, &issuer, &alice, &id, &token).await?, 200);
+    // An admin holding the link is refused and told why; anyone else learns nothing.
+    assert_eq!(open_link(&fx, &issuer, &root, &id, &token).await?, 403);
+    let page = as_(http.get(fx.proxy.url(&format!("/instances/{id}/"))), &root)
+        .header("accept", "application/json")
+        .send()
+        .await?;
+    assert_eq!(page.status(), 403);
+    assert!(
+        page.text()
+            .await?
+            .contains("--dangerous-allow-shared-instances"),
+        "the refusal names the operator's flag"
+    );
+    assert_eq!(open_link(&fx, &issuer, &bob, &id, &token).await?, 404);
+    // The admin still acts on it through the API.
+    let (code, seen) = call(as_(http.get(&url), &root)).await?;
+    assert_eq!(code, 200, "{seen}");
     Ok(())
 }

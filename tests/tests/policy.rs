@@ -102,6 +102,7 @@ async fn neither_a_shared_link_nor_the_api_opens_a_repository_the_policy_denies(
         policy.display().to_string(),
         "--admin-group".to_owned(),
         "dcs-admins".to_owned(),
+        "--dangerous-allow-shared-instances".to_owned(),
     ];
     let fx = Fixture::trusted_headers(&issuer, &alice.uid, &flags)?;
     let http = client();

@@ -74,6 +74,7 @@ where
         Some(user) => acting_for(state, identity, user)?,
         None => identity.user.clone(),
     };
+    super::sharing::sharing_allowed(state, &valid.spec.shared_with)?;
     if let Some(repo) = &valid.spec.repo {
         state
             .policy

@@ -111,7 +111,7 @@ fn list_instances() {}
         (status = 201, description = "Created; `Location` is its URL in the API", body = CreatedInstance),
         (status = 400, description = "Malformed JSON", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
-        (status = 403, description = "For another user without an admin group, the repository is denied by policy, or the request came from another site", body = ApiError),
+        (status = 403, description = "For another user without an admin group, the repository is denied by policy, `shared_with` while the server lets only owners open instances, or the request came from another site", body = ApiError),
         (status = 404, description = "The repository does not exist at the git base (`repo_not_found`)", body = ApiError),
         (status = 413, description = "Body over 64 KiB", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),
@@ -139,14 +139,16 @@ fn get_instance() {}
 #[allow(dead_code)]
 fn delete_instance() {}
 
-/// Share an instance: replaces who besides its owner (and admins) may open its link.
-/// Anyone else gets 404 for it, whatever link they hold. The workspace keeps running.
+/// Share an instance: replaces who besides its owner (and admins) may open its link
+/// (where the server allows others to open instances). Anyone else gets 404 for it,
+/// whatever link they hold. The workspace keeps running.
 #[utoipa::path(patch, path = "/api/instances/{id}", tag = "instances",
     params(("id" = String, Path, description = "Instance id")),
     request_body(content = PatchInstance, content_type = "application/json"),
     responses(
         (status = 200, description = "The instance, as it is now", body = Instance),
         (status = 400, description = "Malformed JSON", body = ApiError),
+        (status = 403, description = "Sharing with someone while the server lets only owners open instances (`--dangerous-allow-shared-instances` off)", body = ApiError),
         (status = 404, description = "No such instance of the caller's", body = ApiError),
         (status = 413, description = "Body over 64 KiB", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),
@@ -163,6 +165,7 @@ fn patch_instance() {}
     responses(
         (status = 200, description = "Held: the idle report now", body = IdleReport),
         (status = 400, description = "Malformed JSON", body = ApiError),
+        (status = 403, description = "Sharing with someone while the server lets only owners open instances (`--dangerous-allow-shared-instances` off)", body = ApiError),
         (status = 404, description = "No such instance of the caller's", body = ApiError),
         (status = 409, description = "The instance is not running", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),

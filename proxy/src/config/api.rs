@@ -1,5 +1,6 @@
-//! The management API's settings, from the flags: admin groups, the bounds of
-//! what an instance may ask for, and when the instance cookie is `Secure`.
+//! The management API's settings, from the flags: admin groups, whether others
+//! than an instance's owner may open it, the bounds of what an instance may ask
+//! for, and when the instance cookie is `Secure`.
 
 use dcs_model::api::Bounds;
 use dcs_model::Quantity;
@@ -15,6 +16,9 @@ pub struct ApiSettings {
     pub admin_groups: Vec<String>,
     /// Whether every caller is an admin (`--auth none`: the single local user).
     pub everyone_admin: bool,
+    /// `--dangerous-allow-shared-instances`: others than the owner may open an
+    /// instance (see [`crate::api::sharing`]).
+    pub others_open: bool,
     /// Upper bounds of what an instance may ask for.
     pub bounds: Bounds,
     /// When the instance cookie gets `Secure`.
@@ -73,6 +77,7 @@ impl ServeArgs {
         ApiSettings {
             admin_groups,
             everyone_admin: matches!(auth, Some(AuthConfig::None { .. })),
+            others_open: self.dangerous_allow_shared_instances,
             bounds,
             cookie: CookieSecurity {
                 public_https,
