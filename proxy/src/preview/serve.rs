@@ -17,6 +17,7 @@ use super::enter::{refused, see_other};
 use super::host::PreviewHost;
 use super::ticket::{Grant, Refusal};
 use super::{COOKIE_NAME, TICKET_PARAM};
+use crate::api::sharing::{opening, Opening};
 use crate::asked::Asked;
 use crate::body::Body;
 use crate::error::{Error, Result};
@@ -77,9 +78,16 @@ pub async fn serve(
         WorkspaceKind::Repo(_) => WorkspaceSpec::for_repo(grant.key.clone()),
         WorkspaceKind::Instance(id) => {
             let runtime = state.activator.runtime().as_ref();
-            match state.instances.lookup(runtime, id).await? {
-                Some((key, spec)) if key == grant.key => WorkspaceSpec::new(key, spec),
-                _ => return Err(Error::NotFound(format!("instance {id} no longer exists"))),
+            // Who may open it is asked again: its owner may have stopped sharing it.
+            let found = state.instances.lookup(runtime, id).await?;
+            match found {
+                Some((key, spec))
+                    if key == grant.key
+                        && opening(state, &identity, &key, &spec) == Opening::Yes =>
+                {
+                    WorkspaceSpec::new(key, spec)
+                }
+                _ => return Err(Error::NotFound(format!("instance {id} is not open to you"))),
             }
         }
     };

@@ -3,10 +3,12 @@
 //! so its scripts cannot read `/api` or the workspace's files while the page itself
 //! renders and its own scripts run; no credential of the auth layer, the instance or
 //! the preview host reaches a preview app; a preview cannot address the proxy itself.
-//! Subdomain mode (`--preview-domain`) is in [`subdomain`].
+//! Subdomain mode (`--preview-domain`) is in [`subdomain`], a shared instance's
+//! preview in [`shared`].
 
 mod app;
 mod hosts;
+mod shared;
 mod subdomain;
 
 use std::time::Duration;
