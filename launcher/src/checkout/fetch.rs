@@ -7,6 +7,12 @@
 //! [`complete`] fetches the rest of a shallow checkout's history (after the first
 //! open cloned only the last commit): objects and `refs/remotes/origin/*` only, so the
 //! user's working tree, index and `HEAD` are untouched whatever they did meanwhile.
+//!
+//! Both fetch `origin`'s configured refspecs, and nothing while one of them would
+//! update anything but remote-tracking refs and tags (a refspec into `refs/heads/`):
+//! libgit2 would move the checked-out branch under the user (git refuses to;
+//! libgit2 does not check), leaving their commits reachable from the reflog alone.
+//! That checkout is used as it is, with a warning naming the refspec.
 
 use std::cell::RefCell;
 
@@ -29,11 +35,16 @@ pub fn existing(job: &Job, repo: &Repository, token: Option<&Secret>) -> Result<
         warn!(target = %job.target.display(), %warning, "not fetching");
         return Ok(Outcome::UsedAsIs { warning });
     };
+    if let Some(refspec) = moving_refspec(&origin) {
+        let warning = moving_warning(job, &refspec);
+        warn!(target = %job.target.display(), %warning, "not fetching");
+        return Ok(Outcome::UsedAsIs { warning });
+    }
     let shown = job.target.display();
     info!(url = %redact_userinfo(&url), target = %shown, "fetching into the existing checkout");
     let progress = RefCell::new(Progress::new(Op::Fetch, job.observer.clone()));
     let mut options = fetch_options(job, token, &progress);
-    // No refspecs: origin's configured ones, which only update refs/remotes/origin/*.
+    // No refspecs: origin's configured ones (checked above).
     match origin.fetch::<&str>(&[], Some(&mut options), None) {
         Ok(()) => {
             progress.borrow().finish();
@@ -66,6 +77,11 @@ pub fn complete(job: &Job, repo: &Repository, token: Option<&Secret>) -> Result<
         warn!(target = %job.target.display(), %warning, "not completing the history");
         return Ok(Outcome::UsedAsIs { warning });
     };
+    if let Some(refspec) = moving_refspec(&origin) {
+        let warning = moving_warning(job, &refspec);
+        warn!(target = %job.target.display(), %warning, "not completing the history");
+        return Ok(Outcome::UsedAsIs { warning });
+    }
     let shown = job.target.display();
     info!(url = %redact_userinfo(&url), target = %shown, "fetching the rest of the history");
     let progress = RefCell::new(Progress::new(Op::Fetch, job.observer.clone()));
@@ -90,6 +106,26 @@ pub fn complete(job: &Job, repo: &Repository, token: Option<&Secret>) -> Result<
 /// The warning of a fetch that failed or was given up, `why` saying how.
 pub fn could_not_fetch(why: &str) -> String {
     format!("could not fetch updates ({why}); the existing checkout is used as it is")
+}
+
+/// A refspec configured on `origin` whose destination is neither a remote-tracking
+/// ref nor a tag (`+refs/heads/*:refs/heads/*`): fetching would move local refs.
+fn moving_refspec(origin: &git2::Remote<'_>) -> Option<String> {
+    let specs = origin.fetch_refspecs().ok()?;
+    let moving = specs.iter().flatten().find(|spec| {
+        let dst = spec.rsplit_once(':').map_or("", |(_, dst)| dst);
+        !dst.is_empty() && !dst.starts_with("refs/remotes/") && !dst.starts_with("refs/tags/")
+    });
+    moving.map(str::to_owned)
+}
+
+/// The warning for `origin`'s `refspec` that would move local refs.
+fn moving_warning(job: &Job, refspec: &str) -> String {
+    format!(
+        "origin of {} fetches {refspec}, which would move local branches: updates are \
+         not fetched. To get them: git config --unset --fixed-value remote.origin.fetch '{refspec}'",
+        job.target.display()
+    )
 }
 
 /// `origin`, if it is the clone URL.

@@ -192,3 +192,67 @@ fn completing_a_complete_checkout_fetches_it_as_usual() {
         "working tree untouched"
     );
 }
+
+#[test]
+fn a_refspec_into_local_branches_never_moves_the_checked_out_one() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let (job, _) = clone_with_local_work(&upstream, ws.path());
+    let dir = &job.target;
+    // The user's own commit on the checked-out branch, and a refspec (theirs, or a
+    // tool's) that maps origin's branches onto the local ones.
+    git(dir, &["add", "-A"]);
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=u",
+            "-c",
+            "user.email=u@x",
+            "commit",
+            "-qm",
+            "mine",
+        ],
+    );
+    let mine = git(dir, &["rev-parse", "HEAD"]);
+    git(
+        dir,
+        &[
+            "config",
+            "--add",
+            "remote.origin.fetch",
+            "+refs/heads/*:refs/heads/*",
+        ],
+    );
+    let branch = git(dir, &["symbolic-ref", "--short", "HEAD"]);
+    let before = state(dir);
+    let warned = warning(checkout(&job).expect("opened"));
+    assert!(
+        warned.contains("+refs/heads/*:refs/heads/*")
+            && warned.contains("git config --unset --fixed-value"),
+        "{warned}"
+    );
+    assert_eq!(
+        git(dir, &["rev-parse", &branch]),
+        mine,
+        "the branch stayed on the commit"
+    );
+    assert_eq!(state(dir), before, "nothing fetched, nothing changed");
+    // Without that refspec, updates flow again into the remote-tracking refs only.
+    git(
+        dir,
+        &[
+            "config",
+            "--unset",
+            "remote.origin.fetch",
+            "refs/heads/\\*:refs/heads",
+        ],
+    );
+    assert_eq!(checkout(&job).expect("fetch"), Outcome::Fetched);
+    assert_eq!(git(dir, &["rev-parse", "HEAD"]), mine);
+    let tracking = git(
+        dir,
+        &["rev-parse", &format!("refs/remotes/origin/{branch}")],
+    );
+    assert_ne!(tracking, mine, "the remote-tracking ref moved");
+}
