@@ -131,7 +131,8 @@ pub async fn intercept(
 /// Where `spec`'s start is now. While a page follows it, a failure is the outcome of
 /// the start it follows (never a stale one of an earlier attempt); a workspace whose
 /// start is no longer followed (past the start timeout, a proxy restart) is followed
-/// again, unless it was deleted: a page never recreates a workspace.
+/// again, unless it was deleted or stopped meanwhile: a page never recreates or
+/// restarts a workspace (a navigation does).
 pub async fn current(state: &AppState, spec: &WorkspaceSpec) -> Result<Progress> {
     let key = &spec.key;
     let followed = state.activator.board.state(key);
@@ -152,6 +153,9 @@ pub async fn current(state: &AppState, spec: &WorkspaceSpec) -> Result<Progress>
                 "Open its address again to make it anew, or create the instance again.",
             ))
         }
+        // Stopped after the page's follower gave up (the start timeout): the stop
+        // stands, as it does for a stop while the page follows.
+        Status::Stopped if !following => return Ok(failed(&Error::Cancelled)),
         _ => {}
     }
     if !following {

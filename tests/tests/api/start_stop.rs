@@ -3,7 +3,8 @@
 //! wake), is the same for a workspace already stopped, and the next open wakes it;
 //! during a first clone it ends the start. `POST /api/instances/{id}/start` starts a
 //! stopped one without waiting, its tabs then see it run, and a running one is left
-//! as it is.
+//! as it is. A stop after a progress page stopped waiting for the start (the start
+//! timeout) is not undone by that page's poll.
 
 use super::*;
 
@@ -189,5 +190,60 @@ async fn a_start_through_the_api_wakes_a_stopped_workspace_for_its_open_tabs() -
         "the launcher's report: {report}"
     );
     assert_eq!(fx.proxy.launcher_pids().len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stop_after_the_progress_page_gave_up_waiting_is_not_undone_by_its_poll(
+) -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b.arg("--start-timeout").arg("1s"))?;
+    let http = client();
+    // The clone hangs: the start outlives the page's wait for it.
+    fx.git.set_mode(dcs_e2e::git_server::Mode::HangPacks);
+    let page = http
+        .get(fx.proxy.url("/github/acme/hello/"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("sec-fetch-mode", "navigate")
+        .header("sec-fetch-site", "none")
+        .send()
+        .await?;
+    assert_eq!(page.status(), 200, "the progress page: {}", fx.proxy.log());
+    let gave_up = dcs_e2e::procs::wait_until(START, Duration::from_millis(50), || {
+        fx.proxy
+            .log()
+            .contains("followed start ended without the workspace")
+    });
+    anyhow::ensure!(gave_up.await, "the page's wait ended: {}", fx.proxy.log());
+    let (_, list) = call(http.get(fx.proxy.url("/api/instances"))).await?;
+    assert_eq!(
+        list["instances"][0]["status"], "starting",
+        "still starting: {list}"
+    );
+    let id = list["instances"][0]["instance_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // Someone stops it (the home page, the CLI); the page, still open, polls on.
+    let (code, stopped) =
+        call(http.post(fx.proxy.url(&format!("/api/instances/{id}/stop")))).await?;
+    assert_eq!(code, 200, "{stopped} {}", fx.proxy.log());
+    assert!(fx.wait_for_no_launcher(START).await, "{}", fx.proxy.log());
+    let poll = http
+        .get(fx.proxy.url("/github/acme/hello/_dcs/progress"))
+        .header("accept", "application/json")
+        .send()
+        .await?;
+    let (code, progress) = dcs_e2e::api::status_json(poll).await?;
+    assert_eq!(code, 200);
+    assert_eq!(progress["phase"], "failed", "{progress}");
+    let reason = progress["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("stopped"), "{progress}");
+    let (_, list) = call(http.get(fx.proxy.url("/api/instances"))).await?;
+    assert_eq!(
+        list["instances"][0]["status"], "stopped",
+        "the poll started nothing: {list}"
+    );
+    assert!(fx.proxy.launcher_pids().is_empty(), "{}", fx.proxy.log());
     Ok(())
 }
