@@ -31,6 +31,7 @@ pub mod child;
 pub mod classify;
 pub mod credentials;
 pub mod fetch;
+pub mod links;
 pub mod lock;
 pub mod progress;
 pub mod protocol;

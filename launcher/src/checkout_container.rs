@@ -10,6 +10,9 @@
 //! through `/_dcs/ready` (the proxy shows the matching page). Progress goes to this
 //! container's log (`kubectl logs <pod> -c checkout`) while it runs.
 //!
+//! Nothing below the workspaces folder is followed if it is a link
+//! ([`checkout::links`]): this step runs outside the workspace, with the token.
+//!
 //! The first open clones shallow; every later start fetches, completing the
 //! history of a shallow checkout ([`History::Complete`]). The first start that
 //! fetched leaves the roots as a hashed folder for the next ones' transfers
@@ -48,8 +51,15 @@ pub async fn run(env: LauncherEnv) -> u8 {
     let readiness = Arc::new(Readiness::new());
     readiness.set_phase(Phase::Checkout);
     let push = push_progress(&env, readiness.clone());
-    let result = match Job::from_env(&env, cancel) {
-        Some(job) => match child::transfer_program(&env).await {
+    let links = {
+        let env = env.clone();
+        tokio::task::spawn_blocking(move || checkout::links::refuse_links(&env))
+            .await
+            .unwrap_or_else(|e| Err(crate::error::Error::Task(e.to_string())))
+    };
+    let result = match (links, Job::from_env(&env, cancel)) {
+        (Err(refused), _) => Err(refused),
+        (Ok(()), Some(job)) => match child::transfer_program(&env).await {
             Ok(mut program) => {
                 program
                     .env
@@ -63,7 +73,7 @@ pub async fn run(env: LauncherEnv) -> u8 {
             }
             Err(err) => Err(err),
         },
-        None => checkout::prepare_empty_off_runtime(env.checkout_dir()).await,
+        (Ok(()), None) => checkout::prepare_empty_off_runtime(env.checkout_dir()).await,
     };
     if let Some(push) = push {
         // The workspace's launcher reports from here on (replaying the outcome).

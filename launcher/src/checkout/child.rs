@@ -17,8 +17,9 @@
 //! When a checkout container did the transfer before the launcher started
 //! (`DCS_CHECKOUT_OUTCOME_FILE`, Knative's init container `checkout`), [`program`]
 //! starts the child in *replay* mode ([`REPLAY_ENV`]): it transfers nothing and
-//! reports the outcome that container recorded, so the launcher's start-up (lock,
-//! readiness, notices) is the same and the workspace container never needs the token.
+//! reports the outcome that container recorded, so the launcher's start-up
+//! (readiness, notices) is the same and the workspace container never needs the
+//! token; the checkout lock was the container's to hold.
 //!
 //! The child makes itself non-dumpable before it reads its request (which may carry
 //! the token held in the launcher's memory): the user's processes run as the same

@@ -56,26 +56,37 @@ pub async fn run(
     status: &(dyn Fn(Status) + Send + Sync),
 ) -> Result<Outcome> {
     let owner_dir = owner_dir(&job.target);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let waiting = move || {
-        let _ = tx.send(());
+    // A replay transfers nothing: the checkout step that recorded the outcome held
+    // the lock and cleaned up (and may have refused a path the lock is taken through).
+    let replay = program
+        .env
+        .iter()
+        .any(|(name, _)| name == super::child::REPLAY_ENV);
+    let lock = if replay {
+        None
+    } else {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let waiting = move || {
+            let _ = tx.send(());
+        };
+        let acquiring = lock::acquire(&owner_dir, &job.repo, job.cancel.clone(), waiting);
+        tokio::pin!(acquiring);
+        let lock = loop {
+            tokio::select! {
+                // The lock is ours (or the wait was cancelled).
+                taken = &mut acquiring => break taken?,
+                // Another launcher holds it: say so while waiting.
+                Some(()) = rx.recv() => status(Status::Waiting),
+            }
+        };
+        let Some(lock) = lock else {
+            return Err(cancelled());
+        };
+        remove_partials(&owner_dir, job).await?;
+        Some(lock)
     };
-    let acquiring = lock::acquire(&owner_dir, &job.repo, job.cancel.clone(), waiting);
-    tokio::pin!(acquiring);
-    let lock = loop {
-        tokio::select! {
-            // The lock is ours (or the wait was cancelled).
-            taken = &mut acquiring => break taken?,
-            // Another launcher holds it: say so while waiting.
-            Some(()) = rx.recv() => status(Status::Waiting),
-        }
-    };
-    let Some(lock) = lock else {
-        return Err(cancelled());
-    };
-    remove_partials(&owner_dir, job).await?;
     let (result, killed) = transfer(job, program, limits, status).await;
-    if killed {
+    if killed && lock.is_some() {
         remove_partials(&owner_dir, job).await?;
     }
     drop(lock);
