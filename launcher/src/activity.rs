@@ -190,7 +190,7 @@ impl Activity {
         let requested = state
             .stop_requested_ms
             .filter(|r| state.last_input.as_ref().is_none_or(|(at, _)| at <= r));
-        let keepalive = state.keepalive_until_ms.filter(|k| *k > now);
+        let keepalive = self.keepalive_in_force(&state, now);
         let (stop_at, warn_at, reason) = match requested {
             // Asked for and not undone: due since then, whatever held it.
             Some(r) => (Some(r / 1000), Some(r / 1000), None),
@@ -215,6 +215,17 @@ impl Activity {
         }
     }
 
+    /// The keep-alive in force at `now`: however often it was renewed, at most the
+    /// busy limit past the last input (or the end of the start), like watched work.
+    fn keepalive_in_force(&self, state: &State, now: u64) -> Option<u64> {
+        let busy_max_ms = self.policy.busy_max_secs.saturating_mul(1000);
+        let cap = base(state).saturating_add(busy_max_ms);
+        state
+            .keepalive_until_ms
+            .map(|k| k.min(cap))
+            .filter(|k| *k > now)
+    }
+
     /// When the workspace stops unless used, when it warns, and why it has not
     /// stopped: from the last input, watched work (`active`, the start when
     /// `starting`) within the busy limit, and a keep-alive.
@@ -227,17 +238,14 @@ impl Activity {
     ) -> (Option<u64>, Option<u64>, Option<String>) {
         let busy_max_ms = self.policy.busy_max_secs.saturating_mul(1000);
         let idle_ms = self.policy.idle_timeout_secs.saturating_mul(1000);
-        let base = state
-            .last_input
-            .as_ref()
-            .map_or(state.since_ms, |(at, _)| (*at).max(state.since_ms));
+        let base = base(state);
         let cap = base.saturating_add(busy_max_ms);
         let input_deadline = base.saturating_add(idle_ms);
         let work_deadline = match state.work_ms {
             Some(w) if busy_max_ms > 0 => w.saturating_add(idle_ms).min(cap),
             _ => 0,
         };
-        let keepalive = state.keepalive_until_ms.filter(|k| *k > now);
+        let keepalive = self.keepalive_in_force(state, now);
         let stop_ms = input_deadline
             .max(work_deadline)
             .max(keepalive.unwrap_or(0));
@@ -262,6 +270,14 @@ impl Activity {
         );
         (stop_at, warn_at, reason)
     }
+}
+
+/// Where the idle time counts from: the last input, or the end of the start.
+fn base(state: &State) -> u64 {
+    state
+        .last_input
+        .as_ref()
+        .map_or(state.since_ms, |(at, _)| (*at).max(state.since_ms))
 }
 
 /// Why the workspace is not stopped at `now`, for a person (`None`: it is due).

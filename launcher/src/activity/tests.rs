@@ -164,6 +164,33 @@ fn keepalives_hold_and_are_bounded() {
 }
 
 #[test]
+fn renewed_keepalives_hold_no_longer_than_the_busy_limit_past_the_last_input() {
+    let clock = Activity::new(policy(7200), T0);
+    clock.input("key", T0);
+    // A script renews an hour's keep-alive every hour, nobody types.
+    for hour in 0..4 {
+        clock
+            .keepalive(3600, T0 + hour * 3600 * S)
+            .expect("within the limit");
+    }
+    let r = clock.report(T0 + 3 * 3600 * S + S, None);
+    assert_eq!(r.keepalive_until, None, "past the limit: {r:?}");
+    assert!(
+        r.stop_at.is_some_and(|at| at <= T0 / S + 7200),
+        "due since the limit at the latest: {r:?}"
+    );
+    let r = clock.report(T0 + 3600 * S, None);
+    assert_eq!(r.keepalive_until, Some(T0 / S + 7200), "shown as it holds");
+    // Someone types: the limit counts from then.
+    clock.input("key", T0 + 3 * 3600 * S + 2 * S);
+    clock
+        .keepalive(3600, T0 + 3 * 3600 * S + 2 * S)
+        .expect("within the limit");
+    let r = clock.report(T0 + 3 * 3600 * S + 3 * S, None);
+    assert_eq!(r.stop_at, Some(T0 / S + 4 * 3600 + 2));
+}
+
+#[test]
 fn the_start_holds_and_the_idle_time_counts_from_its_end() {
     let clock = Activity::new(policy(0), T0);
     let r = clock.report(T0 + 500 * S, Some("checking out the repository"));
