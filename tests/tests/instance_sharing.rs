@@ -16,9 +16,35 @@ use serde_json::{json, Value};
 /// The operator's leave for others than the owner to open instances.
 const SHARED: &str = "--dangerous-allow-shared-instances";
 
+/// `name`, a member of `group`.
+fn member(name: &str, group: &str) -> FakeUser {
+    FakeUser {
+        groups: vec![group.into()],
+        ..FakeUser::new(name)
+    }
+}
+
 fn json_body(req: RequestBuilder, body: &Value) -> RequestBuilder {
     req.header("content-type", "application/json")
         .body(body.to_string())
+}
+
+/// `who` creates an instance with `body`: the status and answer.
+async fn create(
+    fx: &Fixture,
+    issuer: &JwtIssuer,
+    who: &FakeUser,
+    body: &Value,
+) -> anyhow::Result<(u16, Value)> {
+    let req = json_body(client().post(fx.proxy.url("/api/instances")), body);
+    call(issuer.signed(req, who)).await
+}
+
+/// The id and access token of a `201` answer to a create.
+fn made(code: u16, created: &Value) -> (String, String) {
+    assert_eq!(code, 201, "{created}");
+    let field = |name: &str| created[name].as_str().expect(name).to_owned();
+    (field("instance_id"), field("access_token"))
 }
 
 #[tokio::test]
@@ -26,14 +52,8 @@ async fn a_link_opens_only_for_its_owner_admins_and_whom_it_is_shared_with() -> 
     let issuer = JwtIssuer::default();
     let alice = FakeUser::new("alice");
     let bob = FakeUser::new("bob");
-    let carol = FakeUser {
-        groups: vec!["team-x".into()],
-        ..FakeUser::new("carol")
-    };
-    let root = FakeUser {
-        groups: vec!["dcs-admins".into()],
-        ..FakeUser::new("root")
-    };
+    let carol = member("carol", "team-x");
+    let root = member("root", "dcs-admins");
     let fx = Fixture::trusted_headers(
         &issuer,
         &alice.uid,
@@ -42,14 +62,8 @@ async fn a_link_opens_only_for_its_owner_admins_and_whom_it_is_shared_with() -> 
     let http = client();
     let as_ = |req: RequestBuilder, who: &FakeUser| issuer.signed(req, who);
 
-    let (code, created) = call(as_(
-        json_body(http.post(fx.proxy.url("/api/instances")), &json!({})),
-        &alice,
-    ))
-    .await?;
-    assert_eq!(code, 201, "{created}");
-    let id = created["instance_id"].as_str().expect("id").to_owned();
-    let token = created["access_token"].as_str().expect("token").to_owned();
+    let (code, created) = create(&fx, &issuer, &alice, &json!({})).await?;
+    let (id, token) = made(code, &created);
     assert_eq!(created["shared_with"], json!({"users": [], "groups": []}));
     let status = fx.proxy.url(&format!("/api/status?instance_id={id}"));
     wait_running(|| as_(http.get(&status), &alice), Duration::from_secs(60)).await?;
@@ -111,22 +125,16 @@ async fn an_instance_can_be_shared_when_it_is_created() -> anyhow::Result<()> {
     let fx = Fixture::trusted_headers(&issuer, &alice.uid, &[SHARED.into()])?;
     let http = client();
     let body = json!({"shared_with": {"users": [bob.uid], "groups": ["reviewers"]}});
-    let (code, created) = call(issuer.signed(
-        json_body(http.post(fx.proxy.url("/api/instances")), &body),
-        &alice,
-    ))
-    .await?;
-    assert_eq!(code, 201, "{created}");
+    let (code, created) = create(&fx, &issuer, &alice, &body).await?;
+    let (id, token) = made(code, &created);
     assert_eq!(created["shared_with"]["groups"], json!(["reviewers"]));
-    let id = created["instance_id"].as_str().expect("id");
-    let token = created["access_token"].as_str().expect("token");
     let status = fx.proxy.url(&format!("/api/status?instance_id={id}"));
     wait_running(
         || issuer.signed(http.get(&status), &alice),
         Duration::from_secs(60),
     )
     .await?;
-    assert_eq!(open_link(&fx, &issuer, &bob, id, token).await?, 200);
+    assert_eq!(open_link(&fx, &issuer, &bob, &id, &token).await?, 200);
     Ok(())
 }
 
@@ -135,10 +143,7 @@ async fn without_the_operators_leave_only_the_owner_opens_an_instance() -> anyho
     let issuer = JwtIssuer::default();
     let alice = FakeUser::new("alice");
     let bob = FakeUser::new("bob");
-    let root = FakeUser {
-        groups: vec!["dcs-admins".into()],
-        ..FakeUser::new("root")
-    };
+    let root = member("root", "dcs-admins");
     let admins = ["--admin-group".to_owned(), "dcs-admins".to_owned()];
     let fx = Fixture::trusted_headers(&issuer, &alice.uid, &admins)?;
     let http = client();
@@ -146,25 +151,15 @@ async fn without_the_operators_leave_only_the_owner_opens_an_instance() -> anyho
 
     // Sharing is refused, on create and after, and says why; nothing is made.
     let shared = json!({"shared_with": {"users": [bob.uid]}});
-    let (code, err) = call(as_(
-        json_body(http.post(fx.proxy.url("/api/instances")), &shared),
-        &alice,
-    ))
-    .await?;
+    let (code, err) = create(&fx, &issuer, &alice, &shared).await?;
     assert_eq!(code, 403, "{err}");
     let why = err["message"].as_str().unwrap_or_default().to_owned();
     assert!(
         why.contains("--dangerous-allow-shared-instances") && why.contains("sign-in"),
         "{err}"
     );
-    let (code, created) = call(as_(
-        json_body(http.post(fx.proxy.url("/api/instances")), &json!({})),
-        &alice,
-    ))
-    .await?;
-    assert_eq!(code, 201, "{created}");
-    let id = created["instance_id"].as_str().expect("id").to_owned();
-    let token = created["access_token"].as_str().expect("token").to_owned();
+    let (code, created) = create(&fx, &issuer, &alice, &json!({})).await?;
+    let (id, token) = made(code, &created);
     let (_, list) = call(as_(http.get(fx.proxy.url("/api/instances")), &alice)).await?;
     assert_eq!(
         list["instances"].as_array().map(Vec::len),

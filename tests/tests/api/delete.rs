@@ -7,15 +7,6 @@ use tokio::io::AsyncWriteExt;
 
 use super::*;
 
-/// The id of the one workspace in the list.
-async fn only_id(fx: &Fixture) -> anyhow::Result<String> {
-    let (_, list) = call(client().get(fx.proxy.url("/api/instances"))).await?;
-    Ok(list["instances"][0]["instance_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no workspace in {list}"))
-        .to_owned())
-}
-
 /// Opens `acme/hello` (non-browser, it waits until ready).
 async fn open(fx: &Fixture) -> anyhow::Result<()> {
     let resp = client()
@@ -32,7 +23,7 @@ async fn a_tab_left_open_on_a_deleted_workspace_does_not_bring_it_back() -> anyh
     let http = client();
     open(&fx).await?;
     std::fs::write(fx.checkout().join("scratch.txt"), "unsaved work\n")?;
-    let id = only_id(&fx).await?;
+    let (id, _) = the_only_one(&fx).await?;
     let resp = http
         .delete(fx.proxy.url(&format!("/api/instances/{id}")))
         .send()
@@ -98,7 +89,7 @@ async fn a_tab_left_open_on_a_deleted_workspace_does_not_bring_it_back() -> anyh
         .send()
         .await?;
     assert_ne!(resp.status(), 503, "{}", fx.proxy.log());
-    let id = only_id(&fx).await?;
+    let (id, _) = the_only_one(&fx).await?;
     wait_running(
         || http.get(fx.proxy.url(&format!("/api/status?instance_id={id}"))),
         START,
@@ -114,7 +105,7 @@ async fn a_delete_its_client_gave_up_on_is_carried_out() -> anyhow::Result<()> {
     // The stop takes a while: the pre-stop command says it began, then holds it.
     let fx = Fixture::new(|b| b.arg("--pre-stop").arg("touch stopping; sleep 2"))?;
     open(&fx).await?;
-    let id = only_id(&fx).await?;
+    let (id, _) = the_only_one(&fx).await?;
 
     // The client sends the delete and goes away while the workspace stops.
     let mut conn = tokio::net::TcpStream::connect(fx.proxy.addr).await?;

@@ -29,6 +29,19 @@ fn post_json(fx: &Fixture, body: &Value) -> RequestBuilder {
         .body(body.to_string())
 }
 
+/// The one workspace in `GET /api/instances`: its id and status.
+async fn the_only_one(fx: &Fixture) -> anyhow::Result<(String, String)> {
+    let (_, list) = call(client().get(fx.proxy.url("/api/instances"))).await?;
+    let one = &list["instances"][0];
+    let id = one["instance_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no workspace in {list}"));
+    Ok((
+        id.to_owned(),
+        one["status"].as_str().unwrap_or("").to_owned(),
+    ))
+}
+
 fn set_cookie_pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap_or("").to_owned()
 }

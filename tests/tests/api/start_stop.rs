@@ -31,11 +31,7 @@ async fn a_stop_through_the_api_is_at_once_keeps_the_files_and_the_next_open_wak
         .await?;
     assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
     std::fs::write(fx.checkout().join("scratch.txt"), "unsaved work\n")?;
-    let (_, list) = call(http.get(fx.proxy.url("/api/instances"))).await?;
-    let id = list["instances"][0]["instance_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no workspace in {list}"))
-        .to_owned();
+    let (id, _) = the_only_one(&fx).await?;
 
     // Stopped when the answer comes (the local runtime waits for it).
     let (code, stopped) = call(stop(&id)).await?;
@@ -99,12 +95,8 @@ async fn a_stop_during_the_first_clone_ends_the_wait_and_the_next_open_clones_af
             .any(|r| r.path_and_query.ends_with("/git-upload-pack"))
     });
     anyhow::ensure!(cloning.await, "the clone began: {}", fx.proxy.log());
-    let (_, list) = call(http.get(fx.proxy.url("/api/instances"))).await?;
-    assert_eq!(list["instances"][0]["status"], "starting", "{list}");
-    let id = list["instances"][0]["instance_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let (id, status) = the_only_one(&fx).await?;
+    assert_eq!(status, "starting");
 
     let (code, stopped) =
         call(http.post(fx.proxy.url(&format!("/api/instances/{id}/stop")))).await?;
@@ -156,11 +148,7 @@ async fn a_start_through_the_api_wakes_a_stopped_workspace_for_its_open_tabs() -
         .send()
         .await?;
     assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
-    let (_, list) = call(http.get(fx.proxy.url("/api/instances"))).await?;
-    let id = list["instances"][0]["instance_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let (id, _) = the_only_one(&fx).await?;
     // Running: a start leaves it as it is (no second launcher).
     let (code, same) = call(act(&id, "start")).await?;
     assert_eq!(
@@ -214,15 +202,8 @@ async fn a_stop_after_the_progress_page_gave_up_waiting_is_not_undone_by_its_pol
             .contains("followed start ended without the workspace")
     });
     anyhow::ensure!(gave_up.await, "the page's wait ended: {}", fx.proxy.log());
-    let (_, list) = call(http.get(fx.proxy.url("/api/instances"))).await?;
-    assert_eq!(
-        list["instances"][0]["status"], "starting",
-        "still starting: {list}"
-    );
-    let id = list["instances"][0]["instance_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let (id, status) = the_only_one(&fx).await?;
+    assert_eq!(status, "starting", "still starting");
 
     // Someone stops it (the home page, the CLI); the page, still open, polls on.
     let (code, stopped) =
