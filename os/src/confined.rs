@@ -11,6 +11,7 @@
 //!   FIFO is opened `O_NONBLOCK`, so it is refused without blocking) and at most
 //!   `cap` bytes, never allocating more;
 //! - [`make_folders`] makes missing folders `0700` (`mkdirat`);
+//! - [`first_link`] names the first link on a path others open by name;
 //! - [`write_private`] makes missing folders `0700` (`mkdirat`) and replaces the
 //!   file atomically, owner-only, by a rename inside the folder's descriptor
 //!   ([`crate::atomic`]): a link at the final name is replaced, never written
@@ -58,6 +59,31 @@ pub fn make_folders(base: &Path, rel: &Path) -> io::Result<()> {
     let (mut folders, last) = split(rel)?;
     folders.push(last);
     walk(base, &folders, true).map(drop)
+}
+
+/// The first of `rel`'s components below the trusted folder `base` that is a
+/// symbolic link, as a path below `base`; `None` when there is none on the way (a
+/// component that does not exist, or is no folder, ends the walk). For paths that
+/// something else opens by name (libgit2): say which link to replace.
+pub fn first_link(base: &Path, rel: &Path) -> io::Result<Option<PathBuf>> {
+    let (mut names, last) = split(rel)?;
+    names.push(last);
+    let mut dir = open(
+        base,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut shown = PathBuf::new();
+    for name in names {
+        shown.push(name);
+        match openat(&dir, name, FOLDER, Mode::empty()) {
+            Ok(next) => dir = next,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(Errno::ENOTDIR | Errno::ELOOP) => return Ok(is_link(&dir, name).then_some(shown)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
 }
 
 /// Whether `error` is this module's refusal of what the less-trusted party put in
@@ -133,7 +159,7 @@ fn walk(base: &Path, folders: &[&OsStr], create: bool) -> io::Result<(OwnedFd, P
 /// Opens the folder `name` in `parent`, refusing a link or anything but a folder;
 /// made `0700` first if missing and `create`.
 fn open_folder(parent: &OwnedFd, name: &OsStr, shown: &Path, create: bool) -> io::Result<OwnedFd> {
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let flags = FOLDER;
     let opened = match openat(parent, name, flags, Mode::empty()) {
         Err(Errno::ENOENT) if create => {
             match mkdirat(parent, name, Mode::S_IRWXU) {
@@ -147,18 +173,25 @@ fn open_folder(parent: &OwnedFd, name: &OsStr, shown: &Path, create: bool) -> io
     };
     opened.map_err(|e| match e {
         // `O_DIRECTORY | O_NOFOLLOW` answers ENOTDIR for a link too: say which.
-        Errno::ENOTDIR | Errno::ELOOP => {
-            match fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-                Ok(st)
-                    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK =>
-                {
-                    refused(shown, "is a symbolic link; it is not followed")
-                }
-                _ => refused(shown, "is not a folder"),
-            }
+        Errno::ENOTDIR | Errno::ELOOP if is_link(parent, name) => {
+            refused(shown, "is a symbolic link; it is not followed")
         }
+        Errno::ENOTDIR | Errno::ELOOP => refused(shown, "is not a folder"),
         e => denied_is_refused(e.into(), shown),
     })
+}
+
+/// How a folder below the base is opened: never through a link.
+const FOLDER: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
+
+/// Whether `name` in `parent` is a symbolic link (`O_DIRECTORY | O_NOFOLLOW`
+/// answers a link and a file alike).
+fn is_link(parent: &OwnedFd, name: &OsStr) -> bool {
+    fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK)
 }
 
 /// Reads the regular file `name` in `dir`, at most `cap` bytes.

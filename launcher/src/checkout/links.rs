@@ -16,21 +16,20 @@ use dcs_model::LauncherEnv;
 use crate::error::{Error, FailureKind, Result};
 
 /// Refuses `env`'s checkout and config folders if a component of either, below
-/// the workspaces folder, is a symbolic link. Missing components are fine (they
-/// are made as folders).
+/// the workspaces folder, is a symbolic link ([`dcs_os::confined::first_link`]).
+/// Missing components are fine (they are made as folders).
 pub fn refuse_links(env: &LauncherEnv) -> Result<()> {
     for path in [env.checkout_dir(), env.config_dir()] {
         let Ok(below) = path.strip_prefix(&env.workspaces_dir) else {
             continue; // a folder of its own (a mounted volume), not the user's
         };
-        let mut at = env.workspaces_dir.clone();
-        for name in below.components() {
-            at.push(name);
-            match std::fs::symlink_metadata(&at) {
-                Ok(meta) if meta.file_type().is_symlink() => return Err(link(&at)),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                Err(e) => return Err(Error::io(format!("inspecting {}", at.display()), e)),
+        match dcs_os::confined::first_link(&env.workspaces_dir, below) {
+            Ok(Some(found)) => return Err(link(&env.workspaces_dir.join(found))),
+            Ok(None) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {} // no volume yet
+            Err(e) => {
+                let shown = env.workspaces_dir.display();
+                return Err(Error::io(format!("inspecting {shown}"), e));
             }
         }
     }

@@ -196,3 +196,32 @@ fn folders_are_made_private_below_the_base_and_never_through_a_link() {
         "nothing made there"
     );
 }
+
+#[test]
+fn the_first_link_on_a_path_is_named_and_folders_or_gaps_are_not() {
+    let (_root, base, other) = setup();
+    let rel = Path::new("acme/hello");
+    assert_eq!(first_link(&base, rel).expect("walk"), None, "nothing there");
+    std::fs::create_dir_all(base.join("acme/hello")).expect("mkdir");
+    assert_eq!(first_link(&base, rel).expect("walk"), None, "folders");
+    std::fs::remove_dir(base.join("acme/hello")).expect("rm");
+    symlink(other.join(".dcs"), base.join("acme/hello")).expect("symlink");
+    assert_eq!(
+        first_link(&base, rel).expect("walk"),
+        Some(PathBuf::from("acme/hello"))
+    );
+    std::fs::remove_file(base.join("acme/hello")).expect("rm");
+    std::fs::remove_dir(base.join("acme")).expect("rm");
+    symlink(&other, base.join("acme")).expect("symlink");
+    assert_eq!(
+        first_link(&base, rel).expect("walk"),
+        Some(PathBuf::from("acme"))
+    );
+    std::fs::remove_file(base.join("acme")).expect("rm");
+    std::fs::write(base.join("acme"), "a file").expect("write");
+    assert_eq!(
+        first_link(&base, rel).expect("walk"),
+        None,
+        "a file ends the walk"
+    );
+}
