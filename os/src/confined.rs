@@ -68,22 +68,14 @@ pub fn make_folders(base: &Path, rel: &Path) -> io::Result<()> {
 pub fn first_link(base: &Path, rel: &Path) -> io::Result<Option<PathBuf>> {
     let (mut names, last) = split(rel)?;
     names.push(last);
-    let mut dir = open(
-        base,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut shown = PathBuf::new();
-    for name in names {
-        shown.push(name);
-        match openat(&dir, name, FOLDER, Mode::empty()) {
-            Ok(next) => dir = next,
-            Err(Errno::ENOENT) => return Ok(None),
-            Err(Errno::ENOTDIR | Errno::ELOOP) => return Ok(is_link(&dir, name).then_some(shown)),
-            Err(e) => return Err(e.into()),
-        }
+    match walk(base, &names, false) {
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => match e.get_ref().and_then(|r| r.downcast_ref::<Refused>()) {
+            Some(Refused { path, link, .. }) => Ok(link.then(|| path.clone())),
+            None => Err(e),
+        },
     }
-    Ok(None)
 }
 
 /// Whether `error` is this module's refusal of what the less-trusted party put in
@@ -105,6 +97,8 @@ pub fn refused_path(error: &io::Error) -> Option<&Path> {
 struct Refused {
     path: PathBuf,
     why: String,
+    /// What was refused is a symbolic link.
+    link: bool,
 }
 
 impl fmt::Display for Refused {
@@ -116,9 +110,18 @@ impl fmt::Display for Refused {
 impl std::error::Error for Refused {}
 
 fn refused(shown: &Path, why: &str) -> io::Error {
+    refusal(shown, why, false)
+}
+
+fn link_refused(shown: &Path) -> io::Error {
+    refusal(shown, "is a symbolic link; it is not followed", true)
+}
+
+fn refusal(shown: &Path, why: &str, link: bool) -> io::Error {
     let refused = Refused {
         path: shown.to_path_buf(),
         why: why.to_owned(),
+        link,
     };
     io::Error::new(io::ErrorKind::InvalidData, refused)
 }
@@ -159,23 +162,20 @@ fn walk(base: &Path, folders: &[&OsStr], create: bool) -> io::Result<(OwnedFd, P
 /// Opens the folder `name` in `parent`, refusing a link or anything but a folder;
 /// made `0700` first if missing and `create`.
 fn open_folder(parent: &OwnedFd, name: &OsStr, shown: &Path, create: bool) -> io::Result<OwnedFd> {
-    let flags = FOLDER;
-    let opened = match openat(parent, name, flags, Mode::empty()) {
+    let opened = match openat(parent, name, FOLDER, Mode::empty()) {
         Err(Errno::ENOENT) if create => {
             match mkdirat(parent, name, Mode::S_IRWXU) {
                 // Made meanwhile: opened below like any other.
                 Ok(()) | Err(Errno::EEXIST) => {}
                 Err(e) => return Err(denied_is_refused(e.into(), shown)),
             }
-            openat(parent, name, flags, Mode::empty())
+            openat(parent, name, FOLDER, Mode::empty())
         }
         other => other,
     };
     opened.map_err(|e| match e {
         // `O_DIRECTORY | O_NOFOLLOW` answers ENOTDIR for a link too: say which.
-        Errno::ENOTDIR | Errno::ELOOP if is_link(parent, name) => {
-            refused(shown, "is a symbolic link; it is not followed")
-        }
+        Errno::ENOTDIR | Errno::ELOOP if is_link(parent, name) => link_refused(shown),
         Errno::ENOTDIR | Errno::ELOOP => refused(shown, "is not a folder"),
         e => denied_is_refused(e.into(), shown),
     })
@@ -202,7 +202,7 @@ fn read_regular(dir: OwnedFd, name: &OsStr, shown: &Path, cap: usize) -> io::Res
         | OFlag::O_NOCTTY
         | OFlag::O_CLOEXEC;
     let fd = openat(&dir, name, flags, Mode::empty()).map_err(|e| match e {
-        Errno::ELOOP => refused(shown, "is a symbolic link; it is not followed"),
+        Errno::ELOOP => link_refused(shown),
         // A unix socket.
         Errno::ENXIO => refused(shown, "is not a regular file"),
         e => denied_is_refused(e.into(), shown),

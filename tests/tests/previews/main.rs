@@ -23,6 +23,24 @@ use tokio_tungstenite::tungstenite::Message;
 /// The policy the proxy adds to every path-mode preview response.
 const SANDBOX: &str = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads";
 
+/// Sends `req` (a `POST /api/instances`, signed in however the test signs in) with `body`:
+/// the new instance's id and access token.
+async fn create_instance(
+    fx: &Fixture,
+    req: reqwest::RequestBuilder,
+    body: &str,
+) -> anyhow::Result<(String, String)> {
+    let resp = req
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 201, "{}", fx.proxy.log());
+    let created: serde_json::Value = serde_json::from_str(&resp.text().await?)?;
+    let field = |name: &str| created[name].as_str().unwrap_or_default().to_owned();
+    Ok((field("instance_id"), field("access_token")))
+}
+
 fn all(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Vec<String> {
     resp.headers()
         .get_all(name)
@@ -176,23 +194,10 @@ async fn a_preview_app_never_sees_a_credential() -> anyhow::Result<()> {
     }
 
     // An instance's preview: its access cookie stops at the edge too.
-    let resp = http
+    let create = http
         .post(fx.proxy.url("/api/instances"))
-        .bearer_auth(&bearer)
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 201, "{}", fx.proxy.log());
-    let created: serde_json::Value = serde_json::from_str(&resp.text().await?)?;
-    let id = created["instance_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let token = created["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+        .bearer_auth(&bearer);
+    let (id, token) = create_instance(&fx, create, "{}").await?;
     let resp = http
         .get(fx.proxy.url(&format!("/instances/{id}/?tkn={token}")))
         .send()

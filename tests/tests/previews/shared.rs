@@ -20,20 +20,8 @@ async fn a_shared_instances_preview_closes_when_its_owner_stops_sharing_it() -> 
     let fx = Fixture::trusted_headers(&issuer, &alice.uid, &flags)?;
     let http = client();
     let body = json!({"repo": "acme/hello", "shared_with": {"users": [bob.uid]}});
-    let create = http
-        .post(fx.proxy.url("/api/instances"))
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    let (code, created) = call(issuer.signed(create, &alice)).await?;
-    assert_eq!(code, 201, "{created} {}", fx.proxy.log());
-    let id = created["instance_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let token = created["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let create = issuer.signed(http.post(fx.proxy.url("/api/instances")), &alice);
+    let (id, token) = create_instance(&fx, create, &body.to_string()).await?;
     let status = fx.proxy.url(&format!("/api/status?instance_id={id}"));
     wait_running(
         || issuer.signed(http.get(&status), &alice),

@@ -14,8 +14,8 @@ use reqwest::Url;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::app;
 use super::hosts::{location, reaching, redeem, set_cookie, ticket, DOMAIN};
+use super::{app, create_instance};
 
 #[tokio::test]
 async fn a_preview_host_opens_with_a_one_time_ticket_and_then_its_own_cookie() -> anyhow::Result<()>
@@ -307,22 +307,8 @@ async fn an_instances_preview_host_opens_through_its_access_link() -> anyhow::Re
     let fx = Fixture::new(|b| b.arg("--preview-domain").arg(DOMAIN))?;
     let echo = head_echo().await?;
     let http = client();
-    let resp = http
-        .post(fx.proxy.url("/api/instances"))
-        .header("content-type", "application/json")
-        .body(r#"{"repo":"acme/hello"}"#)
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 201, "{}", fx.proxy.log());
-    let created: serde_json::Value = serde_json::from_str(&resp.text().await?)?;
-    let id = created["instance_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let token = created["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let create = http.post(fx.proxy.url("/api/instances"));
+    let (id, token) = create_instance(&fx, create, r#"{"repo":"acme/hello"}"#).await?;
     let path = format!("/instances/{id}/ports/{echo}/x");
     let resp = http.get(fx.proxy.url(&path)).send().await?;
     assert_eq!(resp.status(), 403, "no access cookie, no ticket");
