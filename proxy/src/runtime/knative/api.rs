@@ -34,7 +34,7 @@ pub const API_USAGE: &[(&str, &str, &[&str])] = &[
         "persistentvolumeclaims",
         &["get", "create", "patch", "delete"],
     ),
-    ("", "secrets", &["create", "patch"]),
+    ("", "secrets", &["get", "create", "patch", "delete"]),
 ];
 
 /// A failed API call.
@@ -178,6 +178,11 @@ impl KnativeApi {
     /// Deletes a volume; absent is fine.
     pub async fn delete_pvc(&self, name: &str) -> Result<()> {
         delete(&self.pvcs, "PersistentVolumeClaim", name).await
+    }
+
+    /// Deletes a Secret (none there is fine).
+    pub async fn delete_secret(&self, name: &str) -> Result<()> {
+        delete(&self.secrets, "Secret", name).await
     }
 }
 

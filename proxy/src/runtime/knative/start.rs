@@ -84,7 +84,7 @@ impl KnativeRuntime {
         }
     }
 
-    /// Applies the Secret, the volumes and the Service; returns the Service as
+    /// Applies the Secrets, the volumes and the Service; returns the Service as
     /// stored.
     async fn apply(&self, spec: &WorkspaceSpec) -> Result<Ksvc, KnativeError> {
         let key = &spec.key;
@@ -95,6 +95,12 @@ impl KnativeRuntime {
                 source,
             })?;
             let secret = objects::git_token_secret(&self.cfg, &key.user, &token);
+            self.api.apply_secret(&secret).await?;
+        }
+        // Before the Service: its pod mounts it and cannot start without it.
+        if let Some(hop) = &self.cfg.hop {
+            let credential = hop.credential(&key.name());
+            let secret = objects::hop_secret(&self.cfg, spec, &credential);
             self.api.apply_secret(&secret).await?;
         }
         let storage = spec.instance.resources.storage.as_ref();
@@ -367,16 +373,15 @@ impl KnativeRuntime {
         Ok(())
     }
 
-    /// `delete`: the Service and the home volume; returns once this replica's
-    /// cache no longer shows the workspace.
+    /// `delete`: the Service, the home volume and the hop Secret; returns once this
+    /// replica's cache no longer shows the workspace.
     pub(super) async fn delete_of(&self, key: &WorkspaceKey) -> Result<()> {
         let name = key.name().to_string();
-        self.api
-            .delete_ksvc(&name)
-            .await
-            .map_err(KnativeError::from)?;
-        self.api
-            .delete_pvc(&name)
+        let hop = objects::hop_secret_name(key);
+        let api = &self.api;
+        api.delete_ksvc(&name).await.map_err(KnativeError::from)?;
+        api.delete_pvc(&name).await.map_err(KnativeError::from)?;
+        api.delete_secret(hop.as_str())
             .await
             .map_err(KnativeError::from)?;
         let gone = self

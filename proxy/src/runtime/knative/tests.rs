@@ -45,15 +45,18 @@ struct Cli {
     args: KnativeArgs,
 }
 
-/// The default configuration, plus `flags`.
+/// The default configuration, plus `flags`, with a hop secret (required in this
+/// mode, see `config::hop`).
 pub fn config_with(flags: &[&str]) -> KnativeConfig {
     let mut argv = vec!["dcs-proxy"];
     argv.extend_from_slice(flags);
-    Cli::try_parse_from(argv)
+    let mut cfg = Cli::try_parse_from(argv)
         .expect("flags parse")
         .args
         .validate()
-        .expect("valid")
+        .expect("valid");
+    cfg.hop = Some(crate::hop::HopKey::from_bytes(&[b'k'; 32]).expect("hop key"));
+    cfg
 }
 
 /// The default configuration with a git token file configured.

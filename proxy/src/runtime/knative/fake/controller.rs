@@ -235,10 +235,50 @@ fn revision_of(ksvc: &Value, ns: &str, name: &str, rev: &str, status: Value) -> 
     })
 }
 
+/// What the kubelet waits for before the Service's pod can run: the Secrets (not
+/// optional) and claims its template mounts that do not exist or are being deleted.
+fn unmountable(state: &State, ns: &str, ksvc: &Value) -> Vec<String> {
+    let Some(volumes) = ksvc["spec"]["template"]["spec"]["volumes"].as_array() else {
+        return Vec::new();
+    };
+    let wanted = volumes.iter().filter_map(|v| {
+        if v["secret"].is_object() {
+            let optional = v["secret"]["optional"].as_bool() == Some(true);
+            let name = v["secret"]["secretName"].as_str()?;
+            (!optional).then_some(("secrets", name))
+        } else {
+            let name = v["persistentVolumeClaim"]["claimName"].as_str()?;
+            Some(("persistentvolumeclaims", name))
+        }
+    });
+    wanted
+        .filter(|(resource, name)| {
+            let k = (
+                String::new(),
+                (*resource).to_owned(),
+                ns.to_owned(),
+                (*name).to_owned(),
+            );
+            state
+                .objects
+                .get(&k)
+                .is_none_or(|o| !o["metadata"]["deletionTimestamp"].is_null())
+        })
+        .map(|(resource, name)| format!("{resource}/{name}"))
+        .collect()
+}
+
+/// Ready, unless the pod cannot mount its volumes: then it stays deploying, as in
+/// a cluster until Knative's progress deadline.
 fn ready_now(state: &mut State, ns: &str, name: &str) {
     let Some(mut k) = state.objects.get(&key("services", ns, name)).cloned() else {
         return;
     };
+    let missing = unmountable(state, ns, &k);
+    if !missing.is_empty() {
+        eprintln!("fake kubelet: the pod of {name} cannot mount {missing:?}; it stays deploying");
+        return;
+    }
     let generation = k["metadata"]["generation"].as_i64().unwrap_or(1);
     let rev = format!("{name}-{generation:05}");
     let revision = revision_of(

@@ -7,10 +7,13 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use dcs_model::credentials::{CredentialFile, StoredCredential};
 use dcs_model::names::user_volume_name;
 use dcs_model::WorkspaceKey;
 
 use super::{config, config_with, eventually};
+use crate::api::credentials::store::KnativeStore;
+use crate::api::credentials::CredentialStore;
 use crate::runtime::contract::{self, Harness};
 use crate::runtime::knative::api::API_USAGE;
 use crate::runtime::knative::fake::ingress::FakeIngress;
@@ -136,8 +139,16 @@ async fn knative_runtime_passes_the_runtime_contract() {
         "c14-alice",
     ]
     .into();
-    assert_eq!(secrets.len(), users.len(), "{secrets:?}");
     let services = h.server.names("serving.knative.dev", "services", NS);
+    // Every workspace left has its hop Secret; a deleted one's went with it.
+    let hops: BTreeSet<String> = services
+        .iter()
+        .map(|s| dcs_model::names::safe_name("hop", &[s.as_str()]).to_string())
+        .collect();
+    let (hop_secrets, tokens): (Vec<String>, Vec<String>) =
+        secrets.into_iter().partition(|s| s.starts_with("hop-"));
+    assert_eq!(hop_secrets.into_iter().collect::<BTreeSet<_>>(), hops);
+    assert_eq!(tokens.len(), users.len(), "{tokens:?}");
     let pvcs = h.server.names("", "persistentvolumeclaims", NS);
     assert_eq!(pvcs.len(), users.len() + services.len(), "{pvcs:?}");
     // The instance deleted during its starts left nothing behind.
@@ -217,6 +228,23 @@ async fn the_rbac_role_grants_exactly_the_calls_the_runtime_makes() {
         .grow_volume(&s.key.user, &more)
         .await
         .expect("grow_volume");
+    // The credentials API's store: read, written, emptied (deleted).
+    let store = KnativeStore::new(h.server.client(), config());
+    let mut stored = store.load(&s.key.user).await.expect("load");
+    stored
+        .set(StoredCredential {
+            host: "git.example".into(),
+            username: "alice".into(),
+            token: "t".into(),
+        })
+        .expect("set");
+    store.save(&s.key.user, &stored).await.expect("save");
+    let read = store.load(&s.key.user).await.expect("load again");
+    assert_eq!(read, stored);
+    store
+        .save(&s.key.user, &CredentialFile::default())
+        .await
+        .expect("emptied");
     let used: BTreeSet<(String, String, String)> = h
         .server
         .calls()

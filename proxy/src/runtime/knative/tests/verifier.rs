@@ -22,7 +22,7 @@ use tower_test::mock;
 use super::{config, config_with, key, spec};
 use crate::runtime::knative::fake::{form_pairs, FakeBody};
 use crate::runtime::knative::objects::{self, git_secret_name, GitToken};
-use crate::runtime::knative::KnativeRuntime;
+use crate::runtime::knative::{KnativeConfig, KnativeRuntime};
 use crate::runtime::{Runtime, WorkspaceSpec};
 use dcs_os::mutex::lock;
 
@@ -43,6 +43,25 @@ fn absent_ksvc() -> Step {
     Step {
         reply: (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
         ..step(Method::GET, format!("{KSVCS}/{}", key().name()))
+    }
+}
+
+/// The apply of `spec`'s hop Secret (before its volumes and Service).
+fn hop_secret(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Step {
+    let hop = cfg.hop.as_ref().expect("a hop secret configured");
+    let secret = objects::hop_secret(cfg, spec, &hop.credential(&spec.key.name()));
+    let secret = serde_json::to_value(secret).expect("json");
+    Step {
+        query: apply(),
+        body: Some(secret.clone()),
+        reply: (StatusCode::OK, secret),
+        ..step(
+            Method::PATCH,
+            format!(
+                "/api/v1/namespaces/dcs-workspaces/secrets/{}",
+                objects::hop_secret_name(&spec.key)
+            ),
+        )
     }
 }
 
@@ -260,6 +279,7 @@ async fn register_applies_the_secret_creates_the_volumes_and_applies_the_service
                 ),
             )
         },
+        hop_secret(&cfg, &recorded_spec()),
         Step {
             query: create(),
             body: Some(user_pvc),
@@ -292,6 +312,7 @@ async fn an_apply_that_races_another_replica_is_retried_once() {
     let ksvc = serde_json::to_value(objects::ksvc(&cfg, &recorded_spec())).expect("json");
     let steps = vec![
         absent_ksvc(),
+        hop_secret(&cfg, &recorded_spec()),
         Step {
             query: create(),
             reply: (StatusCode::CREATED, json!({})),
@@ -343,6 +364,7 @@ async fn ensure_of_a_ready_workspace_applies_and_returns_at_once() {
             reply: (StatusCode::OK, stored_ready(&recorded_spec(), "5")),
             ..step(Method::GET, format!("{KSVCS}/{}", k.name()))
         },
+        hop_secret(&cfg, &recorded_spec()),
         Step {
             query: create(),
             reply: (StatusCode::CONFLICT, status_body(409, "AlreadyExists")),
@@ -369,7 +391,7 @@ async fn ensure_of_a_ready_workspace_applies_and_returns_at_once() {
 }
 
 #[tokio::test]
-async fn delete_removes_the_service_and_home_volume_but_not_the_user_volume() {
+async fn delete_removes_the_service_home_volume_and_hop_secret_but_not_the_user_volume() {
     let k = key();
     let background = json!({"propagationPolicy": "Background"});
     let steps = vec![
@@ -379,12 +401,23 @@ async fn delete_removes_the_service_and_home_volume_but_not_the_user_volume() {
             ..step(Method::DELETE, format!("{KSVCS}/{}", k.name()))
         },
         Step {
-            body: Some(background),
+            body: Some(background.clone()),
             reply: (
                 StatusCode::OK,
                 json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
             ),
             ..step(Method::DELETE, format!("{PVCS}/{}", k.name()))
+        },
+        Step {
+            body: Some(background.clone()),
+            reply: (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
+            ..step(
+                Method::DELETE,
+                format!(
+                    "/api/v1/namespaces/dcs-workspaces/secrets/{}",
+                    objects::hop_secret_name(&k)
+                ),
+            )
         },
     ];
     assert_ne!(k.name(), user_volume_name(&k.user));

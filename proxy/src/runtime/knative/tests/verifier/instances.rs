@@ -30,6 +30,7 @@ async fn ensure_of_an_existing_instance_applies_its_recorded_spec() {
             reply: (StatusCode::OK, stored("3")),
             ..step(Method::GET, format!("{KSVCS}/{id}"))
         },
+        super::hop_secret(&cfg, &recorded),
         Step {
             query: create(),
             reply: (StatusCode::CONFLICT, status_body(409, "AlreadyExists")),
