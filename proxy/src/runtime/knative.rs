@@ -9,7 +9,8 @@
 //! 404/503 meanwhile are retried, never returned). A revision that cannot become
 //! ready (image pull error, crash loop, unschedulable, quota, `RevisionFailed`)
 //! ends `ensure` with Knative's reason as soon as Knative reports it
-//! ([`ready`]). The caller bounds the wait (the activator's start timeout);
+//! ([`ready`]); the next `ensure` starts a new revision ([`attempt`]: Knative
+//! never retries a failed one). The caller bounds the wait (the activator's start timeout);
 //! `ensure` runs as long as the start does. A workspace whose revision is
 //! already Ready is returned at once, scaled to zero or not: Knative's activator
 //! holds its requests while a pod starts. Until `ensure` resolves, `status`
@@ -56,7 +57,8 @@
 //! - [`ready`]: ready, pending or failed, from a Service and its latest revision.
 //! - [`route`]: whether the workspace answers through its route.
 //! - [`status`]: `Status` from the Service, its revisions and the verdict.
-//! - [`start`], [`view`]: the runtime's writes and reads.
+//! - [`start`], [`delete`], [`view`]: the runtime's writes and reads.
+//! - [`attempt`]: a failed start tried again with a new revision.
 //! - [`storage`]: what a user's volume lacks of what an instance asks for.
 //! - [`error`]: errors, and what people are told.
 //! - [`progress_write`]: launchers' pushed progress, recorded on their Service.
@@ -64,8 +66,10 @@
 //! - [`manifests`]: the kustomize tree `dcs-proxy manifests` prints (`knative/`).
 
 pub mod api;
+pub mod attempt;
 pub mod cache;
 pub mod config;
+mod delete;
 pub mod error;
 #[cfg(any(test, feature = "fake-api"))]
 pub mod fake;

@@ -1,6 +1,7 @@
 //! The Knative runtime's writes: `ensure` (apply, then wait until the workspace
-//! answers), `register`, `update_spec` and `delete`; and how a start that is
-//! waiting learns from the cache that it is ready, failed or deleted.
+//! answers), `register` and `update_spec` (`delete` is in [`super::delete`]); and
+//! how a start that is waiting learns from the cache that it is ready, failed or
+//! deleted.
 
 use std::time::Duration;
 
@@ -11,12 +12,12 @@ use tracing::{debug, info, warn};
 use super::objects::{self, GitToken};
 use super::ready::{self, Failure, Verdict};
 use super::types::Ksvc;
-use super::{route, KnativeError, KnativeRuntime};
+use super::{attempt, route, KnativeError, KnativeRuntime};
 use crate::error::{Error, Result, StartFailure};
 use crate::runtime::{Upstream, WorkspaceSpec};
 
 /// How long a write waits for this replica's cache to show it.
-const SETTLE: Duration = Duration::from_secs(5);
+pub(super) const SETTLE: Duration = Duration::from_secs(5);
 /// How long a start waits for the cache to show its Service before it asks the
 /// API server whether the Service still exists.
 const RECHECK: Duration = Duration::from_secs(5);
@@ -39,7 +40,7 @@ fn version_of(ksvc: &Ksvc) -> Option<u64> {
 }
 
 /// The error of a start whose Service was deleted under it.
-fn gone(key: &WorkspaceKey) -> Error {
+pub(super) fn gone(key: &WorkspaceKey) -> Error {
     match &key.kind {
         WorkspaceKind::Instance(id) => Error::NotFound(format!(
             "instance {id} does not exist (it was deleted); create one with POST /api/instances"
@@ -84,9 +85,9 @@ impl KnativeRuntime {
         }
     }
 
-    /// Applies the Secrets, the volumes and the Service; returns the Service as
-    /// stored.
-    async fn apply(&self, spec: &WorkspaceSpec) -> Result<Ksvc, KnativeError> {
+    /// Applies the Secrets, the volumes and the Service (its template carrying
+    /// `attempt`, see [`attempt`]); returns the Service as stored.
+    async fn apply(&self, spec: &WorkspaceSpec, attempt: u64) -> Result<Ksvc, KnativeError> {
         let key = &spec.key;
         if let Some(path) = &self.cfg.launcher.git_token_file {
             // Read on every start, so a rotated token reaches the next workspace start.
@@ -109,7 +110,9 @@ impl KnativeRuntime {
         self.api
             .create_pvc(&objects::home_volume(&self.cfg, spec))
             .await?;
-        Ok(self.api.apply_ksvc(&objects::ksvc(&self.cfg, spec)).await?)
+        let mut ksvc = objects::ksvc(&self.cfg, spec);
+        attempt::stamp(&mut ksvc, attempt);
+        Ok(self.api.apply_ksvc(&ksvc).await?)
     }
 
     /// The spec to apply: the recorded one of an existing workspace, else `spec`'s
@@ -186,7 +189,15 @@ impl KnativeRuntime {
         if let Some(existing) = &existing {
             self.clear_stale_progress(existing).await;
         }
-        let applied = self.apply(&spec).await?;
+        let latest = existing.as_ref().and_then(|k| {
+            let name = k.status.as_ref()?.latest_created_revision_name.as_deref()?;
+            self.cache.revision(name)
+        });
+        let attempt = attempt::next(existing.as_ref(), latest.as_deref());
+        if attempt > existing.as_ref().map_or(0, attempt::of) {
+            info!(workspace = %key, attempt, "its last start failed; starting a new revision");
+        }
+        let applied = self.apply(&spec, attempt).await?;
         self.undo_resurrection(key, existing.as_ref(), &applied)
             .await?;
         let up = self.upstream(key);
@@ -213,33 +224,6 @@ impl KnativeRuntime {
         }
         info!(workspace = %key, "workspace ready: its route answers");
         Ok(up)
-    }
-
-    /// An instance deleted between the look and the write was made again by the
-    /// apply (a new uid): remove it again, answer `NotFound`.
-    async fn undo_resurrection(
-        &self,
-        key: &WorkspaceKey,
-        before: Option<&Ksvc>,
-        applied: &Ksvc,
-    ) -> Result<()> {
-        let (WorkspaceKind::Instance(_), Some(before)) = (&key.kind, before) else {
-            return Ok(());
-        };
-        if before.uid() == applied.uid() {
-            return Ok(());
-        }
-        warn!(workspace = %key, "the instance was deleted while it was being started; removing what the start made again");
-        let name = key.name();
-        self.api
-            .delete_ksvc(name.as_str())
-            .await
-            .map_err(KnativeError::from)?;
-        self.api
-            .delete_pvc(name.as_str())
-            .await
-            .map_err(KnativeError::from)?;
-        Err(gone(key))
     }
 
     /// What the cache says of the start of Service `uid`'s `generation`.
@@ -334,8 +318,10 @@ impl KnativeRuntime {
 
     /// `register`: the API's create.
     pub(super) async fn register_of(&self, given: &WorkspaceSpec) -> Result<()> {
-        let (spec, _) = self.current(given).await?;
-        let applied = self.apply(&spec).await?;
+        let (spec, existing) = self.current(given).await?;
+        let applied = self
+            .apply(&spec, existing.as_ref().map_or(0, attempt::of))
+            .await?;
         self.settle(&applied).await;
         debug!(workspace = %spec.key, "workspace objects applied");
         Ok(())
@@ -356,9 +342,11 @@ impl KnativeRuntime {
             .filter(|k| !is_deleting(k))
             .ok_or_else(|| Error::NotFound(format!("no workspace {key}")))?;
         let spec = WorkspaceSpec::new(key.clone(), spec.clone());
+        let mut ksvc = objects::ksvc(&self.cfg, &spec);
+        attempt::stamp(&mut ksvc, attempt::of(&before));
         let applied = self
             .api
-            .apply_ksvc(&objects::ksvc(&self.cfg, &spec))
+            .apply_ksvc(&ksvc)
             .await
             .map_err(KnativeError::from)?;
         if before.uid() != applied.uid() {
@@ -370,28 +358,6 @@ impl KnativeRuntime {
             return Err(Error::NotFound(format!("no workspace {key}")));
         }
         self.settle(&applied).await;
-        Ok(())
-    }
-
-    /// `delete`: the Service, the home volume and the hop Secret; returns once this
-    /// replica's cache no longer shows the workspace.
-    pub(super) async fn delete_of(&self, key: &WorkspaceKey) -> Result<()> {
-        let name = key.name().to_string();
-        let hop = objects::hop_secret_name(key);
-        let api = &self.api;
-        api.delete_ksvc(&name).await.map_err(KnativeError::from)?;
-        api.delete_pvc(&name).await.map_err(KnativeError::from)?;
-        api.delete_secret(hop.as_str())
-            .await
-            .map_err(KnativeError::from)?;
-        let gone = self
-            .cache
-            .until(SETTLE, |c| c.ksvc(&name).is_none_or(|k| is_deleting(&k)))
-            .await;
-        if !gone {
-            warn!(workspace = %key, "the workspace cache did not show the delete in time");
-        }
-        info!(workspace = %key, "workspace deleted");
         Ok(())
     }
 }

@@ -204,6 +204,46 @@ async fn a_revision_that_cannot_become_ready_fails_ensure_with_knatives_reason()
 }
 
 #[tokio::test]
+async fn the_next_ensure_after_a_failed_start_starts_a_new_revision() {
+    let h = FakeHarness::new(config_with(&[]));
+    let k = repo_key("retry-alice");
+    let name = k.name().to_string();
+    let spec = WorkspaceSpec::for_repo(k.clone());
+    // The first revision cannot pull its image; Knative reports it on the
+    // revision only (the Service stays Unknown until the progress deadline).
+    let (policy, _) = failures().remove(0);
+    h.server.set_policy_for(&name, policy);
+    let first = tokio::time::timeout(PROMPTLY, h.runtime.ensure(&spec))
+        .await
+        .expect("the failure ends the start");
+    assert!(matches!(first, Err(Error::StartFailed { .. })), "{first:?}");
+    // The cause is gone (the image pushed, the quota raised): opening it again
+    // starts afresh, as Knative never retries a failed revision by itself.
+    h.server
+        .set_policy_for(&name, Policy::ReadyAfter(Duration::from_millis(100)));
+    let again = tokio::time::timeout(PROMPTLY, h.runtime.ensure(&spec))
+        .await
+        .expect("the second start ends");
+    assert!(again.is_ok(), "{again:?}");
+    let obj = h
+        .server
+        .object("serving.knative.dev", "services", NS, &name)
+        .expect("ksvc");
+    assert_eq!(obj["metadata"]["generation"], 2);
+    assert_eq!(
+        obj["spec"]["template"]["metadata"]["annotations"]["dcs.dev/attempt"],
+        "1"
+    );
+    // Ready now: the next ensure applies the same attempt (no new revision).
+    h.runtime.ensure(&spec).await.expect("ensure");
+    let obj = h
+        .server
+        .object("serving.knative.dev", "services", NS, &name)
+        .expect("ksvc");
+    assert_eq!(obj["metadata"]["generation"], 2);
+}
+
+#[tokio::test]
 async fn a_ready_revision_scaled_to_zero_is_returned_without_waiting() {
     let h = FakeHarness::new(config_with(&[]));
     let k = repo_key("alice");
