@@ -89,6 +89,8 @@ struct State {
     policies: BTreeMap<String, Policy>,
     /// How long a deleted object stays with its `deletionTimestamp`.
     delete_grace: Duration,
+    /// … of particular resources (`persistentvolumeclaims`).
+    delete_graces: BTreeMap<String, Duration>,
     /// A Service deleted (by "another replica") just before the next apply of it.
     delete_before_apply: Option<String>,
     /// Whether volumes' storage class allows expansion (`allowVolumeExpansion`).
@@ -239,6 +241,12 @@ impl FakeApiServer {
     /// Deleted objects stay for `grace` with a `deletionTimestamp` (finalizers).
     pub fn set_delete_grace(&self, grace: Duration) {
         self.lock().delete_grace = grace;
+    }
+
+    /// Deleted objects of `resource` stay for `grace` (a claim stays until the
+    /// pods using it are gone, often far longer than its Service).
+    pub fn set_delete_grace_of(&self, resource: &str, grace: Duration) {
+        self.lock().delete_graces.insert(resource.to_owned(), grace);
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Response<FakeBody> {

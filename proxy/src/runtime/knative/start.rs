@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use dcs_model::{InstanceSpec, WorkspaceKey, WorkspaceKind};
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::ResourceExt;
 use tracing::{debug, info, warn};
 
@@ -21,6 +22,9 @@ pub(super) const SETTLE: Duration = Duration::from_secs(5);
 /// How long a start waits for the cache to show its Service before it asks the
 /// API server whether the Service still exists.
 const RECHECK: Duration = Duration::from_secs(5);
+
+/// How often a start looks whether a volume being deleted is gone.
+const VOLUME_RECHECK: Duration = Duration::from_millis(500);
 
 /// What the cache says of a start.
 enum Seen {
@@ -107,12 +111,32 @@ impl KnativeRuntime {
         let storage = spec.instance.resources.storage.as_ref();
         let user_volume = objects::user_volume(&self.cfg, &key.user, storage);
         self.api.create_pvc(&user_volume).await?;
-        self.api
-            .create_pvc(&objects::home_volume(&self.cfg, spec))
+        self.home_volume(&objects::home_volume(&self.cfg, spec))
             .await?;
         let mut ksvc = objects::ksvc(&self.cfg, spec);
         attempt::stamp(&mut ksvc, attempt);
         Ok(self.api.apply_ksvc(&ksvc).await?)
+    }
+
+    /// Creates the workspace's home volume unless it exists. One being deleted
+    /// (a workspace opened again right after its delete: the claim stays while
+    /// the old pod stops) is waited out first; a new pod bound to it would fail
+    /// to schedule once it is gone.
+    async fn home_volume(&self, pvc: &PersistentVolumeClaim) -> Result<(), KnativeError> {
+        let name = pvc.metadata.name.as_deref().unwrap_or_default();
+        loop {
+            match self.api.get_pvc(name).await? {
+                Some(p) if p.metadata.deletion_timestamp.is_some() => {
+                    debug!(
+                        pvc = name,
+                        "waiting for the deleted workspace's volume to go"
+                    );
+                    tokio::time::sleep(VOLUME_RECHECK).await;
+                }
+                Some(_) => return Ok(()),
+                None => return Ok(self.api.create_pvc(pvc).await?),
+            }
+        }
     }
 
     /// The spec to apply: the recorded one of an existing workspace, else `spec`'s

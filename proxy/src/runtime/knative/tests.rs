@@ -25,6 +25,7 @@ mod progress;
 mod progress_push;
 mod readiness;
 mod real_cluster;
+mod reopen;
 mod replicas;
 mod schema;
 mod verifier;

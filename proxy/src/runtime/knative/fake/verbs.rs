@@ -222,7 +222,7 @@ impl FakeApiServer {
         let Some(obj) = state.objects.get(&key).cloned() else {
             return not_found(t, &name);
         };
-        let grace = state.delete_grace;
+        let grace = (state.delete_graces.get(&t.resource).copied()).unwrap_or(state.delete_grace);
         if grace.is_zero() {
             finish_delete(&mut state, &key);
             return success(t, &name);

@@ -28,6 +28,7 @@ use dcs_os::mutex::lock;
 
 mod instances;
 mod reads;
+mod writes;
 
 /// Alice's workspace as a new one is recorded: with its creation time (so the
 /// runtime stamps none) and its repository.
@@ -62,6 +63,23 @@ fn hop_secret(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Step {
                 objects::hop_secret_name(&spec.key)
             ),
         )
+    }
+}
+
+/// The look at Alice's home volume, answered "none".
+fn absent_home() -> Step {
+    Step {
+        reply: (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
+        ..step(Method::GET, format!("{PVCS}/{}", key().name()))
+    }
+}
+
+/// The look at `spec`'s home volume, answered with it (not being deleted).
+fn home(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Step {
+    let pvc = serde_json::to_value(objects::home_volume(cfg, spec)).expect("json");
+    Step {
+        reply: (StatusCode::OK, pvc),
+        ..step(Method::GET, format!("{PVCS}/{}", spec.key.name()))
     }
 }
 
@@ -286,6 +304,7 @@ async fn register_applies_the_secret_creates_the_volumes_and_applies_the_service
             reply: (StatusCode::CONFLICT, status_body(409, "AlreadyExists")),
             ..step(Method::POST, PVCS.into())
         },
+        absent_home(),
         Step {
             query: create(),
             body: Some(home_pvc.clone()),
@@ -302,44 +321,6 @@ async fn register_applies_the_secret_creates_the_volumes_and_applies_the_service
     let (client, server) = scripted(steps);
     let rt = KnativeRuntime::new(cfg.clone(), client);
     rt.register(&recorded_spec()).await.expect("register");
-    finish(rt, server).await;
-}
-
-#[tokio::test]
-async fn an_apply_that_races_another_replica_is_retried_once() {
-    let cfg = config_with(&[]);
-    let k = key();
-    let ksvc = serde_json::to_value(objects::ksvc(&cfg, &recorded_spec())).expect("json");
-    let steps = vec![
-        absent_ksvc(),
-        hop_secret(&cfg, &recorded_spec()),
-        Step {
-            query: create(),
-            reply: (StatusCode::CREATED, json!({})),
-            ..step(Method::POST, PVCS.into())
-        },
-        Step {
-            query: create(),
-            reply: (StatusCode::CREATED, json!({})),
-            ..step(Method::POST, PVCS.into())
-        },
-        Step {
-            query: apply(),
-            reply: (StatusCode::CONFLICT, status_body(409, "Conflict")),
-            ..step(Method::PATCH, format!("{KSVCS}/{}", k.name()))
-        },
-        Step {
-            query: apply(),
-            body: Some(ksvc.clone()),
-            reply: (StatusCode::OK, ksvc),
-            ..step(Method::PATCH, format!("{KSVCS}/{}", k.name()))
-        },
-    ];
-    let (client, server) = scripted(steps);
-    let rt = KnativeRuntime::new(cfg, client);
-    rt.register(&recorded_spec())
-        .await
-        .expect("register after one retry");
     finish(rt, server).await;
 }
 
@@ -370,11 +351,7 @@ async fn ensure_of_a_ready_workspace_applies_and_returns_at_once() {
             reply: (StatusCode::CONFLICT, status_body(409, "AlreadyExists")),
             ..step(Method::POST, PVCS.into())
         },
-        Step {
-            query: create(),
-            reply: (StatusCode::CONFLICT, status_body(409, "AlreadyExists")),
-            ..step(Method::POST, PVCS.into())
-        },
+        home(&cfg, &recorded_spec()),
         Step {
             query: apply(),
             body: Some(serde_json::to_value(objects::ksvc(&cfg, &recorded_spec())).expect("json")),
@@ -387,43 +364,5 @@ async fn ensure_of_a_ready_workspace_applies_and_returns_at_once() {
     // Scaled to zero or not: Knative's activator holds the requests.
     let up = rt.ensure(&spec()).await.expect("ensure");
     assert_eq!(up, objects::upstream(&cfg, &k));
-    finish(rt, server).await;
-}
-
-#[tokio::test]
-async fn delete_removes_the_service_home_volume_and_hop_secret_but_not_the_user_volume() {
-    let k = key();
-    let background = json!({"propagationPolicy": "Background"});
-    let steps = vec![
-        Step {
-            body: Some(background.clone()),
-            reply: (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
-            ..step(Method::DELETE, format!("{KSVCS}/{}", k.name()))
-        },
-        Step {
-            body: Some(background.clone()),
-            reply: (
-                StatusCode::OK,
-                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
-            ),
-            ..step(Method::DELETE, format!("{PVCS}/{}", k.name()))
-        },
-        Step {
-            body: Some(background.clone()),
-            reply: (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
-            ..step(
-                Method::DELETE,
-                format!(
-                    "/api/v1/namespaces/dcs-workspaces/secrets/{}",
-                    objects::hop_secret_name(&k)
-                ),
-            )
-        },
-    ];
-    assert_ne!(k.name(), user_volume_name(&k.user));
-    let (client, server) = scripted(steps);
-    let rt = KnativeRuntime::new(config(), client);
-    rt.delete(&k).await.expect("delete");
-    rt.stop(&k).await.expect("stop makes no request");
     finish(rt, server).await;
 }

@@ -19,7 +19,6 @@ async fn ensure_of_an_existing_instance_applies_its_recorded_spec() {
         },
     );
     let ksvc = serde_json::to_value(objects::ksvc(&cfg, &recorded)).expect("json");
-    let home = serde_json::to_value(objects::home_volume(&cfg, &recorded)).expect("json");
     let stored = |rv: &str| {
         let mut stored = super::stored_ready(&recorded, rv);
         stored["metadata"]["name"] = json!(id.as_str());
@@ -36,12 +35,7 @@ async fn ensure_of_an_existing_instance_applies_its_recorded_spec() {
             reply: (StatusCode::CONFLICT, status_body(409, "AlreadyExists")),
             ..step(Method::POST, PVCS.into())
         },
-        Step {
-            query: create(),
-            body: Some(home),
-            reply: (StatusCode::CONFLICT, status_body(409, "AlreadyExists")),
-            ..step(Method::POST, PVCS.into())
-        },
+        super::home(&cfg, &recorded),
         Step {
             query: apply(),
             body: Some(ksvc),
