@@ -250,7 +250,10 @@ fn peer_value(ip: IpAddr) -> HeaderValue {
 }
 
 /// Rewrites a response's headers for the client: hop-by-hop removed (kept for a
-/// `101`), and a root-relative `Location` put back under `prefix`.
+/// `101`), `Clear-Site-Data` removed (a workspace's code, or an app it previews,
+/// must not clear the site's cookies and storage: the sign-in of every user
+/// session on the domain, the IDE's state), and a root-relative `Location` put
+/// back under `prefix`.
 pub fn rewrite_response(headers: &mut HeaderMap, prefix: &str, switching: bool) {
     let upgrade = if switching {
         headers.get(header::UPGRADE).cloned()
@@ -258,6 +261,10 @@ pub fn rewrite_response(headers: &mut HeaderMap, prefix: &str, switching: bool) 
         None
     };
     hop::strip(headers, upgrade.as_ref());
+    // One pass over the few names an answer has: almost never there.
+    if headers.keys().any(|name| name == CLEAR_SITE_DATA) {
+        headers.remove(CLEAR_SITE_DATA);
+    }
     let location = headers
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
@@ -269,6 +276,9 @@ pub fn rewrite_response(headers: &mut HeaderMap, prefix: &str, switching: bool) 
         }
     }
 }
+
+/// The header that tells a browser to clear the site's data.
+const CLEAR_SITE_DATA: &str = "clear-site-data";
 
 /// Sets `name` to `value`, or removes it when `value` is no valid header value.
 fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {

@@ -169,6 +169,17 @@ fn root_relative_locations_go_back_under_the_prefix() {
 }
 
 #[test]
+fn a_workspace_cannot_clear_the_sites_data() {
+    let mut h = HeaderMap::new();
+    h.insert("content-type", HeaderValue::from_static("text/html"));
+    h.append("clear-site-data", HeaderValue::from_static("\"cookies\""));
+    h.append("Clear-Site-Data", HeaderValue::from_static("\"*\""));
+    rewrite_response(&mut h, "/github/acme/hello", false);
+    assert!(!h.contains_key("clear-site-data"), "{h:?}");
+    assert_eq!(h["content-type"], "text/html");
+}
+
+#[test]
 fn every_credential_cookie_stops_here_built_in_or_configured() {
     let mut h = HeaderMap::new();
     h.append(
