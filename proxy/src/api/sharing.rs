@@ -90,6 +90,20 @@ where
         .map_err(ApiErr::validation)?;
     let mut spec = spec_of(state, &info);
     if let Some(shared_with) = patch.shared_with {
+        // `/github/<owner>/<repo>/` is each caller's own workspace: nobody else
+        // ever reaches this one, so sharing it would be recorded to no effect.
+        if info.key.repo().is_some() && !shared_with.is_empty() {
+            return Err(ApiErr::new(
+                StatusCode::CONFLICT,
+                "not_shareable",
+                format!(
+                    "{} is a repository workspace, which only its owner opens; to share \
+                     a workspace, create an instance of the repository \
+                     (POST /api/instances with \"repo\") and share that",
+                    info.key.id()
+                ),
+            ));
+        }
         sharing_allowed(state, &shared_with)?;
         spec.shared_with = shared_with;
     }

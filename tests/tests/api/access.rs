@@ -5,7 +5,8 @@ use super::*;
 
 #[tokio::test]
 async fn github_workspaces_are_listed_and_can_be_deleted() -> anyhow::Result<()> {
-    let fx = Fixture::new(|b| b)?;
+    // Where instances may be shared, a repository workspace still may not be.
+    let fx = Fixture::new(|b| b.arg("--dangerous-allow-shared-instances"))?;
     let http = client();
     let resp = http
         .get(fx.proxy.url("/github/acme/hello/_dcs/ready"))
@@ -35,10 +36,28 @@ async fn github_workspaces_are_listed_and_can_be_deleted() -> anyhow::Result<()>
         "{status}"
     );
 
-    let resp = http
-        .delete(fx.proxy.url(&format!("/api/instances/{id}")))
-        .send()
-        .await?;
+    // Everyone opening /github/acme/hello gets their own: sharing it is refused,
+    // not recorded to no effect.
+    let url = fx.proxy.url(&format!("/api/instances/{id}"));
+    let share = |with: Value| {
+        http.patch(&url)
+            .header("content-type", "application/json")
+            .body(json!({ "shared_with": with }).to_string())
+    };
+    let (code, err) = call(share(json!({"users": ["bob"]}))).await?;
+    assert_eq!(
+        (code, &err["error"]),
+        (409, &json!("not_shareable")),
+        "{err}"
+    );
+    assert!(err["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("POST /api/instances"));
+    let (code, view) = call(share(json!({"users": [], "groups": []}))).await?;
+    assert_eq!(code, 200, "sharing with nobody is always fine: {view}");
+
+    let resp = http.delete(&url).send().await?;
     assert_eq!(resp.status(), 204);
     assert!(
         fx.wait_for_no_launcher(Duration::from_secs(60)).await,
