@@ -184,6 +184,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
         websocket_streams: cfg.hop.websocket_streams,
         edge,
         previews: cfg.previews.clone(),
+        creates: crate::quota::Creates::default(),
         credentials,
         draining: AtomicBool::new(false),
     }))

@@ -5,11 +5,18 @@
 //! Each limit is a pure function of counts here. The activator asks [`start`]
 //! where starts begin (under the lock of its table of starts, so concurrent
 //! requests cannot slip past); the API's create asks [`admit_instance`] before it
-//! registers anything. Over a limit: 429 with `Retry-After` and what to do.
+//! registers anything, in its user's [`Creates`] turn, so that concurrent creates
+//! cannot all pass a count of what exists and then all register. Over a limit:
+//! 429 with `Retry-After` and what to do. The counts of starts are this
+//! replica's; instances are counted in the runtime (every replica's).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dcs_model::{UserId, WorkspaceKind};
+use dcs_os::mutex::lock;
+use tokio::sync::OwnedMutexGuard;
 
 use crate::config::edge::Quotas;
 use crate::error::{Error, Result};
@@ -86,6 +93,48 @@ pub async fn admit_instance(state: &AppState, owner: &UserId) -> Result<()> {
     state.activator.admit_start(owner)
 }
 
+/// Each user's API creates, one at a time on this replica: from the check of the
+/// limits to the start the create begins (which the next check then counts).
+#[derive(Default)]
+pub struct Creates(Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>);
+
+/// A user's turn to create; the next one's begins when it is dropped.
+pub struct Turn<'a> {
+    creates: &'a Creates,
+    user: UserId,
+    _held: OwnedMutexGuard<()>,
+}
+
+impl Creates {
+    /// Waits for `user`'s turn.
+    pub async fn turn(&self, user: &UserId) -> Turn<'_> {
+        let mutex = lock(&self.0).entry(user.clone()).or_default().clone();
+        Turn {
+            creates: self,
+            user: user.clone(),
+            _held: mutex.lock_owned().await,
+        }
+    }
+
+    /// How many users have a turn held or awaited.
+    pub fn users(&self) -> usize {
+        lock(&self.0).len()
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut map = lock(&self.creates.0);
+        // Only the table and this turn hold it: nobody waits, forget the user.
+        if map
+            .get(&self.user)
+            .is_some_and(|m| Arc::strong_count(m) <= 2)
+        {
+            map.remove(&self.user);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +150,25 @@ mod tests {
             starts_per_user: limit(per_user),
             starts_total: limit(total),
         }
+    }
+
+    #[tokio::test]
+    async fn a_users_creates_take_turns_and_leave_nothing_behind() {
+        let creates = Arc::new(Creates::default());
+        let first = creates.turn(&alice()).await;
+        let bob = UserId::new("bob").expect("user");
+        drop(creates.turn(&bob).await); // another user's turn is not held up
+        let waiting = tokio::spawn({
+            let creates = creates.clone();
+            async move {
+                let _turn = creates.turn(&alice()).await;
+            }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "alice's second create waits");
+        drop(first);
+        waiting.await.expect("her second turn came");
+        assert_eq!(creates.users(), 0);
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct AppState {
     pub edge: crate::config::Edge,
     /// Preview isolation and the credentials stripped at the edge.
     pub previews: crate::config::Previews,
+    /// Each user's API creates, one at a time (see [`crate::quota`]).
+    pub creates: crate::quota::Creates,
     /// Where users' own git credentials are kept (`/api/me/credentials`).
     pub credentials: Arc<dyn crate::api::credentials::CredentialStore>,
     /// Set once shutdown begins: `/readyz` turns 503 so balancers drain us.

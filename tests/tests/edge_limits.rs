@@ -79,6 +79,23 @@ async fn the_instance_beyond_the_per_user_limit_is_429_with_retry_after() -> any
 }
 
 #[tokio::test]
+async fn creates_at_once_cannot_pass_the_per_user_limit_together() -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b.arg("--max-instances-per-user").arg("1"))?;
+    // A script creating in parallel: each create checks the repository at the
+    // git base before it registers, a window the others must not slip through.
+    let creates = (0..6).map(|_| create(&fx, json!({"repo": "acme/hello"})));
+    let answers = futures_util::future::join_all(creates).await;
+    let mut codes = Vec::new();
+    for answer in answers {
+        codes.push(answer?.status().as_u16());
+    }
+    codes.sort_unstable();
+    assert_eq!(codes, [201, 429, 429, 429, 429, 429], "{}", fx.proxy.log());
+    assert_eq!(instances(&fx).await?.len(), 1, "one instance was made");
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_start_beyond_the_per_user_limit_is_429_with_retry_after() -> anyhow::Result<()> {
     let fx = Fixture::new(|b| {
         b.arg("--max-starts-per-user")

@@ -80,7 +80,9 @@ where
             .policy
             .require(&identity.username, &identity.groups, repo)?;
     }
-    // Nothing is registered past a limit or for a repository that does not exist.
+    // Nothing is registered past a limit or for a repository that does not exist;
+    // the owner's next create is checked once this one's start is counted.
+    let _turn = state.creates.turn(&owner).await;
     crate::quota::admit_instance(state, &owner).await?;
     if let Some(repo) = &valid.spec.repo {
         state.activator.require_repo(repo).await?;
