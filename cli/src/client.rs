@@ -1,10 +1,11 @@
 //! The HTTP side: the management API client (bearer token, timeouts, error
-//! answers mapped to exit codes) and the URLs built from the server's base URL.
+//! answers mapped to exit codes, redirects never followed: [`crate::redirect`]) and
+//! the URLs built from the server's base URL.
 
 use std::time::Duration;
 
-use dcs_model::api::ApiError;
-use reqwest::{Method, StatusCode, Url};
+use reqwest::header::LOCATION;
+use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -77,6 +78,8 @@ impl Client {
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("dcs/", env!("CARGO_PKG_VERSION")))
+            // A redirect is answered as an error (a sign-in page's 200 is no answer).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| CliError::local(format!("setting up HTTP: {}", chain(&e))))?;
         Ok(Self {
@@ -177,48 +180,25 @@ impl Client {
                 format!("{what} {}: {}", server_key(&self.server), chain(&e)),
             )
         })?;
-        if resp.status().is_success() {
+        let status = resp.status();
+        if status.is_success() {
             return Ok(resp);
         }
-        Err(api_error(
-            resp.status(),
+        if status.is_redirection() {
+            let location = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok());
+            return Err(crate::redirect::error(
+                &self.server,
+                resp.url(),
+                status,
+                location,
+            ));
+        }
+        let headers = resp.headers().clone();
+        Err(crate::api_error::api_error(
+            status,
+            &headers,
             &resp.bytes().await.unwrap_or_default(),
         ))
-    }
-}
-
-/// The error for an HTTP error answer: the API's own message and field errors when
-/// the body is an `ApiError`, else the status and the start of the body.
-pub fn api_error(status: StatusCode, body: &[u8]) -> CliError {
-    let exit = Exit::from_status(status.as_u16());
-    match serde_json::from_slice::<ApiError>(body) {
-        Ok(e) => CliError {
-            exit,
-            message: format!("{} ({})", e.message, status.as_u16()),
-            details: e
-                .fields
-                .iter()
-                .map(|f| format!("{}: {}", f.field, f.message))
-                .collect(),
-        },
-        Err(_) => {
-            let text: String = String::from_utf8_lossy(body)
-                .chars()
-                .filter(|c| !c.is_control() || *c == ' ')
-                .take(200)
-                .collect();
-            let reason = status.canonical_reason().unwrap_or("error");
-            let message = if text.trim().is_empty() {
-                format!("the server answered {} {reason}", status.as_u16())
-            } else {
-                format!(
-                    "the server answered {} {reason}: {}",
-                    status.as_u16(),
-                    text.trim()
-                )
-            };
-            CliError::new(exit, message)
-        }
     }
 }
 
@@ -313,33 +293,5 @@ mod tests {
         );
         assert_eq!(server_key(&s), "http://127.0.0.1:8080");
         Ok(())
-    }
-
-    #[test]
-    fn api_errors_show_the_message_and_field_lines() {
-        let body = br#"{"error":"validation_failed","message":"invalid request",
-            "fields":[{"field":"cpu_limit","message":"not a quantity"}]}"#;
-        let e = api_error(StatusCode::UNPROCESSABLE_ENTITY, body);
-        assert_eq!(e.exit, Exit::Usage);
-        assert_eq!(e.message, "invalid request (422)");
-        assert_eq!(e.details, vec!["cpu_limit: not a quantity".to_owned()]);
-
-        let e = api_error(
-            StatusCode::UNAUTHORIZED,
-            br#"{"error":"unauthorized","message":"sign in"}"#,
-        );
-        assert_eq!((e.exit, e.details.len()), (Exit::Auth, 0));
-
-        let e = api_error(StatusCode::BAD_GATEWAY, b"<html>\nupstream\n</html>");
-        assert_eq!(e.exit, Exit::Server);
-        assert!(
-            e.message.contains("502 Bad Gateway: <html>upstream</html>"),
-            "{}",
-            e.message
-        );
-
-        let e = api_error(StatusCode::NOT_FOUND, b"");
-        assert_eq!(e.exit, Exit::NotFound);
-        assert_eq!(e.message, "the server answered 404 Not Found");
     }
 }

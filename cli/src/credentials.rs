@@ -57,8 +57,8 @@ pub async fn run(ctx: &Ctx, command: CredentialsCommand) -> Result<(), CliError>
         }
         CredentialsCommand::Delete { host } => {
             ctx.client.delete(&["me", "credentials", &host]).await?;
-            output::print(&format!("deleted the credential for {host}"));
-            Ok(())
+            let deleted = serde_json::json!({"host": host, "deleted": true});
+            ctx.show(&deleted, |_| format!("deleted the credential for {host}\n"))
         }
     }
 }

@@ -10,9 +10,11 @@ pub enum Exit {
     Ok = 0,
     /// 1: a local problem (token store, launching a browser).
     Local = 1,
-    /// 2: usage errors and input the server rejected (400, 405, 409, 413, 415, 422).
+    /// 2: usage errors and input the server rejected (400, 405, 409, 413, 415, 422),
+    /// or a redirect of the API to another server (the `--server` to use).
     Usage = 2,
-    /// 3: not signed in or not allowed (401, 403).
+    /// 3: not signed in or not allowed (401, 403), or a redirect elsewhere (a
+    /// sign-in page: the token is missing or expired).
     Auth = 3,
     /// 4: no such instance (404), or no stored token to open it with.
     NotFound = 4,
@@ -48,8 +50,11 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
   1  local problem (token store, launching a browser)
-  2  usage error, or input the server rejected (400, 405, 409, 413, 415, 422)
-  3  authentication or permission (401, 403)
+  2  usage error, or input the server rejected (400, 405, 409, 413, 415, 422),
+     or the server redirects the API to another address (use it as --server)
+  3  authentication or permission (401, 403), or a redirect to elsewhere (most
+     likely a sign-in page: DCS_TOKEN/--token missing or expired); redirects are
+     never followed
   4  not found (404), or no stored token for `dcs open`
   5  server or network error (5xx, connection refused, unreadable answer), a limit
      reached (429: try again later), or the instance failed

@@ -2,6 +2,7 @@
 //! It creates, lists, opens, starts, stops and deletes instances, waits for them to be ready and
 //! keeps their access tokens in a private local store.
 //!
+//! - [`api_error`]: API error answers as errors (message, fields, request id).
 //! - [`args`]: the command line (clap).
 //! - [`client`]: HTTP to the API, URLs, API errors.
 //! - [`commands`]: one function per subcommand.
@@ -10,9 +11,11 @@
 //! - [`idle`]: `dcs keepalive` and the idle explanation of `dcs status`.
 //! - [`open`]: `dcs open`, the link with its stored token, in a browser.
 //! - [`output`]: tables and JSON.
+//! - [`redirect`]: redirect answers, never followed, as errors.
 //! - [`tokens`]: the local access-token store.
 //! - [`wait`]: `--wait` polling with progress.
 
+mod api_error;
 mod args;
 mod client;
 mod commands;
@@ -21,6 +24,7 @@ mod exit;
 mod idle;
 mod open;
 mod output;
+mod redirect;
 mod tokens;
 mod wait;
 

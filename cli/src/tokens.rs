@@ -2,10 +2,15 @@
 //! (else `~/.config/dcs/tokens.json`), keyed by server then instance id. The
 //! directory is 0700, the file 0600, and every write replaces the file atomically
 //! (a 0600 temporary file in the same directory, synced, then renamed over it).
+//!
+//! Several `dcs` may run at once (`for r in …; do dcs create … & done`): each change
+//! (read, modify, replace) holds an exclusive advisory lock (`flock`) on
+//! `tokens.json.lock` beside the store, so no change overwrites another's and every
+//! token reported saved is kept. Reads take no lock: a rename is atomic.
 
 use std::collections::BTreeMap;
-use std::fs::DirBuilder;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -74,6 +79,7 @@ impl TokenStore {
 
     /// Stores (or replaces) the token of `instance` on `server`.
     pub fn put(&self, server: &str, instance: &str, token: StoredToken) -> Result<(), CliError> {
+        let _lock = self.lock()?;
         let mut file = self.read()?;
         file.servers
             .entry(server.to_owned())
@@ -84,6 +90,11 @@ impl TokenStore {
 
     /// Forgets the token of `instance` on `server`; returns whether there was one.
     pub fn forget(&self, server: &str, instance: &str) -> Result<bool, CliError> {
+        if !self.path.exists() {
+            // Nothing stored yet: nothing to forget (and no directory made for it).
+            return Ok(false);
+        }
+        let _lock = self.lock()?;
         let mut file = self.read()?;
         let Some(tokens) = file.servers.get_mut(server) else {
             return Ok(false);
@@ -96,6 +107,33 @@ impl TokenStore {
             self.write(&file)?;
         }
         Ok(had)
+    }
+
+    /// The lock file beside the store.
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_owned();
+        name.push(".lock");
+        self.path.with_file_name(name)
+    }
+
+    /// Waits for the store's exclusive lock (making its private directory and the
+    /// 0600 lock file if needed); it is held until the returned file is dropped.
+    fn lock(&self) -> Result<std::fs::File, CliError> {
+        private_dir(&self.path)?;
+        let path = self.lock_path();
+        let fail = |doing: &str, e: &std::io::Error| {
+            CliError::local(format!("{doing} {}: {e}", path.display()))
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| fail("opening the lock", &e))?;
+        file.lock().map_err(|e| fail("locking", &e))?;
+        Ok(file)
     }
 
     fn read(&self) -> Result<File, CliError> {
@@ -130,6 +168,13 @@ impl TokenStore {
 /// is created (or tightened) to 0700, then the file is replaced with a 0600 one
 /// ([`dcs_os::write_atomic_private`]).
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    private_dir(path)?;
+    dcs_os::write_atomic_private(path, bytes)
+        .map_err(|e| CliError::local(format!("writing {}: {e}", path.display())))
+}
+
+/// Creates `path`'s directory (0700), or makes an existing one 0700.
+fn private_dir(path: &Path) -> Result<(), CliError> {
     let fail = |doing: &str, e: &std::io::Error| {
         CliError::local(format!("{doing} {}: {e}", path.display()))
     };
@@ -144,7 +189,6 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     // An existing directory keeps its mode with `create`; ours must be private.
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| fail("securing the directory of", &e))?;
-    dcs_os::write_atomic_private(path, bytes).map_err(|e| fail("writing", &e))?;
     Ok(())
 }
 
@@ -231,10 +275,49 @@ mod tests {
         );
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&dir), 0o700, "an existing directory is made private");
-        let names: Vec<_> = std::fs::read_dir(&dir)?
+        let mut names: Vec<_> = std::fs::read_dir(&dir)?
             .filter_map(|e| e.ok().map(|e| e.file_name()))
             .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("tokens.json")]);
+        names.sort();
+        assert_eq!(names, ["tokens.json", "tokens.json.lock"], "no temporary");
+        assert_eq!(mode(&dir.join("tokens.json.lock")), 0o600);
+        Ok(())
+    }
+
+    #[test]
+    fn changes_at_once_are_all_kept() -> Result<(), Box<dyn std::error::Error>> {
+        // Separate stores (open file descriptions) in threads, as separate `dcs`
+        // processes: the lock serialises their read-modify-write.
+        let tmp = tempfile::tempdir()?;
+        let path = tmp.path().join("dcs/tokens.json");
+        TokenStore::at(path.clone()).put("http://a", "gone", token("t"))?;
+        let n = 16;
+        let start = std::sync::Arc::new(std::sync::Barrier::new(n + 1));
+        let threads: Vec<_> = (0..n)
+            .map(|i| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    TokenStore::at(path).put("http://a", &format!("i{i}"), token("t"))
+                })
+            })
+            .collect();
+        let forget = {
+            let (path, start) = (path.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                TokenStore::at(path).forget("http://a", "gone")
+            })
+        };
+        for t in threads {
+            t.join().map_err(|_| "a thread panicked")??;
+        }
+        assert!(forget.join().map_err(|_| "a thread panicked")??);
+        let store = TokenStore::at(path);
+        for i in 0..n {
+            assert!(store.get("http://a", &format!("i{i}"))?.is_some(), "i{i}");
+        }
+        assert_eq!(store.get("http://a", "gone")?, None);
         Ok(())
     }
 
