@@ -100,7 +100,8 @@ pub fn json() -> String {
         (status = 200, description = "The instances, sorted by id", body = InstanceList),
         (status = 400, description = "Bad query", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
-        (status = 403, description = "Another user's, or everyone's, without an admin group", body = ApiError)))]
+        (status = 403, description = "Another user's, or everyone's, without an admin group", body = ApiError),
+        (status = 503, description = "The runtime could not be asked (`runtime_unavailable`)", body = ApiError)))]
 #[allow(dead_code)]
 fn list_instances() {}
 
@@ -117,7 +118,8 @@ fn list_instances() {}
         (status = 415, description = "Not application/json", body = ApiError),
         (status = 422, description = "Invalid fields (unknown, repeated, wrong type, out of bounds)", body = ApiError),
         (status = 429, description = "Too many instances, or starts under way (`too_many_requests`); `Retry-After` says when to try again", body = ApiError),
-        (status = 502, description = "The git base could not be asked whether the repository exists; nothing was created", body = ApiError)))]
+        (status = 502, description = "The git base could not be asked whether the repository exists (`start_failed`); nothing was created", body = ApiError),
+        (status = 503, description = "The runtime could not be asked (`runtime_unavailable`)", body = ApiError)))]
 #[allow(dead_code)]
 fn create_instance() {}
 
@@ -126,7 +128,10 @@ fn create_instance() {}
     params(("id" = String, Path, description = "Instance id")),
     responses(
         (status = 200, description = "The instance", body = Instance),
-        (status = 404, description = "No such instance of the caller's", body = ApiError)))]
+        (status = 400, description = "The id is not valid UTF-8 once percent-decoded", body = ApiError),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 404, description = "No such instance of the caller's", body = ApiError),
+        (status = 503, description = "The runtime could not be asked (`runtime_unavailable`)", body = ApiError)))]
 #[allow(dead_code)]
 fn get_instance() {}
 
@@ -135,7 +140,11 @@ fn get_instance() {}
     params(("id" = String, Path, description = "Instance id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such instance of the caller's", body = ApiError)))]
+        (status = 400, description = "The id is not valid UTF-8 once percent-decoded", body = ApiError),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "The request came from a page of another site (writes must come from the proxy's own origin)", body = ApiError),
+        (status = 404, description = "No such instance of the caller's", body = ApiError),
+        (status = 503, description = "The runtime could not be asked (`runtime_unavailable`)", body = ApiError)))]
 #[allow(dead_code)]
 fn delete_instance() {}
 
@@ -148,11 +157,13 @@ fn delete_instance() {}
     responses(
         (status = 200, description = "The instance, as it is now", body = Instance),
         (status = 400, description = "Malformed JSON", body = ApiError),
-        (status = 403, description = "Sharing with someone while the server lets only owners open instances (`--dangerous-allow-shared-instances` off)", body = ApiError),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "Sharing with someone while the server lets only owners open instances (`--dangerous-allow-shared-instances` off), or the request came from a page of another site", body = ApiError),
         (status = 404, description = "No such instance of the caller's", body = ApiError),
         (status = 413, description = "Body over 64 KiB", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),
-        (status = 422, description = "Invalid fields (unknown, wrong type, bad user id or group)", body = ApiError)))]
+        (status = 422, description = "Invalid fields (unknown, wrong type, bad user id or group)", body = ApiError),
+        (status = 503, description = "The runtime could not be asked (`runtime_unavailable`)", body = ApiError)))]
 #[allow(dead_code)]
 fn patch_instance() {}
 
@@ -165,12 +176,15 @@ fn patch_instance() {}
     responses(
         (status = 200, description = "Held: the idle report now", body = IdleReport),
         (status = 400, description = "Malformed JSON", body = ApiError),
-        (status = 403, description = "Sharing with someone while the server lets only owners open instances (`--dangerous-allow-shared-instances` off)", body = ApiError),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "The request came from a page of another site (writes must come from the proxy's own origin)", body = ApiError),
         (status = 404, description = "No such instance of the caller's", body = ApiError),
-        (status = 409, description = "The instance is not running", body = ApiError),
+        (status = 409, description = "The instance is not running (`not_running`)", body = ApiError),
+        (status = 413, description = "Body over 64 KiB", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),
         (status = 422, description = "`for_s` beyond the busy limit, or not a number", body = ApiError),
-        (status = 502, description = "The workspace's launcher could not be asked", body = ApiError)))]
+        (status = 502, description = "The workspace's launcher could not be asked (`workspace_unreachable`)", body = ApiError),
+        (status = 503, description = "The runtime could not be asked (`runtime_unavailable`)", body = ApiError)))]
 #[allow(dead_code)]
 fn keepalive_instance() {}
 
@@ -181,7 +195,8 @@ fn keepalive_instance() {}
     params(("id" = String, Path, description = "Instance id")),
     responses(
         (status = 202, description = "Starting (or running): the instance as it is now", body = Instance),
-        (status = 403, description = "The access policy denies its repository", body = ApiError),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "The access policy denies its repository, or the request came from a page of another site", body = ApiError),
         (status = 404, description = "No such instance of the caller's", body = ApiError),
         (status = 429, description = "Over a start limit; `Retry-After` says when to try again", body = ApiError),
         (status = 503, description = "The runtime could not be asked", body = ApiError)))]
@@ -196,6 +211,8 @@ fn start_instance() {}
     params(("id" = String, Path, description = "Instance id")),
     responses(
         (status = 200, description = "Stopped: the instance as it is now", body = Instance),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "The request came from a page of another site (writes must come from the proxy's own origin)", body = ApiError),
         (status = 404, description = "No such instance of the caller's", body = ApiError),
         (status = 503, description = "The runtime could not be asked", body = ApiError)))]
 #[allow(dead_code)]
@@ -206,8 +223,10 @@ fn stop_instance() {}
     params(("instance_id" = String, Query, description = "Instance id")),
     responses(
         (status = 200, description = "Its status", body = InstanceStatus),
-        (status = 400, description = "Missing instance_id", body = ApiError),
-        (status = 404, description = "No such instance of the caller's", body = ApiError)))]
+        (status = 400, description = "Missing instance_id, or an unknown query parameter", body = ApiError),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 404, description = "No such instance of the caller's", body = ApiError),
+        (status = 503, description = "The runtime could not be asked (`runtime_unavailable`)", body = ApiError)))]
 #[allow(dead_code)]
 fn get_status() {}
 
@@ -216,7 +235,10 @@ fn get_status() {}
     params(("user_id" = String, Path, description = "Whose volume (others need an admin group)")),
     responses(
         (status = 200, description = "The volume", body = WorkspaceVolume),
-        (status = 403, description = "Another user's, without an admin group", body = ApiError)))]
+        (status = 400, description = "Not a valid user id", body = ApiError),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "Another user's, without an admin group", body = ApiError),
+        (status = 503, description = "The runtime could not be asked (`runtime_unavailable`)", body = ApiError)))]
 #[allow(dead_code)]
 fn get_workspace() {}
 
@@ -230,7 +252,9 @@ fn get_me() {}
 /// The caller's git credentials: hosts and user names, never tokens.
 #[utoipa::path(get, path = "/api/me/credentials", tag = "credentials",
     responses((status = 200, description = "The caller's credentials", body = CredentialList),
-              (status = 401, description = "Not signed in", body = ApiError)))]
+              (status = 401, description = "Not signed in", body = ApiError),
+              (status = 409, description = "The credentials file in the caller's volume cannot be used (local runtime: a symbolic link, not a regular file or folder, over the size cap, or permissions taken away; `credentials_file_refused`)", body = ApiError),
+              (status = 503, description = "The credential store cannot be read or written right now (`unavailable`)", body = ApiError)))]
 #[allow(dead_code)]
 fn list_credentials() {}
 
@@ -244,9 +268,12 @@ fn list_credentials() {}
         (status = 200, description = "Stored; the answer has no token", body = CredentialView),
         (status = 400, description = "Malformed JSON", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "The request came from a page of another site (writes must come from the proxy's own origin)", body = ApiError),
+        (status = 409, description = "The credentials file in the caller's volume cannot be used (local runtime: a symbolic link, not a regular file or folder, over the size cap, or permissions taken away; `credentials_file_refused`)", body = ApiError),
         (status = 413, description = "Body over 64 KiB", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),
-        (status = 422, description = "Invalid host, user name or token, or too many credentials", body = ApiError)))]
+        (status = 422, description = "Invalid host, user name or token, or too many credentials", body = ApiError),
+        (status = 503, description = "The credential store cannot be read or written right now (`unavailable`)", body = ApiError)))]
 #[allow(dead_code)]
 fn set_credential() {}
 
@@ -255,14 +282,19 @@ fn set_credential() {}
     params(("host" = String, Path, description = "The git host")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "The request came from a page of another site (writes must come from the proxy's own origin)", body = ApiError),
         (status = 404, description = "No credential for that host", body = ApiError),
-        (status = 422, description = "Not a git host", body = ApiError)))]
+        (status = 409, description = "The credentials file in the caller's volume cannot be used (local runtime: a symbolic link, not a regular file or folder, over the size cap, or permissions taken away; `credentials_file_refused`)", body = ApiError),
+        (status = 422, description = "Not a git host", body = ApiError),
+        (status = 503, description = "The credential store cannot be read or written right now (`unavailable`)", body = ApiError)))]
 #[allow(dead_code)]
 fn delete_credential() {}
 
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "instances",
-    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json"),
+              (status = 401, description = "Not signed in", body = ApiError)))]
 #[allow(dead_code)]
 fn get_openapi() {}
 
@@ -288,5 +320,29 @@ mod tests {
             .collect();
         assert_eq!(documented, routed);
         assert!(doc["components"]["schemas"]["CreateInstance"].is_object());
+    }
+
+    #[test]
+    fn every_operation_documents_the_errors_every_request_can_get() {
+        let doc: serde_json::Value = serde_json::from_str(&json()).expect("json");
+        for (path, ops) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in ops.as_object().expect("ops") {
+                let answers = op["responses"].as_object().expect("responses");
+                let has = |status: &str| answers.contains_key(status);
+                // Sign-in is checked for every route, the origin for every write.
+                assert!(has("401"), "{method} {path}: 401");
+                if method != "get" {
+                    assert!(has("403"), "{method} {path}: 403 (another site)");
+                }
+                if op["requestBody"].is_object() {
+                    for status in ["400", "413", "415", "422"] {
+                        assert!(has(status), "{method} {path}: {status} (a body)");
+                    }
+                }
+            }
+        }
+        let keepalive = &doc["paths"]["/api/instances/{id}/keepalive"]["post"]["responses"];
+        let forbidden = keepalive["403"]["description"].as_str().expect("403");
+        assert!(!forbidden.contains("Sharing"), "{forbidden}");
     }
 }
