@@ -160,6 +160,7 @@ fn delete_instance() {}
         (status = 401, description = "Not signed in", body = ApiError),
         (status = 403, description = "Sharing with someone while the server lets only owners open instances (`--dangerous-allow-shared-instances` off), or the request came from a page of another site", body = ApiError),
         (status = 404, description = "No such instance of the caller's", body = ApiError),
+        (status = 409, description = "Sharing a repository workspace (`ws-…`), which only its owner opens (`not_shareable`): share an instance of the repository instead", body = ApiError),
         (status = 413, description = "Body over 64 KiB", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),
         (status = 422, description = "Invalid fields (unknown, wrong type, bad user id or group)", body = ApiError),
