@@ -39,6 +39,13 @@ pub fn metrics_response(state: &AppState) -> Response<Body> {
 }
 
 fn answer(state: &AppState, req: &Request<Incoming>) -> Response<Body> {
+    // A workspace's preview of this port (unsandboxed local mode shares the
+    // loopback): the preview hop's mark says so, as on the main listener.
+    if dcs_net::preview::looped(req.headers()) {
+        let mut resp = Response::new(full("a preview cannot address the proxy's own ports\n"));
+        *resp.status_mut() = StatusCode::FORBIDDEN;
+        return resp;
+    }
     if req.uri().path() == "/metrics" && req.method() == Method::GET {
         return metrics_response(state);
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{get, next_with, Proxy};
+use common::{get, get_with, next_with, Proxy};
 
 #[test]
 fn metrics_move_to_their_own_address_and_leave_the_public_one() {
@@ -22,6 +22,12 @@ fn metrics_move_to_their_own_address_and_leave_the_public_one() {
         "{scraped}"
     );
     assert!(scraped.contains("dcs_"), "{scraped}");
+
+    // Not to a workspace's preview of this port (the preview hop marks what it
+    // forwards, as the launcher's `/ports/<n>/` does).
+    let previewed = get_with(&metrics, "/metrics", "Via: 1.1 dcs-preview\r\n");
+    assert!(previewed.starts_with("HTTP/1.1 403"), "{previewed}");
+    assert!(!previewed.contains("dcs_requests_total"), "{previewed}");
 
     // Nothing else is served there: not the API, not a workspace.
     for path in ["/", "/api/me", "/github/acme/hello/", "/healthz"] {

@@ -117,10 +117,15 @@ pub fn next_with(lines: &mut Lines<BufReader<ChildStdout>>, prefix: &str) -> Str
 
 /// `GET path` on `addr` over a fresh connection; the whole answer.
 pub fn get(addr: &str, path: &str) -> String {
+    get_with(addr, path, "")
+}
+
+/// [`get`] with `extra` header lines (each ending in `\r\n`).
+pub fn get_with(addr: &str, path: &str, extra: &str) -> String {
     let mut conn = std::net::TcpStream::connect(addr).expect("connect");
     write!(
         conn,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n"
     )
     .expect("send");
     let mut answer = String::new();
