@@ -139,7 +139,8 @@ fn render_listing(
     pages::html(StatusCode::OK, page::render(&chrome, entries))
 }
 
-/// A permanent redirect to `location` (relative), keeping the query string.
+/// A permanent redirect to `location` (relative), keeping the query string; not
+/// to be cached (browsers keep a `308` for good, and a folder may become a file).
 pub fn redirect(location: &str, query: &Query) -> Response<Body> {
     let location = match &query.raw {
         Some(q) => format!("{location}?{q}"),
@@ -150,6 +151,8 @@ pub fn redirect(location: &str, query: &Query) -> Response<Body> {
     if let Ok(value) = HeaderValue::from_str(&location) {
         res.headers_mut().insert(LOCATION, value);
     }
+    res.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
