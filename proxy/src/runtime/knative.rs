@@ -9,9 +9,11 @@
 //! 404/503 meanwhile are retried, never returned). A revision that cannot become
 //! ready (image pull error, crash loop, unschedulable, quota, `RevisionFailed`)
 //! ends `ensure` with Knative's reason as soon as Knative reports it
-//! ([`ready`]); the next `ensure` starts a new revision ([`attempt`]: Knative
-//! never retries a failed one). The caller bounds the wait (the activator's start timeout);
-//! `ensure` runs as long as the start does. A workspace whose revision is
+//! ([`ready`]), or its pods show it ([`pods`]: an image that cannot be pulled,
+//! which Knative reports only after its progress deadline); the next `ensure`
+//! starts a new revision ([`attempt`]: Knative never retries a failed one). The
+//! caller bounds the wait (the activator's start timeout); `ensure` runs as long
+//! as the start does. A workspace whose revision is
 //! already Ready is returned at once, scaled to zero or not: Knative's activator
 //! holds its requests while a pod starts. Until `ensure` resolves, `status`
 //! reads `Starting`. The upstream is the cluster-local route, reached by its name
@@ -55,6 +57,7 @@
 //! - [`objects`]: pure builders of every object (golden-tested).
 //! - [`cache`]: the watch-backed cache every read comes from.
 //! - [`ready`]: ready, pending or failed, from a Service and its latest revision.
+//! - [`pods`]: what a starting revision's pods show before Knative says it.
 //! - [`route`]: whether the workspace answers through its route.
 //! - [`status`]: `Status` from the Service, its revisions and the verdict.
 //! - [`start`], [`delete`], [`view`]: the runtime's writes and reads.
@@ -75,6 +78,7 @@ pub mod error;
 pub mod fake;
 pub mod manifests;
 pub mod objects;
+pub mod pods;
 pub mod progress_write;
 pub mod ready;
 pub mod route;

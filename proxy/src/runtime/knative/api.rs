@@ -10,8 +10,8 @@
 //! The RBAC Role shipped in `knative/` grants exactly the calls made here
 //! ([`API_USAGE`]; a test checks it against the fake API server's log).
 
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -35,6 +35,7 @@ pub const API_USAGE: &[(&str, &str, &[&str])] = &[
         &["get", "create", "patch", "delete"],
     ),
     ("", "secrets", &["get", "create", "patch", "delete"]),
+    ("", "pods", &["list"]),
 ];
 
 /// A failed API call.
@@ -74,6 +75,7 @@ pub struct KnativeApi {
     ksvcs: Api<Ksvc>,
     pvcs: Api<PersistentVolumeClaim>,
     secrets: Api<Secret>,
+    pods: Api<Pod>,
 }
 
 impl KnativeApi {
@@ -82,7 +84,8 @@ impl KnativeApi {
         Self {
             ksvcs: Api::namespaced_with(client.clone(), namespace, &ksvc_resource()),
             pvcs: Api::namespaced(client.clone(), namespace),
-            secrets: Api::namespaced(client, namespace),
+            secrets: Api::namespaced(client.clone(), namespace),
+            pods: Api::namespaced(client, namespace),
         }
     }
 
@@ -178,6 +181,16 @@ impl KnativeApi {
     /// Deletes a volume; absent is fine.
     pub async fn delete_pvc(&self, name: &str) -> Result<()> {
         delete(&self.pvcs, "PersistentVolumeClaim", name).await
+    }
+
+    /// The pods of the revision `revision`.
+    pub async fn revision_pods(&self, revision: &str) -> Result<Vec<Pod>> {
+        let selector = format!("serving.knative.dev/revision={revision}");
+        self.pods
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map(|list| list.items)
+            .map_err(|source| err("list", "Pod", &selector, source))
     }
 
     /// Deletes a Secret (none there is fine).

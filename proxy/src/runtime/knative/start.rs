@@ -53,7 +53,7 @@ pub(super) fn gone(key: &WorkspaceKey) -> Error {
     }
 }
 
-fn failed(key: &WorkspaceKey, f: &Failure) -> Error {
+pub(super) fn failed(key: &WorkspaceKey, f: &Failure) -> Error {
     warn!(workspace = %key, reason = %f.reason, message = %f.message, "the workspace cannot start");
     Error::StartFailed {
         kind: StartFailure::Other,
@@ -302,7 +302,12 @@ impl KnativeRuntime {
                         return Err(gone(key));
                     }
                 }
-                Err(_) => {}
+                // Quiet for a while: what Knative does not say yet, its pods may.
+                Err(_) => {
+                    if let Some(err) = self.pod_failure(key).await {
+                        return Err(err);
+                    }
+                }
             }
         }
     }

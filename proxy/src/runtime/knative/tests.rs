@@ -21,6 +21,7 @@ mod golden_secrets;
 mod launcher;
 mod launcher_env;
 mod manifests;
+mod pods;
 mod progress;
 mod progress_push;
 mod readiness;

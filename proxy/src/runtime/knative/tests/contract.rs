@@ -228,6 +228,11 @@ async fn the_rbac_role_grants_exactly_the_calls_the_runtime_makes() {
         .grow_volume(&s.key.user, &more)
         .await
         .expect("grow_volume");
+    // A start's look at its revision's pods (made when Knative has said nothing
+    // for a while).
+    let looked = contract::key("pods-alice", "acme/hello");
+    h.ensure_ready(&looked).await;
+    assert!(h.runtime.pod_failure(&looked).await.is_none());
     // The credentials API's store: read, written, emptied (deleted).
     let store = KnativeStore::new(h.server.client(), config());
     let mut stored = store.load(&s.key.user).await.expect("load");
