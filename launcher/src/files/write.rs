@@ -102,6 +102,9 @@ fn exists(shown: &str) -> Error {
     Error::Conflict(format!("{shown} already exists; nothing was overwritten"))
 }
 
+/// The most bytes of the target's name a temporary's name repeats.
+const STEM_MAX: usize = 64;
+
 /// A temporary upload file, removed when dropped: on success after the hard link, on
 /// any error, and when the client goes away mid-upload (the request future is
 /// dropped). A launcher killed mid-upload leaves it in its temporary folder, which
@@ -124,8 +127,9 @@ impl TempUpload {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        // Keep the temporary name well below NAME_MAX whatever the target's length.
-        let stem: String = name.chars().take(64).collect();
+        // Keep the temporary name well below NAME_MAX (bytes) whatever the target's
+        // length: at most 64 bytes of its name, cut between characters.
+        let stem = &name[..name.floor_char_boundary(STEM_MAX)];
         let path = dir.join(format!(".{stem}{UPLOAD_MARK}{unique}"));
         let file = tokio::fs::OpenOptions::new()
             .write(true)

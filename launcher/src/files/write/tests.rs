@@ -133,3 +133,27 @@ async fn the_temporary_of_a_launcher_that_died_mid_upload_is_removed_at_the_next
     assert_eq!(temporaries(ws.path()), Vec::<String>::new());
     l.stop().await.expect("clean stop");
 }
+
+#[tokio::test]
+async fn a_long_name_of_wide_characters_uploads() {
+    let upstream = Upstream::new();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let l = Running::ready(env(&upstream.base(), ws.path())).await;
+    // 60 four-byte characters and `.txt`: 244 bytes, within NAME_MAX.
+    let name = format!("{}.txt", "\u{1F600}".repeat(60));
+    let encoded: String = name.bytes().map(|b| format!("%{b:02X}")).collect();
+    let reply = l
+        .send(
+            http::Method::PUT,
+            &format!("/_dcs/files/{encoded}"),
+            &[],
+            b"smile",
+        )
+        .await;
+    assert_eq!(reply.status, http::StatusCode::CREATED, "{}", reply.text());
+    assert_eq!(
+        std::fs::read(l.checkout.join(&name)).expect("uploaded"),
+        b"smile"
+    );
+    l.stop().await.expect("stops");
+}
