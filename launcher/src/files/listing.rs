@@ -1,5 +1,8 @@
 //! Directory listings: reading a directory into sorted [`Entry`] values and rendering
-//! them as the JSON form of the file API.
+//! them as the JSON form of the file API. A listing holds at most [`MAX_ENTRIES`]
+//! (the first the filesystem lists, sorted) and counts the rest without reading
+//! them: a folder of a million files (a cache, a dataset) is one click away, and
+//! its whole listing would take the launcher's memory with it.
 
 use std::path::Path;
 use std::time::UNIX_EPOCH;
@@ -36,14 +39,36 @@ pub struct Entry {
 /// Marks the temporary files of uploads in progress; they are not listed.
 pub const UPLOAD_MARK: &str = ".dcs-upload-";
 
-/// Reads `dir`: directories first, then everything else, each group by name.
-pub async fn read_dir(dir: &Path, shown: &str) -> Result<Vec<Entry>> {
+/// The most entries a listing holds.
+pub const MAX_ENTRIES: usize = 10_000;
+/// The most entries counted past those held.
+pub const MAX_COUNTED: usize = 1_000_000;
+
+/// A directory's entries, at most [`MAX_ENTRIES`].
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Directories first, then everything else, each group by name.
+    pub entries: Vec<Entry>,
+    /// How many more the directory has (counted up to [`MAX_COUNTED`]).
+    pub more: usize,
+}
+
+/// Reads `dir` (see [`Listing`]).
+pub async fn read_dir(dir: &Path, shown: &str) -> Result<Listing> {
     let io = |e| Error::io(format!("listing {shown}"), e);
     let mut reader = tokio::fs::read_dir(dir).await.map_err(io)?;
     let mut entries = Vec::new();
+    let mut more = 0;
     while let Some(entry) = reader.next_entry().await.map_err(io)? {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') && name.contains(UPLOAD_MARK) {
+            continue;
+        }
+        if entries.len() == MAX_ENTRIES {
+            more += 1;
+            if more == MAX_COUNTED {
+                break;
+            }
             continue;
         }
         // DirEntry::metadata does not follow symbolic links.
@@ -70,12 +95,12 @@ pub async fn read_dir(dir: &Path, shown: &str) -> Result<Vec<Entry>> {
         });
     }
     entries.sort_by(|a, b| (a.kind != Kind::Dir, &a.name).cmp(&(b.kind != Kind::Dir, &b.name)));
-    Ok(entries)
+    Ok(Listing { entries, more })
 }
 
-/// The JSON listing: `{"path": "/sub/", "entries": [...]}`.
-pub fn to_json(shown: &str, entries: &[Entry]) -> serde_json::Value {
-    serde_json::json!({ "path": shown, "entries": entries })
+/// The JSON listing: `{"path": "/sub/", "entries": [...], "more": 0}`.
+pub fn to_json(shown: &str, listing: &Listing) -> serde_json::Value {
+    serde_json::json!({ "path": shown, "entries": listing.entries, "more": listing.more })
 }
 
 #[cfg(test)]
@@ -91,7 +116,8 @@ mod tests {
         std::fs::write(dir.path().join(".x.dcs-upload-1"), "").expect("write");
         std::os::unix::fs::symlink("a.txt", dir.path().join("link")).expect("symlink");
 
-        let entries = read_dir(dir.path(), "/").await.expect("list");
+        let listing = read_dir(dir.path(), "/").await.expect("list");
+        let entries = &listing.entries;
         let names: Vec<(&str, Kind)> = entries.iter().map(|e| (e.name.as_str(), e.kind)).collect();
         assert_eq!(
             names,
@@ -104,8 +130,22 @@ mod tests {
         );
         assert_eq!(entries[2].size, 2);
         assert!(entries[1].modified.is_some());
-        let json = to_json("/", &entries);
+        let json = to_json("/", &listing);
         assert_eq!(json["entries"][0]["kind"], "dir");
         assert_eq!(json["path"], "/");
+        assert_eq!(json["more"], 0);
+    }
+
+    #[tokio::test]
+    async fn a_huge_folder_is_listed_in_part_and_the_rest_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for i in 0..MAX_ENTRIES + 7 {
+            std::fs::File::create(dir.path().join(format!("f{i}"))).expect("create");
+        }
+        let listing = read_dir(dir.path(), "/").await.expect("list");
+        assert_eq!(listing.entries.len(), MAX_ENTRIES);
+        assert_eq!(listing.more, 7);
+        let json = to_json("/", &listing);
+        assert_eq!(json["more"], 7);
     }
 }

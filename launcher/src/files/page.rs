@@ -7,7 +7,7 @@
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use super::listing::{Entry, Kind};
+use super::listing::{Entry, Kind, Listing, MAX_COUNTED, MAX_ENTRIES};
 use crate::notices::{self, Notice};
 use crate::pages::{document, escape};
 
@@ -43,16 +43,28 @@ pub struct Chrome<'a> {
 }
 
 /// Renders the page.
-pub fn render(chrome: &Chrome<'_>, entries: &[Entry]) -> String {
+pub fn render(chrome: &Chrome<'_>, listing: &Listing) -> String {
     let mut rows = String::new();
     if chrome.parent_link {
         rows.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td><td></td></tr>\n");
     }
-    for e in entries {
+    for e in &listing.entries {
         rows.push_str(&row(chrome.prefix, e));
     }
-    if entries.is_empty() {
+    if listing.entries.is_empty() {
         rows.push_str("<tr><td colspan=\"4\"><em>empty directory</em></td></tr>\n");
+    }
+    if listing.more > 0 {
+        let at_least = if listing.more >= MAX_COUNTED {
+            "at least "
+        } else {
+            ""
+        };
+        rows.push_str(&format!(
+            "<tr><td colspan=\"4\"><em>and {at_least}{} more, not shown: this page lists the \
+             first {MAX_ENTRIES} the folder gives (use a terminal for the rest)</em></td></tr>\n",
+            listing.more
+        ));
     }
     let title = format!("{} {}", chrome.repo, chrome.shown);
     let banner = match chrome.notices {
@@ -208,10 +220,13 @@ mod tests {
         };
         let page = render(
             &chrome,
-            &[
-                entry("<b>dir", Kind::Dir),
-                entry("javascript:alert(1)", Kind::File),
-            ],
+            &Listing {
+                entries: vec![
+                    entry("<b>dir", Kind::Dir),
+                    entry("javascript:alert(1)", Kind::File),
+                ],
+                more: 0,
+            },
         );
         assert!(page.contains("href=\"_dcs/files/%3Cb%3Edir/\""), "{page}");
         assert!(page.contains("&lt;b&gt;dir/"));
@@ -221,6 +236,12 @@ mod tests {
         assert!(page.contains("const base = \"_dcs/files/\";"));
         assert!(!page.contains("href=\"/"), "no absolute links");
         assert!(!page.contains("notice.js"), "left to the front");
+        assert!(!page.contains("more, not shown"));
+        let cut = Listing {
+            entries: vec![entry("a", Kind::File)],
+            more: 42,
+        };
+        assert!(render(&chrome, &cut).contains("and 42 more, not shown"));
     }
 
     #[test]
@@ -233,7 +254,7 @@ mod tests {
             parent_link: true,
             notices: Some((&list, "../../../")),
         };
-        let page = render(&chrome, &[]);
+        let page = render(&chrome, &Listing::default());
         let banner = page.find("updates are not fetched").expect("banner");
         assert!(banner < page.find("<h1>").expect("heading"));
         assert!(page.contains("<script src=\"../../../_dcs/notice.js\" defer></script>"));

@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use tokio_util::io::ReaderStream;
 
-use super::listing::{self, Entry};
+use super::listing::{self, Listing};
 use super::page::{self, encode_segment, Chrome};
 use super::path::{self, RelPath};
 use super::Query;
@@ -65,8 +65,8 @@ pub async fn get(
                 let name = rel.name().unwrap_or_default();
                 return Ok(redirect(&format!("{}/", encode_segment(name)), query));
             }
-            let entries = listing::read_dir(&target, &shown).await?;
-            Ok(render_listing(rel, &entries, as_json, page))
+            let listing = listing::read_dir(&target, &shown).await?;
+            Ok(render_listing(rel, &listing, as_json, page))
         }
         Found::Other => Err(Error::Forbidden(format!(
             "{shown} is not a regular file or directory"
@@ -120,13 +120,13 @@ fn find(root: &Path, rel: &RelPath) -> Result<Found> {
 
 fn render_listing(
     rel: &RelPath,
-    entries: &[Entry],
+    listing: &Listing,
     as_json: bool,
     page: &Page<'_>,
 ) -> Response<Body> {
     let shown = rel.display();
     if as_json {
-        return pages::json(StatusCode::OK, &listing::to_json(&shown, entries));
+        return pages::json(StatusCode::OK, &listing::to_json(&shown, listing));
     }
     let root = notices::root_from(&format!("{}{shown}", super::PREFIX));
     let chrome = Chrome {
@@ -136,7 +136,7 @@ fn render_listing(
         parent_link: !rel.is_root(),
         notices: Some((page.notices, &root)),
     };
-    pages::html(StatusCode::OK, page::render(&chrome, entries))
+    pages::html(StatusCode::OK, page::render(&chrome, listing))
 }
 
 /// A permanent redirect to `location` (relative), keeping the query string; not

@@ -50,7 +50,7 @@ struct RunningNone {
 impl RunningNone {
     async fn root_page(&self, notices: Option<&PageNotices>) -> Result<Response<Body>> {
         let root = path::root(&self.checkout_dir).await?;
-        let entries = listing::read_dir(&root, "/").await?;
+        let listing = listing::read_dir(&root, "/").await?;
         let chrome = page::Chrome {
             repo: &self.repo,
             shown: "/",
@@ -58,7 +58,7 @@ impl RunningNone {
             parent_link: false,
             notices: notices.map(|n| (n.0.as_slice(), "./")),
         };
-        let page = crate::terminal::panel::add_to(&page::render(&chrome, &entries));
+        let page = crate::terminal::panel::add_to(&page::render(&chrome, &listing));
         Ok(pages::html(StatusCode::OK, page))
     }
 }
