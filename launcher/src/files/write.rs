@@ -6,7 +6,8 @@
 //! hard link, which fails if the target exists. A body that ends early (the client
 //! went away, or sent less than it announced) publishes nothing. Where the hard link
 //! cannot cross from the temporary folder to the target (another filesystem), the
-//! file is copied to a temporary beside the target and published from there.
+//! file is copied to a temporary beside the target and published from there; on a
+//! filesystem without hard links, it is copied into the target, created exclusively.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,10 +76,48 @@ pub async fn upload(
 
 /// Links `tmp` as `target` (failing if it exists), then drops the temporary name.
 async fn publish(tmp: &TempUpload, target: &Path, shown: &str) -> std::io::Result<()> {
-    tokio::fs::hard_link(&tmp.path, target).await?;
+    let linked = tokio::fs::hard_link(&tmp.path, target).await;
+    published(linked, &tmp.path, target, shown).await
+}
+
+/// After the link: on a filesystem that has no hard links (some SMB and FUSE
+/// volumes answer `EPERM`, `EOPNOTSUPP` or `ENOSYS`), `target` is created
+/// exclusively and `tmp`'s bytes copied into it. That still never overwrites, but a
+/// reader may see the file while it fills; a copy that fails removes what it made.
+async fn published(
+    linked: std::io::Result<()>,
+    tmp: &Path,
+    target: &Path,
+    shown: &str,
+) -> std::io::Result<()> {
+    match linked {
+        Err(e) if matches!(e.raw_os_error(), Some(EPERM | EOPNOTSUPP | ENOSYS)) => {
+            tracing::debug!(path = %shown, error = %e, "no hard links here; copying");
+            let mut out = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(target)
+                .await?;
+            let copied = async {
+                let mut from = tokio::fs::File::open(tmp).await?;
+                tokio::io::copy(&mut from, &mut out).await?;
+                out.sync_all().await
+            };
+            if let Err(e) = copied.await {
+                let _ = tokio::fs::remove_file(target).await;
+                return Err(e);
+            }
+        }
+        other => other?,
+    }
     tracing::debug!(path = %shown, "published");
     Ok(())
 }
+
+/// Linux's `EPERM`, `ENOSYS` and `EOPNOTSUPP`.
+const EPERM: i32 = 1;
+const ENOSYS: i32 = 38;
+const EOPNOTSUPP: i32 = 95;
 
 /// Creates the directory `rel` (its parent must exist). Returns 201 Created.
 pub async fn mkdir(root: &Path, rel: &RelPath) -> Result<StatusCode> {

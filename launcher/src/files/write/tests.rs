@@ -157,3 +157,30 @@ async fn a_long_name_of_wide_characters_uploads() {
     );
     l.stop().await.expect("stops");
 }
+
+#[tokio::test]
+async fn without_hard_links_an_upload_is_copied_into_a_new_file_and_never_overwrites() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tmp = dir.path().join(".a.txt.dcs-upload-1");
+    std::fs::write(&tmp, "uploaded").expect("write");
+    // What an SMB or FUSE volume without hard links answers.
+    let refused = || Err(std::io::Error::from_raw_os_error(super::EPERM));
+    let target = dir.path().join("a.txt");
+    super::published(refused(), &tmp, &target, "/a.txt")
+        .await
+        .expect("copied");
+    assert_eq!(std::fs::read(&target).expect("published"), b"uploaded");
+    std::fs::write(&tmp, "again").expect("write");
+    let err = super::published(refused(), &tmp, &target, "/a.txt")
+        .await
+        .expect_err("exists");
+    assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+    assert_eq!(std::fs::read(&target).expect("kept"), b"uploaded");
+    // Any other failure is the link's own.
+    let denied = Err(std::io::Error::from_raw_os_error(13)); // EACCES
+    let err = super::published(denied, &tmp, &dir.path().join("b.txt"), "/b.txt")
+        .await
+        .expect_err("denied");
+    assert_eq!(err.raw_os_error(), Some(13));
+    assert!(!dir.path().join("b.txt").exists());
+}
