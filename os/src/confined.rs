@@ -12,6 +12,8 @@
 //!   `cap` bytes, never allocating more;
 //! - [`make_folders`] makes missing folders `0700` (`mkdirat`);
 //! - [`first_link`] names the first link on a path others open by name;
+//! - [`socket`] opens a unix socket named in such a folder without following a
+//!   link, for connecting to the inode opened;
 //! - [`write_private`] makes missing folders `0700` (`mkdirat`) and replaces the
 //!   file atomically, owner-only, by a rename inside the folder's descriptor
 //!   ([`crate::atomic`]): a link at the final name is replaced, never written
@@ -28,12 +30,12 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{open, openat, AtFlags, OFlag};
-use nix::sys::stat::{fstatat, mkdirat, Mode, SFlag};
+use nix::sys::stat::{fstat, fstatat, mkdirat, Mode, SFlag};
 
 /// Reads the regular file `rel` below the trusted folder `base`: at most `cap`
 /// bytes, no component a symbolic link (see the module docs).
@@ -51,6 +53,26 @@ pub fn write_private(base: &Path, rel: &Path, bytes: &[u8]) -> io::Result<()> {
     let (dir, shown) = walk(base, &folders, true)?;
     crate::atomic::replace_in(dir.as_fd(), name, bytes, 0o600, true)
         .map_err(|e| denied_is_refused(e, &shown.join(name)))
+}
+
+/// The unix socket `path` names, where its folder is trusted but the name in it is
+/// not (a sandbox's run folder, which the sandbox writes): opened `O_PATH` without
+/// following a link and checked to be a socket. Connect to the path returned
+/// (`/proc/self/fd/<n>`, the opened inode itself, whatever the name holds by then)
+/// while the descriptor lives. A link or anything else is a refusal; a missing
+/// name is `NotFound`.
+pub fn socket(path: &Path) -> io::Result<(OwnedFd, PathBuf)> {
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = open(path, flags, Mode::empty()).map_err(io::Error::from)?;
+    let kind = SFlag::from_bits_truncate(fstat(&fd)?.st_mode) & SFlag::S_IFMT;
+    if kind == SFlag::S_IFLNK {
+        return Err(link_refused(path));
+    }
+    if kind != SFlag::S_IFSOCK {
+        return Err(refused(path, "is not a socket"));
+    }
+    let through = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    Ok((fd, through))
 }
 
 /// Makes the folders of `rel` below the trusted folder `base` that are missing

@@ -225,3 +225,24 @@ fn the_first_link_on_a_path_is_named_and_folders_or_gaps_are_not() {
         "a file ends the walk"
     );
 }
+
+#[test]
+fn a_socket_is_connected_to_as_opened_never_through_a_link() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let real = dir.path().join("real.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&real).expect("bind");
+    let (fd, through) = socket(&real).expect("a socket");
+    std::os::unix::net::UnixStream::connect(&through).expect("connects");
+    drop(fd);
+    // A link planted where the socket belongs (to the host's docker socket, say).
+    let planted = dir.path().join("planted.sock");
+    symlink(&real, &planted).expect("link");
+    let err = socket(&planted).expect_err("a link");
+    assert!(is_refusal(&err), "{err}");
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").expect("write");
+    assert!(is_refusal(&socket(&file).expect_err("a file")));
+    let gone = socket(&dir.path().join("gone.sock")).expect_err("missing");
+    assert_eq!(gone.kind(), io::ErrorKind::NotFound);
+}

@@ -50,7 +50,7 @@ pub async fn ask(
     super::insert(req.headers_mut(), up.hop.as_ref());
     let resp = match &up.socket {
         Some(socket) => {
-            let stream = tokio::net::UnixStream::connect(socket)
+            let stream = super::unix::connect(socket)
                 .await
                 .map_err(|e| format!("cannot connect: {e}"))?;
             over(stream, req).await?

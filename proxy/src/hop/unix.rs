@@ -66,14 +66,25 @@ fn key_of(socket: &Path) -> Result<&str, Failure> {
 }
 
 /// A connection to `socket`, within the connect timeout; a missing socket file is a
-/// refused connection.
-async fn connect(socket: &Path) -> io::Result<UnixStream> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(socket)).await {
-        Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(e)) if e.kind() == io::ErrorKind::NotFound => Err(io::Error::new(
+/// refused connection. The socket's folder is the sandbox's to write, so its name
+/// is opened without following a link ([`dcs_os::confined::socket`]): a link
+/// planted there (to the host's docker socket, another user's launcher) is refused,
+/// never connected to.
+pub(crate) async fn connect(socket: &Path) -> io::Result<UnixStream> {
+    let gone = || {
+        io::Error::new(
             io::ErrorKind::ConnectionRefused,
             format!("{} is gone", socket.display()),
-        )),
+        )
+    };
+    let (_opened, through) = match dcs_os::confined::socket(socket) {
+        Ok(opened) => opened,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(gone()),
+        Err(e) => return Err(e),
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(&through)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::NotFound => Err(gone()),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -98,6 +109,24 @@ mod tests {
         let failure = key_of(Path::new(not_utf8)).expect_err("refused");
         assert!(failure.message.contains("not UTF-8"), "{failure}");
         assert!(failure.connecting, "nothing was sent");
+    }
+
+    #[tokio::test]
+    async fn a_link_planted_at_the_sockets_name_is_never_connected_to() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Something else of the host's, listening.
+        let host = dir.path().join("docker.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&host).expect("bind");
+        let planted = dir.path().join("launcher.sock");
+        std::os::unix::fs::symlink(&host, &planted).expect("link");
+        let err = connect(&planted).await.expect_err("refused");
+        assert!(dcs_os::confined::is_refusal(&err), "{err}");
+        assert_ne!(
+            Failure::of(&err, true).kind,
+            Kind::Refused,
+            "not asked again"
+        );
+        connect(&host).await.expect("the real socket connects");
     }
 
     #[tokio::test]
