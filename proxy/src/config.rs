@@ -303,6 +303,7 @@ impl ServeArgs {
         if let (true, Err(e)) = (local, std::fs::create_dir_all(&data_dir)) {
             problems.push(format!("--data-dir {}: {e}", data_dir.display()));
         }
+        let ide_bin = self.ide_bin.clone().map(absolute_unless_bare);
         let hop = self.hop.validate(
             &hop::Context {
                 local,
@@ -317,6 +318,7 @@ impl ServeArgs {
                 .flatten()
                 .cloned()
                 .collect(),
+                ide_bin: ide_bin.as_deref(),
             },
             &mut problems,
         );
@@ -362,7 +364,7 @@ impl ServeArgs {
                 extra_ca_file: self.extra_ca_file.clone().map(absolute),
                 launcher_bin,
                 ide: self.ide.clone(),
-                ide_bin: self.ide_bin.clone().map(absolute_unless_bare),
+                ide_bin,
                 idle_timeout: self.idle.idle_timeout,
                 idle_policy: idle,
                 start_timeout: self.start_timeout,

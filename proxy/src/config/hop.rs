@@ -79,6 +79,8 @@ pub struct Context<'a> {
     /// Secret files of the proxy's, masked in sandboxes should they lie under a
     /// bound folder.
     pub secrets: Vec<PathBuf>,
+    /// `--ide-bin`, whose folder every sandbox binds.
+    pub ide_bin: Option<&'a Path>,
 }
 
 impl HopArgs {
@@ -105,10 +107,15 @@ impl HopArgs {
             .map_err(|why| problems.push(format!("--hop-secret-file: {why}")))
             .ok()?;
         let sandbox = if ctx.local && (self.sandbox || ctx.multi_user) {
+            let system = System::of_host();
+            let ide = sandbox::ide_folder(ctx.ide_bin);
+            if let Some(why) = sandbox::data_dir_exposed(ctx.data_dir, &system, ide.as_deref()) {
+                problems.push(why);
+            }
             match sandbox::probe(sandbox::find_bwrap().as_deref()) {
                 Ok(bwrap) => Some(SandboxConfig {
                     bwrap,
-                    system: System::of_host(),
+                    system,
                     hidden: ctx.secrets.iter().cloned().chain([file.clone()]).collect(),
                 }),
                 Err(why) => {
@@ -141,6 +148,7 @@ mod tests {
             multi_user: true,
             data_dir: dir.path(),
             secrets: Vec::new(),
+            ide_bin: None,
         };
         assert!(HopArgs::default().validate(&ctx, &mut problems).is_none());
         assert!(

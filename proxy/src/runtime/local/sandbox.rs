@@ -158,6 +158,36 @@ pub fn argv(spec: &Spec) -> Vec<OsString> {
     a
 }
 
+/// The folder an installed IDE lives in (bound read-only into every sandbox): two
+/// levels above an absolute `--ide-bin` (`…/code-server/bin/code-server`).
+pub fn ide_folder(ide_bin: Option<&Path>) -> Option<PathBuf> {
+    let bin = ide_bin.filter(|b| b.is_absolute())?;
+    let bin = std::fs::canonicalize(bin).unwrap_or_else(|_| bin.to_path_buf());
+    bin.parent()?.parent().map(Path::to_path_buf)
+}
+
+/// Why `data_dir` (every user's volume and run folder) would be readable in every
+/// sandbox, if it would: it lies in a folder each binds read-only (the host's
+/// system folders, the IDE's folder).
+pub fn data_dir_exposed(data_dir: &Path, system: &System, ide: Option<&Path>) -> Option<String> {
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let data = real(data_dir);
+    let system = system.0.iter().filter_map(|d| match d {
+        SystemDir::Dir(dir) => Some(dir.as_path()),
+        SystemDir::Link { .. } => None,
+    });
+    let (folder, what) = system
+        .map(|d| (real(d), "a system folder"))
+        .chain(ide.map(|d| (real(d), "the IDE's folder (two levels above --ide-bin)")))
+        .find(|(folder, _)| data.starts_with(folder))?;
+    Some(format!(
+        "--data-dir {} lies in {} ({what}), which every workspace's sandbox can read: each \
+         user could read every other user's files there; use a data dir outside it",
+        data_dir.display(),
+        folder.display()
+    ))
+}
+
 /// The `bwrap` executable on `PATH`, if any.
 pub fn find_bwrap() -> Option<PathBuf> {
     let paths = std::env::var_os("PATH")?;

@@ -173,7 +173,8 @@ impl Plan {
                 let run = run_dir(cfg, key);
                 env.listen = Listen::Unix(run.join(SOCKET_NAME));
                 env.checkout_outcome_file = Some(run.join("checkout.json"));
-                let read_only = [ide_install(cfg), cfg.extra_ca_file.clone()]
+                let ide = sandbox::ide_folder(cfg.ide_bin.as_deref());
+                let read_only = [ide, cfg.extra_ca_file.clone()]
                     .into_iter()
                     .flatten()
                     .collect();
@@ -379,14 +380,6 @@ pub fn sandbox_home(volume: &Path) -> PathBuf {
     volume
         .join(dcs_model::env::DEFAULT_CONFIG_SUBDIR)
         .join("home")
-}
-
-/// The folder an installed IDE lives in (bound read-only into sandboxes): two
-/// levels above an absolute `--ide-bin` (`…/code-server/bin/code-server`).
-fn ide_install(cfg: &LocalConfig) -> Option<PathBuf> {
-    let bin = cfg.ide_bin.as_ref().filter(|b| b.is_absolute())?;
-    let bin = std::fs::canonicalize(bin).unwrap_or_else(|_| bin.clone());
-    bin.parent()?.parent().map(Path::to_path_buf)
 }
 
 /// Makes `dir` (and its parents), owner-only.

@@ -137,3 +137,23 @@ fn a_machine_without_bwrap_is_refused_with_what_to_install() {
     let err = probe(Some(Path::new("/nonexistent/bwrap"))).expect_err("missing");
     assert!(err.contains("/nonexistent/bwrap"), "{err}");
 }
+
+#[test]
+fn a_data_dir_every_sandbox_can_read_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let system = System(vec![SystemDir::Dir(tmp.path().join("opt"))]);
+    let ide = tmp.path().join("tools");
+    std::fs::create_dir_all(tmp.path().join("opt")).expect("mkdir");
+    // Under a system folder, or the IDE's (`--ide-bin ~/bin/code-server` binds `~`).
+    for data in [tmp.path().join("opt/dcs"), ide.join("data")] {
+        let why = data_dir_exposed(&data, &system, Some(&ide)).expect("refused");
+        assert!(why.contains("every other user's files"), "{why}");
+    }
+    assert_eq!(
+        data_dir_exposed(&tmp.path().join("data"), &system, Some(&ide)),
+        None
+    );
+    let bin = ide.join("bin/code-server");
+    assert_eq!(ide_folder(Some(&bin)), Some(ide.clone()));
+    assert_eq!(ide_folder(Some(std::path::Path::new("code-server"))), None);
+}
