@@ -158,19 +158,20 @@ mod tests {
             run("exit 3", dir.path(), Duration::from_secs(30)).await,
             Outcome::Exited(Some(3))
         );
-        // A child that outlives the shell, holding its output open, goes too.
+        // A child that outlives the shell, holding its output open, goes too. The
+        // limit leaves `sh` ample time to start the child and write its pid first
+        // (the outcome is a timeout all the same).
         let outcome = run(
             "sleep 600 & echo $! > child.pid; sleep 600",
             dir.path(),
-            Duration::from_millis(500),
+            Duration::from_secs(5),
         )
         .await;
         assert_eq!(outcome, Outcome::TimedOut);
-        let pid: i32 = std::fs::read_to_string(dir.path().join("child.pid"))
-            .expect("pid")
-            .trim()
-            .parse()
-            .expect("number");
+        let written = std::fs::read_to_string(dir.path().join("child.pid")).unwrap_or_default();
+        let pid: i32 = written.trim().parse().unwrap_or_else(|_| {
+            panic!("sh never wrote its child's pid within the 5 s limit: {written:?}")
+        });
         let deadline = Instant::now() + Duration::from_secs(30);
         let gone = || {
             std::fs::read_to_string(format!("/proc/{pid}/stat"))

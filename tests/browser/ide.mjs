@@ -4,13 +4,14 @@
 // page works again (reloaded when VS Code or the bar asks for it, leaving behind the
 // edit it could not back up, typed again) and saves again; after a second kill the
 // page is reloaded at once, during the restart, and works; stopped from elsewhere
-// (another tab's Stop now), the page shows Resume.
+// (another tab's Stop now), the page shows Resume and VS Code tries to reconnect.
 //
 // Input: {url, screenshots, file, text, text2, text3}. Events: explorer, saved,
 // ready-for-kill, restart-told {text}, [reload-asked | reload-offered],
 // [conflict-overwritten], saved-again, ready-for-kill, saved-after-reload,
-// ready-for-stop, resume-shown {text}, done | failed. Stdin: `killed` once the test
-// has killed the IDE process, `stopped` once it has stopped the workspace.
+// ready-for-stop, resume-shown {text}, reconnected {reconnects, ended}, done | failed.
+// Stdin: `killed` once the test has killed the IDE process, `stopped` once it has
+// stopped the workspace, `gone` once its launcher is gone.
 import { emit, input, run, step, waitFor } from './lib.mjs';
 import { editorLines, fileRow as vscodeFileRow } from './vscode.mjs';
 
@@ -166,10 +167,37 @@ await run(async (page) => {
 
   // Stopped from elsewhere: VS Code's connection closes, the page asks at once and
   // covers the workbench with Resume (its periodic polls are minutes apart here).
+  // Every WebSocket the page opens once the workspace is gone is one of VS Code's
+  // reconnect attempts; counted, and those that ended (refused) too.
+  let gone = false;
+  let reconnects = 0;
+  let ended = 0;
+  page.on('websocket', (ws) => {
+    if (!gone) return;
+    reconnects += 1;
+    let over = false;
+    const end = () => {
+      if (!over) ended += 1;
+      over = true;
+    };
+    ws.on('close', end);
+    ws.on('socketerror', end);
+  });
   emit('ready-for-stop');
   await waitFor('stopped');
   const cover = page.locator('#dcs-stopped');
   await cover.waitFor({ state: 'visible', timeout: LONG });
   emit('resume-shown', { text: await cover.innerText() });
   await page.screenshot({ path: `${input.screenshots}/stopped.png` });
+
+  // VS Code tries again: at least one attempt, answered, after the launcher is gone.
+  await waitFor('gone');
+  gone = true;
+  step('waiting for a reconnect attempt');
+  const deadline = Date.now() + LONG;
+  while (ended === 0) {
+    if (Date.now() > deadline) throw new Error(`VS Code never tried to reconnect (${reconnects} begun)`);
+    await page.waitForTimeout(250);
+  }
+  emit('reconnected', { reconnects, ended });
 });

@@ -75,12 +75,16 @@ await run(async (page) => {
   // Hands off: the warning comes.
   const warning = page.locator('#dcs-idle-warning');
   await warning.waitFor({ state: 'visible', timeout: LONG });
-  await page.screenshot({ path: `${input.screenshots}/warning.png` });
   emit('warning', { text: await warning.innerText(), on_top: await warning.evaluate((el) => {
     const r = el.getBoundingClientRect();
     return el.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2));
   }) });
+  // The screenshot runs while the test reads the clock, so it does not delay the
+  // click (its failure is kept for after, not left unhandled meanwhile).
+  const shot = page.screenshot({ path: `${input.screenshots}/warning.png` }).then(() => null, (e) => e);
   await waitFor('keep');
+  const failed = await shot;
+  if (failed) throw failed;
   await warning.getByRole('button', { name: 'Keep working' }).click();
   await warning.waitFor({ state: 'detached', timeout: LONG });
   emit('kept');

@@ -257,17 +257,18 @@ struct Shared {
 
 /// `$(git --exec-path)/git-http-backend`.
 fn http_backend_path() -> anyhow::Result<PathBuf> {
+    const DEPS: &str = "run `make deps` (or `make test`, which runs it)";
     let output = std::process::Command::new("git")
         .arg("--exec-path")
         .output()
-        .context("running `git --exec-path` (is git installed?)")?;
+        .with_context(|| format!("running `git --exec-path` (is git installed? {DEPS})"))?;
     if !output.status.success() {
         bail!("`git --exec-path` failed: {}", output.status);
     }
     let exec_path = String::from_utf8(output.stdout).context("git exec path is not UTF-8")?;
     let backend = Path::new(exec_path.trim()).join("git-http-backend");
     if !backend.is_file() {
-        bail!("git-http-backend not found at {}", backend.display());
+        bail!("git-http-backend missing ({}): {DEPS}", backend.display());
     }
     Ok(backend)
 }

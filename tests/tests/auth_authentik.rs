@@ -286,13 +286,20 @@ async fn scripts_use_the_api_with_a_bearer_token_the_outpost_checks() -> anyhow:
         .send()
         .await?;
     assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
-    for check in outpost.seen_checks() {
-        let cookies = format!("{:?}", check.get_all(COOKIE).iter().collect::<Vec<_>>());
-        assert!(
-            !cookies.contains(access),
-            "the outpost never sees an access token"
-        );
-    }
+    let checks: Vec<String> = outpost
+        .seen_checks()
+        .iter()
+        .map(|check| format!("{:?}", check.get_all(COOKIE).iter().collect::<Vec<_>>()))
+        .collect();
+    // That request was checked, with its other cookie and without the access one.
+    assert!(
+        checks.iter().any(|cookies| cookies.contains("ide-pref=1")),
+        "the outpost checked the request that carried the access cookie: {checks:?}"
+    );
+    assert!(
+        !checks.iter().any(|cookies| cookies.contains(access)),
+        "the outpost never sees an access token"
+    );
     let log = fx.proxy.whole_log();
     assert!(
         !log.contains(&token) && !log.contains(access),

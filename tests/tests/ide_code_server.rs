@@ -5,18 +5,20 @@
 //! restarts it, the launcher's bar tells the page so, and the page works again
 //! (reloaded); killed again and reloaded at once, the page
 //! waits for the restarted IDE and works; stopped from elsewhere (another tab's Stop
-//! now), the page shows Resume and VS Code's reconnect attempts do not wake it. The
-//! page's periodic poll is set minutes apart (`--tab-poll`), longer than any wait
-//! here: the bar and Resume come from the page asking when VS Code's connection
-//! closes. VS Code's WebSockets here are streams of
+//! now), the page shows Resume and VS Code's reconnect attempts (one at least, seen
+//! by the page) do not wake it. The page's periodic poll is set minutes apart
+//! (`--tab-poll`), longer than any wait here: the bar and Resume come from the page
+//! asking when VS Code's connection closes. VS Code's WebSockets here are streams of
 //! one HTTP/2 connection to the launcher (`--websocket-streams always`), the way the
 //! proxy carries them once descriptors get scarce; the other browser tests take the
 //! default (a connection each). Without a browser: a page asked for the instant the
 //! IDE died gets the workbench of the new run, never the error code-server answers
 //! in the second it listens before its routes exist.
 
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use anyhow::Context;
 use dcs_e2e::browser::{self, Script};
 use dcs_e2e::{client, ide_support, location, procs};
 use dcs_e2e::{Fixture, README};
@@ -29,7 +31,7 @@ const STEP: Duration = Duration::from_secs(420);
 #[tokio::test]
 async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Result<()> {
     let (tools, code_server) = (browser::tools(), ide_support::code_server());
-    let shots = ide_support::screenshot_dir("code_server")?;
+    let shots = run_shots("code_server")?;
     let fx = Fixture::new(|b| {
         b.code_server(&code_server)
             .arg("--websocket-streams")
@@ -132,11 +134,17 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
         fx.proxy.launcher_pids().is_empty()
     });
     anyhow::ensure!(gone.await, "the launcher stopped: {}", fx.proxy.log());
+    // VS Code tried to reconnect since (and was answered): that woke nothing, then
+    // or in the seconds after.
+    script.send("gone").await?;
+    let tried = script.expect("reconnected", STEP).await?;
+    anyhow::ensure!(tried["ended"].as_u64() >= Some(1), "{tried}");
     let woke = procs::wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
         !fx.proxy.launcher_pids().is_empty()
     });
     anyhow::ensure!(!woke.await, "nothing woke it: {}", fx.proxy.log());
     script.finish(STEP).await?;
+    publish(&shots)?;
     // Every WebSocket VS Code opened went as a stream.
     let metrics = fx.proxy.metrics().await?;
     let upgrades = dcs_e2e::metric(&metrics, "dcs_upgrades_total");
@@ -148,11 +156,33 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
     Ok(())
 }
 
+/// A folder of this run's own for the script's screenshots, in the test's: that one
+/// outlives runs and is shared by the copies `make test-stress` runs at once, so an
+/// old file, or another copy's, could pass for this run's. [`publish`] moves them up
+/// once the test passed; a failed run's stay in it.
+fn run_shots(test: &str) -> anyhow::Result<PathBuf> {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
+    let run = format!("run-{}-{nanos}", std::process::id());
+    let dir = ide_support::screenshot_dir(test)?.join(run);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Moves a passed run's screenshots up to its test's folder.
+fn publish(run: &Path) -> anyhow::Result<()> {
+    let up = run.parent().context("the test's folder")?;
+    for entry in std::fs::read_dir(run)? {
+        let entry = entry?;
+        std::fs::rename(entry.path(), up.join(entry.file_name()))?;
+    }
+    Ok(std::fs::remove_dir(run)?)
+}
+
 /// Waits until `file` holds the README and every one of `texts` (nothing lost).
 /// The script saw them through the launcher's file API, but VS Code saves again by
 /// itself (`files.autoSave`), and a save truncates the file before it writes it: a
 /// single read may land in between and find it empty.
-async fn holds(file: &std::path::Path, texts: &[&str]) -> anyhow::Result<()> {
+async fn holds(file: &Path, texts: &[&str]) -> anyhow::Result<()> {
     let read = || std::fs::read_to_string(file).unwrap_or_default();
     let all = |s: &str| s.starts_with(README) && texts.iter().all(|t| s.contains(t));
     let held = procs::wait_until(STEP, Duration::from_millis(50), || all(&read())).await;
@@ -178,7 +208,7 @@ async fn kill_and_reap(launcher: u32) -> anyhow::Result<u32> {
         nix::unistd::Pid::from_raw(i32::try_from(ide)?),
         nix::sys::signal::Signal::SIGKILL,
     )?;
-    let proc_entry = std::path::PathBuf::from(format!("/proc/{ide}"));
+    let proc_entry = PathBuf::from(format!("/proc/{ide}"));
     let reaped = procs::wait_until(STEP, Duration::from_millis(5), || !proc_entry.exists());
     anyhow::ensure!(
         reaped.await,

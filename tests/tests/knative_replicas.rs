@@ -66,8 +66,8 @@ async fn start_phases(proxy: &Proxy) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
-/// Two replicas, A and B, on one fake API server (Services Ready after
-/// `ready_after`) and one ingress stand-in.
+/// Two replicas, A and B, on one fake API server (Services made Ready as `policy`
+/// says) and one ingress stand-in.
 struct Scene {
     dir: tempfile::TempDir,
     server: FakeApiServer,
@@ -77,11 +77,11 @@ struct Scene {
 }
 
 impl Scene {
-    fn new(ready_after: Duration) -> anyhow::Result<Self> {
+    fn new(policy: Policy) -> anyhow::Result<Self> {
         dcs_proxy::runtime::knative::install_crypto_provider();
         let dir = tempfile::tempdir()?;
         let server = FakeApiServer::new();
-        server.set_policy(Policy::ReadyAfter(ready_after));
+        server.set_policy(policy);
         std::fs::write(dir.path().join("kubeconfig"), server.kubeconfig())?;
         std::fs::write(dir.path().join("hop.key"), [b'k'; 32])?;
         let ingress = FakeIngress::start(&server);
@@ -112,7 +112,8 @@ impl Scene {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_via_a_open_via_b_delete_via_a_then_b_finds_nothing_and_makes_nothing(
 ) -> anyhow::Result<()> {
-    let scene = Scene::new(Duration::from_secs(2))?;
+    // Knative makes the Service Ready when the test says.
+    let scene = Scene::new(Policy::Manual)?;
     let Scene { server, a, b, .. } = &scene;
     let created = scene.create().await?;
     let id = created["instance_id"]
@@ -124,9 +125,64 @@ async fn create_via_a_open_via_b_delete_via_a_then_b_finds_nothing_and_makes_not
     assert_eq!(services.len(), 1, "one Service: {services:?}");
     let name = services[0].clone();
 
-    // Opened through B while it is not ready: held until it is, then served.
+    // B sees the Service starting (its cache has it, in a phase before ready).
+    let status = b.url(&format!("/api/status?instance_id={id}"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, now) = dcs_e2e::api::call(client().get(&status)).await?;
+        let phase = now["progress"]["phase"].as_str().unwrap_or_default();
+        if code == 200 && now["phase"] == "starting" && !phase.is_empty() && phase != "ready" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B never saw the start: {code} {now}\n{}",
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Opened through B while it is not ready: held until it is, then served. B's
+    // start looks at the progress as it begins, and only then writes the Service
+    // (its apply, a patch): once the API server got that, B has seen the start in a
+    // phase before ready, and Knative may finish it.
+    let patches = || {
+        server
+            .calls()
+            .iter()
+            .filter(|c| c.verb == "patch" && c.resource == "services")
+            .count()
+    };
+    let before = patches();
     let cookie = exchange(b, &id, token).await?;
-    let (code, body) = get(b, &format!("/instances/{id}/x"), &cookie).await?;
+    let held = tokio::spawn({
+        let (url, cookie) = (b.url(&format!("/instances/{id}/x")), cookie.clone());
+        async move {
+            let resp = client().get(url).header("cookie", cookie).send().await?;
+            anyhow::Ok((resp.status().as_u16(), resp.text().await?))
+        }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while patches() == before {
+        assert!(
+            tokio::time::Instant::now() < deadline && !held.is_finished(),
+            "B never applied the Service: {}",
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Ready (again, should B's apply have made a new generation) until served.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !held.is_finished() {
+        server.settle(NS, &name);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B never served it: {}",
+            b.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, body) = held.await??;
     assert_eq!(
         (code, body.as_str()),
         (200, "a canned workspace"),
@@ -137,7 +193,7 @@ async fn create_via_a_open_via_b_delete_via_a_then_b_finds_nothing_and_makes_not
     assert!(phases.contains(&"ready".to_owned()), "{phases:?}");
     assert!(
         phases.iter().any(|p| p != "ready"),
-        "a 2 s start is seen in a phase before ready: {phases:?}"
+        "the start is seen in a phase before ready: {phases:?}"
     );
 
     let resp = client()
@@ -189,7 +245,7 @@ async fn create_via_a_open_via_b_delete_via_a_then_b_finds_nothing_and_makes_not
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_asked_through_a_is_carried_out_by_b_until_someone_comes_back_through_b(
 ) -> anyhow::Result<()> {
-    let scene = Scene::new(Duration::from_millis(200))?;
+    let scene = Scene::new(Policy::ReadyAfter(Duration::from_millis(200)))?;
     let Scene {
         dir,
         server,

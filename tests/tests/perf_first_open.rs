@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use dcs_e2e::api::call;
 use dcs_e2e::procs::processes_with_env;
 use dcs_e2e::{client, run_git, GitServer, Proxy, ProxyBuilder, UpstreamRepo};
 use dcs_os::proc::Stat;
@@ -241,9 +242,10 @@ async fn a_checkout_left_shallow_opens_again_and_completes_later() -> anyhow::Re
     let repo = upstream(&git_root)?;
     let git = GitServer::start(&git_root)?;
     let relay = relay(git.base_url()).await?;
+    // Never idle here: the test stops it itself, once the fetch waits.
     let proxy = ProxyBuilder::new(&tmp.path().join("data"), &relay.base)
         .arg("--idle-timeout")
-        .arg("2s")
+        .arg("1h")
         .arg("--stop-grace")
         .arg("2s")
         .start()?;
@@ -255,14 +257,19 @@ async fn a_checkout_left_shallow_opens_again_and_completes_later() -> anyhow::Re
         assert!(Instant::now() < deadline, "no background fetch began");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Stopped for idleness while the rest of the history waits: the checkout stays
-    // shallow.
+    // Stopped (as when nobody uses it) while the rest of the history waits: the
+    // checkout stays shallow.
+    let (code, list) = call(client().get(proxy.url("/api/instances"))).await?;
+    assert_eq!(code, 200, "{list}");
+    let id = list["instances"][0]["instance_id"]
+        .as_str()
+        .unwrap_or_default();
+    let stop = client().post(proxy.url(&format!("/api/instances/{id}/stop")));
+    let (code, stopped) = call(stop).await?;
+    assert_eq!(code, 200, "{stopped}\n{}", proxy.log());
     let deadline = Instant::now() + Duration::from_secs(60);
     while !proxy.launcher_pids().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the idle workspace never stopped"
-        );
+        assert!(Instant::now() < deadline, "the workspace never stopped");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(shallow(&checkout));

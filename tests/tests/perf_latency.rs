@@ -4,10 +4,11 @@
 //! body written apart, waits for the peer's delayed ACK: ~40 ms (44 ms at 8 KiB,
 //! 88 ms at 16–64 KiB through the proxy before), against well under a millisecond.
 //!
-//! No timing luck: each figure is the median of many round trips on one connection,
-//! and the bound (20 ms) is generous for a busy machine yet half the delayed-ACK
-//! signature, so a missing `TCP_NODELAY` on any hop fails it every time. The
-//! medians are printed.
+//! No timing luck: each figure is the 10th percentile of many round trips on one
+//! connection (the fastest tenth), held to 20 ms. A missing `TCP_NODELAY` on any hop
+//! adds its ~40 ms delayed-ACK wait to every round trip, the fast ones too, so it
+//! fails every time; a busy machine only adds time to some of them, and the fastest
+//! tenth of 41 stays well under the bound. The figures (and the medians) are printed.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -23,12 +24,13 @@ use tokio_tungstenite::tungstenite::Message;
 /// Round trips measured per figure (after a few to warm up).
 const ROUNDS: usize = 41;
 const WARM_UP: usize = 5;
-/// The bound on the median: half the delayed-ACK wait.
-const MEDIAN_BOUND: Duration = Duration::from_millis(20);
+/// The bound on the fastest tenth: half the delayed-ACK wait.
+const BOUND: Duration = Duration::from_millis(20);
 
-fn median(mut times: Vec<Duration>) -> Duration {
+/// The 10th percentile and the median of `times`.
+fn figures(mut times: Vec<Duration>) -> (Duration, Duration) {
     times.sort();
-    times[times.len() / 2]
+    (times[times.len() / 10], times[times.len() / 2])
 }
 
 /// Opens the fixture's workspace (waits until it is ready).
@@ -66,12 +68,14 @@ async fn websocket_messages_of_8_and_64_kib_round_trip_well_under_a_delayed_ack(
                 times.push(began.elapsed());
             }
         }
-        let median = median(times.clone());
-        println!("{size} B WebSocket echo through the proxy: median {median:?}");
+        let (fast, median) = figures(times.clone());
+        println!(
+            "{size} B WebSocket echo through the proxy: 10th percentile {fast:?}, median {median:?}"
+        );
         assert!(
-            median < MEDIAN_BOUND,
-            "{size} B round trips: median {median:?} (a delayed ACK waited: some socket \
-             lacks TCP_NODELAY): {times:?}"
+            fast < BOUND,
+            "{size} B round trips: even the fastest tenth took {fast:?} (a delayed ACK \
+             waited on nearly every one: some socket lacks TCP_NODELAY): {times:?}"
         );
     }
     ws.close(None).await?;
@@ -102,13 +106,13 @@ fn hop_credential(fx: &Fixture) -> anyhow::Result<String> {
     Ok(key.credential(&workspace.name()).expose().to_owned())
 }
 
-/// The median time of small downloads on one kept-alive connection to `addr`
-/// (with the hop credential `hop`, if given).
+/// The 10th percentile and the median time of small downloads on one kept-alive
+/// connection to `addr` (with the hop credential `hop`, if given).
 async fn kept_alive_downloads(
     addr: SocketAddr,
     path: &str,
     hop: Option<&str>,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<(Duration, Duration)> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -130,12 +134,13 @@ async fn kept_alive_downloads(
             times.push(began.elapsed());
         }
     }
-    let median = median(times.clone());
+    let (fast, median) = figures(times.clone());
     assert!(
-        median < MEDIAN_BOUND,
-        "downloads from {addr}: median {median:?} (a delayed ACK waited): {times:?}"
+        fast < BOUND,
+        "downloads from {addr}: even the fastest tenth took {fast:?} (a delayed ACK \
+         waited on nearly every one: some socket lacks TCP_NODELAY): {times:?}"
     );
-    Ok(median)
+    Ok((fast, median))
 }
 
 #[tokio::test]
@@ -145,13 +150,13 @@ async fn small_downloads_on_a_kept_alive_connection_are_not_held_back() -> anyho
     let launcher = launcher_addr(&fx)?;
     let hop = hop_credential(&fx)?;
     let direct = kept_alive_downloads(launcher, "/_dcs/files/README.md", Some(&hop)).await?;
-    println!("small download from the launcher, kept alive: median {direct:?}");
+    println!("small download from the launcher, kept alive (10th percentile, median): {direct:?}");
     let proxied = kept_alive_downloads(
         fx.proxy.addr,
         "/github/acme/hello/_dcs/files/README.md",
         None,
     )
     .await?;
-    println!("small download through the proxy, kept alive: median {proxied:?}");
+    println!("small download through the proxy, kept alive (10th percentile, median): {proxied:?}");
     Ok(())
 }

@@ -41,8 +41,13 @@ async fn relative_launcher_and_data_paths_mean_from_where_the_proxy_started() ->
     std::fs::create_dir_all(here.join("bin"))?;
     std::os::unix::fs::symlink(bin_path("dcs-launcher")?, here.join("bin/dcs-launcher"))?;
     let log = tmp.path().join("proxy.log");
+    // A home of its own, as the harness gives every proxy (`ProxyBuilder`): the
+    // workspace's shells read no start-up files of this machine's user.
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home)?;
     let mut child = Command::new(bin_path("dcs-proxy")?)
         .current_dir(&here)
+        .env("HOME", &home)
         .args(["serve", "--listen", "127.0.0.1:0", "--user", "alice"])
         .args(["--git-base", &git.base_url()])
         .args(["--launcher-bin", "bin/dcs-launcher", "--data-dir", "data"])

@@ -251,15 +251,31 @@ async fn streams_nobody_reads_do_not_stall_the_others() {
     // Browsers that stopped reading (closed laptops) while their IDE kept sending:
     // each stream holds at most its own window, and the connection's is never the
     // limit, so the workspace's other WebSockets go on.
-    let (addr, accepted, _, _server) = server().await;
+    let (addr, accepted, flooded, _server) = server().await;
     let mux = Multiplexed::default();
     let ws = HeaderValue::from_static("websocket");
     let mut stalled = Vec::new();
     for _ in 0..8 {
         stalled.push(flood(&mux, &addr).await);
     }
-    // Let the floods fill what they may.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The floods filled what they may: every stream's window at least (so the
+    // connection's would be the limit now if it were one), and no more bytes for
+    // half a second.
+    let full = 8 * crate::extended_connect::STREAM_WINDOW as usize;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut last = usize::MAX;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let now = flooded.load(Ordering::SeqCst);
+        if now == last && now >= full {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the floods never filled their windows ({full} bytes): {now}"
+        );
+        last = now;
+    }
     let mut resp = mux
         .send_upgrade(&addr, upgrade("websocket"), &ws, &addr, || connect(&addr))
         .await

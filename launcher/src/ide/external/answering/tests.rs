@@ -106,6 +106,13 @@ async fn a_run_that_never_listens_is_given_up_after_the_hold() {
     let sup = Supervisor::spawn("mute", shell(dir.path(), MUTE), Policy::default());
     let (answering, probes) = (Answering::default(), Probes::default());
     let hold = Duration::from_millis(300);
+    // The run is up (its process started, its address known) before the hold
+    // begins: the hold is spent asking it, never waiting for it to start.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !matches!(sup.state(), State::Running { .. }) {
+        assert!(Instant::now() < deadline, "never ran: {:?}", sup.state());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let began = Instant::now();
     let addr = answering.address(&sup, hold, |a| probes.probe(a)).await;

@@ -12,8 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 
-use super::config_with;
 use super::contract::{FakeHarness, NS};
+use super::{config_with, eventually};
 use crate::runtime::contract;
 use crate::runtime::knative::fake::launcher::Launcher;
 use crate::runtime::knative::fake::Policy;
@@ -67,10 +67,11 @@ async fn the_first_open_is_answered_by_the_workspace_not_by_the_ingress() {
     let k = contract::instance_key("alice", "inst-00000000000000f1");
     let name = k.name().to_string();
     // The first revision takes a second (image pull, init, IDE start), and the
-    // ingress a moment more to program the route.
+    // ingress a moment more to program the route: until the test has seen the
+    // route refuse the start's probe, however long the start took to ask.
     h.server
         .set_policy(Policy::ReadyAfter(Duration::from_secs(1)));
-    h.ingress.set_route_delay(Duration::from_millis(300));
+    h.ingress.set_route_delay(Duration::from_secs(3600));
     let dir = tempfile::tempdir().expect("tmp");
     let launcher = Launcher::start(&launcher_bin(), &k, dir.path(), None)
         .await
@@ -80,10 +81,24 @@ async fn the_first_open_is_answered_by_the_workspace_not_by_the_ingress() {
         .register(&contract::instance_spec(&k))
         .await
         .expect("create");
-    let up = h
-        .runtime
-        .ensure(&WorkspaceSpec::for_repo(k.clone()))
+    let rt = std::sync::Arc::new(h.runtime);
+    let start = tokio::spawn({
+        let (rt, spec) = (rt.clone(), WorkspaceSpec::for_repo(k.clone()));
+        async move { rt.ensure(&spec).await }
+    });
+    eventually("the route refused while it was programmed", || async {
+        (h.ingress.hits(&name).refused >= 1).then_some(())
+    })
+    .await;
+    assert!(
+        !start.is_finished(),
+        "ensure returned before the route answered"
+    );
+    h.ingress.set_route_delay(Duration::ZERO);
+    let up = tokio::time::timeout(Duration::from_secs(120), start)
         .await
+        .expect("ensure resolves once the route answers (a hang guard)")
+        .expect("join")
         .expect("ensure");
     let (status, body) = get(&up, "/_dcs/ready").await;
     assert_eq!(status, http::StatusCode::OK, "{body}");
@@ -95,11 +110,6 @@ async fn the_first_open_is_answered_by_the_workspace_not_by_the_ingress() {
         "the workspace's own page: {body}"
     );
     assert!(!body.is_empty());
-    let hits = h.ingress.hits(&name);
-    assert!(
-        hits.refused >= 1,
-        "the route refused while it was programmed: {hits:?}"
-    );
     let obj = h
         .server
         .object("serving.knative.dev", "services", NS, &name)
