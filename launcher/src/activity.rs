@@ -7,7 +7,7 @@
 //! script (`POST /_dcs/activity`), terminal input, an HTTP request a person makes.
 //! Watched work holds the workspace too, bounded by the busy limit (`DCS_BUSY_MAX`
 //! past the last input): a terminal producing output or whose foreground job uses
-//! CPU, and keep-alives declared through the API. Never use: IDE keepalives and
+//! CPU (this launcher's, or the IDE's own), and keep-alives declared through the API. Never use: IDE keepalives and
 //! acknowledgements, WebSocket pings, reconnect handshakes, requests a page marks as
 //! background, the polls of this clock, an open tab. See `docs/architecture.md`.
 //!
@@ -18,10 +18,12 @@
 //! - the WebSocket classifier is [`dcs_net::ws_classify`] (shared with the fuzz target).
 //! - [`requests`]: which HTTP requests are a person's.
 //! - [`work`]: terminals as watched work (output, CPU of the foreground job).
+//! - [`ide_terminals`]: the IDE's own terminals (VS Code's), sampled the same way.
 //! - [`endpoints`]: `GET /_dcs/idle`, `POST /_dcs/activity`, `POST /_dcs/keepalive`.
 
 pub use dcs_net::ws_classify as classify;
 pub mod endpoints;
+pub mod ide_terminals;
 pub mod requests;
 pub mod work;
 

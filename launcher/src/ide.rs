@@ -143,6 +143,11 @@ pub trait RunningIde: Send + Sync {
     fn run(&self) -> Option<String> {
         None
     }
+    /// The IDE process's pid while it runs (its terminals are below it), `None` for
+    /// IDEs without a process of their own.
+    fn pid(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// The IDE kind named `kind`, or an error listing the known kinds.

@@ -63,6 +63,8 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
             if app.set_ide(running).is_err() {
                 error!("an IDE was already running; keeping it");
             }
+            // Its own terminals (VS Code's) are watched work as this launcher's are.
+            tokio::spawn(crate::activity::ide_terminals::watch(app.clone()));
             info!(ide = ide.kind(), "IDE started; workspace ready");
             readiness.set_phase(Phase::Ready);
             if env.repo.is_some() && env.checkout_outcome_file.is_none() {

@@ -60,6 +60,10 @@ pub struct CpuStat {
     pub comm: String,
     /// Process group id.
     pub pgrp: u32,
+    /// Session id (field 6).
+    pub session: u32,
+    /// Its controlling terminal's device number (field 7; 0 without one).
+    pub tty_nr: i64,
     /// The foreground process group of its controlling terminal (field 8; `-1`
     /// without a terminal).
     pub tpgid: i64,
@@ -78,6 +82,8 @@ pub fn parse_cpu(line: &str) -> Option<CpuStat> {
     Some(CpuStat {
         comm,
         pgrp: field(5)?.parse().ok()?,
+        session: field(6)?.parse().ok()?,
+        tty_nr: field(7)?.parse().ok()?,
         tpgid: field(8)?.parse().ok()?,
         ticks: field(14)?
             .parse::<u64>()
@@ -182,6 +188,7 @@ mod tests {
         let c = parse_cpu(LINE).expect("parses");
         assert_eq!(c.comm, "code) server) (x");
         assert_eq!((c.pgrp, c.tpgid, c.ticks), (4240, -1, 3));
+        assert_eq!((c.session, c.tty_nr), (4240, 0));
         assert!(parse_cpu("1 (x) S 0 1").is_none());
     }
 

@@ -50,6 +50,20 @@ impl Terminals {
 
     /// Registers the terminal of shell `pid` until the handle drops.
     pub fn open(activity: &Arc<Activity>, pid: u32) -> Terminal {
+        Self::register(activity, pid, Some(activity.connection()))
+    }
+
+    /// Registers the IDE's own terminal of shell `pid` (its connection is the
+    /// IDE's: none of this launcher's).
+    pub fn watch(activity: &Arc<Activity>, pid: u32) -> Terminal {
+        Self::register(activity, pid, None)
+    }
+
+    fn register(
+        activity: &Arc<Activity>,
+        pid: u32,
+        connection: Option<super::Connection>,
+    ) -> Terminal {
         let id = activity.terminals.next.fetch_add(1, Ordering::Relaxed);
         activity.terminals.lock().insert(
             id,
@@ -61,7 +75,7 @@ impl Terminals {
         Terminal {
             activity: activity.clone(),
             id,
-            _connection: activity.connection(),
+            _connection: connection,
         }
     }
 
@@ -92,7 +106,8 @@ impl Terminals {
 pub struct Terminal {
     activity: Arc<Activity>,
     id: u64,
-    _connection: super::Connection,
+    /// The connection it came on (none for the IDE's own terminals).
+    _connection: Option<super::Connection>,
 }
 
 impl Terminal {

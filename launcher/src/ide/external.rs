@@ -261,6 +261,10 @@ impl RunningIde for ExternalIde {
     fn run(&self) -> Option<String> {
         Some(format!("{}-{}", self.began_ms, self.supervisor.starts()))
     }
+
+    fn pid(&self) -> Option<u32> {
+        ExternalIde::pid(self)
+    }
 }
 
 fn redirect(location: &str) -> Response<Body> {
