@@ -112,9 +112,19 @@ impl HopArgs {
             if let Some(why) = sandbox::data_dir_exposed(ctx.data_dir, &system, ide.as_deref()) {
                 problems.push(why);
             }
+            let Some(setsid) = sandbox::find_setsid() else {
+                problems.push(
+                    "several users share this machine, so each workspace runs in a sandbox \
+                     started in a session of its own, and `setsid` is not on PATH: install \
+                     util-linux"
+                        .into(),
+                );
+                return None;
+            };
             match sandbox::probe(sandbox::find_bwrap().as_deref()) {
                 Ok(bwrap) => Some(SandboxConfig {
                     bwrap,
+                    setsid,
                     system,
                     hidden: ctx.secrets.iter().cloned().chain([file.clone()]).collect(),
                 }),

@@ -190,9 +190,19 @@ pub fn data_dir_exposed(data_dir: &Path, system: &System, ide: Option<&Path>) ->
 
 /// The `bwrap` executable on `PATH`, if any.
 pub fn find_bwrap() -> Option<PathBuf> {
+    find_on_path("bwrap")
+}
+
+/// util-linux's `setsid` on `PATH`, if any: each sandbox starts in a session of
+/// its own, away from any terminal of the proxy's.
+pub fn find_setsid() -> Option<PathBuf> {
+    find_on_path("setsid")
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
     let paths = std::env::var_os("PATH")?;
     std::env::split_paths(&paths)
-        .map(|d| d.join("bwrap"))
+        .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
 

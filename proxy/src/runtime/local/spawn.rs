@@ -59,6 +59,8 @@ pub struct Isolation {
 pub struct SandboxConfig {
     /// The `bwrap` executable.
     pub bwrap: PathBuf,
+    /// util-linux's `setsid`, which starts `bwrap` in a session of its own.
+    pub setsid: PathBuf,
     /// The host's system folders.
     pub system: System,
     /// Secret files to mask should they lie under a bound folder.
@@ -121,8 +123,6 @@ pub struct Plan {
     pub git_token_file: Option<PathBuf>,
     /// The sandbox, if launchers run in one.
     pub sandbox: Option<sandbox::Spec>,
-    /// `bwrap`, with a sandbox.
-    pub bwrap: Option<PathBuf>,
     key: WorkspaceKey,
     cfg: LocalConfig,
     iso: Isolation,
@@ -204,7 +204,6 @@ impl Plan {
             addr_file,
             hop: iso.hop.credential(&name),
             git_token_file: cfg.git_token_file.clone(),
-            bwrap: iso.sandbox.as_ref().map(|s| s.bwrap.clone()),
             sandbox,
             key: key.clone(),
             cfg: cfg.clone(),
@@ -244,9 +243,9 @@ impl Plan {
         let log2 = log
             .try_clone()
             .map_err(|e| fail("cannot open the launcher log", e))?;
-        let sandboxed = self.sandbox.is_some() && self.bwrap.is_some();
-        let mut cmd = match (&self.sandbox, &self.bwrap) {
-            (Some(spec), Some(bwrap)) => self.sandboxed(spec, bwrap)?,
+        let sandboxed = self.sandbox.is_some() && self.iso.sandbox.is_some();
+        let mut cmd = match (&self.sandbox, &self.iso.sandbox) {
+            (Some(spec), Some(sb)) => self.sandboxed(spec, sb)?,
             _ => {
                 let mut cmd = std::process::Command::new(&self.bin);
                 for (key, _) in std::env::vars_os() {
@@ -261,8 +260,13 @@ impl Plan {
             .current_dir(&self.env.workspaces_dir)
             .stdin(Stdio::piped())
             .stdout(log)
-            .stderr(log2)
-            .process_group(0);
+            .stderr(log2);
+        // A group of its own (stopped as one); a sandbox's is a session of its own
+        // too (`setsid`, which leaves the pid as it is): no terminal of the proxy's
+        // is its controlling terminal, so its code cannot type into it (TIOCSTI).
+        if !sandboxed {
+            cmd.process_group(0);
+        }
         // The workspace's own variables first, the contract last: it always wins.
         for (name, value) in &self.extra_env {
             if dcs_model::instance::is_extra_env_name(name) {
@@ -291,8 +295,9 @@ impl Plan {
             .map_err(|e| Error::Runtime(format!("cannot open the launcher log: {e}")))
     }
 
-    /// `bwrap … -- <launcher>` with a minimal environment and the run folder made.
-    fn sandboxed(&self, spec: &sandbox::Spec, bwrap: &Path) -> Result<std::process::Command> {
+    /// `setsid bwrap … -- <launcher>` with a minimal environment and the run folder
+    /// made.
+    fn sandboxed(&self, spec: &sandbox::Spec, sb: &SandboxConfig) -> Result<std::process::Command> {
         let fail = |what: &str, e: std::io::Error| Error::Runtime(format!("{what}: {e}"));
         let socket_len = spec.run_dir.join(SOCKET_NAME).as_os_str().len();
         if socket_len > dcs_model::env::listen::MAX_UNIX_PATH {
@@ -317,8 +322,9 @@ impl Plan {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
-        let mut cmd = std::process::Command::new(bwrap);
-        cmd.args(sandbox::argv(&spec))
+        let mut cmd = std::process::Command::new(&sb.setsid);
+        cmd.arg(&sb.bwrap)
+            .args(sandbox::argv(&spec))
             .arg(&self.bin)
             .env_clear()
             .env("HOME", &home)

@@ -29,6 +29,7 @@ fn iso(sandboxed: bool) -> Isolation {
         hop: HopKey::from_bytes(&[b'k'; 32]).expect("key"),
         sandbox: sandboxed.then(|| SandboxConfig {
             bwrap: "/usr/bin/bwrap".into(),
+            setsid: "/usr/bin/setsid".into(),
             system: System::default(),
             hidden: vec!["/secrets/token".into()],
         }),
