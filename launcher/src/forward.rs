@@ -129,9 +129,12 @@ async fn tunnel(
     let mut classifier = Classifier::default();
     let observe = |bytes: &[u8]| {
         if let Some(activity) = &activity {
+            // What counts is another protocol's message (a previewed app's, VS
+            // Code's never counts): its heartbeats and a person's clicks look alike,
+            // so it is watched work, within the busy limit, not input.
             classifier.feed(bytes, &mut |message| {
                 if message.counts() {
-                    activity.input("websocket", crate::activity::now_ms());
+                    activity.work_seen(crate::activity::now_ms());
                 }
             });
         }

@@ -74,8 +74,10 @@ fn replay(text: &str) -> Replay {
                     }
                     _ => {}
                 }
-                if requests::counts(&method, path, &headers) {
-                    activity.input("request", now);
+                match requests::of(&method, path, &headers) {
+                    requests::Use::Input => activity.input("request", now),
+                    requests::Use::Work => activity.work_seen(now),
+                    requests::Use::None => {}
                 }
             }
             "beacon" => activity.input(rest, now),
