@@ -16,9 +16,8 @@
 //! in the second it listens before its routes exist.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use anyhow::Context;
 use dcs_e2e::browser::{self, Script};
 use dcs_e2e::{client, ide_support, location, procs};
 use dcs_e2e::{Fixture, README};
@@ -31,7 +30,7 @@ const STEP: Duration = Duration::from_secs(420);
 #[tokio::test]
 async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Result<()> {
     let (tools, code_server) = (browser::tools(), ide_support::code_server());
-    let shots = run_shots("code_server")?;
+    let shots = ide_support::run_shots("code_server")?;
     let fx = Fixture::new(|b| {
         b.code_server(&code_server)
             .arg("--websocket-streams")
@@ -144,7 +143,7 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
     });
     anyhow::ensure!(!woke.await, "nothing woke it: {}", fx.proxy.log());
     script.finish(STEP).await?;
-    publish(&shots)?;
+    ide_support::publish(&shots)?;
     // Every WebSocket VS Code opened went as a stream.
     let metrics = fx.proxy.metrics().await?;
     let upgrades = dcs_e2e::metric(&metrics, "dcs_upgrades_total");
@@ -154,28 +153,6 @@ async fn code_server_in_chromium_edits_and_survives_an_ide_crash() -> anyhow::Re
         "{upgrades} upgrades, {streams} streams"
     );
     Ok(())
-}
-
-/// A folder of this run's own for the script's screenshots, in the test's: that one
-/// outlives runs and is shared by the copies `make test-stress` runs at once, so an
-/// old file, or another copy's, could pass for this run's. [`publish`] moves them up
-/// once the test passed; a failed run's stay in it.
-fn run_shots(test: &str) -> anyhow::Result<PathBuf> {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
-    let run = format!("run-{}-{nanos}", std::process::id());
-    let dir = ide_support::screenshot_dir(test)?.join(run);
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
-/// Moves a passed run's screenshots up to its test's folder.
-fn publish(run: &Path) -> anyhow::Result<()> {
-    let up = run.parent().context("the test's folder")?;
-    for entry in std::fs::read_dir(run)? {
-        let entry = entry?;
-        std::fs::rename(entry.path(), up.join(entry.file_name()))?;
-    }
-    Ok(std::fs::remove_dir(run)?)
 }
 
 /// Waits until `file` holds the README and every one of `texts` (nothing lost).

@@ -1,10 +1,8 @@
 //! The `none` IDE through the proxy: its web terminal over a real WebSocket, and the
 //! file manager with its terminal panel in headless Chromium.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use anyhow::Context;
 use dcs_e2e::browser::{self, Script};
 use dcs_e2e::{ide_support, Fixture};
 use futures_util::{SinkExt, StreamExt};
@@ -48,7 +46,7 @@ async fn the_terminal_runs_a_shell_over_a_websocket_through_the_proxy() -> anyho
 async fn the_file_manager_and_its_terminal_work_in_chromium() -> anyhow::Result<()> {
     let tools = browser::tools();
     let fx = Fixture::new(|b| b)?;
-    let shots = run_shots("none")?;
+    let shots = ide_support::run_shots("none")?;
     let mut script = Script::start(
         &tools,
         "none.mjs",
@@ -65,27 +63,5 @@ async fn the_file_manager_and_its_terminal_work_in_chromium() -> anyhow::Result<
     );
     script.finish(Duration::from_secs(30)).await?;
     assert!(shots.join("file-manager-terminal.png").is_file());
-    publish(&shots)
-}
-
-/// A folder of this run's own for the script's screenshots, in the test's: that one
-/// outlives runs and is shared by the copies `make test-stress` runs at once, so an
-/// old file, or another copy's, could pass for this run's. [`publish`] moves them up
-/// once the test passed; a failed run's stay in it.
-fn run_shots(test: &str) -> anyhow::Result<PathBuf> {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
-    let run = format!("run-{}-{nanos}", std::process::id());
-    let dir = ide_support::screenshot_dir(test)?.join(run);
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
-/// Moves a passed run's screenshots up to its test's folder.
-fn publish(run: &Path) -> anyhow::Result<()> {
-    let up = run.parent().context("the test's folder")?;
-    for entry in std::fs::read_dir(run)? {
-        let entry = entry?;
-        std::fs::rename(entry.path(), up.join(entry.file_name()))?;
-    }
-    Ok(std::fs::remove_dir(run)?)
+    ide_support::publish(&shots)
 }

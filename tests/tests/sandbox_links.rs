@@ -4,7 +4,7 @@
 //! Bob's: her start is refused saying which link to replace, and Bob's checkout is
 //! neither fetched into nor changed.
 
-use dcs_e2e::{client, FakeUser, Fixture, GitServer, JwtIssuer};
+use dcs_e2e::{client, FakeUser, Fixture, JwtIssuer};
 
 fn git(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<String> {
     let out = std::process::Command::new("git")
@@ -20,17 +20,7 @@ fn git(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<String> {
 async fn a_link_to_another_users_volume_is_not_followed_by_the_checkout() -> anyhow::Result<()> {
     let issuer = JwtIssuer::default();
     let (alice, bob) = (FakeUser::new("alice"), FakeUser::new("bob"));
-    let secrets = tempfile::tempdir()?;
-    let jwt_secret = issuer.write_secret(secrets.path())?;
-    let fx = Fixture::with_git(
-        |root| GitServer::builder(root).start(),
-        |b| {
-            issuer
-                .proxy_args(&jwt_secret)
-                .into_iter()
-                .fold(b.user(&alice.uid), |b, a| b.arg(a))
-        },
-    )?;
+    let fx = Fixture::trusted_headers(&issuer, &alice.uid, &[])?;
     let ready = fx.proxy.url("/github/acme/hello/_dcs/ready");
     let resp = issuer.signed(client().get(&ready), &bob).send().await?;
     assert_eq!(resp.status(), 200, "bob's workspace: {}", fx.proxy.log());

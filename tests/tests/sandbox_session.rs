@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use dcs_e2e::{client, FakeUser, Fixture, GitServer, JwtIssuer};
+use dcs_e2e::{client, FakeUser, Fixture, JwtIssuer};
 
 /// The session id of `pid` (field 6 of `/proc/<pid>/stat`).
 fn session(pid: u32) -> anyhow::Result<u32> {
@@ -20,17 +20,7 @@ fn session(pid: u32) -> anyhow::Result<u32> {
 async fn a_sandbox_is_a_session_of_its_own() -> anyhow::Result<()> {
     let issuer = JwtIssuer::default();
     let alice = FakeUser::new("alice");
-    let secrets = tempfile::tempdir()?;
-    let jwt_secret = issuer.write_secret(secrets.path())?;
-    let fx = Fixture::with_git(
-        |root| GitServer::builder(root).start(),
-        |b| {
-            issuer
-                .proxy_args(&jwt_secret)
-                .into_iter()
-                .fold(b.user(&alice.uid), |b, a| b.arg(a))
-        },
-    )?;
+    let fx = Fixture::trusted_headers(&issuer, &alice.uid, &[])?;
     let ready = fx.proxy.url("/github/acme/hello/_dcs/ready");
     let resp = issuer.signed(client().get(&ready), &alice).send().await?;
     assert_eq!(resp.status(), 200, "{}", fx.proxy.log());

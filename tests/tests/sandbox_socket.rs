@@ -6,28 +6,17 @@
 
 use std::time::Duration;
 
-use dcs_e2e::{client, FakeUser, Fixture, GitServer, JwtIssuer};
+use dcs_e2e::{client, FakeUser, Fixture, JwtIssuer};
 use dcs_model::{RepoRef, UserId, WorkspaceKey};
 
 #[tokio::test]
 async fn a_link_in_place_of_the_launchers_socket_is_not_followed() -> anyhow::Result<()> {
     let issuer = JwtIssuer::default();
     let alice = FakeUser::new("alice");
-    let secrets = tempfile::tempdir()?;
-    let jwt_secret = issuer.write_secret(secrets.path())?;
-    let fx = Fixture::with_git(
-        |root| GitServer::builder(root).start(),
-        |b| {
-            issuer
-                .proxy_args(&jwt_secret)
-                .into_iter()
-                .fold(b.user(&alice.uid), |b, a| b.arg(a))
-                // The reaper asks each launcher's clock every 6 s, over a
-                // connection of its own, and says (at debug) why it could not.
-                .arg("--idle-timeout")
-                .arg("60s")
-        },
-    )?;
+    // The reaper asks each launcher's clock every 6 s, over a connection of its
+    // own, and says (at debug) why it could not.
+    let timeout = ["--idle-timeout".to_owned(), "60s".to_owned()];
+    let fx = Fixture::trusted_headers(&issuer, &alice.uid, &timeout)?;
     let ready = fx.proxy.url("/github/acme/hello/_dcs/ready");
     let resp = issuer.signed(client().get(&ready), &alice).send().await?;
     assert_eq!(resp.status(), 200, "{}", fx.proxy.log());

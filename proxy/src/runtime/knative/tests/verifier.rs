@@ -51,18 +51,17 @@ fn absent_ksvc() -> Step {
 fn hop_secret(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Step {
     let hop = cfg.hop.as_ref().expect("a hop secret configured");
     let secret = objects::hop_secret(cfg, spec, &hop.credential(&spec.key.name()));
+    applied_secret(objects::hop_secret_name(&spec.key).as_str(), secret)
+}
+
+/// The server-side apply of `secret`, named `name`, answered with it.
+fn applied_secret(name: &str, secret: impl serde::Serialize) -> Step {
     let secret = serde_json::to_value(secret).expect("json");
     Step {
         query: apply(),
         body: Some(secret.clone()),
         reply: (StatusCode::OK, secret),
-        ..step(
-            Method::PATCH,
-            format!(
-                "/api/v1/namespaces/dcs-workspaces/secrets/{}",
-                objects::hop_secret_name(&spec.key)
-            ),
-        )
+        ..step(Method::PATCH, format!("{SECRETS}/{name}"))
     }
 }
 
@@ -115,6 +114,7 @@ fn create() -> Vec<(&'static str, String)> {
 const KSVCS: &str = "/apis/serving.knative.dev/v1/namespaces/dcs-workspaces/services";
 const REVISIONS: &str = "/apis/serving.knative.dev/v1/namespaces/dcs-workspaces/revisions";
 const PVCS: &str = "/api/v1/namespaces/dcs-workspaces/persistentvolumeclaims";
+const SECRETS: &str = "/api/v1/namespaces/dcs-workspaces/secrets";
 
 fn status_body(code: u16, reason: &str) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
@@ -273,30 +273,14 @@ async fn register_applies_the_secret_creates_the_volumes_and_applies_the_service
     let mut cfg = config();
     cfg.launcher.git_token_file = Some(token_file);
     let k = key();
-    let secret = serde_json::to_value(objects::git_token_secret(
-        &cfg,
-        &k.user,
-        &GitToken::new("s3cr3t"),
-    ))
-    .expect("json");
+    let secret = objects::git_token_secret(&cfg, &k.user, &GitToken::new("s3cr3t"));
     let user_pvc = serde_json::to_value(objects::user_volume(&cfg, &k.user, None)).expect("json");
     let home_pvc =
         serde_json::to_value(objects::home_volume(&cfg, &recorded_spec())).expect("json");
     let ksvc = serde_json::to_value(objects::ksvc(&cfg, &recorded_spec())).expect("json");
     let steps = vec![
         absent_ksvc(),
-        Step {
-            query: apply(),
-            body: Some(secret.clone()),
-            reply: (StatusCode::OK, secret),
-            ..step(
-                Method::PATCH,
-                format!(
-                    "/api/v1/namespaces/dcs-workspaces/secrets/{}",
-                    git_secret_name(&k.user)
-                ),
-            )
-        },
+        applied_secret(git_secret_name(&k.user).as_str(), secret),
         hop_secret(&cfg, &recorded_spec()),
         Step {
             query: create(),

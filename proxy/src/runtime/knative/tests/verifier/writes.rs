@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{
     absent_home, absent_ksvc, apply, create, finish, hop_secret, recorded_spec, scripted,
-    status_body, step, Step, KSVCS, PVCS,
+    status_body, step, Step, KSVCS, PVCS, SECRETS,
 };
 use crate::runtime::knative::objects;
 use crate::runtime::knative::tests::{config, config_with, key};
@@ -36,10 +36,7 @@ async fn delete_removes_the_service_home_volume_and_hop_secret_but_not_the_user_
             reply: (StatusCode::NOT_FOUND, status_body(404, "NotFound")),
             ..step(
                 Method::DELETE,
-                format!(
-                    "/api/v1/namespaces/dcs-workspaces/secrets/{}",
-                    objects::hop_secret_name(&k)
-                ),
+                format!("{SECRETS}/{}", objects::hop_secret_name(&k)),
             )
         },
     ];
