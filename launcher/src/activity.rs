@@ -125,6 +125,15 @@ impl Activity {
         }
     }
 
+    /// Records a request that is `what` to the clock ([`requests::of`]) at `now`.
+    pub fn request(&self, what: requests::Use, now: u64) {
+        match what {
+            requests::Use::Input => self.input("request", now),
+            requests::Use::Work => self.work_seen(now),
+            requests::Use::None => {}
+        }
+    }
+
     /// Records watched work seen at `now` (it counts only within the busy limit).
     pub fn work_seen(&self, now: u64) {
         let mut state = self.state();

@@ -58,11 +58,8 @@ pub async fn handle(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body>
     // The idle clock: a person's requests are use; WebSocket tunnels classify
     // their client messages with it (`crate::forward`).
     let now = crate::activity::now_ms();
-    match activity::requests::of(req.method(), &path, req.headers()) {
-        activity::requests::Use::Input => app.activity().input("request", now),
-        activity::requests::Use::Work => app.activity().work_seen(now),
-        activity::requests::Use::None => {}
-    }
+    let what = activity::requests::of(req.method(), &path, req.headers());
+    app.activity().request(what, now);
     if endpoints::is_endpoint(&path) {
         return endpoints::handle(&app, req).await;
     }

@@ -74,11 +74,7 @@ fn replay(text: &str) -> Replay {
                     }
                     _ => {}
                 }
-                match requests::of(&method, path, &headers) {
-                    requests::Use::Input => activity.input("request", now),
-                    requests::Use::Work => activity.work_seen(now),
-                    requests::Use::None => {}
-                }
+                activity.request(requests::of(&method, path, &headers), now);
             }
             "beacon" => activity.input(rest, now),
             other => panic!("unknown corpus event {other:?}"),

@@ -52,9 +52,7 @@ pub fn of(method: &Method, path: &str, headers: &HeaderMap) -> Use {
     if background {
         return Use::None;
     }
-    let preview = path
-        .strip_prefix(dcs_net::preview::PREFIX)
-        .is_some_and(|rest| rest.starts_with('/'));
+    let preview = dcs_net::preview::rest_of(path).is_some();
     let navigation = headers
         .get("sec-fetch-mode")
         .is_some_and(|v| v.as_bytes() == b"navigate");
