@@ -127,6 +127,11 @@ impl Cache {
         self.revisions.get(&key)
     }
 
+    /// `ksvc`'s latest created revision, if cached.
+    pub fn latest_revision(&self, ksvc: &Ksvc) -> Option<Arc<Revision>> {
+        self.revision(super::types::latest_created(ksvc)?)
+    }
+
     /// Every cached Service.
     pub fn ksvcs(&self) -> Vec<Arc<Ksvc>> {
         self.ksvcs.state()

@@ -51,8 +51,8 @@ impl KnativeRuntime {
     /// The error a pod of `key`'s latest revision shows, if any (see the module).
     pub(crate) async fn pod_failure(&self, key: &WorkspaceKey) -> Option<Error> {
         let ksvc = self.cache.ksvc(key.name().as_str())?;
-        let revision = ksvc.status.as_ref()?.latest_created_revision_name.clone()?;
-        let pods = match self.api.revision_pods(&revision).await {
+        let revision = super::types::latest_created(&ksvc)?;
+        let pods = match self.api.revision_pods(revision).await {
             Ok(pods) => pods,
             Err(error) => {
                 debug!(workspace = %key, %error, "cannot look at the workspace's pods");

@@ -213,10 +213,9 @@ impl KnativeRuntime {
         if let Some(existing) = &existing {
             self.clear_stale_progress(existing).await;
         }
-        let latest = existing.as_ref().and_then(|k| {
-            let name = k.status.as_ref()?.latest_created_revision_name.as_deref()?;
-            self.cache.revision(name)
-        });
+        let latest = existing
+            .as_ref()
+            .and_then(|k| self.cache.latest_revision(k));
         let attempt = attempt::next(existing.as_ref(), latest.as_deref());
         if attempt > existing.as_ref().map_or(0, attempt::of) {
             info!(workspace = %key, attempt, "its last start failed; starting a new revision");
@@ -264,11 +263,7 @@ impl KnativeRuntime {
                         return Seen::Broken(Error::StartFailed { kind, message });
                     }
                 }
-                let latest = k
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.latest_created_revision_name.as_deref())
-                    .and_then(|r| self.cache.revision(r));
+                let latest = self.cache.latest_revision(&k);
                 match ready::verdict(&k, latest.as_deref(), generation) {
                     Verdict::Ready => Seen::Ready,
                     Verdict::Pending => Seen::Pending,

@@ -43,11 +43,7 @@ impl KnativeRuntime {
         let Some(ksvc) = self.cache.ksvc(key.name().as_str()) else {
             return Ok(None);
         };
-        let latest = ksvc
-            .status
-            .as_ref()
-            .and_then(|s| s.latest_created_revision_name.as_deref())
-            .and_then(|n| self.cache.revision(n));
+        let latest = self.cache.latest_revision(&ksvc);
         Ok(progress_of(&status, &ksvc, latest.as_deref()))
     }
 }

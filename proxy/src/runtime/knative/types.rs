@@ -132,6 +132,14 @@ pub struct Condition {
     pub message: Option<String>,
 }
 
+/// The name of `ksvc`'s latest created revision, if it has one.
+pub fn latest_created(ksvc: &Ksvc) -> Option<&str> {
+    ksvc.status
+        .as_ref()?
+        .latest_created_revision_name
+        .as_deref()
+}
+
 /// The condition of type `type_`, if present.
 pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)

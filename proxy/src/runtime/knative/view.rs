@@ -30,12 +30,8 @@ impl KnativeRuntime {
         if is_deleting(ksvc) {
             return Status::NotFound;
         }
-        let rev = |name: Option<&str>| name.and_then(|n| self.cache.revision(n));
-        let serving = rev(status::serving_revision(ksvc));
-        let latest = rev(ksvc
-            .status
-            .as_ref()
-            .and_then(|s| s.latest_created_revision_name.as_deref()));
+        let serving = status::serving_revision(ksvc).and_then(|n| self.cache.revision(n));
+        let latest = self.cache.latest_revision(ksvc);
         let status = status::status_of(Some(ksvc), serving.as_deref(), latest.as_deref());
         let name = ksvc.metadata.name.as_deref().unwrap_or_default();
         let probing = self
