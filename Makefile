@@ -10,13 +10,14 @@
 #                      `cargo test` (default the whole workspace), e.g.
 #                      make test-stress STRESS_ARGS="-p dcs-launcher --lib supervise"
 #
-# What `make test` installs: deps (apt: git, python3, build tools), ide-deps (Node 24,
-# code-server, Chromium, playwright-core), static-launcher, api-fuzz-deps (schemathesis
-# in .cache/venv). Test runs live in mk/test.mk, the IDE and API prerequisites in
+# What `make test` installs: deps (apt: git, python3, build tools; Rust with rustup
+# when cargo is missing), ide-deps (Node 24, code-server, Chromium, playwright-core),
+# static-launcher, api-fuzz-deps (schemathesis in .cache/venv), rootfs (Debian and
+# musl root filesystems with mmdebstrap in .cache/rootfs). Test runs live in mk/test.mk, the IDE and API prerequisites in
 # mk/ide.mk and mk/api.mk.
 #
-# Each target installs what it needs itself (apt packages, the Rust toolchain's
-# components); nothing installed by hand is assumed.
+# Each target installs what it needs itself (apt packages, the Rust toolchain with
+# rustup when cargo is missing: mk/rust.mk); nothing installed by hand is assumed.
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -26,7 +27,9 @@ ifneq ($(CI),)
 export CARGO_INCREMENTAL ?= 0
 endif
 LISTEN ?= 127.0.0.1:8080
-DATA_DIR ?= $(CURDIR)/.cache/data
+# Workspaces live outside .cache/: `make clean` removes .cache, and the IDE installed
+# there is bound into every sandbox (the proxy refuses a data dir inside it).
+DATA_DIR ?= $(CURDIR)/.data
 GIT_BASE ?= https://github.com
 IDLE_TIMEOUT ?= 30m
 RUN_ARGS ?=
@@ -41,10 +44,10 @@ PREVIEW_DOMAIN ?= localhost
 # util-linux (unshare) and coreutils (chroot): the static launcher's empty-root test;
 # bubblewrap: the sandbox of local workspaces when several users share the machine
 # (and with --sandbox), and its tests.
-APT_PACKAGES := git pkg-config libssl-dev ca-certificates openssl build-essential python3 \
+APT_PACKAGES := curl git pkg-config libssl-dev ca-certificates openssl build-essential python3 \
   util-linux coreutils bubblewrap
 
-.PHONY: run deps build lint fmt unit e2e bench fuzz clean
+.PHONY: run deps apt-deps build lint fmt unit e2e bench fuzz clean
 
 # Plain `make` is the README's first command (mk/*.mk below define targets too).
 .DEFAULT_GOAL := run
@@ -52,17 +55,12 @@ APT_PACKAGES := git pkg-config libssl-dev ca-certificates openssl build-essentia
 # Kubernetes targets (deploy, undeploy, images, e2e-k8s) live in their own file.
 -include mk/*.mk
 
-## deps: system packages needed to build and test (installed only when missing)
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
-	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
-	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
-	@rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy 2>/dev/null || true
+## deps: system packages and the Rust toolchain needed to build and test (installed
+## only when missing; see mk/rust.mk)
+deps: apt-deps rust
+
+apt-deps:
+	@bash mk/apt-install.sh $(APT_PACKAGES)
 
 ## build: debug binaries for dcs-proxy and dcs-launcher
 build: deps

@@ -20,13 +20,10 @@ api-fuzz-deps: $(SCHEMATHESIS_STAMP)
 
 $(SCHEMATHESIS_STAMP):
 	@echo "installing schemathesis $(SCHEMATHESIS_VERSION) into $(API_VENV)"
-	@command -v python3 >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3 python3-venv; }
+	@command -v python3 >/dev/null || bash mk/apt-install.sh python3 python3-venv
 	# Debian's own python3 needs python3-venv for `-m venv`; install it when missing.
 	test -x "$(API_VENV)/bin/python" || python3 -m venv "$(API_VENV)" || { rm -rf "$(API_VENV)"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3-venv && \
-	  python3 -m venv "$(API_VENV)"; }
+	  bash mk/apt-install.sh python3-venv && python3 -m venv "$(API_VENV)"; }
 	"$(API_VENV)/bin/python" -m pip install --quiet --disable-pip-version-check \
 	  "schemathesis==$(SCHEMATHESIS_VERSION)" \
 	  "openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)"

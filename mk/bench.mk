@@ -19,13 +19,7 @@ BENCH_ARGS ?=
 
 ## bench-deps: nginx and the load generator (wrk)
 bench-deps: deps
-	@missing=""; for p in $(BENCH_APT_PACKAGES); do \
-	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	@bash mk/apt-install.sh $(BENCH_APT_PACKAGES)
 
 ## bench: the side-by-side suite with the binaries that ship (the `dist` profile: release
 ## with whole-program optimisation); dcs-bench itself is a release build

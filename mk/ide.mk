@@ -40,15 +40,9 @@ record-corpus: ide-deps build
 ## ide-deps: everything the IDE end-to-end tests need
 ide-deps: ide-apt node24 code-server browser-deps
 
-ide-apt:
-	@missing=""; for p in $(IDE_APT_PACKAGES); do \
-	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	  command -v npm >/dev/null || missing="$$missing nodejs npm"; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+# deps first: code-server's native modules build with python3, make and g++.
+ide-apt: apt-deps
+	@bash mk/apt-install.sh $(IDE_APT_PACKAGES) $$(command -v npm >/dev/null || echo nodejs npm)
 
 ## node24: Node 24 (binary and headers for node-gyp) from the npm registry
 node24: $(NODE24_DIR)/.stamp

@@ -36,13 +36,7 @@ rootfs: rootfs-tools $(ROOTFS_DIR)/bookworm/.dcs-rootfs $(ROOTFS_DIR)/trixie/.dc
   $(ROOTFS_DIR)/musl/.dcs-rootfs
 
 rootfs-tools:
-	@missing=""; for p in $(ROOTFS_APT_PACKAGES); do \
-	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	@bash mk/apt-install.sh $(ROOTFS_APT_PACKAGES)
 
 # Each stamp recipe runs on every `make rootfs` (rootfs-tools is phony) and returns at
 # once when the stamp already names the current recipe.
