@@ -64,13 +64,17 @@ const RETRY_HINT: &str = "Reload the page to try again. If it keeps failing, giv
 pub fn hint(err: &Error) -> &'static str {
     match err {
         Error::StartFailed { kind, .. } => match kind {
+            // Clone and fetch use the operator's git token alone (a user's own
+            // credentials serve git inside the workspace, not the checkout), so only
+            // the administrator can open a private repository to the server.
             StartFailure::NotFound => {
                 "Check the repository's owner and name, and that it exists on the git \
-                 server (a private one needs a credential that can read it)."
+                 server. A private repository opens only if the server's git token \
+                 (set by your administrator) can read it."
             }
             StartFailure::Auth => {
-                "Add a git credential that may read this repository (`dcs credentials`, \
-                 or /api/me/credentials), then reload."
+                "The server's git token may not read this repository: ask your \
+                 administrator to give it read access, then reload."
             }
             StartFailure::Refused => {
                 "The workspace folder holds something that is not this repository; \
@@ -256,6 +260,16 @@ mod tests {
             message: "m".into(),
         };
         assert!(hint(&refused).contains("Move it away"));
+        // The checkout uses the operator's token only: a user's own credential
+        // (`dcs credentials`) would not help, so nothing tells them to add one.
+        for kind in [StartFailure::Auth, StartFailure::NotFound] {
+            let words = hint(&Error::StartFailed {
+                kind,
+                message: "m".into(),
+            });
+            assert!(words.contains("administrator"), "{words}");
+            assert!(!words.contains("credentials"), "{words}");
+        }
         let p = failed(&refused);
         assert_eq!(
             (p.phase, p.reason.as_deref()),
