@@ -46,6 +46,7 @@
 //! - [`user_env`]: what the user's processes get of the launcher's environment.
 //! - [`terminal`]: `/_dcs/terminal`, a shell on a PTY over a WebSocket.
 //! - [`session`]: a terminal session's parent and kill domain.
+//! - [`spelling`]: the repository spelled as its folder on the volume already is.
 //! - [`pages`]: HTML/JSON responses for people, and error rescue.
 //! - [`body`]: the response body type.
 //! - [`error`]: the crate's [`Error`] and [`FailureKind`].
@@ -77,6 +78,7 @@ pub mod reap;
 pub mod secrets;
 pub mod serve;
 pub mod session;
+pub mod spelling;
 pub mod startup;
 pub mod supervise;
 pub mod terminal;

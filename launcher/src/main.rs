@@ -118,6 +118,8 @@ fn checkout() -> ExitCode {
         return ExitCode::from(2);
     };
     log_to_stderr(env.log.as_deref());
+    // Spelled as the folder on the volume already is, as the launcher will.
+    let env = dcs_launcher::spelling::as_on_disk(env);
     let secrets = std::io::stdin().lock();
     match dcs_launcher::secrets::load(&env, secrets) {
         Ok(loaded) => dcs_launcher::secrets::install(loaded),
@@ -195,6 +197,9 @@ fn run() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // The repository spelled as its folder on the volume already is (the checkout
+    // step did the same).
+    let env = dcs_launcher::spelling::as_on_disk(env);
 
     // Needed by the first transfer and the IDE: built while this process starts (once
     // its configuration is known to be usable: a start refused above writes nothing).

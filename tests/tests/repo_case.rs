@@ -56,3 +56,61 @@ async fn the_shipped_policy_denies_every_spelling_of_a_denied_repository() -> an
     );
     Ok(())
 }
+
+/// A workspace deleted (its files kept) and opened again spelled otherwise finds its
+/// folder as first spelled: the user's uncommitted work is there, and no second
+/// checkout is cloned beside it.
+#[tokio::test]
+async fn a_workspace_opened_again_in_another_spelling_finds_its_files() -> anyhow::Result<()> {
+    let fx = Fixture::new(|b| b)?;
+    // Every spelling answers, as on GitHub (this git server is case-sensitive).
+    for name in ["Team/Tools", "team/tools"] {
+        dcs_e2e::repos::UpstreamRepo::create(
+            &fx.tmp.path().join("git"),
+            name,
+            &[("README.md", "# tools\n")],
+        )?;
+    }
+    let http = client();
+    let files = |path: &str| fx.proxy.url(&format!("{path}_dcs/files/notes.txt"));
+    let resp = http.get(fx.proxy.url("/github/Team/Tools/")).send().await?;
+    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    let folder = fx.proxy.volume().join("Team/Tools");
+    std::fs::write(folder.join("notes.txt"), "uncommitted work\n")?;
+
+    // Deleted: the record goes, the files stay.
+    let (_, list) = dcs_e2e::api::call(http.get(fx.proxy.url("/api/instances"))).await?;
+    let id = list["instances"][0]["instance_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no workspace in {list}"))
+        .to_owned();
+    let resp = http
+        .delete(fx.proxy.url(&format!("/api/instances/{id}")))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 204, "{}", fx.proxy.log());
+    assert!(
+        fx.wait_for_no_launcher(std::time::Duration::from_secs(120))
+            .await,
+        "{}",
+        fx.proxy.log()
+    );
+
+    // A person opens it again, spelled in lower case.
+    let resp = http
+        .get(fx.proxy.url("/github/team/tools/"))
+        .header("accept", "text/html")
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .await?;
+    assert!(resp.status().is_success(), "{}", fx.proxy.log());
+    let resp = http.get(files("/github/team/tools/")).send().await?;
+    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    assert_eq!(resp.text().await?, "uncommitted work\n");
+    let owners: Vec<_> = std::fs::read_dir(fx.proxy.volume())?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert_eq!(owners, ["Team"], "no second checkout");
+    Ok(())
+}
