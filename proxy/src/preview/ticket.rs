@@ -3,7 +3,9 @@
 //! exchanges it for. Both are HS256 tokens under the proxy's preview key, each with
 //! its own audience (a cookie is never a ticket, nor the reverse), bound to the
 //! preview host's label (so to one workspace and port), the caller, and a deadline.
-//! A ticket is redeemed once: its id is remembered until it expires.
+//! A ticket is redeemed once: its id is remembered until it expires, within a bound
+//! per caller ([`MAX_USED_PER_USER`]), so one user minting and redeeming tickets in a
+//! loop fills only their own share, never everyone's.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,6 +25,9 @@ const TICKET: &str = "dcs-preview-ticket";
 const SESSION: &str = "dcs-preview-session";
 /// Most ticket ids remembered at once (each for at most a ticket's lifetime).
 const MAX_USED: usize = 100_000;
+/// Most ticket ids of one caller remembered at once: a person opens a few previews a
+/// minute; beyond this, that caller alone waits for their tickets to expire.
+const MAX_USED_PER_USER: usize = 2_000;
 /// Groups carried in a cookie are dropped beyond this many bytes (browsers keep
 /// cookies up to 4 KiB); the workspace then gets no `X-Forwarded-Groups`.
 const MAX_GROUP_BYTES: usize = 1024;
@@ -112,7 +117,8 @@ pub enum Refusal {
     /// A ticket already redeemed.
     #[error("the preview link was already used")]
     Used,
-    /// Too many tickets redeemed recently to remember another one.
+    /// Too many tickets redeemed recently (by this caller, or by everyone) to
+    /// remember another one.
     #[error("too many previews were opened in the last minutes; try again shortly")]
     Busy,
     /// The key could not be made (no randomness at start-up), so nothing is signed.
@@ -123,7 +129,50 @@ pub enum Refusal {
 /// The key that signs tickets and cookies, and the tickets already redeemed.
 pub struct Keys {
     key: Option<(EncodingKey, DecodingKey)>,
-    used: Mutex<HashMap<String, u64>>,
+    used: Mutex<Used>,
+}
+
+/// The tickets redeemed and not yet expired: each id's deadline and caller, and how
+/// many each caller has.
+#[derive(Default)]
+struct Used {
+    ids: HashMap<String, (u64, String)>,
+    per_user: HashMap<String, usize>,
+}
+
+impl Used {
+    /// Remembers ticket `jti` of `sub` until `exp`; `false` when that caller (or
+    /// everyone together) already has as many as may be remembered, even after the
+    /// expired ones are forgotten.
+    fn remember(&mut self, jti: String, exp: u64, sub: &str) -> bool {
+        let full = |u: &Self| {
+            u.ids.len() >= MAX_USED
+                || u.per_user.get(sub).copied().unwrap_or(0) >= MAX_USED_PER_USER
+        };
+        if full(self) {
+            self.forget_expired(now());
+            if full(self) {
+                return false;
+            }
+        }
+        *self.per_user.entry(sub.to_owned()).or_default() += 1;
+        self.ids.insert(jti, (exp, sub.to_owned()));
+        true
+    }
+
+    fn forget_expired(&mut self, now: u64) {
+        let per_user = &mut self.per_user;
+        self.ids.retain(|_, (exp, sub)| {
+            let keep = *exp >= now;
+            if !keep {
+                if let Some(n) = per_user.get_mut(sub.as_str()) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            keep
+        });
+        per_user.retain(|_, n| *n > 0);
+    }
 }
 
 impl fmt::Debug for Keys {
@@ -141,7 +190,7 @@ impl Keys {
         );
         Self {
             key: Some(key),
-            used: Mutex::new(HashMap::new()),
+            used: Mutex::new(Used::default()),
         }
     }
 
@@ -153,7 +202,7 @@ impl Keys {
             Ok(()) => Self::new(Secret::new(bytes.to_vec())),
             Err(_) => Self {
                 key: None,
-                used: Mutex::new(HashMap::new()),
+                used: Mutex::new(Used::default()),
             },
         }
     }
@@ -177,17 +226,12 @@ impl Keys {
         let claims = self.verify(TICKET, ticket, label)?;
         let jti = claims.jti.ok_or(Refusal::Invalid)?;
         let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        if used.contains_key(&jti) {
+        if used.ids.contains_key(&jti) {
             return Err(Refusal::Used);
         }
-        if used.len() >= MAX_USED {
-            let now = now();
-            used.retain(|_, exp| *exp >= now);
-            if used.len() >= MAX_USED {
-                return Err(Refusal::Busy);
-            }
+        if !used.remember(jti, claims.exp, &claims.grant.who.sub) {
+            return Err(Refusal::Busy);
         }
-        used.insert(jti, claims.exp);
         Ok(claims.grant)
     }
 

@@ -130,3 +130,30 @@ fn the_identity_survives_the_round_trip_and_large_group_lists_are_dropped() {
     };
     assert!(Who::of(&many).groups.is_empty());
 }
+
+#[test]
+fn one_caller_redeeming_in_a_loop_fills_only_their_own_share() {
+    let k = keys();
+    let mallory = {
+        let mut g = grant("9998-ws-m");
+        g.who.sub = "mallory".into();
+        g
+    };
+    for _ in 0..MAX_USED_PER_USER {
+        let t = k.ticket(&mallory, TTL).expect("ticket");
+        k.redeem(&t, "9998-ws-m").expect("redeemed");
+    }
+    let t = k.ticket(&mallory, TTL).expect("ticket");
+    assert_eq!(k.redeem(&t, "9998-ws-m"), Err(Refusal::Busy));
+    // Everyone else still opens previews.
+    let g = grant("9998-ws-a");
+    let t = k.ticket(&g, TTL).expect("ticket");
+    assert_eq!(k.redeem(&t, "9998-ws-a").expect("redeemed"), g);
+    // Mallory's expire: her share is free again (seen as if later).
+    k.used
+        .lock()
+        .expect("lock")
+        .forget_expired(now() + TTL.as_secs() + 1);
+    let t = k.ticket(&mallory, TTL).expect("ticket");
+    assert!(k.redeem(&t, "9998-ws-m").is_ok());
+}
