@@ -276,7 +276,7 @@ impl ServeArgs {
         }
         // The origin users open, whatever the sign-in mode (authentik parses its own).
         let public_url = match &auth {
-            Some(AuthConfig::Authentik(a)) => a.public_url.clone(),
+            Some(AuthConfig::Authentik(a)) => Some(a.public_url.clone()),
             _ => self.auth.public_url.as_deref().and_then(|u| {
                 crate::auth::authentik::PublicUrl::parse(u)
                     .map_err(|why| problems.push(format!("--public-url: {why}")))

@@ -30,6 +30,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, NON_ALPHANUMERIC};
 
+use crate::proxy::ProxyBuilder;
+
 /// The session cookie's name (Authentik: `authentik_proxy_<8 chars of the app>`).
 pub const SESSION_COOKIE: &str = "authentik_proxy_e2e0test";
 
@@ -123,6 +125,24 @@ impl FakeOutpost {
     /// `http://127.0.0.1:<port>`, for `--authentik-outpost-url`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `b` set to `--auth authentik` against this outpost, as a site runs it: with
+    /// `--public-url` (required), here the loopback address the proxy is told to
+    /// listen on, a port that was free a moment ago (the proxy's URL is its public
+    /// URL, as in a deployment).
+    pub fn signs_in(&self, b: ProxyBuilder) -> ProxyBuilder {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        b.listen(format!("127.0.0.1:{port}"))
+            .arg("--auth")
+            .arg("authentik")
+            .arg("--authentik-outpost-url")
+            .arg(self.url())
+            .arg("--public-url")
+            .arg(format!("http://127.0.0.1:{port}"))
     }
 
     /// How many `/auth/nginx` checks it answered.

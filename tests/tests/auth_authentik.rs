@@ -12,14 +12,7 @@ use reqwest::Response;
 const HTML: &str = "text/html,application/xhtml+xml";
 
 fn fixture(outpost: &FakeOutpost, uid: &str) -> anyhow::Result<Fixture> {
-    let url = outpost.url();
-    Fixture::new(|b| {
-        b.user(uid)
-            .arg("--auth")
-            .arg("authentik")
-            .arg("--authentik-outpost-url")
-            .arg(url)
-    })
+    Fixture::new(|b| outpost.signs_in(b.user(uid)))
 }
 
 async fn get(url: &str, cookie: Option<&str>) -> anyhow::Result<Response> {
@@ -155,11 +148,8 @@ async fn a_session_is_checked_once_within_the_cache_ttl() -> anyhow::Result<()> 
     let outpost = FakeOutpost::start(vec![alice.clone()])?;
     // The longest TTL there is, so a slow machine never outlasts it mid-test.
     let mut fx = Fixture::new(|b| {
-        b.user(&alice.uid)
-            .arg("--auth")
-            .arg("authentik")
-            .arg("--authentik-outpost-url")
-            .arg(outpost.url())
+        outpost
+            .signs_in(b.user(&alice.uid))
             .arg("--auth-cache-ttl")
             .arg("10m")
     })?;

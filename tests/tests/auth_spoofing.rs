@@ -205,6 +205,8 @@ fn check_config_lists_every_sign_in_problem_and_allows_real_modes_off_loopback(
         "authentik",
         "--authentik-outpost-url",
         "http://ak:9000",
+        "--public-url",
+        "https://ide.example.com",
     ])?;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");

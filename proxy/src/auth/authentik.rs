@@ -1,7 +1,10 @@
 //! `--auth authentik`: the proxy does forward auth itself, the way nginx's
 //! `auth_request` does. A request without a fresh cached session is checked
 //! against the outpost's `/outpost.goauthentik.io/auth/nginx` with the client's
-//! cookies (and `Authorization`), `X-Original-URL` and `X-Forwarded-Host`:
+//! cookies (and `Authorization`), `X-Original-URL` and `X-Forwarded-Host`, whose
+//! scheme and host are always `--public-url` (required in this mode): the host
+//! picks which Authentik application checks the session, so it is never one the
+//! client chose (`Host`, `X-Forwarded-*`):
 //! - 200 → the identity from the outpost's `X-authentik-*` response headers,
 //!   cached for `--auth-cache-ttl` under a hash of the credentials;
 //! - 401 → a browser navigation is sent to `/outpost.goauthentik.io/start?rd=…`,
@@ -23,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use http::header::{HeaderMap, HeaderValue, HOST};
+use http::header::{HeaderMap, HeaderValue};
 use http::request::Parts;
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
@@ -56,9 +59,9 @@ pub struct AuthentikConfig {
     pub outpost_url: String,
     /// How long a successful check is reused (zero: never).
     pub cache_ttl: Duration,
-    /// The origin users open (`https://ide.example.com`). When set, it is what the
-    /// outpost is told, whatever `Host` and `X-Forwarded-*` the client sent.
-    pub public_url: Option<PublicUrl>,
+    /// The origin users open (`https://ide.example.com`): what the outpost is told,
+    /// whatever `Host` and `X-Forwarded-*` the client sent.
+    pub public_url: PublicUrl,
 }
 
 /// A pinned public origin.
@@ -95,52 +98,34 @@ impl PublicUrl {
 pub struct AuthentikAuth {
     client: OutpostClient,
     cache: SessionCache,
-    public_url: Option<PublicUrl>,
+    /// `--public-url` as the outpost is told it (`None`: a host that is no header
+    /// value, which [`PublicUrl::parse`] never returns).
+    origin: Option<Origin>,
     metrics: Arc<Metrics>,
 }
 
 impl AuthentikAuth {
     /// The mode for `cfg`; its checks are timed and counted in `metrics`.
     pub fn new(cfg: AuthentikConfig, metrics: Arc<Metrics>) -> Self {
+        let origin = HeaderValue::from_str(&cfg.public_url.host)
+            .ok()
+            .map(|host| Origin {
+                scheme: cfg.public_url.scheme.clone(),
+                host,
+            });
         Self {
             client: OutpostClient::new(&cfg.outpost_url),
             cache: SessionCache::new(cfg.cache_ttl, MAX_ENTRIES),
-            public_url: cfg.public_url,
+            origin,
             metrics,
         }
     }
 
-    /// The scheme and host the user opened: the pinned `--public-url`, else the
-    /// request's `Host` (never the client's `X-Forwarded-Host`, which would let it
-    /// pick which Authentik application checks the session) and `X-Forwarded-Proto`.
-    fn origin(&self, headers: &HeaderMap, uri: &Uri) -> Result<Origin> {
-        if let Some(p) = &self.public_url {
-            if let Ok(host) = HeaderValue::from_str(&p.host) {
-                let scheme = p.scheme.clone();
-                return Ok(Origin { scheme, host });
-            }
-        }
-        let host = headers
-            .get(HOST)
-            .cloned()
-            .or_else(|| {
-                uri.authority()
-                    .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-            })
-            .ok_or_else(|| Error::BadRequest("the request has no Host header".into()))?;
-        let proto = headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_ascii_lowercase());
-        let scheme = match proto.as_deref() {
-            Some("https") => "https",
-            _ => "http",
-        };
-        Ok(Origin {
-            scheme: scheme.into(),
-            host,
-        })
+    /// The scheme and host the user opened: `--public-url`, whatever the request
+    /// says (its `Host` or `X-Forwarded-Host` would let the client pick which
+    /// Authentik application checks the session).
+    fn origin(&self) -> Result<Origin> {
+        self.origin.clone().ok_or(Error::AuthUnavailable)
     }
 }
 
@@ -170,7 +155,7 @@ fn session_key(headers: &HeaderMap, origin: &Origin) -> Option<SessionKey> {
 #[async_trait]
 impl Authenticate for AuthentikAuth {
     async fn authenticate(&self, parts: &Parts, peer: SocketAddr) -> Result<Arc<Identity>> {
-        let origin = self.origin(&parts.headers, &parts.uri)?;
+        let origin = self.origin()?;
         let key = session_key(&parts.headers, &origin);
         if let Some(id) = key.as_ref().and_then(|k| self.cache.get(k)) {
             return Ok(id);
@@ -214,7 +199,7 @@ impl Authenticate for AuthentikAuth {
     }
 
     async fn outpost(&self, req: Request<Incoming>, peer: SocketAddr) -> Result<Response<Body>> {
-        let origin = self.origin(req.headers(), req.uri())?;
+        let origin = self.origin()?;
         if req.uri().path() == SIGN_OUT_PATH {
             if let Some(k) = session_key(req.headers(), &origin) {
                 self.cache.remove(&k);

@@ -24,7 +24,8 @@ pub const MAX_CACHE_TTL: Duration = Duration::from_secs(10 * 60);
 pub enum AuthMode {
     /// Every request is `--user`; only on a loopback listen address.
     None,
-    /// The proxy asks the Authentik outpost about each session itself.
+    /// The proxy asks the Authentik outpost about each session itself (needs
+    /// `--public-url`).
     Authentik,
     /// Behind an ingress that did forward auth: `X-authentik-*` with a verified JWT.
     TrustedHeaders,
@@ -48,8 +49,9 @@ pub struct AuthArgs {
     /// `--auth authentik`: how long a successful session check is reused (0s: never).
     #[arg(long, env = "DCS_PROXY_AUTH_CACHE_TTL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub auth_cache_ttl: Duration,
-    /// `--auth authentik`: the origin users open (`https://ide.example.com`); when
-    /// set, the outpost is told this instead of the request's `Host`.
+    /// The origin users open (`https://ide.example.com`): the edge's own origin in
+    /// every mode; required by `--auth authentik`, whose outpost is told this host,
+    /// never the request's `Host`.
     #[arg(long, env = "DCS_PROXY_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// `--auth trusted-headers`: file holding the proxy provider's client secret
@@ -121,15 +123,27 @@ impl AuthArgs {
                 humantime::format_duration(MAX_CACHE_TTL)
             ));
         }
-        let public_url = self.public_url.as_deref().and_then(|u| {
-            PublicUrl::parse(u)
+        // The host the outpost is told picks the Authentik application (and so the
+        // policy) that checks the session: it is the operator's, never the client's
+        // `Host`, which would let a session of another application on the same
+        // outpost in.
+        let public_url = match self.public_url.as_deref() {
+            None => {
+                problems.push(
+                    "--auth authentik needs --public-url, the origin users open and the \
+                     provider's external host, e.g. https://ide.example.com"
+                        .into(),
+                );
+                None
+            }
+            Some(u) => PublicUrl::parse(u)
                 .map_err(|why| problems.push(format!("--public-url: {why}")))
-                .ok()
-        });
+                .ok(),
+        };
         Some(AuthConfig::Authentik(AuthentikConfig {
             outpost_url: outpost_url?,
             cache_ttl: self.auth_cache_ttl,
-            public_url,
+            public_url: public_url?,
         }))
     }
 

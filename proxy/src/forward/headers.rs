@@ -1,6 +1,6 @@
 //! Header rewriting, in one place: hop-by-hop headers removed both ways, identity
-//! headers from the client removed and set from the verified [`Identity`], and
-//! `X-Forwarded-*` set for the workspace.
+//! headers from the client removed and set from the verified [`Identity`], a
+//! request's `Set-Cookie` removed, and `X-Forwarded-*` set for the workspace.
 //!
 //! **Credentials stop here** ([`Credentials`]): `Authorization`, the auth layer's
 //! cookies (Authentik's `authentik_proxy_*` and `authentik_session`, plus any
@@ -190,10 +190,15 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
 
 /// What the request rewrite looks for among the names of a request's headers,
 /// found in one pass: the names it removes, and whether the client sent
-/// `X-Forwarded-*` of its own. Every name concerned begins with `x-` and a
-/// browser's seldom do, so most are passed over after two bytes, and none of these
-/// headers is looked up by name (a hash each, on every request, for headers that
-/// are nearly always absent).
+/// `X-Forwarded-*` of its own. Every name concerned but `Set-Cookie` begins with
+/// `x-` and a browser's seldom do, so most are passed over after two bytes (and a
+/// comparison with a standard name), and none of these headers is looked up by
+/// name (a hash each, on every request, for headers that are nearly always absent).
+///
+/// `Set-Cookie` is a response header, never a valid request header, yet one arrives
+/// when an ingress copies its auth answer's headers onto the request (ingress-nginx
+/// `auth-response-headers: Set-Cookie,…`, as Authentik's examples have it): the
+/// outpost's session cookie. A workspace's code must never see it.
 #[derive(Default)]
 struct Seen {
     doomed: Vec<HeaderName>,
@@ -205,8 +210,12 @@ struct Seen {
 impl Seen {
     fn of(headers: &HeaderMap) -> Self {
         let mut seen = Self::default();
-        for name in headers.keys().filter(|n| n.as_str().starts_with("x-")) {
-            if name.as_str().starts_with("x-authentik-")
+        for name in headers.keys() {
+            if !name.as_str().starts_with("x-") {
+                if *name == header::SET_COOKIE {
+                    seen.doomed.push(header::SET_COOKIE);
+                }
+            } else if name.as_str().starts_with("x-authentik-")
                 || IDENTITY.contains(name)
                 || *name == dcs_net::preview::ROOT_HEADER
             {

@@ -137,13 +137,9 @@ async fn a_preview_page_renders_and_runs_its_scripts_but_cannot_read_the_api() -
 async fn a_preview_app_never_sees_a_credential() -> anyhow::Result<()> {
     let alice = FakeUser::new("alice");
     let outpost = FakeOutpost::start(vec![alice.clone()])?;
-    let url = outpost.url();
     let fx = Fixture::new(|b| {
-        b.user(&alice.uid)
-            .arg("--auth")
-            .arg("authentik")
-            .arg("--authentik-outpost-url")
-            .arg(url)
+        outpost
+            .signs_in(b.user(&alice.uid))
             .arg("--strip-cookie")
             .arg("corp_sso,_oauth2_*")
             .arg("--strip-cookie")

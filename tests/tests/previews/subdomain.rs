@@ -151,13 +151,9 @@ async fn an_expired_ticket_opens_nothing() -> anyhow::Result<()> {
 async fn a_second_user_cannot_use_the_first_users_preview_host() -> anyhow::Result<()> {
     let (alice, bob) = (FakeUser::new("alice"), FakeUser::new("bob"));
     let outpost = FakeOutpost::start(vec![alice.clone(), bob.clone()])?;
-    let url = outpost.url();
     let fx = Fixture::new(|b| {
-        b.user(&alice.uid)
-            .arg("--auth")
-            .arg("authentik")
-            .arg("--authentik-outpost-url")
-            .arg(url)
+        outpost
+            .signs_in(b.user(&alice.uid))
             .arg("--preview-domain")
             .arg(DOMAIN)
     })?;
@@ -219,13 +215,9 @@ async fn a_browser_follows_a_preview_to_its_own_host_without_the_main_origins_co
     let tools = browser::tools();
     let alice = FakeUser::new("alice");
     let outpost = FakeOutpost::start(vec![alice.clone()])?;
-    let url = outpost.url();
     let fx = Fixture::new(|b| {
-        b.user(&alice.uid)
-            .arg("--auth")
-            .arg("authentik")
-            .arg("--authentik-outpost-url")
-            .arg(url)
+        outpost
+            .signs_in(b.user(&alice.uid))
             .arg("--preview-domain")
             .arg(DOMAIN)
     })?;

@@ -68,16 +68,19 @@ async fn outpost() -> (String, Arc<Script>) {
     (format!("http://{addr}"), script)
 }
 
-fn mode(url: &str, public_url: Option<&str>) -> AuthentikAuth {
+/// The public URL of most tests (the requests' own `Host`).
+const PUBLIC: &str = "http://ide.test";
+
+fn mode(url: &str, public_url: &str) -> AuthentikAuth {
     mode_counted(url, public_url, Arc::default())
 }
 
-fn mode_counted(url: &str, public_url: Option<&str>, metrics: Arc<Metrics>) -> AuthentikAuth {
+fn mode_counted(url: &str, public_url: &str, metrics: Arc<Metrics>) -> AuthentikAuth {
     AuthentikAuth::new(
         AuthentikConfig {
             outpost_url: url.into(),
             cache_ttl: Duration::from_secs(30),
-            public_url: public_url.map(|u| PublicUrl::parse(u).expect("url")),
+            public_url: PublicUrl::parse(public_url).expect("url"),
         },
         metrics,
     )
@@ -97,7 +100,7 @@ const BROWSER: (&str, &str) = ("accept", "text/html,application/xhtml+xml");
 #[tokio::test]
 async fn a_valid_session_is_checked_once_per_ttl() {
     let (url, script) = outpost().await;
-    let auth = mode(&url, None);
+    let auth = mode(&url, PUBLIC);
     let p = parts(&[
         ("host", "ide.test"),
         ("cookie", "authentik_proxy_t=good; a=b"),
@@ -125,7 +128,7 @@ async fn a_valid_session_is_checked_once_per_ttl() {
 #[tokio::test]
 async fn failures_are_never_cached_and_browsers_are_sent_to_sign_in() {
     let (url, script) = outpost().await;
-    let auth = mode(&url, None);
+    let auth = mode(&url, PUBLIC);
     let peer = PEER.parse().expect("peer");
     let nav = parts(&[
         ("host", "ide.test"),
@@ -161,7 +164,7 @@ async fn failures_are_never_cached_and_browsers_are_sent_to_sign_in() {
 async fn an_unreachable_or_failing_outpost_is_a_closed_door_and_counted() {
     let (url, script) = outpost().await;
     let metrics = Arc::new(Metrics::default());
-    let auth = mode_counted(&url, None, metrics.clone());
+    let auth = mode_counted(&url, PUBLIC, metrics.clone());
     let peer = PEER.parse().expect("peer");
     let p = parts(&[("host", "ide.test"), ("cookie", "authentik_proxy_t=good")]);
     *script.status.lock().expect("lock") = Some(StatusCode::INTERNAL_SERVER_ERROR);
@@ -175,7 +178,7 @@ async fn an_unreachable_or_failing_outpost_is_a_closed_door_and_counted() {
     let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let dead = format!("http://{}", closed.local_addr().expect("addr"));
     drop(closed);
-    let auth = mode_counted(&dead, None, metrics.clone());
+    let auth = mode_counted(&dead, PUBLIC, metrics.clone());
     assert!(matches!(
         auth.authenticate(&p, peer).await,
         Err(Error::AuthUnavailable)
@@ -194,7 +197,7 @@ async fn an_unreachable_or_failing_outpost_is_a_closed_door_and_counted() {
 #[tokio::test]
 async fn a_pinned_public_url_overrides_what_the_client_says() {
     let (url, script) = outpost().await;
-    let auth = mode(&url, Some("https://ide.example.com/"));
+    let auth = mode(&url, "https://ide.example.com/");
     let p = parts(&[
         ("host", "evil.test"),
         ("x-forwarded-host", "other-app.example.com"),

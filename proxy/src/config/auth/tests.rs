@@ -72,14 +72,35 @@ fn authentik_needs_an_http_outpost_and_a_sane_ttl() {
             "authentik",
             "--authentik-outpost-url",
             "http://ak-outpost.authentik:9000/",
+            "--public-url",
+            "https://ide.example.com",
         ],
         "0.0.0.0:8080",
     ) {
         Ok(AuthConfig::Authentik(c)) => {
             assert_eq!(c.outpost_url, "http://ak-outpost.authentik:9000");
             assert_eq!(c.cache_ttl, Duration::from_secs(30));
+            assert_eq!(c.public_url.host, "ide.example.com");
         }
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn authentik_needs_the_public_url_the_outpost_is_told() {
+    // Without it the outpost would be told the client's `Host`: a session of another
+    // application on the same outpost, sent with that application's host, would pass.
+    for listen in ["0.0.0.0:8080", "127.0.0.1:8080"] {
+        let (n, all) = joined(validate(
+            &[
+                "--auth",
+                "authentik",
+                "--authentik-outpost-url",
+                "http://ak:9000",
+            ],
+            listen,
+        ));
+        assert!(n == 1 && all.contains("needs --public-url"), "{all}");
     }
 }
 

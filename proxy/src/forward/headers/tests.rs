@@ -386,3 +386,18 @@ fn each_request_carries_its_own_identity_and_prefix() {
         );
     }
 }
+
+#[test]
+fn a_set_cookie_request_header_never_reaches_the_workspace() {
+    // As ingress-nginx sends one when `auth-response-headers` lists `Set-Cookie`.
+    let mut h = HeaderMap::new();
+    h.append(
+        "set-cookie",
+        HeaderValue::from_static("authentik_proxy_x=s1"),
+    );
+    h.append("set-cookie", HeaderValue::from_static("ide=dark; Path=/"));
+    h.insert("cookie", HeaderValue::from_static("ide-theme=dark"));
+    rewrite_request(&mut h, &ctx(&identity(), None));
+    assert!(!h.contains_key("set-cookie"), "{h:?}");
+    assert_eq!(h["cookie"], "ide-theme=dark");
+}

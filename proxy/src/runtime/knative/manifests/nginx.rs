@@ -1,9 +1,25 @@
 //! `overlays/ingress-nginx`: for sites that keep ingress-nginx doing Authentik
 //! forward auth. The proxy runs `--auth trusted-headers` (verifying
 //! `X-authentik-jwt` with the provider's client secret) and accepts traffic only
-//! from the `ingress-nginx` namespace. Annotations as Authentik documents them;
-//! the `auth-snippet` needs the controller's `allow-snippet-annotations: "true"`
-//! and `annotations-risk-level: Critical`.
+//! from the `ingress-nginx` namespace. Annotations as Authentik documents them,
+//! with three changes:
+//! - `Set-Cookie` is not in `auth-response-headers`: that list is what the ingress
+//!   copies onto the request to the proxy, so the outpost's session cookie would
+//!   travel in a request header (the proxy removes one anyway). The browser gets
+//!   the outpost's cookies from the ingress itself (`auth-always-set-cookie`, and
+//!   the sign-in redirect);
+//! - the sign-in return URL `rd` is the scheme, the public host and the path, never
+//!   the query: an instance link's `?tkn=<token>` must not reach the sign-in
+//!   service. The path is `$uri` (decoded, normalized) escaped by a
+//!   `configuration-snippet` (`set_escape_uri`, as the controller escapes
+//!   `$escaped_request_uri`): unescaped, a decoded path could end `rd` early or
+//!   put a line break into the redirect. After signing in the user is back at the
+//!   path without the query: an instance's page then asks for the link again,
+//!   which now opens (signed in, the token is exchanged for the instance cookie);
+//! - `X-authentik-jwt` is copied too (what `--auth trusted-headers` verifies).
+//!
+//! The snippets need the controller's `allow-snippet-annotations: "true"` and
+//! `annotations-risk-level: Critical`.
 
 use std::collections::BTreeMap;
 
@@ -75,26 +91,34 @@ fn ingress(name: &str, namespace: &str, path: &str, service: &str, port: i32) ->
     }
 }
 
+/// The nginx variable holding the request's path, escaped for a query parameter.
+const RETURN_PATH: &str = "$dcs_return_path";
+
 /// The protected Ingress (forward auth on every request) and the outpost's own
 /// path on the same host.
 fn ingresses() -> Vec<Ingress> {
     let mut proxy = ingress(PROXY_NAME, PROXY_NAMESPACE, "/", PROXY_NAME, 80);
     let signin = format!(
-        "https://{PUBLIC_HOST}/outpost.goauthentik.io/start?rd=$scheme://{PUBLIC_HOST}$escaped_request_uri"
+        "https://{PUBLIC_HOST}/outpost.goauthentik.io/start?rd=$scheme://{PUBLIC_HOST}{RETURN_PATH}"
     );
     let auth_url = format!(
         "http://{OUTPOST_SERVICE}.authentik.svc.cluster.local:{OUTPOST_PORT}/outpost.goauthentik.io/auth/nginx"
     );
-    let headers = "Set-Cookie,X-authentik-username,X-authentik-groups,X-authentik-entitlements,\
+    let headers = "X-authentik-username,X-authentik-groups,X-authentik-entitlements,\
                    X-authentik-email,X-authentik-name,X-authentik-uid,X-authentik-jwt";
     let n = |k: &str| format!("nginx.ingress.kubernetes.io/{k}");
     proxy.metadata.annotations = Some(BTreeMap::from([
         (n("auth-url"), auth_url),
         (n("auth-signin"), signin),
         (n("auth-response-headers"), headers.to_owned()),
+        (n("auth-always-set-cookie"), "true".into()),
         (
             n("auth-snippet"),
             format!("proxy_set_header X-Forwarded-Host {PUBLIC_HOST};\n"),
+        ),
+        (
+            n("configuration-snippet"),
+            format!("set_escape_uri {RETURN_PATH} $uri;\n"),
         ),
         // WebSockets live as long as a workspace request may (1 h); the JWT header is big.
         (n("proxy-read-timeout"), "3600".into()),
@@ -202,4 +226,41 @@ pub fn files() -> Vec<File> {
             content: yaml(&[network_policy_patch()]),
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn annotation(key: &str) -> String {
+        let proxy = ingresses().swap_remove(0);
+        let annotations = proxy.metadata.annotations.unwrap_or_default();
+        annotations
+            .get(&format!("nginx.ingress.kubernetes.io/{key}"))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_outposts_set_cookie_is_never_copied_onto_the_request() {
+        let copied = annotation("auth-response-headers").to_ascii_lowercase();
+        assert!(copied.contains("x-authentik-jwt"), "{copied}");
+        assert!(!copied.contains("set-cookie"), "{copied}");
+        assert_eq!(annotation("auth-always-set-cookie"), "true");
+    }
+
+    #[test]
+    fn the_sign_in_return_url_has_no_query() {
+        let signin = annotation("auth-signin");
+        let (_, rd) = signin.split_once("?rd=").unwrap_or_default();
+        assert_eq!(rd, format!("$scheme://{PUBLIC_HOST}{RETURN_PATH}"));
+        for query in ["request_uri", "args", "arg_", "query_string", "$uri"] {
+            assert!(!rd.contains(query), "{query} in {signin}");
+        }
+        // The path it carries is `$uri` (no query), escaped for a query parameter.
+        assert_eq!(
+            annotation("configuration-snippet"),
+            format!("set_escape_uri {RETURN_PATH} $uri;\n")
+        );
+    }
 }
