@@ -23,18 +23,28 @@
 //! partial clones a killed one left behind.
 //!
 //! [`worktree`] writes a fresh clone's files in parallel; [`classify`] names
-//! failures; [`credentials`] feeds the token to libgit2; [`progress`] counts and logs
-//! transfers; [`protocol`] is what the launcher and its transfer child say to each
-//! other.
+//! failures; [`credentials`] feeds the token to libgit2, for the git base's
+//! [`origin`] only; [`proxy`] picks the operator's proxy, never the checkout's
+//! configured one; [`gitdir`] refuses a checkout whose `.git` leads elsewhere and
+//! removes what an interrupted fetch left; [`progress`] counts and logs transfers;
+//! [`protocol`] is what the launcher and its transfer child say to each other.
+//!
+//! A redirect is followed only on the same host (libgit2's
+//! [`RemoteRedirect::None`]: any path, port or `http` to `https`, never another
+//! host, whatever `http.followRedirects` says), and the token goes to the git
+//! base's own scheme, host and port only.
 
 pub mod child;
 pub mod classify;
 pub mod credentials;
 pub mod fetch;
+pub mod gitdir;
 pub mod links;
 pub mod lock;
+pub mod origin;
 pub mod progress;
 pub mod protocol;
+pub mod proxy;
 pub mod run;
 pub mod watchdog;
 pub mod worktree;
@@ -51,9 +61,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dcs_model::{LauncherEnv, RepoRef};
-use git2::{FetchOptions, ProxyOptions, RemoteCallbacks, Repository};
+use git2::{FetchOptions, RemoteCallbacks, RemoteRedirect, Repository};
 use serde::{Deserialize, Serialize};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::error::{Error, FailureKind, Result};
 use classify::{classify, redact_userinfo, Subject};
@@ -79,6 +89,11 @@ pub struct Job {
     /// a TLS connection is refused and this flag raised, so the launcher starts the
     /// transfer again with them.
     pub roots_later: Option<Arc<AtomicBool>>,
+    /// For the checkout step outside the workspace (`dcs-launcher checkout`): the
+    /// workspaces folder, below which no link on the way to `target` is followed
+    /// (checked again right before the transfer, under the checkout lock; see
+    /// [`links`]).
+    pub confined: Option<PathBuf>,
 }
 
 /// What the checkout did.
@@ -111,6 +126,7 @@ impl Job {
             cancel,
             observer: None,
             roots_later: None,
+            confined: None,
         })
     }
 
@@ -158,16 +174,28 @@ pub fn checkout_with(job: &Job, history: protocol::History) -> Result<Outcome> {
         .as_deref()
         .map(credentials::read_token)
         .transpose()?;
+    if let Some(base) = &job.confined {
+        links::refuse_links_below(base, &job.target)?;
+    }
     let shown = job.target.display();
     match fs::symlink_metadata(&job.target) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => clone_fresh(job, token.as_ref()),
         Err(e) => Err(Error::io(format!("inspecting {shown}"), e)),
         Ok(meta) if meta.is_dir() && is_empty_dir(&job.target)? => clone_fresh(job, token.as_ref()),
-        Ok(_) => match Repository::open(&job.target) {
-            Ok(repo) if history == protocol::History::Complete => {
-                fetch::complete(job, &repo, token.as_ref())
+        Ok(_) => match gitdir::refuse_foreign_dot_git(&job.target)
+            .map(|()| Repository::open(&job.target))?
+        {
+            Ok(repo) => {
+                let git_dir = gitdir::checked(&job.target, &repo)?;
+                // The transfer child runs under the checkout lock (see `run`).
+                if let Err(error) = gitdir::remove_pack_temporaries(&git_dir) {
+                    warn!(%error, "cannot remove the partial packs of an interrupted fetch");
+                }
+                match history {
+                    protocol::History::Complete => fetch::complete(job, &repo, token.as_ref()),
+                    protocol::History::FirstOpen => fetch::existing(job, &repo, token.as_ref()),
+                }
             }
-            Ok(repo) => fetch::existing(job, &repo, token.as_ref()),
             Err(e) if e.code() == git2::ErrorCode::NotFound => Err(refused(format!(
                 "{shown} already exists and is not empty, but it is not a git repository; \
                  nothing was changed. Move it away to check out {} there",
@@ -284,8 +312,9 @@ pub fn is_shallow(target: &Path) -> bool {
 }
 
 /// The fetch options of every transfer: the token through the credentials
-/// callback, progress (and cancellation) through the transfer callbacks, the
-/// environment's proxy, and for a transfer without TLS roots
+/// callback (for the git base's origin only), progress (and cancellation) through
+/// the transfer callbacks, the launcher's environment's proxy (never git's
+/// configured one), redirects on the same host only, and for a transfer without TLS roots
 /// ([`Job::roots_later`]) the refusal of any TLS server.
 pub(crate) fn fetch_options<'a>(
     job: &'a Job,
@@ -293,7 +322,7 @@ pub(crate) fn fetch_options<'a>(
     progress: &'a RefCell<Progress>,
 ) -> FetchOptions<'a> {
     let mut callbacks = RemoteCallbacks::new();
-    credentials::install(&mut callbacks, token);
+    credentials::install(&mut callbacks, token, &job.git_base);
     let cancel = &job.cancel;
     callbacks.transfer_progress(move |p| {
         progress
@@ -317,9 +346,10 @@ pub(crate) fn fetch_options<'a>(
             )))
         });
     }
-    let mut proxy = ProxyOptions::new();
-    proxy.auto();
     let mut options = FetchOptions::new();
-    options.remote_callbacks(callbacks).proxy_options(proxy);
+    options
+        .remote_callbacks(callbacks)
+        .proxy_options(proxy::options(&job.url()))
+        .follow_redirects(RemoteRedirect::None);
     options
 }

@@ -11,7 +11,9 @@
 //! container's log (`kubectl logs <pod> -c checkout`) while it runs.
 //!
 //! Nothing below the workspaces folder is followed if it is a link
-//! ([`checkout::links`]): this step runs outside the workspace, with the token.
+//! ([`checkout::links`]; checked before the checkout lock is taken and again by the
+//! transfer child under it), nor a `.git` that leads to another repository
+//! ([`checkout::gitdir`]): this step runs outside the workspace, with the token.
 //!
 //! The first open clones shallow; every later start fetches, completing the
 //! history of a shallow checkout ([`History::Complete`]). The first start that
@@ -57,7 +59,12 @@ pub async fn run(env: LauncherEnv) -> u8 {
             .await
             .unwrap_or_else(|e| Err(crate::error::Error::Task(e.to_string())))
     };
-    let result = match (links, Job::from_env(&env, cancel)) {
+    let job = Job::from_env(&env, cancel).map(|job| Job {
+        // Checked again by the transfer child, under the checkout lock.
+        confined: Some(env.workspaces_dir.clone()),
+        ..job
+    });
+    let result = match (links, job) {
         (Err(refused), _) => Err(refused),
         (Ok(()), Some(job)) => match child::transfer_program(&env).await {
             Ok(mut program) => {

@@ -279,6 +279,7 @@ pub fn transfer(request: &Request, out: Box<dyn Write + Send>) -> bool {
         cancel: Arc::new(AtomicBool::new(false)),
         observer: Some(observer),
         roots_later: std::env::var_os(ROOTS_LATER_ENV).map(|_| Arc::new(AtomicBool::new(false))),
+        confined: request.confined.clone(),
     };
     let result = checkout(&job);
     REPORTING.store(true, Ordering::SeqCst);

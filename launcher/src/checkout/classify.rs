@@ -24,7 +24,15 @@ pub fn classify(err: &git2::Error, s: &Subject<'_>) -> Error {
     let lower = git.to_ascii_lowercase();
     let base = redact_userinfo(s.git_base);
     let repo = s.repo;
-    let (kind, message) = if is_auth(err, &lower) {
+    let (kind, message) = if git.contains(super::credentials::OFFSITE) {
+        // A redirect led to another server, which asked for credentials.
+        let message = format!(
+            "the git server at {base} sent the request for {repo} on to another server, \
+             which asked for credentials; the token is sent to {base} only, so it was not. \
+             If the repository moved, point the git base at its new server (git: {git})"
+        );
+        (FailureKind::Auth, message)
+    } else if is_auth(err, &lower) {
         let message = if s.token_configured {
             format!(
                 "the git server at {base} rejected the token for {repo}: check that the token \

@@ -7,6 +7,11 @@
 //! inside its request, on the child's stdin ([`super::protocol`]). Both processes are
 //! non-dumpable, so the user's processes (same uid) cannot read their memory,
 //! environment or descriptors through `/proc`.
+//!
+//! The token is for the git base's origin only (scheme, host and port of
+//! `DCS_GIT_BASE`, see [`Origin`]): libgit2 asks for credentials for the URL it
+//! talks to, which after a redirect may be another server; that one gets no
+//! credentials, and the transfer fails with an error naming its origin ([`OFFSITE`]).
 
 use std::cell::Cell;
 use std::fmt;
@@ -15,6 +20,7 @@ use std::sync::OnceLock;
 
 use git2::{Cred, CredentialType, ErrorClass, ErrorCode, RemoteCallbacks};
 
+use super::origin::Origin;
 use crate::error::{Error, Result};
 
 /// The user name GitHub (and most forges) accept alongside an access token.
@@ -25,6 +31,9 @@ pub const TOKEN_USER: &str = "x-access-token";
 pub const NO_TOKEN: &str = "the git server asked for credentials and no token is configured";
 /// Message of the error the callback returns when the server turned the token down.
 pub const REJECTED: &str = "the git server rejected the configured token";
+/// How the error the callback returns for a server other than the git base's begins
+/// (followed by that server's origin).
+pub const OFFSITE: &str = "credentials were asked for by another server than the git base's:";
 
 /// A secret string. Its `Debug` is redacted and it has no `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -82,21 +91,36 @@ pub fn read_token(path: &Path) -> Result<Secret> {
 }
 
 /// Installs the credentials callback on `callbacks`: the token as
-/// `x-access-token:<token>` on the first request, an `Auth` error on the second (so
-/// libgit2 stops retrying a rejected token) or when there is no token at all.
-pub fn install<'a>(callbacks: &mut RemoteCallbacks<'a>, token: Option<&'a Secret>) {
+/// `x-access-token:<token>` on the first request to the origin of `git_base`, an
+/// `Auth` error on the second (so libgit2 stops retrying a rejected token), for any
+/// other origin ([`OFFSITE`], the token not given), or when there is no token.
+pub fn install<'a>(callbacks: &mut RemoteCallbacks<'a>, token: Option<&'a Secret>, git_base: &str) {
     let asked = Cell::new(0u32);
-    callbacks.credentials(move |_url, _user, allowed| {
+    let base = Origin::of(git_base);
+    callbacks.credentials(move |url, _user, allowed| {
+        let auth_error = |msg: &str| Err(git2::Error::new(ErrorCode::Auth, ErrorClass::Http, msg));
+        let Some(token) = token else {
+            return auth_error(NO_TOKEN);
+        };
+        let asker = Origin::of(url);
+        if asker.is_none() || asker != base {
+            let shown =
+                asker.map_or_else(|| "a server without a host".to_owned(), |o| o.to_string());
+            let ours = base
+                .as_ref()
+                .map_or_else(|| "none".to_owned(), Origin::to_string);
+            return auth_error(&format!(
+                "{OFFSITE} {shown} (the git base is {ours}); the token is not sent there"
+            ));
+        }
         let n = asked.get();
         asked.set(n + 1);
-        let auth_error = |msg| Err(git2::Error::new(ErrorCode::Auth, ErrorClass::Http, msg));
-        match token {
-            None => auth_error(NO_TOKEN),
-            Some(_) if n > 0 => auth_error(REJECTED),
-            Some(_) if !allowed.contains(CredentialType::USER_PASS_PLAINTEXT) => {
-                auth_error("the git server asked for a kind of credentials other than a token")
-            }
-            Some(token) => Cred::userpass_plaintext(TOKEN_USER, token.expose()),
+        if n > 0 {
+            auth_error(REJECTED)
+        } else if !allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+            auth_error("the git server asked for a kind of credentials other than a token")
+        } else {
+            Cred::userpass_plaintext(TOKEN_USER, token.expose())
         }
     });
 }

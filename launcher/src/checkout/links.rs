@@ -7,6 +7,11 @@
 //! into, fetch into, or write the trust folder into someone else's files. Such a
 //! path is refused, saying which link to replace; a launcher's own checkout, inside
 //! the workspace, sees only what the workspace may see, and follows links as usual.
+//!
+//! The step checks before it takes the checkout lock (whose file lies in the owner's
+//! folder), and its transfer child once more with the lock held, right before it
+//! clones or opens the checkout ([`super::Job::confined`]); the child also refuses a
+//! `.git` that leads elsewhere ([`super::gitdir`]).
 
 use std::io;
 use std::path::Path;
@@ -20,20 +25,23 @@ use crate::error::{Error, FailureKind, Result};
 /// Missing components are fine (they are made as folders).
 pub fn refuse_links(env: &LauncherEnv) -> Result<()> {
     for path in [env.checkout_dir(), env.config_dir()] {
-        let Ok(below) = path.strip_prefix(&env.workspaces_dir) else {
-            continue; // a folder of its own (a mounted volume), not the user's
-        };
-        match dcs_os::confined::first_link(&env.workspaces_dir, below) {
-            Ok(Some(found)) => return Err(link(&env.workspaces_dir.join(found))),
-            Ok(None) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {} // no volume yet
-            Err(e) => {
-                let shown = env.workspaces_dir.display();
-                return Err(Error::io(format!("inspecting {shown}"), e));
-            }
-        }
+        refuse_links_below(&env.workspaces_dir, &path)?;
     }
     Ok(())
+}
+
+/// Refuses `path` if a component of it below `base` is a symbolic link; a path
+/// outside `base` is not looked at (a folder of its own, a mounted volume).
+pub fn refuse_links_below(base: &Path, path: &Path) -> Result<()> {
+    let Ok(below) = path.strip_prefix(base) else {
+        return Ok(());
+    };
+    match dcs_os::confined::first_link(base, below) {
+        Ok(Some(found)) => Err(link(&base.join(found))),
+        Ok(None) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()), // no volume yet
+        Err(e) => Err(Error::io(format!("inspecting {}", base.display()), e)),
+    }
 }
 
 fn link(at: &Path) -> Error {

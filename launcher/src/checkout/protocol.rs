@@ -84,6 +84,8 @@ pub struct Request {
     /// File holding the git token, if any (`-`: the token held in memory, which
     /// then travels in the request itself).
     pub token_file: Option<PathBuf>,
+    /// The folder below which no link is followed ([`super::Job::confined`]).
+    pub confined: Option<PathBuf>,
 }
 
 /// A [`Request`] as it travels: with the token itself when `token_file` is `-`.
@@ -101,6 +103,9 @@ pub struct Wire {
     /// The token, when the launcher holds it in memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// The folder below which no link is followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confined: Option<PathBuf>,
 }
 
 impl Wire {
@@ -111,6 +116,7 @@ impl Wire {
             git_base: self.git_base,
             target: self.target,
             token_file: self.token_file,
+            confined: self.confined,
         };
         (request, self.token.map(Secret::new))
     }
@@ -132,6 +138,7 @@ impl Serialize for Request {
                 .then(credentials::held)
                 .flatten()
                 .map(|t| t.expose().to_owned()),
+            confined: self.confined.clone(),
         }
         .serialize(s)
     }

@@ -311,6 +311,7 @@ async fn start(job: &Job, program: &Program) -> Result<Child> {
         git_base: job.git_base.clone(),
         target: job.target.clone(),
         token_file: job.token_file.clone(),
+        confined: job.confined.clone(),
     };
     let mut text = serde_json::to_vec(&request).map_err(|e| Error::Task(e.to_string()))?;
     text.push(b'\n');

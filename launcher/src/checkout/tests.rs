@@ -9,6 +9,8 @@ use std::time::Duration;
 use super::*;
 use crate::fixtures::{git, Upstream};
 
+mod hosts;
+
 /// A job cloning `acme/hello` from `base` into `workspaces`.
 pub(super) fn job(base: &str, workspaces: &Path) -> Job {
     Job {
@@ -19,6 +21,7 @@ pub(super) fn job(base: &str, workspaces: &Path) -> Job {
         cancel: Arc::new(AtomicBool::new(false)),
         observer: None,
         roots_later: None,
+        confined: None,
     }
 }
 
@@ -299,9 +302,9 @@ fn a_file_or_symlink_at_the_instance_folder_is_refused_and_untouched() {
 
 /// The checkout is the workspace user's, and so is git's configuration there (its
 /// `.git/config`, their `~/.gitconfig`): a proxy named in it must not carry a
-/// plain-HTTP transfer, which holds the operator's token in the clear. libgit2 (1.9)
-/// goes through a proxy only to tunnel TLS (`CONNECT`, the token inside TLS to the
-/// verified server) and connects straight to a plain-HTTP server; this keeps it so.
+/// plain-HTTP transfer, which holds the operator's token in the clear. The proxy
+/// comes from the launcher's environment only ([`proxy`]; over TLS: see
+/// `hosts::a_proxy_named_in_the_checkouts_configuration_is_not_used_for_tls`).
 #[test]
 fn a_proxy_named_in_the_users_git_configuration_never_sees_the_token() {
     let upstream = Upstream::new();

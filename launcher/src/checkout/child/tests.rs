@@ -56,6 +56,7 @@ fn a_clone_reports_progress_then_its_outcome() {
         git_base: upstream.base(),
         target: ws.path().join("acme/hello"),
         token_file: None,
+        confined: None,
     };
     let out = Shared::default();
     assert!(transfer(&request, Box::new(out.clone())));
@@ -82,6 +83,7 @@ fn a_failure_is_a_line_with_its_kind() {
         git_base: upstream.base(),
         target: ws.path().join("acme/absent"),
         token_file: None,
+        confined: None,
     };
     let out = Shared::default();
     assert!(!transfer(&request, Box::new(out.clone())));
@@ -128,6 +130,7 @@ async fn the_child_gives_up_when_its_launcher_goes_away() {
         git_base: base,
         target: ws.path().join("acme/hello"),
         token_file: None,
+        confined: None,
     };
     let mut line = serde_json::to_vec(&request).expect("json");
     line.push(b'\n');

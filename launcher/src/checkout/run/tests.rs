@@ -34,6 +34,7 @@ fn job(base: &str, workspaces: &Path) -> Job {
         cancel: Arc::new(AtomicBool::new(false)),
         observer: None,
         roots_later: None,
+        confined: None,
     }
 }
 
