@@ -195,3 +195,85 @@ async fn without_the_operators_leave_only_the_owner_opens_an_instance() -> anyho
     assert_eq!(code, 200, "{seen}");
     Ok(())
 }
+
+/// Removing a share is not undone by a connection opened before: bob's open
+/// WebSocket (a terminal, the IDE) into alice's instance is closed when she stops
+/// sharing it, and he cannot open another.
+#[tokio::test]
+async fn a_removed_share_closes_the_connections_it_admitted() -> anyhow::Result<()> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let issuer = JwtIssuer::default();
+    let (alice, bob) = (FakeUser::new("alice"), FakeUser::new("bob"));
+    let fx = Fixture::trusted_headers(&issuer, &alice.uid, &[SHARED.into()])?;
+    let http = client();
+    let body = json!({"shared_with": {"users": [bob.uid]}});
+    let (code, created) = create(&fx, &issuer, &alice, &body).await?;
+    let (id, token) = made(code, &created);
+    let status = fx.proxy.url(&format!("/api/status?instance_id={id}"));
+    wait_running(
+        || issuer.signed(http.get(&status), &alice),
+        Duration::from_secs(60),
+    )
+    .await?;
+
+    // Bob exchanges the link for the instance's cookie and opens a WebSocket.
+    let link = fx.proxy.url(&format!("/instances/{id}/?tkn={token}"));
+    let exchange = issuer.signed(http.get(link), &bob).send().await?;
+    assert_eq!(exchange.status(), 303);
+    let cookie = exchange.headers()["set-cookie"]
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let socket = || async {
+        let url = format!("ws://{}/instances/{id}/_dcs/ws-echo", fx.proxy.addr);
+        let mut req = url.into_client_request()?;
+        for (name, value) in issuer.headers(&bob) {
+            req.headers_mut().insert(name, value.parse()?);
+        }
+        req.headers_mut().insert("cookie", cookie.parse()?);
+        let origin = format!("http://{}", fx.proxy.addr);
+        req.headers_mut().insert("origin", origin.parse()?);
+        let stream = tokio::net::TcpStream::connect(fx.proxy.addr).await?;
+        anyhow::Ok(tokio_tungstenite::client_async(req, stream).await)
+    };
+    let (mut ws, _) = socket().await??;
+    ws.send(Message::text("hello")).await?;
+    let echoed = tokio::time::timeout(Duration::from_secs(60), ws.next()).await?;
+    assert!(
+        matches!(&echoed, Some(Ok(Message::Text(t))) if t.as_str() == "hello"),
+        "{echoed:?}"
+    );
+
+    // Alice stops sharing: bob's open socket ends, and a new one is refused.
+    let unshare = json_body(
+        http.patch(fx.proxy.url(&format!("/api/instances/{id}"))),
+        &json!({"shared_with": {"users": []}}),
+    );
+    let (code, view) = call(issuer.signed(unshare, &alice)).await?;
+    assert_eq!(code, 200, "{view}");
+    let closed = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "bob's socket stayed open after the share was removed"
+    );
+    match socket().await? {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), 404, "it no longer exists for bob")
+        }
+        other => panic!("bob opened another socket: {:?}", other.map(|r| r.1)),
+    }
+    Ok(())
+}

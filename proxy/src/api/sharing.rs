@@ -11,7 +11,9 @@
 //! flag would admit are told why they are refused ([`Opening::NotHere`]); to anyone
 //! else an instance does not exist (404), whatever link or cookie they hold. While
 //! the flag is off, sharing itself (a non-empty `shared_with`) is refused
-//! ([`sharing_allowed`]) rather than recorded to no effect.
+//! ([`sharing_allowed`]) rather than recorded to no effect. A change of sharing
+//! closes the instance's open connections on this replica, so one it admitted
+//! before does not outlive it.
 
 use bytes::Bytes;
 use dcs_model::sharing::Sharing;
@@ -89,6 +91,7 @@ where
         .validate()
         .map_err(ApiErr::validation)?;
     let mut spec = spec_of(state, &info);
+    let before = spec.shared_with.clone();
     if let Some(shared_with) = patch.shared_with {
         // `/github/<owner>/<repo>/` is each caller's own workspace: nobody else
         // ever reaches this one, so sharing it would be recorded to no effect.
@@ -112,8 +115,15 @@ where
         .runtime()
         .update_spec(&info.key, &spec)
         .await?;
-    // The link's cache must not keep admitting whom the owner just removed.
+    // The link's cache must not keep admitting whom the owner just removed, nor a
+    // connection they opened before: this replica's tunnels of the instance close
+    // (the owner's IDE reconnects at once, and is admitted again).
     state.instances.remove(&info.key.id());
+    if spec.shared_with != before {
+        if let Some(tracker) = state.activator.activity.peek(&info.key) {
+            tracker.close_tunnels();
+        }
+    }
     tracing::info!(
         instance = %info.key.id(),
         by = %identity.user,
