@@ -78,9 +78,10 @@ pub struct ServeArgs {
     /// callback; never put in a URL, argument or log).
     #[arg(long, env = "DCS_PROXY_GIT_TOKEN_FILE")]
     pub git_token_file: Option<PathBuf>,
-    /// Local mode: a PEM file of certificate authorities launchers trust besides
-    /// Mozilla's and the system's (a private git server's, a mirror's). Knative mode
-    /// mounts one with `--knative-extra-ca-secret`/`-configmap`.
+    /// A PEM file of certificate authorities trusted besides Mozilla's and the
+    /// system's (a private git server's, a mirror's): by the proxy's repository
+    /// check in every mode, and by local launchers. Knative mode mounts one into
+    /// workspaces with `--knative-extra-ca-secret`/`-configmap`.
     #[arg(long, env = "DCS_PROXY_EXTRA_CA_FILE")]
     pub extra_ca_file: Option<PathBuf>,
     /// The `dcs-launcher` binary [default: next to dcs-proxy, else on PATH].

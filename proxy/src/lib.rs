@@ -159,8 +159,12 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
         cfg.public_url.as_ref(),
         &cfg.api.cookie.trusted_proxies,
     );
-    let repos =
-        repo_probe::RepoProbe::new(&cfg.git_base, cfg.git_token_file.clone(), edge.repo_check);
+    let repos = repo_probe::RepoProbe::trusting(
+        &cfg.git_base,
+        cfg.git_token_file.clone(),
+        edge.repo_check,
+        cfg.extra_ca_file.as_deref(),
+    );
     let activator = Arc::new(
         Activator::new(
             runtime,

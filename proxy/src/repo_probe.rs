@@ -12,12 +12,13 @@
 //! asks nothing). A server that cannot be reached, or does not answer within
 //! `--repo-check-timeout`, makes nothing either: 502 with the reason.
 
+mod roots;
 #[cfg(test)]
 mod tests;
 
 use base64::Engine as _;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -93,14 +94,20 @@ impl<C: Connect + Clone + Send + Sync + 'static> Fetch for Pooled<C> {
     }
 }
 
-/// The client for `base`: plain HTTP, or rustls with the platform's roots (the
-/// connector the Kubernetes client uses, ring as the one crypto provider).
-fn client_for(base: &str) -> Result<Arc<dyn Fetch>, String> {
+/// The client for `base`: plain HTTP, or rustls (the connector the Kubernetes
+/// client uses, ring as the one crypto provider) with the platform's verifier, or,
+/// with `extra_ca` (`--extra-ca-file`), with Mozilla's, the system's and that
+/// file's roots ([`roots`]).
+fn client_for(base: &str, extra_ca: Option<&Path>) -> Result<Arc<dyn Fetch>, String> {
     if base.starts_with("https://") {
         use kube::client::ConfigExt;
         let _ = rustls::crypto::ring::default_provider().install_default();
         let uri: Uri = base.parse().map_err(|e| format!("{e}"))?;
-        let connector = kube::Config::new(uri)
+        let mut config = kube::Config::new(uri);
+        if let Some(file) = extra_ca {
+            config.root_cert = Some(roots::with_extra(file)?);
+        }
+        let connector = config
             .rustls_https_connector()
             .map_err(|e| format!("cannot set up TLS: {e}"))?;
         return Ok(Arc::new(Pooled(
@@ -142,10 +149,21 @@ impl std::fmt::Debug for RepoProbe {
 impl RepoProbe {
     /// A probe of `base` (no trailing `/`), with the token in `token_file` if any.
     pub fn new(base: &str, token_file: Option<PathBuf>, check: RepoCheck) -> Self {
+        Self::trusting(base, token_file, check, None)
+    }
+
+    /// [`RepoProbe::new`] trusting the CAs of `extra_ca` (`--extra-ca-file`) too,
+    /// as the launchers do. Blocking: reads the roots (at start-up).
+    pub fn trusting(
+        base: &str,
+        token_file: Option<PathBuf>,
+        check: RepoCheck,
+        extra_ca: Option<&Path>,
+    ) -> Self {
         let client = if base.starts_with("file://") {
             Err("file bases need no client".to_owned())
         } else {
-            client_for(base)
+            client_for(base, extra_ca)
         };
         Self {
             base: base.trim_end_matches('/').to_owned(),
