@@ -237,6 +237,15 @@ impl ServeArgs {
                 "--git-base must start with http://, https:// or file:// (got {git_base:?})"
             ));
         }
+        // Credentials in the URL would be written into every checkout's .git/config.
+        let authority = git_base.split_once("://").map(|(_, r)| r.split('/').next());
+        if authority.flatten().is_some_and(|a| a.contains('@')) {
+            problems.push(
+                "--git-base must not carry credentials (user:token@…): they would \
+                land in every checkout's .git/config; put the token in --git-token-file"
+                    .into(),
+            );
+        }
         if let Some(f) = &self.extra_ca_file {
             if let Err(e) = std::fs::read(f) {
                 problems.push(format!("--extra-ca-file {}: {e}", f.display()));

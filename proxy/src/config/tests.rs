@@ -252,3 +252,13 @@ fn websocket_streams_default_to_auto_and_take_always_and_never() {
         .expect("refused");
     assert!(refused.to_string().contains("auto"), "{refused}");
 }
+
+#[test]
+fn a_git_base_with_credentials_is_refused_without_showing_them() {
+    let problems = args(&["--git-base", "https://bot:s3cret@git.example.com"])
+        .validate()
+        .expect_err("credentials in the URL");
+    let all = problems.join("\n");
+    assert!(all.contains("--git-token-file"), "{all}");
+    assert!(!all.contains("s3cret"), "the token is not shown: {all}");
+}
