@@ -4,7 +4,8 @@
 //! [`CredentialStore`] (Knative: the user's Secret; local: a `0600` file in the
 //! user's volume) and offered inside that user's workspaces only, through the
 //! launcher's git credential helper. A token is never answered, logged or put in
-//! an error message once it is set.
+//! an error message once it is set. Two changes at once (two hosts set, on one
+//! replica or two) both land: each is one [`CredentialStore::update`].
 //!
 //! # Layout
 //! - [`store`]: where credentials are kept, for each runtime.
@@ -27,17 +28,21 @@ use crate::auth::Identity;
 use crate::body;
 use crate::state::AppState;
 
+/// A change of a user's credentials, made in place; an error leaves them as
+/// they were. It may run more than once (again on a fresher read), so it only
+/// edits what it is given.
+pub type Change<'a> = dyn Fn(&mut CredentialFile) -> Result<(), ApiErr> + Send + Sync + 'a;
+
 /// Where a user's credentials are kept.
 #[async_trait]
 pub trait CredentialStore: Send + Sync + 'static {
     /// `user`'s credentials (none stored: empty).
     async fn load(&self, user: &UserId) -> Result<CredentialFile, ApiErr>;
-    /// Replaces `user`'s credentials with `stored` (empty: removes them).
-    async fn save(&self, user: &UserId, stored: &CredentialFile) -> Result<(), ApiErr>;
+    /// Applies `change` to `user`'s credentials and stores the result, as one step: no other change of `user`'s credentials, on
+    /// this proxy or another replica, lands between the read `change` edits and
+    /// the write of its result. Returns what is stored.
+    async fn update(&self, user: &UserId, change: &Change<'_>) -> Result<CredentialFile, ApiErr>;
 }
-
-/// Serialises read-modify-write of credentials within this proxy.
-static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The store in `state`.
 fn store(state: &AppState) -> &Arc<dyn CredentialStore> {
@@ -75,12 +80,12 @@ where
         host: credential.host.clone(),
         username: credential.username.clone(),
     };
-    let _one = WRITES.lock().await;
-    let mut stored = store(state).load(&identity.user).await?;
-    stored
-        .set(credential)
-        .map_err(|why| ApiErr::field("host", why))?;
-    store(state).save(&identity.user, &stored).await?;
+    let change = |stored: &mut CredentialFile| {
+        stored
+            .set(credential.clone())
+            .map_err(|why| ApiErr::field("host", why))
+    };
+    store(state).update(&identity.user, &change).await?;
     tracing::info!(user = %identity.user, host = %view.host, "git credential stored");
     Ok(json_response(StatusCode::OK, &view))
 }
@@ -88,14 +93,16 @@ where
 /// `DELETE /api/me/credentials/{host}`.
 pub async fn delete(state: &AppState, identity: &Identity, host: &str) -> Answer {
     let host = parse_host(host).map_err(|why| ApiErr::field("host", why))?;
-    let _one = WRITES.lock().await;
-    let mut stored = store(state).load(&identity.user).await?;
-    if !stored.remove(&host) {
-        return Err(ApiErr::not_found(format!(
-            "no credential for {host} is stored"
-        )));
-    }
-    store(state).save(&identity.user, &stored).await?;
+    let change = |stored: &mut CredentialFile| {
+        if stored.remove(&host) {
+            Ok(())
+        } else {
+            Err(ApiErr::not_found(format!(
+                "no credential for {host} is stored"
+            )))
+        }
+    };
+    store(state).update(&identity.user, &change).await?;
     tracing::info!(user = %identity.user, %host, "git credential deleted");
     let mut resp = http::Response::new(body::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;

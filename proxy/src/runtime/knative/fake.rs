@@ -8,7 +8,8 @@
 //! and watches, server-side apply (creates or updates; needs `fieldManager`;
 //! another manager's object conflicts unless forced; the body's name must match
 //! the URL), JSON merge patches of existing objects (404 when absent),
-//! `resourceVersion`s and generation bumps on spec changes, watch
+//! `resourceVersion`s (bumped by every write; a patch, apply or delete naming a
+//! stale one is `409 Conflict`) and generation bumps on spec changes, watch
 //! streams with resume, bookmarks and `410 Gone` after [`FakeApiServer::compact`],
 //! deletions that take a moment with a `deletionTimestamp`
 //! ([`FakeApiServer::set_delete_grace`]) and the garbage collection of a
@@ -20,6 +21,7 @@
 //! - `wire`: paths, queries, selectors, `Status` bodies, watch lines.
 //! - `verbs`: get, list, create, apply, merge patch, delete.
 //! - `owners`: what merge patches own, kept across applies.
+//! - `preconditions`: `resourceVersion` and `uid` preconditions of writes.
 //! - `watch`: `resourceVersion`s, history, watch streams.
 //! - `controller`: the Knative controller's part.
 //! - [`ingress`]: the networking layer's part.
@@ -32,6 +34,7 @@ mod controller;
 pub mod ingress;
 pub mod launcher;
 mod owners;
+mod preconditions;
 mod verbs;
 mod watch;
 mod wire;
@@ -305,7 +308,7 @@ impl FakeApiServer {
             "list" => self.list(&t, &q),
             "create" => self.create(t, &q, body),
             "patch" => self.apply(&t, &q, &content_type, body),
-            _ => self.delete(&t),
+            _ => self.delete(&t, &body),
         }
     }
 }

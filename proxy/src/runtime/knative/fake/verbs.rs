@@ -1,11 +1,13 @@
 //! The fake API server's verbs on stored objects: get, list, create,
-//! server-side apply, JSON merge patch and delete, with the API server's answers and errors.
+//! server-side apply, JSON merge patch and delete, with the API server's answers
+//! and errors (a stale `resourceVersion`: `preconditions`).
 
 use std::collections::BTreeMap;
 
 use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
+use super::preconditions::{failed_delete, stale_write};
 use super::watch::list_version;
 use super::wire::{respond, selector_matches, status, FakeBody, Target};
 use super::{FakeApiServer, Key, State};
@@ -137,6 +139,9 @@ impl FakeApiServer {
         }
         let existing = state.objects.get(&key).cloned();
         if let Some(old) = &existing {
+            if let Some(conflict) = stale_write(t, old, &body) {
+                return conflict;
+            }
             let owner = old["metadata"]["managedFields"][0]["manager"]
                 .as_str()
                 .unwrap_or_default();
@@ -180,6 +185,9 @@ impl FakeApiServer {
         let Some(old) = state.objects.get(&key).cloned() else {
             return not_found(t, &name);
         };
+        if let Some(conflict) = stale_write(t, &old, &patch) {
+            return conflict;
+        }
         let mut obj = old.clone();
         merge(&mut obj, &patch);
         if t.resource == "persistentvolumeclaims" {
@@ -215,13 +223,16 @@ impl FakeApiServer {
         respond(StatusCode::OK, &obj)
     }
 
-    pub(super) fn delete(&self, t: &Target) -> Response<FakeBody> {
+    pub(super) fn delete(&self, t: &Target, options: &Value) -> Response<FakeBody> {
         let name = t.name.clone().unwrap_or_default();
         let key = key_of(t, &name);
         let mut state = self.lock();
         let Some(obj) = state.objects.get(&key).cloned() else {
             return not_found(t, &name);
         };
+        if let Some(conflict) = failed_delete(t, &obj, options) {
+            return conflict;
+        }
         let grace = (state.delete_graces.get(&t.resource).copied()).unwrap_or(state.delete_grace);
         if grace.is_zero() {
             finish_delete(&mut state, &key);

@@ -233,23 +233,28 @@ async fn the_rbac_role_grants_exactly_the_calls_the_runtime_makes() {
     let looked = contract::key("pods-alice", "acme/hello");
     h.ensure_ready(&looked).await;
     assert!(h.runtime.pod_failure(&looked).await.is_none());
-    // The credentials API's store: read, written, emptied (deleted).
+    // The credentials API's store: read, made, changed, emptied (deleted).
     let store = KnativeStore::new(h.server.client(), config());
     let mut stored = store.load(&s.key.user).await.expect("load");
-    stored
-        .set(StoredCredential {
-            host: "git.example".into(),
-            username: "alice".into(),
-            token: "t".into(),
-        })
-        .expect("set");
-    store.save(&s.key.user, &stored).await.expect("save");
+    for host in ["git.example", "git2.example"] {
+        let change = |f: &mut CredentialFile| {
+            let credential = StoredCredential {
+                host: host.into(),
+                username: "alice".into(),
+                token: "t".into(),
+            };
+            f.set(credential)
+                .map_err(crate::api::error::ApiErr::bad_request)
+        };
+        stored = store.update(&s.key.user, &change).await.expect("set");
+    }
     let read = store.load(&s.key.user).await.expect("load again");
     assert_eq!(read, stored);
-    store
-        .save(&s.key.user, &CredentialFile::default())
-        .await
-        .expect("emptied");
+    let empty = |f: &mut CredentialFile| {
+        f.credentials.clear();
+        Ok(())
+    };
+    store.update(&s.key.user, &empty).await.expect("emptied");
     let used: BTreeSet<(String, String, String)> = h
         .server
         .calls()
