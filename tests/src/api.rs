@@ -36,6 +36,17 @@ pub async fn call(req: RequestBuilder) -> anyhow::Result<(u16, Value)> {
     status_json(req.send().await?).await
 }
 
+/// A workspace's idle report (`url`: its `/_dcs/idle`), asked as an open tab's
+/// background poll, which never counts as use: status and JSON (a stopped
+/// workspace's `503` says why).
+pub async fn idle_report(url: &str) -> anyhow::Result<(u16, Value)> {
+    let req = crate::client()
+        .get(url)
+        .header("x-dcs-background", "1")
+        .header("accept", "application/json");
+    call(req).await
+}
+
 /// The fields named in an `ApiError`'s `fields`.
 pub fn error_fields(body: &Value) -> Vec<String> {
     body["fields"]

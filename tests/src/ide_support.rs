@@ -26,6 +26,15 @@ pub fn screenshot_dir(test: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Writes code-server's user settings (`settings.json`, the JSON `settings`) in the
+/// volume `volume` before the IDE first starts there; returns their folder.
+pub fn code_server_settings(volume: &Path, settings: &str) -> anyhow::Result<PathBuf> {
+    let user = volume.join(".dcs/code-server/data/User");
+    std::fs::create_dir_all(&user)?;
+    std::fs::write(user.join("settings.json"), settings)?;
+    Ok(user)
+}
+
 /// The IDE process `launcher` supervises: its child that leads its own process
 /// group (the launcher starts the IDE with `process_group(0)`).
 pub fn ide_pid_of(launcher: u32) -> Option<u32> {

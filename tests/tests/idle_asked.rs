@@ -22,13 +22,9 @@ use serde_json::Value;
 const STEP: Duration = Duration::from_secs(180);
 
 async fn idle(base: &str) -> anyhow::Result<Value> {
-    let resp = client()
-        .get(format!("{base}/_dcs/idle"))
-        .header("x-dcs-background", "1")
-        .send()
-        .await?;
-    anyhow::ensure!(resp.status() == 200, "{}", resp.status());
-    Ok(serde_json::from_slice(&resp.bytes().await?)?)
+    let (status, report) = dcs_e2e::api::idle_report(&format!("{base}/_dcs/idle")).await?;
+    anyhow::ensure!(status == 200, "{status} {report}");
+    Ok(report)
 }
 
 #[tokio::test]

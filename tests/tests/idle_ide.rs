@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use dcs_e2e::browser::{self, Script};
-use dcs_e2e::{client, ide_support, Fixture};
+use dcs_e2e::{ide_support, Fixture};
 use serde_json::Value;
 
 /// Generous: the machine is shared and a CPU hog may run beside.
@@ -19,15 +19,7 @@ const STEP: Duration = Duration::from_secs(300);
 
 /// `GET <workspace>/_dcs/idle` as background traffic: the status and the JSON body.
 async fn idle(fx: &Fixture) -> anyhow::Result<(u16, Value)> {
-    let resp = client()
-        .get(fx.proxy.url("/github/acme/hello/_dcs/idle"))
-        .header("X-DCS-Background", "1")
-        .header("Accept", "application/json")
-        .send()
-        .await?;
-    let status = resp.status().as_u16();
-    let body = resp.bytes().await?;
-    Ok((status, serde_json::from_slice(&body).unwrap_or_default()))
+    dcs_e2e::api::idle_report(&fx.proxy.url("/github/acme/hello/_dcs/idle")).await
 }
 
 /// The launcher's `stop_at` now (the workspace runs).
@@ -133,10 +125,8 @@ async fn vscode_warns_stops_when_untouched_and_resumes_with_the_unsaved_edit() -
     })?;
     // VS Code for the web saves a second after each edit (`files.autoSave`
     // `afterDelay`); with that off, only hot exit can bring an unsaved edit back.
-    let user = fx.proxy.volume().join(".dcs/code-server/data/User");
-    std::fs::create_dir_all(&user)?;
-    std::fs::write(
-        user.join("settings.json"),
+    let user = ide_support::code_server_settings(
+        &fx.proxy.volume(),
         "{\n  \"files.autoSave\": \"off\"\n}\n",
     )?;
     let text = "typed but never saved";

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use dcs_e2e::browser::{self, Script};
-use dcs_e2e::{client, ide_support, procs, Fixture};
+use dcs_e2e::{ide_support, procs, Fixture};
 use serde_json::Value;
 
 /// Generous: the machine is shared and a CPU hog may run beside.
@@ -16,18 +16,13 @@ const STEP: Duration = Duration::from_secs(300);
 
 /// The launcher's idle report, asked as background traffic (which never counts).
 async fn idle(fx: &Fixture) -> anyhow::Result<Value> {
-    let resp = client()
-        .get(fx.proxy.url("/github/acme/hello/_dcs/idle"))
-        .header("X-DCS-Background", "1")
-        .header("Accept", "application/json")
-        .send()
-        .await?;
+    let url = fx.proxy.url("/github/acme/hello/_dcs/idle");
+    let (status, report) = dcs_e2e::api::idle_report(&url).await?;
     anyhow::ensure!(
-        resp.status() == 200,
-        "the idle report: {} (the workspace stopped under a running job?)",
-        resp.status()
+        status == 200,
+        "the idle report: {status} {report} (the workspace stopped under a running job?)"
     );
-    Ok(serde_json::from_slice(&resp.bytes().await?)?)
+    Ok(report)
 }
 
 /// The report's terminal work naming `comm`, if any.
@@ -62,10 +57,8 @@ async fn a_job_in_the_ide_terminal_holds_the_workspace_until_it_ends() -> anyhow
             .arg("20s")
     })?;
     // The terminal drawn in the page's DOM (not WebGL), so the script can read it.
-    let user = fx.proxy.volume().join(".dcs/code-server/data/User");
-    std::fs::create_dir_all(&user)?;
-    std::fs::write(
-        user.join("settings.json"),
+    ide_support::code_server_settings(
+        &fx.proxy.volume(),
         "{\n  \"terminal.integrated.gpuAcceleration\": \"off\"\n}\n",
     )?;
     // A job burning CPU politely (the machine is shared), found again by its
@@ -140,5 +133,6 @@ async fn a_job_in_the_ide_terminal_holds_the_workspace_until_it_ends() -> anyhow
     );
     script.send("finish").await?;
     script.finish(STEP).await?;
+    ide_support::publish(&shots)?;
     Ok(())
 }
