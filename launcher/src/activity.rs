@@ -7,7 +7,8 @@
 //! script (`POST /_dcs/activity`), terminal input, an HTTP request a person makes.
 //! Watched work holds the workspace too, bounded by the busy limit (`DCS_BUSY_MAX`
 //! past the last input): a terminal producing output or whose foreground job uses
-//! CPU (this launcher's, or the IDE's own), and keep-alives declared through the API. Never use: IDE keepalives and
+//! CPU (this launcher's, or the IDE's own), a request body still being received (an
+//! upload), and keep-alives declared through the API. Never use: IDE keepalives and
 //! acknowledgements, WebSocket pings, reconnect handshakes, requests a page marks as
 //! background, the polls of this clock, an open tab. See `docs/architecture.md`.
 //!
@@ -51,6 +52,8 @@ pub struct Activity {
     state: Mutex<State>,
     /// Open WebSockets (IDE tunnels and terminals).
     open: AtomicU64,
+    /// Request bodies being received (uploads), as work ([`Activity::receiving`]).
+    receiving: AtomicU64,
     /// The terminals, as work.
     terminals: work::Terminals,
 }
@@ -104,6 +107,7 @@ impl Activity {
                 stop_requested_ms: None,
             }),
             open: AtomicU64::new(0),
+            receiving: AtomicU64::new(0),
             terminals: work::Terminals::default(),
         })
     }
@@ -175,6 +179,14 @@ impl Activity {
         Connection(self.clone())
     }
 
+    /// Counts a person's request whose body is still being received (an upload) as
+    /// watched work for as long as the guard lives (until it is answered), and as
+    /// seen when it ends: a large upload over a slow link is no idle workspace.
+    pub fn receiving(self: &Arc<Self>) -> Receiving {
+        self.receiving.fetch_add(1, Ordering::Relaxed);
+        Receiving(self.clone())
+    }
+
     /// The terminals.
     pub fn terminals(&self) -> &work::Terminals {
         &self.terminals
@@ -196,6 +208,13 @@ impl Activity {
         let busy_max_ms = self.policy.busy_max_secs.saturating_mul(1000);
         if busy_max_ms > 0 {
             active.extend(self.terminals.active(now));
+            let uploads = self.receiving.load(Ordering::Relaxed);
+            if uploads > 0 {
+                active.push(ActiveWork {
+                    what: "upload".into(),
+                    detail: format!("{uploads} being received"),
+                });
+            }
         }
         let state = self.state();
         let requested = state
@@ -323,6 +342,17 @@ fn reason(
         ),
         (None, None) => format!("started recently; it stops in {left} s unless used"),
     })
+}
+
+/// A request body being received ([`Activity::receiving`]), counted while it lives.
+#[derive(Debug)]
+pub struct Receiving(Arc<Activity>);
+
+impl Drop for Receiving {
+    fn drop(&mut self) {
+        self.0.receiving.fetch_sub(1, Ordering::Relaxed);
+        self.0.work_seen(now_ms());
+    }
 }
 
 /// An open WebSocket, counted while it lives.

@@ -60,6 +60,11 @@ pub async fn handle(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body>
     let now = crate::activity::now_ms();
     let what = activity::requests::of(req.method(), &path, req.headers());
     app.activity().request(what, now);
+    // A person's upload is watched work until it is answered: a slow link is no idle
+    // workspace.
+    let uploading =
+        what == activity::requests::Use::Input && !hyper::body::Body::is_end_stream(req.body());
+    let _receiving = uploading.then(|| app.activity().receiving());
     if endpoints::is_endpoint(&path) {
         return endpoints::handle(&app, req).await;
     }

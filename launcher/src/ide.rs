@@ -133,6 +133,11 @@ pub trait RunningIde: Send + Sync {
     fn failure(&self) -> Option<String> {
         None
     }
+    /// Resolves, saying why, once the IDE stopped for good (it kept crashing);
+    /// never for IDEs without a process of their own.
+    async fn gave_up(&self) -> String {
+        std::future::pending().await
+    }
     /// Stops the IDE, giving it `grace` before forcing it.
     async fn stop(&self, grace: Duration) -> Ending;
     /// Which run of the IDE process answers now, as a token that differs for every

@@ -2,7 +2,8 @@
 //! (so `/_dcs/ready` answers during the checkout); start-up runs beside it; on
 //! shutdown the launcher stops accepting, runs `DCS_PRE_STOP` ([`crate::pre_stop`]),
 //! cancels a transfer in progress, stops the IDE and lets in-flight requests finish,
-//! all within the stop grace period.
+//! all within the stop grace period. An IDE that kept crashing until its supervisor
+//! gave up ends the launcher the same way.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,8 +24,8 @@ use crate::{ide, reap, serve, startup};
 pub enum Stopped {
     /// Stopped on request; everything ended within the grace period. Exit 0.
     Clean,
-    /// Stopped on request while the workspace was failed (the checkout failed, or
-    /// the IDE kept crashing); the message says why. Exit 3.
+    /// Stopped on request while the workspace was failed (the checkout failed), or
+    /// ended because the IDE kept crashing; the message says why. Exit 3.
     Failed(String),
     /// Stopped on request, but the IDE ignored SIGTERM for the whole grace period and
     /// its process group was killed. Exit 4.
@@ -66,7 +67,7 @@ pub async fn run(
     crate::progress_push::spawn(&env, app.clone());
     let mut start = tokio::spawn(startup::start(env, app.clone(), ide, cancel.clone()));
 
-    serve::accept_until(listener, app.clone(), shutdown).await;
+    serve::accept_until(listener, app.clone(), ended(shutdown, app.clone())).await;
     info!(grace_secs = grace.as_secs(), "shutting down");
 
     // `DCS_PRE_STOP` first, while the IDE still runs; it shares the grace period.
@@ -113,6 +114,30 @@ pub async fn run(
     };
     info!(?stopped, "stopped");
     Ok(stopped)
+}
+
+/// `shutdown`, or the running IDE giving up (it kept crashing): a launcher whose IDE
+/// is gone for good ends (after its drain, [`Stopped::Failed`], exit 3) rather than
+/// answer every path with an error while its workspace reads as running; whoever
+/// runs it sees it end, and the next open starts it afresh.
+async fn ended(shutdown: impl Future<Output = ()>, app: Arc<App>) {
+    tokio::select! {
+        () = shutdown => {}
+        why = ide_gave_up(&app) => warn!(%why, "the IDE kept crashing; ending the launcher"),
+    }
+}
+
+/// Resolves, saying why, once an IDE has started and then given up.
+async fn ide_gave_up(app: &App) -> String {
+    let mut changes = app.readiness().subscribe();
+    loop {
+        if let Some(ide) = app.ide() {
+            return ide.gave_up().await;
+        }
+        if !changes.changed().await {
+            return std::future::pending().await;
+        }
+    }
 }
 
 /// What the IDE's stop gets at least after a pre-stop command took the grace period.

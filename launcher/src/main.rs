@@ -22,8 +22,8 @@
 //!
 //! Exit codes say why it stopped: 0 after a clean stop on request, 1 on a fatal
 //! runtime error, 2 on a configuration error (bad `DCS_*` variable, unknown IDE
-//! kind), 3 when stopped while the workspace was failed (checkout failed, or the IDE
-//! kept crashing), 4 when the IDE ignored SIGTERM and had to be killed.
+//! kind), 3 when stopped while the workspace was failed (checkout failed) or ended
+//! because the IDE kept crashing, 4 when the IDE ignored SIGTERM and had to be killed.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;

@@ -5,7 +5,9 @@
 //! the whole group is gone (bounded) before going on, so a restarted IDE finds its
 //! ports and files free and `stop` returns with nothing left running.
 //!
-//! The workspace is never touched here: a crash only restarts the process.
+//! The workspace is never touched here: a crash only restarts the process. After
+//! [`Policy::max_crashes`] crashes in a row it gives up ([`Supervisor::gave_up`]);
+//! the launcher then ends (see `crate::launch`).
 
 pub mod group;
 
@@ -160,6 +162,20 @@ impl Supervisor {
     /// A receiver of state changes.
     pub fn watch(&self) -> watch::Receiver<State> {
         self.state.clone()
+    }
+
+    /// Resolves, saying why, once the supervisor gave up on the process (it kept
+    /// crashing: [`Policy::max_crashes`]); never if it is stopped first.
+    pub async fn gave_up(&self) -> String {
+        let mut state = self.state.clone();
+        let ended = state
+            .wait_for(|s| matches!(s, State::Failed(_) | State::Stopped))
+            .await
+            .map(|s| s.clone());
+        match ended {
+            Ok(State::Failed(why)) => why,
+            _ => std::future::pending().await,
+        }
     }
 
     /// Stops the process group: SIGTERM, then SIGKILL after `grace`. Waits until it

@@ -109,11 +109,10 @@ pub async fn exchange(
 ) -> Result<Response<Body>> {
     let spec = &target.spec;
     // After an idle stop only a navigation wakes the workspace (`crate::resume`).
-    let kind = crate::resume::classify(req.method(), &target.rest, &target.asked);
+    let waking = crate::resume::Waking::of(req.method(), &target.rest, &target.asked);
     // The workspace's activity tracker, if it has one: looked up once per request.
     let known = state.activator.activity.peek(&spec.key);
-    let from_a_page = target.asked.is_a_pages_own();
-    let held = crate::resume::hold(state, &spec.key, known.as_deref(), kind, from_a_page);
+    let held = crate::resume::hold(state, &spec.key, known.as_deref(), waking);
     if let Some(stopped) = held.await {
         return Ok(stopped);
     }
@@ -159,8 +158,10 @@ pub async fn exchange(
         path,
         stream,
     };
-    let mut resp = match send::send(state, spec, upstream, parts, body, rewrite).await? {
+    let sent = send::send(state, spec, upstream, parts, body, rewrite, waking);
+    let mut resp = match sent.await? {
         send::Sent::Answer(resp, _sent) => resp,
+        send::Sent::Held(held) => return Ok(held),
         send::Sent::Overloaded(message) => {
             return Ok(crate::accept::overloaded(wants_html, &message))
         }

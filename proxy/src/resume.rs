@@ -25,6 +25,11 @@
 //!   the runtime says so), and only a person (a navigation, a client that is no
 //!   browser) creates it again.
 //!
+//! A request whose launcher refused or reset its connection (it died: killed, out of
+//! memory, stopped or deleted meanwhile) is sent again only if the same rule lets it
+//! wake the workspace ([`hold_again`]): a tab's background poll never restarts a
+//! launcher that died, and a workspace deleted meanwhile is never made again by it.
+//!
 //! The notes are kept in the activator's memory, per replica: a replica that did not
 //! stop the workspace (another one's reaper did, or this one restarted) has no note,
 //! so there only background requests are held (they never wake anything).
@@ -139,17 +144,37 @@ pub fn classify(method: &Method, rest: &str, asked: &Asked) -> Kind {
     }
 }
 
-/// The answer for a request of `kind` to `key` (whose activity `tracker` this is,
+/// What decides whether a request may wake its workspace ([`hold`]), kept with the
+/// request for a second try ([`hold_again`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waking {
+    /// What the request is ([`classify`]).
+    pub kind: Kind,
+    /// The request is a browser page's own ([`Asked::is_a_pages_own`]).
+    pub from_a_page: bool,
+}
+
+impl Waking {
+    /// What a request with `method`, `rest` (prefix stripped, query included) and
+    /// `asked` is, as far as waking goes.
+    pub fn of(method: &Method, rest: &str, asked: &Asked) -> Self {
+        Self {
+            kind: classify(method, rest, asked),
+            from_a_page: asked.is_a_pages_own(),
+        }
+    }
+}
+
+/// The answer for a request (`waking`) to `key` (whose activity `tracker` this is,
 /// if it has one) that must not wake it, or `None` to go on (and wake it if needed).
-/// Asks the runtime only for requests that may be held. `from_a_page`: the request
-/// is a browser page's own ([`Asked::is_a_pages_own`]).
+/// Asks the runtime only for requests that may be held.
 pub async fn hold(
     state: &AppState,
     key: &WorkspaceKey,
     tracker: Option<&Tracker>,
-    kind: Kind,
-    from_a_page: bool,
+    waking: Waking,
 ) -> Option<Response<Body>> {
+    let Waking { kind, from_a_page } = waking;
     let stops = &state.activator.idle_stops;
     let noted = stops
         .get(key)
@@ -184,6 +209,31 @@ pub async fn hold(
         }
     }
     Some(stopped(noted))
+}
+
+/// Before a request is sent again because its workspace's launcher refused or reset
+/// the connection (it went away: killed, crashed, stopped or deleted meanwhile): the
+/// same rule as for its first try ([`hold`]), so a background poll of a workspace
+/// whose launcher died gets the stopped answer instead of starting it again; and a
+/// workspace that no longer exists is never made again by it, whatever the request
+/// (`NotFound`: it was deleted while the request was on its way). `Ok(None)`: go on.
+pub async fn hold_again(
+    state: &AppState,
+    key: &WorkspaceKey,
+    waking: Waking,
+) -> crate::error::Result<Option<Response<Body>>> {
+    let tracker = state.activator.activity.peek(key);
+    if let Some(held) = hold(state, key, tracker.as_deref(), waking).await {
+        return Ok(Some(held));
+    }
+    match state.activator.status(key).await {
+        Ok(Status::NotFound) => Err(crate::error::Error::NotFound(
+            "this workspace was deleted while the request was on its way; open its \
+             address again to make it anew"
+                .into(),
+        )),
+        _ => Ok(None),
+    }
 }
 
 /// The reaper's own mark of an idle stop not followed by any request through this

@@ -4,7 +4,9 @@
 //! prefix `/github/<owner>/<repo>` is stripped here, in one place, and `<rest>` is
 //! forwarded still percent-encoded. Dot segments and encoded NULs are refused
 //! anywhere in the path, so no path can mean something other than what it says.
-//! What a thread last made of a workspace's prefix is remembered ([`memo`]).
+//! What a thread last made of a workspace's prefix is remembered ([`memo`]). A
+//! GitHub page's address pasted after a workspace's is told apart here
+//! ([`is_github_page`]).
 
 use std::borrow::Cow;
 
@@ -157,6 +159,26 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
             })
         }
     }
+}
+
+/// The first path segments of a repository's pages on GitHub (`/tree/main`,
+/// `/blob/main/README.md`, `/pull/12`, `/issues`, `/commit/<sha>`, …): an IDE never
+/// serves a page under these names.
+const GITHUB_PAGES: [&str; 10] = [
+    "tree", "blob", "pull", "pulls", "issues", "commit", "commits", "actions", "releases", "wiki",
+];
+
+/// Whether `rest` (a workspace route's, query included) is the rest of a
+/// repository page's address on GitHub, pasted after `/github/<owner>/<repo>`
+/// (`/tree/main`, `/pull/12`, `/issues?q=…`): a person's navigation to it is sent to
+/// the workspace itself ([`crate::server`]), and anything else is passed on as it is.
+pub fn is_github_page(rest: &str) -> bool {
+    let path = dcs_net::query::split_target(rest).0;
+    let first = path
+        .strip_prefix('/')
+        .and_then(|p| p.split('/').next())
+        .unwrap_or_default();
+    GITHUB_PAGES.contains(&first)
 }
 
 /// `/instances` + `after`: `/<id>` or `/<id>/<rest>`.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dcs_net::coarse_timer::CoarseTimer;
-use http::header::{CONNECTION, CONTENT_TYPE, LOCATION};
+use http::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -255,11 +255,19 @@ async fn dispatch(
         Route::Readyz => Ok(text(StatusCode::OK, "ready\n")),
         Route::Metrics if state.metrics_elsewhere => Ok(text(StatusCode::NOT_FOUND, "not found\n")),
         Route::Metrics => Ok(crate::metrics_listen::metrics_response(state)),
-        Route::Redirect(location) => {
-            let mut resp = text(StatusCode::PERMANENT_REDIRECT, "");
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                resp.headers_mut().insert(LOCATION, v);
-            }
+        Route::Redirect(location) => Ok(redirect(StatusCode::PERMANENT_REDIRECT, &location)),
+        // A GitHub page's address pasted after the workspace's (`…/tree/main`,
+        // `…/pull/12`): a person who opens it lands in the workspace, not on the
+        // IDE's 404; anything else (no IDE path has these names) is passed on.
+        Route::Workspace { prefix, rest, .. }
+            if req.method() == http::Method::GET
+                && asked.wants_html()
+                && asked.may_be_a_person()
+                && route::is_github_page(&rest) =>
+        {
+            let mut resp = redirect(StatusCode::SEE_OTHER, &[prefix.as_str(), "/"].concat());
+            resp.headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             Ok(resp)
         }
         // The other routes' futures are boxed, so the workspace route's (the one that
@@ -304,6 +312,16 @@ async fn dispatch(
             forward::forward(state, req, peer, &identity, target).await
         }
     }
+}
+
+/// An empty `status` answer sending the client to `location` (every redirect the
+/// router decides).
+fn redirect(status: StatusCode, location: &str) -> Response<Body> {
+    let mut resp = text(status, "");
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    resp
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Body> {

@@ -240,3 +240,25 @@ fn a_requested_stop_is_due_at_once_until_someone_comes_back() {
     let r = clock.report(T0 + 43 * S, None);
     assert_eq!((r.stop_requested_at, r.stop_at), (None, Some(T0 / S + 642)));
 }
+
+#[test]
+fn an_upload_being_received_holds_the_workspace_up_to_the_busy_limit() {
+    let clock = Activity::new(policy(600), T0);
+    let upload = clock.receiving();
+    let r = clock.report(T0 + 300 * S, None);
+    assert_eq!(r.stop_at, None, "{:?}", r.reason_not_stopping);
+    assert!(r.active_work.iter().any(|w| w.what == "upload"));
+    assert!(
+        clock.report(T0 + 700 * S, None).stop_at.is_some(),
+        "no longer than the busy limit"
+    );
+    drop(upload);
+    assert!(clock.report(T0 + 300 * S, None).active_work.is_empty());
+
+    // An upload that ended counts as work seen then: a full idle timeout follows.
+    let now = now_ms();
+    let clock = Activity::new(policy(3600), now - 1000 * S);
+    drop(clock.receiving());
+    let stop_at = clock.report(now_ms(), None).stop_at.expect("a stop time");
+    assert!(stop_at >= now / S + 59, "{stop_at} vs {}", now / S);
+}

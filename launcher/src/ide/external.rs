@@ -254,6 +254,10 @@ impl RunningIde for ExternalIde {
         }
     }
 
+    async fn gave_up(&self) -> String {
+        self.supervisor.gave_up().await
+    }
+
     async fn stop(&self, grace: Duration) -> Ending {
         self.supervisor.stop(grace).await
     }

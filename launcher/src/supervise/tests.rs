@@ -160,23 +160,30 @@ async fn a_crashed_ides_group_is_gone_before_the_restart_is_scheduled() {
 async fn an_ide_that_keeps_crashing_is_given_up_with_a_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sup = Supervisor::spawn("crashy", shell(dir.path(), "exit 7"), quick());
-    let mut watch = sup.watch();
-    let failed = tokio::time::timeout(
-        Duration::from_secs(60),
-        watch.wait_for(|s| matches!(s, State::Failed(_))),
-    )
-    .await
-    .expect("gives up in time")
-    .expect("supervisor alive")
-    .clone();
-    let State::Failed(why) = failed else {
-        unreachable!()
-    };
+    // What the launcher waits on to end itself.
+    let why = tokio::time::timeout(Duration::from_secs(60), sup.gave_up())
+        .await
+        .expect("gives up in time");
     assert!(
         why.contains("crashy exited 4 times in a row") && why.contains("7"),
         "{why}"
     );
+    assert_eq!(sup.state(), State::Failed(why));
     sup.stop(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn a_stopped_ide_was_never_given_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sup = Supervisor::spawn("fake", shell(dir.path(), FAKE_IDE), quick());
+    wait_running_and_answering(&sup, None).await;
+    sup.stop(Duration::from_secs(5)).await;
+    let gave_up = tokio::select! {
+        biased;
+        why = sup.gave_up() => Some(why),
+        () = std::future::ready(()) => None,
+    };
+    assert_eq!(gave_up, None, "a stop is no give-up");
 }
 
 #[tokio::test]

@@ -9,7 +9,10 @@
 //! forgotten and the runtime asked again, and a request none of which was sent yet
 //! is sent once more, as is a bodiless `GET`, `HEAD` or `OPTIONS` whose connection
 //! was reset or closed before it was answered (a kept connection to a launcher that
-//! died as it was used; RFC 9110 §9.2.2: such a request changes nothing). Running
+//! died as it was used; RFC 9110 §9.2.2: such a request changes nothing). Sent again
+//! only as far as it may wake the workspace ([`crate::resume::hold_again`]): a
+//! background poll gets the stopped answer ([`Sent::Held`]) rather than starting a
+//! launcher that died, and nothing makes a workspace deleted meanwhile again. Running
 //! out of descriptors or ports ([`Kind::Exhausted`]) says the proxy is overloaded:
 //! `503` with `Retry-After`, and nothing is concluded about the workspace.
 
@@ -47,6 +50,8 @@ pub enum Sent {
     Answer(Response<AnswerBody>, Arc<Progress>),
     /// The proxy is out of descriptors or ports: answer 503 with this message.
     Overloaded(String),
+    /// The workspace went away and this request may not wake it: this answer.
+    Held(Response<crate::body::Body>),
 }
 
 /// How a request travels to its workspace.
@@ -84,7 +89,7 @@ pub struct Rewrite<'a> {
 
 /// Sends the request (`parts`, `body`) to `spec`'s workspace at `upstream` (as the
 /// activator gave it), asking the runtime again (once) when that address refuses
-/// the connection.
+/// the connection, if the request may wake the workspace (`waking`).
 pub async fn send(
     state: &AppState,
     spec: &WorkspaceSpec,
@@ -92,6 +97,7 @@ pub async fn send(
     mut parts: Parts,
     body: Incoming,
     rewrite: Rewrite<'_>,
+    waking: crate::resume::Waking,
 ) -> Result<Sent> {
     let limits = state.limits;
     // May be sent again whole after its connection closed unanswered.
@@ -157,6 +163,10 @@ pub async fn send(
         let again = repeatable || (failure.connecting && lock(&slot).is_some());
         if let (true, true, Some(copy)) = (moved, again, spare.take()) {
             debug!(workspace = %spec.key, %failure, "cached upstream gone; asking the runtime again");
+            // Its launcher is gone: woken again only as a first request would be.
+            if let Some(held) = crate::resume::hold_again(state, &spec.key, waking).await? {
+                return Ok(Sent::Held(held));
+            }
             headers = copy;
             upstream = state.activator.upstream(spec).await?;
             continue;

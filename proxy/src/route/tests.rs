@@ -285,3 +285,40 @@ fn the_last_canonical_prefix_is_remembered_as_it_came() {
     );
     assert!(memo::recall("/acme/hello").is_none());
 }
+
+#[test]
+fn github_page_addresses_are_told_apart_from_the_ides_paths() {
+    for page in [
+        "/tree/main",
+        "/tree/main/src",
+        "/blob/main/README.md",
+        "/pull/12",
+        "/pull/12/files",
+        "/pulls",
+        "/issues",
+        "/issues?q=is%3Aopen",
+        "/issues/3",
+        "/commit/0123abc",
+        "/commits/main",
+        "/actions",
+        "/releases/tag/v1",
+        "/wiki",
+    ] {
+        let (_, _, rest) = ws(&format!("/github/acme/hello{page}"));
+        assert!(is_github_page(&rest), "{page}");
+    }
+    for ide in [
+        "/",
+        "/?folder=/w",
+        "/stable-1234/static/out/vs/code/browser/workbench/workbench.js",
+        "/_dcs/files/tree/x",
+        "/ports/3000/tree",
+        "/trees",
+        "/Tree/main",
+        "/x/tree",
+        "/?tree=1",
+    ] {
+        let (_, _, rest) = ws(&format!("/github/acme/hello{ide}"));
+        assert!(!is_github_page(&rest), "{ide}");
+    }
+}
