@@ -47,6 +47,28 @@ pub async fn idle_report(url: &str) -> anyhow::Result<(u16, Value)> {
     call(req).await
 }
 
+/// Deletes the proxy's only workspace of its (`--auth none`) user through the API
+/// (`204` expected; its files stay); returns its id.
+pub async fn delete_the_only_workspace(fx: &crate::Fixture) -> anyhow::Result<String> {
+    let http = crate::client();
+    let (_, list) = call(http.get(fx.proxy.url("/api/instances"))).await?;
+    let id = list["instances"][0]["instance_id"]
+        .as_str()
+        .with_context(|| format!("no workspace in {list}"))?
+        .to_owned();
+    let resp = http
+        .delete(fx.proxy.url(&format!("/api/instances/{id}")))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status() == 204,
+        "delete: {}: {}",
+        resp.status(),
+        fx.proxy.log()
+    );
+    Ok(id)
+}
+
 /// The fields named in an `ApiError`'s `fields`.
 pub fn error_fields(body: &Value) -> Vec<String> {
     body["fields"]

@@ -127,16 +127,7 @@ async fn a_request_on_its_way_when_the_workspace_is_deleted_does_not_make_it_aga
     });
     tokio::time::timeout(PATIENCE, arrival).await??;
 
-    let (_, list) = call(http.get(fx.proxy.url("/api/instances"))).await?;
-    let id = list["instances"][0]["instance_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no workspace in {list}"))
-        .to_owned();
-    let resp = http
-        .delete(fx.proxy.url(&format!("/api/instances/{id}")))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 204, "{}", fx.proxy.log());
+    dcs_e2e::api::delete_the_only_workspace(&fx).await?;
 
     // The request's launcher went away under it: it is answered that the workspace
     // was deleted, and nothing was made again.

@@ -30,16 +30,7 @@ async fn a_tab_open_on_a_deleted_workspace_does_not_bring_it_back_until_asked() 
     script.expect("loaded", STEP).await?;
     std::fs::write(fx.checkout().join("notes.txt"), "kept\n")?;
     let http = client();
-    let (_, list) = call(http.get(fx.proxy.url("/api/instances"))).await?;
-    let id = list["instances"][0]["instance_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no workspace in {list}"))
-        .to_owned();
-    let resp = http
-        .delete(fx.proxy.url(&format!("/api/instances/{id}")))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 204, "{}", fx.proxy.log());
+    dcs_e2e::api::delete_the_only_workspace(&fx).await?;
     assert!(fx.wait_for_no_launcher(STEP).await, "{}", fx.proxy.log());
     script.send("deleted").await?;
 

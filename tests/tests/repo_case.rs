@@ -79,16 +79,7 @@ async fn a_workspace_opened_again_in_another_spelling_finds_its_files() -> anyho
     std::fs::write(folder.join("notes.txt"), "uncommitted work\n")?;
 
     // Deleted: the record goes, the files stay.
-    let (_, list) = dcs_e2e::api::call(http.get(fx.proxy.url("/api/instances"))).await?;
-    let id = list["instances"][0]["instance_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no workspace in {list}"))
-        .to_owned();
-    let resp = http
-        .delete(fx.proxy.url(&format!("/api/instances/{id}")))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 204, "{}", fx.proxy.log());
+    dcs_e2e::api::delete_the_only_workspace(&fx).await?;
     assert!(
         fx.wait_for_no_launcher(std::time::Duration::from_secs(120))
             .await,
