@@ -113,9 +113,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
                 ide: cfg.ide.clone(),
                 ide_bin: cfg.ide_bin.clone(),
                 stop_grace: cfg.stop_grace,
-                start_limit: cfg
-                    .start_timeout
-                    .max(std::time::Duration::from_secs(30 * 60)),
+                start_limit: cfg.limits.git.start_limit(cfg.start_timeout),
                 launcher_log: cfg.launcher_log.clone(),
                 git: cfg.limits.git,
                 extra_ca_file: cfg.extra_ca_file.clone(),

@@ -80,7 +80,19 @@ impl Default for GitLimits {
     }
 }
 
+/// What a local start may take besides its clone: installing and starting the IDE.
+const START_BESIDES_CLONE: Duration = Duration::from_secs(10 * 60);
+
 impl GitLimits {
+    /// The bound of one local start (clone included), whatever a request waits
+    /// (`start_timeout`): at least 30 minutes, and never less than a clone may take
+    /// (`--git-timeout`) and the IDE's start after it, so a longer git timeout is
+    /// not cut short by the start's.
+    pub fn start_limit(&self, start_timeout: Duration) -> Duration {
+        let clone = Duration::from_secs(self.timeout_secs) + START_BESIDES_CLONE;
+        start_timeout.max(Duration::from_secs(30 * 60)).max(clone)
+    }
+
     /// Sets them on a launcher's contract.
     pub fn apply(&self, env: &mut dcs_model::LauncherEnv) {
         env.git_timeout_secs = self.timeout_secs;
@@ -114,5 +126,32 @@ impl LimitArgs {
                 low_speed_secs: self.git_low_speed_time.as_secs().max(1),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_may_take_its_whole_clone_and_the_ides_start() {
+        let git = |secs| GitLimits {
+            timeout_secs: secs,
+            ..GitLimits::default()
+        };
+        let five_min = Duration::from_secs(300);
+        assert_eq!(
+            git(1800).start_limit(five_min),
+            Duration::from_secs(40 * 60)
+        );
+        assert_eq!(git(60).start_limit(five_min), Duration::from_secs(30 * 60));
+        let two_hours = git(2 * 3600).start_limit(five_min);
+        assert_eq!(
+            two_hours,
+            Duration::from_secs(2 * 3600 + 600),
+            "--git-timeout 2h"
+        );
+        let long_wait = Duration::from_secs(3 * 3600);
+        assert_eq!(git(60).start_limit(long_wait), long_wait);
     }
 }
