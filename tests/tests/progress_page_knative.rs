@@ -185,7 +185,7 @@ async fn a_launchers_failure_shows_its_reason_and_what_to_do_in_chromium() -> an
     let shown = page.expect("failure", PATIENCE).await?;
     let text = shown["text"].as_str().unwrap_or_default();
     assert!(
-        text.contains("refused the credentials") && text.contains("git credential"),
+        text.contains("refused the credentials") && text.contains("administrator"),
         "the launcher's reason and what to do: {text}\n{}",
         s.proxy.log()
     );
