@@ -15,9 +15,12 @@
 //! transfer child under it), nor a `.git` that leads to another repository
 //! ([`checkout::gitdir`]): this step runs outside the workspace, with the token.
 //!
-//! The first open clones shallow; every later start fetches, completing the
-//! history of a shallow checkout ([`History::Complete`]). The first start that
-//! fetched leaves the roots as a hashed folder for the next ones' transfers
+//! It never waits for history: the first open clones shallow, and every later start
+//! fetches as a first open does ([`History::FirstOpen`]: a shallow checkout stays
+//! shallow), so the workspace starts as fast as a fetch allows however large the
+//! history. The rest of the history is fetched beside the running workspace by
+//! `dcs-launcher checkout --history` ([`crate::checkout_history`]). The first start
+//! that fetched leaves the roots as a hashed folder for the next ones' transfers
 //! ([`crate::trust::make_folder_for_next_start`]).
 
 use std::sync::atomic::AtomicBool;
@@ -70,13 +73,14 @@ pub async fn run(env: LauncherEnv) -> u8 {
             Ok(mut program) => {
                 program
                     .env
-                    .push((HISTORY_ENV.into(), History::Complete.env_value().into()));
+                    .push((HISTORY_ENV.into(), History::FirstOpen.env_value().into()));
                 let last = Mutex::new(None::<Instant>);
                 let status = |s: Status| {
                     readiness.set_progress(Some(crate::startup::progress(&s, &job)));
                     log_progress(&last, s);
                 };
-                checkout::run::run(&job, &program, Limits::from_env(&env), &status).await
+                // Not `run`: its history fetch would die with this process.
+                checkout::run::run_alone(&job, &program, Limits::from_env(&env), &status).await
             }
             Err(err) => Err(err),
         },

@@ -25,7 +25,9 @@
 //!   limits, one launcher per checkout folder at a time; never touches the user's
 //!   files.
 //! - [`checkout_container`]: `dcs-launcher checkout`, the checkout done before the
-//!   launcher starts (Knative's init container, which alone holds the token).
+//!   launcher starts (Knative's init container; a sandbox's step), with the token.
+//! - [`checkout_history`]: `dcs-launcher checkout --history`, the rest of a shallow
+//!   checkout's history, fetched with the token beside the running workspace.
 //! - [`credential_helper`]: the git credential helper offering the user's own
 //!   credentials.
 //! - [`notices`]: what the user should know (e.g. updates are not fetched), shown
@@ -58,6 +60,7 @@ pub mod background;
 pub mod body;
 pub mod checkout;
 pub mod checkout_container;
+pub mod checkout_history;
 pub mod credential_helper;
 pub mod error;
 pub mod failed_start;

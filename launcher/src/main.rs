@@ -6,7 +6,9 @@
 //! `checkout::child`).
 //!
 //! `dcs-launcher checkout` is the checkout container: clone or fetch, record the
-//! outcome, exit (see the library's `checkout_container`).
+//! outcome, exit (see the library's `checkout_container`). `checkout --history
+//! [--stay]` fetches the rest of a shallow checkout's history beside the running
+//! workspace, then exits or stays until SIGTERM (see `checkout_history`).
 //!
 //! `dcs-launcher credential-helper` is the git credential helper offering the user's
 //! own credentials in their workspace (see `credential_helper`).
@@ -59,7 +61,15 @@ enum Command {
     GitTransfer,
     /// Clone or fetch the repository, record the outcome and exit (Knative's
     /// `checkout` init container; the workspace's launcher uses the outcome).
-    Checkout,
+    Checkout {
+        /// Instead: fetch the rest of a shallow checkout's history, beside the
+        /// running workspace (Knative's `history` container).
+        #[arg(long)]
+        history: bool,
+        /// After the history, wait for SIGTERM instead of exiting (a container's).
+        #[arg(long, requires = "history")]
+        stay: bool,
+    },
     /// A git credential helper offering the user's own credentials (git runs it).
     #[command(name = "credential-helper")]
     CredentialHelper {
@@ -83,7 +93,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run => run(),
         Command::GitTransfer => git_transfer(),
-        Command::Checkout => checkout(),
+        Command::Checkout { history, stay } => checkout(history.then_some(stay)),
         Command::CredentialHelper { file, operation } => {
             ExitCode::from(dcs_launcher::credential_helper::run(
                 &file,
@@ -113,7 +123,8 @@ fn git_transfer() -> ExitCode {
     ExitCode::from(dcs_launcher::checkout::child::main())
 }
 
-fn checkout() -> ExitCode {
+/// The checkout step; with `Some(stay)`, its history mode (`--history`).
+fn checkout(history: Option<bool>) -> ExitCode {
     let Some(env) = contract() else {
         return ExitCode::from(2);
     };
@@ -132,7 +143,10 @@ fn checkout() -> ExitCode {
         .enable_all()
         .build()
     {
-        Ok(rt) => ExitCode::from(rt.block_on(dcs_launcher::checkout_container::run(env))),
+        Ok(rt) => ExitCode::from(match history {
+            Some(stay) => rt.block_on(dcs_launcher::checkout_history::run(env, stay)),
+            None => rt.block_on(dcs_launcher::checkout_container::run(env)),
+        }),
         Err(e) => {
             eprintln!("dcs-launcher checkout: starting the async runtime: {e}");
             ExitCode::FAILURE
@@ -333,6 +347,21 @@ mod tests {
         assert!(
             matches!(cli.command, Command::TerminalSession { ref program } if program.len() == 2)
         );
+    }
+
+    #[test]
+    fn the_checkout_step_parses_its_history_mode() {
+        let parse = |args: &[&str]| {
+            let argv = ["dcs-launcher", "checkout"].iter().chain(args);
+            match Cli::try_parse_from(argv).map(|cli| cli.command) {
+                Ok(Command::Checkout { history, stay }) => Some((history, stay)),
+                _ => None,
+            }
+        };
+        assert_eq!(parse(&[]), Some((false, false)));
+        assert_eq!(parse(&["--history"]), Some((true, false)));
+        assert_eq!(parse(&["--history", "--stay"]), Some((true, true)));
+        assert_eq!(parse(&["--stay"]), None, "--stay is of the history mode");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::bins::bin_path;
-use crate::procs::{is_alive, processes_with_env};
+use crate::procs::{cmdline, is_alive, processes_with_env};
 
 /// How to start a proxy.
 #[derive(Debug, Clone)]
@@ -227,8 +227,17 @@ impl Proxy {
 
     /// Live launcher processes serving user id `user`: the processes with the
     /// launcher's environment, less those a launcher started (its transfer children,
-    /// such as the history fetch after a first open, inherit that environment).
+    /// such as the history fetch after a first open, inherit that environment) and a
+    /// sandbox's checkout steps (`dcs-launcher checkout [--history]`, the proxy's).
     pub fn launcher_pids_of(&self, user: &str) -> Vec<u32> {
+        let step = |p: u32| cmdline(p).is_some_and(|c| c.get(1).is_some_and(|a| a == "checkout"));
+        let mut pids = self.workspace_pids_of(user);
+        pids.retain(|&p| !step(p));
+        pids
+    }
+
+    /// [`Self::launcher_pids_of`] with the checkout steps.
+    fn workspace_pids_of(&self, user: &str) -> Vec<u32> {
         let marker = format!("DCS_WORKSPACES_DIR={}", self.volume_of(user).display());
         let with_env = processes_with_env(&marker);
         with_env
@@ -275,7 +284,7 @@ impl Drop for Proxy {
             return;
         }
         let users = self.volumes();
-        for pid in users.iter().flat_map(|u| self.launcher_pids_of(u)) {
+        for pid in users.iter().flat_map(|u| self.workspace_pids_of(u)) {
             if let Ok(pid) = i32::try_from(pid) {
                 let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
             }

@@ -204,13 +204,13 @@ pub fn main() -> u8 {
 }
 
 /// The line a checkout container recorded in `file` (a [`Line`] written by
-/// [`record`]); for [`History::Complete`], that the checkout container completes the
-/// history at the next start.
+/// [`record`]); for [`History::Complete`], that the checkout step's history mode
+/// completes the history (`crate::checkout_history`).
 pub fn replay(file: &std::path::Path, history: History) -> Line {
     if history == History::Complete {
         return Line::Done {
             outcome: super::Outcome::UsedAsIs {
-                warning: "the history is completed by the checkout container at the next start"
+                warning: "the history is completed beside the workspace by the checkout step"
                     .into(),
             },
         };

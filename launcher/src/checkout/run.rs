@@ -9,7 +9,8 @@
 //! of its history in the background ([`complete_history`]): a second transfer under
 //! the same lock, started once the first is done, reporting to nobody, so the
 //! workspace never waits for it; a failure only leaves the checkout shallow until the
-//! next start tries again.
+//! next start tries again. A checkout step that ends once done ([`run_alone`]) leaves
+//! the history to a process beside the workspace (`crate::checkout_history`).
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -48,8 +49,24 @@ pub enum Status {
 }
 
 /// Performs `job` in a transfer child started as `program`, within `limits`, telling
-/// `status` what it is doing. Ends early (an error) once `job.cancel` is set.
+/// `status` what it is doing, then (a checkout left shallow) starts
+/// [`complete_history`] beside. Ends early (an error) once `job.cancel` is set.
 pub async fn run(
+    job: &Job,
+    program: &Program,
+    limits: Limits,
+    status: &(dyn Fn(Status) + Send + Sync),
+) -> Result<Outcome> {
+    let result = run_alone(job, program, limits, status).await;
+    // After a replay the history is the checkout step's (`crate::checkout_history`).
+    if result.is_ok() && !is_replay(program) && shallow(&job.target).await {
+        tokio::spawn(complete_history(job.clone(), program.clone(), limits));
+    }
+    result
+}
+
+/// [`run`] without the history afterwards (the checkout step's, which ends once done).
+pub async fn run_alone(
     job: &Job,
     program: &Program,
     limits: Limits,
@@ -58,10 +75,7 @@ pub async fn run(
     let owner_dir = owner_dir(&job.target);
     // A replay transfers nothing: the checkout step that recorded the outcome held
     // the lock and cleaned up (and may have refused a path the lock is taken through).
-    let replay = program
-        .env
-        .iter()
-        .any(|(name, _)| name == super::child::REPLAY_ENV);
+    let replay = is_replay(program);
     let lock = if replay {
         None
     } else {
@@ -90,10 +104,13 @@ pub async fn run(
         remove_partials(&owner_dir, job).await?;
     }
     drop(lock);
-    if result.is_ok() && shallow(&job.target).await {
-        tokio::spawn(complete_history(job.clone(), program.clone(), limits));
-    }
     result
+}
+
+/// Whether `program` replays a checkout step's outcome ([`super::child::REPLAY_ENV`]).
+fn is_replay(program: &Program) -> bool {
+    let replay = |(name, _): &(std::ffi::OsString, _)| name == super::child::REPLAY_ENV;
+    program.env.iter().any(replay)
 }
 
 /// Fetches the rest of a shallow checkout's history in a transfer child of its own

@@ -38,7 +38,8 @@
 //! - [`spawn`]: building the launcher's command from the `DCS_*` contract, its
 //!   secrets on its stdin.
 //! - [`sandbox`]: the bubblewrap sandbox of a machine several users share.
-//! - [`checkout`]: a sandboxed workspace's clone, before and outside its sandbox.
+//! - [`checkout`]: a sandboxed workspace's clone, before and outside its sandbox,
+//!   and the rest of its history, beside it.
 //! - [`stdin`]: the secrets a launcher is handed on its stdin.
 //! - [`volume`]: how much of a user's volume is used.
 
@@ -281,10 +282,14 @@ impl Runtime for LocalRuntime {
         let Some(slot) = self.existing(key) else {
             return Ok(());
         };
-        let (start, process) = {
+        let (start, process, history) = {
             let mut st = slot.lock();
-            (st.start.take(), st.record.process.take())
+            (st.start.take(), st.record.process.take(), st.history.take())
         };
+        if let Some(history) = history {
+            // Not waited for: it ends within its grace.
+            history.cancel();
+        }
         if let Some(start) = &start {
             info!(workspace = %key, "cancelling the start under way");
             start.cancel();

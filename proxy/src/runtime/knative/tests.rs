@@ -1,5 +1,6 @@
 //! Tests of the Knative runtime. Fixtures here; suites beside:
-//! - [`golden`]: every builder's output, whole.
+//! - [`golden`]: every builder's output, whole ([`golden_history`]: the `history`
+//!   container's).
 //! - [`schema`]: objects against the upstream Knative CRD schema and feature flags.
 //! - [`manifests`]: `knative/` parses strictly, matches the generator, RBAC is exact.
 //! - [`verifier`]: the exact requests each runtime call makes (scripted API server).
@@ -17,6 +18,7 @@
 
 mod contract;
 mod golden;
+mod golden_history;
 mod golden_secrets;
 mod launcher;
 mod launcher_env;

@@ -33,6 +33,10 @@ pub(super) struct SlotState {
     pub record: Record,
     /// Cancels the start under way: taken and cancelled by stop, delete, shutdown.
     pub start: Option<CancellationToken>,
+    /// Ends the history step beside the running launcher (sandboxed; see
+    /// `super::checkout::spawn_history`): taken and cancelled by stop, delete,
+    /// shutdown and the next start.
+    pub history: Option<CancellationToken>,
     /// Deleted: nothing starts it or saves its record again.
     pub deleted: bool,
     /// How far the start under way is, as its launcher last said.
@@ -46,6 +50,7 @@ impl Slot {
             state: Mutex::new(SlotState {
                 record,
                 start: None,
+                history: None,
                 deleted: false,
                 progress: None,
             }),

@@ -48,6 +48,11 @@ pub async fn run(
         None => StartPhase::Starting,
     };
     slot.lock().progress = Some(Progress::at(phase));
+    // A history step an earlier launcher left ends: this start's step takes the lock.
+    let earlier = slot.lock().history.take();
+    if let Some(earlier) = earlier {
+        earlier.cancel();
+    }
     // Sandboxed: the clone runs first, outside the sandbox (`super::checkout`).
     plan.check_out_first(cancel).await?;
     let mut child = plan.spawn()?;
@@ -134,6 +139,7 @@ async fn finish(
     };
     match outcome {
         Ok(up) => {
+            history_beside(cfg, plan, slot, pid);
             // Written behind the answer, not before it: a proxy that ends before it
             // is written finds the launcher recorded as starting, adopts it and sees
             // it ready (`super::adopt`).
@@ -160,6 +166,23 @@ async fn finish(
             Err(err)
         }
     }
+}
+
+/// Starts the history step beside the ready launcher `pid` of `slot` (sandboxed, see
+/// `super::checkout::spawn_history`), unless a stop or delete took that launcher
+/// meanwhile; its token is the slot's, for them to cancel.
+fn history_beside(cfg: &LocalConfig, plan: &Plan, slot: &Slot, pid: u32) {
+    let cancel = CancellationToken::new();
+    {
+        let mut st = slot.lock();
+        if st.deleted || st.record.process.is_none_or(|p| p.pid != pid) {
+            return;
+        }
+        if let Some(earlier) = st.history.replace(cancel.clone()) {
+            earlier.cancel();
+        }
+    }
+    super::checkout::spawn_history(plan, cfg.stop_grace, cancel);
 }
 
 /// `work`'s outcome once `save` succeeded, or `save`'s error as soon as it fails:

@@ -3,12 +3,14 @@
 //! An init container from the launcher image copies the static `dcs-launcher` into
 //! an `emptyDir`; a second, `checkout`, runs `dcs-launcher checkout` from the
 //! launcher image: it clones or fetches into the user's volume with the operator's
-//! git token — whose Secret is mounted into it and nowhere else — and leaves its
+//! git token — whose Secret is mounted into it and `history` only — and leaves its
 //! outcome in a small `emptyDir` (progress: `kubectl logs <pod> -c checkout`, and
 //! pushed to the proxy with the hop credential, for the progress page). The
 //! main container is the chosen base image running `dcs-launcher run` on port 8080,
 //! ready when `/_dcs/ready` says so; it reports the checkout's outcome as its own
-//! and never sees the token. It mounts the workspace's hop Secret (the credential
+//! and never sees the token. Beside it, the `history` container (launcher image,
+//! the token too) fetches the rest of a shallow checkout's history
+//! ([`history`]). The main container mounts the workspace's hop Secret (the credential
 //! only the proxy's requests carry) and, optionally, the user's credentials Secret
 //! (their own git credentials, offered through the launcher's credential helper). The
 //! workspace's spec picks the base image and the CPU/memory figures (each falls
@@ -50,7 +52,8 @@ pub const HOME_DIR: &str = "/home/dcs";
 pub const LAUNCHER_DIR: &str = "/opt/dcs/bin";
 /// The launcher inside the launcher image.
 pub const LAUNCHER_IN_IMAGE: &str = "/usr/local/bin/dcs-launcher";
-/// Where the git token Secret is mounted (in the `checkout` init container only).
+/// Where the git token Secret is mounted (in the `checkout` and `history` containers
+/// only).
 pub const GIT_TOKEN_DIR: &str = "/var/run/secrets/dcs/git";
 /// Where the workspace's hop Secret is mounted.
 pub const HOP_DIR: &str = "/var/run/secrets/dcs/hop";
@@ -66,6 +69,7 @@ pub const EXTRA_CA_DIR: &str = "/var/run/secrets/dcs/ca";
 pub const EXTRA_CA_FILE: &str = "ca.crt";
 /// The one port Knative routes to.
 pub const PORT: i32 = 8080;
+mod history;
 mod volumes;
 
 use volumes::volumes;
@@ -321,7 +325,13 @@ pub fn ksvc(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> Ksvc {
             init_container(cfg),
             checkout_container(cfg, spec, workspace_resources(cfg, spec)),
         ]),
-        containers: vec![main_container(cfg, spec)],
+        containers: [
+            Some(main_container(cfg, spec)),
+            history::container(cfg, spec),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         volumes: Some(volumes(cfg, spec)),
         security_context: Some(PodSecurityContext {
             fs_group: Some(cfg.run_as),

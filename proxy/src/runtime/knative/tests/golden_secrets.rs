@@ -1,5 +1,5 @@
 //! Every builder's output, compared whole: what carries secrets and CAs (the
-//! extra CA file, the git token's one container, the hop and credentials Secrets).
+//! extra CA file, the git token's two containers, the hop and credentials Secrets).
 
 use serde_json::json;
 
@@ -54,7 +54,7 @@ fn an_extra_ca_is_one_read_only_file_named_to_the_launcher() {
 }
 
 #[test]
-fn the_git_token_reaches_the_checkout_container_only() {
+fn the_git_token_reaches_the_checkout_and_history_containers_only() {
     let ksvc = serde_json::to_value(objects::ksvc(&config(), &spec())).expect("json");
     let pod = &ksvc["spec"]["template"]["spec"];
     let mounts_token = |c: &serde_json::Value| {
@@ -75,7 +75,8 @@ fn the_git_token_reaches_the_checkout_container_only() {
         .filter(|c| mounts_token(c) || names_token(c))
         .filter_map(|c| c["name"].as_str())
         .collect();
-    assert_eq!(with_token, ["checkout"]);
+    // `history` is a regular container beside the workspace's; never the workspace's.
+    assert_eq!(with_token, ["checkout", "history"]);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The pod's volumes: the user's and the workspace's claims, the launcher's and the
 //! checkout's `emptyDir`s, the hop and credentials Secrets, the git token Secret
-//! (mounted into the `checkout` init container only) and the extra CA certificates.
+//! (mounted into the `checkout` and `history` containers only) and the extra CA
+//! certificates.
 
 use dcs_model::names::user_volume_name;
 use k8s_openapi::api::core::v1::{
