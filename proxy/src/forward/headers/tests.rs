@@ -5,6 +5,8 @@ use dcs_model::UserId;
 
 use super::*;
 
+mod response;
+
 fn identity() -> Identity {
     Identity {
         email: Some("alice@example.com".into()),
@@ -152,34 +154,6 @@ fn upgrade_requests_keep_the_upgrade_pair() {
 }
 
 #[test]
-fn root_relative_locations_go_back_under_the_prefix() {
-    let p = "/github/acme/hello";
-    for (given, want) in [
-        ("/sub/", "/github/acme/hello/sub/"),
-        ("/github/acme/hello/x", "/github/acme/hello/x"),
-        ("sub/", "sub/"),
-        ("//evil.example/", "//evil.example/"),
-        ("https://x.example/", "https://x.example/"),
-    ] {
-        let mut h = HeaderMap::new();
-        h.insert("location", HeaderValue::from_str(given).expect("v"));
-        rewrite_response(&mut h, p, false);
-        assert_eq!(h["location"], want, "{given}");
-    }
-}
-
-#[test]
-fn a_workspace_cannot_clear_the_sites_data() {
-    let mut h = HeaderMap::new();
-    h.insert("content-type", HeaderValue::from_static("text/html"));
-    h.append("clear-site-data", HeaderValue::from_static("\"cookies\""));
-    h.append("Clear-Site-Data", HeaderValue::from_static("\"*\""));
-    rewrite_response(&mut h, "/github/acme/hello", false);
-    assert!(!h.contains_key("clear-site-data"), "{h:?}");
-    assert_eq!(h["content-type"], "text/html");
-}
-
-#[test]
 fn every_credential_cookie_stops_here_built_in_or_configured() {
     let mut h = HeaderMap::new();
     h.append(
@@ -230,41 +204,6 @@ fn only_the_proxy_says_a_preview_is_at_the_root_of_its_host() {
     };
     rewrite_request(&mut h, &root);
     assert_eq!(h["x-dcs-preview-root"], "1");
-}
-
-#[test]
-fn a_workspace_cannot_set_a_credential_cookie_or_one_for_other_hosts() {
-    let mut h = HeaderMap::new();
-    for v in [
-        "authentik_proxy_ab=forged; Path=/",
-        "authentik_session=forged",
-        "dcs_instance_token=forged; Path=/instances/inst-1/",
-        "sid=1; Path=/; Domain=example.com; HttpOnly",
-        "theme=dark",
-    ] {
-        h.append("set-cookie", HeaderValue::from_static(v));
-    }
-    let mut host_only = h.clone();
-    CREDENTIALS.confine_response(&mut host_only, None);
-    let got: Vec<&str> = host_only
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    assert_eq!(got, ["sid=1; Path=/; HttpOnly", "theme=dark"]);
-    CREDENTIALS.confine_response(&mut h, Some("/github/acme/hello/ports/9998"));
-    let got: Vec<&str> = h
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    assert_eq!(
-        got,
-        [
-            "sid=1; Path=/github/acme/hello/ports/9998/; HttpOnly",
-            "theme=dark"
-        ]
-    );
 }
 
 /// `X-Forwarded-*` a client (an ingress in front) sent are kept or extended; absent,
