@@ -9,34 +9,19 @@
 //! So the shallow state is seen for certain, a file is edited while the fetch waits,
 //! and the fetch then completes the history around the edit.
 
-use std::convert::Infallible;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use dcs_e2e::api::call;
 use dcs_e2e::procs::processes_with_env;
 use dcs_e2e::{client, run_git, GitServer, Proxy, ProxyBuilder, UpstreamRepo};
 use dcs_os::proc::Stat;
-use http::{Request, Response};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 /// Commits in the upstream repository.
 const COMMITS: usize = 5;
 
-/// A relay to a git server that holds fetches from shallow repositories while closed.
-struct Relay {
-    base: String,
-    held: Arc<AtomicUsize>,
-    open: watch::Sender<bool>,
-}
+#[path = "common/git_relay.rs"]
+mod git_relay;
 
 /// Whether an upload-pack request comes from a shallow repository: it has a
 /// `shallow <sha>` pkt-line (`0035` is its length; the capability word `shallow` in
@@ -45,65 +30,10 @@ fn from_shallow(body: &[u8]) -> bool {
     body.windows(12).any(|w| w == b"0035shallow ")
 }
 
-async fn relay(to: String) -> anyhow::Result<Relay> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let held = Arc::new(AtomicUsize::new(0));
-    let (open, gate) = watch::channel(false);
-    let (counter, http) = (held.clone(), client());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (to, counter, gate, http) =
-                (to.clone(), counter.clone(), gate.clone(), http.clone());
-            let svc = service_fn(move |req: Request<Incoming>| {
-                let (to, counter, mut gate, http) =
-                    (to.clone(), counter.clone(), gate.clone(), http.clone());
-                async move {
-                    let (parts, body) = req.into_parts();
-                    let body = body
-                        .collect()
-                        .await
-                        .map(|b| b.to_bytes())
-                        .unwrap_or_default();
-                    if from_shallow(&body) {
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        let _ = gate.wait_for(|open| *open).await;
-                    }
-                    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                    let mut out = http.request(parts.method.clone(), format!("{to}{path}"));
-                    for (name, value) in &parts.headers {
-                        if !matches!(name.as_str(), "host" | "content-length" | "connection") {
-                            out = out.header(name, value);
-                        }
-                    }
-                    let answer = match out.body(body).send().await {
-                        Ok(resp) => {
-                            let mut back = Response::builder().status(resp.status());
-                            for (name, value) in resp.headers() {
-                                if !matches!(
-                                    name.as_str(),
-                                    "content-length" | "transfer-encoding" | "connection"
-                                ) {
-                                    back = back.header(name, value);
-                                }
-                            }
-                            let bytes = resp.bytes().await.unwrap_or_default();
-                            back.body(Full::new(bytes))
-                        }
-                        Err(err) => Response::builder()
-                            .status(502)
-                            .body(Full::new(Bytes::from(err.to_string()))),
-                    };
-                    Ok::<_, Infallible>(answer.unwrap_or_else(|_| Response::new(Full::default())))
-                }
-            });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc),
-            );
-        }
-    });
-    Ok(Relay { base, held, open })
+/// A relay to the git server at `to` that holds fetches from shallow repositories
+/// while closed.
+async fn relay(to: String) -> anyhow::Result<git_relay::Relay> {
+    git_relay::start(to, from_shallow).await
 }
 
 /// An upstream `acme/hello` with [`COMMITS`] commits.
@@ -149,7 +79,7 @@ async fn a_shallow_first_open_gets_its_history_later_around_the_users_edits() ->
     open(&proxy).await?;
     // The background fetch has begun and waits at the relay; the workspace serves.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while relay.held.load(Ordering::SeqCst) == 0 {
+    while relay.held() == 0 {
         assert!(
             Instant::now() < deadline,
             "no background fetch began\n{}",
@@ -179,7 +109,7 @@ async fn a_shallow_first_open_gets_its_history_later_around_the_users_edits() ->
     std::fs::write(checkout.join("README.md"), "# hello\nedited meanwhile\n")?;
     std::fs::write(checkout.join("notes.txt"), "mine\n")?;
     let head = run_git(&checkout, &["rev-parse", "HEAD"])?;
-    relay.open.send_replace(true);
+    relay.open();
 
     let deadline = Instant::now() + Duration::from_secs(60);
     while shallow(&checkout) || commits(&checkout)? != COMMITS {
@@ -253,7 +183,7 @@ async fn a_checkout_left_shallow_opens_again_and_completes_later() -> anyhow::Re
 
     open(&proxy).await?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while relay.held.load(Ordering::SeqCst) == 0 {
+    while relay.held() == 0 {
         assert!(Instant::now() < deadline, "no background fetch began");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -274,7 +204,7 @@ async fn a_checkout_left_shallow_opens_again_and_completes_later() -> anyhow::Re
     }
     assert!(shallow(&checkout));
     repo.commit(&[("later.txt", "later\n")], "a later commit")?;
-    relay.open.send_replace(true);
+    relay.open();
 
     // It opens again (a fetch that keeps it shallow), then completes in the background.
     open(&proxy).await?;
