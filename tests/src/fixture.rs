@@ -120,6 +120,15 @@ impl Fixture {
     }
 }
 
+/// `req` as a person's navigation in a browser tab: an HTML page asked for by typing
+/// its address or following a link (what may wake, or make again, a workspace).
+pub fn navigation(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    req.header("accept", "text/html,application/xhtml+xml")
+        .header("sec-fetch-mode", "navigate")
+        .header("sec-fetch-dest", "document")
+        .header("sec-fetch-site", "none")
+}
+
 /// A response's `Location` header ("" without one): where a redirect sends the client.
 pub fn location(resp: &reqwest::Response) -> String {
     resp.headers()

@@ -49,7 +49,7 @@ pub mod rootfs;
 pub mod workspace_echo;
 
 pub use bins::{bin_dir, bin_path};
-pub use fixture::{client, location, Fixture, README};
+pub use fixture::{client, location, navigation, Fixture, README};
 pub use git_cli::{git_command, run_git};
 pub use git_server::{GitServer, GitServerBuilder, RecordedRequest, TestCa};
 pub use jwt::JwtIssuer;

@@ -64,13 +64,8 @@ async fn background_polls_do_not_restart_a_killed_launcher_but_a_navigation_does
     }
 
     // A person opens the page: the workspace starts again.
-    let resp = http
-        .get(fx.proxy.url("/github/acme/hello/"))
-        .header("accept", "text/html")
-        .header("sec-fetch-mode", "navigate")
-        .header("sec-fetch-dest", "document")
-        .send()
-        .await?;
+    let open = dcs_e2e::navigation(http.get(fx.proxy.url("/github/acme/hello/")));
+    let resp = open.send().await?;
     assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
     let started = wait_until(PATIENCE, Duration::from_millis(50), || {
         fx.proxy.launcher_pids().iter().any(|&pid| pid != killed)

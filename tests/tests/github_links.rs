@@ -23,13 +23,8 @@ async fn a_pasted_github_page_address_opens_the_workspace() -> anyhow::Result<()
     let fx = Fixture::new(|b| b)?;
     let http = client();
     for page in PAGES {
-        let resp = http
-            .get(fx.proxy.url(&format!("/github/acme/hello{page}")))
-            .header("accept", "text/html,application/xhtml+xml")
-            .header("sec-fetch-mode", "navigate")
-            .header("sec-fetch-dest", "document")
-            .send()
-            .await?;
+        let url = fx.proxy.url(&format!("/github/acme/hello{page}"));
+        let resp = dcs_e2e::navigation(http.get(url)).send().await?;
         assert_eq!(resp.status(), 303, "{page}: {}", fx.proxy.log());
         assert_eq!(location(&resp), "/github/acme/hello/", "{page}");
         assert_eq!(resp.headers()["cache-control"], "no-store", "{page}");

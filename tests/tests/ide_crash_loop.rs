@@ -85,13 +85,8 @@ async fn an_ide_that_keeps_crashing_ends_its_launcher_and_the_next_open_says_why
     assert!(fx.proxy.launcher_pids().is_empty(), "{}", fx.proxy.log());
 
     // Opened again: started afresh, and the page says how the IDE exited.
-    let resp = http
-        .get(fx.proxy.url("/github/acme/hello/"))
-        .header("accept", "text/html")
-        .header("sec-fetch-mode", "navigate")
-        .header("sec-fetch-dest", "document")
-        .send()
-        .await?;
+    let open = dcs_e2e::navigation(http.get(fx.proxy.url("/github/acme/hello/")));
+    let resp = open.send().await?;
     let page = resp.text().await?;
     let deadline = Instant::now() + STEP;
     let failed = loop {

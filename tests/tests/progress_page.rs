@@ -47,11 +47,7 @@ fn slow_clone() -> anyhow::Result<Fixture> {
 
 /// A navigation as a browser sends it.
 fn navigate(fx: &Fixture, path: &str) -> reqwest::RequestBuilder {
-    client()
-        .get(fx.proxy.url(path))
-        .header("accept", "text/html,application/xhtml+xml")
-        .header("sec-fetch-mode", "navigate")
-        .header("sec-fetch-site", "none")
+    dcs_e2e::navigation(client().get(fx.proxy.url(path)))
 }
 
 /// Polls the progress endpoint until `done` holds for an answer; returns every

@@ -88,12 +88,8 @@ async fn a_workspace_opened_again_in_another_spelling_finds_its_files() -> anyho
     );
 
     // A person opens it again, spelled in lower case.
-    let resp = http
-        .get(fx.proxy.url("/github/team/tools/"))
-        .header("accept", "text/html")
-        .header("sec-fetch-mode", "navigate")
-        .send()
-        .await?;
+    let page = dcs_e2e::navigation(http.get(fx.proxy.url("/github/team/tools/")));
+    let resp = page.send().await?;
     assert!(resp.status().is_success(), "{}", fx.proxy.log());
     let resp = http.get(files("/github/team/tools/")).send().await?;
     assert_eq!(resp.status(), 200, "{}", fx.proxy.log());

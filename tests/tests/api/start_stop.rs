@@ -188,11 +188,7 @@ async fn a_stop_after_the_progress_page_gave_up_waiting_is_not_undone_by_its_pol
     let http = client();
     // The clone hangs: the start outlives the page's wait for it.
     fx.git.set_mode(dcs_e2e::git_server::Mode::HangPacks);
-    let page = http
-        .get(fx.proxy.url("/github/acme/hello/"))
-        .header("accept", "text/html,application/xhtml+xml")
-        .header("sec-fetch-mode", "navigate")
-        .header("sec-fetch-site", "none")
+    let page = dcs_e2e::navigation(http.get(fx.proxy.url("/github/acme/hello/")))
         .send()
         .await?;
     assert_eq!(page.status(), 200, "the progress page: {}", fx.proxy.log());
