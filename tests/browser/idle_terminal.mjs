@@ -39,9 +39,12 @@ async function openTerminal(page) {
     await page.keyboard.press('Enter');
     await rows.waitFor({ state: 'visible', timeout: 30_000 }).catch(() => {});
   }
+  // Clicking the terminal now and then while its shell starts, as a person waiting
+  // for it would (so a slow start is not idle time).
   const deadline = Date.now() + LONG;
-  while (!(await prompted())) {
+  for (let i = 1; !(await prompted()); i++) {
     if (Date.now() > deadline) throw new Error('the terminal never showed a prompt');
+    if (i % 6 === 0) await page.locator('.terminal-wrapper .xterm').first().click().catch(() => {});
     await page.waitForTimeout(500);
   }
   await page.locator('.terminal-wrapper .xterm').first().click();
@@ -54,7 +57,23 @@ await run(async (page) => {
   emit('loaded');
 
   const rows = await openTerminal(page);
-  await page.keyboard.type(input.command);
+  // Typed until the line shows it whole (keys typed while the terminal takes the
+  // focus can be lost), then run.
+  for (let i = 0; ; i++) {
+    await page.keyboard.press('Control+U');
+    await page.keyboard.type(input.command);
+    const shown = await page
+      .waitForFunction(
+        // Rows wrap a long prompt's line: compared without line breaks and blanks.
+        ([el, want]) => el && el.innerText.replace(/\s+/g, '').includes(want.replace(/\s+/g, '')),
+        [await rows.elementHandle(), input.command],
+        { timeout: 10_000 },
+      )
+      .then(() => true, () => false);
+    if (shown) break;
+    if (i > 5) throw new Error(`the terminal never showed the typed command: ${await rows.innerText()}`);
+    await page.locator('.terminal-wrapper .xterm').first().click().catch(() => {});
+  }
   await page.keyboard.press('Enter');
   await page.waitForTimeout(1000);
   await page.screenshot({ path: `${input.screenshots}/terminal-job.png` });
