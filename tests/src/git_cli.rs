@@ -12,6 +12,17 @@ pub const GIT_USER_NAME: &str = "dcs-e2e";
 /// Author and committer email used for every commit the tests make.
 pub const GIT_USER_EMAIL: &str = "dcs-e2e@example.invalid";
 
+/// The variables naming an HTTP proxy, which a test's git (or launcher) must not
+/// inherit from the machine: tests talk to loopback only.
+pub const PROXY_VARS: &[&str] = &[
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
+
 /// A `git` command with an isolated environment and `-c` options already set
 /// (`init.defaultBranch=main`, no gpg signing, no askpass). Add the
 /// subcommand and its arguments: `git_command().args(["clone", url, dir])`.
@@ -37,13 +48,10 @@ pub fn git_command() -> Command {
         "GIT_INDEX_FILE",
         "GIT_CONFIG_PARAMETERS",
         "GIT_CONFIG_COUNT",
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-    ] {
+    ]
+    .iter()
+    .chain(PROXY_VARS)
+    {
         cmd.env_remove(var);
     }
     cmd.args([

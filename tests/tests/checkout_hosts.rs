@@ -52,14 +52,7 @@ impl Volume {
     /// variables; returns the outcome it recorded (`{"event": "done"|"failed", …}`).
     fn run_step(&self, git_base: &str, extra: &[(&str, &Path)]) -> anyhow::Result<Value> {
         let mut cmd = Command::new(bin_path("dcs-launcher")?);
-        for var in [
-            "http_proxy",
-            "https_proxy",
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "all_proxy",
-            "ALL_PROXY",
-        ] {
+        for var in dcs_e2e::git_cli::PROXY_VARS {
             cmd.env_remove(var);
         }
         let out = cmd
