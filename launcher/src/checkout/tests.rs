@@ -25,7 +25,7 @@ pub(super) fn job(base: &str, workspaces: &Path) -> Job {
     }
 }
 
-fn names(dir: &Path) -> Vec<String> {
+pub(crate) fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .expect("read_dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -169,9 +169,25 @@ fn a_cancelled_clone_leaves_nothing_behind() {
 /// A loopback HTTP server answering every request with `401 Basic`, reporting each
 /// request's head.
 fn demanding_server() -> (String, mpsc::Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    recording_server("127.0.0.1:0", |_, _| {
+        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+            .to_owned()
+    })
+    .expect("bind")
+}
+
+/// A loopback server on `addr` that records each request's head (before it
+/// answers, so every request a finished transfer made is recorded) and answers
+/// with what `answer` makes of the head. Its base URL and the heads.
+fn recording_server(
+    addr: &str,
+    answer: impl Fn(&str, &str) -> String + Send + 'static,
+) -> Option<(String, mpsc::Receiver<String>)> {
+    let listener = TcpListener::bind(addr).ok()?;
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (tx, rx) = mpsc::channel();
+    let me = base.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
@@ -184,16 +200,14 @@ fn demanding_server() -> (String, mpsc::Receiver<String>) {
                 }
                 head.push_str(&line);
             }
-            let _ = stream.write_all(
-                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n\
-                  Content-Length: 0\r\nConnection: close\r\n\r\n",
-            );
+            let reply = answer(&me, &head);
             if tx.send(head).is_err() {
                 return;
             }
+            let _ = stream.write_all(reply.as_bytes());
         }
     });
-    (base, rx)
+    Some((base, rx))
 }
 
 fn base64(input: &[u8]) -> String {

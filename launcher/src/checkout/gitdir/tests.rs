@@ -4,9 +4,8 @@
 //! the next fetch, and nothing else is.
 
 use std::fs;
-use std::path::Path;
 
-use crate::checkout::tests::job;
+use crate::checkout::tests::{job, names};
 use crate::checkout::{checkout, Outcome};
 use crate::error::{Error, FailureKind};
 use crate::fixtures::{git, Upstream};
@@ -54,15 +53,6 @@ impl Bob {
     fn assert_untouched(&self) {
         assert_eq!(self.state(), self.before, "bob's repository changed");
     }
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .expect("read_dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 fn refused(result: crate::error::Result<Outcome>) -> String {

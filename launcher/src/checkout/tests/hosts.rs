@@ -3,48 +3,11 @@
 //! host not followed; the proxy the operator gave the launcher's environment, never
 //! one named in the checkout's `.git/config`. Real loopback servers, real libgit2.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::sync::mpsc;
-
 use super::*;
 use crate::checkout::protocol::Program;
 use crate::checkout::watchdog::Limits;
 
 const TOKEN: &str = "s3cret-token";
-
-/// A loopback server on `addr` that records each request's head (before it
-/// answers, so every request a finished transfer made is recorded) and answers
-/// with what `answer` makes of the head. Its base URL and the heads.
-fn recording_server(
-    addr: &str,
-    answer: impl Fn(&str, &str) -> String + Send + 'static,
-) -> Option<(String, mpsc::Receiver<String>)> {
-    let listener = TcpListener::bind(addr).ok()?;
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = mpsc::channel();
-    let me = base.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut head = String::new();
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                head.push_str(&line);
-            }
-            let reply = answer(&me, &head);
-            if tx.send(head).is_err() {
-                return;
-            }
-            let _ = stream.write_all(reply.as_bytes());
-        }
-    });
-    Some((base, rx))
-}
 
 fn path_of(head: &str) -> &str {
     head.split_whitespace().nth(1).unwrap_or("/")
