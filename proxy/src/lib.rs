@@ -39,6 +39,8 @@
 //! - [`alloc`]: the memory allocator (jemalloc, returning freed memory).
 //! - [`pages`], [`error`], [`body`], [`metrics`], [`state`], [`telemetry`].
 //! - [`metrics_listen`]: `/metrics` on an address of its own (`--metrics-listen`).
+//! - [`hop_listen`]: launchers' progress pushes on an address of their own
+//!   (`--hop-listen`); [`side_listener`]: the serve loop both share.
 #![cfg_attr(test, recursion_limit = "256")]
 
 pub mod accept;
@@ -55,6 +57,7 @@ pub mod error;
 pub mod forward;
 pub mod home;
 pub mod hop;
+pub mod hop_listen;
 pub mod instances;
 pub mod kept;
 pub mod key_map;
@@ -70,6 +73,7 @@ pub mod resume;
 pub mod route;
 pub mod runtime;
 pub mod server;
+pub mod side_listener;
 pub mod state;
 pub mod telemetry;
 
@@ -179,6 +183,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
         activator,
         metrics,
         metrics_elsewhere: cfg.metrics_listen.is_some(),
+        pushes_elsewhere: cfg.hop.listen.is_some(),
         policy: cfg.policy.clone(),
         api: cfg.api.clone(),
         instances: instances::Registry::new(instances::CACHE_TTL),

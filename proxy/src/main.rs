@@ -73,6 +73,14 @@ async fn serve() -> anyhow::Result<()> {
     let state = dcs_proxy::build(&cfg)
         .await
         .context("cannot open the runtime")?;
+    // Announced before the main address: whoever waits for that one knows this.
+    if let Some(hop_addr) = cfg.hop.listen {
+        let hop = tokio::net::TcpListener::bind(hop_addr)
+            .await
+            .with_context(|| format!("cannot listen on {hop_addr} for progress pushes"))?;
+        println!("dcs-proxy hop listener on http://{}", hop.local_addr()?);
+        tokio::spawn(dcs_proxy::hop_listen::serve(hop, state.clone()));
+    }
     println!("dcs-proxy listening on http://{addr}");
     println!(
         "open http://{addr}/ (your workspaces) or http://{addr}/github/<owner>/<repo>/ \

@@ -100,12 +100,12 @@ pub fn parse(path: &str, query: Option<&str>) -> Result<Route, Error> {
     if is_api(path) {
         return Ok(Route::Api);
     }
-    if let Some(name) = path.strip_prefix(crate::progress::push::PATH_PREFIX) {
-        if name.is_empty() || name.contains('/') {
-            return Ok(Route::NotFound);
-        }
-        return Ok(Route::ProgressPush {
-            name: name.to_owned(),
+    if path.starts_with(crate::progress::push::PATH_PREFIX) {
+        return Ok(match crate::progress::push::name_in(path) {
+            Some(name) => Route::ProgressPush {
+                name: name.to_owned(),
+            },
+            None => Route::NotFound,
         });
     }
     if let Some(after) = path.strip_prefix(INSTANCES_PREFIX) {

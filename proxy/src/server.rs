@@ -289,6 +289,9 @@ async fn dispatch(
             ))
             .await
         }
+        Route::ProgressPush { .. } if state.pushes_elsewhere => {
+            Ok(text(StatusCode::NOT_FOUND, "not found\n"))
+        }
         Route::ProgressPush { name } => {
             let runtime = state.activator.runtime();
             Ok(Box::pin(crate::progress::push::handle(runtime.as_ref(), req, &name)).await)

@@ -21,6 +21,9 @@ pub struct AppState {
     /// Whether `/metrics` is served on its own address (`--metrics-listen`) and
     /// not on the main listener.
     pub metrics_elsewhere: bool,
+    /// Whether launchers' progress pushes are taken on their own address
+    /// (`--hop-listen`) and not on the main listener.
+    pub pushes_elsewhere: bool,
     /// Who may open which repositories.
     pub policy: Policy,
     /// Management API settings (admin groups, bounds, cookie security).

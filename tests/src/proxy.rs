@@ -33,6 +33,8 @@ pub struct Proxy {
     child: Option<Child>,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where it takes launchers' progress pushes (`--hop-listen`), if apart.
+    pub hop_addr: Option<SocketAddr>,
     /// Its data dir.
     pub data_dir: PathBuf,
     /// The local user.
@@ -139,8 +141,8 @@ impl ProxyBuilder {
             .spawn()
             .context("spawn dcs-proxy")?;
         let announced = listening_addr(&mut child)?;
-        let addr = match announced.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => addr,
+        let Announced { addr, hop } = match announced.recv_timeout(Duration::from_secs(30)) {
+            Ok(announced) => announced,
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -153,6 +155,7 @@ impl ProxyBuilder {
         Ok(Proxy {
             child: Some(child),
             addr,
+            hop_addr: hop,
             data_dir: self.data_dir.clone(),
             user: self.user.clone(),
             log_path,
@@ -292,18 +295,34 @@ impl Drop for Proxy {
     }
 }
 
-/// The address a started `dcs-proxy` announces on its stdout ("dcs-proxy listening
-/// on http://…"), delivered once it does; its stdout is read on a thread of its own.
-pub fn listening_addr(child: &mut Child) -> anyhow::Result<std::sync::mpsc::Receiver<SocketAddr>> {
+/// What a started `dcs-proxy` announces on its stdout: its address ("dcs-proxy
+/// listening on http://…") and, printed before it, its hop listener's
+/// (`--hop-listen`).
+#[derive(Debug, Clone, Copy)]
+pub struct Announced {
+    /// The main listener.
+    pub addr: SocketAddr,
+    /// The hop listener, if it has one.
+    pub hop: Option<SocketAddr>,
+}
+
+/// What a started `dcs-proxy` announces ([`Announced`]), delivered once it prints
+/// its main address; its stdout is read on a thread of its own.
+pub fn listening_addr(child: &mut Child) -> anyhow::Result<std::sync::mpsc::Receiver<Announced>> {
     let stdout = child.stdout.take().context("stdout")?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let mut hop = None;
+        let announced = |line: &str, what: &str| {
+            line.strip_prefix(what)
+                .and_then(|rest| rest.trim().parse::<SocketAddr>().ok())
+        };
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line
-                .strip_prefix("dcs-proxy listening on http://")
-                .and_then(|rest| rest.trim().parse().ok())
-            {
-                let _ = tx.send(addr);
+            if let Some(addr) = announced(&line, "dcs-proxy hop listener on http://") {
+                hop = Some(addr);
+            }
+            if let Some(addr) = announced(&line, "dcs-proxy listening on http://") {
+                let _ = tx.send(Announced { addr, hop });
             }
         }
     });

@@ -57,7 +57,7 @@ async fn relative_launcher_and_data_paths_mean_from_where_the_proxy_started() ->
         .spawn()?;
     let announced = dcs_e2e::proxy::listening_addr(&mut child)?;
     let proxy = Stops(child);
-    let addr = announced.recv_timeout(Duration::from_secs(30))?;
+    let addr = announced.recv_timeout(Duration::from_secs(30))?.addr;
 
     // The workspace opens (the first answers may be "starting"), its files served.
     let url = format!("http://{addr}/github/acme/hello/_dcs/files/README.md");

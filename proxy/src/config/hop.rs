@@ -1,5 +1,6 @@
 //! The hop and the sandbox: `--hop-secret-file` (the secret every workspace's hop
-//! credential is derived from, [`crate::hop`]), `--sandbox` (local workspaces in
+//! credential is derived from, [`crate::hop`]), `--hop-listen` (Knative launchers'
+//! progress pushes on an address of their own, [`crate::hop_listen`]), `--sandbox` (local workspaces in
 //! bubblewrap, [`crate::runtime::local::sandbox`]) and `--websocket-streams` (how
 //! WebSockets reach a local launcher, [`crate::accept::admit_tunnel`]).
 //!
@@ -27,6 +28,12 @@ pub struct HopArgs {
     /// knative`]
     #[arg(long, env = "DCS_PROXY_HOP_SECRET_FILE")]
     pub hop_secret_file: Option<PathBuf>,
+    /// Knative runtime: accept launchers' progress pushes on this address only (the
+    /// main listener then answers them 404), so workspace pods need to reach this
+    /// port and no other of the proxy's; point `--knative-proxy-url` at it. Without
+    /// it, the main listener takes them.
+    #[arg(long, env = "DCS_PROXY_HOP_LISTEN")]
+    pub hop_listen: Option<std::net::SocketAddr>,
     /// Local runtime: run each workspace in a bubblewrap sandbox (its own mount, PID
     /// and network namespaces) with `--auth none` too. Always on when several people
     /// can sign in.
@@ -65,6 +72,8 @@ pub struct Hop {
     pub sandbox: Option<SandboxConfig>,
     /// How WebSockets reach a local launcher.
     pub websocket_streams: Streams,
+    /// The separate address of progress pushes (`--hop-listen`), if any.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// What the flags are checked against.
@@ -106,6 +115,13 @@ impl HopArgs {
         let key = key
             .map_err(|why| problems.push(format!("--hop-secret-file: {why}")))
             .ok()?;
+        if self.hop_listen.is_some() && ctx.local {
+            problems.push(
+                "--hop-listen takes Knative launchers' progress pushes; local workspaces \
+                 push nothing (the proxy asks their launchers), so it needs --runtime knative"
+                    .into(),
+            );
+        }
         let sandbox = if ctx.local && (self.sandbox || ctx.multi_user) {
             let system = System::of_host();
             let ide = sandbox::ide_folder(ctx.ide_bin);
@@ -141,6 +157,7 @@ impl HopArgs {
             secret_file: file,
             sandbox,
             websocket_streams: self.websocket_streams,
+            listen: self.hop_listen,
         })
     }
 }
@@ -186,5 +203,41 @@ mod tests {
         let mut problems = Vec::new();
         assert!(args.validate(&local, &mut problems).is_none());
         assert!(problems[0].contains("at least 32 bytes"), "{problems:?}");
+    }
+
+    #[test]
+    fn hop_listen_is_for_knative_launchers_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("hop.key");
+        std::fs::write(&secret, [7u8; 32]).expect("write");
+        let args = HopArgs {
+            hop_secret_file: Some(secret),
+            hop_listen: Some(([127, 0, 0, 1], 0).into()),
+            ..HopArgs::default()
+        };
+        let knative = Context {
+            local: false,
+            multi_user: true,
+            data_dir: dir.path(),
+            secrets: Vec::new(),
+            ide_bin: None,
+        };
+        let mut problems = Vec::new();
+        let hop = args.validate(&knative, &mut problems).expect("valid");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(hop.listen, Some(([127, 0, 0, 1], 0).into()));
+        let local = Context {
+            local: true,
+            multi_user: false,
+            ..knative
+        };
+        let mut problems = Vec::new();
+        args.validate(&local, &mut problems);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("--hop-listen") && p.contains("--runtime knative")),
+            "{problems:?}"
+        );
     }
 }

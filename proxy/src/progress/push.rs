@@ -42,6 +42,13 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// The shortest time between two recorded reports of one workspace.
 pub const PACE: Duration = Duration::from_secs(1);
 
+/// The workspace name of a push's `path`: what follows [`PATH_PREFIX`], one
+/// non-empty segment; `None` for any other path.
+pub fn name_in(path: &str) -> Option<&str> {
+    path.strip_prefix(PATH_PREFIX)
+        .filter(|name| !name.is_empty() && !name.contains('/'))
+}
+
 /// The `DCS_PROGRESS_URL` of the workspace `name`, for a proxy reached at
 /// `proxy_url` (no trailing slash).
 pub fn url(proxy_url: &str, name: &str) -> String {

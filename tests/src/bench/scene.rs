@@ -132,7 +132,7 @@ pub fn proxy(data: &Path, git_base: &str, extra: &[&str]) -> anyhow::Result<Proc
         .context("spawn dcs-proxy")?;
     let announced = dcs_e2e::proxy::listening_addr(&mut child)?;
     let addr = match announced.recv_timeout(Duration::from_secs(30)) {
-        Ok(addr) => addr,
+        Ok(announced) => announced.addr,
         Err(_) => {
             let _ = child.kill();
             bail!(

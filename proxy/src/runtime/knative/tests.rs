@@ -20,6 +20,7 @@ mod contract;
 mod golden;
 mod golden_history;
 mod golden_secrets;
+mod hop_port;
 mod launcher;
 mod launcher_env;
 mod manifests;

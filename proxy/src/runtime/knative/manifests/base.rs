@@ -130,9 +130,10 @@ pub(super) fn from_namespaces(names: &[&str]) -> NetworkPolicyPeer {
 }
 
 /// The proxy is reachable only from namespaces labelled `dcs.dev/ingress=true`
-/// (the ingress or gateway), and on its pod port 8080 from the workspaces'
-/// namespace (launchers pushing progress); workspaces only from the Knative data
-/// plane.
+/// (the ingress or gateway), and on its hop port only (`--hop-listen`) from the
+/// workspaces' namespace (launchers pushing progress): a workspace's code never
+/// reaches the public listener from inside the cluster. Workspaces only from the
+/// Knative data plane.
 pub fn network_policies() -> Vec<NetworkPolicy> {
     let proxy = NetworkPolicy {
         metadata: meta(PROXY_NAME, Some(PROXY_NAMESPACE), PROXY_NAME),
@@ -168,7 +169,7 @@ pub fn network_policies() -> Vec<NetworkPolicy> {
                     // pod is not routable (`DCS_PROGRESS_URL`, hop credential).
                     from: Some(vec![from_namespaces(&[WORKSPACES_NAMESPACE])]),
                     ports: Some(vec![NetworkPolicyPort {
-                        port: Some(IntOrString::Int(8080)),
+                        port: Some(IntOrString::String(super::proxy::HOP_PORT_NAME.into())),
                         protocol: Some("TCP".into()),
                         end_port: None,
                     }]),

@@ -38,6 +38,9 @@ pub const HOP_SECRET_KEY: &str = "secret";
 /// Where it is mounted in the proxy.
 pub const HOP_SECRET_DIR: &str = "/var/run/secrets/dcs/hop";
 
+/// The name of the proxy's port for launchers' progress pushes (`--hop-listen`).
+pub const HOP_PORT_NAME: &str = "hop";
+
 /// Name of the ConfigMap generated from `proxy.env`.
 pub const CONFIG_NAME: &str = "dcs-proxy-config";
 
@@ -55,6 +58,11 @@ pub const COMMON_ENV: &[(&str, &str)] = &[
     ("DCS_PROXY_KNATIVE_BASE_IMAGE", DEFAULT_BASE_IMAGE),
     ("DCS_PROXY_KNATIVE_VOLUME_SIZE", "10Gi"),
     ("DCS_PROXY_KNATIVE_REQUEST_TIMEOUT", "1h"),
+    // The Service's hop port (DCS_PROXY_HOP_LISTEN behind it).
+    (
+        "DCS_PROXY_KNATIVE_PROXY_URL",
+        "http://dcs-proxy.dcs.svc.cluster.local:8081",
+    ),
 ];
 
 /// The default install's sign-in: the proxy asks the Authentik outpost itself.
@@ -72,6 +80,10 @@ pub const FIXED_ENV: &[(&str, &str)] = &[
     ("DCS_PROXY_LISTEN", "0.0.0.0:8080"),
     // Scraped on the pod's own port; the Service (and so the route) has only 8080.
     ("DCS_PROXY_METRICS_LISTEN", "0.0.0.0:9090"),
+    // Launchers push their progress to a port of its own, the only one of the
+    // proxy's that workspace pods may reach (the NetworkPolicy); they are told
+    // where by DCS_PROXY_KNATIVE_PROXY_URL (a site setting: the Service's name).
+    ("DCS_PROXY_HOP_LISTEN", "0.0.0.0:8081"),
     ("DCS_PROXY_RUNTIME", "knative"),
     ("DCS_PROXY_DATA_DIR", "/tmp/dcs"),
     (
@@ -136,6 +148,12 @@ fn container() -> Container {
             ContainerPort {
                 name: Some("http".into()),
                 container_port: 8080,
+                protocol: Some("TCP".into()),
+                ..ContainerPort::default()
+            },
+            ContainerPort {
+                name: Some(HOP_PORT_NAME.into()),
+                container_port: 8081,
                 protocol: Some("TCP".into()),
                 ..ContainerPort::default()
             },
@@ -269,13 +287,22 @@ fn service() -> Service {
         metadata: meta(PROXY_NAME, Some(PROXY_NAMESPACE), PROXY_NAME),
         spec: Some(ServiceSpec {
             selector: Some(selector()),
-            ports: Some(vec![ServicePort {
-                name: Some("http".into()),
-                port: 80,
-                target_port: Some(IntOrString::String("http".into())),
-                protocol: Some("TCP".into()),
-                ..ServicePort::default()
-            }]),
+            ports: Some(vec![
+                ServicePort {
+                    name: Some("http".into()),
+                    port: 80,
+                    target_port: Some(IntOrString::String("http".into())),
+                    protocol: Some("TCP".into()),
+                    ..ServicePort::default()
+                },
+                ServicePort {
+                    name: Some(HOP_PORT_NAME.into()),
+                    port: 8081,
+                    target_port: Some(IntOrString::String(HOP_PORT_NAME.into())),
+                    protocol: Some("TCP".into()),
+                    ..ServicePort::default()
+                },
+            ]),
             ..ServiceSpec::default()
         }),
         status: None,
