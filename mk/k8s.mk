@@ -8,8 +8,8 @@
 #   make undeploy         remove the proxy and the workspaces; keep users' volumes (PURGE=1: all)
 #   make e2e-k8s          the #[ignore]d real-cluster tests, against $KUBECONFIG
 #
-# Variables: K8S_TREE (knative or knative/overlays/ingress-nginx), REGISTRY, IMAGE_TAG,
-# KUBECTL, DOCKER, PURGE.
+# Variables: K8S_TREE (knative, knative/overlays/ingress-nginx or knative/overlays/kind),
+# REGISTRY, IMAGE_TAG, KUBECTL, DOCKER, PURGE.
 
 KUBECTL ?= kubectl
 DOCKER ?= docker
@@ -34,7 +34,7 @@ manifests:
 ## manifests-check: every kustomize tree renders
 manifests-check:
 	@command -v $(KUBECTL) >/dev/null || { echo "kubectl not found (https://kubernetes.io/docs/tasks/tools/)"; exit 1; }
-	@for t in knative knative/overlays/ingress-nginx; do \
+	@for t in knative knative/overlays/ingress-nginx knative/overlays/kind; do \
 	  $(KUBECTL) kustomize $$t >/dev/null && echo "ok: $$t renders" || exit 1; done
 
 ## images: the proxy and the static launcher, both non-root
@@ -58,7 +58,7 @@ k8s-preflight:
 	  echo "Knative Serving is not installed (CRD services.serving.knative.dev missing): see docs/operations.md"; exit 1; }
 	@$(KUBECTL) get namespace knative-serving >/dev/null 2>&1 || { \
 	  echo "namespace knative-serving not found: install Knative Serving first"; exit 1; }
-	@if [ "$(K8S_TREE)" = knative ]; then \
+	@if [ -f "$(K8S_TREE)/httproute.yaml" ]; then \
 	  $(KUBECTL) get crd httproutes.gateway.networking.k8s.io >/dev/null 2>&1 || { \
 	    echo "Gateway API CRDs missing (HTTPRoute): install them or use K8S_TREE=knative/overlays/ingress-nginx"; exit 1; }; fi
 	@echo "preflight ok: $$($(KUBECTL) config current-context 2>/dev/null)"

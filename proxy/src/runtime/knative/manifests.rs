@@ -19,6 +19,7 @@
 mod base;
 mod kind;
 mod nginx;
+mod policies;
 mod proxy;
 mod route;
 
@@ -178,7 +179,7 @@ pub fn files() -> Vec<File> {
         },
         File {
             path: "base/network-policies.yaml",
-            content: yaml(&base::network_policies()),
+            content: yaml(&policies::network_policies()),
         },
         File {
             path: "base/knative-config.yaml",

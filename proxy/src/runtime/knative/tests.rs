@@ -3,6 +3,10 @@
 //!   container's).
 //! - [`schema`]: objects against the upstream Knative CRD schema and feature flags.
 //! - [`manifests`]: `knative/` parses strictly, matches the generator, RBAC is exact.
+//! - [`trees`]: every kustomize tree of `knative/` builds and is installable.
+//! - [`walls`]: the NetworkPolicies: workspaces' egress, the proxy's metrics port
+//!   ([`hop_port`]: its hop port).
+//! - [`proxy_secrets`]: the proxy can read every Secret it mounts.
 //! - [`verifier`]: the exact requests each runtime call makes (scripted API server).
 //! - [`contract`]: the shared runtime contract against the stateful fake API server.
 //! - [`readiness`]: `ensure` waits for Ready and the route, fails fast with Knative's
@@ -27,12 +31,15 @@ mod manifests;
 mod pods;
 mod progress;
 mod progress_push;
+mod proxy_secrets;
 mod readiness;
 mod real_cluster;
 mod reopen;
 mod replicas;
 mod schema;
+mod trees;
 mod verifier;
+mod walls;
 
 use std::future::Future;
 use std::path::PathBuf;

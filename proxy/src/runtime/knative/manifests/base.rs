@@ -1,18 +1,11 @@
-//! Cluster-side objects of the base: namespaces, RBAC, network policies and the
-//! Knative configuration patches.
+//! Cluster-side objects of the base: namespaces, RBAC and the Knative
+//! configuration patches (the network policies are in `policies`).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
-use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
-    NetworkPolicySpec,
-};
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    LabelSelector, LabelSelectorRequirement, ObjectMeta,
-};
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{doc, file, PROXY_NAME, PROXY_NAMESPACE, WORKSPACES_NAMESPACE};
 use crate::runtime::knative::api::API_USAGE;
@@ -31,9 +24,6 @@ pub const FEATURES: &[&str] = &[
 /// `max-revision-timeout-seconds`: the ceiling of `--knative-request-timeout`.
 pub const MAX_REVISION_TIMEOUT_SECS: i64 = 3600;
 
-/// The namespace a workspace's traffic comes from: Knative's activator, Kourier.
-const DATA_PLANE_NAMESPACES: &[&str] = &["knative-serving", "kourier-system"];
-
 /// Labels every object of ours carries.
 pub(super) fn labels(name: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -51,7 +41,7 @@ pub(super) fn meta(name: &str, namespace: Option<&str>, app: &str) -> ObjectMeta
     }
 }
 
-fn strings(items: &[&str]) -> Vec<String> {
+pub(super) fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
@@ -113,89 +103,6 @@ pub fn rbac() -> String {
         }]),
     };
     file(vec![doc(&sa), doc(&role), doc(&binding)])
-}
-
-pub(super) fn from_namespaces(names: &[&str]) -> NetworkPolicyPeer {
-    NetworkPolicyPeer {
-        namespace_selector: Some(LabelSelector {
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: "kubernetes.io/metadata.name".into(),
-                operator: "In".into(),
-                values: Some(strings(names)),
-            }]),
-            match_labels: None,
-        }),
-        ..NetworkPolicyPeer::default()
-    }
-}
-
-/// The proxy is reachable only from namespaces labelled `dcs.dev/ingress=true`
-/// (the ingress or gateway), and on its hop port only (`--hop-listen`) from the
-/// workspaces' namespace (launchers pushing progress): a workspace's code never
-/// reaches the public listener from inside the cluster. Workspaces only from the
-/// Knative data plane.
-pub fn network_policies() -> Vec<NetworkPolicy> {
-    let proxy = NetworkPolicy {
-        metadata: meta(PROXY_NAME, Some(PROXY_NAMESPACE), PROXY_NAME),
-        spec: Some(NetworkPolicySpec {
-            pod_selector: Some(LabelSelector {
-                match_labels: Some(BTreeMap::from([(
-                    "app.kubernetes.io/name".into(),
-                    PROXY_NAME.into(),
-                )])),
-                match_expressions: None,
-            }),
-            policy_types: Some(strings(&["Ingress"])),
-            ingress: Some(vec![
-                NetworkPolicyIngressRule {
-                    from: Some(vec![NetworkPolicyPeer {
-                        namespace_selector: Some(LabelSelector {
-                            match_labels: Some(BTreeMap::from([(
-                                "dcs.dev/ingress".into(),
-                                "true".into(),
-                            )])),
-                            match_expressions: None,
-                        }),
-                        ..NetworkPolicyPeer::default()
-                    }]),
-                    ports: Some(vec![NetworkPolicyPort {
-                        port: Some(IntOrString::String("http".into())),
-                        protocol: Some("TCP".into()),
-                        end_port: None,
-                    }]),
-                },
-                NetworkPolicyIngressRule {
-                    // Launchers push their start's progress to the proxy while their
-                    // pod is not routable (`DCS_PROGRESS_URL`, hop credential).
-                    from: Some(vec![from_namespaces(&[WORKSPACES_NAMESPACE])]),
-                    ports: Some(vec![NetworkPolicyPort {
-                        port: Some(IntOrString::String(super::proxy::HOP_PORT_NAME.into())),
-                        protocol: Some("TCP".into()),
-                        end_port: None,
-                    }]),
-                },
-            ]),
-            egress: None,
-        }),
-    };
-    let workspaces = NetworkPolicy {
-        metadata: meta(
-            "dcs-workspaces",
-            Some(WORKSPACES_NAMESPACE),
-            "dcs-workspace",
-        ),
-        spec: Some(NetworkPolicySpec {
-            // Every pod of the namespace: nothing else may reach a workspace.
-            pod_selector: Some(LabelSelector::default()),
-            policy_types: Some(strings(&["Ingress"])),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![from_namespaces(DATA_PLANE_NAMESPACES)]),
-                ports: None,
-            }]),
-            egress: None,
-        }),
-    };
-    vec![proxy, workspaces]
 }
 
 /// A partial ConfigMap of `knative-serving` holding only `data`.

@@ -11,11 +11,15 @@
 //! loaded images are used by tag. The default tree leaves `config-deployment` alone:
 //! in production images come from a registry Knative resolves (and pins by digest);
 //! a site whose registry Knative cannot reach lists it the same way in its overlay.
+//! The tree is installable on its own (`make deploy K8S_TREE=knative/overlays/kind`):
+//! the base, the default install's route and settings, and that ConfigMap.
 
 use k8s_openapi::api::core::v1::ConfigMap;
 
 use super::base::knative_map;
-use super::{yaml, File, Kustomization};
+use super::proxy::{env_file, AUTHENTIK_ENV};
+use super::route::http_route;
+use super::{installable, yaml, File};
 use crate::runtime::knative::config::{
     image_registry, DEFAULT_LAUNCHER_IMAGE, DEFAULT_PROXY_IMAGE,
 };
@@ -54,12 +58,26 @@ pub fn default_image_registries() -> Vec<String> {
     out
 }
 
-/// The overlay's files.
+/// The overlay's files: the default install's (`base/`, its HTTPRoute and its
+/// `proxy.env`, copied here: kustomize refuses a tree that includes one of its own
+/// ancestors, and files from outside a tree's folder) plus `config-deployment`.
 pub fn files() -> Vec<File> {
     vec![
         File {
             path: "overlays/kind/kustomization.yaml",
-            content: yaml(&[Kustomization::new(&["../..", "knative-config.yaml"])]),
+            content: yaml(&[installable(&[
+                "../../base",
+                "httproute.yaml",
+                "knative-config.yaml",
+            ])]),
+        },
+        File {
+            path: "overlays/kind/proxy.env",
+            content: env_file(AUTHENTIK_ENV),
+        },
+        File {
+            path: "overlays/kind/httproute.yaml",
+            content: yaml(&[http_route()]),
         },
         File {
             path: "overlays/kind/knative-config.yaml",

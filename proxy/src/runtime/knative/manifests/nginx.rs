@@ -29,11 +29,14 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
-    IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, ServiceBackendPort,
+    IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyIngressRule,
+    ServiceBackendPort,
 };
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::base::{meta, network_policies};
-use super::proxy::env_file;
+use super::base::meta;
+use super::policies::{from_namespaces, proxy_policy};
+use super::proxy::{env_file, SECRET_MODE};
 use super::{
     doc, file, installable, yaml, File, KustomizePatch, PROXY_NAME, PROXY_NAMESPACE, PUBLIC_HOST,
 };
@@ -168,6 +171,8 @@ fn jwt_secret_patch() -> Deployment {
                         name: "authentik-jwt".into(),
                         secret: Some(SecretVolumeSource {
                             secret_name: Some("dcs-authentik-jwt".into()),
+                            // Group-readable: the group is the pod's fsGroup (the base).
+                            default_mode: Some(SECRET_MODE),
                             ..SecretVolumeSource::default()
                         }),
                         ..Volume::default()
@@ -181,18 +186,23 @@ fn jwt_secret_patch() -> Deployment {
     }
 }
 
-/// The proxy accepts traffic from ingress-nginx (plus any `dcs.dev/ingress=true`
-/// namespace, as in the base).
+/// The proxy accepts traffic on its public port from ingress-nginx (plus any
+/// `dcs.dev/ingress=true` namespace, as in the base); its other rules are the
+/// base's (the patch replaces the whole list). The workspaces' policies, egress
+/// included, come from the base unchanged.
 fn network_policy_patch() -> NetworkPolicy {
-    let mut np = network_policies().swap_remove(0);
+    let mut np = proxy_policy();
+    let http = Some(IntOrString::String("http".into()));
+    let public =
+        |rule: &&mut NetworkPolicyIngressRule| rule.ports.iter().flatten().any(|p| p.port == http);
     if let Some(rule) = np
         .spec
         .as_mut()
         .and_then(|s| s.ingress.as_mut())
-        .and_then(|i| i.first_mut())
+        .and_then(|i| i.iter_mut().find(public))
     {
         let from = rule.from.get_or_insert_with(Vec::new);
-        from.push(super::base::from_namespaces(&["ingress-nginx"]));
+        from.push(from_namespaces(&["ingress-nginx"]));
     }
     np
 }

@@ -3,7 +3,8 @@
 //! generated ConfigMap (`base/proxy.env`).
 //!
 //! The hop secret (every workspace's hop credential derives from it) is the Secret
-//! [`HOP_SECRET_NAME`] (key [`HOP_SECRET_KEY`]), mounted read-only and named by
+//! [`HOP_SECRET_NAME`] (key [`HOP_SECRET_KEY`]), mounted read-only (`0440`, group
+//! the pod's fsGroup, which is the proxy's own uid) and named by
 //! `DCS_PROXY_HOP_SECRET_FILE`. It is not part of the manifests (it must be random
 //! and the same for every replica): `make deploy` creates it once, or
 //! `kubectl -n dcs create secret generic dcs-hop --from-literal=secret="$(openssl
@@ -40,6 +41,17 @@ pub const HOP_SECRET_DIR: &str = "/var/run/secrets/dcs/hop";
 
 /// The name of the proxy's port for launchers' progress pushes (`--hop-listen`).
 pub const HOP_PORT_NAME: &str = "hop";
+/// Its number (the container's and the Service's; `DCS_PROXY_HOP_LISTEN` in
+/// [`FIXED_ENV`] binds it, a test checks they agree).
+pub const HOP_PORT: i32 = 8081;
+/// The name of the proxy's scrape port (`--metrics-listen`, 9090).
+pub const METRICS_PORT_NAME: &str = "metrics";
+
+/// uid, gid and fsGroup of the proxy's pod. With the fsGroup the kubelet makes the
+/// mounted Secrets' files group-readable by it (`root:65532`, `0440`).
+pub const PROXY_UID: i64 = 65532;
+/// Mode of the Secret files the proxy mounts: read by its group (the fsGroup) only.
+pub const SECRET_MODE: i32 = 0o440;
 
 /// Name of the ConfigMap generated from `proxy.env`.
 pub const CONFIG_NAME: &str = "dcs-proxy-config";
@@ -153,12 +165,12 @@ fn container() -> Container {
             },
             ContainerPort {
                 name: Some(HOP_PORT_NAME.into()),
-                container_port: 8081,
+                container_port: HOP_PORT,
                 protocol: Some("TCP".into()),
                 ..ContainerPort::default()
             },
             ContainerPort {
-                name: Some("metrics".into()),
+                name: Some(METRICS_PORT_NAME.into()),
                 container_port: 9090,
                 protocol: Some("TCP".into()),
                 ..ContainerPort::default()
@@ -208,8 +220,11 @@ fn deployment() -> Deployment {
         service_account_name: Some(PROXY_NAME.into()),
         security_context: Some(PodSecurityContext {
             run_as_non_root: Some(true),
-            run_as_user: Some(65532),
-            run_as_group: Some(65532),
+            run_as_user: Some(PROXY_UID),
+            run_as_group: Some(PROXY_UID),
+            // Without it the Secrets' files are root:root and the proxy cannot
+            // read its hop secret (`--hop-secret-file: Permission denied`).
+            fs_group: Some(PROXY_UID),
             seccomp_profile: Some(SeccompProfile {
                 type_: "RuntimeDefault".into(),
                 localhost_profile: None,
@@ -232,7 +247,7 @@ fn deployment() -> Deployment {
                         path: HOP_SECRET_KEY.into(),
                         mode: None,
                     }]),
-                    default_mode: Some(0o400),
+                    default_mode: Some(SECRET_MODE),
                     ..SecretVolumeSource::default()
                 }),
                 ..Volume::default()
@@ -297,7 +312,7 @@ fn service() -> Service {
                 },
                 ServicePort {
                     name: Some(HOP_PORT_NAME.into()),
-                    port: 8081,
+                    port: HOP_PORT,
                     target_port: Some(IntOrString::String(HOP_PORT_NAME.into())),
                     protocol: Some("TCP".into()),
                     ..ServicePort::default()

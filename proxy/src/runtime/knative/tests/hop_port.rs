@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use crate::runtime::knative::manifests::{files, COMMON_ENV, FIXED_ENV, WORKSPACES_NAMESPACE};
 
-fn docs() -> Vec<(String, Value)> {
+/// Every YAML document the generator ships, with its file's path.
+pub(super) fn docs() -> Vec<(String, Value)> {
     files()
         .into_iter()
         .filter(|f| f.path.ends_with(".yaml"))
@@ -21,7 +22,7 @@ fn docs() -> Vec<(String, Value)> {
 }
 
 /// A setting of the Deployment, fixed or in `proxy.env`.
-fn fixed(name: &str) -> &'static str {
+pub(super) fn fixed(name: &str) -> &'static str {
     FIXED_ENV
         .iter()
         .chain(COMMON_ENV)
@@ -30,7 +31,7 @@ fn fixed(name: &str) -> &'static str {
         .unwrap_or_else(|| panic!("the Deployment sets no {name}"))
 }
 
-fn port_of(addr: &str) -> u16 {
+pub(super) fn port_of(addr: &str) -> u16 {
     let (_, port) = addr.rsplit_once(':').expect("host:port");
     port.trim_end_matches('/').parse().expect("a port")
 }

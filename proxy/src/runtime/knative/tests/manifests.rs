@@ -291,5 +291,9 @@ fn registry_less_images_are_resolved_where_knative_looks_or_skipped_by_the_kind_
             .expect("read"),
     )
     .expect("kustomization");
-    assert_eq!(k.resources, ["../..", "knative-config.yaml"]);
+    assert!(
+        k.resources.iter().any(|r| r == "knative-config.yaml"),
+        "{:?}",
+        k.resources
+    );
 }
