@@ -5,7 +5,9 @@
 //! - [`path`]: request path → validated segments → canonical path inside the root.
 //! - [`listing`]: directory entries and their JSON form.
 //! - [`page`]: the HTML file-manager page (shared with the `none` IDE).
-//! - [`read`]: `GET`/`HEAD`: listings, redirects, streamed downloads.
+//! - [`read`]: `GET`/`HEAD`: listings, redirects, downloads.
+//! - [`range`]: validators (`ETag`, `Last-Modified`), conditional and range requests.
+//! - [`send`]: a download's response (`200`, `206`, `304`, `412`, `416`), streamed.
 //! - [`write`]: `PUT` uploads and `POST ?mkdir`.
 //! - [`temp`]: the launcher's folder for upload temporaries, and the clean-up of
 //!   those of launchers that died.
@@ -13,7 +15,9 @@
 pub mod listing;
 pub mod page;
 pub mod path;
+pub mod range;
 pub mod read;
+pub mod send;
 pub mod temp;
 pub mod write;
 
@@ -99,7 +103,8 @@ async fn serve(
                 repo: app.label(),
                 notices: &notices,
             };
-            read::get(&root, &rel, query, as_json, &page).await
+            let conditions = range::Conditions::of(req.headers());
+            read::get(&root, &rel, query, as_json, &page, &conditions).await
         }
         Method::PUT => {
             refuse_cross_site(&req)?;

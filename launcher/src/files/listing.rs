@@ -3,12 +3,19 @@
 //! (the first the filesystem lists, sorted) and counts the rest without reading
 //! them: a folder of a million files (a cache, a dataset) is one click away, and
 //! its whole listing would take the launcher's memory with it.
+//!
+//! A name is bytes, not necessarily UTF-8: each entry has it twice, lossily decoded
+//! for people (`name`) and percent-encoded from its bytes as a link (`href`), which
+//! reaches that very file.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 use serde::Serialize;
 
+use super::page::encode_segment;
 use crate::error::{Error, Result};
 
 /// What a directory entry is. Symbolic links are reported as such, not followed.
@@ -26,8 +33,11 @@ pub enum Kind {
 /// One entry of a listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
-    /// The entry's name (lossily decoded if it is not UTF-8).
+    /// The entry's name, for people (lossily decoded if it is not UTF-8).
     pub name: String,
+    /// The link to the entry relative to its folder's listing: the name's bytes
+    /// percent-encoded, with a `/` after a directory's ([`href`]).
+    pub href: String,
     /// What it is.
     pub kind: Kind,
     /// Size in bytes (of the link itself for symbolic links).
@@ -60,7 +70,8 @@ pub async fn read_dir(dir: &Path, shown: &str) -> Result<Listing> {
     let mut entries = Vec::new();
     let mut more = 0;
     while let Some(entry) = reader.next_entry().await.map_err(io)? {
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let raw = entry.file_name();
+        let name = raw.to_string_lossy().into_owned();
         if name.starts_with('.') && name.contains(UPLOAD_MARK) {
             continue;
         }
@@ -89,16 +100,32 @@ pub async fn read_dir(dir: &Path, shown: &str) -> Result<Listing> {
             .map(|d| d.as_secs());
         entries.push(Entry {
             name,
+            href: href(&raw, kind),
             kind,
             size: meta.len(),
             modified,
         });
     }
-    entries.sort_by(|a, b| (a.kind != Kind::Dir, &a.name).cmp(&(b.kind != Kind::Dir, &b.name)));
+    // Two names may read the same once decoded (`caf\xE9`, `caf\xE8`): their links
+    // order them.
+    entries.sort_by(|a, b| {
+        (a.kind != Kind::Dir, &a.name, &a.href).cmp(&(b.kind != Kind::Dir, &b.name, &b.href))
+    });
     Ok(Listing { entries, more })
 }
 
-/// The JSON listing: `{"path": "/sub/", "entries": [...], "more": 0}`.
+/// The relative link to an entry named `raw` (its bytes percent-encoded), ending in
+/// `/` for a directory.
+pub fn href(raw: &OsStr, kind: Kind) -> String {
+    let mut out = encode_segment(raw.as_bytes());
+    if kind == Kind::Dir {
+        out.push('/');
+    }
+    out
+}
+
+/// The JSON listing: `{"path": "/sub/", "entries": [...], "more": 0}`, each entry
+/// `{"name", "href", "kind", "size", "modified"}`.
 pub fn to_json(shown: &str, listing: &Listing) -> serde_json::Value {
     serde_json::json!({ "path": shown, "entries": listing.entries, "more": listing.more })
 }
@@ -132,8 +159,37 @@ mod tests {
         assert!(entries[1].modified.is_some());
         let json = to_json("/", &listing);
         assert_eq!(json["entries"][0]["kind"], "dir");
+        assert_eq!(json["entries"][0]["href"], "zdir/");
+        assert_eq!(json["entries"][1]["href"], "a.txt");
         assert_eq!(json["path"], "/");
         assert_eq!(json["more"], 0);
+    }
+
+    #[tokio::test]
+    async fn names_that_are_not_utf8_are_shown_lossily_and_linked_by_their_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for raw in [&b"caf\xe9.txt"[..], b"caf\xe8.txt", b"caf\xc3\xa9.txt"] {
+            std::fs::write(dir.path().join(OsStr::from_bytes(raw)), raw).expect("write");
+        }
+        std::fs::create_dir(dir.path().join(OsStr::from_bytes(b"d\xff"))).expect("mkdir");
+        let listing = read_dir(dir.path(), "/").await.expect("list");
+        let seen: Vec<(&str, &str)> = listing
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.href.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("d\u{fffd}", "d%FF/"),
+                ("café.txt", "caf%C3%A9.txt"),
+                ("caf\u{fffd}.txt", "caf%E8.txt"),
+                ("caf\u{fffd}.txt", "caf%E9.txt"),
+            ]
+        );
+        let json = to_json("/", &listing);
+        assert_eq!(json["entries"][3]["href"], "caf%E9.txt");
+        assert_eq!(json["entries"][3]["name"], "caf\u{fffd}.txt");
     }
 
     #[tokio::test]

@@ -2,10 +2,11 @@
 //! Used for `/_dcs/files/<dir>/` and, by the `none` IDE, for the workspace root.
 //!
 //! Every link is relative (so the page works behind any proxy prefix), every name is
-//! HTML-escaped for display and percent-encoded in links, and there are no external
-//! assets: the small script below is the whole client.
+//! HTML-escaped for display (lossily decoded when it is not UTF-8) and
+//! percent-encoded from its bytes in links (so that the link names that very file),
+//! and there are no external assets: the small script below is the whole client.
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::listing::{Entry, Kind, Listing, MAX_COUNTED, MAX_ENTRIES};
 use crate::notices::{self, Notice};
@@ -19,9 +20,9 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// Percent-encodes one path segment for use in a link.
-pub fn encode_segment(name: &str) -> String {
-    utf8_percent_encode(name, SEGMENT).to_string()
+/// Percent-encodes one path segment, from its bytes (UTF-8 or not), for use in a link.
+pub fn encode_segment(name: &[u8]) -> String {
+    percent_encode(name, SEGMENT).to_string()
 }
 
 /// Where the page is and how its links reach the file API.
@@ -92,26 +93,15 @@ pub fn render(chrome: &Chrome<'_>, listing: &Listing) -> String {
 }
 
 fn row(prefix: &str, e: &Entry) -> String {
-    let enc = encode_segment(&e.name);
-    let (href, label, size, extra) = match e.kind {
-        Kind::Dir => (
-            format!("{prefix}{enc}/"),
-            format!("{}/", e.name),
-            String::new(),
-            String::new(),
-        ),
+    let href = format!("{prefix}{}", e.href);
+    let (label, size, extra) = match e.kind {
+        Kind::Dir => (format!("{}/", e.name), String::new(), String::new()),
         Kind::File => (
-            format!("{prefix}{enc}"),
             e.name.clone(),
             human_size(e.size),
-            format!("<a href=\"{prefix}{enc}?download\">download</a>"),
+            format!("<a href=\"{}?download\">download</a>", escape(&href)),
         ),
-        Kind::Symlink => (
-            format!("{prefix}{enc}"),
-            format!("{} →", e.name),
-            String::new(),
-            String::new(),
-        ),
+        Kind::Symlink => (format!("{} →", e.name), String::new(), String::new()),
     };
     let modified = e.modified.map(utc).unwrap_or_default();
     format!(
@@ -203,6 +193,7 @@ mod tests {
     fn entry(name: &str, kind: Kind) -> Entry {
         Entry {
             name: name.into(),
+            href: crate::files::listing::href(name.as_ref(), kind),
             kind,
             size: 2048,
             modified: Some(0),
@@ -242,6 +233,38 @@ mod tests {
             more: 42,
         };
         assert!(render(&chrome, &cut).contains("and 42 more, not shown"));
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_is_linked_by_its_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let chrome = Chrome {
+            repo: "acme/hello",
+            shown: "/",
+            prefix: "./",
+            parent_link: false,
+            notices: None,
+        };
+        let raw = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+        let e = Entry {
+            name: raw.to_string_lossy().into_owned(),
+            href: crate::files::listing::href(raw, Kind::File),
+            kind: Kind::File,
+            size: 1,
+            modified: None,
+        };
+        let page = render(
+            &chrome,
+            &Listing {
+                entries: vec![e],
+                more: 0,
+            },
+        );
+        assert!(
+            page.contains("<a href=\"./caf%E9.txt\">caf\u{fffd}.txt</a>"),
+            "{page}"
+        );
+        assert!(page.contains("href=\"./caf%E9.txt?download\""), "{page}");
     }
 
     #[test]

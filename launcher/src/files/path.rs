@@ -3,11 +3,17 @@
 //! repository root so that nothing (`..`, encoded `..`, NUL, backslash, or a symbolic
 //! link pointing outside) can reach a file outside the checkout.
 //!
+//! Segments are bytes, as Linux names are: a percent-encoded name that is not UTF-8
+//! (`caf%E9.txt`, as the listing links to `caf\xE9.txt`) names that very file; only
+//! what is shown to people is decoded lossily ([`RelPath::display`]).
+//!
 //! What the filesystem refuses about a path is the client's mistake, answered as
 //! such ([`path_error`]): a name over [`NAME_MAX`] bytes or a path over the system's
 //! limit is a 400, a symbolic link that loops is a 404; never a 500.
 
+use std::ffi::{OsStr, OsString};
 use std::io;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use percent_encoding::percent_decode_str;
@@ -20,7 +26,7 @@ pub const NAME_MAX: usize = 255;
 /// A validated path below the repository root, as the client named it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelPath {
-    segments: Vec<String>,
+    segments: Vec<OsString>,
     trailing_slash: bool,
 }
 
@@ -63,63 +69,68 @@ impl RelPath {
         self.trailing_slash
     }
 
-    /// The decoded segments.
-    pub fn segments(&self) -> &[String] {
+    /// The decoded segments: names as bytes, not necessarily UTF-8.
+    pub fn segments(&self) -> &[OsString] {
         &self.segments
     }
 
     /// The last segment, if this is not the root.
-    pub fn name(&self) -> Option<&str> {
-        self.segments.last().map(String::as_str)
+    pub fn name(&self) -> Option<&OsStr> {
+        self.segments.last().map(OsString::as_os_str)
     }
 
     /// The path as shown to users, `/`-separated from the repository root; with a
-    /// trailing `/` when it names a directory.
+    /// trailing `/` when it names a directory. Bytes that are not UTF-8 show as `�`.
     pub fn display(&self) -> String {
-        let mut out = String::from("/");
-        out.push_str(&self.segments.join("/"));
-        if self.trailing_slash && !self.segments.is_empty() {
-            out.push('/');
+        let n = self.segments.len();
+        let mut out = self.shown(n);
+        if n > 0 && !self.trailing_slash {
+            out.pop();
         }
         out
     }
 
     fn parent_display(&self) -> String {
-        let n = self.segments.len().saturating_sub(1);
+        self.shown(self.segments.len().saturating_sub(1))
+    }
+
+    /// `/` and the first `n` segments, each followed by `/`.
+    fn shown(&self, n: usize) -> String {
         let mut out = String::from("/");
         for s in &self.segments[..n] {
-            out.push_str(s);
+            out.push_str(&s.to_string_lossy());
             out.push('/');
         }
         out
     }
 }
 
-fn decode_segment(raw: &str) -> Result<String> {
+fn decode_segment(raw: &str) -> Result<OsString> {
     if raw.is_empty() {
         return Err(Error::BadRequest(
             "the path has an empty segment ('//'); remove the doubled slash".into(),
         ));
     }
-    let decoded = percent_decode_str(raw)
-        .decode_utf8()
-        .map_err(|_| Error::BadRequest("the path is not valid UTF-8 once decoded".into()))?;
+    let decoded: Vec<u8> = percent_decode_str(raw).collect();
     let bad = |why: &str| Err(Error::BadRequest(format!("invalid path segment: {why}")));
     if decoded.len() > NAME_MAX {
         return Err(Error::BadRequest(format!(
             "the name {}… is {} bytes long; a file or folder name may be at most {NAME_MAX} bytes",
-            decoded.chars().take(40).collect::<String>(),
+            String::from_utf8_lossy(&decoded)
+                .chars()
+                .take(40)
+                .collect::<String>(),
             decoded.len()
         )));
     }
-    match decoded.as_ref() {
-        "." | ".." => return bad("'.' and '..' are not allowed"),
-        s if s.contains('\0') => return bad("it contains a NUL character"),
-        s if s.contains('\\') => return bad("it contains a backslash"),
-        s if s.contains('/') => return bad("it contains an encoded '/'"),
+    match decoded.as_slice() {
+        b"." | b".." => return bad("'.' and '..' are not allowed"),
+        s if s.contains(&0) => return bad("it contains a NUL character"),
+        s if s.contains(&b'\\') => return bad("it contains a backslash"),
+        s if s.contains(&b'/') => return bad("it contains an encoded '/'"),
         _ => {}
     }
-    Ok(decoded.into_owned())
+    Ok(OsString::from_vec(decoded))
 }
 
 /// The canonical repository root; 503 while the checkout does not exist yet.
@@ -184,7 +195,7 @@ pub async fn resolve_new(root: &Path, rel: &RelPath) -> Result<PathBuf> {
     Ok(parent.join(name))
 }
 
-fn join(root: &Path, segments: &[String]) -> PathBuf {
+fn join(root: &Path, segments: &[OsString]) -> PathBuf {
     let mut path = root.to_path_buf();
     path.extend(segments);
     path
@@ -240,7 +251,10 @@ mod tests {
     #[test]
     fn parse_decodes_segments_and_remembers_the_trailing_slash() {
         let p = RelPath::parse("/a%20b/c.txt").expect("valid");
-        assert_eq!(p.segments(), ["a b", "c.txt"]);
+        assert_eq!(
+            p.segments(),
+            [OsString::from("a b"), OsString::from("c.txt")]
+        );
         assert!(!p.trailing_slash());
         assert_eq!(p.display(), "/a b/c.txt");
         let d = RelPath::parse("/sub/").expect("valid");
@@ -259,8 +273,24 @@ mod tests {
         assert!(bad("/a\\b").contains("backslash"));
         assert!(bad("/a%2fb").contains("'/'"));
         assert!(bad("/a//b").contains("empty"));
-        assert!(bad("/%ff").contains("UTF-8"));
+        assert!(bad("/caf%E9%00").contains("NUL"));
         assert!(bad("no-slash").contains("start"));
+    }
+
+    #[test]
+    fn names_are_bytes_and_need_not_be_utf8() {
+        let p = RelPath::parse("/d%ffir/caf%E9.txt").expect("a Linux name is bytes");
+        let raw: Vec<Vec<u8>> = p.segments().iter().map(|s| s.clone().into_vec()).collect();
+        assert_eq!(raw, [b"d\xffir".to_vec(), b"caf\xe9.txt".to_vec()]);
+        assert_eq!(p.name().map(OsStr::len), Some(8));
+        assert_eq!(p.display(), "/d\u{fffd}ir/caf\u{fffd}.txt");
+        assert_eq!(
+            RelPath::parse("/%ff/").expect("dir").display(),
+            "/\u{fffd}/"
+        );
+        // Raw UTF-8 and its encoded spelling are the same name.
+        let plain = RelPath::parse("/café").expect("utf-8");
+        assert_eq!(plain, RelPath::parse("/caf%C3%A9").expect("encoded"));
     }
 
     #[tokio::test]

@@ -1,32 +1,29 @@
 //! `GET` (and `HEAD`) in the file API: directory listings (HTML or JSON), redirects of
-//! directories named without their trailing slash, and file downloads: up to
-//! [`WHOLE`] bytes read in one piece, larger ones streamed from disk in [`CHUNK`]
-//! pieces, never read whole into memory.
+//! directories named without their trailing slash, and file downloads: the request's
+//! conditions and range decided ([`super::range`]) on the blocking thread that opens
+//! the file, up to [`WHOLE`] bytes read in one piece, larger ones streamed from disk
+//! ([`super::send`]), never read whole into memory. `HEAD` answers as `GET` would,
+//! without the body.
 
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::SystemTime;
 
 use bytes::Bytes;
-use futures_util::TryStreamExt;
-use http::header::{
-    HeaderValue, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION,
-};
+use http::header::{HeaderValue, CACHE_CONTROL, LOCATION};
 use http::{Response, StatusCode};
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Frame;
-use tokio_util::io::ReaderStream;
 
 use super::listing::{self, Listing};
 use super::page::{self, encode_segment, Chrome};
 use super::path::{self, RelPath};
+use super::range::{self, Answer, Conditions, Validators};
+use super::send::{self, Content, Download, Naming};
 use super::Query;
-use crate::body::{self, Body, BoxError};
+use crate::body::{self, Body};
 use crate::error::{Error, Result};
 use crate::notices::{self, Notice};
 use crate::pages;
-
-/// Bytes read from disk at once for a download: each read is a trip to a blocking
-/// thread, so small reads cap the rate (4 KiB reads topped out near 100 MB/s).
-pub const CHUNK: usize = 256 * 1024;
 
 /// Files up to this size are read whole in the same trip to a blocking thread that
 /// opened them, and sent in one piece.
@@ -42,20 +39,21 @@ pub struct Page<'a> {
 }
 
 /// Answers a `GET` for `rel` below `root` (canonical); listings are JSON when
-/// `as_json`.
+/// `as_json`; a file's answer depends on the request's `conditions`.
 pub async fn get(
     root: &Path,
     rel: &RelPath,
     query: &Query,
     as_json: bool,
     page: &Page<'_>,
+    conditions: &Conditions,
 ) -> Result<Response<Body>> {
     let shown = rel.display();
     // One trip to a blocking thread resolves, inspects and opens (and reads a small
     // file whole): a trip each cost more than serving a small file itself.
     let found = {
-        let (root, rel) = (root.to_path_buf(), rel.clone());
-        tokio::task::spawn_blocking(move || find(&root, &rel))
+        let (root, rel, conditions) = (root.to_path_buf(), rel.clone(), conditions.clone());
+        tokio::task::spawn_blocking(move || find(&root, &rel, &conditions))
             .await
             .map_err(|e| Error::Task(format!("reading {shown}: {e}")))??
     };
@@ -63,7 +61,8 @@ pub async fn get(
         Found::Dir(target) => {
             if !rel.trailing_slash() {
                 let name = rel.name().unwrap_or_default();
-                return Ok(redirect(&format!("{}/", encode_segment(name)), query));
+                let location = format!("{}/", encode_segment(name.as_bytes()));
+                return Ok(redirect(&location, query));
             }
             let listing = listing::read_dir(&target, &shown).await?;
             Ok(render_listing(rel, &listing, as_json, page))
@@ -74,25 +73,28 @@ pub async fn get(
         Found::File(_) if rel.trailing_slash() => Err(Error::NotFound(format!(
             "{shown} is a file, not a directory"
         ))),
-        Found::File(content) => Ok(send_file(content, rel, query.download)),
+        Found::File(download) => {
+            let naming = Naming {
+                name: rel.name().unwrap_or_default(),
+                shown: &shown,
+                download: query.download,
+                as_json,
+            };
+            Ok(send::respond(download, &naming))
+        }
     }
 }
 
 /// What a path names.
 enum Found {
     Dir(std::path::PathBuf),
-    File(Content),
+    File(Download),
     Other,
 }
 
-/// A file's content: small ones read whole, others opened to be streamed.
-enum Content {
-    Whole(Bytes),
-    Open(std::fs::File, u64),
-}
-
-/// Resolves `rel` below `root` and looks at it: on a blocking thread.
-fn find(root: &Path, rel: &RelPath) -> Result<Found> {
+/// Resolves `rel` below `root`, looks at it and, for a file, decides what to send
+/// of it under `conditions`: on a blocking thread.
+fn find(root: &Path, rel: &RelPath, conditions: &Conditions) -> Result<Found> {
     let target = path::resolve_existing_blocking(root, rel)?;
     let shown = rel.display();
     let opening = |e| path::path_error(format!("opening {shown}"), &shown, e);
@@ -105,17 +107,49 @@ fn find(root: &Path, rel: &RelPath) -> Result<Found> {
     }
     let reading = |e| Error::io(format!("reading {shown}"), e);
     let mut file = std::fs::File::open(&target).map_err(reading)?;
-    let len = file.metadata().map_err(reading)?.len();
+    let meta = file.metadata().map_err(reading)?;
+    let validators = Validators::of(&meta);
+    let mut len = meta.len();
+    let decided = |answer, len, content| {
+        Ok(Found::File(Download {
+            answer,
+            validators: validators.clone(),
+            len,
+            content,
+        }))
+    };
+    if let Some(answer) = range::precondition(conditions, &validators, SystemTime::now()) {
+        return decided(answer, len, Content::Nothing);
+    }
     if len > WHOLE as u64 {
-        return Ok(Found::File(Content::Open(file, len)));
+        return match range::span(conditions, &validators, len) {
+            Answer::Full => decided(Answer::Full, len, Content::Open(file, len)),
+            Answer::Part { start, end } => {
+                file.seek(SeekFrom::Start(start)).map_err(reading)?;
+                let part = Content::Open(file, end - start + 1);
+                decided(Answer::Part { start, end }, len, part)
+            }
+            other => decided(other, len, Content::Nothing),
+        };
     }
     // Read to the end (the length sent is what was read, should the file have
     // changed since it was measured), bounded: a file grown meanwhile is cut at the
     // bound rather than read whole.
     let mut buf = Vec::with_capacity(len as usize);
-    std::io::Read::read_to_end(&mut std::io::Read::take(&mut file, WHOLE as u64), &mut buf)
+    file.take(WHOLE as u64)
+        .read_to_end(&mut buf)
         .map_err(reading)?;
-    Ok(Found::File(Content::Whole(Bytes::from(buf))))
+    let whole = Bytes::from(buf);
+    len = whole.len() as u64;
+    match range::span(conditions, &validators, len) {
+        Answer::Full => decided(Answer::Full, len, Content::Whole(whole)),
+        Answer::Part { start, end } => {
+            // Both within the `len` bytes read, at most WHOLE.
+            let part = whole.slice(start as usize..=end as usize);
+            decided(Answer::Part { start, end }, len, Content::Whole(part))
+        }
+        other => decided(other, len, Content::Nothing),
+    }
 }
 
 fn render_listing(
@@ -154,105 +188,4 @@ pub fn redirect(location: &str, query: &Query) -> Response<Body> {
     res.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
-}
-
-fn send_file(content: Content, rel: &RelPath, download: bool) -> Response<Body> {
-    let name = rel.name().unwrap_or_default();
-    let (body, len) = match content {
-        Content::Whole(bytes) => {
-            let len = bytes.len() as u64;
-            (body::full(bytes), len)
-        }
-        Content::Open(file, len) => (stream_file(tokio::fs::File::from_std(file), len), len),
-    };
-    let mut res = Response::new(body);
-    let headers = res.headers_mut();
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(name)));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    // Repository content is untrusted: never sniffed, and HTML from it renders in a
-    // sandbox (a unique origin without scripts), not as the workspace's own origin.
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        "content-security-policy",
-        HeaderValue::from_static("sandbox"),
-    );
-    if download {
-        let value = format!("attachment; filename*=UTF-8''{}", encode_segment(name));
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(CONTENT_DISPOSITION, value);
-        }
-    }
-    res
-}
-
-/// A body streaming `file` (`len` bytes long) from its current position to its end
-/// in pieces of at most [`CHUNK`].
-fn stream_file(file: tokio::fs::File, len: u64) -> Body {
-    let capacity = usize::try_from(len).map_or(CHUNK, |len| len.clamp(1, CHUNK));
-    let frames = ReaderStream::with_capacity(file, capacity)
-        .map_ok(Frame::data)
-        .map_err(BoxError::from);
-    StreamBody::new(frames).boxed_unsync()
-}
-
-/// A content type guessed from the file name's extension.
-pub fn content_type(name: &str) -> &'static str {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "html" | "htm" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "json" => "application/json",
-        "md" => "text/markdown; charset=utf-8",
-        "txt" | "rs" | "py" | "go" | "c" | "h" | "sh" | "toml" | "yaml" | "yml" | "ts" | "java"
-        | "rb" | "cfg" | "ini" | "log" | "csv" => "text/plain; charset=utf-8",
-        "xml" => "application/xml",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "ico" => "image/x-icon",
-        "pdf" => "application/pdf",
-        "wasm" => "application/wasm",
-        "zip" => "application/zip",
-        "gz" | "tgz" => "application/gzip",
-        _ => "application/octet-stream",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn downloads_are_read_in_large_chunks() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let path = dir.path().join("big.bin");
-        std::fs::write(&path, vec![1u8; 3 * CHUNK + 7]).expect("write");
-        let file = tokio::fs::File::open(&path).await.expect("open");
-        let mut body = stream_file(file, (3 * CHUNK + 7) as u64);
-        let mut sizes = Vec::new();
-        while let Some(frame) = body.frame().await {
-            sizes.push(frame.expect("frame").into_data().expect("data").len());
-        }
-        assert_eq!(sizes.iter().sum::<usize>(), 3 * CHUNK + 7);
-        assert!(sizes.len() <= 8, "{} pieces: {sizes:?}", sizes.len());
-        assert!(sizes[0] > 64 * 1024, "first piece {} bytes", sizes[0]);
-    }
-
-    #[test]
-    fn content_types_are_guessed_from_extensions() {
-        assert_eq!(content_type("README.md"), "text/markdown; charset=utf-8");
-        assert_eq!(content_type("a.PNG"), "image/png");
-        assert_eq!(content_type("Makefile"), "application/octet-stream");
-        assert_eq!(content_type("x.unknown"), "application/octet-stream");
-    }
 }

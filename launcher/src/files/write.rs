@@ -155,7 +155,7 @@ struct TempUpload {
 
 impl TempUpload {
     /// A new, hidden temporary for the upload of `name` in `dir`.
-    async fn create(dir: &Path, name: &str, shown: &str) -> Result<Self> {
+    async fn create(dir: &Path, name: &std::ffi::OsStr, shown: &str) -> Result<Self> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -167,7 +167,8 @@ impl TempUpload {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         // Keep the temporary name well below NAME_MAX (bytes) whatever the target's
-        // length: at most 64 bytes of its name, cut between characters.
+        // length: at most 64 bytes of its name (as text), cut between characters.
+        let name = name.to_string_lossy();
         let stem = &name[..name.floor_char_boundary(STEM_MAX)];
         let path = dir.join(format!(".{stem}{UPLOAD_MARK}{unique}"));
         let file = tokio::fs::OpenOptions::new()
