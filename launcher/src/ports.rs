@@ -11,6 +11,13 @@
 //! launcher's own port (`/ports/<own>/ports/<own>/…` would nest without end), another
 //! launcher or the proxy arrives marked, and the proxy and launchers turn it away.
 //! The path grammar is [`dcs_net::preview`]'s, which the proxy reads as well.
+//!
+//! An app's redirect to its own address is put back under the preview
+//! ([`own_address`]); a port nothing answers on yet gets a page that reloads itself
+//! until it does ([`waiting`]).
+
+pub mod own_address;
+pub mod waiting;
 
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -53,6 +60,7 @@ pub async fn handle(app: &App, mut req: Request<Incoming>, rest: &str) -> Respon
         return refused;
     }
     let as_json = pages::wants_json(req.headers());
+    let navigation = waiting::is_navigation(req.method(), req.headers());
     let target = parse(rest, req.uri().query());
     let (port, path) = match target {
         Ok(Target::Forward(port, path)) => (port, path),
@@ -62,37 +70,40 @@ pub async fn handle(app: &App, mut req: Request<Incoming>, rest: &str) -> Respon
     let Ok(path) = path.parse::<PathAndQuery>() else {
         return pages::rescue(&Error::BadRequest("unusable preview path".into()), as_json);
     };
-    prepare(req.headers_mut(), port);
+    let prefix = prepare(req.headers_mut(), port);
     let to = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     match forward::forward(req, to, Some(path), app.drain_watch()).await {
-        Ok(res) => res,
-        Err(Error::BadGateway(why)) => {
-            let text = format!("nothing answers on port {port} in the workspace ({why}); start your app and reload");
-            pages::message(StatusCode::BAD_GATEWAY, "error", &text, as_json)
+        Ok(mut res) => {
+            waiting::answered(port);
+            own_address::relocate(res.headers_mut(), port, &prefix);
+            res
         }
+        Err(Error::BadGateway(why)) => waiting::not_answering(port, &why, as_json, navigation),
         Err(err) => pages::rescue(&err, as_json),
     }
 }
 
 /// The headers a preview app gets: `X-Forwarded-Prefix` extended with `/ports/<n>`
 /// (removed for a preview at the root of its own host), the proxy's root flag removed,
-/// and this hop marked in `Via`.
-fn prepare(headers: &mut HeaderMap, port: u16) {
+/// and this hop marked in `Via`. Returns the preview's prefix (empty at a root).
+fn prepare(headers: &mut HeaderMap, port: u16) -> String {
     let at_root = headers.remove(dcs_net::preview::ROOT_HEADER).is_some();
+    let mut prefix = String::new();
     if at_root {
         headers.remove("x-forwarded-prefix");
     } else {
-        let prefix = headers
+        let outer = headers
             .get("x-forwarded-prefix")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
-            .trim_end_matches('/')
-            .to_owned();
-        if let Ok(v) = HeaderValue::from_str(&format!("{prefix}{PREFIX}/{port}")) {
+            .trim_end_matches('/');
+        prefix = format!("{outer}{PREFIX}/{port}");
+        if let Ok(v) = HeaderValue::from_str(&prefix) {
             headers.insert("x-forwarded-prefix", v);
         }
     }
     dcs_net::preview::mark(headers);
+    prefix
 }
 
 fn add_slash(port: u16) -> Response<Body> {

@@ -143,6 +143,8 @@ pub async fn exchange(
     let tracker = known.unwrap_or_else(|| state.activator.activity.tracker(&spec.key));
     let in_flight = tracker.begin();
     let client_upgrade = upgrade.map(|_| hyper::upgrade::on(&mut req));
+    // The `Host` the workspace sees: an absolute `Location` on it goes back under the prefix.
+    let host = req.headers().get(http::header::HOST).cloned();
     let (parts, body) = req.into_parts();
     let rewrite = send::Rewrite {
         ctx: headers::RequestContext {
@@ -169,7 +171,8 @@ pub async fn exchange(
 
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
     let answered_under = shape.preview_path.as_deref().unwrap_or(&target.prefix);
-    headers::rewrite_response(resp.headers_mut(), answered_under, switching);
+    let host = host.as_ref().and_then(|h| h.to_str().ok());
+    headers::rewrite_response(resp.headers_mut(), answered_under, host, switching);
     state
         .previews
         .credentials

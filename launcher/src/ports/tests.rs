@@ -34,6 +34,41 @@ fn preview_paths_parse_and_bad_ports_are_refused() {
     }
 }
 
+#[test]
+fn an_apps_own_address_is_its_previews_and_other_hosts_are_not() {
+    for (loc, want) in [
+        ("http://localhost:3000/login", Some("/login")),
+        ("https://LOCALHOST:3000", Some("/")),
+        ("http://127.0.0.1:3000?next=1", Some("/?next=1")),
+        ("http://[::1]:3000/a#b", Some("/a#b")),
+        ("http://localhost:3001/login", None),
+        ("http://localhost/login", None),
+        ("http://example.com:3000/login", None),
+        ("http://localhost.example.com:3000/", None),
+        ("http://u@localhost:3000/", None),
+        ("http://localhost:3000//evil.example/", None),
+        ("/login", None),
+        ("ws://localhost:3000/", None),
+    ] {
+        assert_eq!(own_address::own_path(loc, 3000).as_deref(), want, "{loc}");
+    }
+    assert_eq!(
+        own_address::own_path("http://localhost/x", 80).as_deref(),
+        Some("/x")
+    );
+    assert_eq!(
+        own_address::own_path("https://[::1]/x", 443).as_deref(),
+        Some("/x")
+    );
+    let mut h = HeaderMap::new();
+    h.insert(
+        LOCATION,
+        HeaderValue::from_static("http://127.0.0.1:3000/in"),
+    );
+    own_address::relocate(&mut h, 3000, "/github/acme/hello/ports/3000");
+    assert_eq!(h[LOCATION], "/github/acme/hello/ports/3000/in");
+}
+
 /// A preview server: reports the path and prefix it saw; upgrades `/ws` and echoes.
 async fn preview_server() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -136,6 +171,14 @@ async fn a_port_with_nothing_listening_says_so() {
         "{}",
         reply.text()
     );
+    assert!(!reply.headers.contains_key("refresh"), "a script's request");
+    // A browser's navigation gets a page that reloads itself until the app answers.
+    let navigate = [("accept", "text/html"), ("sec-fetch-mode", "navigate")];
+    let path = format!("/ports/{port}/");
+    let reply = l.send(Method::GET, &path, &navigate, b"").await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(reply.headers["refresh"], "1");
+    assert!(reply.text().contains("reloads itself"), "{}", reply.text());
     l.stop().await.expect("stops");
 }
 

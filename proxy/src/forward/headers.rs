@@ -10,6 +10,7 @@
 //! other `Set-Cookie` is kept to the host that answered (no `Domain`), and a
 //! sandboxed preview's to its own path.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::thread::LocalKey;
@@ -261,9 +262,16 @@ fn peer_value(ip: IpAddr) -> HeaderValue {
 /// Rewrites a response's headers for the client: hop-by-hop removed (kept for a
 /// `101`), `Clear-Site-Data` removed (a workspace's code, or an app it previews,
 /// must not clear the site's cookies and storage: the sign-in of every user
-/// session on the domain, the IDE's state), and a root-relative `Location` put
-/// back under `prefix`.
-pub fn rewrite_response(headers: &mut HeaderMap, prefix: &str, switching: bool) {
+/// session on the domain, the IDE's state), and a `Location` put back under
+/// `prefix` ([`under_prefix`]).
+///
+/// `host` is the request's own `Host` (the one the workspace saw).
+pub fn rewrite_response(
+    headers: &mut HeaderMap,
+    prefix: &str,
+    host: Option<&str>,
+    switching: bool,
+) {
     let upgrade = if switching {
         headers.get(header::UPGRADE).cloned()
     } else {
@@ -274,16 +282,60 @@ pub fn rewrite_response(headers: &mut HeaderMap, prefix: &str, switching: bool) 
     if headers.keys().any(|name| name == CLEAR_SITE_DATA) {
         headers.remove(CLEAR_SITE_DATA);
     }
-    let location = headers
+    let moved = headers
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    if let Some(loc) = location {
-        let under_prefix = loc == prefix || loc.starts_with(&format!("{prefix}/"));
-        if loc.starts_with('/') && !loc.starts_with("//") && !under_prefix {
-            set(headers, header::LOCATION, &format!("{prefix}{loc}"));
+        .and_then(|loc| under_prefix(loc, prefix, host));
+    if let Some(loc) = moved {
+        set(headers, header::LOCATION, &loc);
+    }
+}
+
+/// Where a workspace's `Location` `loc` sends the browser instead, `None` to leave it:
+/// a root-relative one (`/login`), or an absolute one on the request's own `host`
+/// (`http://<host>/login`, as apps that build URLs from `Host` or a configured base
+/// URL write them, nginx's `proxy_redirect default`), goes under `prefix` unless it
+/// is there already. Relative, protocol-relative (`//…`) and other hosts' locations
+/// are left as they are.
+pub fn under_prefix(loc: &str, prefix: &str, host: Option<&str>) -> Option<String> {
+    let path = match loc.as_bytes().first() {
+        Some(b'/') => Cow::Borrowed(loc),
+        _ => on_host(loc, host?)?,
+    };
+    let inside = path
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']));
+    if path.starts_with("//") || inside {
+        return None;
+    }
+    Some(format!("{prefix}{path}"))
+}
+
+/// The root-relative path of `loc` if it is an absolute `http(s)` URL on `host`
+/// (its scheme's default port written or not, names compared without case).
+fn on_host<'a>(loc: &'a str, host: &str) -> Option<Cow<'a, str>> {
+    let (rest, default_port) = strip_scheme(loc)?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let bare = |a: &'a str| a.strip_suffix(default_port).unwrap_or(a);
+    if !bare(authority).eq_ignore_ascii_case(host.strip_suffix(default_port).unwrap_or(host)) {
+        return None;
+    }
+    Some(match path.starts_with('/') {
+        true => Cow::Borrowed(path),
+        false => Cow::Owned(format!("/{path}")),
+    })
+}
+
+/// `loc` after `http://` or `https://` (any case), and that scheme's default port.
+fn strip_scheme(loc: &str) -> Option<(&str, &'static str)> {
+    for (scheme, port) in [("http://", ":80"), ("https://", ":443")] {
+        let head = loc.get(..scheme.len())?;
+        if head.eq_ignore_ascii_case(scheme) {
+            return Some((loc.get(scheme.len()..)?, port));
         }
     }
+    None
 }
 
 /// The header that tells a browser to clear the site's data.

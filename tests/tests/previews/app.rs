@@ -48,9 +48,14 @@ try {
 
 /// An app like a dev server's: `GET /` is [`PAGE`] (with its own CSP and two
 /// cookies, one named like the auth layer's session), `/app.js` its script, `/go` a
-/// root-relative redirect, `/ws` a WebSocket echo. Returns its port.
+/// root-relative redirect, `/go/<to>` an absolute one (see [`redirect`]), `/ws` a
+/// WebSocket echo. Returns its port.
 pub async fn page_app() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    serve_page_app(TcpListener::bind("127.0.0.1:0").await?)
+}
+
+/// Serves the [`page_app`] on `listener`; returns its port.
+pub fn serve_page_app(listener: TcpListener) -> anyhow::Result<u16> {
     let port = listener.local_addr()?.port();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -60,8 +65,8 @@ pub async fn page_app() -> anyhow::Result<u16> {
                 tokio::spawn(echo_socket(stream));
                 continue;
             }
-            let service = service_fn(|req: Request<Incoming>| async move {
-                Ok::<_, Infallible>(answer(req.uri().path()))
+            let service = service_fn(move |req: Request<Incoming>| async move {
+                Ok::<_, Infallible>(answer(&req, port))
             });
             tokio::spawn(
                 hyper::server::conn::http1::Builder::new()
@@ -72,7 +77,21 @@ pub async fn page_app() -> anyhow::Result<u16> {
     Ok(port)
 }
 
-fn answer(path: &str) -> Response<Full<Bytes>> {
+/// Where `/go/<to>` sends the browser, as apps write absolute redirects: `host` to
+/// the request's own `Host` (Rails, older Werkzeug), `localhost`, `v4` and `v6` to
+/// the app's own address `port` (a configured base URL), `other` to another site.
+fn redirect(to: &str, host: &str, port: u16) -> Option<String> {
+    Some(match to {
+        "host" => format!("http://{host}/after"),
+        "localhost" => format!("http://localhost:{port}/after"),
+        "v4" => format!("http://127.0.0.1:{port}/after?x=1"),
+        "v6" => format!("https://[::1]:{port}/after"),
+        "other" => "http://other.example/after".to_owned(),
+        _ => return None,
+    })
+}
+
+fn answer(req: &Request<Incoming>, port: u16) -> Response<Full<Bytes>> {
     let reply = |status: StatusCode, kind: &str, body: &'static str| {
         Response::builder()
             .status(status)
@@ -80,6 +99,22 @@ fn answer(path: &str) -> Response<Full<Bytes>> {
             .body(Full::new(Bytes::from_static(body.as_bytes())))
             .unwrap_or_default()
     };
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let path = req.uri().path();
+    if let Some(to) = path
+        .strip_prefix("/go/")
+        .and_then(|to| redirect(to, host, port))
+    {
+        let mut resp = reply(StatusCode::FOUND, "text/plain", "");
+        if let Ok(to) = http::HeaderValue::from_str(&to) {
+            resp.headers_mut().insert("location", to);
+        }
+        return resp;
+    }
     match path {
         "/" => {
             let mut resp = reply(StatusCode::OK, "text/html; charset=utf-8", PAGE);

@@ -4,12 +4,13 @@
 //! renders and its own scripts run; no credential of the auth layer, the instance or
 //! the preview host reaches a preview app; a preview cannot address the proxy itself.
 //! Subdomain mode (`--preview-domain`) is in [`subdomain`], a shared instance's
-//! preview in [`shared`].
+//! preview in [`shared`], a preview whose app is not up yet in [`waiting`].
 
 mod app;
 mod hosts;
 mod shared;
 mod subdomain;
+mod waiting;
 
 use std::time::Duration;
 
@@ -74,6 +75,24 @@ async fn a_preview_runs_sandboxed_with_its_own_policy_cookies_and_redirects_kept
     assert_eq!(resp.status(), 302);
     assert_eq!(resp.headers()["location"], format!("{base}/after").as_str());
     assert_eq!(all(&resp, CONTENT_SECURITY_POLICY), [SANDBOX]);
+    // Absolute redirects stay inside too: to the request's own host (the proxy's, an
+    // app that builds URLs from `Host`) and to the app's own address (a configured
+    // base URL, which the browser would look for on the person's own machine).
+    // Another site's address is the app's to choose.
+    for (to, want) in [
+        ("host", format!("{base}/after")),
+        ("localhost", format!("{base}/after")),
+        ("v4", format!("{base}/after?x=1")),
+        ("v6", format!("{base}/after")),
+        ("other", "http://other.example/after".to_owned()),
+    ] {
+        let resp = http
+            .get(fx.proxy.url(&format!("{base}/go/{to}")))
+            .send()
+            .await?;
+        assert_eq!(resp.status(), 302, "{to}");
+        assert_eq!(resp.headers()["location"], want.as_str(), "{to}");
+    }
 
     // The launcher's own answers for a preview are sandboxed too.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
