@@ -32,6 +32,7 @@ use std::path::Path;
 
 use dcs_model::RepoRef;
 use regex::RegexSet;
+use sha2::Digest;
 
 /// Rule name reported when an admin group decided.
 pub const ADMIN_RULE: &str = "admin_groups";
@@ -90,6 +91,8 @@ pub struct Policy {
     admin_groups: Vec<String>,
     /// Ordered rules; the first that decides wins.
     rules: Vec<Rule>,
+    /// [`Policy::fingerprint`], computed once.
+    fingerprint: String,
 }
 
 /// One validated rule.
@@ -133,11 +136,35 @@ impl Policy {
     /// The policy used when none is configured (`--auth none` without `--policy`):
     /// everyone may open everything, by the default.
     pub fn allow_all() -> Policy {
+        Policy::new(Effect::Allow, Vec::new(), Vec::new())
+    }
+
+    /// The policy of these parts, with its fingerprint.
+    fn new(default: Effect, admin_groups: Vec<String>, rules: Vec<Rule>) -> Policy {
+        let parts = serde_json::json!([
+            matches!(default, Effect::Allow),
+            admin_groups,
+            rules
+                .iter()
+                .map(|r| (&r.name, &r.groups, r.deny.patterns(), r.allow.patterns()))
+                .collect::<Vec<_>>(),
+        ]);
+        let digest = sha2::Sha256::digest(parts.to_string().as_bytes());
+        let fingerprint = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
         Policy {
-            default: Effect::Allow,
-            admin_groups: Vec::new(),
-            rules: Vec::new(),
+            default,
+            admin_groups,
+            rules,
+            fingerprint,
         }
+    }
+
+    /// A digest of everything a decision depends on besides the caller (the default,
+    /// the admin groups, the rules in order): the same for the same policy on every
+    /// replica and after a restart, another when any decision may differ. A preview
+    /// host's cookie carries the one it was allowed under.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// Decides whether a caller in `groups` may open `repo`.

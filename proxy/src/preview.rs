@@ -8,10 +8,13 @@
 //!   scripts run, but cannot call `/api`, read the IDE or another workspace, or
 //!   register service workers. A preview's `Set-Cookie` is kept to its own path.
 //! - **Subdomain mode** (`--preview-domain`): the same paths answer a `303` to the
-//!   preview's own host, `<n>-<workspace>.<domain>`, carrying a one-time ticket
-//!   ([`ticket`]); that host exchanges it for a host-only cookie ([`COOKIE_NAME`])
-//!   and serves the app at its root, unsandboxed (its origin is already foreign to
-//!   the proxy's). The ticket and the cookie are stripped from everything forwarded.
+//!   preview's own host, `<n>-<workspace>.<domain>`, which gives the browser a nonce
+//!   and gets from the main origin a one-time ticket bound to it ([`ticket`],
+//!   `arrive`); that host exchanges it, in that browser only, for a host-only cookie
+//!   ([`COOKIE_NAME`]) and serves the app at its root, unsandboxed (its origin is
+//!   already foreign to the proxy's). The cookie remembers the access policy it was
+//!   allowed under: under another one it opens nothing until decided again. The
+//!   ticket, the nonce and the cookie are stripped from everything forwarded.
 //! - **No loops**: a request that comes back to the proxy through a preview (a
 //!   launcher marks what it sends to a preview, [`dcs_net::preview::mark`]) is
 //!   refused before anything else, so `/ports/<the proxy's port>/api/me` is a 403.
@@ -20,11 +23,13 @@
 //! - [`host`]: preview host names.
 //! - [`ticket`]: tickets and cookies, signed and checked.
 //! - `enter`: the main origin's side (path mode's sandbox, subdomain mode's redirect).
+//! - `arrive`: how a browser gets into a preview host (lead, nonce, ticket, cookie).
 //! - `serve`: the preview host's side.
 
 pub mod host;
 pub mod ticket;
 
+mod arrive;
 mod enter;
 mod serve;
 
@@ -43,8 +48,12 @@ pub use enter::main_origin;
 /// The preview host's cookie: a signed grant for one preview host.
 pub const COOKIE_NAME: &str = "dcs_preview";
 
-/// The query parameter carrying a ticket to a preview host.
+/// The query parameter carrying a lead or a ticket to a preview host.
 pub const TICKET_PARAM: &str = "dcs_preview_ticket";
+
+/// The query parameter carrying a preview host's `state` (its browser's nonce,
+/// hashed) to the main origin's preview path, for a ticket bound to it.
+pub const STATE_PARAM: &str = "dcs_preview_state";
 
 /// The policy every path-mode preview response carries: scripts, forms, popups,
 /// dialogs and downloads work; `allow-same-origin` is never granted.

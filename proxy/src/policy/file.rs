@@ -149,11 +149,7 @@ fn validate(raw: RawPolicy, problems: &mut Problems<'_>) -> Option<Policy> {
         .enumerate()
         .filter_map(|(i, rule)| validate_rule(i, rule, &mut seen, problems))
         .collect();
-    Some(Policy {
-        default: default?,
-        admin_groups,
-        rules,
-    })
+    Some(Policy::new(default?, admin_groups, rules))
 }
 
 /// Validates one rule; `None` when it has problems (they are recorded).

@@ -269,3 +269,25 @@ fn load_reports_a_missing_file_by_name() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn the_fingerprint_follows_what_decides_not_how_it_is_written() {
+    let a = policy("default: allow\nrules:\n  - name: r\n    groups: [g]\n    deny: [acme/x]\n");
+    let same = policy(
+        "# the same\ndefault:   allow\nrules: [{name: r, groups: [g], deny: [\"acme/x\"]}]\n",
+    );
+    assert_eq!(a.fingerprint(), same.fingerprint());
+    assert_eq!(a.fingerprint().len(), 32);
+    for other in [
+        "default: deny\nrules:\n  - name: r\n    groups: [g]\n    deny: [acme/x]\n",
+        "default: allow\nrules:\n  - name: r\n    groups: [g]\n    allow: [acme/x]\n",
+        "default: allow\nrules:\n  - name: r\n    groups: [h]\n    deny: [acme/x]\n",
+        "default: allow\nadmin_groups: [g]\nrules:\n  - name: r\n    groups: [g]\n    deny: [acme/x]\n",
+    ] {
+        assert_ne!(a.fingerprint(), policy(other).fingerprint(), "{other}");
+    }
+    assert_ne!(
+        Policy::allow_all().fingerprint(),
+        policy("default: deny").fingerprint()
+    );
+}

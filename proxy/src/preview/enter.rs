@@ -12,8 +12,8 @@ use hyper::body::Incoming;
 use dcs_net::preview::{BadPort, Target as Preview, PREFIX};
 
 use super::host;
-use super::ticket::{Grant, Refusal, Who};
-use super::{sandbox, TICKET_PARAM};
+use super::ticket::{self, Grant, Refusal, Who};
+use super::{sandbox, STATE_PARAM, TICKET_PARAM};
 use crate::auth::Identity;
 use crate::body::{self, Body};
 use crate::config::previews::PreviewDomain;
@@ -67,7 +67,11 @@ async fn sandboxed(
     Ok(resp)
 }
 
-/// Subdomain mode: `303` to `<scheme>://<n>-<name>.<domain>/<path>?…&dcs_preview_ticket=…`.
+/// Subdomain mode: `303` to `<scheme>://<n>-<name>.<domain>/<path>?…&dcs_preview_ticket=…`,
+/// carrying a lead, or, when the preview host sent the browser here with its `state`
+/// (`dcs_preview_state`, [`super::arrive`]), a ticket bound to it. The grant
+/// remembers the access policy that allowed it (decided before this, in
+/// [`forward::forward`]).
 fn redirect(
     state: &AppState,
     req: Request<Incoming>,
@@ -100,28 +104,37 @@ fn redirect(
         port,
         back: format!("{scheme}://{main}{}{PREFIX}/{port}", target.prefix),
         who: Who::of(identity),
+        policy: state.policy.fingerprint().to_owned(),
     };
-    let ticket = state
-        .previews
-        .keys
-        .ticket(&grant, state.previews.ticket_ttl)
-        .map_err(refused)?;
     let path = match preview {
         Preview::AddSlash(_) => "/".to_owned(),
         Preview::Forward(_, path) => path,
     };
     let (path, query) = dcs_net::query::split_target(&path);
-    let (_, kept) = dcs_net::query::take(query, TICKET_PARAM);
+    let (bound, kept) = dcs_net::query::take(query, STATE_PARAM);
+    let (_, kept) = dcs_net::query::take(kept.as_deref(), TICKET_PARAM);
+    let (keys, ttl) = (&state.previews.keys, state.previews.ticket_ttl);
+    let token = match bound {
+        None => keys.lead(&grant, ttl),
+        Some(bound) if ticket::is_state(bound) => keys.ticket(&grant, ttl, bound),
+        Some(_) => {
+            return Err(Error::BadRequest(format!(
+                "{STATE_PARAM} was not made by a preview host: open {}{PREFIX}/{port}/ again",
+                target.prefix
+            )))
+        }
+    }
+    .map_err(refused)?;
     let location = format!(
-        "{scheme}://{}{path}?{}{TICKET_PARAM}={ticket}",
+        "{scheme}://{}{path}?{}{TICKET_PARAM}={token}",
         host::authority(&label, domain, main.port_u16()),
         kept.map(|q| format!("{q}&")).unwrap_or_default(),
     );
-    see_other(&location, None)
+    see_other(&location, &[])
 }
 
-/// A `303` to `location` (never cached, never sent as a referrer), setting `cookie`.
-pub(super) fn see_other(location: &str, cookie: Option<&str>) -> Result<Response<Body>> {
+/// A `303` to `location` (never cached, never sent as a referrer), setting `cookies`.
+pub(super) fn see_other(location: &str, cookies: &[String]) -> Result<Response<Body>> {
     let mut resp = Response::new(body::empty());
     *resp.status_mut() = StatusCode::SEE_OTHER;
     let headers = resp.headers_mut();
@@ -130,10 +143,10 @@ pub(super) fn see_other(location: &str, cookie: Option<&str>) -> Result<Response
     headers.insert(LOCATION, location);
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    if let Some(cookie) = cookie {
+    for cookie in cookies {
         let cookie = HeaderValue::from_str(cookie)
             .map_err(|_| Error::BadRequest("unusable preview cookie".into()))?;
-        headers.insert(http::header::SET_COOKIE, cookie);
+        headers.append(http::header::SET_COOKIE, cookie);
     }
     Ok(resp)
 }

@@ -1,7 +1,14 @@
-//! The preview host's side (subdomain mode): a ticket is exchanged for the host's
-//! cookie; a request with a valid cookie is forwarded to its workspace's
+//! The preview host's side (subdomain mode): a browser gets in through
+//! [`super::arrive`] (a lead, this browser's nonce, a ticket bound to it, the host's
+//! cookie); a request with a valid cookie is forwarded to its workspace's
 //! `/ports/<n>/`, the app at the host's root. Nothing else opens a preview host: the
 //! main origin's session never reaches it (and would be stripped if it did).
+//!
+//! Every request is decided again before anything is woken: a cookie allowed under
+//! another access policy than the proxy's now opens nothing (a navigation is sent
+//! back to the main origin to be decided anew), an instance's sharing is asked
+//! again, and a navigation while the workspace is not running goes to the main
+//! origin's preview path, where the live progress page follows its start.
 
 use std::net::SocketAddr;
 
@@ -13,7 +20,8 @@ use hyper::body::Incoming;
 use dcs_model::WorkspaceKind;
 use dcs_net::preview::PREFIX;
 
-use super::enter::{refused, see_other};
+use super::arrive::{self, Here};
+use super::enter::see_other;
 use super::host::PreviewHost;
 use super::ticket::{Grant, Refusal};
 use super::{COOKIE_NAME, TICKET_PARAM};
@@ -22,7 +30,7 @@ use crate::asked::Asked;
 use crate::body::Body;
 use crate::error::{Error, Result};
 use crate::forward::{self, Shape, Target};
-use crate::runtime::WorkspaceSpec;
+use crate::runtime::{Status, WorkspaceSpec};
 use crate::state::AppState;
 
 /// Answers a request for the preview host `host`.
@@ -32,10 +40,9 @@ pub async fn serve(
     peer: SocketAddr,
     host: PreviewHost,
 ) -> Result<Response<Body>> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let (ticket, query) = dcs_net::query::take(parts.uri.query(), TICKET_PARAM);
     let ticket = ticket.map(str::to_owned);
-    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
     let path = parts.uri.path().to_owned();
     let https = crate::instances::secure_cookie(&state.api.cookie, &parts, peer);
     let own = format!(
@@ -47,22 +54,26 @@ pub async fn serve(
             .and_then(|h| h.to_str().ok())
             .unwrap_or("")
     );
+    let here = Here {
+        label: &host.label,
+        https,
+        own: &own,
+        path: &path,
+        query: query.as_deref(),
+    };
     if let Some(ticket) = ticket {
-        // Absolute, so that a path such as `//elsewhere` stays a path on this host.
-        let to = format!("{own}{path}{query}");
-        return enter(state, &parts, &host, &ticket, https, &to);
+        return arrive::enter(state, &parts, &here, &ticket);
     }
     if !same_origin(&parts, &own) {
         return Err(Error::Forbidden(format!(
             "a WebSocket or a change to this preview must come from its own page ({own})"
         )));
     }
+    let navigation = navigation(&parts);
     let grant = match session(state, &parts, &host.label) {
         Ok(grant) => grant,
-        Err(Refusal::Expired(grant)) if navigation(&parts) => {
-            // Back through the workspace's path for a new ticket (and a fresh sign-in check).
-            return see_other(&format!("{}{path}{query}", grant.back), None);
-        }
+        // Back through the workspace's path for a new ticket (and a fresh sign-in check).
+        Err(Refusal::Expired(grant)) if navigation => return arrive::sign_in(&grant, &here),
         Err(_) => {
             return Err(Error::Unauthorized(format!(
                 "this preview host opens only from its workspace: open …/ports/{}/ on the IDE's address again",
@@ -70,6 +81,17 @@ pub async fn serve(
             )))
         }
     };
+    if grant.policy != state.policy.fingerprint() {
+        // Allowed under another access policy: decided again on the main origin, which
+        // knows all of the caller's groups (the cookie may not).
+        if navigation {
+            return arrive::sign_in(&grant, &here);
+        }
+        return Err(Error::Forbidden(format!(
+            "the access policy changed since this preview was opened: open …/ports/{}/ on the IDE's address again",
+            host.port
+        )));
+    }
     let identity = grant
         .who
         .identity()
@@ -91,48 +113,34 @@ pub async fn serve(
             }
         }
     };
+    let asked = Asked::of(&parts.headers);
+    if parts.method == Method::GET && asked.is_navigation() && !running(state, &spec).await? {
+        // The progress page polls its workspace's own paths, which on this host are
+        // the app's: it is shown on the main origin's preview path, and moves on to
+        // the preview (through a new ticket) once the workspace is ready.
+        return see_other(&format!("{}{}", grant.back, here.target()), &[]);
+    }
+    let rest = format!("{PREFIX}/{}{}", grant.port, here.target());
+    arrive::strip_request(&mut parts.headers);
     let target = Target {
         spec,
         prefix: String::new(),
-        rest: format!("{PREFIX}/{}{path}{query}", grant.port),
-        asked: Asked::of(&parts.headers),
+        rest,
+        asked,
     };
     let shape = Shape {
         preview_path: None,
         preview_root: true,
     };
     let req = Request::from_parts(parts, body);
-    forward::exchange(state, req, peer, &identity, target, shape).await
+    let mut resp = forward::exchange(state, req, peer, &identity, target, shape).await?;
+    arrive::strip_response(resp.headers_mut());
+    Ok(resp)
 }
 
-/// Redeems `ticket` for this host's cookie, then `303` to `to` (the same address,
-/// absolute, without the ticket).
-fn enter(
-    state: &AppState,
-    parts: &Parts,
-    host: &PreviewHost,
-    ticket: &str,
-    https: bool,
-    to: &str,
-) -> Result<Response<Body>> {
-    if !matches!(parts.method, Method::GET | Method::HEAD) {
-        return Err(Error::BadRequest(
-            "a preview link is opened with GET".into(),
-        ));
-    }
-    let previews = &state.previews;
-    let grant = previews.keys.redeem(ticket, &host.label).map_err(refused)?;
-    let value = previews
-        .keys
-        .session(&grant, previews.session_ttl)
-        .map_err(refused)?;
-    // A browser session cookie: the grant inside expires on its own, and an expired
-    // one still says where to get a new one.
-    let cookie = format!(
-        "{COOKIE_NAME}={value}; Path=/; HttpOnly; SameSite=Lax{}",
-        if https { "; Secure" } else { "" }
-    );
-    see_other(to, Some(&cookie))
+/// Whether `spec`'s workspace runs now.
+async fn running(state: &AppState, spec: &WorkspaceSpec) -> Result<bool> {
+    Ok(state.activator.status(&spec.key).await? == Status::Running)
 }
 
 /// The grant of the first of the request's preview cookies that opens this host; an

@@ -1,11 +1,15 @@
-//! What opens a preview host (subdomain mode): a one-time **ticket** made on the
-//! main origin for a signed-in caller, and the **session** cookie the preview host
-//! exchanges it for. Both are HS256 tokens under the proxy's preview key, each with
-//! its own audience (a cookie is never a ticket, nor the reverse), bound to the
+//! What opens a preview host (subdomain mode): a **lead** the main origin sends a
+//! signed-in caller to the preview host with (it opens nothing: it says where to get a
+//! ticket), a one-time **ticket** made on the main origin for that caller and bound to
+//! the browser (the hash, [`bind`], of a [`nonce`] the preview host keeps in a cookie
+//! of its own and sent along as `state`, as OAuth does), and the **session** cookie
+//! the preview host exchanges the ticket for. All are HS256 tokens under the proxy's
+//! preview key, each with its own audience (none is taken for another), bound to the
 //! preview host's label (so to one workspace and port), the caller, and a deadline.
-//! A ticket is redeemed once: its id is remembered until it expires, within a bound
-//! per caller ([`MAX_USED_PER_USER`]), so one user minting and redeeming tickets in a
-//! loop fills only their own share, never everyone's.
+//! A ticket opens only in the browser holding its nonce (a ticket sent to someone
+//! else opens nothing for them), and only once: its id is remembered until it
+//! expires, within a bound per caller ([`MAX_USED_PER_USER`]), so one user minting
+//! and redeeming tickets in a loop fills only their own share, never everyone's.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,10 +19,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use dcs_model::{UserId, WorkspaceKey};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::auth::secret::Secret;
 use crate::auth::Identity;
 
+/// Audience of leads.
+const LEAD: &str = "dcs-preview-lead";
 /// Audience of tickets.
 const TICKET: &str = "dcs-preview-ticket";
 /// Audience of session cookies.
@@ -89,6 +96,10 @@ pub struct Grant {
     pub back: String,
     /// Who may use it.
     pub who: Who,
+    /// The access policy it was allowed under ([`crate::policy::Policy::fingerprint`]);
+    /// under another, the preview host sends the caller back to be decided again.
+    #[serde(default)]
+    pub policy: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -98,6 +109,9 @@ struct Claims {
     iat: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     jti: Option<String>,
+    /// A ticket's browser: [`bind`] of the preview host's nonce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
     #[serde(flatten)]
     grant: Grant,
 }
@@ -114,6 +128,12 @@ pub enum Refusal {
     /// Past its deadline (the grant is authentic, so the caller may be sent back).
     #[error("the preview link has expired")]
     Expired(Box<Grant>),
+    /// A ticket brought by a browser without the nonce it was made for: someone
+    /// else's, or this browser's after its nonce expired.
+    #[error(
+        "the preview link was made for another browser (or this one took too long to come back)"
+    )]
+    Unbound,
     /// A ticket already redeemed.
     #[error("the preview link was already used")]
     Used,
@@ -207,23 +227,49 @@ impl Keys {
         }
     }
 
-    /// A one-time ticket for `grant`, valid for `ttl`.
-    pub fn ticket(&self, grant: &Grant, ttl: Duration) -> Result<String, Refusal> {
+    /// A lead for `grant`, valid for `ttl`: it sends the caller's browser to the
+    /// preview host, which binds the ticket it then asks for to that browser.
+    pub fn lead(&self, grant: &Grant, ttl: Duration) -> Result<String, Refusal> {
+        self.sign(&Claims::new(LEAD, grant, now(), ttl))
+    }
+
+    /// The grant of a lead for the preview host `label`.
+    pub fn follow(&self, lead: &str, label: &str) -> Result<Grant, Refusal> {
+        self.verify(LEAD, lead, label).map(|c| c.grant)
+    }
+
+    /// A one-time ticket for `grant`, valid for `ttl`, for the browser whose nonce
+    /// [`bind`]s to `state`.
+    pub fn ticket(&self, grant: &Grant, ttl: Duration, state: &str) -> Result<String, Refusal> {
         let mut id = [0u8; 16];
         getrandom::fill(&mut id).map_err(|_| Refusal::NoKey)?;
-        let jti: String = id.iter().map(|b| format!("{b:02x}")).collect();
-        self.sign(TICKET, grant, now(), ttl, Some(jti))
+        let claims = Claims {
+            jti: Some(hex(&id)),
+            state: Some(state.to_owned()),
+            ..Claims::new(TICKET, grant, now(), ttl)
+        };
+        self.sign(&claims)
     }
 
     /// A session cookie value for `grant`, valid for `ttl`.
     pub fn session(&self, grant: &Grant, ttl: Duration) -> Result<String, Refusal> {
-        self.sign(SESSION, grant, now(), ttl, None)
+        self.sign(&Claims::new(SESSION, grant, now(), ttl))
     }
 
-    /// Redeems a ticket for the preview host `label`: authentic, unexpired, made for
-    /// this host and never redeemed before (then never again).
-    pub fn redeem(&self, ticket: &str, label: &str) -> Result<Grant, Refusal> {
+    /// Redeems a ticket for the preview host `label` in a browser holding `nonces`:
+    /// authentic, unexpired, made for this host and one of these nonces, and never
+    /// redeemed before (then never again).
+    pub fn redeem<'n>(
+        &self,
+        ticket: &str,
+        label: &str,
+        nonces: impl IntoIterator<Item = &'n str>,
+    ) -> Result<Grant, Refusal> {
         let claims = self.verify(TICKET, ticket, label)?;
+        let state = claims.state.as_deref().ok_or(Refusal::Invalid)?;
+        if !nonces.into_iter().any(|n| bind(n) == state) {
+            return Err(Refusal::Unbound);
+        }
         let jti = claims.jti.ok_or(Refusal::Invalid)?;
         let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
         if used.ids.contains_key(&jti) {
@@ -240,23 +286,9 @@ impl Keys {
         self.verify(SESSION, value, label).map(|c| c.grant)
     }
 
-    fn sign(
-        &self,
-        aud: &str,
-        grant: &Grant,
-        iat: u64,
-        ttl: Duration,
-        jti: Option<String>,
-    ) -> Result<String, Refusal> {
+    fn sign(&self, claims: &Claims) -> Result<String, Refusal> {
         let (key, _) = self.key.as_ref().ok_or(Refusal::NoKey)?;
-        let claims = Claims {
-            aud: aud.to_owned(),
-            iat,
-            exp: iat.saturating_add(ttl.as_secs().max(1)),
-            jti,
-            grant: grant.clone(),
-        };
-        encode(&Header::new(Algorithm::HS256), &claims, key).map_err(|_| Refusal::NoKey)
+        encode(&Header::new(Algorithm::HS256), claims, key).map_err(|_| Refusal::NoKey)
     }
 
     fn verify(&self, aud: &str, token: &str, label: &str) -> Result<Claims, Refusal> {
@@ -279,6 +311,41 @@ impl Keys {
         }
         Ok(claims)
     }
+}
+
+impl Claims {
+    fn new(aud: &str, grant: &Grant, iat: u64, ttl: Duration) -> Self {
+        Self {
+            aud: aud.to_owned(),
+            iat,
+            exp: iat.saturating_add(ttl.as_secs().max(1)),
+            jti: None,
+            state: None,
+            grant: grant.clone(),
+        }
+    }
+}
+
+/// A new nonce for a preview host's browser (32 random bytes, hex).
+pub fn nonce() -> Result<String, Refusal> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|_| Refusal::NoKey)?;
+    Ok(hex(&bytes))
+}
+
+/// What a ticket carries of `nonce` (and the main origin sees, as `state`): its
+/// SHA-256, hex. The nonce itself never leaves its cookie.
+pub fn bind(nonce: &str) -> String {
+    hex(&Sha256::digest(nonce.as_bytes()))
+}
+
+/// Whether `text` may be a [`bind`]ing (what the main origin accepts as `state`).
+pub fn is_state(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn now() -> u64 {

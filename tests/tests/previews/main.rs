@@ -7,8 +7,11 @@
 //! preview in [`shared`], a preview whose app is not up yet in [`waiting`].
 
 mod app;
+mod binding;
 mod hosts;
+mod policy;
 mod shared;
+mod starting;
 mod subdomain;
 mod waiting;
 

@@ -49,16 +49,11 @@ async fn a_shared_instances_preview_closes_when_its_owner_stops_sharing_it() -> 
     assert_eq!(resp.status(), 303, "{}", fx.proxy.log());
     let (access, _) = hosts::set_cookie(&resp);
     let path = fx.proxy.url(&format!("/instances/{id}/ports/{echo}/x"));
-    let resp = issuer
-        .signed(http.get(path), &bob)
-        .header(COOKIE, &access)
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 303, "{}", fx.proxy.log());
-    let url = reqwest::Url::parse(&hosts::location(&resp))?;
-    let host = url.host_str().unwrap_or_default().to_owned();
+    let as_bob = |url: &str| issuer.signed(http.get(url), &bob).header(COOKIE, &access);
+    let minted = hosts::enter(&fx, &path, as_bob).await?;
+    let host = minted.host.clone();
     let at = reaching(&host, fx.proxy.addr)?;
-    let preview = redeem(&at, &url).await?;
+    let preview = redeem(&at, &minted).await?;
     let page = format!("http://{host}:{}/x", fx.proxy.addr.port());
     let resp = at.get(&page).header(COOKIE, &preview).send().await?;
     assert_eq!(resp.status(), 200, "{}", fx.proxy.log());

@@ -1,6 +1,7 @@
 //! Subdomain mode (`--preview-domain preview.localhost`): the workspace's preview path
-//! sends the browser to the preview's own host with a one-time ticket, which that
-//! host exchanges for a cookie of its own; nothing else opens it.
+//! sends the browser to the preview's own host, which gives it a nonce and gets a
+//! one-time ticket bound to it, then exchanges that for a cookie of its own; nothing
+//! else opens it.
 
 use std::time::Duration;
 
@@ -24,12 +25,13 @@ async fn a_preview_host_opens_with_a_one_time_ticket_and_then_its_own_cookie() -
     let echo = head_echo().await?;
     let port = fx.proxy.addr.port();
 
-    let (url, host) = ticket(
+    let minted = ticket(
         &fx,
         &format!("/github/acme/hello/ports/{echo}/hello?x=1"),
         None,
     )
     .await?;
+    let (url, host) = (minted.url.clone(), minted.host.clone());
     assert!(
         host.starts_with(&format!("{echo}-ws-")) && host.ends_with(&format!(".{DOMAIN}")),
         "{url}"
@@ -46,7 +48,11 @@ async fn a_preview_host_opens_with_a_one_time_ticket_and_then_its_own_cookie() -
     assert!(url.query().unwrap_or_default().starts_with("x=1&"), "{url}");
 
     let http = reaching(&host, fx.proxy.addr)?;
-    let resp = http.get(url.clone()).send().await?;
+    let resp = http
+        .get(url.clone())
+        .header(COOKIE, &minted.nonce)
+        .send()
+        .await?;
     assert_eq!(resp.status(), 303, "{}", fx.proxy.log());
     assert_eq!(
         location(&resp),
@@ -54,16 +60,20 @@ async fn a_preview_host_opens_with_a_one_time_ticket_and_then_its_own_cookie() -
         "the ticket leaves the address"
     );
     let (cookie, _) = set_cookie(&resp);
-    let resp = http.get(url.clone()).send().await?;
+    let resp = http
+        .get(url.clone())
+        .header(COOKIE, &minted.nonce)
+        .send()
+        .await?;
     assert_eq!(resp.status(), 403, "a ticket opens once");
     // A path that looks like another host stays a path on the preview host.
-    let (sly, _) = ticket(
+    let sly = ticket(
         &fx,
         &format!("/github/acme/hello/ports/{echo}//evil.example/x"),
         None,
     )
     .await?;
-    let resp = http.get(sly).send().await?;
+    let resp = http.get(sly.url).header(COOKIE, sly.nonce).send().await?;
     assert_eq!(resp.status(), 303);
     assert_eq!(
         location(&resp),
@@ -93,8 +103,8 @@ async fn a_preview_host_opens_with_a_one_time_ticket_and_then_its_own_cookie() -
     assert_eq!(resp.status(), 401, "no cookie, no preview");
 
     // A bare `/ports/<n>` goes to the host's root; other methods are refused.
-    let (root, _) = ticket(&fx, &format!("/github/acme/hello/ports/{echo}"), None).await?;
-    assert_eq!(root.path(), "/");
+    let root = ticket(&fx, &format!("/github/acme/hello/ports/{echo}"), None).await?;
+    assert_eq!(root.url.path(), "/");
     let resp = client()
         .post(fx.proxy.url(&format!("/github/acme/hello/ports/{echo}/")))
         .send()
@@ -103,8 +113,9 @@ async fn a_preview_host_opens_with_a_one_time_ticket_and_then_its_own_cookie() -
 
     // WebSockets (HMR) pass from the preview's own pages only.
     let ws_app = app::page_app().await?;
-    let (url, ws_host) = ticket(&fx, &format!("/github/acme/hello/ports/{ws_app}/"), None).await?;
-    let cookie = redeem(&reaching(&ws_host, fx.proxy.addr)?, &url).await?;
+    let minted = ticket(&fx, &format!("/github/acme/hello/ports/{ws_app}/"), None).await?;
+    let ws_host = minted.host.clone();
+    let cookie = redeem(&reaching(&ws_host, fx.proxy.addr)?, &minted).await?;
     let own = format!("http://{ws_host}:{port}");
     for (origin, want) in [(own.as_str(), 101), (&*fx.proxy.url(""), 403)] {
         let mut req = format!("ws://{ws_host}:{port}/ws").into_client_request()?;
@@ -136,11 +147,15 @@ async fn an_expired_ticket_opens_nothing() -> anyhow::Result<()> {
             .arg("1s")
     })?;
     let echo = head_echo().await?;
-    let (url, host) = ticket(&fx, &format!("/github/acme/hello/ports/{echo}/"), None).await?;
+    let minted = ticket(&fx, &format!("/github/acme/hello/ports/{echo}/"), None).await?;
     // Not a race: the ticket's deadline is a whole second after it was made, and
     // this waits well past it before the one and only attempt.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let resp = reaching(&host, fx.proxy.addr)?.get(url).send().await?;
+    let resp = reaching(&minted.host, fx.proxy.addr)?
+        .get(minted.url)
+        .header(COOKIE, minted.nonce)
+        .send()
+        .await?;
     assert_eq!(resp.status(), 403);
     assert!(resp.headers().get(SET_COOKIE).is_none());
     assert!(resp.text().await?.contains("expired"));
@@ -166,16 +181,17 @@ async fn a_second_user_cannot_use_the_first_users_preview_host() -> anyhow::Resu
     let path = format!("/github/acme/hello/ports/{echo}/");
     let port = fx.proxy.addr.port();
 
-    let (a_url, a_host) = ticket(&fx, &path, Some(&alice_session)).await?;
-    let (b_url, b_host) = ticket(&fx, &path, Some(&bob_session)).await?;
+    let a_minted = ticket(&fx, &path, Some(&alice_session)).await?;
+    let b_minted = ticket(&fx, &path, Some(&bob_session)).await?;
+    let (a_host, b_host) = (a_minted.host.clone(), b_minted.host.clone());
     assert_ne!(
         a_host, b_host,
         "each user's workspace has its own preview host"
     );
     let at_a = reaching(&a_host, fx.proxy.addr)?;
     let at_b = reaching(&b_host, fx.proxy.addr)?;
-    let alice_cookie = redeem(&at_a, &a_url).await?;
-    let bob_cookie = redeem(&at_b, &b_url).await?;
+    let alice_cookie = redeem(&at_a, &a_minted).await?;
+    let bob_cookie = redeem(&at_b, &b_minted).await?;
     let a_page = format!("http://{a_host}:{port}/");
 
     for (who, cookie) in [
@@ -187,13 +203,17 @@ async fn a_second_user_cannot_use_the_first_users_preview_host() -> anyhow::Resu
         assert_eq!(resp.status(), 401, "{who} opened alice's preview host");
     }
     // Bob's ticket, carried to alice's host: refused there, still unspent at his own.
-    let (b_url, _) = ticket(&fx, &path, Some(&bob_session)).await?;
-    let mut stolen = b_url.clone();
+    let b_minted = ticket(&fx, &path, Some(&bob_session)).await?;
+    let mut stolen = b_minted.url.clone();
     stolen.set_host(Some(&a_host))?;
-    let resp = at_a.get(stolen).send().await?;
+    let resp = at_a
+        .get(stolen)
+        .header(COOKIE, &b_minted.nonce)
+        .send()
+        .await?;
     assert_eq!(resp.status(), 403, "{}", fx.proxy.log());
     assert!(resp.headers().get(SET_COOKIE).is_none());
-    redeem(&at_b, &b_url).await?;
+    redeem(&at_b, &b_minted).await?;
 
     let resp = at_a
         .get(&a_page)
@@ -309,10 +329,11 @@ async fn an_instances_preview_host_opens_through_its_access_link() -> anyhow::Re
         .send()
         .await?;
     let (access, _) = set_cookie(&resp);
-    let (url, host) = ticket(&fx, &path, Some(&access)).await?;
+    let minted = ticket(&fx, &path, Some(&access)).await?;
+    let host = minted.host.clone();
     assert_eq!(host, format!("{echo}-{id}.{DOMAIN}"));
     let at = reaching(&host, fx.proxy.addr)?;
-    let cookie = redeem(&at, &url).await?;
+    let cookie = redeem(&at, &minted).await?;
     let resp = at
         .get(format!("http://{host}:{}/x", fx.proxy.addr.port()))
         .header(COOKIE, format!("{cookie}; {access}"))
