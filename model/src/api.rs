@@ -195,7 +195,11 @@ impl CreateInstance {
                         return None;
                     }
                 };
-                if q.value() > max {
+                if q.value() <= 0.0 {
+                    // Kubernetes refuses a zero-size volume; a zero CPU or memory
+                    // figure is a mistake too.
+                    fail(field, format!("{q} must be more than 0"));
+                } else if q.value() > max {
                     fail(
                         field,
                         format!(

@@ -7,8 +7,8 @@
 //! - [`handlers`]: one function per endpoint; who may act for whom.
 //! - [`actions`]: start and stop an instance (the start opening its link makes, the
 //!   IDE warning's Stop now).
-//! - [`json`]: request bodies: content type (415), size (413), syntax (400),
-//!   field-level shape errors (422).
+//! - [`json`]: request bodies: content type (415), size (413), pace (408), syntax
+//!   (400), field-level shape errors (422).
 //! - [`error`]: [`ApiErr`], the JSON [`dcs_model::api::ApiError`] every failure becomes.
 //! - [`openapi`]: the OpenAPI 3 document.
 //! - [`token`]: instance access tokens (random, hashed, constant-time checks).
@@ -57,6 +57,8 @@ async fn serve(
     let (endpoint, param) = routes::resolve(req.method(), req.uri().path())?;
     let (parts, body) = req.into_parts();
     let identity = state.auth.authenticate(&parts, peer).await?;
+    // Paced from here (signed in), as a forwarded body is from its first send.
+    let body = json::paced(body, state.limits.request_body);
     let param = param.unwrap_or_default();
     match endpoint {
         Endpoint::ListInstances => handlers::list(state, &identity, &parts).await,

@@ -15,21 +15,24 @@
 //! The token is checked against the SHA-256 recorded in the instance's spec, in
 //! constant time. Every lookup asks the runtime (its table, or Knative's watch
 //! cache, which every replica keeps), so a delete through any replica revokes the
-//! token at once. [`Registry`] remembers briefly the ids the runtime did not know
-//! (what bounds the API-server lookups an anonymous client can cause by trying
-//! made-up ids), and the specs of instances this proxy created.
+//! token at once. Before sign-in only what this replica holds is asked
+//! ([`Registry::lookup_cached`]): a client that has not signed in causes no
+//! API-server call, whatever ids it makes up. A wrong token and an id this replica
+//! does not know get the same refusal, so it learns nothing about which ids exist.
+//! After sign-in [`Registry::lookup`] may ask the API server for an id the cache
+//! has not seen yet.
 
-use std::collections::HashMap;
+mod registry;
+
 use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
-use dcs_model::{InstanceId, InstanceSpec, WorkspaceKey, WorkspaceKind};
+use dcs_model::{InstanceId, InstanceSpec, WorkspaceKey};
 use http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+pub use self::registry::{Registry, CACHE_TTL};
 use crate::api::sharing::{opening, Opening, NOT_HERE};
 use crate::api::{cookie, token};
 use crate::asked::Asked;
@@ -37,137 +40,8 @@ use crate::body::{self, Body};
 use crate::config::CookieSecurity;
 use crate::error::{Error, Result};
 use crate::forward::{self, Target};
-use crate::runtime::{Runtime, WorkspaceSpec};
+use crate::runtime::WorkspaceSpec;
 use crate::state::AppState;
-
-/// How long the spec of an instance this proxy created is remembered (for a
-/// runtime that records no specs).
-pub const CACHE_TTL: Duration = Duration::from_secs(30);
-
-/// Most cached instances (and, separately, most ids remembered as absent).
-const MAX_ENTRIES: usize = 10_000;
-
-/// How long an id the runtime did not know is answered from memory. Token links
-/// are exchanged before sign-in, so this is what bounds the runtime lookups an
-/// anonymous client can cause by trying made-up ids.
-pub const ABSENT_TTL: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone)]
-struct Entry {
-    at: Instant,
-    key: WorkspaceKey,
-    spec: InstanceSpec,
-}
-
-/// Short-lived cache of instances: id → (owner's key, spec), and of ids the
-/// runtime did not know.
-#[derive(Debug)]
-pub struct Registry {
-    ttl: Duration,
-    entries: Mutex<HashMap<InstanceId, Entry>>,
-    absent: Mutex<HashMap<InstanceId, Instant>>,
-}
-
-impl Registry {
-    /// An empty cache whose entries live `ttl`.
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
-            absent: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Whether `id` was looked up recently and not found.
-    fn known_absent(&self, id: &InstanceId) -> bool {
-        let mut absent = self.absent.lock().unwrap_or_else(|p| p.into_inner());
-        match absent.get(id) {
-            Some(at) if at.elapsed() < ABSENT_TTL.min(self.ttl) => true,
-            Some(_) => {
-                absent.remove(id);
-                false
-            }
-            None => false,
-        }
-    }
-
-    fn mark_absent(&self, id: &InstanceId) {
-        let mut absent = self.absent.lock().unwrap_or_else(|p| p.into_inner());
-        if absent.len() >= MAX_ENTRIES {
-            absent.retain(|_, at| at.elapsed() < ABSENT_TTL);
-            if absent.len() >= MAX_ENTRIES {
-                absent.clear();
-            }
-        }
-        absent.insert(id.clone(), Instant::now());
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceId, Entry>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Remembers an instance (just created, or just read from the runtime).
-    pub fn insert(&self, key: WorkspaceKey, spec: InstanceSpec) {
-        self.absent
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key.id());
-        let mut entries = self.lock();
-        if entries.len() >= MAX_ENTRIES {
-            let ttl = self.ttl;
-            entries.retain(|_, e| e.at.elapsed() < ttl);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert(
-            key.id(),
-            Entry {
-                at: Instant::now(),
-                key,
-                spec,
-            },
-        );
-    }
-
-    /// Forgets an instance (deleted).
-    pub fn remove(&self, id: &InstanceId) {
-        self.lock().remove(id);
-    }
-
-    /// The cached instance, if fresh.
-    pub fn cached(&self, id: &InstanceId) -> Option<(WorkspaceKey, InstanceSpec)> {
-        let mut entries = self.lock();
-        match entries.get(id) {
-            Some(e) if e.at.elapsed() < self.ttl => Some((e.key.clone(), e.spec.clone())),
-            Some(_) => {
-                entries.remove(id);
-                None
-            }
-            None => None,
-        }
-    }
-
-    /// The API instance `id` (never a repository workspace): the runtime's record,
-    /// unless the runtime did not know it a moment ago.
-    pub async fn lookup(
-        &self,
-        runtime: &dyn Runtime,
-        id: &InstanceId,
-    ) -> Result<Option<(WorkspaceKey, InstanceSpec)>> {
-        if self.known_absent(id) {
-            return Ok(None);
-        }
-        let Some(info) = runtime.find(id).await? else {
-            self.mark_absent(id);
-            return Ok(None);
-        };
-        if !matches!(info.key.kind, WorkspaceKind::Instance(_)) {
-            return Ok(None);
-        }
-        Ok(Some((info.key, info.spec)))
-    }
-}
 
 /// Whether `token` opens the instance with `spec`.
 pub fn opens(spec: &InstanceSpec, token: &str) -> bool {
@@ -213,7 +87,9 @@ pub async fn serve(
 
     if let Some(tkn) = tkn {
         // The exchange: a cookie for a valid token, then the URL without it.
-        let found = state.instances.lookup(runtime, &id).await?;
+        // Before sign-in: asks no API server, and refuses alike what it does not
+        // know and a wrong token.
+        let found = state.instances.lookup_cached(runtime, &id).await?;
         if !found.is_some_and(|(_, spec)| opens(&spec, &tkn)) {
             return Err(refused(&id));
         }
@@ -297,13 +173,7 @@ fn redirect(
 
 #[cfg(test)]
 mod tests {
-    use dcs_model::UserId;
-
     use super::*;
-
-    fn key(id: &InstanceId) -> WorkspaceKey {
-        WorkspaceKey::instance(UserId::new("alice").expect("user"), id.clone())
-    }
 
     #[test]
     fn a_token_opens_only_its_own_instance() {
@@ -315,39 +185,6 @@ mod tests {
         assert!(opens(&a, &ta));
         assert!(!opens(&a, &tb));
         assert!(!opens(&InstanceSpec::default(), &ta), "no hash, no entry");
-    }
-
-    #[test]
-    fn the_cache_expires_and_forgets() {
-        let id = InstanceId::from_random([1; 8]);
-        let reg = Registry::new(Duration::from_secs(60));
-        reg.insert(key(&id), InstanceSpec::default());
-        assert!(reg.cached(&id).is_some());
-        reg.remove(&id);
-        assert!(reg.cached(&id).is_none());
-        let short = Registry::new(Duration::ZERO);
-        short.insert(key(&id), InstanceSpec::default());
-        assert!(short.cached(&id).is_none(), "expired at once");
-    }
-
-    #[test]
-    fn absent_ids_are_remembered_briefly_and_forgotten_on_insert() {
-        let id = InstanceId::from_random([2; 8]);
-        let reg = Registry::new(Duration::from_secs(60));
-        assert!(!reg.known_absent(&id));
-        reg.mark_absent(&id);
-        assert!(
-            reg.known_absent(&id),
-            "asked again within ABSENT_TTL: from memory"
-        );
-        reg.insert(key(&id), InstanceSpec::default());
-        assert!(!reg.known_absent(&id), "created here: known at once");
-        let short = Registry::new(Duration::ZERO);
-        short.mark_absent(&id);
-        assert!(
-            !short.known_absent(&id),
-            "never longer than the cache's own TTL"
-        );
     }
 
     #[test]

@@ -150,6 +150,12 @@ pub trait Runtime: Send + Sync + 'static {
             .into_iter()
             .find(|w| &w.key.id() == id))
     }
+    /// [`Runtime::find`] from what this replica holds already, asking no one else
+    /// (no API server): all that a request before sign-in may cause. By default
+    /// `find`, for a runtime whose `find` reads only its own state (local).
+    async fn find_cached(&self, id: &InstanceId) -> Result<Option<WorkspaceInfo>> {
+        self.find(id).await
+    }
     /// `user`'s persistent workspace volume.
     async fn volume(&self, user: &UserId) -> Result<VolumeInfo>;
     /// Whether base images and CPU/memory/storage figures take effect. `false`

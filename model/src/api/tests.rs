@@ -74,6 +74,45 @@ fn bounds_are_enforced() {
 }
 
 #[test]
+fn zero_sizes_are_refused_with_their_field() {
+    for zero in ["0", "0Gi", "0.0", "0e3", "0m"] {
+        let req = CreateInstance {
+            storage: Some(zero.into()),
+            cpu_request: Some(zero.into()),
+            cpu_limit: Some(zero.into()),
+            memory_request: Some(zero.into()),
+            memory_limit: Some(zero.into()),
+            ..Default::default()
+        };
+        let errs = req.validate(&Bounds::default()).expect_err("zero");
+        let got: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            got,
+            [
+                "storage",
+                "cpu_request",
+                "cpu_limit",
+                "memory_request",
+                "memory_limit"
+            ],
+            "{zero}: {errs:?}"
+        );
+        assert!(errs[0].message.contains("more than 0"), "{errs:?}");
+    }
+    let negative = CreateInstance {
+        storage: Some("-1Gi".into()),
+        ..Default::default()
+    };
+    assert_eq!(fields(negative), ["storage"]);
+    let tiny = CreateInstance {
+        storage: Some("1Ki".into()),
+        cpu_request: Some("1m".into()),
+        ..Default::default()
+    };
+    assert!(tiny.validate(&Bounds::default()).is_ok());
+}
+
+#[test]
 fn a_beacon_sent_late_dates_its_input_back_at_most_a_minute() {
     let beacon = |json: &str| -> ActivityBeacon { serde_json::from_str(json).expect("beacon") };
     let now = 1_800_000_000_000;

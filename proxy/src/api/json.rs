@@ -1,5 +1,6 @@
 //! Reading a JSON request body: content type (415), size limit checked on
-//! `Content-Length` and enforced while streaming (413), syntax (400), a key given
+//! `Content-Length` and enforced while streaming (413), pace (408, see [`paced`]),
+//! syntax (400), a key given
 //! twice in one object (422, see [`duplicates`]), and the
 //! shape of a [`CreateInstance`] with field-level messages (422).
 
@@ -14,6 +15,9 @@ use serde_json::{Map, Value};
 use super::error::ApiErr;
 
 mod duplicates;
+mod paced;
+
+pub use self::paced::{paced, PacedBody};
 
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -83,9 +87,7 @@ where
     }
     let mut bytes = BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|err| {
-            ApiErr::bad_request(format!("the request body could not be read: {err}"))
-        })?;
+        let frame = frame.map_err(|err| paced::unreadable(&err))?;
         if let Ok(data) = frame.into_data() {
             if bytes.len() + data.len() > limit {
                 drain(body.as_mut()).await;

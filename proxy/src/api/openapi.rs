@@ -10,7 +10,9 @@ use dcs_model::api::{
     InstanceStatus, Me, PatchInstance, Phase, SharedWith, WorkspaceVolume,
 };
 use dcs_model::credentials::{CredentialList, CredentialView, SetCredential};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 /// The document.
@@ -62,7 +64,7 @@ use utoipa::{Modify, OpenApi};
         ApiError,
         FieldError
     )),
-    modifiers(&Security),
+    modifiers(&Security, &RequestId),
     security(("bearer" = [])),
     tags(
         (name = "instances", description = "Workspace instances"),
@@ -81,6 +83,28 @@ impl Modify for Security {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// `request_id` in `ApiError`: the proxy adds it to every error body as it answers
+/// ([`crate::pages::with_request_id`]), so the model's type does not carry it.
+struct RequestId;
+
+impl Modify for RequestId {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let schemas = &mut openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas;
+        if let Some(RefOr::T(Schema::Object(error))) = schemas.get_mut("ApiError") {
+            let id = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(
+                    "The request's id, as in the answer's `X-Request-Id` header and the proxy's \
+                 log: what to quote when reporting a problem",
+                ));
+            error.properties.insert("request_id".into(), id.into());
+        }
     }
 }
 
@@ -112,8 +136,9 @@ fn list_instances() {}
         (status = 201, description = "Created; `Location` is its URL in the API", body = CreatedInstance),
         (status = 400, description = "Malformed JSON", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
-        (status = 403, description = "For another user without an admin group, the repository is denied by policy, `shared_with` while the server lets only owners open instances, or the request came from another site", body = ApiError),
+        (status = 403, description = "For another user without an admin group, the repository is denied by policy, `shared_with` while the server lets only owners open instances, or the request came from another site (`forbidden`); or the git server refused the operator's token for the repository (`start_failed`)", body = ApiError),
         (status = 404, description = "The repository does not exist at the git base (`repo_not_found`)", body = ApiError),
+        (status = 408, description = "The body did not start within `--body-timeout`, or fell below `--body-min-rate` (`request_timeout`); nothing was done, and the connection is closed", body = ApiError),
         (status = 413, description = "Body over 64 KiB", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),
         (status = 422, description = "Invalid fields (unknown, repeated, wrong type, out of bounds)", body = ApiError),
@@ -156,11 +181,12 @@ fn delete_instance() {}
     request_body(content = PatchInstance, content_type = "application/json"),
     responses(
         (status = 200, description = "The instance, as it is now", body = Instance),
-        (status = 400, description = "Malformed JSON", body = ApiError),
+        (status = 400, description = "Malformed JSON, or the id is not valid UTF-8 once percent-decoded", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
         (status = 403, description = "Sharing with someone while the server lets only owners open instances (`--dangerous-allow-shared-instances` off), or the request came from a page of another site", body = ApiError),
         (status = 404, description = "No such instance of the caller's", body = ApiError),
         (status = 409, description = "Sharing a repository workspace (`ws-…`), which only its owner opens (`not_shareable`): share an instance of the repository instead", body = ApiError),
+        (status = 408, description = "The body did not start within `--body-timeout`, or fell below `--body-min-rate` (`request_timeout`); nothing was done, and the connection is closed", body = ApiError),
         (status = 413, description = "Body over 64 KiB", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),
         (status = 422, description = "Invalid fields (unknown, wrong type, bad user id or group)", body = ApiError),
@@ -176,16 +202,19 @@ fn patch_instance() {}
     request_body(content = KeepaliveRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Held: the idle report now", body = IdleReport),
-        (status = 400, description = "Malformed JSON", body = ApiError),
+        (status = 400, description = "Malformed JSON, or the id is not valid UTF-8 once percent-decoded", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
         (status = 403, description = "The request came from a page of another site (writes must come from the proxy's own origin)", body = ApiError),
         (status = 404, description = "No such instance of the caller's", body = ApiError),
         (status = 409, description = "The instance is not running (`not_running`)", body = ApiError),
+        (status = 408, description = "The body did not start within `--body-timeout`, or fell below `--body-min-rate` (`request_timeout`); nothing was done, and the connection is closed", body = ApiError),
         (status = 413, description = "Body over 64 KiB", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),
         (status = 422, description = "`for_s` beyond the busy limit, or not a number", body = ApiError),
-        (status = 502, description = "The workspace's launcher could not be asked (`workspace_unreachable`)", body = ApiError),
-        (status = 503, description = "The runtime could not be asked (`runtime_unavailable`)", body = ApiError)))]
+        (status = 429, description = "Reaching it from this proxy needed a start, over a start limit (`too_many_requests`); `Retry-After` says when to try again", body = ApiError),
+        (status = 502, description = "The workspace's launcher could not be asked (`workspace_unreachable`), or reaching it failed (`start_failed`, `upstream_failed`)", body = ApiError),
+        (status = 503, description = "The runtime could not be asked (`runtime_unavailable`), or reaching it was called off (`start_cancelled`)", body = ApiError),
+        (status = 504, description = "It could not be reached within the start timeout (`start_timeout`)", body = ApiError)))]
 #[allow(dead_code)]
 fn keepalive_instance() {}
 
@@ -196,6 +225,7 @@ fn keepalive_instance() {}
     params(("id" = String, Path, description = "Instance id")),
     responses(
         (status = 202, description = "Starting (or running): the instance as it is now", body = Instance),
+        (status = 400, description = "The id is not valid UTF-8 once percent-decoded", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
         (status = 403, description = "The access policy denies its repository, or the request came from a page of another site", body = ApiError),
         (status = 404, description = "No such instance of the caller's", body = ApiError),
@@ -212,6 +242,7 @@ fn start_instance() {}
     params(("id" = String, Path, description = "Instance id")),
     responses(
         (status = 200, description = "Stopped: the instance as it is now", body = Instance),
+        (status = 400, description = "The id is not valid UTF-8 once percent-decoded", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
         (status = 403, description = "The request came from a page of another site (writes must come from the proxy's own origin)", body = ApiError),
         (status = 404, description = "No such instance of the caller's", body = ApiError),
@@ -267,10 +298,11 @@ fn list_credentials() {}
     request_body(content = SetCredential, content_type = "application/json"),
     responses(
         (status = 200, description = "Stored; the answer has no token", body = CredentialView),
-        (status = 400, description = "Malformed JSON", body = ApiError),
+        (status = 400, description = "Malformed JSON, or the host is not valid UTF-8 once percent-decoded", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
         (status = 403, description = "The request came from a page of another site (writes must come from the proxy's own origin)", body = ApiError),
         (status = 409, description = "The credentials file in the caller's volume cannot be used (local runtime: a symbolic link, not a regular file or folder, over the size cap, or permissions taken away; `credentials_file_refused`)", body = ApiError),
+        (status = 408, description = "The body did not start within `--body-timeout`, or fell below `--body-min-rate` (`request_timeout`); nothing was done, and the connection is closed", body = ApiError),
         (status = 413, description = "Body over 64 KiB", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),
         (status = 422, description = "Invalid host, user name or token, or too many credentials", body = ApiError),
@@ -283,6 +315,7 @@ fn set_credential() {}
     params(("host" = String, Path, description = "The git host")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "The host is not valid UTF-8 once percent-decoded", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
         (status = 403, description = "The request came from a page of another site (writes must come from the proxy's own origin)", body = ApiError),
         (status = 404, description = "No credential for that host", body = ApiError),
@@ -335,8 +368,13 @@ mod tests {
                 if method != "get" {
                     assert!(has("403"), "{method} {path}: 403 (another site)");
                 }
+                // A path parameter that is not UTF-8 once percent-decoded.
+                if path.contains('{') {
+                    assert!(has("400"), "{method} {path}: 400 (a path parameter)");
+                }
+                // A body: its type, size, pace, syntax and fields.
                 if op["requestBody"].is_object() {
-                    for status in ["400", "413", "415", "422"] {
+                    for status in ["400", "408", "413", "415", "422"] {
                         assert!(has(status), "{method} {path}: {status} (a body)");
                     }
                 }
@@ -345,5 +383,15 @@ mod tests {
         let keepalive = &doc["paths"]["/api/instances/{id}/keepalive"]["post"]["responses"];
         let forbidden = keepalive["403"]["description"].as_str().expect("403");
         assert!(!forbidden.contains("Sharing"), "{forbidden}");
+        // Reaching the workspace can fail or time out (`Activator::upstream`).
+        for status in ["502", "504"] {
+            assert!(keepalive[status].is_object(), "keepalive: {status}");
+        }
+        let create = &doc["paths"]["/api/instances"]["post"]["responses"];
+        let forbidden = create["403"]["description"].as_str().expect("403");
+        assert!(forbidden.contains("start_failed"), "{forbidden}");
+        // Every error body names its request.
+        let error = &doc["components"]["schemas"]["ApiError"]["properties"];
+        assert!(error["request_id"].is_object(), "ApiError: {error}");
     }
 }

@@ -199,6 +199,10 @@ impl Runtime for KnativeRuntime {
         self.find_of(id).await
     }
 
+    async fn find_cached(&self, id: &InstanceId) -> Result<Option<WorkspaceInfo>> {
+        self.find_cached_of(id).await
+    }
+
     async fn volume(&self, user: &UserId) -> Result<VolumeInfo> {
         Ok(self.volume_of(user).await?)
     }

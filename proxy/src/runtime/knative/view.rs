@@ -1,7 +1,8 @@
 //! The Knative runtime's reads: `status`, `list` and `find` from the workspace
 //! cache (no API call; `find` asks the API server only for an id the cache does
-//! not know, which another replica may have created a moment ago), and `volume`
-//! from the user's volume claim.
+//! not know, which another replica may have created a moment ago, and
+//! `find_cached`, for requests before sign-in, never does), and `volume` from the
+//! user's volume claim.
 
 use std::time::Duration;
 
@@ -18,6 +19,10 @@ use crate::runtime::{Status, VolumeInfo, WorkspaceInfo};
 
 /// How long a read waits for the cache's first list.
 const SYNC_LIMIT: Duration = Duration::from_secs(10);
+
+/// How long `find_cached` waits for the watch to bring a Service it has not seen
+/// (one created through another replica a moment ago) before it answers `None`.
+const UNSEEN_GRACE: Duration = Duration::from_secs(1);
 
 impl KnativeRuntime {
     async fn synced(&self) -> Result<(), KnativeError> {
@@ -114,14 +119,33 @@ impl KnativeRuntime {
                 None => return Ok(None),
             },
         };
+        Ok(self.instance_of(&ksvc, id))
+    }
+
+    /// `find` from the cache alone: an id it has not seen is given a moment for the
+    /// watch to bring it, never an API call (anyone may name any id).
+    pub(super) async fn find_cached_of(&self, id: &InstanceId) -> Result<Option<WorkspaceInfo>> {
+        self.synced().await?;
+        let name = id.as_str();
+        self.cache
+            .until(UNSEEN_GRACE, |c| c.ksvc(name).is_some())
+            .await;
+        Ok(self
+            .cache
+            .ksvc(name)
+            .and_then(|ksvc| self.instance_of(&ksvc, id)))
+    }
+
+    /// The workspace `id` if `ksvc` is ours, not being deleted, and named for it.
+    fn instance_of(&self, ksvc: &Ksvc, id: &InstanceId) -> Option<WorkspaceInfo> {
         let ours = ksvc.metadata.labels.as_ref().is_some_and(|l| {
             l.get(objects::LABEL_MANAGED_BY).map(String::as_str) == Some(objects::MANAGED_BY)
                 && l.get(objects::LABEL_NAME).map(String::as_str) == Some(objects::APP_WORKSPACE)
         });
-        if !ours || is_deleting(&ksvc) {
-            return Ok(None);
+        if !ours || is_deleting(ksvc) {
+            return None;
         }
-        Ok(self.info_of(&ksvc).filter(|w| &w.key.id() == id))
+        self.info_of(ksvc).filter(|w| &w.key.id() == id)
     }
 
     pub(super) async fn volume_of(&self, user: &UserId) -> Result<VolumeInfo, KnativeError> {

@@ -198,3 +198,29 @@ async fn a_dcs_proxy_process_reaches_the_fake_through_its_kubeconfig() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn find_cached_never_asks_the_api_server_yet_sees_another_replicas_create() {
+    let (server, _ingress, a, b) = cluster();
+    let made_up = |i: usize| dcs_model::InstanceId::parse(&format!("x{i}")).expect("an id");
+    // Synced (a first read), then made-up ids: from the cache alone.
+    assert_eq!(b.find_cached(&made_up(0)).await.expect("find"), None);
+    let before = server.calls().len();
+    // (Each waits its moment for the watch: all at once.)
+    let ids: Vec<_> = (1..=20).map(made_up).collect();
+    let found = futures_util::future::join_all(ids.iter().map(|id| b.find_cached(id))).await;
+    assert!(found.iter().all(|f| matches!(f, Ok(None))), "{found:?}");
+    let asked: Vec<_> = server.calls()[before..]
+        .iter()
+        .filter(|c| c.verb == "get")
+        .cloned()
+        .collect();
+    assert!(asked.is_empty(), "{asked:?}");
+    // Made through A just now: B's watch brings it within the moment it waits.
+    let k = contract::instance_key("alice", "inst-00000000000000c1");
+    a.register(&contract::instance_spec(&k))
+        .await
+        .expect("create via A");
+    let found = b.find_cached(&k.id()).await.expect("find");
+    assert_eq!(found.map(|w| w.key), Some(k));
+}
