@@ -1,12 +1,15 @@
 //! The error of an API error answer: the API's `ApiError` message and field errors
 //! (or the status and the start of a body that is not one), with the exit code of
-//! its status and the request's id, which an operator finds the cause with.
+//! its status, the API's error code (only when the body is the API's) and the
+//! request's id, which an operator finds the cause with. The server's text is
+//! escaped ([`crate::safe`]) before it can reach a terminal.
 
 use dcs_model::api::ApiError;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 
 use crate::exit::{CliError, Exit};
+use crate::safe::escape;
 
 /// The error for an HTTP error answer: the API's own message and field errors when
 /// the body is an `ApiError`, else the status and the start of the body; with the
@@ -19,21 +22,25 @@ pub fn api_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> CliErr
         Ok(e) => CliError {
             exit,
             message: match id {
-                Some(id) => format!("{} ({}, {id})", e.message, status.as_u16()),
-                None => format!("{} ({})", e.message, status.as_u16()),
+                Some(id) => format!("{} ({}, {id})", escape(&e.message), status.as_u16()),
+                None => format!("{} ({})", escape(&e.message), status.as_u16()),
             },
             details: e
                 .fields
                 .iter()
-                .map(|f| format!("{}: {}", f.field, f.message))
+                .map(|f| format!("{}: {}", escape(&f.field), escape(&f.message)))
                 .collect(),
+            code: Some(e.error),
         },
         Err(_) => {
+            // The start of the body on one line: line breaks and tabs dropped, any
+            // other control character escaped.
             let text: String = String::from_utf8_lossy(body)
                 .chars()
-                .filter(|c| !c.is_control() || *c == ' ')
+                .filter(|c| !matches!(c, '\n' | '\r' | '\t'))
                 .take(200)
                 .collect();
+            let text = escape(&text);
             let reason = status.canonical_reason().unwrap_or("error");
             let mut head = format!("the server answered {} {reason}", status.as_u16());
             if let Some(id) = id {
@@ -82,6 +89,7 @@ mod tests {
         assert_eq!(e.exit, Exit::Usage);
         assert_eq!(e.message, "invalid request (422)");
         assert_eq!(e.details, vec!["cpu_limit: not a quantity".to_owned()]);
+        assert_eq!(e.code.as_deref(), Some("validation_failed"));
 
         let e = api_error(
             StatusCode::UNAUTHORIZED,
@@ -137,5 +145,27 @@ mod tests {
         let body = format!(r#"{{"error":"e","message":"m","request_id":"{long}"}}"#);
         let e = api_error(StatusCode::NOT_FOUND, &none, body.as_bytes());
         assert_eq!(e.message, "m (404)");
+    }
+
+    #[test]
+    fn only_the_apis_own_errors_carry_its_code_and_all_text_is_escaped() {
+        let none = HeaderMap::new();
+        let e = api_error(StatusCode::NOT_FOUND, &none, b"default backend - 404");
+        assert_eq!((e.exit, e.code), (Exit::NotFound, None));
+        let e = api_error(
+            StatusCode::NOT_FOUND,
+            &none,
+            br#"{"error":"not_found","message":"no \u001b]0;x\u0007 here",
+                "fields":[{"field":"a\u009b","message":"b\nc"}]}"#,
+        );
+        assert_eq!(e.code.as_deref(), Some("not_found"));
+        assert_eq!(e.message, "no \\u{1b}]0;x\\u{7} here (404)");
+        assert_eq!(e.details, vec!["a\\u{9b}: b\\u{a}c".to_owned()]);
+        let e = api_error(
+            StatusCode::BAD_GATEWAY,
+            &none,
+            "a\u{1b}[2J\u{9b}b\n".as_bytes(),
+        );
+        assert!(e.message.ends_with(": a\\u{1b}[2J\\u{9b}b"), "{e}");
     }
 }

@@ -1,7 +1,10 @@
 //! The command line: global flags (server, token, output format) and one
 //! subcommand per API operation, parsed with clap's derive API.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::exit::EXIT_CODES_HELP;
 
@@ -15,15 +18,52 @@ pub struct Cli {
     /// Base URL of the dcs proxy.
     #[arg(long, global = true, env = "DCS_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
-    /// API token, sent as `Authorization: Bearer <token>` (never printed).
+    /// API token, sent as `Authorization: Bearer <token>` (never printed). On the
+    /// command line other users see it (`ps`) and shell history keeps it: prefer
+    /// --token-file or DCS_TOKEN.
     #[arg(long, global = true, env = "DCS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Read the API token from this file (its content, trimmed) instead of --token.
+    #[arg(long, global = true, env = "DCS_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Where the API token's flags came from: the command line, the environment or
+/// nowhere (`None`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenSources {
+    /// `--token` / `DCS_TOKEN`.
+    pub token: Option<ValueSource>,
+    /// `--token-file` / `DCS_TOKEN_FILE`.
+    pub token_file: Option<ValueSource>,
+}
+
+impl Cli {
+    /// The command line of this process (clap exits on errors and `--help`), with
+    /// where the token came from.
+    pub fn parse_with_sources() -> (Self, TokenSources) {
+        Self::try_parse_with_sources(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// `args` parsed, with where the token came from.
+    pub fn try_parse_with_sources<I, T>(args: I) -> Result<(Self, TokenSources), clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Self::command().try_get_matches_from(args)?;
+        let sources = TokenSources {
+            token: matches.value_source("token"),
+            token_file: matches.value_source("token_file"),
+        };
+        Ok((Self::from_arg_matches(&matches)?, sources))
+    }
 }
 
 /// Output formats.
@@ -123,7 +163,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum CredentialsCommand {
     /// Store (or replace) the credential for a git host. The token is read from
-    /// standard input (first line) or --token-file, never from the command line.
+    /// standard input (first line) or --git-token-file, never from the command line.
     Set {
         /// The git host, e.g. `github.com` or `git.example.com:8443`.
         host: String,
@@ -131,9 +171,10 @@ pub enum CredentialsCommand {
         /// tokens, `oauth2` for GitLab's).
         #[arg(long)]
         username: String,
-        /// Read the token from this file instead of standard input.
+        /// Read the git token from this file instead of standard input (the
+        /// global --token-file is the API token's).
         #[arg(long, value_name = "PATH")]
-        token_file: Option<std::path::PathBuf>,
+        git_token_file: Option<PathBuf>,
     },
     /// List the hosts you stored credentials for (and their user names).
     List,
@@ -188,7 +229,8 @@ pub struct CreateArgs {
     /// Whose instance (default: yours; others need an admin group).
     #[arg(long)]
     pub user_id: Option<String>,
-    /// Repository to check out, `owner/repo`.
+    /// Repository to check out: `owner/repo` or a GitHub link
+    /// (`https://github.com/owner/repo`, `…/tree/main`, `….git`).
     #[arg(long)]
     pub repo: Option<String>,
     /// Container image the workspace runs in.
@@ -215,9 +257,14 @@ pub struct CreateArgs {
     /// Memory limit (e.g. 4Gi).
     #[arg(long, value_name = "QUANTITY")]
     pub memory_limit: Option<String>,
-    /// Environment variable for the workspace (repeatable).
+    /// Environment variable for the workspace (repeatable). On the command line
+    /// other users see it (`ps`): put secrets in --env-file.
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
+    /// Environment variables for the workspace from a file (`-`: standard input):
+    /// one KEY=VALUE a line, the value taken as is; blank lines and `#` lines skipped.
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
     /// A user id who may open it besides you (repeatable).
     #[arg(long = "share-with-user", value_name = "USER_ID")]
     pub share_with_users: Vec<String>,
@@ -229,7 +276,8 @@ pub struct CreateArgs {
     pub wait: WaitArgs,
 }
 
-fn parse_env(s: &str) -> Result<(String, String), String> {
+/// `KEY=VALUE` (the value may contain `=`); the error never repeats the value.
+pub fn parse_env(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err("expected KEY=VALUE".to_owned()),

@@ -7,32 +7,34 @@ use dcs_model::api::{
     CreateInstance, CreatedInstance, Instance, InstanceList, InstanceStatus, PatchInstance,
     SharedWith, WorkspaceVolume,
 };
+use dcs_model::repo::RepoRef;
 use serde::{Deserialize, Serialize};
 
 use crate::args::{Cli, Command, CreateArgs, Output};
 use crate::client::{open_url, parse_server, server_key, Client};
 use crate::credentials;
-use crate::exit::{CliError, Exit};
+use crate::exit::CliError;
 use crate::output::{self, print};
+use crate::safe::escape;
 use crate::tokens::{StoredToken, TokenStore};
 use crate::wait;
 
 /// `GET /api/me`: who the caller is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Me {
-    user_id: String,
+pub(crate) struct Me {
+    pub(crate) user_id: String,
     #[serde(default)]
     username: Option<String>,
     #[serde(default)]
     groups: Vec<String>,
     #[serde(default)]
-    admin: bool,
+    pub(crate) admin: bool,
 }
 
 /// What every command works with.
 pub(crate) struct Ctx {
     pub(crate) client: Client,
-    output: Output,
+    pub(crate) output: Output,
     pub(crate) server_key: String,
 }
 
@@ -55,12 +57,12 @@ impl Ctx {
     }
 }
 
-/// Runs the parsed command line.
-pub async fn run(cli: Cli) -> Result<(), CliError> {
+/// Runs the parsed command line with the API `token` ([`crate::secrets`]).
+pub async fn run(cli: Cli, token: Option<String>) -> Result<(), CliError> {
     let server = parse_server(&cli.server)?;
     let ctx = Ctx {
         server_key: server_key(&server),
-        client: Client::new(server, cli.token)?,
+        client: Client::new(server, token)?,
         output: cli.output,
     };
     match cli.command {
@@ -70,7 +72,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let i: Instance = ctx.client.get(&["instances", r.id()], &[]).await?;
             ctx.show(&i, output::instance)
         }
-        Command::Delete(r) => delete(&ctx, r.id()).await,
+        Command::Delete(r) => crate::delete::run(&ctx, r.id()).await,
         Command::Start { instance, wait } => {
             let i: Instance = ctx
                 .client
@@ -153,23 +155,37 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-async fn me(ctx: &Ctx) -> Result<Me, CliError> {
+pub(crate) async fn me(ctx: &Ctx) -> Result<Me, CliError> {
     ctx.client.get(&["me"], &[]).await
 }
 
-/// The request body of `dcs create`.
+/// The request body of `dcs create`. `--repo` may be a GitHub link, as on the home
+/// page; the API is sent `owner/repo`.
 fn create_request(args: &CreateArgs) -> Result<CreateInstance, CliError> {
     let mut env = BTreeMap::new();
     for (k, v) in &args.env {
         if env.insert(k.clone(), v.clone()).is_some() {
             return Err(CliError::usage(format!(
-                "--env {k} is given more than once"
+                "{k} is given more than once (--env, --env-file)"
             )));
         }
     }
+    let repo = match &args.repo {
+        None => None,
+        Some(link) => Some(
+            RepoRef::from_link(link)
+                .map_err(|e| {
+                    CliError::usage(format!(
+                        "--repo: {e}; give owner/repo or a https://github.com/owner/repo link"
+                    ))
+                })?
+                .as_str()
+                .to_owned(),
+        ),
+    };
     Ok(CreateInstance {
         user_id: args.user_id.clone(),
-        repo: args.repo.clone(),
+        repo,
         base_image: args.base_image.clone(),
         ide: args.ide.clone(),
         ide_version: args.vscode_version.clone(),
@@ -208,6 +224,7 @@ async fn create(ctx: &Ctx, args: CreateArgs) -> Result<(), CliError> {
             StoredToken {
                 access_token: created.access_token.clone(),
                 url: created.instance.url.clone(),
+                user_id: Some(created.instance.user_id.clone()),
             },
         )?;
         Ok(store)
@@ -217,7 +234,7 @@ async fn create(ctx: &Ctx, args: CreateArgs) -> Result<(), CliError> {
             let mut text = output::instance(&created.instance);
             text.push_str(&format!("\nOpen: {url}\n"));
             for w in &created.warnings {
-                text.push_str(&format!("warning: {w}\n"));
+                text.push_str(&format!("warning: {}\n", escape(w)));
             }
             print(&text);
         }
@@ -233,8 +250,9 @@ async fn create(ctx: &Ctx, args: CreateArgs) -> Result<(), CliError> {
     match &saved {
         Ok(store) => eprintln!(
             "The access token in this URL is shown only once; it is saved in {} \
-             so that `dcs open {id}` can open it again.",
-            store.path().display()
+             so that `dcs open {}` can open it again.",
+            store.path().display(),
+            escape(&id)
         ),
         Err(e) => eprintln!(
             "dcs: warning: the access token is shown only once and could not be saved ({e}); \
@@ -258,31 +276,6 @@ async fn list(ctx: &Ctx, user_id: Option<&str>, all: bool) -> Result<(), CliErro
         return Ok(());
     }
     ctx.show(&list, |l| output::instances(&l.instances))
-}
-
-async fn delete(ctx: &Ctx, id: &str) -> Result<(), CliError> {
-    let result = ctx.client.delete(&["instances", id]).await;
-    if matches!(
-        &result,
-        Ok(())
-            | Err(CliError {
-                exit: Exit::NotFound,
-                ..
-            })
-    ) {
-        // Gone either way: its token opens nothing any more.
-        if let Err(e) = ctx.tokens().and_then(|s| s.forget(&ctx.server_key, id)) {
-            eprintln!("dcs: warning: {e}");
-        }
-    }
-    result?;
-    match ctx.output {
-        Output::Table => print(&format!("deleted {id}\n")),
-        Output::Json => print(&output::json(
-            &serde_json::json!({"instance_id": id, "deleted": true}),
-        )?),
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -322,7 +315,39 @@ mod tests {
         let Command::Create(args) = cli.command else {
             panic!("not create");
         };
-        assert_eq!(create_request(&args).expect_err("dup").exit, Exit::Usage);
+        let err = create_request(&args).expect_err("dup");
+        assert_eq!(err.exit, crate::exit::Exit::Usage);
+        Ok(())
+    }
+
+    fn create_args(args: &[&str]) -> Result<CreateArgs, clap::Error> {
+        let cli = Cli::try_parse_from(std::iter::once("dcs").chain(args.iter().copied()))?;
+        let Command::Create(args) = cli.command else {
+            panic!("not create");
+        };
+        Ok(*args)
+    }
+
+    #[test]
+    fn a_repo_may_be_a_github_link() -> Result<(), Box<dyn std::error::Error>> {
+        for link in [
+            "acme/hello",
+            "https://github.com/acme/hello",
+            "https://github.com/acme/hello.git",
+            "https://github.com/acme/hello/tree/main/src",
+            "git@github.com:acme/hello.git",
+        ] {
+            let body = create_request(&create_args(&["create", "--repo", link])?)?;
+            assert_eq!(body.repo.as_deref(), Some("acme/hello"), "{link}");
+        }
+        let err = create_request(&create_args(&[
+            "create",
+            "--repo",
+            "https://gitlab.com/a/b",
+        ])?)
+        .expect_err("not GitHub");
+        assert_eq!(err.exit, crate::exit::Exit::Usage);
+        assert!(err.message.contains("give owner/repo"), "{err}");
         Ok(())
     }
 

@@ -18,9 +18,9 @@ pub async fn run(ctx: &Ctx, command: CredentialsCommand) -> Result<(), CliError>
         CredentialsCommand::Set {
             host,
             username,
-            token_file,
+            git_token_file,
         } => {
-            let token = match token_file {
+            let token = match git_token_file {
                 Some(path) => std::fs::read_to_string(&path)
                     .map_err(|e| CliError::local(format!("cannot read {}: {e}", path.display())))?,
                 None => {
@@ -35,7 +35,7 @@ pub async fn run(ctx: &Ctx, command: CredentialsCommand) -> Result<(), CliError>
             let token = token.trim().to_owned();
             if token.is_empty() {
                 return Err(CliError::usage(
-                    "no token: pipe it on standard input or pass --token-file",
+                    "no token: pipe it on standard input or pass --git-token-file",
                 ));
             }
             let body = SetCredential { username, token };

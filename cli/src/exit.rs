@@ -69,6 +69,9 @@ pub struct CliError {
     pub message: String,
     /// Extra lines (field errors as `field: message`).
     pub details: Vec<String>,
+    /// The API's error code (`not_found`, `validation_failed`, …) when the answer
+    /// was the API's own JSON error; `None` for anything else (an ingress's 404 page).
+    pub code: Option<String>,
 }
 
 impl CliError {
@@ -78,6 +81,7 @@ impl CliError {
             exit,
             message: message.into(),
             details: Vec::new(),
+            code: None,
         }
     }
 

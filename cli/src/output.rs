@@ -1,16 +1,22 @@
 //! Rendering answers for people (aligned columns, `key: value` blocks) and for
-//! scripts (the API's JSON, pretty-printed).
+//! scripts (the API's JSON, pretty-printed). Every cell, value and printed line
+//! passes [`crate::safe`]: what the server sends never reaches the terminal raw.
 
 use dcs_model::api::{Instance, InstanceStatus, Phase, WorkspaceVolume};
 use serde::Serialize;
 
 use crate::exit::CliError;
+use crate::safe::{escape, escape_lines};
 
 /// Columns separated by two spaces, each as wide as its widest cell, no trailing
 /// spaces; one line per row after the header.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| escape(c).into_owned()).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
                 *w = (*w).max(cell.chars().count());
@@ -35,13 +41,14 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         out
     };
     let mut out = line(&mut headers.iter().copied());
-    for row in rows {
+    for row in &rows {
         out.push_str(&line(&mut row.iter().map(String::as_str)));
     }
     out
 }
 
-/// `key: value` lines with the values aligned; empty values are left out.
+/// `key: value` lines with the values aligned (each one line, escaped); empty
+/// values are left out.
 pub fn fields(pairs: &[(&str, String)]) -> String {
     let width = pairs
         .iter()
@@ -51,23 +58,37 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
         .unwrap_or(0);
     let mut out = String::new();
     for (key, value) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        let value = escape(value);
         out.push_str(&format!("{:<width$} {value}\n", format!("{key}:")));
     }
     out
 }
 
-/// Writes `text` to stdout; a closed pipe (`dcs list | head`) is not an error.
+/// Writes `text` to stdout, each line escaped ([`escape_lines`]); a closed pipe
+/// (`dcs list | head`) is not an error.
 pub fn print(text: &str) {
     use std::io::Write;
+    let text = escape_lines(text);
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
-/// Pretty JSON with a final newline.
+/// Pretty JSON with a final newline. serde_json writes C0 controls in strings as
+/// escapes but DEL and C1 raw; those are escaped (`\u009b`) too, which is the
+/// same JSON (they only occur inside strings).
 pub fn json<T: Serialize>(value: &T) -> Result<String, CliError> {
-    serde_json::to_string_pretty(value)
-        .map(|s| s + "\n")
-        .map_err(|e| CliError::local(format!("encoding JSON: {e}")))
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::local(format!("encoding JSON: {e}")))?;
+    let mut out = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+    Ok(out)
 }
 
 /// A phase as a word.
@@ -294,5 +315,41 @@ mod tests {
             list.starts_with("INSTANCE  USER   REPO        STATUS"),
             "{list}"
         );
+    }
+
+    #[test]
+    fn server_text_reaches_the_terminal_escaped() -> Result<(), Box<dyn std::error::Error>> {
+        // A workspace process named with an escape sequence (prctl PR_SET_NAME), and
+        // a reason with a C1 CSI and a line break that would forge a line.
+        let s: InstanceStatus = serde_json::from_value(serde_json::json!({
+            "instance_id": "inst-1", "phase": "running", "ready": true,
+            "reason": "ok\u{9b}2J\nready: no", "idle_timeout_seconds": 60,
+            "idle": {"now": 100, "idle_timeout_s": 60, "warning_s": 10, "busy_max_s": 600,
+                "active_work": [{"what": "terminal",
+                    "detail": "shell pid 7: \u{1b}]0;x\u{7} is using CPU"}],
+                "open_connections": 1}
+        }))?;
+        let out = status(&s);
+        for bad in ['\u{1b}', '\u{7}', '\u{9b}'] {
+            assert!(!out.contains(bad), "{bad:?} in {out:?}");
+        }
+        assert!(
+            out.contains("shell pid 7: \\u{1b}]0;x\\u{7} is using CPU"),
+            "{out}"
+        );
+        assert!(out.contains("ok\\u{9b}2J\\u{a}ready: no\n"), "{out}");
+        assert_eq!(out.matches("ready:").count(), 2, "no forged line: {out}");
+
+        let cells = table(&["A"], &[vec!["x\u{1b}[31m".into()]]);
+        assert_eq!(cells, "A\nx\\u{1b}[31m\n");
+
+        let text = json(&serde_json::json!({"d": "\u{1b}]0;x\u{7}\u{9b}"}))?;
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&text)?;
+        assert_eq!(back["d"], "\u{1b}]0;x\u{7}\u{9b}", "the same JSON");
+        Ok(())
     }
 }

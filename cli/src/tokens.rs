@@ -24,6 +24,11 @@ pub struct StoredToken {
     pub access_token: String,
     /// The instance's URL as the API gave it (possibly a path).
     pub url: String,
+    /// Whose instance it is (its `user_id`); absent in stores written before it was
+    /// kept. `dcs delete` forgets the token on an API "not found" only when the
+    /// caller would see this user's instances (see [`crate::delete`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -200,6 +205,7 @@ mod tests {
         StoredToken {
             access_token: t.into(),
             url: "/instances/x/".into(),
+            user_id: None,
         }
     }
 

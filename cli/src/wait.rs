@@ -1,7 +1,8 @@
 //! `--wait`: poll `GET /api/status` until the instance is ready, failed or the
 //! timeout passes, with progress on stderr (a redrawn spinner line on a terminal,
 //! one plain line per phase change otherwise): the start's phases (cloning with its
-//! percentage, starting the IDE, …) as the proxy reports them.
+//! percentage, starting the IDE, …) as the proxy reports them, escaped
+//! ([`crate::safe`]).
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use dcs_model::api::{InstanceStatus, Phase, StartPhase};
 use crate::client::Client;
 use crate::exit::{CliError, Exit};
 use crate::output::{phase, progress_line};
+use crate::safe::escape;
 
 /// Time between two polls.
 const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -54,8 +56,8 @@ pub async fn until_ready(
                         .unwrap_or("no reason given");
                     let hint = status.progress.as_ref().and_then(|p| p.hint.as_deref());
                     let reason = match hint {
-                        Some(hint) => format!("{reason}\n{hint}"),
-                        None => reason.to_owned(),
+                        Some(hint) => format!("{}\n{}", escape(reason), escape(hint)),
+                        None => escape(reason).into_owned(),
                     };
                     return Err(CliError::new(
                         Exit::Server,
@@ -113,6 +115,7 @@ impl Progress {
     }
 
     fn update(&mut self, state: &str, secs: u64) {
+        let state = &*escape(state);
         let mut err = std::io::stderr().lock();
         if self.tty {
             self.tick += 1;

@@ -8,88 +8,19 @@
 //! request ids in errors.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
-use dcs_e2e::{bin_path, client, location, Fixture};
+use anyhow::Context;
+use dcs_e2e::{client, location, Fixture};
 use serde_json::Value;
-use tempfile::TempDir;
 
-/// The `dcs` binary with a private HOME and config dir, pointed at one server.
-struct Dcs {
-    bin: PathBuf,
-    home: TempDir,
-    server: String,
-}
+#[path = "common/dcs.rs"]
+mod dcs;
 
-/// What one `dcs` run did.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> anyhow::Result<Value> {
-        serde_json::from_str(&self.stdout).with_context(|| format!("stdout is not JSON: {self:?}"))
-    }
-
-    fn expect(self, code: i32) -> anyhow::Result<Self> {
-        if self.code != Some(code) {
-            bail!("expected exit {code}, got {self:#?}");
-        }
-        Ok(self)
-    }
-}
-
-impl Dcs {
-    fn new(server: &str) -> anyhow::Result<Self> {
-        Ok(Self {
-            bin: bin_path("dcs")?,
-            home: tempfile::tempdir()?,
-            server: server.to_owned(),
-        })
-    }
-
-    fn config_home(&self) -> PathBuf {
-        self.home.path().join("config")
-    }
-
-    fn token_store(&self) -> PathBuf {
-        self.config_home().join("dcs/tokens.json")
-    }
-
-    async fn run(&self, args: &[&str]) -> anyhow::Result<Run> {
-        let mut cmd = tokio::process::Command::new(&self.bin);
-        cmd.args(args)
-            .arg("--server")
-            .arg(&self.server)
-            .env_remove("DCS_SERVER")
-            .env_remove("DCS_TOKEN")
-            .env("HOME", self.home.path())
-            .env("XDG_CONFIG_HOME", self.config_home())
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        let out = tokio::time::timeout(Duration::from_secs(180), cmd.output())
-            .await
-            .with_context(|| format!("dcs {args:?} did not finish"))??;
-        Ok(Run {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
-    }
-
-    /// Runs `dcs args`, which must exit with `code`.
-    async fn exits(&self, code: i32, args: &[&str]) -> anyhow::Result<Run> {
-        self.run(args).await?.expect(code)
-    }
-}
+use dcs::{reply, serve, Dcs};
 
 fn str_of<'a>(v: &'a Value, key: &str) -> anyhow::Result<&'a str> {
     v[key]
@@ -113,12 +44,13 @@ async fn a_full_cycle_create_wait_status_open_list_delete() -> anyhow::Result<()
     let dcs = Dcs::new(&fx.proxy.url(""))?;
     let http = client();
 
-    // create --wait: the instance, its token and the URL with it, once.
+    // create --wait: the instance, its token and the URL with it, once (the
+    // repository given as a GitHub link, as the home page takes it).
     let run = dcs
         .run(&[
             "create",
             "--repo",
-            "acme/hello",
+            "https://github.com/acme/hello",
             "--ide",
             "none",
             "--wait",
@@ -128,6 +60,7 @@ async fn a_full_cycle_create_wait_status_open_list_delete() -> anyhow::Result<()
         .await?;
     let run = run.expect(0).with_context(|| fx.proxy.log())?;
     let created = run.json()?;
+    assert_eq!(created["repo"], "acme/hello", "{created}");
     let id = str_of(&created, "instance_id")?.to_owned();
     let token = str_of(&created, "access_token")?.to_owned();
     let open_url = str_of(&created, "open_url")?.to_owned();
@@ -277,17 +210,6 @@ async fn an_unreachable_server_exits_5_without_showing_the_token() -> anyhow::Re
     Ok(())
 }
 
-type Reply = http::Response<http_body_util::Full<bytes::Bytes>>;
-
-fn reply(status: u16, headers: &[(&str, &str)], body: impl Into<bytes::Bytes>) -> Reply {
-    let mut resp = http::Response::builder().status(status);
-    for (name, value) in headers {
-        resp = resp.header(*name, *value);
-    }
-    resp.body(http_body_util::Full::new(body.into()))
-        .expect("a valid stub answer")
-}
-
 /// Creates at once, all answered at the same moment (so that their saves race).
 const CREATES: usize = 8;
 /// The stub's answer to anything else.
@@ -299,14 +221,12 @@ const NOT_FOUND: &str =
 /// redirect to a sign-in page (as forward auth does for an expired token), one
 /// credential can be deleted; anything else is a 404 `ApiError` with a request id.
 async fn stub() -> anyhow::Result<String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
     let made = Arc::new(AtomicUsize::new(0));
     let together = Arc::new(tokio::sync::Barrier::new(CREATES));
-    let answer = move |method: http::Method, path: String| {
+    serve(move |asked| {
         let (made, together) = (made.clone(), together.clone());
         async move {
-            Ok::<_, std::convert::Infallible>(match (method.as_str(), path.as_str()) {
+            match (asked.method.as_str(), asked.path.as_str()) {
                 ("POST", "/api/instances") => {
                     let n = made.fetch_add(1, Ordering::SeqCst);
                     let _ = tokio::time::timeout(Duration::from_secs(30), together.wait()).await;
@@ -324,20 +244,10 @@ async fn stub() -> anyhow::Result<String> {
                 }
                 (_, "/login") => reply(200, &[("content-type", "text/html")], "<p>sign in"),
                 _ => reply(404, &[("x-request-id", "rid-header")], NOT_FOUND),
-            })
+            }
         }
-    };
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let answer = answer.clone();
-            let service = hyper::service::service_fn(move |req: http::Request<_>| {
-                answer(req.method().clone(), req.uri().path().to_owned())
-            });
-            let io = hyper_util::rt::TokioIo::new(tcp);
-            tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(io, service));
-        }
-    });
-    Ok(url)
+    })
+    .await
 }
 
 #[tokio::test]

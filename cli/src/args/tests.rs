@@ -174,3 +174,31 @@ fn the_help_never_shows_the_token_value() {
     assert!(!help.contains("[env: DCS_TOKEN="), "{help}");
     assert!(help.contains("Exit codes:"), "{help}");
 }
+
+#[test]
+fn every_command_is_well_formed() {
+    // Includes: no flag of a subcommand collides with a global one (the global
+    // --token-file is the API token's; `credentials set` has --git-token-file).
+    <Cli as clap::CommandFactory>::command().debug_assert();
+}
+
+#[test]
+fn the_git_token_file_and_the_api_token_file_are_different_flags() -> Result<(), clap::Error> {
+    let cli = parse(&[
+        "credentials",
+        "set",
+        "github.com",
+        "--username",
+        "x",
+        "--git-token-file",
+        "gh",
+        "--token-file",
+        "api",
+    ])?;
+    assert_eq!(cli.token_file, Some(PathBuf::from("api")));
+    let Command::Credentials(CredentialsCommand::Set { git_token_file, .. }) = cli.command else {
+        panic!("not credentials set");
+    };
+    assert_eq!(git_token_file, Some(PathBuf::from("gh")));
+    Ok(())
+}

@@ -3,6 +3,9 @@
 //! run being watched), within the busy limit. Each terminal session registers here
 //! ([`Terminals::open`]) and reports its output and CPU samples through its
 //! [`Terminal`] handle; the CPU figures come from `/proc` ([`dcs_os::proc::cpu`]).
+//! A job's command name is the workspace code's choice (`prctl(PR_SET_NAME)`, the
+//! program's file name): it is reported with its control characters replaced by
+//! `?` ([`printable`]), so no escape sequence reaches whoever reads the idle report.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -151,7 +154,7 @@ impl Terminal {
                 .sample
                 .is_some_and(|(pgrp, ticks)| pgrp == fg.pgrp && fg.ticks > ticks);
             if busy {
-                s.cpu = Some((now, fg.comm.clone()));
+                s.cpu = Some((now, printable(&fg.comm)));
             }
             s.sample = Some((fg.pgrp, fg.ticks));
         });
@@ -165,6 +168,13 @@ impl Drop for Terminal {
     fn drop(&mut self) {
         self.activity.terminals.lock().remove(&self.id);
     }
+}
+
+/// `comm` with each control character (C0, DEL, C1) replaced by `?`.
+fn printable(comm: &str) -> String {
+    comm.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// The job in the foreground of shell `pid`'s terminal, with the CPU its group used
@@ -192,4 +202,30 @@ pub fn foreground(pid: u32) -> Option<Foreground> {
         comm: comm.unwrap_or_default(),
         ticks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use dcs_model::env::IdlePolicy;
+
+    use super::*;
+
+    #[test]
+    fn a_job_named_with_escape_sequences_is_reported_without_them() {
+        let t0 = 1_800_000_000_000;
+        let clock = Activity::new(IdlePolicy::default(), t0);
+        let term = Terminals::open(&clock, 7);
+        let fg = |ticks| {
+            Some(Foreground {
+                pgrp: 70,
+                comm: "\u{1b}]0;x\u{7}\u{9b}2J\u{7f}é".into(),
+                ticks,
+            })
+        };
+        term.cpu(fg(1), t0 + 1000);
+        term.cpu(fg(50), t0 + 2000);
+        let work = clock.report(t0 + 2000, None).active_work;
+        let detail = &work.first().expect("the job is work").detail;
+        assert_eq!(detail, "shell pid 7: ?]0;x??2J?é is using CPU");
+    }
 }
