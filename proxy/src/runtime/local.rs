@@ -6,7 +6,11 @@
 //! process group so stopping it (SIGTERM, grace, SIGKILL) takes its IDE children too.
 //! Records under `<data-dir>/state/` survive a proxy crash: on start the runtime
 //! adopts launchers that still run (verified by pid *and* start time) and forgets the
-//! rest, so a restart leaves no orphan and loses no workspace.
+//! rest, so a restart leaves no orphan and loses no workspace. One proxy serves a
+//! data dir: a second one started on it is refused ([`data_dir`]). A record that
+//! cannot be written (a full or read-only disk) never keeps the proxy from starting
+//! or a stop from answering once its launcher is gone: it is logged, and the next
+//! open reads the launcher it names as gone.
 //!
 //! **Instances.** Each record holds the workspace's [`InstanceSpec`], recorded by
 //! the first `register` or `ensure` and kept from then on (a later `ensure` with
@@ -23,12 +27,16 @@
 //! that hangs delays neither other workspaces nor `list`, `status`, the reaper or
 //! shutdown. `stop`, `delete` and `shutdown` cancel a start under way and stop its
 //! launcher. A deleted instance is never started again: `ensure` starts only
-//! instances that were registered (created through the API).
+//! instances that were registered (created through the API). A delete marks the
+//! record first, then stops the launcher, then removes the record (the user's files
+//! are kept): a proxy that ends in between leaves the mark, and the next one
+//! finishes the delete (`adopt`), so the instance never comes back.
 //!
 //! # Layout
+//! - [`data_dir`]: the data dir's lock (one proxy per folder) and folders.
 //! - [`state`]: persisted records (and the spec a new one records).
 //! - `adopt`: launchers an earlier proxy left: adopted at open, those it was still
-//!   starting waited for as a start is.
+//!   starting waited for as a start is, the deletes it began finished.
 //! - `running`: where a recorded launcher answers, leftovers stopped; one start or
 //!   the wait for one, under the workspace's start lock.
 //! - `slot`: one workspace's record, start under way and deletion, each locked alone.
@@ -45,6 +53,7 @@
 
 mod adopt;
 pub mod checkout;
+pub mod data_dir;
 pub mod process;
 pub mod ready;
 mod running;
@@ -114,27 +123,37 @@ pub struct LocalRuntime {
     slots: Mutex<HashMap<WorkspaceKey, Arc<Slot>>>,
     /// Set by `shutdown`: no start begins after it.
     shutting_down: AtomicBool,
+    /// `<data-dir>/proxy.lock`, held for the runtime's life (see [`data_dir`]).
+    _lock: Option<dcs_os::FileLock>,
 }
 
 impl LocalRuntime {
     /// Opens the data dir, adopting launchers that survived a previous proxy.
     /// Launchers are not sandboxed, and their hop credentials derive from
-    /// `<data-dir>/secrets/hop.key` (generated once); see [`Self::with_isolation`].
+    /// `<data-dir>/secrets/hop.key` (generated once); see [`Self::open_with`].
+    /// Refused while another proxy serves the data dir ([`data_dir`]).
     pub fn open(cfg: LocalConfig) -> std::io::Result<Self> {
+        let lock = data_dir::open(&cfg.data_dir)?;
         let key = crate::hop::HopKey::load_or_generate(&default_hop_key(&cfg.data_dir))
             .map_err(std::io::Error::other)?;
         let iso = Isolation {
             hop: key,
             sandbox: None,
         };
-        Self::open_with(cfg, iso)
+        Self::open_locked(cfg, iso, lock)
     }
 
     /// Like [`Self::open`], with the given hop secret and sandbox.
     pub fn open_with(cfg: LocalConfig, iso: Isolation) -> std::io::Result<Self> {
-        for sub in ["workspaces", "run", "logs"] {
-            std::fs::create_dir_all(cfg.data_dir.join(sub))?;
-        }
+        let lock = data_dir::open(&cfg.data_dir)?;
+        Self::open_locked(cfg, iso, lock)
+    }
+
+    fn open_locked(
+        cfg: LocalConfig,
+        iso: Isolation,
+        lock: Option<dcs_os::FileLock>,
+    ) -> std::io::Result<Self> {
         let state = StateDir::open(cfg.data_dir.join("state"))?;
         let slots = adopt::slots(&state)?;
         Ok(Self {
@@ -143,6 +162,7 @@ impl LocalRuntime {
             state,
             slots: Mutex::new(slots),
             shutting_down: AtomicBool::new(false),
+            _lock: lock,
         })
     }
 
@@ -163,6 +183,8 @@ impl LocalRuntime {
             spec: state::recorded_spec(spec),
             process: None,
             last_error: None,
+            deleting: false,
+            unknown: state::Unknown::default(),
         });
         slots.insert(spec.key.clone(), slot.clone());
         (slot, true)
@@ -244,7 +266,14 @@ impl Runtime for LocalRuntime {
     /// address; nothing is started, stopped or cleaned up here.
     async fn running_upstream(&self, key: &WorkspaceKey) -> Option<Upstream> {
         let slot = self.existing(key)?;
-        let p = slot.lock().record.process?;
+        let p = {
+            let st = slot.lock();
+            // Being deleted: gone for every request already.
+            if st.deleted {
+                return None;
+            }
+            st.record.process?
+        };
         let addr = p.addr?;
         (slot.status() == Status::Running && process::liveness(&p) == Liveness::Alive)
             .then(|| spawn::upstream(&self.cfg, &self.iso, key, addr))
@@ -297,7 +326,11 @@ impl Runtime for LocalRuntime {
         if let Some(p) = process {
             info!(workspace = %key, pid = p.pid, "stopping launcher");
             process::terminate(&p, self.cfg.stop_grace).await;
-            slot.persist(&self.state).await?;
+            // Stopped is stopped: a record that cannot say so (a full disk) names a
+            // launcher the next open reads as gone.
+            if let Err(err) = slot.persist(&self.state).await {
+                warn!(workspace = %key, %err, "the launcher stopped; its record was not updated");
+            }
         }
         if start.is_some() {
             // The start stops its own launcher when it sees the cancel; wait for it.
@@ -307,12 +340,18 @@ impl Runtime for LocalRuntime {
     }
 
     /// Stops the workspace (a start under way included) and forgets it for good: a
-    /// request still on its way cannot bring an instance back.
+    /// request still on its way cannot bring an instance back, nor a proxy that ends
+    /// before the delete did (its record is marked first, see `adopt`). The user's
+    /// files are kept; only the record goes.
     async fn delete(&self, key: &WorkspaceKey) -> Result<()> {
         let Some(slot) = self.existing(key) else {
             return Ok(());
         };
-        slot.lock().deleted = true;
+        if let Err(err) = slot.mark_deleting(&self.state).await {
+            // Deleted all the same; only a proxy ending before the record is removed
+            // would find it again.
+            warn!(workspace = %key, %err, "cannot mark the record deleted before the stop");
+        }
         self.stop(key).await?;
         {
             let mut slots = self.slots();
@@ -351,3 +390,6 @@ fn not_registered(id: &dcs_model::InstanceId) -> Error {
         "instance {id} does not exist (it may have been deleted); create one with POST /api/instances"
     ))
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use dcs_model::WorkspaceKind;
+use dcs_model::{WorkspaceKey, WorkspaceKind};
 use dcs_os::Liveness;
 use tokio_util::sync::CancellationToken;
 
@@ -34,6 +34,14 @@ impl LocalRuntime {
     /// earlier proxy left starting, or a new one. Starts of one workspace queue here.
     pub(super) async fn start_or_join(&self, slot: &Arc<Slot>) -> Result<Upstream> {
         let _one = slot.start_lock.lock().await;
+        // Being deleted (by this proxy or, adopted, by an earlier one): its launcher
+        // may still run, and is never served again.
+        {
+            let st = slot.lock();
+            if st.deleted {
+                return Err(deleted(&st.record.key));
+            }
+        }
         let started = match self.found(slot)? {
             Found::Serving(up) => return Ok(up),
             Found::Starting(p) => Some(p),
@@ -50,10 +58,7 @@ impl LocalRuntime {
         let cancel = {
             let mut st = slot.lock();
             if st.deleted {
-                return Err(match &st.record.key.kind {
-                    WorkspaceKind::Instance(id) => not_registered(id),
-                    WorkspaceKind::Repo(_) => Error::Cancelled,
-                });
+                return Err(deleted(&st.record.key));
             }
             // Checked under the slot's lock, which `shutdown` takes after setting
             // the flag: a start either sees it or is seen (and cancelled) by it.
@@ -89,5 +94,14 @@ impl LocalRuntime {
             )),
             (Liveness::Gone, _) => Ok(Found::Gone(p)),
         }
+    }
+}
+
+/// Why a deleted workspace does not start: an instance does not exist; a
+/// repository's start was cancelled (the next request makes it anew).
+fn deleted(key: &WorkspaceKey) -> Error {
+    match &key.kind {
+        WorkspaceKind::Instance(id) => not_registered(id),
+        WorkspaceKind::Repo(_) => Error::Cancelled,
     }
 }

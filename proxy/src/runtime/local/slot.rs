@@ -44,14 +44,15 @@ pub(super) struct SlotState {
 }
 
 impl Slot {
-    /// A slot for `record`, with no start under way.
+    /// A slot for `record`, with no start under way; deleted if its record is marked
+    /// so (an earlier proxy began deleting it).
     pub fn new(record: Record) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(SlotState {
+                deleted: record.deleting,
                 record,
                 start: None,
                 history: None,
-                deleted: false,
                 progress: None,
             }),
             start_lock: tokio::sync::Mutex::new(()),
@@ -108,11 +109,26 @@ impl Slot {
             }
             st.record.clone()
         };
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || dir.save(&record))
-            .await
-            .map_err(|e| Error::Runtime(format!("saving workspace state failed: {e}")))?
-            .map_err(|e| Error::Runtime(format!("cannot save workspace state: {e}")))
+        save(dir, record).await
+    }
+
+    /// Marks the slot deleted and writes its record marked [`Record::deleting`], the
+    /// last write of it: a proxy that ends before [`Slot::forget`] leaves a record
+    /// the next one finishes deleting (see `super::adopt`). A record marked already
+    /// is not written again.
+    pub async fn mark_deleting(&self, dir: &StateDir) -> Result<()> {
+        // At once, before any wait: from here on nothing starts it or lists it.
+        self.lock().deleted = true;
+        let _one = self.save_lock.lock().await;
+        let record = {
+            let mut st = self.lock();
+            if st.record.deleting {
+                return Ok(());
+            }
+            st.record.deleting = true;
+            st.record.clone()
+        };
+        save(dir, record).await
     }
 
     /// Removes the record's file; the slot must be marked deleted first, so no later
@@ -126,6 +142,15 @@ impl Slot {
             .map_err(|e| Error::Runtime(format!("removing workspace state failed: {e}")))?
             .map_err(|e| Error::Runtime(format!("cannot remove workspace state: {e}")))
     }
+}
+
+/// Writes `record` into `dir`, off the async threads.
+async fn save(dir: &StateDir, record: Record) -> Result<()> {
+    let dir = dir.clone();
+    tokio::task::spawn_blocking(move || dir.save(&record))
+        .await
+        .map_err(|e| Error::Runtime(format!("saving workspace state failed: {e}")))?
+        .map_err(|e| Error::Runtime(format!("cannot save workspace state: {e}")))
 }
 
 /// The state a record describes. A process whose liveness cannot be read counts as

@@ -233,6 +233,8 @@ impl Plan {
         let fail = |what: &str, e: std::io::Error| Error::Runtime(format!("{what}: {e}"));
         std::fs::create_dir_all(&self.env.workspaces_dir)
             .map_err(|e| fail("cannot create the workspace volume", e))?;
+        super::data_dir::make_parent(&self.addr_file)
+            .map_err(|e| fail("cannot make the run folder", e))?;
         match std::fs::remove_file(&self.addr_file) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(fail("cannot clear the address file", e))
@@ -288,10 +290,7 @@ impl Plan {
 
     /// The launcher's log, for appending.
     pub fn open_log(&self) -> Result<std::fs::File> {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)
+        super::data_dir::append_to(&self.log_path)
             .map_err(|e| Error::Runtime(format!("cannot open the launcher log: {e}")))
     }
 

@@ -2,6 +2,12 @@
 //! `<data-dir>/state/`, written atomically (temp file + rename) so a proxy killed at
 //! any instant leaves either the old record or the new one, never half of one. A new
 //! record keeps the spec it was first given ([`recorded_spec`]).
+//!
+//! A record carries what this version does not know through: fields a newer
+//! version wrote (at the top level and in the spec) are read into
+//! [`Record::unknown`] and written back as they were, so a proxy rolled back and
+//! forward again loses none of them. A record marked [`Record::deleting`] is one whose
+//! deletion began: it is never listed or started again (see `super::adopt`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,10 +16,12 @@ use dcs_model::{InstanceSpec, WorkspaceKey};
 
 use crate::runtime::WorkspaceSpec;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use tracing::{info, warn};
 
 /// A workspace the local runtime knows about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Persisted", into = "Persisted")]
 pub struct Record {
     /// Whose workspace for which repository.
     pub key: WorkspaceKey,
@@ -28,6 +36,78 @@ pub struct Record {
     pub process: Option<ProcessRecord>,
     /// Why the last start failed, if it did.
     pub last_error: Option<String>,
+    /// Its deletion began: written before its launcher is stopped, so a proxy that
+    /// ends during the stop leaves a record the next one finishes deleting.
+    pub deleting: bool,
+    /// What a newer version wrote that this one does not know, kept as it was.
+    pub unknown: Unknown,
+}
+
+/// Fields of a record this version does not know (written by a newer one).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Unknown {
+    /// Beside the record's own fields.
+    record: Map<String, Value>,
+    /// Beside the spec's fields.
+    spec: Map<String, Value>,
+}
+
+/// A record as it is written: [`Record`] with the unknown fields in their places.
+#[derive(Serialize, Deserialize)]
+struct Persisted {
+    key: WorkspaceKey,
+    base_path: String,
+    #[serde(default)]
+    spec: PersistedSpec,
+    process: Option<ProcessRecord>,
+    last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    deleting: bool,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
+}
+
+/// A spec as it is written: the fields this version knows, and the others.
+#[derive(Default, Serialize, Deserialize)]
+struct PersistedSpec {
+    #[serde(flatten)]
+    known: InstanceSpec,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
+}
+
+impl From<Persisted> for Record {
+    fn from(p: Persisted) -> Self {
+        Self {
+            key: p.key,
+            base_path: p.base_path,
+            spec: p.spec.known,
+            process: p.process,
+            last_error: p.last_error,
+            deleting: p.deleting,
+            unknown: Unknown {
+                record: p.rest,
+                spec: p.spec.rest,
+            },
+        }
+    }
+}
+
+impl From<Record> for Persisted {
+    fn from(r: Record) -> Self {
+        Self {
+            key: r.key,
+            base_path: r.base_path,
+            spec: PersistedSpec {
+                known: r.spec,
+                rest: r.unknown.spec,
+            },
+            process: r.process,
+            last_error: r.last_error,
+            deleting: r.deleting,
+            rest: r.unknown.record,
+        }
+    }
 }
 
 impl Record {
@@ -124,9 +204,10 @@ impl StateDir {
         true
     }
 
-    /// Writes a record atomically.
+    /// Writes a record atomically; the folder is made again if someone removed it.
     pub fn save(&self, record: &Record) -> std::io::Result<()> {
         let path = self.path(&record.key);
+        std::fs::create_dir_all(&self.dir)?;
         dcs_os::write_atomic(
             &path,
             &serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?,
@@ -183,6 +264,8 @@ mod tests {
                 addr: Some("127.0.0.1:9".parse().expect("a")),
             }),
             last_error: None,
+            deleting: false,
+            unknown: Unknown::default(),
         }
     }
 
@@ -214,6 +297,49 @@ mod tests {
                 ..InstanceSpec::default()
             }
         );
+    }
+
+    #[test]
+    fn fields_of_a_newer_version_survive_a_load_and_a_save() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let state = StateDir::open(tmp.path().to_path_buf()).expect("open");
+        let mut newer = serde_json::to_value(record()).expect("json");
+        newer["paused_until"] = serde_json::json!({"unix": 99});
+        newer["spec"]["gpu"] = serde_json::json!("a100");
+        let path = state.path(&record().key);
+        std::fs::write(&path, serde_json::to_vec(&newer).expect("json")).expect("write");
+        let mut loaded = state.load_all().expect("load");
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(
+            loaded[0].spec,
+            record().spec,
+            "the known spec reads as it was"
+        );
+        // Changed and saved by this version: what it does not know stays.
+        loaded[0].last_error = Some("failed".into());
+        state.save(&loaded[0]).expect("save");
+        let reread: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        assert_eq!(reread["paused_until"], serde_json::json!({"unix": 99}));
+        assert_eq!(reread["spec"]["gpu"], "a100");
+        assert_eq!(reread["last_error"], "failed");
+        assert_eq!(reread["spec"]["token_sha256"], "ab".repeat(32));
+        assert_eq!(state.load_all().expect("load again"), loaded);
+    }
+
+    #[test]
+    fn the_deletion_mark_is_written_only_when_set() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let state = StateDir::open(tmp.path().to_path_buf()).expect("open");
+        state.save(&record()).expect("save");
+        let text = std::fs::read_to_string(state.path(&record().key)).expect("read");
+        assert!(!text.contains("deleting"), "{text}");
+        let marked = Record {
+            deleting: true,
+            ..record()
+        };
+        state.save(&marked).expect("save");
+        assert_eq!(state.load_all().expect("load"), vec![marked]);
     }
 
     #[test]
