@@ -2,12 +2,13 @@
 //! into an existing clone of it, without ever deleting, resetting or overwriting the
 //! user's files.
 //!
-//! - target missing or empty → clone into a hidden sibling, then rename into place, so
-//!   a failed clone leaves no half-cloned target; the clone is shallow (the last
-//!   commit, as `git clone --depth 1`) where the transport can (HTTP, SSH), and the
-//!   rest of the history is fetched after the workspace opened, in the background
-//!   ([`run::complete_history`], [`fetch::complete`]), never touching the working
-//!   tree; an existing checkout is never made shallow;
+//! - target missing or empty → clone into a hidden sibling, sync it to the disk, then
+//!   rename it into place, so a failed clone (or a power loss) leaves no half-cloned
+//!   target; the clone is shallow (the last commit, as `git clone --depth 1`) where
+//!   the transport can (HTTP, SSH), and the rest of the history is fetched after the
+//!   workspace opened, in the background ([`run::complete_history`],
+//!   [`fetch::complete`]), never touching the working tree; an existing checkout is
+//!   never made shallow;
 //! - target is a clone whose `origin` is the clone URL → fetch `origin` with its
 //!   configured refspecs only (working tree, index and HEAD untouched); a failed fetch
 //!   is a warning, the existing checkout is still usable;
@@ -288,15 +289,44 @@ fn clone_fresh(job: &Job, token: Option<&Secret>) -> Result<Outcome> {
         }
     }
     progress.borrow().finish();
-    if let Err(e) = fs::rename(&partial, target) {
+    // libgit2 and `worktree` write without syncing: the clone reaches the disk here,
+    // before its name does, so a power loss never leaves an empty `.git` in place.
+    if let Err(e) = durable_into_place(&partial, target, owner_dir) {
         let _ = fs::remove_dir_all(&partial);
-        return Err(Error::io(
-            format!("moving the fresh clone into {}", target.display()),
-            e,
-        ));
+        return Err(e);
     }
     info!(target = %target.display(), "cloned");
     Ok(Outcome::Cloned)
+}
+
+/// Moves the written clone `partial` to `target` in `owner_dir` so that a power loss
+/// keeps either nothing or all of it: its whole filesystem synced first (`syncfs`:
+/// one call for thousands of files), the folder holding the new name after. A
+/// failed sync fails the clone (what was written may not be on the disk); once
+/// renamed, a failed sync of the name is only a warning (the clone is complete: a
+/// crash at worst loses the name, and the next start clones again).
+fn durable_into_place(partial: &Path, target: &Path, owner_dir: &Path) -> Result<()> {
+    let began = Instant::now();
+    dcs_os::durable::sync_filesystem(partial).map_err(|e| {
+        Error::io(
+            format!("writing the fresh clone {} to the disk", partial.display()),
+            e,
+        )
+    })?;
+    fs::rename(partial, target).map_err(|e| {
+        Error::io(
+            format!("moving the fresh clone into {}", target.display()),
+            e,
+        )
+    })?;
+    if let Err(error) = dcs_os::durable::sync_dir(owner_dir) {
+        warn!(%error, folder = %owner_dir.display(), "cannot sync the folder of the fresh clone");
+    }
+    info!(
+        ms = began.elapsed().as_millis() as u64,
+        "clone synced to the disk"
+    );
+    Ok(())
 }
 
 /// Whether a first clone from `url` can be shallow: libgit2 fetches shallow over

@@ -23,6 +23,7 @@
 //! that fetched leaves the roots as a hashed folder for the next ones' transfers
 //! ([`crate::trust::make_folder_for_next_start`]).
 
+use std::io::Write as _;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -44,7 +45,9 @@ const LOG_EVERY: Duration = Duration::from_secs(2);
 /// (0 once the outcome is recorded, 1 if it cannot be, 2 without an outcome file).
 pub async fn run(env: LauncherEnv) -> u8 {
     let Some(out) = env.checkout_outcome_file.clone() else {
-        eprintln!(
+        // Never `eprintln!`: it panics when stderr (a log on a full disk) fails.
+        let _ = writeln!(
+            std::io::stderr(),
             "dcs-launcher checkout: {} is required",
             dcs_model::env::DCS_CHECKOUT_OUTCOME_FILE
         );
@@ -108,7 +111,8 @@ pub async fn run(env: LauncherEnv) -> u8 {
     match recorded {
         Ok(()) => 0,
         Err(err) => {
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "dcs-launcher checkout: cannot record the outcome in {}: {err}",
                 out.display()
             );

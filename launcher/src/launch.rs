@@ -1,5 +1,6 @@
 //! [`run`]: the launcher's life from first request to exit. The front serves at once
-//! (so `/_dcs/ready` answers during the checkout); start-up runs beside it; on
+//! (so `/_dcs/ready` answers during the checkout); start-up runs beside it, watched
+//! (`watched`: a start that dies fails the workspace with the reason); on
 //! shutdown the launcher stops accepting, runs `DCS_PRE_STOP` ([`crate::pre_stop`]),
 //! cancels a transfer in progress, stops the IDE and lets in-flight requests finish,
 //! all within the stop grace period. An IDE that kept crashing until its supervisor
@@ -17,7 +18,10 @@ use tracing::{info, warn};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::files::temp::TempArea;
+use crate::ide::Ide;
 use crate::{ide, reap, serve, startup};
+
+mod watched;
 
 /// Why the launcher stopped; `main` turns it into the exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +56,21 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Stopped> {
+    run_with(env, listener, shutdown, startup::start).await
+}
+
+/// [`run`] with `start` as its start-up ([`startup::start`]; tests give one that
+/// fails), run beside the front and [`watched`](watched::watched).
+pub(crate) async fn run_with<S, F>(
+    env: LauncherEnv,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    start: S,
+) -> Result<Stopped>
+where
+    S: FnOnce(LauncherEnv, Arc<App>, Box<dyn Ide>, Arc<AtomicBool>) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
     let ide = ide::for_kind(&env.ide)?;
     let addr = listener
         .local_addr()
@@ -65,7 +84,10 @@ pub async fn run(
     let cancel = Arc::new(AtomicBool::new(false));
     let pre_stop = env.pre_stop.clone().map(|c| (c, env.checkout_dir()));
     crate::progress_push::spawn(&env, app.clone());
-    let mut start = tokio::spawn(startup::start(env, app.clone(), ide, cancel.clone()));
+    // Watched: a start that dies (a panic) fails the workspace instead of leaving
+    // `/_dcs/ready` at its last phase.
+    let start = start(env, app.clone(), ide, cancel.clone());
+    let mut start = tokio::spawn(watched::watched(start, app.clone(), cancel.clone()));
 
     serve::accept_until(listener, app.clone(), ended(shutdown, app.clone())).await;
     info!(grace_secs = grace.as_secs(), "shutting down");

@@ -22,6 +22,9 @@
 //! workspace's processes are one kill domain, and what is left of it when the
 //! launcher stops is ended (SIGTERM, then SIGKILL) before it exits.
 //!
+//! Its logs and messages go to stderr, and never stop it: a line that cannot be
+//! written (stderr is a file on a full disk) is lost.
+//!
 //! Exit codes say why it stopped: 0 after a clean stop on request, 1 on a fatal
 //! runtime error, 2 on a configuration error (bad `DCS_*` variable, unknown IDE
 //! kind), 3 when stopped while the workspace was failed (checkout failed) or ended
@@ -88,6 +91,15 @@ enum Command {
     },
 }
 
+/// `eprintln!` that never panics: a line stderr cannot take (its log on a full disk)
+/// is lost, and the launcher goes on.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -115,6 +127,9 @@ fn log_to_stderr(filter: Option<&str>) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // A line that cannot be written (a full disk) is lost, not reported with
+        // `eprintln!`, which panics when stderr fails too.
+        .log_internal_errors(false)
         .init();
 }
 
@@ -135,7 +150,7 @@ fn checkout(history: Option<bool>) -> ExitCode {
     match dcs_launcher::secrets::load(&env, secrets) {
         Ok(loaded) => dcs_launcher::secrets::install(loaded),
         Err(e) => {
-            eprintln!("dcs-launcher checkout: {e}");
+            say!("dcs-launcher checkout: {e}");
             return ExitCode::from(2);
         }
     }
@@ -148,7 +163,7 @@ fn checkout(history: Option<bool>) -> ExitCode {
             None => rt.block_on(dcs_launcher::checkout_container::run(env)),
         }),
         Err(e) => {
-            eprintln!("dcs-launcher checkout: starting the async runtime: {e}");
+            say!("dcs-launcher checkout: starting the async runtime: {e}");
             ExitCode::FAILURE
         }
     }
@@ -161,7 +176,7 @@ fn terminal_session(program: Vec<OsString>) -> ExitCode {
     {
         Ok(rt) => ExitCode::from(rt.block_on(dcs_launcher::session::run(program))),
         Err(e) => {
-            eprintln!("dcs-launcher: starting the async runtime: {e}");
+            say!("dcs-launcher: starting the async runtime: {e}");
             ExitCode::FAILURE
         }
     }
@@ -172,7 +187,7 @@ fn contract() -> Option<LauncherEnv> {
     match LauncherEnv::from_lookup(|k| std::env::var(k).ok()) {
         Ok(env) => Some(env),
         Err(e) => {
-            eprintln!("dcs-launcher: {e}");
+            say!("dcs-launcher: {e}");
             None
         }
     }
@@ -182,7 +197,7 @@ fn run() -> ExitCode {
     // The user's processes run as this user: they must not read this process's
     // memory, environment or descriptors (the secrets below) through /proc.
     if let Err(e) = nix::sys::prctl::set_dumpable(false) {
-        eprintln!("dcs-launcher: cannot make the launcher non-dumpable: {e}");
+        say!("dcs-launcher: cannot make the launcher non-dumpable: {e}");
     }
     let Some(env) = contract() else {
         return ExitCode::from(2);
@@ -190,19 +205,19 @@ fn run() -> ExitCode {
     match dcs_launcher::secrets::load(&env, std::io::stdin().lock()) {
         Ok(loaded) => dcs_launcher::secrets::install(loaded),
         Err(e) => {
-            eprintln!("dcs-launcher: {e}");
+            say!("dcs-launcher: {e}");
             return ExitCode::from(2);
         }
     }
     if let Err(e) = dcs_launcher::ide::for_kind(&env.ide) {
-        eprintln!("dcs-launcher: DCS_IDE: {e}");
+        say!("dcs-launcher: DCS_IDE: {e}");
         return ExitCode::from(2);
     }
     let filter = env.log.as_deref().unwrap_or("info");
     let filter = match EnvFilter::try_new(filter) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("dcs-launcher: DCS_LOG: {e}");
+            say!("dcs-launcher: DCS_LOG: {e}");
             return ExitCode::from(2);
         }
     };
@@ -210,6 +225,8 @@ fn run() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // As in `log_to_stderr`: never a panic for a log on a full disk.
+        .log_internal_errors(false)
         .init();
     // The repository spelled as its folder on the volume already is (the checkout
     // step did the same).
@@ -221,7 +238,7 @@ fn run() -> ExitCode {
     let runtime = match dcs_launcher::serve::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("dcs-launcher: starting the async runtime: {e}");
+            say!("dcs-launcher: starting the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -235,16 +252,16 @@ fn run() -> ExitCode {
     // the IDE) ends with it.
     let left = dcs_launcher::reap::sweep(SWEEP_GRACE);
     if !left.is_empty() {
-        eprintln!("dcs-launcher: processes survived SIGKILL: {left:?}");
+        say!("dcs-launcher: processes survived SIGKILL: {left:?}");
     }
     match result {
         Ok(dcs_launcher::Stopped::Failed(why)) => {
-            eprintln!("dcs-launcher: stopped; the workspace had failed: {why}");
+            say!("dcs-launcher: stopped; the workspace had failed: {why}");
             ExitCode::from(3)
         }
         Ok(stopped) => ExitCode::from(stopped.exit_code()),
         Err(e) => {
-            eprintln!("dcs-launcher: {e:#}");
+            say!("dcs-launcher: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -7,6 +7,8 @@
 //!   descendants (a workspace's kill domain when it runs unsandboxed).
 //! - [`group`]: signalling a whole process group and listing its live members.
 //! - [`atomic`]: writing a file so readers see the old or the new content, never half.
+//! - [`durable`]: syncing a written tree (`syncfs`) or a folder's new names (`fsync`)
+//!   so they survive a power loss.
 //! - [`confined`]: reading and writing files below a folder a less-trusted party can
 //!   write (a user's volume), never through a link it planted, reads bounded.
 //! - [`lock`]: advisory whole-file locks (`flock`) that die with their holder.
@@ -14,6 +16,7 @@
 
 pub mod atomic;
 pub mod confined;
+pub mod durable;
 pub mod group;
 pub mod lock;
 pub mod mutex;

@@ -2,7 +2,8 @@
 //! when stderr is a terminal, so `kubectl logs` and files get plain lines) or as
 //! one JSON object per line (`--log-format json`, for log collectors). Lines made on
 //! the runtime's workers reach stderr in batches ([`batch`]): the runtime the binary
-//! builds ([`runtime`]) writes them whenever a worker runs out of work.
+//! builds ([`runtime`]) writes them whenever a worker runs out of work. A line that
+//! cannot be written (stderr is a file on a full disk) is lost, never a panic.
 //!
 //! **Request ids.** Every request gets an id at the edge ([`request_id`]: a fresh
 //! random one, or the `X-Request-Id` of a peer listed in `--trusted-proxies`); it is
@@ -46,7 +47,10 @@ where
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
+        .with_writer(writer)
+        // A line the writer cannot take (stderr on a full disk) is lost; reported
+        // with `eprintln!`, it would panic the thread that logged it.
+        .log_internal_errors(false);
     match format {
         LogFormat::Text if ansi => {
             Box::new(builder.with_ansi(true).event_format(lines::Text).finish())

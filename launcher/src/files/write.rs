@@ -8,6 +8,14 @@
 //! cannot cross from the temporary folder to the target (another filesystem), the
 //! file is copied to a temporary beside the target and published from there; on a
 //! filesystem without hard links, it is copied into the target, created exclusively.
+//!
+//! **Durable before confirmed.** The temporary's content is synced before the link,
+//! and the target's folder after it, before the answer (201) and before the
+//! temporary's name is removed: a power loss after a confirmed upload keeps the file,
+//! and never leaves its only copy under a temporary name (which the next start
+//! removes as abandoned, [`super::temp`]). A new folder is synced into its parent
+//! the same way. A sync that fails is answered as an error, not as created: the file
+//! or folder is there, but the disk did not say it will stay.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,10 +82,20 @@ pub async fn upload(
     Ok(StatusCode::CREATED)
 }
 
-/// Links `tmp` as `target` (failing if it exists), then drops the temporary name.
+/// Links `tmp` as `target` (failing if it exists) and syncs the new name to the
+/// disk; the temporary name goes afterwards, when `tmp` is dropped.
 async fn publish(tmp: &TempUpload, target: &Path, shown: &str) -> std::io::Result<()> {
     let linked = tokio::fs::hard_link(&tmp.path, target).await;
-    published(linked, &tmp.path, target, shown).await
+    published(linked, &tmp.path, target, shown).await?;
+    sync_folder_of(target).await
+}
+
+/// Syncs the folder holding `path` (its new entry) to the disk, off the runtime.
+async fn sync_folder_of(path: &Path) -> std::io::Result<()> {
+    let folder = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    tokio::task::spawn_blocking(move || dcs_os::durable::sync_dir(&folder))
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 /// After the link: on a filesystem that has no hard links (some SMB and FUSE
@@ -125,6 +143,9 @@ pub async fn mkdir(root: &Path, rel: &RelPath) -> Result<StatusCode> {
     let target = path::resolve_new(root, rel).await?;
     match tokio::fs::create_dir(&target).await {
         Ok(()) => {
+            sync_folder_of(&target)
+                .await
+                .map_err(|e| path::path_error(format!("creating directory {shown}"), &shown, e))?;
             info!(path = %shown, "directory created");
             Ok(StatusCode::CREATED)
         }
