@@ -229,8 +229,8 @@ pub struct CreateArgs {
     /// Whose instance (default: yours; others need an admin group).
     #[arg(long)]
     pub user_id: Option<String>,
-    /// Repository to check out: `owner/repo` or a GitHub link
-    /// (`https://github.com/owner/repo`, `…/tree/main`, `….git`).
+    /// Repository to check out: `owner/repo` or a link to it on the server's git
+    /// base (`https://<host>/owner/repo`, `…/tree/main`, `….git`), read by the server.
     #[arg(long)]
     pub repo: Option<String>,
     /// Container image the workspace runs in.

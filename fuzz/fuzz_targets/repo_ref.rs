@@ -1,8 +1,10 @@
-//! `RepoRef::parse` / `RepoRef::new` / `RepoRef::from_link` (the home page's open
-//! box) on any string: never panic, and every accepted reference is a safe path
-//! segment pair that round-trips through its display form.
+//! `RepoRef::parse` / `RepoRef::new` / `RepoRef::from_link` and `from_link_at` (the
+//! home page's open box, on a git base made of the second string) on any string:
+//! never panic, and every accepted reference is a safe path segment pair that
+//! round-trips through its display form.
 #![no_main]
 
+use dcs_model::repo::LinkBase;
 use dcs_model::RepoRef;
 use libfuzzer_sys::fuzz_target;
 
@@ -27,6 +29,9 @@ fuzz_target!(|input: (&str, &str)| {
         check(&r);
     }
     if let Ok(r) = RepoRef::from_link(a) {
+        check(&r);
+    }
+    if let Ok(r) = RepoRef::from_link_at(a, &LinkBase::of_git_base(b)) {
         check(&r);
     }
 });

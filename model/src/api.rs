@@ -29,7 +29,8 @@ use crate::{ImageRef, InstanceSpec, Quantity, RepoRef, Sharing, UserId};
 pub struct CreateInstance {
     /// Whose instance (default: the caller; others need an admin group).
     pub user_id: Option<String>,
-    /// Repository to check out, `owner/repo`.
+    /// Repository to check out: `owner/repo`, or a link to it on the git base's
+    /// server (read by the proxy as its home page reads one).
     pub repo: Option<String>,
     /// Container image the workspace runs in.
     pub base_image: Option<String>,

@@ -22,6 +22,14 @@ pub enum Error {
         /// The rule that was broken.
         why: &'static str,
     },
+    /// A link to a repository on a server other than the git base's.
+    #[error("invalid repository link {shown}: only {base} repositories open here")]
+    ForeignLink {
+        /// A bounded, escaped rendering of what was given.
+        shown: String,
+        /// The git base's host (and port and path, if it has them).
+        base: String,
+    },
     /// A user id that cannot be used as an identity key.
     #[error("invalid user id {shown}: {why}")]
     InvalidUser {

@@ -11,8 +11,8 @@
 //! first given is kept for display and for the clone URL (git servers other than
 //! GitHub may care).
 //!
-//! [`RepoRef::from_link`] (in `link`) reads one from what a person pastes: a GitHub
-//! URL, a clone address, a workspace path.
+//! [`RepoRef::from_link_at`] (in `link`) reads one from what a person pastes: a web
+//! or clone URL on the git base's server ([`LinkBase`]), a workspace path.
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{shown, Error, Result};
 
 mod link;
+
+pub use link::LinkBase;
 
 /// A validated repository reference. Both parts are safe as single path segments.
 /// Compared without regard to ASCII case (see the module docs).

@@ -64,7 +64,7 @@ pub async fn serve(
     });
     Ok(match link {
         None => page(StatusCode::OK, &identity, None),
-        Some(link) => match RepoRef::from_link(&link) {
+        Some(link) => match RepoRef::from_link_at(&link, &state.links) {
             Ok(repo) => see_other(&format!(
                 "{}/{}/",
                 crate::route::GITHUB_PREFIX,

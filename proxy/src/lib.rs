@@ -185,6 +185,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
         metrics_elsewhere: cfg.metrics_listen.is_some(),
         pushes_elsewhere: cfg.hop.listen.is_some(),
         policy: cfg.policy.clone(),
+        links: dcs_model::repo::LinkBase::of_git_base(&cfg.git_base),
         api: cfg.api.clone(),
         instances: instances::Registry::new(instances::CACHE_TTL),
         limits: cfg.limits,

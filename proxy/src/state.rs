@@ -26,6 +26,8 @@ pub struct AppState {
     pub pushes_elsewhere: bool,
     /// Who may open which repositories.
     pub policy: Policy,
+    /// Where links pasted into the home page's box may point: the git base.
+    pub links: dcs_model::repo::LinkBase,
     /// Management API settings (admin groups, bounds, cookie security).
     pub api: ApiSettings,
     /// Cache of API instances (id → owner and spec) for the token gate.

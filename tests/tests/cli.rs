@@ -45,17 +45,12 @@ async fn a_full_cycle_create_wait_status_open_list_delete() -> anyhow::Result<()
     let http = client();
 
     // create --wait: the instance, its token and the URL with it, once (the
-    // repository given as a GitHub link, as the home page takes it).
+    // repository given as a link to the git base's server, as the home page takes
+    // it; the server reads it).
+    let link = format!("{}/acme/hello/tree/main", fx.git.base_url());
     let run = dcs
         .run(&[
-            "create",
-            "--repo",
-            "https://github.com/acme/hello",
-            "--ide",
-            "none",
-            "--wait",
-            "--output",
-            "json",
+            "create", "--repo", &link, "--ide", "none", "--wait", "--output", "json",
         ])
         .await?;
     let run = run.expect(0).with_context(|| fx.proxy.log())?;

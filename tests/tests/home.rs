@@ -1,9 +1,9 @@
 //! The home page at `/` through the real proxy: in Chromium, a person with no
 //! workspace sees an empty list, a typo in the open box is refused with why (the text
-//! kept), a pasted GitHub link opens the workspace, the list shows it running, Stop
-//! stops it (the launcher is gone), a cancelled Delete keeps it and Delete forgets
-//! it; a row whose workspace was deleted elsewhere says why its Stop failed; an API
-//! instance's Stop stops it, and an admin lists everyone's and stops another user's
+//! kept), a pasted link to the git server opens the workspace, the list shows it
+//! running, Stop stops it (the launcher is gone), a cancelled Delete keeps it and
+//! Delete forgets it; a row whose workspace was deleted elsewhere says why its Stop
+//! failed; an API instance's Stop stops it, and an admin lists everyone's and stops another user's
 //! (someone in no admin group is offered no Everyone's, and refused it if they tick
 //! it anyway);
 //! a workspace listed as starting leaves the list by itself when deleted. Without
@@ -29,7 +29,7 @@ async fn a_person_opens_stops_and_deletes_workspaces_from_the_home_page_in_chrom
         serde_json::json!({
             "url": fx.proxy.url("/"),
             "typo": "acme",
-            "link": "https://github.com/acme/hello/tree/main",
+            "link": format!("{}/acme/hello/tree/main", fx.git.base_url()),
         }),
     )?;
     script.expect("empty", STEP).await?;
@@ -280,14 +280,23 @@ async fn instance_ids(fx: &Fixture) -> anyhow::Result<Vec<String>> {
 async fn the_open_box_leads_to_the_workspace_or_says_why_not() -> anyhow::Result<()> {
     let fx = Fixture::new(|b| b)?;
     let http = client();
+    // Links name repositories on the git base's server (tests/tests/home_git_base.rs).
+    let encoded = |link: String| {
+        percent_encoding::utf8_percent_encode(&link, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let git = fx.git.base_url();
+    let scp = format!("git@{}:Acme/Hello.git", fx.git.addr().ip());
     for (link, to) in [
-        ("acme%2Fhello", "/github/acme/hello/"),
+        ("acme%2Fhello".to_owned(), "/github/acme/hello/"),
         (
-            "https%3A%2F%2Fgithub.com%2Facme%2Fhello.git",
+            encoded(format!("{git}/acme/hello.git")),
             "/github/acme/hello/",
         ),
-        ("git%40github.com%3AAcme%2FHello.git", "/github/Acme/Hello/"),
-        ("+%2Fgithub%2Facme%2Fhello%2Fsrc+", "/github/acme/hello/"),
+        (encoded(scp), "/github/Acme/Hello/"),
+        (
+            "+%2Fgithub%2Facme%2Fhello%2Fsrc+".to_owned(),
+            "/github/acme/hello/",
+        ),
     ] {
         let resp = http
             .get(fx.proxy.url(&format!("/?repo={link}")))
@@ -298,7 +307,7 @@ async fn the_open_box_leads_to_the_workspace_or_says_why_not() -> anyhow::Result
     }
     for (link, why) in [
         ("acme", "expected owner/repo"),
-        ("https%3A%2F%2Fgitlab.com%2Facme%2Fhello", "only github.com"),
+        ("https%3A%2F%2Fgithub.com%2Facme%2Fhello", "only 127.0.0.1:"),
         ("acme%2F..", "invalid repository name"),
     ] {
         let resp = http

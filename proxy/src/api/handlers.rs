@@ -59,6 +59,26 @@ pub fn openapi_json() -> Answer {
     Ok(resp)
 }
 
+/// A create's `repo` given as a link (`https://<host>/owner/repo…`, `git@host:…`),
+/// as `owner/repo` if it is on the git base's server (the home page's rule,
+/// [`dcs_model::repo::RepoRef::from_link_at`]); anything else is left for
+/// validation.
+fn repo_of_link(state: &AppState, repo: Option<String>) -> Result<Option<String>, ApiErr> {
+    match repo {
+        Some(link) if link.contains("://") || link.starts_with("git@") => {
+            dcs_model::RepoRef::from_link_at(&link, &state.links)
+                .map(|repo| Some(repo.as_str().to_owned()))
+                .map_err(|e| {
+                    ApiErr::validation(vec![dcs_model::api::FieldError {
+                        field: "repo".into(),
+                        message: e.to_string(),
+                    }])
+                })
+        }
+        other => Ok(other),
+    }
+}
+
 /// `POST /api/instances`
 pub async fn create<B>(state: &AppState, identity: &Identity, parts: &Parts, body: B) -> Answer
 where
@@ -66,7 +86,8 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let value = json::read_value(parts, body, json::MAX_BODY).await?;
-    let request = json::create_instance(value)?;
+    let mut request = json::create_instance(value)?;
+    request.repo = repo_of_link(state, request.repo)?;
     let valid = request
         .validate(&state.api.bounds)
         .map_err(ApiErr::validation)?;
