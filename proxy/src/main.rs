@@ -6,6 +6,15 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dcs_proxy::ServeArgs;
 
+/// A line on stdout that may be lost: `println!` panics when stdout cannot be
+/// written (a file on a full disk, a pipe nobody reads), which would end a proxy
+/// that serves well.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "dcs-proxy",
@@ -78,11 +87,12 @@ async fn serve() -> anyhow::Result<()> {
         let hop = tokio::net::TcpListener::bind(hop_addr)
             .await
             .with_context(|| format!("cannot listen on {hop_addr} for progress pushes"))?;
-        println!("dcs-proxy hop listener on http://{}", hop.local_addr()?);
+        say!("dcs-proxy hop listener on http://{}", hop.local_addr()?);
         tokio::spawn(dcs_proxy::hop_listen::serve(hop, state.clone()));
     }
-    println!("dcs-proxy listening on http://{addr}");
-    println!(
+    tracing::info!(%addr, "listening");
+    say!("dcs-proxy listening on http://{addr}");
+    say!(
         "open http://{addr}/ (your workspaces) or http://{addr}/github/<owner>/<repo>/ \
          (repositories come from {})",
         cfg.git_base
@@ -91,13 +101,15 @@ async fn serve() -> anyhow::Result<()> {
         let metrics = tokio::net::TcpListener::bind(metrics_addr)
             .await
             .with_context(|| format!("cannot listen on {metrics_addr} for /metrics"))?;
-        println!(
+        say!(
             "dcs-proxy metrics on http://{}/metrics",
             metrics.local_addr()?
         );
         tokio::spawn(dcs_proxy::metrics_listen::serve(metrics, state.clone()));
     }
-    std::io::stdout().flush()?;
+    // Unwritable (a file on a full disk, a closed pipe): the announcements are lost,
+    // the proxy serves on.
+    let _ = std::io::stdout().flush();
     dcs_proxy::run(listener, state, shutdown).await;
     Ok(())
 }

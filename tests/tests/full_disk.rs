@@ -89,6 +89,69 @@ async fn a_proxy_whose_log_is_on_a_full_disk_keeps_serving() -> anyhow::Result<(
     Ok(())
 }
 
+/// The proxy serves although its stdout, where it announces its address, is a full
+/// disk (`println!` panicked there): the address is taken from its log instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_whose_stdout_is_a_full_disk_keeps_serving() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("data");
+    let home = data.join("home");
+    std::fs::create_dir_all(&home)?;
+    let log = tmp.path().join("proxy.log");
+    let child = Command::new(dcs_e2e::bin_path("dcs-proxy")?)
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--user", "alice"])
+        .args(["--git-base", "http://127.0.0.1:1", "--stop-grace", "2s"])
+        .args(["--metrics-listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--launcher-bin")
+        .arg(dcs_e2e::bin_path("dcs-launcher")?)
+        .env("HOME", &home)
+        .stdin(Stdio::null())
+        .stdout(std::fs::OpenOptions::new().write(true).open("/dev/full")?)
+        .stderr(std::fs::File::create(&log)?)
+        .spawn()
+        .context("spawn dcs-proxy")?;
+    let mut proxy = Stopped::on_drop(child, data.join("workspaces/alice"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let found = text
+            .lines()
+            .filter(|l| l.contains("listening"))
+            .find_map(|l| {
+                l.split("addr=")
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            });
+        if let Some(addr) = found {
+            break addr;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the proxy never logged where it listens:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let addr: std::net::SocketAddr = addr;
+    // Past its announcements, it answers, and it is still running.
+    let health = client()
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await?;
+    anyhow::ensure!(health.status() == 200, "healthz: {}", health.status());
+    anyhow::ensure!(
+        proxy.child.try_wait()?.is_none(),
+        "the proxy ended:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    Ok(())
+}
+
 /// A proxy started by hand, stopped (SIGTERM) when dropped, and the launchers of
 /// `volume` ended after it.
 struct Stopped {
