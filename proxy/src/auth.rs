@@ -12,10 +12,13 @@
 //!   only with a verified `X-authentik-jwt` ([`jwt`]).
 //! - [`headers`]: reading `X-authentik-*` headers, with size and character hygiene.
 //! - [`secret`]: the redacted [`secret::Secret`] newtype.
+//! - [`lease`]: what admitted a request ([`Admission`]), and the [`Lease`] that
+//!   ends a tunnel it opens when that admission ends.
 
 pub mod authentik;
 pub mod headers;
 pub mod jwt;
+pub mod lease;
 pub mod none;
 pub mod secret;
 pub mod trusted;
@@ -26,12 +29,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use dcs_model::UserId;
 use http::request::Parts;
-use http::{Request, Response};
+use http::{HeaderMap, Request, Response, Uri};
 use hyper::body::Incoming;
 
 use crate::body::Body;
 use crate::config::AuthConfig;
 use crate::error::{Error, Result};
+pub use lease::{Admission, Lease};
 
 /// A verified person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +53,8 @@ pub struct Identity {
     pub groups: Vec<String>,
     /// Authentik application entitlements, for access policy.
     pub entitlements: Vec<String>,
+    /// What let the requests of this identity in: a tunnel they open ends with it.
+    pub admission: Admission,
 }
 
 impl Identity {
@@ -61,6 +67,7 @@ impl Identity {
             email: None,
             groups: Vec::new(),
             entitlements: Vec::new(),
+            admission: Admission::Lasting,
         }
     }
 }
@@ -71,6 +78,13 @@ pub trait Authenticate: Send + Sync {
     /// Establishes who sent the request (headers and peer only; the body is untouched).
     /// Shared: a session's identity is made once and handed to each of its requests.
     async fn authenticate(&self, parts: &Parts, peer: SocketAddr) -> Result<Arc<Identity>>;
+
+    /// The lease of a tunnel (an upgraded connection) that a request of `identity`
+    /// with `headers`, for `uri`, opens: it ends when what admitted the request
+    /// does. Called once per tunnel, never for a plain request.
+    fn lease(&self, identity: &Identity, _headers: &HeaderMap, _uri: &Uri) -> Lease {
+        Lease::of(identity.admission)
+    }
 
     /// Answers a request for `/outpost.goauthentik.io/*` (sign-in callback,
     /// sign-out). Only the `authentik` mode serves these; every other mode says 404.

@@ -101,7 +101,30 @@ pub enum Error {
 /// `Result` with the proxy's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// How the auth layer's "not signed in" messages begin (`Error::Unauthorized` of
+/// `authentik` and `trusted-headers`, and [`Error::SignIn`]'s text): the 401s that
+/// signing in again (a browser navigation) gets past. Other 401s (a preview's
+/// cookie, a launcher's push) say something else.
+pub const SIGN_IN_REQUIRED: &str = "sign-in required";
+
 impl Error {
+    /// The auth layer's "not signed in" ([`SIGN_IN_REQUIRED`]: `detail`), the 401
+    /// that [`Self::needs_sign_in`] recognises.
+    pub fn sign_in_required(detail: &str) -> Self {
+        Error::Unauthorized(format!("{SIGN_IN_REQUIRED}: {detail}"))
+    }
+
+    /// Whether this is the auth layer's "not signed in": its answer says so
+    /// (`"sign_in": true` in the JSON, a "Sign in again" link on the page), so the
+    /// pages' scripts can tell a person whose sign-in expired instead of retrying.
+    pub fn needs_sign_in(&self) -> bool {
+        match self {
+            Error::SignIn { .. } => true,
+            Error::Unauthorized(message) => message.starts_with(SIGN_IN_REQUIRED),
+            _ => false,
+        }
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -192,6 +215,26 @@ mod tests {
         assert_eq!(Error::HeadTooLarge("x".into()).status(), 431);
         assert_eq!(Error::UriTooLong("x".into()).status(), 414);
         assert_eq!(Error::Misdirected("x".into()).status(), 421);
+    }
+
+    #[test]
+    fn only_the_auth_layers_401s_ask_for_a_sign_in() {
+        let expired = Error::Unauthorized(
+            "sign-in required: no valid session; sign in with a browser first".into(),
+        );
+        assert!(expired.needs_sign_in());
+        assert!(Error::SignIn {
+            location: "/outpost.goauthentik.io/start?rd=x".into()
+        }
+        .needs_sign_in());
+        assert!(Error::SignIn {
+            location: String::new()
+        }
+        .to_string()
+        .starts_with(SIGN_IN_REQUIRED));
+        let push = Error::Unauthorized("a progress push needs its hop credential".into());
+        assert!(!push.needs_sign_in());
+        assert!(!Error::Forbidden("sign-in required".into()).needs_sign_in());
     }
 
     #[test]

@@ -143,6 +143,8 @@ pub async fn exchange(
     let tracker = known.unwrap_or_else(|| state.activator.activity.tracker(&spec.key));
     let in_flight = tracker.begin();
     let client_upgrade = upgrade.map(|_| hyper::upgrade::on(&mut req));
+    // A tunnel ends with the sign-in that admitted it (`crate::auth::lease`).
+    let lease = upgrade.map(|_| state.auth.lease(identity, req.headers(), req.uri()));
     // The `Host` the workspace sees: an absolute `Location` on it goes back under the prefix.
     let host = req.headers().get(http::header::HOST).cloned();
     let (parts, body) = req.into_parts();
@@ -177,7 +179,7 @@ pub async fn exchange(
         .previews
         .credentials
         .confine_response(resp.headers_mut(), shape.preview_path.as_deref());
-    if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
+    if let (true, Some(client_upgrade), Some(lease)) = (switching, client_upgrade, lease) {
         let upstream_upgrade = hyper::upgrade::on(&mut resp);
         let held = dcs_net::upstream::Held::take(&mut resp);
         state.metrics.upgrades.inc();
@@ -192,7 +194,7 @@ pub async fn exchange(
             let (_open, _slot, _held) = (open, tunnel_slot, held);
             match tokio::try_join!(client_upgrade, upstream_upgrade) {
                 Ok((client, upstream)) => {
-                    upgrade::tunnel_upgraded(client, upstream, tracker).await;
+                    upgrade::tunnel_upgraded(client, upstream, tracker, lease).await;
                 }
                 Err(err) => warn!(%err, "upgrade failed"),
             }

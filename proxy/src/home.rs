@@ -14,6 +14,11 @@
 //! The box is a plain form: `GET /?repo=<link>` answers `303` to
 //! `/github/<owner>/<repo>/` ([`RepoRef::from_link`]), or the page again, `400`,
 //! with the link kept in the box and why it was refused.
+//!
+//! Where people sign in (every `--auth` but `none`), the page has a Sign out link
+//! to the outpost's sign-out (through this proxy with `authentik`, through the
+//! ingress's route to the outpost with `trusted-headers`); when the sign-in expires
+//! while the page is open, its script says so, with a link that signs in again.
 
 use std::net::SocketAddr;
 
@@ -23,6 +28,7 @@ use http::header::{ALLOW, LOCATION};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use crate::auth::authentik::SIGN_OUT_PATH;
 use crate::auth::Identity;
 use crate::body::Body;
 use crate::error::Result;
@@ -57,13 +63,17 @@ pub async fn serve(
         return Ok(resp);
     }
     let identity = state.auth.authenticate(&parts, peer).await?;
+    let who = Who {
+        identity: &identity,
+        signs_out: signs_out(state),
+    };
     let link = parts.uri.query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
             .find(|(name, _)| name == "repo")
             .map(|(_, value)| value.into_owned())
     });
     Ok(match link {
-        None => page(StatusCode::OK, &identity, None),
+        None => page(StatusCode::OK, &who, None),
         Some(link) => match RepoRef::from_link_at(&link, &state.links) {
             Ok(repo) => see_other(&format!(
                 "{}/{}/",
@@ -72,7 +82,7 @@ pub async fn serve(
             )),
             Err(err) => page(
                 StatusCode::BAD_REQUEST,
-                &identity,
+                &who,
                 Some((&link, &err.to_string())),
             ),
         },
@@ -100,8 +110,21 @@ fn see_other(location: &str) -> Response<Body> {
     resp
 }
 
-/// The page for `identity`; `refused` is a link the box refused and why.
-fn page(status: StatusCode, identity: &Identity, refused: Option<(&str, &str)>) -> Response<Body> {
+/// Whether people sign in here, and so may sign out: every auth mode but `none`
+/// (the one that guards the served hosts, [`crate::edge::Site::guard_host`]).
+fn signs_out(state: &AppState) -> bool {
+    !state.edge.site.guard_host
+}
+
+/// Who the page is for.
+struct Who<'a> {
+    identity: &'a Identity,
+    /// Whether it offers Sign out (see [`signs_out`]).
+    signs_out: bool,
+}
+
+/// The page for `who`; `refused` is a link the box refused and why.
+fn page(status: StatusCode, who: &Who<'_>, refused: Option<(&str, &str)>) -> Response<Body> {
     let (value, problem) = match refused {
         Some((link, why)) => (
             esc(link),
@@ -126,7 +149,7 @@ fn page(status: StatusCode, identity: &Identity, refused: Option<(&str, &str)>) 
          small{{color:#666}}</style>\
          <script src=\"{script}\" defer></script></head>\
          <body><h1>Your workspaces</h1>\
-         <p>Signed in as <strong id=user>{user}</strong>.\
+         <p>Signed in as <strong id=user>{user}</strong>.{sign_out}\
          <label id=everyone-box hidden> <input type=checkbox id=everyone> Everyone's workspaces</label></p>\
          <form method=get action=\"/\"><label for=repo hidden>Repository</label>\
          <input id=repo name=repo required value=\"{value}\" autocomplete=off spellcheck=false \
@@ -143,7 +166,12 @@ fn page(status: StatusCode, identity: &Identity, refused: Option<(&str, &str)>) 
          devcontainer-serverless</small></p>\
          </body></html>",
         script = SCRIPT_PATH,
-        user = esc(&identity.username),
+        user = esc(&who.identity.username),
+        sign_out = if who.signs_out {
+            format!(" <a id=sign-out href=\"{SIGN_OUT_PATH}\">Sign out</a>")
+        } else {
+            String::new()
+        },
     );
     let mut resp = crate::pages::own(status, "text/html; charset=utf-8", body);
     resp.headers_mut()

@@ -19,9 +19,11 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
 }
 
 /// Turns an error into the response the client sees. A sign-in is a `302` to
-/// the sign-in page for browsers and a `401` for everything else; a limit (429)
-/// says when to retry in `Retry-After`; after an oversized head (431, 414) the
-/// connection is closed.
+/// the sign-in page for browsers and a `401` for everything else; the auth layer's
+/// 401 ([`Error::needs_sign_in`]) says `"sign_in": true` in its JSON, so a page's
+/// script can tell its person to sign in again, and its page links to that; a
+/// limit (429) says when to retry in `Retry-After`; after an oversized head (431,
+/// 414) the connection is closed.
 pub fn rescue(err: &Error, wants_html: bool) -> Response<Body> {
     log_cause(err);
     match err {
@@ -32,7 +34,7 @@ pub fn rescue(err: &Error, wants_html: bool) -> Response<Body> {
                 StatusCode::UNAUTHORIZED
             };
             let message = "sign-in required: continue at the sign-in page";
-            let mut resp = page(status, err.title(), message, wants_html);
+            let mut resp = render(status, err.title(), message, wants_html, true);
             if let Ok(v) = HeaderValue::from_str(location) {
                 resp.headers_mut().insert(LOCATION, v);
             }
@@ -51,7 +53,13 @@ pub fn rescue(err: &Error, wants_html: bool) -> Response<Body> {
                 .insert(CONNECTION, HeaderValue::from_static("close"));
             resp
         }
-        _ => page(err.status(), err.title(), &err.to_string(), wants_html),
+        _ => render(
+            err.status(),
+            err.title(),
+            &err.to_string(),
+            wants_html,
+            err.needs_sign_in(),
+        ),
     }
 }
 
@@ -82,16 +90,35 @@ pub fn with_request_id(body: &impl serde::Serialize) -> serde_json::Value {
 
 /// A status page with a title and a message, naming the request's id.
 pub fn page(status: StatusCode, title: &str, message: &str, wants_html: bool) -> Response<Body> {
+    render(status, title, message, wants_html, false)
+}
+
+/// [`page`]; with `sign_in`, the JSON says `"sign_in": true` and the page links to
+/// signing in again.
+fn render(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    wants_html: bool,
+    sign_in: bool,
+) -> Response<Body> {
     let request_id = crate::telemetry::current_request_id();
     let (content_type, body) = if wants_html {
-        (
-            "text/html; charset=utf-8",
-            html(status, title, message, request_id.as_deref()),
-        )
+        let page = Page {
+            status,
+            title,
+            message,
+            request_id: request_id.as_deref(),
+            sign_in,
+        };
+        ("text/html; charset=utf-8", page.html())
     } else {
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "error": message, "status": status.as_u16(), "title": title, "request_id": request_id,
         });
+        if let (true, Some(map)) = (sign_in, json.as_object_mut()) {
+            map.insert("sign_in".into(), true.into());
+        }
         ("application/json", json.to_string())
     };
     let mut resp = Response::new(full(body));
@@ -118,20 +145,56 @@ pub fn own(status: StatusCode, content_type: &'static str, body: String) -> Resp
     resp
 }
 
-fn html(status: StatusCode, title: &str, message: &str, request_id: Option<&str>) -> String {
-    let request_id = request_id
-        .map(|id| format!(" · request id: <code>{}</code>", html_escape(id)))
-        .unwrap_or_default();
-    format!(
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>{code} {title}</title>\
-         <meta name=viewport content=\"width=device-width\">\
-         <style>body{{font:16px system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}}\
-         h1{{font-size:1.4em}}code{{background:#f3f3f3;padding:0 .2em}}</style></head>\
-         <body><h1>{title}</h1><p>{message}</p><p><small>{code}{request_id} · devcontainer-serverless</small></p></body></html>",
-        code = status.as_u16(),
-        title = html_escape(title),
-        message = html_escape(message),
-    )
+/// An HTML status page.
+struct Page<'a> {
+    status: StatusCode,
+    title: &'a str,
+    message: &'a str,
+    request_id: Option<&'a str>,
+    /// The auth layer's 401: a link to sign in again. It ends the session at the
+    /// outpost (through this proxy with `--auth authentik`, through the ingress's
+    /// route to it with `trusted-headers`), so the next page asks to sign in afresh:
+    /// reloading a page whose session the proxy does not accept repeats the 401.
+    /// In the whole tab (`target=_top`): a frame's page gets it too, and no sign-in
+    /// page works inside a frame.
+    sign_in: bool,
+}
+
+impl Page<'_> {
+    fn html(&self) -> String {
+        let code = self.status.as_u16();
+        let id = self.request_id.map(html_escape);
+        let footer_id = id
+            .as_ref()
+            .map(|id| format!(" · request id: <code>{id}</code>"))
+            .unwrap_or_default();
+        let again = if self.sign_in {
+            let admin = id
+                .as_ref()
+                .map(|id| {
+                    format!(
+                        " If this page comes back after signing in, give an administrator \
+                         the request id <code>{id}</code>."
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "<p><a id=sign-in-again href=\"{SIGN_OUT}\" target=_top>Sign in again</a>{admin}</p>",
+                SIGN_OUT = crate::auth::authentik::SIGN_OUT_PATH,
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "<!doctype html><html lang=en><head><meta charset=utf-8><title>{code} {title}</title>\
+             <meta name=viewport content=\"width=device-width\">\
+             <style>body{{font:16px system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}}\
+             h1{{font-size:1.4em}}code{{background:#f3f3f3;padding:0 .2em}}</style></head>\
+             <body><h1>{title}</h1><p>{message}</p>{again}<p><small>{code}{footer_id} · devcontainer-serverless</small></p></body></html>",
+            title = html_escape(self.title),
+            message = html_escape(self.message),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -190,6 +253,47 @@ mod tests {
         assert_eq!(resp.status(), 401);
         let v: serde_json::Value = serde_json::from_str(&text(resp).await).expect("json");
         assert_eq!(v["status"], 401);
+        assert_eq!(v["sign_in"], true);
+    }
+
+    #[tokio::test]
+    async fn the_auth_layers_401_says_sign_in_and_its_page_links_to_signing_in_again() {
+        let expired = Error::Unauthorized(
+            "sign-in required: this request carries no verified identity".into(),
+        );
+        let resp =
+            crate::telemetry::with_request_id("rid7".into(), async { rescue(&expired, false) })
+                .await;
+        assert_eq!(resp.status(), 401);
+        let v: serde_json::Value = serde_json::from_str(&text(resp).await).expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "error": "sign-in required: this request carries no verified identity",
+                "status": 401, "title": "Sign-in required", "request_id": "rid7", "sign_in": true,
+            })
+        );
+        let resp =
+            crate::telemetry::with_request_id("rid7".into(), async { rescue(&expired, true) })
+                .await;
+        assert_eq!(resp.status(), 401);
+        let page = text(resp).await;
+        assert!(
+            page.contains(
+                "<a id=sign-in-again href=\"/outpost.goauthentik.io/sign_out\" target=_top>Sign in again</a>"
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains("give an administrator the request id <code>rid7</code>"),
+            "{page}"
+        );
+        // Another 401 (a preview's cookie) is no sign-in: no marker, no link.
+        let other = Error::Unauthorized("the preview cookie names no user".into());
+        let v: serde_json::Value =
+            serde_json::from_str(&text(rescue(&other, false)).await).expect("json");
+        assert!(v.get("sign_in").is_none(), "{v}");
+        assert!(!text(rescue(&other, true)).await.contains("sign-in-again"));
     }
 
     #[tokio::test]

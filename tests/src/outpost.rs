@@ -10,7 +10,8 @@
 //!   redirect URI with a code; without `login`, a login page.
 //! - `GET /outpost.goauthentik.io/callback?…&code=…&state=…`: sets the session
 //!   cookie and 302s to the `rd` of `/start`.
-//! - `GET /outpost.goauthentik.io/sign_out`: ends the session, clears the cookie.
+//! - `GET /outpost.goauthentik.io/sign_out`: ends the session, clears the cookie
+//!   ([`FakeOutpost::end_session`] ends one without the proxy knowing).
 //!
 //! It runs on its own thread and runtime; dropping it (or [`FakeOutpost::stop`])
 //! closes the listener and every open connection, so it is truly unreachable.
@@ -161,6 +162,16 @@ impl FakeOutpost {
         let session = self.state.id("session");
         lock(&self.state.sessions).insert(session.clone(), user);
         Ok(format!("{SESSION_COOKIE}={session}"))
+    }
+
+    /// Ends the session of `cookie` (a `name=value` pair from [`Self::session_for`])
+    /// here, as a sign-out through another replica, an admin's revocation or a
+    /// deactivated account does: the proxy is not told. Returns whether it was live.
+    pub fn end_session(&self, cookie: &str) -> bool {
+        let session = cookie
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix(&format!("{SESSION_COOKIE}=")));
+        session.is_some_and(|s| lock(&self.state.sessions).remove(s).is_some())
     }
 
     /// A token for `username` that the outpost accepts as `Authorization: Bearer

@@ -297,3 +297,32 @@ async fn scripts_use_the_api_with_a_bearer_token_the_outpost_checks() -> anyhow:
     );
     Ok(())
 }
+
+/// Only a top-level navigation is sent to sign in: a frame (a VS Code webview)
+/// sent there would show the sign-in page inside the IDE, so it gets the 401.
+#[tokio::test]
+async fn a_frame_gets_401_and_only_a_top_level_navigation_is_sent_to_sign_in() -> anyhow::Result<()>
+{
+    let alice = FakeUser::new("alice");
+    let outpost = FakeOutpost::start(vec![alice.clone()])?;
+    let fx = fixture(&outpost, &alice.uid)?;
+    let url = fx
+        .proxy
+        .url("/github/acme/hello/stable-1/static/out/webview/index.html");
+    let navigate = |dest: &str| {
+        client()
+            .get(&url)
+            .header(ACCEPT, HTML)
+            .header("sec-fetch-mode", "navigate")
+            .header("sec-fetch-dest", dest)
+    };
+    for frame in ["iframe", "frame"] {
+        let resp = navigate(frame).send().await?;
+        assert_eq!(resp.status(), 401, "{frame}: {}", fx.proxy.log());
+    }
+    let resp = navigate("document").send().await?;
+    assert_eq!(resp.status(), 302, "{}", fx.proxy.log());
+    assert!(location(&resp).starts_with("/outpost.goauthentik.io/start?"));
+    assert!(fx.proxy.volumes().is_empty(), "no workspace was started");
+    Ok(())
+}

@@ -29,6 +29,16 @@
 //   reconnect"), and polling ends. A workspace deleted under the page
 //   (`"reason": "deleted"`) reads "This workspace was deleted…" with Open again:
 //   the page's own requests never bring it back, the reload (a person) does.
+// - Signed out: when the poll or a beacon is answered by the edge's "not signed in"
+//   (`401` with `"sign_in": true`: the session expired or ended elsewhere), the page
+//   is covered by "Your sign-in expired…" with Sign in again, and polling ends (each
+//   poll would only be refused, and ask the sign-in service again). Sign in again,
+//   or any click, reloads the page: that navigation gets the sign-in, which comes
+//   back to this page. Behind an ingress that does the sign-in itself, an expired
+//   session's request is redirected to the sign-in page instead: these requests do
+//   not follow redirects (`redirect: 'manual'`; nothing they ask is redirected
+//   otherwise), and one redirected is asked once more, so it is a redirect twice
+//   over, not a network blip (that fails the fetch), that reads as signed out.
 // - IDE restarted: an IDE document's script tag says which run of the IDE served
 //   it (`data-ide-run`); when the poll answers another `ide_run`, the IDE (or the
 //   launcher, or its pod) was started again, and this page's connection to it is
@@ -54,7 +64,7 @@
   // The run of the IDE that served this page (IDE documents only).
   const PAGE_RUN = (self && self.dataset.ideRun) || null;
 
-  let stopped = false;
+  let stopped = false; // the page is covered (stopped, or signed out): no more requests
   let report = null; // the last /_dcs/idle answer
   let skew = 0; // server clock − ours, seconds
   let warned = false;
@@ -76,6 +86,7 @@
         body: JSON.stringify(ago > 0 ? { kind, ago_ms: ago } : { kind }),
         credentials: 'same-origin',
         cache: 'no-store',
+        redirect: 'manual',
       });
       await look(r);
     } catch (e) { /* the workspace is stopping or restarting */ }
@@ -101,14 +112,32 @@
   window.addEventListener('focus', () => input('focus'));
 
   // ---- poll -------------------------------------------------------------------
-  /** Shows the Resume overlay if `r` says the workspace is stopped. */
+  /** Shows the Resume overlay if `r` says the workspace is stopped, the sign-in
+   *  overlay if it says the sign-in expired. */
   async function look(r) {
-    if (r.status !== 503) return null;
+    if (r.type === 'opaqueredirect') {
+      // Redirected: an ingress's sign-in, or a blip of something in between? Ask again.
+      const again = await askIdle().catch(() => null);
+      if (again && again.type === 'opaqueredirect') showSignedOut();
+      return null;
+    }
+    if (r.status !== 503 && r.status !== 401) return null;
     const type = r.headers.get('content-type') || '';
     if (!type.includes('json')) return null;
     const body = await r.json().catch(() => null);
-    if (body && body.stopped === true) showStopped(body);
+    if (r.status === 401 && body && body.sign_in === true) showSignedOut();
+    if (r.status === 503 && body && body.stopped === true) showStopped(body);
     return body;
+  }
+
+  /** GET <root>/_dcs/idle, in the background, not following a redirect (see look). */
+  function askIdle() {
+    return fetch(IDLE, {
+      headers: { Accept: 'application/json', ...BACKGROUND },
+      credentials: 'same-origin',
+      cache: 'no-store',
+      redirect: 'manual',
+    });
   }
 
   let timer = null;
@@ -119,11 +148,7 @@
     clearTimeout(timer);
     lastPoll = Date.now();
     try {
-      const r = await fetch(IDLE, {
-        headers: { Accept: 'application/json', ...BACKGROUND },
-        credentials: 'same-origin',
-        cache: 'no-store',
-      });
+      const r = await askIdle();
       if (r.ok) {
         report = await r.json();
         if (typeof report.now === 'number') skew = report.now - Date.now() / 1000;
@@ -232,7 +257,9 @@
       }));
       box.appendChild(button('Stop now', 'dcs-stop-now', async () => {
         try {
-          const res = await fetch(STOP, { method: 'POST', credentials: 'same-origin', cache: 'no-store' });
+          const res = await fetch(STOP, {
+            method: 'POST', credentials: 'same-origin', cache: 'no-store', redirect: 'manual',
+          });
           await look(res);
         } catch (e) { /* stopping */ }
         poll();
@@ -268,19 +295,25 @@
     document.body.appendChild(bar);
   }
 
-  // ---- stopped: the way back ---------------------------------------------------
-  function showStopped(info) {
-    if (stopped) return;
+  // ---- stopped or signed out: the way back --------------------------------------
+  /** Ends polling and beacons for good: the page is about to be covered. */
+  function cover() {
+    if (stopped) return false;
     stopped = true;
     clearTimeout(timer);
     for (const k of Object.keys(pending)) clearTimeout(pending[k]);
     hideWarning();
-    const after = typeof info.stopped_after_s === 'number' ? info.stopped_after_s : null;
-    const cover = document.createElement('div');
-    cover.id = 'dcs-stopped';
-    cover.setAttribute('role', 'alertdialog');
-    cover.setAttribute('aria-modal', 'true');
-    Object.assign(cover.style, {
+    return true;
+  }
+
+  /** Covers the page (`id`) with `words` and a button `label`: it, or any click,
+   *  reloads the page, saying `going` meanwhile. */
+  function overlay(id, words, label, going) {
+    const box = document.createElement('div');
+    box.id = id;
+    box.setAttribute('role', 'alertdialog');
+    box.setAttribute('aria-modal', 'true');
+    Object.assign(box.style, {
       position: 'fixed', inset: '0', zIndex: '2147483647', display: 'flex',
       alignItems: 'center', justifyContent: 'center', background: 'rgba(20, 20, 24, .88)',
       font: '15px/1.5 system-ui, sans-serif', color: '#fff', cursor: 'pointer',
@@ -291,26 +324,43 @@
       maxWidth: '32em', textAlign: 'center', boxShadow: '0 4px 24px rgba(0,0,0,.4)',
     });
     const text = document.createElement('p');
-    text.className = 'dcs-stopped-text';
+    text.className = `${id}-text`;
     text.style.margin = '0 0 1em';
+    text.textContent = words;
+    const again = button(label, id === 'dcs-stopped' ? 'dcs-resume' : `${id}-again`, () => {});
+    Object.assign(again.style, { marginLeft: '0', padding: '.4em 1.5em', fontSize: '15px' });
+    card.append(text, again);
+    box.appendChild(card);
+    // The button, or any click: reload; the navigation does the rest.
+    box.addEventListener('click', (e) => {
+      e.stopPropagation();
+      text.textContent = going;
+      location.reload();
+    }, true);
+    (document.body || document.documentElement).appendChild(box);
+    again.focus();
+  }
+
+  function showStopped(info) {
+    if (!cover()) return;
+    const after = typeof info.stopped_after_s === 'number' ? info.stopped_after_s : null;
     const deleted = info.reason === 'deleted';
-    text.textContent = deleted
+    // Resume: the navigation wakes the workspace.
+    overlay('dcs-stopped', deleted
       ? 'This workspace was deleted. Your files are kept: Open again starts it afresh on them.'
       : after !== null && info.reason === 'idle'
         ? `Stopped after ${span(after)} without use. Your files are saved.`
-        : 'This workspace was stopped. Your files are saved.';
-    const resume = button(deleted ? 'Open again' : 'Resume', 'dcs-resume', () => {});
-    Object.assign(resume.style, { marginLeft: '0', padding: '.4em 1.5em', fontSize: '15px' });
-    card.append(text, resume);
-    cover.appendChild(card);
-    // Resume, or any click: reload, and the navigation wakes the workspace.
-    cover.addEventListener('click', (e) => {
-      e.stopPropagation();
-      text.textContent = 'Resuming…';
-      location.reload();
-    }, true);
-    (document.body || document.documentElement).appendChild(cover);
-    resume.focus();
+        : 'This workspace was stopped. Your files are saved.',
+    deleted ? 'Open again' : 'Resume', 'Resuming…');
+  }
+
+  /** The edge says this page's sign-in is no longer valid: every request of the
+   *  page is refused until the person signs in again, which the reload (a
+   *  navigation) starts, coming back here. */
+  function showSignedOut() {
+    if (!cover()) return;
+    overlay('dcs-signed-out', 'Your sign-in expired. Sign in again to keep working here; ' +
+      'your files are saved.', 'Sign in again', 'Signing in…');
   }
 
   if (document.body) poll();

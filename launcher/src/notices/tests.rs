@@ -127,3 +127,24 @@ fn the_idle_part_reports_input_polls_in_the_background_and_offers_resume() {
         assert!(SCRIPT.contains(needle), "{needle}");
     }
 }
+
+#[test]
+fn the_idle_part_says_when_the_sign_in_expired_and_follows_no_redirect() {
+    let idle = include_str!("idle.js");
+    for needle in [
+        // The edge's "not signed in" (a 401 saying so) covers the page and ends polling.
+        "r.status === 401 && body && body.sign_in === true) showSignedOut()",
+        "'Your sign-in expired. Sign in again to keep working here; '",
+        "'Sign in again'",
+        // An ingress's redirect to its sign-in is seen, not followed, and asked twice.
+        "if (again && again.type === 'opaqueredirect') showSignedOut();",
+    ] {
+        assert!(idle.contains(needle), "{needle}");
+    }
+    // Every request of the page (the poll, the beacon, Stop now) follows no redirect.
+    let fetches: Vec<&str> = idle.split("fetch(").skip(1).collect();
+    for f in &fetches {
+        let call = &f[..f.find("});").expect("a fetch's options")];
+        assert!(call.contains("redirect: 'manual'"), "{call}");
+    }
+}

@@ -18,6 +18,8 @@ pub struct ApiErr {
     allow: Option<String>,
     retry_after: Option<u64>,
     close: bool,
+    /// The auth layer's 401 ([`Error::needs_sign_in`]): the body says `"sign_in": true`.
+    sign_in: bool,
 }
 
 impl ApiErr {
@@ -33,6 +35,7 @@ impl ApiErr {
             allow: None,
             retry_after: None,
             close: false,
+            sign_in: false,
         }
     }
 
@@ -135,7 +138,11 @@ impl ApiErr {
 
     /// The response.
     pub fn into_response(self) -> Response<Body> {
-        let mut resp = json_response(self.status, &crate::pages::with_request_id(&self.body));
+        let mut body = crate::pages::with_request_id(&self.body);
+        if let (true, Some(map)) = (self.sign_in, body.as_object_mut()) {
+            map.insert("sign_in".into(), true.into());
+        }
+        let mut resp = json_response(self.status, &body);
         if let Some(v) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             resp.headers_mut().insert(ALLOW, v);
         }
@@ -161,11 +168,13 @@ impl From<Error> for ApiErr {
             Error::Unauthorized(_) => "unauthorized",
             // A browser would be sent to sign in; an API client gets a 401.
             Error::SignIn { .. } => {
-                return Self::new(
+                let mut e = Self::new(
                     StatusCode::UNAUTHORIZED,
                     "unauthorized",
                     "sign-in required: send a valid session cookie or an Authorization header",
-                )
+                );
+                e.sign_in = true;
+                return e;
             }
             Error::AuthUnavailable => "auth_unavailable",
             Error::Forbidden(_) => "forbidden",
@@ -192,6 +201,7 @@ impl From<Error> for ApiErr {
         let mut e = Self::new(status, code, err.to_string());
         // The rest of an unread request is not waited for.
         e.close = matches!(err, Error::HeadTooLarge(_) | Error::UriTooLong(_));
+        e.sign_in = err.needs_sign_in();
         e
     }
 }
@@ -231,6 +241,7 @@ mod tests {
             (e.status().as_u16(), e.body().error.as_str()),
             (401, "unauthorized")
         );
+        assert!(e.sign_in, "a sign-in says so");
         let e = ApiErr::from(Error::Runtime("down".into()));
         assert_eq!(e.status(), 503);
         assert!(e.body().message.contains("down"));

@@ -87,7 +87,8 @@ impl Modify for Security {
 }
 
 /// `request_id` in `ApiError`: the proxy adds it to every error body as it answers
-/// ([`crate::pages::with_request_id`]), so the model's type does not carry it.
+/// ([`crate::pages::with_request_id`]), so the model's type does not carry it; nor
+/// `sign_in`, which a 401 of the sign-in adds ([`super::error::ApiErr`]).
 struct RequestId;
 
 impl Modify for RequestId {
@@ -104,6 +105,13 @@ impl Modify for RequestId {
                  log: what to quote when reporting a problem",
                 ));
             error.properties.insert("request_id".into(), id.into());
+            let sign_in = ObjectBuilder::new()
+                .schema_type(Type::Boolean)
+                .description(Some(
+                    "`true` on a 401 of the sign-in (no valid session): signing in again in a \
+                 browser is the way in (absent otherwise)",
+                ));
+            error.properties.insert("sign_in".into(), sign_in.into());
         }
     }
 }

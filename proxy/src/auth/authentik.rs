@@ -7,19 +7,24 @@
 //! client chose (`Host`, `X-Forwarded-*`):
 //! - 200 → the identity from the outpost's `X-authentik-*` response headers,
 //!   cached for `--auth-cache-ttl` under a hash of the credentials;
-//! - 401 → a browser navigation is sent to `/outpost.goauthentik.io/start?rd=…`,
-//!   anything else (XHR, API, scripts) gets a 401;
+//! - 401 → a browser's top-level navigation is sent to
+//!   `/outpost.goauthentik.io/start?rd=…`; anything else (a frame such as a VS Code
+//!   webview, XHR, API, scripts) gets a 401;
 //! - unreachable, slow or any other answer → 503: never an open door.
 //!
 //! `/outpost.goauthentik.io/*` is passed to the outpost unauthenticated, so the
-//! sign-in callback and sign-out work on the IDE's own host.
+//! sign-in callback and sign-out work on the IDE's own host. A sign-out through
+//! this replica drops the session's cache entry and closes its open tunnels here;
+//! other replicas close theirs at their next re-check ([`tunnels`]).
 //!
 //! # Layout
 //! - [`client`]: the HTTP exchanges with the outpost.
 //! - [`cache`]: the bounded, hashed session cache.
+//! - [`tunnels`]: the sessions of open tunnels, closed when a session ends.
 
 pub mod cache;
 pub mod client;
+pub mod tunnels;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,11 +36,12 @@ use http::request::Parts;
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use self::cache::{SessionCache, SessionKey, MAX_ENTRIES};
 use self::client::{Origin, OutpostClient, Verdict};
-use super::{headers, Authenticate, Identity};
+use self::tunnels::Tunnels;
+use super::{headers, Admission, Authenticate, Identity, Lease};
 use crate::body::Body;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -97,7 +103,9 @@ impl PublicUrl {
 #[derive(Debug)]
 pub struct AuthentikAuth {
     client: OutpostClient,
-    cache: SessionCache,
+    cache: Arc<SessionCache>,
+    /// The sessions of this replica's open tunnels.
+    tunnels: Tunnels,
     /// `--public-url` as the outpost is told it (`None`: a host that is no header
     /// value, which [`PublicUrl::parse`] never returns).
     origin: Option<Origin>,
@@ -113,9 +121,19 @@ impl AuthentikAuth {
                 scheme: cfg.public_url.scheme.clone(),
                 host,
             });
+        let client = OutpostClient::new(&cfg.outpost_url);
+        let cache = Arc::new(SessionCache::new(cfg.cache_ttl, MAX_ENTRIES));
+        let tunnels = Tunnels::new(
+            client.clone(),
+            origin.clone(),
+            Arc::clone(&cache),
+            Arc::clone(&metrics),
+            tunnels::period(cfg.cache_ttl),
+        );
         Self {
-            client: OutpostClient::new(&cfg.outpost_url),
-            cache: SessionCache::new(cfg.cache_ttl, MAX_ENTRIES),
+            client,
+            cache,
+            tunnels,
             origin,
             metrics,
         }
@@ -141,10 +159,15 @@ pub fn sign_in_location(original_url: &str) -> String {
     format!("{START_PATH}?rd={}", utf8_percent_encode(original_url, RD))
 }
 
-/// Whether the request is a browser navigation (which may be redirected to sign
-/// in) rather than XHR, fetch or a script (which get a 401 they can act on).
+/// Whether the request is a browser's top-level navigation (which may be
+/// redirected to sign in): `Sec-Fetch-Dest: document`, or, without fetch metadata,
+/// a request for HTML that is no XHR. A frame (a VS Code webview), XHR, `fetch` or a
+/// script gets a 401 it can act on: a sign-in page inside a frame is a dead end.
 pub fn is_navigation(headers: &HeaderMap) -> bool {
-    crate::pages::wants_html(headers)
+    match headers.get("sec-fetch-dest") {
+        Some(dest) => dest.as_bytes().eq_ignore_ascii_case(b"document"),
+        None => crate::pages::wants_html(headers),
+    }
 }
 
 /// The cache key: the credentials, scoped to the origin they were checked for.
@@ -179,7 +202,9 @@ impl Authenticate for AuthentikAuth {
                     Error::AuthUnavailable
                 })?;
                 debug!(%peer, user = %id.user, username = %id.username, "session checked by the outpost");
-                let id = Arc::new(id);
+                // A tunnel it opens lasts as long as the session (`tunnels`).
+                let admission = key.map_or(Admission::Lasting, Admission::Session);
+                let id = Arc::new(Identity { admission, ..id });
                 if let Some(k) = key {
                     self.cache.insert(k, Arc::clone(&id));
                 }
@@ -188,8 +213,8 @@ impl Authenticate for AuthentikAuth {
             Ok(Verdict::Denied) if is_navigation(&parts.headers) => Err(Error::SignIn {
                 location: sign_in_location(&url),
             }),
-            Ok(Verdict::Denied) => Err(Error::Unauthorized(
-                "sign-in required: no valid session; sign in with a browser first".into(),
+            Ok(Verdict::Denied) => Err(Error::sign_in_required(
+                "no valid session; sign in with a browser first",
             )),
             Err(err) => {
                 warn!(%peer, %err, "sign-in check failed");
@@ -198,11 +223,28 @@ impl Authenticate for AuthentikAuth {
         }
     }
 
+    fn lease(&self, identity: &Identity, headers: &HeaderMap, uri: &Uri) -> Lease {
+        let (Admission::Session(key), Some(origin)) = (identity.admission, &self.origin) else {
+            return Lease::of(identity.admission);
+        };
+        // The URL was checked when the request was let in; else the public root.
+        let url = HeaderValue::from_str(&original_url(origin, uri))
+            .or_else(|_| HeaderValue::from_str(&original_url(origin, &Uri::from_static("/"))));
+        match url {
+            Ok(url) => self.tunnels.admit(key, headers, url),
+            Err(_) => Lease::of(identity.admission),
+        }
+    }
+
     async fn outpost(&self, req: Request<Incoming>, peer: SocketAddr) -> Result<Response<Body>> {
         let origin = self.origin()?;
         if req.uri().path() == SIGN_OUT_PATH {
             if let Some(k) = session_key(req.headers(), &origin) {
                 self.cache.remove(&k);
+                let closed = self.tunnels.end(&k);
+                if closed > 0 {
+                    info!(%peer, tunnels = closed, "signed out: the session's tunnels are closed");
+                }
             }
         }
         self.client.pass(req, peer, &origin).await.map_err(|err| {

@@ -96,6 +96,7 @@ pub fn identity(headers: &HeaderMap) -> Result<Identity, HeaderError> {
         email: get(EMAIL)?.map(str::to_owned),
         groups: get(GROUPS)?.map(split_list).unwrap_or_default(),
         entitlements: get(ENTITLEMENTS)?.map(split_list).unwrap_or_default(),
+        admission: super::Admission::Lasting,
     })
 }
 

@@ -73,6 +73,9 @@ pub struct Claims {
     pub groups: Option<Vec<String>>,
     /// Entitlement names.
     pub entitlements: Option<Vec<String>>,
+    /// When the token expires (seconds since the epoch; required, so always there
+    /// once verified).
+    pub exp: u64,
 }
 
 /// Checks tokens against one [`JwtConfig`].
@@ -141,6 +144,11 @@ impl Claims {
             email: text("email"),
             groups: list("groups"),
             entitlements: list("entitlements"),
+            // A number (checked by the validation); a fractional one counts whole.
+            exp: map
+                .get("exp")
+                .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
+                .ok_or_else(|| JwtError::MissingClaim("exp".into()))?,
         })
     }
 }

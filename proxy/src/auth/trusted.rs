@@ -6,7 +6,9 @@
 //! claim the token lacks is empty, never filled from an `X-authentik-*` header
 //! (a client can send those). The `X-authentik-uid` the outpost sends along must be
 //! the token's `sub`; optionally the peer must also be one of the
-//! `--trusted-proxies`. Anything else is a 401.
+//! `--trusted-proxies`. Anything else is a 401. A tunnel (WebSocket) a request
+//! opens lasts until its token's `exp` (plus the leeway): the IDE reconnects
+//! through the ingress, with a fresh token ([`super::lease`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use dcs_model::UserId;
 
 use super::headers::{self, HeaderError, MAX_JWT_HEADER};
 use super::jwt::{Claims, JwtConfig, JwtError, JwtVerifier};
-use super::{Authenticate, Identity};
+use super::{Admission, Authenticate, Identity};
 use crate::error::{Error, Result};
 
 /// What trusted-headers mode needs.
@@ -112,6 +114,8 @@ fn identity_of(claims: Claims) -> Result<Identity, Refusal> {
         email: claims.email,
         groups: claims.groups.unwrap_or_default(),
         entitlements: claims.entitlements.unwrap_or_default(),
+        // A tunnel it opens closes when the token expires ([`super::lease`]).
+        admission: Admission::Until(claims.exp),
     })
 }
 
@@ -122,9 +126,7 @@ impl Authenticate for TrustedHeaders {
             .map(Arc::new)
             .map_err(|reason| {
                 warn!(%peer, %reason, "identity headers refused");
-                Error::Unauthorized(
-                    "sign-in required: this request carries no verified identity".into(),
-                )
+                Error::sign_in_required("this request carries no verified identity")
             })
     }
 }

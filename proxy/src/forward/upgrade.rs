@@ -1,5 +1,7 @@
 //! Upgraded connections (WebSocket): the tunnel ([`dcs_net::tunnel`]), which the idle
-//! policy can close for every tunnel of a workspace. What passes through is not
+//! policy can close for every tunnel of a workspace, and which closes by itself when
+//! the sign-in that admitted it ends (its [`Lease`]: a sign-out, a session the
+//! outpost no longer knows, an expired token). What passes through is not
 //! activity: whether a workspace is used is decided by its launcher, which
 //! classifies the client's messages (an IDE's keepalives never count).
 
@@ -9,29 +11,38 @@ use hyper::upgrade::Upgraded;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::activity::Tracker;
+use crate::auth::Lease;
 
-/// Carries bytes between `client` and `upstream` until both directions end, or
-/// until the workspace's tunnels are closed by the idle policy.
-pub async fn tunnel<C, U>(client: C, upstream: U, tracker: Arc<Tracker>)
+/// Carries bytes between `client` and `upstream` until both directions end, until
+/// the workspace's tunnels are closed by the idle policy, or until `lease` ends.
+pub async fn tunnel<C, U>(client: C, upstream: U, tracker: Arc<Tracker>, lease: Lease)
 where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut close = tracker.on_close();
-    let closed = async {
-        let _ = close.changed().await;
-    };
-    dcs_net::tunnel::tunnel(client, upstream, |_: &[u8]| {}, closed).await;
+    dcs_net::tunnel::tunnel(client, upstream, |_: &[u8]| {}, closed(&tracker, lease)).await;
 }
 
 /// [`tunnel`] for hyper's upgraded connections (the proxy's): between two TCP
 /// sockets it holds no buffer while idle ([`dcs_net::tunnel::tunnel_upgraded`]).
-pub async fn tunnel_upgraded(client: Upgraded, upstream: Upgraded, tracker: Arc<Tracker>) {
-    let mut close = tracker.on_close();
-    let closed = async {
-        let _ = close.changed().await;
-    };
+pub async fn tunnel_upgraded(
+    client: Upgraded,
+    upstream: Upgraded,
+    tracker: Arc<Tracker>,
+    lease: Lease,
+) {
+    let closed = closed(&tracker, lease);
     dcs_net::tunnel::tunnel_upgraded(client, upstream, |_: &[u8]| {}, closed).await;
+}
+
+/// Resolves when the tunnel must close: the idle policy closed the workspace's
+/// tunnels, or `lease` ended (held, and so registered, until the tunnel is done).
+async fn closed(tracker: &Tracker, mut lease: Lease) {
+    let mut close = tracker.on_close();
+    tokio::select! {
+        _ = close.changed() => {}
+        () = lease.ended() => {}
+    }
 }
 
 #[cfg(test)]
@@ -54,7 +65,12 @@ mod tests {
         let tracker = activity.tracker(&key);
         let (mut client, client_side) = tokio::io::duplex(1024);
         let (upstream_side, mut server) = tokio::io::duplex(1024);
-        let t = tokio::spawn(tunnel(client_side, upstream_side, tracker.clone()));
+        let t = tokio::spawn(tunnel(
+            client_side,
+            upstream_side,
+            tracker.clone(),
+            Lease::lasting(),
+        ));
 
         tokio::time::advance(Duration::from_secs(60)).await;
         let ping = [0x89, 0x80, 0, 0, 0, 0];
@@ -93,7 +109,12 @@ mod tests {
         let tracker = activity.tracker(&key);
         let (mut client, client_side) = tokio::io::duplex(1024);
         let (upstream_side, _server) = tokio::io::duplex(1024);
-        let t = tokio::spawn(tunnel(client_side, upstream_side, tracker.clone()));
+        let t = tokio::spawn(tunnel(
+            client_side,
+            upstream_side,
+            tracker.clone(),
+            Lease::lasting(),
+        ));
         tokio::task::yield_now().await;
         tracker.close_tunnels();
         tokio::time::timeout(Duration::from_secs(30), t)

@@ -7,6 +7,13 @@
 // action, whenever the tab comes back into view, and every STARTING_MS while one of
 // them is starting (so "starting" turns into "running" or "failed" by itself). DOM
 // calls only; every text is set as text.
+//
+// When the sign-in expires while the page is open (the API's 401 says `"sign_in":
+// true`; behind an ingress that does the sign-in, the request is redirected to its
+// sign-in page instead: these requests follow no redirect, and a redirect is asked
+// about once more, so a network blip never reads as signed out), the page says so
+// with Sign in again (a navigation here: it gets the sign-in, which comes back) and
+// reads the list again only when asked (an action, the tab coming back into view).
 (() => {
   const rows = document.getElementById('rows');
   const table = document.getElementById('workspaces');
@@ -18,11 +25,46 @@
   let again = null;
   // Who is signed in (`GET /api/me`): an admin may list everyone's workspaces.
   let me = null;
+  /** How the page asks the API: JSON, and a redirect (an ingress's sign-in) is not
+   *  followed to another site but seen (`opaqueredirect`). */
+  const ASK = { credentials: 'same-origin', cache: 'no-store', redirect: 'manual' };
+  const READ = { ...ASK, headers: { Accept: 'application/json' } };
+
+  // Whether the sign-in expired (`signedOut`), as answer `r` says.
+  let signedOut = false;
+  async function expired(r) {
+    if (r.type === 'opaqueredirect') {
+      const twice = await fetch('/api/me', READ).catch(() => null);
+      return !!twice && twice.type === 'opaqueredirect';
+    }
+    if (r.status !== 401) return false;
+    const body = await r.clone().json().catch(() => null);
+    return !!body && body.sign_in === true;
+  }
+  function showSignedOut() {
+    signedOut = true;
+    clearTimeout(again);
+    const link = document.createElement('a');
+    link.id = 'sign-in-again';
+    link.href = '/';
+    link.textContent = 'Sign in again';
+    failed.replaceChildren('Your sign-in expired. ', link);
+    failed.hidden = false;
+  }
+  /** An error saying that `what` failed, for the failed answer `r`, after showing
+   *  that the sign-in expired if it did. */
+  async function failure(r, what) {
+    if (await expired(r)) showSignedOut();
+    const e = new Error(`${what}: ${await reason(r)}`);
+    e.said = true;
+    return e;
+  }
 
   // What failed last, shown until the next action or a list that reads again after
   // failing to.
   let listFailed = false;
   function fail(text) {
+    if (signedOut) return; // that says it
     failed.textContent = text;
     failed.hidden = false;
   }
@@ -41,22 +83,19 @@
     const all = everyone.checked;
     let list;
     try {
-      const r = await fetch(all ? '/api/instances?all=true' : '/api/instances', {
-        headers: { Accept: 'application/json' },
-        credentials: 'same-origin',
-        cache: 'no-store',
-      });
-      if (!r.ok) throw new Error(await reason(r));
+      const r = await fetch(all ? '/api/instances?all=true' : '/api/instances', READ);
+      if (!r.ok) throw await failure(r, 'Your workspaces could not be listed');
       list = (await r.json()).instances || [];
     } catch (e) {
       if (read !== reads) return;
       listFailed = true;
-      fail(`Your workspaces could not be listed: ${e.message}`);
+      fail(e.said ? e.message : `Your workspaces could not be listed: ${e.message}`);
       return;
     }
     if (read !== reads) return;
-    if (listFailed) failed.hidden = true;
+    if (listFailed || signedOut) failed.hidden = true;
     listFailed = false;
+    signedOut = false;
     render(list, all);
   }
 
@@ -116,11 +155,10 @@
     if (w.status === 'running' || w.status === 'starting') {
       actions.appendChild(button('Stop', 'stop', async () => {
         const r = await fetch(`/api/instances/${encodeURIComponent(w.instance_id)}/stop`, {
+          ...ASK,
           method: 'POST',
-          credentials: 'same-origin',
-          cache: 'no-store',
         });
-        if (!r.ok) throw new Error(`${name(w)} could not be stopped: ${await reason(r)}`);
+        if (!r.ok) throw await failure(r, `${name(w)} could not be stopped`);
       }));
     }
     actions.appendChild(button('Delete', 'delete', async () => {
@@ -130,11 +168,10 @@
       );
       if (!sure) return;
       const r = await fetch(`/api/instances/${encodeURIComponent(w.instance_id)}`, {
+        ...ASK,
         method: 'DELETE',
-        credentials: 'same-origin',
-        cache: 'no-store',
       });
-      if (!r.ok) throw new Error(`${name(w)} could not be deleted: ${await reason(r)}`);
+      if (!r.ok) throw await failure(r, `${name(w)} could not be deleted`);
     }));
     tr.append(what);
     if (all) {
@@ -153,8 +190,12 @@
   everyone.addEventListener('change', load);
   (async () => {
     try {
-      const r = await fetch('/api/me', { headers: { Accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });
+      const r = await fetch('/api/me', READ);
       if (r.ok) me = await r.json();
+      else if (await expired(r)) {
+        showSignedOut();
+        return;
+      }
     } catch (e) { /* the list says what failed */ }
     document.getElementById('everyone-box').hidden = !(me && me.admin === true);
     load();

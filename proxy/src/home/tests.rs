@@ -14,8 +14,12 @@ async fn text(resp: Response<Body>) -> String {
 
 #[tokio::test]
 async fn the_page_greets_by_name_as_text_and_loads_only_its_own_script() {
-    let mut who = Identity::from_user(dcs_model::UserId::new("alice").expect("user"));
-    who.username = "<img src=x onerror=alert(1)>".into();
+    let mut identity = Identity::from_user(dcs_model::UserId::new("alice").expect("user"));
+    identity.username = "<img src=x onerror=alert(1)>".into();
+    let who = Who {
+        identity: &identity,
+        signs_out: false,
+    };
     let resp = page(StatusCode::OK, &who, None);
     assert_eq!(resp.status(), StatusCode::OK);
     let csp = resp.headers()["content-security-policy"]
@@ -38,11 +42,30 @@ async fn the_page_greets_by_name_as_text_and_loads_only_its_own_script() {
     assert!(!html.contains("<img"), "{html}");
     assert!(html.contains(&format!("<script src=\"{SCRIPT_PATH}\" defer>")));
     assert!(!html.contains("id=refused"), "nothing refused: {html}");
+    assert!(!html.contains("Sign out"), "nobody signs in: {html}");
+}
+
+#[tokio::test]
+async fn where_people_sign_in_the_page_signs_out_at_the_outpost() {
+    let identity = Identity::from_user(dcs_model::UserId::new("alice").expect("user"));
+    let who = Who {
+        identity: &identity,
+        signs_out: true,
+    };
+    let html = text(page(StatusCode::OK, &who, None)).await;
+    assert!(
+        html.contains("<a id=sign-out href=\"/outpost.goauthentik.io/sign_out\">Sign out</a>"),
+        "{html}"
+    );
 }
 
 #[tokio::test]
 async fn a_refused_link_stays_in_the_box_escaped_with_why() {
-    let who = Identity::from_user(dcs_model::UserId::new("alice").expect("user"));
+    let identity = Identity::from_user(dcs_model::UserId::new("alice").expect("user"));
+    let who = Who {
+        identity: &identity,
+        signs_out: true,
+    };
     let link = "\"><script>alert(1)</script>";
     let why = RepoRef::from_link(link).expect_err("refused").to_string();
     let resp = page(StatusCode::BAD_REQUEST, &who, Some((link, &why)));
@@ -74,6 +97,11 @@ async fn the_script_is_javascript_that_lists_from_the_api() {
     let js = text(resp).await;
     assert!(
         js.contains("'/api/instances'") && js.contains("'/api/me'"),
+        "{js}"
+    );
+    // A sign-in that expired while the page is open is said, with a way back in.
+    assert!(
+        js.contains("body.sign_in === true") && js.contains("'Sign in again'"),
         "{js}"
     );
 }

@@ -1,5 +1,6 @@
 //! The progress page (HTML), its script (served same-origin, no third-party
-//! anything) and the JSON answer the script polls.
+//! anything) and the JSON answer the script polls. The page holds, hidden, what its
+//! script shows when the person's sign-in expires meanwhile ("Sign in again").
 
 use dcs_model::api::{Progress, StartPhase};
 use dcs_net::escape::html as esc;
@@ -55,7 +56,7 @@ pub fn html(prefix: &str, progress: &Progress, containers: bool) -> Response<Bod
          <style>body{{font:16px system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}}\
          h1{{font-size:1.4em}}ol{{padding-left:1.4em}}li{{color:#888;margin:.3em 0}}\
          li.done{{color:#222}}li.done::after{{content:\" \\2713\"}}li.now{{color:#222;font-weight:600}}\
-         progress{{width:100%}}#failure{{border-left:4px solid #c33;padding:.2em 1em;background:#fdf3f3}}\
+         progress{{width:100%}}#failure,#signed-out{{border-left:4px solid #c33;padding:.2em 1em;background:#fdf3f3}}\
          small{{color:#666}}</style>\
          <script src=\"{script}\" defer></script></head>\
          <body><h1>Starting your workspace</h1>\
@@ -63,6 +64,9 @@ pub fn html(prefix: &str, progress: &Progress, containers: bool) -> Response<Bod
          <p id=detail>{detail}</p><progress id=bar max=100 hidden></progress>\
          <div id=failure hidden><p><strong>The workspace could not start:</strong> <span id=reason></span></p>\
          <p id=hint></p></div>\
+         <div id=signed-out role=alert hidden><p><strong>Your sign-in expired.</strong> \
+         Sign in again to follow the start (it goes on meanwhile). \
+         <button type=button id=sign-in-again>Sign in again</button></p></div>\
          <p><small>This page moves on to the workspace by itself when it is ready. \
          request id: <code id=request-id>{rid}</code> · devcontainer-serverless</small></p>\
          </body></html>",
@@ -98,6 +102,11 @@ mod tests {
         );
         assert!(body.contains("data-progress=\"/github/acme/hello/_dcs/progress\""));
         assert!(body.contains("data-phase=\"cloning\"") && body.contains("cloning 25%"));
+        assert!(
+            body.contains("<div id=signed-out role=alert hidden>")
+                && body.contains("<button type=button id=sign-in-again>Sign in again</button>"),
+            "what the script shows when the sign-in expires: {body}"
+        );
         assert!(!body.contains("http://") && !body.contains("https://"));
     }
 }

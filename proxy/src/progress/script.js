@@ -1,6 +1,11 @@
 // The progress page's script (served by dcs-proxy, same origin; no dependencies).
 // Polls the start's progress, shows each phase as it comes, and moves on to the
-// workspace when it is ready; a failure shows its reason and what to do.
+// workspace when it is ready; a failure shows its reason and what to do. When the
+// sign-in expires meanwhile (a 401 with `"sign_in": true`, or, behind an ingress
+// that does the sign-in, a redirect twice over: the poll follows none), it stops
+// and says so, with Sign in again: a reload, whose navigation gets the sign-in and
+// comes back to this page. A failed fetch (the proxy restarting, the network) is
+// only retried.
 (function () {
   'use strict';
   var root = document.documentElement;
@@ -53,13 +58,49 @@
     }
   }
 
+  function ask() {
+    return fetch(url, {
+      headers: { accept: 'application/json' },
+      credentials: 'same-origin',
+      cache: 'no-store',
+      redirect: 'manual'
+    });
+  }
+
+  // Whether answer `r` says the sign-in expired (a redirect is asked about again).
+  function signedOut(r) {
+    if (r.type === 'opaqueredirect') {
+      return ask().then(function (again) { return again.type === 'opaqueredirect'; }, function () { return false; });
+    }
+    if (r.status !== 401) return Promise.resolve(false);
+    return r.clone().json().then(function (b) { return !!b && b.sign_in === true; }, function () { return false; });
+  }
+
+  function showSignedOut() {
+    var box = document.getElementById('signed-out');
+    if (!box) return;
+    box.hidden = false;
+    var again = document.getElementById('sign-in-again');
+    if (again) {
+      again.addEventListener('click', function () { location.reload(); });
+      again.focus();
+    }
+  }
+
   function poll() {
-    fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' })
+    ask()
       .then(function (r) {
-        if (!r.ok) throw new Error('status ' + r.status);
-        return r.json();
+        if (r.ok) return r.json();
+        return signedOut(r).then(function (out) {
+          if (out) return null;
+          throw new Error('status ' + r.status);
+        });
       })
       .then(function (p) {
+        if (p === null) {
+          showSignedOut();
+          return;
+        }
         delay = 500;
         show(p);
         if (p.phase === 'ready') {

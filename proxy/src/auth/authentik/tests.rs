@@ -15,15 +15,15 @@ use crate::body;
 
 /// What the scripted outpost saw and answers.
 #[derive(Default)]
-struct Script {
-    checks: AtomicUsize,
-    status: Mutex<Option<StatusCode>>,
-    seen: Mutex<Vec<HeaderMap>>,
+pub(super) struct Script {
+    pub(super) checks: AtomicUsize,
+    pub(super) status: Mutex<Option<StatusCode>>,
+    pub(super) seen: Mutex<Vec<HeaderMap>>,
 }
 
 /// Serves `/outpost.goauthentik.io/auth/nginx`: 200 + identity for the cookie
 /// `authentik_proxy_t=good`, 401 otherwise (or the scripted status).
-async fn outpost() -> (String, Arc<Script>) {
+pub(super) async fn outpost() -> (String, Arc<Script>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let script = Arc::new(Script::default());
@@ -232,6 +232,64 @@ fn navigation_is_told_apart_from_scripts() {
         BROWSER,
         ("x-requested-with", "XMLHttpRequest")
     ])));
+    // Only a top-level navigation: a frame (a VS Code webview) gets the 401.
+    let top = [BROWSER, ("sec-fetch-mode", "navigate")];
+    assert!(is_navigation(&h(&[
+        top[0],
+        top[1],
+        ("sec-fetch-dest", "document")
+    ])));
+    assert!(is_navigation(&h(&[
+        top[0],
+        top[1],
+        ("sec-fetch-dest", "Document")
+    ])));
+    for frame in ["iframe", "frame", "embed", "object", "empty"] {
+        assert!(
+            !is_navigation(&h(&[top[0], top[1], ("sec-fetch-dest", frame)])),
+            "{frame}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_frame_is_refused_not_sent_to_sign_in_and_a_session_admits_by_its_key() {
+    let (url, _script) = outpost().await;
+    let auth = mode(&url, PUBLIC);
+    let peer = PEER.parse().expect("peer");
+    let frame = parts(&[
+        ("host", "ide.test"),
+        BROWSER,
+        ("sec-fetch-mode", "navigate"),
+        ("sec-fetch-dest", "iframe"),
+    ]);
+    assert!(matches!(
+        auth.authenticate(&frame, peer).await,
+        Err(Error::Unauthorized(_))
+    ));
+    let top = parts(&[
+        ("host", "ide.test"),
+        BROWSER,
+        ("sec-fetch-mode", "navigate"),
+        ("sec-fetch-dest", "document"),
+    ]);
+    assert!(matches!(
+        auth.authenticate(&top, peer).await,
+        Err(Error::SignIn { .. })
+    ));
+
+    let p = parts(&[("host", "ide.test"), ("cookie", "authentik_proxy_t=good")]);
+    let id = auth.authenticate(&p, peer).await.expect("signed in");
+    let origin = auth.origin().expect("origin");
+    let key = session_key(&p.headers, &origin).expect("key");
+    assert_eq!(id.admission, Admission::Session(key));
+    let mut lease = auth.lease(&id, &p.headers, &p.uri);
+    assert!(lease.ends(), "a session's tunnel ends with it");
+    assert_eq!(auth.tunnels.sessions(), 1);
+    assert_eq!(auth.tunnels.end(&key), 1);
+    tokio::time::timeout(Duration::from_secs(5), lease.ended())
+        .await
+        .expect("ended by the sign-out");
 }
 
 #[test]

@@ -112,6 +112,11 @@ fn a_token_without_groups_or_username_is_not_filled_in_from_headers() {
         id.username, UID,
         "shown by its subject, not the header's name"
     );
+    assert_eq!(
+        id.admission,
+        Admission::Until(claims["exp"].as_u64().expect("exp")),
+        "a tunnel it opens lasts until the token expires"
+    );
 }
 
 #[test]
