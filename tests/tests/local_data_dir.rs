@@ -96,7 +96,11 @@ async fn a_proxy_killed_during_a_delete_does_not_bring_the_workspace_back() -> a
     );
     proxy.sigkill();
     assert!(delete.await?.is_err(), "the delete ended with its proxy");
-    assert!(is_alive(launcher), "the launcher outlived the proxy");
+    // The launcher may outlive the proxy or not: its process group, orphaned by the
+    // proxy's death, gets SIGHUP and SIGCONT from the kernel, which delivers the
+    // pending SIGTERM (a launcher still running is the unit test
+    // `a_launcher_left_running_by_an_unfinished_delete_is_stopped_never_served`).
+    // Either way the record on disk is the unfinished delete's.
 
     let proxy = ProxyBuilder::new(&data, &git.base_url())
         .arg("--stop-grace")
