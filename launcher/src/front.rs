@@ -4,7 +4,8 @@
 //! First of all, the hop check ([`crate::hop`]): a request without this workspace's
 //! hop credential gets `401` (upgrades included), except `/_dcs/ready`, which then
 //! answers its bare status code; the credential's header is removed before anything
-//! else sees the request.
+//! else sees the request. A request that carried the credential is served under the
+//! proxy's id for it ([`request_id`]), which error pages and 5xx log lines name.
 //!
 //! - `GET /_dcs/ready` → [`crate::ready`]
 //! - `GET /_dcs/idle`, `POST /_dcs/activity`, `POST /_dcs/keepalive` →
@@ -35,6 +36,11 @@ use crate::notices::{self, inject, Notice};
 use crate::ready::{self, Phase};
 use crate::{files, pages, ports, terminal, ws_echo};
 
+pub mod request_id;
+
+/// The hop credential's header, as a name (parsed once).
+const HOP: http::HeaderName = http::HeaderName::from_static(dcs_model::env::HOP_HEADER);
+
 /// The workspace's notices, as a request extension for an IDE that renders its own
 /// pages (and then loads the banner script itself, so nothing is injected).
 #[derive(Debug, Clone)]
@@ -43,12 +49,22 @@ pub struct PageNotices(pub Vec<Notice>);
 /// Answers one request.
 pub async fn handle(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body> {
     // Only the proxy reaches a workspace: checked before anything else.
+    let presented = req.headers().contains_key(&HOP);
     if crate::hop::check(req.headers_mut()) == crate::hop::Verdict::Refuse {
         if req.uri().path() == dcs_model::plumbing::READY {
             return crate::hop::bare_status(ready(&app).await.ready);
         }
         return crate::hop::refused();
     }
+    // Passed with the credential: the proxy's request, and its id.
+    match request_id::of(req.headers(), presented) {
+        Some(id) => request_id::scope(id, route(app, req)).await,
+        None => route(app, req).await,
+    }
+}
+
+/// Answers a request that passed the hop check.
+async fn route(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body> {
     // A request that came out of a port preview never reaches a launcher (this one
     // or another user's): previews address only apps.
     if let Some(refused) = crate::ports::refuse_looped(req.headers()) {

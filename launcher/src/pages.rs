@@ -1,6 +1,11 @@
 //! Responses written for people: HTML escaping, the page chrome shared by every page
 //! the launcher renders, JSON replies, and [`rescue`], the one place an [`Error`]
 //! becomes a 4xx/5xx response (HTML for browsers, JSON when the client asks for it).
+//!
+//! Every error [`message`] (4xx/5xx) names the proxy's id for the request, when it
+//! has one ([`crate::front::request_id`]): `request id …` on the page,
+//! `"request_id"` in JSON, as the proxy's own error pages do; a 5xx's log line
+//! carries it too.
 
 use http::header::{HeaderMap, HeaderValue, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{Response, StatusCode};
@@ -8,6 +13,7 @@ use tracing::warn;
 
 use crate::body::{self, Body};
 use crate::error::Error;
+use crate::front::request_id;
 
 pub use dcs_net::escape::html as escape;
 
@@ -66,11 +72,17 @@ pub fn reloads_itself(title: &str, heading: &str, text: &str, as_json: bool) -> 
     res
 }
 
-/// A short message, as `{"<key>": message}` for JSON clients or a small page otherwise.
+/// A short message, as `{"<key>": message}` for JSON clients or a small page
+/// otherwise; an error's names the request's id, if it has one.
 pub fn message(status: StatusCode, key: &str, text: &str, as_json: bool) -> Response<Body> {
+    let error = status.is_client_error() || status.is_server_error();
+    let id = error.then(request_id::current).flatten();
     if as_json {
         let mut map = serde_json::Map::new();
         map.insert(key.to_owned(), text.into());
+        if let Some(id) = id {
+            map.insert("request_id".to_owned(), id.into());
+        }
         return json(status, &serde_json::Value::Object(map));
     }
     let heading = status.canonical_reason().unwrap_or("Response");
@@ -79,20 +91,30 @@ pub fn message(status: StatusCode, key: &str, text: &str, as_json: bool) -> Resp
     } else {
         " class=\"err\""
     };
+    let named = id
+        .map(|id| {
+            format!(
+                "\n<p><small>request id <code>{}</code></small></p>",
+                escape(&id)
+            )
+        })
+        .unwrap_or_default();
     let body = format!(
-        "<h1>{}</h1>\n<p{class}>{}</p>",
+        "<h1>{}</h1>\n<p{class}>{}</p>{named}",
         escape(heading),
         escape(text)
     );
     html(status, document(heading, &body))
 }
 
-/// Turns an error into the response a user sees. 5xx answers are logged; 4xx are the
-/// user's business and are not.
+/// Turns an error into the response a user sees. 5xx answers are logged, with the
+/// request's id; 4xx are the user's business and are not.
 pub fn rescue(err: &Error, as_json: bool) -> Response<Body> {
     let status = err.status();
     if status.is_server_error() {
-        warn!(%status, error = %err, "request failed");
+        let id = request_id::current();
+        let id = id.as_deref().map(tracing::field::display);
+        warn!(%status, error = %err, request_id = id, "request failed");
     }
     message(status, "error", &err.to_string(), as_json)
 }
@@ -148,5 +170,66 @@ mod tests {
         let res = reloads_itself("Restarting…", "Restarting", "wait", true);
         assert_eq!(res.headers()[CONTENT_TYPE], "application/json");
         assert_eq!(res.headers()[RETRY_AFTER], "2");
+    }
+
+    async fn text(res: Response<Body>) -> String {
+        use http_body_util::BodyExt;
+        let body = res.into_body().collect().await.expect("body").to_bytes();
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
+    #[tokio::test]
+    async fn error_pages_name_the_request_id_and_other_pages_do_not() {
+        let served = |status, as_json| {
+            request_id::scope("rid-42".into(), async move {
+                text(message(status, "error", "gone", as_json)).await
+            })
+        };
+        let page = served(StatusCode::NOT_FOUND, false).await;
+        assert!(page.contains("request id <code>rid-42</code>"), "{page}");
+        let json: serde_json::Value =
+            serde_json::from_str(&served(StatusCode::BAD_GATEWAY, true).await).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"error": "gone", "request_id": "rid-42"})
+        );
+        let created = served(StatusCode::CREATED, false).await;
+        assert!(!created.contains("rid-42"), "not an error: {created}");
+        // Not from the proxy: no id to name.
+        let page = text(message(StatusCode::NOT_FOUND, "error", "gone", false)).await;
+        assert!(!page.contains("request id"), "{page}");
+    }
+
+    /// A log sink for one test.
+    #[derive(Clone, Default)]
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_5xx_is_logged_with_the_request_id() {
+        let log = Capture::default();
+        let sink = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        let _logging = tracing::subscriber::set_default(subscriber);
+        let failed = Error::BadGateway("the IDE hung up".into());
+        let res = request_id::scope("rid-7".into(), async { rescue(&failed, true) }).await;
+        assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+        let lines = String::from_utf8_lossy(&log.0.lock().expect("log")).into_owned();
+        assert!(
+            lines.contains("request failed") && lines.contains("request_id=rid-7"),
+            "{lines}"
+        );
     }
 }

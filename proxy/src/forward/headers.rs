@@ -1,6 +1,13 @@
 //! Header rewriting, in one place: hop-by-hop headers removed both ways, identity
 //! headers from the client removed and set from the verified [`Identity`], a
-//! request's `Set-Cookie` removed, and `X-Forwarded-*` set for the workspace.
+//! request's `Set-Cookie` removed, `X-Forwarded-*` set for the workspace, and
+//! `X-Request-Id` set to the proxy's own id for the request.
+//!
+//! **The request id** a workspace gets is the one the proxy's access line, error
+//! pages and `X-Request-Id` answer carry ([`crate::telemetry::request_id`]: a
+//! `--trusted-proxies` peer's own, else a fresh one), never one a client planted:
+//! the launcher names it on its error pages and log lines, so either side's line is
+//! one search away from the other's.
 //!
 //! **Credentials stop here** ([`Credentials`]): `Authorization`, the auth layer's
 //! cookies (Authentik's `authentik_proxy_*` and `authentik_session`, plus any
@@ -22,6 +29,7 @@ use dcs_net::hop;
 
 use crate::auth::Identity;
 use crate::kept::{kept, Last};
+use crate::telemetry::REQUEST_ID_HEADER;
 
 // Header names as constants: a `&str` name is parsed again at every use, a cost of
 // every proxied request.
@@ -134,7 +142,8 @@ pub struct RequestContext<'a> {
     pub preview_root: bool,
 }
 
-/// Rewrites a request's headers for the workspace.
+/// Rewrites a request's headers for the workspace; run under the request's id
+/// ([`crate::telemetry::with_request_id`]), it sends that id as `X-Request-Id`.
 pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
     hop::strip(headers, ctx.upgrade);
     let seen = Seen::of(headers);
@@ -187,14 +196,27 @@ pub fn rewrite_request(headers: &mut HeaderMap, ctx: &RequestContext<'_>) {
     if !ctx.identity.groups.is_empty() {
         set(headers, X_FORWARDED_GROUPS, &ctx.identity.groups.join("|"));
     }
+    // The proxy's id for this request, replacing a client's (the one kept from a
+    // trusted proxy is this id): its one allocation is the value's.
+    let id = crate::telemetry::with_current_request_id(|id| HeaderValue::from_str(id).ok());
+    match id.flatten() {
+        Some(id) => {
+            headers.insert(REQUEST_ID_HEADER, id);
+        }
+        None if seen.request_id => {
+            headers.remove(REQUEST_ID_HEADER);
+        }
+        None => {}
+    }
 }
 
 /// What the request rewrite looks for among the names of a request's headers,
 /// found in one pass: the names it removes, and whether the client sent
-/// `X-Forwarded-*` of its own. Every name concerned but `Set-Cookie` begins with
-/// `x-` and a browser's seldom do, so most are passed over after two bytes (and a
-/// comparison with a standard name), and none of these headers is looked up by
-/// name (a hash each, on every request, for headers that are nearly always absent).
+/// `X-Forwarded-*` or `X-Request-Id` of its own. Every name concerned but
+/// `Set-Cookie` begins with `x-` and a browser's seldom do, so most are passed over
+/// after two bytes (and a comparison with a standard name), and none of these
+/// headers is looked up by name (a hash each, on every request, for headers that
+/// are nearly always absent).
 ///
 /// `Set-Cookie` is a response header, never a valid request header, yet one arrives
 /// when an ingress copies its auth answer's headers onto the request (ingress-nginx
@@ -206,6 +228,7 @@ struct Seen {
     forwarded_for: bool,
     forwarded_proto: bool,
     forwarded_host: bool,
+    request_id: bool,
 }
 
 impl Seen {
@@ -227,6 +250,8 @@ impl Seen {
                 seen.forwarded_proto = true;
             } else if *name == X_FORWARDED_HOST {
                 seen.forwarded_host = true;
+            } else if *name == REQUEST_ID_HEADER {
+                seen.request_id = true;
             }
         }
         seen

@@ -340,3 +340,26 @@ fn a_set_cookie_request_header_never_reaches_the_workspace() {
     assert!(!h.contains_key("set-cookie"), "{h:?}");
     assert_eq!(h["cookie"], "ide-theme=dark");
 }
+
+#[tokio::test]
+async fn the_workspace_gets_the_proxys_request_id_never_a_clients() {
+    let who = identity();
+    let planted = || {
+        let mut h = HeaderMap::new();
+        h.append("x-request-id", HeaderValue::from_static("evil"));
+        h.append("x-request-id", HeaderValue::from_static("evil-too"));
+        h
+    };
+    // Under the request's id (`crate::telemetry::request_id`, as the edge runs it).
+    let mut h = planted();
+    crate::telemetry::with_request_id("0123abcd".into(), async {
+        rewrite_request(&mut h, &ctx(&who, None));
+    })
+    .await;
+    let ids: Vec<&HeaderValue> = h.get_all("x-request-id").iter().collect();
+    assert_eq!(ids, ["0123abcd"], "the proxy's id, and only it");
+    // Outside any request's scope there is no id to send: the client's goes anyway.
+    let mut h = planted();
+    rewrite_request(&mut h, &ctx(&who, None));
+    assert!(!h.contains_key("x-request-id"), "{h:?}");
+}
