@@ -297,6 +297,7 @@ impl ServeArgs {
         let idle = self.idle.validate(&mut problems);
         let edge = self.edge.validate(&mut problems);
         let previews = self.previews.validate(&mut problems);
+        log::check(self, &mut problems);
         let launcher_bin = absolute(
             self.launcher_bin
                 .clone()

@@ -4,6 +4,8 @@
 //! the runtime's workers reach stderr in batches ([`batch`]): the runtime the binary
 //! builds ([`runtime`]) writes them whenever a worker runs out of work. A line that
 //! cannot be written (stderr is a file on a full disk) is lost, never a panic.
+//! No field's value can end a text line or drive a terminal: control characters are
+//! escaped in every one ([`escape`]), as serde escapes them in JSON lines.
 //!
 //! **Request ids.** Every request gets an id at the edge ([`request_id`]: a fresh
 //! random one, or the `X-Request-Id` of a peer listed in `--trusted-proxies`); it is
@@ -52,14 +54,11 @@ where
         // with `eprintln!`, it would panic the thread that logged it.
         .log_internal_errors(false);
     match format {
-        LogFormat::Text if ansi => {
-            Box::new(builder.with_ansi(true).event_format(lines::Text).finish())
-        }
-        // The default field format, written without going through its (empty)
-        // styles and `core::fmt` for every field of every line (the access log).
+        // The default field format with every value escaped (no value ends a line
+        // or drives a terminal), written cheaply (the access log's fields).
         LogFormat::Text => Box::new(
             builder
-                .with_ansi(false)
+                .with_ansi(ansi)
                 .fmt_fields(plain_fields::PlainFields)
                 .event_format(lines::Text)
                 .finish(),
@@ -174,6 +173,7 @@ pub fn with_current_request_id<R>(f: impl FnOnce(&str) -> R) -> Option<R> {
 
 pub mod access;
 pub mod batch;
+pub mod escape;
 pub mod line_time;
 pub mod lines;
 pub mod plain_fields;

@@ -262,3 +262,82 @@ fn a_git_base_with_credentials_is_refused_without_showing_them() {
     assert!(all.contains("--git-token-file"), "{all}");
     assert!(!all.contains("s3cret"), "the token is not shown: {all}");
 }
+
+/// Settings every other check passed, though the proxy or each workspace's start
+/// failed with them once running: refused, each naming its flag, all at once.
+#[test]
+fn bad_log_filters_and_shared_listen_addresses_are_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let refused = |extra: &[&str], flag: &str, why: &str| {
+        let problems = local_args(tmp.path(), extra)
+            .validate()
+            .expect_err("refused");
+        let all = problems.join("\n");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with(flag) && p.contains(why)),
+            "{extra:?}: {all}"
+        );
+    };
+    let no_filter = "is not a log filter";
+    refused(
+        &["--launcher-log", "info,["],
+        "--launcher-log \"info,[\"",
+        no_filter,
+    );
+    refused(&["--log", "info,dcs_proxy=debg"], "--log", no_filter);
+    let shared = "takes the address of --listen";
+    let same = [
+        "--listen",
+        "127.0.0.1:8080",
+        "--metrics-listen",
+        "127.0.0.1:8080",
+    ];
+    refused(&same, "--metrics-listen 127.0.0.1:8080", shared);
+    let wild = ["--listen", "0.0.0.0:8081", "--hop-listen", "127.0.0.1:8081"];
+    refused(&wild, "--hop-listen 127.0.0.1:8081", shared);
+    let problems = local_args(
+        tmp.path(),
+        &[
+            "--log",
+            "[",
+            "--launcher-log",
+            "dcs=nope",
+            "--listen",
+            "127.0.0.1:9000",
+            "--metrics-listen",
+            "127.0.0.1:9000",
+        ],
+    )
+    .validate()
+    .expect_err("refused");
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    // Port 0 is a free port each; an empty launcher filter is the launcher's default.
+    let cfg = local_args(
+        tmp.path(),
+        &[
+            "--log",
+            "info,dcs_proxy::server=warn",
+            "--launcher-log",
+            "",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+    )
+    .validate()
+    .expect("valid");
+    assert_eq!(cfg.metrics_listen, Some(([127, 0, 0, 1], 0).into()));
+    let other_port = local_args(
+        tmp.path(),
+        &[
+            "--listen",
+            "127.0.0.1:8080",
+            "--metrics-listen",
+            "127.0.0.1:9090",
+        ],
+    );
+    assert!(other_port.validate().is_ok());
+}

@@ -11,7 +11,8 @@
 //! deleted (nothing is created), 429 when the same workspace was written less than
 //! [`PACE`] ago (a final ready/failed report is never refused for that), 204 when
 //! written. The report becomes a [`Pushed`] by the one conversion
-//! ([`Report::pushed`]): a ready report clears what was recorded, so a later wake
+//! ([`Report::pushed`]; its text read with control characters as spaces, so nothing
+//! the workspace's user pushes forges a log line or drives a terminal): a ready report clears what was recorded, so a later wake
 //! does not show the last run's state; a failed one records the failure (its kind,
 //! its reason and what to do) for every replica's page and for the start waiting on
 //! it.

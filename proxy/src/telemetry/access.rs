@@ -20,7 +20,7 @@ use tracing::Level;
 use tracing_subscriber::fmt::MakeWriter;
 
 use super::batch::Batched;
-use super::lines;
+use super::{escape, lines};
 use crate::kept::{kept, Last};
 
 /// The target of access lines: the module that wrote them before they had one of
@@ -109,13 +109,14 @@ impl Answered<'_> {
         lines::target(line, false, id, TARGET)?;
         line.push_str("request peer=");
         line.push_str(&peer_text(self.peer));
+        // Escaped as the subscriber escapes them: a path may hold C1 codes (UTF-8).
+        line.push_str(" method=");
+        escape::write_escaped(line, self.method)?;
+        line.push_str(" path=");
+        escape::write_escaped(line, self.path)?;
         lines::put(
             line,
             &[
-                " method=",
-                self.method,
-                " path=",
-                self.path,
                 " status=",
                 itoa::Buffer::new().format(self.status),
                 " ms=",

@@ -5,7 +5,8 @@
 //!
 //! - **Text**: tracing-subscriber's full format, with the id where the request's
 //!   span used to be: `<time> <LEVEL> request{id=…}: <spans:> <target>: <fields>`.
-//! - **JSON**: tracing-subscriber's JSON object with `"request_id"` first.
+//! - **JSON**: tracing-subscriber's JSON object with `"request_id"` first, and the
+//!   DEL and C1 codes serde leaves in its strings escaped ([`super::escape`]).
 //!
 //! Ids are plain (`[A-Za-z0-9._:-]`, see [`super::request_id`]), so they need no
 //! escaping in either.
@@ -162,6 +163,7 @@ where
     ) -> fmt::Result {
         let mut line = String::new();
         self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        let line = super::escape::json_controls(&line);
         match super::with_current_request_id(|id| format!("{{\"request_id\":\"{id}\",")) {
             Some(head) if line.starts_with('{') && line.len() > 2 => {
                 writer.write_str(&head)?;

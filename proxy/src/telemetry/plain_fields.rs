@@ -1,32 +1,37 @@
-//! [`PlainFields`]: the fields of a text line exactly as tracing-subscriber's default
-//! field formatter writes them without colours, written more cheaply. The access log
-//! writes one line per request, so its fields cost on every request: the default
-//! formatter goes through its (empty) colour styles and `core::fmt` for every field,
-//! numbers included.
+//! [`PlainFields`]: the fields of a text line as tracing-subscriber's default field
+//! formatter writes them (with its colours when the line has them), but for one
+//! thing: every value is escaped ([`super::escape`]). The default formatter escapes
+//! only some control codes and only in messages; a `%` (`Display`) field it writes as
+//! it is, so a value holding a line break (a launcher's failure message, which the
+//! workspace's user can write) forged a line of its own.
+//!
+//! Cheaply written too: the access log writes one line per request, so its fields
+//! cost on every request; the default formatter goes through its (empty) colour
+//! styles and `core::fmt` for every field, numbers included.
 //!
 //! - Integers and booleans are written directly; a string that needs no escaping is
-//!   copied (quoted, as `Debug` quotes it, except the message, which is written bare);
-//!   the message (formatted once into a scratch buffer) is copied only when it holds
-//!   none of the control characters the default formatter escapes (terminal
-//!   injection: a message may quote a git server's answer).
-//! - Everything else (other values, strings that need escaping, errors) is written by
-//!   the default formatter's own visitor, so the text is the same in every case.
+//!   copied (quoted, as `Debug` quotes it, except the message, which is written bare).
+//! - Everything else is formatted straight through the escaping writer.
 
 use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
-use tracing_subscriber::field::{RecordFields, VisitOutput};
-use tracing_subscriber::fmt::format::{DefaultVisitor, Writer};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::FormatFields;
 
-/// The default field format without colours, with fast paths (see the module docs).
+use super::escape::{write_escaped, Escaping};
+
+/// The default field format, every value escaped (see the module docs).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PlainFields;
 
 impl<'w> FormatFields<'w> for PlainFields {
     fn format_fields<R: RecordFields>(&self, writer: Writer<'w>, fields: R) -> fmt::Result {
+        let ansi = writer.has_ansi_escapes();
         let mut visitor = Plain {
             writer,
+            ansi,
             is_empty: true,
             result: Ok(()),
         };
@@ -35,8 +40,14 @@ impl<'w> FormatFields<'w> for PlainFields {
     }
 }
 
+/// The default formatter's styles of a field's name and of its `=`.
+const ITALIC: &str = "\x1b[3m";
+const DIMMED: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
 struct Plain<'w> {
     writer: Writer<'w>,
+    ansi: bool,
     is_empty: bool,
     result: fmt::Result,
 }
@@ -50,29 +61,33 @@ impl Plain<'_> {
         }
         let name = field.name();
         if name != "message" {
-            self.writer
-                .write_str(name.strip_prefix("r#").unwrap_or(name))?;
-            self.writer.write_char('=')?;
+            self.italic(name.strip_prefix("r#").unwrap_or(name))?;
+            self.equals()?;
         }
         Ok(())
     }
 
-    fn integer(&mut self, field: &Field, value: impl itoa::Integer) {
+    fn italic(&mut self, text: &str) -> fmt::Result {
+        let (on, off) = if self.ansi { (ITALIC, RESET) } else { ("", "") };
+        super::lines::put(&mut self.writer, &[on, text, off])
+    }
+
+    fn equals(&mut self) -> fmt::Result {
+        let (on, off) = if self.ansi { (DIMMED, RESET) } else { ("", "") };
+        super::lines::put(&mut self.writer, &[on, "=", off])
+    }
+
+    /// `field`'s head, then what `value` writes, unless a field before failed.
+    fn field(&mut self, field: &Field, value: impl FnOnce(&mut Self) -> fmt::Result) {
         if self.result.is_ok() {
-            self.result = self
-                .head(field)
-                .and_then(|()| self.writer.write_str(itoa::Buffer::new().format(value)));
+            self.result = self.head(field).and_then(|()| value(self));
         }
     }
 
-    /// The default formatter's own visitor, for one field.
-    fn fallback(&mut self, record: impl FnOnce(&mut DefaultVisitor<'_>)) {
-        if self.result.is_ok() {
-            let mut visitor = DefaultVisitor::new(self.writer.by_ref(), self.is_empty);
-            record(&mut visitor);
-            self.is_empty = false;
-            self.result = visitor.finish();
-        }
+    fn integer(&mut self, field: &Field, value: impl itoa::Integer) {
+        self.field(field, |me| {
+            me.writer.write_str(itoa::Buffer::new().format(value))
+        });
     }
 }
 
@@ -86,87 +101,60 @@ impl Visit for Plain<'_> {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.result.is_ok() {
-            self.result = self
-                .head(field)
-                .and_then(|()| self.writer.write_str(if value { "true" } else { "false" }));
-        }
+        self.field(field, |me| {
+            me.writer.write_str(if value { "true" } else { "false" })
+        });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        let message = field.name() == "message";
-        let plain = if message {
-            !value.chars().any(escaped_in_messages)
-        } else {
-            value
-                .bytes()
-                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-        };
-        if !plain {
-            return self.fallback(|v| v.record_str(field, value));
-        }
-        if self.result.is_ok() {
-            self.result = self.head(field).and_then(|()| {
-                if message {
-                    self.writer.write_str(value)
-                } else {
-                    self.writer.write_char('"')?;
-                    self.writer.write_str(value)?;
-                    self.writer.write_char('"')
-                }
-            });
-        }
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.fallback(|v| v.record_error(field, value));
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == "message" {
-            // Formatted once into a scratch buffer; copied when it needs no escaping,
-            // else escaped (terminal injection) by the default visitor.
-            // (A message formatted while another is, or at thread exit: no buffer.)
-            let copied = SCRATCH.try_with(|cell| {
-                let Ok(mut text) = cell.try_borrow_mut() else {
-                    return false;
-                };
-                text.clear();
-                if write!(text, "{value:?}").is_err() {
-                    return false;
-                }
-                if text.chars().any(escaped_in_messages) {
-                    let text = text.as_str();
-                    self.fallback(|v| v.record_str(field, text));
-                } else if self.result.is_ok() {
-                    self.result = self.head(field).and_then(|()| self.writer.write_str(&text));
-                }
-                true
-            });
-            if !matches!(copied, Ok(true)) {
-                self.fallback(|v| v.record_debug(field, value));
+            return self.field(field, |me| write_escaped(&mut me.writer, value));
+        }
+        let plain = value
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
+        self.field(field, |me| {
+            if plain {
+                me.writer.write_char('"')?;
+                me.writer.write_str(value)?;
+                me.writer.write_char('"')
+            } else {
+                // `Debug` quotes and escapes it; escaped again, nothing is left to do.
+                write!(Escaping(&mut me.writer), "{value:?}")
             }
-            return;
-        }
-        if self.result.is_ok() {
-            self.result = self
-                .head(field)
-                .and_then(|()| write!(self.writer, "{value:?}"));
-        }
+        });
     }
-}
 
-thread_local! {
-    /// A message's text, formatted before it is written (kept between lines).
-    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
+    /// The error, then (if it has any) its sources as
+    /// `<name>.sources=[<source>, …]`, as the default formatter writes them.
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.field(field, |me| {
+            write!(Escaping(&mut me.writer), "{value}")?;
+            let Some(first) = value.source() else {
+                return Ok(());
+            };
+            me.writer.write_char(' ')?;
+            me.italic(field.name())?;
+            me.italic(".sources")?;
+            me.equals()?;
+            me.writer.write_char('[')?;
+            let mut source = Some(first);
+            let mut sep = "";
+            while let Some(error) = source {
+                me.writer.write_str(sep)?;
+                write!(Escaping(&mut me.writer), "{error}")?;
+                sep = ", ";
+                source = error.source();
+            }
+            me.writer.write_char(']')
+        });
+    }
 
-/// What the default formatter escapes in a message (ANSI and C1 control codes).
-fn escaped_in_messages(c: char) -> bool {
-    matches!(
-        c,
-        '\x1b' | '\x07' | '\x08' | '\x0c' | '\x7f' | '\u{80}'..='\u{9f}'
-    )
+    /// `Debug` values, `%` (`Display`) ones and the formatted message: written
+    /// through the escaping writer (a `Display` value is not escaped by itself).
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.field(field, |me| write!(Escaping(&mut me.writer), "{value:?}"));
+    }
 }
 
 #[cfg(test)]

@@ -4,11 +4,16 @@
 //! [`dcs_model::env::READY_WAIT_HEADER`]), so readiness is seen the moment it comes.
 //! The report's phase and clone figures become the start's [`Progress`] (see
 //! [`crate::progress`]).
+//!
+//! A report's text (a failure's message, the checkout's note) is the workspace's to
+//! write (its user can push a report with the hop credential their workspace
+//! holds): it is read with control characters as spaces ([`one_line`]), so what is
+//! kept, shown and logged of it is one line that cannot drive a terminal.
 
 use std::time::Duration;
 
 use dcs_model::api::{Progress, StartPhase};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::error::StartFailure;
 use crate::runtime::Upstream;
@@ -52,7 +57,7 @@ struct CheckoutProgress {
     objects_done: u64,
     #[serde(default)]
     objects_total: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "one_line_or_none")]
     note: Option<String>,
 }
 
@@ -114,7 +119,24 @@ impl Report {
 #[derive(Deserialize)]
 struct ReportError {
     kind: StartFailure,
+    #[serde(deserialize_with = "one_line_text")]
     message: String,
+}
+
+/// `text` with each control character (line breaks, tabs, escape codes: C0, DEL,
+/// C1) replaced by a space.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn one_line_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    String::deserialize(d).map(|text| one_line(&text))
+}
+
+fn one_line_or_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d).map(|text| text.as_deref().map(one_line))
 }
 
 /// What one probe learnt.
@@ -260,5 +282,33 @@ mod tests {
         );
         let failed = progress_of(serde_json::json!({"phase": "failed", "ready": false}));
         assert_eq!(failed, None, "a failure is the start's outcome");
+    }
+
+    /// What the workspace's user can push (its hop credential is in their workspace)
+    /// is recorded on one line: no forged log line, no escape code for a terminal.
+    #[test]
+    fn a_reports_text_is_kept_without_control_characters() {
+        let report = |json| serde_json::from_value::<Report>(json).expect("report");
+        let failed = report(serde_json::json!({"ready": false, "phase": "failed",
+            "error": {"kind": "other", "message": "x\nFAKE\r\u{1b}[2J\u{9b}\t."}}));
+        let pushed = failed.pushed().expect("a failure is recorded");
+        let message = pushed.progress.reason.expect("the reason");
+        assert!(message.contains("x FAKE  [2J  ."), "{message:?}");
+        assert!(!message.chars().any(char::is_control), "{message:?}");
+        assert!(
+            matches!(readiness(Some(failed)), Readiness::Failed { message, .. }
+            if message == "x FAKE  [2J  .")
+        );
+        let cloning = report(serde_json::json!({"ready": false, "phase": "checkout",
+            "progress": {"note": "resolving\n2026-01-01 ERROR forged"}}));
+        let note = cloning.pushed().expect("progress").progress.message;
+        assert_eq!(note.as_deref(), Some("resolving 2026-01-01 ERROR forged"));
+        assert_eq!(
+            report(serde_json::json!({"ready": false, "phase": "checkout",
+            "progress": {"note": null}}))
+            .progress()
+            .and_then(|p| p.message),
+            None
+        );
     }
 }

@@ -89,6 +89,24 @@ async fn the_direct_line_is_the_subscribers_line() {
     );
 }
 
+/// A path's C1 codes (UTF-8 in a request target is let through) and any other control
+/// character are escaped, the same way in both lines.
+#[test]
+fn control_characters_in_the_path_are_escaped_in_both_lines() {
+    let answered = Answered {
+        path: "/github/acme/x\u{9b}2J\u{85}\nFAKE\u{7f}",
+        method: "G\tET",
+        ..requests()[0]
+    };
+    let (subscribed, direct) = both("info", &answered);
+    assert_eq!(timeless(&direct), timeless(&subscribed));
+    assert_eq!(direct.lines().count(), 1, "{direct:?}");
+    assert!(
+        direct.contains(" method=G\\tET path=/github/acme/x\\u{9b}2J\\u{85}\\nFAKE\\x7f status="),
+        "{direct:?}"
+    );
+}
+
 #[test]
 fn the_filter_decides_about_the_direct_line_as_about_any_other() {
     let answered = requests()[0];

@@ -107,3 +107,19 @@ async fn text_lines_carry_no_colour_codes_unless_on_a_terminal() {
         .concat()
         .contains('\u{1b}'));
 }
+
+/// A `%` value holding control characters: serde escapes the C0 ones, DEL and C1
+/// codes are escaped after it; the line stays one JSON object with the same value.
+#[test]
+fn json_lines_hold_no_raw_control_characters() {
+    let buf = Buffer::default();
+    let out = buf.clone();
+    let value = "a\nb\u{1b}[2J\u{7f}\u{9b}2J";
+    let subscriber = subscriber("info", LogFormat::Json, false, move || out.clone());
+    tracing::subscriber::with_default(subscriber, || info!(cause = %value, "x"));
+    let text = buf.text();
+    assert_eq!(text.lines().count(), 1, "{text:?}");
+    assert!(!text.trim_end().chars().any(char::is_control), "{text:?}");
+    let parsed: serde_json::Value = serde_json::from_str(&text).expect("one JSON object");
+    assert_eq!(parsed["fields"]["cause"], value);
+}
