@@ -16,11 +16,16 @@
 //! # Layout
 //! - [`reaper`]: the idle reaper, asking each running workspace's launcher.
 //! - [`ask`]: the questions to a launcher's idle clock over the hop.
+//! - `backoff`: how long a failed start is remembered.
 //! - [`phases`]: when a start reached each phase, for the start metric.
 
 pub mod ask;
+mod backoff;
 pub mod phases;
 pub mod reaper;
+
+pub use backoff::Backoff;
+use backoff::Failed;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,7 +33,7 @@ use std::time::{Duration, Instant};
 use dcs_model::env::IdlePolicy;
 use dcs_model::{RepoRef, UserId, WorkspaceKey, WorkspaceKind};
 use futures_util::future::{BoxFuture, FutureExt, Shared};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::activity::Activity;
 use crate::config::edge::Quotas;
@@ -40,41 +45,6 @@ use crate::runtime::{Runtime, Status, Upstream, WorkspaceSpec};
 use dcs_os::mutex::lock;
 
 type Start = Shared<BoxFuture<'static, Result<Arc<Upstream>>>>;
-
-/// How long a failed start is remembered: `first`, doubled with each failure in a
-/// row, at most `max`.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    /// After the first failure.
-    pub first: Duration,
-    /// The longest.
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            first: Duration::from_secs(5),
-            max: Duration::from_secs(60),
-        }
-    }
-}
-
-impl Backoff {
-    /// How long the `n`th failure in a row (1-based) is remembered.
-    pub fn after(&self, n: u32) -> Duration {
-        let factor = 2u32.saturating_pow(n.saturating_sub(1).min(16));
-        self.first.saturating_mul(factor).min(self.max)
-    }
-}
-
-/// A failed start, remembered until `until`.
-#[derive(Debug, Clone)]
-struct Failed {
-    error: Error,
-    until: Instant,
-    in_a_row: u32,
-}
 
 /// Wakes and scales workspaces.
 pub struct Activator {
@@ -98,6 +68,8 @@ pub struct Activator {
     pub idle_stops: crate::resume::IdleStops,
     /// The starts progress pages follow (see [`crate::progress`]).
     pub board: crate::progress::board::Board,
+    /// When a launcher's unreadable idle clock was last a warning ([`reaper`]).
+    clock_warnings: crate::log_pace::LogPace,
 }
 
 impl Activator {
@@ -126,6 +98,7 @@ impl Activator {
             },
             idle_stops: Default::default(),
             board: Default::default(),
+            clock_warnings: Default::default(),
         }
     }
 
@@ -288,11 +261,14 @@ impl Activator {
         // The task cannot remove its entry before we insert it: it needs this lock.
         let task = tokio::spawn(async move {
             let began = Instant::now();
-            // A repository that does not exist made nothing: its miss is the probe's
-            // to remember (boundedly), not a failure of a workspace to back off from.
-            let mut made = true;
+            // A start the repository check refused made nothing: no workspace failed
+            // to start (anyone can name a repository that does not exist), so it is
+            // neither counted nor backed off from (a miss is the probe's to remember).
+            // A runtime that cannot say whether it knows the workspace is a failure,
+            // not remembered either.
+            let (mut made, mut refused) = (true, false);
             let result = match this.check_repo(&spec).await {
-                Ok(()) => {
+                Ok(None) => {
                     let ensure = this.runtime.ensure(&spec);
                     let (result, times) = phases::timed(&*this.runtime, &spec.key, ensure).await;
                     if result.is_ok() {
@@ -300,6 +276,10 @@ impl Activator {
                     }
                     // Shared from here on: each request's lookup is a reference count.
                     result.map(Arc::new)
+                }
+                Ok(Some(refusal)) => {
+                    (made, refused) = (false, true);
+                    Err(refusal)
                 }
                 Err(err) => {
                     made = false;
@@ -318,6 +298,7 @@ impl Activator {
                     this.metrics.starts.inc();
                     info!(workspace = %spec.key, secs = began.elapsed().as_secs_f32(), "workspace ready");
                 }
+                Err(err) if refused => log_refusal(&spec.key, err),
                 Err(err) => {
                     this.metrics.start_failures.inc();
                     warn!(workspace = %spec.key, %err, "workspace failed to start");
@@ -340,15 +321,16 @@ impl Activator {
     }
 
     /// Before a repository workspace the runtime does not know yet is made: its
-    /// repository must exist at the git base.
-    async fn check_repo(&self, spec: &WorkspaceSpec) -> Result<()> {
+    /// repository must exist at the git base. `Some` refusal of the check; `Err` if
+    /// the runtime cannot say whether it knows the workspace.
+    async fn check_repo(&self, spec: &WorkspaceSpec) -> Result<Option<Error>> {
         let (Some(probe), WorkspaceKind::Repo(repo)) = (&self.repos, &spec.key.kind) else {
-            return Ok(());
+            return Ok(None);
         };
         if self.runtime.status(&spec.key).await? != Status::NotFound {
-            return Ok(());
+            return Ok(None);
         }
-        probe.require(repo).await
+        Ok(probe.require(repo).await.err())
     }
 
     /// Forgets a cached upstream (e.g. after a refused connection), so the next
@@ -388,6 +370,26 @@ impl Activator {
             interval.tick().await;
             self.reap_idle().await;
         }
+    }
+}
+
+/// Logs a start the repository check refused: a repository that does not exist (or
+/// that the token does not open) is the asker's mistake, no news to the operator (the
+/// probe logs a fresh miss at info); a check that could not be made is.
+fn log_refusal(key: &WorkspaceKey, err: &Error) {
+    use crate::error::StartFailure;
+    match err {
+        Error::StartFailed {
+            kind: StartFailure::NotFound,
+            ..
+        } => debug!(workspace = %key, %err, "nothing started: no such repository"),
+        Error::StartFailed {
+            kind: StartFailure::Auth,
+            ..
+        } => {
+            info!(workspace = %key, %err, "nothing started: the repository is not open to the token")
+        }
+        _ => warn!(workspace = %key, %err, "nothing started: the repository could not be checked"),
     }
 }
 

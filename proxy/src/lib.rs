@@ -25,6 +25,7 @@
 //! - [`repo_probe`]: whether a repository exists at the git base, before anything
 //!   is made for it.
 //! - [`key_map`]: the fast-hashed map by workspace of the per-request look-ups.
+//! - [`log_pace`]: warnings about one workspace at most once in a while.
 //! - [`kept`]: a thread's last value made from a key (peer, user, prefix), made again
 //!   only when the key changes.
 //! - [`activity`]: this proxy's record of requests per workspace (the reaper's
@@ -61,6 +62,7 @@ pub mod hop_listen;
 pub mod instances;
 pub mod kept;
 pub mod key_map;
+pub mod log_pace;
 pub mod metrics;
 pub mod metrics_listen;
 pub mod pages;
@@ -195,6 +197,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
         creates: crate::quota::Creates::default(),
         credentials,
         draining: AtomicBool::new(false),
+        readiness_asked: AtomicBool::new(false),
     }))
 }
 

@@ -205,6 +205,17 @@ pub trait Runtime: Send + Sync + 'static {
     async fn stop(&self, key: &WorkspaceKey) -> Result<()>;
     /// Stops the workspace and forgets it. The user's files are kept.
     async fn delete(&self, key: &WorkspaceKey) -> Result<()>;
+    /// Whether the runtime can serve yet (`/readyz`), or a short reason why not
+    /// (no internals: anyone may ask). Knative: once its watch cache has loaded.
+    fn ready(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+    /// Whether this replica is the one to count the stop that the workspace's clock
+    /// made due at `due` (its launcher's `stop_at`): every replica's reaper carries
+    /// out that stop, and one of them counts it. By default yes (one proxy).
+    async fn claim_stop(&self, _key: &WorkspaceKey, _due: u64) -> bool {
+        true
+    }
     /// Called once when the proxy shuts down gracefully.
     async fn shutdown(&self) {}
     /// Run once when the proxy starts: waits for the starts an earlier proxy left

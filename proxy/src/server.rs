@@ -1,21 +1,20 @@
-//! The HTTP front: accepting connections, answering each request in named
-//! phases (see [`handle`]), the access log, and graceful shutdown.
+//! The HTTP front: accepting connections and graceful shutdown ([`listen`]),
+//! answering each request in named phases (see [`handle`]), the access log.
+
+mod listen;
+
+pub use listen::{run, ANNOUNCE, DRAIN};
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use dcs_net::coarse_timer::CoarseTimer;
 use http::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tracing::{debug, info, warn};
 
 use crate::asked::Asked;
 use crate::body::{full, Body};
@@ -33,81 +32,6 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Longest request target (path and query) accepted; longer gets 414.
 pub const MAX_TARGET_BYTES: usize = 8 * 1024;
-
-/// hyper's read buffer: room for a head somewhat over [`MAX_HEAD_BYTES`], so that
-/// the limit is decided here, the same whatever the reads (hyper checks its own
-/// bound only between reads), with a readable answer; beyond this buffer hyper
-/// answers a bare 431 itself.
-const READ_BUFFER_BYTES: usize = 2 * MAX_HEAD_BYTES;
-
-/// Serves `listener` until `shutdown` resolves, then drains connections (bounded)
-/// and stops the runtime's workspaces.
-pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()>) {
-    // Each connection holds a clone of `live`; its count is the number still open.
-    let live = Arc::new(());
-    let (drain_tx, drain_rx) = tokio::sync::watch::channel(false);
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(CoarseTimer)
-        .header_read_timeout(Duration::from_secs(30))
-        .max_buf_size(READ_BUFFER_BYTES);
-    tokio::pin!(shutdown);
-    // TCP_NODELAY on every client socket; out of descriptors, a 503 (see `accept`);
-    // the memory of closed connections goes back to the system (see `alloc`).
-    crate::accept::raise_nofile();
-    crate::alloc::return_freed_memory();
-    let mut acceptor = crate::accept::acceptor(listener);
-    loop {
-        tokio::select! {
-            // Stop accepting as soon as shutdown is asked for.
-            () = &mut shutdown => break,
-            (stream, peer) = acceptor.accept() => {
-                // The address this connection came in on: the listen address and port.
-                let local = match stream.local_addr() {
-                    Ok(local) => local,
-                    Err(err) => {
-                        debug!(%peer, %err, "connection gone before it was served");
-                        continue;
-                    }
-                };
-                let state = state.clone();
-                let svc = service_fn(move |req| handle(state.clone(), req, peer, local));
-                let conn = http.serve_connection(TokioIo::new(stream), svc).with_upgrades();
-                let (live, mut drain) = (live.clone(), drain_rx.clone());
-                tokio::spawn(async move {
-                    tokio::pin!(conn);
-                    let result = tokio::select! {
-                        result = conn.as_mut() => result,
-                        // Shutdown: finish the request in flight, then close.
-                        _ = drain.changed() => {
-                            conn.as_mut().graceful_shutdown();
-                            conn.await
-                        }
-                    };
-                    if let Err(err) = result {
-                        debug!(%peer, %err, "connection ended with an error");
-                    }
-                    drop(live);
-                });
-            }
-        }
-    }
-    state.draining.store(true, Ordering::SeqCst);
-    info!("shutting down: draining connections");
-    let _ = drain_tx.send(true);
-    let drained = async {
-        while Arc::strong_count(&live) > 1 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    if tokio::time::timeout(Duration::from_secs(10), drained)
-        .await
-        .is_err()
-    {
-        warn!("connections still open after 10s; closing them");
-    }
-    state.activator.runtime().shutdown().await;
-    info!("stopped");
-}
 
 /// Answers one request from `peer` that came in on `local`. Never fails: errors
 /// become pages. The phases, in order; each may answer instead of the next:
@@ -190,8 +114,13 @@ async fn answer(
         Err(err) if route::is_api(path) => crate::api::ApiErr::from(err).into_response(),
         Err(err) => pages::rescue(&err, wants_html),
     };
-    if resp.status() == StatusCode::REQUEST_TIMEOUT {
-        // The rest of a too-slow body is not waited for: the connection ends here.
+    // The rest of a too-slow body is not waited for; and while shutting down, a
+    // client's next request goes to a new connection (another replica's, once the
+    // balancers know): the connection ends here.
+    if resp.status() == StatusCode::REQUEST_TIMEOUT
+        || (state.draining.load(Ordering::Relaxed)
+            && resp.status() != StatusCode::SWITCHING_PROTOCOLS)
+    {
         resp.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
@@ -249,10 +178,7 @@ async fn dispatch(
 ) -> Result<Response<Body>> {
     match route {
         Route::Healthz => Ok(text(StatusCode::OK, "ok\n")),
-        Route::Readyz if state.draining.load(Ordering::SeqCst) => {
-            Ok(text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"))
-        }
-        Route::Readyz => Ok(text(StatusCode::OK, "ready\n")),
+        Route::Readyz => Ok(readiness(state)),
         Route::Metrics if state.metrics_elsewhere => Ok(text(StatusCode::NOT_FOUND, "not found\n")),
         Route::Metrics => Ok(crate::metrics_listen::metrics_response(state)),
         Route::Redirect(location) => Ok(redirect(StatusCode::PERMANENT_REDIRECT, &location)),
@@ -314,6 +240,23 @@ async fn dispatch(
             };
             forward::forward(state, req, peer, &identity, target).await
         }
+    }
+}
+
+/// `/readyz`: 503 while shutting down, and until the runtime can serve (Knative: its
+/// watch cache loaded once; see [`crate::runtime::Runtime::ready`]); else 200. Notes
+/// that something watches readiness (see [`run`]).
+fn readiness(state: &AppState) -> Response<Body> {
+    state.readiness_asked.store(true, Ordering::SeqCst);
+    if state.draining.load(Ordering::SeqCst) {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
+    }
+    match state.activator.runtime().ready() {
+        Ok(()) => text(StatusCode::OK, "ready\n"),
+        Err(why) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("not ready: {why}\n"),
+        ),
     }
 }
 

@@ -46,4 +46,7 @@ pub struct AppState {
     pub credentials: Arc<dyn crate::api::credentials::CredentialStore>,
     /// Set once shutdown begins: `/readyz` turns 503 so balancers drain us.
     pub draining: AtomicBool,
+    /// Set once anything asked `/readyz` (a kubelet, a balancer): at shutdown the
+    /// proxy then goes on accepting for a while ([`crate::server::ANNOUNCE`]).
+    pub readiness_asked: AtomicBool,
 }

@@ -10,7 +10,13 @@
 //! launcher, an error, no address), the reaper falls back on its own record: it stops
 //! the workspace only if no request passed this proxy, and no launcher answer vouched
 //! for it, for the whole idle timeout. Client WebSocket frames are no part of that
-//! record: an IDE's keepalives would keep it alive forever.
+//! record: an IDE's keepalives would keep it alive forever. A launcher that cannot
+//! be asked is a warning once per workspace per [`crate::log_pace::EVERY`].
+//!
+//! `dcs_idle_stops_total` counts each stop once across replicas: where the runtime
+//! scales by itself (Knative) every replica carries out a stop that is due, and the
+//! runtime says which of them counts it ([`crate::runtime::Runtime::claim_stop`]); a
+//! stop this replica decided from its own record (`unanswered`) is counted here.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -126,23 +132,24 @@ impl Activator {
                 Some(up) => Some(ask::idle(up).await),
                 None => None,
             };
-            let verdict = match answer {
+            // The verdict, and when the launcher's clock made the stop due.
+            let (verdict, due) = match answer {
                 Some(Ok(report)) => {
                     let verdict = of_report(&report);
                     if verdict == Verdict::Keep {
                         // The launcher vouched for it: the fallback counts from now.
                         tracker.touch();
                     }
-                    verdict
+                    (verdict, report.stop_at)
                 }
                 Some(Err(why)) => {
-                    debug!(workspace = %key, %why, "the launcher's idle clock could not be read");
-                    self.fallback(&tracker)
+                    self.unreadable_clock(&key, &why);
+                    (self.fallback(&tracker), None)
                 }
-                None => self.fallback(&tracker),
+                None => (self.fallback(&tracker), None),
             };
             if let Verdict::Stop(reason) = verdict {
-                self.stop_idle(&key, &tracker, reason).await;
+                self.stop_idle(&key, &tracker, reason, due).await;
             }
         }
     }
@@ -157,6 +164,22 @@ impl Activator {
         self.runtime.running_upstream(key).await.map(Arc::new)
     }
 
+    /// Logs a launcher that cannot be asked (a hop secret rotated under it: 401, an
+    /// older launcher, a network fault): a warning once per workspace per
+    /// [`crate::log_pace::EVERY`], as it recurs every pass.
+    fn unreadable_clock(&self, key: &WorkspaceKey, why: &str) {
+        if self.clock_warnings.warn_now(key) {
+            warn!(
+                workspace = %key, %why,
+                "the launcher's idle clock could not be read; this replica's own record \
+                 decides its idle stop (said at most every {} min)",
+                self.clock_warnings.every().as_secs() / 60
+            );
+        } else {
+            debug!(workspace = %key, %why, "the launcher's idle clock could not be read");
+        }
+    }
+
     /// The verdict from this proxy's own record, when the launcher cannot say.
     fn fallback(&self, tracker: &Tracker) -> Verdict {
         if tracker.in_flight() > 0
@@ -169,7 +192,18 @@ impl Activator {
         }
     }
 
-    async fn stop_idle(&self, key: &WorkspaceKey, tracker: &Tracker, reason: StopReason) {
+    /// Stops `key` for `reason`; the stop is counted here unless another replica
+    /// counted the one its launcher's clock made `due` ([`Runtime::claim_stop`]:
+    /// every replica carries it out where the runtime scales by itself).
+    ///
+    /// [`Runtime::claim_stop`]: crate::runtime::Runtime::claim_stop
+    async fn stop_idle(
+        &self,
+        key: &WorkspaceKey,
+        tracker: &Tracker,
+        reason: StopReason,
+        due: Option<u64>,
+    ) {
         info!(workspace = %key, reason = reason.label(), "stopping idle workspace");
         // The period this stop ends: a request while it stops begins the next one.
         let period = tracker.period();
@@ -186,7 +220,16 @@ impl Activator {
         match crate::runtime::finish::stop(&self.runtime, key).await {
             Ok(()) => {
                 tracker.mark_idle_stopped(period);
-                self.metrics.idle_stop(reason.label());
+                let ours = match due {
+                    Some(due) => self.runtime.claim_stop(key, due).await,
+                    None => true,
+                };
+                if ours {
+                    self.metrics.idle_stop(reason.label());
+                    debug!(workspace = %key, reason = reason.label(), "idle stop counted here");
+                } else {
+                    debug!(workspace = %key, reason = reason.label(), "idle stop counted by another replica");
+                }
             }
             Err(err) => warn!(workspace = %key, %err, "idle stop failed"),
         }

@@ -295,6 +295,23 @@ async fn a_repository_workspace_the_runtime_does_not_know_is_made_only_if_the_re
 }
 
 #[tokio::test]
+async fn a_start_the_repository_check_refused_is_no_start_failure_and_a_failed_one_is() {
+    let git = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(git.path().join("acme/hello.git")).expect("mkdir");
+    let (act, runtime) = checking_repos_at(git.path());
+    for _ in 0..3 {
+        let err = act.upstream(&spec_of("alice", "acme/missing")).await;
+        assert_eq!(err.expect_err("missing").status(), 404);
+    }
+    assert_eq!(act.metrics.start_failures.get(), 0, "nothing was tried");
+    // A start that was tried and failed counts, whatever its kind.
+    runtime.fail.store(true, Ordering::SeqCst);
+    let err = act.upstream(&spec_of("alice", "acme/hello")).await;
+    assert_eq!(err.expect_err("failed").status(), 404);
+    assert_eq!(act.metrics.start_failures.get(), 1);
+}
+
+#[tokio::test]
 async fn requests_for_repositories_that_do_not_exist_leave_nothing_behind() {
     // Every mistyped (or invented) repository name: answered 404 from the probe's
     // bounded memory of misses, and no per-workspace state kept for it here.

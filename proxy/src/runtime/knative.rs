@@ -7,14 +7,15 @@
 //! `http://<name>.<ns>.svc.<domain>` (Knative makes the route and its DNS name
 //! only once the first revision is Ready; DNS failures and the ingress's empty
 //! 404/503 meanwhile are retried, never returned). A revision that cannot become
-//! ready (image pull error, crash loop, unschedulable, quota, `RevisionFailed`)
-//! ends `ensure` with Knative's reason as soon as Knative reports it
-//! ([`ready`]), or its pods show it ([`pods`]: an image that cannot be pulled,
+//! ready (image pull error, crash loop, quota, `RevisionFailed`; a pod that
+//! cannot be scheduled once that has lasted a grace) ends `ensure` with Knative's
+//! reason as soon as Knative reports it ([`ready`]), or its pods show it ([`pods`]: an image that cannot be pulled,
 //! which Knative reports only after its progress deadline); the next `ensure`
 //! starts a new revision ([`attempt`]: Knative never retries a failed one). The
 //! caller bounds the wait (the activator's start timeout); `ensure` runs as long
-//! as the start does. A workspace whose revision is
-//! already Ready is returned at once, scaled to zero or not: Knative's activator
+//! as the start does. A workspace whose revision serves is returned as it is,
+//! nothing applied (an open never replaces a running revision: [`start`]); one
+//! already Ready and scaled to zero is returned at once too: Knative's activator
 //! holds its requests while a pod starts. Until `ensure` resolves, `status`
 //! reads `Starting`. The upstream is the cluster-local route, reached by its name
 //! or through `--knative-ingress` with its name as `Host` (tests point it at a
@@ -48,8 +49,9 @@
 //! [`Runtime::stop`] does nothing and reports success; the workspace's status
 //! turns `Stopped` when the revision goes inactive. An open WebSocket counts as
 //! in flight (knative/serving#10835): the proxy's idle policy must *close* idle
-//! WebSockets in Knative mode. [`Runtime::shutdown`] leaves workspaces running:
-//! they do not belong to a replica.
+//! WebSockets in Knative mode. Every replica's reaper carries out a stop that is
+//! due; one of them counts it ([`stop_count`]). [`Runtime::shutdown`] leaves
+//! workspaces running: they do not belong to a replica.
 //!
 //! # Layout
 //! - [`config`]: `--knative-*` flags and their validation.
@@ -65,6 +67,7 @@
 //! - [`storage`]: what a user's volume lacks of what an instance asks for.
 //! - [`error`]: errors, and what people are told.
 //! - [`progress_write`]: launchers' pushed progress, recorded on their Service.
+//! - [`stop_count`]: which replica counts a stop they all carry out.
 //! - [`api`]: the kube-rs calls, and the API usage the RBAC Role grants.
 //! - [`manifests`]: the kustomize tree `dcs-proxy manifests` prints (`knative/`).
 
@@ -84,6 +87,7 @@ pub mod ready;
 pub mod route;
 pub mod start;
 pub mod status;
+pub mod stop_count;
 pub mod storage;
 #[cfg(test)]
 mod tests;
@@ -123,6 +127,10 @@ pub struct KnativeRuntime {
     probing: Mutex<HashMap<String, usize>>,
     /// When each workspace's pushed progress was last written ([`progress_write`]).
     pushes: crate::progress::push::Pacer,
+    /// When a failed look at each workspace's pods was last a warning ([`pods`]).
+    pod_warnings: crate::log_pace::LogPace,
+    /// How long a start waits for what it does not control ([`start::Waits`]).
+    waits: start::Waits,
 }
 
 impl KnativeRuntime {
@@ -138,16 +146,20 @@ impl KnativeRuntime {
             cache,
             probing: Mutex::default(),
             pushes: Default::default(),
+            pod_warnings: Default::default(),
+            waits: start::Waits::default(),
         }
     }
 
-    /// Connects with the in-cluster service account, else `KUBECONFIG`.
+    /// A client of the in-cluster service account, else of `KUBECONFIG`; nothing
+    /// is asked of the API server yet (the cache's first list says it answers:
+    /// [`Runtime::ready`]).
     pub async fn connect(cfg: KnativeConfig) -> Result<Self, KnativeError> {
         install_crypto_provider();
         let client = kube::Client::try_default()
             .await
             .map_err(KnativeError::Connect)?;
-        info!(namespace = %cfg.namespace, "connected to Kubernetes");
+        info!(namespace = %cfg.namespace, "Kubernetes client configured; loading the workspaces");
         Ok(Self::new(cfg, client))
     }
 
@@ -239,6 +251,19 @@ impl Runtime for KnativeRuntime {
     /// Launchers' pushes become an annotation of their Service ([`progress_write`]).
     fn progress_sink(&self) -> Option<&dyn crate::progress::push::ProgressSink> {
         Some(self)
+    }
+
+    /// Ready once the watch cache has loaded (and from then on: see [`cache`]).
+    fn ready(&self) -> std::result::Result<(), String> {
+        match self.cache.loaded() {
+            true => Ok(()),
+            false => Err("the workspaces are not loaded from the Kubernetes API yet".into()),
+        }
+    }
+
+    /// The replica whose note on the Service lands first ([`stop_count`]).
+    async fn claim_stop(&self, key: &WorkspaceKey, due: u64) -> bool {
+        self.claim_stop_of(key, due).await
     }
 
     /// Knative scales idle workspaces to zero by itself (see the module docs).

@@ -3,7 +3,8 @@
 //!
 //! Writes: Knative Services and Secrets by server-side apply (field manager
 //! `dcs-proxy`, forced: the proxy owns these fields); a launcher's progress
-//! annotation by JSON merge patch (never creates); volumes by create-if-absent,
+//! annotation and a home volume's owner by JSON merge patch (never creates);
+//! volumes by create-if-absent,
 //! because a PVC's spec is immutable and a user's volume is never changed once made
 //! (a changed size or class applies to new users). API errors are matched with
 //! `Status::is_not_found()` / `is_already_exists()` / `is_conflict()`, never raw codes.
@@ -11,6 +12,7 @@
 //! ([`API_USAGE`]; a test checks it against the fake API server's log).
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde::de::DeserializeOwned;
@@ -67,6 +69,17 @@ fn is_already_exists(e: &kube::Error) -> bool {
 /// A create racing another one (two proxy replicas applying the same new object).
 fn is_create_race(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.is_conflict() || s.is_already_exists())
+}
+
+/// What became of a conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Written.
+    Done,
+    /// Not written: the object changed since the version named.
+    Stale,
+    /// Not written: there is no such object.
+    Gone,
 }
 
 /// The workspace namespace's API.
@@ -155,6 +168,30 @@ impl KnativeApi {
         }
     }
 
+    /// [`KnativeApi::annotate_ksvc`] only if the Service is still at the
+    /// `resourceVersion` `version` (the API server's optimistic concurrency).
+    pub async fn annotate_ksvc_at(
+        &self,
+        name: &str,
+        version: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Written> {
+        let patch = serde_json::json!({
+            "metadata": {"resourceVersion": version, "annotations": {key: value}}
+        });
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        match self.ksvcs.patch(name, &params, &Patch::Merge(&patch)).await {
+            Ok(_) => Ok(Written::Done),
+            Err(e) if is_not_found(&e) => Ok(Written::Gone),
+            Err(kube::Error::Api(s)) if s.is_conflict() => Ok(Written::Stale),
+            Err(source) => Err(err("patch", "Knative Service", name, source)),
+        }
+    }
+
     /// Asks for `storage` on an existing volume by JSON merge patch (never
     /// creates). `Ok(Err(why))` when the API server refuses: the volume's storage
     /// class does not allow expansion (403), or the size is invalid (422).
@@ -169,6 +206,21 @@ impl KnativeApi {
             Err(kube::Error::Api(s)) if s.code == 403 || s.code == 422 || s.code == 404 => {
                 Ok(Err(s.message))
             }
+            Err(source) => Err(err("patch", "PersistentVolumeClaim", name, source)),
+        }
+    }
+
+    /// Sets a volume's owner references by JSON merge patch (never creates; none
+    /// there is fine).
+    pub async fn own_pvc(&self, name: &str, owners: &[OwnerReference]) -> Result<()> {
+        let patch = serde_json::json!({"metadata": {"ownerReferences": owners}});
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..PatchParams::default()
+        };
+        match self.pvcs.patch(name, &params, &Patch::Merge(&patch)).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
             Err(source) => Err(err("patch", "PersistentVolumeClaim", name, source)),
         }
     }

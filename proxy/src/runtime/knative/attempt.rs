@@ -12,6 +12,7 @@
 //! before it calls `ensure` again.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::ready::{self, Verdict};
 use super::types::{Ksvc, Revision};
@@ -32,13 +33,15 @@ pub fn of(ksvc: &Ksvc) -> u64 {
 }
 
 /// The attempt to apply over `existing`: its own, or the next one if its current
-/// generation failed (`latest`: its latest created revision, if known).
-pub fn next(existing: Option<&Ksvc>, latest: Option<&Revision>) -> u64 {
+/// generation failed (`latest`: its latest created revision, if known). A pod
+/// that cannot be scheduled has not failed until it has been so for `grace`
+/// ([`ready::verdict_within`]): its revision may get its node yet.
+pub fn next(existing: Option<&Ksvc>, latest: Option<&Revision>, grace: Duration) -> u64 {
     let Some(existing) = existing else {
         return 0;
     };
     let generation = existing.metadata.generation.unwrap_or(1);
-    match ready::verdict(existing, latest, generation) {
+    match ready::verdict_within(existing, latest, generation, grace) {
         Verdict::Failed(_) => of(existing).saturating_add(1),
         Verdict::Ready | Verdict::Pending => of(existing),
     }
@@ -60,6 +63,7 @@ pub fn stamp(ksvc: &mut Ksvc, attempt: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::knative::ready::SCHEDULING_GRACE;
     use crate::runtime::knative::types::{ksvc_resource, Condition, KsvcSpec, KsvcStatus};
 
     fn blank() -> Ksvc {
@@ -79,7 +83,7 @@ mod tests {
                 type_: "Ready".into(),
                 status: ready.into(),
                 reason: (ready == "False").then(|| "RevisionFailed".into()),
-                message: None,
+                ..Condition::default()
             }],
             ..KsvcStatus::default()
         });
@@ -88,14 +92,32 @@ mod tests {
 
     #[test]
     fn only_a_failed_generation_moves_the_attempt_on() {
-        assert_eq!(next(None, None), 0);
-        assert_eq!(next(Some(&service(None, "True")), None), 0);
-        assert_eq!(next(Some(&service(None, "Unknown")), None), 0);
-        assert_eq!(next(Some(&service(None, "False")), None), 1);
-        assert_eq!(next(Some(&service(Some("4"), "True")), None), 4);
-        assert_eq!(next(Some(&service(Some("4"), "False")), None), 5);
+        assert_eq!(next(None, None, SCHEDULING_GRACE), 0);
+        assert_eq!(
+            next(Some(&service(None, "True")), None, SCHEDULING_GRACE),
+            0
+        );
+        assert_eq!(
+            next(Some(&service(None, "Unknown")), None, SCHEDULING_GRACE),
+            0
+        );
+        assert_eq!(
+            next(Some(&service(None, "False")), None, SCHEDULING_GRACE),
+            1
+        );
+        assert_eq!(
+            next(Some(&service(Some("4"), "True")), None, SCHEDULING_GRACE),
+            4
+        );
+        assert_eq!(
+            next(Some(&service(Some("4"), "False")), None, SCHEDULING_GRACE),
+            5
+        );
         // Someone else's value: as if none.
-        assert_eq!(next(Some(&service(Some("x"), "False")), None), 1);
+        assert_eq!(
+            next(Some(&service(Some("x"), "False")), None, SCHEDULING_GRACE),
+            1
+        );
     }
 
     #[test]

@@ -9,9 +9,15 @@
 //! deleted (a Service deleted and gone between two looks still counts as
 //! deleted), and the last watch error (until the stores are first synced it is
 //! the answer to a read, instead of an endless wait).
+//!
+//! Whether both stores were ever synced ([`Cache::loaded`]) is what the proxy's
+//! `/readyz` waits for. It stays true through later watch failures: the stores keep
+//! their last state and the watches list again, and a 503 on every replica at once
+//! (an API server briefly away) would take the whole service out.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,7 +29,7 @@ use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch as notify;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::types::{ksvc_resource, revision_resource, Ksvc, Revision};
 use dcs_os::mutex::lock;
@@ -46,6 +52,9 @@ pub enum CacheError {
 struct Shared {
     tombstones: Mutex<HashMap<String, Instant>>,
     last_error: Mutex<Option<String>>,
+    /// Each store got a first full list: Services, Revisions. Noted from the
+    /// events (not `Store::wait_until_ready`, whose waiter a later one replaces).
+    loaded: [AtomicBool; 2],
 }
 
 /// The workspaces as this replica last heard of them.
@@ -74,8 +83,8 @@ impl Cache {
         let (changes, _) = notify::channel(0u64);
         let ksvc_api: Api<Ksvc> = Api::namespaced_with(client.clone(), namespace, &ksvc_resource());
         let rev_api: Api<Revision> = Api::namespaced_with(client, namespace, &revision_resource());
-        let (ksvcs, t1) = reflect(ksvc_api, ksvc_resource(), selector, &shared, &changes);
-        let (revisions, t2) = reflect(rev_api, revision_resource(), selector, &shared, &changes);
+        let (ksvcs, t1) = reflect(ksvc_api, ksvc_resource(), selector, &shared, &changes, 0);
+        let (revisions, t2) = reflect(rev_api, revision_resource(), selector, &shared, &changes, 1);
         Self {
             ksvcs,
             revisions,
@@ -84,6 +93,12 @@ impl Cache {
             changes,
             tasks: vec![t1, t2],
         }
+    }
+
+    /// Whether both stores were ever fully listed (see the module docs): the reads
+    /// answer from what the API server said, not from an empty cache.
+    pub fn loaded(&self) -> bool {
+        self.shared.loaded.iter().all(|l| l.load(Ordering::SeqCst))
     }
 
     /// Waits until both stores hold a first full list, at most `limit`. A watch
@@ -164,13 +179,15 @@ impl Cache {
     }
 }
 
-/// A store for `K`, and the task that keeps it current.
+/// A store for `K`, and the task that keeps it current; its first full list is
+/// noted in `shared.loaded[which]`.
 fn reflect<K>(
     api: Api<K>,
     resource: ApiResource,
     selector: &str,
     shared: &Arc<Shared>,
     changes: &notify::Sender<u64>,
+    which: usize,
 ) -> (Store<K>, tokio::task::JoinHandle<()>)
 where
     K: Resource<DynamicType = ApiResource>
@@ -202,6 +219,13 @@ where
                         tombstones.retain(|_, at| at.elapsed() < TOMBSTONE_TTL);
                         tombstones.insert(uid, Instant::now());
                     }
+                }
+                // The reflector applied it to the store before it came here.
+                if matches!(event, Event::InitDone)
+                    && !shared.loaded[which].swap(true, Ordering::SeqCst)
+                    && shared.loaded.iter().all(|l| l.load(Ordering::SeqCst))
+                {
+                    info!("workspaces loaded from the Kubernetes API");
                 }
                 debug!(kind, %event, "workspace cache event");
             }

@@ -1,6 +1,13 @@
 //! Removing a workspace's objects: `delete` (its Service, home volume and hop
 //! Secret; never the user's volume or Secrets, which their other workspaces use),
 //! and undoing a start that made a deleted instance again.
+//!
+//! The Service goes last: while it exists the workspace is found (the API's
+//! `DELETE` looks it up first), so a delete that failed part-way (an API error, a
+//! proxy killed) is finished by the next one. What a killed proxy left behind
+//! goes anyway: the home volume and hop Secret name the Service as their owner,
+//! and Kubernetes' garbage collector removes them with it (as after
+//! `kubectl delete ksvc`).
 
 use dcs_model::{WorkspaceKey, WorkspaceKind};
 use kube::ResourceExt;
@@ -48,13 +55,14 @@ impl KnativeRuntime {
         Err(gone(key))
     }
 
-    /// Deletes the Service, the home volume and the hop Secret (each absent is fine).
+    /// Deletes the hop Secret, the home volume and then the Service (each absent
+    /// is fine; see the module docs).
     async fn remove_objects(&self, key: &WorkspaceKey) -> Result<(), KnativeError> {
         let name = key.name();
         let hop = objects::hop_secret_name(key);
-        self.api.delete_ksvc(name.as_str()).await?;
-        self.api.delete_pvc(name.as_str()).await?;
         self.api.delete_secret(hop.as_str()).await?;
+        self.api.delete_pvc(name.as_str()).await?;
+        self.api.delete_ksvc(name.as_str()).await?;
         Ok(())
     }
 }

@@ -19,7 +19,8 @@
 //!
 //! # Layout
 //! - `wire`: paths, queries, selectors, `Status` bodies, watch lines.
-//! - `verbs`: get, list, create, apply, merge patch, delete.
+//! - `verbs`: get, list, create, apply, merge patch.
+//! - `delete`: delete, at once or after a grace, and the garbage collector.
 //! - `owners`: what merge patches own, kept across applies.
 //! - `preconditions`: `resourceVersion` and `uid` preconditions of writes.
 //! - `watch`: `resourceVersion`s, history, watch streams.
@@ -28,9 +29,13 @@
 //! - [`launcher`]: a real `dcs-launcher` for the ingress to route to.
 //!
 //! Every call is logged (for the RBAC check and request counts), and every
-//! object created is counted.
+//! object created is counted. Faults on demand: a call that fails with a 500
+//! ([`FakeApiServer::fail_next`]), watches that do not hear of changes for a while
+//! ([`FakeApiServer::hold_watches`]). Deleting an object deletes the objects that
+//! name it as their owner (`ownerReferences`), as the garbage collector does.
 
 mod controller;
+mod delete;
 pub mod ingress;
 pub mod launcher;
 mod owners;
@@ -98,6 +103,12 @@ struct State {
     delete_before_apply: Option<String>,
     /// Whether volumes' storage class allows expansion (`allowVolumeExpansion`).
     volume_expansion: bool,
+    /// `(verb, resource)` of calls to fail with `500 InternalError`, once each.
+    faults: Vec<(String, String)>,
+    /// Resources whose changes the open watches do not hear yet ([`watch`]).
+    held: std::collections::BTreeSet<String>,
+    /// The changes held back meanwhile: key, object, event line.
+    held_events: Vec<(Key, Value, bytes::Bytes)>,
 }
 
 struct Inner {
@@ -241,6 +252,15 @@ impl FakeApiServer {
         self.lock().volume_expansion = allowed;
     }
 
+    /// The next call with `verb` (get, list, create, patch, delete) on `resource`
+    /// (`persistentvolumeclaims`, `services`, …) fails with `500 InternalError`
+    /// and changes nothing (an API server or etcd hiccup); once per call of this.
+    pub fn fail_next(&self, verb: &str, resource: &str) {
+        self.lock()
+            .faults
+            .push((verb.to_owned(), resource.to_owned()));
+    }
+
     /// Deleted objects stay for `grace` with a `deletionTimestamp` (finalizers).
     pub fn set_delete_grace(&self, grace: Duration) {
         self.lock().delete_grace = grace;
@@ -296,12 +316,21 @@ impl FakeApiServer {
                 return status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", msg, &t);
             }
         };
-        self.lock().calls.push(Call {
-            verb,
-            group: t.group.clone(),
-            resource: t.resource.clone(),
-            name: t.name.clone(),
-        });
+        let fault = {
+            let mut state = self.lock();
+            state.calls.push(Call {
+                verb,
+                group: t.group.clone(),
+                resource: t.resource.clone(),
+                name: t.name.clone(),
+            });
+            let at = (state.faults.iter()).position(|(v, r)| v == verb && r == &t.resource);
+            at.map(|i| state.faults.remove(i))
+        };
+        if fault.is_some() {
+            let msg = "an injected fault: etcdserver: request timed out".into();
+            return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", msg, &t);
+        }
         match verb {
             "get" => self.get(&t),
             "watch" => self.watch(&t, &q),

@@ -8,7 +8,9 @@
 //! settings and extensions, both named `WorkspaceKey::name()`, and its hop Secret
 //! ([`secrets`]). Labels are slugs with a hash
 //! (label values allow neither `@` nor 128 characters); annotations carry the
-//! exact user and repository, from which [`key_of`] reads a workspace back.
+//! exact user and repository, from which [`key_of`] reads a workspace back. A
+//! workspace's home volume and hop Secret name its Service as their owner
+//! ([`owned_by`], set by the runtime once the Service exists).
 //!
 //! Instances (made through the management API) are named by their id and carry
 //! it as label and annotation (`dcs.dev/instance`); `dcs.dev/repo` is there only
@@ -30,10 +32,11 @@ use k8s_openapi::api::core::v1::{
     PersistentVolumeClaim, PersistentVolumeClaimSpec, Secret, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::ByteString;
 
 use super::config::KnativeConfig;
+use super::types::{Ksvc, GROUP, VERSION};
 use crate::runtime::{Upstream, WorkspaceSpec};
 
 mod pod;
@@ -175,6 +178,25 @@ pub fn upstream(cfg: &KnativeConfig, key: &WorkspaceKey) -> Upstream {
         hop: cfg.hop.as_ref().map(|k| k.credential(&key.name())),
         multiplexed: false,
     }
+}
+
+/// `ksvc` as the owner of its workspace's own objects (its home volume and hop
+/// Secret, never a user's): Kubernetes' garbage collector deletes them once the
+/// Service is gone, however it went. `None` for a Service not stored yet (no uid).
+pub fn owned_by(ksvc: &Ksvc) -> Option<OwnerReference> {
+    Some(OwnerReference {
+        api_version: format!("{GROUP}/{VERSION}"),
+        kind: "Service".to_owned(),
+        name: ksvc.metadata.name.clone()?,
+        uid: ksvc.metadata.uid.clone()?,
+        controller: None,
+        block_owner_deletion: None,
+    })
+}
+
+/// Whether `owners` name `owner` (by uid, as the garbage collector does).
+pub fn is_owned_by(owners: &[OwnerReference], owner: &OwnerReference) -> bool {
+    owners.iter().any(|r| r.uid == owner.uid)
 }
 
 /// Labels of a per-user object.

@@ -5,10 +5,12 @@
 //! up to that deadline. A start that has heard nothing for a while looks at the
 //! pods of the revision it waits for ([`KnativeRuntime::pod_failure`]); a reason
 //! the kubelet will not get past on its own ends the start, with that reason.
-//! Best effort: a pod list that fails is logged and the start keeps waiting.
+//! Best effort: a pod list that fails (an RBAC Role without `list` on pods, an API
+//! server that cannot be reached) is a warning, once per workspace per
+//! [`crate::log_pace::EVERY`], and the start keeps waiting.
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::ready::Failure;
 use super::start::failed;
@@ -55,7 +57,17 @@ impl KnativeRuntime {
         let pods = match self.api.revision_pods(revision).await {
             Ok(pods) => pods,
             Err(error) => {
-                debug!(workspace = %key, %error, "cannot look at the workspace's pods");
+                if self.pod_warnings.warn_now(key) {
+                    warn!(
+                        workspace = %key, %error,
+                        "cannot look at the workspace's pods (may the proxy's Role list pods?); \
+                         its start waits for Knative to report a failure (said at most every \
+                         {} min)",
+                        self.pod_warnings.every().as_secs() / 60
+                    );
+                } else {
+                    debug!(workspace = %key, %error, "cannot look at the workspace's pods");
+                }
                 return None;
             }
         };

@@ -1,19 +1,33 @@
 //! The Knative runtime's writes: `ensure` (apply, then wait until the workspace
-//! answers), `register` and `update_spec` (`delete` is in [`super::delete`]); and
-//! how a start that is waiting learns from the cache that it is ready, failed or
-//! deleted.
+//! answers), `register` and `update_spec` ([`apply`]; `delete` is in
+//! [`super::delete`]); and how a start that is waiting learns from the cache that
+//! it is ready, failed or deleted.
+//!
+//! **A serving workspace is left alone.** A replica remembers the workspaces it
+//! routed to in memory only, so after a proxy restart or upgrade its first
+//! request to each running workspace comes through `ensure`. Re-applying the
+//! Service from this replica's settings then would start a new revision (a new
+//! launcher image, any changed pod setting, another spelling of the repository)
+//! and scale the user's pod, terminals and builds away. So a Service Ready for
+//! its generation whose revision is not scaled to zero is returned as it is,
+//! nothing applied; new settings reach it at its next start from zero.
+//!
+//! **Waits are bounded** ([`Waits`]): a pod that cannot be scheduled is a start
+//! still going for a grace (a node being added, a volume being provisioned), and
+//! a start waits for the previous Service or home volume of its name to finish
+//! being deleted only so long, then says why it cannot start.
+
+mod apply;
 
 use std::time::Duration;
 
-use dcs_model::{InstanceSpec, WorkspaceKey, WorkspaceKind};
-use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use dcs_model::{WorkspaceKey, WorkspaceKind};
 use kube::ResourceExt;
 use tracing::{debug, info, warn};
 
-use super::objects::{self, GitToken};
 use super::ready::{self, Failure, Verdict};
 use super::types::Ksvc;
-use super::{attempt, route, KnativeError, KnativeRuntime};
+use super::{attempt, route, status, KnativeRuntime};
 use crate::error::{Error, Result, StartFailure};
 use crate::runtime::{Upstream, WorkspaceSpec};
 
@@ -23,8 +37,29 @@ pub(super) const SETTLE: Duration = Duration::from_secs(5);
 /// API server whether the Service still exists.
 const RECHECK: Duration = Duration::from_secs(5);
 
-/// How often a start looks whether a volume being deleted is gone.
-const VOLUME_RECHECK: Duration = Duration::from_millis(500);
+/// How long a start waits, by default, for the previous Service or home volume
+/// of its name to be gone.
+pub const RELEASE_LIMIT: Duration = Duration::from_secs(120);
+
+/// How long a start waits for what it does not control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waits {
+    /// How long a pod that cannot be scheduled counts as still starting, from
+    /// when Knative first said so ([`ready::SCHEDULING_GRACE`]).
+    pub scheduling: Duration,
+    /// How long a start waits for the previous Service or home volume of its
+    /// name to finish being deleted ([`RELEASE_LIMIT`]).
+    pub release: Duration,
+}
+
+impl Default for Waits {
+    fn default() -> Self {
+        Self {
+            scheduling: ready::SCHEDULING_GRACE,
+            release: RELEASE_LIMIT,
+        }
+    }
+}
 
 /// What the cache says of a start.
 enum Seen {
@@ -79,7 +114,29 @@ impl Drop for Probing<'_> {
     }
 }
 
+/// The error of a start whose previous `what` (of the same name) is still being
+/// deleted after `waited`.
+fn still_releasing(key: &WorkspaceKey, what: &str, waited: Duration) -> Error {
+    warn!(workspace = %key, what, waited_secs = waited.as_secs(), "the previous objects of the workspace are not gone; the start gives up");
+    Error::StartFailed {
+        kind: StartFailure::Other,
+        message: format!(
+            "The workspace cannot start yet: {what} is still being released after its \
+             delete ({} s so far). An operator should check the old pod or its node \
+             (kubectl describe pvc, kubectl get pods); then open the workspace again.",
+            waited.as_secs()
+        ),
+    }
+}
+
 impl KnativeRuntime {
+    /// The same runtime waiting `waits` instead of the defaults (tests: moments
+    /// instead of minutes).
+    pub fn with_waits(mut self, waits: Waits) -> Self {
+        self.waits = waits;
+        self
+    }
+
     fn probing(&self, name: &str) -> Probing<'_> {
         let mut probing = self.probing.lock().unwrap_or_else(|p| p.into_inner());
         *probing.entry(name.to_owned()).or_default() += 1;
@@ -87,120 +144,6 @@ impl KnativeRuntime {
             rt: self,
             name: name.to_owned(),
         }
-    }
-
-    /// Applies the Secrets, the volumes and the Service (its template carrying
-    /// `attempt`, see [`attempt`]); returns the Service as stored.
-    async fn apply(&self, spec: &WorkspaceSpec, attempt: u64) -> Result<Ksvc, KnativeError> {
-        let key = &spec.key;
-        if let Some(path) = &self.cfg.launcher.git_token_file {
-            // Read on every start, so a rotated token reaches the next workspace start.
-            let token = GitToken::read(path).map_err(|source| KnativeError::Token {
-                path: path.clone(),
-                source,
-            })?;
-            let secret = objects::git_token_secret(&self.cfg, &key.user, &token);
-            self.api.apply_secret(&secret).await?;
-        }
-        // Before the Service: its pod mounts it and cannot start without it.
-        if let Some(hop) = &self.cfg.hop {
-            let credential = hop.credential(&key.name());
-            let secret = objects::hop_secret(&self.cfg, spec, &credential);
-            self.api.apply_secret(&secret).await?;
-        }
-        let storage = spec.instance.resources.storage.as_ref();
-        let user_volume = objects::user_volume(&self.cfg, &key.user, storage);
-        self.api.create_pvc(&user_volume).await?;
-        self.home_volume(&objects::home_volume(&self.cfg, spec))
-            .await?;
-        let mut ksvc = objects::ksvc(&self.cfg, spec);
-        attempt::stamp(&mut ksvc, attempt);
-        Ok(self.api.apply_ksvc(&ksvc).await?)
-    }
-
-    /// Creates the workspace's home volume unless it exists. One being deleted
-    /// (a workspace opened again right after its delete: the claim stays while
-    /// the old pod stops) is waited out first; a new pod bound to it would fail
-    /// to schedule once it is gone.
-    async fn home_volume(&self, pvc: &PersistentVolumeClaim) -> Result<(), KnativeError> {
-        let name = pvc.metadata.name.as_deref().unwrap_or_default();
-        loop {
-            match self.api.get_pvc(name).await? {
-                Some(p) if p.metadata.deletion_timestamp.is_some() => {
-                    debug!(
-                        pvc = name,
-                        "waiting for the deleted workspace's volume to go"
-                    );
-                    tokio::time::sleep(VOLUME_RECHECK).await;
-                }
-                Some(_) => return Ok(()),
-                None => return Ok(self.api.create_pvc(pvc).await?),
-            }
-        }
-    }
-
-    /// The spec to apply: the recorded one of an existing workspace, else `spec`'s
-    /// (stamped with its creation time, and naming a repository workspace's repo);
-    /// and the Service as the API server has it now (never the cache: the caller
-    /// is about to write).
-    async fn recorded(
-        &self,
-        spec: &WorkspaceSpec,
-    ) -> Result<(WorkspaceSpec, Option<Ksvc>), KnativeError> {
-        let existing = self.api.get_ksvc(spec.key.name().as_str()).await?;
-        let recorded = existing.as_ref().and_then(|ksvc| match objects::spec_of(&ksvc.metadata) {
-            Ok(recorded) => Some(recorded),
-            Err(err) => {
-                warn!(workspace = %spec.key, ?err, "the workspace's recorded spec cannot be read; applying the given one");
-                None
-            }
-        });
-        let instance = recorded.unwrap_or_else(|| {
-            let mut fresh = spec.instance.clone();
-            if fresh.created_unix == 0 {
-                fresh.created_unix = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or_default();
-            }
-            fresh
-        });
-        let mut out = WorkspaceSpec::new(spec.key.clone(), instance);
-        if let Some(repo) = spec.key.repo() {
-            out.instance.repo = Some(repo.clone());
-        }
-        Ok((out, existing))
-    }
-
-    /// The Service as the API server has it, after any deletion under way has
-    /// finished (a repository workspace being deleted is started afresh).
-    async fn current(&self, given: &WorkspaceSpec) -> Result<(WorkspaceSpec, Option<Ksvc>)> {
-        let (spec, existing) = self.recorded(given).await?;
-        let Some(deleting) = existing.as_ref().filter(|k| is_deleting(k)) else {
-            return Ok((spec, existing));
-        };
-        if let WorkspaceKind::Instance(_) = &given.key.kind {
-            return Err(gone(&given.key));
-        }
-        let (name, uid) = (given.key.name().to_string(), deleting.uid());
-        debug!(workspace = %given.key, "waiting for the workspace's deletion to finish");
-        let mut rx = self.cache.subscribe();
-        loop {
-            // Gone from the cache: make sure with the API server.
-            let cached_gone = self.cache.ksvc(&name).is_none_or(|k| k.uid() != uid);
-            if cached_gone
-                && self
-                    .api
-                    .get_ksvc(&name)
-                    .await
-                    .map_err(KnativeError::from)?
-                    .is_none()
-            {
-                break;
-            }
-            let _ = tokio::time::timeout(RECHECK, rx.changed()).await;
-        }
-        Ok(self.recorded(given).await?)
     }
 
     /// `ensure`: see the module docs.
@@ -212,21 +155,27 @@ impl KnativeRuntime {
         }
         if let Some(existing) = &existing {
             self.clear_stale_progress(existing).await;
+            if self.serves(existing).await {
+                debug!(workspace = %key, "its revision serves: its template is kept (new settings reach it at its next start)");
+                self.record_spec(&spec, existing).await?;
+                return Ok(self.upstream(key));
+            }
         }
         let latest = existing
             .as_ref()
             .and_then(|k| self.cache.latest_revision(k));
-        let attempt = attempt::next(existing.as_ref(), latest.as_deref());
+        let attempt = attempt::next(existing.as_ref(), latest.as_deref(), self.waits.scheduling);
         if attempt > existing.as_ref().map_or(0, attempt::of) {
             info!(workspace = %key, attempt, "its last start failed; starting a new revision");
         }
-        let applied = self.apply(&spec, attempt).await?;
+        let applied = self.apply(&spec, existing.as_ref(), attempt).await?;
         self.undo_resurrection(key, existing.as_ref(), &applied)
             .await?;
         let up = self.upstream(key);
         let generation = applied.metadata.generation.unwrap_or(1);
-        // An already-ready revision of this generation: the activator holds the
-        // requests while a pod starts, nothing to wait for.
+        // An already-ready revision of this generation (scaled to zero: the
+        // template applied was its own): the activator holds the requests while a
+        // pod starts, nothing to wait for.
         if existing
             .as_ref()
             .is_some_and(|k| ready::verdict(k, None, generation) == Verdict::Ready)
@@ -249,6 +198,24 @@ impl KnativeRuntime {
         Ok(up)
     }
 
+    /// Whether `existing` serves now (see the module docs): Ready for its
+    /// generation, and its serving revision not scaled to zero. A revision this
+    /// replica's cache does not know counts as serving: an open never replaces
+    /// what may be running.
+    async fn serves(&self, existing: &Ksvc) -> bool {
+        let generation = existing.metadata.generation.unwrap_or(1);
+        if ready::verdict_within(existing, None, generation, self.waits.scheduling)
+            != Verdict::Ready
+        {
+            return false;
+        }
+        if let Err(error) = self.synced().await {
+            debug!(%error, "the workspace cache is not loaded; a Ready workspace counts as serving");
+        }
+        let serving = status::serving_revision(existing).and_then(|n| self.cache.revision(n));
+        !serving.is_some_and(|r| status::is_scaled_to_zero(&r))
+    }
+
     /// What the cache says of the start of Service `uid`'s `generation`.
     fn seen(&self, key: &WorkspaceKey, uid: &str, generation: i64, sighted: &mut bool) -> Seen {
         match self.cache.ksvc(key.name().as_str()) {
@@ -264,7 +231,12 @@ impl KnativeRuntime {
                     }
                 }
                 let latest = self.cache.latest_revision(&k);
-                match ready::verdict(&k, latest.as_deref(), generation) {
+                match ready::verdict_within(
+                    &k,
+                    latest.as_deref(),
+                    generation,
+                    self.waits.scheduling,
+                ) {
                     Verdict::Ready => Seen::Ready,
                     Verdict::Pending => Seen::Pending,
                     Verdict::Failed(f) => Seen::Broken(failed(key, &f)),
@@ -277,26 +249,34 @@ impl KnativeRuntime {
 
     /// Waits until the cache shows the Service Ready for `generation`, or failed,
     /// or deleted. Asks the API server now and then while the cache has not
-    /// shown the Service yet (it may have come and gone between two looks).
+    /// shown the Service yet (it may have come and gone between two looks); an
+    /// API server that does not answer then is no reason to end the start.
+    /// Looks again at least as often as the scheduling grace, which may run out
+    /// without a change.
     async fn until_ready(&self, key: &WorkspaceKey, uid: &str, generation: i64) -> Result<()> {
         let name = key.name().to_string();
         let mut rx = self.cache.subscribe();
         let mut sighted = false;
+        let recheck = RECHECK.min(self.waits.scheduling);
         loop {
             match self.seen(key, uid, generation, &mut sighted) {
                 Seen::Ready => return Ok(()),
                 Seen::Broken(err) => return Err(err),
                 Seen::Pending => {}
             }
-            match tokio::time::timeout(RECHECK, rx.changed()).await {
+            match tokio::time::timeout(recheck, rx.changed()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(Error::Runtime("the workspace cache stopped".into())),
-                Err(_) if !sighted => {
-                    let now = self.api.get_ksvc(&name).await.map_err(KnativeError::from)?;
-                    if now.is_none_or(|k| k.uid().as_deref() != Some(uid) || is_deleting(&k)) {
-                        return Err(gone(key));
+                Err(_) if !sighted => match self.api.get_ksvc(&name).await {
+                    Ok(now) => {
+                        if now.is_none_or(|k| k.uid().as_deref() != Some(uid) || is_deleting(&k)) {
+                            return Err(gone(key));
+                        }
                     }
-                }
+                    Err(error) => {
+                        debug!(workspace = %key, %error, "cannot ask whether the workspace exists; waiting on");
+                    }
+                },
                 // Quiet for a while: what Knative does not say yet, its pods may.
                 Err(_) => {
                     if let Some(err) = self.pod_failure(key).await {
@@ -338,50 +318,5 @@ impl KnativeRuntime {
         if !shown {
             warn!(name, "the workspace cache did not show a write in time");
         }
-    }
-
-    /// `register`: the API's create.
-    pub(super) async fn register_of(&self, given: &WorkspaceSpec) -> Result<()> {
-        let (spec, existing) = self.current(given).await?;
-        let applied = self
-            .apply(&spec, existing.as_ref().map_or(0, attempt::of))
-            .await?;
-        self.settle(&applied).await;
-        debug!(workspace = %spec.key, "workspace objects applied");
-        Ok(())
-    }
-
-    /// `update_spec`: an existing workspace's recorded spec is replaced.
-    pub(super) async fn update_spec_of(
-        &self,
-        key: &WorkspaceKey,
-        spec: &InstanceSpec,
-    ) -> Result<()> {
-        let name = key.name();
-        let before = self
-            .api
-            .get_ksvc(name.as_str())
-            .await
-            .map_err(KnativeError::from)?
-            .filter(|k| !is_deleting(k))
-            .ok_or_else(|| Error::NotFound(format!("no workspace {key}")))?;
-        let spec = WorkspaceSpec::new(key.clone(), spec.clone());
-        let mut ksvc = objects::ksvc(&self.cfg, &spec);
-        attempt::stamp(&mut ksvc, attempt::of(&before));
-        let applied = self
-            .api
-            .apply_ksvc(&ksvc)
-            .await
-            .map_err(KnativeError::from)?;
-        if before.uid() != applied.uid() {
-            warn!(workspace = %key, "the workspace was deleted while its spec was updated; removing it again");
-            self.api
-                .delete_ksvc(name.as_str())
-                .await
-                .map_err(KnativeError::from)?;
-            return Err(Error::NotFound(format!("no workspace {key}")));
-        }
-        self.settle(&applied).await;
-        Ok(())
     }
 }

@@ -24,7 +24,7 @@
 use dcs_model::api::{Progress, StartPhase};
 use dcs_model::WorkspaceKey;
 
-use super::ready::{revision_failure, verdict, Verdict};
+use super::ready::{revision_failure, verdict_within, Verdict, SCHEDULING_GRACE};
 use super::types::{condition, Ksvc, Revision};
 use super::KnativeRuntime;
 use crate::error::Result;
@@ -133,6 +133,17 @@ pub fn status_of(
     serving: Option<&Revision>,
     latest: Option<&Revision>,
 ) -> Status {
+    status_within(ksvc, serving, latest, SCHEDULING_GRACE)
+}
+
+/// [`status_of`], a pod that cannot be scheduled starting for `grace` (see
+/// [`super::ready`]).
+pub fn status_within(
+    ksvc: Option<&Ksvc>,
+    serving: Option<&Revision>,
+    latest: Option<&Revision>,
+    grace: std::time::Duration,
+) -> Status {
     let Some(ksvc) = ksvc else {
         return Status::NotFound;
     };
@@ -140,7 +151,7 @@ pub fn status_of(
         return Status::NotFound;
     }
     let generation = ksvc.metadata.generation.unwrap_or(1);
-    match verdict(ksvc, latest, generation) {
+    match verdict_within(ksvc, latest, generation, grace) {
         Verdict::Failed(f) => return Status::Failed { reason: f.detail() },
         Verdict::Pending => return Status::Starting,
         Verdict::Ready => {}
@@ -157,6 +168,19 @@ pub fn status_of(
             Some(0) => Status::Stopped,
             _ => Status::Running,
         },
+    }
+}
+
+/// Whether the revision is scaled to zero: `Active=False` (`NoTraffic`), or no
+/// pods where it says nothing of activity. A revision waking up (`Active` neither
+/// `True` nor `False`) is not.
+pub fn is_scaled_to_zero(revision: &Revision) -> bool {
+    let Some(status) = revision.status.as_ref() else {
+        return false;
+    };
+    match condition(&status.conditions, "Active") {
+        Some(c) => c.status == "False",
+        None => status.actual_replicas == Some(0),
     }
 }
 

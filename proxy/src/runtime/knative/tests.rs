@@ -18,6 +18,12 @@
 //! - [`launcher_env`]: proxy settings that reach the launcher through the pod's env.
 //! - [`progress`]: the phases of a start from the watch cache, to ready or a reason.
 //! - [`progress_push`]: launchers' pushed progress, recorded by one replica, seen by another.
+//! - [`serving`]: a serving workspace is left alone by an open from a replica with
+//!   other settings; a start outlives an API server that fails once.
+//! - [`scheduling`]: a pod waiting for a node is a start still going, for a grace.
+//! - [`teardown`]: a delete that fails part-way is finished by the next; a
+//!   workspace's own objects go with its Service.
+//! - [`reopen`]: opened again while the old objects go (or are stuck going).
 //! - [`real_cluster`]: `#[ignore]`d tests against `KUBECONFIG` (`make e2e-k8s`).
 
 mod contract;
@@ -36,7 +42,10 @@ mod readiness;
 mod real_cluster;
 mod reopen;
 mod replicas;
+mod scheduling;
 mod schema;
+mod serving;
+mod teardown;
 mod trees;
 mod verifier;
 mod walls;

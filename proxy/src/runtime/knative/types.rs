@@ -8,7 +8,7 @@
 //! answer carries defaults and status we do not model).
 
 use k8s_openapi::api::core::v1::PodSpec;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::core::{ApiResource, GroupVersionKind, NotUsed, Object};
 use serde::{Deserialize, Serialize};
 
@@ -130,6 +130,9 @@ pub struct Condition {
     /// Human-readable detail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// When the condition last changed status (Knative sets it on every one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
 }
 
 /// The name of `ksvc`'s latest created revision, if it has one.

@@ -18,14 +18,14 @@ use crate::error::Result;
 use crate::runtime::{Status, VolumeInfo, WorkspaceInfo};
 
 /// How long a read waits for the cache's first list.
-const SYNC_LIMIT: Duration = Duration::from_secs(10);
+pub(super) const SYNC_LIMIT: Duration = Duration::from_secs(10);
 
 /// How long `find_cached` waits for the watch to bring a Service it has not seen
 /// (one created through another replica a moment ago) before it answers `None`.
 const UNSEEN_GRACE: Duration = Duration::from_secs(1);
 
 impl KnativeRuntime {
-    async fn synced(&self) -> Result<(), KnativeError> {
+    pub(super) async fn synced(&self) -> Result<(), KnativeError> {
         Ok(self.cache.synced(SYNC_LIMIT).await?)
     }
 
@@ -37,7 +37,12 @@ impl KnativeRuntime {
         }
         let serving = status::serving_revision(ksvc).and_then(|n| self.cache.revision(n));
         let latest = self.cache.latest_revision(ksvc);
-        let status = status::status_of(Some(ksvc), serving.as_deref(), latest.as_deref());
+        let status = status::status_within(
+            Some(ksvc),
+            serving.as_deref(),
+            latest.as_deref(),
+            self.waits.scheduling,
+        );
         let name = ksvc.metadata.name.as_deref().unwrap_or_default();
         let probing = self
             .probing

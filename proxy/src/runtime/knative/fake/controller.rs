@@ -18,8 +18,10 @@ fn key(resource: &str, ns: &str, name: &str) -> Key {
     (GROUP.into(), resource.into(), ns.into(), name.into())
 }
 
+/// A condition as Knative writes it, changed now.
 fn condition(type_: &str, status: &str, reason: Option<&str>, message: Option<&str>) -> Value {
-    let mut c = json!({"type": type_, "status": status});
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let mut c = json!({"type": type_, "status": status, "lastTransitionTime": now});
     if let Some(r) = reason {
         c["reason"] = json!(r);
     }
@@ -155,6 +157,26 @@ impl FakeApiServer {
             "actualReplicas": 0, "desiredReplicas": 0,
         });
         state.put(key("revisions", ns, &rev), r);
+    }
+
+    /// The pod of the Service's current generation cannot be scheduled (yet), as
+    /// Knative reports it: the revision's `ResourcesAvailable=False`
+    /// (`Unschedulable`, with the scheduler's `message`), the Service's
+    /// `Ready=False` (`RevisionFailed`). [`FakeApiServer::mark_ready`] later is
+    /// the pod getting its node.
+    pub fn unschedulable(&self, ns: &str, name: &str, message: &str) {
+        let mut state = self.lock();
+        let reason = "Unschedulable";
+        deploying(&mut state, ns, name);
+        fail_revision(
+            &mut state,
+            ns,
+            name,
+            "ResourcesAvailable",
+            reason,
+            message,
+            true,
+        );
     }
 
     /// The Service's latest generation failed to become ready: `Ready=False`.

@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use http::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use super::preconditions::{failed_delete, stale_write};
+use super::preconditions::stale_write;
 use super::watch::list_version;
 use super::wire::{respond, selector_matches, status, FakeBody, Target};
 use super::{FakeApiServer, Key, State};
 
-fn key_of(t: &Target, name: &str) -> Key {
+pub(super) fn key_of(t: &Target, name: &str) -> Key {
     (
         t.group.clone(),
         t.resource.clone(),
@@ -21,7 +21,7 @@ fn key_of(t: &Target, name: &str) -> Key {
     )
 }
 
-fn not_found(t: &Target, name: &str) -> Response<FakeBody> {
+pub(super) fn not_found(t: &Target, name: &str) -> Response<FakeBody> {
     status(
         StatusCode::NOT_FOUND,
         "NotFound",
@@ -128,14 +128,14 @@ impl FakeApiServer {
         let mut state = self.lock();
         if is_ksvc(t) && state.delete_before_apply.as_deref() == Some(name.as_str()) {
             state.delete_before_apply = None;
-            finish_delete(&mut state, &key);
+            self.finish_delete(&mut state, &key);
             let home = (
                 String::new(),
                 "persistentvolumeclaims".into(),
                 t.namespace.clone(),
                 name.clone(),
             );
-            finish_delete(&mut state, &home);
+            self.finish_delete(&mut state, &home);
         }
         let existing = state.objects.get(&key).cloned();
         if let Some(old) = &existing {
@@ -221,71 +221,6 @@ impl FakeApiServer {
         }
         drop(state);
         respond(StatusCode::OK, &obj)
-    }
-
-    pub(super) fn delete(&self, t: &Target, options: &Value) -> Response<FakeBody> {
-        let name = t.name.clone().unwrap_or_default();
-        let key = key_of(t, &name);
-        let mut state = self.lock();
-        let Some(obj) = state.objects.get(&key).cloned() else {
-            return not_found(t, &name);
-        };
-        if let Some(conflict) = failed_delete(t, &obj, options) {
-            return conflict;
-        }
-        let grace = (state.delete_graces.get(&t.resource).copied()).unwrap_or(state.delete_grace);
-        if grace.is_zero() {
-            finish_delete(&mut state, &key);
-            return success(t, &name);
-        }
-        if obj["metadata"]["deletionTimestamp"].is_null() {
-            // Finalizers at work: the object stays, marked, for a moment.
-            let mut marked = obj;
-            marked["metadata"]["deletionTimestamp"] = json!("2024-01-01T00:00:00Z");
-            let marked = state.put(key.clone(), marked);
-            let uid = marked["metadata"]["uid"].clone();
-            let server = self.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(grace).await;
-                let mut state = server.lock();
-                if state.objects.get(&key).map(|o| &o["metadata"]["uid"]) == Some(&uid) {
-                    finish_delete(&mut state, &key);
-                }
-            });
-            return respond(StatusCode::ACCEPTED, &marked);
-        }
-        respond(StatusCode::ACCEPTED, &obj)
-    }
-}
-
-fn success(t: &Target, name: &str) -> Response<FakeBody> {
-    respond(
-        StatusCode::OK,
-        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
-        "status": "Success", "details": {"name": name, "group": t.group, "kind": t.resource}}),
-    )
-}
-
-/// Removes the object; a Knative Service's revisions go with it (garbage
-/// collection by owner).
-fn finish_delete(state: &mut State, key: &Key) {
-    state.remove(key);
-    let (group, resource, ns, name) = key;
-    if group == "serving.knative.dev" && resource == "services" {
-        let owned: Vec<Key> = state
-            .objects
-            .iter()
-            .filter(|((g, r, n, _), o)| {
-                g == "serving.knative.dev"
-                    && r == "revisions"
-                    && n == ns
-                    && o["metadata"]["labels"]["serving.knative.dev/service"] == name.as_str()
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in owned {
-            state.remove(&k);
-        }
     }
 }
 

@@ -79,8 +79,12 @@ impl State {
 
     fn publish(&mut self, key: Key, kind: &'static str, object: Value) {
         let line = event_line(kind, &object);
-        self.watchers
-            .retain(|w| !w.wants(&key, &object) || w.tx.send(line.clone()).is_ok());
+        if self.held.contains(&key.1) {
+            self.held_events.push((key.clone(), object.clone(), line));
+        } else {
+            self.watchers
+                .retain(|w| !w.wants(&key, &object) || w.tx.send(line.clone()).is_ok());
+        }
         self.history.push(Change {
             version: self.version,
             key,
@@ -194,6 +198,26 @@ impl FakeApiServer {
     /// connection does); clients resume from their last version.
     pub fn close_watches(&self) {
         self.lock().watchers.clear();
+    }
+
+    /// The open watches of `resource` hear of no change until
+    /// [`FakeApiServer::release_watches`] (a watch lagging behind the API server).
+    pub fn hold_watches(&self, resource: &str) {
+        self.lock().held.insert(resource.to_owned());
+    }
+
+    /// The open watches of `resource` hear of what was held back, and of every
+    /// change from now on.
+    pub fn release_watches(&self, resource: &str) {
+        let mut state = self.lock();
+        state.held.remove(resource);
+        let (released, kept) = std::mem::take(&mut state.held_events)
+            .into_iter()
+            .partition::<Vec<_>, _>(|(key, _, _)| key.1 == resource);
+        state.held_events = kept;
+        for (key, object, line) in released {
+            (state.watchers).retain(|w| !w.wants(&key, &object) || w.tx.send(line.clone()).is_ok());
+        }
     }
 
     /// How many watches are open now.

@@ -1,5 +1,8 @@
 //! Verdicts from Knative's conditions, and what people are told.
 
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
 use kube::core::{NotUsed, Object};
 use serde_json::{json, Value};
 
@@ -140,4 +143,99 @@ fn deploying_is_pending_and_details_are_bounded() {
     .reason
     .is_empty());
     assert!(!is_fatal("ExitCode0") && is_fatal("ExitCode137") && !is_fatal("Deploying"));
+}
+
+#[test]
+fn a_pod_that_cannot_be_scheduled_is_pending_for_the_grace() {
+    let ago = |secs: i64| {
+        let t = Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(secs);
+        t.to_string()
+    };
+    let unschedulable = |message: &str, since: Option<String>| {
+        let mut c = json!({"type": "ResourcesAvailable", "status": "False",
+                           "reason": "Unschedulable", "message": message});
+        if let Some(t) = since {
+            c["lastTransitionTime"] = json!(t);
+        }
+        rev("ws-00001", json!([c]))
+    };
+    let grace = Duration::from_secs(120);
+    let insufficient = "0/3 nodes are available: 3 Insufficient cpu.";
+    let young = unschedulable(insufficient, Some(ago(10)));
+    assert_eq!(
+        verdict_within(&waiting(1), Some(&young), 1, grace),
+        Verdict::Pending
+    );
+    let old = unschedulable(insufficient, Some(ago(130)));
+    assert!(matches!(
+        verdict_within(&waiting(1), Some(&old), 1, grace),
+        Verdict::Failed(_)
+    ));
+    // A condition without a time: no telling how long, final.
+    let timeless = unschedulable(insufficient, None);
+    assert!(matches!(
+        verdict_within(&waiting(1), Some(&timeless), 1, grace),
+        Verdict::Failed(_)
+    ));
+    // The Service's own word (its revision not seen yet) counts the same.
+    let failed = |since: String| {
+        ksvc(
+            1,
+            json!({"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "False",
+                "reason": "RevisionFailed", "lastTransitionTime": since,
+                "message": format!("Revision \"ws-00001\" failed with message: {insufficient}.")}]}),
+        )
+    };
+    assert_eq!(
+        verdict_within(&failed(ago(5)), None, 1, grace),
+        Verdict::Pending
+    );
+    let Verdict::Failed(f) = verdict_within(&failed(ago(500)), None, 1, grace) else {
+        panic!("not failed")
+    };
+    assert!(
+        f.explain().starts_with("No node in the cluster has room"),
+        "{}",
+        f.explain()
+    );
+    // Other failures are final at once, however young.
+    let crash = rev(
+        "ws-00001",
+        json!([{"type": "ContainerHealthy", "status": "False", "reason": "ExitCode1",
+                "lastTransitionTime": ago(1)}]),
+    );
+    assert!(matches!(
+        verdict_within(&waiting(1), Some(&crash), 1, grace),
+        Verdict::Failed(_)
+    ));
+}
+
+#[test]
+fn what_the_scheduler_said_decides_what_people_are_told() {
+    let explain = |message: &str| {
+        Failure {
+            reason: "Unschedulable".into(),
+            message: message.into(),
+        }
+        .explain()
+    };
+    let affinity = explain(
+        "0/3 nodes are available: 1 Insufficient memory, 2 node(s) didn't match pod affinity rules.",
+    );
+    assert!(
+        affinity.contains("the node that holds your workspace volume"),
+        "{affinity}"
+    );
+    let unbound =
+        explain("0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.");
+    assert!(
+        unbound.contains("has not provided the workspace's volumes"),
+        "{unbound}"
+    );
+    assert!(!unbound.contains("CPU"), "{unbound}");
+    let room = explain("0/3 nodes are available: 3 Insufficient cpu.");
+    assert!(
+        room.contains("has room") && room.contains("less CPU"),
+        "{room}"
+    );
 }

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::runtime::contract;
 use crate::runtime::knative::fake::Policy;
 use crate::runtime::knative::route::{self, Answer};
+use crate::runtime::knative::start::Waits;
 use crate::runtime::{Runtime, Status, WorkspaceSpec};
 
 /// A generous bound for what must happen "within seconds", not after a start
@@ -175,6 +176,15 @@ fn failures() -> Vec<(Policy, &'static str)> {
 #[tokio::test]
 async fn a_revision_that_cannot_become_ready_fails_ensure_with_knatives_reason() {
     let h = FakeHarness::new(config_with(&[]));
+    // A pod that cannot be scheduled fails once it has been so for the grace.
+    let waits = Waits {
+        scheduling: Duration::from_millis(500),
+        ..Waits::default()
+    };
+    let h = FakeHarness {
+        runtime: h.runtime.with_waits(waits),
+        ..h
+    };
     for (i, (policy, says)) in failures().into_iter().enumerate() {
         let k = repo_key(&format!("f{i}-alice"));
         h.server.set_policy_for(k.name().as_str(), policy.clone());
@@ -271,12 +281,18 @@ async fn a_new_generation_waits_for_its_own_readiness() {
     let k = repo_key("alice");
     let name = k.name().to_string();
     h.ensure_ready(&k).await;
-    // A proxy with another launcher image: a new revision (generation 2); the
-    // Service still says Ready for generation 1.
+    // A proxy with another launcher image: once the workspace scaled to zero, its
+    // next start is a new revision (generation 2); the Service still says Ready
+    // for generation 1.
     let cfg = config_with(&["--knative-launcher-image", "dcs-launcher:next"]);
     let next = crate::runtime::knative::KnativeRuntime::new(cfg, h.server.client())
         .with_route_override(h.ingress.addr().to_string());
     let next = std::sync::Arc::new(next);
+    h.server.scale_to_zero(NS, &name);
+    eventually("the other replica hears of the scale to zero", || async {
+        (next.status(&k).await.ok()? == Status::Stopped).then_some(())
+    })
+    .await;
     let start = tokio::spawn({
         let (rt, spec) = (next.clone(), WorkspaceSpec::for_repo(k.clone()));
         async move { rt.ensure(&spec).await }

@@ -29,7 +29,7 @@ async fn ensure_of_an_existing_instance_applies_its_recorded_spec() {
             reply: (StatusCode::OK, stored("3")),
             ..step(Method::GET, format!("{KSVCS}/{id}"))
         },
-        super::hop_secret(&cfg, &recorded),
+        super::hop_secret_owned(&cfg, &recorded, "uid-1"),
         Step {
             query: create(),
             reply: (StatusCode::CONFLICT, status_body(409, "AlreadyExists")),
@@ -42,8 +42,14 @@ async fn ensure_of_an_existing_instance_applies_its_recorded_spec() {
             reply: (StatusCode::OK, stored("4")),
             ..step(Method::PATCH, format!("{KSVCS}/{id}"))
         },
+        super::home_owned(&recorded, "uid-1"),
     ];
-    let (client, server) = scripted(steps);
+    // Scaled to zero: a running one would be left as it is.
+    let cache = Cache {
+        revisions: vec![super::scaled_to_zero("rev-00001")],
+        ..Cache::default()
+    };
+    let (client, server) = scripted_with(steps, cache);
     let rt = KnativeRuntime::new(cfg, client);
     // The browser's ensure knows nothing but the key.
     rt.ensure(&WorkspaceSpec::for_repo(k))
