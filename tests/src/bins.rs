@@ -43,3 +43,17 @@ pub fn bin_path(name: &str) -> anyhow::Result<PathBuf> {
     }
     Ok(path)
 }
+
+/// Hands `env` to a launcher started by `cmd` as its whole contract: the `DCS_*`
+/// and `K_*` variables of the test's own environment are removed first.
+pub fn launcher_contract(cmd: &mut std::process::Command, env: &dcs_model::LauncherEnv) {
+    for (key, _) in std::env::vars_os() {
+        if key
+            .to_str()
+            .is_some_and(|k| k.starts_with("DCS_") || k.starts_with("K_"))
+        {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.envs(env.to_vars());
+}

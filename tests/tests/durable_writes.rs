@@ -51,14 +51,7 @@ impl Traced {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0);
-        for (k, _) in std::env::vars_os() {
-            if k.to_str()
-                .is_some_and(|k| k.starts_with("DCS_") || k.starts_with("K_"))
-            {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.envs(env.to_vars());
+        dcs_e2e::bins::launcher_contract(&mut cmd, &env);
         let child = cmd
             .spawn()
             .context("strace is needed by this test (apt-get install strace)")?;

@@ -25,14 +25,7 @@ fn launcher(git: &GitServer, dir: &std::path::Path, knative: bool) -> anyhow::Re
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0);
-    for (k, _) in std::env::vars_os() {
-        if k.to_str()
-            .is_some_and(|k| k.starts_with("DCS_") || k.starts_with("K_"))
-        {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env.to_vars());
+    dcs_e2e::bins::launcher_contract(&mut cmd, &env);
     if knative {
         cmd.env("K_SERVICE", "dcs-ws-test")
             .env("DCS_TERMINATION_LOG", dir.join("termination-log"));
