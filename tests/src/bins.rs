@@ -1,5 +1,6 @@
 //! Locating the workspace binaries (`dcs-proxy`, `dcs-launcher`) that the
-//! end-to-end tests start as real processes.
+//! end-to-end tests start as real processes, and what a test needs to start a
+//! launcher by hand ([`launcher_contract`]) and read its phase ([`ready_phase`]).
 //!
 //! Integration tests run from `target/<profile>/deps/`; the binaries built by
 //! `cargo build --bins` sit in its parent, `target/<profile>/`. The
@@ -56,4 +57,23 @@ pub fn launcher_contract(cmd: &mut std::process::Command, env: &dcs_model::Launc
         }
     }
     cmd.envs(env.to_vars());
+}
+
+/// The `phase` of a launcher's `/_dcs/ready` at `addr` (`host:port`), `None` while
+/// it does not answer (a blocking read of at most 10 s).
+pub fn ready_phase(addr: &str) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut conn = std::net::TcpStream::connect(addr).ok()?;
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        conn,
+        "GET /_dcs/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).ok()?;
+    let body = answer.split("\r\n\r\n").nth(1)?;
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v["phase"].as_str().map(str::to_owned)
 }

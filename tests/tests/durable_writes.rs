@@ -71,7 +71,9 @@ impl Traced {
             addr = std::fs::read_to_string(&addr_file)
                 .ok()
                 .and_then(|a| a.trim().parse().ok());
-            phase = addr.and_then(ready_phase).unwrap_or_default();
+            phase = addr
+                .and_then(|a: std::net::SocketAddr| dcs_e2e::bins::ready_phase(&a.to_string()))
+                .unwrap_or_default();
             phase == "ready" || phase == "failed"
         })
         .await;
@@ -102,23 +104,6 @@ impl Drop for Traced {
         let _ = dcs_os::group::signal(self.child.id(), nix::sys::signal::Signal::SIGKILL);
         let _ = self.child.wait();
     }
-}
-
-/// The `phase` of `/_dcs/ready` at `addr`.
-fn ready_phase(addr: std::net::SocketAddr) -> Option<String> {
-    use std::io::{Read as _, Write as _};
-    let mut conn = std::net::TcpStream::connect(addr).ok()?;
-    conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        conn,
-        "GET /_dcs/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer).ok()?;
-    let body = answer.split("\r\n\r\n").nth(1)?;
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    v["phase"].as_str().map(str::to_owned)
 }
 
 /// The call a trace line shows (`1234 syncfs(5</a/b>) = 0` → `syncfs`).

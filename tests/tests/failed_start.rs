@@ -75,7 +75,7 @@ async fn outside_knative_a_failed_clone_keeps_serving_its_reason() -> anyhow::Re
         let Some(addr) = std::fs::read_to_string(&addr_file).ok() else {
             return false;
         };
-        failed = ready_phase(addr.trim()).is_some_and(|p| p == "failed");
+        failed = dcs_e2e::bins::ready_phase(addr.trim()).is_some_and(|p| p == "failed");
         failed
     })
     .await;
@@ -87,20 +87,4 @@ async fn outside_knative_a_failed_clone_keeps_serving_its_reason() -> anyhow::Re
         "the launcher ended although it does not run under Knative"
     );
     Ok(())
-}
-
-/// The `phase` of `/_dcs/ready` at `addr`.
-fn ready_phase(addr: &str) -> Option<String> {
-    use std::io::{Read as _, Write as _};
-    let mut conn = std::net::TcpStream::connect(addr).ok()?;
-    write!(
-        conn,
-        "GET /_dcs/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer).ok()?;
-    let body = answer.split("\r\n\r\n").nth(1)?;
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    v["phase"].as_str().map(str::to_owned)
 }

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use dcs_e2e::{client, Proxy, ProxyBuilder};
+use dcs_e2e::{client, Proxy};
 use dcs_model::{InstanceId, UserId, WorkspaceKey};
 use dcs_proxy::hop::HopKey;
 use dcs_proxy::runtime::knative::fake::ingress::FakeIngress;
@@ -18,18 +18,11 @@ use dcs_proxy::runtime::knative::fake::launcher::Launcher;
 use dcs_proxy::runtime::knative::fake::{FakeApiServer, Policy};
 use serde_json::Value;
 
-const NS: &str = "dcs-workspaces";
+#[path = "common/replica.rs"]
+mod replica;
+use replica::replica;
 
-fn replica(dir: &std::path::Path, name: &str, ingress: &FakeIngress) -> anyhow::Result<Proxy> {
-    ProxyBuilder::new(&dir.join(name), "http://127.0.0.1:1")
-        .knative(&dir.join("kubeconfig"), &dir.join("hop.key"))
-        .arg("--knative-ingress")
-        .arg(ingress.addr().to_string())
-        // The reaper asks the workspaces' clocks every 2 s.
-        .arg("--idle-timeout")
-        .arg("20s")
-        .start()
-}
+const NS: &str = "dcs-workspaces";
 
 /// The `?tkn=` exchange through `proxy`: the instance's cookie (`name=value`).
 async fn exchange(proxy: &Proxy, id: &str, token: &str) -> anyhow::Result<String> {

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use dcs_e2e::{client, Proxy, ProxyBuilder};
+use dcs_e2e::{client, Proxy};
 use dcs_model::{InstanceId, UserId, WorkspaceKey};
 use dcs_proxy::hop::HopKey;
 use dcs_proxy::runtime::knative::fake::ingress::FakeIngress;
@@ -16,21 +16,14 @@ use dcs_proxy::runtime::knative::fake::{FakeApiServer, Policy};
 use dcs_proxy::runtime::Upstream;
 use serde_json::Value;
 
+#[path = "common/replica.rs"]
+mod replica;
+use replica::replica;
+
 const NS: &str = "dcs-workspaces";
 /// The note on the Service of the last stop counted (`runtime::knative::stop_count`).
 const STOP_COUNTED_ANNOTATION: &str = "dcs.dev/stop-counted";
 const REQUESTED: &str = "dcs_idle_stops_total{reason=\"requested\"}";
-
-fn replica(dir: &std::path::Path, name: &str, ingress: &FakeIngress) -> anyhow::Result<Proxy> {
-    ProxyBuilder::new(&dir.join(name), "http://127.0.0.1:1")
-        .knative(&dir.join("kubeconfig"), &dir.join("hop.key"))
-        .arg("--knative-ingress")
-        .arg(ingress.addr().to_string())
-        // The reaper asks the workspaces' clocks every 2 s.
-        .arg("--idle-timeout")
-        .arg("20s")
-        .start()
-}
 
 async fn requested(proxy: &Proxy) -> anyhow::Result<u64> {
     Ok(dcs_e2e::metric(&proxy.metrics().await?, REQUESTED))
