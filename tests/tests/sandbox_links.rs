@@ -25,6 +25,15 @@ async fn a_link_to_another_users_volume_is_not_followed_by_the_checkout() -> any
     let resp = issuer.signed(client().get(&ready), &bob).send().await?;
     assert_eq!(resp.status(), 200, "bob's workspace: {}", fx.proxy.log());
     let bobs = fx.proxy.volume_of(&bob.uid).join("acme/hello");
+    // Bob's own history step (after his start) fetches into his checkout: let it
+    // end before his refs are taken as what must not change.
+    let history_done = dcs_e2e::wait_until(
+        std::time::Duration::from_secs(120),
+        std::time::Duration::from_millis(50),
+        || fx.proxy.log().contains("history step done"),
+    )
+    .await;
+    assert!(history_done, "bob's history step: {}", fx.proxy.log());
     fx.repo
         .commit(&[("later.txt", "later\n")], "upstream moved on")?;
     let before = git(&bobs, &["for-each-ref"])?;
