@@ -15,11 +15,8 @@ async fn free_port() -> anyhow::Result<u16> {
 /// Waits until the workspace runs, so a navigation reaches the launcher rather than
 /// the proxy's progress page.
 async fn ready(fx: &Fixture) -> anyhow::Result<()> {
-    let resp = client()
-        .get(fx.proxy.url("/github/acme/hello/_dcs/ready"))
-        .send()
-        .await?;
-    assert_eq!(resp.status(), 200, "{}", fx.proxy.log());
+    let url = fx.proxy.url("/github/acme/hello/_dcs/ready");
+    fx.expect_ok(client().get(url)).await?;
     Ok(())
 }
 
