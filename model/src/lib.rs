@@ -12,10 +12,12 @@
 //! - [`api`]: management API request types and their validation.
 //! - [`plumbing`]: the launcher's `/_dcs/` paths the proxy asks too.
 //! - [`credentials`]: a user's own git credentials: API types and the stored form.
+//! - [`devcontainer`]: a checkout's `devcontainer.json`: what applies, and [`devcontainer::Mode`].
 //! - [`error`]: the crate's single error type.
 
 pub mod api;
 pub mod credentials;
+pub mod devcontainer;
 pub mod env;
 pub mod error;
 pub mod image;

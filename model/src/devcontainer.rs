@@ -1,0 +1,83 @@
+//! A checkout's dev container configuration (`devcontainer.json`, the Development
+//! Containers specification): which file counts, what a workspace applies of it, and
+//! how the launcher runs it ([`Mode`]). Pure: parsing and variable substitution, no
+//! I/O; the launcher reads the file and runs what it says.
+//!
+//! # Layout
+//! - [`mode`]: [`Mode`], the contract's `DCS_DEVCONTAINER` (ask, run, off).
+//! - [`parse`](mod@parse): JSONC text → [`Config`]: the environment, the lifecycle steps,
+//!   what is not applied, and the parts of the wrong shape ([`Config::problems`]).
+//! - [`command`]: [`Step`] and [`Command`] (a shell line, an argv, or named commands
+//!   run in parallel), and their one-line [`Command::summary`].
+//! - [`vars`]: `${...}` variables ([`substitute`], [`Context`]) and the environment a
+//!   workspace applies ([`environment`]).
+//!
+//! What applies: `name`, `containerEnv`, `remoteEnv` and the four lifecycle steps
+//! `onCreateCommand`, `updateContentCommand`, `postCreateCommand`, `postStartCommand`.
+//! Every other top-level property (`image`, `build`, `features`, `initializeCommand`,
+//! `postAttachCommand`, ...) is listed in [`Config::not_applied`]; `$schema` is ignored.
+
+pub mod command;
+pub mod mode;
+pub mod parse;
+pub mod vars;
+
+pub use command::{Command, Step};
+pub use mode::{Mode, DCS_DEVCONTAINER};
+pub use parse::{parse, Config, ParseError};
+pub use vars::{environment, substitute, Context, Environment};
+
+/// The files a checkout's configuration is read from, relative to the checkout; the
+/// first that exists counts.
+pub const FILES: [&str; 2] = [".devcontainer/devcontainer.json", ".devcontainer.json"];
+
+/// The largest file read; a larger one is refused by the reader.
+pub const MAX_BYTES: usize = 1 << 20;
+
+/// The longest variable name accepted, in bytes.
+const MAX_NAME_BYTES: usize = 256;
+
+/// Whether `name` can be an environment variable's name: non-empty, at most 256 bytes,
+/// no `=`, no NUL and no control character.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_BYTES
+        && !name.contains('=')
+        && !name.chars().any(char::is_control)
+}
+
+/// `text` as one line of at most `max` characters for a notice or a log: a line break
+/// becomes `⏎`, a tab a space, other control characters and bidirectional-text
+/// controls (which could make the text read differently than it runs) `�`; a longer
+/// text is cut with `…` (counted in `max`).
+pub(crate) fn one_line(text: &str, max: usize) -> String {
+    let total = text.chars().count();
+    let keep = if total > max {
+        max.saturating_sub(1)
+    } else {
+        total
+    };
+    let mut out: String = text
+        .chars()
+        .take(keep)
+        .map(|c| match c {
+            '\n' | '\r' => '⏎',
+            '\t' => ' ',
+            c if c.is_control() || is_bidi_control(c) => '\u{FFFD}',
+            c => c,
+        })
+        .collect();
+    if keep < total {
+        out.push('…');
+    }
+    out
+}
+
+/// The Unicode bidirectional formatting characters (marks, embeddings, overrides,
+/// isolates).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests;
