@@ -9,11 +9,15 @@
 //! - [`previews`]: preview isolation and the credentials that stop at the edge.
 //! - [`hop`]: the hop secret and the local sandbox.
 //! - [`idle`]: the idle policy handed to launchers.
+//! - [`devcontainer`]: what launchers do with a checkout's `devcontainer.json`.
+//! - `git`: where repositories come from (`--git-base`, `--git-token-file`).
 
 pub mod api;
 pub mod auth;
 mod defaults;
+pub mod devcontainer;
 pub mod edge;
+mod git;
 pub mod hop;
 pub mod idle;
 pub mod limits;
@@ -97,6 +101,9 @@ pub struct ServeArgs {
     /// The idle policy: timeout, warning, busy limit, an open tab's poll.
     #[command(flatten)]
     pub idle: idle::IdleArgs,
+    /// What workspaces do with a checkout's `devcontainer.json`.
+    #[command(flatten)]
+    pub devcontainer: devcontainer::DevcontainerArgs,
     /// How long a request waits for a cold workspace before a 504 page.
     #[arg(long, env = "DCS_PROXY_START_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
     pub start_timeout: Duration,
@@ -200,6 +207,8 @@ pub struct Config {
     pub stop_grace: Duration,
     /// The command launchers run before a stop (`--pre-stop`).
     pub pre_stop: Option<String>,
+    /// What launchers do with a checkout's `devcontainer.json` (`--devcontainer`).
+    pub devcontainer: dcs_model::devcontainer::Mode,
     /// Launcher log filter.
     pub launcher_log: Option<String>,
     /// Who may open which repositories.
@@ -228,38 +237,10 @@ impl ServeArgs {
             .auth
             .validate(self.listen, self.user.as_deref(), &mut problems);
 
-        let git_base = self.git_base.trim_end_matches('/').to_owned();
-        if !["http://", "https://", "file://"]
-            .iter()
-            .any(|s| git_base.starts_with(s))
-        {
-            problems.push(format!(
-                "--git-base must start with http://, https:// or file:// (got {git_base:?})"
-            ));
-        }
-        // Credentials in the URL would be written into every checkout's .git/config.
-        let authority = git_base.split_once("://").map(|(_, r)| r.split('/').next());
-        if authority.flatten().is_some_and(|a| a.contains('@')) {
-            problems.push(
-                "--git-base must not carry credentials (user:token@…): they would \
-                land in every checkout's .git/config; put the token in --git-token-file"
-                    .into(),
-            );
-        }
+        let git_base = git::check(&self.git_base, self.git_token_file.as_ref(), &mut problems);
         if let Some(f) = &self.extra_ca_file {
             if let Err(e) = std::fs::read(f) {
                 problems.push(format!("--extra-ca-file {}: {e}", f.display()));
-            }
-        }
-        if let Some(f) = &self.git_token_file {
-            if let Err(e) = std::fs::metadata(f).and_then(|m| {
-                if m.is_file() {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::other("not a regular file"))
-                }
-            }) {
-                problems.push(format!("--git-token-file {}: {e}", f.display()));
             }
         }
         if !IDE_KINDS.contains(&self.ide.as_str()) {
@@ -295,6 +276,7 @@ impl ServeArgs {
         };
         let limits = self.limits.validate(&mut problems);
         let idle = self.idle.validate(&mut problems);
+        let devcontainer = self.devcontainer.validate(&mut problems);
         let edge = self.edge.validate(&mut problems);
         let previews = self.previews.validate(&mut problems);
         log::check(self, &mut problems);
@@ -347,6 +329,7 @@ impl ServeArgs {
                         git: limits.git,
                         idle,
                         pre_stop: self.pre_stop.clone(),
+                        devcontainer,
                     };
                     Some(k)
                 }
@@ -381,6 +364,7 @@ impl ServeArgs {
                 start_timeout: self.start_timeout,
                 stop_grace: self.stop_grace,
                 pre_stop: self.pre_stop.clone().filter(|c| !c.trim().is_empty()),
+                devcontainer,
                 launcher_log: self.launcher_log.clone(),
                 policy,
                 knative,

@@ -125,6 +125,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
                 extra_ca_file: cfg.extra_ca_file.clone(),
                 idle: cfg.idle_policy,
                 pre_stop: cfg.pre_stop.clone(),
+                devcontainer: cfg.devcontainer,
             },
             runtime::local::spawn::Isolation {
                 hop: cfg.hop.key.clone(),

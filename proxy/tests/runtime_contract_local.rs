@@ -103,6 +103,7 @@ async fn local_runtime_passes_the_runtime_contract() {
         extra_ca_file: None,
         idle: Default::default(),
         pre_stop: None,
+        devcontainer: Default::default(),
     })
     .expect("open");
     let h = LocalHarness { runtime, data_dir };
@@ -200,6 +201,7 @@ async fn a_hanging_start_blocks_nothing_and_stop_delete_and_shutdown_end_it() {
             extra_ca_file: None,
             idle: Default::default(),
             pre_stop: None,
+            devcontainer: Default::default(),
         })
         .expect("open"),
     );

@@ -1,7 +1,8 @@
 //! A workspace's life: single-flight start, idle stop (even with an open but
 //! silent WebSocket), the operator's pre-stop command before it, wake with nothing
 //! lost (also when woken during the stop: idle again, it stops again), start
-//! timeout. A proxy's crash and restart: `proxy_restart.rs`.
+//! timeout; what `--check-config` refuses before anything starts. A proxy's crash
+//! and restart: `proxy_restart.rs`.
 
 use std::time::Duration;
 
@@ -308,5 +309,35 @@ async fn auth_none_is_refused_on_a_non_loopback_address() -> anyhow::Result<()> 
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
+    Ok(())
+}
+
+/// The site's devcontainer mode comes from its flag's variable too, and a value no
+/// launcher would take is refused before anything starts, with the choices.
+#[test]
+fn check_config_refuses_an_unknown_devcontainer_mode_and_lists_the_modes() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let check = |mode: &str| -> anyhow::Result<std::process::Output> {
+        Ok(std::process::Command::new(dcs_e2e::bin_path("dcs-proxy")?)
+            .args(["serve", "--check-config", "--data-dir"])
+            .arg(data.path())
+            .arg("--launcher-bin")
+            .arg(dcs_e2e::bin_path("dcs-launcher")?)
+            .env("DCS_PROXY_DEVCONTAINER", mode)
+            .output()?)
+    };
+    let refused = check("always")?;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--devcontainer \"always\" is not known; choose one of: ask, run, off"),
+        "{stderr}"
+    );
+    for mode in ["ask", "run", "off"] {
+        let ok = check(mode)?;
+        let stderr = String::from_utf8_lossy(&ok.stderr);
+        assert!(ok.status.success(), "{mode}: {stderr}");
+        assert!(String::from_utf8_lossy(&ok.stdout).contains("configuration OK"));
+    }
     Ok(())
 }

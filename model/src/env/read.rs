@@ -159,6 +159,12 @@ impl LauncherEnv {
             env.progress_url = Some(url);
         }
         env.idle = IdlePolicy::from_lookup(get)?;
+        if let Some(mode) = get(DCS_DEVCONTAINER) {
+            env.devcontainer = mode.parse().map_err(|why| Error::Env {
+                var: DCS_DEVCONTAINER,
+                why,
+            })?;
+        }
         Ok(env)
     }
 }

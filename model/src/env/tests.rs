@@ -75,6 +75,7 @@ fn to_vars_and_from_lookup_are_inverse() {
     env.extra_ca_file = Some("/var/run/secrets/dcs/ca/ca.crt".into());
     env.pre_stop = Some("git stash create >/dev/null; echo 'bye'".into());
     env.progress_url = Some("http://dcs-proxy.dcs.svc.cluster.local/_dcs/hop/progress/ws".into());
+    env.devcontainer = Mode::Run;
     let vars = env.to_vars();
     let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(
@@ -180,6 +181,10 @@ fn bad_values_name_the_variable() {
         (
             vec![(DCS_REPO, "a/b"), (DCS_IDE_DOWNLOAD_BASE, "file:///x")],
             DCS_IDE_DOWNLOAD_BASE,
+        ),
+        (
+            vec![(DCS_REPO, "a/b"), (DCS_DEVCONTAINER, "yes")],
+            DCS_DEVCONTAINER,
         ),
     ];
     for (vars, want) in cases {
@@ -300,5 +305,39 @@ fn the_progress_url_must_be_http() {
             })
         ),
         "{bad:?}"
+    );
+}
+
+#[test]
+fn the_devcontainer_mode_round_trips_defaults_to_ask_and_refuses_unknown_names() {
+    let unset = LauncherEnv::from_lookup(lookup(&[(DCS_REPO, "acme/hello")])).expect("valid");
+    assert_eq!(unset.devcontainer, Mode::Ask);
+    assert!(
+        unset
+            .to_vars()
+            .contains(&(DCS_DEVCONTAINER, "ask".to_owned())),
+        "always emitted, like DCS_IDE"
+    );
+    assert!(ALL.contains(&DCS_DEVCONTAINER));
+    for mode in [Mode::Ask, Mode::Run, Mode::Off] {
+        let mut env = LauncherEnv::new(RepoRef::parse("acme/hello").expect("repo"));
+        env.devcontainer = mode;
+        let vars = env.to_vars();
+        assert!(vars.contains(&(DCS_DEVCONTAINER, mode.as_str().to_owned())));
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(
+            LauncherEnv::from_lookup(lookup(&pairs)).expect("valid"),
+            env
+        );
+    }
+    let err = LauncherEnv::from_lookup(lookup(&[
+        (DCS_REPO, "acme/hello"),
+        (DCS_DEVCONTAINER, "always"),
+    ]))
+    .expect_err("unknown mode");
+    let shown = err.to_string();
+    assert!(
+        shown.contains(DCS_DEVCONTAINER) && shown.contains("ask, run, off"),
+        "{shown}"
     );
 }

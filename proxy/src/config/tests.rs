@@ -341,3 +341,38 @@ fn bad_log_filters_and_shared_listen_addresses_are_refused() {
     );
     assert!(other_port.validate().is_ok());
 }
+
+#[test]
+fn devcontainer_defaults_to_ask_takes_run_and_off_and_refuses_others_with_the_list() {
+    use dcs_model::devcontainer::Mode;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cfg = local_args(tmp.path(), &[]).validate().expect("valid");
+    assert_eq!(cfg.devcontainer, Mode::Ask);
+    for (value, mode) in [("ask", Mode::Ask), ("run", Mode::Run), ("off", Mode::Off)] {
+        let cfg = local_args(tmp.path(), &["--devcontainer", value])
+            .validate()
+            .expect("valid");
+        assert_eq!(cfg.devcontainer, mode);
+    }
+    // Knative launchers are handed the same mode.
+    let secret = tmp.path().join("hop.key");
+    std::fs::write(&secret, [7u8; 32]).expect("write");
+    let knative = [
+        "--runtime",
+        "knative",
+        "--hop-secret-file",
+        secret.to_str().expect("utf8"),
+        "--devcontainer",
+        "run",
+    ];
+    let cfg = local_args(tmp.path(), &knative).validate().expect("valid");
+    let launcher = cfg.knative.expect("knative settings").launcher;
+    assert_eq!(launcher.devcontainer, Mode::Run);
+    let problems = local_args(tmp.path(), &["--devcontainer", "always"])
+        .validate()
+        .expect_err("unknown mode");
+    assert_eq!(
+        problems,
+        ["--devcontainer \"always\" is not known; choose one of: ask, run, off"]
+    );
+}

@@ -111,6 +111,8 @@ pub struct LocalConfig {
     pub idle: dcs_model::env::IdlePolicy,
     /// The command launchers run before a stop (`DCS_PRE_STOP`), if any.
     pub pre_stop: Option<String>,
+    /// What launchers do with a checkout's `devcontainer.json` (`DCS_DEVCONTAINER`).
+    pub devcontainer: dcs_model::devcontainer::Mode,
 }
 
 /// Workspaces as local processes.

@@ -33,6 +33,7 @@ fn local(dir: &std::path::Path) -> LocalRuntime {
         extra_ca_file: None,
         idle: dcs_model::env::IdlePolicy::default(),
         pre_stop: None,
+        devcontainer: Default::default(),
     })
     .expect("local runtime")
 }

@@ -5,15 +5,16 @@
 //! launcher log) are not repeated here: the caller puts them into
 //! [`KnativeConfig::launcher`] from the common configuration.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use dcs_model::K8sName;
 
 mod extra_ca;
+mod launcher;
 
 pub use extra_ca::{CaSource, ExtraCa, DEFAULT_EXTRA_CA_KEY};
+pub use launcher::LauncherSettings;
 
 /// How a user's workspace volume may be attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -142,42 +143,6 @@ pub const DEFAULT_LAUNCHER_IMAGE: &str = concat!("dcs-launcher:", env!("CARGO_PK
 pub const DEFAULT_PROXY_IMAGE: &str = concat!("dcs-proxy:", env!("CARGO_PKG_VERSION"));
 /// A base image with git, a shell and CA certificates, user 1000.
 pub const DEFAULT_BASE_IMAGE: &str = "mcr.microsoft.com/devcontainers/base:bookworm";
-
-/// Settings shared with local mode, handed to every launcher.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LauncherSettings {
-    /// Git base URL (no trailing slash).
-    pub git_base: String,
-    /// IDE kind.
-    pub ide: String,
-    /// A file on the proxy holding the git token; copied into a per-user Secret.
-    pub git_token_file: Option<PathBuf>,
-    /// The launcher's grace for its IDE, seconds.
-    pub stop_grace_secs: u64,
-    /// The launcher's log filter.
-    pub log: Option<String>,
-    /// Limits of the launcher's clones and fetches.
-    pub git: crate::config::GitLimits,
-    /// The idle policy the launcher applies.
-    pub idle: dcs_model::env::IdlePolicy,
-    /// The command the launcher runs before a stop (`DCS_PRE_STOP`), if any.
-    pub pre_stop: Option<String>,
-}
-
-impl Default for LauncherSettings {
-    fn default() -> Self {
-        Self {
-            git_base: dcs_model::env::DEFAULT_GIT_BASE.to_owned(),
-            ide: dcs_model::env::DEFAULT_IDE.to_owned(),
-            git_token_file: None,
-            stop_grace_secs: dcs_model::env::DEFAULT_STOP_GRACE_SECS,
-            log: None,
-            git: crate::config::GitLimits::default(),
-            idle: dcs_model::env::IdlePolicy::default(),
-            pre_stop: None,
-        }
-    }
-}
 
 /// Workspace resources (Kubernetes quantities, validated).
 #[derive(Debug, Clone, PartialEq, Eq)]

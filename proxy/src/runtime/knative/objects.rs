@@ -361,6 +361,7 @@ pub fn launcher_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
     cfg.launcher.git.apply(&mut env);
     env.idle = cfg.launcher.idle;
     env.pre_stop = cfg.launcher.pre_stop.clone();
+    env.devcontainer = cfg.launcher.devcontainer;
     // IDE installs, settings and extensions go to the workspace's own volume.
     env.config_dir = Some(Path::new(pod::HOME_DIR).join(".dcs"));
     // While its pod is not routable, the launcher pushes its progress to the proxy.

@@ -162,6 +162,7 @@ impl Plan {
         cfg.git.apply(&mut env);
         env.idle = cfg.idle;
         env.pre_stop = cfg.pre_stop.clone();
+        env.devcontainer = cfg.devcontainer;
         env.extra_ca_file = cfg.extra_ca_file.clone();
         let (addr_file, sandbox) = match &iso.sandbox {
             None => {

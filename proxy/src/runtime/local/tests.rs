@@ -25,6 +25,7 @@ fn config(dir: &Path) -> LocalConfig {
         extra_ca_file: None,
         idle: dcs_model::env::IdlePolicy::default(),
         pre_stop: None,
+        devcontainer: Default::default(),
     }
 }
 

@@ -113,6 +113,7 @@ fn knative_service_is_golden() {
                         {"name": "DCS_IDLE_WARNING", "value": "300"},
                         {"name": "DCS_BUSY_MAX", "value": "14400"},
                         {"name": "DCS_TAB_POLL", "value": "15"},
+                        {"name": "DCS_DEVCONTAINER", "value": "ask"},
                     ],
                     "resources": {
                         "limits": {"memory": "4Gi"},
@@ -155,6 +156,7 @@ fn knative_service_is_golden() {
                         {"name": "DCS_IDLE_WARNING", "value": "300"},
                         {"name": "DCS_BUSY_MAX", "value": "14400"},
                         {"name": "DCS_TAB_POLL", "value": "15"},
+                        {"name": "DCS_DEVCONTAINER", "value": "ask"},
                         {"name": "HOME", "value": "/home/dcs"},
                     ],
                     "readinessProbe": {"httpGet": {"path": "/_dcs/ready", "port": 8080}},

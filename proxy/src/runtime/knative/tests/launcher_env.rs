@@ -1,5 +1,5 @@
 //! Settings of the proxy that reach a workspace's launcher through its pod's
-//! environment: the operator's pre-stop command.
+//! environment: the operator's pre-stop command, the devcontainer mode.
 
 use super::config;
 use crate::runtime::knative::objects;
@@ -28,4 +28,33 @@ fn the_operators_pre_stop_command_reaches_the_workspace_container() {
         pre_stop(&without["spec"]["template"]["spec"]["containers"][0]),
         None
     );
+}
+
+#[test]
+fn the_devcontainer_mode_reaches_every_workspace_container() {
+    use dcs_model::devcontainer::Mode;
+    let var = |ksvc: &serde_json::Value| {
+        ksvc["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["name"] == "DCS_DEVCONTAINER")
+            .map(|e| e["value"].clone())
+    };
+    let default = serde_json::to_value(objects::ksvc(&config(), &super::spec())).expect("json");
+    assert_eq!(var(&default), Some(serde_json::json!("ask")));
+    for mode in [Mode::Run, Mode::Off] {
+        let mut cfg = config();
+        cfg.launcher.devcontainer = mode;
+        // A repository's workspace and an API instance alike.
+        for spec in [super::spec(), super::instance_spec()] {
+            let got = serde_json::to_value(objects::ksvc(&cfg, &spec)).expect("json");
+            assert_eq!(
+                var(&got),
+                Some(serde_json::json!(mode.as_str())),
+                "{:?}",
+                spec.key
+            );
+        }
+    }
 }

@@ -21,6 +21,7 @@ fn cfg() -> LocalConfig {
         extra_ca_file: None,
         idle: dcs_model::env::IdlePolicy::default(),
         pre_stop: None,
+        devcontainer: Default::default(),
     }
 }
 
@@ -188,6 +189,30 @@ fn plan_of_an_instance_runs_its_recorded_spec() {
         plan.env.ide_bin.is_some(),
         "the configured kind uses the installed IDE"
     );
+}
+
+#[test]
+fn every_plan_hands_the_launcher_the_devcontainer_mode() {
+    use dcs_model::devcontainer::Mode;
+    let id = InstanceId::parse("inst-0123456789abcdef").expect("id");
+    let instance = WorkspaceKey::instance(UserId::new("alice").expect("u"), id);
+    for mode in [Mode::Ask, Mode::Run, Mode::Off] {
+        let mut cfg = cfg();
+        cfg.devcontainer = mode;
+        for (key, base) in [
+            (alice_hello(), "/github/acme/hello"),
+            (instance.clone(), "/instances/inst-0123456789abcdef"),
+        ] {
+            for sandboxed in [false, true] {
+                let plan = Plan::new(&cfg, &iso(sandboxed), &key, base, &InstanceSpec::default());
+                let vars = plan.env.to_vars();
+                assert!(
+                    vars.contains(&(env::DCS_DEVCONTAINER, mode.as_str().to_owned())),
+                    "{key:?} sandboxed={sandboxed}: {vars:?}"
+                );
+            }
+        }
+    }
 }
 
 #[tokio::test]
