@@ -1,6 +1,6 @@
 //! [`App`]: the state every request handler shares: which repository, where it is
-//! checked out, the start-up [`Readiness`], the user's [`Notices`], the running IDE
-//! once there is one, and the drain signal that tells connections and WebSockets to
+//! checked out, the start-up [`Readiness`], the user's [`Notices`], the checkout's
+//! [`Devcontainer`], the running IDE once there is one, and the drain signal that tells connections and WebSockets to
 //! wind down.
 
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use dcs_model::LauncherEnv;
 use tokio::sync::watch;
 
 use crate::activity::Activity;
+use crate::devcontainer::Devcontainer;
 use crate::files::temp::TempArea;
 use crate::ide::RunningIde;
 use crate::notices::Notices;
@@ -30,6 +31,8 @@ pub struct App {
     draining: Arc<watch::Sender<bool>>,
     /// The idle clock ([`crate::activity`]).
     activity: Arc<Activity>,
+    /// The checkout's `devcontainer.json` ([`crate::devcontainer`]).
+    devcontainer: Devcontainer,
 }
 
 /// A handle that hands out drain receivers without being one itself, for parts that
@@ -62,12 +65,18 @@ impl App {
             ide: OnceLock::new(),
             draining: Arc::new(draining),
             activity: Activity::new(env.idle, crate::activity::now_ms()),
+            devcontainer: Devcontainer::new(env),
         }
     }
 
     /// The idle clock.
     pub fn activity(&self) -> &Arc<Activity> {
         &self.activity
+    }
+
+    /// The checkout's `devcontainer.json`.
+    pub fn devcontainer(&self) -> &Devcontainer {
+        &self.devcontainer
     }
 
     /// What this workspace holds, for titles: `owner/repo` or the instance id.

@@ -15,6 +15,7 @@
 //! - `/_dcs/ws-echo` → [`crate::ws_echo`]
 //! - `/_dcs/terminal` → [`crate::terminal`] (a shell on a PTY)
 //! - `/_dcs/files/…` → [`crate::files`]
+//! - `/_dcs/devcontainer`, `/_dcs/devcontainer/…` → [`crate::devcontainer::routes`]
 //! - `/ports/<n>/…` → [`crate::ports`] (a preview of `127.0.0.1:<n>`)
 //! - any other `/_dcs/…` → 404
 //! - everything else → the running IDE, or a "starting"/"failed" page until there is one.
@@ -34,7 +35,7 @@ use crate::app::App;
 use crate::body::Body;
 use crate::notices::{self, inject, Notice};
 use crate::ready::{self, Phase};
-use crate::{files, pages, ports, terminal, ws_echo};
+use crate::{devcontainer, files, pages, ports, terminal, ws_echo};
 
 pub mod request_id;
 
@@ -120,6 +121,11 @@ async fn route(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body> {
             return files::handle(&app, req, rest).await;
         }
     }
+    if let Some(rest) = path.strip_prefix(devcontainer::routes::PATH) {
+        if rest.is_empty() || rest.starts_with('/') {
+            return devcontainer::routes::handle(&app, req, rest).await;
+        }
+    }
     if let Some(rest) = path.strip_prefix(ports::PREFIX) {
         if rest.starts_with('/') {
             return ports::handle(&app, req, rest).await;
@@ -128,7 +134,7 @@ async fn route(app: Arc<App>, mut req: Request<Incoming>) -> Response<Body> {
     if path == "/_dcs" || path.starts_with("/_dcs/") {
         let msg = "no such launcher endpoint; known: /_dcs/ready, /_dcs/notices, /_dcs/notice.js, \
                    /_dcs/idle, /_dcs/activity, /_dcs/keepalive, /_dcs/ws-echo, /_dcs/terminal, \
-                   /_dcs/files/";
+                   /_dcs/files/, /_dcs/devcontainer";
         return pages::message(
             StatusCode::NOT_FOUND,
             "error",

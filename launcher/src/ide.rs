@@ -68,6 +68,9 @@ pub struct IdeContext {
     pub drain: Drain,
     /// Called when an IDE release starts being downloaded and installed.
     pub on_install: OnInstall,
+    /// The checkout's `devcontainer.json` variables, when it is allowed at the IDE's
+    /// start ([`crate::devcontainer`]): set (and removed) under the IDE's own.
+    pub devcontainer_env: Option<std::sync::Arc<crate::devcontainer::EnvChange>>,
 }
 
 /// What [`IdeContext::on_install`] calls (nothing by default).
@@ -109,6 +112,7 @@ impl IdeContext {
             extra_ca_file: env.extra_ca_file.clone(),
             drain,
             on_install: OnInstall::default(),
+            devcontainer_env: None,
         }
     }
 }

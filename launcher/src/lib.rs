@@ -26,6 +26,8 @@
 //!   files.
 //! - [`checkout_container`]: `dcs-launcher checkout`, the checkout done before the
 //!   launcher starts (Knative's init container; a sandbox's step), with the token.
+//! - [`devcontainer`]: the checkout's `devcontainer.json`: consent, its variables,
+//!   its lifecycle commands, `/_dcs/devcontainer`.
 //! - [`checkout_history`]: `dcs-launcher checkout --history`, the rest of a shallow
 //!   checkout's history, fetched with the token beside the running workspace.
 //! - [`credential_helper`]: the git credential helper offering the user's own
@@ -62,6 +64,7 @@ pub mod checkout;
 pub mod checkout_container;
 pub mod checkout_history;
 pub mod credential_helper;
+pub mod devcontainer;
 pub mod error;
 pub mod failed_start;
 pub mod files;

@@ -59,7 +59,8 @@ pub enum Level {
 }
 
 /// A button on a notice: `method` to `href`, relative to the workspace root (e.g.
-/// `POST _dcs/keep-alive`), after which the list is fetched again.
+/// `POST _dcs/keep-alive`), after which the list is fetched again; or, with `open`,
+/// `href` opened in a new tab (e.g. a log).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
     /// The button's label.
@@ -68,6 +69,31 @@ pub struct Action {
     pub method: String,
     /// Where to send it, relative to the workspace root; never absolute.
     pub href: String,
+    /// Opens `href` in a new tab (`GET`) instead of sending it in the background.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open: bool,
+}
+
+impl Action {
+    /// A button that sends `POST href` in the background.
+    pub fn post(label: &str, href: &str) -> Self {
+        Self {
+            label: label.to_owned(),
+            method: "POST".to_owned(),
+            href: href.to_owned(),
+            open: false,
+        }
+    }
+
+    /// A button that opens `href` in a new tab.
+    pub fn open(label: &str, href: &str) -> Self {
+        Self {
+            label: label.to_owned(),
+            method: "GET".to_owned(),
+            href: href.to_owned(),
+            open: true,
+        }
+    }
 }
 
 /// One notice.
@@ -87,12 +113,23 @@ pub struct Notice {
 impl Notice {
     /// A warning without actions.
     pub fn warning(id: &str, text: impl Into<String>) -> Self {
+        Self::new(id, Level::Warning, text)
+    }
+
+    /// A notice of `level` without actions.
+    pub fn new(id: &str, level: Level, text: impl Into<String>) -> Self {
         Self {
             id: id.to_owned(),
-            level: Level::Warning,
+            level,
             text: text.into(),
             actions: Vec::new(),
         }
+    }
+
+    /// The notice with `action` added.
+    pub fn with(mut self, action: Action) -> Self {
+        self.actions.push(action);
+        self
     }
 }
 

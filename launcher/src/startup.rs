@@ -1,5 +1,8 @@
-//! Start-up, run beside the already-serving front: check out the repository, then
-//! start the IDE, moving [`Readiness`](crate::ready::Readiness) through its phases.
+//! Start-up, run beside the already-serving front: check out the repository, read
+//! its `devcontainer.json` ([`crate::devcontainer`]: the working tree is there, and a
+//! wake's fetch never changes it), then start the IDE, moving
+//! [`Readiness`](crate::ready::Readiness) through its phases; once the IDE runs, the
+//! file's lifecycle commands start in the background if the checkout is allowed.
 //! Any failure parks the workspace in the failed phase with a classified error; a
 //! checkout used as it is (not fetched) becomes a warning and a notice.
 
@@ -67,6 +70,8 @@ pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: A
             tokio::spawn(crate::activity::ide_terminals::watch(app.clone()));
             info!(ide = ide.kind(), "IDE started; workspace ready");
             readiness.set_phase(Phase::Ready);
+            // In the background: readiness never waits for it.
+            crate::devcontainer::ide_started(&app);
             if env.repo.is_some() && env.checkout_outcome_file.is_none() {
                 let (config, extra) = (env.config_dir(), env.extra_ca_file.clone());
                 // Nobody waits for it: at a lower priority than the IDE's start.
@@ -130,7 +135,8 @@ async fn trust_for_users(env: &LauncherEnv) {
 }
 
 /// The IDE, once [`trust_for_users`] is done (`beside_checkout`: while the
-/// checkout's fetch still runs, whose phase the readiness report keeps showing).
+/// checkout's fetch still runs, whose phase the readiness report keeps showing), with
+/// the checkout's `devcontainer.json` read first.
 async fn start_ide(
     env: &LauncherEnv,
     app: &Arc<App>,
@@ -141,6 +147,7 @@ async fn start_ide(
         app.readiness().set_phase(Phase::StartingIde);
     }
     let mut ctx = IdeContext::from_env(env, app.drain());
+    ctx.devcontainer_env = crate::devcontainer::prepare(app).await;
     ctx.on_install = crate::ide::OnInstall::new({
         let app = app.clone();
         move || app.readiness().installing_ide()

@@ -40,6 +40,8 @@ pub struct Launch {
     /// Variables set on top of the launcher's environment (minus what
     /// [`crate::user_env`] withholds).
     pub env: Vec<(OsString, OsString)>,
+    /// Variables removed from the user's environment (before `env` is set).
+    pub unset: Vec<OsString>,
     /// Working directory.
     pub cwd: PathBuf,
 }
@@ -299,6 +301,9 @@ fn spawn(launch: &Launch) -> std::io::Result<tokio::process::Child> {
         cmd.env_remove(key);
     }
     cmd.envs(crate::user_env::added());
+    for key in &launch.unset {
+        cmd.env_remove(key);
+    }
     cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
     reap::spawn(&mut cmd)
 }

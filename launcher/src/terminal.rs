@@ -9,7 +9,8 @@
 //! double-fork) stays under it; the tree is taken, the session hung up (SIGHUP), and
 //! whatever of the tree is left two seconds later is killed. The shell gets the
 //! launcher's environment minus what [`crate::user_env`] withholds, plus what it
-//! adds.
+//! adds, and the checkout's `devcontainer.json` variables when the IDE got them
+//! ([`crate::devcontainer::Devcontainer::ide_env`]).
 //!
 //! Idle clock ([`crate::activity`]): keyboard input is use; output, and CPU used by
 //! the job in the terminal's foreground (sampled every [`CPU_SAMPLE`]), are watched
@@ -66,10 +67,11 @@ pub fn handle(app: &App, req: Request<Incoming>) -> Response<Body> {
     let drain = app.drain_watch();
     let cwd = app.checkout_dir().to_path_buf();
     let activity = app.activity().clone();
+    let extra = app.devcontainer().ide_env();
     ws_echo::accept(
         req,
         "e.g. the terminal panel of the file manager",
-        move |io| session(io, cwd, drain, activity),
+        move |io| session(io, cwd, drain, activity, extra),
     )
 }
 
@@ -83,8 +85,13 @@ pub fn shell(env_shell: Option<&str>, exists: impl Fn(&Path) -> bool) -> PathBuf
         .unwrap_or_else(|| PathBuf::from("/bin/sh"))
 }
 
-async fn session<S>(io: S, cwd: PathBuf, mut drain: watch::Receiver<bool>, activity: Arc<Activity>)
-where
+async fn session<S>(
+    io: S,
+    cwd: PathBuf,
+    mut drain: watch::Receiver<bool>,
+    activity: Arc<Activity>,
+    extra: Option<Arc<crate::devcontainer::EnvChange>>,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut ws = crate::ws_echo::server(io).await;
@@ -101,6 +108,9 @@ where
             cmd = cmd.env_remove(key);
         }
         cmd = cmd.envs(crate::user_env::added());
+        if let Some(extra) = &extra {
+            cmd = extra.apply_pty(cmd);
+        }
         Ok((pty, cmd.spawn(pts)?))
     });
     let (pty, mut child) = match spawned {

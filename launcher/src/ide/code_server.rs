@@ -84,6 +84,7 @@ pub fn launch(program: &Path, dirs: &ConfigDirs, folder: &Path, addr: SocketAddr
         args,
         // Ports panel links go to the launcher's previews, relative to the page.
         env: vec![("VSCODE_PROXY_URI".into(), "./ports/{{port}}/".into())],
+        unset: Vec::new(),
         cwd: folder.to_path_buf(),
     }
 }

@@ -75,7 +75,8 @@ pub struct Shape {
 
 /// Starts an IDE kind that runs as its own server: finds (or installs) its binary,
 /// makes its config directories, then supervises `command(program, dirs, addr)` with
-/// the launcher's trust bundle in its environment ([`tls_env`]).
+/// the launcher's trust bundle in its environment ([`tls_env`]), over the checkout's
+/// `devcontainer.json` variables when they apply ([`IdeContext::devcontainer_env`]).
 pub async fn start_installed(
     kind: &'static str,
     ctx: &IdeContext,
@@ -86,11 +87,15 @@ pub async fn start_installed(
     let dirs = ConfigDirs::create(&ctx.config_dir, kind)?;
     super::hot_exit::ensure(kind, &dirs);
     let tls = tls_env(kind, ctx).await?;
+    let devcontainer = ctx.devcontainer_env.clone();
     let spec = Spec {
         kind,
         make: Arc::new(move |addr: SocketAddr| {
             let mut launch = command(&program, &dirs, addr);
             launch.env.extend(tls.iter().cloned());
+            if let Some(env) = &devcontainer {
+                env.apply_under(&mut launch);
+            }
             launch
         }),
         health_path: shape.health_path,

@@ -60,6 +60,7 @@ pub fn launch(
         program: program.to_path_buf(),
         args,
         env: Vec::new(),
+        unset: Vec::new(),
         cwd: folder.to_path_buf(),
     }
 }

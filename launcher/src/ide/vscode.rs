@@ -71,6 +71,7 @@ pub fn launch(
         program: program.to_path_buf(),
         args,
         env: vec![("VSCODE_CLI_DISABLE_KEYCHAIN_ENCRYPT".into(), "1".into())],
+        unset: Vec::new(),
         cwd: folder.to_path_buf(),
     }
 }

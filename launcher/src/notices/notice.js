@@ -72,6 +72,8 @@
       row.appendChild(text);
       for (const a of n.actions || []) {
         row.appendChild(button(a.label, async () => {
+          // A page to look at (a log): a new tab, never a background request.
+          if (a.open) { window.open(new URL(a.href, root), '_blank', 'noopener'); return; }
           try { await fetch(new URL(a.href, root), { method: a.method || 'POST', credentials: 'same-origin' }); } catch (e) { /* shown on the next refresh */ }
           refresh();
         }));

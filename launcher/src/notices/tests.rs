@@ -16,6 +16,7 @@ fn a_notice_with_the_same_id_replaces_the_old_one_and_clear_removes_it() {
             label: "Keep working".into(),
             method: "POST".into(),
             href: "_dcs/keep-alive".into(),
+            open: false,
         }],
     });
     notices.set(Notice::warning(CHECKOUT, "second"));
@@ -41,6 +42,7 @@ async fn the_list_is_json_with_actions_only_when_there_are_some() {
                 label: "Stop now".into(),
                 method: "POST".into(),
                 href: "_dcs/stop".into(),
+                open: false,
             }],
         },
     ]);

@@ -1,0 +1,191 @@
+//! The notices about `devcontainer.json` (shown in every page, the IDE's too):
+//! - [`ID`]: the consent question (mode `ask`), then what runs, what failed; cleared
+//!   once all is done;
+//! - [`CONFIG_ID`]: a file that cannot be used, or what of it does not apply here;
+//! - [`ENV_ID`]: variables allowed while the IDE runs reach it from the next start.
+
+use dcs_model::devcontainer::{Mode, Step};
+
+use super::run::Ended;
+use super::{Devcontainer, Found, Loaded};
+use crate::app::App;
+use crate::notices::{Action, Level, Notice};
+
+/// The consent, running and failed notice.
+pub const ID: &str = "devcontainer";
+/// The notice about the file itself.
+pub const CONFIG_ID: &str = "devcontainer-config";
+/// The notice that variables apply from the next start.
+pub const ENV_ID: &str = "devcontainer-env";
+
+/// The log, relative to the workspace root.
+const LOG_HREF: &str = "_dcs/devcontainer/log";
+/// Consent (and running again), relative to the workspace root.
+const ALLOW_HREF: &str = "_dcs/devcontainer/allow";
+/// "Not now", relative to the workspace root.
+const DISMISS_HREF: &str = "_dcs/devcontainer/dismiss";
+
+/// At most this many names in one list of a notice.
+const LISTED: usize = 6;
+
+/// Sets the notices for what was read: the file's ([`CONFIG_ID`]) and, when the
+/// checkout must be asked, the consent question.
+pub fn refresh(app: &App) {
+    let dc = app.devcontainer();
+    let inner = dc.lock();
+    match config(&inner.found) {
+        Some(n) => app.notices().set(n),
+        None => app.notices().clear(CONFIG_ID),
+    }
+    if let Found::Usable(loaded) = &inner.found {
+        if asks(dc, loaded) && !dc.allowed(&inner) && !inner.dismissed {
+            app.notices().set(consent(&dc.label, loaded));
+        }
+    }
+}
+
+/// Whether the file asks for anything that needs consent (a step, a variable).
+pub(crate) fn asks(dc: &Devcontainer, loaded: &Loaded) -> bool {
+    dc.mode == Mode::Ask && (!loaded.commands.is_empty() || !loaded.env.is_empty())
+}
+
+/// The consent question for `label`'s file.
+pub fn consent(label: &str, loaded: &Loaded) -> Notice {
+    let steps: Vec<String> = loaded
+        .config
+        .steps
+        .iter()
+        .map(|(step, command)| format!("{} ({})", step.key(), command.summary()))
+        .collect();
+    let names = list(&loaded.env.names());
+    let asks = match (steps.is_empty(), names.is_empty()) {
+        (false, false) => format!("to run {} and to set {names}", steps.join(", ")),
+        (false, true) => format!("to run {}", steps.join(", ")),
+        _ => format!("to set {names}"),
+    };
+    Notice::new(
+        ID,
+        Level::Warning,
+        format!(
+            "{label}'s devcontainer.json asks {asks}. Allow it only if you trust this repository."
+        ),
+    )
+    .with(Action::post("Allow and run", ALLOW_HREF))
+    .with(Action::post("Not now", DISMISS_HREF))
+}
+
+/// `step` is running `summary`.
+pub fn running(step: Step, summary: &str) -> Notice {
+    Notice::new(
+        ID,
+        Level::Info,
+        format!("Running {} from devcontainer.json: {summary}", step.key()),
+    )
+    .with(Action::open("Show log", LOG_HREF))
+}
+
+/// `step` failed as `ended` says.
+pub fn failed(step: Step, ended: &Ended) -> Notice {
+    Notice::new(
+        ID,
+        Level::Error,
+        format!(
+            "{} from devcontainer.json failed ({}).",
+            step.key(),
+            ended.describe()
+        ),
+    )
+    .with(Action::open("Show log", LOG_HREF))
+    .with(Action::post("Run again", ALLOW_HREF))
+}
+
+/// Variables allowed while the IDE runs.
+pub fn env_next_start() -> Notice {
+    Notice::new(
+        ENV_ID,
+        Level::Info,
+        "Variables from devcontainer.json reach the IDE and its terminals from the workspace's next start.",
+    )
+}
+
+/// The notice about the file: an error, or what does not apply here; `None` when
+/// all of it applies (or there is none).
+pub fn config(found: &Found) -> Option<Notice> {
+    let loaded = match found {
+        Found::Unusable { error, .. } => {
+            let text = format!("devcontainer.json: {error}; nothing of it applies.");
+            return Some(Notice::warning(CONFIG_ID, text));
+        }
+        Found::Usable(loaded) => loaded,
+        _ => return None,
+    };
+    let config = &loaded.config;
+    let mut parts = Vec::new();
+    if !config.not_applied.is_empty() {
+        const IMAGE: [&str; 5] = [
+            "image",
+            "build",
+            "dockerFile",
+            "dockerComposeFile",
+            "features",
+        ];
+        let why = if config
+            .not_applied
+            .iter()
+            .any(|p| IMAGE.contains(&p.as_str()))
+        {
+            " (this workspace runs the platform's image)"
+        } else {
+            ""
+        };
+        parts.push(format!(
+            "not applied here: {}{why}",
+            list(&config.not_applied)
+        ));
+    }
+    if !loaded.refused.is_empty() {
+        parts.push(format!(
+            "set by the platform, left as they are: {}",
+            list(&loaded.refused)
+        ));
+    }
+    if !config.problems.is_empty() {
+        parts.push(format!("skipped: {}", list(&config.problems)));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let text = format!("devcontainer.json: {}.", parts.join("; "));
+    Some(Notice::new(CONFIG_ID, Level::Info, text))
+}
+
+/// `items` as `a, b, c`, at most [`LISTED`] of them and how many more.
+fn list(items: &[String]) -> String {
+    let mut shown: Vec<String> = items.iter().take(LISTED).map(|i| one_line(i, 80)).collect();
+    if items.len() > LISTED {
+        shown.push(format!("and {} more", items.len() - LISTED));
+    }
+    shown.join(", ")
+}
+
+/// `text` on one line of at most `max` characters, without control or
+/// bidirectional-text characters (which could make it read otherwise than it is).
+pub fn one_line(text: &str, max: usize) -> String {
+    let bidi = |c: char| matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let mut out: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() || bidi(c) {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .take(max)
+        .collect();
+    if text.chars().count() > max {
+        out.pop();
+        out.push('…');
+    }
+    out
+}

@@ -1,0 +1,115 @@
+//! Finding and reading the checkout's `devcontainer.json` (blocking; run it off the
+//! runtime): the first of `FILES` that exists, read without following a symbolic
+//! link anywhere on its way (a link could point out of the checkout, at another
+//! user's files or at `/dev/zero`), a regular file of at most `MAX_BYTES`, UTF-8
+//! (a leading byte order mark is skipped). What cannot be used is an error the
+//! status and a notice show, as a parse error is; nothing of such a file applies.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use dcs_model::devcontainer::{parse, Context, ParseError, FILES, MAX_BYTES};
+use dcs_os::confined;
+
+use super::{env, Found, Loaded};
+
+/// Reads the file of the checkout at `checkout` and what applies of it, with
+/// `${devcontainerId}` = `id`.
+pub fn load(checkout: &Path, id: &str) -> Found {
+    let Some((file, text)) = find(checkout) else {
+        return Found::Missing;
+    };
+    let config = match text.and_then(|bytes| {
+        let text = decode(&bytes)?;
+        parse(text).map_err(|e| e.to_string())
+    }) {
+        Ok(config) => config,
+        Err(error) => return Found::Unusable { file, error },
+    };
+    let user = env::user_env();
+    let lookup = |name: &str| user.get(name).cloned();
+    let folder = checkout.to_string_lossy();
+    let ctx = Context {
+        workspace_folder: &folder,
+        devcontainer_id: id,
+        env: &lookup,
+    };
+    let (change, refused) = env::applied(&config, &ctx);
+    // A command's `${containerEnv:X}` sees the environment it runs in: the file's too.
+    let mut running = user.clone();
+    change.unset.iter().for_each(|name| {
+        running.remove(name);
+    });
+    running.extend(change.set.iter().cloned());
+    let lookup = |name: &str| running.get(name).cloned();
+    let ctx = Context {
+        env: &lookup,
+        ..ctx
+    };
+    let commands = config
+        .steps
+        .iter()
+        .map(|(step, command)| (*step, command.substituted(&ctx)))
+        .collect();
+    Found::Usable(Arc::new(Loaded {
+        file,
+        env: Arc::new(change),
+        refused,
+        commands,
+        config,
+    }))
+}
+
+/// The first of `FILES` that exists below `checkout`, and its bytes or why they
+/// cannot be read; `None` when there is none.
+pub fn find(checkout: &Path) -> Option<(&'static str, Result<Vec<u8>, String>)> {
+    for file in FILES {
+        match confined::read_file(checkout, Path::new(file), MAX_BYTES) {
+            Ok(bytes) => return Some((file, Ok(bytes))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            // A folder on the way that is a plain file: this name does not exist.
+            Err(e) if not_a_folder_on_the_way(checkout, file, &e) => continue,
+            Err(e) if confined::is_refusal(&e) => return Some((file, Err(e.to_string()))),
+            Err(e) => return Some((file, Err(format!("{file} cannot be read: {e}")))),
+        }
+    }
+    None
+}
+
+/// Whether `error` refused a folder on the way to `file` (not the file itself) that
+/// is no folder and no link.
+fn not_a_folder_on_the_way(checkout: &Path, file: &str, error: &io::Error) -> bool {
+    let Some(refused) = confined::refused_path(error) else {
+        return false;
+    };
+    refused != Path::new(file)
+        && matches!(confined::first_link(checkout, Path::new(file)), Ok(None))
+}
+
+/// `bytes` as text; where it is not UTF-8, an error at that line and column.
+fn decode(bytes: &[u8]) -> Result<&str, String> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+        let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+        ParseError {
+            line: valid.matches('\n').count() + 1,
+            column: valid[line_start..].chars().count() + 1,
+            message: "the file is not UTF-8 text".to_owned(),
+        }
+        .to_string()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_byte_is_an_error_at_its_line_and_column() {
+        let err = decode(b"{\n  \"a\": \"\xC3\xA9\xFF\"}").expect_err("not UTF-8");
+        assert_eq!(err, "line 2, column 10: the file is not UTF-8 text");
+        assert_eq!(decode(b"\xEF\xBB\xBF{}"), Ok("{}"), "a BOM is skipped");
+    }
+}

@@ -1,0 +1,197 @@
+//! One lifecycle command: a shell line (`/bin/sh -c`) or an argv (no shell; the
+//! program looked up on the `PATH` of the command's environment), run in the
+//! checkout with stdin `/dev/null`, the user's environment ([`crate::user_env`])
+//! with the file's variables over it, as the leader of its own process group (in
+//! the launcher's kill domain: [`crate::reap`]). Its output goes to the log between
+//! a header and a footer. It ends when its leader exits: what it started in the
+//! background (a `postStartCommand` starting a server) keeps running, its output
+//! still logged. When the workspace stops, a command still running gets SIGTERM
+//! (the stop's sweep ends what is left).
+
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dcs_model::devcontainer::Command;
+use nix::sys::signal::Signal;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tracing::{info, warn};
+
+use super::log::Log;
+use super::EnvChange;
+use crate::app::{draining, Drain};
+use crate::reap;
+
+/// How long the output of a command that exited is waited for before its footer
+/// (a background process holding the pipe open goes on being logged after it).
+const OUTPUT_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a command stopped with the workspace gets before it is left to the
+/// stop's sweep.
+const STOP_WAIT: Duration = Duration::from_secs(2);
+
+/// How a command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// It exited with this status.
+    Exit(i32),
+    /// A signal ended it.
+    Signal(i32),
+    /// It could not be started.
+    NotStarted(String),
+    /// The workspace is stopping: it was ended (and does not count as run).
+    Stopped,
+}
+
+impl Ended {
+    /// Whether it succeeded.
+    pub fn ok(&self) -> bool {
+        *self == Self::Exit(0)
+    }
+
+    /// The exit status, if it exited.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self {
+            Self::Exit(code) => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// How it ended, for a person: `exit status 1`, `killed by signal 9`, ….
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Exit(code) => format!("exit status {code}"),
+            Self::Signal(signal) => format!("killed by signal {signal}"),
+            Self::NotStarted(why) => format!("could not start: {why}"),
+            Self::Stopped => "stopped: the workspace is stopping".to_owned(),
+        }
+    }
+
+    fn of(status: ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Self::Exit(code),
+            (None, Some(signal)) => Self::Signal(signal),
+            (None, None) => Self::Exit(-1),
+        }
+    }
+}
+
+/// Where and how commands run.
+pub struct Job<'a> {
+    /// The checkout.
+    pub cwd: &'a Path,
+    /// The file's variables.
+    pub env: &'a EnvChange,
+    /// The log.
+    pub log: Arc<Log>,
+    /// The workspace's drain signal.
+    pub drain: Drain,
+}
+
+/// Runs `command` (a `Shell` or an `Exec`; a `Parallel` is the caller's) under the
+/// header `== header ==`, with the footer `== <footer_prefix><how it ended> ==`.
+pub async fn run(header: &str, footer_prefix: &str, command: &Command, job: &Job<'_>) -> Ended {
+    job.log.mark(header).await;
+    let ended = spawn_and_wait(command, job).await;
+    job.log
+        .mark(&format!("{footer_prefix}{}", ended.describe()))
+        .await;
+    match &ended {
+        Ended::Exit(0) => info!(command = header, "lifecycle command done"),
+        other => warn!(command = header, ended = %other.describe(), "lifecycle command failed"),
+    }
+    ended
+}
+
+async fn spawn_and_wait(command: &Command, job: &Job<'_>) -> Ended {
+    let mut drain = job.drain.watch();
+    if *drain.borrow() {
+        return Ended::Stopped;
+    }
+    let mut cmd = match command {
+        Command::Shell(line) => {
+            let mut cmd = tokio::process::Command::new("/bin/sh");
+            cmd.arg("-c").arg(line);
+            cmd
+        }
+        Command::Exec(argv) => match argv.split_first() {
+            Some((program, args)) => {
+                let mut cmd = tokio::process::Command::new(program);
+                cmd.args(args);
+                cmd
+            }
+            None => return Ended::NotStarted("the command is empty".to_owned()),
+        },
+        Command::Parallel(_) => {
+            return Ended::NotStarted("named commands cannot be nested".to_owned())
+        }
+    };
+    cmd.current_dir(job.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    for key in crate::user_env::withheld() {
+        cmd.env_remove(key);
+    }
+    cmd.envs(crate::user_env::added());
+    job.env.apply(&mut cmd);
+    let mut child = match reap::spawn(&mut cmd) {
+        Ok(child) => child,
+        Err(e) => return Ended::NotStarted(e.to_string()),
+    };
+    let pid = child.id();
+    // Tasks of their own: what the command leaves running may go on printing (and
+    // must not die of a closed pipe) after the command itself has ended.
+    let mut readers: Vec<_> = [
+        child
+            .stdout
+            .take()
+            .map(|s| tokio::spawn(copy(s, job.log.clone()))),
+        child
+            .stderr
+            .take()
+            .map(|s| tokio::spawn(copy(s, job.log.clone()))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let waited = tokio::select! {
+        status = child.wait() => Some(status),
+        () = draining(&mut drain) => None,
+    };
+    let ended = match waited {
+        Some(Ok(status)) => {
+            // Its output, unless something it left running keeps the pipe open.
+            let output = futures_util::future::join_all(readers.iter_mut());
+            let _ = tokio::time::timeout(OUTPUT_WAIT, output).await;
+            Ended::of(status)
+        }
+        Some(Err(e)) => Ended::NotStarted(format!("waiting for it failed: {e}")),
+        None => {
+            if let Some(pgid) = pid {
+                let _ = dcs_os::group::signal(pgid, Signal::SIGTERM);
+            }
+            let _ = tokio::time::timeout(STOP_WAIT, child.wait()).await;
+            Ended::Stopped
+        }
+    };
+    if let Some(pid) = pid {
+        reap::forget(pid);
+    }
+    ended
+}
+
+/// Copies `stream` into `log` until it ends.
+async fn copy(mut stream: impl AsyncRead + Unpin, log: Arc<Log>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => log.output(&buf[..n]).await,
+        }
+    }
+}
