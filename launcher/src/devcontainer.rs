@@ -178,6 +178,17 @@ impl Devcontainer {
         }
     }
 
+    /// The checkout's file, read off the runtime.
+    async fn read(&self) -> Found {
+        let (checkout, id) = (self.checkout_dir.clone(), self.id.clone());
+        tokio::task::spawn_blocking(move || read::load(&checkout, &id))
+            .await
+            .unwrap_or_else(|e| Found::Unusable {
+                file: dcs_model::devcontainer::FILES[0],
+                error: format!("reading it failed: {e}"),
+            })
+    }
+
     /// Writes `state.json` as it is now (the latest write wins).
     pub(crate) async fn save(&self) {
         let _one_at_a_time = self.saving.lock().await;
@@ -199,13 +210,7 @@ pub async fn prepare(app: &App) -> Option<Arc<EnvChange>> {
     if dc.mode == Mode::Off {
         return None;
     }
-    let (checkout, id) = (dc.checkout_dir.clone(), dc.id.clone());
-    let found = tokio::task::spawn_blocking(move || read::load(&checkout, &id))
-        .await
-        .unwrap_or_else(|e| Found::Unusable {
-            file: dcs_model::devcontainer::FILES[0],
-            error: format!("reading it failed: {e}"),
-        });
+    let found = dc.read().await;
     let (config, rel) = (dc.config_dir.clone(), dc.rel_dir.clone());
     let saved = match tokio::task::spawn_blocking(move || saved::load(&config, &rel)).await {
         Ok(Ok(saved)) => saved,
@@ -236,6 +241,15 @@ pub async fn prepare(app: &App) -> Option<Arc<EnvChange>> {
     };
     notice::refresh(app);
     ide_env
+}
+
+/// Reads the file again, keeping consent, the steps run and the IDE's variables:
+/// an allowed checkout's "Run again" runs the file as it is now (the user fixed it).
+pub async fn reread(app: &App) {
+    let dc = app.devcontainer();
+    let found = dc.read().await;
+    dc.lock().found = found;
+    notice::refresh(app);
 }
 
 /// The IDE has started: the lifecycle begins if the checkout is allowed.

@@ -58,6 +58,14 @@ async fn allow(app: &Arc<App>) -> Response<Body> {
     if dc.mode() == dcs_model::devcontainer::Mode::Off {
         return error(StatusCode::NOT_FOUND, OFF);
     }
+    let reread = {
+        let inner = dc.lock();
+        dc.allowed(&inner) && !inner.running && !matches!(inner.found, Found::NotRead)
+    };
+    if reread {
+        // Consent is the checkout's: Run again runs the file as the user left it.
+        crate::devcontainer::reread(app).await;
+    }
     let allowed = {
         let mut inner = dc.lock();
         let env = match &inner.found {
@@ -94,11 +102,9 @@ async fn allow(app: &Arc<App>) -> Response<Body> {
             lifecycle::start(app);
             StatusCode::ACCEPTED
         }
-        Allowed::Again => {
-            lifecycle::start(app);
-            StatusCode::ACCEPTED
-        }
-        Allowed::Already => StatusCode::OK,
+        // A step the file gained since (a fixed or a new one) runs too.
+        Allowed::Again | Allowed::Already if lifecycle::start(app) => StatusCode::ACCEPTED,
+        Allowed::Again | Allowed::Already => StatusCode::OK,
     };
     pages::json(status, &json!({"allowed": true}))
 }
