@@ -12,6 +12,12 @@
 //! it; the next start writes them again), and whose sync only delayed every start:
 //! ~1 ms each on a local disk, more on a network volume.
 //!
+//! [`create_new_private`] is the write that never replaces: the first writer of a
+//! file wins and every later one (another process too) leaves it as it is. The
+//! content goes to a temporary file as above, synced, and is then hard-linked to the
+//! target's name, which fails if that name exists (`link` never replaces, unlike
+//! `rename`): for a secret generated once that every process must agree on.
+//!
 //! This is the one implementation: these functions name the directory by path;
 //! [`crate::confined`] hands [`replace_in`] a directory it opened without
 //! following links.
@@ -19,14 +25,14 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::errno::Errno;
-use nix::fcntl::{open, openat, renameat, OFlag};
+use nix::fcntl::{open, openat, renameat, AtFlags, OFlag};
 use nix::sys::stat::Mode;
-use nix::unistd::{fsync, unlinkat, UnlinkatFlags};
+use nix::unistd::{fsync, linkat, unlinkat, UnlinkatFlags};
 
 /// Replaces `path` with `bytes` (mode 0644 before the umask), durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -45,7 +51,22 @@ pub fn replace_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_with_mode(path, bytes, 0o644, false)
 }
 
+/// Creates `path` with `bytes`, readable by its owner only (0600), durably, unless
+/// it exists: `Ok(false)` then, and nothing was written. Of several writers at once
+/// (threads or processes) exactly one creates it; readers see it whole or not at
+/// all. A symbolic link at `path` counts as existing and is never written through.
+pub fn create_new_private(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    let (dir, name) = parent_of(path)?;
+    create_in(dir.as_fd(), name, bytes, 0o600)
+}
+
 fn write_with_mode(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> io::Result<()> {
+    let (dir, name) = parent_of(path)?;
+    replace_in(dir.as_fd(), name, bytes, mode, durable)
+}
+
+/// The folder `path` is in, opened, and its file name there.
+fn parent_of(path: &Path) -> io::Result<(OwnedFd, &OsStr)> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name to write to"))?;
@@ -54,8 +75,39 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> io::R
         _ => Path::new("."),
     };
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let dir = open(parent, flags, Mode::empty())?;
-    replace_in(dir.as_fd(), name, bytes, mode, durable)
+    Ok((open(parent, flags, Mode::empty())?, name))
+}
+
+/// Creates the entry `name` of `dir` as a file of `bytes` (`mode` before the
+/// umask), durably, unless it exists (`Ok(false)`): the whole, synced temporary file
+/// is linked to `name`, which never replaces. The temporary name goes either way.
+fn create_in(dir: BorrowedFd<'_>, name: &OsStr, bytes: &[u8], mode: u32) -> io::Result<bool> {
+    let (tmp, mut file) = create_temp(dir, name, mode)?;
+    let linked = (|| -> io::Result<bool> {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        match linkat(dir, tmp.as_os_str(), dir, name, AtFlags::empty()) {
+            Ok(()) => Ok(true),
+            Err(Errno::EEXIST) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    })();
+    // Whatever became of the link: a temporary name left behind is only clutter.
+    let _ = unlinkat(dir, tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
+    let created = linked?;
+    if created {
+        sync_dir(dir)?;
+    }
+    Ok(created)
+}
+
+/// Syncs `dir`'s entries; a file system that cannot sync a directory (EINVAL: some
+/// FUSE ones) is let be.
+fn sync_dir(dir: BorrowedFd<'_>) -> io::Result<()> {
+    match fsync(dir) {
+        Ok(()) | Err(Errno::EINVAL) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Replaces the entry `name` of the directory `dir` with a file of `bytes` (`mode`
@@ -79,11 +131,10 @@ pub(crate) fn replace_in(
         let _ = unlinkat(dir, tmp.as_os_str(), UnlinkatFlags::NoRemoveDir);
     }
     written?;
-    match durable.then(|| fsync(dir)) {
-        // EINVAL: a file system that cannot sync a directory (some FUSE ones).
-        None | Some(Ok(()) | Err(Errno::EINVAL)) => Ok(()),
-        Some(Err(e)) => Err(e.into()),
+    if durable {
+        sync_dir(dir)?;
     }
+    Ok(())
 }
 
 /// A new temporary file beside `name` in `dir`, never through a link; another
@@ -165,5 +216,62 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names, ["taken"]);
+    }
+
+    fn names(dir: &Path) -> Vec<OsString> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_new_file_is_created_once_and_never_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("key");
+        assert!(create_new_private(&file, b"first").expect("created"));
+        let mode = std::fs::metadata(&file).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(!create_new_private(&file, b"second").expect("left as it is"));
+        assert_eq!(std::fs::read(&file).expect("read"), b"first");
+        assert_eq!(names(dir.path()), ["key"], "no temporary file remains");
+        // A link in its place is a file that exists, never written through.
+        let aim = dir.path().join("aim");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&aim, &link).expect("symlink");
+        assert!(!create_new_private(&link, b"x").expect("left as it is"));
+        assert!(!aim.exists());
+    }
+
+    #[test]
+    fn of_writers_at_once_exactly_one_creates_the_file_and_its_content_stays() {
+        const WRITERS: usize = 8;
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let file = dir.path().join("key");
+            let start = std::sync::Barrier::new(WRITERS);
+            let created: Vec<(bool, Vec<u8>)> = std::thread::scope(|s| {
+                let writers: Vec<_> = (0..WRITERS)
+                    .map(|i| {
+                        let (file, start) = (&file, &start);
+                        s.spawn(move || {
+                            let mine = format!("writer {i}").into_bytes();
+                            start.wait();
+                            (create_new_private(file, &mine).expect("write"), mine)
+                        })
+                    })
+                    .collect();
+                writers
+                    .into_iter()
+                    .map(|w| w.join().expect("join"))
+                    .collect()
+            });
+            let winners: Vec<_> = created.iter().filter(|(won, _)| *won).collect();
+            assert_eq!(winners.len(), 1, "exactly one creates it");
+            assert_eq!(std::fs::read(&file).expect("read"), winners[0].1);
+            assert_eq!(names(dir.path()), ["key"], "no temporary file remains");
+        }
     }
 }

@@ -76,7 +76,10 @@ impl HopKey {
     }
 
     /// Reads the secret from `path`, generating it there first (32 random bytes,
-    /// hex, owner-only) if the file does not exist.
+    /// hex, owner-only) if the file does not exist. The first secret written wins:
+    /// one generated while another process generated one too (two proxies first
+    /// started on one data dir at once, before either holds its lock) is dropped,
+    /// never written over the other, and every caller runs with what the file holds.
     pub fn load_or_generate(path: &Path) -> Result<Self, String> {
         if !path.exists() {
             if let Some(dir) = path.parent() {
@@ -84,7 +87,7 @@ impl HopKey {
             }
             let mut bytes = [0u8; 32];
             getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
-            dcs_os::atomic::write_atomic_private(path, hex(&bytes).as_bytes())
+            dcs_os::atomic::create_new_private(path, hex(&bytes).as_bytes())
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
         Self::load(path)
@@ -216,6 +219,39 @@ mod tests {
         assert_eq!(first.credential_for("x"), again.credential_for("x"));
         let err = HopKey::load(&dir.path().join("absent")).expect_err("absent");
         assert!(err.contains("absent"), "{err}");
+    }
+
+    #[test]
+    fn proxies_first_started_at_once_all_load_the_key_the_file_holds() {
+        // Two proxies first started on one data dir at once: each must run with the
+        // key on disk, or the launchers of the one that keeps running refuse it after
+        // its restart. Rounds of racing threads, each one a fresh path.
+        const PROXIES: usize = 8;
+        for _ in 0..30 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("secrets/hop.key");
+            let start = std::sync::Barrier::new(PROXIES);
+            let keys: Vec<HopKey> = std::thread::scope(|s| {
+                let proxies: Vec<_> = (0..PROXIES)
+                    .map(|_| {
+                        let (path, start) = (&path, &start);
+                        s.spawn(move || {
+                            start.wait();
+                            HopKey::load_or_generate(path).expect("key")
+                        })
+                    })
+                    .collect();
+                proxies
+                    .into_iter()
+                    .map(|p| p.join().expect("join"))
+                    .collect()
+            });
+            let on_disk = HopKey::load(&path).expect("on disk");
+            assert!(
+                keys.iter().all(|key| *key == on_disk),
+                "every proxy runs with the key the file holds"
+            );
+        }
     }
 
     #[test]
