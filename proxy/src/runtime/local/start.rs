@@ -5,7 +5,8 @@
 //! A start can be cancelled at any point (stop, delete, shutdown): its launcher is
 //! then stopped (SIGTERM, grace, SIGKILL of its group) and nothing of the outcome is
 //! recorded as the workspace's failure. A start that fails stops its launcher too
-//! and records why, for `status` and the error page.
+//! and records why, for `status` and the error page; it fails with that reason even
+//! when its record cannot be written (the write's failure is logged).
 //!
 //! A launcher's identity is its pid and start time, read from `/proc` right after
 //! the spawn; a `/proc` that cannot be read then (out of descriptors) is read again
@@ -162,7 +163,13 @@ async fn finish(
                     st.record.last_error = Some(err.to_string());
                 }
             }
-            slot.persist(dir).await?;
+            // The user is told why the start failed, not that its record could not
+            // be written (a full or read-only disk): that goes to the log, and the
+            // slot still says why (`status`, the error page) until the proxy ends.
+            if let Err(save) = slot.persist(dir).await {
+                let key = slot.lock().record.key.clone();
+                warn!(workspace = %key, start = %err, %save, "cannot record the failed start");
+            }
             Err(err)
         }
     }
