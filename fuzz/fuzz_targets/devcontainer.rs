@@ -2,12 +2,13 @@
 //! result: never panics; an error has a 1-based position and one line of message; a
 //! configuration's lists are bounded one-line texts, its steps come once each in spec
 //! order with something to run, its variable names are valid; the environment sets
-//! and removes valid names, each once; summaries are one bounded line; substitution
-//! keeps a command's shape.
+//! and removes valid names, each once; extension ids are valid, each once, bounded;
+//! summaries are one bounded line; substitution keeps a command's shape.
 #![no_main]
 
 use std::collections::HashSet;
 
+use dcs_model::devcontainer::customizations::{valid_id, MAX_EXTENSIONS};
 use dcs_model::devcontainer::{environment, parse, substitute, valid_name, Command, Context, Step};
 use libfuzzer_sys::fuzz_target;
 
@@ -97,8 +98,14 @@ fuzz_target!(|data: &[u8]| {
     }
     let wanted: HashSet<String> = config.env_names().into_iter().collect();
     assert_eq!(seen, wanted);
+    assert!(config.extensions.len() <= MAX_EXTENSIONS);
+    let mut ids = HashSet::new();
+    for id in &config.extensions {
+        assert!(valid_id(id), "{id:?}");
+        assert!(ids.insert(id.to_ascii_lowercase()), "{id:?} twice");
+    }
     assert_eq!(
         config.wants_anything(),
-        !config.steps.is_empty() || !wanted.is_empty()
+        !config.steps.is_empty() || !wanted.is_empty() || !config.extensions.is_empty()
     );
 });

@@ -1,7 +1,8 @@
 //! The checkout's `devcontainer.json` in a running workspace: read after the
 //! checkout ([`prepare`], before the IDE starts), its variables given to the IDE
 //! when the checkout is allowed at that time, its lifecycle commands run in the
-//! background once allowed ([`lifecycle`]), and what happens shown as notices and at
+//! background once allowed ([`lifecycle`]; first the extensions it names, into
+//! code-server or openvscode-server: [`extensions`]), and what happens shown as notices and at
 //! `/_dcs/devcontainer` ([`routes`]). What a file means is `dcs_model::devcontainer`'s
 //! business (pure); reading, consent, processes and the log are this module's.
 //!
@@ -10,7 +11,8 @@
 //! volume), `run` applies it from the first start, `off` reads nothing.
 //!
 //! Per checkout, in `<config>/devcontainer/<key>/` ([`env::key`]): `state.json`
-//! (consent and the once-per-checkout steps that finished, [`saved`]) and
+//! (consent, the once-per-checkout steps that finished and the extensions installed,
+//! [`saved`]) and
 //! `lifecycle.log` (this start's command output, [`log`]).
 //!
 //! # Layout
@@ -18,6 +20,7 @@
 //! - [`env`]: the user's environment, what the file sets of it, keys and ids.
 //! - [`saved`]: the persisted consent and finished steps.
 //! - [`lifecycle`]: the steps in order, in the background.
+//! - [`extensions`]: `customizations.vscode.extensions` installed by the IDE's binary.
 //! - [`run`]: one command: spawned, logged, waited for.
 //! - [`log`]: the bounded lifecycle log.
 //! - [`notice`]: the notices' texts.
@@ -25,6 +28,7 @@
 //! - [`routes`]: `/_dcs/devcontainer`, `…/allow`, `…/dismiss`, `…/log`.
 
 pub mod env;
+pub mod extensions;
 pub mod lifecycle;
 pub mod log;
 pub mod notice;
@@ -59,6 +63,8 @@ pub struct Devcontainer {
     rel_dir: PathBuf,
     /// `${devcontainerId}`.
     id: String,
+    /// The IDE kind installs extensions by id ([`crate::ide::program`]).
+    installs_extensions: bool,
     inner: Mutex<Inner>,
     /// Serializes writes of `state.json`.
     saving: tokio::sync::Mutex<()>,
@@ -80,6 +86,10 @@ pub(crate) struct Inner {
     pub(crate) ide_started: bool,
     /// The variables the IDE (and the `none` IDE's terminals) got at its start.
     pub(crate) ide_env: Option<Arc<EnvChange>>,
+    /// The IDE's executable and folders, once it starts (kinds with their own server).
+    pub(crate) ide_program: Option<crate::ide::program::IdeProgram>,
+    /// This start's install of the extensions (`None`: not run in this start).
+    pub(crate) extensions: Option<Run>,
 }
 
 /// The file, as read.
@@ -114,6 +124,9 @@ pub struct Loaded {
     pub refused: Vec<String>,
     /// The steps with their variables substituted, as they run.
     pub commands: Vec<(Step, Command)>,
+    /// The extensions to install here: the file's, when the IDE kind installs them
+    /// (else they are listed in `config.not_applied`).
+    pub extensions: Vec<String>,
 }
 
 /// A step's run in this start.
@@ -140,6 +153,7 @@ impl Devcontainer {
             mode: env.devcontainer,
             label: env.label(),
             id: env::devcontainer_id(&rel),
+            installs_extensions: crate::ide::program::installs_extensions(&env.ide),
             checkout_dir,
             config_dir,
             rel_dir,
@@ -181,7 +195,8 @@ impl Devcontainer {
     /// The checkout's file, read off the runtime.
     async fn read(&self) -> Found {
         let (checkout, id) = (self.checkout_dir.clone(), self.id.clone());
-        tokio::task::spawn_blocking(move || read::load(&checkout, &id))
+        let extensions = self.installs_extensions;
+        tokio::task::spawn_blocking(move || read::load_for(&checkout, &id, extensions))
             .await
             .unwrap_or_else(|e| Found::Unusable {
                 file: dcs_model::devcontainer::FILES[0],
@@ -250,6 +265,12 @@ pub async fn reread(app: &App) {
     let found = dc.read().await;
     dc.lock().found = found;
     notice::refresh(app);
+}
+
+/// The IDE's executable and folders, before it starts: the extensions are
+/// installed with them.
+pub fn ide_program(app: &App, program: crate::ide::program::IdeProgram) {
+    app.devcontainer().lock().ide_program = Some(program);
 }
 
 /// The IDE has started: the lifecycle begins if the checkout is allowed.

@@ -12,6 +12,8 @@
 //! - [`bin`]: finding the IDE's executable (`DCS_IDE_BIN`, `PATH`).
 //! - [`install`]: downloading a kind's release into the config volume, once.
 //! - [`dirs`]: the kind's user data and extensions in the config volume.
+//! - [`program`]: an installed IDE's executable and folders, to run its command line
+//!   (installing extensions) beside it.
 //! - [`hot_exit`]: VS Code's hot exit on, so unsaved edits survive a stop.
 
 pub mod bin;
@@ -22,6 +24,7 @@ pub mod hot_exit;
 pub mod install;
 pub mod none;
 pub mod openvscode;
+pub mod program;
 pub mod vscode;
 
 use std::path::PathBuf;
@@ -71,6 +74,9 @@ pub struct IdeContext {
     /// The checkout's `devcontainer.json` variables, when it is allowed at the IDE's
     /// start ([`crate::devcontainer`]): set (and removed) under the IDE's own.
     pub devcontainer_env: Option<std::sync::Arc<crate::devcontainer::EnvChange>>,
+    /// Called with the IDE's executable and folders before it starts (kinds that run
+    /// their own server).
+    pub on_program: program::OnProgram,
 }
 
 /// What [`IdeContext::on_install`] calls (nothing by default).
@@ -113,6 +119,7 @@ impl IdeContext {
             drain,
             on_install: OnInstall::default(),
             devcontainer_env: None,
+            on_program: program::OnProgram::default(),
         }
     }
 }

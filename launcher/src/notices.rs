@@ -60,7 +60,8 @@ pub enum Level {
 
 /// A button on a notice: `method` to `href`, relative to the workspace root (e.g.
 /// `POST _dcs/keep-alive`), after which the list is fetched again; or, with `open`,
-/// `href` opened in a new tab (e.g. a log).
+/// `href` opened in a new tab (e.g. a log); or, with `reload`, the page reloaded
+/// (the notice dismissed for the session first; `href` unused).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
     /// The button's label.
@@ -72,6 +73,9 @@ pub struct Action {
     /// Opens `href` in a new tab (`GET`) instead of sending it in the background.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub open: bool,
+    /// Reloads the page instead (e.g. so the IDE loads new extensions).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reload: bool,
 }
 
 impl Action {
@@ -82,6 +86,7 @@ impl Action {
             method: "POST".to_owned(),
             href: href.to_owned(),
             open: false,
+            reload: false,
         }
     }
 
@@ -92,6 +97,18 @@ impl Action {
             method: "GET".to_owned(),
             href: href.to_owned(),
             open: true,
+            reload: false,
+        }
+    }
+
+    /// A button that reloads the page.
+    pub fn reload(label: &str) -> Self {
+        Self {
+            label: label.to_owned(),
+            method: "GET".to_owned(),
+            href: "./".to_owned(),
+            open: false,
+            reload: true,
         }
     }
 }

@@ -148,6 +148,10 @@ async fn start_ide(
     }
     let mut ctx = IdeContext::from_env(env, app.drain());
     ctx.devcontainer_env = crate::devcontainer::prepare(app).await;
+    ctx.on_program = crate::ide::program::OnProgram::new({
+        let app = app.clone();
+        move |program| crate::devcontainer::ide_program(&app, program)
+    });
     ctx.on_install = crate::ide::OnInstall::new({
         let app = app.clone();
         move || app.readiness().installing_ide()

@@ -9,15 +9,19 @@
 //!   what is not applied, and the parts of the wrong shape ([`Config::problems`]).
 //! - [`command`]: [`Step`] and [`Command`] (a shell line, an argv, or named commands
 //!   run in parallel), and their one-line [`Command::summary`].
+//! - [`customizations`]: `customizations.vscode.extensions` ([`Config::extensions`]).
 //! - [`vars`]: `${...}` variables ([`substitute`], [`Context`]) and the environment a
 //!   workspace applies ([`environment`]).
 //!
-//! What applies: `name`, `containerEnv`, `remoteEnv` and the four lifecycle steps
-//! `onCreateCommand`, `updateContentCommand`, `postCreateCommand`, `postStartCommand`.
-//! Every other top-level property (`image`, `build`, `features`, `initializeCommand`,
-//! `postAttachCommand`, ...) is listed in [`Config::not_applied`]; `$schema` is ignored.
+//! What applies: `name`, `containerEnv`, `remoteEnv`, the four lifecycle steps
+//! `onCreateCommand`, `updateContentCommand`, `postCreateCommand`, `postStartCommand`,
+//! and `customizations.vscode.extensions`. Every other top-level property (`image`,
+//! `build`, `features`, `initializeCommand`, `postAttachCommand`, ...) and every other
+//! part of `customizations` (`customizations.vscode.settings`, ...) is listed in
+//! [`Config::not_applied`]; `$schema` is ignored.
 
 pub mod command;
+pub mod customizations;
 pub mod mode;
 pub mod parse;
 pub mod vars;

@@ -1,5 +1,6 @@
 //! The lifecycle, once the checkout is allowed and the IDE has started, in the
-//! background (readiness never waits for it): the once-per-checkout steps not yet
+//! background (readiness never waits for it): first the extensions the file names,
+//! unless this list was installed before ([`super::extensions`]); the once-per-checkout steps not yet
 //! done (`onCreateCommand`, `updateContentCommand`, `postCreateCommand`), in order,
 //! each recorded as done once it succeeded; then `postStartCommand`, once per start.
 //! The first failure stops it (later steps are skipped) until the user runs it again
@@ -17,7 +18,7 @@ use std::time::Duration;
 use dcs_model::devcontainer::{Command, Step};
 
 use super::run::{self, Ended, Job};
-use super::{notice, Found, Inner, Loaded, Run};
+use super::{extensions, notice, Found, Inner, Loaded, Run};
 use crate::app::App;
 
 /// How often a running step tells the idle clock it is work.
@@ -46,15 +47,30 @@ pub fn start(app: &Arc<App>) -> bool {
     true
 }
 
-/// The index (in `loaded.commands`) of the next step to run; `None` when all are
-/// done or one failed.
-pub(crate) fn next(inner: &Inner, loaded: &Loaded) -> Option<usize> {
+/// What runs next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// The extensions are installed.
+    Extensions,
+    /// The step `loaded.commands[i]` runs.
+    Step(usize),
+}
+
+/// What runs next; `None` when all is done or something failed.
+pub(crate) fn next(inner: &Inner, loaded: &Loaded) -> Option<Next> {
+    if extensions::wanted(inner, loaded) {
+        match inner.extensions {
+            None => return Some(Next::Extensions),
+            Some(Run::Done) => {}
+            Some(_) => return None,
+        }
+    }
     for (i, (step, _)) in loaded.commands.iter().enumerate() {
         if step.once_per_checkout() && inner.saved.is_done(step.key()) {
             continue;
         }
         match inner.runs.get(step) {
-            None => return Some(i),
+            None => return Some(Next::Step(i)),
             Some(Run::Done) => continue,
             Some(_) => return None,
         }
@@ -62,9 +78,10 @@ pub(crate) fn next(inner: &Inner, loaded: &Loaded) -> Option<usize> {
     None
 }
 
-/// Whether a step failed in this start.
+/// Whether a step (or the extensions' install) failed in this start.
 pub(crate) fn failed(inner: &Inner) -> bool {
-    inner.runs.values().any(|r| matches!(r, Run::Failed(_)))
+    let failure = |r: &Run| matches!(r, Run::Failed(_));
+    inner.runs.values().any(failure) || inner.extensions.as_ref().is_some_and(failure)
 }
 
 /// Forgets this start's failed and skipped steps, so they run again.
@@ -72,23 +89,46 @@ pub(crate) fn forget_failure(inner: &mut Inner) {
     inner
         .runs
         .retain(|_, r| !matches!(r, Run::Failed(_) | Run::Skipped));
+    if matches!(inner.extensions, Some(Run::Failed(_) | Run::Skipped)) {
+        inner.extensions = None;
+    }
 }
 
 async fn run_all(app: Arc<App>, loaded: Arc<Loaded>) {
     let dc = app.devcontainer();
     let _work = WorkSeen::spawn(&app);
     loop {
-        let i = {
+        let next = {
             let mut inner = dc.lock();
             match next(&inner, &loaded) {
-                Some(i) => {
+                Some(Next::Step(i)) => {
                     inner.runs.insert(loaded.commands[i].0, Run::Running);
-                    i
+                    Next::Step(i)
+                }
+                Some(Next::Extensions) => {
+                    inner.extensions = Some(Run::Running);
+                    Next::Extensions
                 }
                 None => {
                     inner.running = false;
                     break;
                 }
+            }
+        };
+        let i = match next {
+            Next::Step(i) => i,
+            Next::Extensions => {
+                app.notices()
+                    .set(notice::installing_extensions(&loaded.extensions));
+                let ended = extensions::install(&app, &loaded).await;
+                let after = extensions::record(dc, &loaded, &ended);
+                extensions::tell(&app, &loaded, &ended);
+                match after {
+                    After::Next { save } if save => dc.save().await,
+                    After::Next { .. } => {}
+                    After::Stop | After::Failed => return,
+                }
+                continue;
             }
         };
         let (step, command) = &loaded.commands[i];
@@ -118,7 +158,7 @@ async fn run_all(app: Arc<App>, loaded: Arc<Loaded>) {
 }
 
 /// What the lifecycle does after a step.
-enum After {
+pub(crate) enum After {
     /// Goes on (after keeping the state, if `save`).
     Next { save: bool },
     /// Ends: the workspace is stopping.

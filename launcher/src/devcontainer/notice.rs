@@ -2,7 +2,8 @@
 //! - [`ID`]: the consent question (mode `ask`), then what runs, what failed; cleared
 //!   once all is done;
 //! - [`CONFIG_ID`]: a file that cannot be used, or what of it does not apply here;
-//! - [`ENV_ID`]: variables allowed while the IDE runs reach it from the next start.
+//! - [`ENV_ID`]: variables allowed while the IDE runs reach it from the next start;
+//! - [`EXTENSIONS_ID`]: extensions installed while the IDE runs: reload the window.
 
 use dcs_model::devcontainer::{Mode, Step};
 
@@ -17,6 +18,8 @@ pub const ID: &str = "devcontainer";
 pub const CONFIG_ID: &str = "devcontainer-config";
 /// The notice that variables apply from the next start.
 pub const ENV_ID: &str = "devcontainer-env";
+/// The notice that extensions were installed.
+pub const EXTENSIONS_ID: &str = "devcontainer-extensions";
 
 /// The log, relative to the workspace root.
 const LOG_HREF: &str = "_dcs/devcontainer/log";
@@ -44,9 +47,11 @@ pub fn refresh(app: &App) {
     }
 }
 
-/// Whether the file asks for anything that needs consent (a step, a variable).
+/// Whether the file asks for anything that needs consent (a step, a variable, an
+/// extension).
 pub(crate) fn asks(dc: &Devcontainer, loaded: &Loaded) -> bool {
-    dc.mode == Mode::Ask && (!loaded.commands.is_empty() || !loaded.env.is_empty())
+    dc.mode == Mode::Ask
+        && (!loaded.commands.is_empty() || !loaded.env.is_empty() || !loaded.extensions.is_empty())
 }
 
 /// The consent question for `label`'s file.
@@ -57,11 +62,24 @@ pub fn consent(label: &str, loaded: &Loaded) -> Notice {
         .iter()
         .map(|(step, command)| format!("{} ({})", step.key(), command.summary()))
         .collect();
-    let names = list(&loaded.env.names());
-    let asks = match (steps.is_empty(), names.is_empty()) {
-        (false, false) => format!("to run {} and to set {names}", steps.join(", ")),
-        (false, true) => format!("to run {}", steps.join(", ")),
-        _ => format!("to set {names}"),
+    let names = loaded.env.names();
+    let mut parts = Vec::new();
+    if !steps.is_empty() {
+        parts.push(format!("to run {}", steps.join(", ")));
+    }
+    if !names.is_empty() {
+        parts.push(format!("to set {}", list(&names)));
+    }
+    if !loaded.extensions.is_empty() {
+        parts.push(format!(
+            "to install extensions {}",
+            list(&loaded.extensions)
+        ));
+    }
+    // "to run …, to set … and to install …".
+    let asks = match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => parts.concat(),
     };
     Notice::new(
         ID,
@@ -92,6 +110,44 @@ pub fn failed(step: Step, ended: &Ended) -> Notice {
         format!(
             "{} from devcontainer.json failed ({}).",
             step.key(),
+            ended.describe()
+        ),
+    )
+    .with(Action::open("Show log", LOG_HREF))
+    .with(Action::post("Run again", ALLOW_HREF))
+}
+
+/// The extensions `ids` are being installed.
+pub fn installing_extensions(ids: &[String]) -> Notice {
+    Notice::new(
+        ID,
+        Level::Info,
+        format!(
+            "Installing extensions from devcontainer.json: {}",
+            list(ids)
+        ),
+    )
+    .with(Action::open("Show log", LOG_HREF))
+}
+
+/// The extensions were installed: the running IDE sees them after a reload.
+pub fn extensions_installed() -> Notice {
+    Notice::new(
+        EXTENSIONS_ID,
+        Level::Info,
+        "Extensions from devcontainer.json are installed: reload the window to use them.",
+    )
+    .with(Action::reload("Reload"))
+}
+
+/// Installing `ids` failed as `ended` says.
+pub fn extensions_failed(ids: &[String], ended: &Ended) -> Notice {
+    Notice::new(
+        ID,
+        Level::Error,
+        format!(
+            "Installing extensions from devcontainer.json ({}) failed ({}).",
+            list(ids),
             ended.describe()
         ),
     )

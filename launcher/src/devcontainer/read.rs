@@ -15,17 +15,33 @@ use dcs_os::confined;
 use super::{env, Found, Loaded};
 
 /// Reads the file of the checkout at `checkout` and what applies of it, with
-/// `${devcontainerId}` = `id`.
+/// `${devcontainerId}` = `id`, for an IDE that installs extensions.
 pub fn load(checkout: &Path, id: &str) -> Found {
+    load_for(checkout, id, true)
+}
+
+/// [`load`], for an IDE that installs extensions (`extensions`) or not (then the
+/// file's are listed as not applied).
+pub fn load_for(checkout: &Path, id: &str, extensions: bool) -> Found {
     let Some((file, text)) = find(checkout) else {
         return Found::Missing;
     };
-    let config = match text.and_then(|bytes| {
+    let mut config = match text.and_then(|bytes| {
         let text = decode(&bytes)?;
         parse(text).map_err(|e| e.to_string())
     }) {
         Ok(config) => config,
         Err(error) => return Found::Unusable { file, error },
+    };
+    let extensions = if extensions {
+        config.extensions.clone()
+    } else {
+        if !config.extensions.is_empty() {
+            let key = dcs_model::devcontainer::customizations::EXTENSIONS_KEY;
+            let text = format!("{key} (this IDE installs none)");
+            config.not_applied.push(text);
+        }
+        Vec::new()
     };
     let user = env::user_env();
     let lookup = |name: &str| user.get(name).cloned();
@@ -57,6 +73,7 @@ pub fn load(checkout: &Path, id: &str) -> Found {
         env: Arc::new(change),
         refused,
         commands,
+        extensions,
         config,
     }))
 }

@@ -1,7 +1,8 @@
 //! What a checkout keeps between starts in `<config>/devcontainer/<key>/state.json`:
-//! whether its user allowed the file, and which once-per-checkout steps finished
+//! whether its user allowed the file, which once-per-checkout steps finished
 //! (so `onCreateCommand`, `updateContentCommand` and `postCreateCommand` never run
-//! again after they succeeded). Written atomically and durably, owner-only; read and
+//! again after they succeeded), and which extensions were installed (installed again
+//! only when the file's list changes). Written atomically and durably, owner-only; read and
 //! written without following a link below the config volume ([`dcs_os::confined`]).
 //! Blocking: run off the runtime.
 
@@ -26,12 +27,26 @@ pub struct Saved {
     /// The once-per-checkout steps that finished, by their property name.
     #[serde(default)]
     pub done: Vec<String>,
+    /// The extension ids last installed (`customizations.vscode.extensions`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<String>,
 }
 
 impl Saved {
     /// Whether `key`'s step finished (in this start or an earlier one).
     pub fn is_done(&self, key: &str) -> bool {
         self.done.iter().any(|d| d == key)
+    }
+
+    /// Whether `ids` are the extensions last installed (in any order, ids compared
+    /// case-insensitively).
+    pub fn has_extensions(&self, ids: &[String]) -> bool {
+        let sorted = |ids: &[String]| {
+            let mut ids: Vec<String> = ids.iter().map(|i| i.to_ascii_lowercase()).collect();
+            ids.sort();
+            ids
+        };
+        sorted(&self.extensions) == sorted(ids)
     }
 
     /// Records that `key`'s step finished.

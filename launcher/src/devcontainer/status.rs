@@ -5,6 +5,7 @@
 //!  "error": null,
 //!  "steps": [{"step": "postCreateCommand", "command": "npm ci",
 //!             "state": "waiting_for_consent", "exit_code": null}],
+//!  "extensions": {"ids": ["acme.hello"], "state": "waiting_for_consent", "exit_code": null},
 //!  "env": ["A"], "refused_env": [{"name": "PORT", "why": "set by the platform"}],
 //!  "not_applied": ["image"], "problems": []}
 //! ```
@@ -12,7 +13,10 @@
 //! A step's `state`: `waiting_for_consent` (mode `ask`, not allowed), `pending`,
 //! `running`, `done` (a once-per-checkout step finished in this start or an earlier
 //! one; `exit_code` 0), `failed` (`exit_code` if it exited), `skipped` (after a failed
-//! one). `error`: why the file cannot be used (a parse error, `line L, column C: …`).
+//! one). `extensions`: `null` when none are installed here (none named, or an IDE
+//! kind that installs none), else the ids and the install's state, in the same terms
+//! (`done` once this list was installed, in this start or an earlier one). `error`:
+//! why the file cannot be used (a parse error, `line L, column C: …`).
 
 use dcs_model::devcontainer::Step;
 use serde_json::{json, Value};
@@ -37,6 +41,7 @@ pub fn report(dc: &Devcontainer) -> Value {
         "allowed": allowed,
         "error": error,
         "steps": [],
+        "extensions": null,
         "env": [],
         "refused_env": [],
         "not_applied": [],
@@ -65,6 +70,7 @@ pub fn report(dc: &Devcontainer) -> Value {
         .map(|name| json!({"name": name, "why": REFUSED_WHY}))
         .collect();
     out["steps"] = steps.into();
+    out["extensions"] = super::extensions::status(&inner, allowed, loaded);
     out["env"] = loaded.env.names().into();
     out["refused_env"] = refused.into();
     out["not_applied"] = loaded.config.not_applied.clone().into();

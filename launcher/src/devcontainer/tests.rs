@@ -1,7 +1,9 @@
 //! The devcontainer.json support with real files and real processes: reading, the
 //! kept state ([`files`]), the lifecycle and the notices; [`flow`] drives a whole launcher over
-//! HTTP (consent, routes, a second start, a stop while a command runs).
+//! HTTP (consent, routes, a second start, a stop while a command runs); [`extensions`]
+//! installs the file's extensions with a stand-in IDE binary.
 
+mod extensions;
 mod files;
 mod flow;
 

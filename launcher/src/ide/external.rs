@@ -87,6 +87,12 @@ pub async fn start_installed(
     let dirs = ConfigDirs::create(&ctx.config_dir, kind)?;
     super::hot_exit::ensure(kind, &dirs);
     let tls = tls_env(kind, ctx).await?;
+    ctx.on_program.call(super::program::IdeProgram {
+        kind,
+        program: program.clone(),
+        dirs: dirs.clone(),
+        env: tls.clone(),
+    });
     let devcontainer = ctx.devcontainer_env.clone();
     let spec = Spec {
         kind,

@@ -72,6 +72,9 @@
       row.appendChild(text);
       for (const a of n.actions || []) {
         row.appendChild(button(a.label, async () => {
+          // The page itself again (e.g. so the IDE loads new extensions), without
+          // this notice for the rest of the session.
+          if (a.reload) { dismiss(n); location.reload(); return; }
           // A page to look at (a log): a new tab, never a background request.
           if (a.open) { window.open(new URL(a.href, root), '_blank', 'noopener'); return; }
           try { await fetch(new URL(a.href, root), { method: a.method || 'POST', credentials: 'same-origin' }); } catch (e) { /* shown on the next refresh */ }

@@ -17,6 +17,7 @@ fn a_notice_with_the_same_id_replaces_the_old_one_and_clear_removes_it() {
             method: "POST".into(),
             href: "_dcs/keep-alive".into(),
             open: false,
+            reload: false,
         }],
     });
     notices.set(Notice::warning(CHECKOUT, "second"));
@@ -43,6 +44,7 @@ async fn the_list_is_json_with_actions_only_when_there_are_some() {
                 method: "POST".into(),
                 href: "_dcs/stop".into(),
                 open: false,
+                reload: false,
             }],
         },
     ]);
@@ -58,6 +60,13 @@ async fn the_list_is_json_with_actions_only_when_there_are_some() {
              "actions": [{"label": "Stop now", "method": "POST", "href": "_dcs/stop"}]},
         ]})
     );
+    // A reload button says so; the script reloads the page for it.
+    let reload = serde_json::to_value(Action::reload("Reload")).expect("json");
+    assert_eq!(
+        reload,
+        serde_json::json!({"label": "Reload", "method": "GET", "href": "./", "reload": true})
+    );
+    assert!(SCRIPT.contains("if (a.reload) { dismiss(n); location.reload(); return; }"));
 }
 
 #[test]

@@ -13,6 +13,7 @@ use std::fmt;
 use jsonc_parser::{JsonObject, JsonValue, ParseOptions};
 
 use super::command::{self, Command, Read, Step};
+use super::customizations;
 use super::{one_line, valid_name};
 
 /// At most this many entries in [`Config::not_applied`] and in [`Config::problems`];
@@ -33,6 +34,10 @@ pub struct Config {
     pub remote_env: Vec<(String, Option<String>)>,
     /// The lifecycle steps present with something to run, in [`Step::ALL`] order.
     pub steps: Vec<(Step, Command)>,
+    /// `customizations.vscode.extensions`: the extension ids to install, validated
+    /// (`publisher.name` or `publisher.name@version`), in file order, each once; ids
+    /// prefixed with `-` ("do not install") left out.
+    pub extensions: Vec<String>,
     /// Top-level properties present that a workspace does not apply, in file order
     /// (one line each; `$schema` is not listed).
     pub not_applied: Vec<String>,
@@ -42,9 +47,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// Whether the file asks for anything a workspace applies: a step or a variable.
+    /// Whether the file asks for anything a workspace applies: a step, a variable or
+    /// an extension.
     pub fn wants_anything(&self) -> bool {
-        !self.steps.is_empty() || !self.container_env.is_empty() || !self.remote_env.is_empty()
+        !self.steps.is_empty()
+            || !self.container_env.is_empty()
+            || !self.remote_env.is_empty()
+            || !self.extensions.is_empty()
     }
 
     /// The variables set or removed, `containerEnv`'s then `remoteEnv`'s, each once.
@@ -172,6 +181,11 @@ fn read(top: JsonObject) -> Config {
             }
             "remoteEnv" => {
                 config.remote_env = env("remoteEnv", value, true, &mut config.problems);
+            }
+            "customizations" => {
+                let read = customizations::read(value, &mut config.problems);
+                config.extensions = read.extensions;
+                config.not_applied.extend(read.not_applied);
             }
             key => match Step::from_key(key) {
                 Some(step) => match command::read(key, value, &mut config.problems) {

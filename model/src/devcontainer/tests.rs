@@ -1,8 +1,10 @@
 //! Reading `devcontainer.json` ([`parse`]), its commands and their summaries; the
-//! variables and the environment are in `tests/substitution.rs`.
+//! variables and the environment are in `tests/substitution.rs`, the extensions in
+//! `tests/customizations.rs`.
 
 use super::*;
 
+mod customizations;
 mod substitution;
 
 fn shell(text: &str) -> Command {
@@ -171,7 +173,7 @@ fn not_applied_lists_other_properties_in_file_order() {
             "postAttachCommand": "echo hi",
             "waitFor": "postCreateCommand",
             "forwardPorts": [3000],
-            "customizations": { "vscode": {} },
+            "customizations": { "vscode": { "settings": {}, "extensions": [] }, "codespaces": {} },
             "containerEnv": {},
             "build": { "dockerfile": "Dockerfile" }
         }"#,
@@ -186,7 +188,8 @@ fn not_applied_lists_other_properties_in_file_order() {
             "postAttachCommand",
             "waitFor",
             "forwardPorts",
-            "customizations",
+            "customizations.vscode.settings",
+            "customizations.codespaces",
             "build"
         ]
     );

@@ -15,9 +15,12 @@
 //!   and the IDE's terminal gets the variables.
 //! - [`vscode`]: the consent notice in VS Code (code-server) in Chromium, and
 //!   code-server's own environment (the variables from the start after allowing).
+//! - [`extensions`]: `customizations.vscode.extensions` installed into code-server
+//!   from a gallery on loopback, after consent, once.
 
 mod attacker;
 mod consent;
+mod extensions;
 mod failures;
 mod modes;
 mod vscode;

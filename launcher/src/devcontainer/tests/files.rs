@@ -78,7 +78,10 @@ fn the_state_is_kept_owner_only_and_a_damaged_one_counts_as_none() {
     let mut state = saved::Saved {
         allowed: true,
         done: Vec::new(),
+        extensions: vec!["a.b".into(), "C.d@1.0.0".into()],
     };
+    assert!(state.has_extensions(&["c.D@1.0.0".into(), "a.b".into()]));
+    assert!(!state.has_extensions(&["a.b".into()]));
     state.mark_done("onCreateCommand");
     state.mark_done("onCreateCommand");
     saved::store(&config, rel, &state).expect("store");
