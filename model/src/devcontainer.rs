@@ -42,12 +42,13 @@ pub const MAX_BYTES: usize = 1 << 20;
 const MAX_NAME_BYTES: usize = 256;
 
 /// Whether `name` can be an environment variable's name: non-empty, at most 256 bytes,
-/// no `=`, no NUL and no control character.
+/// no `=`, no NUL, no control and no bidirectional formatting character (a name is
+/// shown in the consent question, which must read as what applies).
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_BYTES
         && !name.contains('=')
-        && !name.chars().any(char::is_control)
+        && !name.chars().any(crate::text::is_deceptive)
 }
 
 /// `text` as one line of at most `max` characters for a notice or a log: a line break
@@ -67,7 +68,7 @@ pub(crate) fn one_line(text: &str, max: usize) -> String {
         .map(|c| match c {
             '\n' | '\r' => '⏎',
             '\t' => ' ',
-            c if c.is_control() || is_bidi_control(c) => '\u{FFFD}',
+            c if crate::text::is_deceptive(c) => '\u{FFFD}',
             c => c,
         })
         .collect();
@@ -75,12 +76,6 @@ pub(crate) fn one_line(text: &str, max: usize) -> String {
         out.push('…');
     }
     out
-}
-
-/// The Unicode bidirectional formatting characters (marks, embeddings, overrides,
-/// isolates).
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! - [`plumbing`]: the launcher's `/_dcs/` paths the proxy asks too.
 //! - [`credentials`]: a user's own git credentials: API types and the stored form.
 //! - [`devcontainer`]: a checkout's `devcontainer.json`: what applies, and [`devcontainer::Mode`].
+//! - [`text`]: which characters of someone else's text must not reach a person as they are.
 //! - [`error`]: the crate's single error type.
 
 pub mod api;
@@ -28,6 +29,7 @@ pub mod plumbing;
 pub mod quantity;
 pub mod repo;
 pub mod sharing;
+pub mod text;
 pub mod user;
 
 pub use env::LauncherEnv;

@@ -306,7 +306,16 @@ fn valid_names() {
     for ok in ["A", "PATH", "lower_case", "with.dot", "ü", &"N".repeat(256)] {
         assert!(valid_name(ok), "{ok:?}");
     }
-    for bad in ["", "A=B", "A\0", "A\nB", "\t", &"N".repeat(257)] {
+    for bad in [
+        "",
+        "A=B",
+        "A\0",
+        "A\nB",
+        "\t",
+        "A\u{202e}B",
+        "\u{2066}",
+        &"N".repeat(257),
+    ] {
         assert!(!valid_name(bad), "{bad:?}");
     }
 }
