@@ -3,13 +3,18 @@
 //! configuration's lists are bounded one-line texts, its steps come once each in spec
 //! order with something to run, its variable names are valid; the environment sets
 //! and removes valid names, each once; extension ids are valid, each once, bounded;
-//! summaries are one bounded line; substitution keeps a command's shape.
+//! summaries are one bounded line without runs of blanks; substitution keeps a
+//! command's shape and stays within its budget (each string at most 128 KiB, all of a
+//! file's at most 1 MiB).
 #![no_main]
 
 use std::collections::HashSet;
 
 use dcs_model::devcontainer::customizations::{valid_id, MAX_EXTENSIONS};
-use dcs_model::devcontainer::{environment, parse, substitute, valid_name, Command, Context, Step};
+use dcs_model::devcontainer::{
+    environment, parse, substitute, valid_name, Budget, Command, Context, Step, MAX_STRING_BYTES,
+    MAX_TOTAL_BYTES,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn user_env(name: &str) -> Option<String> {
@@ -26,10 +31,16 @@ fn one_line(text: &str) -> bool {
 }
 
 fn check_command(command: &Command, ctx: &Context, nested: bool) {
-    let summary = command.summary();
+    let (summary, cut) = command.summary_cut();
     assert!(one_line(&summary), "{summary:?}");
     assert!(summary.chars().count() <= 120, "{summary:?}");
-    match (command, command.substituted(ctx)) {
+    assert!(!summary.contains("  "), "blanks collapse: {summary:?}");
+    assert!(!cut || summary.ends_with('…'), "{summary:?}");
+    let mut budget = Budget::default();
+    let Ok(after) = command.substituted(ctx, &mut budget) else {
+        return;
+    };
+    match (command, after) {
         (Command::Shell(text), Command::Shell(_)) => assert!(!text.trim().is_empty()),
         (Command::Exec(argv), Command::Exec(after)) => {
             assert!(argv.first().is_some_and(|program| !program.is_empty()));
@@ -56,8 +67,11 @@ fuzz_target!(|data: &[u8]| {
         devcontainer_id: "0123abc",
         env: &user_env,
     };
-    if !text.contains("${") {
-        assert_eq!(substitute(text, &ctx), text);
+    if !text.contains("${") && text.len() <= MAX_STRING_BYTES {
+        assert_eq!(
+            substitute(text, &ctx, &mut Budget::default()).as_deref(),
+            Ok(text)
+        );
     }
     let config = match parse(text) {
         Ok(config) => config,
@@ -89,15 +103,7 @@ fuzz_target!(|data: &[u8]| {
     for name in names.chain(config.remote_env.iter().map(|(name, _)| name)) {
         assert!(valid_name(name), "{name:?}");
     }
-    let env = environment(&config, &ctx);
-    let mut seen = HashSet::new();
-    let set = env.set.iter().map(|(name, _)| name);
-    for name in set.chain(&env.unset) {
-        assert!(valid_name(name), "{name:?}");
-        assert!(seen.insert(name.clone()), "{name:?} twice in {env:?}");
-    }
     let wanted: HashSet<String> = config.env_names().into_iter().collect();
-    assert_eq!(seen, wanted);
     assert!(config.extensions.len() <= MAX_EXTENSIONS);
     let mut ids = HashSet::new();
     for id in &config.extensions {
@@ -108,4 +114,18 @@ fuzz_target!(|data: &[u8]| {
         config.wants_anything(),
         !config.steps.is_empty() || !wanted.is_empty() || !config.extensions.is_empty()
     );
+    let mut budget = Budget::default();
+    let Ok(env) = environment(&config, &ctx, &mut budget) else {
+        return;
+    };
+    let total: usize = env.set.iter().map(|(_, value)| value.len()).sum();
+    assert!(total <= MAX_TOTAL_BYTES - budget.left());
+    assert!(env.set.iter().all(|(_, v)| v.len() <= MAX_STRING_BYTES));
+    let mut seen = HashSet::new();
+    let set = env.set.iter().map(|(name, _)| name);
+    for name in set.chain(&env.unset) {
+        assert!(valid_name(name), "{name:?}");
+        assert!(seen.insert(name.clone()), "{name:?} twice in {env:?}");
+    }
+    assert_eq!(seen, wanted);
 });

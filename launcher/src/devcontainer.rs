@@ -7,36 +7,43 @@
 //! business (pure); reading, consent, processes and the log are this module's.
 //!
 //! The mode (`DCS_DEVCONTAINER`): `ask` applies nothing until the workspace's user
-//! allows it for this checkout (a notice asks; the consent is kept in the config
-//! volume), `run` applies it from the first start, `off` reads nothing.
+//! allows it for this checkout (a notice asks; the consent is kept with the checkout),
+//! `run` applies it from the first start, `off` reads nothing.
 //!
-//! Per checkout, in `<config>/devcontainer/<key>/` ([`env::key`]): `state.json`
-//! (consent, the once-per-checkout steps that finished and the extensions installed,
-//! [`saved`]) and
-//! `lifecycle.log` (this start's command output, [`log`]).
+//! Kept ([`saved`]): consent and the once-per-checkout steps that finished with the
+//! checkout (a git checkout's `.git/dcs/devcontainer/state.json`, shared by every
+//! workspace on it; else `<config>/devcontainer/<key>/state.json`, [`env::key`]), the
+//! extensions installed in the config volume (`<config>/devcontainer/<key>/state.json`).
+//! Per workspace, `<config>/devcontainer/<workspace key>/lifecycle.log` (this start's
+//! command output, [`log`]; the workspace key is the instance's folder name for an API
+//! instance, so two workspaces on one checkout never share a log).
 //!
 //! # Layout
 //! - [`read`]: finding and reading the file (no link followed, size-capped, UTF-8).
 //! - [`env`]: the user's environment, what the file sets of it, keys and ids.
-//! - [`saved`]: the persisted consent and finished steps.
+//! - [`saved`]: the persisted consent and finished steps, where they are kept, the locks.
 //! - [`lifecycle`]: the steps in order, in the background.
+//! - [`once`]: the once-per-checkout steps, one launcher on a checkout at a time.
 //! - [`extensions`]: `customizations.vscode.extensions` installed by the IDE's binary.
 //! - [`run`]: one command: spawned, logged, waited for.
+//! - [`work`]: a running command as watched work for the idle clock.
 //! - [`log`]: the bounded lifecycle log.
 //! - [`notice`]: the notices' texts.
 //! - [`status`]: the status report (`GET /_dcs/devcontainer`).
-//! - [`routes`]: `/_dcs/devcontainer`, `…/allow`, `…/dismiss`, `…/log`.
+//! - [`routes`]: `/_dcs/devcontainer`, `…/allow`, `…/dismiss`, `…/log`, `…/file`.
 
 pub mod env;
 pub mod extensions;
 pub mod lifecycle;
 pub mod log;
 pub mod notice;
+pub mod once;
 pub mod read;
 pub mod routes;
 pub mod run;
 pub mod saved;
 pub mod status;
+pub mod work;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -80,6 +87,10 @@ pub(crate) struct Inner {
     pub(crate) runs: HashMap<Step, Run>,
     /// The lifecycle runs now.
     pub(crate) running: bool,
+    /// Where the state is kept (known once the checkout was read).
+    pub(crate) places: Option<saved::Places>,
+    /// This launcher holds the checkout's steps lock ([`once::hold`]).
+    pub(crate) steps_locked: bool,
     /// The consent notice was dismissed (asked again next start).
     pub(crate) dismissed: bool,
     /// The IDE has started (the lifecycle may begin).
@@ -100,12 +111,15 @@ pub enum Found {
     NotRead,
     /// No file.
     Missing,
-    /// A file that cannot be used: a link, too large, not UTF-8, not JSONC.
+    /// A file that cannot be used: a link, too large, not UTF-8, not JSONC, variables
+    /// that expand past the budget.
     Unusable {
         /// Which of `FILES`.
         file: &'static str,
         /// Why (a parse error: `line L, column C: …`).
         error: String,
+        /// Its bytes, when it could be read (`GET /_dcs/devcontainer/file`).
+        text: Option<bytes::Bytes>,
     },
     /// A file read.
     Usable(Arc<Loaded>),
@@ -116,6 +130,8 @@ pub enum Found {
 pub struct Loaded {
     /// Which of `FILES`.
     pub file: &'static str,
+    /// Its bytes as read (`GET /_dcs/devcontainer/file`).
+    pub text: bytes::Bytes,
     /// What it says.
     pub config: Config,
     /// The variables applied (refused names left out).
@@ -148,7 +164,13 @@ impl Devcontainer {
             .to_path_buf();
         let config_dir = env.config_dir();
         let rel_dir = Path::new(DIR).join(env::key(&rel));
-        let log = Arc::new(log::Log::new(config_dir.clone(), rel_dir.join(log::FILE)));
+        // Its own log: an API instance of a repository shares the checkout, not the log.
+        let workspace = match &env.instance {
+            Some(id) => Path::new(dcs_model::env::INSTANCES_SUBDIR).join(id.as_str()),
+            None => rel.clone(),
+        };
+        let log_rel = Path::new(DIR).join(env::key(&workspace)).join(log::FILE);
+        let log = Arc::new(log::Log::new(config_dir.clone(), log_rel));
         Self {
             mode: env.devcontainer,
             label: env.label(),
@@ -201,16 +223,30 @@ impl Devcontainer {
             .unwrap_or_else(|e| Found::Unusable {
                 file: dcs_model::devcontainer::FILES[0],
                 error: format!("reading it failed: {e}"),
+                text: None,
             })
     }
 
-    /// Writes `state.json` as it is now (the latest write wins).
+    /// Keeps the consent and finished steps known now (added to what another launcher
+    /// on the checkout kept; the extensions too while holding the steps lock), and
+    /// takes in what is kept.
     pub(crate) async fn save(&self) {
         let _one_at_a_time = self.saving.lock().await;
-        let saved = self.lock().saved.clone();
-        let (config, rel) = (self.config_dir.clone(), self.rel_dir.clone());
-        match tokio::task::spawn_blocking(move || saved::store(&config, &rel, &saved)).await {
-            Ok(Ok(())) => {}
+        let (mine, places, extensions) = {
+            let inner = self.lock();
+            (
+                inner.saved.clone(),
+                inner.places.clone(),
+                inner.steps_locked,
+            )
+        };
+        let Some(places) = places else {
+            warn!("the devcontainer.json state is kept once the checkout was read");
+            return;
+        };
+        let update = move || saved::update(&places, &mine, extensions);
+        match tokio::task::spawn_blocking(update).await {
+            Ok(Ok(kept)) => self.lock().saved.absorb(&kept),
             Ok(Err(error)) => warn!(%error, "cannot keep the devcontainer.json state"),
             Err(error) => warn!(%error, "keeping the devcontainer.json state failed"),
         }
@@ -226,22 +262,32 @@ pub async fn prepare(app: &App) -> Option<Arc<EnvChange>> {
         return None;
     }
     let found = dc.read().await;
-    let (config, rel) = (dc.config_dir.clone(), dc.rel_dir.clone());
-    let saved = match tokio::task::spawn_blocking(move || saved::load(&config, &rel)).await {
-        Ok(Ok(saved)) => saved,
-        Ok(Err(error)) => {
+    let (checkout, config, rel) = (
+        dc.checkout_dir.clone(),
+        dc.config_dir.clone(),
+        dc.rel_dir.clone(),
+    );
+    let read = move || {
+        let places = saved::places(&checkout, &config, &rel);
+        let saved = saved::load(&places);
+        (places, saved)
+    };
+    let (places, saved) = match tokio::task::spawn_blocking(read).await {
+        Ok((places, Ok(saved))) => (Some(places), saved),
+        Ok((places, Err(error))) => {
             warn!(%error, "cannot read the devcontainer.json state; asking again");
-            saved::Saved::default()
+            (Some(places), saved::Saved::default())
         }
         Err(error) => {
             warn!(%error, "reading the devcontainer.json state failed");
-            saved::Saved::default()
+            (None, saved::Saved::default())
         }
     };
     let ide_env = {
         let mut inner = dc.lock();
         inner.found = found;
         inner.saved = saved;
+        inner.places = places;
         let allowed = dc.allowed(&inner);
         inner.ide_env = match &inner.found {
             Found::Usable(loaded) if allowed && !loaded.env.is_empty() => Some(loaded.env.clone()),
@@ -249,7 +295,9 @@ pub async fn prepare(app: &App) -> Option<Arc<EnvChange>> {
         };
         match &inner.found {
             Found::Usable(loaded) => info!(file = loaded.file, allowed, "devcontainer.json read"),
-            Found::Unusable { file, error } => warn!(file, %error, "devcontainer.json unusable"),
+            Found::Unusable { file, error, .. } => {
+                warn!(file, %error, "devcontainer.json unusable")
+            }
             _ => {}
         }
         inner.ide_env.clone()

@@ -2,7 +2,9 @@
 //! it produces output or while the job in its foreground uses CPU (a build or a test
 //! run being watched), within the busy limit. Each terminal session registers here
 //! ([`Terminals::open`]) and reports its output and CPU samples through its
-//! [`Terminal`] handle; the CPU figures come from `/proc` ([`dcs_os::proc::cpu`]).
+//! [`Terminal`] handle; the CPU figures come from `/proc` ([`dcs_os::proc::cpu`],
+//! summed over a process group: [`group`]). A running `devcontainer.json` lifecycle
+//! command is watched the same way, under its own name ([`Terminals::command`]).
 //! A job's command name is the workspace code's choice (`prctl(PR_SET_NAME)`, the
 //! program's file name): it is reported with its control characters replaced by
 //! `?` ([`printable`]), so no escape sequence reaches whoever reads the idle report.
@@ -33,6 +35,8 @@ struct Seen {
     cpu: Option<(u64, String)>,
     /// The last CPU sample: the foreground group and its ticks.
     sample: Option<(u32, u64)>,
+    /// What it is, when it is no terminal: the report's `what` and `detail`.
+    label: Option<(String, String)>,
 }
 
 /// One CPU sample of a terminal's foreground job.
@@ -53,25 +57,34 @@ impl Terminals {
 
     /// Registers the terminal of shell `pid` until the handle drops.
     pub fn open(activity: &Arc<Activity>, pid: u32) -> Terminal {
-        Self::register(activity, pid, Some(activity.connection()))
+        Self::register(activity, pid, Some(activity.connection()), None)
     }
 
     /// Registers the IDE's own terminal of shell `pid` (its connection is the
     /// IDE's: none of this launcher's).
     pub fn watch(activity: &Arc<Activity>, pid: u32) -> Terminal {
-        Self::register(activity, pid, None)
+        Self::register(activity, pid, None, None)
+    }
+
+    /// Registers a command running as process group `pgid` (reported as `what`,
+    /// with `detail`, its control characters replaced) until the handle drops.
+    pub fn command(activity: &Arc<Activity>, pgid: u32, what: &str, detail: &str) -> Terminal {
+        let label = Some((what.to_owned(), printable(detail)));
+        Self::register(activity, pgid, None, label)
     }
 
     fn register(
         activity: &Arc<Activity>,
         pid: u32,
         connection: Option<super::Connection>,
+        label: Option<(String, String)>,
     ) -> Terminal {
         let id = activity.terminals.next.fetch_add(1, Ordering::Relaxed);
         activity.terminals.lock().insert(
             id,
             Seen {
                 pid,
+                label,
                 ..Seen::default()
             },
         );
@@ -82,12 +95,20 @@ impl Terminals {
         }
     }
 
-    /// The terminals active at `now` (output or CPU within [`ACTIVE_WINDOW_MS`]).
+    /// The terminals (and commands) active at `now` (output or CPU within
+    /// [`ACTIVE_WINDOW_MS`]).
     pub fn active(&self, now: u64) -> Vec<ActiveWork> {
         let recent = |t: u64| now.saturating_sub(t) <= ACTIVE_WINDOW_MS;
         self.lock()
             .values()
             .filter_map(|s| {
+                if let Some((what, detail)) = &s.label {
+                    let cpu = s.cpu.as_ref().is_some_and(|(t, _)| recent(*t));
+                    return (cpu || s.output_ms.is_some_and(recent)).then(|| ActiveWork {
+                        what: what.clone(),
+                        detail: detail.clone(),
+                    });
+                }
                 let detail = match (&s.cpu, s.output_ms) {
                     (Some((t, comm)), _) if recent(*t) => {
                         format!("shell pid {}: {comm} is using CPU", s.pid)
@@ -186,19 +207,26 @@ pub fn foreground(pid: u32) -> Option<Foreground> {
     if fg == 0 || fg == shell.pgrp {
         return None;
     }
-    let members = dcs_os::group::members(fg).ok()?;
+    group(fg)
+}
+
+/// Process group `pgrp` with the CPU its live members used so far (its command
+/// name: its leader's, else its first member's); `None` when `/proc` cannot be
+/// listed. Blocking: reads `/proc`.
+pub fn group(pgrp: u32) -> Option<Foreground> {
+    let members = dcs_os::group::members(pgrp).ok()?;
     let mut ticks = 0u64;
     let mut comm = None;
     for member in members {
         if let Some(stat) = dcs_os::proc::cpu(member) {
             ticks = ticks.saturating_add(stat.ticks);
-            if member == fg || comm.is_none() {
+            if member == pgrp || comm.is_none() {
                 comm = Some(stat.comm);
             }
         }
     }
     Some(Foreground {
-        pgrp: fg,
+        pgrp,
         comm: comm.unwrap_or_default(),
         ticks,
     })

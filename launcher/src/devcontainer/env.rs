@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
-use dcs_model::devcontainer::{environment, Config, Context};
+use dcs_model::devcontainer::{environment, Budget, Config, Context, TooLarge};
 use sha2::{Digest, Sha256};
 
 use crate::supervise::Launch;
@@ -76,8 +76,12 @@ pub fn user_env() -> HashMap<String, String> {
 }
 
 /// What `config` sets and removes under `ctx`, and the names it sets that the
-/// platform sets (refused, in file order).
-pub fn applied(config: &Config, ctx: &Context) -> (EnvChange, Vec<String>) {
+/// platform sets (refused, in file order); its values spend `budget`.
+pub fn applied(
+    config: &Config,
+    ctx: &Context,
+    budget: &mut Budget,
+) -> Result<(EnvChange, Vec<String>), TooLarge> {
     let refused_name = |name: &str| crate::user_env::is_withheld(OsStr::new(name));
     let refused = config
         .env_names()
@@ -88,12 +92,12 @@ pub fn applied(config: &Config, ctx: &Context) -> (EnvChange, Vec<String>) {
     let mut kept = config.clone();
     kept.container_env.retain(|(k, _)| !refused_name(k));
     kept.remote_env.retain(|(k, _)| !refused_name(k));
-    let env = environment(&kept, ctx);
+    let env = environment(&kept, ctx, budget)?;
     let change = EnvChange {
         set: env.set,
         unset: env.unset,
     };
-    (change, refused)
+    Ok((change, refused))
 }
 
 /// The folder name of the checkout `rel` (its folder below the workspaces
@@ -172,7 +176,7 @@ mod tests {
             devcontainer_id: "id",
             env: &lookup,
         };
-        let (change, refused) = applied(&config, &ctx);
+        let (change, refused) = applied(&config, &ctx, &mut Budget::default()).expect("small");
         assert_eq!(refused, ["PORT", "DCS_REPO", "K_SERVICE"]);
         assert_eq!(
             change.set,

@@ -55,6 +55,7 @@ pub(crate) async fn install(app: &App, loaded: &Loaded) -> Ended {
         env: &env,
         log: dc.log.clone(),
         drain: app.drain(),
+        activity: app.activity().clone(),
     };
     run::run(&header, "", &command, &job).await
 }

@@ -2,27 +2,25 @@
 //! background (readiness never waits for it): first the extensions the file names,
 //! unless this list was installed before ([`super::extensions`]); the once-per-checkout steps not yet
 //! done (`onCreateCommand`, `updateContentCommand`, `postCreateCommand`), in order,
-//! each recorded as done once it succeeded; then `postStartCommand`, once per start.
+//! each recorded as done once it succeeded, one launcher on the checkout at a time
+//! ([`super::once`]); then `postStartCommand`, once per start.
 //! The first failure stops it (later steps are skipped) until the user runs it again
 //! (`POST /_dcs/devcontainer/allow`), from the failed step. An object's named
 //! commands run in parallel; the step fails if any of them does.
 //!
-//! While a step runs it is watched work for the idle clock
-//! ([`crate::activity::Activity::work_seen`], bounded by the busy limit), so a long
-//! `npm ci` is not stopped half-way while nobody types. The notice says what runs,
-//! what failed (with the log and "Run again"), and goes once all is done.
+//! While a step prints or uses CPU it is watched work for the idle clock (bounded by
+//! the busy limit: [`super::work`]), so a long `npm ci` is not stopped half-way
+//! while nobody types; a silent one (a dev server up and waiting) holds nothing.
+//! The notice says what runs, what failed (with the log and "Run again"), and goes
+//! once all is done.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use dcs_model::devcontainer::{Command, Step};
 
 use super::run::{self, Ended, Job};
-use super::{extensions, notice, Found, Inner, Loaded, Run};
+use super::{extensions, notice, once, Found, Inner, Loaded, Run};
 use crate::app::App;
-
-/// How often a running step tells the idle clock it is work.
-const WORK_EVERY: Duration = Duration::from_secs(2);
 
 /// Starts the lifecycle in the background if the checkout is allowed, the IDE has
 /// started, nothing runs yet and something is left to run; returns whether it did.
@@ -96,11 +94,19 @@ pub(crate) fn forget_failure(inner: &mut Inner) {
 
 async fn run_all(app: Arc<App>, loaded: Arc<Loaded>) {
     let dc = app.devcontainer();
-    let _work = WorkSeen::spawn(&app);
+    // The once-per-checkout steps, one launcher on the checkout at a time.
+    let mut held = once::Hold::Free;
     loop {
+        if !once::hold(&app, &loaded, &mut held).await {
+            return;
+        }
         let next = {
             let mut inner = dc.lock();
-            match next(&inner, &loaded) {
+            let next = next(&inner, &loaded);
+            if !held.covers(&loaded, next) {
+                continue;
+            }
+            match next {
                 Some(Next::Step(i)) => {
                     inner.runs.insert(loaded.commands[i].0, Run::Running);
                     Next::Step(i)
@@ -209,6 +215,7 @@ async fn run_step(
         env: &loaded.env,
         log: dc.log.clone(),
         drain: app.drain(),
+        activity: app.activity().clone(),
     };
     let Command::Parallel(members) = command else {
         let header = format!("{}: {}", step.key(), original.summary());
@@ -236,33 +243,4 @@ async fn run_step(
         .into_iter()
         .find(|e| !e.ok())
         .unwrap_or(Ended::Exit(0))
-}
-
-/// Tells the idle clock a step is work until dropped.
-struct WorkSeen {
-    activity: Arc<crate::activity::Activity>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl WorkSeen {
-    fn spawn(app: &App) -> Self {
-        let activity = app.activity().clone();
-        let clock = activity.clone();
-        let task = tokio::spawn(async move {
-            let mut every = tokio::time::interval(WORK_EVERY);
-            loop {
-                every.tick().await;
-                clock.work_seen(crate::activity::now_ms());
-            }
-        });
-        Self { activity, task }
-    }
-}
-
-impl Drop for WorkSeen {
-    fn drop(&mut self) {
-        self.task.abort();
-        // Seen until its very end.
-        self.activity.work_seen(crate::activity::now_ms());
-    }
 }

@@ -1,4 +1,6 @@
-//! The lifecycle log, `<config>/devcontainer/<key>/lifecycle.log`: what the commands
+//! The lifecycle log, `<config>/devcontainer/<workspace key>/lifecycle.log`, one per
+//! workspace (an API instance's is named by its id, so a `/github/…` workspace and an
+//! instance on the same checkout never write one log): what the commands
 //! print (stdout and stderr together), between a header line per command and a
 //! footer with how it ended ([`Log::mark`]). A new log each launcher start (the first
 //! write replaces the last start's); bounded: output past [`LIMIT`] is not kept (a

@@ -23,6 +23,8 @@ pub const EXTENSIONS_ID: &str = "devcontainer-extensions";
 
 /// The log, relative to the workspace root.
 const LOG_HREF: &str = "_dcs/devcontainer/log";
+/// The file as read, relative to the workspace root.
+const FILE_HREF: &str = "_dcs/devcontainer/file";
 /// Consent (and running again), relative to the workspace root.
 const ALLOW_HREF: &str = "_dcs/devcontainer/allow";
 /// "Not now", relative to the workspace root.
@@ -30,6 +32,11 @@ const DISMISS_HREF: &str = "_dcs/devcontainer/dismiss";
 
 /// At most this many names in one list of a notice.
 const LISTED: usize = 6;
+/// At most this many names in one list of the consent question: all, in practice
+/// (as many as extensions a file may name).
+const ASKED: usize = 100;
+/// What the consent question adds when it shortened anything.
+const SHORTENED: &str = " Some of it is shortened here: Show the file to read all of it.";
 
 /// Sets the notices for what was read: the file's ([`CONFIG_ID`]) and, when the
 /// checkout must be asked, the consent question.
@@ -54,13 +61,20 @@ pub(crate) fn asks(dc: &Devcontainer, loaded: &Loaded) -> bool {
         && (!loaded.commands.is_empty() || !loaded.env.is_empty() || !loaded.extensions.is_empty())
 }
 
-/// The consent question for `label`'s file.
+/// The consent question for `label`'s file: every step (summarised), every variable
+/// and extension named (up to [`ASKED`] each); whatever it shortens, it says so, and
+/// "Show the file" shows all of it.
 pub fn consent(label: &str, loaded: &Loaded) -> Notice {
+    let mut cut = false;
     let steps: Vec<String> = loaded
         .config
         .steps
         .iter()
-        .map(|(step, command)| format!("{} ({})", step.key(), command.summary()))
+        .map(|(step, command)| {
+            let (summary, shortened) = command.summary_cut();
+            cut |= shortened;
+            format!("{} ({summary})", step.key())
+        })
         .collect();
     let names = loaded.env.names();
     let mut parts = Vec::new();
@@ -68,14 +82,16 @@ pub fn consent(label: &str, loaded: &Loaded) -> Notice {
         parts.push(format!("to run {}", steps.join(", ")));
     }
     if !names.is_empty() {
-        parts.push(format!("to set {}", list(&names)));
+        let (names, shortened) = list_all(&names);
+        cut |= shortened;
+        parts.push(format!("to set {names}"));
     }
     if !loaded.extensions.is_empty() {
-        parts.push(format!(
-            "to install extensions {}",
-            list(&loaded.extensions)
-        ));
+        let (ids, shortened) = list_all(&loaded.extensions);
+        cut |= shortened;
+        parts.push(format!("to install extensions {ids}"));
     }
+    let shortened = if cut { SHORTENED } else { "" };
     // "to run …, to set … and to install …".
     let asks = match parts.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
@@ -85,10 +101,12 @@ pub fn consent(label: &str, loaded: &Loaded) -> Notice {
         ID,
         Level::Warning,
         format!(
-            "{label}'s devcontainer.json asks {asks}. Allow it only if you trust this repository."
+            "{label}'s devcontainer.json asks {asks}.{shortened} Allow it only if you trust \
+             this repository."
         ),
     )
     .with(Action::post("Allow and run", ALLOW_HREF))
+    .with(Action::open("Show the file", FILE_HREF))
     .with(Action::post("Not now", DISMISS_HREF))
 }
 
@@ -222,6 +240,25 @@ fn list(items: &[String]) -> String {
         shown.push(format!("and {} more", items.len() - LISTED));
     }
     shown.join(", ")
+}
+
+/// `items` as `a, b, c`, each on one line (white space runs as one space), at most
+/// [`ASKED`] of them and how many more; and whether anything was shortened.
+fn list_all(items: &[String]) -> (String, bool) {
+    let mut cut = items.len() > ASKED;
+    let mut shown: Vec<String> = items
+        .iter()
+        .take(ASKED)
+        .map(|item| {
+            let (text, shortened) = dcs_model::devcontainer::one_line_cut(item, 80);
+            cut |= shortened;
+            text
+        })
+        .collect();
+    if items.len() > ASKED {
+        shown.push(format!("and {} more", items.len() - ASKED));
+    }
+    (shown.join(", "), cut)
 }
 
 /// `text` on one line of at most `max` characters, without control or

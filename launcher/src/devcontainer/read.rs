@@ -2,17 +2,23 @@
 //! runtime): the first of `FILES` that exists, read without following a symbolic
 //! link anywhere on its way (a link could point out of the checkout, at another
 //! user's files or at `/dev/zero`), a regular file of at most `MAX_BYTES`, UTF-8
-//! (a leading byte order mark is skipped). What cannot be used is an error the
-//! status and a notice show, as a parse error is; nothing of such a file applies.
+//! (a leading byte order mark is skipped). Its variables are substituted within
+//! a budget (`dcs_model::devcontainer::Budget`: 128 KiB a string, 1 MiB for the
+//! whole file), so a file that amplifies costs no more memory than that. What cannot
+//! be used is an error the status and a notice show, as a parse error is; nothing of
+//! such a file applies. The bytes read are kept, to be shown as they were read.
 
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use dcs_model::devcontainer::{parse, Context, ParseError, FILES, MAX_BYTES};
+use bytes::Bytes;
+use dcs_model::devcontainer::{
+    parse, Budget, Command, Config, Context, ParseError, Step, TooLarge, FILES, MAX_BYTES,
+};
 use dcs_os::confined;
 
-use super::{env, Found, Loaded};
+use super::{env, EnvChange, Found, Loaded};
 
 /// Reads the file of the checkout at `checkout` and what applies of it, with
 /// `${devcontainerId}` = `id`, for an IDE that installs extensions.
@@ -23,15 +29,24 @@ pub fn load(checkout: &Path, id: &str) -> Found {
 /// [`load`], for an IDE that installs extensions (`extensions`) or not (then the
 /// file's are listed as not applied).
 pub fn load_for(checkout: &Path, id: &str, extensions: bool) -> Found {
-    let Some((file, text)) = find(checkout) else {
+    let Some((file, read)) = find(checkout) else {
         return Found::Missing;
     };
-    let mut config = match text.and_then(|bytes| {
-        let text = decode(&bytes)?;
-        parse(text).map_err(|e| e.to_string())
-    }) {
+    let bytes = match read {
+        Ok(bytes) => Bytes::from(bytes),
+        Err(error) => {
+            let text = None;
+            return Found::Unusable { file, error, text };
+        }
+    };
+    let unusable = |error: String| Found::Unusable {
+        file,
+        error,
+        text: Some(bytes.clone()),
+    };
+    let mut config = match decode(&bytes).and_then(|text| parse(text).map_err(|e| e.to_string())) {
         Ok(config) => config,
-        Err(error) => return Found::Unusable { file, error },
+        Err(error) => return unusable(error),
     };
     let extensions = if extensions {
         config.extensions.clone()
@@ -43,6 +58,26 @@ pub fn load_for(checkout: &Path, id: &str, extensions: bool) -> Found {
         }
         Vec::new()
     };
+    let (env, refused, commands) = match applied(checkout, id, &config) {
+        Ok(applied) => applied,
+        Err(error) => return unusable(error.to_string()),
+    };
+    Found::Usable(Arc::new(Loaded {
+        file,
+        text: bytes.clone(),
+        env: Arc::new(env),
+        refused,
+        commands,
+        extensions,
+        config,
+    }))
+}
+
+/// What applies of `config`: its variables (and the names refused) and its steps,
+/// substituted within one [`Budget`] for the whole file (a file whose variables
+/// amplify stops at the limit, never expanded further).
+fn applied(checkout: &Path, id: &str, config: &Config) -> Result<Applied, TooLarge> {
+    let mut budget = Budget::default();
     let user = env::user_env();
     let lookup = |name: &str| user.get(name).cloned();
     let folder = checkout.to_string_lossy();
@@ -51,7 +86,7 @@ pub fn load_for(checkout: &Path, id: &str, extensions: bool) -> Found {
         devcontainer_id: id,
         env: &lookup,
     };
-    let (change, refused) = env::applied(&config, &ctx);
+    let (change, refused) = env::applied(config, &ctx, &mut budget)?;
     // A command's `${containerEnv:X}` sees the environment it runs in: the file's too.
     let mut running = user.clone();
     change.unset.iter().for_each(|name| {
@@ -63,20 +98,21 @@ pub fn load_for(checkout: &Path, id: &str, extensions: bool) -> Found {
         env: &lookup,
         ..ctx
     };
-    let commands = config
-        .steps
-        .iter()
-        .map(|(step, command)| (*step, command.substituted(&ctx)))
-        .collect();
-    Found::Usable(Arc::new(Loaded {
-        file,
-        env: Arc::new(change),
-        refused,
-        commands,
-        extensions,
-        config,
-    }))
+    let mut commands = Vec::with_capacity(config.steps.len());
+    for (step, command) in &config.steps {
+        let command = command
+            .substituted(&ctx, &mut budget)
+            .map_err(|limit| TooLarge {
+                at: step.key().to_owned(),
+                limit,
+            })?;
+        commands.push((*step, command));
+    }
+    Ok((change, refused, commands))
 }
+
+/// The variables applied, the names refused and the steps as they run.
+type Applied = (EnvChange, Vec<String>, Vec<(Step, Command)>);
 
 /// The first of `FILES` that exists below `checkout`, and its bytes or why they
 /// cannot be read; `None` when there is none.

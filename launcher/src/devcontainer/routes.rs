@@ -5,7 +5,12 @@
 //!   step, else `200`; `404` with mode `off` or without a file, `409` for a file that
 //!   cannot be used, `503` before the checkout was read;
 //! - `POST …/dismiss` → the consent notice goes for this launcher run: `200`;
-//! - `GET …/log` → this start's lifecycle log as plain text (sandboxed, never sniffed).
+//! - `GET …/log` → this start's lifecycle log as plain text (sandboxed, never sniffed);
+//! - `GET …/file` → the file exactly as last read (at the start, or by Run again: the
+//!   bytes the status and the consent question describe, not read anew), as plain
+//!   text, sandboxed, never sniffed; `404` with mode `off` or without a file, `409`
+//!   for a file that could not be read (a link, too large), `503` before the checkout
+//!   was read.
 //!
 //! Errors are JSON `{"error": …}`; another method gets `405` with `Allow`.
 
@@ -31,14 +36,15 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, rest: &str) -> Respo
     match rest {
         "" | "/" if read => pages::json(StatusCode::OK, &status::report(app.devcontainer())),
         "/log" if read => log(app).await,
+        "/file" if read => file(app),
         "/allow" if method == Method::POST => allow(app).await,
         "/dismiss" if method == Method::POST => dismiss(app),
-        "" | "/" | "/log" => not_allowed("GET, HEAD", "read with GET"),
+        "" | "/" | "/log" | "/file" => not_allowed("GET, HEAD", "read with GET"),
         "/allow" | "/dismiss" => not_allowed("POST", "sent with POST"),
         _ => error(
             StatusCode::NOT_FOUND,
             "no such endpoint; known: /_dcs/devcontainer, /_dcs/devcontainer/allow, \
-             /_dcs/devcontainer/dismiss, /_dcs/devcontainer/log",
+             /_dcs/devcontainer/dismiss, /_dcs/devcontainer/log, /_dcs/devcontainer/file",
         ),
     }
 }
@@ -75,7 +81,9 @@ async fn allow(app: &Arc<App>) -> Response<Body> {
                 return error(StatusCode::SERVICE_UNAVAILABLE, text);
             }
             Found::Missing => return error(StatusCode::NOT_FOUND, MISSING),
-            Found::Unusable { file, error: why } => {
+            Found::Unusable {
+                file, error: why, ..
+            } => {
                 let text = format!("{file}: {why}; nothing of it applies");
                 return error(StatusCode::CONFLICT, &text);
             }
@@ -136,6 +144,37 @@ async fn log(app: &App) -> Response<Body> {
             return error(StatusCode::INTERNAL_SERVER_ERROR, &text);
         }
     };
+    plain_text(bytes)
+}
+
+/// The file as last read.
+fn file(app: &App) -> Response<Body> {
+    let dc = app.devcontainer();
+    if dc.mode() == dcs_model::devcontainer::Mode::Off {
+        return error(StatusCode::NOT_FOUND, OFF);
+    }
+    let bytes = match &dc.lock().found {
+        Found::NotRead => {
+            let text = "the checkout has not been read yet; try again once the workspace is ready";
+            return error(StatusCode::SERVICE_UNAVAILABLE, text);
+        }
+        Found::Missing => return error(StatusCode::NOT_FOUND, MISSING),
+        Found::Unusable {
+            text: Some(bytes), ..
+        } => bytes.clone(),
+        Found::Unusable {
+            file, error: why, ..
+        } => {
+            let text = format!("{file} cannot be shown: {why}");
+            return error(StatusCode::CONFLICT, &text);
+        }
+        Found::Usable(loaded) => loaded.text.clone(),
+    };
+    plain_text(bytes)
+}
+
+/// `bytes` as plain text that a browser neither sniffs nor runs, nor keeps.
+fn plain_text(bytes: impl Into<bytes::Bytes>) -> Response<Body> {
     let mut res = Response::new(body::full(bytes));
     let headers = res.headers_mut();
     headers.insert(

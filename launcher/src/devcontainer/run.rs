@@ -6,7 +6,8 @@
 //! a header and a footer. It ends when its leader exits: what it started in the
 //! background (a `postStartCommand` starting a server) keeps running, its output
 //! still logged. When the workspace stops, a command still running gets SIGTERM
-//! (the stop's sweep ends what is left).
+//! (the stop's sweep ends what is left). While it runs, its output and the CPU of
+//! its process group are watched work for the idle clock ([`super::work`]).
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -19,7 +20,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tracing::{info, warn};
 
 use super::log::Log;
+use super::work::{Output, Watched};
 use super::EnvChange;
+use crate::activity::Activity;
 use crate::app::{draining, Drain};
 use crate::reap;
 
@@ -88,13 +91,15 @@ pub struct Job<'a> {
     pub log: Arc<Log>,
     /// The workspace's drain signal.
     pub drain: Drain,
+    /// The idle clock: a running command is work while it prints or uses CPU.
+    pub activity: Arc<Activity>,
 }
 
 /// Runs `command` (a `Shell` or an `Exec`; a `Parallel` is the caller's) under the
 /// header `== header ==`, with the footer `== <footer_prefix><how it ended> ==`.
 pub async fn run(header: &str, footer_prefix: &str, command: &Command, job: &Job<'_>) -> Ended {
     job.log.mark(header).await;
-    let ended = spawn_and_wait(command, job).await;
+    let ended = spawn_and_wait(header, command, job).await;
     job.log
         .mark(&format!("{footer_prefix}{}", ended.describe()))
         .await;
@@ -105,7 +110,7 @@ pub async fn run(header: &str, footer_prefix: &str, command: &Command, job: &Job
     ended
 }
 
-async fn spawn_and_wait(command: &Command, job: &Job<'_>) -> Ended {
+async fn spawn_and_wait(header: &str, command: &Command, job: &Job<'_>) -> Ended {
     let mut drain = job.drain.watch();
     if *drain.borrow() {
         return Ended::Stopped;
@@ -144,17 +149,20 @@ async fn spawn_and_wait(command: &Command, job: &Job<'_>) -> Ended {
         Err(e) => return Ended::NotStarted(e.to_string()),
     };
     let pid = child.id();
+    // Its own process group (the leader's pid): watched while the command runs.
+    let watched = pid.map(|pgid| Watched::start(&job.activity, pgid, header));
+    let seen = || watched.as_ref().map(Watched::output);
     // Tasks of their own: what the command leaves running may go on printing (and
     // must not die of a closed pipe) after the command itself has ended.
     let mut readers: Vec<_> = [
         child
             .stdout
             .take()
-            .map(|s| tokio::spawn(copy(s, job.log.clone()))),
+            .map(|s| tokio::spawn(copy(s, job.log.clone(), seen()))),
         child
             .stderr
             .take()
-            .map(|s| tokio::spawn(copy(s, job.log.clone()))),
+            .map(|s| tokio::spawn(copy(s, job.log.clone(), seen()))),
     ]
     .into_iter()
     .flatten()
@@ -179,19 +187,25 @@ async fn spawn_and_wait(command: &Command, job: &Job<'_>) -> Ended {
             Ended::Stopped
         }
     };
+    drop(watched);
     if let Some(pid) = pid {
         reap::forget(pid);
     }
     ended
 }
 
-/// Copies `stream` into `log` until it ends.
-async fn copy(mut stream: impl AsyncRead + Unpin, log: Arc<Log>) {
+/// Copies `stream` into `log` until it ends, telling `seen` of each piece.
+async fn copy(mut stream: impl AsyncRead + Unpin, log: Arc<Log>, seen: Option<Output>) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         match stream.read(&mut buf).await {
             Ok(0) | Err(_) => return,
-            Ok(n) => log.output(&buf[..n]).await,
+            Ok(n) => {
+                if let Some(seen) = &seen {
+                    seen.seen();
+                }
+                log.output(&buf[..n]).await;
+            }
         }
     }
 }

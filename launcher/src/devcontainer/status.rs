@@ -32,7 +32,7 @@ pub fn report(dc: &Devcontainer) -> Value {
     let allowed = dc.allowed(&inner);
     let (file, error) = match &inner.found {
         Found::NotRead | Found::Missing => (None, None),
-        Found::Unusable { file, error } => (Some(*file), Some(error.clone())),
+        Found::Unusable { file, error, .. } => (Some(*file), Some(error.clone())),
         Found::Usable(loaded) => (Some(loaded.file), None),
     };
     let mut out = json!({

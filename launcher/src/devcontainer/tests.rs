@@ -1,11 +1,14 @@
 //! The devcontainer.json support with real files and real processes: reading, the
 //! kept state ([`files`]), the lifecycle and the notices; [`flow`] drives a whole launcher over
 //! HTTP (consent, routes, a second start, a stop while a command runs); [`extensions`]
-//! installs the file's extensions with a stand-in IDE binary.
+//! installs the file's extensions with a stand-in IDE binary; [`shared`]: a checkout two
+//! workspaces share (its state in the git folder, the create steps run once).
 
 mod extensions;
 mod files;
 mod flow;
+mod shared;
+mod shown;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -90,7 +93,7 @@ fn states(report: &Value) -> Vec<(String, String, Value)> {
 
 fn found_error(found: &Found) -> String {
     match found {
-        Found::Unusable { file, error } => format!("{file}: {error}"),
+        Found::Unusable { file, error, .. } => format!("{file}: {error}"),
         Found::Usable(loaded) => panic!("usable: {}", loaded.file),
         _ => panic!("no file"),
     }
@@ -276,6 +279,7 @@ async fn in_ask_mode_nothing_applies_before_consent() {
         actions,
         [
             ("Allow and run", "POST", "_dcs/devcontainer/allow"),
+            ("Show the file", "GET", "_dcs/devcontainer/file"),
             ("Not now", "POST", "_dcs/devcontainer/dismiss")
         ]
     );

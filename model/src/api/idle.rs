@@ -59,7 +59,7 @@ pub struct LastInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActiveWork {
-    /// What: `terminal`, `start`.
+    /// What: `terminal`, `start`, `upload`, `devcontainer` (a lifecycle step).
     pub what: String,
     /// Which, for a person (e.g. `pid 4242: make test (output)`).
     pub detail: String,

@@ -4,9 +4,9 @@
 
 use jsonc_parser::JsonValue;
 
-use super::one_line;
 use super::parse::shown_key;
-use super::vars::{substitute, Context};
+use super::vars::{substitute, Budget, Context, Limit};
+use super::Line;
 
 /// The longest [`Command::summary`], in characters.
 const SUMMARY_CHARS: usize = 120;
@@ -69,28 +69,43 @@ pub enum Command {
 
 impl Command {
     /// One line for a notice: the shell text, the argv joined with spaces, or
-    /// `name: ...; name: ...`; control characters replaced, at most 120 characters
-    /// (a longer one ends with `…`).
+    /// `name: ...; name: ...`; runs of white space shown as one space (or `⏎` for a
+    /// line break), control characters replaced, at most 120 characters (a longer one
+    /// ends with `…`).
     pub fn summary(&self) -> String {
-        let mut text = String::new();
-        self.describe(&mut text);
-        one_line(&text, SUMMARY_CHARS)
+        self.summary_cut().0
     }
 
-    fn describe(&self, out: &mut String) {
+    /// [`Command::summary`], and whether it was cut (the command says more).
+    pub fn summary_cut(&self) -> (String, bool) {
+        let mut line = Line::new(SUMMARY_CHARS);
+        self.describe(&mut line);
+        line.finish()
+    }
+
+    fn describe(&self, line: &mut Line) {
         match self {
-            Command::Shell(line) => out.push_str(line),
-            Command::Exec(argv) => out.push_str(&argv.join(" ")),
+            Command::Shell(text) => line.push(text),
+            Command::Exec(argv) => {
+                for (i, arg) in argv.iter().enumerate() {
+                    if i > 0 {
+                        line.push(" ");
+                    }
+                    line.push(arg);
+                    if line.is_cut() {
+                        return;
+                    }
+                }
+            }
             Command::Parallel(members) => {
                 for (i, (name, member)) in members.iter().enumerate() {
                     if i > 0 {
-                        out.push_str("; ");
+                        line.push("; ");
                     }
-                    out.push_str(name);
-                    out.push_str(": ");
-                    member.describe(out);
-                    // Enough for a summary: the rest is cut anyway.
-                    if out.len() > SUMMARY_CHARS * 4 {
+                    line.push(name);
+                    line.push(": ");
+                    member.describe(line);
+                    if line.is_cut() {
                         return;
                     }
                 }
@@ -99,20 +114,22 @@ impl Command {
     }
 
     /// The command with the variables of every string substituted (see
-    /// [`substitute`]); member names stay as written.
-    pub fn substituted(&self, ctx: &Context) -> Command {
-        match self {
-            Command::Shell(line) => Command::Shell(substitute(line, ctx)),
-            Command::Exec(argv) => {
-                Command::Exec(argv.iter().map(|arg| substitute(arg, ctx)).collect())
-            }
+    /// [`substitute`]), spending `budget`; member names stay as written.
+    pub fn substituted(&self, ctx: &Context, budget: &mut Budget) -> Result<Command, Limit> {
+        Ok(match self {
+            Command::Shell(line) => Command::Shell(substitute(line, ctx, budget)?),
+            Command::Exec(argv) => Command::Exec(
+                argv.iter()
+                    .map(|arg| substitute(arg, ctx, budget))
+                    .collect::<Result<_, _>>()?,
+            ),
             Command::Parallel(members) => Command::Parallel(
                 members
                     .iter()
-                    .map(|(name, member)| (name.clone(), member.substituted(ctx)))
-                    .collect(),
+                    .map(|(name, member)| Ok((name.clone(), member.substituted(ctx, budget)?)))
+                    .collect::<Result<_, _>>()?,
             ),
-        }
+        })
     }
 }
 

