@@ -229,7 +229,7 @@ async fn run_step(
         let shown = originals
             .get(k)
             .map_or_else(|| member.summary(), |(_, m)| m.summary());
-        let name = notice::one_line(name, 64);
+        let name = dcs_model::text::one_line(name, 64);
         let header = format!("{} ({name}): {shown}", step.key());
         let prefix = format!("{} ({name}): ", step.key());
         let job = &job;

@@ -6,6 +6,7 @@
 //! - [`EXTENSIONS_ID`]: extensions installed while the IDE runs: reload the window.
 
 use dcs_model::devcontainer::{Mode, Step};
+use dcs_model::text::{one_line, one_line_cut};
 
 use super::run::Ended;
 use super::{Devcontainer, Found, Loaded};
@@ -250,7 +251,7 @@ fn list_all(items: &[String]) -> (String, bool) {
         .iter()
         .take(ASKED)
         .map(|item| {
-            let (text, shortened) = dcs_model::devcontainer::one_line_cut(item, 80);
+            let (text, shortened) = one_line_cut(item, 80);
             cut |= shortened;
             text
         })
@@ -259,26 +260,4 @@ fn list_all(items: &[String]) -> (String, bool) {
         shown.push(format!("and {} more", items.len() - ASKED));
     }
     (shown.join(", "), cut)
-}
-
-/// `text` on one line of at most `max` characters, without control or
-/// bidirectional-text characters (which could make it read otherwise than it is).
-pub fn one_line(text: &str, max: usize) -> String {
-    let bidi = |c: char| matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-    let mut out: String = text
-        .chars()
-        .map(|c| {
-            if c.is_control() || bidi(c) {
-                '\u{FFFD}'
-            } else {
-                c
-            }
-        })
-        .take(max)
-        .collect();
-    if text.chars().count() > max {
-        out.pop();
-        out.push('…');
-    }
-    out
 }

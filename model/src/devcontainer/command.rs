@@ -6,7 +6,7 @@ use jsonc_parser::JsonValue;
 
 use super::parse::shown_key;
 use super::vars::{substitute, Budget, Context, Limit};
-use super::Line;
+use crate::text::Line;
 
 /// The longest [`Command::summary`], in characters.
 const SUMMARY_CHARS: usize = 120;

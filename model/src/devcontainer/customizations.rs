@@ -6,8 +6,8 @@
 
 use jsonc_parser::JsonValue;
 
-use super::one_line;
 use super::parse::shown_key;
+use crate::text::one_line;
 
 /// The property of the extensions, as listed in `not_applied` and `problems`.
 pub const EXTENSIONS_KEY: &str = "customizations.vscode.extensions";

@@ -14,7 +14,8 @@ use jsonc_parser::{JsonObject, JsonValue, ParseOptions};
 
 use super::command::{self, Command, Read, Step};
 use super::customizations;
-use super::{one_line, valid_name};
+use super::valid_name;
+use crate::text::one_line;
 
 /// At most this many entries in [`Config::not_applied`] and in [`Config::problems`];
 /// past it, one last entry says how many more there were.

@@ -20,6 +20,7 @@
 
 use std::time::Duration;
 
+use dcs_model::text::one_line;
 use k8s_openapi::jiff::Timestamp;
 
 use super::types::{condition, Condition, Ksvc, Revision};
@@ -207,18 +208,20 @@ pub fn verdict_within(
 
 /// The longest Knative detail shown to a person.
 const MAX_DETAIL: usize = 400;
+/// The longest Knative reason shown to a person (reasons are CamelCase words).
+const MAX_REASON: usize = 100;
 
 impl Failure {
-    /// `reason: message`, the message shortened.
+    /// `reason: message` on one line, the message shortened: the message may quote
+    /// a container's termination message, which the workspace's code writes, so its
+    /// control and bidi characters are made visible ([`dcs_model::text::one_line`]).
     pub fn detail(&self) -> String {
-        let mut message = self.message.trim().to_owned();
-        if message.chars().count() > MAX_DETAIL {
-            message = message.chars().take(MAX_DETAIL).collect::<String>() + "…";
-        }
+        let message = one_line(self.message.trim(), MAX_DETAIL);
+        let reason = one_line(&self.reason, MAX_REASON);
         if message.is_empty() {
-            self.reason.clone()
+            reason
         } else {
-            format!("{}: {message}", self.reason)
+            format!("{reason}: {message}")
         }
     }
 

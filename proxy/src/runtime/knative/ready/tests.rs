@@ -136,6 +136,15 @@ fn deploying_is_pending_and_details_are_bounded() {
         message: "x".repeat(5000),
     };
     assert!(long.detail().chars().count() < 500);
+    // A termination message is the workspace's own text: one line, nothing hidden.
+    let forged = Failure {
+        reason: "Error".into(),
+        message: "exit 1\n\u{1b}]0;owned\u{7}\u{202e}gnp.exe".into(),
+    };
+    assert_eq!(
+        forged.detail(),
+        "Error: exit 1⏎\u{fffd}]0;owned\u{fffd}\u{fffd}gnp.exe"
+    );
     assert!(!Failure {
         reason: "ExitCode0".into(),
         message: String::new()
