@@ -45,10 +45,7 @@ pub async fn run(command: &str, cwd: &Path, limit: Duration) -> Outcome {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    for key in crate::user_env::withheld() {
-        cmd.env_remove(key);
-    }
-    cmd.envs(crate::user_env::added());
+    crate::user_env::apply(&mut cmd);
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => {

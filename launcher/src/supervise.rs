@@ -297,10 +297,7 @@ fn spawn(launch: &Launch) -> std::io::Result<tokio::process::Child> {
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    for key in crate::user_env::withheld() {
-        cmd.env_remove(key);
-    }
-    cmd.envs(crate::user_env::added());
+    crate::user_env::apply(&mut cmd);
     for key in &launch.unset {
         cmd.env_remove(key);
     }

@@ -31,6 +31,15 @@ pub fn withheld() -> Vec<OsString> {
         .collect()
 }
 
+/// Gives `cmd` the user's environment: this process's minus what is [`withheld`],
+/// plus what is [`added`] (the IDE, the pre-stop command, devcontainer.json's).
+pub fn apply(cmd: &mut tokio::process::Command) {
+    for key in withheld() {
+        cmd.env_remove(key);
+    }
+    cmd.envs(added());
+}
+
 /// The variables user processes get in addition, from this process's environment.
 pub fn added() -> Vec<(OsString, OsString)> {
     let mut vars = crate::trust::for_users::env();

@@ -112,14 +112,7 @@ pub(crate) fn status(inner: &Inner, allowed: bool, loaded: &Loaded) -> Value {
     let (state, exit_code) = if !wanted(inner, loaded) {
         ("done", Some(0))
     } else {
-        match &inner.extensions {
-            Some(Run::Running) => ("running", None),
-            Some(Run::Done) => ("done", Some(0)),
-            Some(Run::Failed(ended)) => ("failed", ended.exit_code()),
-            Some(Run::Skipped) => ("skipped", None),
-            None if allowed => ("pending", None),
-            None => ("waiting_for_consent", None),
-        }
+        super::status::run_state(inner.extensions.as_ref(), allowed)
     };
     json!({"ids": loaded.extensions, "state": state, "exit_code": exit_code})
 }

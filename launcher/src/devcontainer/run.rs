@@ -139,10 +139,7 @@ async fn spawn_and_wait(header: &str, command: &Command, job: &Job<'_>) -> Ended
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    for key in crate::user_env::withheld() {
-        cmd.env_remove(key);
-    }
-    cmd.envs(crate::user_env::added());
+    crate::user_env::apply(&mut cmd);
     job.env.apply(&mut cmd);
     let mut child = match reap::spawn(&mut cmd) {
         Ok(child) => child,

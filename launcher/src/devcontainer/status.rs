@@ -83,7 +83,13 @@ fn state(inner: &Inner, allowed: bool, step: Step) -> (&'static str, Option<i32>
     if step.once_per_checkout() && inner.saved.is_done(step.key()) {
         return ("done", Some(0));
     }
-    match inner.runs.get(&step) {
+    run_state(inner.runs.get(&step), allowed)
+}
+
+/// The state and exit code of a step (or the extensions' install) by its `run` in
+/// this start, for the status.
+pub(crate) fn run_state(run: Option<&Run>, allowed: bool) -> (&'static str, Option<i32>) {
+    match run {
         Some(Run::Running) => ("running", None),
         Some(Run::Done) => ("done", Some(0)),
         Some(Run::Failed(ended)) => ("failed", ended.exit_code()),
