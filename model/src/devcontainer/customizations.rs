@@ -107,9 +107,11 @@ fn extensions(value: JsonValue, problems: &mut Vec<String>) -> Vec<String> {
 
 /// Whether `id` is `publisher.name` or `publisher.name@version`: each name
 /// `[A-Za-z0-9][A-Za-z0-9-]*`, the version `[A-Za-z0-9.+-]+` starting with a digit or
-/// a letter; at most 256 bytes.
+/// a letter; at most 256 bytes; never ending in `.vsix` (any case): code-server and
+/// openvscode-server take such an argument of `--install-extension` as the path of
+/// a VSIX file, which a repository could ship, instead of an id in the gallery.
 pub fn valid_id(id: &str) -> bool {
-    if id.is_empty() || id.len() > MAX_ID_BYTES {
+    if id.is_empty() || id.len() > MAX_ID_BYTES || id.to_ascii_lowercase().ends_with(".vsix") {
         return false;
     }
     let (name, version) = match id.split_once('@') {

@@ -136,6 +136,11 @@ fn valid_ids() {
         "a/b.c",
         "a.b\n",
         &format!("a.{}", "b".repeat(300)),
+        // A file the repository ships, not an id: the IDE would install it.
+        "a.vsix",
+        "a.VSIX",
+        "ms-python.python@2024.1.vsix",
+        "ms-python.python@2024.1.Vsix",
     ] {
         assert!(!valid_id(bad), "{bad:?}");
     }
