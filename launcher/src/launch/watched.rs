@@ -25,20 +25,44 @@ use crate::ready::Phase;
 /// Runs `start`; if it panics, or returns while the workspace is neither ready nor
 /// failed (and the launcher is not stopping), fails the workspace saying why.
 pub async fn watched(start: impl Future<Output = ()>, app: Arc<App>, cancel: Arc<AtomicBool>) {
-    let why = match AssertUnwindSafe(start).catch_unwind().await {
-        Ok(()) if cancel.load(Ordering::Relaxed) => return,
-        Ok(()) => "it ended before the workspace was ready".to_owned(),
-        Err(panic) => panic_message(panic.as_ref()),
-    };
+    let result = AssertUnwindSafe(start)
+        .catch_unwind()
+        .await
+        .map_err(|panic| panic_message(panic.as_ref()));
     let readiness = app.readiness();
-    if matches!(readiness.phase(), Phase::Ready | Phase::Failed) {
-        error!(%why, "the start-up task stopped after the start ended");
-        return;
+    match ending(result, cancel.load(Ordering::Relaxed), readiness.phase()) {
+        Ending::Done => {}
+        Ending::DiedAfter(why) => error!(%why, "the start-up task died after the start ended"),
+        Ending::Failed(why) => {
+            let err = Error::Task(format!("the start stopped: {why}"));
+            error!(error = %err, "start-up failed");
+            readiness.fail(&err);
+            crate::failed_start::end_if_knative(&err.to_string()).await;
+        }
     }
-    let err = Error::Task(format!("the start stopped: {why}"));
-    error!(error = %err, "start-up failed");
-    readiness.fail(&err);
-    crate::failed_start::end_if_knative(&err.to_string()).await;
+}
+
+/// What the end of a start means.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    /// It ended as starts do: the workspace is ready or failed, or the launcher stops.
+    Done,
+    /// It panicked after the workspace was ready or failed (logged, nothing else).
+    DiedAfter(String),
+    /// It ended (returned or panicked) with the workspace neither: the start failed.
+    Failed(String),
+}
+
+/// The ending of a start that returned (`Ok`) or panicked (`Err`, what it said),
+/// with the launcher `stopping` or not and the workspace in `phase`.
+fn ending(result: Result<(), String>, stopping: bool, phase: Phase) -> Ending {
+    let settled = matches!(phase, Phase::Ready | Phase::Failed);
+    match result {
+        Ok(()) if stopping || settled => Ending::Done,
+        Ok(()) => Ending::Failed("it ended before the workspace was ready".to_owned()),
+        Err(why) if settled => Ending::DiedAfter(why),
+        Err(why) => Ending::Failed(why),
+    }
 }
 
 /// What a panic said (its `&str` or `String` payload).

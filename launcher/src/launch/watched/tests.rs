@@ -96,3 +96,25 @@ async fn a_start_ended_by_a_stop_or_after_the_workspace_was_ready_changes_nothin
         "{message}"
     );
 }
+
+#[test]
+fn a_start_that_returned_ready_is_done_and_only_an_unsettled_one_failed() {
+    use super::{ending, Ending};
+    // Every successful start returns once the workspace is ready: nothing to say (it
+    // was logged as an error at every start).
+    assert_eq!(ending(Ok(()), false, Phase::Ready), Ending::Done);
+    assert_eq!(ending(Ok(()), false, Phase::Failed), Ending::Done);
+    assert_eq!(ending(Ok(()), true, Phase::Checkout), Ending::Done);
+    assert_eq!(
+        ending(Ok(()), false, Phase::Checkout),
+        Ending::Failed("it ended before the workspace was ready".to_owned())
+    );
+    assert_eq!(
+        ending(Err("boom".to_owned()), false, Phase::Ready),
+        Ending::DiedAfter("boom".to_owned())
+    );
+    assert_eq!(
+        ending(Err("boom".to_owned()), true, Phase::StartingIde),
+        Ending::Failed("boom".to_owned())
+    );
+}
