@@ -3,7 +3,8 @@
 //! a tab's Stop now) reaches the workspace's clock at once and every other replica
 //! at its next reaper pass (up to 15 s). A tab whose requests go through another
 //! replica reads the clock meanwhile: its warning says the stop was asked for (not
-//! that nobody used it), and Keep working undoes it.
+//! that nobody used it), and Keep working undoes it. A poll the page sent that is
+//! never answered does not end the tab's clock: it is given up and asked again.
 //!
 //! The tab talks to a real launcher directly (no hop credential installed, as its
 //! own unit tests run it): with a proxy in front, that proxy's reaper carries the
@@ -81,6 +82,44 @@ async fn a_tab_says_a_stop_was_asked_for_and_keep_working_undoes_it() -> anyhow:
     assert!(
         report["stop_at"].as_u64() > report["now"].as_u64(),
         "no stop due: {report}"
+    );
+    script.finish(STEP).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_poll_never_answered_is_given_up_and_the_warning_still_comes() -> anyhow::Result<()> {
+    let tools = browser::tools();
+    let dir = tempfile::tempdir()?;
+    let key = WorkspaceKey::instance(
+        UserId::new("alice")?,
+        InstanceId::parse("inst-0123456789abcdef")?,
+    );
+    let launcher = Launcher::start(&bin_path("dcs-launcher")?, &key, dir.path(), None).await?;
+    let base = format!("http://{}", launcher.addr);
+    let ready = client()
+        .get(format!("{base}/_dcs/ready?wait={}", STEP.as_millis()))
+        .send()
+        .await?;
+    anyhow::ensure!(ready.status() == 200, "ready: {}", ready.status());
+
+    let mut script = Script::start(
+        &tools,
+        "idle_hung_poll.mjs",
+        serde_json::json!({ "url": format!("{base}/") }),
+    )?;
+    script.expect("loaded", STEP).await?;
+    // The page's next poll (a tab period after its load) hangs for good.
+    script.expect("held", STEP).await?;
+    let asked = client().post(format!("{base}/_dcs/stop")).send().await?;
+    anyhow::ensure!(asked.status() == 200, "asked: {}", asked.status());
+    script.send("asked").await?;
+    // Only a poll after the held one can bring it: the page gave that one up.
+    let warned = script.expect("warning", STEP).await?;
+    let text = warned["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("being stopped: someone asked for it"),
+        "{warned}"
     );
     script.finish(STEP).await?;
     Ok(())

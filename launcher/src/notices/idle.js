@@ -16,6 +16,7 @@
 //   stopped, its IDE died or a network dropped), it asks soon, then again after 2,
 //   4, 8… s (HURRY_POLLS times), and no more often than MIN_POLL_MS: what closed
 //   the connection shows in the page within a second or so, not a period later.
+//   A poll not answered within POLL_DEADLINE_MS is given up and asked again.
 //   Once `warn_at` passed, the warning shows
 //   "This workspace stops in N min: nobody has used it for M min." with Keep working
 //   (a keep-working beacon) and Stop now (POST <root>/_dcs/stop). A stop asked for
@@ -60,6 +61,10 @@
   const POLL_MS = 15_000;
   const MIN_POLL_MS = 1_000;
   const HURRY_POLLS = 6;
+  // A poll not answered by then is given up and asked again: a request can hang for
+  // good (a laptop lid closed and opened, a proxy replica gone without a reset), and
+  // one hanging poll would end the warning, the stop and Resume for this page.
+  const POLL_DEADLINE_MS = 20_000;
   const BACKGROUND = { 'X-DCS-Background': '1' };
   // The run of the IDE that served this page (IDE documents only).
   const PAGE_RUN = (self && self.dataset.ideRun) || null;
@@ -132,11 +137,16 @@
 
   /** GET <root>/_dcs/idle, in the background, not following a redirect (see look). */
   function askIdle() {
+    // Aborting after the answer was read changes nothing, so the deadline covers
+    // the body too.
+    const giveUp = typeof AbortController === 'function' ? new AbortController() : null;
+    if (giveUp) setTimeout(() => giveUp.abort(), POLL_DEADLINE_MS);
     return fetch(IDLE, {
       headers: { Accept: 'application/json', ...BACKGROUND },
       credentials: 'same-origin',
       cache: 'no-store',
       redirect: 'manual',
+      signal: giveUp ? giveUp.signal : undefined,
     });
   }
 
