@@ -1,6 +1,7 @@
 //! Terminals as watched work: a terminal the user started holds the workspace while
 //! it produces output or while the job in its foreground uses CPU (a build or a test
-//! run being watched), within the busy limit. Each terminal session registers here
+//! run being watched: at least [`MIN_CPU_PERCENT`] of a core), within the busy
+//! limit. Each terminal session registers here
 //! ([`Terminals::open`]) and reports its output and CPU samples through its
 //! [`Terminal`] handle; the CPU figures come from `/proc` ([`dcs_os::proc::cpu`],
 //! summed over a process group: [`group`]). A running `devcontainer.json` lifecycle
@@ -16,6 +17,18 @@ use std::sync::{Arc, Mutex};
 use dcs_model::api::ActiveWork;
 
 use super::{Activity, ACTIVE_WINDOW_MS};
+
+/// The share of one core, in percent, a job must use between two CPU samples to count
+/// as work. A build or a test run being watched burns far more (most of a core); a
+/// dev server's file-polling reloader (Django's or Flask's `stat()` of every source
+/// file each second) or an idle language server a few percent, and must not hold the
+/// workspace up until the busy limit. Averaged over the samples' interval (2 s: at
+/// least 0.2 s of CPU).
+pub const MIN_CPU_PERCENT: u64 = 10;
+
+/// Clock ticks per second of `/proc`'s CPU times (`USER_HZ`, `sysconf(_SC_CLK_TCK)`:
+/// 100 on the architectures Linux runs this on).
+const TICKS_PER_S: u64 = 100;
 
 /// Every open terminal.
 #[derive(Debug, Default)]
@@ -33,8 +46,8 @@ struct Seen {
     output_ms: Option<u64>,
     /// When its foreground job was last seen using CPU, and what that job is.
     cpu: Option<(u64, String)>,
-    /// The last CPU sample: the foreground group and its ticks.
-    sample: Option<(u32, u64)>,
+    /// The last CPU sample: the foreground group, its ticks and when (ms).
+    sample: Option<(u32, u64, u64)>,
     /// What it is, when it is no terminal: the report's `what` and `detail`.
     label: Option<(String, String)>,
 }
@@ -162,8 +175,8 @@ impl Terminal {
     }
 
     /// A CPU sample of the foreground job taken at `now` (`None`: the shell itself is
-    /// in the foreground, or nothing could be read): work if the same job's ticks grew
-    /// since the last sample.
+    /// in the foreground, or nothing could be read): work if the same job used at least
+    /// [`MIN_CPU_PERCENT`] of a core since the last sample.
     pub fn cpu(&self, sample: Option<Foreground>, now: u64) {
         let mut busy = false;
         self.update(|s| {
@@ -171,13 +184,14 @@ impl Terminal {
                 s.sample = None;
                 return;
             };
-            busy = s
-                .sample
-                .is_some_and(|(pgrp, ticks)| pgrp == fg.pgrp && fg.ticks > ticks);
+            busy = s.sample.is_some_and(|(pgrp, ticks, at)| {
+                pgrp == fg.pgrp
+                    && busy_enough(fg.ticks.saturating_sub(ticks), now.saturating_sub(at))
+            });
             if busy {
                 s.cpu = Some((now, printable(&fg.comm)));
             }
-            s.sample = Some((fg.pgrp, fg.ticks));
+            s.sample = Some((fg.pgrp, fg.ticks, now));
         });
         if busy {
             self.activity.work_seen(now);
@@ -189,6 +203,13 @@ impl Drop for Terminal {
     fn drop(&mut self) {
         self.activity.terminals.lock().remove(&self.id);
     }
+}
+
+/// Whether `ticks` of CPU used in `elapsed_ms` are at least [`MIN_CPU_PERCENT`] of a
+/// core (any tick when no time passed between the samples).
+fn busy_enough(ticks: u64, elapsed_ms: u64) -> bool {
+    let cpu_ms = ticks.saturating_mul(1000 / TICKS_PER_S);
+    ticks > 0 && cpu_ms.saturating_mul(100) >= elapsed_ms.saturating_mul(MIN_CPU_PERCENT)
 }
 
 /// `comm` with each control character (C0, DEL, C1) replaced by `?`.
@@ -255,5 +276,27 @@ mod tests {
         let work = clock.report(t0 + 2000, None).active_work;
         let detail = &work.first().expect("the job is work").detail;
         assert_eq!(detail, "shell pid 7: ?]0;x??2J?é is using CPU");
+    }
+
+    #[test]
+    fn a_few_percent_of_a_core_is_no_work() {
+        let t0 = 1_800_000_000_000;
+        let clock = Activity::new(IdlePolicy::default(), t0);
+        let term = Terminals::open(&clock, 7);
+        let fg = |ticks| {
+            Some(Foreground {
+                pgrp: 70,
+                comm: "python3".into(),
+                ticks,
+            })
+        };
+        term.cpu(fg(100), t0);
+        // 0.05 s of CPU in 2 s: a reloader polling files.
+        term.cpu(fg(105), t0 + 2000);
+        term.cpu(fg(119), t0 + 4000);
+        assert!(clock.report(t0 + 4000, None).active_work.is_empty());
+        // 0.2 s in 2 s: the least that is work.
+        term.cpu(fg(139), t0 + 6000);
+        assert_eq!(clock.report(t0 + 6000, None).active_work.len(), 1);
     }
 }

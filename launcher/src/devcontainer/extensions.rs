@@ -3,10 +3,13 @@
 //! `--extensions-dir` and `--user-data-dir` the IDE runs with: [`IdeProgram`]), as
 //! the lifecycle's first step once the checkout is allowed. They come from the IDE's
 //! gallery: Open VSX by default, or what `EXTENSIONS_GALLERY` in the user's
-//! environment names (an operator's mirror). The run is logged like a command; once it
-//! succeeded, the ids are kept in `state.json` and installed again only when the
-//! file's list changes. The IDE running sees them after a window reload: a notice
-//! offers it.
+//! environment names (an operator's mirror). Each id is installed by its own run
+//! (the IDE's binary exits 1 when any id of a run fails), logged like a command; the
+//! ids that installed are kept in `state.json` and not installed again. An id that
+//! fails (not in the gallery, network down) never holds up the lifecycle commands:
+//! they run anyway, the status and a notice name the failed ids, and Run again (or
+//! the next start) retries only those. The IDE running sees new extensions after a
+//! window reload: a notice offers it.
 
 use std::ffi::OsString;
 
@@ -20,20 +23,74 @@ use super::{notice, Devcontainer, EnvChange, Inner, Loaded, Run};
 use crate::app::App;
 use crate::ide::program::IdeProgram;
 
-/// Whether `loaded` names extensions not installed yet (in this or an earlier start).
-pub(crate) fn wanted(inner: &Inner, loaded: &Loaded) -> bool {
-    !loaded.extensions.is_empty() && !inner.saved.has_extensions(&loaded.extensions)
+/// The ids of `loaded` not installed yet (in this or an earlier start).
+pub(crate) fn missing(inner: &Inner, loaded: &Loaded) -> Vec<String> {
+    loaded
+        .extensions
+        .iter()
+        .filter(|id| !installed(inner, id))
+        .cloned()
+        .collect()
 }
 
-/// Installs `loaded`'s extensions with the IDE's binary; its output goes to the log.
-pub(crate) async fn install(app: &App, loaded: &Loaded) -> Ended {
+/// Whether `id` is recorded as installed (ids compared case-insensitively).
+fn installed(inner: &Inner, id: &str) -> bool {
+    inner
+        .saved
+        .extensions
+        .iter()
+        .any(|done| done.eq_ignore_ascii_case(id))
+}
+
+/// Whether this start still has extensions to install: some are missing and this
+/// start's install has not failed (a failure waits for Run again or the next start).
+pub(crate) fn wanted(inner: &Inner, loaded: &Loaded) -> bool {
+    !matches!(inner.extensions, Some(Run::Failed(_))) && !missing(inner, loaded).is_empty()
+}
+
+/// How an install of the missing ids ended.
+#[derive(Debug, Default)]
+pub(crate) struct Installed {
+    /// The ids that installed.
+    pub done: Vec<String>,
+    /// The ids that failed.
+    pub failed: Vec<String>,
+    /// How the first of them failed.
+    pub first_failure: Option<Ended>,
+    /// The workspace stopped during the install.
+    pub stopped: bool,
+}
+
+/// Installs `loaded`'s missing extensions with the IDE's binary, one run per id so
+/// one failing id does not fail the others; the output goes to the log.
+pub(crate) async fn install(app: &App, loaded: &Loaded) -> Installed {
     let dc = app.devcontainer();
-    let program = dc.lock().ide_program.clone();
-    let header = format!("{EXTENSIONS_KEY}: {}", loaded.extensions.join(" "));
-    let Some(command) = program
-        .as_ref()
-        .and_then(|p| command(p, &loaded.extensions))
-    else {
+    let (program, ids) = {
+        let inner = dc.lock();
+        (inner.ide_program.clone(), missing(&inner, loaded))
+    };
+    let mut out = Installed::default();
+    for id in ids {
+        let ended = install_one(app, loaded, program.as_ref(), &id).await;
+        if ended == Ended::Stopped {
+            out.stopped = true;
+            break;
+        }
+        if ended.ok() {
+            out.done.push(id);
+        } else {
+            out.failed.push(id);
+            out.first_failure.get_or_insert(ended);
+        }
+    }
+    out
+}
+
+/// Installs one extension `id` with `program`.
+async fn install_one(app: &App, loaded: &Loaded, program: Option<&IdeProgram>, id: &str) -> Ended {
+    let dc = app.devcontainer();
+    let header = format!("{EXTENSIONS_KEY}: {id}");
+    let Some(command) = program.and_then(|p| command(p, id)) else {
         dc.log.mark(&header).await;
         let ended = Ended::NotStarted("the IDE's program is not known".to_owned());
         dc.log.mark(&ended.describe()).await;
@@ -41,7 +98,7 @@ pub(crate) async fn install(app: &App, loaded: &Loaded) -> Ended {
     };
     // The IDE's environment: the file's variables and the IDE's trust bundle.
     let mut env = EnvChange::clone(&loaded.env);
-    if let Some(program) = &program {
+    if let Some(program) = program {
         let utf8 = |s: &OsString| s.to_str().map(str::to_owned);
         env.set.extend(
             program
@@ -50,8 +107,12 @@ pub(crate) async fn install(app: &App, loaded: &Loaded) -> Ended {
                 .filter_map(|(k, v)| Some((utf8(k)?, utf8(v)?))),
         );
     }
+    // In the IDE's own folder, never the checkout: an argument the IDE would take
+    // for a file (`*.vsix`, refused by the model too) must find none of the
+    // repository's.
+    let cwd = program.map_or(dc.checkout_dir.as_path(), |p| p.dirs.root.as_path());
     let job = Job {
-        cwd: &dc.checkout_dir,
+        cwd,
         env: &env,
         log: dc.log.clone(),
         drain: app.drain(),
@@ -60,9 +121,9 @@ pub(crate) async fn install(app: &App, loaded: &Loaded) -> Ended {
     run::run(&header, "", &command, &job).await
 }
 
-/// The command line that installs `ids` with `program`.
-fn command(program: &IdeProgram, ids: &[String]) -> Option<Command> {
-    let args = program.install_extensions_args(ids)?;
+/// The command line that installs `id` with `program`.
+fn command(program: &IdeProgram, id: &str) -> Option<Command> {
+    let args = program.install_extensions_args(&[id.to_owned()])?;
     let mut argv = vec![program.program.to_str()?.to_owned()];
     for arg in args {
         argv.push(arg.into_string().ok()?);
@@ -70,49 +131,70 @@ fn command(program: &IdeProgram, ids: &[String]) -> Option<Command> {
     Some(Command::Exec(argv))
 }
 
-/// Records how the install ended; on a failure the steps not done are skipped.
-pub(crate) fn record(dc: &Devcontainer, loaded: &Loaded, ended: &Ended) -> After {
+/// Records how the install ended: the ids that installed are kept; failed ones are
+/// told, and the steps go on either way.
+pub(crate) fn record(dc: &Devcontainer, loaded: &Loaded, out: &Installed) -> After {
     let mut inner = dc.lock();
-    if *ended == Ended::Stopped {
+    // Kept: the ids of the file's list installed before, and those installed now.
+    let mut kept: Vec<String> = inner
+        .saved
+        .extensions
+        .iter()
+        .filter(|done| {
+            loaded
+                .extensions
+                .iter()
+                .any(|id| id.eq_ignore_ascii_case(done))
+        })
+        .cloned()
+        .collect();
+    kept.extend(out.done.iter().cloned());
+    let save = kept != inner.saved.extensions;
+    inner.saved.extensions = kept;
+    if out.stopped {
         inner.extensions = None;
         inner.running = false;
         return After::Stop;
     }
-    if ended.ok() {
-        inner.extensions = Some(Run::Done);
-        inner.saved.extensions = loaded.extensions.clone();
-        return After::Next { save: true };
-    }
-    inner.extensions = Some(Run::Failed(ended.clone()));
-    for (step, _) in &loaded.commands {
-        if !(step.once_per_checkout() && inner.saved.is_done(step.key())) {
-            inner.runs.insert(*step, Run::Skipped);
-        }
-    }
-    inner.running = false;
-    After::Failed
+    inner.extensions = Some(match &out.first_failure {
+        Some(ended) => Run::Failed(ended.clone()),
+        None => Run::Done,
+    });
+    After::Next { save }
 }
 
-/// Sets the notice of an install that ended as `ended` (and went on, or failed).
-pub(crate) fn tell(app: &App, loaded: &Loaded, ended: &Ended) {
-    if ended.ok() {
-        app.notices().set(notice::extensions_installed());
-    } else if *ended != Ended::Stopped {
-        app.notices()
-            .set(notice::extensions_failed(&loaded.extensions, ended));
+/// Sets the notice of an install that ended as `out` says.
+pub(crate) fn tell(app: &App, out: &Installed) {
+    if out.stopped {
+        return;
+    }
+    match &out.first_failure {
+        Some(ended) => app.notices().set(notice::extensions_failed(
+            &out.failed,
+            ended,
+            !out.done.is_empty(),
+        )),
+        None if !out.done.is_empty() => app.notices().set(notice::extensions_installed()),
+        None => {}
     }
 }
 
 /// The status's `extensions`: `null` when none are installed here, else
-/// `{"ids": [...], "state": …, "exit_code": …}`.
+/// `{"ids": [...], "state": …, "exit_code": …}`, with `"failed": [...]` (the ids not
+/// installed) when the state is `failed`.
 pub(crate) fn status(inner: &Inner, allowed: bool, loaded: &Loaded) -> Value {
     if loaded.extensions.is_empty() {
         return Value::Null;
     }
-    let (state, exit_code) = if !wanted(inner, loaded) {
+    let missing = missing(inner, loaded);
+    let (state, exit_code) = if missing.is_empty() {
         ("done", Some(0))
     } else {
         super::status::run_state(inner.extensions.as_ref(), allowed)
     };
-    json!({"ids": loaded.extensions, "state": state, "exit_code": exit_code})
+    let mut out = json!({"ids": loaded.extensions, "state": state, "exit_code": exit_code});
+    if state == "failed" {
+        out["failed"] = json!(missing);
+    }
+    out
 }

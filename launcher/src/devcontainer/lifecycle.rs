@@ -1,6 +1,7 @@
 //! The lifecycle, once the checkout is allowed and the IDE has started, in the
-//! background (readiness never waits for it): first the extensions the file names,
-//! unless this list was installed before ([`super::extensions`]); the once-per-checkout steps not yet
+//! background (readiness never waits for it): first the extensions the file names
+//! not installed before (a failed one holds up nothing: [`super::extensions`]); the
+//! once-per-checkout steps not yet
 //! done (`onCreateCommand`, `updateContentCommand`, `postCreateCommand`), in order,
 //! each recorded as done once it succeeded, one launcher on the checkout at a time
 //! ([`super::once`]); then `postStartCommand`, once per start.
@@ -124,11 +125,11 @@ async fn run_all(app: Arc<App>, loaded: Arc<Loaded>) {
         let i = match next {
             Next::Step(i) => i,
             Next::Extensions => {
-                app.notices()
-                    .set(notice::installing_extensions(&loaded.extensions));
-                let ended = extensions::install(&app, &loaded).await;
-                let after = extensions::record(dc, &loaded, &ended);
-                extensions::tell(&app, &loaded, &ended);
+                let missing = extensions::missing(&dc.lock(), &loaded);
+                app.notices().set(notice::installing_extensions(&missing));
+                let installed = extensions::install(&app, &loaded).await;
+                let after = extensions::record(dc, &loaded, &installed);
+                extensions::tell(&app, &installed);
                 match after {
                     After::Next { save } if save => dc.save().await,
                     After::Next { .. } => {}

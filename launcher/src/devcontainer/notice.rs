@@ -3,7 +3,8 @@
 //!   once all is done;
 //! - [`CONFIG_ID`]: a file that cannot be used, or what of it does not apply here;
 //! - [`ENV_ID`]: variables allowed while the IDE runs reach it from the next start;
-//! - [`EXTENSIONS_ID`]: extensions installed while the IDE runs: reload the window.
+//! - [`EXTENSIONS_ID`]: extensions installed while the IDE runs: reload the window;
+//!   or those that failed to install (the commands ran anyway).
 
 use dcs_model::devcontainer::{Mode, Step};
 use dcs_model::text::{one_line, one_line_cut};
@@ -19,7 +20,7 @@ pub const ID: &str = "devcontainer";
 pub const CONFIG_ID: &str = "devcontainer-config";
 /// The notice that variables apply from the next start.
 pub const ENV_ID: &str = "devcontainer-env";
-/// The notice that extensions were installed.
+/// The notice that extensions were installed, or that some failed.
 pub const EXTENSIONS_ID: &str = "devcontainer-extensions";
 
 /// The log, relative to the workspace root.
@@ -159,19 +160,31 @@ pub fn extensions_installed() -> Notice {
     .with(Action::reload("Reload"))
 }
 
-/// Installing `ids` failed as `ended` says.
-pub fn extensions_failed(ids: &[String], ended: &Ended) -> Notice {
-    Notice::new(
-        ID,
+/// Installing `ids` failed (the first as `ended` says); the lifecycle commands ran
+/// anyway. `others_installed`: other extensions did install (a reload shows them).
+pub fn extensions_failed(ids: &[String], ended: &Ended, others_installed: bool) -> Notice {
+    let reload = if others_installed {
+        " The others are installed: reload the window to use them."
+    } else {
+        ""
+    };
+    let notice = Notice::new(
+        EXTENSIONS_ID,
         Level::Error,
         format!(
-            "Installing extensions from devcontainer.json ({}) failed ({}).",
+            "Extensions from devcontainer.json not installed: {} ({}); the commands ran \
+             anyway.{reload}",
             list(ids),
             ended.describe()
         ),
     )
     .with(Action::open("Show log", LOG_HREF))
-    .with(Action::post("Run again", ALLOW_HREF))
+    .with(Action::post("Run again", ALLOW_HREF));
+    if others_installed {
+        notice.with(Action::reload("Reload"))
+    } else {
+        notice
+    }
 }
 
 /// Variables allowed while the IDE runs.

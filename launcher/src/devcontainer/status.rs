@@ -15,7 +15,8 @@
 //! one; `exit_code` 0), `failed` (`exit_code` if it exited), `skipped` (after a failed
 //! one). `extensions`: `null` when none are installed here (none named, or an IDE
 //! kind that installs none), else the ids and the install's state, in the same terms
-//! (`done` once this list was installed, in this start or an earlier one). `error`:
+//! (`done` once every id is installed, in this start or an earlier one; `failed`
+//! with `"failed": [ids]`, those not installed: the steps ran anyway). `error`:
 //! why the file cannot be used (a parse error, `line L, column C: …`).
 
 use dcs_model::devcontainer::Step;

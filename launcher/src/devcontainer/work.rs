@@ -1,12 +1,13 @@
 //! A running lifecycle command as watched work for the idle clock
 //! ([`crate::activity`]), by the rule a terminal's job follows: it holds the
 //! workspace (within the busy limit) while it prints (its output reaching the log:
-//! [`Output::seen`]) or while its process group uses CPU (sampled every
-//! [`CPU_SAMPLE`] as a terminal's foreground job is: [`work::group`]), and is listed
+//! [`Output::seen`]) or while its process group uses CPU, at least
+//! [`work::MIN_CPU_PERCENT`] of a core (sampled every [`CPU_SAMPLE`] as a terminal's
+//! foreground job is: [`work::group`]), and is listed
 //! in `GET /_dcs/idle`'s `active_work` meanwhile as `{"what": "devcontainer",
 //! "detail": "<step>: <command>"}` (the log's header). A command that only exists
 //! (a dev server waiting for requests, a `sleep`) holds nothing, like a shell
-//! waiting at its prompt; neither does what a command left running once it ended.
+//! waiting at its prompt, nor does a reloader polling files at a few percent of a core; neither does what a command left running once it ended.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -5,7 +5,8 @@
 //! the version's `assetUri`) answering for one extension whose VSIX is built here.
 //! Nothing is asked of the gallery before consent; after Allow the extension is in
 //! code-server's extensions folder and `code-server --list-extensions` lists it; the
-//! next start installs nothing again.
+//! next start installs nothing again. An id the gallery lacks fails alone: the
+//! commands run anyway, and Run again retries only it.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -171,10 +172,16 @@ async fn answer(
         res
     };
     if path.ends_with("/extensionquery") {
+        // Only the one extension is here: a query for another finds nothing.
+        let found: Vec<Value> = String::from_utf8_lossy(&body)
+            .contains(ID)
+            .then(|| extension(addr))
+            .into_iter()
+            .collect();
         let query = serde_json::json!({"results": [{
-            "extensions": [extension(addr)],
             "resultMetadata": [{"metadataType": "ResultCount",
-                                "metadataItems": [{"name": "TotalCount", "count": 1}]}],
+                                "metadataItems": [{"name": "TotalCount", "count": found.len()}]}],
+            "extensions": found,
         }]});
         return reply(StatusCode::OK, "application/json", query.to_string().into());
     }
@@ -333,5 +340,51 @@ async fn extensions_install_into_code_server_after_consent_and_once() -> anyhow:
         notice(&list, "devcontainer-extensions").is_none(),
         "{list:?}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_extension_the_gallery_lacks_holds_up_no_command() -> anyhow::Result<()> {
+    let code_server = ide_support::code_server();
+    let tmp = tempfile::tempdir()?;
+    let gallery = Gallery::start(build_vsix(tmp.path())?).await?;
+    let gallery_env = gallery.env();
+    let fx = Fixture::new(|b| {
+        b.code_server(&code_server)
+            .env("EXTENSIONS_GALLERY", gallery_env.as_str())
+    })?;
+    let config = format!(
+        r#"{{"customizations": {{"vscode": {{"extensions": ["{ID}", "nope.missing"]}}}},
+            "postCreateCommand": "echo created > created.txt"}}"#
+    );
+    fx.repo
+        .commit(&[(FILE, config.as_str())], "a dev container")?;
+    open(&fx).await?;
+    let (code, body) = allow(&fx).await?;
+    assert_eq!(code, 202, "{body}");
+    let settled = |s: &Value| s["extensions"]["state"] == "failed" && all_done(s);
+    let s = wait_status(&fx, "the command ran despite the failure", settled).await?;
+    assert_eq!(
+        s["extensions"]["failed"],
+        serde_json::json!(["nope.missing"]),
+        "{s}"
+    );
+    assert_eq!(read(&fx, "created.txt").as_deref(), Some("created\n"));
+    let extensions_dir = fx.proxy.volume().join(".dcs/code-server/extensions");
+    assert_eq!(installed(&extensions_dir), ["acme.hello-1.0.0"]);
+    let list = notices(&fx).await?;
+    let failed = notice(&list, "devcontainer-extensions").context("failure notice")?;
+    let text = failed["text"].as_str().unwrap_or_default();
+    assert!(text.contains("not installed: nope.missing"), "{text}");
+
+    // Run again: only the missing one is asked for again.
+    let (code, body) = allow(&fx).await?;
+    assert_eq!(code, 202, "{body}");
+    // The route forgot the failure before answering: this waits for the retry.
+    wait_status(&fx, "the retry ended", settled).await?;
+    assert_eq!(gallery.downloads(), 1, "{:?}", gallery.seen());
+    let (_, text) = log(&fx).await?;
+    let count = |id: &str| text.matches(&format!("extensions: {id} ==")).count();
+    assert_eq!((count(ID), count("nope.missing")), (1, 2), "{text}");
     Ok(())
 }

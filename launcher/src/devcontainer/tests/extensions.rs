@@ -7,23 +7,30 @@ use super::*;
 use crate::ide::dirs::ConfigDirs;
 use crate::ide::program::IdeProgram;
 
-/// A script standing in for code-server: it writes its arguments to `args.txt` and
-/// `ext` to `order.txt` in its working folder, and fails with 5 unless `fixed` is
-/// there when `must_fix`.
-fn fake_ide(dir: &Path, must_fix: bool) -> IdeProgram {
+/// A script standing in for code-server, installed in `dir` (its config folder under
+/// `dir/config`): it appends its arguments to `<checkout>/args.txt` and its working
+/// folder to `<checkout>/cwd.txt`, then fails with 5 when it installs `failing` (an
+/// id, or "" for none) unless `<checkout>/fixed` exists, else appends `ext` to
+/// `<checkout>/order.txt`.
+fn fake_ide(dir: &Path, checkout: &Path, failing: &str) -> IdeProgram {
     let program = dir.join("fake-code-server");
-    let check = if must_fix {
-        "test -f fixed || exit 5\n"
+    let out = checkout.display();
+    let check = if failing.is_empty() {
+        String::new()
     } else {
-        ""
+        format!("case \"$*\" in *\" {failing}\") test -f {out}/fixed || exit 5;; esac\n")
     };
-    let script = format!("#!/bin/sh\n{check}echo \"$@\" > args.txt\necho ext >> order.txt\n");
+    let script = format!(
+        "#!/bin/sh\necho \"$@\" >> {out}/args.txt\npwd >> {out}/cwd.txt\n{check}echo ext >> {out}/order.txt\n"
+    );
     std::fs::write(&program, script).expect("write");
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let dirs = ConfigDirs::under(&dir.join("config"), "code-server");
+    std::fs::create_dir_all(&dirs.root).expect("the IDE's folder");
     IdeProgram {
         kind: "code-server",
         program,
-        dirs: ConfigDirs::under(Path::new("/config"), "code-server"),
+        dirs,
         env: vec![("FROM_IDE".into(), "1".into())],
     }
 }
@@ -67,7 +74,7 @@ async fn extensions_install_after_consent_first_and_once_per_list() {
     );
     ws.env.ide = "code-server".into();
     let bin = tempfile::tempdir().expect("tempdir");
-    let program = fake_ide(bin.path(), false);
+    let program = fake_ide(bin.path(), &ws.checkout, "");
     let app = start(&ws.env, &program).await;
     let report = status::report(app.devcontainer());
     assert_eq!(
@@ -99,12 +106,27 @@ async fn extensions_install_after_consent_first_and_once_per_list() {
     let report = settled_all(&app).await;
     assert_eq!(report["extensions"]["state"], "done", "{report}");
     assert_eq!(report["extensions"]["exit_code"], 0);
-    assert_eq!(ws.read("order.txt"), "ext\npost\n");
+    assert_eq!(ws.read("order.txt"), "ext\next\npost\n");
+    let root = program.dirs.root.display().to_string();
+    let flags = format!(
+        "--config {root}/config.yaml --user-data-dir {root}/data --extensions-dir \
+         {root}/extensions"
+    );
     assert_eq!(
-        ws.read("args.txt").trim(),
-        "--config /config/code-server/config.yaml --user-data-dir /config/code-server/data \
-         --extensions-dir /config/code-server/extensions --install-extension acme.hello \
-         --install-extension acme.other@1.0.0"
+        ws.read("args.txt"),
+        format!(
+            "{flags} --install-extension acme.hello\n\
+             {flags} --install-extension acme.other@1.0.0\n"
+        ),
+        "one run per id"
+    );
+    // Run in the IDE's folder: an argument taken for a file finds none of the
+    // checkout's (a `.vsix` the repository ships).
+    let real = program.dirs.root.canonicalize().expect("the IDE's folder");
+    assert_eq!(
+        ws.read("cwd.txt"),
+        format!("{0}\n{0}\n", real.display()),
+        "installed from the IDE's folder"
     );
     let notices = app.notices().list();
     let reload = notices
@@ -120,7 +142,7 @@ async fn extensions_install_after_consent_first_and_once_per_list() {
         String::from_utf8(app.devcontainer().log().read().await.expect("log")).expect("utf-8");
     assert!(
         log.lines()
-            .any(|l| l == "== customizations.vscode.extensions: acme.hello acme.other@1.0.0 =="),
+            .any(|l| l == "== customizations.vscode.extensions: acme.other@1.0.0 =="),
         "{log}"
     );
 
@@ -128,7 +150,7 @@ async fn extensions_install_after_consent_first_and_once_per_list() {
     let again = start(&ws.env, &program).await;
     let report = settled_all(&again).await;
     assert_eq!(report["extensions"]["state"], "done", "{report}");
-    assert_eq!(ws.read("order.txt"), "ext\npost\n");
+    assert_eq!(ws.read("order.txt"), "ext\next\npost\n");
     assert!(again
         .notices()
         .list()
@@ -144,44 +166,96 @@ async fn extensions_install_after_consent_first_and_once_per_list() {
     let third = start(&ws.env, &program).await;
     let report = settled_all(&third).await;
     assert_eq!(report["extensions"]["state"], "done", "{report}");
-    assert_eq!(ws.read("order.txt"), "ext\npost\next\n");
-    assert!(ws
-        .read("args.txt")
-        .ends_with("--install-extension acme.hello --install-extension acme.third\n"));
+    assert_eq!(ws.read("order.txt"), "ext\next\npost\next\n");
+    let args = ws.read("args.txt");
+    assert!(
+        args.ends_with(&format!(
+            "--install-extension acme.other@1.0.0\n{flags} --install-extension acme.third\n"
+        )),
+        "only the new id: {args}"
+    );
 }
 
 #[tokio::test]
-async fn a_failed_install_stops_the_steps_until_run_again() {
+async fn a_failed_extension_holds_up_no_command_and_is_retried_alone() {
     let mut ws = Workspace::new(
         Mode::Run,
         ".devcontainer/devcontainer.json",
-        &file(r#""acme.hello""#),
+        &file(r#""acme.hello", "nope.missing""#),
     );
     ws.env.ide = "code-server".into();
     let bin = tempfile::tempdir().expect("tempdir");
-    let program = fake_ide(bin.path(), true);
+    let program = fake_ide(bin.path(), &ws.checkout, "nope.missing");
     let app = start(&ws.env, &program).await;
     let report = settled_all(&app).await;
     assert_eq!(
         report["extensions"],
-        serde_json::json!({"ids": ["acme.hello"], "state": "failed", "exit_code": 5})
+        serde_json::json!({"ids": ["acme.hello", "nope.missing"], "state": "failed",
+                           "exit_code": 5, "failed": ["nope.missing"]})
     );
-    assert_eq!(report["steps"][0]["state"], "skipped", "{report}");
-    let failed = app.notices().list();
-    let failed = failed.iter().find(|n| n.id == notice::ID).expect("notice");
+    assert_eq!(
+        report["steps"][0]["state"], "done",
+        "the command ran: {report}"
+    );
+    assert_eq!(ws.read("order.txt"), "ext\npost\n");
+    assert_eq!(
+        app.devcontainer().lock().saved.extensions,
+        ["acme.hello"],
+        "the one installed is kept"
+    );
+    let notices = app.notices().list();
+    let failed = notices
+        .iter()
+        .find(|n| n.id == notice::EXTENSIONS_ID)
+        .expect("notice");
     assert_eq!(
         failed.text,
-        "Installing extensions from devcontainer.json (acme.hello) failed (exit status 5)."
+        "Extensions from devcontainer.json not installed: nope.missing (exit status 5); \
+         the commands ran anyway. The others are installed: reload the window to use them."
     );
+    assert!(failed.actions.iter().any(|a| a.label == "Show log"));
     assert!(failed.actions.iter().any(|a| a.label == "Run again"));
+    assert!(
+        notices.iter().all(|n| n.id != notice::ID),
+        "the steps' notice cleared: {notices:?}"
+    );
 
+    // The next start retries only the failed id (still failing: the steps are done).
+    let again = start(&ws.env, &program).await;
+    let report = settled_all(&again).await;
+    assert_eq!(
+        report["extensions"]["failed"],
+        serde_json::json!(["nope.missing"])
+    );
+    assert_eq!(ws.read("order.txt"), "ext\npost\n", "nothing more ran");
+    let args = ws.read("args.txt");
+    assert_eq!(
+        args.matches("--install-extension acme.hello").count(),
+        1,
+        "{args}"
+    );
+    assert_eq!(
+        args.matches("--install-extension nope.missing").count(),
+        2,
+        "{args}"
+    );
+
+    // Run again, once the gallery has it.
     std::fs::write(ws.checkout.join("fixed"), "").expect("write");
-    lifecycle::forget_failure(&mut app.devcontainer().lock());
-    assert!(lifecycle::start(&app));
-    let report = settled_all(&app).await;
-    assert_eq!(report["extensions"]["state"], "done", "{report}");
-    assert_eq!(report["steps"][0]["state"], "done", "{report}");
-    assert_eq!(ws.read("order.txt"), "ext\npost\n");
+    {
+        let mut inner = again.devcontainer().lock();
+        assert!(lifecycle::failed(&inner));
+        lifecycle::forget_failure(&mut inner);
+    }
+    assert!(lifecycle::start(&again));
+    let report = settled_all(&again).await;
+    assert_eq!(
+        report["extensions"],
+        serde_json::json!({"ids": ["acme.hello", "nope.missing"], "state": "done",
+                           "exit_code": 0})
+    );
+    assert_eq!(ws.read("order.txt"), "ext\npost\next\n");
+    assert_eq!(ws.read("args.txt").matches("acme.hello").count(), 1);
 }
 
 #[tokio::test]

@@ -115,6 +115,56 @@ async fn a_command_that_only_sleeps_is_no_work_after_its_first_sample() {
 }
 
 #[tokio::test]
+async fn a_command_polling_at_a_few_percent_of_a_core_is_no_work() {
+    let clock = Activity::new(IdlePolicy::default(), now_ms());
+    // Like a dev server's reloader polling files: 3 ms of CPU every 100 ms, ~3%.
+    let poll = "while (1) { my $t = time; 1 while time - $t < 0.003; sleep 0.097 }";
+    let child = Killed(
+        std::process::Command::new("perl")
+            .args(["-MTime::HiRes=time,sleep", "-e", poll])
+            .process_group(0)
+            .spawn()
+            .expect("perl"),
+    );
+    let pgid = child.0.id();
+    let ticks = || dcs_os::proc::cpu(pgid).map_or(0, |c| c.ticks);
+    until("started", || {
+        dcs_os::proc::cpu(pgid).is_some_and(|c| c.comm == "perl")
+    })
+    .await;
+    let watched = Watched::new(&clock, pgid, "postStartCommand: reloader");
+    watched.shared.sample(now_ms()).await;
+    let first = ticks();
+    // Real samples, 2 s apart as the sampler's, until it used CPU in several of them
+    // (any CPU between two samples counted as work before).
+    let deadline = Instant::now() + PATIENCE;
+    let mut samples = 0;
+    while samples < 3 || ticks() < first + 5 {
+        assert!(Instant::now() < deadline, "it never used CPU");
+        tokio::time::sleep(CPU_SAMPLE).await;
+        let now = now_ms();
+        watched.shared.sample(now).await;
+        samples += 1;
+        let used = ticks() - first;
+        assert_eq!(
+            listed(&clock, now),
+            Vec::new(),
+            "sample {samples}, {used} ticks"
+        );
+    }
+}
+
+/// A child process, killed when dropped (also when a test fails).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
 async fn a_printing_command_is_work_named_by_its_step() {
     let clock = Activity::new(IdlePolicy::default(), now_ms());
     let place = Place::new();
