@@ -22,6 +22,27 @@ use serde_json::Value;
 /// Generous: the machine is shared and a CPU hog may run beside.
 const STEP: Duration = Duration::from_secs(180);
 
+/// Waits until the launcher at `base` is ready: a held `/_dcs/ready` is answered at
+/// every change of phase (the first one may come before the ready), so ask again.
+async fn ready(base: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        let answer = client()
+            .get(format!("{base}/_dcs/ready?wait=10000"))
+            .send()
+            .await?;
+        if answer.status() == 200 {
+            return Ok(());
+        }
+        let report: Value = serde_json::from_slice(&answer.bytes().await?).unwrap_or_default();
+        anyhow::ensure!(report["phase"] != "failed", "the start failed: {report}");
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "never ready: {report}"
+        );
+    }
+}
+
 async fn idle(base: &str) -> anyhow::Result<Value> {
     let (status, report) = dcs_e2e::api::idle_report(&format!("{base}/_dcs/idle")).await?;
     anyhow::ensure!(status == 200, "{status} {report}");
@@ -38,11 +59,7 @@ async fn a_tab_says_a_stop_was_asked_for_and_keep_working_undoes_it() -> anyhow:
     );
     let launcher = Launcher::start(&bin_path("dcs-launcher")?, &key, dir.path(), None).await?;
     let base = format!("http://{}", launcher.addr);
-    let ready = client()
-        .get(format!("{base}/_dcs/ready?wait={}", STEP.as_millis()))
-        .send()
-        .await?;
-    anyhow::ensure!(ready.status() == 200, "ready: {}", ready.status());
+    ready(&base).await?;
 
     let mut script = Script::start(
         &tools,
@@ -97,11 +114,7 @@ async fn a_poll_never_answered_is_given_up_and_the_warning_still_comes() -> anyh
     );
     let launcher = Launcher::start(&bin_path("dcs-launcher")?, &key, dir.path(), None).await?;
     let base = format!("http://{}", launcher.addr);
-    let ready = client()
-        .get(format!("{base}/_dcs/ready?wait={}", STEP.as_millis()))
-        .send()
-        .await?;
-    anyhow::ensure!(ready.status() == 200, "ready: {}", ready.status());
+    ready(&base).await?;
 
     let mut script = Script::start(
         &tools,
