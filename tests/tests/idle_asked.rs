@@ -43,14 +43,10 @@ async fn ready(base: &str) -> anyhow::Result<()> {
     }
 }
 
-async fn idle(base: &str) -> anyhow::Result<Value> {
-    let (status, report) = dcs_e2e::api::idle_report(&format!("{base}/_dcs/idle")).await?;
-    anyhow::ensure!(status == 200, "{status} {report}");
-    Ok(report)
-}
-
-#[tokio::test]
-async fn a_tab_says_a_stop_was_asked_for_and_keep_working_undoes_it() -> anyhow::Result<()> {
+/// A launcher of its own (the `none` IDE) and a Chromium tab on it running `script`,
+/// past its `loaded`: the folder and launcher (kept for the test's life), the
+/// launcher's address and the script.
+async fn tab(script: &str) -> anyhow::Result<(tempfile::TempDir, Launcher, String, Script)> {
     let tools = browser::tools();
     let dir = tempfile::tempdir()?;
     let key = WorkspaceKey::instance(
@@ -60,13 +56,24 @@ async fn a_tab_says_a_stop_was_asked_for_and_keep_working_undoes_it() -> anyhow:
     let launcher = Launcher::start(&bin_path("dcs-launcher")?, &key, dir.path(), None).await?;
     let base = format!("http://{}", launcher.addr);
     ready(&base).await?;
-
     let mut script = Script::start(
         &tools,
-        "idle_asked.mjs",
+        script,
         serde_json::json!({ "url": format!("{base}/") }),
     )?;
     script.expect("loaded", STEP).await?;
+    Ok((dir, launcher, base, script))
+}
+
+async fn idle(base: &str) -> anyhow::Result<Value> {
+    let (status, report) = dcs_e2e::api::idle_report(&format!("{base}/_dcs/idle")).await?;
+    anyhow::ensure!(status == 200, "{status} {report}");
+    Ok(report)
+}
+
+#[tokio::test]
+async fn a_tab_says_a_stop_was_asked_for_and_keep_working_undoes_it() -> anyhow::Result<()> {
+    let (_dir, _launcher, base, mut script) = tab("idle_asked.mjs").await?;
     // As a replica asks it (`activator::ask::stop`).
     let asked = client().post(format!("{base}/_dcs/stop")).send().await?;
     anyhow::ensure!(asked.status() == 200, "asked: {}", asked.status());
@@ -106,22 +113,7 @@ async fn a_tab_says_a_stop_was_asked_for_and_keep_working_undoes_it() -> anyhow:
 
 #[tokio::test]
 async fn a_poll_never_answered_is_given_up_and_the_warning_still_comes() -> anyhow::Result<()> {
-    let tools = browser::tools();
-    let dir = tempfile::tempdir()?;
-    let key = WorkspaceKey::instance(
-        UserId::new("alice")?,
-        InstanceId::parse("inst-0123456789abcdef")?,
-    );
-    let launcher = Launcher::start(&bin_path("dcs-launcher")?, &key, dir.path(), None).await?;
-    let base = format!("http://{}", launcher.addr);
-    ready(&base).await?;
-
-    let mut script = Script::start(
-        &tools,
-        "idle_hung_poll.mjs",
-        serde_json::json!({ "url": format!("{base}/") }),
-    )?;
-    script.expect("loaded", STEP).await?;
+    let (_dir, _launcher, base, mut script) = tab("idle_hung_poll.mjs").await?;
     // The page's next poll (a tab period after its load) hangs for good.
     script.expect("held", STEP).await?;
     let asked = client().post(format!("{base}/_dcs/stop")).send().await?;
