@@ -164,6 +164,31 @@ async fn create_via_a_open_via_b_delete_via_a_then_b_finds_nothing_and_makes_not
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // B samples its start's phase every LOOK_EVERY (250 ms) for the metrics: keep the
+    // Service from Ready until B's progress shows a phase before it, and for a few
+    // sample periods more, so the sample cannot miss it (a quick settle made the
+    // start end before its first look, once, in `make test`).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let resp = client()
+            .get(b.url(&format!("/instances/{id}/_dcs/progress")))
+            .header("cookie", cookie.clone())
+            .header("accept", "application/json")
+            .send()
+            .await?;
+        let body: serde_json::Value =
+            serde_json::from_slice(&resp.bytes().await?).unwrap_or_default();
+        let phase = body["phase"].as_str().unwrap_or_default();
+        if !phase.is_empty() && phase != "ready" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline && !held.is_finished(),
+            "B never showed a phase before ready: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(4 * dcs_proxy::activator::phases::LOOK_EVERY).await;
     // Ready (again, should B's apply have made a new generation) until served.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while !held.is_finished() {
