@@ -110,6 +110,13 @@ pub const DCS_PRE_STOP: &str = "DCS_PRE_STOP";
 /// phase or progress change is POSTed there (at most about once a second, best
 /// effort) with the hop credential in [`HOP_HEADER`]. Unset: nothing is pushed.
 pub const DCS_PROGRESS_URL: &str = "DCS_PROGRESS_URL";
+/// A sandboxed launcher's way out: the absolute path of a unix socket on which the
+/// proxy serves an HTTP forward proxy for this workspace (its policy decides which
+/// addresses it reaches). The launcher listens on a loopback port of its own network
+/// namespace, carries each connection to the socket, and names that port in the
+/// user's `HTTP_PROXY`/`HTTPS_PROXY`. Unset: the user's processes use the network
+/// they have (none in a sandbox).
+pub const DCS_EGRESS_SOCKET: &str = "DCS_EGRESS_SOCKET";
 
 /// Every variable of the contract, for documentation and for scrubbing.
 pub const ALL: &[&str] = &[
@@ -143,6 +150,7 @@ pub const ALL: &[&str] = &[
     DCS_BUSY_MAX,
     DCS_TAB_POLL,
     DCS_DEVCONTAINER,
+    DCS_EGRESS_SOCKET,
 ];
 
 /// The value of a secret variable (`DCS_GIT_TOKEN_FILE`, `DCS_HOP_SECRET_FILE`) that
@@ -236,6 +244,8 @@ pub struct LauncherEnv {
     /// What the launcher does with the checkout's `devcontainer.json`
     /// (`DCS_DEVCONTAINER`).
     pub devcontainer: Mode,
+    /// The proxy's forward proxy for this workspace (`DCS_EGRESS_SOCKET`), if any.
+    pub egress_socket: Option<PathBuf>,
 }
 
 impl LauncherEnv {
@@ -286,6 +296,7 @@ impl LauncherEnv {
             progress_url: None,
             idle: IdlePolicy::default(),
             devcontainer: Mode::Ask,
+            egress_socket: None,
         }
     }
 

@@ -165,6 +165,15 @@ impl LauncherEnv {
                 why,
             })?;
         }
+        if let Some(socket) = get(DCS_EGRESS_SOCKET) {
+            if !socket.starts_with('/') {
+                return Err(Error::Env {
+                    var: DCS_EGRESS_SOCKET,
+                    why: "must be an absolute path to a unix socket".into(),
+                });
+            }
+            env.egress_socket = Some(PathBuf::from(socket));
+        }
         Ok(env)
     }
 }

@@ -35,6 +35,7 @@ fn every_optional_variable_round_trips_and_unset_ones_are_left_out() {
         DCS_CONFIG_DIR,
         DCS_EXTRA_CA_FILE,
         DCS_PRE_STOP,
+        DCS_EGRESS_SOCKET,
     ] {
         assert!(!names.contains(&optional), "{optional} unset is left out");
     }
@@ -76,6 +77,7 @@ fn to_vars_and_from_lookup_are_inverse() {
     env.pre_stop = Some("git stash create >/dev/null; echo 'bye'".into());
     env.progress_url = Some("http://dcs-proxy.dcs.svc.cluster.local/_dcs/hop/progress/ws".into());
     env.devcontainer = Mode::Run;
+    env.egress_socket = Some("/data/run/ws/egress.sock".into());
     let vars = env.to_vars();
     let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(
@@ -339,5 +341,24 @@ fn the_devcontainer_mode_round_trips_defaults_to_ask_and_refuses_unknown_names()
     assert!(
         shown.contains(DCS_DEVCONTAINER) && shown.contains("ask, run, off"),
         "{shown}"
+    );
+}
+
+#[test]
+fn the_egress_socket_must_be_an_absolute_path() {
+    let with = |socket: &str| {
+        LauncherEnv::from_lookup(lookup(&[
+            (DCS_REPO, "acme/hello"),
+            (DCS_EGRESS_SOCKET, socket),
+        ]))
+    };
+    assert_eq!(
+        with("/run/dcs/egress.sock").expect("valid").egress_socket,
+        Some(PathBuf::from("/run/dcs/egress.sock"))
+    );
+    let err = with("egress.sock").expect_err("relative").to_string();
+    assert!(
+        err.contains(DCS_EGRESS_SOCKET) && err.contains("absolute"),
+        "{err}"
     );
 }

@@ -77,6 +77,9 @@ impl LauncherEnv {
         }
         vars.extend(self.idle.to_vars());
         vars.push((DCS_DEVCONTAINER, self.devcontainer.to_string()));
+        if let Some(s) = &self.egress_socket {
+            vars.push((DCS_EGRESS_SOCKET, s.display().to_string()));
+        }
         vars
     }
 }
