@@ -20,6 +20,8 @@
 //!   background traffic, an upgrade), read once.
 //! - [`edge`]: the first phase: own hosts (DNS rebinding, 421) and own origins
 //!   (cross-site writes and upgrades, 403), one pure decision.
+//! - [`egress`]: sandboxed workspaces' way out: a forward proxy per workspace that
+//!   resolves names itself and admits public addresses (and what the operator allows).
 //! - [`activator`]: single-flight wake, start limits, start timeout, idle reaper.
 //! - [`quota`]: instances per user, starts at once per user and in total (429).
 //! - [`repo_probe`]: whether a repository exists at the git base, before anything
@@ -54,6 +56,7 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod edge;
+pub mod egress;
 pub mod error;
 pub mod forward;
 pub mod home;

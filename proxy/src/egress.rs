@@ -1,0 +1,134 @@
+//! The egress forward proxy of sandboxed local workspaces: their only way out.
+//!
+//! A bubblewrap sandbox has loopback only (`runtime::local::sandbox`). For each
+//! sandboxed workspace the proxy serves an HTTP/1.1 forward proxy on a unix socket
+//! in that workspace's run folder ([`serve`]); inside, the launcher forwards a
+//! loopback port to it and sets `HTTP_PROXY`/`HTTPS_PROXY`, so `git push`,
+//! `npm install`, `pip install` and `curl` work. The proxy, not the workspace,
+//! resolves names and decides where a connection may go ([`Policy`]): public
+//! internet addresses, and what the operator allows (`--sandbox-egress-allow`);
+//! never loopback, private, link-local (cloud metadata), and the other special
+//! ranges.
+//!
+//! - `CONNECT host:port`: a tunnel to the first admitted address that answers.
+//! - `GET http://host[:port]/path` (absolute form): forwarded on a connection of
+//!   its own, hop-by-hop headers and proxy credentials removed both ways, bodies
+//!   streamed.
+//! - Anything else: 400, saying what this endpoint is.
+//!
+//! Each workspace's connections are capped ([`Egress::max_connections`]); a
+//! [`Serving`] dropped ends its accept loop and every connection and tunnel of its
+//! workspace.
+//!
+//! # Layout
+//! - [`policy`]: [`Mode`], [`Allow`], [`Policy::check`], [`is_public`].
+//! - `serve`: the accept loop, the cap, dispatching a request by its form.
+//! - `connect`: resolving, judging and connecting to a destination; the answers
+//!   for each way that fails.
+//! - `tunnel`: `CONNECT`; `forward`: plain HTTP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dcs_net::dns::CachedResolver;
+
+mod connect;
+mod forward;
+pub mod policy;
+mod serve;
+mod tunnel;
+
+pub use policy::{is_public, Allow, BadAllow, Class, Mode, Policy, Refused, Special, UnknownMode};
+pub use serve::{serve, Serving};
+
+/// How long a destination has to resolve, and then to accept the connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections one workspace may hold open at once (each holds at most two of the
+/// proxy's descriptors: the workspace's and the destination's).
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// How long a request's head may take to arrive (an idle keep-alive connection is
+/// closed after it too).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every workspace's egress proxy shares: the policy, the resolver and the
+/// limits. One per server, behind an [`Arc`].
+#[derive(Debug)]
+pub struct Egress {
+    policy: Policy,
+    resolver: CachedResolver,
+    connect_timeout: Duration,
+    max_connections: usize,
+    header_read_timeout: Duration,
+}
+
+impl Egress {
+    /// `policy` with the system resolver (answers kept [`dcs_net::dns::DEFAULT_TTL`])
+    /// and the default limits.
+    pub fn new(policy: Policy) -> Self {
+        Self::with_resolver(policy, CachedResolver::system(dcs_net::dns::DEFAULT_TTL))
+    }
+
+    /// `policy` with `resolver` (tests inject their names) and the default limits.
+    pub fn with_resolver(policy: Policy, resolver: CachedResolver) -> Self {
+        Self {
+            policy,
+            resolver,
+            connect_timeout: CONNECT_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+        }
+    }
+
+    /// Sets how long resolving, then connecting, may take (default
+    /// [`CONNECT_TIMEOUT`]).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the connections one workspace may hold open (default
+    /// [`MAX_CONNECTIONS`]; at least one).
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+
+    /// Sets how long a request head may take (default [`HEADER_READ_TIMEOUT`]).
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The connections one workspace may hold open.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+}
+
+/// What one workspace's proxy needs in each of its tasks.
+struct Ctx {
+    egress: Arc<Egress>,
+    workspace: Arc<str>,
+    /// Cancelled when the workspace's [`Serving`] goes: every task ends.
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Ctx {
+    /// Runs `task` until it ends or the workspace's proxy stops.
+    fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        tokio::spawn(self.stop.clone().run_until_cancelled_owned(task));
+    }
+}
+
+#[cfg(test)]
+mod tests;
