@@ -28,6 +28,8 @@
 //!   launcher starts (Knative's init container; a sandbox's step), with the token.
 //! - [`devcontainer`]: the checkout's `devcontainer.json`: consent, its variables,
 //!   its lifecycle commands, `/_dcs/devcontainer`.
+//! - [`egress`]: a sandbox's way out: a loopback port carried to the proxy's egress
+//!   socket, named in the user's `HTTP_PROXY`/`HTTPS_PROXY`.
 //! - [`checkout_history`]: `dcs-launcher checkout --history`, the rest of a shallow
 //!   checkout's history, fetched with the token beside the running workspace.
 //! - [`credential_helper`]: the git credential helper offering the user's own
@@ -65,6 +67,7 @@ pub mod checkout_container;
 pub mod checkout_history;
 pub mod credential_helper;
 pub mod devcontainer;
+pub mod egress;
 pub mod error;
 pub mod failed_start;
 pub mod files;

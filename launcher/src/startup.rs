@@ -28,6 +28,10 @@ use crate::ready::{Phase, Progress, Step};
 pub async fn start(env: LauncherEnv, app: Arc<App>, ide: Box<dyn Ide>, cancel: Arc<AtomicBool>) {
     let readiness = app.readiness();
     readiness.set_phase(Phase::Checkout);
+    // Before any user process: they all get its port.
+    if let Some(socket) = &env.egress_socket {
+        crate::egress::start(socket).await;
+    }
     let folder = env.checkout_dir();
     let wake = env.repo.is_some()
         && tokio::fs::try_exists(folder.join(".git"))

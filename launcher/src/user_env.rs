@@ -5,7 +5,8 @@
 //! an app that reads `$PORT` does not collide with the launcher.
 //!
 //! What they get in addition ([`added`]): the launcher's trust bundle
-//! ([`crate::trust::for_users`]: `SSL_CERT_FILE`, `NODE_EXTRA_CA_CERTS`); when the user's own git credentials are
+//! ([`crate::trust::for_users`]: `SSL_CERT_FILE`, `NODE_EXTRA_CA_CERTS`); in a
+//! sandbox, its way out ([`crate::egress`]: `HTTP_PROXY`, `HTTPS_PROXY`); when the user's own git credentials are
 //! offered (`DCS_CREDENTIALS_FILE`), git's environment configuration
 //! (`GIT_CONFIG_COUNT`, `GIT_CONFIG_KEY_<n>`, `GIT_CONFIG_VALUE_<n>`, git 2.31 and
 //! later) naming `dcs-launcher credential-helper` as a credential helper, after any
@@ -43,6 +44,7 @@ pub fn apply(cmd: &mut tokio::process::Command) {
 /// The variables user processes get in addition, from this process's environment.
 pub fn added() -> Vec<(OsString, OsString)> {
     let mut vars = crate::trust::for_users::env();
+    vars.extend(crate::egress::env());
     let Some(file) = std::env::var_os(dcs_model::env::DCS_CREDENTIALS_FILE) else {
         return vars;
     };
