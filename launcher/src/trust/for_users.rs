@@ -3,8 +3,10 @@
 //! trusts. At start-up, before any user process exists, [`prepare`] writes the
 //! bundle into the config volume (the same file the IDE and transfers use); from then
 //! on [`env`] names it in `SSL_CERT_FILE` (OpenSSL, curl, Python's `ssl`,
-//! rustls-native-certs) and `NODE_EXTRA_CA_CERTS` (Node.js, beside its own roots) for
-//! every user process the launcher starts ([`crate::user_env::added`]).
+//! rustls-native-certs), `NODE_EXTRA_CA_CERTS` (Node.js, beside its own roots) and
+//! `GIT_SSL_CAINFO` (git, whose libcurl on Debian is GnuTLS's and ignores
+//! `SSL_CERT_FILE`) for every user process the launcher starts
+//! ([`crate::user_env::added`]).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -14,6 +16,8 @@ use super::{TrustError, SSL_CERT_FILE};
 
 /// Node's variable for CA certificates added to its own roots.
 pub const NODE_EXTRA_CA_CERTS: &str = "NODE_EXTRA_CA_CERTS";
+/// git's variable for the CA file its HTTPS transfers verify with.
+pub const GIT_SSL_CAINFO: &str = "GIT_SSL_CAINFO";
 
 static WRITTEN: OnceLock<PathBuf> = OnceLock::new();
 
@@ -37,6 +41,7 @@ pub fn env() -> Vec<(OsString, OsString)> {
         vec![
             (SSL_CERT_FILE.into(), file.clone().into_os_string()),
             (NODE_EXTRA_CA_CERTS.into(), file.clone().into_os_string()),
+            (GIT_SSL_CAINFO.into(), file.clone().into_os_string()),
         ]
     })
 }
