@@ -10,6 +10,7 @@
 //! - [`hop`]: the hop secret and the local sandbox.
 //! - [`idle`]: the idle policy handed to launchers.
 //! - [`devcontainer`]: what launchers do with a checkout's `devcontainer.json`.
+//! - [`egress`]: where sandboxed local workspaces may connect.
 //! - `git`: where repositories come from (`--git-base`, `--git-token-file`).
 
 pub mod api;
@@ -17,6 +18,7 @@ pub mod auth;
 mod defaults;
 pub mod devcontainer;
 pub mod edge;
+pub mod egress;
 mod git;
 pub mod hop;
 pub mod idle;
@@ -104,6 +106,9 @@ pub struct ServeArgs {
     /// What workspaces do with a checkout's `devcontainer.json`.
     #[command(flatten)]
     pub devcontainer: devcontainer::DevcontainerArgs,
+    /// Where sandboxed local workspaces may connect.
+    #[command(flatten)]
+    pub egress: egress::EgressArgs,
     /// How long a request waits for a cold workspace before a 504 page.
     #[arg(long, env = "DCS_PROXY_START_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
     pub start_timeout: Duration,
@@ -209,6 +214,8 @@ pub struct Config {
     pub pre_stop: Option<String>,
     /// What launchers do with a checkout's `devcontainer.json` (`--devcontainer`).
     pub devcontainer: dcs_model::devcontainer::Mode,
+    /// Where sandboxed local workspaces may connect (`--sandbox-egress*`).
+    pub egress: crate::egress::Policy,
     /// Launcher log filter.
     pub launcher_log: Option<String>,
     /// Who may open which repositories.
@@ -315,6 +322,8 @@ impl ServeArgs {
             },
             &mut problems,
         );
+        let sandboxed = hop.as_ref().is_some_and(|h| h.sandbox.is_some());
+        let egress = self.egress.validate(sandboxed, &mut problems);
         let knative = match self.runtime {
             RuntimeKind::Local => None,
             RuntimeKind::Knative => match self.knative.validate() {
@@ -365,6 +374,7 @@ impl ServeArgs {
                 stop_grace: self.stop_grace,
                 pre_stop: self.pre_stop.clone().filter(|c| !c.trim().is_empty()),
                 devcontainer,
+                egress,
                 launcher_log: self.launcher_log.clone(),
                 policy,
                 knative,

@@ -133,6 +133,11 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
             runtime::local::spawn::Isolation {
                 hop: cfg.hop.key.clone(),
                 sandbox: cfg.hop.sandbox.clone(),
+                egress: cfg
+                    .hop
+                    .sandbox
+                    .as_ref()
+                    .map(|_| Arc::new(egress::Egress::new(cfg.egress.clone()))),
             },
         )?),
         RuntimeKind::Knative => {

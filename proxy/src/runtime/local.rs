@@ -54,6 +54,7 @@
 mod adopt;
 pub mod checkout;
 pub mod data_dir;
+pub mod egress_socket;
 pub mod process;
 pub mod ready;
 mod running;
@@ -141,6 +142,7 @@ impl LocalRuntime {
         let iso = Isolation {
             hop: key,
             sandbox: None,
+            egress: None,
         };
         Self::open_locked(cfg, iso, lock)
     }
@@ -158,6 +160,7 @@ impl LocalRuntime {
     ) -> std::io::Result<Self> {
         let state = StateDir::open(cfg.data_dir.join("state"))?;
         let slots = adopt::slots(&state)?;
+        adopt::serve_ways_out(&cfg, &iso, &slots);
         Ok(Self {
             cfg,
             iso,

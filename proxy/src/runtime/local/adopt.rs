@@ -70,6 +70,28 @@ pub(super) fn slots(state: &StateDir) -> std::io::Result<HashMap<WorkspaceKey, A
     Ok(slots)
 }
 
+/// Serves the way out of every adopted sandboxed launcher until it is gone
+/// ([`super::egress_socket::serve_adopted`]).
+pub(super) fn serve_ways_out(
+    cfg: &super::LocalConfig,
+    iso: &super::spawn::Isolation,
+    slots: &HashMap<WorkspaceKey, Arc<Slot>>,
+) {
+    let (Some(egress), Some(_)) = (&iso.egress, &iso.sandbox) else {
+        return;
+    };
+    for (key, slot) in slots {
+        let launcher = {
+            let st = slot.lock();
+            st.record.process.filter(|_| !st.record.deleting)
+        };
+        if let Some(launcher) = launcher {
+            let run = super::spawn::run_dir(cfg, key);
+            super::egress_socket::serve_adopted(egress, &run, key.name().as_str(), launcher);
+        }
+    }
+}
+
 impl LocalRuntime {
     /// Waits for the starts an earlier proxy left under way (launchers adopted
     /// without an address), as a request for each would: each ends ready and

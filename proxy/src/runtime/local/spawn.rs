@@ -30,12 +30,15 @@ use std::process::Stdio;
 use dcs_model::env::{Listen, StdinSecrets, STDIN};
 use dcs_model::{InstanceSpec, LauncherEnv, WorkspaceKey, WorkspaceKind};
 
-use super::sandbox::{self, System};
+use super::sandbox;
 use super::stdin::{hand_over, read_token};
 use super::LocalConfig;
 use crate::error::{Error, Result};
-use crate::hop::{Credential, HopKey};
+use crate::hop::Credential;
 use crate::runtime::Upstream;
+
+mod isolation;
+pub use isolation::{Isolation, SandboxConfig};
 
 /// The address recorded for a sandboxed launcher: it answers on its unix socket,
 /// whose path follows from the workspace's name ([`upstream`]).
@@ -44,28 +47,6 @@ pub const ON_SOCKET: SocketAddr =
 
 /// The socket's file name in a sandboxed launcher's run folder.
 pub const SOCKET_NAME: &str = "launcher.sock";
-
-/// How launchers are kept apart: the hop secret, and the sandbox (if any).
-#[derive(Debug, Clone)]
-pub struct Isolation {
-    /// The proxy's hop secret; each launcher gets its workspace's credential.
-    pub hop: HopKey,
-    /// Run every launcher in a bubblewrap sandbox.
-    pub sandbox: Option<SandboxConfig>,
-}
-
-/// The sandbox's settings.
-#[derive(Debug, Clone)]
-pub struct SandboxConfig {
-    /// The `bwrap` executable.
-    pub bwrap: PathBuf,
-    /// util-linux's `setsid`, which starts `bwrap` in a session of its own.
-    pub setsid: PathBuf,
-    /// The host's system folders.
-    pub system: System,
-    /// Secret files to mask should they lie under a bound folder.
-    pub hidden: Vec<PathBuf>,
-}
 
 /// `user`'s workspace volume: `<data-dir>/workspaces/<user>`.
 pub fn user_volume(cfg: &LocalConfig, user: &dcs_model::UserId) -> PathBuf {
@@ -174,6 +155,9 @@ impl Plan {
                 let run = run_dir(cfg, key);
                 env.listen = Listen::Unix(run.join(SOCKET_NAME));
                 env.checkout_outcome_file = Some(run.join("checkout.json"));
+                if iso.egress.is_some() {
+                    env.egress_socket = Some(super::egress_socket::path(&run));
+                }
                 let ide = sandbox::ide_folder(cfg.ide_bin.as_deref());
                 let read_only = [ide, cfg.extra_ca_file.clone()]
                     .into_iter()
@@ -215,6 +199,22 @@ impl Plan {
     /// Where this launcher answers once it published `addr`.
     pub fn upstream(&self, addr: SocketAddr) -> Upstream {
         upstream(&self.cfg, &self.iso, &self.key, addr)
+    }
+
+    /// Sandboxed with a way out: its socket, served until the value returned is
+    /// dropped (when the launcher is reaped). One that cannot be made is logged and
+    /// the workspace runs without a way out.
+    pub fn serve_egress(&self) -> Option<crate::egress::Serving> {
+        let egress = self.iso.egress.as_ref()?;
+        self.sandbox.as_ref()?;
+        let (run, name) = (run_dir(&self.cfg, &self.key), self.key.name());
+        let served = make_private_dir(&run)
+            .and_then(|()| super::egress_socket::listen(egress, &run, name.as_str()));
+        served
+            .map_err(
+                |err| tracing::warn!(workspace = %self.key, %err, "no way out for the workspace"),
+            )
+            .ok()
     }
 
     /// Sandboxed: clones or fetches first, outside the sandbox (see

@@ -56,6 +56,8 @@ pub async fn run(
     }
     // Sandboxed: the clone runs first, outside the sandbox (`super::checkout`).
     plan.check_out_first(cancel).await?;
+    // Its way out listens before it starts, and ends when it is reaped.
+    let egress = plan.serve_egress();
     let mut child = plan.spawn()?;
     let pid = child
         .id()
@@ -80,6 +82,7 @@ pub async fn run(
             Ok(status) => info!(pid, %status, "launcher exited"),
             Err(err) => warn!(pid, %err, "cannot wait for launcher"),
         }
+        drop(egress);
     });
     slot.lock().record.process = Some(launched);
     // The record of the process is made durable while the launcher starts: its fsync

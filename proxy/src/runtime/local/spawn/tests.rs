@@ -5,6 +5,8 @@ use std::time::Duration;
 use dcs_model::{env, InstanceId, RepoRef, UserId};
 
 use super::*;
+use crate::hop::HopKey;
+use crate::runtime::local::sandbox::System;
 
 fn cfg() -> LocalConfig {
     LocalConfig {
@@ -34,6 +36,7 @@ fn iso(sandboxed: bool) -> Isolation {
             system: System::default(),
             hidden: vec!["/secrets/token".into()],
         }),
+        egress: None,
     }
 }
 
@@ -246,4 +249,40 @@ async fn the_published_address_is_read_from_a_regular_file_only() {
     nix::unistd::mkfifo(&plan.addr_file, nix::sys::stat::Mode::S_IRWXU).expect("fifo");
     let read = tokio::time::timeout(Duration::from_secs(10), plan.published_addr());
     assert_eq!(read.await.expect("at once"), None);
+}
+
+#[test]
+fn a_sandbox_with_a_way_out_names_its_socket_and_nothing_else_does() {
+    let cfg = cfg();
+    let egress = Some(std::sync::Arc::new(crate::egress::Egress::new(
+        crate::egress::Policy::default(),
+    )));
+    let key = alice_hello();
+    for (sandboxed, with_egress, named) in [
+        (true, true, true),
+        (true, false, false),
+        (false, true, false),
+    ] {
+        let mut iso = iso(sandboxed);
+        if with_egress {
+            iso.egress = egress.clone();
+        }
+        let plan = Plan::new(
+            &cfg,
+            &iso,
+            &key,
+            "/github/acme/hello",
+            &InstanceSpec::default(),
+        );
+        let expected = named.then(|| run_dir(&cfg, &key).join("egress.sock"));
+        assert_eq!(
+            plan.env.egress_socket, expected,
+            "sandboxed {sandboxed}, egress {with_egress}"
+        );
+        let vars = plan.env.to_vars();
+        let listed = vars
+            .iter()
+            .any(|(k, _)| *k == dcs_model::env::DCS_EGRESS_SOCKET);
+        assert_eq!(listed, named);
+    }
 }

@@ -1,0 +1,155 @@
+//! A sandboxed workspace's way out, for real: the workspace runs under bubblewrap
+//! with loopback only, and its terminal reaches the outside through the proxy's
+//! forward proxy for it (`HTTP_PROXY`/`HTTPS_PROXY`, set by its launcher), which
+//! admits only what the policy does. Tests talk only to 127.0.0.0/8, so the
+//! reachable "outside" is a git server over HTTPS (a test CA the operator trusts)
+//! that the operator allows by address and port (`--sandbox-egress-allow`); the
+//! proxy's own port, another loopback port and the cloud metadata address stay
+//! refused with the reason, and a connection around the proxy still finds no
+//! network.
+
+use std::sync::{Arc, Mutex};
+
+use dcs_e2e::{Fixture, GitServer, TestCa};
+use tempfile::TempDir;
+
+#[path = "common/terminal.rs"]
+mod terminal;
+use terminal::Terminal;
+
+const TERMINAL: &str = "/github/acme/hello/_dcs/terminal";
+
+/// A sandboxed proxy in front of an HTTPS git server of the operator's CA, with
+/// `egress` flags; the git server's port is known to `egress` before the proxy
+/// starts.
+fn sandboxed(egress: impl FnOnce(u16) -> Vec<String>) -> anyhow::Result<(Fixture, TempDir)> {
+    let ca = TestCa::new("corp root")?;
+    let files = tempfile::tempdir()?;
+    let ca_file = ca.write_ca(files.path(), "corp-root.pem")?;
+    let port = Arc::new(Mutex::new(0u16));
+    let (tls, seen) = (ca.clone(), port.clone());
+    let fx = Fixture::with_git(
+        move |root| {
+            let git = GitServer::builder(root).tls(&tls).start()?;
+            *seen.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = git.addr().port();
+            Ok(git)
+        },
+        move |b| {
+            let port = port.lock().map(|p| *p).unwrap_or_default();
+            egress(port).into_iter().fold(
+                b.arg("--sandbox")
+                    .arg("--extra-ca-file")
+                    .arg(ca_file.display().to_string()),
+                |b, a| b.arg(a),
+            )
+        },
+    )?;
+    // The CA file lives as long as the proxy: every sandbox binds it.
+    Ok((fx, files))
+}
+
+#[tokio::test]
+async fn a_sandboxed_terminal_reaches_an_allowed_server_through_the_proxy_and_nothing_else(
+) -> anyhow::Result<()> {
+    let (fx, _files) =
+        sandboxed(|port| vec!["--sandbox-egress-allow".into(), format!("127.0.0.1:{port}")])?;
+    fx.readme_is_served().await?;
+    let mut term = Terminal::open(fx.proxy.addr, TERMINAL, &[]).await?;
+
+    // The launcher named its loopback port for every user process.
+    let out = term.run("echo \"proxy=$HTTPS_PROXY no=$NO_PROXY\"").await?;
+    assert!(
+        out.contains("proxy=http://127.0.0.1:") && out.contains("no=localhost,127.0.0.1,::1"),
+        "{out}"
+    );
+
+    // git over HTTPS through the proxy (CONNECT), verified against the operator's CA:
+    // the server is on the host's loopback, which the sandbox reaches only this way
+    // (NO_PROXY is emptied for the command: loopback is otherwise direct).
+    let url = fx.git.base_url_for("localhost");
+    let out = term
+        .run(&format!(
+            "NO_PROXY= no_proxy= git ls-remote {url}/acme/hello.git HEAD 2>&1; echo rc=$?"
+        ))
+        .await?;
+    assert!(
+        out.contains("\tHEAD") && out.contains("rc=0"),
+        "{out}\n{}",
+        fx.proxy.log()
+    );
+    // And a whole clone of it, into the workspace.
+    let out = term
+        .run(&format!(
+            "NO_PROXY= no_proxy= git clone -q {url}/acme/hello.git /tmp/again 2>&1; \
+             cat /tmp/again/README.md; echo rc=$?"
+        ))
+        .await?;
+    assert!(out.contains("# hello") && out.contains("rc=0"), "{out}");
+
+    // The proxy's own port is loopback, not allowed: refused with the reason.
+    let proxy_port = fx.proxy.addr.port();
+    let out = term
+        .run(&format!(
+            "NO_PROXY= no_proxy= curl -sS http://127.0.0.1:{proxy_port}/healthz \
+             -w ' status=%{{http_code}}' 2>&1"
+        ))
+        .await?;
+    assert!(
+        out.contains("status=403") && out.contains("loopback"),
+        "{out}"
+    );
+    // So is the cloud metadata address, and an HTTPS tunnel to another port.
+    let out = term
+        .run("curl -sS http://169.254.169.254/latest/meta-data/ -w ' status=%{http_code}' 2>&1")
+        .await?;
+    assert!(
+        out.contains("status=403") && out.contains("link-local"),
+        "{out}"
+    );
+    let out = term
+        .run(&format!(
+            "NO_PROXY= no_proxy= curl -sS https://localhost:{proxy_port}/ 2>&1; echo rc=$?"
+        ))
+        .await?;
+    assert!(out.contains("403") && !out.contains("rc=0"), "{out}");
+
+    // Around the proxy there is still no network: a direct connection to the
+    // allowed server fails.
+    let git_port = fx.git.addr().port();
+    let out = term
+        .run(&format!(
+            "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {git_port}), 5)\" \
+             >/dev/null 2>&1 && echo CONNECTED || echo REFUSED"
+        ))
+        .await?;
+    assert!(out.contains("REFUSED"), "{out}");
+    term.close().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn with_egress_off_the_terminal_is_told_why() -> anyhow::Result<()> {
+    let (fx, _files) = sandboxed(|port| {
+        vec![
+            "--sandbox-egress".into(),
+            "off".into(),
+            "--sandbox-egress-allow".into(),
+            format!("127.0.0.1:{port}"),
+        ]
+    })?;
+    fx.readme_is_served().await?;
+    let mut term = Terminal::open(fx.proxy.addr, TERMINAL, &[]).await?;
+    let url = fx.git.base_url_for("localhost");
+    let out = term
+        .run(&format!(
+            "NO_PROXY= no_proxy= curl -sS {url}/acme/hello.git/info/refs 2>&1; echo rc=$?"
+        ))
+        .await?;
+    assert!(out.contains("403") && !out.contains("rc=0"), "{out}");
+    let out = term
+        .run("curl -sS http://203.0.113.7/ -w ' status=%{http_code}' 2>&1")
+        .await?;
+    assert!(out.contains("status=403") && out.contains("off"), "{out}");
+    term.close().await;
+    Ok(())
+}
