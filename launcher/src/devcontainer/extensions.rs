@@ -4,14 +4,20 @@
 //! the lifecycle's first step once the checkout is allowed. They come from the IDE's
 //! gallery: Open VSX by default, or what `EXTENSIONS_GALLERY` in the user's
 //! environment names (an operator's mirror). Each id is installed by its own run
-//! (the IDE's binary exits 1 when any id of a run fails), logged like a command; the
-//! ids that installed are kept in `state.json` and not installed again. An id that
+//! (the IDE's binary exits 1 when any id of a run fails), logged like a command, one
+//! run at a time in the extensions folder ([`lock`]: other workspaces share it); the
+//! ids that installed are kept in `state.json` for the extensions folder they went to
+//! ([`folder_key`]) and not installed into it again (an IDE of another kind, or in
+//! another config volume, has a folder of its own and gets them too). An id that
 //! fails (not in the gallery, network down) never holds up the lifecycle commands:
 //! they run anyway, the status and a notice name the failed ids, and Run again (or
 //! the next start) retries only those. The IDE running sees new extensions after a
 //! window reload: a notice offers it.
 
+pub mod lock;
+
 use std::ffi::OsString;
+use std::path::Path;
 
 use dcs_model::devcontainer::customizations::EXTENSIONS_KEY;
 use dcs_model::devcontainer::Command;
@@ -23,23 +29,33 @@ use super::{notice, Devcontainer, EnvChange, Inner, Loaded, Run};
 use crate::app::App;
 use crate::ide::program::IdeProgram;
 
-/// The ids of `loaded` not installed yet (in this or an earlier start).
+/// The key of the extensions folder `folder` in the record ([`super::saved::Saved`]'s
+/// `extensions`): its path, as the IDE is given it.
+pub fn folder_key(folder: &Path) -> String {
+    folder.to_string_lossy().into_owned()
+}
+
+/// The key of the folder this start's IDE installs extensions into; `None` before
+/// the IDE's program is known.
+fn folder(inner: &Inner) -> Option<String> {
+    let program = inner.ide_program.as_ref()?;
+    Some(folder_key(&program.dirs.extensions))
+}
+
+/// The ids of `loaded` not installed yet into this start's IDE's extensions folder
+/// (in this or an earlier start; all of them while the folder is not known).
 pub(crate) fn missing(inner: &Inner, loaded: &Loaded) -> Vec<String> {
+    let folder = folder(inner);
     loaded
         .extensions
         .iter()
-        .filter(|id| !installed(inner, id))
+        .filter(|id| {
+            folder
+                .as_deref()
+                .is_none_or(|f| !inner.saved.is_installed(f, id))
+        })
         .cloned()
         .collect()
-}
-
-/// Whether `id` is recorded as installed (ids compared case-insensitively).
-fn installed(inner: &Inner, id: &str) -> bool {
-    inner
-        .saved
-        .extensions
-        .iter()
-        .any(|done| done.eq_ignore_ascii_case(id))
 }
 
 /// Whether this start still has extensions to install: some are missing and this
@@ -90,29 +106,31 @@ pub(crate) async fn install(app: &App, loaded: &Loaded) -> Installed {
 async fn install_one(app: &App, loaded: &Loaded, program: Option<&IdeProgram>, id: &str) -> Ended {
     let dc = app.devcontainer();
     let header = format!("{EXTENSIONS_KEY}: {id}");
-    let Some(command) = program.and_then(|p| command(p, id)) else {
+    let Some((program, command)) = program.and_then(|p| Some((p, command(p, id)?))) else {
         dc.log.mark(&header).await;
         let ended = Ended::NotStarted("the IDE's program is not known".to_owned());
         dc.log.mark(&ended.describe()).await;
         return ended;
     };
+    // One run at a time in the folder; let go when this run ends, however it ends.
+    let _held = match lock::hold(app, &program.dirs.extensions).await {
+        lock::Held::Stopped => return Ended::Stopped,
+        held => held,
+    };
     // The IDE's environment: the file's variables and the IDE's trust bundle.
     let mut env = EnvChange::clone(&loaded.env);
-    if let Some(program) = program {
-        let utf8 = |s: &OsString| s.to_str().map(str::to_owned);
-        env.set.extend(
-            program
-                .env
-                .iter()
-                .filter_map(|(k, v)| Some((utf8(k)?, utf8(v)?))),
-        );
-    }
+    let utf8 = |s: &OsString| s.to_str().map(str::to_owned);
+    env.set.extend(
+        program
+            .env
+            .iter()
+            .filter_map(|(k, v)| Some((utf8(k)?, utf8(v)?))),
+    );
     // In the IDE's own folder, never the checkout: an argument the IDE would take
     // for a file (`*.vsix`, refused by the model too) must find none of the
     // repository's.
-    let cwd = program.map_or(dc.checkout_dir.as_path(), |p| p.dirs.root.as_path());
     let job = Job {
-        cwd,
+        cwd: &program.dirs.root,
         env: &env,
         log: dc.log.clone(),
         drain: app.drain(),
@@ -131,26 +149,29 @@ fn command(program: &IdeProgram, id: &str) -> Option<Command> {
     Some(Command::Exec(argv))
 }
 
-/// Records how the install ended: the ids that installed are kept; failed ones are
-/// told, and the steps go on either way.
+/// Records how the install ended: the ids that installed are kept for the folder they
+/// went to; failed ones are told, and the steps go on either way.
 pub(crate) fn record(dc: &Devcontainer, loaded: &Loaded, out: &Installed) -> After {
     let mut inner = dc.lock();
-    // Kept: the ids of the file's list installed before, and those installed now.
-    let mut kept: Vec<String> = inner
-        .saved
-        .extensions
-        .iter()
-        .filter(|done| {
-            loaded
-                .extensions
-                .iter()
-                .any(|id| id.eq_ignore_ascii_case(done))
-        })
-        .cloned()
-        .collect();
-    kept.extend(out.done.iter().cloned());
-    let save = kept != inner.saved.extensions;
-    inner.saved.extensions = kept;
+    let mut save = false;
+    if let Some(folder) = folder(&inner) {
+        // Kept: the ids of the file's list installed before into this folder, and
+        // those installed now (other folders' records are theirs).
+        let before = inner.saved.installed_in(&folder);
+        let mut kept: Vec<String> = before
+            .iter()
+            .filter(|done| {
+                loaded
+                    .extensions
+                    .iter()
+                    .any(|id| id.eq_ignore_ascii_case(done))
+            })
+            .cloned()
+            .collect();
+        kept.extend(out.done.iter().cloned());
+        save = kept != before;
+        inner.saved.set_installed(&folder, kept);
+    }
     if out.stopped {
         inner.extensions = None;
         inner.running = false;

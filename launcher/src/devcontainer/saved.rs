@@ -1,7 +1,8 @@
 //! What a checkout keeps between starts: whether its user allowed the file, which
 //! once-per-checkout steps finished (so `onCreateCommand`, `updateContentCommand` and
 //! `postCreateCommand` never run again after they succeeded), and which extensions
-//! were installed (installed again only when the file's list changes).
+//! were installed, per extensions folder ([`Saved::extensions`]: an IDE of another
+//! kind, or one in another config volume, installs them into its own folder).
 //!
 //! Where ([`places`]):
 //! - consent and the finished steps stay with the checkout: in a git checkout, in its
@@ -12,7 +13,8 @@
 //!   checkout (an API instance without a repository) keeps it in the config volume,
 //!   `<config>/devcontainer/<key>/state.json`;
 //! - the extensions installed, in the config volume in any case (there, in the IDE's
-//!   folder, they are installed): `<config>/devcontainer/<key>/state.json`.
+//!   folder, they are installed): `<config>/devcontainer/<key>/state.json`, keyed by
+//!   the extensions folder they went to.
 //!
 //! Two launchers may share a checkout, so a write is a read-modify-write under
 //! `record.lock` beside the record ([`update`]: consent and finished steps are added to
@@ -23,6 +25,7 @@
 //! following a link below the checkout or the config volume ([`dcs_os::confined`]).
 //! Blocking: run off the runtime.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -58,9 +61,23 @@ pub struct Saved {
     /// The once-per-checkout steps that finished, by their property name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub done: Vec<String>,
-    /// The extension ids last installed (`customizations.vscode.extensions`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub extensions: Vec<String>,
+    /// The extension ids installed (`customizations.vscode.extensions`), by the
+    /// extensions folder they were installed into (its path as the IDE was given it:
+    /// [`crate::devcontainer::extensions::folder_key`]). Kept as `installed`.
+    ///
+    /// A record from before (`"extensions": [ids]`, whatever the folder) still reads
+    /// (its consent and steps count) but its list counts for no folder: it cannot
+    /// tell which IDE kind (or volume) it was made for, and counting it for the wrong
+    /// one is the defect this keying fixes (that IDE never gets the extensions).
+    /// Installing an id already in the folder again is harmless and quick (the IDE
+    /// says it is installed and exits 0), so every folder installs the file's list
+    /// once more, and the old list is dropped at the next write.
+    #[serde(
+        default,
+        rename = "installed",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub extensions: BTreeMap<String, Vec<String>>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -73,15 +90,26 @@ impl Saved {
         self.done.iter().any(|d| d == key)
     }
 
-    /// Whether `ids` are the extensions last installed (in any order, ids compared
-    /// case-insensitively).
-    pub fn has_extensions(&self, ids: &[String]) -> bool {
-        let sorted = |ids: &[String]| {
-            let mut ids: Vec<String> = ids.iter().map(|i| i.to_ascii_lowercase()).collect();
-            ids.sort();
-            ids
-        };
-        sorted(&self.extensions) == sorted(ids)
+    /// The extension ids installed into the folder `folder` (a key of
+    /// [`Self::extensions`]).
+    pub fn installed_in(&self, folder: &str) -> &[String] {
+        self.extensions.get(folder).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `id` is installed into `folder` (ids compared case-insensitively).
+    pub fn is_installed(&self, folder: &str, id: &str) -> bool {
+        self.installed_in(folder)
+            .iter()
+            .any(|done| done.eq_ignore_ascii_case(id))
+    }
+
+    /// Records `ids` as what is installed into `folder` (none: the folder forgotten).
+    pub fn set_installed(&mut self, folder: &str, ids: Vec<String>) {
+        if ids.is_empty() {
+            self.extensions.remove(folder);
+        } else {
+            self.extensions.insert(folder.to_owned(), ids);
+        }
     }
 
     /// Records that `key`'s step finished.
@@ -151,13 +179,7 @@ impl Place {
         waiting: impl FnMut() -> bool,
     ) -> io::Result<Option<FileLock>> {
         self.make_base()?;
-        dcs_os::confined::make_folders(&self.base, &self.dir)?;
-        let rel = self.dir.join(name);
-        if let Some(link) = dcs_os::confined::first_link(&self.base, &rel)? {
-            let text = format!("{} is a symbolic link", link.display());
-            return Err(io::Error::new(io::ErrorKind::InvalidData, text));
-        }
-        FileLock::lock_polling(&self.base.join(rel), poll, waiting)
+        lock_below(&self.base, &self.dir.join(name), poll, waiting)
     }
 
     /// Makes the config volume if missing; a checkout's git folder must be there.
@@ -213,7 +235,7 @@ pub fn load(places: &Places) -> io::Result<Saved> {
             Ok(ide) => ide.extensions,
             Err(error) => {
                 warn!(%error, "cannot read which extensions were installed; installing again");
-                Vec::new()
+                BTreeMap::new()
             }
         };
     }
@@ -221,8 +243,9 @@ pub fn load(places: &Places) -> io::Result<Saved> {
 }
 
 /// Adds `mine`'s consent and finished steps to the state kept, and replaces its
-/// extensions with `mine`'s when `extensions` (a launcher holding [`STEPS_LOCK`]: only
-/// it installs them), under [`RECORD_LOCK`]; writes only what changed. Returns the
+/// extensions (every folder's) with `mine`'s when `extensions` (a launcher holding
+/// [`STEPS_LOCK`]: only it installs them, after reading the record again), under
+/// [`RECORD_LOCK`]; writes only what changed. Returns the
 /// state as kept now (with what other launchers kept).
 pub fn update(places: &Places, mine: &Saved, extensions: bool) -> io::Result<Saved> {
     let _lock = places.checkout.lock(RECORD_LOCK, RECORD_POLL, || true)?;
@@ -242,7 +265,7 @@ pub fn update(places: &Places, mine: &Saved, extensions: bool) -> io::Result<Sav
         return Ok(after);
     }
     let checkout_part = |s: &Saved| Saved {
-        extensions: Vec::new(),
+        extensions: BTreeMap::new(),
         ..s.clone()
     };
     if checkout_part(&after) != checkout_part(&before) {
@@ -266,4 +289,23 @@ pub fn lock_steps(
     waiting: impl FnMut() -> bool,
 ) -> io::Result<Option<FileLock>> {
     places.checkout.lock(STEPS_LOCK, poll, waiting)
+}
+
+/// Takes the lock file `rel` below the trusted folder `base` (its folders made as
+/// needed, `0700`), polled every `poll` while `waiting` says so: `Ok(None)` once it
+/// says no. A link on the way or at its name is refused (never followed). Blocking.
+pub fn lock_below(
+    base: &Path,
+    rel: &Path,
+    poll: Duration,
+    waiting: impl FnMut() -> bool,
+) -> io::Result<Option<FileLock>> {
+    if let Some(dir) = rel.parent().filter(|d| !d.as_os_str().is_empty()) {
+        dcs_os::confined::make_folders(base, dir)?;
+    }
+    if let Some(link) = dcs_os::confined::first_link(base, rel)? {
+        let text = format!("{} is a symbolic link", link.display());
+        return Err(io::Error::new(io::ErrorKind::InvalidData, text));
+    }
+    FileLock::lock_polling(&base.join(rel), poll, waiting)
 }

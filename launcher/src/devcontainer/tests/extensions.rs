@@ -1,6 +1,8 @@
 //! `customizations.vscode.extensions`: installed by the IDE's binary (here a script
 //! standing in for code-server, a real process) before the steps, once per list.
 
+mod folders;
+
 use std::os::unix::fs::PermissionsExt;
 
 use super::*;
@@ -198,8 +200,9 @@ async fn a_failed_extension_holds_up_no_command_and_is_retried_alone() {
         "the command ran: {report}"
     );
     assert_eq!(ws.read("order.txt"), "ext\npost\n");
+    let folder = crate::devcontainer::extensions::folder_key(&program.dirs.extensions);
     assert_eq!(
-        app.devcontainer().lock().saved.extensions,
+        app.devcontainer().lock().saved.installed_in(&folder),
         ["acme.hello"],
         "the one installed is kept"
     );

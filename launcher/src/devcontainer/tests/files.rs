@@ -77,11 +77,10 @@ fn the_state_is_kept_owner_only_and_a_damaged_one_counts_as_none() {
     assert_eq!(saved::load(&places).expect("none"), saved::Saved::default());
     let mut state = saved::Saved {
         allowed: true,
-        done: Vec::new(),
-        extensions: vec!["a.b".into(), "C.d@1.0.0".into()],
+        ..saved::Saved::default()
     };
-    assert!(state.has_extensions(&["c.D@1.0.0".into(), "a.b".into()]));
-    assert!(!state.has_extensions(&["a.b".into()]));
+    state.set_installed("/ext", vec!["a.b".into(), "C.d@1.0.0".into()]);
+    assert!(state.is_installed("/ext", "c.D@1.0.0") && !state.is_installed("/ext", "e.f"));
     state.mark_done("onCreateCommand");
     state.mark_done("onCreateCommand");
     assert_eq!(saved::update(&places, &state, true).expect("store"), state);

@@ -52,9 +52,9 @@ fn a_git_checkout_keeps_consent_and_steps_in_its_git_folder_for_every_volume() {
 
     let mut mine = saved::Saved {
         allowed: true,
-        extensions: vec!["a.b".into()],
         ..saved::Saved::default()
     };
+    mine.set_installed("/ext", vec!["a.b".into()]);
     mine.mark_done("onCreateCommand");
     saved::update(&places, &mine, true).expect("update");
     let in_git = std::fs::read_to_string(places.checkout.file()).expect("read");
@@ -65,7 +65,10 @@ fn a_git_checkout_keeps_consent_and_steps_in_its_git_folder_for_every_volume() {
     );
     let in_config = std::fs::read_to_string(places.ide.file()).expect("read");
     let in_config: serde_json::Value = serde_json::from_str(&in_config).expect("json");
-    assert_eq!(in_config, serde_json::json!({"extensions": ["a.b"]}));
+    assert_eq!(
+        in_config,
+        serde_json::json!({"installed": {"/ext": ["a.b"]}})
+    );
     assert_eq!(saved::load(&places).expect("load"), mine);
 
     // Another volume on the same checkout: its consent and steps, not its extensions.
@@ -78,15 +81,13 @@ fn a_git_checkout_keeps_consent_and_steps_in_its_git_folder_for_every_volume() {
     );
     // A launcher that knew less takes nothing away, and its extensions are written
     // only while it holds the steps lock.
-    let mut stale = saved::Saved {
-        extensions: vec!["x.y".into()],
-        ..saved::Saved::default()
-    };
+    let mut stale = saved::Saved::default();
+    stale.set_installed("/ext", vec!["x.y".into()]);
     stale.mark_done("postCreateCommand");
     let kept = saved::update(&places, &stale, false).expect("update");
     assert!(kept.allowed, "{kept:?}");
     assert_eq!(kept.done, ["onCreateCommand", "postCreateCommand"]);
-    assert_eq!(kept.extensions, ["a.b"]);
+    assert_eq!(kept.installed_in("/ext"), ["a.b"]);
 
     // The checkout removed and cloned afresh: nothing kept, asked again.
     std::fs::remove_dir_all(&ws.checkout).expect("rm");
