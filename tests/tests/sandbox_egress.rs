@@ -10,7 +10,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use dcs_e2e::{Fixture, GitServer, TestCa};
+use dcs_e2e::{Fixture, GitServer, ProxyBuilder, TestCa};
 use tempfile::TempDir;
 
 #[path = "common/terminal.rs"]
@@ -20,39 +20,58 @@ use terminal::Terminal;
 const TERMINAL: &str = "/github/acme/hello/_dcs/terminal";
 
 /// A sandboxed proxy in front of an HTTPS git server of the operator's CA, with
-/// `egress` flags; the git server's port is known to `egress` before the proxy
-/// starts.
-fn sandboxed(egress: impl FnOnce(u16) -> Vec<String>) -> anyhow::Result<(Fixture, TempDir)> {
+/// `egress` flags (the git server's port is known to `egress` before the proxy
+/// starts). Returns the flags too, for a restart, and the folder of the CA file,
+/// which lives as long as the proxy: every sandbox binds it.
+fn sandboxed(
+    egress: impl FnOnce(u16) -> Vec<String>,
+) -> anyhow::Result<(Fixture, Vec<String>, TempDir)> {
     let ca = TestCa::new("corp root")?;
     let files = tempfile::tempdir()?;
     let ca_file = ca.write_ca(files.path(), "corp-root.pem")?;
     let port = Arc::new(Mutex::new(0u16));
-    let (tls, seen) = (ca.clone(), port.clone());
+    let seen = port.clone();
+    let flags = Arc::new(Mutex::new(Vec::new()));
+    let used = flags.clone();
     let fx = Fixture::with_git(
         move |root| {
-            let git = GitServer::builder(root).tls(&tls).start()?;
+            let git = GitServer::builder(root).tls(&ca).start()?;
             *seen.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = git.addr().port();
             Ok(git)
         },
         move |b| {
             let port = port.lock().map(|p| *p).unwrap_or_default();
-            egress(port).into_iter().fold(
-                b.arg("--sandbox")
-                    .arg("--extra-ca-file")
-                    .arg(ca_file.display().to_string()),
-                |b, a| b.arg(a),
-            )
+            let mut args = vec![
+                "--sandbox".to_owned(),
+                "--extra-ca-file".to_owned(),
+                ca_file.display().to_string(),
+            ];
+            args.extend(egress(port));
+            if let Ok(mut used) = used.lock() {
+                used.clone_from(&args);
+            }
+            args.into_iter().fold(b, |b, a| b.arg(a))
         },
     )?;
-    // The CA file lives as long as the proxy: every sandbox binds it.
-    Ok((fx, files))
+    let flags = flags.lock().map(|f| f.clone()).unwrap_or_default();
+    Ok((fx, flags, files))
+}
+
+/// `git ls-remote` of `acme/hello` over HTTPS through the way out (`NO_PROXY`
+/// emptied: the server is on loopback, otherwise reached directly).
+fn ls_remote(fx: &Fixture) -> String {
+    let url = fx.git.base_url_for("localhost");
+    format!("NO_PROXY= no_proxy= git ls-remote {url}/acme/hello.git HEAD 2>&1; echo rc=$?")
+}
+
+fn allow_git(port: u16) -> Vec<String> {
+    vec!["--sandbox-egress-allow".into(), format!("127.0.0.1:{port}")]
 }
 
 #[tokio::test]
 async fn a_sandboxed_terminal_reaches_an_allowed_server_through_the_proxy_and_nothing_else(
 ) -> anyhow::Result<()> {
-    let (fx, _files) =
-        sandboxed(|port| vec!["--sandbox-egress-allow".into(), format!("127.0.0.1:{port}")])?;
+    let (fx, _, _files) = sandboxed(allow_git)?;
     fx.readme_is_served().await?;
     let mut term = Terminal::open(fx.proxy.addr, TERMINAL, &[]).await?;
 
@@ -129,7 +148,7 @@ async fn a_sandboxed_terminal_reaches_an_allowed_server_through_the_proxy_and_no
 
 #[tokio::test]
 async fn with_egress_off_the_terminal_is_told_why() -> anyhow::Result<()> {
-    let (fx, _files) = sandboxed(|port| {
+    let (fx, _, _files) = sandboxed(|port| {
         vec![
             "--sandbox-egress".into(),
             "off".into(),
@@ -150,6 +169,39 @@ async fn with_egress_off_the_terminal_is_told_why() -> anyhow::Result<()> {
         .run("curl -sS http://203.0.113.7/ -w ' status=%{http_code}' 2>&1")
         .await?;
     assert!(out.contains("status=403") && out.contains("off"), "{out}");
+    term.close().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_workspace_adopted_after_a_proxy_restart_keeps_its_way_out() -> anyhow::Result<()> {
+    let (mut fx, flags, _files) = sandboxed(allow_git)?;
+    fx.readme_is_served().await?;
+    let launcher = fx.proxy.launcher_pids();
+    assert_eq!(launcher.len(), 1);
+    fx.proxy.sigkill();
+    fx.proxy = flags
+        .iter()
+        .fold(
+            ProxyBuilder::new(&fx.proxy.data_dir.clone(), &fx.git.base_url())
+                .arg("--stop-grace")
+                .arg("2s"),
+            |b, a| b.arg(a),
+        )
+        .start()?;
+    let mut term = Terminal::open(fx.proxy.addr, TERMINAL, &[]).await?;
+    assert_eq!(
+        fx.proxy.launcher_pids(),
+        launcher,
+        "adopted: {}",
+        fx.proxy.log()
+    );
+    let out = term.run(&ls_remote(&fx)).await?;
+    assert!(
+        out.contains("\tHEAD") && out.contains("rc=0"),
+        "{out}\n{}",
+        fx.proxy.log()
+    );
     term.close().await;
     Ok(())
 }
