@@ -37,15 +37,10 @@ pub async fn run(command: &str, cwd: &Path, limit: Duration) -> Outcome {
         "running the pre-stop command (DCS_PRE_STOP)"
     );
     let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(command)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
+    cmd.arg("-c").arg(command);
+    crate::user_env::prepare(&mut cmd, cwd)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    crate::user_env::apply(&mut cmd);
+        .stderr(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => {

@@ -14,7 +14,6 @@ pub mod group;
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -292,12 +291,8 @@ async fn park(
 
 fn spawn(launch: &Launch) -> std::io::Result<tokio::process::Child> {
     let mut cmd = Command::new(&launch.program);
-    cmd.args(&launch.args)
-        .current_dir(&launch.cwd)
-        .stdin(Stdio::null())
-        .process_group(0)
-        .kill_on_drop(true);
-    crate::user_env::apply(&mut cmd);
+    cmd.args(&launch.args);
+    crate::user_env::prepare(&mut cmd, &launch.cwd);
     for key in &launch.unset {
         cmd.env_remove(key);
     }

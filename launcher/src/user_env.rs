@@ -32,6 +32,21 @@ pub fn withheld() -> Vec<OsString> {
         .collect()
 }
 
+/// Makes `cmd` a process of the user's in `cwd`: no stdin, a process group of its
+/// own (stopped as one), killed should its handle be dropped, and the user's
+/// environment ([`apply`]). Its output is the caller's to choose.
+pub fn prepare<'a>(
+    cmd: &'a mut tokio::process::Command,
+    cwd: &Path,
+) -> &'a mut tokio::process::Command {
+    cmd.current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    apply(cmd);
+    cmd
+}
+
 /// Gives `cmd` the user's environment: this process's minus what is [`withheld`],
 /// plus what is [`added`] (the IDE, the pre-stop command, devcontainer.json's).
 pub fn apply(cmd: &mut tokio::process::Command) {

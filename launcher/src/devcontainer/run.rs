@@ -133,13 +133,9 @@ async fn spawn_and_wait(header: &str, command: &Command, job: &Job<'_>) -> Ended
             return Ended::NotStarted("named commands cannot be nested".to_owned())
         }
     };
-    cmd.current_dir(job.cwd)
-        .stdin(Stdio::null())
+    crate::user_env::prepare(&mut cmd, job.cwd)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    crate::user_env::apply(&mut cmd);
+        .stderr(Stdio::piped());
     job.env.apply(&mut cmd);
     let mut child = match reap::spawn(&mut cmd) {
         Ok(child) => child,
