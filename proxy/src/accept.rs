@@ -25,6 +25,12 @@ use crate::runtime::Upstream;
 /// Every tunnel of this process.
 static TUNNELS: LazyLock<TunnelGate> = LazyLock::new(TunnelGate::new);
 
+/// The gate of every tunnel of this process, for others that hold descriptors as
+/// long (sandboxes' way out, [`crate::egress`]).
+pub fn tunnel_gate() -> TunnelGate {
+    TUNNELS.clone()
+}
+
 /// The proxy's acceptor on `listener`.
 pub fn acceptor(listener: TcpListener) -> Acceptor {
     Acceptor::new(listener, "dcs-proxy")

@@ -16,28 +16,39 @@
 //!   streamed.
 //! - Anything else: 400, saying what this endpoint is.
 //!
-//! Each workspace's connections are capped ([`Egress::max_connections`]); a
-//! [`Serving`] dropped ends its accept loop and every connection and tunnel of its
-//! workspace.
+//! Each workspace's connections are capped ([`Egress::max_connections`]); every
+//! tunnel and plain-HTTP destination connection, of all workspaces, also takes two
+//! descriptors' place in the proxy's process-wide gate ([`Egress::with_gate`]),
+//! 503 when it is full; name lookups under way are bounded ([`lookup`]); a
+//! request head is at most 64 KiB (431); a plain-HTTP destination has
+//! [`RESPONSE_TIMEOUT`] to answer (504). A [`Serving`] dropped ends its accept loop
+//! and every connection and tunnel of its workspace. Every answer that is not a
+//! success says why in its status line too, since tools show a failed `CONNECT`'s
+//! status line, never its body.
 //!
 //! # Layout
 //! - [`policy`]: [`Mode`], [`Allow`], [`Policy::check`], [`is_public`].
 //! - `serve`: the accept loop, the cap, dispatching a request by its form.
-//! - `connect`: resolving, judging and connecting to a destination; the answers
+//! - `connect`: resolving, judging and connecting to a destination (refused when
+//!   it turns out to be this machine, [`Policy::check_connected`]); the answers
 //!   for each way that fails.
+//! - [`lookup`]: name lookups, bounded ([`Lookups`]).
 //! - `tunnel`: `CONNECT`; `forward`: plain HTTP.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use dcs_net::dns::CachedResolver;
+use dcs_net::limits::TunnelGate;
 
 mod connect;
 mod forward;
+pub mod lookup;
 pub mod policy;
 mod serve;
 mod tunnel;
 
+pub use lookup::Lookups;
 pub use policy::{is_public, Allow, BadAllow, Class, Mode, Policy, Refused, Special, UnknownMode};
 pub use serve::{serve, Serving};
 
@@ -52,6 +63,14 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// closed after it too).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a plain-HTTP destination has to answer (its response head), counted
+/// from when the request's body was sent whole; a request body may stall as long.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The descriptors one tunnel or destination connection holds in the proxy: the
+/// workspace's side and the destination's.
+const DESCRIPTORS: u64 = 2;
+
 /// What every workspace's egress proxy shares: the policy, the resolver and the
 /// limits. One per server, behind an [`Arc`].
 #[derive(Debug)]
@@ -61,16 +80,21 @@ pub struct Egress {
     connect_timeout: Duration,
     max_connections: usize,
     header_read_timeout: Duration,
+    response_timeout: Duration,
+    gate: TunnelGate,
 }
 
 impl Egress {
-    /// `policy` with the system resolver (answers kept [`dcs_net::dns::DEFAULT_TTL`])
-    /// and the default limits.
+    /// `policy` with the system resolver (answers kept [`dcs_net::dns::DEFAULT_TTL`]),
+    /// at most [`lookup::MAX_LOOKUPS`] lookups under way, a gate of its own and the
+    /// default limits.
     pub fn new(policy: Policy) -> Self {
-        Self::with_resolver(policy, CachedResolver::system(dcs_net::dns::DEFAULT_TTL))
+        let lookups = Lookups::new(lookup::MAX_LOOKUPS);
+        Self::with_resolver(policy, lookups.system(dcs_net::dns::DEFAULT_TTL))
     }
 
-    /// `policy` with `resolver` (tests inject their names) and the default limits.
+    /// `policy` with `resolver` (tests inject their names; [`Lookups::resolver`]
+    /// bounds its lookups), a gate of its own and the default limits.
     pub fn with_resolver(policy: Policy, resolver: CachedResolver) -> Self {
         Self {
             policy,
@@ -78,7 +102,16 @@ impl Egress {
             connect_timeout: CONNECT_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
             header_read_timeout: HEADER_READ_TIMEOUT,
+            response_timeout: RESPONSE_TIMEOUT,
+            gate: TunnelGate::new(),
         }
+    }
+
+    /// Counts every tunnel and destination connection (two descriptors each) in
+    /// `gate`, the proxy's process-wide one (default: a gate of its own).
+    pub fn with_gate(mut self, gate: TunnelGate) -> Self {
+        self.gate = gate;
+        self
     }
 
     /// Sets how long resolving, then connecting, may take (default
@@ -98,6 +131,13 @@ impl Egress {
     /// Sets how long a request head may take (default [`HEADER_READ_TIMEOUT`]).
     pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a plain-HTTP destination has to answer (default
+    /// [`RESPONSE_TIMEOUT`]).
+    pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
         self
     }
 

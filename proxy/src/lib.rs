@@ -137,7 +137,12 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
                     .hop
                     .sandbox
                     .as_ref()
-                    .map(|_| Arc::new(egress::Egress::new(cfg.egress.clone()))),
+                    .map(|_| {
+                        Arc::new(
+                            egress::Egress::new(cfg.egress.clone())
+                                .with_gate(accept::tunnel_gate()),
+                        )
+                    }),
             },
         )?),
         RuntimeKind::Knative => {

@@ -136,6 +136,17 @@ async fn answer(
     resp
 }
 
+/// The size of `req`'s head as sent, its request target `target` bytes long:
+/// "METHOD target HTTP/1.1\r\n", a "name: value\r\n" for each header, "\r\n".
+pub(crate) fn head_bytes<B>(req: &Request<B>, target: usize) -> usize {
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    req.method().as_str().len() + target + 12 + headers + 2
+}
+
 /// Phase 1: the size of the request head and of its target.
 fn check_head<B>(req: &Request<B>) -> Result<()> {
     let target = req
@@ -147,16 +158,7 @@ fn check_head<B>(req: &Request<B>) -> Result<()> {
             "the address (path and query) is {target} bytes long; at most {MAX_TARGET_BYTES} are accepted"
         )));
     }
-    // As sent: "METHOD target HTTP/1.1\r\n", "name: value\r\n" each, "\r\n".
-    let head = req.method().as_str().len()
-        + target
-        + 12
-        + req
-            .headers()
-            .iter()
-            .map(|(name, value)| name.as_str().len() + value.len() + 4)
-            .sum::<usize>()
-        + 2;
+    let head = head_bytes(req, target);
     if head > MAX_HEAD_BYTES {
         return Err(Error::HeadTooLarge(format!(
             "the request headers are {} KiB; at most {} KiB are accepted (a cookie or header \

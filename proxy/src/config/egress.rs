@@ -42,6 +42,13 @@ impl EgressArgs {
             problems.push(format!("--sandbox-egress: {e}"));
             Mode::default()
         });
+        if mode == Mode::Off && !self.sandbox_egress_allow.is_empty() {
+            problems.push(
+                "--sandbox-egress-allow has no effect with --sandbox-egress off (nothing is \
+                 reached); drop one of them"
+                    .into(),
+            );
+        }
         let allow = self
             .sandbox_egress_allow
             .iter()
@@ -53,5 +60,96 @@ impl EgressArgs {
             })
             .collect();
         Policy { mode, allow }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        egress: EgressArgs,
+    }
+
+    fn validate(argv: &[&str], sandboxed: bool) -> (Policy, Vec<String>) {
+        let flags = Flags::try_parse_from([&["dcs-proxy"], argv].concat()).expect("parses");
+        let mut problems = Vec::new();
+        let policy = flags.egress.validate(sandboxed, &mut problems);
+        (policy, problems)
+    }
+
+    #[test]
+    fn public_by_default_and_allow_entries_repeat_or_come_comma_separated() {
+        let (policy, problems) = validate(&[], true);
+        assert_eq!((policy, problems), (Policy::default(), vec![]));
+        let (policy, problems) = validate(
+            &[
+                "--sandbox-egress-allow",
+                "10.20.0.0/16,10.0.0.5:443",
+                "--sandbox-egress-allow",
+                "[fd00::1]:3128",
+            ],
+            true,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let shown: Vec<String> = policy.allow.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.20.0.0/16", "10.0.0.5:443", "[fd00::1]:3128"]);
+        assert_eq!(
+            validate(&["--sandbox-egress", "off"], true).0.mode,
+            Mode::Off
+        );
+    }
+
+    #[test]
+    fn every_mistake_is_a_problem_naming_the_flag() {
+        let (_, problems) = validate(
+            &[
+                "--sandbox-egress",
+                "all",
+                "--sandbox-egress-allow",
+                "10.0.0.0/33",
+            ],
+            true,
+        );
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with("--sandbox-egress: "),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].starts_with("--sandbox-egress-allow \"10.0.0.0/33\": "),
+            "{problems:?}"
+        );
+        let (_, problems) = validate(
+            &[
+                "--sandbox-egress",
+                "off",
+                "--sandbox-egress-allow",
+                "10.0.0.1",
+            ],
+            true,
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("no effect")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn without_a_sandbox_changed_flags_are_a_problem_and_defaults_are_not() {
+        assert!(validate(&[], false).1.is_empty());
+        for argv in [
+            &["--sandbox-egress", "off"][..],
+            &["--sandbox-egress-allow", "10.0.0.0/8"][..],
+        ] {
+            let (_, problems) = validate(argv, false);
+            assert!(
+                problems.iter().any(|p| p.contains("sandboxed local")),
+                "{argv:?}: {problems:?}"
+            );
+        }
     }
 }

@@ -1,14 +1,17 @@
 //! Reaching a destination for a workspace: its `host:port` read from a request
 //! ([`Target`]), the name resolved here (never by the workspace), each address
 //! judged by the [`super::Policy`], and a connection to the first admitted one that
-//! answers ([`dial`]); each way it can fail has its answer ([`Failure`]): 403
-//! refused, 502 unresolvable or unreachable, 504 too slow, 503 out of descriptors.
+//! answers ([`dial`]), kept only if it did not reach this machine itself
+//! ([`super::Policy::check_connected`]); its place in the proxy's descriptor gate
+//! ([`admit`]); each way it can fail has its answer ([`Failure`]): 403 refused, 502
+//! unresolvable or unreachable, 504 too slow, 503 out of descriptors or lookups.
 
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use dcs_net::limits::{Full, TunnelSlot};
 use http::uri::Authority;
 use http::{header, HeaderValue, Response, StatusCode};
 use hyper_util::client::legacy::connect::dns::Name;
@@ -17,7 +20,7 @@ use tower_service::Service;
 use tracing::{debug, info};
 
 use super::serve::text;
-use super::{Ctx, Mode, Refused};
+use super::{lookup, Ctx, Mode, Refused, DESCRIPTORS};
 use crate::body::Body;
 
 /// Where a request goes: a name or an IP literal (without brackets), and a port.
@@ -94,6 +97,10 @@ pub(super) enum Failure {
     Timeout(Duration),
     /// The proxy is out of descriptors (an overload, not the destination's fault).
     Exhausted,
+    /// The proxy's descriptor gate is full (its connections of all kinds).
+    Full(Full),
+    /// Too many name lookups are under way ([`lookup::Busy`]).
+    LookupsBusy,
 }
 
 impl Failure {
@@ -139,33 +146,59 @@ impl Failure {
                  connections); try again in a moment\n"
                     .to_owned(),
             ),
+            Failure::Full(full) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("The egress proxy is busy: {full}\n"),
+            ),
+            Failure::LookupsBusy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "The egress proxy cannot resolve {} now: {}\n",
+                    target.host,
+                    lookup::Busy
+                ),
+            ),
         };
-        if !matches!(self, Failure::Refused(_)) {
-            debug!(workspace = %ctx.workspace, destination = %target, %status, "egress failed");
+        match self {
+            Failure::Refused(_) => {}
+            Failure::Full(_) | Failure::LookupsBusy => {
+                info!(workspace = %ctx.workspace, destination = %target, %status, "egress busy");
+            }
+            _ => {
+                debug!(workspace = %ctx.workspace, destination = %target, %status, "egress failed")
+            }
         }
         let mut resp = text(status, body);
-        if matches!(self, Failure::Exhausted) {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(dcs_net::accept::RETRY_AFTER_SECS),
+            );
         }
         resp
     }
 }
 
+/// Why `target` was refused: the reasons on the first line (it is the status
+/// line's too), then what the workspace may reach.
 fn refused_body(target: &Target, reasons: &[Refused]) -> String {
     if reasons.contains(&Refused::Off) {
         return format!("The egress proxy refused {target}: egress is off on this server.\n");
     }
-    let mut body = format!("The egress proxy refused {target}:\n");
-    for reason in reasons {
-        body.push_str(&format!("  {reason}\n"));
-    }
-    body.push_str(
-        "Workspaces reach public internet addresses only; the server's operator can \
-         allow more with --sandbox-egress-allow (an address or network, optionally \
-         with :port).\n",
-    );
-    body
+    let reasons: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+    format!(
+        "The egress proxy refused {target}: {}\n\
+         Workspaces reach public internet addresses only (never this machine's own); \
+         the server's operator can allow more with --sandbox-egress-allow (an address \
+         or network, optionally with :port).\n",
+        reasons.join("; ")
+    )
+}
+
+/// A place in the proxy's descriptor gate for one tunnel or destination
+/// connection, held for its lifetime.
+pub(super) fn admit(ctx: &Ctx) -> Result<TunnelSlot, Failure> {
+    ctx.egress.gate.admit(DESCRIPTORS).map_err(Failure::Full)
 }
 
 /// Resolves `target` (unless it is an IP literal), keeps the addresses the policy
@@ -190,24 +223,37 @@ pub(super) async fn dial(ctx: &Ctx, target: &Target) -> Result<TcpStream, Failur
     }
     let timeout = ctx.egress.connect_timeout;
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut last = None;
+    let (mut last, mut own) = (None, false);
     for addr in admitted {
         match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
             Err(_) => return Err(Failure::Timeout(timeout)),
-            Ok(Ok(stream)) => {
-                if let Err(err) = stream.set_nodelay(true) {
-                    debug!(%err, "cannot set TCP_NODELAY");
+            // Kept only if it did not reach this machine (dropped, it is closed).
+            Ok(Ok(stream)) => match stream
+                .local_addr()
+                .map(|local| ctx.egress.policy.check_connected(addr, local))
+            {
+                Ok(Ok(())) => {
+                    if let Err(err) = stream.set_nodelay(true) {
+                        debug!(%err, "cannot set TCP_NODELAY");
+                    }
+                    debug!(workspace = %ctx.workspace, destination = %target, %addr, "egress connected");
+                    return Ok(stream);
                 }
-                debug!(workspace = %ctx.workspace, destination = %target, %addr, "egress connected");
-                return Ok(stream);
-            }
+                Ok(Err(reason)) => {
+                    own = true;
+                    if !refused.contains(&reason) {
+                        refused.push(reason);
+                    }
+                }
+                Err(err) => last = Some((addr, err)),
+            },
             Ok(Err(err)) if dcs_net::limits::exhausted(&err) => return Err(Failure::Exhausted),
             Ok(Err(err)) => last = Some((addr, err)),
         }
     }
     match last {
-        Some((addr, err)) => Err(Failure::Unreachable(addr, err)),
-        None => Err(Failure::Refused(refused)),
+        Some((addr, err)) if !own => Err(Failure::Unreachable(addr, err)),
+        _ => Err(Failure::Refused(refused)),
     }
 }
 
@@ -224,6 +270,7 @@ async fn resolve(ctx: &Ctx, target: &Target) -> Result<Vec<SocketAddr>, Failure>
     let timeout = ctx.egress.connect_timeout;
     match tokio::time::timeout(timeout, resolver.call(name)).await {
         Err(_) => Err(Failure::ResolveTimeout(timeout)),
+        Ok(Err(err)) if lookup::busy(&err) => Err(Failure::LookupsBusy),
         Ok(Err(err)) => Err(Failure::Unresolved(err)),
         Ok(Ok(addrs)) => Ok(addrs
             .map(|addr| SocketAddr::new(addr.ip(), target.port))

@@ -2,17 +2,22 @@
 //! connection of its own to the destination ([`super::connect::dial`]) in origin
 //! form, `Host` set from the URL, hop-by-hop headers and the proxy's own
 //! (`Proxy-Authorization`, `Proxy-Connection`) removed both ways
-//! ([`dcs_net::hop`]), bodies streamed both ways. Upgrades are refused (400): a
+//! ([`dcs_net::hop`]), bodies streamed both ways. The destination connection holds
+//! a place in the proxy's descriptor gate ([`super::connect::admit`]). Once the
+//! request's body is sent whole, the destination has
+//! [`super::Egress::with_response_timeout`] to answer (504); until then the body
+//! may stall as long between its bytes (408). Upgrades are refused (400): a
 //! WebSocket goes through `CONNECT`.
 
 use std::sync::Arc;
 
+use dcs_net::pace::{Pace, Paced};
 use http::{header, uri::PathAndQuery, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tracing::debug;
 
-use super::connect::{dial, Target};
+use super::connect::{admit, dial, Target};
 use super::serve::{text, Slot};
 use super::Ctx;
 use crate::body::{boxed, Body};
@@ -62,12 +67,18 @@ pub(super) async fn forward(ctx: Arc<Ctx>, slot: Slot, req: Request<Incoming>) -
     // The destination is the URL's: its `Host` is the URL's authority (RFC 9112 §3.2.2).
     parts.headers.insert(header::HOST, host);
 
+    let gated = match admit(&ctx) {
+        Ok(gated) => gated,
+        Err(failure) => return failure.answer(&ctx, &target),
+    };
     let upstream = match dial(&ctx, &target).await {
         Ok(upstream) => upstream,
         Err(failure) => return failure.answer(&ctx, &target),
     };
     let (mut sender, conn) =
-        match hyper::client::conn::http1::handshake::<_, Incoming>(TokioIo::new(upstream)).await {
+        match hyper::client::conn::http1::handshake::<_, Paced<Incoming>>(TokioIo::new(upstream))
+            .await
+        {
             Ok(pair) => pair,
             Err(err) => {
                 return text(
@@ -78,18 +89,51 @@ pub(super) async fn forward(ctx: Arc<Ctx>, slot: Slot, req: Request<Incoming>) -
         };
     let workspace = ctx.workspace.clone();
     ctx.spawn(async move {
-        // The connection's place is held until the destination's connection ends.
-        let _slot = slot;
+        // The connection's places (the workspace's, the proxy's) are held until the
+        // destination's connection ends.
+        let _slots = (slot, gated);
         if let Err(err) = conn.await {
             debug!(%workspace, %err, "egress: destination connection ended with an error");
         }
     });
-    match sender.send_request(Request::from_parts(parts, body)).await {
+    let timeout = ctx.egress.response_timeout;
+    let (body, sent) = Paced::new(
+        body,
+        Pace {
+            timeout,
+            min_rate: 0,
+        },
+    );
+    let answer = tokio::select! {
+        answer = sender.send_request(Request::from_parts(parts, body)) => answer,
+        () = async {
+            sent.finished().await;
+            tokio::time::sleep(timeout).await;
+        } => {
+            // The answer's future dropped, hyper closes the destination's connection.
+            return text(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "{target} did not answer the egress proxy within {} s\n",
+                    timeout.as_secs_f32()
+                ),
+            );
+        }
+    };
+    match answer {
         Ok(resp) => {
             let (mut parts, body) = resp.into_parts();
             dcs_net::hop::strip(&mut parts.headers, None);
             Response::from_parts(parts, boxed(body))
         }
+        Err(_) if sent.expired() => text(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "The request body stalled for {} s; the egress proxy gave up sending it \
+                 to {target}\n",
+                timeout.as_secs_f32()
+            ),
+        ),
         Err(err) => text(
             StatusCode::BAD_GATEWAY,
             format!("{target} gave no answer to the egress proxy: {err}\n"),

@@ -1,6 +1,8 @@
 //! Where a sandboxed workspace's outbound connection may go: the egress [`Mode`],
 //! the operator's [`Allow`] entries (`--sandbox-egress-allow`), and the one
-//! decision, [`Policy::check`], over the address the proxy itself resolved.
+//! decision, [`Policy::check`], over the address the proxy itself resolved, and
+//! its second half once connected, [`Policy::check_connected`]: never one of this
+//! machine's own addresses (its services listening on every address).
 //!
 //! Public internet addresses are admitted; every special-purpose range is not:
 //! loopback, private (RFC 1918), shared/CGNAT, link-local (cloud metadata at
@@ -89,7 +91,9 @@ impl FromStr for Allow {
     type Err = BadAllow;
 
     /// Reads `10.0.0.0/8`, `10.1.2.3`, `10.1.2.3:3128`, `10.0.0.0/8:443`,
-    /// `fd00::/8`, `fd00::1`, `[fd00::1]:3128`, `[fd00::/8]:443`.
+    /// `fd00::/8`, `fd00::1/128`, `[fd00::1]`, `[fd00::1]:3128`, `[fd00::/8]:443`.
+    /// An IPv6 address needs its brackets (`fd00::1:443` would otherwise be an
+    /// address on every port); without them, only a network with its prefix length.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s.trim().is_empty() {
             return Err(BadAllow(
@@ -120,8 +124,15 @@ impl FromStr for Allow {
         {
             // One colon: an IPv4 address or network with a port.
             (net(text)?, Some(port))
+        } else if s.contains(':') && !s.contains('/') {
+            // Several colons and no prefix length: an IPv6 address without brackets.
+            return Err(BadAllow(format!(
+                "\"{s}\": write an IPv6 address in brackets ([fd00::1], or \
+                 [fd00::1]:443 for one port); without brackets, only a network with \
+                 its prefix length (fd00::/8, fd00::1/128)"
+            )));
         } else {
-            // None (IPv4), or several (IPv6: a port needs brackets).
+            // None (IPv4), or several (an IPv6 network: a port needs brackets).
             (net(s)?, None)
         };
         let port = port.map(parse_port).transpose()?;
@@ -163,7 +174,8 @@ impl fmt::Display for Allow {
         let host = self.net.prefix_len() == self.net.max_prefix_len();
         let v6 = matches!(self.net, IpNet::V6(_));
         match (self.port, host, v6) {
-            (None, true, _) => write!(f, "{}", self.net.addr()),
+            (None, true, false) => write!(f, "{}", self.net.addr()),
+            (None, true, true) => write!(f, "[{}]", self.net.addr()),
             (None, false, _) => write!(f, "{}", self.net),
             (Some(port), true, false) => write!(f, "{}:{port}", self.net.addr()),
             (Some(port), false, false) => write!(f, "{}:{port}", self.net),
@@ -201,6 +213,25 @@ impl Policy {
             }),
         }
     }
+
+    /// Whether a connection made to `dest` (admitted by [`Policy::check`]) may be
+    /// kept, now that its source address `local` is known: not when it reached one
+    /// of this machine's own addresses (a connection to one takes that address as
+    /// its source), where every service listening on all addresses answers, unless
+    /// an allow entry admits `dest` (allow entries win, as in [`Policy::check`]).
+    pub fn check_connected(&self, dest: SocketAddr, local: SocketAddr) -> Result<(), Refused> {
+        if self.mode == Mode::Off {
+            return Err(Refused::Off);
+        }
+        if self.allow.iter().any(|allow| allow.admits(dest)) {
+            return Ok(());
+        }
+        let ip = dest.ip().to_canonical();
+        if ip == local.ip().to_canonical() {
+            return Err(Refused::Own { ip });
+        }
+        Ok(())
+    }
 }
 
 /// Why a destination was refused, in words a developer understands.
@@ -215,12 +246,18 @@ pub enum Refused {
         /// What it is.
         special: Special,
     },
+    /// The address is one of this machine's own and no allow entry admits it.
+    Own {
+        /// The address refused.
+        ip: IpAddr,
+    },
 }
 
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Refused::Off => f.write_str("egress is off on this server"),
+            Refused::Own { ip } => write!(f, "{ip} is an address of this machine"),
             Refused::Address {
                 ip,
                 special:

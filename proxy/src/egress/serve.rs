@@ -1,7 +1,9 @@
 //! One workspace's egress proxy: the accept loop on its unix socket, the cap on its
-//! open connections (503 beyond it), and each request dispatched by its form:
-//! `CONNECT` to [`super::tunnel`], an absolute `http://` URL to [`super::forward`],
-//! anything else answered 400.
+//! open connections (503 beyond it), the bound on a request head (431, as the main
+//! listener's: [`crate::server::MAX_HEAD_BYTES`]), and each request dispatched by
+//! its form: `CONNECT` to [`super::tunnel`], an absolute `http://` URL to
+//! [`super::forward`], anything else answered 400. Every answer that is not a
+//! success carries its first line as its status line's reason phrase ([`text`]).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use dcs_net::coarse_timer::CoarseTimer;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
+use hyper::ext::ReasonPhrase;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,6 +23,15 @@ use tracing::{debug, info, warn};
 
 use super::{Ctx, Egress};
 use crate::body::{full, Body};
+use crate::server::MAX_HEAD_BYTES;
+
+/// hyper's read buffer, as the main listener's: room for a head somewhat over
+/// [`MAX_HEAD_BYTES`], so that the limit is decided here with a readable answer;
+/// beyond this buffer hyper answers a bare 431 itself.
+const READ_BUFFER_BYTES: usize = 2 * MAX_HEAD_BYTES;
+
+/// The longest reason phrase put in a status line.
+const MAX_REASON: usize = 200;
 
 /// A place among the workspace's open connections, held by everything that serves
 /// one (the connection, its tunnel, its upstream connection).
@@ -79,7 +91,8 @@ pub fn serve(egress: Arc<Egress>, listener: UnixListener, workspace: String) -> 
 async fn accept(ctx: Arc<Ctx>, listener: UnixListener, slots: Arc<Semaphore>) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(CoarseTimer)
-        .header_read_timeout(ctx.egress.header_read_timeout);
+        .header_read_timeout(ctx.egress.header_read_timeout)
+        .max_buf_size(READ_BUFFER_BYTES);
     let answering_full = Arc::new(Semaphore::new(ANSWERING_FULL));
     loop {
         let stream = match listener.accept().await {
@@ -135,6 +148,18 @@ it takes CONNECT host:port, or a plain-HTTP request with an absolute URL \
 (GET http://host/path); it serves nothing itself.\n";
 
 async fn dispatch(ctx: Arc<Ctx>, slot: Slot, req: Request<Incoming>) -> Response<Body> {
+    // The target as sent: absolute (`http://host/path`) or an authority (CONNECT).
+    let head = crate::server::head_bytes(&req, req.uri().to_string().len());
+    if head > MAX_HEAD_BYTES {
+        return text(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "The request head is {} KiB; the egress proxy accepts at most {} KiB.\n",
+                head.div_ceil(1024),
+                MAX_HEAD_BYTES / 1024
+            ),
+        );
+    }
     if req.method() == Method::CONNECT {
         return super::tunnel::connect(ctx, slot, req).await;
     }
@@ -158,10 +183,17 @@ async fn dispatch(ctx: Arc<Ctx>, slot: Slot, req: Request<Incoming>) -> Response
     }
 }
 
-/// A plain-text answer.
+/// A plain-text answer; unless a success, its first line is also its status line's
+/// reason phrase (tools show a failed `CONNECT`'s status line, never its body).
 pub(super) fn text(status: StatusCode, body: String) -> Response<Body> {
+    let reason = (!status.is_success())
+        .then(|| reason_phrase(&body))
+        .flatten();
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
+    if let Some(reason) = reason {
+        resp.extensions_mut().insert(reason);
+    }
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -171,6 +203,38 @@ pub(super) fn text(status: StatusCode, body: String) -> Response<Body> {
     resp
 }
 
+/// The first line of `message` as a reason phrase: visible ASCII and spaces only
+/// (anything else becomes `?`), its closing punctuation dropped, at most
+/// [`MAX_REASON`] bytes; none if empty.
+fn reason_text(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    let line = line.trim().trim_end_matches(['.', ':']);
+    let mut reason: String = line
+        .chars()
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if reason.len() > MAX_REASON {
+        reason.truncate(MAX_REASON - 3);
+        reason.push_str("...");
+    }
+    reason
+}
+
+/// [`reason_text`] as hyper's [`ReasonPhrase`].
+fn reason_phrase(message: &str) -> Option<ReasonPhrase> {
+    let reason = reason_text(message);
+    if reason.is_empty() {
+        return None;
+    }
+    ReasonPhrase::try_from(reason).ok()
+}
+
 /// The answer to a connection over the cap.
 fn full_response(max: usize) -> String {
     let body = format!(
@@ -178,9 +242,11 @@ fn full_response(max: usize) -> String {
          most it may have; close some and try again.\n"
     );
     format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
-         Retry-After: 1\r\nCache-Control: no-store\r\nConnection: close\r\n\
+        "HTTP/1.1 503 {}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Retry-After: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\
          Content-Length: {}\r\n\r\n{body}",
+        reason_text(&body),
+        dcs_net::accept::RETRY_AFTER_SECS,
         body.len()
     )
 }

@@ -2,13 +2,16 @@
 //! raw HTTP (or hyper's client) as the workspace's tools would send it.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
+use dcs_net::limits::TunnelGate;
 use tokio::io::AsyncReadExt;
 
 use super::{Mode, Policy};
 use fixtures::{echoes, free_port, status, Echo, Proxy, DEADLINE};
 
 mod fixtures;
+mod lookup;
 mod plain;
 
 fn allowing(entries: &[String]) -> Policy {
@@ -134,6 +137,35 @@ async fn unknown_names_and_closed_ports_are_502_and_a_missing_port_400() {
 }
 
 #[tokio::test]
+async fn a_refusal_says_why_in_its_status_line_too() {
+    // Tools show a refused CONNECT's status line, never its body.
+    let proxy = Proxy::start(Policy::default(), |e| e);
+    let answer = proxy.exchange(&connect_close("10.1.2.3:443")).await;
+    let line = answer.lines().next().unwrap_or_default();
+    assert!(line.starts_with("HTTP/1.1 403 "), "{answer}");
+    assert!(line.contains("10.1.2.3 is a private address"), "{line}");
+    // A failure too (here: a name that does not resolve).
+    let answer = proxy.exchange(&connect_close("nowhere.example:443")).await;
+    let line = answer.lines().next().unwrap_or_default();
+    assert!(line.starts_with("HTTP/1.1 502 "), "{answer}");
+    assert!(line.contains("cannot resolve nowhere.example"), "{line}");
+}
+
+#[tokio::test]
+async fn a_request_head_over_64_kib_is_431() {
+    let proxy = Proxy::start(Policy::default(), |e| e);
+    let big = "a".repeat(100_000);
+    let answer = proxy
+        .exchange(&format!(
+            "GET http://web.example/ HTTP/1.1\r\nHost: web.example\r\nX-Big: {big}\r\n\
+             Connection: close\r\n\r\n"
+        ))
+        .await;
+    assert_eq!(status(&answer), 431, "{}", &answer[..answer.len().min(300)]);
+    assert!(answer.contains("at most 64 KiB"), "{answer}");
+}
+
+#[tokio::test]
 async fn requests_that_are_not_proxy_requests_are_400_saying_what_this_is() {
     let proxy = Proxy::start(Policy::default(), |e| e);
     for request in [
@@ -167,7 +199,10 @@ async fn connections_beyond_the_cap_are_503_until_one_closes() {
     let answer = proxy.exchange(&connect_close(&target)).await;
     assert_eq!(status(&answer), 503, "{answer}");
     assert!(answer.contains("2 connections open"), "{answer}");
-    assert!(answer.contains("Retry-After: 1"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
     assert_eq!(
         echo.accepted.load(Ordering::SeqCst),
         2,
@@ -189,6 +224,51 @@ async fn connections_beyond_the_cap_are_503_until_one_closes() {
     .expect("a place frees up in time");
     assert!(again.1.starts_with("HTTP/1.1 200 "), "{}", again.1);
     echoes(&mut second, b"still open").await;
+}
+
+#[tokio::test]
+async fn every_workspace_counts_in_the_proxys_gate_503_when_full_until_one_closes() {
+    let mut echo = Echo::start().await;
+    let target = echo.addr.to_string();
+    // Room for one tunnel (two descriptors) in the whole proxy.
+    let gate = TunnelGate::new().with_cap(2);
+    let policy = allowing(std::slice::from_ref(&target));
+    let alice = Proxy::start(policy.clone(), |e| e.with_gate(gate.clone()));
+    let bob = Proxy::start(policy, |e| e.with_gate(gate.clone()));
+
+    let (first, head) = alice.tunnel(&target).await;
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(gate.open(), 1);
+    for request in [
+        connect_close(&target),
+        format!("GET http://{target}/ HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n"),
+    ] {
+        let answer = bob.exchange(&request).await;
+        assert_eq!(status(&answer), 503, "{request}: {answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("retry-after: 1"),
+            "{answer}"
+        );
+        assert!(
+            answer.contains("as many as the file-descriptor limit allows"),
+            "{answer}"
+        );
+    }
+    assert_eq!(echo.accepted.load(Ordering::SeqCst), 1, "bob never dialled");
+
+    // Alice's tunnel closes: its place is free for Bob.
+    drop(first);
+    echo.one_ended().await;
+    tokio::time::timeout(DEADLINE, async {
+        while gate.open() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the place frees up in time");
+    let (mut second, head) = bob.tunnel(&target).await;
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    echoes(&mut second, b"bob's turn").await;
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
-//! `CONNECT host:port`: the destination reached ([`super::connect::dial`]), `200`,
-//! then the workspace's bytes carried both ways ([`dcs_net::tunnel`]) until both
-//! sides end or the workspace's proxy stops.
+//! `CONNECT host:port`: a place in the proxy's descriptor gate
+//! ([`super::connect::admit`]), the destination reached ([`super::connect::dial`]),
+//! `200`, then the workspace's bytes carried both ways ([`dcs_net::tunnel`]) until
+//! both sides end or the workspace's proxy stops.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpStream, UnixStream};
 use tracing::debug;
 
-use super::connect::{dial, Target};
+use super::connect::{admit, dial, Target};
 use super::serve::{text, Slot};
 use super::Ctx;
 use crate::body::{empty, Body};
@@ -34,6 +35,10 @@ pub(super) async fn connect(
             );
         }
     };
+    let gated = match admit(&ctx) {
+        Ok(gated) => gated,
+        Err(failure) => return failure.answer(&ctx, &target),
+    };
     let upstream = match dial(&ctx, &target).await {
         Ok(upstream) => upstream,
         Err(failure) => return failure.answer(&ctx, &target),
@@ -42,8 +47,9 @@ pub(super) async fn connect(
     let stop = ctx.stop.clone();
     let workspace = ctx.workspace.clone();
     ctx.spawn(async move {
-        // The connection's place is held until the tunnel ends.
-        let _slot = slot;
+        // The connection's places (the workspace's, the proxy's) are held until the
+        // tunnel ends.
+        let _slots = (slot, gated);
         match upgrade.await {
             Ok(client) => {
                 let (up, down) = carry(client, upstream, stop.cancelled_owned()).await;

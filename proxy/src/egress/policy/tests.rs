@@ -179,6 +179,63 @@ fn the_policy_admits_public_and_allowed_addresses_and_says_why_it_refuses() {
 }
 
 #[test]
+fn a_connection_to_an_address_of_this_machine_is_refused_unless_allowed() {
+    let policy = Policy::default();
+    // A connection to one of the machine's own addresses takes it as its source.
+    let own = policy
+        .check_connected(addr("8.8.4.4:22"), addr("8.8.4.4:40000"))
+        .expect_err("the machine's own public IPv4");
+    assert_eq!(own, Refused::Own { ip: ip("8.8.4.4") });
+    assert_eq!(own.to_string(), "8.8.4.4 is an address of this machine");
+    let own = policy
+        .check_connected(
+            addr("[2606:4700::6810:84e5]:5432"),
+            addr("[2606:4700::6810:84e5]:40000"),
+        )
+        .expect_err("the machine's own global IPv6");
+    assert_eq!(
+        own.to_string(),
+        "2606:4700::6810:84e5 is an address of this machine"
+    );
+    // Mapped or not, the same address.
+    assert!(policy
+        .check_connected(addr("[::ffff:8.8.4.4]:22"), addr("8.8.4.4:40000"))
+        .is_err());
+    // Another machine: the source is one of ours, not the destination.
+    assert_eq!(
+        policy.check_connected(addr("8.8.8.8:443"), addr("8.8.4.4:40000")),
+        Ok(())
+    );
+    assert_eq!(
+        policy.check_connected(
+            addr("[2a00:1450:4001::200e]:443"),
+            addr("[2606:4700::6810:84e5]:40000")
+        ),
+        Ok(())
+    );
+    // An allow entry wins: the operator means this machine's service.
+    let allowing = Policy {
+        mode: Mode::Public,
+        allow: vec!["8.8.4.4:3128".parse().expect("addr:port")],
+    };
+    assert_eq!(
+        allowing.check_connected(addr("8.8.4.4:3128"), addr("8.8.4.4:40000")),
+        Ok(())
+    );
+    assert!(allowing
+        .check_connected(addr("8.8.4.4:22"), addr("8.8.4.4:40000"))
+        .is_err());
+    let off = Policy {
+        mode: Mode::Off,
+        ..allowing
+    };
+    assert_eq!(
+        off.check_connected(addr("8.8.4.4:3128"), addr("8.8.4.4:40000")),
+        Err(Refused::Off)
+    );
+}
+
+#[test]
 fn allow_entries_read_every_documented_form_and_print_back_the_same() {
     for (text, net, port) in [
         ("10.0.0.0/8", "10.0.0.0/8", None),
@@ -186,18 +243,41 @@ fn allow_entries_read_every_documented_form_and_print_back_the_same() {
         ("10.1.2.3:3128", "10.1.2.3/32", Some(3128)),
         ("10.0.0.0/8:443", "10.0.0.0/8", Some(443)),
         ("fd00::/8", "fd00::/8", None),
-        ("fd00::1", "fd00::1/128", None),
+        ("fd00::1/128", "fd00::1/128", None),
+        ("[fd00::1]", "fd00::1/128", None),
         ("[fd00::1]:3128", "fd00::1/128", Some(3128)),
         ("[fd00::/8]:443", "fd00::/8", Some(443)),
-        ("[fd00::1]", "fd00::1/128", None),
+        ("[::ffff:10.1.2.3]:80", "::ffff:10.1.2.3/128", Some(80)),
     ] {
         let allow: Allow = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
         assert_eq!(allow.net, net.parse::<IpNet>().expect("net"), "{text}");
         assert_eq!(allow.port, port, "{text}");
         let printed = allow.to_string();
-        let expected = if text == "[fd00::1]" { "fd00::1" } else { text };
+        let expected = match text {
+            "fd00::1/128" => "[fd00::1]",
+            _ => text,
+        };
         assert_eq!(printed, expected);
         assert_eq!(printed.parse::<Allow>(), Ok(allow), "{text} round-trips");
+    }
+    // Bracketed, a network reads the same as without brackets.
+    assert_eq!("[fd00::/8]".parse::<Allow>(), "fd00::/8".parse::<Allow>());
+}
+
+#[test]
+fn a_bare_ipv6_address_needs_brackets_so_that_a_port_is_never_read_into_it() {
+    // `fd00::1:443` is an address (fd00::1:1bb) on every port, not fd00::1 on 443.
+    for text in [
+        "fd00::1",
+        "fd00::1:443",
+        "::1",
+        "::ffff:10.1.2.3",
+        "2001:db8::8:80",
+    ] {
+        let err = text.parse::<Allow>().expect_err(text).to_string();
+        assert!(err.contains("brackets"), "{text:?}: {err}");
+        assert!(err.contains("[fd00::1]:443"), "{text:?}: {err}");
+        assert!(err.contains("fd00::/8"), "{text:?}: {err}");
     }
 }
 

@@ -49,10 +49,14 @@ pub struct Proxy {
 impl Proxy {
     /// Serves `policy` (with [`resolver`]), `tune` setting limits.
     pub fn start(policy: Policy, tune: impl FnOnce(Egress) -> Egress) -> Proxy {
+        Proxy::serve(Arc::new(tune(Egress::with_resolver(policy, resolver()))))
+    }
+
+    /// Serves `egress` (shared with other workspaces' proxies, perhaps).
+    pub fn serve(egress: Arc<Egress>) -> Proxy {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("egress.sock");
         let listener = UnixListener::bind(&socket).expect("bind the socket");
-        let egress = Arc::new(tune(Egress::with_resolver(policy, resolver())));
         let serving = serve(egress, listener, "alice-hello".to_owned());
         Proxy {
             socket,
