@@ -6,7 +6,8 @@
 //!
 //! What they get in addition ([`added`]): the launcher's trust bundle
 //! ([`crate::trust::for_users`]: `SSL_CERT_FILE`, `NODE_EXTRA_CA_CERTS`); in a
-//! sandbox, its way out ([`crate::egress`]: `HTTP_PROXY`, `HTTPS_PROXY`); when the user's own git credentials are
+//! sandbox, its way out ([`crate::egress`]: `HTTP_PROXY`, `HTTPS_PROXY`); the
+//! operator's extension gallery (`EXTENSIONS_GALLERY`, from `DCS_EXTENSIONS_GALLERY`); when the user's own git credentials are
 //! offered (`DCS_CREDENTIALS_FILE`), git's environment configuration
 //! (`GIT_CONFIG_COUNT`, `GIT_CONFIG_KEY_<n>`, `GIT_CONFIG_VALUE_<n>`, git 2.31 and
 //! later) naming `dcs-launcher credential-helper` as a credential helper, after any
@@ -60,6 +61,7 @@ pub fn apply(cmd: &mut tokio::process::Command) {
 pub fn added() -> Vec<(OsString, OsString)> {
     let mut vars = crate::trust::for_users::env();
     vars.extend(crate::egress::env());
+    vars.extend(gallery());
     let Some(file) = std::env::var_os(dcs_model::env::DCS_CREDENTIALS_FILE) else {
         return vars;
     };
@@ -71,6 +73,15 @@ pub fn added() -> Vec<(OsString, OsString)> {
         .and_then(|n| n.parse::<usize>().ok());
     vars.extend(helper_config(&exe, Path::new(&file), count));
     vars
+}
+
+/// code-server's `EXTENSIONS_GALLERY` from the operator's `DCS_EXTENSIONS_GALLERY`
+/// (checked when the launcher read its contract), which wins over one of the
+/// launcher's own environment.
+fn gallery() -> Option<(OsString, OsString)> {
+    let text = std::env::var(dcs_model::env::DCS_EXTENSIONS_GALLERY).ok()?;
+    let gallery = dcs_model::gallery::Gallery::parse(&text).ok()?;
+    Some(("EXTENSIONS_GALLERY".into(), gallery.json().into()))
 }
 
 /// `GIT_CONFIG_*` naming `exe`'s credential helper over `file`, after the `count`

@@ -117,6 +117,11 @@ pub const DCS_PROGRESS_URL: &str = "DCS_PROGRESS_URL";
 /// user's `HTTP_PROXY`/`HTTPS_PROXY`. Unset: the user's processes use the network
 /// they have (none in a sandbox).
 pub const DCS_EGRESS_SOCKET: &str = "DCS_EGRESS_SOCKET";
+/// The extension gallery of code-server (its `EXTENSIONS_GALLERY`, JSON: see
+/// [`crate::gallery`]) for the IDE and the extension installs of
+/// `devcontainer.json`, if not the IDE's own default (Open VSX). Unset: whatever the
+/// launcher's environment says.
+pub const DCS_EXTENSIONS_GALLERY: &str = "DCS_EXTENSIONS_GALLERY";
 
 /// Every variable of the contract, for documentation and for scrubbing.
 pub const ALL: &[&str] = &[
@@ -151,6 +156,7 @@ pub const ALL: &[&str] = &[
     DCS_TAB_POLL,
     DCS_DEVCONTAINER,
     DCS_EGRESS_SOCKET,
+    DCS_EXTENSIONS_GALLERY,
 ];
 
 /// The value of a secret variable (`DCS_GIT_TOKEN_FILE`, `DCS_HOP_SECRET_FILE`) that
@@ -246,6 +252,8 @@ pub struct LauncherEnv {
     pub devcontainer: Mode,
     /// The proxy's forward proxy for this workspace (`DCS_EGRESS_SOCKET`), if any.
     pub egress_socket: Option<PathBuf>,
+    /// The extension gallery (`DCS_EXTENSIONS_GALLERY`), if the operator set one.
+    pub extensions_gallery: Option<crate::gallery::Gallery>,
 }
 
 impl LauncherEnv {
@@ -297,6 +305,7 @@ impl LauncherEnv {
             idle: IdlePolicy::default(),
             devcontainer: Mode::Ask,
             egress_socket: None,
+            extensions_gallery: None,
         }
     }
 

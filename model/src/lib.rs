@@ -13,6 +13,7 @@
 //! - [`plumbing`]: the launcher's `/_dcs/` paths the proxy asks too.
 //! - [`credentials`]: a user's own git credentials: API types and the stored form.
 //! - [`devcontainer`]: a checkout's `devcontainer.json`: what applies, and [`devcontainer::Mode`].
+//! - [`gallery`]: the extension gallery an operator points workspaces at.
 //! - [`text`]: which characters of someone else's text must not reach a person as they are.
 //! - [`error`]: the crate's single error type.
 
@@ -21,6 +22,7 @@ pub mod credentials;
 pub mod devcontainer;
 pub mod env;
 pub mod error;
+pub mod gallery;
 pub mod image;
 pub mod instance;
 pub mod key;

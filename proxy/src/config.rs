@@ -11,6 +11,7 @@
 //! - [`idle`]: the idle policy handed to launchers.
 //! - [`devcontainer`]: what launchers do with a checkout's `devcontainer.json`.
 //! - [`egress`]: where sandboxed local workspaces may connect.
+//! - [`ide`]: the IDE's kind and the gallery of its extensions.
 //! - `git`: where repositories come from (`--git-base`, `--git-token-file`).
 
 pub mod api;
@@ -19,6 +20,7 @@ mod defaults;
 pub mod devcontainer;
 pub mod edge;
 pub mod egress;
+pub mod ide;
 mod git;
 pub mod hop;
 pub mod idle;
@@ -38,7 +40,6 @@ use std::time::Duration;
 use crate::policy::Policy;
 use crate::runtime::knative::{KnativeArgs, KnativeConfig, LauncherSettings};
 use clap::{Args, ValueEnum};
-use dcs_model::env::IDE_KINDS;
 
 pub use self::auth::{AuthArgs, AuthConfig, AuthMode};
 pub use self::edge::{Edge, EdgeArgs};
@@ -100,6 +101,9 @@ pub struct ServeArgs {
     /// run as is, e.g. code-server from the npm registry.
     #[arg(long, env = "DCS_PROXY_IDE_BIN")]
     pub ide_bin: Option<PathBuf>,
+    /// The gallery of the IDE's extensions.
+    #[command(flatten)]
+    pub gallery: ide::GalleryArgs,
     /// The idle policy: timeout, warning, busy limit, an open tab's poll.
     #[command(flatten)]
     pub idle: idle::IdleArgs,
@@ -216,6 +220,8 @@ pub struct Config {
     pub devcontainer: dcs_model::devcontainer::Mode,
     /// Where sandboxed local workspaces may connect (`--sandbox-egress*`).
     pub egress: crate::egress::Policy,
+    /// The gallery of code-server's extensions (`--extensions-gallery`), if set.
+    pub extensions_gallery: Option<dcs_model::gallery::Gallery>,
     /// Launcher log filter.
     pub launcher_log: Option<String>,
     /// Who may open which repositories.
@@ -250,13 +256,8 @@ impl ServeArgs {
                 problems.push(format!("--extra-ca-file {}: {e}", f.display()));
             }
         }
-        if !IDE_KINDS.contains(&self.ide.as_str()) {
-            problems.push(format!(
-                "--ide {:?} is not known; choose one of: {}",
-                self.ide,
-                IDE_KINDS.join(", ")
-            ));
-        }
+        ide::check_kind(&self.ide, &mut problems);
+        let extensions_gallery = self.gallery.validate(&mut problems);
         for (flag, d, min) in [
             (
                 "--start-timeout",
@@ -339,6 +340,7 @@ impl ServeArgs {
                         idle,
                         pre_stop: self.pre_stop.clone(),
                         devcontainer,
+                        extensions_gallery: extensions_gallery.clone(),
                     };
                     Some(k)
                 }
@@ -375,6 +377,7 @@ impl ServeArgs {
                 pre_stop: self.pre_stop.clone().filter(|c| !c.trim().is_empty()),
                 devcontainer,
                 egress,
+                extensions_gallery,
                 launcher_log: self.launcher_log.clone(),
                 policy,
                 knative,

@@ -129,6 +129,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
                 idle: cfg.idle_policy,
                 pre_stop: cfg.pre_stop.clone(),
                 devcontainer: cfg.devcontainer,
+                extensions_gallery: cfg.extensions_gallery.clone(),
             },
             runtime::local::spawn::Isolation {
                 hop: cfg.hop.key.clone(),

@@ -104,6 +104,7 @@ async fn local_runtime_passes_the_runtime_contract() {
         idle: Default::default(),
         pre_stop: None,
         devcontainer: Default::default(),
+        extensions_gallery: None,
     })
     .expect("open");
     let h = LocalHarness { runtime, data_dir };
@@ -202,6 +203,7 @@ async fn a_hanging_start_blocks_nothing_and_stop_delete_and_shutdown_end_it() {
             idle: Default::default(),
             pre_stop: None,
             devcontainer: Default::default(),
+            extensions_gallery: None,
         })
         .expect("open"),
     );

@@ -174,6 +174,13 @@ impl LauncherEnv {
             }
             env.egress_socket = Some(PathBuf::from(socket));
         }
+        if let Some(gallery) = get(DCS_EXTENSIONS_GALLERY) {
+            let gallery = crate::gallery::Gallery::parse(&gallery).map_err(|why| Error::Env {
+                var: DCS_EXTENSIONS_GALLERY,
+                why,
+            })?;
+            env.extensions_gallery = Some(gallery);
+        }
         Ok(env)
     }
 }

@@ -36,6 +36,7 @@ fn every_optional_variable_round_trips_and_unset_ones_are_left_out() {
         DCS_EXTRA_CA_FILE,
         DCS_PRE_STOP,
         DCS_EGRESS_SOCKET,
+        DCS_EXTENSIONS_GALLERY,
     ] {
         assert!(!names.contains(&optional), "{optional} unset is left out");
     }
@@ -78,6 +79,8 @@ fn to_vars_and_from_lookup_are_inverse() {
     env.progress_url = Some("http://dcs-proxy.dcs.svc.cluster.local/_dcs/hop/progress/ws".into());
     env.devcontainer = Mode::Run;
     env.egress_socket = Some("/data/run/ws/egress.sock".into());
+    env.extensions_gallery =
+        Some(crate::gallery::Gallery::parse("https://vsx.example.com").expect("gallery"));
     let vars = env.to_vars();
     let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(
@@ -359,6 +362,20 @@ fn the_egress_socket_must_be_an_absolute_path() {
     let err = with("egress.sock").expect_err("relative").to_string();
     assert!(
         err.contains(DCS_EGRESS_SOCKET) && err.contains("absolute"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_gallery_code_server_could_not_use_is_refused() {
+    let err = LauncherEnv::from_lookup(lookup(&[
+        (DCS_REPO, "acme/hello"),
+        (DCS_EXTENSIONS_GALLERY, "{\"itemUrl\": \"https://x/item\"}"),
+    ]))
+    .expect_err("no serviceUrl")
+    .to_string();
+    assert!(
+        err.contains(DCS_EXTENSIONS_GALLERY) && err.contains("serviceUrl"),
         "{err}"
     );
 }

@@ -80,6 +80,9 @@ impl LauncherEnv {
         if let Some(s) = &self.egress_socket {
             vars.push((DCS_EGRESS_SOCKET, s.display().to_string()));
         }
+        if let Some(g) = &self.extensions_gallery {
+            vars.push((DCS_EXTENSIONS_GALLERY, g.json().to_owned()));
+        }
         vars
     }
 }

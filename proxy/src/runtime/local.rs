@@ -53,6 +53,8 @@
 
 mod adopt;
 pub mod checkout;
+mod config;
+pub use config::LocalConfig;
 pub mod data_dir;
 pub mod egress_socket;
 pub mod process;
@@ -70,7 +72,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use dcs_model::{UserId, WorkspaceKey, WorkspaceKind};
@@ -82,39 +83,6 @@ use self::spawn::Isolation;
 use self::state::{Record, StateDir};
 use super::{Runtime, Status, Upstream, VolumeInfo, WorkspaceInfo, WorkspaceSpec};
 use crate::error::{Error, Result};
-
-/// How the local runtime starts launchers.
-#[derive(Debug, Clone)]
-pub struct LocalConfig {
-    /// Root of all local state: `workspaces/`, `state/`, `run/`, `logs/`.
-    pub data_dir: PathBuf,
-    /// The `dcs-launcher` binary.
-    pub launcher_bin: PathBuf,
-    /// Git base URL handed to launchers.
-    pub git_base: String,
-    /// File holding a git token for private repos (the path is passed, never the token).
-    pub git_token_file: Option<PathBuf>,
-    /// IDE kind.
-    pub ide: String,
-    /// An installed IDE binary the launcher runs as is (`DCS_IDE_BIN`).
-    pub ide_bin: Option<PathBuf>,
-    /// SIGTERM → SIGKILL grace when stopping a launcher.
-    pub stop_grace: Duration,
-    /// Upper bound on one start (clone included), independent of any request's wait.
-    pub start_limit: Duration,
-    /// Log filter for launchers.
-    pub launcher_log: Option<String>,
-    /// Limits of the launchers' clones and fetches.
-    pub git: crate::config::GitLimits,
-    /// Extra certificate authorities launchers trust (`DCS_EXTRA_CA_FILE`).
-    pub extra_ca_file: Option<PathBuf>,
-    /// The idle policy launchers apply (`DCS_IDLE_TIMEOUT`, …).
-    pub idle: dcs_model::env::IdlePolicy,
-    /// The command launchers run before a stop (`DCS_PRE_STOP`), if any.
-    pub pre_stop: Option<String>,
-    /// What launchers do with a checkout's `devcontainer.json` (`DCS_DEVCONTAINER`).
-    pub devcontainer: dcs_model::devcontainer::Mode,
-}
 
 /// Workspaces as local processes.
 pub struct LocalRuntime {

@@ -1,6 +1,7 @@
 //! `customizations.vscode.extensions` installed into the real code-server, from a
-//! gallery on loopback that this test serves (`EXTENSIONS_GALLERY` in the proxy's
-//! environment, which reaches the launcher and so code-server): VS Code's gallery
+//! gallery on loopback that this test serves (the proxy's `--extensions-gallery`,
+//! or `EXTENSIONS_GALLERY` in the proxy's environment, which reaches the launcher
+//! and so code-server): VS Code's gallery
 //! protocol (`POST <serviceUrl>/extensionquery`, then the manifest and the VSIX from
 //! the version's `assetUri`) answering for one extension whose VSIX is built here.
 //! Nothing is asked of the gallery before consent; after Allow the extension is in
@@ -239,10 +240,12 @@ async fn extensions_install_into_code_server_after_consent_and_once() -> anyhow:
     let code_server = ide_support::code_server();
     let tmp = tempfile::tempdir()?;
     let gallery = Gallery::start(build_vsix(tmp.path())?).await?;
-    let gallery_env = gallery.env();
+    let gallery_json = gallery.env();
+    // The operator's flag (the other tests set code-server's own variable instead).
     let fx = Fixture::new(|b| {
         b.code_server(&code_server)
-            .env("EXTENSIONS_GALLERY", gallery_env.as_str())
+            .arg("--extensions-gallery")
+            .arg(gallery_json.as_str())
     })?;
     let config = format!(
         r#"{{"customizations": {{"vscode": {{"extensions": ["{ID}", "-acme.not-this"]}}}},

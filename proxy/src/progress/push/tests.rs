@@ -34,6 +34,7 @@ fn local(dir: &std::path::Path) -> LocalRuntime {
         idle: dcs_model::env::IdlePolicy::default(),
         pre_stop: None,
         devcontainer: Default::default(),
+        extensions_gallery: None,
     })
     .expect("local runtime")
 }

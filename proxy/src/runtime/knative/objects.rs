@@ -362,6 +362,7 @@ pub fn launcher_env(cfg: &KnativeConfig, spec: &WorkspaceSpec) -> LauncherEnv {
     env.idle = cfg.launcher.idle;
     env.pre_stop = cfg.launcher.pre_stop.clone();
     env.devcontainer = cfg.launcher.devcontainer;
+    env.extensions_gallery = cfg.launcher.extensions_gallery.clone();
     // IDE installs, settings and extensions go to the workspace's own volume.
     env.config_dir = Some(Path::new(pod::HOME_DIR).join(".dcs"));
     // While its pod is not routable, the launcher pushes its progress to the proxy.

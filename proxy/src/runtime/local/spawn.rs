@@ -125,7 +125,7 @@ impl Plan {
                 LauncherEnv::for_instance(Some(id.clone()), spec.repo.clone())
             }
         };
-        env.git_base = cfg.git_base.clone();
+        cfg.apply(&mut env);
         env.workspaces_dir = user_volume(cfg, &key.user);
         env.ide = spec.ide.clone().unwrap_or_else(|| cfg.ide.clone());
         // The configured installed IDE serves only its own kind, and only when no
@@ -138,13 +138,6 @@ impl Plan {
         env.credentials_file = Some(credentials_file(&env.workspaces_dir));
         env.base_path = base_path.to_owned();
         env.user = Some(key.user.clone());
-        env.stop_grace_secs = cfg.stop_grace.as_secs().max(1);
-        env.log = cfg.launcher_log.clone();
-        cfg.git.apply(&mut env);
-        env.idle = cfg.idle;
-        env.pre_stop = cfg.pre_stop.clone();
-        env.devcontainer = cfg.devcontainer;
-        env.extra_ca_file = cfg.extra_ca_file.clone();
         let (addr_file, sandbox) = match &iso.sandbox {
             None => {
                 env.listen = SocketAddr::from(([127, 0, 0, 1], 0)).into();

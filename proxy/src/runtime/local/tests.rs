@@ -26,6 +26,7 @@ fn config(dir: &Path) -> LocalConfig {
         idle: dcs_model::env::IdlePolicy::default(),
         pre_stop: None,
         devcontainer: Default::default(),
+        extensions_gallery: None,
     }
 }
 

@@ -25,6 +25,8 @@ pub struct LauncherSettings {
     /// What the launcher does with the checkout's `devcontainer.json`
     /// (`DCS_DEVCONTAINER`).
     pub devcontainer: dcs_model::devcontainer::Mode,
+    /// The extension gallery for code-server (`DCS_EXTENSIONS_GALLERY`), if set.
+    pub extensions_gallery: Option<dcs_model::gallery::Gallery>,
 }
 
 impl Default for LauncherSettings {
@@ -39,6 +41,7 @@ impl Default for LauncherSettings {
             idle: dcs_model::env::IdlePolicy::default(),
             pre_stop: None,
             devcontainer: dcs_model::devcontainer::Mode::default(),
+            extensions_gallery: None,
         }
     }
 }

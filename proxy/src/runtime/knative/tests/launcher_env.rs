@@ -1,5 +1,6 @@
 //! Settings of the proxy that reach a workspace's launcher through its pod's
-//! environment: the operator's pre-stop command, the devcontainer mode.
+//! environment: the operator's pre-stop command, the devcontainer mode, the
+//! extension gallery.
 
 use super::config;
 use crate::runtime::knative::objects;
@@ -56,5 +57,31 @@ fn the_devcontainer_mode_reaches_every_workspace_container() {
                 spec.key
             );
         }
+    }
+}
+
+#[test]
+fn the_extension_gallery_reaches_every_workspace_container_when_set() {
+    let var = |ksvc: &serde_json::Value| {
+        ksvc["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["name"] == "DCS_EXTENSIONS_GALLERY")
+            .map(|e| e["value"].clone())
+    };
+    let default = serde_json::to_value(objects::ksvc(&config(), &super::spec())).expect("json");
+    assert_eq!(var(&default), None, "the IDE's own gallery unless set");
+    let gallery = dcs_model::gallery::Gallery::parse("https://vsx.example.com").expect("gallery");
+    let mut cfg = config();
+    cfg.launcher.extensions_gallery = Some(gallery.clone());
+    for spec in [super::spec(), super::instance_spec()] {
+        let got = serde_json::to_value(objects::ksvc(&cfg, &spec)).expect("json");
+        assert_eq!(
+            var(&got),
+            Some(serde_json::json!(gallery.json())),
+            "{:?}",
+            spec.key
+        );
     }
 }

@@ -24,6 +24,7 @@ fn cfg() -> LocalConfig {
         idle: dcs_model::env::IdlePolicy::default(),
         pre_stop: None,
         devcontainer: Default::default(),
+        extensions_gallery: None,
     }
 }
 
@@ -284,5 +285,30 @@ fn a_sandbox_with_a_way_out_names_its_socket_and_nothing_else_does() {
             .iter()
             .any(|(k, _)| *k == dcs_model::env::DCS_EGRESS_SOCKET);
         assert_eq!(listed, named);
+    }
+}
+
+#[test]
+fn every_plan_hands_the_launcher_the_extension_gallery_when_set() {
+    let mut cfg = cfg();
+    let key = alice_hello();
+    let plan = |cfg: &LocalConfig, sandboxed| {
+        Plan::new(
+            cfg,
+            &iso(sandboxed),
+            &key,
+            "/github/acme/hello",
+            &InstanceSpec::default(),
+        )
+    };
+    assert_eq!(plan(&cfg, false).env.extensions_gallery, None);
+    let gallery = dcs_model::gallery::Gallery::parse("https://vsx.example.com").expect("gallery");
+    cfg.extensions_gallery = Some(gallery.clone());
+    for sandboxed in [false, true] {
+        let vars = plan(&cfg, sandboxed).env.to_vars();
+        assert!(
+            vars.contains(&(env::DCS_EXTENSIONS_GALLERY, gallery.json().to_owned())),
+            "sandboxed {sandboxed}"
+        );
     }
 }
