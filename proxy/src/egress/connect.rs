@@ -196,14 +196,15 @@ fn refused_body(target: &Target, reasons: &[Refused]) -> String {
 }
 
 /// A place in the proxy's descriptor gate for one tunnel or destination
-/// connection, held for its lifetime.
-pub(super) fn admit(ctx: &Ctx) -> Result<TunnelSlot, Failure> {
-    ctx.egress.gate.admit(DESCRIPTORS).map_err(Failure::Full)
+/// connection, held for its lifetime, and the destination reached ([`dial`]).
+pub(super) async fn open(ctx: &Ctx, target: &Target) -> Result<(TunnelSlot, TcpStream), Failure> {
+    let gated = ctx.egress.gate.admit(DESCRIPTORS).map_err(Failure::Full)?;
+    Ok((gated, dial(ctx, target).await?))
 }
 
 /// Resolves `target` (unless it is an IP literal), keeps the addresses the policy
 /// admits, and connects to the first that answers, with `TCP_NODELAY`.
-pub(super) async fn dial(ctx: &Ctx, target: &Target) -> Result<TcpStream, Failure> {
+async fn dial(ctx: &Ctx, target: &Target) -> Result<TcpStream, Failure> {
     // Off: not even a name is looked up for the workspace (DNS carries data out too).
     if ctx.egress.policy.mode == Mode::Off {
         return Err(Failure::Refused(vec![Refused::Off]));

@@ -1,9 +1,9 @@
 //! Plain HTTP through the egress proxy: `GET http://host[:port]/path` forwarded on a
-//! connection of its own to the destination ([`super::connect::dial`]) in origin
+//! connection of its own to the destination ([`super::connect::open`]) in origin
 //! form, `Host` set from the URL, hop-by-hop headers and the proxy's own
 //! (`Proxy-Authorization`, `Proxy-Connection`) removed both ways
 //! ([`dcs_net::hop`]), bodies streamed both ways. The destination connection holds
-//! a place in the proxy's descriptor gate ([`super::connect::admit`]). Once the
+//! a place in the proxy's descriptor gate. Once the
 //! request's body is sent whole, the destination has
 //! [`super::Egress::with_response_timeout`] to answer (504); until then the body
 //! may stall as long between its bytes (408). Upgrades are refused (400): a
@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tracing::debug;
 
-use super::connect::{admit, dial, Target};
+use super::connect::{open, Target};
 use super::serve::{text, Slot};
 use super::Ctx;
 use crate::body::{boxed, Body};
@@ -67,12 +67,8 @@ pub(super) async fn forward(ctx: Arc<Ctx>, slot: Slot, req: Request<Incoming>) -
     // The destination is the URL's: its `Host` is the URL's authority (RFC 9112 §3.2.2).
     parts.headers.insert(header::HOST, host);
 
-    let gated = match admit(&ctx) {
-        Ok(gated) => gated,
-        Err(failure) => return failure.answer(&ctx, &target),
-    };
-    let upstream = match dial(&ctx, &target).await {
-        Ok(upstream) => upstream,
+    let (gated, upstream) = match open(&ctx, &target).await {
+        Ok(opened) => opened,
         Err(failure) => return failure.answer(&ctx, &target),
     };
     let (mut sender, conn) =

@@ -1,6 +1,5 @@
-//! `CONNECT host:port`: a place in the proxy's descriptor gate
-//! ([`super::connect::admit`]), the destination reached ([`super::connect::dial`]),
-//! `200`, then the workspace's bytes carried both ways ([`dcs_net::tunnel`]) until
+//! `CONNECT host:port`: a place in the proxy's descriptor gate and the destination
+//! reached ([`super::connect::open`]), `200`, then the workspace's bytes carried both ways ([`dcs_net::tunnel`]) until
 //! both sides end or the workspace's proxy stops.
 
 use std::sync::Arc;
@@ -12,7 +11,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpStream, UnixStream};
 use tracing::debug;
 
-use super::connect::{admit, dial, Target};
+use super::connect::{open, Target};
 use super::serve::{text, Slot};
 use super::Ctx;
 use crate::body::{empty, Body};
@@ -35,12 +34,8 @@ pub(super) async fn connect(
             );
         }
     };
-    let gated = match admit(&ctx) {
-        Ok(gated) => gated,
-        Err(failure) => return failure.answer(&ctx, &target),
-    };
-    let upstream = match dial(&ctx, &target).await {
-        Ok(upstream) => upstream,
+    let (gated, upstream) = match open(&ctx, &target).await {
+        Ok(opened) => opened,
         Err(failure) => return failure.answer(&ctx, &target),
     };
     let upgrade = hyper::upgrade::on(&mut req);
