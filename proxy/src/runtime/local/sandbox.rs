@@ -16,8 +16,9 @@
 //! - **network**: loopback only; the launcher answers the proxy on a unix socket in
 //!   its run folder (`DCS_LISTEN=unix:…`), so `/ports/<n>/` reaches only this
 //!   workspace's processes, and nothing inside reaches the proxy's port, another
-//!   launcher or the outside. (The clone runs before, outside: see
-//!   [`super::checkout`].)
+//!   launcher or the outside directly. (The clone runs before, outside: see
+//!   [`super::checkout`].) The one way out is the proxy's forward proxy on the run
+//!   folder's `egress.sock` ([`super::egress_socket`]), which decides where.
 //! - **user, IPC, UTS, cgroup**: private; no capabilities; no further user
 //!   namespaces.
 //!
