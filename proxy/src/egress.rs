@@ -34,6 +34,7 @@
 //!   for each way that fails.
 //! - [`lookup`]: name lookups, bounded ([`Lookups`]).
 //! - `tunnel`: `CONNECT`; `forward`: plain HTTP.
+//! - [`counts`]: connections by outcome and open now, for `/metrics`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,7 @@ use dcs_net::dns::CachedResolver;
 use dcs_net::limits::TunnelGate;
 
 mod connect;
+pub mod counts;
 mod forward;
 pub mod lookup;
 pub mod policy;
@@ -50,6 +52,7 @@ mod tunnel;
 
 pub use lookup::Lookups;
 pub use policy::{is_public, Allow, BadAllow, Class, Mode, Policy, Refused, Special, UnknownMode};
+pub use counts::EgressCounts;
 pub use serve::{serve, Serving};
 
 /// How long a destination has to resolve, and then to accept the connection.
@@ -82,6 +85,7 @@ pub struct Egress {
     header_read_timeout: Duration,
     response_timeout: Duration,
     gate: TunnelGate,
+    counts: EgressCounts,
 }
 
 impl Egress {
@@ -104,6 +108,7 @@ impl Egress {
             header_read_timeout: HEADER_READ_TIMEOUT,
             response_timeout: RESPONSE_TIMEOUT,
             gate: TunnelGate::new(),
+            counts: EgressCounts::default(),
         }
     }
 
@@ -111,6 +116,13 @@ impl Egress {
     /// `gate`, the proxy's process-wide one (default: a gate of its own).
     pub fn with_gate(mut self, gate: TunnelGate) -> Self {
         self.gate = gate;
+        self
+    }
+
+    /// Counts connections into `counts` (the proxy's `/metrics`; default: series of
+    /// its own, shown nowhere).
+    pub fn with_counts(mut self, counts: EgressCounts) -> Self {
+        self.counts = counts;
         self
     }
 

@@ -112,6 +112,7 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
              their sub-requests fail: set --preview-domain (see docs/operations.md)"
         );
     }
+    let metrics = Arc::new(Metrics::default());
     let runtime: Arc<dyn Runtime> = match cfg.runtime {
         RuntimeKind::Local => Arc::new(LocalRuntime::open_with(
             LocalConfig {
@@ -141,7 +142,8 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
                     .map(|_| {
                         Arc::new(
                             egress::Egress::new(cfg.egress.clone())
-                                .with_gate(accept::tunnel_gate()),
+                                .with_gate(accept::tunnel_gate())
+                                .with_counts(metrics.egress.clone()),
                         )
                     }),
             },
@@ -172,7 +174,6 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
             cfg.data_dir.clone(),
         )),
     };
-    let metrics = Arc::new(Metrics::default());
     let edge = cfg.edge.clone().bind(
         &cfg.auth,
         cfg.public_url.as_ref(),

@@ -108,13 +108,15 @@ pub struct Metrics {
     pub outpost_seconds: Histogram,
     /// Sign-in checks the outpost gave no answer to, by kind ([`OUTPOST_ERRORS`]).
     pub outpost_errors: Family<Vec<(String, String)>, Counter>,
+    /// Sandboxes' way out: connections by outcome, and open now.
+    pub egress: crate::egress::EgressCounts,
 }
 
 /// The status classes counted without a look-up (see `request_classes`).
 const REQUEST_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 /// A counter family with every label of `kinds` present (at zero).
-fn by_kind(label: &str, kinds: &[&str]) -> Family<Vec<(String, String)>, Counter> {
+pub(crate) fn by_kind(label: &str, kinds: &[&str]) -> Family<Vec<(String, String)>, Counter> {
     let family = Family::<Vec<(String, String)>, Counter>::default();
     for kind in kinds {
         let _ = family.get_or_create(&vec![(label.to_owned(), (*kind).to_owned())]);
@@ -122,9 +124,18 @@ fn by_kind(label: &str, kinds: &[&str]) -> Family<Vec<(String, String)>, Counter
     family
 }
 
-/// Counts one open tunnel in `dcs_tunnels_open` until dropped.
+/// Counts one open tunnel in `dcs_tunnels_open` (or another gauge of open
+/// connections) until dropped.
 #[derive(Debug)]
 pub struct TunnelGuard(Gauge);
+
+impl TunnelGuard {
+    /// One more open in `gauge`, until the guard is dropped.
+    pub fn counting(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
 
 impl Drop for TunnelGuard {
     fn drop(&mut self) {
@@ -243,6 +254,17 @@ impl Default for Metrics {
             "Sign-in checks the outpost gave no answer to, by kind",
             outpost_errors.clone(),
         );
+        let egress = crate::egress::EgressCounts::default();
+        registry.register(
+            "egress_connections",
+            "Connections sandboxes asked their way out for, by outcome",
+            egress.connections.clone(),
+        );
+        registry.register(
+            "egress_open",
+            "Connections through sandboxes' way out open now",
+            egress.open.clone(),
+        );
         Self {
             registry,
             starts,
@@ -262,6 +284,7 @@ impl Default for Metrics {
             upstream_errors,
             outpost_seconds,
             outpost_errors,
+            egress,
         }
     }
 }
@@ -342,8 +365,7 @@ impl Metrics {
 
     /// Counts a tunnel open until the guard is dropped.
     pub fn tunnel_opened(&self) -> TunnelGuard {
-        self.tunnels_open.inc();
-        TunnelGuard(self.tunnels_open.clone())
+        TunnelGuard::counting(&self.tunnels_open)
     }
 
     /// The text exposition.

@@ -143,6 +143,19 @@ async fn a_sandboxed_terminal_reaches_an_allowed_server_through_the_proxy_and_no
         .await?;
     assert!(out.contains("REFUSED"), "{out}");
     term.close().await;
+
+    // The operator sees it in /metrics: the clone and ls-remote connected, three
+    // destinations were refused.
+    let metrics = fx.proxy.metrics().await?;
+    let connected = dcs_e2e::metric(
+        &metrics,
+        "dcs_egress_connections_total{outcome=\"connected\"}",
+    );
+    let refused = dcs_e2e::metric(
+        &metrics,
+        "dcs_egress_connections_total{outcome=\"refused\"}",
+    );
+    assert!(connected >= 2 && refused == 3, "{metrics}");
     Ok(())
 }
 

@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tower_service::Service;
 use tracing::{debug, info};
 
+use super::counts::Open;
 use super::serve::text;
 use super::{lookup, Ctx, Mode, Refused, DESCRIPTORS};
 use crate::body::Body;
@@ -197,9 +198,22 @@ fn refused_body(target: &Target, reasons: &[Refused]) -> String {
 
 /// A place in the proxy's descriptor gate for one tunnel or destination
 /// connection, held for its lifetime, and the destination reached ([`dial`]).
-pub(super) async fn open(ctx: &Ctx, target: &Target) -> Result<(TunnelSlot, TcpStream), Failure> {
-    let gated = ctx.egress.gate.admit(DESCRIPTORS).map_err(Failure::Full)?;
-    Ok((gated, dial(ctx, target).await?))
+/// Counted in `/metrics` ([`super::counts`]): open while the first value lives.
+pub(super) async fn open(
+    ctx: &Ctx,
+    target: &Target,
+) -> Result<((TunnelSlot, Open), TcpStream), Failure> {
+    let opened = async {
+        let gated = ctx.egress.gate.admit(DESCRIPTORS).map_err(Failure::Full)?;
+        Ok((gated, dial(ctx, target).await?))
+    };
+    match opened.await {
+        Ok((gated, stream)) => Ok(((gated, ctx.egress.counts.opened()), stream)),
+        Err(failure) => {
+            ctx.egress.counts.failed(&failure);
+            Err(failure)
+        }
+    }
 }
 
 /// Resolves `target` (unless it is an IP literal), keeps the addresses the policy

@@ -108,6 +108,7 @@ async fn accept(ctx: Arc<Ctx>, listener: UnixListener, slots: Arc<Semaphore>) {
             }
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
+            ctx.egress.counts.over_cap();
             info!(
                 workspace = %ctx.workspace,
                 max = ctx.egress.max_connections,

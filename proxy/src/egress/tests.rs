@@ -10,6 +10,7 @@ use tokio::io::AsyncReadExt;
 use super::{Mode, Policy};
 use fixtures::{echoes, free_port, status, Echo, Proxy, DEADLINE};
 
+mod counts;
 mod fixtures;
 mod lookup;
 mod plain;
