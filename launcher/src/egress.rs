@@ -6,7 +6,8 @@
 //! each connection to the socket as it is (the proxy speaks HTTP on it); from then on
 //! [`env`] names the port in `HTTP_PROXY`/`HTTPS_PROXY` (both spellings) for every
 //! user process ([`crate::user_env::added`]): git, curl, pip, npm and VS Code honour
-//! them. Loopback stays direct (`NO_PROXY`): the workspace's own servers.
+//! them, and Node.js 24's own `fetch` and `https` with `NODE_USE_ENV_PROXY=1`, set
+//! too. Loopback stays direct (`NO_PROXY`): the workspace's own servers.
 //!
 //! Unset (unsandboxed, Knative), nothing listens and nothing is added.
 
@@ -102,6 +103,9 @@ fn vars(addr: SocketAddr) -> Vec<(OsString, OsString)> {
             .map(|name| (name.into(), url.clone().into()))
             .collect();
     vars.extend(["NO_PROXY", "no_proxy"].map(|name| (name.into(), NO_PROXY.into())));
+    // Node.js (24 and later) has its own `fetch` and `https` honour them only when
+    // asked; earlier versions ignore the variable.
+    vars.push(("NODE_USE_ENV_PROXY".into(), "1".into()));
     vars
 }
 
@@ -127,6 +131,7 @@ mod tests {
         }
         assert_eq!(get("NO_PROXY").as_deref(), Some(NO_PROXY));
         assert_eq!(get("no_proxy").as_deref(), Some(NO_PROXY));
+        assert_eq!(get("NODE_USE_ENV_PROXY").as_deref(), Some("1"));
     }
 
     #[tokio::test]

