@@ -38,10 +38,41 @@ pub async fn prepare(config_dir: PathBuf, extra: Option<PathBuf>) -> Result<Path
 /// The variables naming the bundle, once [`prepare`] wrote it; none before.
 pub fn env() -> Vec<(OsString, OsString)> {
     WRITTEN.get().map_or_else(Vec::new, |file| {
-        vec![
-            (SSL_CERT_FILE.into(), file.clone().into_os_string()),
-            (NODE_EXTRA_CA_CERTS.into(), file.clone().into_os_string()),
-            (GIT_SSL_CAINFO.into(), file.clone().into_os_string()),
-        ]
+        naming(file, std::env::var_os(GIT_SSL_CAINFO).is_some())
     })
+}
+
+/// The variables naming `file`. A `GIT_SSL_CAINFO` the user's environment has
+/// already (`git_cainfo_set`) is theirs and stays: the bundle holds the image's
+/// store and the operator's CA, not a file they chose for git.
+fn naming(file: &std::path::Path, git_cainfo_set: bool) -> Vec<(OsString, OsString)> {
+    let mut vars: Vec<(OsString, OsString)> = vec![
+        (SSL_CERT_FILE.into(), file.into()),
+        (NODE_EXTRA_CA_CERTS.into(), file.into()),
+    ];
+    if !git_cainfo_set {
+        vars.push((GIT_SSL_CAINFO.into(), file.into()));
+    }
+    vars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_gets_the_bundle_unless_the_user_named_a_file_for_it() {
+        let file = std::path::Path::new("/config/trust/ca-bundle.pem");
+        let names = |vars: Vec<(OsString, OsString)>| -> Vec<OsString> {
+            vars.into_iter().map(|(k, _)| k).collect()
+        };
+        assert_eq!(
+            names(naming(file, false)),
+            [SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, GIT_SSL_CAINFO].map(OsString::from)
+        );
+        assert_eq!(
+            names(naming(file, true)),
+            [SSL_CERT_FILE, NODE_EXTRA_CA_CERTS].map(OsString::from)
+        );
+    }
 }
