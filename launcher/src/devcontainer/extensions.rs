@@ -42,6 +42,12 @@ fn folder(inner: &Inner) -> Option<String> {
     Some(folder_key(&program.dirs.extensions))
 }
 
+/// How long one extension's install may take before it is killed (and counted as
+/// failed): it holds the extensions folder's lock, which every other workspace of
+/// the user sharing the folder waits for, and a download from a gallery that stopped
+/// answering would otherwise hold it until this workspace stops.
+pub const INSTALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The ids of `loaded` not installed yet into this start's IDE's extensions folder
 /// (in this or an earlier start; all of them while the folder is not known).
 pub(crate) fn missing(inner: &Inner, loaded: &Loaded) -> Vec<String> {
@@ -135,6 +141,8 @@ async fn install_one(app: &App, loaded: &Loaded, program: Option<&IdeProgram>, i
         log: dc.log.clone(),
         drain: app.drain(),
         activity: app.activity().clone(),
+        // It holds the folder's lock, which the user's other workspaces wait for.
+        limit: Some(INSTALL_LIMIT),
     };
     run::run(&header, "", &command, &job).await
 }

@@ -217,6 +217,8 @@ async fn run_step(
         log: dc.log.clone(),
         drain: app.drain(),
         activity: app.activity().clone(),
+        // A lifecycle command may run as long as it takes (a server, a long build).
+        limit: None,
     };
     let Command::Parallel(members) = command else {
         let header = format!("{}: {}", step.key(), original.summary());

@@ -45,6 +45,8 @@ pub enum Ended {
     NotStarted(String),
     /// The workspace is stopping: it was ended (and does not count as run).
     Stopped,
+    /// It ran past its job's limit and was killed (its process group).
+    OverTime(Duration),
 }
 
 impl Ended {
@@ -68,6 +70,15 @@ impl Ended {
             Self::Signal(signal) => format!("killed by signal {signal}"),
             Self::NotStarted(why) => format!("could not start: {why}"),
             Self::Stopped => "stopped: the workspace is stopping".to_owned(),
+            Self::OverTime(limit) => {
+                let (secs, ms) = (limit.as_secs(), limit.as_millis());
+                let after = match secs {
+                    0 => format!("{ms} ms"),
+                    1..=119 => format!("{secs} s"),
+                    _ => format!("{} min", secs / 60),
+                };
+                format!("killed: still running after {after}")
+            }
         }
     }
 
@@ -93,6 +104,9 @@ pub struct Job<'a> {
     pub drain: Drain,
     /// The idle clock: a running command is work while it prints or uses CPU.
     pub activity: Arc<Activity>,
+    /// How long the command may run (`None`: as long as it takes), then its process
+    /// group is killed.
+    pub limit: Option<Duration>,
 }
 
 /// Runs `command` (a `Shell` or an `Exec`; a `Parallel` is the caller's) under the
@@ -160,24 +174,41 @@ async fn spawn_and_wait(header: &str, command: &Command, job: &Job<'_>) -> Ended
     .into_iter()
     .flatten()
     .collect();
+    let over_time = async {
+        match job.limit {
+            Some(limit) => {
+                tokio::time::sleep(limit).await;
+                limit
+            }
+            None => std::future::pending().await,
+        }
+    };
     let waited = tokio::select! {
-        status = child.wait() => Some(status),
-        () = draining(&mut drain) => None,
+        status = child.wait() => Waited::Exited(status),
+        () = draining(&mut drain) => Waited::Stopping,
+        limit = over_time => Waited::OverTime(limit),
     };
     let ended = match waited {
-        Some(Ok(status)) => {
+        Waited::Exited(Ok(status)) => {
             // Its output, unless something it left running keeps the pipe open.
             let output = futures_util::future::join_all(readers.iter_mut());
             let _ = tokio::time::timeout(OUTPUT_WAIT, output).await;
             Ended::of(status)
         }
-        Some(Err(e)) => Ended::NotStarted(format!("waiting for it failed: {e}")),
-        None => {
+        Waited::Exited(Err(e)) => Ended::NotStarted(format!("waiting for it failed: {e}")),
+        Waited::Stopping => {
             if let Some(pgid) = pid {
                 let _ = dcs_os::group::signal(pgid, Signal::SIGTERM);
             }
             let _ = tokio::time::timeout(STOP_WAIT, child.wait()).await;
             Ended::Stopped
+        }
+        Waited::OverTime(limit) => {
+            if let Some(pgid) = pid {
+                let _ = dcs_os::group::signal(pgid, Signal::SIGKILL);
+            }
+            let _ = tokio::time::timeout(STOP_WAIT, child.wait()).await;
+            Ended::OverTime(limit)
         }
     };
     drop(watched);
@@ -185,6 +216,16 @@ async fn spawn_and_wait(header: &str, command: &Command, job: &Job<'_>) -> Ended
         reap::forget(pid);
     }
     ended
+}
+
+/// How waiting for a command ended.
+enum Waited {
+    /// Its leader exited (or waiting failed).
+    Exited(std::io::Result<ExitStatus>),
+    /// The workspace is stopping.
+    Stopping,
+    /// It ran past the job's limit.
+    OverTime(Duration),
 }
 
 /// Copies `stream` into `log` until it ends, telling `seen` of each piece.

@@ -49,6 +49,17 @@ impl Place {
     /// Runs `command` under `header` in the background, watched by `activity`
     /// (aborting the task kills the command's leader).
     fn run(&self, activity: &Arc<Activity>, header: &str, command: Command) -> JoinHandle<Ended> {
+        self.run_for(activity, header, command, None)
+    }
+
+    /// [`Self::run`] killed past `limit`, if any.
+    fn run_for(
+        &self,
+        activity: &Arc<Activity>,
+        header: &str,
+        command: Command,
+        limit: Option<Duration>,
+    ) -> JoinHandle<Ended> {
         let (cwd, log, activity) = (
             self.tmp.path().to_path_buf(),
             self.log.clone(),
@@ -63,6 +74,7 @@ impl Place {
                 log,
                 drain: Drain::never(),
                 activity,
+                limit,
             };
             run::run(&header, "", &command, &job).await
         })
@@ -234,4 +246,29 @@ async fn what_a_command_left_running_is_not_watched_once_it_ended() {
     assert_eq!(after.active_work, Vec::new(), "{after:?}");
     assert_eq!(after.stop_at, before.stop_at, "{before:?}\n{after:?}");
     assert!(before.stop_at.is_some(), "{before:?}");
+}
+
+#[tokio::test]
+async fn a_command_past_its_limit_is_killed_with_what_it_started() {
+    let clock = Activity::new(IdlePolicy::default(), now_ms());
+    let place = Place::new();
+    let limit = Duration::from_millis(300);
+    // The leader and a process it started in its group, both sleeping for good.
+    let line = "sleep 600 & echo $! > bg; sleep 600";
+    let ended = place
+        .run_for(&clock, "install: a hung download", shell(line), Some(limit))
+        .await
+        .expect("ran");
+    assert_eq!(ended, Ended::OverTime(limit));
+    let bg: u32 = place.read("bg").trim().parse().expect("pid");
+    until("its group gone", || {
+        dcs_os::proc::stat(bg).is_none_or(|s| s.state == 'Z')
+    })
+    .await;
+    let log = place.read("lifecycle.log");
+    assert!(log.contains("killed: still running after 300 ms"), "{log}");
+    assert_eq!(
+        Ended::OverTime(crate::devcontainer::extensions::INSTALL_LIMIT).describe(),
+        "killed: still running after 10 min"
+    );
 }
