@@ -180,7 +180,18 @@ impl TunnelGate {
 
     /// A place for one more tunnel holding `descriptors`, or [`Full`].
     pub fn admit(&self, descriptors: u64) -> Result<TunnelSlot, Full> {
-        let cap = self.cap();
+        self.admit_within(descriptors, self.cap())
+    }
+
+    /// [`Self::admit`] for connections of a lower rank, admitted only while all
+    /// tunnels' descriptors stay within half of the cap: the other half is left to
+    /// the rest (a sandbox's way out never takes what the IDEs' WebSockets need).
+    pub fn admit_lower(&self, descriptors: u64) -> Result<TunnelSlot, Full> {
+        self.admit_within(descriptors, self.cap() / 2)
+    }
+
+    /// A place for `descriptors` while everything held stays within `cap`.
+    fn admit_within(&self, descriptors: u64, cap: u64) -> Result<TunnelSlot, Full> {
         let held = &self.counts.descriptors;
         let mut now = held.load(Ordering::Acquire);
         loop {
@@ -207,6 +218,26 @@ impl TunnelGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lower_rank_connections_leave_half_of_the_cap_to_the_rest() {
+        let gate = TunnelGate::new().with_cap(8);
+        let lower: Vec<_> = (0..2)
+            .map(|_| gate.admit_lower(2).expect("within half"))
+            .collect();
+        let refused = gate.admit_lower(2).expect_err("half is taken");
+        assert_eq!((refused.held, refused.cap), (4, 4));
+        let rest: Vec<_> = (0..2)
+            .map(|_| gate.admit(2).expect("the other half"))
+            .collect();
+        assert!(gate.admit(2).is_err(), "the whole cap is held");
+        drop(rest);
+        // Tunnels of the first rank holding more than half leave none to the lower.
+        let first: Vec<_> = (0..1).map(|_| gate.admit(2).expect("room")).collect();
+        assert!(gate.admit_lower(2).is_err());
+        drop((lower, first));
+        assert!(gate.admit_lower(2).is_ok());
+    }
 
     #[test]
     fn the_soft_limit_is_raised_to_the_hard_one_and_never_lowered() {

@@ -50,9 +50,9 @@ pub mod policy;
 mod serve;
 mod tunnel;
 
+pub use counts::EgressCounts;
 pub use lookup::Lookups;
 pub use policy::{is_public, Allow, BadAllow, Class, Mode, Policy, Refused, Special, UnknownMode};
-pub use counts::EgressCounts;
 pub use serve::{serve, Serving};
 
 /// How long a destination has to resolve, and then to accept the connection.
@@ -74,6 +74,14 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 /// workspace's side and the destination's.
 const DESCRIPTORS: u64 = 2;
 
+/// The proxy this machine's own programs are told to use (`HTTPS_PROXY`,
+/// `HTTP_PROXY`, either spelling), if any: the way out does not go through it.
+pub fn machine_proxy() -> Option<String> {
+    ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+}
+
 /// What every workspace's egress proxy shares: the policy, the resolver and the
 /// limits. One per server, behind an [`Arc`].
 #[derive(Debug)]
@@ -86,6 +94,7 @@ pub struct Egress {
     response_timeout: Duration,
     gate: TunnelGate,
     counts: EgressCounts,
+    lookups_per_workspace: usize,
 }
 
 impl Egress {
@@ -109,6 +118,7 @@ impl Egress {
             response_timeout: RESPONSE_TIMEOUT,
             gate: TunnelGate::new(),
             counts: EgressCounts::default(),
+            lookups_per_workspace: lookup::PER_WORKSPACE,
         }
     }
 
@@ -123,6 +133,14 @@ impl Egress {
     /// its own, shown nowhere).
     pub fn with_counts(mut self, counts: EgressCounts) -> Self {
         self.counts = counts;
+        self
+    }
+
+    /// Sets how many name lookups one workspace may have under way (default
+    /// [`lookup::PER_WORKSPACE`], at least one), so that no workspace takes every
+    /// lookup the proxy runs at once.
+    pub fn with_lookups_per_workspace(mut self, max: usize) -> Self {
+        self.lookups_per_workspace = max.max(1);
         self
     }
 
@@ -170,6 +188,9 @@ struct Ctx {
     workspace: Arc<str>,
     /// Cancelled when the workspace's [`Serving`] goes: every task ends.
     stop: tokio_util::sync::CancellationToken,
+    /// This workspace's share of the name lookups under way
+    /// ([`Egress::with_lookups_per_workspace`]), each held until its lookup ends.
+    lookups: Arc<tokio::sync::Semaphore>,
 }
 
 impl Ctx {

@@ -112,6 +112,15 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
              their sub-requests fail: set --preview-domain (see docs/operations.md)"
         );
     }
+    if let (Some(_), Some(via)) = (&cfg.hop.sandbox, egress::machine_proxy()) {
+        // The way out connects directly: behind a proxy only, sandboxes reach nothing.
+        tracing::warn!(
+            proxy = %via,
+            "sandboxed workspaces' way out connects directly, not through this machine's \
+             proxy: where the internet is reached only through it, they reach nothing \
+             outside (see docs/security.md)"
+        );
+    }
     let metrics = Arc::new(Metrics::default());
     let runtime: Arc<dyn Runtime> = match cfg.runtime {
         RuntimeKind::Local => Arc::new(LocalRuntime::open_with(
@@ -135,17 +144,13 @@ pub async fn build(cfg: &Config) -> std::io::Result<Arc<AppState>> {
             runtime::local::spawn::Isolation {
                 hop: cfg.hop.key.clone(),
                 sandbox: cfg.hop.sandbox.clone(),
-                egress: cfg
-                    .hop
-                    .sandbox
-                    .as_ref()
-                    .map(|_| {
-                        Arc::new(
-                            egress::Egress::new(cfg.egress.clone())
-                                .with_gate(accept::tunnel_gate())
-                                .with_counts(metrics.egress.clone()),
-                        )
-                    }),
+                egress: cfg.hop.sandbox.as_ref().map(|_| {
+                    Arc::new(
+                        egress::Egress::new(cfg.egress.clone())
+                            .with_gate(accept::tunnel_gate())
+                            .with_counts(metrics.egress.clone()),
+                    )
+                }),
             },
         )?),
         RuntimeKind::Knative => {

@@ -204,7 +204,12 @@ pub(super) async fn open(
     target: &Target,
 ) -> Result<((TunnelSlot, Open), TcpStream), Failure> {
     let opened = async {
-        let gated = ctx.egress.gate.admit(DESCRIPTORS).map_err(Failure::Full)?;
+        // Within half of the proxy's descriptor cap: the rest is the IDEs'.
+        let gated = ctx
+            .egress
+            .gate
+            .admit_lower(DESCRIPTORS)
+            .map_err(Failure::Full)?;
         Ok((gated, dial(ctx, target).await?))
     };
     match opened.await {
@@ -283,11 +288,24 @@ async fn resolve(ctx: &Ctx, target: &Target) -> Result<Vec<SocketAddr>, Failure>
         .map_err(|_| Failure::Unresolved(io::Error::other("not a host name")))?;
     let mut resolver = ctx.egress.resolver.clone();
     let timeout = ctx.egress.connect_timeout;
-    match tokio::time::timeout(timeout, resolver.call(name)).await {
+    let deadline = tokio::time::Instant::now() + timeout;
+    // The workspace's share, held by the lookup (a task of its own) until it really
+    // ends, not by this request, which may give up first.
+    let Ok(Ok(share)) =
+        tokio::time::timeout_at(deadline, ctx.lookups.clone().acquire_owned()).await
+    else {
+        return Err(Failure::LookupsBusy);
+    };
+    let lookup = tokio::spawn(async move {
+        let _share = share;
+        resolver.call(name).await
+    });
+    match tokio::time::timeout_at(deadline, lookup).await {
         Err(_) => Err(Failure::ResolveTimeout(timeout)),
-        Ok(Err(err)) if lookup::busy(&err) => Err(Failure::LookupsBusy),
-        Ok(Err(err)) => Err(Failure::Unresolved(err)),
-        Ok(Ok(addrs)) => Ok(addrs
+        Ok(Err(join)) => Err(Failure::Unresolved(io::Error::other(join))),
+        Ok(Ok(Err(err))) if lookup::busy(&err) => Err(Failure::LookupsBusy),
+        Ok(Ok(Err(err))) => Err(Failure::Unresolved(err)),
+        Ok(Ok(Ok(addrs))) => Ok(addrs
             .map(|addr| SocketAddr::new(addr.ip(), target.port))
             .collect()),
     }

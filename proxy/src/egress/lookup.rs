@@ -6,7 +6,9 @@
 //! permit inside its blocking work, released only when the lookup really ends; a
 //! lookup that gets no permit in time fails with [`Busy`] (a 503). A failed lookup
 //! is remembered for [`FAILURE_TTL`], so a name whose DNS does not answer is not
-//! asked again at once. Answers are cached by [`CachedResolver`].
+//! asked again at once. Answers are cached by [`CachedResolver`]. Each workspace
+//! has a share of its own too ([`PER_WORKSPACE`], held the same way: see
+//! `super::connect`), so one cannot take every place.
 
 use std::collections::HashMap;
 use std::io;
@@ -19,6 +21,11 @@ use tokio::sync::Semaphore;
 
 /// Name lookups under way at once, across all workspaces.
 pub const MAX_LOOKUPS: usize = 16;
+
+/// Name lookups one workspace may have under way at once: a quarter of
+/// [`MAX_LOOKUPS`], so that a workspace resolving names whose DNS never answers
+/// leaves the others theirs.
+pub const PER_WORKSPACE: usize = MAX_LOOKUPS / 4;
 
 /// How long a lookup waits for its turn before it fails with [`Busy`].
 pub const LOOKUP_WAIT: Duration = Duration::from_secs(5);

@@ -79,10 +79,12 @@ pub fn serve(egress: Arc<Egress>, listener: UnixListener, workspace: String) -> 
     let max = egress.max_connections;
     let slots = Arc::new(Semaphore::new(max));
     let stop = CancellationToken::new();
+    let egress_lookups = egress.lookups_per_workspace;
     let ctx = Arc::new(Ctx {
         egress,
         workspace: workspace.into(),
         stop: stop.clone(),
+        lookups: Arc::new(Semaphore::new(egress_lookups)),
     });
     ctx.spawn(accept(ctx.clone(), listener, slots.clone()));
     Serving { stop, slots, max }

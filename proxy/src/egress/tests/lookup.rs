@@ -135,3 +135,61 @@ async fn a_failed_lookup_is_remembered_briefly() {
         assert_eq!(asked.load(Ordering::SeqCst), asks, "ttl {failure_ttl:?}");
     }
 }
+
+#[tokio::test]
+async fn a_workspace_whose_lookups_hang_leaves_the_others_theirs() {
+    let echo = super::fixtures::Echo::start().await;
+    let stuck = Stuck::new();
+    let hang = stuck.lookup();
+    let lookup = move |host: &str| -> io::Result<Vec<SocketAddr>> {
+        if host.starts_with("never") {
+            hang(host)
+        } else {
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], 0))])
+        }
+    };
+    let lookups = Lookups::new(8).with_wait(Duration::from_millis(100));
+    let policy = super::allowing(&[echo.addr.to_string()]);
+    let egress = Egress::with_resolver(policy, lookups.resolver(Duration::ZERO, lookup))
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_lookups_per_workspace(4);
+    let egress = Arc::new(egress);
+    let (alice, bob) = (Proxy::serve(egress.clone()), Proxy::serve(egress));
+
+    // Alice asks for eight names whose DNS never answers: four lookups start.
+    let alice = Arc::new(alice);
+    let asking: Vec<_> = (0..8)
+        .map(|n| {
+            let alice = alice.clone();
+            tokio::spawn(async move {
+                alice
+                    .exchange(&connect_close(&format!("never{n}.example:443")))
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::timeout(DEADLINE, async {
+        while stuck.started.load(Ordering::SeqCst) < 4 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("four lookups start");
+    assert_eq!(lookups.in_flight(), 4, "alice's share, not every place");
+
+    // Bob's name still resolves, and his tunnel opens.
+    let (_tunnel, head) = bob
+        .tunnel(&format!("echo.example:{}", echo.addr.port()))
+        .await;
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(
+        stuck.started.load(Ordering::SeqCst),
+        4,
+        "alice never had more"
+    );
+    stuck.release();
+    for asked in asking {
+        let answer = asked.await.expect("answered");
+        assert!([502, 503, 504].contains(&status(&answer)), "{answer}");
+    }
+}
