@@ -5,43 +5,34 @@
 use super::config;
 use crate::runtime::knative::objects;
 
+/// The value of the workspace container's variable `name`, if it has one.
+fn env_var(ksvc: &serde_json::Value, name: &str) -> Option<serde_json::Value> {
+    ksvc["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"] == name)
+        .map(|e| e["value"].clone())
+}
+
 #[test]
 fn the_operators_pre_stop_command_reaches_the_workspace_container() {
     let mut cfg = config();
     let command = "git stash push -m 'before the stop'";
     cfg.launcher.pre_stop = Some(command.to_owned());
     let got = serde_json::to_value(objects::ksvc(&cfg, &super::spec())).expect("json");
-    let pod = &got["spec"]["template"]["spec"];
-    let pre_stop = |c: &serde_json::Value| {
-        c["env"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|e| e["name"] == "DCS_PRE_STOP")
-            .map(|e| e["value"].clone())
-    };
     assert_eq!(
-        pre_stop(&pod["containers"][0]),
+        env_var(&got, "DCS_PRE_STOP"),
         Some(serde_json::json!(command))
     );
     let without = serde_json::to_value(objects::ksvc(&config(), &super::spec())).expect("json");
-    assert_eq!(
-        pre_stop(&without["spec"]["template"]["spec"]["containers"][0]),
-        None
-    );
+    assert_eq!(env_var(&without, "DCS_PRE_STOP"), None);
 }
 
 #[test]
 fn the_devcontainer_mode_reaches_every_workspace_container() {
     use dcs_model::devcontainer::Mode;
-    let var = |ksvc: &serde_json::Value| {
-        ksvc["spec"]["template"]["spec"]["containers"][0]["env"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|e| e["name"] == "DCS_DEVCONTAINER")
-            .map(|e| e["value"].clone())
-    };
+    let var = |ksvc: &serde_json::Value| env_var(ksvc, "DCS_DEVCONTAINER");
     let default = serde_json::to_value(objects::ksvc(&config(), &super::spec())).expect("json");
     assert_eq!(var(&default), Some(serde_json::json!("ask")));
     for mode in [Mode::Run, Mode::Off] {
@@ -62,14 +53,7 @@ fn the_devcontainer_mode_reaches_every_workspace_container() {
 
 #[test]
 fn the_extension_gallery_reaches_every_workspace_container_when_set() {
-    let var = |ksvc: &serde_json::Value| {
-        ksvc["spec"]["template"]["spec"]["containers"][0]["env"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|e| e["name"] == "DCS_EXTENSIONS_GALLERY")
-            .map(|e| e["value"].clone())
-    };
+    let var = |ksvc: &serde_json::Value| env_var(ksvc, "DCS_EXTENSIONS_GALLERY");
     let default = serde_json::to_value(objects::ksvc(&config(), &super::spec())).expect("json");
     assert_eq!(var(&default), None, "the IDE's own gallery unless set");
     let gallery = dcs_model::gallery::Gallery::parse("https://vsx.example.com").expect("gallery");
