@@ -18,7 +18,6 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 use dcs_net::accept::Acceptor;
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream, UnixStream};
 use tracing::{debug, info, warn};
 
@@ -64,7 +63,7 @@ async fn serve(mut acceptor: Acceptor, socket: PathBuf) {
 }
 
 /// One connection, byte for byte, until both sides end.
-async fn carry(mut client: TcpStream, socket: PathBuf) {
+async fn carry(client: TcpStream, socket: PathBuf) {
     let upstream = match UnixStream::connect(&socket).await {
         Ok(upstream) => upstream,
         Err(err) => {
@@ -74,8 +73,7 @@ async fn carry(mut client: TcpStream, socket: PathBuf) {
                  content-length: {}\r\n\r\n{UNREACHABLE}",
                 UNREACHABLE.len()
             );
-            let _ = client.write_all(answer.as_bytes()).await;
-            let _ = client.shutdown().await;
+            dcs_net::accept::answer_and_close(client, answer.as_bytes()).await;
             return;
         }
     };
@@ -112,7 +110,7 @@ fn vars(addr: SocketAddr) -> Vec<(OsString, OsString)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
     fn both_spellings_name_the_port_and_loopback_stays_direct() {

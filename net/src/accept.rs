@@ -13,7 +13,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, warn};
 
@@ -117,27 +117,37 @@ pub fn overloaded_response(server: &str) -> String {
         "{server} is out of file descriptors (too many open connections); \
          try again in a moment\n"
     );
+    unavailable_response("Service Unavailable", &body)
+}
+
+/// A `503` with `Retry-After` ([`RETRY_AFTER_SECS`]), `reason` in its status line
+/// (visible ASCII, the caller's to make so) and `body` as plain text, closing the
+/// connection: what a connection turned away before HTTP is served gets.
+pub fn unavailable_response(reason: &str, body: &str) -> String {
     format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+        "HTTP/1.1 503 {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Retry-After: {RETRY_AFTER_SECS}\r\nCache-Control: no-store\r\nConnection: close\r\n\
          Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
 }
 
-async fn answer_overloaded(mut stream: TcpStream, server: &'static str) {
-    prepare(&stream);
-    let _ = stream
-        .write_all(overloaded_response(server).as_bytes())
-        .await;
+/// Writes `answer` to `stream` and closes it, having read what the client sent (for
+/// a moment): closing with unread bytes would reset the connection, and the client
+/// could lose the answer.
+pub async fn answer_and_close<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, answer: &[u8]) {
+    let _ = stream.write_all(answer).await;
     let _ = stream.shutdown().await;
-    // Read what the client sent (briefly): closing with unread bytes would reset the
-    // connection, and the client could lose the answer.
     let mut sink = [0u8; 1024];
     let _ = tokio::time::timeout(LINGER, async {
         while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
     })
     .await;
+}
+
+async fn answer_overloaded(stream: TcpStream, server: &'static str) {
+    prepare(&stream);
+    answer_and_close(stream, overloaded_response(server).as_bytes()).await;
 }
 
 #[cfg(test)]

@@ -170,16 +170,6 @@ impl Egress {
         self.response_timeout = timeout;
         self
     }
-
-    /// The policy.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    /// The connections one workspace may hold open.
-    pub fn max_connections(&self) -> usize {
-        self.max_connections
-    }
 }
 
 /// What one workspace's proxy needs in each of its tasks.

@@ -259,18 +259,21 @@ mod tests {
 
     use super::*;
 
+    /// The foreground job of process group 70, named `comm`, at `ticks` of CPU.
+    fn job(comm: &str, ticks: u64) -> Option<Foreground> {
+        Some(Foreground {
+            pgrp: 70,
+            comm: comm.into(),
+            ticks,
+        })
+    }
+
     #[test]
     fn a_job_named_with_escape_sequences_is_reported_without_them() {
         let t0 = 1_800_000_000_000;
         let clock = Activity::new(IdlePolicy::default(), t0);
         let term = Terminals::open(&clock, 7);
-        let fg = |ticks| {
-            Some(Foreground {
-                pgrp: 70,
-                comm: "\u{1b}]0;x\u{7}\u{9b}2J\u{7f}é".into(),
-                ticks,
-            })
-        };
+        let fg = |ticks| job("\u{1b}]0;x\u{7}\u{9b}2J\u{7f}é", ticks);
         term.cpu(fg(1), t0 + 1000);
         term.cpu(fg(50), t0 + 2000);
         let work = clock.report(t0 + 2000, None).active_work;
@@ -283,13 +286,7 @@ mod tests {
         let t0 = 1_800_000_000_000;
         let clock = Activity::new(IdlePolicy::default(), t0);
         let term = Terminals::open(&clock, 7);
-        let fg = |ticks| {
-            Some(Foreground {
-                pgrp: 70,
-                comm: "python3".into(),
-                ticks,
-            })
-        };
+        let fg = |ticks| job("python3", ticks);
         term.cpu(fg(100), t0);
         // 0.05 s of CPU in 2 s: a reloader polling files.
         term.cpu(fg(105), t0 + 2000);

@@ -15,7 +15,6 @@ use hyper::body::Incoming;
 use hyper::ext::ReasonPhrase;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -43,11 +42,7 @@ const BACKOFF: Duration = Duration::from_millis(50);
 /// Connections over the cap answered 503 at once; beyond, they are closed unanswered.
 const ANSWERING_FULL: usize = 8;
 
-/// How long the 503 over the cap waits for the client's request, so that closing
-/// does not reset the connection before the client read the answer.
-const LINGER: Duration = Duration::from_millis(500);
-
-/// A workspace's egress proxy being served. Dropping it (or [`Serving::stop`]) ends
+/// A workspace's egress proxy being served. Dropping it ends
 /// the accept loop and every open connection and tunnel of the workspace.
 #[derive(Debug)]
 pub struct Serving {
@@ -57,9 +52,6 @@ pub struct Serving {
 }
 
 impl Serving {
-    /// Stops serving: the accept loop ends, every connection and tunnel is closed.
-    pub fn stop(self) {}
-
     /// The workspace's connections open now.
     pub fn open(&self) -> usize {
         self.max.saturating_sub(self.slots.available_permits())
@@ -244,24 +236,9 @@ fn full_response(max: usize) -> String {
         "This workspace has {max} connections open through its egress proxy, the \
          most it may have; close some and try again.\n"
     );
-    format!(
-        "HTTP/1.1 503 {}\r\nContent-Type: text/plain; charset=utf-8\r\n\
-         Retry-After: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        reason_text(&body),
-        dcs_net::accept::RETRY_AFTER_SECS,
-        body.len()
-    )
+    dcs_net::accept::unavailable_response(&reason_text(&body), &body)
 }
 
-async fn answer_full(mut stream: UnixStream, max: usize) {
-    let _ = stream.write_all(full_response(max).as_bytes()).await;
-    let _ = stream.shutdown().await;
-    // Read what the client sent (briefly): closing with unread bytes could reset
-    // the connection before the client read the answer.
-    let mut sink = [0u8; 1024];
-    let _ = tokio::time::timeout(LINGER, async {
-        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
-    })
-    .await;
+async fn answer_full(stream: UnixStream, max: usize) {
+    dcs_net::accept::answer_and_close(stream, full_response(max).as_bytes()).await;
 }

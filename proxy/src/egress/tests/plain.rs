@@ -22,29 +22,24 @@ struct Seen {
     headers: HeaderMap,
 }
 
-/// A web server on 127.0.0.1 that reports each request and answers with its body
-/// as it comes, with a header named by its `Connection` and one that stays.
-async fn web() -> (u16, mpsc::UnboundedReceiver<Seen>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind web");
-    let port = listener.local_addr().expect("web address").port();
-    let (seen_tx, seen) = mpsc::unbounded_channel();
+/// Serves HTTP/1.1 on a port of 127.0.0.1, answering each request with `handle`;
+/// the port.
+async fn http_server<F, Fut, B>(handle: F) -> u16
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let seen_tx = seen_tx.clone();
-            let svc = service_fn(move |req: Request<Incoming>| {
-                let _ = seen_tx.send(Seen {
-                    uri: req.uri().clone(),
-                    headers: req.headers().clone(),
-                });
-                async move {
-                    let resp = Response::builder()
-                        .header("connection", "x-down-hop")
-                        .header("x-down-hop", "for the proxy only")
-                        .header("x-down-kept", "yes")
-                        .body(req.into_body())
-                        .expect("a response");
-                    Ok::<_, Infallible>(resp)
-                }
+            let handle = handle.clone();
+            let svc = service_fn(move |req| {
+                let answer = handle(req);
+                async move { Ok::<_, Infallible>(answer.await) }
             });
             tokio::spawn(
                 hyper::server::conn::http1::Builder::new()
@@ -52,6 +47,28 @@ async fn web() -> (u16, mpsc::UnboundedReceiver<Seen>) {
             );
         }
     });
+    port
+}
+
+/// A web server on 127.0.0.1 that reports each request and answers with its body
+/// as it comes, with a header named by its `Connection` and one that stays.
+async fn web() -> (u16, mpsc::UnboundedReceiver<Seen>) {
+    let (seen_tx, seen) = mpsc::unbounded_channel();
+    let port = http_server(move |req: Request<Incoming>| {
+        let _ = seen_tx.send(Seen {
+            uri: req.uri().clone(),
+            headers: req.headers().clone(),
+        });
+        async move {
+            Response::builder()
+                .header("connection", "x-down-hop")
+                .header("x-down-hop", "for the proxy only")
+                .header("x-down-kept", "yes")
+                .body(req.into_body())
+                .expect("a response")
+        }
+    })
+    .await;
     (port, seen)
 }
 
@@ -175,32 +192,22 @@ async fn silent() -> (u16, mpsc::UnboundedReceiver<()>) {
 /// A web server on 127.0.0.1 that answers only once it has a request's whole body
 /// (with its length), reporting the first chunk as it comes.
 async fn uploads() -> (u16, mpsc::UnboundedReceiver<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("address").port();
     let (first_tx, first) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let first_tx = first_tx.clone();
-            let svc = service_fn(move |req: Request<Incoming>| {
-                let first_tx = first_tx.clone();
-                async move {
-                    let mut body = req.into_body();
-                    let mut len = 0;
-                    while let Some(Ok(frame)) = body.frame().await {
-                        if len == 0 {
-                            let _ = first_tx.send(());
-                        }
-                        len += frame.data_ref().map_or(0, Bytes::len);
-                    }
-                    Ok::<_, Infallible>(Response::new(format!("got {len} bytes")))
+    let port = http_server(move |req: Request<Incoming>| {
+        let first_tx = first_tx.clone();
+        async move {
+            let mut body = req.into_body();
+            let mut len = 0;
+            while let Some(Ok(frame)) = body.frame().await {
+                if len == 0 {
+                    let _ = first_tx.send(());
                 }
-            });
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc),
-            );
+                len += frame.data_ref().map_or(0, Bytes::len);
+            }
+            Response::new(format!("got {len} bytes"))
         }
-    });
+    })
+    .await;
     (port, first)
 }
 
